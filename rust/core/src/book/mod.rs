@@ -1,0 +1,777 @@
+//! The L3 order book: price-time priority matching over an arena of orders.
+//!
+//! Layout: every resting order is a fixed-size node in one arena (`Vec<Node>`) with a free list,
+//! so steady-state operation allocates nothing per order. An id-to-slot hash map finds an order
+//! in O(1); each price level holds an intrusive doubly linked FIFO of slots, so cancel is O(1)
+//! once the level is found. Levels per side live in a [`LevelMap`] (a sorted vector by default).
+//!
+//! Rules (also in `docs/book.md`):
+//! - Matching is price-time: best price first, then first-come-first-served within a level. Fills
+//!   print at the maker's price.
+//! - Market and IOC orders fill what they can and cancel the rest; FOK fills completely or not at
+//!   all; post-only limit orders are rejected (never repriced) if they would take liquidity.
+//! - Stop and stop-limit orders are held off book. A buy stop triggers when a trade prints at a
+//!   price >= its stop price, a sell stop when a trade prints at <= its stop price (equality
+//!   triggers). Every print of a sweep counts, not only the last. A stop submitted when the last
+//!   trade already satisfies its condition triggers at once. Stops triggered by the same taker run
+//!   in trigger order (nearest stop price first, then time), and their own prints may trigger more.
+//! - Modify (cancel/replace) follows CME and Nasdaq: decreasing quantity at the same price keeps
+//!   queue priority; a price change or a quantity increase loses it (the order goes to the back of
+//!   the queue at its new price and may match as a taker first).
+
+mod levels;
+mod types;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap;
+
+pub use levels::{BtreeLevels, Level, LevelMap, VecLevels, NIL};
+pub use types::{
+    Event, Fill, OrderId, OrderInfo, OrderRequest, OrderType, Price, Qty, Report, Side, Status,
+    TimeInForce, MAX_ABS_PRICE, MAX_QTY,
+};
+
+use crate::error::{BookError, Reason};
+
+/// Grid of a book's instrument, in the book's integer units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookConfig {
+    /// Every price must be a multiple of this (1 = every integer is a valid price).
+    pub tick: i64,
+    /// Every quantity must be a multiple of this.
+    pub lot: u64,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        BookConfig { tick: 1, lot: 1 }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    id: OrderId,
+    price: Price,
+    qty: Qty,
+    prev: u32,
+    next: u32,
+    side: Side,
+    tif: TimeInForce,
+    post_only: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Stop {
+    side: Side,
+    stop: Price,
+    limit: Option<Price>,
+    qty: Qty,
+    tif: TimeInForce,
+    seq: u64,
+}
+
+impl Stop {
+    /// Key in the trigger queue: the smallest key triggers first (see [`trigger_key`]).
+    fn key(&self) -> (i64, u64) {
+        (trigger_key(self.side, self.stop), self.seq)
+    }
+}
+
+/// Buy stops trigger on prints >= stop, sell stops on prints <= stop; negating the sell side makes
+/// both "trigger every key <= trigger_key(side, print)", nearest stop first.
+#[inline]
+fn trigger_key(side: Side, price: Price) -> i64 {
+    match side {
+        Side::Buy => price,
+        Side::Sell => -price,
+    }
+}
+
+/// An L3 price-time order book, generic over its level storage.
+#[derive(Clone, Debug)]
+pub struct Book<L: LevelMap = VecLevels> {
+    cfg: BookConfig,
+    bids: L,
+    asks: L,
+    arena: Vec<Node>,
+    free: u32,
+    index: FxHashMap<OrderId, u32>,
+    stops: FxHashMap<OrderId, Stop>,
+    stop_queues: [BTreeMap<(i64, u64), OrderId>; 2],
+    stop_seq: u64,
+    triggered: VecDeque<OrderId>,
+    last_trade: Option<Price>,
+    matching: bool,
+    fills: Vec<Fill>,
+    events: Vec<Event>,
+}
+
+/// The default book: sorted-vector levels (see `benches/README.md` for the measurement).
+pub type OrderBook = Book<VecLevels>;
+
+impl<L: LevelMap> Default for Book<L> {
+    fn default() -> Self {
+        Self::new(BookConfig::default())
+    }
+}
+
+impl<L: LevelMap> Book<L> {
+    pub fn new(cfg: BookConfig) -> Self {
+        assert!(cfg.tick > 0 && cfg.lot > 0, "tick and lot must be positive");
+        Book {
+            cfg,
+            bids: L::new(Side::Buy),
+            asks: L::new(Side::Sell),
+            arena: Vec::new(),
+            free: NIL,
+            index: FxHashMap::default(),
+            stops: FxHashMap::default(),
+            stop_queues: [BTreeMap::new(), BTreeMap::new()],
+            stop_seq: 0,
+            triggered: VecDeque::new(),
+            last_trade: None,
+            matching: true,
+            fills: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A book with room for `orders` resting orders before any reallocation.
+    pub fn with_capacity(cfg: BookConfig, orders: usize) -> Self {
+        let mut book = Self::new(cfg);
+        book.arena.reserve(orders);
+        book.index.reserve(orders);
+        book
+    }
+
+    pub fn config(&self) -> BookConfig {
+        self.cfg
+    }
+
+    /// Remove every order, fill and event; keeps allocated capacity for reuse.
+    pub fn reset(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.arena.clear();
+        self.free = NIL;
+        self.index.clear();
+        self.stops.clear();
+        self.stop_queues[0].clear();
+        self.stop_queues[1].clear();
+        self.stop_seq = 0;
+        self.triggered.clear();
+        self.last_trade = None;
+        self.matching = true;
+        self.fills.clear();
+        self.events.clear();
+    }
+
+    // ----- validation (never mutates) -------------------------------------------------------
+
+    fn check_qty(&self, field: &'static str, qty: Qty) -> Result<(), BookError> {
+        if qty == 0 {
+            return Err(BookError::InvalidQuantity { field, value: 0, why: "must be positive" });
+        }
+        if qty > MAX_QTY {
+            return Err(BookError::InvalidQuantity {
+                field,
+                value: i128::from(qty),
+                why: "exceeds the maximum 2^62-1",
+            });
+        }
+        if qty % self.cfg.lot != 0 {
+            return Err(BookError::QuantityOffGrid { field, qty, lot: self.cfg.lot });
+        }
+        Ok(())
+    }
+
+    fn check_price(&self, field: &'static str, price: Price) -> Result<(), BookError> {
+        if !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(&price) {
+            return Err(BookError::InvalidPrice { field, price });
+        }
+        if price % self.cfg.tick != 0 {
+            return Err(BookError::PriceOffGrid { field, price, tick: self.cfg.tick });
+        }
+        Ok(())
+    }
+
+    fn check_new_id(&self, id: OrderId) -> Result<(), BookError> {
+        if self.index.contains_key(&id) || self.stops.contains_key(&id) {
+            return Err(BookError::DuplicateOrderId { order_id: id });
+        }
+        Ok(())
+    }
+
+    fn validate(&self, req: &OrderRequest) -> Result<(), BookError> {
+        self.check_qty("qty", req.qty)?;
+        if let OrderType::Limit(p) = req.order_type {
+            self.check_price("price", p)?;
+        }
+        if req.post_only && (req.order_type == OrderType::Market || !req.tif.rests()) {
+            return Err(BookError::InvalidOrder {
+                order_id: req.id,
+                why: "post_only needs a limit order with GTC or DAY",
+            });
+        }
+        self.check_new_id(req.id)
+    }
+
+    // ----- arena and levels ----------------------------------------------------------------
+
+    #[inline]
+    fn side_levels(&mut self, side: Side) -> &mut L {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    #[inline]
+    fn levels(&self, side: Side) -> &L {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// Append an order to the back of its level's queue. Caller has validated it.
+    fn link(&mut self, id: OrderId, side: Side, price: Price, qty: Qty, tif: TimeInForce, po: bool) {
+        let node = Node { id, price, qty, prev: NIL, next: NIL, side, tif, post_only: po };
+        let slot = if self.free != NIL {
+            let s = self.free;
+            self.free = self.arena[s as usize].next;
+            self.arena[s as usize] = node;
+            s
+        } else {
+            assert!(self.arena.len() < NIL as usize, "order arena full (2^32-1 resting orders)");
+            self.arena.push(node);
+            (self.arena.len() - 1) as u32
+        };
+        let level = match side {
+            Side::Buy => self.bids.get_or_insert(price),
+            Side::Sell => self.asks.get_or_insert(price),
+        };
+        let tail = level.tail;
+        level.tail = slot;
+        if tail == NIL {
+            level.head = slot;
+        }
+        level.total += qty;
+        level.count += 1;
+        if tail != NIL {
+            self.arena[tail as usize].next = slot;
+            self.arena[slot as usize].prev = tail;
+        }
+        self.index.insert(id, slot);
+    }
+
+    /// Take a resting order out of the book and return it.
+    fn unlink(&mut self, slot: u32) -> Node {
+        let node = self.arena[slot as usize];
+        if node.prev != NIL {
+            self.arena[node.prev as usize].next = node.next;
+        }
+        if node.next != NIL {
+            self.arena[node.next as usize].prev = node.prev;
+        }
+        let levels = match node.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let level = levels.get_mut(node.price).expect("resting order has a level");
+        if level.head == slot {
+            level.head = node.next;
+        }
+        if level.tail == slot {
+            level.tail = node.prev;
+        }
+        level.total -= node.qty;
+        level.count -= 1;
+        if level.count == 0 {
+            levels.remove(node.price);
+        }
+        self.index.remove(&node.id);
+        self.release(slot);
+        node
+    }
+
+    #[inline]
+    fn release(&mut self, slot: u32) {
+        self.arena[slot as usize].next = self.free;
+        self.free = slot;
+    }
+
+    // ----- matching ------------------------------------------------------------------------
+
+    /// Quantity a taker could fill against the opposite side within `limit`, capped at `cap`.
+    pub fn available(&self, side: Side, limit: Option<Price>, cap: Qty) -> Qty {
+        let mut sum = 0;
+        for level in self.levels(side.opposite()).iter_best() {
+            if let Some(l) = limit {
+                if !side.accepts(l, level.price) {
+                    break;
+                }
+            }
+            sum += level.total;
+            if sum >= cap {
+                return cap;
+            }
+        }
+        sum
+    }
+
+    fn would_cross(&self, side: Side, price: Price) -> bool {
+        self.levels(side.opposite()).best().is_some_and(|b| side.accepts(price, b.price))
+    }
+
+    /// Match a taker against the opposite side; returns the quantity filled.
+    fn match_taker(&mut self, taker: OrderId, side: Side, limit: Option<Price>, qty: Qty) -> Qty {
+        let mut remaining = qty;
+        let (mut lo, mut hi) = (Price::MAX, Price::MIN);
+        let opp = match side {
+            Side::Buy => &mut self.asks,
+            Side::Sell => &mut self.bids,
+        };
+        while remaining > 0 {
+            let Some(level) = opp.best_mut() else { break };
+            if let Some(l) = limit {
+                if !side.accepts(l, level.price) {
+                    break;
+                }
+            }
+            let price = level.price;
+            lo = lo.min(price);
+            hi = hi.max(price);
+            let mut slot = level.head;
+            while remaining > 0 && slot != NIL {
+                let node = &mut self.arena[slot as usize];
+                let q = node.qty.min(remaining);
+                node.qty -= q;
+                remaining -= q;
+                level.total -= q;
+                self.fills.push(Fill {
+                    taker,
+                    maker: node.id,
+                    price,
+                    qty: q,
+                    maker_remaining: node.qty,
+                });
+                if node.qty == 0 {
+                    let (id, next) = (node.id, node.next);
+                    self.index.remove(&id);
+                    self.arena[slot as usize].next = self.free;
+                    self.free = slot;
+                    level.count -= 1;
+                    level.head = next;
+                    if next != NIL {
+                        self.arena[next as usize].prev = NIL;
+                    }
+                    slot = next;
+                }
+            }
+            if level.count == 0 {
+                opp.pop_best();
+            }
+        }
+        let filled = qty - remaining;
+        if filled > 0 {
+            self.last_trade = Some(self.fills.last().expect("a fill was recorded").price);
+            self.queue_triggers(lo, hi);
+        }
+        filled
+    }
+
+    /// Move every stop whose condition the prints in `[lo, hi]` meet into the trigger queue.
+    fn queue_triggers(&mut self, lo: Price, hi: Price) {
+        if self.stops.is_empty() {
+            return;
+        }
+        for (side, print) in [(Side::Buy, hi), (Side::Sell, lo)] {
+            let limit = trigger_key(side, print);
+            let queue = &mut self.stop_queues[side as usize];
+            while let Some(entry) = queue.first_entry() {
+                if entry.key().0 > limit {
+                    break;
+                }
+                self.triggered.push_back(entry.remove());
+            }
+        }
+    }
+
+    /// Match then rest or cancel the remainder. Caller has validated `req`.
+    fn execute(&mut self, req: OrderRequest) -> Report {
+        let limit = match req.order_type {
+            OrderType::Limit(p) => Some(p),
+            OrderType::Market => None,
+        };
+        if !self.matching {
+            if limit.is_none() || !req.tif.rests() {
+                return Report::rejected(Reason::MatchingHalted, req.qty);
+            }
+        } else {
+            if req.post_only && limit.is_some_and(|p| self.would_cross(req.side, p)) {
+                return Report::rejected(Reason::PostOnlyWouldCross, req.qty);
+            }
+            if req.tif == TimeInForce::Fok && self.available(req.side, limit, req.qty) < req.qty {
+                return Report::new(Status::Canceled, Reason::FokUnfillable, 0, req.qty);
+            }
+        }
+        let filled =
+            if self.matching { self.match_taker(req.id, req.side, limit, req.qty) } else { 0 };
+        let remaining = req.qty - filled;
+        match limit {
+            _ if remaining == 0 => Report::new(Status::Filled, Reason::None, filled, 0),
+            Some(price) if req.tif.rests() => {
+                self.link(req.id, req.side, price, remaining, req.tif, req.post_only);
+                Report::new(Status::Resting, Reason::None, filled, remaining)
+            }
+            _ => Report::new(Status::Canceled, Reason::IocRemainder, filled, remaining),
+        }
+    }
+
+    /// Run triggered stops until no more trigger.
+    fn run_triggers(&mut self) {
+        while let Some(id) = self.triggered.pop_front() {
+            let stop = self.stops.remove(&id).expect("queued stop is held");
+            self.events.push(Event {
+                order_id: id,
+                status: Status::Triggered,
+                reason: Reason::None,
+                filled: 0,
+                remaining: stop.qty,
+            });
+            let order_type = match stop.limit {
+                Some(p) => OrderType::Limit(p),
+                None => OrderType::Market,
+            };
+            let req = OrderRequest {
+                id,
+                side: stop.side,
+                order_type,
+                qty: stop.qty,
+                tif: stop.tif,
+                post_only: false,
+            };
+            let r = self.execute(req);
+            self.events.push(Event {
+                order_id: id,
+                status: r.status,
+                reason: r.reason,
+                filled: r.filled,
+                remaining: r.remaining,
+            });
+        }
+    }
+
+    // ----- operations ----------------------------------------------------------------------
+
+    /// Submit a limit or market order.
+    pub fn submit(&mut self, req: OrderRequest) -> Result<Report, BookError> {
+        self.validate(&req)?;
+        let report = self.execute(req);
+        self.run_triggers();
+        Ok(report)
+    }
+
+    /// Submit a stop (`limit = None`) or stop-limit order, held off book until triggered.
+    pub fn submit_stop(
+        &mut self,
+        id: OrderId,
+        side: Side,
+        stop: Price,
+        limit: Option<Price>,
+        qty: Qty,
+        tif: TimeInForce,
+    ) -> Result<Report, BookError> {
+        self.check_qty("qty", qty)?;
+        self.check_price("stop_price", stop)?;
+        if let Some(p) = limit {
+            self.check_price("limit_price", p)?;
+        }
+        self.check_new_id(id)?;
+        let seq = self.stop_seq;
+        self.stop_seq += 1;
+        let held = Stop { side, stop, limit, qty, tif, seq };
+        self.stops.insert(id, held);
+        let fires = self.matching
+            && self.last_trade.is_some_and(|t| trigger_key(side, stop) <= trigger_key(side, t));
+        if !fires {
+            self.stop_queues[side as usize].insert(held.key(), id);
+            return Ok(Report::new(Status::Pending, Reason::None, 0, qty));
+        }
+        let events_before = self.events.len();
+        self.triggered.push_back(id);
+        self.run_triggers();
+        // The submitted order's own outcome is the event right after its Triggered event.
+        let own = self.events[events_before + 1];
+        Ok(Report::new(own.status, own.reason, own.filled, own.remaining))
+    }
+
+    /// Cancel a resting order or a held stop, whole.
+    pub fn cancel(&mut self, id: OrderId) -> Result<Report, BookError> {
+        if let Some(&slot) = self.index.get(&id) {
+            let node = self.unlink(slot);
+            return Ok(Report::new(Status::Canceled, Reason::User, 0, node.qty));
+        }
+        if let Some(stop) = self.stops.remove(&id) {
+            self.stop_queues[stop.side as usize].remove(&stop.key());
+            return Ok(Report::new(Status::Canceled, Reason::User, 0, stop.qty));
+        }
+        Err(BookError::UnknownOrder { order_id: id })
+    }
+
+    /// Partial cancel: remove `by` from an order's open quantity, keeping its queue priority.
+    /// Reducing by the whole open quantity cancels the order; by more is an error.
+    pub fn reduce(&mut self, id: OrderId, by: Qty) -> Result<Report, BookError> {
+        self.check_qty("qty", by)?;
+        let open = if let Some(&slot) = self.index.get(&id) {
+            self.arena[slot as usize].qty
+        } else if let Some(stop) = self.stops.get(&id) {
+            stop.qty
+        } else {
+            return Err(BookError::UnknownOrder { order_id: id });
+        };
+        if by > open {
+            return Err(BookError::InvalidQuantity {
+                field: "qty",
+                value: i128::from(by),
+                why: "reduce exceeds the order's open quantity",
+            });
+        }
+        if by == open {
+            return self.cancel(id);
+        }
+        if let Some(&slot) = self.index.get(&id) {
+            let node = &mut self.arena[slot as usize];
+            node.qty -= by;
+            let (side, price, left) = (node.side, node.price, node.qty);
+            self.side_levels(side).get_mut(price).expect("level").total -= by;
+            return Ok(Report::new(Status::Reduced, Reason::User, 0, left));
+        }
+        let stop = self.stops.get_mut(&id).expect("checked above");
+        stop.qty -= by;
+        Ok(Report::new(Status::Reduced, Reason::User, 0, stop.qty))
+    }
+
+    /// Cancel/replace a resting order to a new price and open quantity (see the module rules).
+    pub fn modify(&mut self, id: OrderId, price: Price, qty: Qty) -> Result<Report, BookError> {
+        let report = self.replace(id, price, qty, self.matching)?;
+        self.run_triggers();
+        Ok(report)
+    }
+
+    /// Book-building modify, as a market-data feed reports it: the priority rule of
+    /// [`Book::modify`] but never matching, even if the new price crosses.
+    pub fn restate(&mut self, id: OrderId, price: Price, qty: Qty) -> Result<Report, BookError> {
+        self.replace(id, price, qty, false)
+    }
+
+    fn replace(&mut self, id: OrderId, price: Price, qty: Qty, matching: bool) -> Result<Report, BookError> {
+        self.check_qty("qty", qty)?;
+        self.check_price("price", price)?;
+        let Some(&slot) = self.index.get(&id) else {
+            if self.stops.contains_key(&id) {
+                return Err(BookError::InvalidOrder {
+                    order_id: id,
+                    why: "a held stop cannot be modified; cancel it and submit a new one",
+                });
+            }
+            return Err(BookError::UnknownOrder { order_id: id });
+        };
+        let node = self.arena[slot as usize];
+        if price == node.price && qty <= node.qty {
+            if qty == node.qty {
+                return Ok(Report::new(Status::Amended, Reason::NoChange, 0, qty));
+            }
+            let by = node.qty - qty;
+            self.arena[slot as usize].qty = qty;
+            self.side_levels(node.side).get_mut(price).expect("level").total -= by;
+            return Ok(Report::new(Status::Amended, Reason::None, 0, qty));
+        }
+        if matching && node.post_only && self.would_cross(node.side, price) {
+            return Ok(Report::rejected(Reason::PostOnlyWouldCross, node.qty));
+        }
+        self.unlink(slot);
+        if !matching {
+            self.link(id, node.side, price, qty, node.tif, node.post_only);
+            return Ok(Report::new(Status::Resting, Reason::None, 0, qty));
+        }
+        let req = OrderRequest {
+            id,
+            side: node.side,
+            order_type: OrderType::Limit(price),
+            qty,
+            tif: node.tif,
+            post_only: node.post_only,
+        };
+        Ok(self.execute(req))
+    }
+
+    /// Book-building add, as a market-data feed reports it: rests without matching, even if it
+    /// crosses (pre-open books cross).
+    pub fn add_resting(&mut self, id: OrderId, side: Side, price: Price, qty: Qty) -> Result<(), BookError> {
+        self.check_qty("qty", qty)?;
+        self.check_price("price", price)?;
+        self.check_new_id(id)?;
+        self.link(id, side, price, qty, TimeInForce::Gtc, false);
+        Ok(())
+    }
+
+    /// Expire every DAY order (resting and held stops), recording an `Expired` event for each in
+    /// book order (bids best-first, then asks, then stops in trigger order). Returns how many.
+    pub fn expire_day(&mut self) -> usize {
+        let mut expired: Vec<OrderId> = Vec::new();
+        for side in [Side::Buy, Side::Sell] {
+            for level in self.levels(side).iter_best() {
+                let mut slot = level.head;
+                while slot != NIL {
+                    let node = &self.arena[slot as usize];
+                    if node.tif == TimeInForce::Day {
+                        expired.push(node.id);
+                    }
+                    slot = node.next;
+                }
+            }
+        }
+        for queue in &self.stop_queues {
+            for id in queue.values() {
+                if self.stops[id].tif == TimeInForce::Day {
+                    expired.push(*id);
+                }
+            }
+        }
+        for &id in &expired {
+            let r = self.cancel(id).expect("listed order is live");
+            self.events.push(Event {
+                order_id: id,
+                status: Status::Expired,
+                reason: Reason::DayExpired,
+                filled: 0,
+                remaining: r.remaining,
+            });
+        }
+        expired.len()
+    }
+
+    /// Turn matching off (book-building: orders rest even if they cross; market, IOC and FOK are
+    /// rejected) or back on. Turning it on does not uncross a crossed book.
+    pub fn set_matching(&mut self, on: bool) {
+        self.matching = on;
+    }
+
+    pub fn matching(&self) -> bool {
+        self.matching
+    }
+
+    // ----- queries -------------------------------------------------------------------------
+
+    /// Best price and its total quantity on `side`.
+    pub fn best(&self, side: Side) -> Option<(Price, Qty)> {
+        self.levels(side).best().map(|l| (l.price, l.total))
+    }
+
+    /// Levels of `side` from the best outward.
+    pub fn depth(&self, side: Side) -> impl Iterator<Item = &Level> {
+        self.levels(side).iter_best()
+    }
+
+    pub fn level_count(&self, side: Side) -> usize {
+        self.levels(side).len()
+    }
+
+    /// Total resting quantity at `price` on `side` (0 if no level).
+    pub fn volume_at(&self, side: Side, price: Price) -> Qty {
+        self.levels(side).get(price).map_or(0, |l| l.total)
+    }
+
+    /// Resting orders at one level in queue order, as `(id, open qty)`.
+    pub fn level_orders(&self, side: Side, price: Price) -> impl Iterator<Item = (OrderId, Qty)> + '_ {
+        let mut slot = self.levels(side).get(price).map_or(NIL, |l| l.head);
+        std::iter::from_fn(move || {
+            if slot == NIL {
+                return None;
+            }
+            let node = &self.arena[slot as usize];
+            slot = node.next;
+            Some((node.id, node.qty))
+        })
+    }
+
+    /// A resting order's side, price, open quantity and place in its queue.
+    pub fn order(&self, id: OrderId) -> Option<OrderInfo> {
+        let &slot = self.index.get(&id)?;
+        let node = &self.arena[slot as usize];
+        let level = self.levels(node.side).get(node.price).expect("level");
+        let (mut pos, mut ahead, mut s) = (0u32, 0u64, level.head);
+        while s != slot {
+            let n = &self.arena[s as usize];
+            pos += 1;
+            ahead += n.qty;
+            s = n.next;
+        }
+        Some(OrderInfo {
+            side: node.side,
+            price: node.price,
+            remaining: node.qty,
+            queue_position: pos,
+            qty_ahead: ahead,
+            tif: node.tif,
+        })
+    }
+
+    /// Whether `id` is a held (untriggered) stop order.
+    pub fn is_stop_pending(&self, id: OrderId) -> bool {
+        self.stops.contains_key(&id)
+    }
+
+    /// Number of resting orders (held stops excluded).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn stop_count(&self) -> usize {
+        self.stops.len()
+    }
+
+    pub fn last_trade_price(&self) -> Option<Price> {
+        self.last_trade
+    }
+
+    /// Fills recorded since the last [`Book::clear_fills`], oldest first.
+    pub fn fills(&self) -> &[Fill] {
+        &self.fills
+    }
+
+    pub fn clear_fills(&mut self) {
+        self.fills.clear();
+    }
+
+    /// Drop fills recorded after the first `len`.
+    pub fn truncate_fills(&mut self, len: usize) {
+        self.fills.truncate(len);
+    }
+
+    /// Drop events recorded after the first `len`.
+    pub fn truncate_events(&mut self, len: usize) {
+        self.events.truncate(len);
+    }
+
+    /// Events (triggered stops, expiries) recorded since the last [`Book::clear_events`].
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// Bytes held by the book's own structures (arena, index, levels excluded), for memory checks.
+    pub fn arena_capacity(&self) -> usize {
+        self.arena.capacity()
+    }
+}

@@ -1,0 +1,150 @@
+//! Errors and reason codes. Errors are plain enums; the bindings map each variant to a Python
+//! exception, and the batch API turns each into a rejection with its [`Reason`] code.
+
+use std::fmt;
+
+/// Why an order ended the way it did, or why an operation was refused. Stable numeric codes:
+/// they cross the Python boundary in numpy arrays.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    None = 0,
+    /// Canceled on request (cancel, reduce to zero).
+    User = 1,
+    /// IOC or market remainder canceled after matching what it could.
+    IocRemainder = 2,
+    /// FOK order could not fill completely, so nothing filled.
+    FokUnfillable = 3,
+    /// Post-only order would have taken liquidity.
+    PostOnlyWouldCross = 4,
+    /// Matching is disabled (book-building phase): IOC, FOK and market orders are refused.
+    MatchingHalted = 5,
+    /// DAY order expired at the session end.
+    DayExpired = 6,
+    UnknownOrder = 7,
+    DuplicateOrderId = 8,
+    InvalidQuantity = 9,
+    PriceOffGrid = 10,
+    QuantityOffGrid = 11,
+    InvalidSide = 12,
+    InvalidTimeInForce = 13,
+    InvalidOp = 14,
+    InvalidOrder = 15,
+    InvalidPrice = 16,
+    /// Modify asked for the order's current price and quantity: nothing changed.
+    NoChange = 17,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 18] = [
+        Reason::None,
+        Reason::User,
+        Reason::IocRemainder,
+        Reason::FokUnfillable,
+        Reason::PostOnlyWouldCross,
+        Reason::MatchingHalted,
+        Reason::DayExpired,
+        Reason::UnknownOrder,
+        Reason::DuplicateOrderId,
+        Reason::InvalidQuantity,
+        Reason::PriceOffGrid,
+        Reason::QuantityOffGrid,
+        Reason::InvalidSide,
+        Reason::InvalidTimeInForce,
+        Reason::InvalidOp,
+        Reason::InvalidOrder,
+        Reason::InvalidPrice,
+        Reason::NoChange,
+    ];
+
+    /// The upper-case name used for the Python constant.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::None => "NONE",
+            Reason::User => "USER",
+            Reason::IocRemainder => "IOC_REMAINDER",
+            Reason::FokUnfillable => "FOK_UNFILLABLE",
+            Reason::PostOnlyWouldCross => "POST_ONLY_WOULD_CROSS",
+            Reason::MatchingHalted => "MATCHING_HALTED",
+            Reason::DayExpired => "DAY_EXPIRED",
+            Reason::UnknownOrder => "UNKNOWN_ORDER",
+            Reason::DuplicateOrderId => "DUPLICATE_ORDER_ID",
+            Reason::InvalidQuantity => "INVALID_QUANTITY",
+            Reason::PriceOffGrid => "PRICE_OFF_GRID",
+            Reason::QuantityOffGrid => "QUANTITY_OFF_GRID",
+            Reason::InvalidSide => "INVALID_SIDE",
+            Reason::InvalidTimeInForce => "INVALID_TIME_IN_FORCE",
+            Reason::InvalidOp => "INVALID_OP",
+            Reason::InvalidOrder => "INVALID_ORDER",
+            Reason::InvalidPrice => "INVALID_PRICE",
+            Reason::NoChange => "NO_CHANGE",
+        }
+    }
+}
+
+/// A refused operation. The book is unchanged whenever one of these is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BookError {
+    UnknownOrder { order_id: u64 },
+    DuplicateOrderId { order_id: u64 },
+    /// A quantity that is zero, negative, too large, or larger than what it applies to.
+    InvalidQuantity { field: &'static str, value: i128, why: &'static str },
+    PriceOffGrid { field: &'static str, price: i64, tick: i64 },
+    QuantityOffGrid { field: &'static str, qty: u64, lot: u64 },
+    InvalidPrice { field: &'static str, price: i64 },
+    InvalidSide { value: i64 },
+    InvalidTimeInForce { value: i64 },
+    InvalidOp { value: i64 },
+    /// A combination the book does not accept (for example post-only with IOC).
+    InvalidOrder { order_id: u64, why: &'static str },
+}
+
+impl BookError {
+    pub fn reason(&self) -> Reason {
+        match self {
+            BookError::UnknownOrder { .. } => Reason::UnknownOrder,
+            BookError::DuplicateOrderId { .. } => Reason::DuplicateOrderId,
+            BookError::InvalidQuantity { .. } => Reason::InvalidQuantity,
+            BookError::PriceOffGrid { .. } => Reason::PriceOffGrid,
+            BookError::QuantityOffGrid { .. } => Reason::QuantityOffGrid,
+            BookError::InvalidPrice { .. } => Reason::InvalidPrice,
+            BookError::InvalidSide { .. } => Reason::InvalidSide,
+            BookError::InvalidTimeInForce { .. } => Reason::InvalidTimeInForce,
+            BookError::InvalidOp { .. } => Reason::InvalidOp,
+            BookError::InvalidOrder { .. } => Reason::InvalidOrder,
+        }
+    }
+}
+
+impl fmt::Display for BookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BookError::UnknownOrder { order_id } => {
+                write!(f, "order_id={order_id}: no live order with this id")
+            }
+            BookError::DuplicateOrderId { order_id } => {
+                write!(f, "order_id={order_id}: an order with this id is already live")
+            }
+            BookError::InvalidQuantity { field, value, why } => write!(f, "{field}={value}: {why}"),
+            BookError::PriceOffGrid { field, price, tick } => {
+                write!(f, "{field}={price}: not a multiple of the price tick {tick}")
+            }
+            BookError::QuantityOffGrid { field, qty, lot } => {
+                write!(f, "{field}={qty}: not a multiple of the lot size {lot}")
+            }
+            BookError::InvalidPrice { field, price } => {
+                write!(f, "{field}={price}: outside the supported range +/-2^62")
+            }
+            BookError::InvalidSide { value } => {
+                write!(f, "side={value}: expected 1 (buy) or -1 (sell)")
+            }
+            BookError::InvalidTimeInForce { value } => {
+                write!(f, "tif={value}: expected 0 (GTC), 1 (DAY), 2 (IOC) or 3 (FOK)")
+            }
+            BookError::InvalidOp { value } => write!(f, "op={value}: not a known operation code"),
+            BookError::InvalidOrder { order_id, why } => write!(f, "order_id={order_id}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BookError {}

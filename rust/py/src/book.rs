@@ -1,0 +1,470 @@
+//! `OrderBook` and `BatchResult`: the Python face of `fillforge_core::OrderBook`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
+use fillforge_core::{BookConfig, BookError, OrderBook, OrderRequest, OrderType, Report, Side, TimeInForce};
+use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
+
+type Outcome = (u8, u8, i64, i64);
+
+fn outcome(r: Report) -> Outcome {
+    (r.status as u8, r.reason as u8, r.filled as i64, r.remaining as i64)
+}
+
+fn int_arg<'py, T: FromPyObjectOwned<'py>>(obj: &Bound<'py, PyAny>, field: &str, range: &str) -> Result<T, CoreErr> {
+    obj.extract::<T>().map_err(|_| {
+        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        CoreErr::Py(InvalidOrderError::new_err(format!("{field}={shown}: expected an integer in {range}")))
+    })
+}
+
+fn qty_arg(obj: &Bound<'_, PyAny>, field: &'static str) -> Result<u64, CoreErr> {
+    let v: i64 = obj.extract().map_err(|_| {
+        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        CoreErr::Py(InvalidQuantityError::new_err(format!("{field}={shown}: expected a positive integer below 2^62")))
+    })?;
+    u64::try_from(v).map_err(|_| {
+        CoreErr::Book(BookError::InvalidQuantity { field, value: i128::from(v), why: "must be positive" })
+    })
+}
+
+fn side_arg(obj: &Bound<'_, PyAny>) -> Result<Side, CoreErr> {
+    let v: i64 = int_arg(obj, "side", "{1, -1}")?;
+    Ok(Side::from_sign(v)?)
+}
+
+fn tif_arg(v: i64) -> Result<TimeInForce, CoreErr> {
+    Ok(TimeInForce::from_code(v)?)
+}
+
+/// An L3 price-time order book over integer ticks and lots.
+#[pyclass(module = "fillforge._core", name = "OrderBook")]
+pub struct PyOrderBook {
+    book: OrderBook,
+    poisoned: bool,
+}
+
+impl PyOrderBook {
+    /// Run one core call; a panic poisons this book and surfaces as `InternalError`.
+    fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
+        if self.poisoned {
+            return Err(CoreErr::Internal("this OrderBook hit an internal error earlier and refuses further use".into()).into());
+        }
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.book))) {
+            Ok(r) => r.map_err(PyErr::from),
+            Err(payload) => {
+                self.poisoned = true;
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                Err(CoreErr::Internal(format!("internal error in the order book: {msg}")).into())
+            }
+        }
+    }
+}
+
+fn array<'py, T: Element>(py: Python<'py>, v: Vec<T>) -> Py<PyArray1<T>> {
+    v.into_pyarray(py).unbind()
+}
+
+fn column<'py, T: Element>(obj: &Bound<'py, PyAny>, name: &str, dtype: &str) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
+    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
+        let got = obj
+            .getattr("dtype")
+            .map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
+        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
+        CoreErr::Batch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
+    })?;
+    let ro = arr.try_readonly().map_err(|e| CoreErr::Batch(format!("{name}: {e}")))?;
+    if !ro.is_contiguous() {
+        return Err(CoreErr::Batch(format!("{name}: array must be C-contiguous")));
+    }
+    Ok(ro)
+}
+
+/// Outcomes and fills of one `OrderBook.apply_batch` call, as numpy arrays.
+#[pyclass(module = "fillforge._core", name = "BatchResult", frozen, get_all)]
+pub struct PyBatchResult {
+    status: Py<PyArray1<u8>>,
+    reason: Py<PyArray1<u8>>,
+    filled: Py<PyArray1<i64>>,
+    remaining: Py<PyArray1<i64>>,
+    fill_op: Py<PyArray1<u32>>,
+    fill_taker: Py<PyArray1<u64>>,
+    fill_maker: Py<PyArray1<u64>>,
+    fill_price: Py<PyArray1<i64>>,
+    fill_qty: Py<PyArray1<i64>>,
+    fill_maker_remaining: Py<PyArray1<i64>>,
+    event_op: Py<PyArray1<u32>>,
+    event_order_id: Py<PyArray1<u64>>,
+    event_status: Py<PyArray1<u8>>,
+    event_reason: Py<PyArray1<u8>>,
+    event_filled: Py<PyArray1<i64>>,
+    event_remaining: Py<PyArray1<i64>>,
+}
+
+impl PyBatchResult {
+    fn from_output(py: Python<'_>, o: BatchOutput) -> Self {
+        PyBatchResult {
+            status: array(py, o.status),
+            reason: array(py, o.reason),
+            filled: array(py, o.filled),
+            remaining: array(py, o.remaining),
+            fill_op: array(py, o.fill_op),
+            fill_taker: array(py, o.fill_taker),
+            fill_maker: array(py, o.fill_maker),
+            fill_price: array(py, o.fill_price),
+            fill_qty: array(py, o.fill_qty),
+            fill_maker_remaining: array(py, o.fill_maker_remaining),
+            event_op: array(py, o.event_op),
+            event_order_id: array(py, o.event_order_id),
+            event_status: array(py, o.event_status),
+            event_reason: array(py, o.event_reason),
+            event_filled: array(py, o.event_filled),
+            event_remaining: array(py, o.event_remaining),
+        }
+    }
+}
+
+#[pymethods]
+impl PyBatchResult {
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.status.bind(py).len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "BatchResult(ops={}, fills={}, events={})",
+            self.status.bind(py).len(),
+            self.fill_qty.bind(py).len(),
+            self.event_status.bind(py).len()
+        )
+    }
+}
+
+#[pymethods]
+impl PyOrderBook {
+    #[new]
+    #[pyo3(signature = (*, tick = 1, lot = 1, capacity = 0))]
+    fn new(tick: i64, lot: i64, capacity: usize) -> PyResult<Self> {
+        if tick <= 0 {
+            return Err(PriceOffGridError::new_err(format!("tick={tick}: must be a positive integer")));
+        }
+        if lot <= 0 {
+            return Err(InvalidQuantityError::new_err(format!("lot={lot}: must be a positive integer")));
+        }
+        let cfg = BookConfig { tick, lot: lot as u64 };
+        Ok(PyOrderBook { book: OrderBook::with_capacity(cfg, capacity), poisoned: false })
+    }
+
+    #[getter]
+    fn tick(&self) -> i64 {
+        self.book.config().tick
+    }
+
+    #[getter]
+    fn lot(&self) -> i64 {
+        self.book.config().lot as i64
+    }
+
+    #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
+    fn submit_limit(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        tif: i64,
+        post_only: bool,
+    ) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let side = side_arg(side)?;
+        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let qty = qty_arg(qty, "qty")?;
+        let tif = tif_arg(tif)?;
+        let req = OrderRequest { id, side, order_type: OrderType::Limit(price), qty, tif, post_only };
+        self.guard(|b| Ok(outcome(b.submit(req)?)))
+    }
+
+    #[pyo3(signature = (order_id, side, qty, tif = 2))]
+    fn submit_market(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        tif: i64,
+    ) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let side = side_arg(side)?;
+        let qty = qty_arg(qty, "qty")?;
+        let tif = tif_arg(tif)?;
+        let req = OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false };
+        self.guard(|b| Ok(outcome(b.submit(req)?)))
+    }
+
+    #[pyo3(signature = (order_id, side, stop_price, qty, limit_price = None, tif = 0))]
+    fn submit_stop(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        stop_price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        limit_price: Option<&Bound<'_, PyAny>>,
+        tif: i64,
+    ) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let side = side_arg(side)?;
+        let stop = int_arg(stop_price, "stop_price", "[-2^62, 2^62]")?;
+        let limit = limit_price.map(|p| int_arg(p, "limit_price", "[-2^62, 2^62]")).transpose()?;
+        let qty = qty_arg(qty, "qty")?;
+        let tif = tif_arg(tif)?;
+        self.guard(|b| Ok(outcome(b.submit_stop(id, side, stop, limit, qty, tif)?)))
+    }
+
+    fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        self.guard(|b| Ok(outcome(b.cancel(id)?)))
+    }
+
+    fn reduce(&mut self, order_id: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let qty = qty_arg(qty, "qty")?;
+        self.guard(|b| Ok(outcome(b.reduce(id, qty)?)))
+    }
+
+    fn modify(&mut self, order_id: &Bound<'_, PyAny>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let qty = qty_arg(qty, "qty")?;
+        self.guard(|b| Ok(outcome(b.modify(id, price, qty)?)))
+    }
+
+    fn add_resting(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let side = side_arg(side)?;
+        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let qty = qty_arg(qty, "qty")?;
+        self.guard(|b| Ok(b.add_resting(id, side, price, qty)?))
+    }
+
+    fn expire_day(&mut self) -> PyResult<usize> {
+        self.guard(|b| Ok(b.expire_day()))
+    }
+
+    #[getter]
+    fn get_matching(&self) -> bool {
+        self.book.matching()
+    }
+
+    #[setter]
+    fn set_matching(&mut self, on: bool) {
+        self.book.set_matching(on);
+    }
+
+    fn best_bid(&self) -> Option<(i64, i64)> {
+        self.book.best(Side::Buy).map(|(p, q)| (p, q as i64))
+    }
+
+    fn best_ask(&self) -> Option<(i64, i64)> {
+        self.book.best(Side::Sell).map(|(p, q)| (p, q as i64))
+    }
+
+    /// Top `levels` price levels of `side`: (prices, quantities, order counts) as int64 arrays.
+    fn depth<'py>(
+        &self,
+        py: Python<'py>,
+        side: &Bound<'py, PyAny>,
+        levels: usize,
+    ) -> PyResult<(Py<PyArray1<i64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>)> {
+        let side = side_arg(side)?;
+        let n = levels.min(self.book.level_count(side));
+        let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for l in self.book.depth(side).take(n) {
+            p.push(l.price);
+            q.push(l.total as i64);
+            c.push(i64::from(l.count));
+        }
+        Ok((array(py, p), array(py, q), array(py, c)))
+    }
+
+    /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
+    fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(i8, i64, i64, u32, i64)>> {
+        let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        Ok(self.book.order(id).map(|o| {
+            (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)
+        }))
+    }
+
+    fn volume_at(&self, side: &Bound<'_, PyAny>, price: i64) -> PyResult<i64> {
+        Ok(self.book.volume_at(side_arg(side)?, price) as i64)
+    }
+
+    fn level_count(&self, side: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.book.level_count(side_arg(side)?))
+    }
+
+    fn is_stop_pending(&self, order_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.book.is_stop_pending(int_arg(order_id, "order_id", "[0, 2^64)")?))
+    }
+
+    fn __len__(&self) -> usize {
+        self.book.len()
+    }
+
+    #[getter]
+    fn order_count(&self) -> usize {
+        self.book.len()
+    }
+
+    #[getter]
+    fn stop_count(&self) -> usize {
+        self.book.stop_count()
+    }
+
+    #[getter]
+    fn last_trade_price(&self) -> Option<i64> {
+        self.book.last_trade_price()
+    }
+
+    #[getter]
+    fn fill_count(&self) -> usize {
+        self.book.fills().len()
+    }
+
+    /// Fills since the last call as (taker, maker, price, qty, maker_remaining) arrays; clears them.
+    #[allow(clippy::type_complexity)]
+    fn take_fills<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (Py<PyArray1<u64>>, Py<PyArray1<u64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>) {
+        let f = self.book.fills();
+        let out = (
+            array(py, f.iter().map(|x| x.taker).collect()),
+            array(py, f.iter().map(|x| x.maker).collect()),
+            array(py, f.iter().map(|x| x.price).collect()),
+            array(py, f.iter().map(|x| x.qty as i64).collect()),
+            array(py, f.iter().map(|x| x.maker_remaining as i64).collect()),
+        );
+        self.book.clear_fills();
+        out
+    }
+
+    /// Events since the last call as (order_id, status, reason, filled, remaining) arrays; clears them.
+    #[allow(clippy::type_complexity)]
+    fn take_events<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (Py<PyArray1<u64>>, Py<PyArray1<u8>>, Py<PyArray1<u8>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>) {
+        let e = self.book.events();
+        let out = (
+            array(py, e.iter().map(|x| x.order_id).collect()),
+            array(py, e.iter().map(|x| x.status as u8).collect()),
+            array(py, e.iter().map(|x| x.reason as u8).collect()),
+            array(py, e.iter().map(|x| x.filled as i64).collect()),
+            array(py, e.iter().map(|x| x.remaining as i64).collect()),
+        );
+        self.book.clear_events();
+        out
+    }
+
+    /// Apply a whole batch of operations given as numpy columns (see the stub for dtypes).
+    #[pyo3(signature = (op, order_id, side, price, qty, *, tif = None, stop_price = None, post_only = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        op: &Bound<'py, PyAny>,
+        order_id: &Bound<'py, PyAny>,
+        side: &Bound<'py, PyAny>,
+        price: &Bound<'py, PyAny>,
+        qty: &Bound<'py, PyAny>,
+        tif: Option<&Bound<'py, PyAny>>,
+        stop_price: Option<&Bound<'py, PyAny>>,
+        post_only: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyBatchResult> {
+        let op = column::<u8>(op, "op", "uint8")?;
+        let order_id = column::<u64>(order_id, "order_id", "uint64")?;
+        let side = column::<i8>(side, "side", "int8")?;
+        let price = column::<i64>(price, "price", "int64")?;
+        let qty = column::<i64>(qty, "qty", "int64")?;
+        let tif = tif.map(|t| column::<u8>(t, "tif", "uint8")).transpose()?;
+        let stop_price = stop_price.map(|s| column::<i64>(s, "stop_price", "int64")).transpose()?;
+        let post_only = post_only.map(|p| column::<bool>(p, "post_only", "bool")).transpose()?;
+        let input = BatchInput {
+            op: op.as_slice().expect("contiguous"),
+            order_id: order_id.as_slice().expect("contiguous"),
+            side: side.as_slice().expect("contiguous"),
+            price: price.as_slice().expect("contiguous"),
+            qty: qty.as_slice().expect("contiguous"),
+            tif: tif.as_ref().map(|t| t.as_slice().expect("contiguous")),
+            stop_price: stop_price.as_ref().map(|s| s.as_slice().expect("contiguous")),
+            post_only: post_only.as_ref().map(|p| p.as_slice().expect("contiguous")),
+        };
+        let n = input.len().map_err(|(name, len, want)| {
+            CoreErr::Batch(format!("{name}: length {len} differs from op's length {want}"))
+        })?;
+        let output = py.detach(|| {
+            self.guard(|b| {
+                let mut out = BatchOutput::with_capacity(n);
+                apply_batch(b, &input, &mut out);
+                Ok(out)
+            })
+        })?;
+        Ok(PyBatchResult::from_output(py, output))
+    }
+
+    /// Remove every order, fill and event (keeps allocated capacity).
+    fn reset(&mut self) -> PyResult<()> {
+        self.book.reset();
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Baseline for benchmarks: a method call that does nothing.
+    fn _noop(&self) {}
+
+    /// Baseline for benchmarks: the same arguments and result shape as `submit_limit`, no work.
+    #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
+    fn _noop_args(
+        &self,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        tif: i64,
+        post_only: bool,
+    ) -> PyResult<Outcome> {
+        let _ = (tif, post_only);
+        let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let s = side_arg(side)?;
+        let p: i64 = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let q = qty_arg(qty, "qty")?;
+        Ok((s as u8, 0, p.wrapping_add(id as i64), q as i64))
+    }
+
+    /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
+    fn _panic_for_test(&mut self) -> PyResult<()> {
+        self.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "OrderBook(orders={}, bid={:?}, ask={:?})",
+            self.book.len(),
+            self.book.best(Side::Buy),
+            self.book.best(Side::Sell)
+        )
+    }
+}

@@ -1,0 +1,78 @@
+//! The exception hierarchy, declared here and re-exported from `fillforge.errors`, and the one
+//! conversion from core errors to it.
+
+use fillforge_core::BookError;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(fillforge._core, FillforgeError, PyException, "Base class of every fillforge error.");
+create_exception!(fillforge._core, OrderBookError, FillforgeError, "An order book refused an operation; the book is unchanged.");
+create_exception!(fillforge._core, UnknownOrderError, OrderBookError, "No live order has this id.");
+create_exception!(fillforge._core, DuplicateOrderIdError, OrderBookError, "An order with this id is already live.");
+create_exception!(fillforge._core, InvalidQuantityError, OrderBookError, "A quantity is zero, negative, too large or exceeds what it applies to.");
+create_exception!(fillforge._core, PriceOffGridError, OrderBookError, "A price is not a multiple of the book's tick, or out of range.");
+create_exception!(fillforge._core, QuantityOffGridError, OrderBookError, "A quantity is not a multiple of the book's lot size.");
+create_exception!(fillforge._core, InvalidOrderError, OrderBookError, "An order's fields do not make a valid order (side, time in force, combination).");
+create_exception!(fillforge._core, BatchInputError, OrderBookError, "A batch column has the wrong dtype or length.");
+create_exception!(fillforge._core, ReplayError, FillforgeError, "A market-data file could not be read or parsed.");
+create_exception!(fillforge._core, InternalError, FillforgeError, "A bug inside fillforge's compiled core; the object that raised it refuses further use.");
+
+/// Errors of the bindings layer; `?` converts core errors into it.
+pub enum CoreErr {
+    Book(BookError),
+    Batch(String),
+    Replay(String),
+    Internal(String),
+    /// An already-typed Python exception (argument conversion).
+    Py(PyErr),
+}
+
+impl From<BookError> for CoreErr {
+    fn from(e: BookError) -> Self {
+        CoreErr::Book(e)
+    }
+}
+
+impl From<CoreErr> for PyErr {
+    fn from(e: CoreErr) -> PyErr {
+        match e {
+            CoreErr::Book(e) => {
+                let msg = e.to_string();
+                match e {
+                    BookError::UnknownOrder { .. } => UnknownOrderError::new_err(msg),
+                    BookError::DuplicateOrderId { .. } => DuplicateOrderIdError::new_err(msg),
+                    BookError::InvalidQuantity { .. } => InvalidQuantityError::new_err(msg),
+                    BookError::PriceOffGrid { .. } | BookError::InvalidPrice { .. } => {
+                        PriceOffGridError::new_err(msg)
+                    }
+                    BookError::QuantityOffGrid { .. } => QuantityOffGridError::new_err(msg),
+                    BookError::InvalidSide { .. }
+                    | BookError::InvalidTimeInForce { .. }
+                    | BookError::InvalidOp { .. }
+                    | BookError::InvalidOrder { .. } => InvalidOrderError::new_err(msg),
+                }
+            }
+            CoreErr::Batch(msg) => BatchInputError::new_err(msg),
+            CoreErr::Replay(msg) => ReplayError::new_err(msg),
+            CoreErr::Internal(msg) => InternalError::new_err(msg),
+            CoreErr::Py(e) => e,
+        }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("FillforgeError", py.get_type::<FillforgeError>())?;
+    m.add("OrderBookError", py.get_type::<OrderBookError>())?;
+    m.add("UnknownOrderError", py.get_type::<UnknownOrderError>())?;
+    m.add("DuplicateOrderIdError", py.get_type::<DuplicateOrderIdError>())?;
+    m.add("InvalidQuantityError", py.get_type::<InvalidQuantityError>())?;
+    m.add("PriceOffGridError", py.get_type::<PriceOffGridError>())?;
+    m.add("QuantityOffGridError", py.get_type::<QuantityOffGridError>())?;
+    m.add("InvalidOrderError", py.get_type::<InvalidOrderError>())?;
+    m.add("BatchInputError", py.get_type::<BatchInputError>())?;
+    m.add("ReplayError", py.get_type::<ReplayError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    Ok(())
+}

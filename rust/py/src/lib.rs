@@ -1,0 +1,33 @@
+//! `fillforge._core`: thin PyO3 bindings over `fillforge-core`. Each wrapper converts its
+//! arguments, makes one core call and reshapes the result; all logic lives in the core crate.
+
+mod book;
+mod errors;
+mod replay;
+
+use fillforge_core::batch::OpKind;
+use fillforge_core::{Reason, Status};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+fn codes<'py>(py: Python<'py>, items: impl Iterator<Item = (&'static str, u8)>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in items {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    errors::register(m)?;
+    m.add_class::<book::PyOrderBook>()?;
+    m.add_class::<book::PyBatchResult>()?;
+    replay::register(m)?;
+    m.add("STATUS_CODES", codes(py, Status::ALL.iter().map(|s| (s.name(), *s as u8)))?)?;
+    m.add("REASON_CODES", codes(py, Reason::ALL.iter().map(|r| (r.name(), *r as u8)))?)?;
+    m.add("OP_CODES", codes(py, OpKind::ALL.iter().map(|o| (o.name(), *o as u8)))?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
