@@ -1,0 +1,1 @@
+//! CME market-by-order replay (filled in next).

@@ -1,0 +1,430 @@
+//! LOBSTER replay: drive the book with a LOBSTER message file and check it against the true book
+//! (the matching orderbook file) after every event.
+//!
+//! A level-N file only carries messages that touch the top N levels, so orders resting before the
+//! file starts, or deeper than N, are unknown. The replay seeds each visible level from the first
+//! snapshot with one placeholder order, and reasons per side with the *horizon* (the worst visible
+//! price of a full N-level view; none if fewer than N levels show, since then the whole side shows):
+//!
+//! - prices at or better than the previous row's horizon were fully known before message k, and
+//!   message k is the only change, so after it they must equal row k exactly: they are *checked*
+//!   (only as far as row k still shows them);
+//! - prices visible in row k but beyond the previous horizon have just come into view (a level
+//!   above them went away): they are *adopted*, the book's quantity there set to the snapshot's, its
+//!   composition reset to one placeholder holding the snapshot's quantity (orders the replay knew
+//!   there may have left while the level was out of view, and others arrived);
+//! - a checked level that disagrees counts as a mismatch and is then repaired, so one error is
+//!   counted once rather than cascading.
+//!
+//! Messages: 1 add (rests, never matches: LOBSTER reports a marketable order as executions first),
+//! 2 partial cancel, 3 delete, 4 visible execution (applied to the named order), 5 hidden execution
+//! (no visible change), 6 cross and 7 halt (no visible change). A message naming an unknown order
+//! takes its size from the level's placeholder.
+
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+
+use super::text::{lines, parse_fixed, parse_i64, Fields};
+use crate::book::{OrderBook, OrderId, Price, Qty, Side};
+
+/// Prices LOBSTER uses for empty levels.
+const DUMMY_ASK: i64 = 9_999_999_999;
+const DUMMY_BID: i64 = -9_999_999_999;
+/// Placeholder orders take ids from here up, far above Nasdaq order reference numbers.
+const PLACEHOLDER_BASE: OrderId = 1 << 63;
+
+/// One LOBSTER message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Nanoseconds after midnight.
+    pub time_ns: i64,
+    pub kind: u8,
+    pub order_id: OrderId,
+    pub size: Qty,
+    pub price: Price,
+    pub side: Side,
+}
+
+/// A file that could not be parsed: which line and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: &'static str,
+    pub line: usize,
+    pub why: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} file, line {}: {}", self.file, self.line, self.why)
+    }
+}
+
+/// Snapshots: `levels` levels per row, stored flat as `[ask_p, ask_q, bid_p, bid_q] * levels`.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshots {
+    pub levels: usize,
+    pub data: Vec<i64>,
+}
+
+impl Snapshots {
+    pub fn rows(&self) -> usize {
+        self.data.len() / (4 * self.levels.max(1))
+    }
+
+    fn row(&self, k: usize) -> &[i64] {
+        let w = 4 * self.levels;
+        &self.data[k * w..(k + 1) * w]
+    }
+}
+
+/// One disagreement between the replayed book and the true book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Zero-based row of the message file.
+    pub event: usize,
+    pub side: Side,
+    pub price: Price,
+    pub expected: Qty,
+    pub got: Qty,
+}
+
+/// What a replay checked and found.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Messages applied (the first row seeds the book and is not counted).
+    pub events: u64,
+    pub checked_levels: u64,
+    pub adopted_levels: u64,
+    pub mismatches: u64,
+    pub mismatched_events: u64,
+    /// Messages naming an order the file never added (taken from the level's placeholder).
+    pub unknown_order_refs: u64,
+    pub hidden_executions: u64,
+    /// Visible executions of orders the file added, and how many of them were at the head of
+    /// their level's queue in the replayed book (a check of price-time priority on real data).
+    pub known_executions: u64,
+    pub executions_at_queue_head: u64,
+    pub first_mismatches: Vec<Mismatch>,
+    pub parse_seconds: f64,
+    pub replay_seconds: f64,
+}
+
+fn parse_side(v: i64) -> Option<Side> {
+    match v {
+        1 => Some(Side::Buy),
+        -1 => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+/// Seconds after midnight to nanoseconds. Digits past the ninth decimal are dropped: one AMZN
+/// sample row carries float noise there (`43002.632812672004`).
+fn parse_time(raw: &[u8]) -> Option<i64> {
+    let cut = raw.iter().position(|&b| b == b'.').map_or(raw.len(), |dot| raw.len().min(dot + 10));
+    parse_fixed(&raw[..cut], 1_000_000_000)
+}
+
+/// Parse a message file (CSV, no header, six columns).
+pub fn parse_messages(buf: &[u8]) -> Result<Vec<Message>, ParseError> {
+    let mut out = Vec::with_capacity(buf.len() / 40);
+    for (i, line) in lines(buf).enumerate() {
+        let err = |why: &str| ParseError { file: "message", line: i + 1, why: why.to_owned() };
+        let mut f = Fields::new(line);
+        let time_ns = f.next_raw().and_then(parse_time).ok_or_else(|| err("bad time"))?;
+        let kind = f.next_i64().filter(|k| (1..=7).contains(k)).ok_or_else(|| err("bad type (1-7)"))?;
+        let order_id = f.next_i64().and_then(|v| u64::try_from(v).ok()).ok_or_else(|| err("bad order id"))?;
+        let size = f.next_i64().and_then(|v| u64::try_from(v).ok()).ok_or_else(|| err("bad size"))?;
+        let price = f.next_i64().ok_or_else(|| err("bad price"))?;
+        let side = f.next_i64().and_then(parse_side).ok_or_else(|| err("bad direction (1 or -1)"))?;
+        if f.next_raw().is_some() {
+            return Err(err("more than six columns"));
+        }
+        out.push(Message { time_ns, kind: kind as u8, order_id, size, price, side });
+    }
+    Ok(out)
+}
+
+/// Parse an orderbook file (CSV, no header, 4 x LEVEL columns).
+pub fn parse_snapshots(buf: &[u8]) -> Result<Snapshots, ParseError> {
+    let mut snaps = Snapshots::default();
+    for (i, line) in lines(buf).enumerate() {
+        let before = snaps.data.len();
+        let mut f = Fields::new(line);
+        while let Some(raw) = f.next_raw() {
+            let v = parse_i64(raw).ok_or_else(|| ParseError {
+                file: "orderbook",
+                line: i + 1,
+                why: format!("not an integer: {:?}", String::from_utf8_lossy(raw)),
+            })?;
+            snaps.data.push(v);
+        }
+        let width = snaps.data.len() - before;
+        if i == 0 {
+            if width == 0 || width % 4 != 0 {
+                return Err(ParseError { file: "orderbook", line: 1, why: format!("{width} columns, not a multiple of 4") });
+            }
+            snaps.levels = width / 4;
+        } else if width != 4 * snaps.levels {
+            return Err(ParseError {
+                file: "orderbook",
+                line: i + 1,
+                why: format!("{width} columns, expected {}", 4 * snaps.levels),
+            });
+        }
+    }
+    Ok(snaps)
+}
+
+/// The side-normalised key: larger is better.
+#[inline]
+fn key(side: Side, price: Price) -> i64 {
+    match side {
+        Side::Buy => price,
+        Side::Sell => -price,
+    }
+}
+
+/// One side's visible levels in a snapshot row, best first, dummies dropped.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    row: &'a [i64],
+    side: Side,
+}
+
+impl View<'_> {
+    fn levels(&self) -> impl Iterator<Item = (Price, Qty)> + '_ {
+        let off = match self.side {
+            Side::Sell => 0,
+            Side::Buy => 2,
+        };
+        self.row
+            .chunks_exact(4)
+            .map(move |c| (c[off], c[off + 1]))
+            .filter(|&(p, q)| q > 0 && p != DUMMY_ASK && p != DUMMY_BID)
+            .map(|(p, q)| (p, q as Qty))
+    }
+
+    /// Key of the worst visible price when all N levels are occupied; `None` (everything
+    /// visible) otherwise.
+    fn horizon(&self, n: usize) -> Option<i64> {
+        let mut count = 0;
+        let mut worst = None;
+        for (p, _) in self.levels() {
+            count += 1;
+            worst = Some(key(self.side, p));
+        }
+        if count == n {
+            worst
+        } else {
+            None
+        }
+    }
+}
+
+struct Replayer {
+    book: OrderBook,
+    placeholders: FxHashMap<(Side, Price), OrderId>,
+    next_placeholder: OrderId,
+    levels: usize,
+    stats: Stats,
+}
+
+impl Replayer {
+    fn placeholder_take(&mut self, side: Side, price: Price, size: Qty) {
+        let Some(&id) = self.placeholders.get(&(side, price)) else { return };
+        let open = self.book.order(id).map_or(0, |o| o.remaining);
+        if size >= open {
+            self.book.cancel(id).expect("placeholder is live");
+            self.placeholders.remove(&(side, price));
+        } else {
+            self.book.reduce(id, size).expect("reduce below open");
+        }
+    }
+
+    fn apply(&mut self, m: &Message) {
+        match m.kind {
+            1 => {
+                // A reused id would be a data error; the level check reports its effect.
+                let _ = self.book.add_resting(m.order_id, m.side, m.price, m.size);
+            }
+            2..=4 => {
+                let Some(info) = self.book.order(m.order_id) else {
+                    self.stats.unknown_order_refs += 1;
+                    self.placeholder_take(m.side, m.price, m.size);
+                    return;
+                };
+                if m.kind == 4 {
+                    self.stats.known_executions += 1;
+                    if info.queue_position == 0 {
+                        self.stats.executions_at_queue_head += 1;
+                    }
+                }
+                if m.size >= info.remaining || m.kind == 3 {
+                    self.book.cancel(m.order_id).expect("known order");
+                } else {
+                    self.book.reduce(m.order_id, m.size).expect("reduce below open");
+                }
+            }
+            5 => self.stats.hidden_executions += 1,
+            _ => {}
+        }
+    }
+
+    /// Replace whatever the book holds at one level by a single placeholder of `target`: the
+    /// level's composition is unknown (it was out of view, or disagreed with the true book).
+    fn reset_level(&mut self, side: Side, price: Price, target: Qty) {
+        let ids: Vec<OrderId> = self.book.level_orders(side, price).map(|(id, _)| id).collect();
+        for id in ids {
+            self.book.cancel(id).expect("listed order is live");
+        }
+        self.placeholders.remove(&(side, price));
+        if target > 0 {
+            let id = self.next_placeholder;
+            self.next_placeholder += 1;
+            self.book.add_resting(id, side, price, target).expect("fresh placeholder");
+            self.placeholders.insert((side, price), id);
+        }
+    }
+
+    /// Check and reconcile one side after message `event` (see the module docs).
+    fn check_side(&mut self, event: usize, side: Side, prev: View<'_>, now: View<'_>) {
+        let n = self.levels;
+        let known = prev.horizon(n).unwrap_or(i64::MIN);
+        let visible = now.horizon(n).unwrap_or(i64::MIN);
+        if visible >= known {
+            // Nothing came into view beyond the known region: one pass over the visible part.
+            self.reconcile(event, side, now, visible, i64::MAX, true);
+        } else {
+            self.reconcile(event, side, now, known, i64::MAX, true);
+            self.reconcile(event, side, now, visible, known, false);
+        }
+    }
+
+    /// Compare (`check`) or adopt the levels with keys in `[lo, hi)`.
+    fn reconcile(&mut self, event: usize, side: Side, now: View<'_>, lo: i64, hi: i64, check: bool) {
+        let mut expected: [(Price, Qty); 64] = [(0, 0); 64];
+        let mut ne = 0;
+        for (p, q) in now.levels() {
+            let k = key(side, p);
+            if k >= lo && k < hi && ne < expected.len() {
+                expected[ne] = (p, q);
+                ne += 1;
+            }
+        }
+        let mut diffs: [(Price, Qty, Qty); 64] = [(0, 0, 0); 64];
+        let mut nd = 0;
+        let mut i = 0;
+        for level in self.book.depth(side) {
+            let k = key(side, level.price);
+            if k >= hi {
+                continue;
+            }
+            if k < lo {
+                break;
+            }
+            // Expected levels better than this one are missing from the book.
+            while i < ne && key(side, expected[i].0) > k {
+                if nd < diffs.len() {
+                    diffs[nd] = (expected[i].0, expected[i].1, 0);
+                    nd += 1;
+                }
+                i += 1;
+            }
+            let want = if i < ne && expected[i].0 == level.price {
+                i += 1;
+                expected[i - 1].1
+            } else {
+                0
+            };
+            if (want != level.total || !check) && nd < diffs.len() {
+                diffs[nd] = (level.price, want, level.total);
+                nd += 1;
+            }
+            if check {
+                self.stats.checked_levels += 1;
+            }
+        }
+        while i < ne {
+            if nd < diffs.len() {
+                diffs[nd] = (expected[i].0, expected[i].1, 0);
+                nd += 1;
+            }
+            i += 1;
+        }
+        for &(price, want, got) in &diffs[..nd] {
+            if check {
+                if got == 0 {
+                    self.stats.checked_levels += 1;
+                }
+                self.stats.mismatches += 1;
+                if self.stats.first_mismatches.len() < 20 {
+                    self.stats.first_mismatches.push(Mismatch { event, side, price, expected: want, got });
+                }
+            } else {
+                self.stats.adopted_levels += 1;
+            }
+            self.reset_level(side, price, want);
+        }
+    }
+}
+
+/// Replay parsed messages against parsed snapshots. Row 0 seeds the book.
+pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> {
+    if messages.len() != snaps.rows() {
+        return Err(format!(
+            "message file has {} rows but orderbook file has {}; row k of one must match row k of the other",
+            messages.len(),
+            snaps.rows()
+        ));
+    }
+    if snaps.levels > 64 {
+        return Err(format!("{} levels: at most 64 are supported", snaps.levels));
+    }
+    let started = Instant::now();
+    let mut r = Replayer {
+        book: OrderBook::with_capacity(Default::default(), 4096),
+        placeholders: FxHashMap::default(),
+        next_placeholder: PLACEHOLDER_BASE,
+        levels: snaps.levels,
+        stats: Stats::default(),
+    };
+    if messages.is_empty() {
+        return Ok(r.stats);
+    }
+    let row0 = snaps.row(0);
+    for side in [Side::Buy, Side::Sell] {
+        for (p, q) in (View { row: row0, side }).levels() {
+            r.reset_level(side, p, q);
+        }
+    }
+    let mut mismatches_before = 0;
+    for k in 1..messages.len() {
+        r.apply(&messages[k]);
+        let (prev, now) = (snaps.row(k - 1), snaps.row(k));
+        for side in [Side::Buy, Side::Sell] {
+            r.check_side(k, side, View { row: prev, side }, View { row: now, side });
+        }
+        if r.stats.mismatches != mismatches_before {
+            r.stats.mismatched_events += 1;
+            mismatches_before = r.stats.mismatches;
+        }
+        r.stats.events += 1;
+    }
+    r.stats.replay_seconds = started.elapsed().as_secs_f64();
+    Ok(r.stats)
+}
+
+/// Read (plain or gzip), parse and replay a message/orderbook file pair.
+pub fn replay_files(message_path: &std::path::Path, orderbook_path: &std::path::Path) -> Result<Stats, String> {
+    let started = Instant::now();
+    let read = |p: &std::path::Path| super::read_maybe_gz(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mbuf = read(message_path)?;
+    let obuf = read(orderbook_path)?;
+    let messages = parse_messages(&mbuf).map_err(|e| format!("{}: {e}", message_path.display()))?;
+    let snaps = parse_snapshots(&obuf).map_err(|e| format!("{}: {e}", orderbook_path.display()))?;
+    let parse_seconds = started.elapsed().as_secs_f64();
+    let mut stats = replay(&messages, &snaps)?;
+    stats.parse_seconds = parse_seconds;
+    Ok(stats)
+}
