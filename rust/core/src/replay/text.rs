@@ -59,7 +59,7 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
     let mut v: i64 = 0;
@@ -68,7 +68,7 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         if d > 9 {
             return None;
         }
-        v = v * 10 + i64::from(d);
+        v = if digits.len() < 19 { v * 10 + i64::from(d) } else { v.checked_mul(10)?.checked_add(i64::from(d))? };
     }
     Some(if neg { -v } else { v })
 }
@@ -129,5 +129,7 @@ mod tests {
         assert_eq!(parse_i64(b"-9999999999"), Some(-9_999_999_999));
         assert_eq!(parse_i64(b"12a"), None);
         assert_eq!(parse_i64(b""), None);
+        assert_eq!(parse_i64(b"1703422805243925307"), Some(1_703_422_805_243_925_307));
+        assert_eq!(parse_i64(b"9999999999999999999"), None);
     }
 }

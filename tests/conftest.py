@@ -1,0 +1,29 @@
+"""Shared test configuration: hypothesis profiles.
+
+``ci`` (the default) is deterministic (``derandomize``: the same examples on every run, no example
+database) and has no deadline, because timing on a shared CI machine is noise. ``long`` explores
+far more random examples; select it with ``HYPOTHESIS_PROFILE=long pytest tests``. Property tests
+scale their own ``max_examples`` with :data:`EXAMPLES_SCALE`.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    deadline=None,
+    derandomize=False,
+    max_examples=5_000,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
