@@ -25,7 +25,7 @@ from reference_book import ReferenceBook
 # ``HYPOTHESIS_PROFILE=long`` (see conftest.py) multiplies the example counts below.
 SCALE = 25 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1
 
-IDS = range(1, 11)
+IDS = range(1, 17)
 MID = 100
 SPREAD = 4  # prices within MID +/- SPREAD ticks
 
@@ -44,45 +44,73 @@ TIF_ARG = {"submit_limit": 4, "submit_market": 3, "submit_stop": 5}
 @st.composite
 def grids(draw: st.DrawFn) -> tuple[int, int]:
     """(tick, lot): mostly the unit grid, sometimes a coarse one so that off-grid input occurs."""
-    return draw(st.sampled_from([(1, 1), (1, 1), (5, 10)]))
+    return draw(st.sampled_from([(1, 1), (1, 1), (1, 1), (5, 10)]))
+
+
+def mostly(common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``common`` about 7 times in 8, else ``rare``."""
+    return weighted([(7, common), (1, rare)])
+
+
+def weighted(choices: list[tuple[int, st.SearchStrategy[Any]]]) -> st.SearchStrategy[Any]:
+    """Pick a strategy with the given relative weights (``st.one_of`` weighs its distinct
+    branches alike, so repeating a branch there does not weigh it)."""
+    pool = [s for w, s in choices for _ in range(w)]
+    return st.sampled_from(pool).flatmap(lambda s: s)
 
 
 def op_strategy(tick: int, lot: int) -> st.SearchStrategy[Op]:
     ticks = st.integers(MID - SPREAD, MID + SPREAD)
-    on_grid_price = ticks.map(lambda t: t * tick)
-    price = st.one_of(
-        on_grid_price, on_grid_price, on_grid_price, ticks.map(lambda t: t * tick + 1)
-    )
-    on_grid_qty = st.integers(1, 8).map(lambda q: q * lot)
-    qty = st.one_of(on_grid_qty, on_grid_qty, on_grid_qty, st.integers(-1, 9 * lot))
+    price = mostly(ticks.map(lambda t: t * tick), ticks.map(lambda t: t * tick + 1))
+    qty = mostly(st.integers(1, 8).map(lambda q: q * lot), st.integers(-1, 9 * lot))
     oid = st.sampled_from(IDS)
-    side = st.sampled_from([1, -1] * 8 + [0])
-    tif = st.sampled_from([0, 0, 1, 1, 2, 3] * 4 + [4])
-    limit = st.tuples(st.just("submit_limit"), oid, side, price, qty, tif, st.booleans())
-    market = st.tuples(st.just("submit_market"), oid, side, qty, tif)
-    stop = st.tuples(
-        st.just("submit_stop"), oid, side, price, qty, st.none() | price, st.sampled_from([0, 1, 3])
+    side = mostly(st.sampled_from([1, -1]), st.sampled_from([0, 2, 1, -1]))
+    tif = mostly(st.sampled_from([0, 0, 0, 0, 1, 2, 3]), st.integers(0, 5))
+    post_only = st.sampled_from([False, False, False, True])
+    # Limit prices mostly on the passive side of the mid, so that the book builds up some depth
+    # (offset > 0 is passive for either side), with enough aggressive ones to cross.
+    offset = st.integers(-2, SPREAD)
+    off_grid = mostly(st.just(0), st.just(1))
+    limit = st.tuples(oid, side, offset, off_grid, qty, tif, post_only).map(
+        lambda t: ("submit_limit", t[0], t[1], (MID - t[1] * t[2]) * tick + t[3], *t[4:])
     )
+    market = st.tuples(st.just("submit_market"), oid, side, qty, tif)
+    stop_limit = st.none() | price
+    stop_tif = st.sampled_from([0, 1, 2, 3])
+    stop = st.tuples(st.just("submit_stop"), oid, side, price, qty, stop_limit, stop_tif)
     cancel = st.tuples(st.just("cancel"), oid)
     reduce = st.tuples(st.just("reduce"), oid, qty)
-    modify = st.tuples(st.just("modify"), oid, price, qty)
+    # price None: the order's current price (so that in-place amends happen often).
+    modify = st.tuples(st.just("modify"), oid, st.none() | price, qty)
     expire = st.just(("expire_day",))
-    return st.one_of(limit, limit, limit, limit, market, stop, stop, cancel, reduce, modify, expire)
+    return weighted(
+        [(10, limit), (2, market), (3, stop), (2, cancel), (2, reduce), (3, modify), (1, expire)]
+    )
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[int, int, list[Op]]:
     tick, lot = draw(grids())
-    ops = draw(st.lists(op_strategy(tick, lot), max_size=60))
+    # Draw the length first: st.lists alone makes mostly short lists; this shrinks as well.
+    n = draw(st.integers(0, 100))
+    ops = draw(st.lists(op_strategy(tick, lot), min_size=n, max_size=n))
     return tick, lot, ops
 
 
 # ----- helpers -------------------------------------------------------------------------------
 
 
+def concrete(book: Any, op: Op) -> Op:
+    """Resolve a modify to "the current price" (None) against ``book``."""
+    if op[0] == "modify" and op[2] is None:
+        info = book.order(op[1])
+        return (op[0], op[1], info[1] if info is not None else MID, op[3])
+    return op
+
+
 def apply(book: Any, op: Op) -> Result:
     """Run one op; an expected (fillforge) error becomes ("raised", its type)."""
-    name, *args = op
+    name, *args = concrete(book, op)
     try:
         return ("ok", getattr(book, name)(*args))
     except fillforge.FillforgeError as e:
@@ -181,6 +209,7 @@ def check_fills_fifo(ledger: Ledger, fills: list[tuple[int, ...]]) -> set[int]:
 
 
 def check_invariants(book: OrderBook, ledger: Ledger, op: Op) -> None:
+    op = concrete(book, op)
     name, *args = op
     before = state(book)
     oid = args[0] if args else None

@@ -1,6 +1,6 @@
 """Type stubs for the compiled core ``fillforge._core`` (checked by ``mypy.stubtest``)."""
 
-from typing import Final, final
+from typing import Any, Final, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -167,3 +167,6 @@ class OrderBook:
         post_only: bool = False,
     ) -> Outcome: ...
     def _panic_for_test(self) -> None: ...
+
+def replay_lobster(message_path: str, orderbook_path: str) -> dict[str, Any]: ...
+def replay_cme(path: str) -> dict[str, Any]: ...

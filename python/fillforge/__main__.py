@@ -1,0 +1,5 @@
+"""``python -m fillforge``: the command line."""
+
+from fillforge.cli import main
+
+main()

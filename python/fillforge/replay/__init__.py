@@ -1,0 +1,14 @@
+"""Replays of real venue data through the order book, checked against the venue's own record."""
+
+from fillforge.replay.cme import CmeReport, replay_cme
+from fillforge.replay.lobster import LobsterMismatch, LobsterReport, replay_lobster
+from fillforge.replay.samples import lobster_sample
+
+__all__ = [
+    "CmeReport",
+    "LobsterMismatch",
+    "LobsterReport",
+    "lobster_sample",
+    "replay_cme",
+    "replay_lobster",
+]
