@@ -8,6 +8,7 @@ scale their own ``max_examples`` with :data:`EXAMPLES_SCALE`.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -27,3 +28,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # On a failure, hypothesis' pytest plugin imports libcst to write a patch, and libcst warns
+    # that mypy_extensions.TypedDict is deprecated; with ``filterwarnings = error`` that hides the
+    # real failure behind an INTERNALERROR.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
+    )

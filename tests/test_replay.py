@@ -56,7 +56,9 @@ def test_shipped_sample_replays_clean() -> None:
 
 @needs_shared
 @pytest.mark.parametrize(("ticker", "level", "ob"), PAIRS)
-def test_every_lobster_sample_replays_with_zero_mismatches(ticker: str, level: int, ob: str) -> None:
+def test_every_lobster_sample_replays_with_zero_mismatches(
+    ticker: str, level: int, ob: str
+) -> None:
     message, orderbook = _pair(ticker, level, ob)
     r = replay_lobster(message, orderbook)
     assert r.events == _rows(message) - 1

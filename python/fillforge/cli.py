@@ -15,7 +15,9 @@ from fillforge.errors import ReplayError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 
 app = typer.Typer(help="fillforge: an order-execution engine.", no_args_is_help=True)
-replay_app = typer.Typer(help="Replay real venue data through the order book.", no_args_is_help=True)
+replay_app = typer.Typer(
+    help="Replay real venue data through the order book.", no_args_is_help=True
+)
 app.add_typer(replay_app, name="replay")
 
 console = Console()
@@ -96,7 +98,9 @@ def replay_cme_cmd(
     t.add_row("book crossed at an event end after the open", f"{r.crossed_after_open:,}")
     if r.final_best_bid is not None and r.final_best_ask is not None:
         scale = r.price_scale
-        t.add_row("final best bid / ask", f"{r.final_best_bid / scale} / {r.final_best_ask / scale}")
+        t.add_row(
+            "final best bid / ask", f"{r.final_best_bid / scale} / {r.final_best_ask / scale}"
+        )
     console.print(t)
 
 

@@ -85,18 +85,46 @@ impl Reason {
 /// A refused operation. The book is unchanged whenever one of these is returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BookError {
-    UnknownOrder { order_id: u64 },
-    DuplicateOrderId { order_id: u64 },
+    UnknownOrder {
+        order_id: u64,
+    },
+    DuplicateOrderId {
+        order_id: u64,
+    },
     /// A quantity that is zero, negative, too large, or larger than what it applies to.
-    InvalidQuantity { field: &'static str, value: i128, why: &'static str },
-    PriceOffGrid { field: &'static str, price: i64, tick: i64 },
-    QuantityOffGrid { field: &'static str, qty: u64, lot: u64 },
-    InvalidPrice { field: &'static str, price: i64 },
-    InvalidSide { value: i64 },
-    InvalidTimeInForce { value: i64 },
-    InvalidOp { value: i64 },
+    InvalidQuantity {
+        field: &'static str,
+        value: i128,
+        why: &'static str,
+    },
+    PriceOffGrid {
+        field: &'static str,
+        price: i64,
+        tick: i64,
+    },
+    QuantityOffGrid {
+        field: &'static str,
+        qty: u64,
+        lot: u64,
+    },
+    InvalidPrice {
+        field: &'static str,
+        price: i64,
+    },
+    InvalidSide {
+        value: i64,
+    },
+    InvalidTimeInForce {
+        value: i64,
+    },
+    InvalidOp {
+        value: i64,
+    },
     /// A combination the book does not accept (for example post-only with IOC).
-    InvalidOrder { order_id: u64, why: &'static str },
+    InvalidOrder {
+        order_id: u64,
+        why: &'static str,
+    },
 }
 
 impl BookError {

@@ -11,7 +11,7 @@ pub mod replay;
 
 pub use batch::{BatchInput, BatchOutput, OpKind};
 pub use book::{
-    Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo,
-    OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
+    Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo, OrderRequest,
+    OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
 };
 pub use error::{BookError, Reason};

@@ -6,7 +6,8 @@ use fillforge_core::replay::cme::replay_file;
 
 #[test]
 fn cme_trades_agree_with_exchange_fills() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cme_mbo/ESH4_GLBX-MDP3_2023-12-25_mbo.csv");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/cme_mbo/ESH4_GLBX-MDP3_2023-12-25_mbo.csv");
     if !path.exists() {
         eprintln!("CME sample not present; skipping");
         return;

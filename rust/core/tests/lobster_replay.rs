@@ -14,7 +14,10 @@ fn data_dir() -> Option<PathBuf> {
 const PAIRS: [(&str, &str); 6] = [
     ("GOOG_2012-06-21_34200000_57600000_message_1.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_1.csv"),
     ("GOOG_2012-06-21_34200000_57600000_message_5.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_5.csv"),
-    ("GOOG_2012-06-21_34200000_57600000_message_10.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz"),
+    (
+        "GOOG_2012-06-21_34200000_57600000_message_10.csv",
+        "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz",
+    ),
     ("AMZN_2012-06-21_34200000_57600000_message_1.csv", "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"),
     ("AMZN_2012-06-21_34200000_57600000_message_5.csv", "AMZN_2012-06-21_34200000_57600000_orderbook_5.csv"),
     ("AAPL_2012-06-21_34200000_57600000_message_1.csv", "AAPL_2012-06-21_34200000_57600000_orderbook_1.csv"),

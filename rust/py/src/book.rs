@@ -10,12 +10,21 @@ use pyo3::prelude::*;
 use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
 
 type Outcome = (u8, u8, i64, i64);
+type I64s = Py<PyArray1<i64>>;
+type U64s = Py<PyArray1<u64>>;
+type U8s = Py<PyArray1<u8>>;
+/// `(side, price, remaining, queue_position, qty_ahead)`.
+type OrderTuple = (i8, i64, i64, u32, i64);
 
 fn outcome(r: Report) -> Outcome {
     (r.status as u8, r.reason as u8, r.filled as i64, r.remaining as i64)
 }
 
-fn int_arg<'py, T: FromPyObjectOwned<'py>>(obj: &Bound<'py, PyAny>, field: &str, range: &str) -> Result<T, CoreErr> {
+fn int_arg<'py, T: FromPyObjectOwned<'py>>(
+    obj: &Bound<'py, PyAny>,
+    field: &str,
+    range: &str,
+) -> Result<T, CoreErr> {
     obj.extract::<T>().map_err(|_| {
         let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
         CoreErr::Py(InvalidOrderError::new_err(format!("{field}={shown}: expected an integer in {range}")))
@@ -25,7 +34,9 @@ fn int_arg<'py, T: FromPyObjectOwned<'py>>(obj: &Bound<'py, PyAny>, field: &str,
 fn qty_arg(obj: &Bound<'_, PyAny>, field: &'static str) -> Result<u64, CoreErr> {
     let v: i64 = obj.extract().map_err(|_| {
         let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
-        CoreErr::Py(InvalidQuantityError::new_err(format!("{field}={shown}: expected a positive integer below 2^62")))
+        CoreErr::Py(InvalidQuantityError::new_err(format!(
+            "{field}={shown}: expected a positive integer below 2^62"
+        )))
     })?;
     u64::try_from(v).map_err(|_| {
         CoreErr::Book(BookError::InvalidQuantity { field, value: i128::from(v), why: "must be positive" })
@@ -52,7 +63,10 @@ impl PyOrderBook {
     /// Run one core call; a panic poisons this book and surfaces as `InternalError`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
         if self.poisoned {
-            return Err(CoreErr::Internal("this OrderBook hit an internal error earlier and refuses further use".into()).into());
+            return Err(CoreErr::Internal(
+                "this OrderBook hit an internal error earlier and refuses further use".into(),
+            )
+            .into());
         }
         match catch_unwind(AssertUnwindSafe(|| f(&mut self.book))) {
             Ok(r) => r.map_err(PyErr::from),
@@ -73,11 +87,13 @@ fn array<'py, T: Element>(py: Python<'py>, v: Vec<T>) -> Py<PyArray1<T>> {
     v.into_pyarray(py).unbind()
 }
 
-fn column<'py, T: Element>(obj: &Bound<'py, PyAny>, name: &str, dtype: &str) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
+fn column<'py, T: Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
     let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
-        let got = obj
-            .getattr("dtype")
-            .map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
+        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
         let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
         CoreErr::Batch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
     })?;
@@ -238,7 +254,12 @@ impl PyOrderBook {
         self.guard(|b| Ok(outcome(b.reduce(id, qty)?)))
     }
 
-    fn modify(&mut self, order_id: &Bound<'_, PyAny>, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+    fn modify(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+    ) -> PyResult<Outcome> {
         let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
         let price = int_arg(price, "price", "[-2^62, 2^62]")?;
         let qty = qty_arg(qty, "qty")?;
@@ -287,7 +308,7 @@ impl PyOrderBook {
         py: Python<'py>,
         side: &Bound<'py, PyAny>,
         levels: usize,
-    ) -> PyResult<(Py<PyArray1<i64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>)> {
+    ) -> PyResult<(I64s, I64s, I64s)> {
         let side = side_arg(side)?;
         let n = levels.min(self.book.level_count(side));
         let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -300,11 +321,12 @@ impl PyOrderBook {
     }
 
     /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
-    fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(i8, i64, i64, u32, i64)>> {
+    fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<OrderTuple>> {
         let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
-        Ok(self.book.order(id).map(|o| {
-            (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)
-        }))
+        Ok(self
+            .book
+            .order(id)
+            .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)))
     }
 
     fn volume_at(&self, side: &Bound<'_, PyAny>, price: i64) -> PyResult<i64> {
@@ -344,11 +366,7 @@ impl PyOrderBook {
     }
 
     /// Fills since the last call as (taker, maker, price, qty, maker_remaining) arrays; clears them.
-    #[allow(clippy::type_complexity)]
-    fn take_fills<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> (Py<PyArray1<u64>>, Py<PyArray1<u64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>) {
+    fn take_fills(&mut self, py: Python<'_>) -> (U64s, U64s, I64s, I64s, I64s) {
         let f = self.book.fills();
         let out = (
             array(py, f.iter().map(|x| x.taker).collect()),
@@ -362,11 +380,7 @@ impl PyOrderBook {
     }
 
     /// Events since the last call as (order_id, status, reason, filled, remaining) arrays; clears them.
-    #[allow(clippy::type_complexity)]
-    fn take_events<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> (Py<PyArray1<u64>>, Py<PyArray1<u8>>, Py<PyArray1<u8>>, Py<PyArray1<i64>>, Py<PyArray1<i64>>) {
+    fn take_events(&mut self, py: Python<'_>) -> (U64s, U8s, U8s, I64s, I64s) {
         let e = self.book.events();
         let out = (
             array(py, e.iter().map(|x| x.order_id).collect()),

@@ -7,16 +7,61 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 create_exception!(fillforge._core, FillforgeError, PyException, "Base class of every fillforge error.");
-create_exception!(fillforge._core, OrderBookError, FillforgeError, "An order book refused an operation; the book is unchanged.");
+create_exception!(
+    fillforge._core,
+    OrderBookError,
+    FillforgeError,
+    "An order book refused an operation; the book is unchanged."
+);
 create_exception!(fillforge._core, UnknownOrderError, OrderBookError, "No live order has this id.");
-create_exception!(fillforge._core, DuplicateOrderIdError, OrderBookError, "An order with this id is already live.");
-create_exception!(fillforge._core, InvalidQuantityError, OrderBookError, "A quantity is zero, negative, too large or exceeds what it applies to.");
-create_exception!(fillforge._core, PriceOffGridError, OrderBookError, "A price is not a multiple of the book's tick, or out of range.");
-create_exception!(fillforge._core, QuantityOffGridError, OrderBookError, "A quantity is not a multiple of the book's lot size.");
-create_exception!(fillforge._core, InvalidOrderError, OrderBookError, "An order's fields do not make a valid order (side, time in force, combination).");
-create_exception!(fillforge._core, BatchInputError, OrderBookError, "A batch column has the wrong dtype or length.");
-create_exception!(fillforge._core, ReplayError, FillforgeError, "A market-data file could not be read or parsed.");
-create_exception!(fillforge._core, InternalError, FillforgeError, "A bug inside fillforge's compiled core; the object that raised it refuses further use.");
+create_exception!(
+    fillforge._core,
+    DuplicateOrderIdError,
+    OrderBookError,
+    "An order with this id is already live."
+);
+create_exception!(
+    fillforge._core,
+    InvalidQuantityError,
+    OrderBookError,
+    "A quantity is zero, negative, too large or exceeds what it applies to."
+);
+create_exception!(
+    fillforge._core,
+    PriceOffGridError,
+    OrderBookError,
+    "A price is not a multiple of the book's tick, or out of range."
+);
+create_exception!(
+    fillforge._core,
+    QuantityOffGridError,
+    OrderBookError,
+    "A quantity is not a multiple of the book's lot size."
+);
+create_exception!(
+    fillforge._core,
+    InvalidOrderError,
+    OrderBookError,
+    "An order's fields do not make a valid order (side, time in force, combination)."
+);
+create_exception!(
+    fillforge._core,
+    BatchInputError,
+    OrderBookError,
+    "A batch column has the wrong dtype or length."
+);
+create_exception!(
+    fillforge._core,
+    ReplayError,
+    FillforgeError,
+    "A market-data file could not be read or parsed."
+);
+create_exception!(
+    fillforge._core,
+    InternalError,
+    FillforgeError,
+    "A bug inside fillforge's compiled core; the object that raised it refuses further use."
+);
 
 /// Errors of the bindings layer; `?` converts core errors into it.
 pub enum CoreErr {

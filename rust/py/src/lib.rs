@@ -10,7 +10,10 @@ use fillforge_core::{Reason, Status};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-fn codes<'py>(py: Python<'py>, items: impl Iterator<Item = (&'static str, u8)>) -> PyResult<Bound<'py, PyDict>> {
+fn codes<'py>(
+    py: Python<'py>,
+    items: impl Iterator<Item = (&'static str, u8)>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (k, v) in items {
         d.set_item(k, v)?;

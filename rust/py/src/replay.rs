@@ -18,10 +18,12 @@ fn side_name(s: Side) -> &'static str {
 
 /// Replay a LOBSTER message/orderbook pair (plain or gzip) and check the book after every event.
 #[pyfunction]
-fn replay_lobster<'py>(py: Python<'py>, message_path: PathBuf, orderbook_path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let s = py
-        .detach(|| lobster::replay_files(&message_path, &orderbook_path))
-        .map_err(CoreErr::Replay)?;
+fn replay_lobster<'py>(
+    py: Python<'py>,
+    message_path: PathBuf,
+    orderbook_path: PathBuf,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = py.detach(|| lobster::replay_files(&message_path, &orderbook_path)).map_err(CoreErr::Replay)?;
     let d = PyDict::new(py);
     let total = s.parse_seconds + s.replay_seconds;
     d.set_item("events", s.events)?;
@@ -72,7 +74,11 @@ fn replay_cme<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict
     d.set_item("unambiguous_agreed", s.unambiguous_agreed)?;
     d.set_item(
         "unambiguous_agreement",
-        if s.unambiguous_trades > 0 { s.unambiguous_agreed as f64 / s.unambiguous_trades as f64 } else { 1.0 },
+        if s.unambiguous_trades > 0 {
+            s.unambiguous_agreed as f64 / s.unambiguous_trades as f64
+        } else {
+            1.0
+        },
     )?;
     let residue = PyDict::new(py);
     for (k, v) in &s.residue {
@@ -85,12 +91,12 @@ fn replay_cme<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict
     d.set_item("final_best_ask", s.final_best_ask)?;
     d.set_item("price_scale", cme::PRICE_SCALE)?;
     let ex = PyList::empty(py);
-    for (idx, cause, expected, got) in &s.examples {
+    for x in &s.examples {
         let e = PyDict::new(py);
-        e.set_item("record", *idx)?;
-        e.set_item("cause", *cause)?;
-        e.set_item("expected", expected.clone())?;
-        e.set_item("engine", got.clone())?;
+        e.set_item("record", x.record)?;
+        e.set_item("cause", x.cause)?;
+        e.set_item("expected", x.expected.clone())?;
+        e.set_item("engine", x.engine.clone())?;
         ex.append(e)?;
     }
     d.set_item("examples", ex)?;

@@ -28,8 +28,8 @@ use rustc_hash::FxHashMap;
 
 pub use levels::{BtreeLevels, Level, LevelMap, VecLevels, NIL};
 pub use types::{
-    Event, Fill, OrderId, OrderInfo, OrderRequest, OrderType, Price, Qty, Report, Side, Status,
-    TimeInForce, MAX_ABS_PRICE, MAX_QTY,
+    Event, Fill, OrderId, OrderInfo, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce,
+    MAX_ABS_PRICE, MAX_QTY,
 };
 
 use crate::error::{BookError, Reason};
@@ -350,13 +350,7 @@ impl<L: LevelMap> Book<L> {
                 node.qty -= q;
                 remaining -= q;
                 level.total -= q;
-                self.fills.push(Fill {
-                    taker,
-                    maker: node.id,
-                    price,
-                    qty: q,
-                    maker_remaining: node.qty,
-                });
+                self.fills.push(Fill { taker, maker: node.id, price, qty: q, maker_remaining: node.qty });
                 if node.qty == 0 {
                     let (id, next) = (node.id, node.next);
                     self.index.remove(&id);
@@ -417,8 +411,7 @@ impl<L: LevelMap> Book<L> {
                 return Report::new(Status::Canceled, Reason::FokUnfillable, 0, req.qty);
             }
         }
-        let filled =
-            if self.matching { self.match_taker(req.id, req.side, limit, req.qty) } else { 0 };
+        let filled = if self.matching { self.match_taker(req.id, req.side, limit, req.qty) } else { 0 };
         let remaining = req.qty - filled;
         match limit {
             _ if remaining == 0 => Report::new(Status::Filled, Reason::None, filled, 0),
@@ -494,8 +487,8 @@ impl<L: LevelMap> Book<L> {
         self.stop_seq += 1;
         let held = Stop { side, stop, limit, qty, tif, seq };
         self.stops.insert(id, held);
-        let fires = self.matching
-            && self.last_trade.is_some_and(|t| trigger_key(side, stop) <= trigger_key(side, t));
+        let fires =
+            self.matching && self.last_trade.is_some_and(|t| trigger_key(side, stop) <= trigger_key(side, t));
         if !fires {
             self.stop_queues[side as usize].insert(held.key(), id);
             return Ok(Report::new(Status::Pending, Reason::None, 0, qty));

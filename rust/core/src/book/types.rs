@@ -102,14 +102,7 @@ impl OrderRequest {
     }
 
     pub fn market(id: OrderId, side: Side, qty: Qty) -> Self {
-        OrderRequest {
-            id,
-            side,
-            order_type: OrderType::Market,
-            qty,
-            tif: TimeInForce::Ioc,
-            post_only: false,
-        }
+        OrderRequest { id, side, order_type: OrderType::Market, qty, tif: TimeInForce::Ioc, post_only: false }
     }
 
     pub fn post_only(mut self) -> Self {

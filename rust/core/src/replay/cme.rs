@@ -49,7 +49,15 @@ pub fn parse(buf: &[u8]) -> Result<Vec<Record>, String> {
     let col = |name: &str| {
         names.iter().position(|n| *n == name.as_bytes()).ok_or(format!("header has no column {name:?}"))
     };
-    let want = [col("ts_event")?, col("action")?, col("side")?, col("price")?, col("size")?, col("order_id")?, col("flags")?];
+    let want = [
+        col("ts_event")?,
+        col("action")?,
+        col("side")?,
+        col("price")?,
+        col("size")?,
+        col("order_id")?,
+        col("flags")?,
+    ];
     let mut out = Vec::with_capacity(buf.len() / 90);
     let mut fields: Vec<&[u8]> = Vec::with_capacity(names.len());
     for (i, line) in it.enumerate() {
@@ -63,20 +71,40 @@ pub fn parse(buf: &[u8]) -> Result<Vec<Record>, String> {
             return Err(format!("line {lineno}: {} columns, header has {}", fields.len(), names.len()));
         }
         let get = |k: usize| fields[want[k]];
-        let bad = |what: &str, k: usize| format!("line {lineno}: bad {what} {:?}", String::from_utf8_lossy(get(k)));
+        let bad =
+            |what: &str, k: usize| format!("line {lineno}: bad {what} {:?}", String::from_utf8_lossy(get(k)));
         let price_raw = get(3);
-        let price = if price_raw.is_empty() { 0 } else { parse_fixed(price_raw, PRICE_SCALE).ok_or_else(|| bad("price", 3))? };
+        let price = if price_raw.is_empty() {
+            0
+        } else {
+            parse_fixed(price_raw, PRICE_SCALE).ok_or_else(|| bad("price", 3))?
+        };
         out.push(Record {
             ts_event: parse_i64(get(0)).ok_or_else(|| bad("ts_event", 0))?,
             action: *get(1).first().ok_or_else(|| bad("action", 1))?,
             side: *get(2).first().ok_or_else(|| bad("side", 2))?,
             price,
             size: parse_i64(get(4)).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| bad("size", 4))?,
-            order_id: parse_i64(get(5)).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| bad("order_id", 5))?,
+            order_id: parse_i64(get(5))
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(|| bad("order_id", 5))?,
             flags: parse_i64(get(6)).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| bad("flags", 6))?,
         });
     }
     Ok(out)
+}
+
+/// Fills of one trade as (maker order id, quantity), in fill order.
+pub type MakerFills = Vec<(OrderId, Qty)>;
+
+/// One trade where the engine's fills differed from the exchange's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disagreement {
+    /// Index of the `T` record (0-based, header excluded).
+    pub record: usize,
+    pub cause: &'static str,
+    pub expected: MakerFills,
+    pub engine: MakerFills,
 }
 
 /// What the replay found.
@@ -104,7 +132,7 @@ pub struct Stats {
     pub final_best_ask: Option<Price>,
     /// The first few disagreements of each cause: (record index, cause, expected fills, engine
     /// fills), fills as (maker, qty).
-    pub examples: Vec<(usize, &'static str, Vec<(OrderId, Qty)>, Vec<(OrderId, Qty)>)>,
+    pub examples: Vec<Disagreement>,
     pub seconds: f64,
 }
 
@@ -172,7 +200,12 @@ struct Context<'a> {
 }
 
 /// Classify a disagreement between the exchange's fills and the engine's.
-fn cause(trade_size: Qty, expected: &[(OrderId, Qty)], got: &[(OrderId, Qty)], ctx: &Context<'_>) -> &'static str {
+fn cause(
+    trade_size: Qty,
+    expected: &[(OrderId, Qty)],
+    got: &[(OrderId, Qty)],
+    ctx: &Context<'_>,
+) -> &'static str {
     let exp_total: Qty = expected.iter().map(|e| e.1).sum();
     let got_total: Qty = got.iter().map(|e| e.1).sum();
     if exp_total != trade_size {
@@ -181,9 +214,10 @@ fn cause(trade_size: Qty, expected: &[(OrderId, Qty)], got: &[(OrderId, Qty)], c
     if !ctx.makers_known {
         return "maker_not_in_book";
     }
-    let skipped_then_canceled = got.iter().filter(|g| !expected.iter().any(|e| e.0 == g.0)).all(|g| {
-        ctx.rest_of_event.iter().any(|r| r.action == b'C' && r.order_id == g.0)
-    });
+    let skipped_then_canceled = got
+        .iter()
+        .filter(|g| !expected.iter().any(|e| e.0 == g.0))
+        .all(|g| ctx.rest_of_event.iter().any(|r| r.action == b'C' && r.order_id == g.0));
     if got.iter().any(|g| !expected.iter().any(|e| e.0 == g.0)) && skipped_then_canceled {
         return "self_match_prevention";
     }
@@ -236,8 +270,10 @@ impl Replayer {
                 if book.order(r.order_id).is_some() {
                     book.restate(r.order_id, r.price, r.size).is_ok()
                 } else {
-                    // Databento: a modify of an order the book lacks adds it.
-                    book.add_resting(r.order_id, side, r.price, r.size).is_ok() && false
+                    // Databento: a modify of an order the book lacks adds it; still count the
+                    // unknown reference.
+                    let _ = book.add_resting(r.order_id, side, r.price, r.size);
+                    false
                 }
             }
             _ => true,
@@ -248,8 +284,11 @@ impl Replayer {
     /// of its event.
     fn trade(&mut self, index: usize, t: &Record, side: Side, fills: &[Record], rest: &[Record]) {
         self.stats.trades += 1;
-        let expected: Vec<(OrderId, Qty)> =
-            fills.iter().filter(|f| f.order_id != t.order_id || side_of(f.side) != Some(side)).map(|f| (f.order_id, f.size)).collect();
+        let expected: Vec<(OrderId, Qty)> = fills
+            .iter()
+            .filter(|f| f.order_id != t.order_id || side_of(f.side) != Some(side))
+            .map(|f| (f.order_id, f.size))
+            .collect();
         let sim = self.sim.get_or_insert_with(|| {
             let mut s = self.book.clone();
             s.set_matching(true);
@@ -281,12 +320,14 @@ impl Replayer {
             }
         } else {
             let c = cause(t.size, &expected, &got, &ctx);
-            if !ambiguous && matches!(c, "self_match_prevention" | "fills_do_not_cover_trade" | "snapshot_queue_order") {
+            if !ambiguous
+                && matches!(c, "self_match_prevention" | "fills_do_not_cover_trade" | "snapshot_queue_order")
+            {
                 self.stats.unambiguous_trades -= 1;
             }
             *self.stats.residue.entry(c).or_default() += 1;
-            if self.stats.examples.iter().filter(|e| e.1 == c).count() < 3 {
-                self.stats.examples.push((index, c, expected, got));
+            if self.stats.examples.iter().filter(|e| e.cause == c).count() < 3 {
+                self.stats.examples.push(Disagreement { record: index, cause: c, expected, engine: got });
             }
         }
     }
@@ -317,7 +358,10 @@ pub fn replay(records: &[Record]) -> Stats {
                 match side_of(rec.side) {
                     Some(side) => {
                         r.open_seen = true;
-                        let end = records[j..].iter().position(|x| x.flags & FLAG_LAST != 0).map_or(records.len(), |p| j + p + 1);
+                        let end = records[j..]
+                            .iter()
+                            .position(|x| x.flags & FLAG_LAST != 0)
+                            .map_or(records.len(), |p| j + p + 1);
                         r.trade(i, rec, side, &records[i + 1..j], &records[j..end]);
                     }
                     None => r.stats.auction_trades += 1,

@@ -162,7 +162,11 @@ pub fn parse_snapshots(buf: &[u8]) -> Result<Snapshots, ParseError> {
         let width = snaps.data.len() - before;
         if i == 0 {
             if width == 0 || width % 4 != 0 {
-                return Err(ParseError { file: "orderbook", line: 1, why: format!("{width} columns, not a multiple of 4") });
+                return Err(ParseError {
+                    file: "orderbook",
+                    line: 1,
+                    why: format!("{width} columns, not a multiple of 4"),
+                });
             }
             snaps.levels = width / 4;
         } else if width != 4 * snaps.levels {
@@ -399,8 +403,8 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
         }
     }
     let mut mismatches_before = 0;
-    for k in 1..messages.len() {
-        r.apply(&messages[k]);
+    for (k, message) in messages.iter().enumerate().skip(1) {
+        r.apply(message);
         let (prev, now) = (snaps.row(k - 1), snaps.row(k));
         for side in [Side::Buy, Side::Sell] {
             r.check_side(k, side, View { row: prev, side }, View { row: now, side });
@@ -416,7 +420,10 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
 }
 
 /// Read (plain or gzip), parse and replay a message/orderbook file pair.
-pub fn replay_files(message_path: &std::path::Path, orderbook_path: &std::path::Path) -> Result<Stats, String> {
+pub fn replay_files(
+    message_path: &std::path::Path,
+    orderbook_path: &std::path::Path,
+) -> Result<Stats, String> {
     let started = Instant::now();
     let read = |p: &std::path::Path| super::read_maybe_gz(p).map_err(|e| format!("{}: {e}", p.display()));
     let mbuf = read(message_path)?;

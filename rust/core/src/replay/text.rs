@@ -68,7 +68,11 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         if d > 9 {
             return None;
         }
-        v = if digits.len() < 19 { v * 10 + i64::from(d) } else { v.checked_mul(10)?.checked_add(i64::from(d))? };
+        v = if digits.len() < 19 {
+            v * 10 + i64::from(d)
+        } else {
+            v.checked_mul(10)?.checked_add(i64::from(d))?
+        };
     }
     Some(if neg { -v } else { v })
 }
