@@ -203,10 +203,23 @@ impl<L: LevelMap> Book<L> {
         Ok(())
     }
 
+    /// A level's total must stay within `MAX_QTY` so every aggregate fits an `i64` column.
+    fn check_level_room(&self, side: Side, price: Price, qty: Qty) -> Result<(), BookError> {
+        if self.volume_at(side, price) + qty > MAX_QTY {
+            return Err(BookError::InvalidQuantity {
+                field: "qty",
+                value: i128::from(qty),
+                why: "would make the price level's total exceed 2^62-1",
+            });
+        }
+        Ok(())
+    }
+
     fn validate(&self, req: &OrderRequest) -> Result<(), BookError> {
         self.check_qty("qty", req.qty)?;
         if let OrderType::Limit(p) = req.order_type {
             self.check_price("price", p)?;
+            self.check_level_room(req.side, p, req.qty)?;
         }
         if req.post_only && (req.order_type == OrderType::Market || !req.tif.rests()) {
             return Err(BookError::InvalidOrder {
@@ -313,7 +326,7 @@ impl<L: LevelMap> Book<L> {
                     break;
                 }
             }
-            sum += level.total;
+            sum = level.total.saturating_add(sum);
             if sum >= cap {
                 return cap;
             }
@@ -415,6 +428,10 @@ impl<L: LevelMap> Book<L> {
         let remaining = req.qty - filled;
         match limit {
             _ if remaining == 0 => Report::new(Status::Filled, Reason::None, filled, 0),
+            // Only a triggered stop can get here without room (checked at submission otherwise).
+            Some(price) if req.tif.rests() && self.check_level_room(req.side, price, remaining).is_err() => {
+                Report::new(Status::Canceled, Reason::InvalidQuantity, filled, remaining)
+            }
             Some(price) if req.tif.rests() => {
                 self.link(req.id, req.side, price, remaining, req.tif, req.post_only);
                 Report::new(Status::Resting, Reason::None, filled, remaining)
@@ -573,6 +590,10 @@ impl<L: LevelMap> Book<L> {
             return Err(BookError::UnknownOrder { order_id: id });
         };
         let node = self.arena[slot as usize];
+        if price != node.price || qty > node.qty {
+            let stays = if price == node.price { node.qty } else { 0 };
+            self.check_level_room(node.side, price, qty - stays.min(qty))?;
+        }
         if price == node.price && qty <= node.qty {
             if qty == node.qty {
                 return Ok(Report::new(Status::Amended, Reason::NoChange, 0, qty));
@@ -606,6 +627,7 @@ impl<L: LevelMap> Book<L> {
     pub fn add_resting(&mut self, id: OrderId, side: Side, price: Price, qty: Qty) -> Result<(), BookError> {
         self.check_qty("qty", qty)?;
         self.check_price("price", price)?;
+        self.check_level_room(side, price, qty)?;
         self.check_new_id(id)?;
         self.link(id, side, price, qty, TimeInForce::Gtc, false);
         Ok(())
@@ -763,8 +785,56 @@ impl<L: LevelMap> Book<L> {
         self.events.clear();
     }
 
-    /// Bytes held by the book's own structures (arena, index, levels excluded), for memory checks.
-    pub fn arena_capacity(&self) -> usize {
-        self.arena.capacity()
+    /// Verify every internal invariant (level order, queue links, totals, index). For tests and
+    /// fuzzing; O(orders).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut seen = 0usize;
+        for side in [Side::Buy, Side::Sell] {
+            let mut prev: Option<Price> = None;
+            for level in self.levels(side).iter_best() {
+                if let Some(p) = prev {
+                    let worse = match side {
+                        Side::Buy => level.price < p,
+                        Side::Sell => level.price > p,
+                    };
+                    if !worse {
+                        return Err(format!("{side:?} levels out of order at {}", level.price));
+                    }
+                }
+                prev = Some(level.price);
+                let (mut slot, mut back, mut total, mut count) = (level.head, NIL, 0u64, 0u32);
+                while slot != NIL {
+                    let n = &self.arena[slot as usize];
+                    if n.prev != back || n.side != side || n.price != level.price || n.qty == 0 {
+                        return Err(format!("bad node {} in level {}", n.id, level.price));
+                    }
+                    if self.index.get(&n.id) != Some(&slot) {
+                        return Err(format!("index does not map {} to its slot", n.id));
+                    }
+                    total += n.qty;
+                    count += 1;
+                    back = slot;
+                    slot = n.next;
+                }
+                if back != level.tail || total != level.total || count != level.count || count == 0 {
+                    return Err(format!("level {} totals or tail inconsistent", level.price));
+                }
+                seen += count as usize;
+            }
+        }
+        if seen != self.index.len() {
+            return Err(format!("{} orders in levels, {} in the index", seen, self.index.len()));
+        }
+        for (id, stop) in &self.stops {
+            if self.stop_queues[stop.side as usize].get(&stop.key()) != Some(id)
+                || self.index.contains_key(id)
+            {
+                return Err(format!("stop {id} not queued or also resting"));
+            }
+        }
+        if self.stop_queues[0].len() + self.stop_queues[1].len() != self.stops.len() {
+            return Err("stop queues and stop map differ".into());
+        }
+        Ok(())
     }
 }
