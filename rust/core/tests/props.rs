@@ -116,6 +116,7 @@ impl RefBook {
         self.orders.push(RefOrder { id, side, price, qty, seq: self.seq, tif, post_only });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn execute(
         &mut self,
         id: u64,
