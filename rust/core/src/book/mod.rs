@@ -103,6 +103,9 @@ pub struct Book<L: LevelMap = VecLevels> {
     triggered: VecDeque<OrderId>,
     last_trade: Option<Price>,
     matching: bool,
+    /// Sum of every quantity ever linked (saturating): an upper bound on any level's total, so
+    /// the level-overflow check can skip its lookup until totals get near `MAX_QTY`.
+    linked_total: u64,
     fills: Vec<Fill>,
     events: Vec<Event>,
 }
@@ -132,6 +135,7 @@ impl<L: LevelMap> Book<L> {
             triggered: VecDeque::new(),
             last_trade: None,
             matching: true,
+            linked_total: 0,
             fills: Vec::new(),
             events: Vec::new(),
         }
@@ -163,6 +167,7 @@ impl<L: LevelMap> Book<L> {
         self.triggered.clear();
         self.last_trade = None;
         self.matching = true;
+        self.linked_total = 0;
         self.fills.clear();
         self.events.clear();
     }
@@ -180,7 +185,8 @@ impl<L: LevelMap> Book<L> {
                 why: "exceeds the maximum 2^62-1",
             });
         }
-        if qty % self.cfg.lot != 0 {
+        // A 64-bit division costs more than the rest of the check: skip it on a unit grid.
+        if self.cfg.lot != 1 && qty % self.cfg.lot != 0 {
             return Err(BookError::QuantityOffGrid { field, qty, lot: self.cfg.lot });
         }
         Ok(())
@@ -190,14 +196,14 @@ impl<L: LevelMap> Book<L> {
         if !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(&price) {
             return Err(BookError::InvalidPrice { field, price });
         }
-        if price % self.cfg.tick != 0 {
+        if self.cfg.tick != 1 && price % self.cfg.tick != 0 {
             return Err(BookError::PriceOffGrid { field, price, tick: self.cfg.tick });
         }
         Ok(())
     }
 
     fn check_new_id(&self, id: OrderId) -> Result<(), BookError> {
-        if self.index.contains_key(&id) || self.stops.contains_key(&id) {
+        if self.index.contains_key(&id) || (!self.stops.is_empty() && self.stops.contains_key(&id)) {
             return Err(BookError::DuplicateOrderId { order_id: id });
         }
         Ok(())
@@ -205,6 +211,9 @@ impl<L: LevelMap> Book<L> {
 
     /// A level's total must stay within `MAX_QTY` so every aggregate fits an `i64` column.
     fn check_level_room(&self, side: Side, price: Price, qty: Qty) -> Result<(), BookError> {
+        if self.linked_total.saturating_add(qty) <= MAX_QTY {
+            return Ok(());
+        }
         if self.volume_at(side, price) + qty > MAX_QTY {
             return Err(BookError::InvalidQuantity {
                 field: "qty",
@@ -272,6 +281,7 @@ impl<L: LevelMap> Book<L> {
         }
         level.total += qty;
         level.count += 1;
+        self.linked_total = self.linked_total.saturating_add(qty);
         if tail != NIL {
             self.arena[tail as usize].next = slot;
             self.arena[slot as usize].prev = tail;
@@ -279,8 +289,15 @@ impl<L: LevelMap> Book<L> {
         self.index.insert(id, slot);
     }
 
-    /// Take a resting order out of the book and return it.
+    /// Take a resting order out of the book (and its id out of the index) and return it.
     fn unlink(&mut self, slot: u32) -> Node {
+        let node = self.unlink_slot(slot);
+        self.index.remove(&node.id);
+        node
+    }
+
+    /// [`Book::unlink`] for a slot whose id the caller already took out of the index.
+    fn unlink_slot(&mut self, slot: u32) -> Node {
         let node = self.arena[slot as usize];
         if node.prev != NIL {
             self.arena[node.prev as usize].next = node.next;
@@ -304,7 +321,6 @@ impl<L: LevelMap> Book<L> {
         if level.count == 0 {
             levels.remove(node.price);
         }
-        self.index.remove(&node.id);
         self.release(slot);
         node
     }
@@ -441,7 +457,11 @@ impl<L: LevelMap> Book<L> {
     }
 
     /// Run triggered stops until no more trigger.
+    #[inline]
     fn run_triggers(&mut self) {
+        if self.triggered.is_empty() {
+            return;
+        }
         while let Some(id) = self.triggered.pop_front() {
             let stop = self.stops.remove(&id).expect("queued stop is held");
             self.events.push(Event {
@@ -520,8 +540,8 @@ impl<L: LevelMap> Book<L> {
 
     /// Cancel a resting order or a held stop, whole.
     pub fn cancel(&mut self, id: OrderId) -> Result<Report, BookError> {
-        if let Some(&slot) = self.index.get(&id) {
-            let node = self.unlink(slot);
+        if let Some(slot) = self.index.remove(&id) {
+            let node = self.unlink_slot(slot);
             return Ok(Report::new(Status::Canceled, Reason::User, 0, node.qty));
         }
         if let Some(stop) = self.stops.remove(&id) {
