@@ -66,7 +66,7 @@ pub fn workload(n: usize, seed: u64) -> Workload {
         let u = r.unit();
         let side: i8 = if r.unit() < 0.5 { 1 } else { -1 };
         let s = if side == 1 { Side::Buy } else { Side::Sell };
-        let (op, id, price, qty, tif) = if u >= 0.6 && u < 0.9 && !submitted.is_empty() {
+        let (op, id, price, qty, tif) = if (0.6..0.9).contains(&u) && !submitted.is_empty() {
             live.retain(|&id| sim.order(id).is_some());
             let id = if live.len() > 300 {
                 live[r.below(live.len())]
