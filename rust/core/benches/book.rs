@@ -201,6 +201,24 @@ fn bench_lobster(c: &mut Criterion) {
     });
     g.bench_function("end_to_end_gz", |b| b.iter(|| black_box(lobster::replay_files(&m, &o).unwrap())));
     g.finish();
+    // End to end from plain CSV files, when ../shared is beside the project.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lobster");
+    for (name, level) in [("GOOG", 5), ("AMZN", 5)] {
+        let stem = format!("{name}_2012-06-21_34200000_57600000_");
+        let (m, o) = (
+            shared.join(format!("{stem}message_{level}.csv")),
+            shared.join(format!("{stem}orderbook_{level}.csv")),
+        );
+        if !m.exists() {
+            continue;
+        }
+        let n = lobster::replay_files(&m, &o).unwrap().events;
+        let mut g = c.benchmark_group(format!("lobster_{name}_l{level}_csv"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(n));
+        g.bench_function("end_to_end", |b| b.iter(|| black_box(lobster::replay_files(&m, &o).unwrap())));
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench_workload, bench_lobster);

@@ -68,7 +68,7 @@ impl VecLevels {
     fn find(&self, price: Price) -> Result<usize, usize> {
         let k = key(self.side, price);
         let n = self.levels.len();
-        let scan = n.min(8);
+        let scan = n.min(16);
         for i in (n - scan..n).rev() {
             let lk = key(self.side, self.levels[i].price);
             if lk == k {

@@ -106,6 +106,8 @@ pub struct Book<L: LevelMap = VecLevels> {
     /// Sum of every quantity ever linked (saturating): an upper bound on any level's total, so
     /// the level-overflow check can skip its lookup until totals get near `MAX_QTY`.
     linked_total: u64,
+    /// Bumped on every change to a side's resting orders (index `Side as usize`).
+    versions: [u64; 2],
     fills: Vec<Fill>,
     events: Vec<Event>,
 }
@@ -136,6 +138,7 @@ impl<L: LevelMap> Book<L> {
             last_trade: None,
             matching: true,
             linked_total: 0,
+            versions: [0; 2],
             fills: Vec::new(),
             events: Vec::new(),
         }
@@ -168,6 +171,8 @@ impl<L: LevelMap> Book<L> {
         self.last_trade = None;
         self.matching = true;
         self.linked_total = 0;
+        self.versions[0] += 1;
+        self.versions[1] += 1;
         self.fills.clear();
         self.events.clear();
     }
@@ -243,6 +248,7 @@ impl<L: LevelMap> Book<L> {
 
     #[inline]
     fn side_levels(&mut self, side: Side) -> &mut L {
+        self.versions[side as usize] += 1;
         match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
@@ -259,6 +265,7 @@ impl<L: LevelMap> Book<L> {
 
     /// Append an order to the back of its level's queue. Caller has validated it.
     fn link(&mut self, id: OrderId, side: Side, price: Price, qty: Qty, tif: TimeInForce, po: bool) {
+        self.versions[side as usize] += 1;
         let node = Node { id, price, qty, prev: NIL, next: NIL, side, tif, post_only: po };
         let slot = if self.free != NIL {
             let s = self.free;
@@ -299,6 +306,7 @@ impl<L: LevelMap> Book<L> {
     /// [`Book::unlink`] for a slot whose id the caller already took out of the index.
     fn unlink_slot(&mut self, slot: u32) -> Node {
         let node = self.arena[slot as usize];
+        self.versions[node.side as usize] += 1;
         if node.prev != NIL {
             self.arena[node.prev as usize].next = node.next;
         }
@@ -358,6 +366,7 @@ impl<L: LevelMap> Book<L> {
     fn match_taker(&mut self, taker: OrderId, side: Side, limit: Option<Price>, qty: Qty) -> Qty {
         let mut remaining = qty;
         let (mut lo, mut hi) = (Price::MAX, Price::MIN);
+        self.versions[side.opposite() as usize] += 1;
         let opp = match side {
             Side::Buy => &mut self.asks,
             Side::Sell => &mut self.bids,
@@ -753,6 +762,21 @@ impl<L: LevelMap> Book<L> {
             qty_ahead: ahead,
             tif: node.tif,
         })
+    }
+
+    /// A resting order's open quantity and whether it is at the head of its queue: the O(1) part
+    /// of [`Book::order`], for hot loops.
+    #[inline]
+    pub fn open_order(&self, id: OrderId) -> Option<(Qty, bool)> {
+        let &slot = self.index.get(&id)?;
+        let node = &self.arena[slot as usize];
+        Some((node.qty, node.prev == NIL))
+    }
+
+    /// A counter that changes whenever `side`'s resting orders change: equal values mean the side
+    /// is unchanged in between.
+    pub fn side_version(&self, side: Side) -> u64 {
+        self.versions[side as usize]
     }
 
     /// Whether `id` is a held (untriggered) stop order.
