@@ -10,6 +10,8 @@ use pyo3::prelude::*;
 use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
 
 type Outcome = (u8, u8, i64, i64);
+
+const POISONED: &str = "this OrderBook hit an internal error earlier and refuses further use until reset()";
 type I64s = Py<PyArray1<i64>>;
 type U64s = Py<PyArray1<u64>>;
 type U8s = Py<PyArray1<u8>>;
@@ -60,13 +62,18 @@ pub struct PyOrderBook {
 }
 
 impl PyOrderBook {
+    /// Refuse to read a book that panicked mid-operation: its state may be inconsistent.
+    fn alive(&self) -> PyResult<&OrderBook> {
+        if self.poisoned {
+            return Err(CoreErr::Internal(POISONED.into()).into());
+        }
+        Ok(&self.book)
+    }
+
     /// Run one core call; a panic poisons this book and surfaces as `InternalError`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
         if self.poisoned {
-            return Err(CoreErr::Internal(
-                "this OrderBook hit an internal error earlier and refuses further use".into(),
-            )
-            .into());
+            return Err(CoreErr::Internal(POISONED.into()).into());
         }
         match catch_unwind(AssertUnwindSafe(|| f(&mut self.book))) {
             Ok(r) => r.map_err(PyErr::from),
@@ -294,12 +301,12 @@ impl PyOrderBook {
         self.book.set_matching(on);
     }
 
-    fn best_bid(&self) -> Option<(i64, i64)> {
-        self.book.best(Side::Buy).map(|(p, q)| (p, q as i64))
+    fn best_bid(&self) -> PyResult<Option<(i64, i64)>> {
+        Ok(self.alive()?.best(Side::Buy).map(|(p, q)| (p, q as i64)))
     }
 
-    fn best_ask(&self) -> Option<(i64, i64)> {
-        self.book.best(Side::Sell).map(|(p, q)| (p, q as i64))
+    fn best_ask(&self) -> PyResult<Option<(i64, i64)>> {
+        Ok(self.alive()?.best(Side::Sell).map(|(p, q)| (p, q as i64)))
     }
 
     /// Top `levels` price levels of `side`: (prices, quantities, order counts) as int64 arrays.
@@ -310,9 +317,10 @@ impl PyOrderBook {
         levels: usize,
     ) -> PyResult<(I64s, I64s, I64s)> {
         let side = side_arg(side)?;
-        let n = levels.min(self.book.level_count(side));
+        let book = self.alive()?;
+        let n = levels.min(book.level_count(side));
         let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for l in self.book.depth(side).take(n) {
+        for l in book.depth(side).take(n) {
             p.push(l.price);
             q.push(l.total as i64);
             c.push(i64::from(l.count));
@@ -324,50 +332,50 @@ impl PyOrderBook {
     fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<OrderTuple>> {
         let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
         Ok(self
-            .book
+            .alive()?
             .order(id)
             .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)))
     }
 
     fn volume_at(&self, side: &Bound<'_, PyAny>, price: i64) -> PyResult<i64> {
-        Ok(self.book.volume_at(side_arg(side)?, price) as i64)
+        Ok(self.alive()?.volume_at(side_arg(side)?, price) as i64)
     }
 
     fn level_count(&self, side: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.book.level_count(side_arg(side)?))
+        Ok(self.alive()?.level_count(side_arg(side)?))
     }
 
     fn is_stop_pending(&self, order_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.book.is_stop_pending(int_arg(order_id, "order_id", "[0, 2^64)")?))
+        Ok(self.alive()?.is_stop_pending(int_arg(order_id, "order_id", "[0, 2^64)")?))
     }
 
-    fn __len__(&self) -> usize {
-        self.book.len()
-    }
-
-    #[getter]
-    fn order_count(&self) -> usize {
-        self.book.len()
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.alive()?.len())
     }
 
     #[getter]
-    fn stop_count(&self) -> usize {
-        self.book.stop_count()
+    fn order_count(&self) -> PyResult<usize> {
+        Ok(self.alive()?.len())
     }
 
     #[getter]
-    fn last_trade_price(&self) -> Option<i64> {
-        self.book.last_trade_price()
+    fn stop_count(&self) -> PyResult<usize> {
+        Ok(self.alive()?.stop_count())
     }
 
     #[getter]
-    fn fill_count(&self) -> usize {
-        self.book.fills().len()
+    fn last_trade_price(&self) -> PyResult<Option<i64>> {
+        Ok(self.alive()?.last_trade_price())
+    }
+
+    #[getter]
+    fn fill_count(&self) -> PyResult<usize> {
+        Ok(self.alive()?.fills().len())
     }
 
     /// Fills since the last call as (taker, maker, price, qty, maker_remaining) arrays; clears them.
-    fn take_fills(&mut self, py: Python<'_>) -> (U64s, U64s, I64s, I64s, I64s) {
-        let f = self.book.fills();
+    fn take_fills(&mut self, py: Python<'_>) -> PyResult<(U64s, U64s, I64s, I64s, I64s)> {
+        let f = self.alive()?.fills();
         let out = (
             array(py, f.iter().map(|x| x.taker).collect()),
             array(py, f.iter().map(|x| x.maker).collect()),
@@ -376,12 +384,12 @@ impl PyOrderBook {
             array(py, f.iter().map(|x| x.maker_remaining as i64).collect()),
         );
         self.book.clear_fills();
-        out
+        Ok(out)
     }
 
     /// Events since the last call as (order_id, status, reason, filled, remaining) arrays; clears them.
-    fn take_events(&mut self, py: Python<'_>) -> (U64s, U8s, U8s, I64s, I64s) {
-        let e = self.book.events();
+    fn take_events(&mut self, py: Python<'_>) -> PyResult<(U64s, U8s, U8s, I64s, I64s)> {
+        let e = self.alive()?.events();
         let out = (
             array(py, e.iter().map(|x| x.order_id).collect()),
             array(py, e.iter().map(|x| x.status as u8).collect()),
@@ -390,7 +398,7 @@ impl PyOrderBook {
             array(py, e.iter().map(|x| x.remaining as i64).collect()),
         );
         self.book.clear_events();
-        out
+        Ok(out)
     }
 
     /// Apply a whole batch of operations given as numpy columns (see the stub for dtypes).
