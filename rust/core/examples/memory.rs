@@ -26,7 +26,11 @@ fn main() {
     let mut book = OrderBook::with_capacity(BookConfig::default(), N as usize);
     fill(&mut book, N);
     let used = rss_bytes() - base;
-    println!("presized: {N} resting orders, {} levels: {:.1} bytes/order resident", book.level_count(Side::Buy) + book.level_count(Side::Sell), used as f64 / N as f64);
+    println!(
+        "presized: {N} resting orders, {} levels: {:.1} bytes/order resident",
+        book.level_count(Side::Buy) + book.level_count(Side::Sell),
+        used as f64 / N as f64
+    );
     drop(book);
 
     let base = rss_bytes();
@@ -45,6 +49,9 @@ fn main() {
         }
         peaks.push(rss_bytes());
     }
-    println!("rss after each of 3 replays on a reset book: {:?} MiB", peaks.iter().map(|b| b / (1 << 20)).collect::<Vec<_>>());
+    println!(
+        "rss after each of 3 replays on a reset book: {:?} MiB",
+        peaks.iter().map(|b| b / (1 << 20)).collect::<Vec<_>>()
+    );
     assert!(peaks.windows(2).all(|w| w[1] <= w[0]), "memory grew across replays");
 }

@@ -237,28 +237,29 @@ impl View<'_> {
             .all(|(a, b)| a[off] == b[off] && a[off + 1] == b[off + 1])
     }
 
-    /// How many levels show, and the key of the worst visible price when all `n` levels are
-    /// occupied (`None`: the whole side is visible).
-    fn summary(&self, n: usize) -> (u64, Option<i64>) {
+    /// Key of the worst visible price when all `n` levels are occupied (`None`: the whole side
+    /// is visible).
+    fn horizon(&self, n: usize) -> Option<i64> {
         let mut count = 0;
         let mut worst = None;
         for (p, _) in self.levels() {
             count += 1;
             worst = Some(key(self.side, p));
         }
-        (count, if count as usize == n { worst } else { None })
-    }
-
-    fn horizon(&self, n: usize) -> Option<i64> {
-        self.summary(n).1
+        if count == n {
+            worst
+        } else {
+            None
+        }
     }
 }
 
 struct Replayer {
     book: OrderBook,
-    /// Scratch for `reconcile`, reused across events.
+    /// Scratch for the checks (the true side's visible levels; level differences), reused.
     expected: Vec<(Price, Qty)>,
     diffs: Vec<(Price, Qty, Qty)>,
+    ids: Vec<OrderId>,
     /// Horizon of the previous row per side (index `Side as usize`), carried to the next event.
     horizons: [Option<i64>; 2],
     /// Book side version right after the previous check, and the levels in view then.
@@ -311,10 +312,13 @@ impl Replayer {
     /// Replace whatever the book holds at one level by a single placeholder of `target`: the
     /// level's composition is unknown (it was out of view, or disagreed with the true book).
     fn reset_level(&mut self, side: Side, price: Price, target: Qty) {
-        let ids: Vec<OrderId> = self.book.level_orders(side, price).map(|(id, _)| id).collect();
-        for id in ids {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend(self.book.level_orders(side, price).map(|(id, _)| id));
+        for &id in &ids {
             self.book.cancel(id).expect("listed order is live");
         }
+        self.ids = ids;
         self.placeholders.remove(&(side, price));
         if target > 0 {
             let id = self.next_placeholder;
@@ -334,8 +338,14 @@ impl Replayer {
             self.stats.checked_levels += self.verified[s].1;
             return;
         }
-        let (count, horizon) = now.summary(self.levels);
-        self.check_side_fully(event, side, now, horizon);
+        let mut visible = std::mem::take(&mut self.expected);
+        visible.clear();
+        visible.extend(now.levels());
+        let count = visible.len() as u64;
+        let horizon =
+            if visible.len() == self.levels { visible.last().map(|l| key(side, l.0)) } else { None };
+        self.check_side_fully(event, side, &visible, horizon);
+        self.expected = visible;
         if let Some(h) = horizon {
             self.prune(side, h);
         }
@@ -356,26 +366,35 @@ impl Replayer {
         }
     }
 
-    fn check_side_fully(&mut self, event: usize, side: Side, now: View<'_>, now_horizon: Option<i64>) {
+    /// `visible`: the true side's levels in row k, best first.
+    fn check_side_fully(
+        &mut self,
+        event: usize,
+        side: Side,
+        visible: &[(Price, Qty)],
+        now_horizon: Option<i64>,
+    ) {
+        let levels = visible;
         let known = self.horizons[side as usize].unwrap_or(i64::MIN);
         self.horizons[side as usize] = now_horizon;
         let visible = now_horizon.unwrap_or(i64::MIN);
         if visible >= known {
             // Nothing came into view beyond the known region: one pass over the visible part.
-            self.reconcile(event, side, now, visible, i64::MAX, true);
+            self.reconcile(event, side, levels, visible, i64::MAX, true);
         } else {
-            self.reconcile(event, side, now, known, i64::MAX, true);
-            self.reconcile(event, side, now, visible, known, false);
+            self.reconcile(event, side, levels, known, i64::MAX, true);
+            self.reconcile(event, side, levels, visible, known, false);
         }
     }
 
     /// Compare (`check`) or adopt the levels with keys in `[lo, hi)`.
-    fn reconcile(&mut self, event: usize, side: Side, now: View<'_>, lo: i64, hi: i64, check: bool) {
-        let mut expected = std::mem::take(&mut self.expected);
+    fn reconcile(&mut self, event: usize, side: Side, now: &[(Price, Qty)], lo: i64, hi: i64, check: bool) {
         let mut diffs = std::mem::take(&mut self.diffs);
-        expected.clear();
         diffs.clear();
-        expected.extend(now.levels().filter(|&(p, _)| (lo..hi).contains(&key(side, p))));
+        // `now` is best first, so the levels with keys in [lo, hi) are one run of it.
+        let start = now.iter().position(|l| key(side, l.0) < hi).unwrap_or(now.len());
+        let len = now[start..].iter().position(|l| key(side, l.0) < lo).unwrap_or(now.len() - start);
+        let expected = &now[start..start + len];
         let mut i = 0;
         let mut checked = 0;
         for level in self.book.depth(side) {
@@ -420,7 +439,6 @@ impl Replayer {
         if check {
             self.stats.checked_levels += checked;
         }
-        self.expected = expected;
         self.diffs = diffs;
     }
 }
@@ -442,6 +460,7 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
         book: OrderBook::with_capacity(Default::default(), 1024),
         expected: Vec::with_capacity(64),
         diffs: Vec::with_capacity(64),
+        ids: Vec::with_capacity(64),
         horizons: [None; 2],
         verified: [(u64::MAX, 0); 2],
         placeholders: FxHashMap::default(),
