@@ -829,6 +829,16 @@ impl<L: LevelMap> Book<L> {
         self.events.clear();
     }
 
+    /// Order slots allocated (resting orders fit without reallocating), for memory checks.
+    pub fn arena_capacity(&self) -> usize {
+        self.arena.capacity()
+    }
+
+    /// Orders the id index holds room for, for memory checks.
+    pub fn index_capacity(&self) -> usize {
+        self.index.capacity()
+    }
+
     /// Verify every internal invariant (level order, queue links, totals, index). For tests and
     /// fuzzing; O(orders).
     pub fn check_invariants(&self) -> Result<(), String> {
