@@ -387,38 +387,93 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 
 type Outcome = Result<Report, std::mem::Discriminant<BookError>>;
 
-fn apply(book: &mut OrderBook, op: &Op) -> Outcome {
-    let r = match *op {
-        Op::Limit { id, buy, price, qty, tif: t, post_only } => book.submit(OrderRequest {
-            id,
-            side: side(buy),
-            order_type: OrderType::Limit(price),
-            qty,
-            tif: tif(t),
-            post_only,
-        }),
-        Op::Market { id, buy, qty, fok } => {
-            let mut req = OrderRequest::market(id, side(buy), qty);
-            if fok {
-                req.tif = TimeInForce::Fok;
-            }
-            book.submit(req)
-        }
-        Op::Stop { id, buy, stop, limit, qty } => {
-            book.submit_stop(id, side(buy), stop, limit, qty, TimeInForce::Gtc)
-        }
-        Op::Cancel { id } => book.cancel(id),
-        Op::Reduce { id, by } => book.reduce(id, by),
-        Op::Modify { id, price, qty } => book.modify(id, price, qty),
-        Op::ExpireDay => {
-            let n = book.expire_day() as u64;
-            Ok(Report { status: Status::Expired, reason: Reason::DayExpired, filled: 0, remaining: n })
-        }
-    };
-    r.map_err(|e| std::mem::discriminant(&e))
+/// What both the book and the reference model answer to.
+trait Target {
+    fn submit(&mut self, req: OrderRequest) -> Result<Report, BookError>;
+    fn submit_stop(
+        &mut self,
+        id: u64,
+        side: Side,
+        stop: i64,
+        limit: Option<i64>,
+        qty: u64,
+    ) -> Result<Report, BookError>;
+    fn cancel(&mut self, id: u64) -> Result<Report, BookError>;
+    fn reduce(&mut self, id: u64, by: u64) -> Result<Report, BookError>;
+    fn modify(&mut self, id: u64, price: i64, qty: u64) -> Result<Report, BookError>;
+    /// Expire DAY orders; returns how many.
+    fn expire_day(&mut self) -> usize;
 }
 
-fn apply_ref(book: &mut RefBook, op: &Op) -> Outcome {
+impl Target for OrderBook {
+    fn submit(&mut self, req: OrderRequest) -> Result<Report, BookError> {
+        OrderBook::submit(self, req)
+    }
+    fn submit_stop(
+        &mut self,
+        id: u64,
+        side: Side,
+        stop: i64,
+        limit: Option<i64>,
+        qty: u64,
+    ) -> Result<Report, BookError> {
+        OrderBook::submit_stop(self, id, side, stop, limit, qty, TimeInForce::Gtc)
+    }
+    fn cancel(&mut self, id: u64) -> Result<Report, BookError> {
+        OrderBook::cancel(self, id)
+    }
+    fn reduce(&mut self, id: u64, by: u64) -> Result<Report, BookError> {
+        OrderBook::reduce(self, id, by)
+    }
+    fn modify(&mut self, id: u64, price: i64, qty: u64) -> Result<Report, BookError> {
+        OrderBook::modify(self, id, price, qty)
+    }
+    fn expire_day(&mut self) -> usize {
+        OrderBook::expire_day(self)
+    }
+}
+
+impl Target for RefBook {
+    fn submit(&mut self, req: OrderRequest) -> Result<Report, BookError> {
+        RefBook::submit(self, req)
+    }
+    fn submit_stop(
+        &mut self,
+        id: u64,
+        side: Side,
+        stop: i64,
+        limit: Option<i64>,
+        qty: u64,
+    ) -> Result<Report, BookError> {
+        RefBook::submit_stop(self, id, side, stop, limit, qty)
+    }
+    fn cancel(&mut self, id: u64) -> Result<Report, BookError> {
+        RefBook::cancel(self, id)
+    }
+    fn reduce(&mut self, id: u64, by: u64) -> Result<Report, BookError> {
+        RefBook::reduce(self, id, by)
+    }
+    fn modify(&mut self, id: u64, price: i64, qty: u64) -> Result<Report, BookError> {
+        RefBook::modify(self, id, price, qty)
+    }
+    /// Bids best-first, then asks best-first, each level in queue order.
+    fn expire_day(&mut self) -> usize {
+        let mut day: Vec<RefOrder> =
+            self.orders.iter().filter(|o| o.tif == TimeInForce::Day).copied().collect();
+        day.sort_by_key(|o| {
+            (o.side == Side::Sell, if o.side == Side::Buy { -o.price } else { o.price }, o.seq)
+        });
+        for o in &day {
+            self.cancel(o.id).unwrap();
+            let r =
+                Report { status: Status::Expired, reason: Reason::DayExpired, filled: 0, remaining: o.qty };
+            self.events.push((o.id, r));
+        }
+        day.len()
+    }
+}
+
+fn apply(book: &mut impl Target, op: &Op) -> Outcome {
     let r = match *op {
         Op::Limit { id, buy, price, qty, tif: t, post_only } => book.submit(OrderRequest {
             id,
@@ -440,23 +495,7 @@ fn apply_ref(book: &mut RefBook, op: &Op) -> Outcome {
         Op::Reduce { id, by } => book.reduce(id, by),
         Op::Modify { id, price, qty } => book.modify(id, price, qty),
         Op::ExpireDay => {
-            // Bids best-first, then asks best-first, each level in queue order; then stops.
-            let mut day: Vec<RefOrder> =
-                book.orders.iter().filter(|o| o.tif == TimeInForce::Day).copied().collect();
-            day.sort_by_key(|o| {
-                (o.side == Side::Sell, if o.side == Side::Buy { -o.price } else { o.price }, o.seq)
-            });
-            for o in &day {
-                book.cancel(o.id).unwrap();
-                let r = Report {
-                    status: Status::Expired,
-                    reason: Reason::DayExpired,
-                    filled: 0,
-                    remaining: o.qty,
-                };
-                book.events.push((o.id, r));
-            }
-            let n = day.len() as u64;
+            let n = book.expire_day() as u64;
             Ok(Report { status: Status::Expired, reason: Reason::DayExpired, filled: 0, remaining: n })
         }
     };
@@ -480,7 +519,7 @@ proptest! {
         let mut reference = RefBook::default();
         for (i, op) in ops.iter().enumerate() {
             let got = apply(&mut book, op);
-            let want = apply_ref(&mut reference, op);
+            let want = apply(&mut reference, op);
             prop_assert_eq!(got, want, "op {} {:?}", i, op);
             prop_assert_eq!(book.fills(), &reference.fills[..], "fills after op {} {:?}", i, op);
             let events: Vec<(u64, Report)> = book

@@ -45,6 +45,33 @@ fn qty_arg(obj: &Bound<'_, PyAny>, field: &'static str) -> Result<u64, CoreErr> 
     })
 }
 
+fn id_arg(obj: &Bound<'_, PyAny>) -> Result<u64, CoreErr> {
+    int_arg(obj, "order_id", "[0, 2^64)")
+}
+
+fn price_arg(obj: &Bound<'_, PyAny>, field: &str) -> Result<i64, CoreErr> {
+    int_arg(obj, field, "[-2^62, 2^62]")
+}
+
+/// The request `submit_limit` makes from its arguments.
+fn limit_request(
+    order_id: &Bound<'_, PyAny>,
+    side: &Bound<'_, PyAny>,
+    price: &Bound<'_, PyAny>,
+    qty: &Bound<'_, PyAny>,
+    tif: i64,
+    post_only: bool,
+) -> Result<OrderRequest, CoreErr> {
+    Ok(OrderRequest {
+        id: id_arg(order_id)?,
+        side: side_arg(side)?,
+        order_type: OrderType::Limit(price_arg(price, "price")?),
+        qty: qty_arg(qty, "qty")?,
+        tif: tif_arg(tif)?,
+        post_only,
+    })
+}
+
 fn side_arg(obj: &Bound<'_, PyAny>) -> Result<Side, CoreErr> {
     let v: i64 = int_arg(obj, "side", "{1, -1}")?;
     Ok(Side::from_sign(v)?)
@@ -206,12 +233,7 @@ impl PyOrderBook {
         tif: i64,
         post_only: bool,
     ) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
-        let side = side_arg(side)?;
-        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
-        let qty = qty_arg(qty, "qty")?;
-        let tif = tif_arg(tif)?;
-        let req = OrderRequest { id, side, order_type: OrderType::Limit(price), qty, tif, post_only };
+        let req = limit_request(order_id, side, price, qty, tif, post_only)?;
         self.guard(|b| Ok(outcome(b.submit(req)?)))
     }
 
@@ -223,7 +245,7 @@ impl PyOrderBook {
         qty: &Bound<'_, PyAny>,
         tif: i64,
     ) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id = id_arg(order_id)?;
         let side = side_arg(side)?;
         let qty = qty_arg(qty, "qty")?;
         let tif = tif_arg(tif)?;
@@ -241,22 +263,22 @@ impl PyOrderBook {
         limit_price: Option<&Bound<'_, PyAny>>,
         tif: i64,
     ) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id = id_arg(order_id)?;
         let side = side_arg(side)?;
-        let stop = int_arg(stop_price, "stop_price", "[-2^62, 2^62]")?;
-        let limit = limit_price.map(|p| int_arg(p, "limit_price", "[-2^62, 2^62]")).transpose()?;
+        let stop = price_arg(stop_price, "stop_price")?;
+        let limit = limit_price.map(|p| price_arg(p, "limit_price")).transpose()?;
         let qty = qty_arg(qty, "qty")?;
         let tif = tif_arg(tif)?;
         self.guard(|b| Ok(outcome(b.submit_stop(id, side, stop, limit, qty, tif)?)))
     }
 
     fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id = id_arg(order_id)?;
         self.guard(|b| Ok(outcome(b.cancel(id)?)))
     }
 
     fn reduce(&mut self, order_id: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id = id_arg(order_id)?;
         let qty = qty_arg(qty, "qty")?;
         self.guard(|b| Ok(outcome(b.reduce(id, qty)?)))
     }
@@ -267,8 +289,8 @@ impl PyOrderBook {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
-        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let id = id_arg(order_id)?;
+        let price = price_arg(price, "price")?;
         let qty = qty_arg(qty, "qty")?;
         self.guard(|b| Ok(outcome(b.modify(id, price, qty)?)))
     }
@@ -280,9 +302,9 @@ impl PyOrderBook {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let id = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id = id_arg(order_id)?;
         let side = side_arg(side)?;
-        let price = int_arg(price, "price", "[-2^62, 2^62]")?;
+        let price = price_arg(price, "price")?;
         let qty = qty_arg(qty, "qty")?;
         self.guard(|b| Ok(b.add_resting(id, side, price, qty)?))
     }
@@ -330,7 +352,7 @@ impl PyOrderBook {
 
     /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
     fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<OrderTuple>> {
-        let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
+        let id: u64 = id_arg(order_id)?;
         Ok(self
             .alive()?
             .order(id)
@@ -346,7 +368,7 @@ impl PyOrderBook {
     }
 
     fn is_stop_pending(&self, order_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.alive()?.is_stop_pending(int_arg(order_id, "order_id", "[0, 2^64)")?))
+        Ok(self.alive()?.is_stop_pending(id_arg(order_id)?))
     }
 
     fn __len__(&self) -> PyResult<usize> {
@@ -468,12 +490,8 @@ impl PyOrderBook {
         tif: i64,
         post_only: bool,
     ) -> PyResult<Outcome> {
-        let _ = (tif, post_only);
-        let id: u64 = int_arg(order_id, "order_id", "[0, 2^64)")?;
-        let s = side_arg(side)?;
-        let p: i64 = int_arg(price, "price", "[-2^62, 2^62]")?;
-        let q = qty_arg(qty, "qty")?;
-        Ok((s as u8, 0, p.wrapping_add(id as i64), q as i64))
+        let req = limit_request(order_id, side, price, qty, tif, post_only)?;
+        Ok((req.side as u8, 0, req.id as i64, req.qty as i64))
     }
 
     /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
