@@ -2,8 +2,9 @@
 
 ``ci`` (the default) is deterministic (``derandomize``: the same examples on every run, no example
 database) and has no deadline, because timing on a shared CI machine is noise. ``long`` explores
-far more random examples; select it with ``HYPOTHESIS_PROFILE=long pytest tests``. Property tests
-scale their own ``max_examples`` with :data:`EXAMPLES_SCALE`.
+far more random examples; select it with ``HYPOTHESIS_PROFILE=long pytest tests``. Tests that set
+their own ``max_examples`` multiply it when that variable says ``long`` (see
+``test_book_properties.SCALE``).
 """
 
 import os

@@ -21,7 +21,10 @@ It mirrors the rules of ``rust/core/src/book/mod.rs``:
 - reduce keeps priority (reducing by exactly the open quantity cancels; by more is an error);
   modify keeps priority only for a quantity decrease at the same price, otherwise the order is
   re-queued at the back of its new level and may first match as a taker; a post-only modify that
-  would cross is rejected and leaves the order as it was.
+  would cross is rejected and leaves the order as it was;
+- a price level's total may not exceed ``2^62 - 1`` (so every aggregate fits an int64): a limit
+  order or modify that could push its level past that is refused with ``InvalidQuantityError``,
+  and a triggered stop-limit whose remainder has no room is canceled (reason INVALID_QUANTITY).
 
 It raises the same exception types as the compiled book, checked in the same order, with the
 same messages (the order of checks matters when an operation has several faults). Matching
@@ -166,6 +169,12 @@ class ReferenceBook:
                 f"{field}={price}: not a multiple of the price tick {self.tick}"
             )
 
+    def _check_level_room(self, side: int, price: int, qty: int) -> None:
+        if self.volume_at(side, price) + qty > MAX_QTY:
+            raise InvalidQuantityError(
+                f"qty={qty}: would make the price level's total exceed 2^62-1"
+            )
+
     def _check_new_id(self, order_id: int) -> None:
         if self._find(order_id) is not None or self._find_stop(order_id) is not None:
             raise DuplicateOrderIdError(
@@ -256,6 +265,8 @@ class ReferenceBook:
         if remaining == 0:
             return outcome(Status.FILLED, Reason.NONE, filled, 0)
         if limit is not None and tif in RESTING_TIFS:
+            if self.volume_at(side, limit) + remaining > MAX_QTY:
+                return outcome(Status.CANCELED, Reason.INVALID_QUANTITY, filled, remaining)
             self._book[side].append(RestingOrder(order_id, side, limit, remaining, tif, post_only))
             return outcome(Status.RESTING, Reason.NONE, filled, remaining)
         return outcome(Status.CANCELED, Reason.IOC_REMAINDER, filled, remaining)
@@ -283,6 +294,7 @@ class ReferenceBook:
         self._check_tif(tif)
         self._check_qty("qty", qty)
         self._check_price("price", price)
+        self._check_level_room(side, price, qty)
         if post_only and tif not in RESTING_TIFS:
             raise InvalidOrderError(
                 f"order_id={order_id}: post_only needs a limit order with GTC or DAY"
@@ -368,6 +380,10 @@ class ReferenceBook:
                     "cancel it and submit a new one"
                 )
             raise UnknownOrderError(f"order_id={order_id}: no live order with this id")
+        if price != o.price or qty > o.qty:
+            # Room for what the level at the new price gains (the order's own old quantity
+            # stays counted there only if the price is the same).
+            self._check_level_room(o.side, price, qty - (o.qty if price == o.price else 0))
         if price == o.price and qty <= o.qty:
             if qty == o.qty:
                 return outcome(Status.AMENDED, Reason.NO_CHANGE, 0, qty)

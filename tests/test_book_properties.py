@@ -16,11 +16,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import fillforge
-from fillforge import OrderBook, Reason, Status, TimeInForce
-from hypothesis import given, note, settings
+from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from reference_book import ReferenceBook
+
+import fillforge
+from fillforge import OrderBook, Reason, Status, TimeInForce
 
 # ``HYPOTHESIS_PROFILE=long`` (see conftest.py) multiplies the example counts below.
 SCALE = 25 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1
@@ -33,6 +34,8 @@ Op = tuple[Any, ...]
 Result = tuple[str, Any]
 
 FOK = int(TimeInForce.FOK)
+MAX_QTY = (1 << 62) - 1
+HUGE = 3 << 60  # two of these overflow a price level's bound
 # Position of the qty and tif arguments of each method (after the method name).
 QTY_ARG = {"submit_limit": 3, "submit_market": 2, "submit_stop": 3, "modify": 2, "reduce": 1}
 TIF_ARG = {"submit_limit": 4, "submit_market": 3, "submit_stop": 5}
@@ -62,7 +65,11 @@ def weighted(choices: list[tuple[int, st.SearchStrategy[Any]]]) -> st.SearchStra
 def op_strategy(tick: int, lot: int) -> st.SearchStrategy[Op]:
     ticks = st.integers(MID - SPREAD, MID + SPREAD)
     price = mostly(ticks.map(lambda t: t * tick), ticks.map(lambda t: t * tick + 1))
-    qty = mostly(st.integers(1, 8).map(lambda q: q * lot), st.integers(-1, 9 * lot))
+    # Rarely a quantity so large that two of them overflow a price level's bound (2^62 - 1).
+    huge = st.just(HUGE // lot * lot)
+    qty = weighted(
+        [(14, st.integers(1, 8).map(lambda q: q * lot)), (1, st.integers(-1, 9 * lot)), (1, huge)]
+    )
     oid = st.sampled_from(IDS)
     side = mostly(st.sampled_from([1, -1]), st.sampled_from([0, 2, 1, -1]))
     tif = mostly(st.sampled_from([0, 0, 0, 0, 1, 2, 3]), st.integers(0, 5))
@@ -145,8 +152,40 @@ def state(book: Any) -> dict[str, Any]:
 # ----- 1. differential test against the reference model ---------------------------------------
 
 
-@settings(max_examples=250 * SCALE)
+# Three levels near the 2^62 - 1 bound (their sum exceeds an int64), a fill, stops triggered.
+NEAR_MAX_LEVELS = (
+    1,
+    1,
+    [
+        ("submit_limit", 1, 1, 100, HUGE, 0, False),
+        ("submit_limit", 2, 1, 99, HUGE, 0, False),
+        ("submit_stop", 3, 1, 96, HUGE, 96, 0),
+        ("submit_stop", 4, 1, 96, 1, None, 0),
+        ("submit_limit", 5, 1, 100, MAX_QTY - HUGE + 1, 0, False),  # one too many
+        ("submit_limit", 6, -1, 100, 1, 0, False),
+        ("modify", 2, 100, 2),  # moves to 100: room for it
+        ("modify", 2, 100, MAX_QTY - HUGE + 2),  # grows past the bound: refused
+        ("modify", 2, 100, 1),
+    ],
+)
+
+# A modify crosses and rests; its print triggers a sell stop that then fills it away.
+REQUEUED_THEN_FILLED_BY_STOP = (
+    1,
+    1,
+    [
+        ("submit_limit", 10, -1, 99, 1, 0, False),
+        ("submit_stop", 11, -1, 99, 5, None, 0),
+        ("submit_limit", 12, 1, 98, 3, 0, False),
+        ("modify", 12, 99, 3),
+    ],
+)
+
+
+@settings(max_examples=600 * SCALE)
 @given(scenarios())
+@example(NEAR_MAX_LEVELS)
+@example(REQUEUED_THEN_FILLED_BY_STOP)
 def test_same_results_as_reference_model(scenario: tuple[int, int, list[Op]]) -> None:
     tick, lot, ops = scenario
     real = OrderBook(tick=tick, lot=lot)
@@ -319,10 +358,11 @@ def check_invariants(book: OrderBook, ledger: Ledger, op: Op) -> None:
             ledger.outflow += old_qty
             ledger.inflow += new_qty
             if status == Status.RESTING:
-                assert after is not None
-                prices, _, counts = book.depth(side, 1000)
-                assert after[3] == int(counts[prices.tolist().index(price)]) - 1
-                assert after[4] == book.volume_at(side, price) - after[2]
+                if not events:  # no triggered stop ran after it and touched its level
+                    assert after is not None
+                    prices, _, counts = book.depth(side, 1000)
+                    assert after[3] == int(counts[prices.tolist().index(price)]) - 1
+                    assert after[4] == book.volume_at(side, price) - after[2]
                 ledger.rest(oid, price)
             else:
                 assert status == Status.FILLED
@@ -363,7 +403,8 @@ def check_invariants(book: OrderBook, ledger: Ledger, op: Op) -> None:
         assert bid[0] < ask[0]
 
     # Quantity conserved.
-    resting_qty = sum(int(book.depth(s, 1000)[1].sum()) for s in (1, -1))
+    # Python ints: several near-2^62 levels overflow an int64 sum.
+    resting_qty = sum(sum(book.depth(s, 1000)[1].tolist()) for s in (1, -1))
     assert ledger.inflow == (
         2 * ledger.traded + ledger.outflow + resting_qty + sum(ledger.pending.values())
     )
@@ -384,8 +425,10 @@ def check_invariants(book: OrderBook, ledger: Ledger, op: Op) -> None:
         assert info[3] == len(older), f"order {i} queue position"
 
 
-@settings(max_examples=250 * SCALE)
+@settings(max_examples=600 * SCALE)
 @given(scenarios())
+@example(NEAR_MAX_LEVELS)
+@example(REQUEUED_THEN_FILLED_BY_STOP)
 def test_invariants_hold_after_every_op(scenario: tuple[int, int, list[Op]]) -> None:
     tick, lot, ops = scenario
     book = OrderBook(tick=tick, lot=lot)

@@ -319,8 +319,11 @@ impl PyOrderBook {
     }
 
     #[setter]
-    fn set_matching(&mut self, on: bool) {
-        self.book.set_matching(on);
+    fn set_matching(&mut self, on: bool) -> PyResult<()> {
+        self.guard(|b| {
+            b.set_matching(on);
+            Ok(())
+        })
     }
 
     fn best_bid(&self) -> PyResult<Option<(i64, i64)>> {
