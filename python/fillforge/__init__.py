@@ -4,10 +4,11 @@ The hot paths live in the compiled extension ``fillforge._core``; this package r
 public classes with their types.
 """
 
-from fillforge._core import BatchResult, OrderBook, __version__
+from fillforge._core import BatchResult, OrderBook, Throttle, __version__
 from fillforge.codes import Op, Reason, Side, Status, TimeInForce
 from fillforge.errors import (
     BatchInputError,
+    ClockWentBackwardsError,
     DuplicateOrderIdError,
     FillforgeError,
     InternalError,
@@ -17,14 +18,20 @@ from fillforge.errors import (
     PriceOffGridError,
     QuantityOffGridError,
     ReplayError,
+    RequestTooLargeError,
+    ThrottleError,
     UnknownOrderError,
 )
+from fillforge.throttle import Denied, Gcra, RateLimiter, SlidingWindow
 
 __all__ = [
     "BatchInputError",
     "BatchResult",
+    "ClockWentBackwardsError",
+    "Denied",
     "DuplicateOrderIdError",
     "FillforgeError",
+    "Gcra",
     "InternalError",
     "InvalidOrderError",
     "InvalidQuantityError",
@@ -33,10 +40,15 @@ __all__ = [
     "OrderBookError",
     "PriceOffGridError",
     "QuantityOffGridError",
+    "RateLimiter",
     "Reason",
     "ReplayError",
+    "RequestTooLargeError",
     "Side",
+    "SlidingWindow",
     "Status",
+    "Throttle",
+    "ThrottleError",
     "TimeInForce",
     "UnknownOrderError",
     "__version__",

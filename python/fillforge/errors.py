@@ -7,6 +7,7 @@ same for errors raised from Rust and from Python.
 
 from fillforge._core import (
     BatchInputError,
+    ClockWentBackwardsError,
     DuplicateOrderIdError,
     FillforgeError,
     InternalError,
@@ -16,11 +17,14 @@ from fillforge._core import (
     PriceOffGridError,
     QuantityOffGridError,
     ReplayError,
+    RequestTooLargeError,
+    ThrottleError,
     UnknownOrderError,
 )
 
 __all__ = [
     "BatchInputError",
+    "ClockWentBackwardsError",
     "DuplicateOrderIdError",
     "FillforgeError",
     "InternalError",
@@ -30,5 +34,7 @@ __all__ = [
     "PriceOffGridError",
     "QuantityOffGridError",
     "ReplayError",
+    "RequestTooLargeError",
+    "ThrottleError",
     "UnknownOrderError",
 ]

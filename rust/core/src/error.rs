@@ -176,3 +176,31 @@ impl fmt::Display for BookError {
 }
 
 impl std::error::Error for BookError {}
+
+/// A refused throttle operation. The throttle's state is unchanged whenever one is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThrottleError {
+    /// `now` is earlier than a time the throttle has already seen (time is monotonic per throttle).
+    ClockWentBackwards { now: i64, last: i64 },
+    /// A request for more units than some limit could ever admit at once.
+    RequestTooLarge { n: u64, max: u64 },
+    /// A limit with an impossible parameter (zero count, non-positive window, overflow).
+    InvalidLimit { index: usize, why: &'static str },
+}
+
+impl fmt::Display for ThrottleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ThrottleError::ClockWentBackwards { now, last } => write!(
+                f,
+                "now={now}: time went backwards (this throttle has already seen t={last}; times must never decrease)"
+            ),
+            ThrottleError::RequestTooLarge { n, max } => {
+                write!(f, "n={n}: more than the {max} units the tightest limit can ever admit at once")
+            }
+            ThrottleError::InvalidLimit { index, why } => write!(f, "limit {index}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ThrottleError {}

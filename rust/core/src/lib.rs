@@ -8,10 +8,12 @@ pub mod batch;
 pub mod book;
 pub mod error;
 pub mod replay;
+pub mod throttle;
 
 pub use batch::{BatchInput, BatchOutput, OpKind};
 pub use book::{
     Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo, OrderRequest,
     OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
 };
-pub use error::{BookError, Reason};
+pub use error::{BookError, Reason, ThrottleError};
+pub use throttle::{Decision, Limit, Throttle};

@@ -1,7 +1,7 @@
 //! The exception hierarchy, declared here and re-exported from `fillforge.errors`, and the one
 //! conversion from core errors to it.
 
-use fillforge_core::BookError;
+use fillforge_core::{BookError, ThrottleError as CoreThrottleError};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -63,11 +63,35 @@ create_exception!(
     "A bug inside fillforge's compiled core; the object that raised it refuses further use."
 );
 
+create_exception!(
+    fillforge._core,
+    ThrottleError,
+    FillforgeError,
+    "A throttle refused a call (bad limit, bad batch column); its state is unchanged."
+);
+create_exception!(
+    fillforge._core,
+    ClockWentBackwardsError,
+    ThrottleError,
+    "A time earlier than one the throttle has already seen; its state is unchanged."
+);
+create_exception!(
+    fillforge._core,
+    RequestTooLargeError,
+    ThrottleError,
+    "A request for more units than the tightest limit can ever admit at once."
+);
+
 /// Errors of the bindings layer; `?` converts core errors into it.
 pub enum CoreErr {
     Book(BookError),
     Batch(String),
     Replay(String),
+    Throttle(CoreThrottleError),
+    /// A throttle error found at one row of a batch.
+    ThrottleRow(usize, CoreThrottleError),
+    /// A throttle batch column with the wrong dtype, shape or length.
+    ThrottleBatch(String),
     Internal(String),
     /// An already-typed Python exception (argument conversion).
     Py(PyErr),
@@ -76,6 +100,20 @@ pub enum CoreErr {
 impl From<BookError> for CoreErr {
     fn from(e: BookError) -> Self {
         CoreErr::Book(e)
+    }
+}
+
+impl From<CoreThrottleError> for CoreErr {
+    fn from(e: CoreThrottleError) -> Self {
+        CoreErr::Throttle(e)
+    }
+}
+
+fn throttle_err(e: &CoreThrottleError, msg: String) -> PyErr {
+    match e {
+        CoreThrottleError::ClockWentBackwards { .. } => ClockWentBackwardsError::new_err(msg),
+        CoreThrottleError::RequestTooLarge { .. } => RequestTooLargeError::new_err(msg),
+        CoreThrottleError::InvalidLimit { .. } => ThrottleError::new_err(msg),
     }
 }
 
@@ -100,6 +138,9 @@ impl From<CoreErr> for PyErr {
             }
             CoreErr::Batch(msg) => BatchInputError::new_err(msg),
             CoreErr::Replay(msg) => ReplayError::new_err(msg),
+            CoreErr::Throttle(e) => throttle_err(&e, e.to_string()),
+            CoreErr::ThrottleRow(i, e) => throttle_err(&e, format!("row {i}: {e}")),
+            CoreErr::ThrottleBatch(msg) => ThrottleError::new_err(msg),
             CoreErr::Internal(msg) => InternalError::new_err(msg),
             CoreErr::Py(e) => e,
         }
@@ -119,5 +160,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BatchInputError", py.get_type::<BatchInputError>())?;
     m.add("ReplayError", py.get_type::<ReplayError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("ThrottleError", py.get_type::<ThrottleError>())?;
+    m.add("ClockWentBackwardsError", py.get_type::<ClockWentBackwardsError>())?;
+    m.add("RequestTooLargeError", py.get_type::<RequestTooLargeError>())?;
     Ok(())
 }

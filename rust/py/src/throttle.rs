@@ -1,0 +1,187 @@
+//! `Throttle`: the Python face of `fillforge_core::Throttle` (keyed sliding-window and GCRA limits).
+
+use fillforge_core::{Limit, Throttle};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::CoreErr;
+
+type Bools = Py<PyArray1<bool>>;
+type I64s = Py<PyArray1<i64>>;
+
+fn column<'py, T: numpy::Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
+    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
+        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
+        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
+        CoreErr::ThrottleBatch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
+    })?;
+    let ro = arr.try_readonly().map_err(|e| CoreErr::ThrottleBatch(format!("{name}: {e}")))?;
+    if !ro.is_contiguous() {
+        return Err(CoreErr::ThrottleBatch(format!("{name}: array must be C-contiguous")));
+    }
+    Ok(ro)
+}
+
+/// A keyed rate limiter enforcing every one of its limits at once.
+#[pyclass(module = "fillforge._core", name = "Throttle")]
+pub struct PyThrottle {
+    inner: Throttle,
+}
+
+#[pymethods]
+impl PyThrottle {
+    /// `windows`: `(limit, window_ns)` pairs; `gcra`: `(rate, period_ns, burst)` triples.
+    /// Limits are numbered windows first, then GCRA, in the order given.
+    #[new]
+    #[pyo3(signature = (*, windows = Vec::new(), gcra = Vec::new()))]
+    fn new(windows: Vec<(u32, i64)>, gcra: Vec<(u32, i64, u32)>) -> PyResult<Self> {
+        let limits: Vec<Limit> = windows
+            .into_iter()
+            .map(|(limit, window)| Limit::Window { limit, window })
+            .chain(gcra.into_iter().map(|(rate, period, burst)| Limit::gcra_rate(rate, period, burst)))
+            .collect();
+        Ok(PyThrottle { inner: Throttle::new(&limits).map_err(CoreErr::from)? })
+    }
+
+    /// The limits as `("window", limit, window_ns)` or `("gcra", interval_ns, burst)` tuples.
+    #[getter]
+    fn limits(&self) -> Vec<(&'static str, i64, i64)> {
+        self.inner
+            .limits()
+            .into_iter()
+            .map(|l| match l {
+                Limit::Window { limit, window } => ("window", i64::from(limit), window),
+                Limit::Gcra { interval, burst } => ("gcra", interval, i64::from(burst)),
+            })
+            .collect()
+    }
+
+    #[getter]
+    fn max_request(&self) -> u32 {
+        self.inner.max_request()
+    }
+
+    #[getter]
+    fn last_time(&self) -> Option<i64> {
+        self.inner.last_time()
+    }
+
+    /// True if all `n` units passed (and were recorded in every limit); False if none did.
+    #[pyo3(signature = (key, now, n = 1))]
+    fn try_acquire(&mut self, key: u64, now: i64, n: u32) -> PyResult<bool> {
+        Ok(self.inner.try_acquire(key, now, n).map_err(CoreErr::from)?)
+    }
+
+    /// Queue policy in one call: 0 if all `n` units passed, else nanoseconds until they would.
+    #[pyo3(signature = (key, now, n = 1))]
+    fn poll(&mut self, key: u64, now: i64, n: u32) -> PyResult<i64> {
+        Ok(self.inner.acquire(key, now, n).map_err(CoreErr::from)?.wait)
+    }
+
+    /// `(allowed, wait_ns, limit_index)`; `limit_index` is the binding limit, -1 when allowed.
+    #[pyo3(signature = (key, now, n = 1))]
+    fn check(&mut self, key: u64, now: i64, n: u32) -> PyResult<(bool, i64, i64)> {
+        let d = self.inner.acquire(key, now, n).map_err(CoreErr::from)?;
+        Ok((d.allowed, d.wait, if d.allowed { -1 } else { d.limit as i64 }))
+    }
+
+    /// Nanoseconds until `n` units for `key` would pass (0: now). Records nothing.
+    #[pyo3(signature = (key, now, n = 1))]
+    fn wait_time(&mut self, key: u64, now: i64, n: u32) -> PyResult<i64> {
+        Ok(self.inner.wait_time(key, now, n).map_err(CoreErr::from)?)
+    }
+
+    /// Units `key` holds in limit `limit` at `now` (events in the window, or GCRA tokens in use).
+    #[pyo3(signature = (key, now, limit = 0))]
+    fn count_in_window(&mut self, key: u64, now: i64, limit: usize) -> PyResult<u64> {
+        Ok(self.inner.count_in_window(key, now, limit).map_err(CoreErr::from)?)
+    }
+
+    /// Forget one key (returns whether it was remembered), or with no key everything.
+    #[pyo3(signature = (key = None))]
+    fn reset(&mut self, key: Option<u64>) -> bool {
+        match key {
+            Some(k) => self.inner.reset_key(k),
+            None => {
+                self.inner.reset();
+                true
+            }
+        }
+    }
+
+    /// Forget every idle key now; returns how many were forgotten.
+    fn sweep(&mut self, now: i64) -> PyResult<usize> {
+        Ok(self.inner.sweep(now).map_err(CoreErr::from)?)
+    }
+
+    /// Remembered keys.
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Slots allocated (the memory high-water mark in keys).
+    #[getter]
+    fn slot_capacity(&self) -> usize {
+        self.inner.slot_capacity()
+    }
+
+    /// Row by row `try_acquire(keys[i], times[i], n[i])`; returns `(allowed, wait_ns)` arrays.
+    /// Every row is validated first: on an error nothing is recorded.
+    #[pyo3(signature = (keys, times, n = None))]
+    fn try_acquire_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+        times: &Bound<'py, PyAny>,
+        n: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(Bools, I64s)> {
+        let keys = column::<u64>(keys, "keys", "uint64")?;
+        let times = column::<i64>(times, "times", "int64")?;
+        let ns = n.map(|v| column::<u32>(v, "n", "uint32")).transpose()?;
+        let (k, t) = (keys.as_slice().expect("contiguous"), times.as_slice().expect("contiguous"));
+        let nv = ns.as_ref().map(|v| v.as_slice().expect("contiguous"));
+        if t.len() != k.len() {
+            return Err(CoreErr::ThrottleBatch(format!(
+                "times: length {} differs from keys' {}",
+                t.len(),
+                k.len()
+            ))
+            .into());
+        }
+        if let Some(nv) = nv {
+            if nv.len() != k.len() {
+                return Err(CoreErr::ThrottleBatch(format!(
+                    "n: length {} differs from keys' {}",
+                    nv.len(),
+                    k.len()
+                ))
+                .into());
+            }
+        }
+        let len = k.len();
+        let allowed = PyArray1::<bool>::zeros(py, len, false);
+        let wait = PyArray1::<i64>::zeros(py, len, false);
+        {
+            let mut a = allowed.try_readwrite().expect("fresh array");
+            let mut w = wait.try_readwrite().expect("fresh array");
+            let (a, w) = (a.as_slice_mut().expect("contiguous"), w.as_slice_mut().expect("contiguous"));
+            let inner = &mut self.inner;
+            py.detach(|| inner.acquire_batch(k, t, nv, a, w)).map_err(|(i, e)| CoreErr::ThrottleRow(i, e))?;
+        }
+        Ok((allowed.unbind(), wait.unbind()))
+    }
+
+    /// Baseline for benchmarks: `try_acquire`'s arguments and result, no work.
+    #[pyo3(signature = (key, now, n = 1))]
+    fn _noop(&mut self, key: u64, now: i64, n: u32) -> bool {
+        key ^ (now as u64) ^ u64::from(n) != 1
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Throttle(limits={:?}, keys={})", self.inner.limits(), self.inner.len())
+    }
+}
