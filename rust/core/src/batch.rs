@@ -150,6 +150,8 @@ fn one<L: LevelMap>(book: &mut Book<L>, b: &BatchInput<'_>, i: usize) -> Result<
         OpKind::Modify => return book.modify(id, b.price[i], qty_arg(b.qty[i])?),
         _ => {}
     }
+    // Same check order as the per-call API: time in force, side, then quantity.
+    let tif = tif_arg(b.tif, i, if op == OpKind::Market { TimeInForce::Ioc } else { TimeInForce::Gtc })?;
     let side = Side::from_sign(i64::from(b.side[i]))?;
     let qty = qty_arg(b.qty[i])?;
     match op {
@@ -158,24 +160,19 @@ fn one<L: LevelMap>(book: &mut Book<L>, b: &BatchInput<'_>, i: usize) -> Result<
             side,
             order_type: OrderType::Limit(b.price[i]),
             qty,
-            tif: tif_arg(b.tif, i, TimeInForce::Gtc)?,
+            tif,
             post_only: b.post_only.is_some_and(|p| p[i]),
         }),
-        OpKind::Market => book.submit(OrderRequest {
-            id,
-            side,
-            order_type: OrderType::Market,
-            qty,
-            tif: tif_arg(b.tif, i, TimeInForce::Ioc)?,
-            post_only: false,
-        }),
+        OpKind::Market => {
+            book.submit(OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false })
+        }
         OpKind::Stop | OpKind::StopLimit => {
             let stop = b.stop_price.ok_or(BookError::InvalidOrder {
                 order_id: id,
                 why: "stop orders need the stop_price column",
             })?[i];
             let limit = (op == OpKind::StopLimit).then_some(b.price[i]);
-            book.submit_stop(id, side, stop, limit, qty, tif_arg(b.tif, i, TimeInForce::Gtc)?)
+            book.submit_stop(id, side, stop, limit, qty, tif)
         }
         OpKind::Cancel | OpKind::Reduce | OpKind::Modify => unreachable!("handled above"),
     }

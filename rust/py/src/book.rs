@@ -59,7 +59,7 @@ fn limit_request(
     side: &Bound<'_, PyAny>,
     price: &Bound<'_, PyAny>,
     qty: &Bound<'_, PyAny>,
-    tif: i64,
+    tif: TimeInForce,
     post_only: bool,
 ) -> Result<OrderRequest, CoreErr> {
     Ok(OrderRequest {
@@ -67,7 +67,7 @@ fn limit_request(
         side: side_arg(side)?,
         order_type: OrderType::Limit(price_arg(price, "price")?),
         qty: qty_arg(qty, "qty")?,
-        tif: tif_arg(tif)?,
+        tif,
         post_only,
     })
 }
@@ -77,8 +77,25 @@ fn side_arg(obj: &Bound<'_, PyAny>) -> Result<Side, CoreErr> {
     Ok(Side::from_sign(v)?)
 }
 
-fn tif_arg(v: i64) -> Result<TimeInForce, CoreErr> {
-    Ok(TimeInForce::from_code(v)?)
+/// `tif` as any Python int (so `TimeInForce` members pass), errors typed.
+fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
+    let v: i64 = int_arg(obj, "tif", "{0, 1, 2, 3}")?;
+    Ok(TimeInForce::from_code(v).map_err(CoreErr::from)?)
+}
+
+fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    obj.extract::<bool>().map_err(|_| {
+        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        InvalidOrderError::new_err(format!("post_only={shown}: expected True or False"))
+    })
+}
+
+fn levels_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    Ok(int_arg(obj, "levels", "[0, 2^63)")?)
+}
+
+fn price_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    Ok(price_arg(obj, "price")?)
 }
 
 /// An L3 price-time order book over integer ticks and lots.
@@ -223,37 +240,45 @@ impl PyOrderBook {
         self.book.config().lot as i64
     }
 
-    #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
+    #[pyo3(
+        signature = (order_id, side, price, qty, tif = TimeInForce::Gtc, post_only = false),
+        text_signature = "(self, order_id, side, price, qty, tif=0, post_only=False)"
+    )]
     fn submit_limit(
         &mut self,
         order_id: &Bound<'_, PyAny>,
         side: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        tif: i64,
-        post_only: bool,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
     ) -> PyResult<Outcome> {
         let req = limit_request(order_id, side, price, qty, tif, post_only)?;
         self.guard(|b| Ok(outcome(b.submit(req)?)))
     }
 
-    #[pyo3(signature = (order_id, side, qty, tif = 2))]
+    #[pyo3(
+        signature = (order_id, side, qty, tif = TimeInForce::Ioc),
+        text_signature = "(self, order_id, side, qty, tif=2)"
+    )]
     fn submit_market(
         &mut self,
         order_id: &Bound<'_, PyAny>,
         side: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        tif: i64,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
         let id = id_arg(order_id)?;
         let side = side_arg(side)?;
         let qty = qty_arg(qty, "qty")?;
-        let tif = tif_arg(tif)?;
         let req = OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false };
         self.guard(|b| Ok(outcome(b.submit(req)?)))
     }
 
-    #[pyo3(signature = (order_id, side, stop_price, qty, limit_price = None, tif = 0))]
+    #[pyo3(
+        signature = (order_id, side, stop_price, qty, limit_price = None, tif = TimeInForce::Gtc),
+        text_signature = "(self, order_id, side, stop_price, qty, limit_price=None, tif=0)"
+    )]
     fn submit_stop(
         &mut self,
         order_id: &Bound<'_, PyAny>,
@@ -261,14 +286,13 @@ impl PyOrderBook {
         stop_price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
         limit_price: Option<&Bound<'_, PyAny>>,
-        tif: i64,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
         let id = id_arg(order_id)?;
         let side = side_arg(side)?;
         let stop = price_arg(stop_price, "stop_price")?;
         let limit = limit_price.map(|p| price_arg(p, "limit_price")).transpose()?;
         let qty = qty_arg(qty, "qty")?;
-        let tif = tif_arg(tif)?;
         self.guard(|b| Ok(outcome(b.submit_stop(id, side, stop, limit, qty, tif)?)))
     }
 
@@ -339,7 +363,7 @@ impl PyOrderBook {
         &self,
         py: Python<'py>,
         side: &Bound<'py, PyAny>,
-        levels: usize,
+        #[pyo3(from_py_with = levels_from_py)] levels: usize,
     ) -> PyResult<(I64s, I64s, I64s)> {
         let side = side_arg(side)?;
         let book = self.alive()?;
@@ -362,7 +386,11 @@ impl PyOrderBook {
             .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)))
     }
 
-    fn volume_at(&self, side: &Bound<'_, PyAny>, price: i64) -> PyResult<i64> {
+    fn volume_at(
+        &self,
+        side: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = price_from_py)] price: i64,
+    ) -> PyResult<i64> {
         Ok(self.alive()?.volume_at(side_arg(side)?, price) as i64)
     }
 
@@ -483,15 +511,18 @@ impl PyOrderBook {
     fn _noop(&self) {}
 
     /// Baseline for benchmarks: the same arguments and result shape as `submit_limit`, no work.
-    #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
+    #[pyo3(
+        signature = (order_id, side, price, qty, tif = TimeInForce::Gtc, post_only = false),
+        text_signature = "(self, order_id, side, price, qty, tif=0, post_only=False)"
+    )]
     fn _noop_args(
         &self,
         order_id: &Bound<'_, PyAny>,
         side: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        tif: i64,
-        post_only: bool,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
     ) -> PyResult<Outcome> {
         let req = limit_request(order_id, side, price, qty, tif, post_only)?;
         Ok((req.side as u8, 0, req.id as i64, req.qty as i64))
