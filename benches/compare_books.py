@@ -22,10 +22,10 @@ timed):
 (b) ``no-op PyO3 call``: the same loop calling ``OrderBook._noop_args`` for every op (the cost of
     crossing the Python/Rust boundary with these arguments, doing nothing);
 (c) ``sortedcontainers``: :class:`sorted_book.SortedBook`;
-(d) ``fillforge per call``: ``submit_limit``/``submit_market``/``cancel`` in a Python loop. Cancels
-    of ids that are no longer live raise ``UnknownOrderError``, which the loop *catches and counts*
-    (the book itself is the only authority on liveness; tracking live ids in Python would mean
-    reading every fill back);
+(d) ``fillforge per call``: ``submit_limit``/``submit_market``/``try_cancel`` in a Python loop.
+    A cancel of an id that is no longer live returns ``(REJECTED, UNKNOWN_ORDER, 0, 0)`` from
+    ``try_cancel`` (``cancel`` would raise ``UnknownOrderError``, which costs more than the cancel
+    itself); the loop counts them (the book is the only authority on liveness);
 (e) ``fillforge batch``: one ``apply_batch`` call on numpy columns prepared beforehand; also
     timed including building the columns from the Python op list.
 
@@ -56,6 +56,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from sorted_book import SortedBook
 
 LIMIT, IOC, MARKET, CANCEL = 0, 1, 2, 3  # workload kinds
+REJECTED = int(Status.REJECTED)
 MID = 10_000
 TARGET_RESTING = 300
 OFFSET_MEAN, OFFSET_SD = 2.0, 6.0  # limit offsets from the mid, in ticks (> 0: passive)
@@ -204,15 +205,13 @@ def run_sorted(rows: list[OpRow], book: SortedBook) -> None:
 
 def run_fillforge(rows: list[OpRow], book: OrderBook) -> int:
     """Returns the number of rejected (unknown-id) cancels."""
-    limit, market, cancel = book.submit_limit, book.submit_market, book.cancel
+    limit, market, cancel = book.submit_limit, book.submit_market, book.try_cancel
     rejected = 0
     for kind, oid, side, price, qty in rows:
         if kind == LIMIT:
             limit(oid, side, price, qty)
         elif kind == CANCEL:
-            try:
-                cancel(oid)
-            except UnknownOrderError:
+            if cancel(oid)[0] == REJECTED:
                 rejected += 1
         elif kind == IOC:
             limit(oid, side, price, qty, 2)

@@ -911,3 +911,14 @@ def test_triggered_stop_limit_without_room_is_canceled() -> None:
         (2, Status.CANCELED, Reason.INVALID_QUANTITY, 0, 2),
     ]
     assert b.volume_at(BUY, 100) == MAX_QTY - 1
+
+
+def test_try_cancel_reports_unknown_ids_without_raising() -> None:
+    book = OrderBook()
+    book.submit_limit(1, Side.BUY, 100, 5)
+    assert book.try_cancel(1) == (Status.CANCELED, Reason.USER, 0, 5)
+    assert book.try_cancel(1) == (Status.REJECTED, Reason.UNKNOWN_ORDER, 0, 0)
+    assert book.try_cancel(99) == (Status.REJECTED, Reason.UNKNOWN_ORDER, 0, 0)
+    assert book.order_count == 0
+    with pytest.raises(InvalidOrderError, match="order_id=-1"):
+        book.try_cancel(-1)

@@ -3,7 +3,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
-use fillforge_core::{BookConfig, BookError, OrderBook, OrderRequest, OrderType, Report, Side, TimeInForce};
+use fillforge_core::{
+    BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Report, Side, Status, TimeInForce,
+};
 use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
@@ -299,6 +301,19 @@ impl PyOrderBook {
     fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
         let id = id_arg(order_id)?;
         self.guard(|b| Ok(outcome(b.cancel(id)?)))
+    }
+
+    /// `cancel` for hot loops: an unknown id gives the outcome `(REJECTED, UNKNOWN_ORDER, 0, 0)`
+    /// instead of raising (raising costs more than the cancel itself).
+    fn try_cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        let id = id_arg(order_id)?;
+        self.guard(|b| match b.cancel(id) {
+            Ok(r) => Ok(outcome(r)),
+            Err(BookError::UnknownOrder { .. }) => {
+                Ok((Status::Rejected as u8, Reason::UnknownOrder as u8, 0, 0))
+            }
+            Err(e) => Err(e.into()),
+        })
     }
 
     fn reduce(&mut self, order_id: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
