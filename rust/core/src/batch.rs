@@ -118,12 +118,19 @@ pub struct BatchOutput {
 }
 
 impl BatchOutput {
+    /// Room for `n` ops and, so that fill columns rarely reallocate mid-batch, `n` fills.
     pub fn with_capacity(n: usize) -> Self {
         BatchOutput {
             status: Vec::with_capacity(n),
             reason: Vec::with_capacity(n),
             filled: Vec::with_capacity(n),
             remaining: Vec::with_capacity(n),
+            fill_op: Vec::with_capacity(n),
+            fill_taker: Vec::with_capacity(n),
+            fill_maker: Vec::with_capacity(n),
+            fill_price: Vec::with_capacity(n),
+            fill_qty: Vec::with_capacity(n),
+            fill_maker_remaining: Vec::with_capacity(n),
             ..Default::default()
         }
     }

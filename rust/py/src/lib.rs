@@ -11,6 +11,12 @@ use fillforge_core::{Reason, Status};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+/// mimalloc keeps freed pages for reuse: a batch's output columns (handed to numpy, freed when
+/// the arrays die) then come back without page faults, which cost ~20% of a large batch under
+/// the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn codes<'py>(
     py: Python<'py>,
     items: impl Iterator<Item = (&'static str, u8)>,
