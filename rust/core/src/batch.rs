@@ -192,7 +192,6 @@ pub fn apply_batch<L: LevelMap>(book: &mut Book<L>, input: &BatchInput<'_>, out:
     let fills_start = book.fills().len();
     let events_start = book.events().len();
     let mut fill_mark = fills_start;
-    let mut event_mark = events_start;
     for i in 0..n {
         let r = one(book, input, i).unwrap_or_else(|e| {
             let qty = input.qty[i].max(0) as u64;
@@ -202,19 +201,17 @@ pub fn apply_batch<L: LevelMap>(book: &mut Book<L>, input: &BatchInput<'_>, out:
         out.reason.push(r.reason as u8);
         out.filled.push(r.filled as i64);
         out.remaining.push(r.remaining as i64);
-        let fills = &book.fills()[fill_mark..];
-        if !fills.is_empty() {
-            for f in fills {
-                out.fill_op.push(i as u32);
-                out.fill_taker.push(f.taker);
-                out.fill_maker.push(f.maker);
-                out.fill_price.push(f.price);
-                out.fill_qty.push(f.qty as i64);
-                out.fill_maker_remaining.push(f.maker_remaining as i64);
+        // Only stamp the op index here; the fill columns are copied in bulk below.
+        let nf = book.fills().len();
+        if nf != fill_mark {
+            out.fill_op.extend(std::iter::repeat_n(i as u32, nf - fill_mark));
+            fill_mark = nf;
+            if nf - fills_start > 4096 {
+                drain_fills(book, fills_start, out);
+                fill_mark = fills_start;
             }
-            fill_mark += fills.len();
         }
-        let events = &book.events()[event_mark..];
+        let events = &book.events()[events_start + out.event_op.len()..];
         if !events.is_empty() {
             for e in events {
                 out.event_op.push(i as u32);
@@ -224,13 +221,19 @@ pub fn apply_batch<L: LevelMap>(book: &mut Book<L>, input: &BatchInput<'_>, out:
                 out.event_filled.push(e.filled as i64);
                 out.event_remaining.push(e.remaining as i64);
             }
-            event_mark += events.len();
-        }
-        if fill_mark - fills_start > 4096 {
-            book.truncate_fills(fills_start);
-            fill_mark = fills_start;
         }
     }
-    book.truncate_fills(fills_start);
+    drain_fills(book, fills_start, out);
     book.truncate_events(events_start);
+}
+
+/// Move the book's fills recorded since `start` into the output's fill columns.
+fn drain_fills<L: LevelMap>(book: &mut Book<L>, start: usize, out: &mut BatchOutput) {
+    let fills = &book.fills()[start..];
+    out.fill_taker.extend(fills.iter().map(|f| f.taker));
+    out.fill_maker.extend(fills.iter().map(|f| f.maker));
+    out.fill_price.extend(fills.iter().map(|f| f.price));
+    out.fill_qty.extend(fills.iter().map(|f| f.qty as i64));
+    out.fill_maker_remaining.extend(fills.iter().map(|f| f.maker_remaining as i64));
+    book.truncate_fills(start);
 }
