@@ -289,9 +289,10 @@ class ReferenceBook:
         tif: int = 0,
         post_only: bool = False,
     ) -> Outcome:
+        # The book's order: time in force (parsed with the arguments), side, then quantity.
+        self._check_tif(tif)
         self._check_side(side)
         self._check_not_negative("qty", qty)
-        self._check_tif(tif)
         self._check_qty("qty", qty)
         self._check_price("price", price)
         self._check_level_room(side, price, qty)
@@ -305,9 +306,10 @@ class ReferenceBook:
         return out
 
     def submit_market(self, order_id: int, side: int, qty: int, tif: int = 2) -> Outcome:
+        # The book's order: time in force (parsed with the arguments), side, then quantity.
+        self._check_tif(tif)
         self._check_side(side)
         self._check_not_negative("qty", qty)
-        self._check_tif(tif)
         self._check_qty("qty", qty)
         self._check_new_id(order_id)
         out = self._execute(order_id, side, None, qty, tif, False)
@@ -323,9 +325,10 @@ class ReferenceBook:
         limit_price: int | None = None,
         tif: int = 0,
     ) -> Outcome:
+        # The book's order: time in force (parsed with the arguments), side, then quantity.
+        self._check_tif(tif)
         self._check_side(side)
         self._check_not_negative("qty", qty)
-        self._check_tif(tif)
         self._check_qty("qty", qty)
         self._check_price("stop_price", stop_price)
         if limit_price is not None:
