@@ -4,12 +4,13 @@ The hot paths live in the compiled extension ``fillforge._core``; this package r
 public classes with their types.
 """
 
-from fillforge._core import BatchResult, OrderBook, Throttle, __version__
+from fillforge._core import BatchResult, OrderBook, Throttle, TrailingStops, __version__
 from fillforge.codes import Op, Reason, Side, Status, TimeInForce
 from fillforge.errors import (
     BatchInputError,
     ClockWentBackwardsError,
     DuplicateOrderIdError,
+    DuplicateStopIdError,
     FillforgeError,
     InternalError,
     InvalidOrderError,
@@ -20,9 +21,12 @@ from fillforge.errors import (
     ReplayError,
     RequestTooLargeError,
     ThrottleError,
+    TrailingStopError,
     UnknownOrderError,
+    UnknownStopError,
 )
 from fillforge.throttle import Denied, Gcra, RateLimiter, SlidingWindow
+from fillforge.trailing import StopState, trail_bps_from_percent, trail_ticks_from_price
 
 __all__ = [
     "BatchInputError",
@@ -30,6 +34,7 @@ __all__ = [
     "ClockWentBackwardsError",
     "Denied",
     "DuplicateOrderIdError",
+    "DuplicateStopIdError",
     "FillforgeError",
     "Gcra",
     "InternalError",
@@ -47,9 +52,15 @@ __all__ = [
     "Side",
     "SlidingWindow",
     "Status",
+    "StopState",
     "Throttle",
     "ThrottleError",
     "TimeInForce",
+    "TrailingStopError",
+    "TrailingStops",
     "UnknownOrderError",
+    "UnknownStopError",
     "__version__",
+    "trail_bps_from_percent",
+    "trail_ticks_from_price",
 ]

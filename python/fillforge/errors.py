@@ -9,6 +9,7 @@ from fillforge._core import (
     BatchInputError,
     ClockWentBackwardsError,
     DuplicateOrderIdError,
+    DuplicateStopIdError,
     FillforgeError,
     InternalError,
     InvalidOrderError,
@@ -19,13 +20,16 @@ from fillforge._core import (
     ReplayError,
     RequestTooLargeError,
     ThrottleError,
+    TrailingStopError,
     UnknownOrderError,
+    UnknownStopError,
 )
 
 __all__ = [
     "BatchInputError",
     "ClockWentBackwardsError",
     "DuplicateOrderIdError",
+    "DuplicateStopIdError",
     "FillforgeError",
     "InternalError",
     "InvalidOrderError",
@@ -36,5 +40,7 @@ __all__ = [
     "ReplayError",
     "RequestTooLargeError",
     "ThrottleError",
+    "TrailingStopError",
     "UnknownOrderError",
+    "UnknownStopError",
 ]

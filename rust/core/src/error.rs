@@ -204,3 +204,50 @@ impl fmt::Display for ThrottleError {
 }
 
 impl std::error::Error for ThrottleError {}
+
+/// A refused trailing-stop operation. The engine is unchanged whenever one is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrailingError {
+    /// A live stop already has this id.
+    DuplicateId { id: u64 },
+    /// No live stop has this id (never added, removed, or already triggered).
+    UnknownId { id: u64 },
+    /// An instrument index outside `0..count`.
+    InvalidInstrument { instrument: u64, count: u32 },
+    /// A price outside +/-2^61 ticks.
+    InvalidPrice { field: &'static str, price: i64 },
+    /// A trail or limit offset out of range.
+    InvalidTrail { value: i64, why: &'static str },
+    /// `amend` tried to switch a stop between a tick and a percent trail.
+    TrailKindChange { id: u64 },
+    /// An update column of the wrong length.
+    LengthMismatch { field: &'static str, len: usize, expected: usize },
+}
+
+impl fmt::Display for TrailingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrailingError::DuplicateId { id } => {
+                write!(f, "id={id}: a live trailing stop already has this id")
+            }
+            TrailingError::UnknownId { id } => {
+                write!(f, "id={id}: no live trailing stop with this id (never added, removed or triggered)")
+            }
+            TrailingError::InvalidInstrument { instrument, count } => {
+                write!(f, "instrument={instrument}: outside 0..{count}")
+            }
+            TrailingError::InvalidPrice { field, price } => {
+                write!(f, "{field}={price}: outside the supported range +/-2^61 ticks")
+            }
+            TrailingError::InvalidTrail { value, why } => write!(f, "{value}: {why}"),
+            TrailingError::TrailKindChange { id } => {
+                write!(f, "id={id}: cannot switch a trail between ticks and percent (remove and re-add)")
+            }
+            TrailingError::LengthMismatch { field, len, expected } => {
+                write!(f, "{field}: length {len}, expected {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TrailingError {}

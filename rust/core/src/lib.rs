@@ -9,11 +9,13 @@ pub mod book;
 pub mod error;
 pub mod replay;
 pub mod throttle;
+pub mod trailing;
 
 pub use batch::{BatchInput, BatchOutput, OpKind};
 pub use book::{
     Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo, OrderRequest,
     OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
 };
-pub use error::{BookError, Reason, ThrottleError};
+pub use error::{BookError, Reason, ThrottleError, TrailingError};
 pub use throttle::{Decision, Limit, Throttle};
+pub use trailing::{StopSide, StopSpec, StopState, Trail, TrailingStops, Trigger};

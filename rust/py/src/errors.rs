@@ -1,7 +1,7 @@
 //! The exception hierarchy, declared here and re-exported from `fillforge.errors`, and the one
 //! conversion from core errors to it.
 
-use fillforge_core::{BookError, ThrottleError as CoreThrottleError};
+use fillforge_core::{BookError, ThrottleError as CoreThrottleError, TrailingError};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -82,6 +82,25 @@ create_exception!(
     "A request for more units than the tightest limit can ever admit at once."
 );
 
+create_exception!(
+    fillforge._core,
+    TrailingStopError,
+    FillforgeError,
+    "A trailing-stop engine refused a call (bad trail, price, instrument or column); it is unchanged."
+);
+create_exception!(
+    fillforge._core,
+    UnknownStopError,
+    TrailingStopError,
+    "No live trailing stop has this id (never added, removed, or already triggered)."
+);
+create_exception!(
+    fillforge._core,
+    DuplicateStopIdError,
+    TrailingStopError,
+    "A live trailing stop already has this id."
+);
+
 /// Errors of the bindings layer; `?` converts core errors into it.
 pub enum CoreErr {
     Book(BookError),
@@ -92,6 +111,11 @@ pub enum CoreErr {
     ThrottleRow(usize, CoreThrottleError),
     /// A throttle batch column with the wrong dtype, shape or length.
     ThrottleBatch(String),
+    Trailing(TrailingError),
+    /// A trailing-stop error found at one row of an update.
+    TrailingRow(usize, TrailingError),
+    /// A trailing-stop argument or column with the wrong dtype, shape, length or combination.
+    TrailingBatch(String),
     Internal(String),
     /// An already-typed Python exception (argument conversion).
     Py(PyErr),
@@ -114,6 +138,14 @@ fn throttle_err(e: &CoreThrottleError, msg: String) -> PyErr {
         CoreThrottleError::ClockWentBackwards { .. } => ClockWentBackwardsError::new_err(msg),
         CoreThrottleError::RequestTooLarge { .. } => RequestTooLargeError::new_err(msg),
         CoreThrottleError::InvalidLimit { .. } => ThrottleError::new_err(msg),
+    }
+}
+
+fn trailing_err(e: &TrailingError, msg: String) -> PyErr {
+    match e {
+        TrailingError::UnknownId { .. } => UnknownStopError::new_err(msg),
+        TrailingError::DuplicateId { .. } => DuplicateStopIdError::new_err(msg),
+        _ => TrailingStopError::new_err(msg),
     }
 }
 
@@ -141,6 +173,9 @@ impl From<CoreErr> for PyErr {
             CoreErr::Throttle(e) => throttle_err(&e, e.to_string()),
             CoreErr::ThrottleRow(i, e) => throttle_err(&e, format!("row {i}: {e}")),
             CoreErr::ThrottleBatch(msg) => ThrottleError::new_err(msg),
+            CoreErr::Trailing(e) => trailing_err(&e, e.to_string()),
+            CoreErr::TrailingRow(i, e) => trailing_err(&e, format!("row {i}: {e}")),
+            CoreErr::TrailingBatch(msg) => TrailingStopError::new_err(msg),
             CoreErr::Internal(msg) => InternalError::new_err(msg),
             CoreErr::Py(e) => e,
         }
@@ -163,5 +198,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ThrottleError", py.get_type::<ThrottleError>())?;
     m.add("ClockWentBackwardsError", py.get_type::<ClockWentBackwardsError>())?;
     m.add("RequestTooLargeError", py.get_type::<RequestTooLargeError>())?;
+    m.add("TrailingStopError", py.get_type::<TrailingStopError>())?;
+    m.add("UnknownStopError", py.get_type::<UnknownStopError>())?;
+    m.add("DuplicateStopIdError", py.get_type::<DuplicateStopIdError>())?;
     Ok(())
 }

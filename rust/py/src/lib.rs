@@ -5,6 +5,7 @@ mod book;
 mod errors;
 mod replay;
 mod throttle;
+mod trailing;
 
 use fillforge_core::batch::OpKind;
 use fillforge_core::{Reason, Status};
@@ -36,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<book::PyBatchResult>()?;
     replay::register(m)?;
     m.add_class::<throttle::PyThrottle>()?;
+    m.add_class::<trailing::PyTrailingStops>()?;
     m.add("STATUS_CODES", codes(py, Status::ALL.iter().map(|s| (s.name(), *s as u8)))?)?;
     m.add("REASON_CODES", codes(py, Reason::ALL.iter().map(|r| (r.name(), *r as u8)))?)?;
     m.add("OP_CODES", codes(py, OpKind::ALL.iter().map(|o| (o.name(), *o as u8)))?)?;

@@ -1,0 +1,233 @@
+//! `TrailingStops`: the Python face of `fillforge_core::TrailingStops`.
+
+use fillforge_core::{StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::CoreErr;
+
+type U64s = Py<PyArray1<u64>>;
+type I64s = Py<PyArray1<i64>>;
+
+fn column<'py, T: numpy::Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
+    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
+        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
+        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
+        CoreErr::TrailingBatch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
+    })?;
+    let ro = arr.try_readonly().map_err(|e| CoreErr::TrailingBatch(format!("{name}: {e}")))?;
+    if !ro.is_contiguous() {
+        return Err(CoreErr::TrailingBatch(format!("{name}: array must be C-contiguous")));
+    }
+    Ok(ro)
+}
+
+fn side_of(side: i64) -> Result<StopSide, CoreErr> {
+    match side {
+        -1 => Ok(StopSide::Sell),
+        1 => Ok(StopSide::Buy),
+        _ => Err(CoreErr::TrailingBatch(format!("side={side}: expected -1 (sell stop) or 1 (buy stop)"))),
+    }
+}
+
+fn trail_of(trail_ticks: Option<i64>, trail_bps: Option<u32>) -> Result<Trail, CoreErr> {
+    match (trail_ticks, trail_bps) {
+        (Some(t), None) => Ok(Trail::Ticks(t)),
+        (None, Some(b)) => Ok(Trail::Bps(b)),
+        _ => Err(CoreErr::TrailingBatch("give exactly one of trail_ticks and trail_bps".into())),
+    }
+}
+
+/// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, armed, hwm, stop)`.
+type StateTuple =
+    (u64, u32, i8, Option<i64>, Option<u32>, Option<i64>, Option<i64>, bool, Option<i64>, Option<i64>);
+
+fn state_tuple(s: StopState) -> StateTuple {
+    let (t, b) = match s.spec.trail {
+        Trail::Ticks(t) => (Some(t), None),
+        Trail::Bps(b) => (None, Some(b)),
+    };
+    let side = if s.spec.side == StopSide::Sell { -1 } else { 1 };
+    (s.spec.id, s.spec.instrument, side, t, b, s.spec.activation, s.spec.limit_offset, s.armed, s.hwm, s.stop)
+}
+
+/// Many trailing stops over integer-tick prices, updated in bulk from numpy arrays.
+#[pyclass(module = "fillforge._core", name = "TrailingStops")]
+pub struct PyTrailingStops {
+    inner: TrailingStops,
+    out: Vec<Trigger>,
+    /// Limit prices of the stop-limits among the last update's triggers (id order as returned).
+    last_limits: Vec<i64>,
+    last_has_limit: Vec<bool>,
+}
+
+impl PyTrailingStops {
+    fn emit(&mut self, py: Python<'_>) -> (U64s, I64s) {
+        let ids: Vec<u64> = self.out.iter().map(|t| t.id).collect();
+        let stops: Vec<i64> = self.out.iter().map(|t| t.stop).collect();
+        self.last_limits = self.out.iter().map(|t| t.limit.unwrap_or(t.stop)).collect();
+        self.last_has_limit = self.out.iter().map(|t| t.limit.is_some()).collect();
+        self.out.clear();
+        (PyArray1::from_vec(py, ids).unbind(), PyArray1::from_vec(py, stops).unbind())
+    }
+}
+
+#[pymethods]
+impl PyTrailingStops {
+    #[new]
+    fn new(n_instruments: u32) -> Self {
+        PyTrailingStops {
+            inner: TrailingStops::new(n_instruments),
+            out: Vec::new(),
+            last_limits: Vec::new(),
+            last_has_limit: Vec::new(),
+        }
+    }
+
+    #[getter]
+    fn n_instruments(&self) -> u32 {
+        self.inner.n_instruments()
+    }
+
+    /// The compiled kernel in use: "generic", "avx2" or "avx512".
+    #[getter]
+    fn kernel(&self) -> &'static str {
+        self.inner.kernel()
+    }
+
+    /// Add a stop. `side`: -1 sell stop (protects a long), 1 buy stop (protects a short).
+    /// Exactly one of `trail_ticks`, `trail_bps`. With `price` it is armed at once (if its
+    /// activation allows) with that water mark.
+    #[pyo3(signature = (id, instrument, side, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, price = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        id: u64,
+        instrument: u32,
+        side: i64,
+        trail_ticks: Option<i64>,
+        trail_bps: Option<u32>,
+        activation: Option<i64>,
+        limit_offset: Option<i64>,
+        price: Option<i64>,
+    ) -> PyResult<()> {
+        let spec = StopSpec {
+            id,
+            instrument,
+            side: side_of(side)?,
+            trail: trail_of(trail_ticks, trail_bps)?,
+            activation,
+            limit_offset,
+        };
+        Ok(self.inner.add(spec, price).map_err(CoreErr::from)?)
+    }
+
+    /// Remove a live stop; returns its last state tuple.
+    fn remove(&mut self, id: u64) -> PyResult<StateTuple> {
+        Ok(state_tuple(self.inner.remove(id).map_err(CoreErr::from)?))
+    }
+
+    /// Change the trail of a live stop (same kind); an armed stop is recomputed from its water mark.
+    #[pyo3(signature = (id, *, trail_ticks = None, trail_bps = None))]
+    fn amend(&mut self, id: u64, trail_ticks: Option<i64>, trail_bps: Option<u32>) -> PyResult<()> {
+        let trail = trail_of(trail_ticks, trail_bps)?;
+        Ok(self.inner.amend(id, trail).map_err(CoreErr::from)?)
+    }
+
+    /// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, armed, hwm, stop)`
+    /// or None.
+    fn get(&self, id: u64) -> Option<StateTuple> {
+        self.inner.get(id).map(state_tuple)
+    }
+
+    fn __contains__(&self, id: u64) -> bool {
+        self.inner.contains(id)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Last prices row by row; returns `(triggered_ids, stop_prices)`.
+    fn update_last<'py>(
+        &mut self,
+        py: Python<'py>,
+        instruments: &Bound<'py, PyAny>,
+        prices: &Bound<'py, PyAny>,
+    ) -> PyResult<(U64s, I64s)> {
+        let i = column::<u32>(instruments, "instruments", "uint32")?;
+        let p = column::<i64>(prices, "prices", "int64")?;
+        let (i, p) = (i.as_slice().expect("contiguous"), p.as_slice().expect("contiguous"));
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| inner.update_last(i, p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        Ok(self.emit(py))
+    }
+
+    /// Quotes row by row (sell stops on the bid, buy stops on the ask).
+    fn update_quotes<'py>(
+        &mut self,
+        py: Python<'py>,
+        instruments: &Bound<'py, PyAny>,
+        bids: &Bound<'py, PyAny>,
+        asks: &Bound<'py, PyAny>,
+    ) -> PyResult<(U64s, I64s)> {
+        let i = column::<u32>(instruments, "instruments", "uint32")?;
+        let b = column::<i64>(bids, "bids", "int64")?;
+        let a = column::<i64>(asks, "asks", "int64")?;
+        let (i, b, a) = (
+            i.as_slice().expect("contiguous"),
+            b.as_slice().expect("contiguous"),
+            a.as_slice().expect("contiguous"),
+        );
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| inner.update_quotes(i, b, a, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        Ok(self.emit(py))
+    }
+
+    /// One last price per instrument (`len(prices) == n_instruments`).
+    fn update_dense<'py>(&mut self, py: Python<'py>, prices: &Bound<'py, PyAny>) -> PyResult<(U64s, I64s)> {
+        let p = column::<i64>(prices, "prices", "int64")?;
+        let p = p.as_slice().expect("contiguous");
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| inner.update_dense(p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        Ok(self.emit(py))
+    }
+
+    /// One quote per instrument.
+    fn update_dense_quotes<'py>(
+        &mut self,
+        py: Python<'py>,
+        bids: &Bound<'py, PyAny>,
+        asks: &Bound<'py, PyAny>,
+    ) -> PyResult<(U64s, I64s)> {
+        let b = column::<i64>(bids, "bids", "int64")?;
+        let a = column::<i64>(asks, "asks", "int64")?;
+        let (b, a) = (b.as_slice().expect("contiguous"), a.as_slice().expect("contiguous"));
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| inner.update_dense_quotes(b, a, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        Ok(self.emit(py))
+    }
+
+    /// For the last update's triggers (same order): `(limit_prices, is_stop_limit)`; a plain
+    /// trailing stop (a market order once triggered) has `is_stop_limit` False and its stop price.
+    fn last_limit_prices(&self, py: Python<'_>) -> (I64s, Py<PyArray1<bool>>) {
+        (
+            PyArray1::from_slice(py, &self.last_limits).unbind(),
+            PyArray1::from_slice(py, &self.last_has_limit).unbind(),
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!("TrailingStops(n_instruments={}, stops={})", self.inner.n_instruments(), self.inner.len())
+    }
+}
+
+impl From<TrailingError> for CoreErr {
+    fn from(e: TrailingError) -> Self {
+        CoreErr::Trailing(e)
+    }
+}
