@@ -6,9 +6,10 @@ use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
 use fillforge_core::{
     BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Report, Side, Status, TimeInForce,
 };
-use numpy::{Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
+use crate::columns::{array, column};
 use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
 
 type Outcome = (u8, u8, i64, i64);
@@ -134,27 +135,6 @@ impl PyOrderBook {
             }
         }
     }
-}
-
-fn array<'py, T: Element>(py: Python<'py>, v: Vec<T>) -> Py<PyArray1<T>> {
-    v.into_pyarray(py).unbind()
-}
-
-fn column<'py, T: Element>(
-    obj: &Bound<'py, PyAny>,
-    name: &str,
-    dtype: &str,
-) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
-    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
-        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
-        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
-        CoreErr::Batch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
-    })?;
-    let ro = arr.try_readonly().map_err(|e| CoreErr::Batch(format!("{name}: {e}")))?;
-    if !ro.is_contiguous() {
-        return Err(CoreErr::Batch(format!("{name}: array must be C-contiguous")));
-    }
-    Ok(ro)
 }
 
 /// Outcomes and fills of one `OrderBook.apply_batch` call, as numpy arrays.
@@ -484,14 +464,16 @@ impl PyOrderBook {
         stop_price: Option<&Bound<'py, PyAny>>,
         post_only: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyBatchResult> {
-        let op = column::<u8>(op, "op", "uint8")?;
-        let order_id = column::<u64>(order_id, "order_id", "uint64")?;
-        let side = column::<i8>(side, "side", "int8")?;
-        let price = column::<i64>(price, "price", "int64")?;
-        let qty = column::<i64>(qty, "qty", "int64")?;
-        let tif = tif.map(|t| column::<u8>(t, "tif", "uint8")).transpose()?;
-        let stop_price = stop_price.map(|s| column::<i64>(s, "stop_price", "int64")).transpose()?;
-        let post_only = post_only.map(|p| column::<bool>(p, "post_only", "bool")).transpose()?;
+        let op = column::<u8>(op, "op", "uint8", CoreErr::Batch)?;
+        let order_id = column::<u64>(order_id, "order_id", "uint64", CoreErr::Batch)?;
+        let side = column::<i8>(side, "side", "int8", CoreErr::Batch)?;
+        let price = column::<i64>(price, "price", "int64", CoreErr::Batch)?;
+        let qty = column::<i64>(qty, "qty", "int64", CoreErr::Batch)?;
+        let tif = tif.map(|t| column::<u8>(t, "tif", "uint8", CoreErr::Batch)).transpose()?;
+        let stop_price =
+            stop_price.map(|s| column::<i64>(s, "stop_price", "int64", CoreErr::Batch)).transpose()?;
+        let post_only =
+            post_only.map(|p| column::<bool>(p, "post_only", "bool", CoreErr::Batch)).transpose()?;
         let input = BatchInput {
             op: op.as_slice().expect("contiguous"),
             order_id: order_id.as_slice().expect("contiguous"),

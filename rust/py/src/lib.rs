@@ -2,6 +2,7 @@
 //! arguments, makes one core call and reshapes the result; all logic lives in the core crate.
 
 mod book;
+mod columns;
 mod errors;
 mod replay;
 mod throttle;

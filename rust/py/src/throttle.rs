@@ -1,30 +1,14 @@
 //! `Throttle`: the Python face of `fillforge_core::Throttle` (keyed sliding-window and GCRA limits).
 
 use fillforge_core::{Limit, Throttle};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 
+use crate::columns::column;
 use crate::errors::CoreErr;
 
 type Bools = Py<PyArray1<bool>>;
 type I64s = Py<PyArray1<i64>>;
-
-fn column<'py, T: numpy::Element>(
-    obj: &Bound<'py, PyAny>,
-    name: &str,
-    dtype: &str,
-) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
-    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
-        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
-        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
-        CoreErr::ThrottleBatch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
-    })?;
-    let ro = arr.try_readonly().map_err(|e| CoreErr::ThrottleBatch(format!("{name}: {e}")))?;
-    if !ro.is_contiguous() {
-        return Err(CoreErr::ThrottleBatch(format!("{name}: array must be C-contiguous")));
-    }
-    Ok(ro)
-}
 
 /// A keyed rate limiter enforcing every one of its limits at once.
 #[pyclass(module = "fillforge._core", name = "Throttle")]
@@ -139,9 +123,9 @@ impl PyThrottle {
         times: &Bound<'py, PyAny>,
         n: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bools, I64s)> {
-        let keys = column::<u64>(keys, "keys", "uint64")?;
-        let times = column::<i64>(times, "times", "int64")?;
-        let ns = n.map(|v| column::<u32>(v, "n", "uint32")).transpose()?;
+        let keys = column::<u64>(keys, "keys", "uint64", CoreErr::ThrottleBatch)?;
+        let times = column::<i64>(times, "times", "int64", CoreErr::ThrottleBatch)?;
+        let ns = n.map(|v| column::<u32>(v, "n", "uint32", CoreErr::ThrottleBatch)).transpose()?;
         let (k, t) = (keys.as_slice().expect("contiguous"), times.as_slice().expect("contiguous"));
         let nv = ns.as_ref().map(|v| v.as_slice().expect("contiguous"));
         if t.len() != k.len() {

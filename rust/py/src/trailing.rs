@@ -1,30 +1,14 @@
 //! `TrailingStops`: the Python face of `fillforge_core::TrailingStops`.
 
 use fillforge_core::{StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 
+use crate::columns::column;
 use crate::errors::CoreErr;
 
 type U64s = Py<PyArray1<u64>>;
 type I64s = Py<PyArray1<i64>>;
-
-fn column<'py, T: numpy::Element>(
-    obj: &Bound<'py, PyAny>,
-    name: &str,
-    dtype: &str,
-) -> Result<PyReadonlyArray1<'py, T>, CoreErr> {
-    let arr = obj.cast::<PyArray1<T>>().map_err(|_| {
-        let got = obj.getattr("dtype").map_or_else(|_| obj.get_type().to_string(), |d| format!("dtype {d}"));
-        let ndim = obj.getattr("ndim").map_or_else(|_| String::new(), |d| format!(" with ndim {d}"));
-        CoreErr::TrailingBatch(format!("{name}: expected a 1-D numpy array of {dtype}, got {got}{ndim}"))
-    })?;
-    let ro = arr.try_readonly().map_err(|e| CoreErr::TrailingBatch(format!("{name}: {e}")))?;
-    if !ro.is_contiguous() {
-        return Err(CoreErr::TrailingBatch(format!("{name}: array must be C-contiguous")));
-    }
-    Ok(ro)
-}
 
 fn side_of(side: i64) -> Result<StopSide, CoreErr> {
     match side {
@@ -159,8 +143,8 @@ impl PyTrailingStops {
         instruments: &Bound<'py, PyAny>,
         prices: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let i = column::<u32>(instruments, "instruments", "uint32")?;
-        let p = column::<i64>(prices, "prices", "int64")?;
+        let i = column::<u32>(instruments, "instruments", "uint32", CoreErr::TrailingBatch)?;
+        let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
         let (i, p) = (i.as_slice().expect("contiguous"), p.as_slice().expect("contiguous"));
         let (inner, out) = (&mut self.inner, &mut self.out);
         py.detach(|| inner.update_last(i, p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
@@ -175,9 +159,9 @@ impl PyTrailingStops {
         bids: &Bound<'py, PyAny>,
         asks: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let i = column::<u32>(instruments, "instruments", "uint32")?;
-        let b = column::<i64>(bids, "bids", "int64")?;
-        let a = column::<i64>(asks, "asks", "int64")?;
+        let i = column::<u32>(instruments, "instruments", "uint32", CoreErr::TrailingBatch)?;
+        let b = column::<i64>(bids, "bids", "int64", CoreErr::TrailingBatch)?;
+        let a = column::<i64>(asks, "asks", "int64", CoreErr::TrailingBatch)?;
         let (i, b, a) = (
             i.as_slice().expect("contiguous"),
             b.as_slice().expect("contiguous"),
@@ -190,7 +174,7 @@ impl PyTrailingStops {
 
     /// One last price per instrument (`len(prices) == n_instruments`).
     fn update_dense<'py>(&mut self, py: Python<'py>, prices: &Bound<'py, PyAny>) -> PyResult<(U64s, I64s)> {
-        let p = column::<i64>(prices, "prices", "int64")?;
+        let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
         let p = p.as_slice().expect("contiguous");
         let (inner, out) = (&mut self.inner, &mut self.out);
         py.detach(|| inner.update_dense(p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
@@ -204,8 +188,8 @@ impl PyTrailingStops {
         bids: &Bound<'py, PyAny>,
         asks: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let b = column::<i64>(bids, "bids", "int64")?;
-        let a = column::<i64>(asks, "asks", "int64")?;
+        let b = column::<i64>(bids, "bids", "int64", CoreErr::TrailingBatch)?;
+        let a = column::<i64>(asks, "asks", "int64", CoreErr::TrailingBatch)?;
         let (b, a) = (b.as_slice().expect("contiguous"), a.as_slice().expect("contiguous"));
         let (inner, out) = (&mut self.inner, &mut self.out);
         py.detach(|| inner.update_dense_quotes(b, a, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
