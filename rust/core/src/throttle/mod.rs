@@ -342,12 +342,17 @@ impl Throttle {
             }
         };
         if let [only] = self.states.as_mut_slice() {
-            let wait = only.wait(slot, now, n);
-            if wait == 0 {
-                only.commit(slot, now, n);
-                return Decision::ALLOWED;
-            }
-            return Decision { allowed: false, wait, limit: 0 };
+            let wait = match only {
+                State::Window(w) => w.take(slot, now, n),
+                State::Gcra(g) => {
+                    let wait = g.wait(slot, now, n);
+                    if wait == 0 {
+                        g.commit(slot, now, n);
+                    }
+                    wait
+                }
+            };
+            return if wait == 0 { Decision::ALLOWED } else { Decision { allowed: false, wait, limit: 0 } };
         }
         let (mut wait, mut limit) = (0, 0);
         for (i, st) in self.states.iter_mut().enumerate() {

@@ -95,6 +95,42 @@ impl WindowLog {
         self.meta[slot].1 = len + n;
     }
 
+    /// `wait` then, when it is 0, `commit`, in one pass over the slot's ring.
+    #[inline]
+    pub(crate) fn take(&mut self, slot: usize, now: i64, n: u32) -> i64 {
+        let cap = self.cap;
+        let cutoff = now.saturating_sub(self.window);
+        let ring = &mut self.times[slot * cap..(slot + 1) * cap];
+        let (head0, len0) = self.meta[slot];
+        let (mut head, mut len) = (head0 as usize, len0 as usize);
+        while len > 0 && ring[head] <= cutoff {
+            head += 1;
+            if head == cap {
+                head = 0;
+            }
+            len -= 1;
+        }
+        let need = len + n as usize;
+        if need > cap {
+            self.meta[slot] = (head as u32, len as u32);
+            let mut i = head + (need - cap - 1);
+            if i >= cap {
+                i -= cap;
+            }
+            return ring[i].saturating_add(self.window).saturating_sub(now).max(1);
+        }
+        let mut tail = head + len;
+        for _ in 0..n {
+            if tail >= cap {
+                tail -= cap;
+            }
+            ring[tail] = now;
+            tail += 1;
+        }
+        self.meta[slot] = (head as u32, need as u32);
+        0
+    }
+
     /// Events of `slot` in the window at `now`.
     #[inline]
     pub(crate) fn count(&mut self, slot: usize, now: i64) -> u64 {
