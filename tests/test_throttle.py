@@ -184,8 +184,14 @@ def test_request_sizes() -> None:
     assert len(t) == 0
     assert t.try_acquire(1, 0, 3)
     assert not t.try_acquire(1, 0, 1)
-    with pytest.raises(OverflowError):
+    last = t.last_time
+    with pytest.raises(ThrottleError, match=r"key=-1: expected an integer"):
         t.try_acquire(-1, 0)
+    with pytest.raises(ThrottleError, match=r"now=0\.5"):
+        t.try_acquire(1, 0.5)  # type: ignore[arg-type]
+    with pytest.raises(ThrottleError, match="n=-2"):
+        t.poll(1, 0, -2)
+    assert t.last_time == last  # bad arguments change nothing
 
 
 @pytest.mark.parametrize(

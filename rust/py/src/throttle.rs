@@ -5,10 +5,30 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 
 use crate::columns::column;
-use crate::errors::CoreErr;
+use crate::errors::{CoreErr, ThrottleError};
 
 type Bools = Py<PyArray1<bool>>;
 type I64s = Py<PyArray1<i64>>;
+
+/// An argument as an integer of type `T`, or a `ThrottleError` naming the field and the value.
+fn int_arg<'py, T: FromPyObjectOwned<'py>>(obj: &Bound<'py, PyAny>, field: &str, range: &str) -> PyResult<T> {
+    obj.extract::<T>().map_err(|_| {
+        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        ThrottleError::new_err(format!("{field}={shown}: expected an integer in {range}"))
+    })
+}
+
+fn key_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    int_arg(obj, "key", "[0, 2^64)")
+}
+
+fn now_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    int_arg(obj, "now", "[-2^63, 2^63)")
+}
+
+fn n_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
+    int_arg(obj, "n", "[0, 2^32)")
+}
 
 /// A keyed rate limiter enforcing every one of its limits at once.
 #[pyclass(module = "fillforge._core", name = "Throttle")]
@@ -56,32 +76,57 @@ impl PyThrottle {
 
     /// True if all `n` units passed (and were recorded in every limit); False if none did.
     #[pyo3(signature = (key, now, n = 1))]
-    fn try_acquire(&mut self, key: u64, now: i64, n: u32) -> PyResult<bool> {
+    fn try_acquire(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        #[pyo3(from_py_with = n_arg)] n: u32,
+    ) -> PyResult<bool> {
         Ok(self.inner.try_acquire(key, now, n).map_err(CoreErr::from)?)
     }
 
     /// Queue policy in one call: 0 if all `n` units passed, else nanoseconds until they would.
     #[pyo3(signature = (key, now, n = 1))]
-    fn poll(&mut self, key: u64, now: i64, n: u32) -> PyResult<i64> {
+    fn poll(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        #[pyo3(from_py_with = n_arg)] n: u32,
+    ) -> PyResult<i64> {
         Ok(self.inner.acquire(key, now, n).map_err(CoreErr::from)?.wait)
     }
 
     /// `(allowed, wait_ns, limit_index)`; `limit_index` is the binding limit, -1 when allowed.
     #[pyo3(signature = (key, now, n = 1))]
-    fn check(&mut self, key: u64, now: i64, n: u32) -> PyResult<(bool, i64, i64)> {
+    fn check(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        #[pyo3(from_py_with = n_arg)] n: u32,
+    ) -> PyResult<(bool, i64, i64)> {
         let d = self.inner.acquire(key, now, n).map_err(CoreErr::from)?;
         Ok((d.allowed, d.wait, if d.allowed { -1 } else { d.limit as i64 }))
     }
 
     /// Nanoseconds until `n` units for `key` would pass (0: now). Records nothing.
     #[pyo3(signature = (key, now, n = 1))]
-    fn wait_time(&mut self, key: u64, now: i64, n: u32) -> PyResult<i64> {
+    fn wait_time(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        #[pyo3(from_py_with = n_arg)] n: u32,
+    ) -> PyResult<i64> {
         Ok(self.inner.wait_time(key, now, n).map_err(CoreErr::from)?)
     }
 
     /// Units `key` holds in limit `limit` at `now` (events in the window, or GCRA tokens in use).
     #[pyo3(signature = (key, now, limit = 0))]
-    fn count_in_window(&mut self, key: u64, now: i64, limit: usize) -> PyResult<u64> {
+    fn count_in_window(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        limit: usize,
+    ) -> PyResult<u64> {
         Ok(self.inner.count_in_window(key, now, limit).map_err(CoreErr::from)?)
     }
 
@@ -161,7 +206,12 @@ impl PyThrottle {
 
     /// Baseline for benchmarks: `try_acquire`'s arguments and result, no work.
     #[pyo3(signature = (key, now, n = 1))]
-    fn _noop(&mut self, key: u64, now: i64, n: u32) -> bool {
+    fn _noop(
+        &mut self,
+        #[pyo3(from_py_with = key_arg)] key: u64,
+        #[pyo3(from_py_with = now_arg)] now: i64,
+        #[pyo3(from_py_with = n_arg)] n: u32,
+    ) -> bool {
         key ^ (now as u64) ^ u64::from(n) != 1
     }
 
