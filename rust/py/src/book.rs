@@ -119,9 +119,7 @@ impl PyOrderBook {
 
     /// Run one core call; a panic poisons this book and surfaces as `InternalError`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
-        if self.poisoned {
-            return Err(CoreErr::Internal(POISONED.into()).into());
-        }
+        self.alive()?;
         match catch_unwind(AssertUnwindSafe(|| f(&mut self.book))) {
             Ok(r) => r.map_err(PyErr::from),
             Err(payload) => {

@@ -213,11 +213,16 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    fn levels(&self) -> impl Iterator<Item = (Price, Qty)> + '_ {
-        let off = match self.side {
+    /// Column offset of this side's (price, size) within each level's four columns.
+    fn offset(&self) -> usize {
+        match self.side {
             Side::Sell => 0,
             Side::Buy => 2,
-        };
+        }
+    }
+
+    fn levels(&self) -> impl Iterator<Item = (Price, Qty)> + '_ {
+        let off = self.offset();
         self.row
             .chunks_exact(4)
             .map(move |c| (c[off], c[off + 1]))
@@ -227,37 +232,28 @@ impl View<'_> {
 
     /// Same prices and sizes on this side as `other`.
     fn side_eq(&self, other: &View<'_>) -> bool {
-        let off = match self.side {
-            Side::Sell => 0,
-            Side::Buy => 2,
-        };
+        let off = self.offset();
         self.row
             .chunks_exact(4)
             .zip(other.row.chunks_exact(4))
             .all(|(a, b)| a[off] == b[off] && a[off + 1] == b[off + 1])
     }
+}
 
-    /// Key of the worst visible price when all `n` levels are occupied (`None`: the whole side
-    /// is visible).
-    fn horizon(&self, n: usize) -> Option<i64> {
-        let mut count = 0;
-        let mut worst = None;
-        for (p, _) in self.levels() {
-            count += 1;
-            worst = Some(key(self.side, p));
-        }
-        if count == n {
-            worst
-        } else {
-            None
-        }
+/// Key of the worst visible price when all `n` levels are occupied (`None`: the whole side is
+/// visible). `visible` is one side's levels, best first.
+fn horizon(side: Side, visible: &[(Price, Qty)], n: usize) -> Option<i64> {
+    if visible.len() == n {
+        visible.last().map(|l| key(side, l.0))
+    } else {
+        None
     }
 }
 
 struct Replayer {
     book: OrderBook,
     /// Scratch for the checks (the true side's visible levels; level differences), reused.
-    expected: Vec<(Price, Qty)>,
+    visible: Vec<(Price, Qty)>,
     diffs: Vec<(Price, Qty, Qty)>,
     ids: Vec<OrderId>,
     /// Horizon of the previous row per side (index `Side as usize`), carried to the next event.
@@ -338,14 +334,13 @@ impl Replayer {
             self.stats.checked_levels += self.verified[s].1;
             return;
         }
-        let mut visible = std::mem::take(&mut self.expected);
+        let mut visible = std::mem::take(&mut self.visible);
         visible.clear();
         visible.extend(now.levels());
         let count = visible.len() as u64;
-        let horizon =
-            if visible.len() == self.levels { visible.last().map(|l| key(side, l.0)) } else { None };
+        let horizon = horizon(side, &visible, self.levels);
         self.check_side_fully(event, side, &visible, horizon);
-        self.expected = visible;
+        self.visible = visible;
         if let Some(h) = horizon {
             self.prune(side, h);
         }
@@ -366,15 +361,14 @@ impl Replayer {
         }
     }
 
-    /// `visible`: the true side's levels in row k, best first.
+    /// `levels`: the true side's levels in row k, best first, with their horizon.
     fn check_side_fully(
         &mut self,
         event: usize,
         side: Side,
-        visible: &[(Price, Qty)],
+        levels: &[(Price, Qty)],
         now_horizon: Option<i64>,
     ) {
-        let levels = visible;
         let known = self.horizons[side as usize].unwrap_or(i64::MIN);
         self.horizons[side as usize] = now_horizon;
         let visible = now_horizon.unwrap_or(i64::MIN);
@@ -458,7 +452,7 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
     let started = Instant::now();
     let mut r = Replayer {
         book: OrderBook::with_capacity(Default::default(), 1024),
-        expected: Vec::with_capacity(64),
+        visible: Vec::with_capacity(64),
         diffs: Vec::with_capacity(64),
         ids: Vec::with_capacity(64),
         horizons: [None; 2],
@@ -473,11 +467,11 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
     }
     let row0 = snaps.row(0);
     for side in [Side::Buy, Side::Sell] {
-        let view = View { row: row0, side };
-        for (p, q) in view.levels() {
+        let seed: Vec<(Price, Qty)> = (View { row: row0, side }).levels().collect();
+        for &(p, q) in &seed {
             r.reset_level(side, p, q);
         }
-        r.horizons[side as usize] = view.horizon(r.levels);
+        r.horizons[side as usize] = horizon(side, &seed, r.levels);
     }
     let mut mismatches_before = 0;
     for (k, message) in messages.iter().enumerate().skip(1) {
