@@ -28,7 +28,17 @@ SELL, BUY = -1, 1
 # ----- plain-Python reference -------------------------------------------------------------------
 
 
-def ref_stop(side: int, ticks: int | None, bps: int | None, hwm: int) -> int:
+def ref_stop(
+    side: int, ticks: int | None, bps: int | None, hwm: int, be: tuple[int, int, int] | None = None
+) -> int:
+    stop = ref_trail_stop(side, ticks, bps, hwm)
+    if be is None or (hwm - be[0]) * -side < be[1]:
+        return stop
+    # Break-even reached: never looser than entry + lock (sell) / entry - lock (buy).
+    return max(stop, be[0] + be[2]) if side == SELL else min(stop, be[0] - be[2])
+
+
+def ref_trail_stop(side: int, ticks: int | None, bps: int | None, hwm: int) -> int:
     if ticks is not None:
         return hwm - ticks if side == SELL else hwm + ticks
     assert bps is not None
@@ -48,6 +58,7 @@ class RefStop:
     bps: int | None
     activation: int | None
     limit: int | None
+    be: tuple[int, int, int] | None = None
     hwm: int | None = None
 
     def activates(self, p: int) -> bool:
@@ -70,7 +81,7 @@ class Reference:
                 if s.activates(p):
                     s.hwm = p
                 continue
-            stop = ref_stop(s.side, s.ticks, s.bps, s.hwm)
+            stop = ref_stop(s.side, s.ticks, s.bps, s.hwm, s.be)
             if (p <= stop) if s.side == SELL else (p >= stop):
                 out.append((s.id, stop))
                 del self.stops[s.id]
@@ -82,7 +93,8 @@ class Reference:
         s = self.stops.get(sid)
         if s is None:
             return None
-        stop = None if s.hwm is None else ref_stop(s.side, s.ticks, s.bps, s.hwm)
+        stop = None if s.hwm is None else ref_stop(s.side, s.ticks, s.bps, s.hwm, s.be)
+        active = s.be is not None and s.hwm is not None and (s.hwm - s.be[0]) * -s.side >= s.be[1]
         return (
             s.id,
             s.instrument,
@@ -91,9 +103,11 @@ class Reference:
             s.bps,
             s.activation,
             s.limit,
+            s.be,
             s.hwm is not None,
             s.hwm,
             stop,
+            active,
         )
 
 
@@ -108,6 +122,10 @@ add_op = st.tuples(
     st.none() | st.integers(90, 130),
     st.none() | st.integers(0, 3),
     st.none() | prices,
+    st.none()
+    | st.tuples(st.integers(90, 130), st.integers(1, 8), st.integers(0, 7)).map(
+        lambda t: (t[0], t[1], t[2] % t[1])
+    ),
 )
 update_op = st.tuples(
     st.sampled_from(["last", "quotes"]),
@@ -128,7 +146,7 @@ def test_matches_reference_on_random_paths(ops: list[tuple[object, ...]]) -> Non
         want: list[tuple[int, int]] = []
         kind = op[0]
         if kind == "add":
-            _, sid, inst, side, (ticks, bps), act, lim, price = op  # type: ignore[misc]
+            _, sid, inst, side, (ticks, bps), act, lim, price, be = op  # type: ignore[misc]
             if sid in ref.stops:
                 with pytest.raises(DuplicateStopIdError):
                     eng.add(sid, inst, side, trail_ticks=ticks, trail_bps=bps, price=price)
@@ -142,8 +160,11 @@ def test_matches_reference_on_random_paths(ops: list[tuple[object, ...]]) -> Non
                 activation=act,
                 limit_offset=lim,
                 price=price,
+                breakeven_entry=None if be is None else be[0],
+                breakeven_profit=None if be is None else be[1],
+                breakeven_lock=0 if be is None else be[2],
             )
-            s = RefStop(sid, inst, side, ticks, bps, act, lim)
+            s = RefStop(sid, inst, side, ticks, bps, act, lim, be)
             if price is not None and s.activates(price):
                 s.hwm = price
             ref.stops[sid] = s
@@ -254,14 +275,31 @@ def test_amend_before_trigger_and_activation_and_limit() -> None:
     )
 
 
+def test_breakeven_moves_stop_to_entry() -> None:
+    eng = TrailingStops(1)
+    # Long from 100, trail 10 ticks; once 6 ticks in profit the stop is held at entry + 1.
+    eng.add(1, 0, SELL, trail_ticks=10, breakeven_entry=100, breakeven_profit=6, breakeven_lock=1)
+    assert one(100, eng) == []
+    assert one(105, eng) == []
+    s = StopState.of(eng, 1)
+    assert s is not None
+    assert (s.stop, s.breakeven_active, s.breakeven) == (95, False, (100, 6, 1))
+    assert one(106, eng) == []
+    s = StopState.of(eng, 1)
+    assert s is not None
+    assert (s.stop, s.breakeven_active) == (101, True)
+    assert one(102, eng) == []
+    assert one(101, eng) == [1]  # the floor triggers at equality like any stop
+
+
 def test_quotes_sell_on_bid_buy_on_ask() -> None:
     eng = TrailingStops(1)
     eng.add(1, 0, SELL, trail_ticks=3)
     eng.add(2, 0, BUY, trail_ticks=3)
     i = np.array([0], np.uint32)
     eng.update_quotes(i, np.array([100], np.int64), np.array([102], np.int64))
-    assert eng.get(1)[8] == 100  # type: ignore[index]
-    assert eng.get(2)[8] == 102  # type: ignore[index]
+    assert eng.get(1)[9] == 100  # type: ignore[index]
+    assert eng.get(2)[9] == 102  # type: ignore[index]
     ids, _ = eng.update_dense_quotes(np.array([97], np.int64), np.array([105], np.int64))
     assert sorted(ids.tolist()) == [1, 2]
 
@@ -305,6 +343,12 @@ def test_errors_leave_engine_unchanged() -> None:
     with pytest.raises(DuplicateStopIdError):
         eng.add(1, 0, SELL, trail_ticks=1)
     assert issubclass(UnknownStopError, FillforgeError)
-    assert eng.get(1) == (1, 0, SELL, 3, None, None, None, True, 100, 97)
+    with pytest.raises(TrailingStopError, match="breakeven_lock=5"):
+        eng.add(
+            2, 0, SELL, trail_ticks=1, breakeven_entry=100, breakeven_profit=5, breakeven_lock=5
+        )
+    with pytest.raises(TrailingStopError, match="together"):
+        eng.add(2, 0, SELL, trail_ticks=1, breakeven_entry=100)
+    assert eng.get(1) == (1, 0, SELL, 3, None, None, None, None, True, 100, 97, False)
     assert 1 in eng
     assert 2 not in eng

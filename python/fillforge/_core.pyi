@@ -35,7 +35,18 @@ class DuplicateStopIdError(TrailingStopError): ...
 
 # (id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, armed, hwm, stop)
 _StopStateTuple = tuple[
-    int, int, int, int | None, int | None, int | None, int | None, bool, int | None, int | None
+    int,
+    int,
+    int,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    tuple[int, int, int] | None,
+    bool,
+    int | None,
+    int | None,
+    bool,
 ]
 _Triggered = tuple[NDArray[np.uint64], NDArray[np.int64]]
 
@@ -232,8 +243,10 @@ class TrailingStops:
     ``side`` -1 is a sell stop (protects a long: tracks the high, stop = hwm - trail, triggers
     when price <= stop); 1 a buy stop (tracks the low, stop = hwm + trail, triggers when
     price >= stop). A percent trail is ``trail_bps`` basis points; its distance
-    ``max(1, floor(hwm * bps / 10000))`` ticks rounds the stop toward the price. Updates return
-    ``(triggered_ids, stop_prices)``; triggered stops are removed.
+    ``max(1, floor(hwm * bps / 10000))`` ticks rounds the stop toward the price. A break-even rule
+    (``breakeven_entry``, ``breakeven_profit``, ``breakeven_lock``) holds the stop at
+    ``entry -/+ lock`` or better once the water mark is ``profit`` ticks in the money. Updates
+    return ``(triggered_ids, stop_prices)``; triggered stops are removed.
     """
 
     def __new__(cls, n_instruments: int) -> Self: ...
@@ -252,6 +265,9 @@ class TrailingStops:
         activation: int | None = None,
         limit_offset: int | None = None,
         price: int | None = None,
+        breakeven_entry: int | None = None,
+        breakeven_profit: int | None = None,
+        breakeven_lock: int = 0,
     ) -> None: ...
     def remove(self, id: int) -> _StopStateTuple: ...
     def amend(

@@ -22,6 +22,8 @@ class StopState:
 
     ``side`` is -1 (sell stop) or 1 (buy stop). ``hwm`` is the high-water mark for sells and the
     low-water mark for buys (Alpaca calls both ``hwm``); ``hwm`` and ``stop`` are None until armed.
+    ``breakeven`` is ``(entry, profit, lock)`` or None; ``breakeven_active`` turns True once the
+    water mark reaches ``entry +/- profit`` and the stop is held at ``entry +/- lock`` or better.
     """
 
     id: int
@@ -31,9 +33,11 @@ class StopState:
     trail_bps: int | None
     activation: int | None
     limit_offset: int | None
+    breakeven: tuple[int, int, int] | None
     armed: bool
     hwm: int | None
     stop: int | None
+    breakeven_active: bool
 
     @classmethod
     def of(cls, engine: TrailingStops, stop_id: int) -> StopState | None:

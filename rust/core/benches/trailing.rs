@@ -34,7 +34,15 @@ fn bench(c: &mut Criterion) {
             let inst = (id % u64::from(INST)) as u32;
             let side = if (id / u64::from(INST)) % 2 == 0 { StopSide::Sell } else { StopSide::Buy };
             let trail = Trail::Ticks(20 + (xorshift(&mut seed) % 181) as i64);
-            let spec = StopSpec { id, instrument: inst, side, trail, activation: None, limit_offset: None };
+            let spec = StopSpec {
+                id,
+                instrument: inst,
+                side,
+                trail,
+                activation: None,
+                limit_offset: None,
+                breakeven: None,
+            };
             eng.add(spec, Some(10_000)).unwrap();
         }
         let mut prices = vec![10_000i64; INST as usize];

@@ -218,6 +218,8 @@ pub enum TrailingError {
     InvalidPrice { field: &'static str, price: i64 },
     /// A trail or limit offset out of range.
     InvalidTrail { value: i64, why: &'static str },
+    /// A break-even rule with a value out of range.
+    InvalidBreakEven { field: &'static str, value: i64, why: &'static str },
     /// `amend` tried to switch a stop between a tick and a percent trail.
     TrailKindChange { id: u64 },
     /// An update column of the wrong length.
@@ -240,6 +242,7 @@ impl fmt::Display for TrailingError {
                 write!(f, "{field}={price}: outside the supported range +/-2^61 ticks")
             }
             TrailingError::InvalidTrail { value, why } => write!(f, "{value}: {why}"),
+            TrailingError::InvalidBreakEven { field, value, why } => write!(f, "{field}={value}: {why}"),
             TrailingError::TrailKindChange { id } => {
                 write!(f, "id={id}: cannot switch a trail between ticks and percent (remove and re-add)")
             }

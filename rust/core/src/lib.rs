@@ -18,4 +18,4 @@ pub use book::{
 };
 pub use error::{BookError, Reason, ThrottleError, TrailingError};
 pub use throttle::{Decision, Limit, Throttle};
-pub use trailing::{StopSide, StopSpec, StopState, Trail, TrailingStops, Trigger};
+pub use trailing::{BreakEven, StopSide, StopSpec, StopState, Trail, TrailingStops, Trigger};

@@ -1,7 +1,9 @@
 //! Trailing-stop tests: a brute-force reference model under proptest (random price paths, adds,
 //! removes, amends, last/quote/dense updates), plus the documented edge rules.
 
-use fillforge_core::{StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger};
+use fillforge_core::{
+    BreakEven, StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger,
+};
 use proptest::prelude::*;
 
 // ----- the reference model ------------------------------------------------------------------
@@ -12,7 +14,18 @@ struct RefStop {
     hwm: Option<i64>,
 }
 
-fn ref_stop(side: StopSide, trail: Trail, hwm: i64) -> i64 {
+/// The reference stop: the trail's stop, then (spelt out independently of the engine) the
+/// break-even floor once the water mark is `profit` ticks past the entry.
+fn ref_stop(side: StopSide, trail: Trail, be: Option<BreakEven>, hwm: i64) -> i64 {
+    let stop = ref_trail_stop(side, trail, hwm);
+    match (be, side) {
+        (Some(b), StopSide::Sell) if hwm - b.entry >= b.profit => stop.max(b.entry + b.lock),
+        (Some(b), StopSide::Buy) if b.entry - hwm >= b.profit => stop.min(b.entry - b.lock),
+        _ => stop,
+    }
+}
+
+fn ref_trail_stop(side: StopSide, trail: Trail, hwm: i64) -> i64 {
     match trail {
         Trail::Ticks(t) => match side {
             StopSide::Sell => hwm - t,
@@ -49,7 +62,12 @@ impl Reference {
             spec: s.spec,
             armed: s.hwm.is_some(),
             hwm: s.hwm,
-            stop: s.hwm.map(|h| ref_stop(s.spec.side, s.spec.trail, h)),
+            stop: s.hwm.map(|h| ref_stop(s.spec.side, s.spec.trail, s.spec.breakeven, h)),
+            breakeven_active: match (s.hwm, s.spec.breakeven, s.spec.side) {
+                (Some(h), Some(b), StopSide::Sell) => h - b.entry >= b.profit,
+                (Some(h), Some(b), StopSide::Buy) => b.entry - h >= b.profit,
+                _ => false,
+            },
         })
     }
 
@@ -74,7 +92,7 @@ impl Reference {
                     keep.push(s);
                 }
                 Some(h) => {
-                    let stop = ref_stop(s.spec.side, s.spec.trail, h);
+                    let stop = ref_stop(s.spec.side, s.spec.trail, s.spec.breakeven, h);
                     let crossed = if s.spec.side == StopSide::Sell { p <= stop } else { p >= stop };
                     if crossed {
                         let limit = s.spec.limit_offset.map(|o| match s.spec.side {
@@ -113,6 +131,7 @@ enum Op {
         act: Option<i64>,
         limit: Option<i64>,
         price: Option<i64>,
+        be: Option<(i64, i64, i64)>,
     },
     Remove(u64),
     Amend(u64, bool, i64),
@@ -130,9 +149,11 @@ fn price() -> impl Strategy<Value = i64> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0u64..12, 0..N, any::<bool>(), any::<bool>(), 1i64..12, proptest::option::of(95i64..125),
-              proptest::option::of(0i64..3), proptest::option::of(price()))
-            .prop_map(|(id, inst, sell, bps, amount, act, limit, price)| Op::Add {
-                id, inst, sell, bps, amount: if bps { amount * 150 } else { amount }, act, limit, price
+              proptest::option::of(0i64..3), proptest::option::of(price()),
+              proptest::option::weighted(0.3, (95i64..125, 1i64..8, 0i64..8)))
+            .prop_map(|(id, inst, sell, bps, amount, act, limit, price, be)| Op::Add {
+                id, inst, sell, bps, amount: if bps { amount * 150 } else { amount }, act, limit, price,
+                be: be.map(|(e, p, l)| (e, p, l % p)),
             }),
         1 => (0u64..12).prop_map(Op::Remove),
         1 => (0u64..12, any::<bool>(), 1i64..12).prop_map(|(id, bps, a)| Op::Amend(id, bps, if bps { a * 150 } else { a })),
@@ -166,7 +187,7 @@ fn run(ops: Vec<Op>, generic: bool) -> Result<(), TestCaseError> {
     for op in ops {
         let (mut got, mut want) = (Vec::new(), Vec::new());
         match op {
-            Op::Add { id, inst, sell, bps, amount, act, limit, price } => {
+            Op::Add { id, inst, sell, bps, amount, act, limit, price, be } => {
                 let side = if sell { StopSide::Sell } else { StopSide::Buy };
                 let spec = StopSpec {
                     id,
@@ -175,6 +196,7 @@ fn run(ops: Vec<Op>, generic: bool) -> Result<(), TestCaseError> {
                     trail: trail_of(bps, amount),
                     activation: act,
                     limit_offset: limit,
+                    breakeven: be.map(|(entry, profit, lock)| BreakEven { entry, profit, lock }),
                 };
                 let res = eng.add(spec, price);
                 if r.stops.iter().any(|s| s.spec.id == id) {
@@ -270,7 +292,7 @@ proptest! {
 // ----- documented rules -------------------------------------------------------------------------
 
 fn spec(id: u64, side: StopSide, trail: Trail) -> StopSpec {
-    StopSpec { id, instrument: 0, side, trail, activation: None, limit_offset: None }
+    StopSpec { id, instrument: 0, side, trail, activation: None, limit_offset: None, breakeven: None }
 }
 
 fn last(e: &mut TrailingStops, p: i64) -> Vec<Trigger> {
@@ -384,6 +406,7 @@ fn dense_many_instruments_simd_equals_generic() {
                 trail: Trail::Ticks(1 + (k as i64 % 17)),
                 activation: None,
                 limit_offset: None,
+                breakeven: None,
             };
             a.add(s, Some(1000)).unwrap();
             b.add(s, Some(1000)).unwrap();
@@ -408,4 +431,53 @@ fn dense_many_instruments_simd_equals_generic() {
     for i in 0..id {
         assert_eq!(a.get(i), b.get(i));
     }
+}
+
+#[test]
+fn breakeven_moves_the_stop_to_entry_and_holds_it() {
+    let mut e = TrailingStops::new(1);
+    let be = Some(BreakEven { entry: 100, profit: 5, lock: 1 });
+    // Long from 100, trail 10: stop 90 until the high reaches 105, then at least 101.
+    e.add(StopSpec { breakeven: be, ..spec(1, StopSide::Sell, Trail::Ticks(10)) }, Some(100)).unwrap();
+    assert!(last(&mut e, 104).is_empty());
+    let s = e.get(1).unwrap();
+    assert_eq!((s.stop, s.breakeven_active), (Some(94), false));
+    assert!(last(&mut e, 105).is_empty());
+    let s = e.get(1).unwrap();
+    assert_eq!((s.stop, s.breakeven_active), (Some(101), true));
+    // Loosening the trail keeps the floor; the trail takes over once it is tighter.
+    e.amend(1, Trail::Ticks(20)).unwrap();
+    assert_eq!(e.get(1).unwrap().stop, Some(101));
+    assert!(last(&mut e, 130).is_empty());
+    assert_eq!(e.get(1).unwrap().stop, Some(110));
+    e.remove(1).unwrap();
+    // Short from 100 with a percent trail: floor at exactly the entry.
+    let be = Some(BreakEven { entry: 100, profit: 3, lock: 0 });
+    e.add(StopSpec { breakeven: be, ..spec(2, StopSide::Buy, Trail::Bps(1_000)) }, Some(100)).unwrap();
+    assert_eq!(e.get(2).unwrap().stop, Some(110));
+    assert!(last(&mut e, 97).is_empty());
+    assert_eq!(e.get(2).unwrap().stop, Some(100)); // min(97 + 9, 100)
+    let t = last(&mut e, 100);
+    assert_eq!(t.iter().map(|t| (t.id, t.stop)).collect::<Vec<_>>(), [(2, 100)]);
+}
+
+#[test]
+fn breakeven_out_of_range_is_refused() {
+    let mut e = TrailingStops::new(1);
+    let bad = |entry, profit, lock| StopSpec {
+        breakeven: Some(BreakEven { entry, profit, lock }),
+        ..spec(1, StopSide::Sell, Trail::Ticks(3))
+    };
+    for (s, field) in [
+        (bad(100, 0, 0), "breakeven_profit"),
+        (bad(100, 5, 5), "breakeven_lock"),
+        (bad(100, 5, -1), "breakeven_lock"),
+    ] {
+        match e.add(s, Some(100)) {
+            Err(TrailingError::InvalidBreakEven { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected InvalidBreakEven on {field}, got {other:?}"),
+        }
+    }
+    assert!(matches!(e.add(bad(1 << 62, 5, 0), None), Err(TrailingError::InvalidPrice { .. })));
+    assert!(e.is_empty());
 }

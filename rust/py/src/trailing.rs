@@ -1,6 +1,8 @@
 //! `TrailingStops`: the Python face of `fillforge_core::TrailingStops`.
 
-use fillforge_core::{StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger};
+use fillforge_core::{
+    BreakEven, StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger,
+};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
@@ -26,9 +28,33 @@ fn trail_of(trail_ticks: Option<i64>, trail_bps: Option<u32>) -> Result<Trail, C
     }
 }
 
-/// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, armed, hwm, stop)`.
-type StateTuple =
-    (u64, u32, i8, Option<i64>, Option<u32>, Option<i64>, Option<i64>, bool, Option<i64>, Option<i64>);
+fn breakeven_of(entry: Option<i64>, profit: Option<i64>, lock: i64) -> Result<Option<BreakEven>, CoreErr> {
+    match (entry, profit) {
+        (Some(entry), Some(profit)) => Ok(Some(BreakEven { entry, profit, lock })),
+        (None, None) if lock == 0 => Ok(None),
+        _ => Err(CoreErr::TrailingBatch(format!(
+            "breakeven_entry={entry:?}, breakeven_profit={profit:?}, breakeven_lock={lock}: \
+             give breakeven_entry and breakeven_profit together (breakeven_lock only with them)"
+        ))),
+    }
+}
+
+/// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, breakeven, armed, hwm,
+/// stop, breakeven_active)`, `breakeven` being `(entry, profit, lock)` or None.
+type StateTuple = (
+    u64,
+    u32,
+    i8,
+    Option<i64>,
+    Option<u32>,
+    Option<i64>,
+    Option<i64>,
+    Option<(i64, i64, i64)>,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    bool,
+);
 
 fn state_tuple(s: StopState) -> StateTuple {
     let (t, b) = match s.spec.trail {
@@ -36,7 +62,22 @@ fn state_tuple(s: StopState) -> StateTuple {
         Trail::Bps(b) => (None, Some(b)),
     };
     let side = if s.spec.side == StopSide::Sell { -1 } else { 1 };
-    (s.spec.id, s.spec.instrument, side, t, b, s.spec.activation, s.spec.limit_offset, s.armed, s.hwm, s.stop)
+    let be = s.spec.breakeven.map(|b| (b.entry, b.profit, b.lock));
+    let spec = s.spec;
+    (
+        spec.id,
+        spec.instrument,
+        side,
+        t,
+        b,
+        spec.activation,
+        spec.limit_offset,
+        be,
+        s.armed,
+        s.hwm,
+        s.stop,
+        s.breakeven_active,
+    )
 }
 
 /// Many trailing stops over integer-tick prices, updated in bulk from numpy arrays.
@@ -85,8 +126,10 @@ impl PyTrailingStops {
 
     /// Add a stop. `side`: -1 sell stop (protects a long), 1 buy stop (protects a short).
     /// Exactly one of `trail_ticks`, `trail_bps`. With `price` it is armed at once (if its
-    /// activation allows) with that water mark.
-    #[pyo3(signature = (id, instrument, side, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, price = None))]
+    /// activation allows) with that water mark. `breakeven_entry` and `breakeven_profit` (with an
+    /// optional `breakeven_lock`) hold the stop at `entry +/- lock` once the water mark is
+    /// `profit` ticks in the money.
+    #[pyo3(signature = (id, instrument, side, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, price = None, breakeven_entry = None, breakeven_profit = None, breakeven_lock = 0))]
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
@@ -98,6 +141,9 @@ impl PyTrailingStops {
         activation: Option<i64>,
         limit_offset: Option<i64>,
         price: Option<i64>,
+        breakeven_entry: Option<i64>,
+        breakeven_profit: Option<i64>,
+        breakeven_lock: i64,
     ) -> PyResult<()> {
         let spec = StopSpec {
             id,
@@ -106,6 +152,7 @@ impl PyTrailingStops {
             trail: trail_of(trail_ticks, trail_bps)?,
             activation,
             limit_offset,
+            breakeven: breakeven_of(breakeven_entry, breakeven_profit, breakeven_lock)?,
         };
         Ok(self.inner.add(spec, price).map_err(CoreErr::from)?)
     }
@@ -122,8 +169,7 @@ impl PyTrailingStops {
         Ok(self.inner.amend(id, trail).map_err(CoreErr::from)?)
     }
 
-    /// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, armed, hwm, stop)`
-    /// or None.
+    /// The state tuple (see `StopState` in Python) or None.
     fn get(&self, id: u64) -> Option<StateTuple> {
         self.inner.get(id).map(state_tuple)
     }

@@ -17,13 +17,19 @@
 //!   when `price >= activation`, a buy stop when `price <= activation`. Arming never triggers.
 //! - With quotes, sell stops use the **bid** and buy stops the **ask** (the price each would
 //!   trade at), both to ratchet and to trigger.
+//! - **Break-even** ([`BreakEven`]): once the water mark has moved `profit` ticks past `entry`
+//!   (sell: `hwm >= entry + profit`; buy: `hwm <= entry - profit`), the stop is never looser than
+//!   `entry + lock` (sell) or `entry - lock` (buy): `stop = max(trail stop, entry + lock)` for
+//!   sells, `min(.., entry - lock)` for buys. `0 <= lock < profit`, so the floor is always
+//!   strictly on the safe side of the price that reached it. It is a function of the water mark,
+//!   so it never loosens and survives an amend of the trail.
 //! - A triggered stop is reported once (id, stop price, the price that crossed it, the limit price
 //!   for a stop-limit: `stop - offset` for sells, `stop + offset` for buys) and removed.
 //!
 //! Layout: stops are grouped by (instrument, side) into buckets; each bucket keeps its tick-trail
 //! stops as two arrays (`stop`, `dist`), so an update is one branch-free pass per bucket with
-//! the price broadcast (see [`kernel`]), 24 bytes touched per stop. Percent stops and stops
-//! waiting for activation live in side lists of the same bucket. Removal swaps the last stop of
+//! the price broadcast (see [`kernel`]), 24 bytes touched per stop. Percent and break-even stops
+//! (the scalar pool) and stops waiting for activation live in side lists of the same bucket. Removal swaps the last stop of
 //! the bucket into the hole; an id -> location map finds stops.
 
 mod kernel;
@@ -106,6 +112,69 @@ pub struct StopSpec {
     pub activation: Option<i64>,
     /// For a trailing stop-limit: the limit price is this many ticks beyond the stop.
     pub limit_offset: Option<i64>,
+    /// Move the stop to (or past) the entry once the position is `profit` ticks in the money.
+    pub breakeven: Option<BreakEven>,
+}
+
+/// A break-even rule: once the water mark is `profit` ticks beyond `entry` in the position's
+/// favour, the stop is held at least at `entry +/- lock` (a sell stop at `entry + lock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BreakEven {
+    /// The position's entry price, in ticks.
+    pub entry: i64,
+    /// Ticks of favourable move that switch the floor on (at least 1).
+    pub profit: i64,
+    /// Ticks beyond the entry at which the floor sits (`0..profit`; 0 = exactly break-even).
+    pub lock: i64,
+}
+
+impl BreakEven {
+    /// Whether a water mark `hwm` has reached the threshold.
+    #[inline]
+    pub fn reached(self, side: StopSide, hwm: i64) -> bool {
+        match side {
+            StopSide::Sell => hwm >= self.entry + self.profit,
+            StopSide::Buy => hwm <= self.entry - self.profit,
+        }
+    }
+
+    /// `stop` held at the floor once the threshold is reached.
+    #[inline]
+    pub fn apply(self, side: StopSide, hwm: i64, stop: i64) -> i64 {
+        if !self.reached(side, hwm) {
+            return stop;
+        }
+        match side {
+            StopSide::Sell => stop.max(self.entry + self.lock),
+            StopSide::Buy => stop.min(self.entry - self.lock),
+        }
+    }
+
+    fn validate(self) -> Result<(), TrailingError> {
+        check_price("breakeven_entry", self.entry)?;
+        if !(1..=MAX_TICKS).contains(&self.profit) {
+            return Err(TrailingError::InvalidBreakEven {
+                field: "breakeven_profit",
+                value: self.profit,
+                why: "must be 1..=2^61 ticks",
+            });
+        }
+        if !(0..self.profit).contains(&self.lock) {
+            return Err(TrailingError::InvalidBreakEven {
+                field: "breakeven_lock",
+                value: self.lock,
+                why: "must be 0 or more and less than breakeven_profit",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The stop of a scalar-pool stop: the trail from the water mark, then the break-even floor.
+#[inline]
+fn scalar_stop(side: StopSide, trail: Trail, be: Option<BreakEven>, hwm: i64) -> i64 {
+    let stop = trail.stop(side, hwm);
+    be.map_or(stop, |b| b.apply(side, hwm, stop))
 }
 
 /// One stop's state, as [`TrailingStops::get`] reports it.
@@ -118,6 +187,8 @@ pub struct StopState {
     pub hwm: Option<i64>,
     /// The current stop price once armed.
     pub stop: Option<i64>,
+    /// True once a break-even rule's threshold has been reached (its floor holds the stop).
+    pub breakeven_active: bool,
 }
 
 /// One triggered stop.
@@ -137,7 +208,7 @@ pub struct Trigger {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Ticks,
-    Bps,
+    Scalar,
     Pending,
 }
 
@@ -149,28 +220,59 @@ struct Loc {
     idx: u32,
 }
 
-/// Armed stops of one kind in one bucket. Tick pools: `dist` = ticks, `hwm` unused (it is
-/// `stop +/- dist`). Percent pools: `dist` = basis points, `hwm` kept.
+/// What every armed stop carries, whichever pool holds it.
 #[derive(Clone, Debug, Default)]
-struct Pool {
+struct Common {
     ids: Vec<u64>,
     stop: Vec<i64>,
-    dist: Vec<i64>,
-    hwm: Vec<i64>,
     activation: Vec<Option<i64>>,
     limit: Vec<Option<i64>>,
 }
 
-impl Pool {
+impl Common {
     fn len(&self) -> usize {
         self.ids.len()
     }
+
+    fn push(&mut self, spec: &StopSpec, stop: i64) {
+        self.ids.push(spec.id);
+        self.stop.push(stop);
+        self.activation.push(spec.activation);
+        self.limit.push(spec.limit_offset);
+    }
+
+    /// Swap-remove entry `i`; returns the id now at `i`, if any.
+    fn swap_remove(&mut self, i: usize) -> Option<u64> {
+        self.ids.swap_remove(i);
+        self.stop.swap_remove(i);
+        self.activation.swap_remove(i);
+        self.limit.swap_remove(i);
+        self.ids.get(i).copied()
+    }
+}
+
+/// Tick-trail stops without break-even, for the vectorised pass: `dist` is the trail in ticks
+/// and the water mark is implied (`stop +/- dist`).
+#[derive(Clone, Debug, Default)]
+struct TickPool {
+    c: Common,
+    dist: Vec<i64>,
+}
+
+/// Every other armed stop (percent trails, break-even rules): updated by a scalar loop that keeps
+/// the water mark.
+#[derive(Clone, Debug, Default)]
+struct ScalarPool {
+    c: Common,
+    trail: Vec<Trail>,
+    hwm: Vec<i64>,
+    be: Vec<Option<BreakEven>>,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    ticks: Pool,
-    bps: Pool,
+    ticks: TickPool,
+    scalar: ScalarPool,
     pending: Vec<StopSpec>,
 }
 
@@ -254,6 +356,9 @@ impl TrailingStops {
                 });
             }
         }
+        if let Some(be) = spec.breakeven {
+            be.validate()?;
+        }
         if let Some(p) = price {
             check_price("price", p)?;
         }
@@ -278,28 +383,46 @@ impl TrailingStops {
         let loc = *self.index.get(&id)?;
         let bucket = &self.buckets[2 * loc.instrument as usize + loc.side as usize];
         let i = loc.idx as usize;
-        let (pool, trail) = match loc.kind {
+        let (c, trail, hwm, breakeven) = match loc.kind {
             Kind::Pending => {
-                return Some(StopState { spec: bucket.pending[i], armed: false, hwm: None, stop: None })
+                let spec = bucket.pending[i];
+                return Some(StopState {
+                    spec,
+                    armed: false,
+                    hwm: None,
+                    stop: None,
+                    breakeven_active: false,
+                });
             }
-            Kind::Ticks => (&bucket.ticks, Trail::Ticks(bucket.ticks.dist[i])),
-            Kind::Bps => (&bucket.bps, Trail::Bps(bucket.bps.dist[i] as u32)),
-        };
-        let stop = pool.stop[i];
-        let hwm = match (loc.kind, loc.side) {
-            (Kind::Ticks, StopSide::Sell) => stop + pool.dist[i],
-            (Kind::Ticks, StopSide::Buy) => stop - pool.dist[i],
-            _ => pool.hwm[i],
+            Kind::Ticks => {
+                let t = &bucket.ticks;
+                let hwm = match loc.side {
+                    StopSide::Sell => t.c.stop[i] + t.dist[i],
+                    StopSide::Buy => t.c.stop[i] - t.dist[i],
+                };
+                (&t.c, Trail::Ticks(t.dist[i]), hwm, None)
+            }
+            Kind::Scalar => {
+                let q = &bucket.scalar;
+                (&q.c, q.trail[i], q.hwm[i], q.be[i])
+            }
         };
         let spec = StopSpec {
             id,
             instrument: loc.instrument,
             side: loc.side,
             trail,
-            activation: pool.activation[i],
-            limit_offset: pool.limit[i],
+            activation: c.activation[i],
+            limit_offset: c.limit[i],
+            breakeven,
         };
-        Some(StopState { spec, armed: true, hwm: Some(hwm), stop: Some(stop) })
+        Some(StopState {
+            spec,
+            armed: true,
+            hwm: Some(hwm),
+            stop: Some(c.stop[i]),
+            breakeven_active: breakeven.is_some_and(|b| b.reached(loc.side, hwm)),
+        })
     }
 
     /// Remove a live stop; returns its last state.
@@ -318,29 +441,32 @@ impl TrailingStops {
         trail.validate()?;
         let bucket = &mut self.buckets[2 * loc.instrument as usize + loc.side as usize];
         let i = loc.idx as usize;
-        match (loc.kind, trail) {
-            (Kind::Pending, _) => {
+        match loc.kind {
+            Kind::Pending => {
                 let old = &mut bucket.pending[i].trail;
                 if std::mem::discriminant(old) != std::mem::discriminant(&trail) {
                     return Err(TrailingError::TrailKindChange { id });
                 }
                 *old = trail;
             }
-            (Kind::Ticks, Trail::Ticks(t)) => {
+            Kind::Ticks => {
+                let Trail::Ticks(t) = trail else { return Err(TrailingError::TrailKindChange { id }) };
                 let p = &mut bucket.ticks;
                 let hwm = match loc.side {
-                    StopSide::Sell => p.stop[i] + p.dist[i],
-                    StopSide::Buy => p.stop[i] - p.dist[i],
+                    StopSide::Sell => p.c.stop[i] + p.dist[i],
+                    StopSide::Buy => p.c.stop[i] - p.dist[i],
                 };
                 p.dist[i] = t;
-                p.stop[i] = trail.stop(loc.side, hwm);
+                p.c.stop[i] = trail.stop(loc.side, hwm);
             }
-            (Kind::Bps, Trail::Bps(b)) => {
-                let p = &mut bucket.bps;
-                p.dist[i] = i64::from(b);
-                p.stop[i] = trail.stop(loc.side, p.hwm[i]);
+            Kind::Scalar => {
+                let q = &mut bucket.scalar;
+                if std::mem::discriminant(&q.trail[i]) != std::mem::discriminant(&trail) {
+                    return Err(TrailingError::TrailKindChange { id });
+                }
+                q.trail[i] = trail;
+                q.c.stop[i] = scalar_stop(loc.side, trail, q.be[i], q.hwm[i]);
             }
-            _ => return Err(TrailingError::TrailKindChange { id }),
         }
         Ok(())
     }
@@ -451,25 +577,25 @@ impl TrailingStops {
             // Tick trails: the vectorised pass, then collection only if something triggered.
             let t = &mut bucket.ticks;
             let any = match side {
-                StopSide::Sell => isa.sell(p, &mut t.stop, &t.dist),
-                StopSide::Buy => isa.buy(p, &mut t.stop, &t.dist),
+                StopSide::Sell => isa.sell(p, &mut t.c.stop, &t.dist),
+                StopSide::Buy => isa.buy(p, &mut t.c.stop, &t.dist),
             };
             if any {
-                for i in (0..bucket.ticks.len()).rev() {
-                    if crossed(side, p, bucket.ticks.stop[i]) {
-                        out.push(trigger(&bucket.ticks, i, inst as u32, side, p));
+                for i in (0..bucket.ticks.c.len()).rev() {
+                    if crossed(side, p, bucket.ticks.c.stop[i]) {
+                        out.push(trigger(&bucket.ticks.c, i, inst as u32, side, p));
                         take(bucket, index, Kind::Ticks, i);
                     }
                 }
             }
-            // Percent trails: scalar (the distance needs a division).
-            let mut i = bucket.bps.len();
+            // Percent trails and break-even rules: scalar (a division, a threshold).
+            let mut i = bucket.scalar.c.len();
             while i > 0 {
                 i -= 1;
-                let q = &mut bucket.bps;
-                if crossed(side, p, q.stop[i]) {
-                    out.push(trigger(q, i, inst as u32, side, p));
-                    take(bucket, index, Kind::Bps, i);
+                let q = &mut bucket.scalar;
+                if crossed(side, p, q.c.stop[i]) {
+                    out.push(trigger(&q.c, i, inst as u32, side, p));
+                    take(bucket, index, Kind::Scalar, i);
                     continue;
                 }
                 let better = match side {
@@ -478,7 +604,7 @@ impl TrailingStops {
                 };
                 if better {
                     q.hwm[i] = p;
-                    q.stop[i] = Trail::Bps(q.dist[i] as u32).stop(side, p);
+                    q.c.stop[i] = scalar_stop(side, q.trail[i], q.be[i], p);
                 }
             }
             // Waiting stops: arm those whose activation this price reaches.
@@ -511,31 +637,35 @@ fn activates(spec: &StopSpec, p: i64) -> bool {
     }
 }
 
-fn trigger(pool: &Pool, i: usize, instrument: u32, side: StopSide, price: i64) -> Trigger {
-    let stop = pool.stop[i];
-    let limit = pool.limit[i].map(|o| match side {
+fn trigger(c: &Common, i: usize, instrument: u32, side: StopSide, price: i64) -> Trigger {
+    let stop = c.stop[i];
+    let limit = c.limit[i].map(|o| match side {
         StopSide::Sell => stop - o,
         StopSide::Buy => stop + o,
     });
-    Trigger { id: pool.ids[i], instrument, side, stop, price, limit }
+    Trigger { id: c.ids[i], instrument, side, stop, price, limit }
 }
 
-/// Arm `spec` at price `p` (water mark = `p`) into its bucket's tick or percent pool.
+/// Arm `spec` at price `p` (water mark = `p`): tick trails without break-even go to the
+/// vectorised pool, the rest to the scalar pool.
 fn arm(bucket: &mut Bucket, index: &mut FxHashMap<u64, Loc>, spec: StopSpec, p: i64) {
-    let (pool, kind, dist) = match spec.trail {
-        Trail::Ticks(t) => (&mut bucket.ticks, Kind::Ticks, t),
-        Trail::Bps(b) => (&mut bucket.bps, Kind::Bps, i64::from(b)),
+    let (kind, idx) = match (spec.trail, spec.breakeven) {
+        (Trail::Ticks(t), None) => {
+            let pool = &mut bucket.ticks;
+            pool.c.push(&spec, spec.trail.stop(spec.side, p));
+            pool.dist.push(t);
+            (Kind::Ticks, pool.dist.len() - 1)
+        }
+        _ => {
+            let pool = &mut bucket.scalar;
+            pool.c.push(&spec, scalar_stop(spec.side, spec.trail, spec.breakeven, p));
+            pool.trail.push(spec.trail);
+            pool.hwm.push(p);
+            pool.be.push(spec.breakeven);
+            (Kind::Scalar, pool.hwm.len() - 1)
+        }
     };
-    let idx = pool.len() as u32;
-    pool.ids.push(spec.id);
-    pool.stop.push(spec.trail.stop(spec.side, p));
-    pool.dist.push(dist);
-    if kind == Kind::Bps {
-        pool.hwm.push(p);
-    }
-    pool.activation.push(spec.activation);
-    pool.limit.push(spec.limit_offset);
-    index.insert(spec.id, Loc { instrument: spec.instrument, side: spec.side, kind, idx });
+    index.insert(spec.id, Loc { instrument: spec.instrument, side: spec.side, kind, idx: idx as u32 });
 }
 
 /// Remove entry `i` of a pool (or the pending list) by swapping the last one into its place.
@@ -546,18 +676,19 @@ fn take(bucket: &mut Bucket, index: &mut FxHashMap<u64, Loc>, kind: Kind, i: usi
             bucket.pending.swap_remove(i);
             bucket.pending.get(i).map(|s| s.id)
         }
-        Kind::Ticks | Kind::Bps => {
-            let pool = if kind == Kind::Ticks { &mut bucket.ticks } else { &mut bucket.bps };
-            index.remove(&pool.ids[i]);
-            pool.ids.swap_remove(i);
-            pool.stop.swap_remove(i);
+        Kind::Ticks => {
+            let pool = &mut bucket.ticks;
+            index.remove(&pool.c.ids[i]);
             pool.dist.swap_remove(i);
-            if kind == Kind::Bps {
-                pool.hwm.swap_remove(i);
-            }
-            pool.activation.swap_remove(i);
-            pool.limit.swap_remove(i);
-            pool.ids.get(i).copied()
+            pool.c.swap_remove(i)
+        }
+        Kind::Scalar => {
+            let pool = &mut bucket.scalar;
+            index.remove(&pool.c.ids[i]);
+            pool.trail.swap_remove(i);
+            pool.hwm.swap_remove(i);
+            pool.be.swap_remove(i);
+            pool.c.swap_remove(i)
         }
     };
     if let Some(id) = moved {
