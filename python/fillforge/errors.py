@@ -28,13 +28,17 @@ from fillforge._core import (
 __all__ = [
     "BatchInputError",
     "ClockWentBackwardsError",
+    "DuplicateClientOrderIdError",
     "DuplicateOrderIdError",
     "DuplicateStopIdError",
     "FillforgeError",
     "InternalError",
     "InvalidOrderError",
     "InvalidQuantityError",
+    "InvalidTransitionError",
     "OrderBookError",
+    "OrderError",
+    "OrderValidationError",
     "PriceOffGridError",
     "QuantityOffGridError",
     "ReplayError",
@@ -42,5 +46,37 @@ __all__ = [
     "ThrottleError",
     "TrailingStopError",
     "UnknownOrderError",
+    "UnknownOrderIdError",
     "UnknownStopError",
 ]
+
+
+class OrderError(FillforgeError):
+    """The order lifecycle refused a request or an event; nothing was changed."""
+
+
+class OrderValidationError(OrderError):
+    """An order request, instrument, fill or event failed validation.
+
+    ``field`` names the offending field (dotted for nested models), ``value`` is what was given.
+    """
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}={value!r}: {why}")
+        self.field, self.value, self.why = field, value, why
+
+
+class InvalidTransitionError(OrderError):
+    """An event the order (or group) state table does not allow in the current state."""
+
+    def __init__(self, order_id: str, state: str, event: str) -> None:
+        super().__init__(f"order {order_id!r} in state {state!r} does not allow event {event!r}")
+        self.order_id, self.state, self.event = order_id, state, event
+
+
+class DuplicateClientOrderIdError(OrderError):
+    """A live or past order already uses this client order id."""
+
+
+class UnknownOrderIdError(OrderError):
+    """The order manager holds no order with this id or client order id."""

@@ -1,0 +1,420 @@
+"""The order manager: every order by id and client order id, venue reports applied through the
+state machines, typed events published to subscribers, contingent groups kept in step.
+
+The manager does not talk to a venue. Requests (submit, cancel, replace) change local state and
+publish an event; a broker sends them on. What the venue answers comes back through
+:meth:`OrderManager.apply`. Leg actions of contingent groups (submit an exit, cancel or resize a
+sibling) are applied locally where they can be (held legs) and queued in :attr:`outbox` for the
+venue otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
+from typing import TypeVar
+
+from fillforge.errors import (
+    DuplicateClientOrderIdError,
+    InvalidTransitionError,
+    OrderValidationError,
+    UnknownOrderIdError,
+)
+from fillforge.orders.enums import EventKind, OrderClass, OrderStatus, OrderType
+from fillforge.orders.groups import LegAction, OrderGroup
+from fillforge.orders.models import OrderEvent, OrderRequest, VenueReport
+from fillforge.orders.order import Order
+
+__all__ = ["EventStream", "OrderManager"]
+
+Subscriber = Callable[[OrderEvent], None]
+_T = TypeVar("_T")
+
+
+class EventStream:
+    """A subscriber's buffer of events: iterate to drain what has arrived, or ``async for`` to
+    wait for more (until :meth:`close`)."""
+
+    def __init__(self) -> None:
+        self._buf: deque[OrderEvent] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def push(self, event: OrderEvent) -> None:
+        self._buf.append(event)
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def __iter__(self) -> Iterator[OrderEvent]:
+        while self._buf:
+            yield self._buf.popleft()
+
+    def __aiter__(self) -> AsyncIterator[OrderEvent]:
+        return self
+
+    async def __anext__(self) -> OrderEvent:
+        while not self._buf:
+            if self.closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self._buf.popleft()
+
+
+class OrderManager:
+    """Holds every order and group; the only writer of their state.
+
+    ``id_factory`` makes order ids (default: ``"o-1"``, ``"o-2"``, ..., deterministic);
+    ``clock`` gives the nanosecond timestamp of requests made without one.
+    """
+
+    def __init__(
+        self,
+        *,
+        id_factory: Callable[[], str] | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        counter = itertools.count(1)
+        self._next_id = id_factory or (lambda: f"o-{next(counter)}")
+        self._clock = clock or (lambda: 0)
+        self.orders: dict[str, Order] = {}
+        self._by_client: dict[str, Order] = {}
+        self.groups: dict[str, OrderGroup] = {}
+        self._subscribers: list[Subscriber] = []
+        self._streams: list[EventStream] = []
+        self.outbox: deque[LegAction] = deque()
+
+    # ----- subscribers ----------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def stream(self) -> EventStream:
+        """A new buffered stream of every event from now on (sync and async iteration)."""
+        s = EventStream()
+        self._streams.append(s)
+        return s
+
+    def _publish(self, event: OrderEvent) -> OrderEvent:
+        for cb in self._subscribers:
+            cb(event)
+        for s in self._streams:
+            s.push(event)
+        return event
+
+    # ----- queries --------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        o = self.orders.get(order_id)
+        if o is None:
+            raise UnknownOrderIdError(f"order_id={order_id!r}: no such order")
+        return o
+
+    def by_client_order_id(self, client_order_id: str) -> Order:
+        o = self._by_client.get(client_order_id)
+        if o is None:
+            raise UnknownOrderIdError(f"client_order_id={client_order_id!r}: no such order")
+        return o
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.orders.values()
+            if OrderStatus(o.state).is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    def with_status(self, *statuses: OrderStatus) -> list[Order]:
+        want = {str(s) for s in statuses}
+        return [o for o in self.orders.values() if o.state in want]
+
+    def by_symbol(self, symbol: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.symbol == symbol]
+
+    def group(self, group_id: str) -> OrderGroup:
+        g = self.groups.get(group_id)
+        if g is None:
+            raise UnknownOrderIdError(f"group_id={group_id!r}: no such group")
+        return g
+
+    def chain(self, order_id: str) -> list[Order]:
+        """The replace chain through ``order_id``, oldest first."""
+        o = self.get(order_id)
+        while o.replaces is not None:
+            o = self.orders[o.replaces]
+        out = [o]
+        while o.replaced_by is not None:
+            o = self.orders[o.replaced_by]
+            out.append(o)
+        return out
+
+    # ----- requests -------------------------------------------------------------------------
+
+    def create(
+        self,
+        request: OrderRequest,
+        *,
+        order_id: str | None = None,
+        possible_resend: bool = False,
+        ts: int | None = None,
+    ) -> Order:
+        """Register a new order (and, for bracket/OCO/OTO, its group and legs).
+
+        A client order id already in use raises DuplicateClientOrderIdError and changes nothing,
+        unless ``possible_resend`` (FIX PossResend): then the known order is returned as is.
+        Returns the order to submit (the entry; for an OCO, the take-profit leg).
+        """
+        cid = request.client_order_id
+        if cid is not None and cid in self._by_client:
+            if possible_resend:
+                return self._by_client[cid]
+            raise DuplicateClientOrderIdError(
+                f"client_order_id={cid!r}: already used by order {self._by_client[cid].id!r}"
+            )
+        oid = order_id or self._next_id()
+        if oid in self.orders:
+            raise DuplicateClientOrderIdError(f"order_id={oid!r}: already used")
+        t = self._now(ts)
+        if request.order_class is OrderClass.SIMPLE:
+            order = self._register(Order(oid, request, client_order_id=cid or oid, ts=t), t)
+            return order
+        return self._create_group(oid, request, cid or oid, t)
+
+    def _register(self, order: Order, ts: int) -> Order:
+        self.orders[order.id] = order
+        self._by_client[order.client_order_id] = order
+        self._publish(order._emit(order.state, EventKind.CREATED, ts))
+        return order
+
+    def _create_group(self, oid: str, r: OrderRequest, cid: str, ts: int) -> Order:
+        legs: list[Order] = []
+        exit_side = r.side if r.order_class is OrderClass.OCO else r.side.opposite
+        simple = {"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
+        entry: Order | None = None
+        if r.order_class is not OrderClass.OCO:
+            entry = Order(oid, r.model_copy(update=simple), client_order_id=cid, ts=ts)
+        tp, sl = r.take_profit, r.stop_loss
+        if tp is not None:
+            leg = r.model_copy(
+                update={
+                    **simple,
+                    "side": exit_side,
+                    "type": OrderType.LIMIT,
+                    "limit_price": tp.limit_price,
+                    "stop_price": None,
+                    "client_order_id": f"{cid}-tp",
+                }
+            )
+            leg_id = oid if entry is None else self._next_id()
+            legs.append(Order(leg_id, leg, client_order_id=f"{cid}-tp", ts=ts))
+        if sl is not None:
+            leg = r.model_copy(
+                update={
+                    **simple,
+                    "side": exit_side,
+                    "type": OrderType.STOP if sl.limit_price is None else OrderType.STOP_LIMIT,
+                    "stop_price": sl.stop_price,
+                    "limit_price": sl.limit_price,
+                    "client_order_id": f"{cid}-sl",
+                }
+            )
+            legs.append(Order(self._next_id(), leg, client_order_id=f"{cid}-sl", ts=ts))
+        for c in [f"{cid}-tp", f"{cid}-sl"]:
+            if c in self._by_client:
+                raise DuplicateClientOrderIdError(f"client_order_id={c!r}: already used")
+        group = OrderGroup(oid, r.order_class, entry, legs)
+        self.groups[oid] = group
+        for m in group.members:
+            m.group_id = oid
+            self._register(m, ts)
+        if entry is not None:
+            for leg_order in legs:
+                self._publish(leg_order.hold(ts))
+            return entry
+        return legs[0]
+
+    def submit(self, order_id: str, ts: int | None = None) -> OrderEvent:
+        """Mark an order sent (pending new). For an OCO, submits both legs."""
+        o = self.get(order_id)
+        t = self._now(ts)
+        g = self.groups.get(o.group_id) if o.group_id else None
+        if g is not None and g.entry is None:
+            for leg in g.exits:
+                if leg is not o:
+                    self._publish(leg.submit(t))
+        return self._publish(o.submit(t))
+
+    def deny(self, order_id: str, reason: str, ts: int | None = None) -> OrderEvent:
+        return self._apply_change(self.get(order_id), lambda o, t: o.deny(reason, t), ts)
+
+    def request_cancel(self, order_id: str, ts: int | None = None) -> list[OrderEvent]:
+        """Ask to cancel; for a group member, the whole group is canceled (Alpaca's rule)."""
+        o = self.get(order_id)
+        g = self.groups.get(o.group_id) if o.group_id else None
+        t = self._now(ts)
+        if g is not None:
+            return self._run_actions(g.cancel(), t)
+        return [self._publish(o.request_cancel(t))]
+
+    def cancel_group(self, group_id: str, ts: int | None = None) -> list[OrderEvent]:
+        return self._run_actions(self.group(group_id).cancel(), self._now(ts))
+
+    def request_replace(
+        self,
+        order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        trail: Decimal | None = None,
+        client_order_id: str | None = None,
+        ts: int | None = None,
+    ) -> OrderEvent:
+        """Ask to replace (each given term overrides the old one)."""
+        o = self.get(order_id)
+        if client_order_id is not None and client_order_id in self._by_client:
+            raise DuplicateClientOrderIdError(f"client_order_id={client_order_id!r}: already used")
+        terms = {
+            k: v
+            for k, v in {
+                "qty": qty,
+                "limit_price": limit_price,
+                "stop_price": stop_price,
+                "trail": trail,
+                "client_order_id": client_order_id,
+            }.items()
+            if v is not None
+        }
+        return self._publish(o.request_replace(self._now(ts), **terms))
+
+    # ----- venue reports --------------------------------------------------------------------
+
+    def apply(self, report: VenueReport) -> list[OrderEvent]:
+        """Apply one venue report to its order; returns (and publishes) the resulting events,
+        including any from the order's group."""
+        o = self.get(report.order_id)
+        if report.kind is EventKind.REPLACED:
+            return self._replace(o, report)
+        handler = _HANDLERS.get(report.kind)
+        if handler is None:
+            raise InvalidTransitionError(o.id, o.state, report.kind.value)
+        return self._apply_all(o, lambda o, t: handler(o, report), report.ts)
+
+    def _apply_all(
+        self, o: Order, step: Callable[[Order, int], OrderEvent], ts: int
+    ) -> list[OrderEvent]:
+        events = [self._publish(step(o, ts))]
+        g = self.groups.get(o.group_id) if o.group_id else None
+        if g is not None and events[0].kind is not EventKind.DUPLICATE_FILL:
+            events += self._run_actions(g.on_member(o), ts)
+        return events
+
+    def _apply_change(
+        self, o: Order, step: Callable[[Order, int], OrderEvent], ts: int | None
+    ) -> OrderEvent:
+        return self._apply_all(o, step, self._now(ts))[0]
+
+    def _replace(self, o: Order, report: VenueReport) -> list[OrderEvent]:
+        new_id = report.new_order_id
+        assert new_id is not None
+        if new_id in self.orders:
+            raise DuplicateClientOrderIdError(f"new_order_id={new_id!r}: already used")
+        old_ev, new, new_ev = o.replace(
+            new_id,
+            report.ts,
+            qty=report.qty,
+            limit_price=report.limit_price,
+            stop_price=report.stop_price,
+        )
+        self.orders[new.id] = new
+        # The client order id moves to the live order unless the replace asked for a new one.
+        self._by_client[new.client_order_id] = new
+        events = [self._publish(old_ev), self._publish(new_ev)]
+        g = self.groups.get(o.group_id) if o.group_id else None
+        if g is not None:
+            members = g.exits if o is not g.entry else None
+            if members is not None:
+                g.exits[g.exits.index(o)] = new
+            else:
+                g.entry = new
+            events += self._run_actions(g.on_member(new), report.ts)
+        return events
+
+    # ----- group actions --------------------------------------------------------------------
+
+    def _run_actions(self, actions: list[LegAction], ts: int) -> list[OrderEvent]:
+        """Apply leg actions: held legs change here; working legs get a request and the
+        action is queued in ``outbox`` for the venue."""
+        events: list[OrderEvent] = []
+        for a in actions:
+            leg = self.orders[a.order_id]
+            if a.action == "submit":
+                if a.qty is not None and a.qty != leg.order_qty:
+                    leg.order_qty = a.qty  # held: not at any venue yet, resized in place
+                events.append(self._publish(leg.submit(ts)))
+                self.outbox.append(a)
+            elif a.action == "cancel":
+                if leg.state == OrderStatus.HELD:
+                    events += self._apply_all(leg, lambda o, t: o.cancel("group", t), ts)
+                elif leg.pending_request is None:
+                    events.append(self._publish(leg.request_cancel(ts)))
+                    self.outbox.append(a)
+            elif leg.pending_request is None:  # resize a working leg through a replace
+                events.append(self._publish(leg.request_replace(ts, qty=a.qty)))
+                self.outbox.append(a)
+        return events
+
+    def _now(self, ts: int | None) -> int:
+        return self._clock() if ts is None else ts
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+    def __repr__(self) -> str:
+        return f"OrderManager(orders={len(self.orders)}, groups={len(self.groups)})"
+
+
+def _need(value: _T | None, field: str) -> _T:
+    if value is None:  # VenueReport's validator makes this unreachable for validated reports
+        raise OrderValidationError(field, None, "required for this report kind")
+    return value
+
+
+def _on_fill(o: Order, r: VenueReport) -> OrderEvent:
+    return o.fill(_need(r.fill, "fill"), r.ts, final=r.kind is EventKind.FILL)
+
+
+def _on_restate(o: Order, r: VenueReport) -> OrderEvent:
+    qty = _need(r.qty, "qty")
+    return o.restate(qty, r.ts, limit_price=r.limit_price, stop_price=r.stop_price, reason=r.reason)
+
+
+_HANDLERS: dict[EventKind, Callable[[Order, VenueReport], OrderEvent]] = {
+    EventKind.ACCEPTED: lambda o, r: o.accept(r.ts),
+    EventKind.NEW: lambda o, r: o.ack(r.ts, r.qty),
+    EventKind.REJECTED: lambda o, r: o.reject(r.reason or "rejected", r.ts),
+    EventKind.FILL: _on_fill,
+    EventKind.PARTIAL_FILL: _on_fill,
+    EventKind.DONE_FOR_DAY: lambda o, r: o.done_for_day(r.ts),
+    EventKind.PENDING_CANCEL: lambda o, r: o.pending_cancel(r.ts),
+    EventKind.CANCELED: lambda o, r: o.cancel(r.reason, r.ts),
+    EventKind.CANCEL_REJECTED: lambda o, r: o.cancel_reject(r.reason, r.ts),
+    EventKind.PENDING_REPLACE: lambda o, r: o.pending_replace(r.ts),
+    EventKind.REPLACE_REJECTED: lambda o, r: o.replace_reject(r.reason, r.ts),
+    EventKind.EXPIRED: lambda o, r: o.expire(r.ts),
+    EventKind.RESTATED: _on_restate,
+    EventKind.TRADE_CANCEL: lambda o, r: o.trade_cancel(_need(r.trade_id, "trade_id"), r.ts),
+    EventKind.TRADE_CORRECT: lambda o, r: o.trade_correct(_need(r.fill, "fill"), r.ts),
+}

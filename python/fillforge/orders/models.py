@@ -1,0 +1,350 @@
+"""The typed order model: requests, instruments, fills, venue reports and order events.
+
+All are frozen pydantic v2 models that round-trip through JSON. Prices and quantities are
+``Decimal`` here, at the edge; :class:`Instrument` converts them to the book's integer ticks and
+lots exactly once and refuses anything off the grid. Validation follows what Alpaca enforces
+(``docs/orders.md``); every failure is an :class:`~fillforge.errors.OrderValidationError` naming
+the field and the value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fillforge.errors import OrderValidationError
+from fillforge.orders.enums import (
+    AssetClass,
+    EventKind,
+    LiquiditySide,
+    OrderClass,
+    OrderSide,
+    OrderStatus,
+    OrderTimeInForce,
+    OrderType,
+)
+
+__all__ = [
+    "Fill",
+    "FrozenModel",
+    "Instrument",
+    "OrderEvent",
+    "OrderRequest",
+    "StopLoss",
+    "TakeProfit",
+    "VenueReport",
+]
+
+Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Nanos = Annotated[int, Field(ge=0)]
+MAX_CLIENT_ORDER_ID = 48
+
+
+def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
+    first = e.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"]) or e.title
+    return OrderValidationError(field, first.get("input"), first["msg"])
+
+
+class FrozenModel(BaseModel):
+    """Immutable, strict about unknown fields; a validation failure is an OrderValidationError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise _as_fillforge_error(e) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as e:
+            raise _as_fillforge_error(e) from None
+
+    @classmethod
+    def model_validate_json(
+        cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any
+    ) -> Self:
+        try:
+            return super().model_validate_json(json_data, *args, **kwargs)
+        except ValidationError as e:
+            raise _as_fillforge_error(e) from None
+
+
+def _fail(field: str, value: object, why: str) -> OrderValidationError:
+    return OrderValidationError(field, value, why)
+
+
+class Instrument(FrozenModel):
+    """A tradable instrument and its grids: prices are multiples of ``tick_size``, quantities of
+    ``lot_size`` and at least ``min_qty``."""
+
+    symbol: Annotated[str, Field(min_length=1, max_length=64)]
+    tick_size: Positive = Decimal("0.01")
+    lot_size: Positive = Decimal(1)
+    min_qty: NonNegative = Decimal(0)
+    asset_class: AssetClass = AssetClass.US_EQUITY
+
+    def to_ticks(self, price: Decimal, field: str = "price") -> int:
+        """``price`` in ticks; off the tick grid is an error, never a rounding."""
+        q, r = divmod(Decimal(price), self.tick_size)
+        if r:
+            raise _fail(field, price, f"not a multiple of the tick size {self.tick_size}")
+        return int(q)
+
+    def to_price(self, ticks: int) -> Decimal:
+        return ticks * self.tick_size
+
+    def to_lots(self, qty: Decimal, field: str = "qty") -> int:
+        """``qty`` in lots; off the lot grid or below ``min_qty`` is an error."""
+        q, r = divmod(Decimal(qty), self.lot_size)
+        if r:
+            raise _fail(field, qty, f"not a multiple of the lot size {self.lot_size}")
+        if qty < self.min_qty:
+            raise _fail(field, qty, f"below the minimum quantity {self.min_qty}")
+        return int(q)
+
+    def to_qty(self, lots: int) -> Decimal:
+        return lots * self.lot_size
+
+    def check(self, request: OrderRequest) -> None:
+        """Check that ``request`` fits this instrument: symbol, grids and allowed time in force."""
+        if request.symbol != self.symbol:
+            raise _fail("symbol", request.symbol, f"this instrument is {self.symbol!r}")
+        if request.qty is not None:
+            self.to_lots(request.qty)
+        for name in ("limit_price", "stop_price", "trail_price"):
+            value = getattr(request, name)
+            if value is not None:
+                self.to_ticks(value, name)
+        for leg, name in ((request.take_profit, "take_profit"), (request.stop_loss, "stop_loss")):
+            if leg is not None:
+                for f, v in leg:
+                    if v is not None:
+                        self.to_ticks(v, f"{name}.{f}")
+        allowed = _TIF_BY_ASSET.get(self.asset_class)
+        if allowed is not None and request.time_in_force not in allowed:
+            raise _fail(
+                "time_in_force",
+                request.time_in_force.value,
+                f"{self.asset_class.value} orders take {sorted(t.value for t in allowed)}",
+            )
+
+
+_TIF_BY_ASSET = {
+    AssetClass.CRYPTO: frozenset({OrderTimeInForce.GTC, OrderTimeInForce.IOC}),
+    AssetClass.US_OPTION: frozenset({OrderTimeInForce.DAY}),
+}
+
+
+class TakeProfit(FrozenModel):
+    """The take-profit leg of a bracket, OCO or OTO: a limit order."""
+
+    limit_price: Positive
+
+
+class StopLoss(FrozenModel):
+    """The stop-loss leg: a stop order, or a stop-limit with ``limit_price``."""
+
+    stop_price: Positive
+    limit_price: Positive | None = None
+
+
+class OrderRequest(FrozenModel):
+    """What a strategy asks for. Validation mirrors Alpaca's rules (docs/orders.md)."""
+
+    symbol: Annotated[str, Field(min_length=1, max_length=64)]
+    side: OrderSide
+    type: OrderType = OrderType.MARKET
+    time_in_force: OrderTimeInForce = OrderTimeInForce.DAY
+    qty: Positive | None = None
+    notional: Positive | None = None
+    limit_price: Positive | None = None
+    stop_price: Positive | None = None
+    trail_price: Positive | None = None
+    trail_percent: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    client_order_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ORDER_ID)] | None = (
+        None
+    )
+    extended_hours: bool = False
+    order_class: OrderClass = OrderClass.SIMPLE
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        _check_quantity(self)
+        _check_prices(self)
+        _check_class(self)
+        if self.extended_hours and (
+            self.type is not OrderType.LIMIT or self.time_in_force is not OrderTimeInForce.DAY
+        ):
+            raise _fail("extended_hours", True, "only for limit orders with time_in_force day")
+        return self
+
+
+def _check_quantity(r: OrderRequest) -> None:
+    if (r.qty is None) == (r.notional is None):
+        raise _fail("qty", r.qty, "give exactly one of qty and notional")
+    if r.notional is not None:
+        if r.type is not OrderType.MARKET or r.time_in_force is not OrderTimeInForce.DAY:
+            raise _fail("notional", r.notional, "notional orders must be market orders for day")
+        if r.extended_hours:
+            raise _fail("extended_hours", True, "notional orders cannot trade extended hours")
+
+
+# Which price fields each type needs (all of them) and allows.
+_NEEDS = {
+    OrderType.MARKET: (),
+    OrderType.LIMIT: ("limit_price",),
+    OrderType.STOP: ("stop_price",),
+    OrderType.STOP_LIMIT: ("limit_price", "stop_price"),
+    OrderType.TRAILING_STOP: (),
+}
+_ALLOWS = {**_NEEDS, OrderType.TRAILING_STOP: ("trail_price", "trail_percent")}
+
+
+def _check_prices(r: OrderRequest) -> None:
+    needs = _NEEDS[r.type]
+    # An OCO's limit price may come from its take-profit leg.
+    oco_limit = r.order_class is OrderClass.OCO and r.take_profit is not None
+    for name in needs:
+        if getattr(r, name) is None and not (name == "limit_price" and oco_limit):
+            raise _fail(name, None, f"a {r.type.value} order needs {name}")
+    for name in ("limit_price", "stop_price", "trail_price", "trail_percent"):
+        value = getattr(r, name)
+        if value is not None and name not in _ALLOWS[r.type]:
+            raise _fail(name, value, f"not allowed on a {r.type.value} order")
+    if r.type is OrderType.TRAILING_STOP:
+        if (r.trail_price is None) == (r.trail_percent is None):
+            raise _fail(
+                "trail_price", r.trail_price, "give exactly one of trail_price and trail_percent"
+            )
+        if r.time_in_force not in (OrderTimeInForce.DAY, OrderTimeInForce.GTC):
+            raise _fail("time_in_force", r.time_in_force.value, "trailing stops take day or gtc")
+    if r.time_in_force in (OrderTimeInForce.OPG, OrderTimeInForce.CLS) and r.type not in (
+        OrderType.MARKET,
+        OrderType.LIMIT,
+    ):
+        raise _fail("time_in_force", r.time_in_force.value, "opg/cls take market or limit orders")
+
+
+def _check_class(r: OrderRequest) -> None:
+    cls = r.order_class
+    if cls is OrderClass.SIMPLE:
+        for name in ("take_profit", "stop_loss"):
+            if getattr(r, name) is not None:
+                raise _fail(name, getattr(r, name), "only for bracket, oco and oto orders")
+        return
+    if r.time_in_force not in (OrderTimeInForce.DAY, OrderTimeInForce.GTC):
+        raise _fail("time_in_force", r.time_in_force.value, f"{cls.value} orders take day or gtc")
+    if r.extended_hours:
+        raise _fail("extended_hours", True, f"{cls.value} orders cannot trade extended hours")
+    if r.notional is not None:
+        raise _fail("notional", r.notional, f"{cls.value} orders need qty")
+    if r.type is OrderType.TRAILING_STOP:
+        raise _fail("type", r.type.value, "trailing stops are single orders only")
+    tp, sl = r.take_profit, r.stop_loss
+    if cls in (OrderClass.BRACKET, OrderClass.OCO):
+        if tp is None:
+            raise _fail("take_profit", None, f"a {cls.value} order needs take_profit")
+        if sl is None:
+            raise _fail("stop_loss", None, f"a {cls.value} order needs stop_loss")
+    elif tp is None and sl is None:
+        raise _fail("take_profit", None, "an oto order needs take_profit or stop_loss")
+    if cls is OrderClass.OCO and r.type is not OrderType.LIMIT:
+        raise _fail("type", r.type.value, "an oco order is type limit (its take-profit)")
+    # The position the exits protect is long when a bracket/oto buys or an oco sells.
+    long = (r.side is OrderSide.BUY) != (cls is OrderClass.OCO)
+    if tp is not None and sl is not None and (tp.limit_price <= sl.stop_price) == long:
+        rel = "above" if long else "below"
+        raise _fail(
+            "take_profit.limit_price",
+            tp.limit_price,
+            f"must be {rel} stop_loss.stop_price {sl.stop_price} for this {cls.value}",
+        )
+    base = r.limit_price if cls is not OrderClass.OCO else (tp.limit_price if tp else None)
+    if sl is not None and base is not None and (sl.stop_price >= base) == long:
+        rel = "below" if long else "above"
+        raise _fail("stop_loss.stop_price", sl.stop_price, f"must be {rel} the base price {base}")
+
+
+class Fill(FrozenModel):
+    """One execution. ``ts_event`` is venue time, ``ts_recv`` when we learned of it (ns)."""
+
+    trade_id: Annotated[str, Field(min_length=1)]
+    order_id: Annotated[str, Field(min_length=1)]
+    price: Positive
+    qty: Positive
+    liquidity: LiquiditySide = LiquiditySide.TAKER
+    commission: NonNegative = Decimal(0)
+    ts_event: Nanos = 0
+    ts_recv: Nanos = 0
+
+
+class VenueReport(FrozenModel):
+    """What a venue (or broker) tells us about an order; drives the order state machines.
+
+    ``fill`` carries trades and trade corrections; ``new_order_id`` the replacement of a
+    ``replaced`` report (Alpaca gives it a new id); ``qty``/``limit_price``/``stop_price`` the new
+    terms of a replace or restatement; ``trade_id`` the execution a ``trade_cancel`` busts.
+    """
+
+    kind: EventKind
+    order_id: Annotated[str, Field(min_length=1)]
+    ts: Nanos = 0
+    fill: Fill | None = None
+    new_order_id: str | None = None
+    qty: Positive | None = None
+    limit_price: Positive | None = None
+    stop_price: Positive | None = None
+    trade_id: str | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        k = self.kind
+        if (
+            k in (EventKind.FILL, EventKind.PARTIAL_FILL, EventKind.TRADE_CORRECT)
+            and self.fill is None
+        ):
+            raise _fail("fill", None, f"a {k.value} report needs fill")
+        if k is EventKind.REPLACED and not self.new_order_id:
+            raise _fail("new_order_id", self.new_order_id, "a replaced report needs new_order_id")
+        if k is EventKind.TRADE_CANCEL and not self.trade_id:
+            raise _fail("trade_id", self.trade_id, "a trade_cancel report needs trade_id")
+        if k is EventKind.RESTATED and self.qty is None:
+            raise _fail("qty", None, "a restated report needs the new qty")
+        return self
+
+
+class OrderEvent(FrozenModel):
+    """What the order manager publishes after each change to an order (or a flagged no-op).
+
+    ``late`` marks a fill on an order that was already canceled, expired, replaced or rejected;
+    ``overfill`` a fill beyond the order quantity; both are recorded, never hidden.
+    """
+
+    kind: EventKind
+    order_id: str
+    client_order_id: str
+    symbol: str
+    status: OrderStatus
+    prev_status: OrderStatus
+    order_qty: Decimal
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_price: Decimal | None = None
+    fill: Fill | None = None
+    ts: int = 0
+    reason: str | None = None
+    late: bool = False
+    overfill: bool = False
+    group_id: str | None = None
+    related_id: str | None = None
