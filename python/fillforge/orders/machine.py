@@ -14,7 +14,7 @@ conditions, state change) and drops the callbacks, ``EventData`` and logging we 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from transitions import Event, Machine
@@ -131,8 +131,12 @@ class FastEvent(Event):
     def plan(self, state: str) -> list[tuple[tuple[tuple[str, bool], ...], str | None]]:
         p = self._plan.get(state)
         if p is None:
+            as_state = getattr(self.machine, "state_type", str)
             p = [
-                (tuple((str(c.func), c.target) for c in t.conditions), t.dest)
+                (
+                    tuple((str(c.func), c.target) for c in t.conditions),
+                    None if t.dest is None else as_state(t.dest),
+                )
                 for t in self.transitions.get(state, ())
             ]
             self._plan[state] = p
@@ -147,8 +151,12 @@ class FastEvent(Event):
             raise InvalidTransitionError(model.id, model.state, self.name)
 
     def trigger(self, model: Any, *args: Any, **kwargs: Any) -> bool:
-        for conds, dest in self.plan(model.state):
-            if all(getattr(model, f)() is target for f, target in conds):
+        plan = self._plan.get(model.state)
+        for conds, dest in plan if plan is not None else self.plan(model.state):
+            for f, target in conds:
+                if getattr(model, f)() is not target:
+                    break
+            else:
                 if dest is not None:
                     model.state = dest
                 return True
@@ -156,11 +164,19 @@ class FastEvent(Event):
 
 
 class TableMachine(Machine):
-    """A model-less Machine over a table, whose events are :class:`FastEvent`."""
+    """A model-less Machine over a table, whose events are :class:`FastEvent`; destinations are
+    set on models as ``state_type(name)`` (the order machine uses OrderStatus members)."""
 
     event_cls = FastEvent
 
-    def __init__(self, states: Sequence[str], table: Sequence[Row], initial: str) -> None:
+    def __init__(
+        self,
+        states: Sequence[str],
+        table: Sequence[Row],
+        initial: str,
+        state_type: Callable[[str], str] = str,
+    ) -> None:
+        self.state_type = state_type
         super().__init__(
             model=None,
             states=list(states),
@@ -195,7 +211,7 @@ def order_machine() -> TableMachine:
     """The process-wide order machine (built once, on first use)."""
     global _ORDER_MACHINE
     if _ORDER_MACHINE is None:
-        _ORDER_MACHINE = TableMachine(ORDER_STATES, ORDER_TABLE, S.CREATED)
+        _ORDER_MACHINE = TableMachine(ORDER_STATES, ORDER_TABLE, S.CREATED, S)
     return _ORDER_MACHINE
 
 

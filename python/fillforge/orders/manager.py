@@ -310,7 +310,10 @@ class OrderManager:
         handler = _HANDLERS.get(report.kind)
         if handler is None:
             raise InvalidTransitionError(o.id, o.state, report.kind.value)
-        return self._apply_all(o, lambda o, t: handler(o, report), report.ts)
+        event = self._publish(handler(o, report))
+        if o.group_id is None or event.kind is EventKind.DUPLICATE_FILL:
+            return [event]
+        return [event, *self._run_actions(self.groups[o.group_id].on_member(o), report.ts)]
 
     def _apply_all(
         self, o: Order, step: Callable[[Order, int], OrderEvent], ts: int

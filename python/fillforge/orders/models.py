@@ -43,6 +43,9 @@ Nanos = Annotated[int, Field(ge=0)]
 MAX_CLIENT_ORDER_ID = 48
 
 
+_MISSING: Any = object()
+
+
 def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
     first = e.errors(include_url=False)[0]
     field = ".".join(str(p) for p in first["loc"]) or e.title
@@ -61,6 +64,45 @@ class FrozenModel(BaseModel):
             raise _as_fillforge_error(e) from None
 
     @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """Build from values already known valid (our own events, a venue adapter's reports),
+        skipping validation: about 1 us against 6-14 us for ``model_construct``. Missing fields
+        take their defaults; a missing required or unknown field is still an error.
+        ``tests/test_order_models.py`` checks the result equals the validated model.
+        """
+        spec = _SPECS.get(cls)
+        if spec is None:
+            spec = _SPECS[cls] = _spec(cls)
+        template, required = spec
+        data = {**template, **values}  # the template's (declared) field order is kept
+        if len(data) != len(template):
+            unknown = min(values.keys() - template.keys())
+            raise _fail(unknown, values[unknown], f"not a {cls.__name__} field")
+        for name in required:
+            if data[name] is _MISSING:
+                raise _fail(name, None, f"required to build a {cls.__name__}")
+        return cls.adopt(data, set(values))
+
+    @classmethod
+    def adopt(cls, data: dict[str, Any], fields_set: set[str] | None = None) -> Self:
+        """Wrap ``data`` (every field, declared order, valid) without copying or checking.
+
+        Without ``fields_set`` every field counts as set; the set is shared by the class's
+        adopted instances (pydantic copies it before any update, and these models are frozen).
+        """
+        m = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(m, "__dict__", data)
+        if fields_set is None:
+            fields_set = _ALL_SET.get(cls)
+            if fields_set is None:
+                fields_set = _ALL_SET[cls] = set(cls.model_fields)
+        _set(m, "__pydantic_fields_set__", fields_set)
+        _set(m, "__pydantic_extra__", None)
+        _set(m, "__pydantic_private__", None)
+        return m
+
+    @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
         try:
             return super().model_validate(obj, *args, **kwargs)
@@ -75,6 +117,19 @@ class FrozenModel(BaseModel):
             return super().model_validate_json(json_data, *args, **kwargs)
         except ValidationError as e:
             raise _as_fillforge_error(e) from None
+
+
+_SPECS: dict[type[FrozenModel], tuple[dict[str, Any], tuple[str, ...]]] = {}
+_ALL_SET: dict[type[FrozenModel], set[str]] = {}
+
+
+def _spec(cls: type[FrozenModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Each field's default in declared order (required ones marked missing), and the required."""
+    fields = cls.model_fields
+    return (
+        {n: _MISSING if f.is_required() else f.default for n, f in fields.items()},
+        tuple(n for n, f in fields.items() if f.is_required()),
+    )
 
 
 def _fail(field: str, value: object, why: str) -> OrderValidationError:

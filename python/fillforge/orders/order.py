@@ -55,7 +55,7 @@ _E = {
     )
 }
 
-_construct = OrderEvent.model_construct
+_adopt = OrderEvent.adopt  # every field below, in declared order (tested)
 
 
 class Order:
@@ -79,6 +79,7 @@ class Order:
         "request",
         "state",
         "stop_price",
+        "symbol",
         "updated_ts",
     )
 
@@ -94,7 +95,8 @@ class Order:
         self.id = order_id
         self.client_order_id = client_order_id
         self.request = request
-        self.state: str = S.CREATED
+        self.symbol = request.symbol
+        self.state: str = S.CREATED  # always an OrderStatus member (the machine's state_type)
         self.order_qty = request.qty if request.qty is not None else ZERO
         self.limit_price = request.limit_price
         self.stop_price = request.stop_price
@@ -112,20 +114,16 @@ class Order:
     # ----- read side ------------------------------------------------------------------------
 
     @property
-    def symbol(self) -> str:
-        return self.request.symbol
-
-    @property
     def status(self) -> OrderStatus:
-        return OrderStatus(self.state)
+        return S(self.state)
 
     @property
     def leaves_qty(self) -> Decimal:
         """Open quantity: 0 once done (and for a day order done for the day), else qty - cum."""
-        st = self.state
-        if st in _ZERO_LEAVES or (st == S.DONE_FOR_DAY and not self.is_good_till()):
+        st, cum, qty = self.state, self.cum_qty, self.order_qty
+        if st in _ZERO_LEAVES or (st is S.DONE_FOR_DAY and not self.is_good_till()):
             return ZERO
-        return max(self.order_qty - self.cum_qty, ZERO)
+        return qty - cum if qty > cum else ZERO
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -197,28 +195,31 @@ class Order:
         related: str | None = None,
     ) -> OrderEvent:
         self.updated_ts = ts
-        return _construct(
-            kind=kind,
-            order_id=self.id,
-            client_order_id=self.client_order_id,
-            symbol=self.request.symbol,
-            status=S(self.state),
-            prev_status=S(prev),
-            order_qty=self.order_qty,
-            cum_qty=self.cum_qty,
-            leaves_qty=self.leaves_qty,
-            avg_price=self.avg_price,
-            fill=fill,
-            ts=ts,
-            reason=reason,
-            late=late,
-            overfill=overfill,
-            group_id=self.group_id,
-            related_id=related,
+        st, cum, qty = self.state, self.cum_qty, self.order_qty
+        return _adopt(
+            {
+                "kind": kind,
+                "order_id": self.id,
+                "client_order_id": self.client_order_id,
+                "symbol": self.symbol,
+                "status": st,
+                "prev_status": prev,
+                "order_qty": qty,
+                "cum_qty": cum,
+                "leaves_qty": self.leaves_qty,
+                "avg_price": self.notional_filled / cum if cum else None,
+                "fill": fill,
+                "ts": ts,
+                "reason": reason,
+                "late": late,
+                "overfill": overfill,
+                "group_id": self.group_id,
+                "related_id": related,
+            }
         )
 
     def _simple(self, name: str, kind: EventKind, ts: int, reason: str | None = None) -> OrderEvent:
-        _E[name].check(self)
+        # No check first: nothing changes before the trigger, which raises if not allowed.
         return self._fire(name, kind, ts, reason=reason)
 
     def hold(self, ts: int = 0) -> OrderEvent:
