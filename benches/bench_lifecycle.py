@@ -12,8 +12,8 @@ the final fill; best of ``--repeats`` runs, garbage collector off while timing.
 (d) the floor: a plain dict table ``{(state, event): dest}``, per transition;
 (e) fillforge ``FastEvent.trigger`` per trigger;
 (f) fillforge end to end: ``OrderManager.create(OrderRequest(...))`` (validated), ``submit``,
-    ``apply(VenueReport)`` x4 (built with ``VenueReport.trusted``, as a venue adapter does), with one
-    subscriber receiving every event.
+    ``apply(VenueReport)`` x4 (built with ``VenueReport.trusted``, as a venue adapter does),
+    with one subscriber receiving every event.
 Memory: tracemalloc of 2,000 live orders through the manager, each partially filled, minus the
 request objects (the order's own fields).
 """

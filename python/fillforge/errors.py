@@ -70,6 +70,7 @@ class InvalidTransitionError(OrderError):
     """An event the order (or group) state table does not allow in the current state."""
 
     def __init__(self, order_id: str, state: str, event: str) -> None:
+        state = str(state)
         super().__init__(f"order {order_id!r} in state {state!r} does not allow event {event!r}")
         self.order_id, self.state, self.event = order_id, state, event
 

@@ -63,6 +63,7 @@ def _restore(event: str) -> list[Row]:
     """A rejected cancel/replace: back to what the order was, by quantity and prior status."""
     return [
         (event, [*_PENDING], S.FILLED, ("is_complete",)),
+        (event, [*_PENDING], S.DONE_FOR_DAY, ("was_done_for_day",)),
         (event, [*_PENDING], S.PARTIALLY_FILLED, ("is_partial",)),
         (event, [*_PENDING], S.PENDING_NEW, ("was_pending_new",)),
         (event, [*_PENDING], S.ACCEPTED, ("was_accepted",)),
@@ -237,3 +238,38 @@ def diagram(table: Sequence[Row], states: Sequence[str], initial: str, title: st
     )
     text: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
     return text
+
+
+def markdown_table(table: Sequence[Row]) -> str:
+    """The table as markdown, one row per (event, destination, conditions)."""
+    lines = ["| event | from | to | when |", "| --- | --- | --- | --- |"]
+    for ev, src, dest, conds in table:
+        to = "(stays)" if dest is None else f"`{dest}`"
+        when = " and ".join(f"`{c}`" for c in conds) or "always"
+        lines.append(f"| `{ev}` | {', '.join(f'`{s}`' for s in src)} | {to} | {when} |")
+    return "\n".join(lines)
+
+
+def generated_docs() -> str:
+    """The generated part of ``docs/orders.md``: both tables and their diagrams."""
+    order = diagram(ORDER_TABLE, ORDER_STATES, S.CREATED, "Order lifecycle")
+    group = diagram(GROUP_TABLE, GROUP_STATES, "entry_working", "Contingent group")
+    return "\n".join(
+        [
+            "### Order state table",
+            "",
+            markdown_table(ORDER_TABLE),
+            "",
+            "```mermaid",
+            order.strip(),
+            "```",
+            "",
+            "### Contingent group table",
+            "",
+            markdown_table(GROUP_TABLE),
+            "",
+            "```mermaid",
+            group.strip(),
+            "```",
+        ]
+    )

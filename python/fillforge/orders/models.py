@@ -9,6 +9,7 @@ the field and the value.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
@@ -44,6 +45,7 @@ MAX_CLIENT_ORDER_ID = 48
 
 
 _MISSING: Any = object()
+_DEPTH: ContextVar[int] = ContextVar("fillforge_model_depth", default=0)
 
 
 def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
@@ -58,10 +60,18 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, **data: Any) -> None:
+        # pydantic calls this for nested models too; only the outermost call converts, so the
+        # error keeps its full path (``stop_loss.stop_price``).
+        depth = _DEPTH.get()
+        _DEPTH.set(depth + 1)
         try:
             super().__init__(**data)
         except ValidationError as e:
+            if depth:
+                raise
             raise _as_fillforge_error(e) from None
+        finally:
+            _DEPTH.set(depth)
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:

@@ -157,6 +157,9 @@ class Order:
     def was_accepted(self) -> bool:
         return self._before_pending == S.ACCEPTED
 
+    def was_done_for_day(self) -> bool:
+        return self._before_pending == S.DONE_FOR_DAY
+
     def no_request(self) -> bool:
         return self.pending_request is None
 
@@ -250,8 +253,9 @@ class Order:
         return self._simple("done_for_day", EventKind.DONE_FOR_DAY, ts)
 
     def expire(self, ts: int = 0) -> OrderEvent:
+        _E["expire"].check(self)
         self.pending_request = None
-        return self._simple("expire", EventKind.EXPIRED, ts)
+        return self._fire("expire", EventKind.EXPIRED, ts)
 
     def fill(self, fill: Fill, ts: int = 0, *, final: bool = False) -> OrderEvent:
         """Apply an execution. A trade id seen before is ignored and reported as
