@@ -965,16 +965,11 @@ def test_H_1_c_alt_cancel_rejected(pending: bool) -> None:
     assert t.rows[-1] == (PF, 2000, 8000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="INV-6: a cancel/replace reject after a pending report that arrived in done_for_day "
-    "resolves to partially_filled/new by quantity instead of restoring done_for_day (a day "
-    "order's leaves jump from 0 back to order qty - cum) -- machine._restore has no "
-    "was_done_for_day row",
-)
 @pytest.mark.parametrize("tif", [DAY, GTC])
 @pytest.mark.parametrize("kind", ["cancel", "replace"])
 def test_INV_6_reject_after_pending_restores_done_for_day(tif: OrderTimeInForce, kind: str) -> None:
+    # Regression: the restore used to resolve by quantity (partially filled, and leaves back to
+    # 8000 on a day order that was done for the day).
     o, t = start(tif)
     t(o.submit())
     t(o.ack())
@@ -1104,12 +1099,8 @@ def test_T_X1_expiry_while_pending_cancel() -> None:
     assert o.pending_request is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Order.expire clears pending_request before checking the table: a refused expire "
-    "(e.g. on a filled order with a replace request outstanding) still drops the request",
-)
 def test_T_X1_refused_expire_changes_nothing() -> None:
+    # Regression: expire used to drop the outstanding request before the table refused it.
     o, t = start()
     t(o.submit())
     t(o.ack())

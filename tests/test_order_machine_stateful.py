@@ -15,10 +15,6 @@ A small model, written from the FIX matrices and the engine's modelling choices 
   status before the pending report), one outstanding request at most, an ended order never
   works again (a filled one only through a bust or a C.1.c replace-to-increase), ``late`` exactly
   on fills to ended orders and ``overfill`` exactly when cum qty passes the order qty.
-
-Two known library bugs are kept out of the random walk (each has an xfail test in
-``test_fix_conformance.py``): a refused ``expire`` drops an outstanding request, and a reject
-after a pending report that arrived in ``done_for_day`` does not restore ``done_for_day``.
 """
 
 from __future__ import annotations
@@ -216,6 +212,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         if st_ in PENDING:
             if o.cum_qty >= o.order_qty:
                 return FILLED
+            if self.before_pending is DFD:
+                return DFD
             if o.cum_qty:
                 return PF
             return self.before_pending if self.before_pending in (PN, ACC) else NEW
@@ -328,8 +326,6 @@ class OrderLifecycle(RuleBasedStateMachine):
     def expire(self) -> None:
         st_ = self.status
         ok = st_ in WORKING or st_ in PENDING
-        if not ok and self.request:
-            return  # known bug: a refused expire drops the request (xfail in the FIX tests)
         if self.run("expire", EXP if ok else None, self.order.expire) is not None:
             self.request = False
 
@@ -373,8 +369,6 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.run("pending_replace", expected, self.order.pending_replace)
 
     def _reject(self, event: str, call: Callable[[], OrderEvent]) -> None:
-        if self.status in PENDING and self.before_pending is DFD:
-            return  # known bug: done_for_day is not restored (xfail in the FIX tests)
         if self.run(event, self.reject_expected(), call) is not None:
             self.request = False
 
