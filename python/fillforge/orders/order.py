@@ -244,6 +244,9 @@ class Order:
         _E["ack"].check(self)
         if qty is not None and not self.order_qty:
             self.order_qty = qty
+        if self.state in _PENDING:
+            # The venue's New crossed our pending request: a reject now restores new.
+            self._before_pending = S.NEW
         return self._fire("ack", EventKind.NEW, ts)
 
     def reject(self, reason: str, ts: int = 0) -> OrderEvent:
