@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fillforge import (
@@ -294,3 +294,105 @@ def test_venue_report_shape(field: str, kw: dict[str, Any]) -> None:
 
 def test_order_class_default_is_simple() -> None:
     assert OrderRequest(**BASE).order_class is OrderClass.SIMPLE
+
+
+WIDE: dict[str, list[Any]] = {
+    "symbol": ["AAPL", ""],
+    "qty": [None, "1", "0", "2.5"],
+    "notional": [None, "100", "-5"],
+    "limit_price": [None, "0", "8.9", "9", "10", "12"],
+    "stop_price": [None, "-1", "9", "10", "10.5", "12"],
+    "trail_price": [None, "0.5"],
+    "trail_percent": [None, "1.5", "150"],
+    "extended_hours": [False, True],
+    "take_profit": [None, {"limit_price": "9"}, {"limit_price": "12"}, {"limit_price": "0"}],
+    "stop_loss": [None, {"stop_price": "9"}, {"stop_price": "12", "limit_price": "11.9"}],
+}
+PX = st.sampled_from(["8.9", "9", "10", "10.5", "12"])
+
+
+@st.composite
+def near_valid_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """Requests shaped by their type and class (so many pass), then up to two fields
+    overwritten from a wide pool of good and bad values (so every rule gets hit)."""
+    t = draw(st.sampled_from([t.value for t in OrderType]))
+    cls = draw(st.sampled_from([c.value for c in OrderClass]))
+    kw: dict[str, Any] = {
+        "symbol": "AAPL",
+        "side": draw(st.sampled_from(["buy", "sell"])),
+        "type": t,
+        "time_in_force": draw(st.sampled_from(["day", "gtc"] * 3 + ["ioc", "fok", "opg", "cls"])),
+        "order_class": cls,
+    }
+    size = draw(st.sampled_from(["qty"] * 5 + ["notional"]))
+    kw[size] = "1" if size == "qty" else "100"
+    if t in ("limit", "stop_limit"):
+        kw["limit_price"] = draw(PX)
+    if t in ("stop", "stop_limit"):
+        kw["stop_price"] = draw(PX)
+    if t == "trailing_stop":
+        kw[draw(st.sampled_from(["trail_price", "trail_percent"]))] = "0.5"
+    if cls in ("bracket", "oco", "oto"):
+        kw["take_profit"] = {"limit_price": draw(PX)}
+        kw["stop_loss"] = {"stop_price": draw(PX)}
+        if cls == "oto":
+            del kw[draw(st.sampled_from(["take_profit", "stop_loss"]))]
+    for name in draw(st.lists(st.sampled_from(sorted(WIDE)), max_size=2)):
+        kw[name] = draw(st.sampled_from(WIDE[name]))
+    return kw
+
+
+@settings(max_examples=400)
+@given(near_valid_requests())
+def test_random_requests_obey_every_rule_or_name_a_field(kw: dict[str, Any]) -> None:
+    error: OrderValidationError | None = None
+    try:
+        r = OrderRequest(**kw)
+    except OrderValidationError as e:
+        error = e
+    if error is not None:
+        assert error.field.split(".")[0] in OrderRequest.model_fields, error
+        return
+    # Accepted: every documented rule holds, spelt out independently of the validator.
+    assert (r.qty is None) != (r.notional is None)
+    if r.notional is not None:
+        assert (r.type, r.time_in_force, r.extended_hours) == ("market", "day", False)
+    if r.type in ("limit", "stop_limit") and r.order_class != "oco":
+        assert r.limit_price is not None
+    if r.type in ("stop", "stop_limit"):
+        assert r.stop_price is not None
+    if r.type != "trailing_stop":
+        assert r.trail_price is None
+        assert r.trail_percent is None
+    else:
+        assert (r.trail_price is None) != (r.trail_percent is None)
+        assert r.time_in_force in ("day", "gtc")
+        assert r.order_class == "simple"
+    if r.type in ("market", "stop", "trailing_stop"):
+        assert r.limit_price is None
+    if r.type in ("market", "limit", "trailing_stop"):
+        assert r.stop_price is None
+    if r.extended_hours:
+        assert (r.type, r.time_in_force) == ("limit", "day")
+    if r.time_in_force in ("opg", "cls"):
+        assert r.type in ("market", "limit")
+    if r.order_class == "simple":
+        assert r.take_profit is None
+        assert r.stop_loss is None
+    else:
+        assert r.time_in_force in ("day", "gtc")
+        assert r.qty is not None
+    if r.order_class in ("bracket", "oco"):
+        assert r.take_profit is not None
+        assert r.stop_loss is not None
+    if r.order_class == "oto":
+        assert r.take_profit is not None or r.stop_loss is not None
+    if r.order_class == "oco":
+        assert r.type == "limit"
+    long = (r.side == "buy") != (r.order_class == "oco")
+    if r.take_profit is not None and r.stop_loss is not None:
+        tp, sl = r.take_profit.limit_price, r.stop_loss.stop_price
+        assert tp > sl if long else tp < sl
+    base = r.take_profit.limit_price if r.order_class == "oco" and r.take_profit else r.limit_price
+    if r.stop_loss is not None and base is not None:
+        assert r.stop_loss.stop_price < base if long else r.stop_loss.stop_price > base

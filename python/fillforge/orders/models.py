@@ -327,7 +327,11 @@ def _check_class(r: OrderRequest) -> None:
         raise _fail("type", r.type.value, "an oco order is type limit (its take-profit)")
     # The position the exits protect is long when a bracket/oto buys or an oco sells.
     long = (r.side is OrderSide.BUY) != (cls is OrderClass.OCO)
-    if tp is not None and sl is not None and (tp.limit_price <= sl.stop_price) == long:
+    if (
+        tp is not None
+        and sl is not None
+        and (tp.limit_price <= sl.stop_price if long else tp.limit_price >= sl.stop_price)
+    ):
         rel = "above" if long else "below"
         raise _fail(
             "take_profit.limit_price",
@@ -335,7 +339,11 @@ def _check_class(r: OrderRequest) -> None:
             f"must be {rel} stop_loss.stop_price {sl.stop_price} for this {cls.value}",
         )
     base = r.limit_price if cls is not OrderClass.OCO else (tp.limit_price if tp else None)
-    if sl is not None and base is not None and (sl.stop_price >= base) == long:
+    if (
+        sl is not None
+        and base is not None
+        and (sl.stop_price >= base if long else sl.stop_price <= base)
+    ):
         rel = "below" if long else "above"
         raise _fail("stop_loss.stop_price", sl.stop_price, f"must be {rel} the base price {base}")
 
