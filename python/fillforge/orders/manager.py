@@ -257,7 +257,8 @@ class OrderManager:
         return self._publish(o.submit(t))
 
     def deny(self, order_id: str, reason: str, ts: int | None = None) -> OrderEvent:
-        return self._apply_change(self.get(order_id), lambda o, t: o.deny(reason, t), ts)
+        o, t = self.get(order_id), self._now(ts)
+        return self._after(o, o.deny(reason, t), t)[0]
 
     def request_cancel(self, order_id: str, ts: int | None = None) -> list[OrderEvent]:
         """Ask to cancel; for a group member, the whole group is canceled (Alpaca's rule)."""
@@ -310,24 +311,14 @@ class OrderManager:
         handler = _HANDLERS.get(report.kind)
         if handler is None:
             raise InvalidTransitionError(o.id, o.state, report.kind.value)
-        event = self._publish(handler(o, report))
+        return self._after(o, handler(o, report), report.ts)
+
+    def _after(self, o: Order, event: OrderEvent, ts: int) -> list[OrderEvent]:
+        """Publish ``event`` and what it sets off in the order's group."""
+        self._publish(event)
         if o.group_id is None or event.kind is EventKind.DUPLICATE_FILL:
             return [event]
-        return [event, *self._run_actions(self.groups[o.group_id].on_member(o), report.ts)]
-
-    def _apply_all(
-        self, o: Order, step: Callable[[Order, int], OrderEvent], ts: int
-    ) -> list[OrderEvent]:
-        events = [self._publish(step(o, ts))]
-        g = self.groups.get(o.group_id) if o.group_id else None
-        if g is not None and events[0].kind is not EventKind.DUPLICATE_FILL:
-            events += self._run_actions(g.on_member(o), ts)
-        return events
-
-    def _apply_change(
-        self, o: Order, step: Callable[[Order, int], OrderEvent], ts: int | None
-    ) -> OrderEvent:
-        return self._apply_all(o, step, self._now(ts))[0]
+        return [event, *self._run_actions(self.groups[o.group_id].on_member(o), ts)]
 
     def _replace(self, o: Order, report: VenueReport) -> list[OrderEvent]:
         new_id = report.new_order_id
@@ -344,16 +335,14 @@ class OrderManager:
         self.orders[new.id] = new
         # The client order id moves to the live order unless the replace asked for a new one.
         self._by_client[new.client_order_id] = new
-        events = [self._publish(old_ev), self._publish(new_ev)]
+        self._publish(old_ev)
         g = self.groups.get(o.group_id) if o.group_id else None
-        if g is not None:
-            members = g.exits if o is not g.entry else None
-            if members is not None:
-                g.exits[g.exits.index(o)] = new
-            else:
+        if g is not None:  # the new order takes the old one's place in its group
+            if o is g.entry:
                 g.entry = new
-            events += self._run_actions(g.on_member(new), report.ts)
-        return events
+            else:
+                g.exits[g.exits.index(o)] = new
+        return [old_ev, *self._after(new, new_ev, report.ts)]
 
     # ----- group actions --------------------------------------------------------------------
 
@@ -370,7 +359,7 @@ class OrderManager:
                 self.outbox.append(a)
             elif a.action == "cancel":
                 if leg.state == OrderStatus.HELD:
-                    events += self._apply_all(leg, lambda o, t: o.cancel("group", t), ts)
+                    events += self._after(leg, leg.cancel("group", ts), ts)
                 elif leg.pending_request is None:
                     events.append(self._publish(leg.request_cancel(ts)))
                     self.outbox.append(a)

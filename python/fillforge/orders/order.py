@@ -25,35 +25,8 @@ _LATE = frozenset({S.CANCELED, S.EXPIRED, S.REPLACED, S.REJECTED})
 _PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE})
 
 
-def _ev(name: str) -> FastEvent:
-    return order_machine().event(name)
-
-
-_E = {
-    name: _ev(name)
-    for name in (
-        "hold",
-        "submit",
-        "deny",
-        "accept",
-        "ack",
-        "reject",
-        "fill",
-        "done_for_day",
-        "request_cancel",
-        "pending_cancel",
-        "cancel",
-        "cancel_reject",
-        "request_replace",
-        "pending_replace",
-        "replace",
-        "replace_reject",
-        "start_replacement",
-        "expire",
-        "restate",
-        "trade_bust",
-    )
-}
+# Every event of the order table, by name.
+_E: dict[str, FastEvent] = {name: order_machine().event(name) for name in order_machine().events}
 
 _adopt = OrderEvent.adopt  # every field below, in declared order (tested)
 
@@ -165,25 +138,14 @@ class Order:
 
     # ----- events ---------------------------------------------------------------------------
 
-    def _fire(
-        self,
-        name: str,
-        kind: EventKind,
-        ts: int,
-        *,
-        fill: Fill | None = None,
-        reason: str | None = None,
-        late: bool = False,
-        overfill: bool = False,
-        related: str | None = None,
-    ) -> OrderEvent:
+    def _step(self, name: str) -> str:
+        """Fire table event ``name`` (it raises, changing nothing, if not allowed); returns the
+        status before it."""
         prev = self.state
         _E[name].trigger(self)
         if self.state in _PENDING and prev not in _PENDING:
             self._before_pending = prev
-        return self._emit(
-            prev, kind, ts, fill=fill, reason=reason, late=late, overfill=overfill, related=related
-        )
+        return prev
 
     def _emit(
         self,
@@ -223,7 +185,7 @@ class Order:
 
     def _simple(self, name: str, kind: EventKind, ts: int, reason: str | None = None) -> OrderEvent:
         # No check first: nothing changes before the trigger, which raises if not allowed.
-        return self._fire(name, kind, ts, reason=reason)
+        return self._emit(self._step(name), kind, ts, reason=reason)
 
     def hold(self, ts: int = 0) -> OrderEvent:
         """A contingent leg waits (Alpaca's ``held``) until its group activates it."""
@@ -247,7 +209,7 @@ class Order:
         if self.state in _PENDING:
             # The venue's New crossed our pending request: a reject now restores new.
             self._before_pending = S.NEW
-        return self._fire("ack", EventKind.NEW, ts)
+        return self._emit(self._step("ack"), EventKind.NEW, ts)
 
     def reject(self, reason: str, ts: int = 0) -> OrderEvent:
         return self._simple("reject", EventKind.REJECTED, ts, reason)
@@ -258,7 +220,7 @@ class Order:
     def expire(self, ts: int = 0) -> OrderEvent:
         _E["expire"].check(self)
         self.pending_request = None
-        return self._fire("expire", EventKind.EXPIRED, ts)
+        return self._emit(self._step("expire"), EventKind.EXPIRED, ts)
 
     def fill(self, fill: Fill, ts: int = 0, *, final: bool = False) -> OrderEvent:
         """Apply an execution. A trade id seen before is ignored and reported as
@@ -275,7 +237,7 @@ class Order:
         overfill = bool(self.order_qty) and self.cum_qty > self.order_qty
         complete = self.is_complete()
         kind = EventKind.FILL if complete else EventKind.PARTIAL_FILL
-        return self._fire("fill", kind, ts, fill=fill, late=late, overfill=overfill)
+        return self._emit(self._step("fill"), kind, ts, fill=fill, late=late, overfill=overfill)
 
     def _report_duplicate(self, fill: Fill, ts: int) -> OrderEvent:
         reason = f"trade_id={fill.trade_id!r} already applied"
@@ -289,7 +251,7 @@ class Order:
         old = self.fills.pop(trade_id)
         self.cum_qty -= old.qty
         self.notional_filled -= old.price * old.qty
-        return self._fire("trade_bust", EventKind.TRADE_CANCEL, ts, fill=old)
+        return self._emit(self._step("trade_bust"), EventKind.TRADE_CANCEL, ts, fill=old)
 
     def trade_correct(self, fill: Fill, ts: int = 0) -> OrderEvent:
         """Replace an execution's price and quantity (FIX Trade Correct), same trade id."""
@@ -301,7 +263,9 @@ class Order:
         self.cum_qty += fill.qty - old.qty
         self.notional_filled += fill.price * fill.qty - old.price * old.qty
         overfill = bool(self.order_qty) and self.cum_qty > self.order_qty
-        return self._fire("trade_bust", EventKind.TRADE_CORRECT, ts, fill=fill, overfill=overfill)
+        return self._emit(
+            self._step("trade_bust"), EventKind.TRADE_CORRECT, ts, fill=fill, overfill=overfill
+        )
 
     # ----- cancel ---------------------------------------------------------------------------
 
@@ -318,12 +282,12 @@ class Order:
         """Canceled: our request confirmed, or unsolicited (IOC/FOK remainder, venue action)."""
         _E["cancel"].check(self)
         self.pending_request = None
-        return self._fire("cancel", EventKind.CANCELED, ts, reason=reason)
+        return self._emit(self._step("cancel"), EventKind.CANCELED, ts, reason=reason)
 
     def cancel_reject(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
         _E["cancel_reject"].check(self)
         self.pending_request = None
-        return self._fire("cancel_reject", EventKind.CANCEL_REJECTED, ts, reason=reason)
+        return self._emit(self._step("cancel_reject"), EventKind.CANCEL_REJECTED, ts, reason=reason)
 
     # ----- replace --------------------------------------------------------------------------
 
@@ -339,7 +303,9 @@ class Order:
     def replace_reject(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
         _E["replace_reject"].check(self)
         self.pending_request = None
-        return self._fire("replace_reject", EventKind.REPLACE_REJECTED, ts, reason=reason)
+        return self._emit(
+            self._step("replace_reject"), EventKind.REPLACE_REJECTED, ts, reason=reason
+        )
 
     def replace(
         self, new_order_id: str, ts: int = 0, *, client_order_id: str | None = None, **terms: Any
@@ -363,8 +329,8 @@ class Order:
         new.replaces = self.id
         self.pending_request = None
         self.replaced_by = new_order_id
-        old_event = self._fire("replace", EventKind.REPLACED, ts, related=new_order_id)
-        new_event = new._fire("start_replacement", EventKind.NEW, ts, related=self.id)
+        old_event = self._emit(self._step("replace"), EventKind.REPLACED, ts, related=new_order_id)
+        new_event = new._emit(new._step("start_replacement"), EventKind.NEW, ts, related=self.id)
         return old_event, new, new_event
 
     def restate(
@@ -383,4 +349,4 @@ class Order:
             self.limit_price = limit_price
         if stop_price is not None:
             self.stop_price = stop_price
-        return self._fire("restate", EventKind.RESTATED, ts, reason=reason)
+        return self._emit(self._step("restate"), EventKind.RESTATED, ts, reason=reason)
