@@ -259,6 +259,16 @@ struct TickPool {
     dist: Vec<i64>,
 }
 
+impl TickPool {
+    /// The water mark stop `i` implies: `stop + trail` for sells, `stop - trail` for buys.
+    fn hwm(&self, i: usize, side: StopSide) -> i64 {
+        match side {
+            StopSide::Sell => self.c.stop[i] + self.dist[i],
+            StopSide::Buy => self.c.stop[i] - self.dist[i],
+        }
+    }
+}
+
 /// Every other armed stop (percent trails, break-even rules): updated by a scalar loop that keeps
 /// the water mark.
 #[derive(Clone, Debug, Default)]
@@ -396,11 +406,7 @@ impl TrailingStops {
             }
             Kind::Ticks => {
                 let t = &bucket.ticks;
-                let hwm = match loc.side {
-                    StopSide::Sell => t.c.stop[i] + t.dist[i],
-                    StopSide::Buy => t.c.stop[i] - t.dist[i],
-                };
-                (&t.c, Trail::Ticks(t.dist[i]), hwm, None)
+                (&t.c, Trail::Ticks(t.dist[i]), t.hwm(i, loc.side), None)
             }
             Kind::Scalar => {
                 let q = &bucket.scalar;
@@ -452,10 +458,7 @@ impl TrailingStops {
             Kind::Ticks => {
                 let Trail::Ticks(t) = trail else { return Err(TrailingError::TrailKindChange { id }) };
                 let p = &mut bucket.ticks;
-                let hwm = match loc.side {
-                    StopSide::Sell => p.c.stop[i] + p.dist[i],
-                    StopSide::Buy => p.c.stop[i] - p.dist[i],
-                };
+                let hwm = p.hwm(i, loc.side);
                 p.dist[i] = t;
                 p.c.stop[i] = trail.stop(loc.side, hwm);
             }
