@@ -9,28 +9,24 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_quickstart_runs() -> None:
+def run(example: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / "book_quickstart.py")],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert "IOC sell 12 @ 99: FILLED" in proc.stdout
-    assert "POST_ONLY_WOULD_CROSS" in proc.stdout
-    assert "op 4: REJECTED  UNKNOWN_ORDER" in proc.stdout
+    return proc.stdout
+
+
+def test_quickstart_runs() -> None:
+    stdout = run("book_quickstart.py")
+    assert "IOC sell 12 @ 99: FILLED" in stdout
+    assert "POST_ONLY_WOULD_CROSS" in stdout
+    assert "op 4: REJECTED  UNKNOWN_ORDER" in stdout
 
 
 def test_bracket_lifecycle_runs() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / "bracket_lifecycle.py")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "o-3  held" in proc.stdout
-    assert "sl-2 new                new               cum=0 leaves=70" in proc.stdout
-    assert "sl-2 canceled           canceled          cum=0 leaves=0" in proc.stdout
-    assert "group o-1: completed; venue actions: 4" in proc.stdout
+    stdout = run("bracket_lifecycle.py")
+    assert "o-3  held" in stdout
+    assert "sl-2 new                new               cum=0 leaves=70" in stdout
+    assert "sl-2 canceled           canceled          cum=0 leaves=0" in stdout
+    assert "group o-1: completed; venue actions: 4" in stdout

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from order_snapshot import snapshot
 
 from fillforge import (
     DuplicateClientOrderIdError,
@@ -107,21 +108,6 @@ def restored(before: OrderStatus, cum: Decimal, qty: Decimal) -> OrderStatus:
     if before in (PN, S.ACCEPTED):
         return before
     return NEW
-
-
-def snapshot(o: Order) -> tuple[Any, ...]:
-    pending = None if o.pending_request is None else dict(o.pending_request)
-    return (
-        o.state,
-        o.order_qty,
-        o.cum_qty,
-        o.leaves_qty,
-        o.avg_price,
-        dict(o.fills),
-        pending,
-        o.limit_price,
-        o.replaced_by,
-    )
 
 
 class Tape:

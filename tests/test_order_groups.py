@@ -16,7 +16,7 @@ from fillforge import (
     OrderStatus,
     VenueReport,
 )
-from fillforge.orders import LegAction, Order
+from fillforge.orders import LegAction, Order, OrderGroup
 
 S = OrderStatus
 _trade = count(1)
@@ -55,6 +55,19 @@ def working(mgr: OrderManager, *orders: Order) -> None:
         report(mgr, "new", o)
 
 
+def exits_working() -> tuple[OrderManager, OrderGroup, Order, Order]:
+    """A bracket whose entry filled and whose two exits the venue acknowledged."""
+    mgr = OrderManager()
+    entry = bracket(mgr)
+    g = mgr.group(entry.id)
+    tp, sl = g.exits
+    mgr.submit(entry.id)
+    working(mgr, entry)
+    fill(mgr, entry, 100)
+    working(mgr, tp, sl)
+    return mgr, g, tp, sl
+
+
 def test_bracket_exits_held_until_entry_fills_then_one_exit_cancels_the_other() -> None:
     mgr = OrderManager()
     entry = bracket(mgr)
@@ -86,14 +99,7 @@ def test_bracket_exits_held_until_entry_fills_then_one_exit_cancels_the_other() 
 
 
 def test_partial_take_profit_resizes_stop_loss() -> None:
-    mgr = OrderManager()
-    entry = bracket(mgr)
-    g = mgr.group(entry.id)
-    tp, sl = g.exits
-    mgr.submit(entry.id)
-    working(mgr, entry)
-    fill(mgr, entry, 100)
-    working(mgr, tp, sl)
+    mgr, g, tp, sl = exits_working()
     mgr.outbox.clear()
     fill(mgr, tp, 30, "12")
     assert list(mgr.outbox) == [LegAction("resize", sl.id, Decimal(70))]
@@ -150,14 +156,7 @@ def test_canceling_any_member_cancels_the_group() -> None:
 
 
 def test_exit_canceled_by_venue_cancels_the_sibling() -> None:
-    mgr = OrderManager()
-    entry = bracket(mgr)
-    g = mgr.group(entry.id)
-    tp, sl = g.exits
-    mgr.submit(entry.id)
-    working(mgr, entry)
-    fill(mgr, entry, 100)
-    working(mgr, tp, sl)
+    mgr, g, tp, sl = exits_working()
     report(mgr, "expired", tp)
     assert sl.pending_request == {"kind": "cancel"}
     assert g.state == "canceling"

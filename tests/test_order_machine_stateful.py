@@ -37,6 +37,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from order_snapshot import snapshot
 
 from fillforge import (
     EventKind,
@@ -84,22 +85,6 @@ def resolve(cum: Decimal, qty: Decimal) -> OrderStatus:
     if cum >= qty:
         return FILLED
     return PF if cum else NEW
-
-
-def snapshot(o: Order) -> tuple[Any, ...]:
-    pending = None if o.pending_request is None else dict(o.pending_request)
-    return (
-        o.state,
-        o.order_qty,
-        o.cum_qty,
-        o.leaves_qty,
-        o.avg_price,
-        o.notional_filled,
-        dict(o.fills),
-        pending,
-        o.limit_price,
-        o.replaced_by,
-    )
 
 
 class OrderLifecycle(RuleBasedStateMachine):
