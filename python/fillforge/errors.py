@@ -32,16 +32,20 @@ __all__ = [
     "DuplicateOrderIdError",
     "DuplicateStopIdError",
     "FillforgeError",
+    "InsufficientBuyingPowerError",
     "InternalError",
     "InvalidOrderError",
     "InvalidQuantityError",
     "InvalidTransitionError",
+    "MarketDataError",
+    "NotShortableError",
     "OrderBookError",
     "OrderError",
     "OrderValidationError",
     "PriceOffGridError",
     "QuantityOffGridError",
     "ReplayError",
+    "SimulationError",
     "RequestTooLargeError",
     "ThrottleError",
     "TrailingStopError",
@@ -81,3 +85,38 @@ class DuplicateClientOrderIdError(OrderError):
 
 class UnknownOrderIdError(OrderError):
     """The order manager holds no order with this id or client order id."""
+
+
+class InsufficientBuyingPowerError(OrderError):
+    """The account cannot pay for the order: ``needed`` exceeds ``available`` buying power."""
+
+    def __init__(self, field: str, value: object, needed: object, available: object) -> None:
+        super().__init__(
+            f"{field}={value!r}: insufficient buying power (needs {needed}, has {available})"
+        )
+        self.field, self.value, self.needed, self.available = field, value, needed, available
+
+
+class NotShortableError(OrderError):
+    """A sell would open or extend a short position the account may not hold."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}={value!r}: {why}")
+        self.field, self.value, self.why = field, value, why
+
+
+class MarketDataError(FillforgeError):
+    """A market-data file or array could not be loaded: which file, line and field, and why."""
+
+    def __init__(self, source: str, line: int | None, field: str, value: object, why: str) -> None:
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(f"{where}: {field}={value!r}: {why}")
+        self.source, self.line, self.field, self.value, self.why = source, line, field, value, why
+
+
+class SimulationError(FillforgeError):
+    """The simulated exchange refused a request (unknown venue or instrument, bad configuration)."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}={value!r}: {why}")
+        self.field, self.value, self.why = field, value, why
