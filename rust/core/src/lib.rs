@@ -8,6 +8,7 @@ pub mod batch;
 pub mod book;
 pub mod error;
 pub mod replay;
+pub mod sim;
 pub mod throttle;
 pub mod trailing;
 

@@ -32,7 +32,15 @@ use crate::book::{OrderBook, OrderId, Price, Qty, Side};
 const DUMMY_ASK: i64 = 9_999_999_999;
 const DUMMY_BID: i64 = -9_999_999_999;
 /// Placeholder orders take ids from here up, far above Nasdaq order reference numbers.
-const PLACEHOLDER_BASE: OrderId = 1 << 63;
+pub(crate) const PLACEHOLDER_BASE: OrderId = 1 << 63;
+/// A simulator's own orders carry this tag (bit 62 without bit 63); replayed orders are below it.
+pub(crate) const USER_TAG: OrderId = 1 << 62;
+
+/// Whether `id` is a simulator user's order (never reset or counted as recorded liquidity).
+#[inline]
+pub(crate) fn is_user(id: OrderId) -> bool {
+    id & (PLACEHOLDER_BASE | USER_TAG) == USER_TAG
+}
 
 /// One LOBSTER message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +80,7 @@ impl Snapshots {
         self.data.len() / (4 * self.levels.max(1))
     }
 
-    fn row(&self, k: usize) -> &[i64] {
+    pub(crate) fn row(&self, k: usize) -> &[i64] {
         let w = 4 * self.levels;
         &self.data[k * w..(k + 1) * w]
     }
@@ -198,7 +206,7 @@ pub fn parse_snapshots(buf: &[u8]) -> Result<Snapshots, ParseError> {
 
 /// The side-normalised key: larger is better.
 #[inline]
-fn key(side: Side, price: Price) -> i64 {
+pub(crate) fn key(side: Side, price: Price) -> i64 {
     match side {
         Side::Buy => price,
         Side::Sell => -price,
@@ -207,9 +215,9 @@ fn key(side: Side, price: Price) -> i64 {
 
 /// One side's visible levels in a snapshot row, best first, dummies dropped.
 #[derive(Clone, Copy)]
-struct View<'a> {
-    row: &'a [i64],
-    side: Side,
+pub(crate) struct View<'a> {
+    pub(crate) row: &'a [i64],
+    pub(crate) side: Side,
 }
 
 impl View<'_> {
@@ -250,8 +258,12 @@ fn horizon(side: Side, visible: &[(Price, Qty)], n: usize) -> Option<i64> {
     }
 }
 
-struct Replayer {
-    book: OrderBook,
+/// Book state kept equal to the true book: placeholders for unknown orders, and the per-side
+/// bookkeeping of the checks. A simulator's user orders (see [`is_user`]) live in the same book;
+/// `user` holds their quantity per level so the checks compare recorded liquidity only.
+pub(crate) struct Replayer {
+    pub(crate) book: OrderBook,
+    pub(crate) user: FxHashMap<(Side, Price), Qty>,
     /// Scratch for the checks (the true side's visible levels; level differences), reused.
     visible: Vec<(Price, Qty)>,
     diffs: Vec<(Price, Qty, Qty)>,
@@ -263,11 +275,63 @@ struct Replayer {
     placeholders: FxHashMap<(Side, Price), OrderId>,
     next_placeholder: OrderId,
     levels: usize,
-    stats: Stats,
+    pub(crate) stats: Stats,
 }
 
 impl Replayer {
-    fn placeholder_take(&mut self, side: Side, price: Price, size: Qty) {
+    pub(crate) fn new(levels: usize) -> Self {
+        Replayer {
+            book: OrderBook::with_capacity(Default::default(), 1024),
+            user: FxHashMap::default(),
+            visible: Vec::with_capacity(64),
+            diffs: Vec::with_capacity(64),
+            ids: Vec::with_capacity(64),
+            horizons: [None; 2],
+            verified: [(u64::MAX, 0); 2],
+            placeholders: FxHashMap::default(),
+            next_placeholder: PLACEHOLDER_BASE,
+            levels,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Seed every visible level of `row` with one placeholder.
+    pub(crate) fn seed(&mut self, row: &[i64]) {
+        for side in [Side::Buy, Side::Sell] {
+            let seed: Vec<(Price, Qty)> = (View { row, side }).levels().collect();
+            for &(p, q) in &seed {
+                self.reset_level(side, p, q);
+            }
+            self.horizons[side as usize] = horizon(side, &seed, self.levels);
+        }
+    }
+
+    /// Check both sides after message `k` against snapshot rows `k - 1` and `k`.
+    pub(crate) fn check(&mut self, k: usize, snaps: &Snapshots) {
+        let before = self.stats.mismatches;
+        let (prev, now) = (snaps.row(k - 1), snaps.row(k));
+        for side in [Side::Buy, Side::Sell] {
+            self.check_side(k, side, View { row: prev, side }, View { row: now, side });
+        }
+        if self.stats.mismatches != before {
+            self.stats.mismatched_events += 1;
+        }
+        self.stats.events += 1;
+    }
+
+    /// Recorded (non-user) quantity of a level whose total is `total`.
+    #[inline]
+    fn recorded(&self, side: Side, price: Price, total: Qty) -> Qty {
+        if self.user.is_empty() {
+            total
+        } else {
+            total - self.user.get(&(side, price)).copied().unwrap_or(0)
+        }
+    }
+
+    /// A recorded order the book does not know (resting before the file or beyond its depth)
+    /// loses `size`: take it from the level's placeholder.
+    pub(crate) fn placeholder_take(&mut self, side: Side, price: Price, size: Qty) {
         let Some(&id) = self.placeholders.get(&(side, price)) else { return };
         let open = self.book.open_order(id).map_or(0, |o| o.0);
         if size >= open {
@@ -305,12 +369,13 @@ impl Replayer {
         }
     }
 
-    /// Replace whatever the book holds at one level by a single placeholder of `target`: the
-    /// level's composition is unknown (it was out of view, or disagreed with the true book).
-    fn reset_level(&mut self, side: Side, price: Price, target: Qty) {
+    /// Replace whatever recorded liquidity the book holds at one level by a single placeholder of
+    /// `target`: the level's composition is unknown (it was out of view, or disagreed with the
+    /// true book). User orders stay, ahead of the placeholder.
+    pub(crate) fn reset_level(&mut self, side: Side, price: Price, target: Qty) {
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
-        ids.extend(self.book.level_orders(side, price).map(|(id, _)| id));
+        ids.extend(self.book.level_orders(side, price).map(|(id, _)| id).filter(|&id| !is_user(id)));
         for &id in &ids {
             self.book.cancel(id).expect("listed order is live");
         }
@@ -354,8 +419,12 @@ impl Replayer {
         if self.book.level_count(side) <= 2 * self.levels + 16 {
             return;
         }
-        let deep: Vec<Price> =
-            self.book.depth(side).map(|l| l.price).filter(|&p| key(side, p) < horizon).collect();
+        let deep: Vec<Price> = self
+            .book
+            .depth(side)
+            .map(|l| l.price)
+            .filter(|&p| key(side, p) < horizon && !self.user.contains_key(&(side, p)))
+            .collect();
         for price in deep {
             self.reset_level(side, price, 0);
         }
@@ -410,8 +479,9 @@ impl Replayer {
             } else {
                 0
             };
-            if want != level.total || !check {
-                diffs.push((level.price, want, level.total));
+            let total = self.recorded(side, level.price, level.total);
+            if want != total || !check {
+                diffs.push((level.price, want, total));
             }
             checked += 1;
         }
@@ -450,41 +520,14 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
         return Err(format!("{} levels: at most 64 are supported", snaps.levels));
     }
     let started = Instant::now();
-    let mut r = Replayer {
-        book: OrderBook::with_capacity(Default::default(), 1024),
-        visible: Vec::with_capacity(64),
-        diffs: Vec::with_capacity(64),
-        ids: Vec::with_capacity(64),
-        horizons: [None; 2],
-        verified: [(u64::MAX, 0); 2],
-        placeholders: FxHashMap::default(),
-        next_placeholder: PLACEHOLDER_BASE,
-        levels: snaps.levels,
-        stats: Stats::default(),
-    };
+    let mut r = Replayer::new(snaps.levels);
     if messages.is_empty() {
         return Ok(r.stats);
     }
-    let row0 = snaps.row(0);
-    for side in [Side::Buy, Side::Sell] {
-        let seed: Vec<(Price, Qty)> = (View { row: row0, side }).levels().collect();
-        for &(p, q) in &seed {
-            r.reset_level(side, p, q);
-        }
-        r.horizons[side as usize] = horizon(side, &seed, r.levels);
-    }
-    let mut mismatches_before = 0;
+    r.seed(snaps.row(0));
     for (k, message) in messages.iter().enumerate().skip(1) {
         r.apply(message);
-        let (prev, now) = (snaps.row(k - 1), snaps.row(k));
-        for side in [Side::Buy, Side::Sell] {
-            r.check_side(k, side, View { row: prev, side }, View { row: now, side });
-        }
-        if r.stats.mismatches != mismatches_before {
-            r.stats.mismatched_events += 1;
-            mismatches_before = r.stats.mismatches;
-        }
-        r.stats.events += 1;
+        r.check(k, snaps);
     }
     r.stats.replay_seconds = started.elapsed().as_secs_f64();
     Ok(r.stats)

@@ -1,0 +1,161 @@
+//! Market-data feeds for the simulator: one normalised message type for every source.
+//!
+//! Full-depth feeds (LOBSTER, market-by-order) name recorded orders; top-of-book, trade and bar
+//! feeds carry quotes, trades and auction prints. The kinds and what each does to the book and to
+//! the user's orders are documented in `docs/simulator.md`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::super::replay::lobster::{parse_messages, parse_snapshots, Message, Snapshots};
+use super::super::replay::read_maybe_gz;
+use crate::book::{OrderId, Price, Qty, Side};
+use crate::replay::lobster::USER_TAG;
+
+/// Message kinds.
+pub mod kind {
+    /// No effect (halts, cross trades without a print).
+    pub const NOOP: u8 = 0;
+    /// A recorded order rests.
+    pub const ADD: u8 = 1;
+    /// A recorded order loses `qty` (partial cancel).
+    pub const REDUCE: u8 = 2;
+    /// A recorded order is removed.
+    pub const DELETE: u8 = 3;
+    /// A recorded resting order (`side`) is executed for `qty` at `price`.
+    pub const EXECUTE: u8 = 4;
+    /// A trade of `qty` at `price` against hidden liquidity resting on `side`.
+    pub const HIDDEN: u8 = 5;
+    /// A recorded order now rests at `price` for `qty`.
+    pub const MODIFY: u8 = 6;
+    /// A recorded order is reported filled for `qty` at `price`; it changes by a later message.
+    pub const PASS: u8 = 7;
+    /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty).
+    pub const QUOTE: u8 = 8;
+    /// A trade of `qty` at `price` taking liquidity resting on `side`.
+    pub const TRADE: u8 = 9;
+    /// An auction print at `price` for up to `qty`; `order_id` 0 is an opening, 1 a closing one.
+    pub const AUCTION: u8 = 10;
+    pub const MAX: u8 = 10;
+}
+
+/// One normalised market-data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedMsg {
+    /// UNIX epoch nanoseconds.
+    pub time_ns: i64,
+    pub kind: u8,
+    pub order_id: OrderId,
+    pub side: Side,
+    pub price: Price,
+    pub qty: Qty,
+}
+
+/// A whole replay: its messages and, for LOBSTER, the true book after every message.
+#[derive(Clone, Debug, Default)]
+pub struct Feed {
+    pub msgs: Arc<Vec<FeedMsg>>,
+    pub snapshots: Option<Arc<Snapshots>>,
+}
+
+/// A feed that cannot be built: which row and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedError {
+    pub row: usize,
+    pub field: &'static str,
+    pub value: i128,
+    pub why: String,
+}
+
+impl std::fmt::Display for FeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {}: {}={}: {}", self.row, self.field, self.value, self.why)
+    }
+}
+
+fn lobster_kind(m: &Message) -> u8 {
+    match m.kind {
+        1 => kind::ADD,
+        2 => kind::REDUCE,
+        3 => kind::DELETE,
+        4 => kind::EXECUTE,
+        5 => kind::HIDDEN,
+        _ => kind::NOOP,
+    }
+}
+
+impl Feed {
+    /// Build from LOBSTER messages and snapshots (`time_offset_ns`: the day's midnight in the
+    /// file's time zone, as UNIX epoch nanoseconds).
+    pub fn lobster(messages: &[Message], snapshots: Snapshots, time_offset_ns: i64) -> Result<Feed, String> {
+        if messages.len() != snapshots.rows() {
+            return Err(format!(
+                "message file has {} rows but orderbook file has {}",
+                messages.len(),
+                snapshots.rows()
+            ));
+        }
+        if snapshots.levels > 64 {
+            return Err(format!("{} levels: at most 64 are supported", snapshots.levels));
+        }
+        let msgs = messages
+            .iter()
+            .map(|m| FeedMsg {
+                time_ns: m.time_ns + time_offset_ns,
+                kind: lobster_kind(m),
+                order_id: m.order_id,
+                side: m.side,
+                price: m.price,
+                qty: m.size,
+            })
+            .collect();
+        Ok(Feed { msgs: Arc::new(msgs), snapshots: Some(Arc::new(snapshots)) })
+    }
+
+    /// Read and parse a LOBSTER message/orderbook pair (plain or gzip).
+    pub fn lobster_files(message: &Path, orderbook: &Path, time_offset_ns: i64) -> Result<Feed, String> {
+        let read = |p: &Path| read_maybe_gz(p).map_err(|e| format!("{}: {e}", p.display()));
+        let messages = parse_messages(&read(message)?).map_err(|e| format!("{}: {e}", message.display()))?;
+        let snaps =
+            parse_snapshots(&read(orderbook)?).map_err(|e| format!("{}: {e}", orderbook.display()))?;
+        Feed::lobster(&messages, snaps, time_offset_ns)
+    }
+
+    /// Build from columns, validating every row (times never decrease, known kinds, recorded
+    /// order ids below the user range, positive sizes where a size matters).
+    pub fn from_rows(rows: Vec<FeedMsg>) -> Result<Feed, FeedError> {
+        let mut last = i64::MIN;
+        for (row, m) in rows.iter().enumerate() {
+            let err = |field, value: i128, why: &str| FeedError { row, field, value, why: why.into() };
+            if m.time_ns < last {
+                return Err(err("time_ns", m.time_ns.into(), "times must not decrease"));
+            }
+            last = m.time_ns;
+            if m.kind > kind::MAX {
+                return Err(err("kind", m.kind.into(), "unknown message kind"));
+            }
+            if m.order_id >= USER_TAG {
+                return Err(err("order_id", m.order_id.into(), "recorded order ids must be below 2^62"));
+            }
+            let sized = !matches!(m.kind, kind::NOOP | kind::DELETE | kind::QUOTE);
+            if sized && m.qty == 0 {
+                return Err(err("qty", 0, "must be positive"));
+            }
+            if m.qty > crate::book::MAX_QTY {
+                return Err(err("qty", m.qty.into(), "too large"));
+            }
+            if m.price.abs() > crate::book::MAX_ABS_PRICE {
+                return Err(err("price", m.price.into(), "out of range"));
+            }
+        }
+        Ok(Feed { msgs: Arc::new(rows), snapshots: None })
+    }
+
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+}

@@ -1,0 +1,920 @@
+//! The simulated venue's engine for one instrument: recorded market data replayed into the order
+//! book, the user's orders resting and matching in the same book.
+//!
+//! Recorded orders keep their recorded lifecycle (an execution in the data executes that order),
+//! and the user's orders take their place in the queues: a recorded trade at a price fills the
+//! user's orders the trade's aggressor would have reached first (better prices, or the same price
+//! earlier in the queue), on top of the recorded volume. A user order that takes liquidity
+//! matches the book like any order. With LOBSTER snapshots the recorded liquidity is held to the
+//! true book after every message (so liquidity the user took is back at the next message). The
+//! rules per message kind are in `docs/simulator.md`.
+//!
+//! User order ids are `0..2^62` in the API; inside the book they carry [`USER_TAG`]. The engine
+//! never calls back: [`Engine::run`] stops after the first message that changed a user order and
+//! the caller drains [`Engine::take_events`].
+
+pub mod feed;
+
+use std::sync::Arc;
+
+pub use feed::{kind, Feed, FeedError, FeedMsg};
+
+use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, TimeInForce};
+use crate::error::{BookError, Reason, TrailingError};
+use crate::replay::lobster::{is_user, key, Replayer, PLACEHOLDER_BASE, USER_TAG};
+use crate::trailing::{StopSide, StopSpec, Trail, TrailingStops, Trigger};
+
+/// Ids of the engine's own book entries (sweeping aggressors, quote liquidity): both tag bits.
+const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
+/// Stop cascades (a triggered stop's fill triggering the next) end within this many rounds.
+const MAX_TRIGGER_ROUNDS: usize = 64;
+
+/// What happened to one of the user's orders.
+pub mod event {
+    /// `qty` filled at `price` (`taker` says which side of the trade it was).
+    pub const FILL: u8 = 1;
+    /// A stop's trigger price was reached (`price`): it is now a market or limit order.
+    pub const TRIGGERED: u8 = 2;
+    /// The rest of the order (`remaining`) was canceled by the venue (`reason`).
+    pub const CANCELED: u8 = 3;
+    /// A DAY order expired at the session close.
+    pub const EXPIRED: u8 = 4;
+    /// The order now rests on the book (after a trigger or a submit) at `price`.
+    pub const RESTED: u8 = 5;
+}
+
+/// One event of a user order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserEvent {
+    pub kind: u8,
+    /// The user's id (without the tag).
+    pub order_id: OrderId,
+    pub price: Price,
+    pub qty: Qty,
+    pub remaining: Qty,
+    pub taker: bool,
+    pub reason: Reason,
+    pub time_ns: i64,
+    /// Index of the message that caused it; `u64::MAX` for the user's own request.
+    pub msg: u64,
+}
+
+/// Why the engine refused a request (nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    Book(BookError),
+    Trailing(TrailingError),
+}
+
+impl From<BookError> for SimError {
+    fn from(e: BookError) -> Self {
+        SimError::Book(e)
+    }
+}
+
+impl From<TrailingError> for SimError {
+    fn from(e: TrailingError) -> Self {
+        SimError::Trailing(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct HeldStop {
+    id: OrderId,
+    side: Side,
+    stop: Price,
+    limit: Option<Price>,
+    qty: Qty,
+    tif: TimeInForce,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Trailer {
+    side: Side,
+    qty: Qty,
+    tif: TimeInForce,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AuctionOrder {
+    id: OrderId,
+    side: Side,
+    qty: Qty,
+    limit: Option<Price>,
+    close: bool,
+}
+
+/// Counters of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub messages: u64,
+    pub user_fills: u64,
+    pub user_filled_qty: u64,
+    pub unknown_order_refs: u64,
+    /// Snapshot checks: levels compared, recorded levels that disagreed (and were repaired),
+    /// levels adopted as they came into view.
+    pub checked_levels: u64,
+    pub mismatches: u64,
+    pub adopted_levels: u64,
+}
+
+/// The engine of one instrument on one feed.
+pub struct Engine {
+    r: Replayer,
+    feed: Feed,
+    check: bool,
+    pos: usize,
+    now: i64,
+    last_trade: Option<Price>,
+    traded: Option<Price>,
+    stops: Vec<HeldStop>,
+    trailing: TrailingStops,
+    trailers: rustc_hash::FxHashMap<OrderId, Trailer>,
+    auctions: Vec<AuctionOrder>,
+    /// Message indices of opening (`[0]`) and closing (`[1]`) auction prints.
+    auction_at: [Vec<usize>; 2],
+    events: Vec<UserEvent>,
+    scratch: Vec<(OrderId, Qty, Price)>,
+    triggers: Vec<Trigger>,
+    next_synth: OrderId,
+    msg: u64,
+    stats: SimStats,
+}
+
+#[inline]
+fn tag(user: OrderId) -> Result<OrderId, BookError> {
+    if user >= USER_TAG {
+        return Err(BookError::InvalidOrder { order_id: user, why: "user order ids must be below 2^62" });
+    }
+    Ok(user | USER_TAG)
+}
+
+#[inline]
+fn untag(id: OrderId) -> OrderId {
+    id & !USER_TAG
+}
+
+fn stop_side(side: Side) -> StopSide {
+    match side {
+        Side::Buy => StopSide::Buy,
+        Side::Sell => StopSide::Sell,
+    }
+}
+
+impl Engine {
+    /// An engine at the start of `feed`. With `check` and snapshots, the recorded liquidity is
+    /// repaired to the true book after every message.
+    pub fn new(feed: Feed, check: bool) -> Engine {
+        let levels = feed.snapshots.as_ref().map_or(0, |s| s.levels);
+        let mut auction_at = [Vec::new(), Vec::new()];
+        for (i, m) in feed.msgs.iter().enumerate() {
+            if m.kind == kind::AUCTION {
+                auction_at[usize::from(m.order_id == 1)].push(i);
+            }
+        }
+        let mut engine = Engine {
+            r: Replayer::new(levels),
+            feed,
+            check,
+            pos: 0,
+            now: i64::MIN,
+            last_trade: None,
+            traded: None,
+            stops: Vec::new(),
+            trailing: TrailingStops::new(1),
+            trailers: Default::default(),
+            auctions: Vec::new(),
+            auction_at,
+            events: Vec::with_capacity(64),
+            scratch: Vec::with_capacity(16),
+            triggers: Vec::new(),
+            next_synth: SYNTH_BASE,
+            msg: u64::MAX,
+            stats: SimStats::default(),
+        };
+        engine.seed();
+        engine
+    }
+
+    /// The first snapshot row stands for message 0 (the book right after it).
+    fn seed(&mut self) {
+        let feed = self.feed.clone();
+        if let (Some(snaps), Some(first)) = (feed.snapshots.as_ref(), feed.msgs.first()) {
+            if snaps.rows() > 0 {
+                self.r.seed(snaps.row(0));
+                self.pos = 1;
+                self.now = first.time_ns;
+            }
+        }
+    }
+
+    /// Back to the start of the feed with no user orders (allocations are reused where the
+    /// parts allow; the feed is shared, not copied).
+    pub fn reset(&mut self) {
+        *self = Engine::new(self.feed.clone(), self.check);
+    }
+
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    /// Index of the next message.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pos >= self.feed.msgs.len()
+    }
+
+    /// Time of the last message applied (or set by [`Engine::advance_to`]).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Time of the next message, if any.
+    pub fn next_time(&self) -> Option<i64> {
+        self.feed.msgs.get(self.pos).map(|m| m.time_ns)
+    }
+
+    /// Move the clock forward to `t` without applying messages (for user actions that arrive
+    /// between messages). Earlier times are ignored: the clock never goes back.
+    pub fn advance_to(&mut self, t: i64) {
+        self.now = self.now.max(t);
+    }
+
+    pub fn last_trade(&self) -> Option<Price> {
+        self.last_trade
+    }
+
+    pub fn stats(&self) -> SimStats {
+        let s = &self.r.stats;
+        SimStats {
+            unknown_order_refs: self.stats.unknown_order_refs,
+            checked_levels: s.checked_levels,
+            mismatches: s.mismatches,
+            adopted_levels: s.adopted_levels,
+            ..self.stats
+        }
+    }
+
+    /// Apply up to `max_msgs` messages with times before `until_ns`; with `stop_on_user`, stop
+    /// right after a message that produced a user event. Returns how many were applied.
+    pub fn run(&mut self, max_msgs: usize, until_ns: i64, stop_on_user: bool) -> usize {
+        let msgs = Arc::clone(&self.feed.msgs);
+        let snaps = if self.check { self.feed.snapshots.clone() } else { None };
+        let end = self.pos.saturating_add(max_msgs).min(msgs.len());
+        let start = self.pos;
+        while self.pos < end {
+            let m = msgs[self.pos];
+            if m.time_ns >= until_ns {
+                break;
+            }
+            self.now = self.now.max(m.time_ns);
+            self.msg = self.pos as u64;
+            let before = self.events.len();
+            self.apply(&m);
+            if let Some(s) = &snaps {
+                self.r.check(self.pos, s);
+            }
+            self.pos += 1;
+            if stop_on_user && self.events.len() > before {
+                break;
+            }
+        }
+        self.msg = u64::MAX;
+        let applied = self.pos - start;
+        self.stats.messages += applied as u64;
+        applied
+    }
+
+    fn apply(&mut self, m: &FeedMsg) {
+        match m.kind {
+            kind::ADD => {
+                self.users_ahead(m.side.opposite(), m.price, m.qty, None, None);
+                // A reused id is a data error; the snapshot check repairs its effect.
+                let _ = self.r.book.add_resting(m.order_id, m.side, m.price, m.qty);
+            }
+            kind::REDUCE => self.take_recorded(m, false),
+            kind::DELETE => self.take_recorded(m, true),
+            kind::EXECUTE => {
+                self.users_ahead(m.side, m.price, m.qty, Some(m.order_id), None);
+                self.take_recorded(m, false);
+                self.traded = Some(m.price);
+            }
+            kind::HIDDEN | kind::PASS => {
+                let named = (m.kind == kind::PASS).then_some(m.order_id);
+                self.users_ahead(m.side, m.price, m.qty, named, None);
+                self.traded = Some(m.price);
+            }
+            kind::MODIFY => {
+                self.users_ahead(m.side.opposite(), m.price, m.qty, None, None);
+                if self.r.book.open_order(m.order_id).is_some() {
+                    let _ = self.r.book.restate(m.order_id, m.price, m.qty);
+                } else {
+                    let _ = self.r.book.add_resting(m.order_id, m.side, m.price, m.qty);
+                }
+            }
+            kind::QUOTE => self.quote(m.side, m.price, m.qty),
+            kind::TRADE => self.sweep(m.side, m.price, m.qty),
+            kind::AUCTION => self.auction(m),
+            _ => {}
+        }
+        if let Some(p) = self.traded.take() {
+            self.last_trade = Some(p);
+            self.fire_stops(p);
+        }
+    }
+
+    /// A recorded order loses `qty` (or everything, `whole`).
+    fn take_recorded(&mut self, m: &FeedMsg, whole: bool) {
+        match self.r.book.open_order(m.order_id) {
+            Some((open, _)) => {
+                if whole || m.qty >= open {
+                    self.r.book.cancel(m.order_id).expect("open order");
+                } else {
+                    self.r.book.reduce(m.order_id, m.qty).expect("reduce below open");
+                }
+            }
+            None => {
+                self.stats.unknown_order_refs += 1;
+                self.r.placeholder_take(m.side, m.price, m.qty);
+            }
+        }
+    }
+
+    /// Fill, up to `qty`, the user orders on `side` that a trade reaching `price` takes first:
+    /// better prices, then the queue at `price` up to the recorded order `stop_at` (all of it
+    /// when `None`). Fills are at each order's own price, or at `at` (an auction).
+    fn users_ahead(
+        &mut self,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        stop_at: Option<OrderId>,
+        at: Option<Price>,
+    ) {
+        if self.r.user.is_empty() {
+            return;
+        }
+        let k = key(side, price);
+        if !self.r.user.keys().any(|&(s, p)| s == side && key(side, p) >= k) {
+            return;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut budget = qty;
+        'levels: for level in self.r.book.depth(side) {
+            if key(side, level.price) < k {
+                break;
+            }
+            if !self.r.user.contains_key(&(side, level.price)) {
+                continue;
+            }
+            for (id, open) in self.r.book.level_orders(side, level.price) {
+                if Some(id) == stop_at {
+                    break 'levels;
+                }
+                if is_user(id) {
+                    let take = open.min(budget);
+                    scratch.push((id, take, level.price));
+                    budget -= take;
+                    if budget == 0 {
+                        break 'levels;
+                    }
+                }
+            }
+        }
+        for &(id, q, p) in &scratch {
+            let remaining = self.r.book.open_order(id).expect("user order rests").0 - q;
+            self.r.book.reduce(id, q).expect("within open");
+            self.refresh_level(side, p);
+            let px = at.unwrap_or(p);
+            self.push_fill(id, px, q, remaining, false);
+            self.traded = Some(px);
+        }
+        self.scratch = scratch;
+    }
+
+    /// Top-of-book data: `side`'s recorded liquidity becomes `qty` at `price`. Quantity leaves
+    /// from the back of the queue (a user order keeps its place) and joins at the back.
+    fn quote(&mut self, side: Side, price: Price, qty: Qty) {
+        let mut stale = std::mem::take(&mut self.scratch);
+        stale.clear();
+        for level in self.r.book.depth(side) {
+            let at = level.price;
+            for (id, open) in self.r.book.level_orders(side, at) {
+                if !is_user(id) && (at != price || qty == 0) {
+                    stale.push((id, open, at));
+                }
+            }
+        }
+        for &(id, _, _) in &stale {
+            self.r.book.cancel(id).expect("listed order");
+        }
+        stale.clear();
+        if qty > 0 {
+            let ids: Vec<(OrderId, Qty)> =
+                self.r.book.level_orders(side, price).filter(|&(id, _)| !is_user(id)).collect();
+            let recorded: Qty = ids.iter().map(|&(_, q)| q).sum();
+            if qty > recorded {
+                let id = self.synth();
+                // Cannot fail: fresh id, sizes within the feed's validated range.
+                let _ = self.r.book.add_resting(id, side, price, qty - recorded);
+            } else {
+                let mut excess = recorded - qty;
+                for &(id, open) in ids.iter().rev() {
+                    if excess == 0 {
+                        break;
+                    }
+                    let cut = open.min(excess);
+                    self.r.book.reduce(id, cut).expect("within open");
+                    excess -= cut;
+                }
+            }
+            self.users_ahead(side.opposite(), price, qty, None, None);
+        }
+        self.scratch = stale;
+    }
+
+    /// A trade taking `qty` resting on `side` through `price`: matched by the book, in priority
+    /// order, against recorded and user liquidity alike.
+    fn sweep(&mut self, side: Side, price: Price, qty: Qty) {
+        let id = self.synth();
+        let mark = self.r.book.fills().len();
+        let req = OrderRequest::limit(id, side.opposite(), price, qty, TimeInForce::Ioc);
+        if self.r.book.submit(req).is_ok() {
+            self.collect_fills(mark, None, side);
+        }
+        self.r.book.truncate_fills(mark);
+        self.traded = Some(price);
+    }
+
+    fn auction(&mut self, m: &FeedMsg) {
+        let close = m.order_id == 1;
+        let (price, mut left) = (m.price, m.qty);
+        let mut i = 0;
+        while i < self.auctions.len() {
+            if self.auctions[i].close != close {
+                i += 1;
+                continue;
+            }
+            let a = self.auctions.remove(i);
+            let crosses = a.limit.is_none_or(|l| a.side.accepts(l, price));
+            if crosses && a.qty <= left {
+                left -= a.qty;
+                self.push_fill(a.id, price, a.qty, 0, true);
+            } else {
+                let reason = if crosses { Reason::FokUnfillable } else { Reason::IocRemainder };
+                self.push(event::CANCELED, a.id, price, 0, a.qty, false, reason);
+            }
+        }
+        for side in [Side::Buy, Side::Sell] {
+            self.users_ahead(side, price, m.qty, None, Some(price));
+        }
+        self.traded = Some(price);
+    }
+
+    fn synth(&mut self) -> OrderId {
+        self.next_synth += 1;
+        self.next_synth
+    }
+
+    /// Recompute the user quantity resting at one level.
+    fn refresh_level(&mut self, side: Side, price: Price) {
+        let q: Qty =
+            self.r.book.level_orders(side, price).filter(|&(id, _)| is_user(id)).map(|(_, q)| q).sum();
+        if q == 0 {
+            self.r.user.remove(&(side, price));
+        } else {
+            self.r.user.insert((side, price), q);
+        }
+    }
+
+    /// Turn the book's fills since `mark` into user events: the user's taking order (`taker`,
+    /// with its quantity) and user orders resting on `maker_side`.
+    fn collect_fills(&mut self, mark: usize, taker: Option<(OrderId, Qty)>, maker_side: Side) {
+        let fills: Vec<_> = self.r.book.fills()[mark..].to_vec();
+        let mut left = taker.map_or(0, |t| t.1);
+        for f in fills {
+            if taker.is_some_and(|t| t.0 == f.taker) {
+                left -= f.qty;
+                self.push_fill(f.taker, f.price, f.qty, left, true);
+            }
+            if is_user(f.maker) {
+                self.push_fill(f.maker, f.price, f.qty, f.maker_remaining, false);
+                self.refresh_level(maker_side, f.price);
+            }
+        }
+    }
+
+    fn push_fill(&mut self, id: OrderId, price: Price, qty: Qty, remaining: Qty, taker: bool) {
+        self.stats.user_fills += 1;
+        self.stats.user_filled_qty += qty;
+        self.push(event::FILL, id, price, qty, remaining, taker, Reason::None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: u8,
+        id: OrderId,
+        price: Price,
+        qty: Qty,
+        remaining: Qty,
+        taker: bool,
+        reason: Reason,
+    ) {
+        self.events.push(UserEvent {
+            kind,
+            order_id: untag(id),
+            price,
+            qty,
+            remaining,
+            taker,
+            reason,
+            time_ns: self.now,
+            msg: self.msg,
+        });
+    }
+
+    /// Events since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<UserEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn events(&self) -> &[UserEvent] {
+        &self.events
+    }
+
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    // ----- the user's orders ---------------------------------------------------------------
+
+    fn check_new(&self, id: OrderId) -> Result<(), BookError> {
+        let live = self.r.book.open_order(id).is_some()
+            || self.stops.iter().any(|s| s.id == id)
+            || self.trailers.contains_key(&id)
+            || self.auctions.iter().any(|a| a.id == id);
+        if live {
+            return Err(BookError::DuplicateOrderId { order_id: untag(id) });
+        }
+        Ok(())
+    }
+
+    fn check_qty(qty: Qty) -> Result<(), BookError> {
+        if qty == 0 || qty > crate::book::MAX_QTY {
+            return Err(BookError::InvalidQuantity {
+                field: "qty",
+                value: qty.into(),
+                why: "must be 1..2^62",
+            });
+        }
+        Ok(())
+    }
+
+    fn check_price(field: &'static str, price: Price) -> Result<(), BookError> {
+        if price.abs() > crate::book::MAX_ABS_PRICE {
+            return Err(BookError::InvalidPrice { field, price });
+        }
+        Ok(())
+    }
+
+    /// Submit a market (`price` None) or limit order that matches now.
+    pub fn submit(
+        &mut self,
+        user: OrderId,
+        side: Side,
+        price: Option<Price>,
+        qty: Qty,
+        tif: TimeInForce,
+        post_only: bool,
+    ) -> Result<Report, SimError> {
+        let id = tag(user)?;
+        self.check_new(id)?;
+        let report = self.enter(id, side, price, qty, tif, post_only)?;
+        self.settle_trades();
+        Ok(report)
+    }
+
+    /// Put an order into the book and record what happened to it.
+    fn enter(
+        &mut self,
+        id: OrderId,
+        side: Side,
+        price: Option<Price>,
+        qty: Qty,
+        tif: TimeInForce,
+        post_only: bool,
+    ) -> Result<Report, BookError> {
+        let order_type = price.map_or(OrderType::Market, OrderType::Limit);
+        let req = OrderRequest {
+            id,
+            side,
+            order_type,
+            qty,
+            tif: if price.is_none() { TimeInForce::Ioc } else { tif },
+            post_only,
+        };
+        let mark = self.r.book.fills().len();
+        let report = self.r.book.submit(req)?;
+        self.collect_fills(mark, Some((id, qty)), side.opposite());
+        if let Some(f) = self.r.book.fills()[mark..].last() {
+            self.traded = Some(f.price);
+        }
+        self.r.book.truncate_fills(mark);
+        match report.status {
+            crate::book::Status::Resting => {
+                let p = price.expect("only limits rest");
+                self.refresh_level(side, p);
+                self.push(event::RESTED, id, p, 0, report.remaining, false, Reason::None);
+            }
+            crate::book::Status::Canceled | crate::book::Status::Rejected if report.remaining > 0 => {
+                self.push(event::CANCELED, id, price.unwrap_or(0), 0, report.remaining, false, report.reason);
+            }
+            _ => {}
+        }
+        Ok(report)
+    }
+
+    /// Trades made by a user request move the last price: stops may fire.
+    fn settle_trades(&mut self) {
+        if let Some(p) = self.traded.take() {
+            self.last_trade = Some(p);
+            self.fire_stops(p);
+        }
+    }
+
+    /// Hold a stop (`limit` None) or stop-limit until a trade reaches `stop`.
+    pub fn submit_stop(
+        &mut self,
+        user: OrderId,
+        side: Side,
+        stop: Price,
+        limit: Option<Price>,
+        qty: Qty,
+        tif: TimeInForce,
+    ) -> Result<(), SimError> {
+        let id = tag(user)?;
+        self.check_new(id)?;
+        Self::check_qty(qty)?;
+        Self::check_price("stop_price", stop)?;
+        if let Some(l) = limit {
+            Self::check_price("limit_price", l)?;
+        }
+        self.stops.push(HeldStop { id, side, stop, limit, qty, tif });
+        if let Some(p) = self.last_trade {
+            self.fire_stops(p);
+        }
+        Ok(())
+    }
+
+    /// A trailing stop on the trailing-stop engine (armed from the last trade, if any).
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_trailing(
+        &mut self,
+        user: OrderId,
+        side: Side,
+        qty: Qty,
+        trail: Trail,
+        activation: Option<Price>,
+        limit_offset: Option<i64>,
+        tif: TimeInForce,
+    ) -> Result<(), SimError> {
+        let id = tag(user)?;
+        self.check_new(id)?;
+        Self::check_qty(qty)?;
+        let spec = StopSpec {
+            id,
+            instrument: 0,
+            side: stop_side(side),
+            trail,
+            activation,
+            limit_offset,
+            breakeven: None,
+        };
+        self.trailing.add(spec, self.last_trade)?;
+        self.trailers.insert(id, Trailer { side, qty, tif });
+        Ok(())
+    }
+
+    /// The stop and water mark of a live trailing stop.
+    pub fn trailing_state(&self, user: OrderId) -> Option<(Option<Price>, Option<Price>)> {
+        let s = self.trailing.get(user | USER_TAG)?;
+        Some((s.stop, s.hwm))
+    }
+
+    /// An at-the-open (`close` false) or at-the-close order: filled at the next auction print of
+    /// that kind in the feed, or refused if the feed has none ahead.
+    pub fn submit_auction(
+        &mut self,
+        user: OrderId,
+        side: Side,
+        qty: Qty,
+        limit: Option<Price>,
+        close: bool,
+    ) -> Result<(), SimError> {
+        let id = tag(user)?;
+        self.check_new(id)?;
+        Self::check_qty(qty)?;
+        if !self.auction_at[usize::from(close)].iter().any(|&i| i >= self.pos) {
+            let why = if close {
+                "the replayed data has no closing auction price ahead"
+            } else {
+                "the replayed data has no opening auction price ahead"
+            };
+            return Err(BookError::InvalidOrder { order_id: user, why }.into());
+        }
+        self.auctions.push(AuctionOrder { id, side, qty, limit, close });
+        Ok(())
+    }
+
+    /// Cancel a live user order; returns its open quantity.
+    pub fn cancel(&mut self, user: OrderId) -> Result<Qty, SimError> {
+        let id = tag(user)?;
+        if let Some(info) = self.r.book.order(id) {
+            let r = self.r.book.cancel(id)?;
+            self.refresh_level(info.side, info.price);
+            return Ok(r.remaining);
+        }
+        if let Some(i) = self.stops.iter().position(|s| s.id == id) {
+            return Ok(self.stops.remove(i).qty);
+        }
+        if let Some(t) = self.trailers.remove(&id) {
+            self.trailing.remove(id)?;
+            return Ok(t.qty);
+        }
+        if let Some(i) = self.auctions.iter().position(|a| a.id == id) {
+            return Ok(self.auctions.remove(i).qty);
+        }
+        Err(BookError::UnknownOrder { order_id: user }.into())
+    }
+
+    /// Change a resting user order's price and open quantity (priority as the book's modify).
+    pub fn modify(&mut self, user: OrderId, price: Price, qty: Qty) -> Result<Report, SimError> {
+        let id = tag(user)?;
+        let Some(info) = self.r.book.order(id) else {
+            return Err(BookError::UnknownOrder { order_id: user }.into());
+        };
+        let mark = self.r.book.fills().len();
+        let report = self.r.book.modify(id, price, qty)?;
+        self.collect_fills(mark, Some((id, qty)), info.side.opposite());
+        if let Some(f) = self.r.book.fills()[mark..].last() {
+            self.traded = Some(f.price);
+        }
+        self.r.book.truncate_fills(mark);
+        self.refresh_level(info.side, info.price);
+        self.refresh_level(info.side, price);
+        self.settle_trades();
+        Ok(report)
+    }
+
+    /// Expire every DAY order (resting, held stops, trailing stops, auction orders).
+    pub fn expire_day(&mut self) -> usize {
+        let mark = self.r.book.events().len();
+        self.r.book.expire_day();
+        let expired: Vec<_> = self.r.book.events()[mark..].to_vec();
+        self.r.book.truncate_events(mark);
+        let mut n = 0;
+        for e in expired {
+            if is_user(e.order_id) {
+                self.push(event::EXPIRED, e.order_id, 0, 0, e.remaining, false, Reason::DayExpired);
+                n += 1;
+            }
+        }
+        let levels: Vec<_> = self.r.user.keys().copied().collect();
+        for (side, price) in levels {
+            self.refresh_level(side, price);
+        }
+        let held = std::mem::take(&mut self.stops);
+        for s in held {
+            if s.tif == TimeInForce::Day {
+                self.push(event::EXPIRED, s.id, 0, 0, s.qty, false, Reason::DayExpired);
+                n += 1;
+            } else {
+                self.stops.push(s);
+            }
+        }
+        let mut day: Vec<_> = self
+            .trailers
+            .iter()
+            .filter(|(_, t)| t.tif == TimeInForce::Day)
+            .map(|(&id, t)| (id, t.qty))
+            .collect();
+        day.sort_unstable();
+        for (id, qty) in day {
+            self.trailers.remove(&id);
+            let _ = self.trailing.remove(id);
+            self.push(event::EXPIRED, id, 0, 0, qty, false, Reason::DayExpired);
+            n += 1;
+        }
+        n
+    }
+
+    /// Fire held and trailing stops reached by a trade at `price`, and what their orders trade
+    /// in turn, in submission order.
+    fn fire_stops(&mut self, price: Price) {
+        let mut p = price;
+        for _ in 0..MAX_TRIGGER_ROUNDS {
+            let mut fired: Vec<HeldStop> = Vec::new();
+            self.stops.retain(|s| {
+                let hit = match s.side {
+                    Side::Buy => p >= s.stop,
+                    Side::Sell => p <= s.stop,
+                };
+                if hit {
+                    fired.push(*s);
+                }
+                !hit
+            });
+            if !self.trailers.is_empty() {
+                let mut triggers = std::mem::take(&mut self.triggers);
+                triggers.clear();
+                // Cannot fail: instrument 0 exists and prices come from the book's range.
+                let _ = self.trailing.update_last(&[0], &[p], &mut triggers);
+                for t in &triggers {
+                    if let Some(tr) = self.trailers.remove(&t.id) {
+                        fired.push(HeldStop {
+                            id: t.id,
+                            side: tr.side,
+                            stop: t.stop,
+                            limit: t.limit,
+                            qty: tr.qty,
+                            tif: tr.tif,
+                        });
+                    }
+                }
+                self.triggers = triggers;
+            }
+            if fired.is_empty() {
+                return;
+            }
+            for s in fired {
+                self.push(event::TRIGGERED, s.id, s.stop, 0, s.qty, false, Reason::None);
+                // The id is free (the stop left the held list) and the request was validated.
+                let _ = self.enter(s.id, s.side, s.limit, s.qty, s.tif, false);
+            }
+            match self.traded.take() {
+                Some(next) => {
+                    self.last_trade = Some(next);
+                    p = next;
+                }
+                None => return,
+            }
+        }
+    }
+
+    // ----- the market ----------------------------------------------------------------------
+
+    /// Best price and quantity of `side`; `recorded_only` leaves the user's orders out.
+    pub fn best(&self, side: Side, recorded_only: bool) -> Option<(Price, Qty)> {
+        self.depth(side, 1, recorded_only).first().copied()
+    }
+
+    /// Up to `levels` levels of `side`, best first.
+    pub fn depth(&self, side: Side, levels: usize, recorded_only: bool) -> Vec<(Price, Qty)> {
+        let mut out = Vec::with_capacity(levels.min(64));
+        for level in self.r.book.depth(side) {
+            if out.len() >= levels {
+                break;
+            }
+            let user =
+                if recorded_only { self.r.user.get(&(side, level.price)).copied().unwrap_or(0) } else { 0 };
+            let q = level.total - user;
+            if q > 0 {
+                out.push((level.price, q));
+            }
+        }
+        out
+    }
+
+    /// A live user order: (side, price, open qty, qty ahead in its queue).
+    pub fn user_order(&self, user: OrderId) -> Option<(Side, Price, Qty, Qty)> {
+        let info = self.r.book.order(user | USER_TAG)?;
+        Some((info.side, info.price, info.remaining, info.qty_ahead))
+    }
+
+    /// Live user orders in the book, stops held and auction orders waiting.
+    pub fn user_order_count(&self) -> usize {
+        self.r.user.len() + self.stops.len() + self.trailers.len() + self.auctions.len()
+    }
+
+    /// Orders in the book (recorded and user).
+    pub fn book_len(&self) -> usize {
+        self.r.book.len()
+    }
+
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.r.book.check_invariants()?;
+        for (&(side, price), &q) in &self.r.user {
+            let actual: Qty =
+                self.r.book.level_orders(side, price).filter(|&(id, _)| is_user(id)).map(|(_, q)| q).sum();
+            if actual != q {
+                return Err(format!("user level {side:?} {price}: map {q}, book {actual}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,234 @@
+//! The simulator engine's rules: queue position, passive fills from recorded trades, top-of-book
+//! sweeps, stops, auctions, and a LOBSTER day with no user orders equal to the plain replay.
+
+use fillforge_core::sim::{event, kind, Engine, Feed, FeedMsg};
+use fillforge_core::{Side, TimeInForce, Trail};
+
+fn msg(t: i64, k: u8, id: u64, side: Side, price: i64, qty: u64) -> FeedMsg {
+    FeedMsg { time_ns: t, kind: k, order_id: id, side, price, qty }
+}
+
+fn engine(rows: Vec<FeedMsg>) -> Engine {
+    Engine::new(Feed::from_rows(rows).expect("valid feed"), false)
+}
+
+fn fills(e: &mut Engine) -> Vec<(u64, i64, u64, bool)> {
+    e.take_events()
+        .into_iter()
+        .filter(|x| x.kind == event::FILL)
+        .map(|x| (x.order_id, x.price, x.qty, x.taker))
+        .collect()
+}
+
+#[test]
+fn a_user_order_behind_displayed_size_fills_only_after_it_trades() {
+    let mut e = engine(vec![
+        msg(1, kind::ADD, 1, Side::Buy, 100, 50),
+        msg(2, kind::EXECUTE, 1, Side::Buy, 100, 30),
+        msg(3, kind::EXECUTE, 1, Side::Buy, 100, 20),
+        msg(4, kind::ADD, 2, Side::Buy, 100, 40),
+        msg(5, kind::EXECUTE, 2, Side::Buy, 100, 5),
+    ]);
+    e.run(1, i64::MAX, true);
+    e.submit(7, Side::Buy, Some(100), 10, TimeInForce::Gtc, false).unwrap();
+    assert_eq!(e.user_order(7), Some((Side::Buy, 100, 10, 50)));
+    e.take_events();
+    e.run(2, i64::MAX, true);
+    assert!(fills(&mut e).is_empty(), "order 1 was ahead and took both executions");
+    assert_eq!(e.user_order(7).map(|o| o.3), Some(0), "now at the head");
+    e.run(usize::MAX, i64::MAX, true);
+    // Order 2 arrived behind the user: the trade that reached it passed the user first.
+    assert_eq!(fills(&mut e), vec![(7, 100, 5, false)]);
+    assert_eq!(e.user_order(7), Some((Side::Buy, 100, 5, 0)));
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_better_priced_user_order_fills_first_at_its_own_price() {
+    let mut e = engine(vec![
+        msg(1, kind::ADD, 1, Side::Sell, 105, 50),
+        msg(2, kind::EXECUTE, 1, Side::Sell, 105, 30),
+    ]);
+    e.run(1, i64::MAX, false);
+    e.submit(9, Side::Sell, Some(104), 20, TimeInForce::Day, false).unwrap();
+    e.take_events();
+    e.run(5, i64::MAX, false);
+    assert_eq!(fills(&mut e), vec![(9, 104, 20, false)]);
+    // The recorded order still lost what the data says it lost.
+    assert_eq!(e.best(Side::Sell, false), Some((105, 20)));
+}
+
+#[test]
+fn hidden_executions_and_crossing_adds_reach_user_orders() {
+    let mut e = engine(vec![
+        msg(1, kind::HIDDEN, 0, Side::Buy, 100, 4),
+        msg(2, kind::ADD, 3, Side::Sell, 99, 6),
+        msg(3, kind::ADD, 4, Side::Sell, 99, 6),
+    ]);
+    e.submit(1, Side::Buy, Some(100), 10, TimeInForce::Gtc, false).unwrap();
+    e.take_events();
+    e.run(usize::MAX, i64::MAX, false);
+    assert_eq!(fills(&mut e), vec![(1, 100, 4, false), (1, 100, 6, false)]);
+    assert_eq!(e.user_order(1), None);
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn user_market_orders_take_recorded_liquidity_and_report_the_rest() {
+    let mut e =
+        engine(vec![msg(1, kind::ADD, 1, Side::Sell, 101, 5), msg(2, kind::ADD, 2, Side::Sell, 102, 5)]);
+    e.run(usize::MAX, i64::MAX, false);
+    let r = e.submit(1, Side::Buy, None, 12, TimeInForce::Ioc, false).unwrap();
+    assert_eq!((r.filled, r.remaining), (10, 2));
+    let evs = e.take_events();
+    let got: Vec<_> = evs.iter().map(|x| (x.kind, x.price, x.qty, x.remaining, x.taker)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (event::FILL, 101, 5, 7, true),
+            (event::FILL, 102, 5, 2, true),
+            (event::CANCELED, 0, 0, 2, false)
+        ]
+    );
+    assert_eq!(e.last_trade(), Some(102));
+}
+
+#[test]
+fn quotes_set_the_top_and_trades_sweep_the_queue_in_order() {
+    let mut e = engine(vec![
+        msg(1, kind::QUOTE, 0, Side::Buy, 100, 30),
+        msg(2, kind::TRADE, 0, Side::Buy, 100, 20),
+        msg(3, kind::QUOTE, 0, Side::Buy, 100, 50),
+        msg(4, kind::TRADE, 0, Side::Buy, 100, 15),
+        msg(5, kind::QUOTE, 0, Side::Buy, 99, 10),
+    ]);
+    e.run(1, i64::MAX, false);
+    e.submit(5, Side::Buy, Some(100), 10, TimeInForce::Gtc, false).unwrap();
+    e.take_events();
+    e.run(1, i64::MAX, false);
+    assert!(fills(&mut e).is_empty(), "30 displayed ahead, 20 traded");
+    e.run(1, i64::MAX, false);
+    assert_eq!(e.user_order(5).map(|o| o.3), Some(10), "size added joins behind the user");
+    e.run(1, i64::MAX, false);
+    assert_eq!(fills(&mut e), vec![(5, 100, 5, false)]);
+    e.run(1, i64::MAX, false);
+    assert_eq!(e.best(Side::Buy, true), Some((100, 0)).filter(|_| false).or(Some((99, 10))));
+    assert_eq!(e.best(Side::Buy, false), Some((100, 5)), "the user's order stays above the new quote");
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn stops_fire_on_recorded_trades_and_trailing_stops_track_them() {
+    let mut e = engine(vec![
+        msg(1, kind::ADD, 1, Side::Buy, 95, 100),
+        msg(2, kind::HIDDEN, 0, Side::Sell, 110, 1),
+        msg(3, kind::HIDDEN, 0, Side::Sell, 104, 1),
+    ]);
+    e.run(1, i64::MAX, false);
+    e.submit_stop(1, Side::Sell, 100, None, 10, TimeInForce::Gtc).unwrap();
+    e.submit_trailing(2, Side::Sell, 5, Trail::Ticks(5), None, None, TimeInForce::Gtc).unwrap();
+    e.run(1, i64::MAX, false);
+    assert!(e.take_events().is_empty());
+    assert_eq!(e.trailing_state(2), Some((Some(105), Some(110))));
+    e.run(1, i64::MAX, false);
+    let evs: Vec<_> = e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty)).collect();
+    // The trailing stop's own fill at 95 is a trade through 100: the plain stop fires next.
+    let want = [
+        (event::TRIGGERED, 2, 105, 0),
+        (event::FILL, 2, 95, 5),
+        (event::TRIGGERED, 1, 100, 0),
+        (event::FILL, 1, 95, 10),
+    ];
+    assert_eq!(evs, want);
+    assert_eq!(e.user_order_count(), 0);
+}
+
+#[test]
+fn auction_orders_fill_at_the_print_or_are_refused_without_one() {
+    let mut e = engine(vec![
+        msg(1, kind::AUCTION, 0, Side::Buy, 100, 1000),
+        msg(2, kind::HIDDEN, 0, Side::Buy, 99, 1),
+    ]);
+    e.submit_auction(1, Side::Buy, 10, Some(101), false).unwrap();
+    e.submit_auction(2, Side::Sell, 10, Some(101), false).unwrap();
+    assert!(e.submit_auction(3, Side::Buy, 10, None, true).is_err(), "no closing print");
+    e.run(1, i64::MAX, false);
+    let evs: Vec<_> =
+        e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty, x.remaining)).collect();
+    assert_eq!(evs, vec![(event::FILL, 1, 100, 10, 0), (event::CANCELED, 2, 100, 0, 10)]);
+    assert!(e.submit_auction(4, Side::Buy, 10, None, false).is_err(), "the opening print is behind");
+}
+
+#[test]
+fn day_orders_expire_and_bad_requests_change_nothing() {
+    let mut e = engine(vec![msg(1, kind::ADD, 1, Side::Buy, 95, 100)]);
+    e.run(1, i64::MAX, false);
+    e.submit(1, Side::Sell, Some(120), 3, TimeInForce::Day, false).unwrap();
+    e.submit(2, Side::Sell, Some(121), 3, TimeInForce::Gtc, false).unwrap();
+    e.submit_stop(3, Side::Sell, 90, None, 3, TimeInForce::Day).unwrap();
+    assert!(e.submit(1, Side::Sell, Some(122), 3, TimeInForce::Day, false).is_err(), "live id");
+    assert!(e.submit(1 << 62, Side::Sell, Some(122), 3, TimeInForce::Day, false).is_err(), "id range");
+    assert!(e.submit(4, Side::Sell, Some(122), 0, TimeInForce::Day, false).is_err(), "qty");
+    assert!(e.cancel(99).is_err());
+    e.take_events();
+    assert_eq!(e.expire_day(), 2);
+    assert_eq!(e.user_order(2).map(|o| o.2), Some(3));
+    assert_eq!(e.user_order_count(), 1);
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn feeds_refuse_bad_rows() {
+    let bad =
+        Feed::from_rows(vec![msg(2, kind::ADD, 1, Side::Buy, 1, 1), msg(1, kind::ADD, 2, Side::Buy, 1, 1)]);
+    assert_eq!(bad.unwrap_err().field, "time_ns");
+    assert_eq!(Feed::from_rows(vec![msg(1, 42, 1, Side::Buy, 1, 1)]).unwrap_err().field, "kind");
+    assert_eq!(
+        Feed::from_rows(vec![msg(1, kind::ADD, 1 << 62, Side::Buy, 1, 1)]).unwrap_err().field,
+        "order_id"
+    );
+    assert_eq!(Feed::from_rows(vec![msg(1, kind::ADD, 1, Side::Buy, 1, 0)]).unwrap_err().field, "qty");
+}
+
+fn shared(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lobster").join(name)
+}
+
+#[test]
+fn a_lobster_day_without_user_orders_matches_the_plain_replay() {
+    let m = shared("GOOG_2012-06-21_34200000_57600000_message_10.csv");
+    let o = shared("GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz");
+    let feed = Feed::lobster_files(&m, &o, 0).expect("shared data");
+    let plain = fillforge_core::replay::lobster::replay_files(&m, &o).unwrap();
+    let mut e = Engine::new(feed, true);
+    let n = e.run(usize::MAX, i64::MAX, false);
+    assert_eq!(n as u64, plain.events);
+    let s = e.stats();
+    assert_eq!(s.checked_levels, plain.checked_levels);
+    assert_eq!((s.mismatches, s.adopted_levels), (plain.mismatches, plain.adopted_levels));
+    assert_eq!(plain.mismatches, 0);
+    assert_eq!(s.user_fills, 0);
+}
+
+#[test]
+fn a_lobster_day_with_a_resting_user_order_keeps_the_true_book() {
+    let m = shared("GOOG_2012-06-21_34200000_57600000_message_10.csv");
+    let o = shared("GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz");
+    let mut e = Engine::new(Feed::lobster_files(&m, &o, 0).unwrap(), true);
+    let mut id = 0;
+    let mut filled = 0;
+    while !e.is_done() {
+        e.run(1000, i64::MAX, false);
+        filled += e.take_events().iter().filter(|x| x.kind == event::FILL).map(|x| x.qty).sum::<u64>();
+        if let (Some((bid, _)), Some(_)) = (e.best(Side::Buy, true), e.best(Side::Sell, true)) {
+            let _ = e.cancel(id);
+            id += 1;
+            e.submit(id, Side::Buy, Some(bid), 100, TimeInForce::Gtc, false).unwrap();
+        }
+        e.check_invariants().unwrap();
+    }
+    assert!(filled > 0, "a bid joined at the best bid every 1000 events fills sometimes");
+    // Recorded liquidity was held to the true book all day (user orders excluded from checks).
+    assert_eq!(e.stats().mismatches, 0, "resting user orders never disturb the recorded book");
+    assert!(e.stats().checked_levels > 1_000_000);
+}
