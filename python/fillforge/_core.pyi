@@ -293,3 +293,112 @@ class TrailingStops:
 
 def replay_lobster(message_path: str, orderbook_path: str) -> dict[str, Any]: ...
 def replay_cme(path: str) -> dict[str, Any]: ...
+
+# (kind, order_id, price, qty, remaining, taker, reason, time_ns, msg): see fillforge.sim.engine.
+_SimEvent = tuple[int, int, int, int, int, bool, int, int, int]
+
+@final
+class Feed:
+    """A replay's market data: normalised messages (and LOBSTER true-book snapshots)."""
+
+    @staticmethod
+    def lobster(message_path: str, orderbook_path: str, time_offset_ns: int = 0) -> Feed: ...
+    @staticmethod
+    def from_columns(
+        time_ns: NDArray[np.int64],
+        kind: NDArray[np.uint8],
+        order_id: NDArray[np.uint64],
+        side: NDArray[np.int8],
+        price: NDArray[np.int64],
+        qty: NDArray[np.int64],
+    ) -> Feed: ...
+    def __len__(self) -> int: ...
+    @property
+    def levels(self) -> int: ...
+    def columns(
+        self,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.uint8],
+        NDArray[np.uint64],
+        NDArray[np.int8],
+        NDArray[np.int64],
+        NDArray[np.int64],
+    ]: ...
+
+@final
+class SimEngine:
+    """One instrument's simulated market: the feed replayed into a book, user orders in it."""
+
+    def __new__(cls, feed: Feed, *, check: bool = True) -> Self: ...
+    def run(
+        self, max_messages: int = ..., until_ns: int = ..., stop_on_user: bool = True
+    ) -> int: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def now(self) -> int: ...
+    @property
+    def next_time(self) -> int | None: ...
+    @property
+    def last_trade(self) -> int | None: ...
+    def advance_to(self, t: int) -> None: ...
+    def submit(
+        self,
+        order_id: int,
+        side: int,
+        price: int | None,
+        qty: int,
+        tif: int = 0,
+        post_only: bool = False,
+    ) -> _Outcome: ...
+    def submit_stop(
+        self,
+        order_id: int,
+        side: int,
+        stop_price: int,
+        qty: int,
+        limit_price: int | None = None,
+        tif: int = 0,
+    ) -> None: ...
+    def submit_trailing(
+        self,
+        order_id: int,
+        side: int,
+        qty: int,
+        *,
+        trail_ticks: int | None = None,
+        trail_bps: int | None = None,
+        activation: int | None = None,
+        limit_offset: int | None = None,
+        tif: int = 0,
+    ) -> None: ...
+    def submit_auction(
+        self,
+        order_id: int,
+        side: int,
+        qty: int,
+        limit_price: int | None = None,
+        *,
+        close: bool = False,
+    ) -> None: ...
+    def cancel(self, order_id: int) -> int: ...
+    def modify(self, order_id: int, price: int, qty: int) -> _Outcome: ...
+    def expire_day(self) -> int: ...
+    def take_events(self) -> list[_SimEvent]: ...
+    def best_bid(self, recorded_only: bool = True) -> tuple[int, int] | None: ...
+    def best_ask(self, recorded_only: bool = True) -> tuple[int, int] | None: ...
+    def depth(
+        self, side: int, levels: int, recorded_only: bool = True
+    ) -> list[tuple[int, int]]: ...
+    def user_order(self, order_id: int) -> tuple[int, int, int, int] | None: ...
+    def trailing_state(self, order_id: int) -> tuple[int | None, int | None] | None: ...
+    @property
+    def user_order_count(self) -> int: ...
+    @property
+    def book_len(self) -> int: ...
+    def stats(self) -> dict[str, int]: ...
+    def reset(self) -> None: ...
+    def check_invariants(self) -> None: ...
