@@ -302,7 +302,9 @@ class Feed:
     """A replay's market data: normalised messages (and LOBSTER true-book snapshots)."""
 
     @staticmethod
-    def lobster(message_path: str, orderbook_path: str, time_offset_ns: int = 0) -> Feed: ...
+    def lobster(
+        message_path: str, orderbook_path: str, time_offset_ns: int = 0, price_div: int = 1
+    ) -> Feed: ...
     @staticmethod
     def from_columns(
         time_ns: NDArray[np.int64],

@@ -198,7 +198,7 @@ fn shared(name: &str) -> std::path::PathBuf {
 fn a_lobster_day_without_user_orders_matches_the_plain_replay() {
     let m = shared("GOOG_2012-06-21_34200000_57600000_message_10.csv");
     let o = shared("GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz");
-    let feed = Feed::lobster_files(&m, &o, 0).expect("shared data");
+    let feed = Feed::lobster_files(&m, &o, 0, 1).expect("shared data");
     let plain = fillforge_core::replay::lobster::replay_files(&m, &o).unwrap();
     let mut e = Engine::new(feed, true);
     let n = e.run(usize::MAX, i64::MAX, false);
@@ -214,7 +214,7 @@ fn a_lobster_day_without_user_orders_matches_the_plain_replay() {
 fn a_lobster_day_with_a_resting_user_order_keeps_the_true_book() {
     let m = shared("GOOG_2012-06-21_34200000_57600000_message_10.csv");
     let o = shared("GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.gz");
-    let mut e = Engine::new(Feed::lobster_files(&m, &o, 0).unwrap(), true);
+    let mut e = Engine::new(Feed::lobster_files(&m, &o, 0, 1).unwrap(), true);
     let mut id = 0;
     let mut filled = 0;
     while !e.is_done() {

@@ -73,20 +73,19 @@ pub struct PyFeed {
 #[pymethods]
 impl PyFeed {
     /// Read a LOBSTER message/orderbook pair (plain or gzip); `time_offset_ns` is the day's
-    /// midnight (New York) as UNIX epoch nanoseconds.
+    /// midnight (New York) as UNIX epoch nanoseconds; prices become ticks of `price_div` units.
     #[staticmethod]
-    #[pyo3(signature = (message_path, orderbook_path, time_offset_ns = 0))]
+    #[pyo3(signature = (message_path, orderbook_path, time_offset_ns = 0, price_div = 1))]
     fn lobster(
         py: Python<'_>,
         message_path: &str,
         orderbook_path: &str,
         time_offset_ns: i64,
+        price_div: i64,
     ) -> PyResult<Self> {
-        let feed = py
-            .detach(|| {
-                Feed::lobster_files(Path::new(message_path), Path::new(orderbook_path), time_offset_ns)
-            })
-            .map_err(CoreErr::Replay)?;
+        let (m, o) = (Path::new(message_path), Path::new(orderbook_path));
+        let feed =
+            py.detach(|| Feed::lobster_files(m, o, time_offset_ns, price_div)).map_err(CoreErr::Replay)?;
         Ok(PyFeed { feed })
     }
 

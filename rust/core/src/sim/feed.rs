@@ -12,6 +12,9 @@ use super::super::replay::read_maybe_gz;
 use crate::book::{OrderId, Price, Qty, Side};
 use crate::replay::lobster::USER_TAG;
 
+/// LOBSTER's price for an empty level (negated on the bid side).
+const DUMMY_PRICE: i64 = 9_999_999_999;
+
 /// Message kinds.
 pub mod kind {
     /// No effect (halts, cross trades without a print).
@@ -86,8 +89,17 @@ fn lobster_kind(m: &Message) -> u8 {
 
 impl Feed {
     /// Build from LOBSTER messages and snapshots (`time_offset_ns`: the day's midnight in the
-    /// file's time zone, as UNIX epoch nanoseconds).
-    pub fn lobster(messages: &[Message], snapshots: Snapshots, time_offset_ns: i64) -> Result<Feed, String> {
+    /// file's time zone, as UNIX epoch nanoseconds). Prices (USD x 10000) become ticks of
+    /// `price_div` units each (100 for a cent tick); a price off that grid is an error.
+    pub fn lobster(
+        messages: &[Message],
+        mut snapshots: Snapshots,
+        time_offset_ns: i64,
+        price_div: i64,
+    ) -> Result<Feed, String> {
+        if price_div < 1 {
+            return Err(format!("price_div={price_div}: must be 1 or more"));
+        }
         if messages.len() != snapshots.rows() {
             return Err(format!(
                 "message file has {} rows but orderbook file has {}",
@@ -98,27 +110,48 @@ impl Feed {
         if snapshots.levels > 64 {
             return Err(format!("{} levels: at most 64 are supported", snapshots.levels));
         }
-        let msgs = messages
-            .iter()
-            .map(|m| FeedMsg {
+        let tick = |row: usize, file: &str, p: i64| {
+            if p % price_div == 0 {
+                Ok(p / price_div)
+            } else {
+                Err(format!("{file} row {}: price {p} is not a multiple of {price_div}", row + 1))
+            }
+        };
+        let mut msgs = Vec::with_capacity(messages.len());
+        for (row, m) in messages.iter().enumerate() {
+            msgs.push(FeedMsg {
                 time_ns: m.time_ns + time_offset_ns,
                 kind: lobster_kind(m),
                 order_id: m.order_id,
                 side: m.side,
-                price: m.price,
+                price: tick(row, "message", m.price)?,
                 qty: m.size,
-            })
-            .collect();
+            });
+        }
+        if price_div > 1 {
+            let width = 4 * snapshots.levels;
+            for (i, v) in snapshots.data.iter_mut().enumerate() {
+                // Columns 0 and 2 of each level are prices; empty levels keep their dummies.
+                if i % 2 == 0 && v.abs() != DUMMY_PRICE {
+                    *v = tick(i / width, "orderbook", *v)?;
+                }
+            }
+        }
         Ok(Feed { msgs: Arc::new(msgs), snapshots: Some(Arc::new(snapshots)) })
     }
 
     /// Read and parse a LOBSTER message/orderbook pair (plain or gzip).
-    pub fn lobster_files(message: &Path, orderbook: &Path, time_offset_ns: i64) -> Result<Feed, String> {
+    pub fn lobster_files(
+        message: &Path,
+        orderbook: &Path,
+        time_offset_ns: i64,
+        price_div: i64,
+    ) -> Result<Feed, String> {
         let read = |p: &Path| read_maybe_gz(p).map_err(|e| format!("{}: {e}", p.display()));
         let messages = parse_messages(&read(message)?).map_err(|e| format!("{}: {e}", message.display()))?;
         let snaps =
             parse_snapshots(&read(orderbook)?).map_err(|e| format!("{}: {e}", orderbook.display()))?;
-        Feed::lobster(&messages, snaps, time_offset_ns)
+        Feed::lobster(&messages, snaps, time_offset_ns, price_div)
     }
 
     /// Build from columns, validating every row (times never decrease, known kinds, recorded
