@@ -124,7 +124,16 @@ impl Feed {
                 kind: lobster_kind(m),
                 order_id: m.order_id,
                 side: m.side,
-                price: tick(row, "message", m.price)?,
+                price: if m.kind == 5 && m.price % price_div != 0 {
+                    // A midpoint (hidden) execution between ticks: the user orders it reaches
+                    // are those at the next tick on the resting side.
+                    match m.side {
+                        Side::Buy => m.price.div_euclid(price_div) + 1,
+                        Side::Sell => m.price.div_euclid(price_div),
+                    }
+                } else {
+                    tick(row, "message", m.price)?
+                },
                 qty: m.size,
             });
         }

@@ -1,0 +1,1 @@
+"""Runnable demonstrations on the data the package ships."""

@@ -1,0 +1,505 @@
+"""One broker interface, and the simulated broker that implements it on a :class:`Venue`.
+
+Strategy code talks to a :class:`Broker`; :class:`SimulatedBroker` routes its orders through the
+order manager's state machines to the venue's engines, with the venue's latency, fees and
+sessions, and keeps an :class:`~fillforge.sim.account.Account`. Nothing runs until the caller
+advances the simulation (:meth:`SimulatedBroker.run`): submit an order, get its events back;
+step the data, get the events that result.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from fillforge.codes import Reason
+from fillforge.errors import FillforgeError, SimulationError
+from fillforge.orders.enums import (
+    EventKind,
+    LiquiditySide,
+    OrderSide,
+    OrderStatus,
+    OrderTimeInForce,
+    OrderType,
+)
+from fillforge.orders.manager import EventStream, OrderManager, Subscriber
+from fillforge.orders.models import Fill, FrozenModel, OrderRequest, VenueReport
+from fillforge.orders.order import Order
+from fillforge.sim.account import Account, AccountSnapshot, Position
+from fillforge.sim.venue import Market, Venue
+
+__all__ = ["Broker", "BrokerClock", "SimulatedBroker"]
+
+# Engine event kinds (fillforge_core::sim::event).
+_FILL, _TRIGGERED, _CANCELED, _EXPIRED, _RESTED = 1, 2, 3, 4, 5
+_TIF = {
+    OrderTimeInForce.GTC: 0,
+    OrderTimeInForce.DAY: 1,
+    OrderTimeInForce.IOC: 2,
+    OrderTimeInForce.FOK: 3,
+}
+_AUCTION = {OrderTimeInForce.OPG: False, OrderTimeInForce.CLS: True}
+_NEVER = math.inf
+
+
+class BrokerClock(FrozenModel):
+    """The broker's time (UNIX ns) and the venue session around it."""
+
+    timestamp_ns: int
+    is_open: bool
+    next_open_ns: int | None
+    next_close_ns: int | None
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """What strategy code needs from any broker, simulated or live."""
+
+    def submit(self, request: OrderRequest) -> Order: ...
+    def cancel(self, order_id: str) -> None: ...
+    def replace(
+        self,
+        order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None: ...
+    def get_order(self, order_id: str) -> Order: ...
+    def get_order_by_client_id(self, client_order_id: str) -> Order: ...
+    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]: ...
+    def positions(self) -> dict[str, Position]: ...
+    def account(self) -> AccountSnapshot: ...
+    def clock(self) -> BrokerClock: ...
+    def events(self) -> EventStream: ...
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]: ...
+
+
+class SimulatedBroker:
+    """A :class:`Broker` on a simulated :class:`Venue`.
+
+    ``cash`` funds a new :class:`Account` unless ``account`` is given. Order ids are the order
+    manager's (deterministic); trade ids are ``"<venue>-<n>"``.
+    """
+
+    def __init__(
+        self,
+        venue: Venue,
+        *,
+        cash: Decimal = Decimal(1_000_000),
+        account: Account | None = None,
+    ) -> None:
+        self.venue = venue
+        self.manager = OrderManager(clock=self.now)
+        self._account = account if account is not None else Account(cash)
+        self._latency = venue.latency.sampler()
+        self._uid: dict[str, int] = {}
+        self._oid: dict[int, str] = {}
+        self._next_uid = itertools.count(1)
+        self._trades = itertools.count(1)
+        self._replaces = itertools.count(1)
+        self._pending: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._now = min((m.engine.now for m in venue.markets.values()), default=0)
+        self._close: int | None = None
+        self._wall: tuple[float, int] | None = None
+
+    # ----- time ---------------------------------------------------------------------------
+
+    def now(self) -> int:
+        """Simulated time, UNIX nanoseconds."""
+        return self._now
+
+    def clock(self) -> BrokerClock:
+        cal, t = self.venue.calendar, self._now
+        if cal is None:
+            return BrokerClock.trusted(
+                timestamp_ns=t, is_open=True, next_open_ns=None, next_close_ns=None
+            )
+        return BrokerClock.trusted(
+            timestamp_ns=t,
+            is_open=cal.is_open(t),
+            next_open_ns=cal.next_open(t),
+            next_close_ns=cal.next_close(t),
+        )
+
+    def _advance(self, t: int) -> None:
+        if t > self._now:
+            self._now = t
+
+    def _next_close(self) -> float:
+        cal = self.venue.calendar
+        if cal is None:
+            return _NEVER
+        if self._close is None or self._close <= self._now - 1:
+            self._close = cal.next_close(self._now)
+        return self._close
+
+    # ----- requests -----------------------------------------------------------------------
+
+    def submit(self, request: OrderRequest) -> Order:
+        """Send an order. Bad terms (unknown symbol, off-grid price or quantity, insufficient
+        buying power, not shortable) raise a typed error and change nothing; the venue's own
+        refusals arrive as a ``rejected`` event."""
+        market = self.venue.market(request.symbol)
+        inst = market.instrument
+        if request.qty is None:
+            raise SimulationError("notional", request.notional, "the simulator needs a qty")
+        inst.to_lots(request.qty)
+        for field in ("limit_price", "stop_price", "trail_price"):
+            value = getattr(request, field)
+            if value is not None:
+                inst.to_ticks(value, field)
+        if request.trail_percent is not None and (request.trail_percent * 100) % 1:
+            raise SimulationError(
+                "trail_percent", request.trail_percent, "must be a whole number of basis points"
+            )
+        price = self._reference_price(market, request)
+        self._account.reserve("\0check", request.symbol, request.side, request.qty, price)
+        self._account.release("\0check")
+        order = self.manager.create(request)
+        self.manager.submit(order.id)
+        members = self.manager.groups[order.group_id].members if order.group_id else [order]
+        for m in members:
+            if m.status is OrderStatus.PENDING_NEW and m.id not in self._uid:
+                self._reserve(m, m.limit_price or m.stop_price or price)
+                self._send(m)
+        self._deliver_due()
+        return order
+
+    def _reference_price(self, market: Market, request: OrderRequest) -> Decimal:
+        """The price buying power is reserved at: the limit, else the far touch, else last."""
+        if request.limit_price is not None:
+            return request.limit_price
+        touch = market.best_ask() if request.side is OrderSide.BUY else market.best_bid()
+        ref = touch or market.last() or request.stop_price
+        if ref is None:
+            raise SimulationError("symbol", request.symbol, "no market price to check the order")
+        return ref
+
+    def _reserve(self, order: Order, price: Decimal) -> None:
+        self._account.reserve(order.id, order.symbol, order.request.side, order.leaves_qty, price)
+
+    def _release(self, order_id: str) -> None:
+        if order_id in self._account.reservations():
+            self._account.release(order_id)
+
+    def _send(self, order: Order) -> None:
+        uid = next(self._next_uid)
+        self._uid[order.id], self._oid[uid] = uid, order.id
+        self._schedule(self._now + self._latency.entry(), lambda: self._arrive(order.id))
+
+    def cancel(self, order_id: str) -> None:
+        """Ask to cancel; the venue answers ``canceled`` or ``order_cancel_rejected``. A member
+        of a bracket, OCO or OTO cancels its whole group."""
+        o = self.manager.get(order_id)
+        self.manager.request_cancel(order_id)
+        if o.group_id is None:
+            self._schedule(self._now + self._latency.cancel(), lambda: self._cancel_arrive(o.id))
+        self._run_outbox()
+        self._deliver_due()
+
+    def replace(
+        self,
+        order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Ask to replace (Alpaca's semantics: a new order id, the old order ``replaced``; the
+        new order takes a new place in the queue)."""
+        o = self.manager.get(order_id)
+        inst = self.venue.market(o.symbol).instrument
+        if qty is not None:
+            inst.to_lots(qty)
+        for field, value in (("limit_price", limit_price), ("stop_price", stop_price)):
+            if value is not None:
+                inst.to_ticks(value, field)
+        self.manager.request_replace(
+            order_id, qty=qty, limit_price=limit_price, stop_price=stop_price
+        )
+        self._schedule(self._now + self._latency.cancel(), lambda: self._replace_arrive(o.id))
+        self._deliver_due()
+
+    # ----- queries ------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order:
+        return self.manager.get(order_id)
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order:
+        return self.manager.by_client_order_id(client_order_id)
+
+    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
+        if open_only:
+            return self.manager.open_orders(symbol)
+        return [o for o in self.manager.orders.values() if symbol is None or o.symbol == symbol]
+
+    def positions(self) -> dict[str, Position]:
+        return self._account.positions()
+
+    def account(self) -> AccountSnapshot:
+        return self._account.snapshot()
+
+    @property
+    def ledger(self) -> Account:
+        """The account itself (for marks and detailed queries)."""
+        return self._account
+
+    def events(self) -> EventStream:
+        return self.manager.stream()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        return self.manager.subscribe(callback)
+
+    # ----- the simulation loop ------------------------------------------------------------
+
+    def run(self, max_messages: int | None = None, until_ns: int | None = None) -> int:
+        """Advance the simulation: apply up to ``max_messages`` market messages (all, if None)
+        timed before ``until_ns``, delivering delayed requests at their times and expiring DAY
+        orders at each session close. When the data ends first, the clock moves to
+        ``until_ns``. Returns how many messages were applied."""
+        budget = max_messages if max_messages is not None else 1 << 62
+        until: float = _NEVER if until_ns is None else until_ns
+        applied = 0
+        markets = list(self.venue.markets.values())
+        while budget > 0:
+            live = [m for m in markets if m.engine.next_time is not None]
+            first = min(live, key=lambda m: (m.engine.next_time, m.index), default=None)
+            nxt: float = _NEVER if first is None else first.engine.next_time or 0
+            horizon = min(nxt, until)  # time is known to reach this far
+            pending = self._pending[0][0] if self._pending else _NEVER
+            close = self._next_close()
+            if pending < _NEVER and pending <= min(horizon, close):
+                self._deliver_due(int(pending))
+                continue
+            if close < _NEVER and close <= horizon:
+                self._expire_day(int(close))
+                continue
+            if first is None:
+                if until < _NEVER:
+                    self._advance(int(until))
+                else:  # the data ended: requests still in flight reach the venue
+                    self._deliver_due(int(pending) if pending < _NEVER else None)
+                    if self._pending:
+                        continue
+                break
+            if nxt >= until:
+                self._advance(int(until))
+                break
+            bound = min(until, pending, close)
+            for m in live:
+                if m is not first:
+                    t = m.engine.next_time
+                    assert t is not None
+                    bound = min(bound, t + (1 if first.index < m.index else 0))
+            self._pace(int(nxt))
+            n = first.engine.run(budget, int(min(bound, 1 << 62)), True)
+            applied += n
+            budget -= n
+            self._advance(first.engine.now)
+            self._drain(first)
+        return applied
+
+    def run_until_done(self) -> int:
+        """Replay every market to the end of its data."""
+        return self.run()
+
+    def _pace(self, t: int) -> None:
+        """Wall-clock mode: wait until data time ``t`` is due at the venue's speed."""
+        speed = self.venue.speed
+        if speed is None:
+            return
+        if self._wall is None:
+            self._wall = (time.monotonic(), t)
+        wall0, t0 = self._wall
+        delay = wall0 + (t - t0) / 1e9 / speed - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _schedule(self, t: int, action: Callable[[], None]) -> None:
+        heapq.heappush(self._pending, (t, next(self._seq), action))
+
+    def _deliver_due(self, upto: int | None = None) -> None:
+        """Run delayed requests due by ``upto`` (default: now), in time then request order."""
+        limit = self._now if upto is None else upto
+        while self._pending and self._pending[0][0] <= limit:
+            t, _, action = heapq.heappop(self._pending)
+            self._advance(t)
+            action()
+
+    def _expire_day(self, close: int) -> None:
+        self._advance(close)
+        for m in self.venue.markets.values():
+            m.engine.advance_to(close)
+            if m.engine.expire_day():
+                self._drain(m)
+        self._close = None
+        self._now = max(self._now, close + 1)
+
+    # ----- venue side ---------------------------------------------------------------------
+
+    def _report(self, kind: EventKind, order_id: str, **kw: object) -> None:
+        self.manager.apply(VenueReport.trusted(kind=kind, order_id=order_id, ts=self._now, **kw))
+
+    def _arrive(self, order_id: str) -> None:
+        o = self.manager.get(order_id)
+        if o.status is not OrderStatus.PENDING_NEW:
+            return  # canceled before it reached the venue
+        market = self.venue.market(o.symbol)
+        eng, inst, r = market.engine, market.instrument, o.request
+        eng.advance_to(self._now)
+        uid, side = self._uid[o.id], 1 if r.side is OrderSide.BUY else -1
+        lots = inst.to_lots(o.leaves_qty)
+        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
+        try:
+            if r.time_in_force in _AUCTION:
+                eng.submit_auction(uid, side, lots, limit, close=_AUCTION[r.time_in_force])
+            elif r.type in (OrderType.MARKET, OrderType.LIMIT):
+                eng.submit(uid, side, limit, lots, _TIF[r.time_in_force])
+            elif r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+                assert o.stop_price is not None  # OrderRequest's rules
+                stop = inst.to_ticks(o.stop_price, "stop_price")
+                eng.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
+            else:
+                ticks = None if r.trail_price is None else inst.to_ticks(r.trail_price, "trail_price")
+                bps = None if r.trail_percent is None else int(r.trail_percent * 100)
+                eng.submit_trailing(
+                    uid, side, lots, trail_ticks=ticks, trail_bps=bps, tif=_TIF[r.time_in_force]
+                )
+        except FillforgeError as e:
+            eng.take_events()
+            self._release(o.id)
+            self._report(EventKind.REJECTED, o.id, reason=str(e))
+            return
+        self._report(EventKind.NEW, o.id)
+        self._drain(market)
+
+    def _cancel_arrive(self, order_id: str) -> None:
+        o = self.manager.get(order_id)
+        if not o.status.is_open:
+            return
+        uid = self._uid.get(o.id)
+        market = self.venue.market(o.symbol)
+        if uid is not None and o.status is not OrderStatus.PENDING_NEW:
+            try:
+                market.engine.cancel(uid)
+            except FillforgeError:
+                self._report(EventKind.CANCEL_REJECTED, o.id, reason="too late to cancel")
+                return
+        self._release(o.id)
+        self._report(EventKind.CANCELED, o.id, reason="user")
+
+    def _replace_arrive(self, order_id: str) -> None:
+        o = self.manager.get(order_id)
+        terms = o.pending_request
+        if terms is None or not o.status.is_open:
+            return
+        market = self.venue.market(o.symbol)
+        uid = self._uid[o.id]
+        try:
+            market.engine.cancel(uid)
+        except FillforgeError:
+            self._report(EventKind.REPLACE_REJECTED, o.id, reason="too late to replace")
+            return
+        new_id = f"{o.id}.r{next(self._replaces)}"
+        self._report(
+            EventKind.REPLACED,
+            o.id,
+            new_order_id=new_id,
+            qty=terms.get("qty"),
+            limit_price=terms.get("limit_price"),
+            stop_price=terms.get("stop_price"),
+        )
+        new = self.manager.get(new_id)
+        self._release(o.id)
+        if new.status.is_open:
+            price = new.limit_price or self._reference_price(market, new.request)
+            self._reserve(new, price)
+            nuid = next(self._next_uid)
+            self._uid[new.id], self._oid[nuid] = nuid, new.id
+            self._resubmit(new, market, nuid)
+
+    def _resubmit(self, o: Order, market: Market, uid: int) -> None:
+        """Put a replacement order on the book (it is already acknowledged)."""
+        inst, r = market.instrument, o.request
+        side = 1 if r.side is OrderSide.BUY else -1
+        lots = inst.to_lots(o.leaves_qty)
+        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
+        if o.stop_price is not None and r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            stop = inst.to_ticks(o.stop_price, "stop_price")
+            market.engine.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
+        else:
+            market.engine.submit(uid, side, limit, lots, _TIF.get(r.time_in_force, 1))
+        self._drain(market)
+
+    def _drain(self, market: Market) -> None:
+        """Turn the engine's events into venue reports for the order state machines."""
+        events = market.engine.take_events()
+        if not events:
+            return
+        inst, fees, fm = market.instrument, self.venue.fees, self.venue.fill_model
+        for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
+            oid = self._oid[uid]
+            self._advance(t)
+            if kind == _FILL:
+                o = self.manager.get(oid)
+                side = o.request.side
+                px = fm.taker_price(price, side, inst) if taker else inst.to_price(price)
+                q = inst.to_qty(qty)
+                liq = LiquiditySide.TAKER if taker else LiquiditySide.MAKER
+                fee = fees.fee(q, px, liq)
+                fill = Fill.trusted(
+                    trade_id=f"{self.venue.name}-{next(self._trades)}",
+                    order_id=oid,
+                    price=px,
+                    qty=q,
+                    liquidity=liq,
+                    commission=max(fee, Decimal(0)),
+                    ts_event=t,
+                    ts_recv=t,
+                )
+                self._account.apply_fill(o.symbol, side, q, px, fee)
+                if oid in self._account.reservations():
+                    self._account.release_partial(oid, q)
+                self._account.mark(o.symbol, px)
+                done = EventKind.FILL if remaining == 0 else EventKind.PARTIAL_FILL
+                self._report(done, oid, fill=fill)
+            elif kind in (_CANCELED, _EXPIRED):
+                self._release(oid)
+                if kind == _EXPIRED:
+                    self._report(EventKind.EXPIRED, oid)
+                else:
+                    self._report(EventKind.CANCELED, oid, reason=Reason(reason).name.lower())
+            self._run_outbox()
+
+    def _run_outbox(self) -> None:
+        """Carry out the leg actions of bracket, OCO and OTO groups."""
+        out = self.manager.outbox
+        while out:
+            a = out.popleft()
+            leg = self.manager.get(a.order_id)
+            if a.action == "submit":
+                if leg.id not in self._uid:
+                    price = leg.limit_price or leg.stop_price
+                    assert price is not None  # exits are limit or stop orders
+                    self._reserve(leg, price)
+                    self._send(leg)
+            elif a.action == "cancel":
+                self._schedule(self._now + self._latency.cancel(), self._canceller(leg.id))
+            else:
+                self._schedule(self._now + self._latency.cancel(), self._replacer(leg.id))
+
+    def _canceller(self, order_id: str) -> Callable[[], None]:
+        return lambda: self._cancel_arrive(order_id)
+
+    def _replacer(self, order_id: str) -> Callable[[], None]:
+        return lambda: self._replace_arrive(order_id)
+
+    def __repr__(self) -> str:
+        return f"SimulatedBroker(venue={self.venue.name!r}, orders={len(self.manager)})"
