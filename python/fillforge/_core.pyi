@@ -347,6 +347,9 @@ class SimEngine:
     @property
     def last_trade(self) -> int | None: ...
     def advance_to(self, t: int) -> None: ...
+    def apply(
+        self, time_ns: int, kind: int, order_id: int, side: int, price: int, qty: int
+    ) -> None: ...
     def submit(
         self,
         order_id: int,

@@ -242,6 +242,22 @@ impl PySimEngine {
         })
     }
 
+    /// Apply one message that is not in the feed (a scripted price feed) at `time_ns`.
+    fn apply(
+        &mut self,
+        time_ns: i64,
+        kind: u8,
+        order_id: u64,
+        side: i64,
+        price: i64,
+        qty: i64,
+    ) -> PyResult<()> {
+        let side = if side == 0 { Side::Buy } else { side_of(side)? };
+        let qty = u64::try_from(qty).map_err(|_| CoreErr::Replay(format!("qty={qty}: negative")))?;
+        let m = FeedMsg { time_ns, kind, order_id, side, price, qty };
+        self.guard(|e| e.apply_live(m).map_err(|err| CoreErr::Replay(err.to_string())))
+    }
+
     /// Submit a market (`price` None) or limit order; returns `(status, reason, filled, remaining)`.
     #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
     fn submit(

@@ -76,6 +76,31 @@ impl std::fmt::Display for FeedError {
     }
 }
 
+/// Validate one message (`last`: the time of the message before it).
+pub fn check_row(row: usize, m: &FeedMsg, last: i64) -> Result<(), FeedError> {
+    let err = |field, value: i128, why: &str| FeedError { row, field, value, why: why.into() };
+    if m.time_ns < last {
+        return Err(err("time_ns", m.time_ns.into(), "times must not decrease"));
+    }
+    if m.kind > kind::MAX {
+        return Err(err("kind", m.kind.into(), "unknown message kind"));
+    }
+    if m.order_id >= USER_TAG {
+        return Err(err("order_id", m.order_id.into(), "recorded order ids must be below 2^62"));
+    }
+    let sized = !matches!(m.kind, kind::NOOP | kind::DELETE | kind::QUOTE);
+    if sized && m.qty == 0 {
+        return Err(err("qty", 0, "must be positive"));
+    }
+    if m.qty > crate::book::MAX_QTY {
+        return Err(err("qty", m.qty.into(), "too large"));
+    }
+    if m.price.abs() > crate::book::MAX_ABS_PRICE {
+        return Err(err("price", m.price.into(), "out of range"));
+    }
+    Ok(())
+}
+
 fn lobster_kind(m: &Message) -> u8 {
     match m.kind {
         1 => kind::ADD,
@@ -168,27 +193,8 @@ impl Feed {
     pub fn from_rows(rows: Vec<FeedMsg>) -> Result<Feed, FeedError> {
         let mut last = i64::MIN;
         for (row, m) in rows.iter().enumerate() {
-            let err = |field, value: i128, why: &str| FeedError { row, field, value, why: why.into() };
-            if m.time_ns < last {
-                return Err(err("time_ns", m.time_ns.into(), "times must not decrease"));
-            }
+            check_row(row, m, last)?;
             last = m.time_ns;
-            if m.kind > kind::MAX {
-                return Err(err("kind", m.kind.into(), "unknown message kind"));
-            }
-            if m.order_id >= USER_TAG {
-                return Err(err("order_id", m.order_id.into(), "recorded order ids must be below 2^62"));
-            }
-            let sized = !matches!(m.kind, kind::NOOP | kind::DELETE | kind::QUOTE);
-            if sized && m.qty == 0 {
-                return Err(err("qty", 0, "must be positive"));
-            }
-            if m.qty > crate::book::MAX_QTY {
-                return Err(err("qty", m.qty.into(), "too large"));
-            }
-            if m.price.abs() > crate::book::MAX_ABS_PRICE {
-                return Err(err("price", m.price.into(), "out of range"));
-            }
         }
         Ok(Feed { msgs: Arc::new(rows), snapshots: None })
     }

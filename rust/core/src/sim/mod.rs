@@ -288,6 +288,17 @@ impl Engine {
         applied
     }
 
+    /// Apply one message that is not in the feed (a scripted or live price feed), now. Its time
+    /// must not be before the clock; nothing changes on an error.
+    pub fn apply_live(&mut self, m: FeedMsg) -> Result<(), FeedError> {
+        feed::check_row(0, &m, self.now)?;
+        self.now = m.time_ns;
+        self.msg = u64::MAX;
+        self.apply(&m);
+        self.stats.messages += 1;
+        Ok(())
+    }
+
     fn apply(&mut self, m: &FeedMsg) {
         match m.kind {
             kind::ADD => {
