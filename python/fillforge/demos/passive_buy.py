@@ -35,6 +35,7 @@ class PassiveBuyReport:
     filled: Decimal
     fills: tuple[Fill, ...]
     orders: int
+    replaces: int
     avg_price: Decimal | None
     arrival_mid: Decimal
     interval_vwap: Decimal | None
@@ -113,7 +114,7 @@ def run_passive_buy(
     start_ns = broker.now()
     target = Decimal(qty)
     working: Order | None = None
-    orders = 0
+    orders = replaces = 0
     while sum((f.qty for f in fills), Decimal(0)) < target:
         bid = market.best_bid()
         if working is not None and working.replaced_by is not None:
@@ -121,6 +122,7 @@ def run_passive_buy(
         if working is not None and working.status.is_open:
             if bid is not None and working.limit_price != bid:
                 broker.replace(working.id, limit_price=bid)
+                replaces += 1
         elif bid is not None:
             leaves = target - sum((f.qty for f in fills), Decimal(0))
             working = broker.submit(
@@ -150,6 +152,7 @@ def run_passive_buy(
         filled=filled,
         fills=tuple(fills),
         orders=orders,
+        replaces=replaces,
         avg_price=None if avg is None else avg.quantize(Decimal("0.0001")),
         arrival_mid=arrival,
         interval_vwap=interval_vwap(market, start_ns, end_ns),

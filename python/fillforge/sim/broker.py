@@ -45,6 +45,7 @@ _TIF = {
 }
 _AUCTION = {OrderTimeInForce.OPG: False, OrderTimeInForce.CLS: True}
 _NEVER = math.inf
+_NO_TIME = -(2**63)  # an engine's clock before its first message
 
 
 class BrokerClock(FrozenModel):
@@ -83,7 +84,8 @@ class Broker(Protocol):
 class SimulatedBroker:
     """A :class:`Broker` on a simulated :class:`Venue`.
 
-    ``cash`` funds a new :class:`Account` unless ``account`` is given. Order ids are the order
+    ``cash`` funds a new :class:`Account` unless ``account`` is given. The clock starts at
+    ``start_ns`` (default: the earliest market's first message, else 0). Order ids are the order
     manager's (deterministic); trade ids are ``"<venue>-<n>"``.
     """
 
@@ -93,6 +95,7 @@ class SimulatedBroker:
         *,
         cash: Decimal = Decimal(1_000_000),
         account: Account | None = None,
+        start_ns: int | None = None,
     ) -> None:
         self.venue = venue
         self.manager = OrderManager(clock=self.now)
@@ -105,7 +108,13 @@ class SimulatedBroker:
         self._replaces = itertools.count(1)
         self._pending: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._now = min((m.engine.now for m in venue.markets.values()), default=0)
+        starts = [
+            m.engine.now if m.engine.now > _NO_TIME else m.engine.next_time
+            for m in venue.markets.values()
+        ]
+        self._now = start_ns if start_ns is not None else min(
+            (t for t in starts if t is not None), default=0
+        )
         self._close: int | None = None
         self._wall: tuple[float, int] | None = None
 
@@ -160,8 +169,7 @@ class SimulatedBroker:
                 "trail_percent", request.trail_percent, "must be a whole number of basis points"
             )
         price = self._reference_price(market, request)
-        self._account.reserve("\0check", request.symbol, request.side, request.qty, price)
-        self._account.release("\0check")
+        self._account.check(request.symbol, request.side, request.qty, price)
         order = self.manager.create(request)
         self.manager.submit(order.id)
         members = self.manager.groups[order.group_id].members if order.group_id else [order]
@@ -186,7 +194,7 @@ class SimulatedBroker:
         self._account.reserve(order.id, order.symbol, order.request.side, order.leaves_qty, price)
 
     def _release(self, order_id: str) -> None:
-        if order_id in self._account.reservations():
+        if self._account.reservation(order_id) is not None:
             self._account.release(order_id)
 
     def _send(self, order: Order) -> None:
@@ -256,6 +264,64 @@ class SimulatedBroker:
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         return self.manager.subscribe(callback)
+
+    # ----- scripted market data -----------------------------------------------------------
+
+    def quote(
+        self,
+        symbol: str,
+        bid: Decimal | None,
+        ask: Decimal | None,
+        *,
+        bid_size: Decimal = Decimal(100),
+        ask_size: Decimal = Decimal(100),
+        ts: int | None = None,
+    ) -> None:
+        """Script a top-of-book quote (None: that side empty) at ``ts`` (default: now).
+
+        Displayed size ahead of a resting user order keeps it queued; a quote crossing a user
+        order fills it at the order's price.
+        """
+        market = self.venue.market(symbol)
+        inst = market.instrument
+        rows = []
+        for side, price, size, field in ((1, bid, bid_size, "bid"), (-1, ask, ask_size, "ask")):
+            if price is None:
+                rows.append((side, 0, 0))
+            else:
+                rows.append((side, inst.to_ticks(price, field), inst.to_lots(size, f"{field}_size")))
+        t = self._script_time(ts)
+        for side, ticks, lots in rows:
+            market.engine.apply(t, 8, 0, side, ticks, lots)
+        self._drain(market)
+        self._deliver_due()
+
+    def trade(
+        self,
+        symbol: str,
+        price: Decimal,
+        qty: Decimal = Decimal(100),
+        *,
+        aggressor: OrderSide = OrderSide.SELL,
+        ts: int | None = None,
+    ) -> None:
+        """Script a trade print: it takes liquidity resting opposite ``aggressor`` through
+        ``price``, in queue order (user orders included), and moves the last price (stops)."""
+        market = self.venue.market(symbol)
+        inst = market.instrument
+        ticks, lots = inst.to_ticks(price, "price"), inst.to_lots(qty, "qty")
+        resting = 1 if aggressor is OrderSide.SELL else -1
+        market.engine.apply(self._script_time(ts), 9, 0, resting, ticks, lots)
+        self._drain(market)
+        self._deliver_due()
+
+    def _script_time(self, ts: int | None) -> int:
+        t = self._now if ts is None else ts
+        if t < self._now:
+            raise SimulationError("ts", ts, f"before the simulation clock ({self._now})")
+        self._deliver_due(t)
+        self._advance(t)
+        return t
 
     # ----- the simulation loop ------------------------------------------------------------
 
@@ -465,7 +531,7 @@ class SimulatedBroker:
                     ts_recv=t,
                 )
                 self._account.apply_fill(o.symbol, side, q, px, fee)
-                if oid in self._account.reservations():
+                if self._account.reservation(oid) is not None:
                     self._account.release_partial(oid, q)
                 self._account.mark(o.symbol, px)
                 done = EventKind.FILL if remaining == 0 else EventKind.PARTIAL_FILL

@@ -13,11 +13,22 @@ from datetime import date
 from enum import IntEnum
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from fillforge import _core
 from fillforge.errors import MarketDataError
+from fillforge.marketdata import MBO_UNDEF_PRICE, Bars, MboRecords, Quotes, Trades
 from fillforge.sim.calendar import local_midnight_ns
 
-__all__ = ["FeedKind", "lobster_feed"]
+__all__ = [
+    "FeedKind",
+    "bars_feed",
+    "empty_feed",
+    "lobster_feed",
+    "mbo_feed",
+    "quotes_trades_feed",
+]
 
 
 class FeedKind(IntEnum):
@@ -63,4 +74,165 @@ def lobster_feed(
         day = date.fromisoformat(m.group(1))
     return _core.Feed.lobster(
         os.fspath(message_path), os.fspath(orderbook_path), local_midnight_ns(day, tz), price_div
+    )
+
+
+def _feed(
+    time_ns: npt.NDArray[np.int64],
+    kind: npt.ArrayLike,
+    order_id: npt.ArrayLike,
+    side: npt.ArrayLike,
+    price: npt.ArrayLike,
+    qty: npt.ArrayLike,
+) -> _core.Feed:
+    """Stable-sort rows by time (rows earlier in the input win ties) and build the feed."""
+    order = np.argsort(time_ns, kind="stable")
+
+    def col(a: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+        return np.ascontiguousarray(np.asarray(a, dtype=dtype)[order])
+
+    return _core.Feed.from_columns(
+        col(time_ns, np.int64),  # type: ignore[arg-type]
+        col(kind, np.uint8),  # type: ignore[arg-type]
+        col(order_id, np.uint64),  # type: ignore[arg-type]
+        col(side, np.int8),  # type: ignore[arg-type]
+        col(price, np.int64),  # type: ignore[arg-type]
+        col(qty, np.int64),  # type: ignore[arg-type]
+    )
+
+
+def quotes_trades_feed(quotes: Quotes | None = None, trades: Trades | None = None) -> _core.Feed:
+    """Top-of-book quotes and trade prints as one feed, in time order (a quote before a trade
+    at the same nanosecond).
+
+    A quote sets each side's displayed liquidity (the user's resting orders keep their place:
+    size leaves from the back of the queue and joins at the back). A trade takes liquidity resting
+    on the side opposite its aggressor, in queue order, through its price: a user order behind
+    displayed size fills only after that size trades.
+    """
+    parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+    if quotes is not None:
+        n = len(quotes)
+        parts.append(
+            (
+                np.concatenate([quotes.time_ns, quotes.time_ns]),
+                np.full(2 * n, FeedKind.QUOTE),
+                np.zeros(2 * n, np.int64),
+                np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)]),
+                np.concatenate([quotes.bid_price, quotes.ask_price]),
+                np.concatenate([quotes.bid_qty, quotes.ask_qty]),
+            )
+        )
+    if trades is not None:
+        n = len(trades)
+        parts.append(
+            (
+                trades.time_ns,
+                np.full(n, FeedKind.TRADE),
+                np.zeros(n, np.int64),
+                -trades.aggressor.astype(np.int64),
+                trades.price,
+                trades.qty,
+            )
+        )
+    if not parts:
+        raise MarketDataError("quotes_trades_feed", None, "quotes", None, "give quotes or trades")
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    return _feed(*cols)
+
+
+def bars_feed(
+    bars: Bars,
+    *,
+    qty_per_point: int | None = None,
+    half_spread_ticks: int = 0,
+) -> _core.Feed:
+    """OHLC bars as an intrabar price path: open, the extreme nearer the open, the other extreme,
+    close (ties: high first), at 0, 1/3, 2/3 of the bar and its last nanosecond.
+
+    Each bar opens with a print at its open that fills resting orders it gaps through (at the open,
+    never at a price the bar did not trade); a session's first bar opens with the opening auction
+    and its last bar ends with the closing auction (at-the-open and at-the-close orders fill
+    there). At every point the book shows ``qty_per_point`` lots (default: a quarter of the bar's
+    volume, at least 1) at ``point -/+ half_spread_ticks`` and a trade prints at the point.
+    A session ends where the gap to the next bar exceeds the bar period.
+    """
+    n = len(bars)
+    if n == 0:
+        raise MarketDataError(bars.source, None, "bars", 0, "no bars")
+    if half_spread_ticks < 0:
+        raise MarketDataError(bars.source, None, "half_spread_ticks", half_spread_ticks, "< 0")
+    o, h, lo, c = bars.open, bars.high, bars.low, bars.close
+    high_first = np.abs(h - o) <= np.abs(o - lo)
+    path = np.stack([o, np.where(high_first, h, lo), np.where(high_first, lo, h), c], axis=1)
+    period = bars.period_ns
+    offsets = np.array([0, period // 3, 2 * period // 3, period - 1], np.int64)
+    times = bars.time_ns[:, None] + offsets[None, :]
+    if qty_per_point is None:
+        qty = np.maximum(np.floor(bars.volume / 4), 1).astype(np.int64)
+    else:
+        qty = np.full(n, qty_per_point, np.int64)
+    gap = np.diff(bars.time_ns) > period
+    first = np.concatenate([[True], gap])
+    last = np.concatenate([gap, [True]])
+    rows: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(6)]
+
+    def add(t: object, k: int, oid: object, side: object, px: object, q: object) -> None:
+        for i, v in enumerate((t, k, oid, side, px, q)):
+            rows[i].append(np.broadcast_to(np.asarray(v, np.int64), (n,)))
+
+    # Per bar: the opening print, then each point's quotes and trade, then the closing auction.
+    add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, path[:, 0], qty)
+    prev = np.concatenate([[path[0, 0]], path[:-1, 3]])
+    for j in range(4):
+        p = path[:, j]
+        before = prev if j == 0 else path[:, j - 1]
+        add(times[:, j], FeedKind.QUOTE, 0, 1, p - half_spread_ticks, qty)
+        add(times[:, j], FeedKind.QUOTE, 0, -1, p + half_spread_ticks, qty)
+        # The trade takes liquidity on the side the move came from (down: the bids).
+        add(times[:, j], FeedKind.TRADE, 0, np.where(p < before, 1, -1), p, qty)
+    add(times[:, 3], FeedKind.AUCTION, np.where(last, 1, 2), 0, path[:, 3], qty)
+    # Interleave per bar (bar-major order), then keep the rows of each bar in the order added.
+    stacked = [np.stack(col, axis=1).reshape(-1) for col in rows]
+    keep = np.ones(len(stacked[0]), bool)
+    auction_close = len(rows[0]) - 1
+    kept = keep.reshape(n, len(rows[0]))
+    kept[:, auction_close] = last  # a closing auction only where the session ends
+    return _feed(*(col[keep] for col in stacked))
+
+
+_MBO_KIND = {ord("A"): FeedKind.ADD, ord("C"): FeedKind.REDUCE, ord("M"): FeedKind.MODIFY}
+
+
+def mbo_feed(records: MboRecords) -> _core.Feed:
+    """Databento market-by-order records as a full-depth feed, in receive-time order.
+
+    Adds, cancels (by the size removed) and modifies rebuild the book order by order; a fill of a
+    resting order (``F``) fills the user orders ahead of it in its queue and changes the order only
+    through the cancel or modify that follows it, as the feed reports. Trade records (``T``, the
+    aggressor's view), book clears and records without a price or side are skipped.
+    """
+    action = records.action
+    kind = np.zeros(len(records), np.uint8)
+    for code, k in _MBO_KIND.items():
+        kind[action == code] = k
+    kind[action == ord("F")] = FeedKind.PASS
+    valid = (records.side != 0) & (records.price != MBO_UNDEF_PRICE)
+    kind[~valid] = FeedKind.NOOP
+    price = np.where(valid, records.price, 0)
+    return _feed(
+        records.ts_recv,
+        kind,
+        records.order_id,
+        np.where(valid, records.side, 1),
+        price,
+        records.size,
+    )
+
+
+def empty_feed() -> _core.Feed:
+    """A feed with no messages: for markets driven only by scripted quotes and trades."""
+    z = np.zeros(0, np.int64)
+    return _core.Feed.from_columns(
+        z, np.zeros(0, np.uint8), np.zeros(0, np.uint64), np.zeros(0, np.int8), z, z
     )

@@ -1,0 +1,1 @@
+"""Simulated venues, brokers and accounts."""

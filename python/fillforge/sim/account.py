@@ -1,0 +1,475 @@
+"""A simulated cash/margin account: cash, positions, P&L, fees and buying power, in exact Decimal.
+
+Accounting: each position carries its signed cost basis (``qty * avg_price``, negative for a
+short). A fill that grows a position adds ``qty * price`` to it; a fill that shrinks one takes away
+the proportional share and books the difference from the fill price as realised P&L; a fill
+through zero closes the position and opens the remainder at the fill price. Realised P&L is gross
+of fees, which are counted separately, so at every moment, exactly::
+
+    cash - initial cash + sum(qty * mark) == realized_pnl + unrealized_pnl - fees_paid
+
+Buying power follows the gross-exposure rule (Reg-T initial margin when ``leverage`` is 2)::
+
+    buying_power = max(0, equity * leverage - gross_exposure - reserved)
+
+where ``equity = cash + sum(qty * mark)``, ``gross_exposure = sum(|qty| * mark)`` and ``reserved``
+is what open orders would add to it at their prices. A long and a short of the same value use the
+same buying power (Reg-T's 150% short requirement is this rule at leverage 2: the proceeds plus
+50%). Orders that only reduce a position need none.
+
+Shorting: every symbol is shortable unless ``shortable`` says otherwise: a collection of the
+shortable symbols (``shortable=()`` forbids all shorting) or a function of the symbol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import localcontext as _localcontext
+from typing import Annotated, Final
+
+from pydantic import Field
+
+from fillforge.errors import (
+    InsufficientBuyingPowerError,
+    NotShortableError,
+    OrderValidationError,
+    SimulationError,
+)
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import FrozenModel
+
+__all__ = ["Account", "AccountSnapshot", "Position", "Reservation"]
+
+_ZERO: Final = Decimal(0)
+# Sums and products of prices and quantities are exact at 60 digits; the default 28 could round
+# a large cost basis. The one division (a partial close's share of the cost basis) is rounded to
+# _COST_PLACES decimals when it does not come out exact; the invariant holds either way because
+# the same rounded amount leaves the basis and enters realised P&L.
+_CTX: Final = Context(
+    prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+_COST_PLACES: Final = 12
+_COST_QUANTUM: Final = Decimal(1).scaleb(-_COST_PLACES)
+
+_Symbol = Annotated[str, Field(min_length=1)]
+
+
+class Position(FrozenModel):
+    """One symbol's position. ``qty`` is signed (+ long, - short); ``avg_price`` is the average
+    entry price of what is open (0 when flat); ``cost_basis = qty * avg_price`` exactly (signed);
+    ``realized_pnl`` is everything closed so far in this symbol, gross of fees; ``mark`` is the
+    last price given to :meth:`Account.mark` (or the first fill's price)."""
+
+    symbol: _Symbol
+    qty: Decimal = _ZERO
+    avg_price: Decimal = _ZERO
+    cost_basis: Decimal = _ZERO
+    realized_pnl: Decimal = _ZERO
+    mark: Decimal | None = None
+    market_value: Decimal = _ZERO
+    unrealized_pnl: Decimal = _ZERO
+
+    @property
+    def is_flat(self) -> bool:
+        return self.qty == 0
+
+
+class Reservation(FrozenModel):
+    """An open order's claim: ``qty`` still unfilled at ``price``."""
+
+    order_id: Annotated[str, Field(min_length=1)]
+    symbol: _Symbol
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+
+
+class AccountSnapshot(FrozenModel):
+    """Everything about an account at one moment, for logs and determinism checks.
+
+    ``positions`` holds the open (non-flat) positions in symbol order.
+    """
+
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    reserved: Decimal
+    leverage: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_paid: Decimal
+    positions: dict[str, Position]
+
+
+class _Book:
+    """The mutable state behind one symbol's :class:`Position`."""
+
+    __slots__ = ("cost", "mark", "qty", "realized")
+
+    def __init__(self) -> None:
+        self.qty = _ZERO
+        self.cost = _ZERO
+        self.realized = _ZERO
+        self.mark: Decimal | None = None
+
+    def unrealized(self) -> Decimal:
+        return self.qty * self.mark - self.cost if self.qty and self.mark is not None else _ZERO
+
+
+class Account:
+    """Cash, positions and open-order reservations; see the module docstring for the rules.
+
+    ``leverage`` is gross exposure per unit of equity (1: no borrowing; 2: Reg-T; 4: day-trading
+    buying power). Bad arguments raise :class:`~fillforge.errors.OrderValidationError` (or
+    :class:`~fillforge.errors.SimulationError` for the configuration) and change nothing.
+    """
+
+    def __init__(
+        self,
+        cash: Decimal | int,
+        *,
+        leverage: Decimal | int = 1,
+        shortable: Callable[[str], bool] | Collection[str] | None = None,
+    ) -> None:
+        c = _decimal(cash)
+        if c is None or c < 0:
+            raise SimulationError("cash", cash, "must be a finite Decimal >= 0")
+        lev = _decimal(leverage)
+        if lev is None or lev <= 0:
+            raise SimulationError("leverage", leverage, "must be a finite Decimal > 0")
+        self._shortable: Callable[[str], bool] | frozenset[str] | None
+        if shortable is None or callable(shortable):
+            self._shortable = shortable
+        elif isinstance(shortable, str) or not all(isinstance(s, str) for s in shortable):
+            raise SimulationError(
+                "shortable", shortable, "give a collection of symbols, a function or None"
+            )
+        else:
+            self._shortable = frozenset(shortable)
+        self.initial_cash = c
+        self.leverage = lev
+        self._cash = c
+        self._fees = _ZERO
+        self._books: dict[str, _Book] = {}
+        self._res: dict[str, Reservation] = {}
+
+    # ----- fills and marks --------------------------------------------------------------------
+
+    def apply_fill(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal = _ZERO,
+    ) -> Decimal:
+        """Book a fill; return the P&L it realised (gross of ``fee``; 0 if it only adds).
+
+        Buying pays ``qty * price + fee`` out of cash, selling receives ``qty * price - fee``;
+        a negative ``fee`` is a rebate. Reservations are not touched: call
+        :meth:`release_partial` for the order that filled.
+        """
+        _check_symbol(symbol)
+        side = _side(side)
+        q, p = _positive("qty", qty), _positive("price", price)
+        f = _decimal(fee)
+        if f is None:
+            raise OrderValidationError("fee", fee, "must be a finite Decimal")
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = _Book()
+        with _localcontext(_CTX):
+            s = q if side is OrderSide.BUY else -q
+            q0, c0 = book.qty, book.cost
+            self._cash -= s * p + f
+            self._fees += f
+            realized = _ZERO
+            if q0 == 0 or (q0 > 0) == (s > 0):
+                book.qty, book.cost = q0 + s, c0 + s * p
+            else:
+                closing = min(q, abs(q0))
+                if closing == abs(q0):
+                    removed = c0
+                else:
+                    removed = c0 * closing / abs(q0)
+                    if _exponent(removed) < -_COST_PLACES:
+                        removed = removed.quantize(_COST_QUANTUM)
+                signed_closing = closing if s > 0 else -closing
+                realized = -(signed_closing * p) - removed
+                rest = s - signed_closing  # what is left after closing: opens the other way
+                book.qty = q0 + s
+                book.cost = c0 - removed + rest * p
+                book.realized += realized
+        if book.mark is None:
+            book.mark = p
+        return realized
+
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Set the price ``symbol`` is valued at (for equity, unrealised P&L, buying power)."""
+        _check_symbol(symbol)
+        p = _positive("price", price)
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = _Book()
+        book.mark = p
+
+    # ----- reservations -----------------------------------------------------------------------
+
+    def check(self, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal) -> Decimal:
+        """What :meth:`reserve` would check, without reserving: return the buying power the order
+        would take now, or raise as :meth:`reserve` does."""
+        _check_symbol(symbol)
+        return self._check(symbol, _side(side), _positive("qty", qty), _positive("price", price))
+
+    def reserve(
+        self, order_id: str, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal
+    ) -> Decimal:
+        """Reserve buying power for an open order; return the amount it takes now.
+
+        The part of the order that reduces the position (net of earlier open orders on the same
+        side, which reduce first) needs nothing; the rest needs ``qty * price``. A sell whose rest
+        would open or extend a short needs the symbol to be shortable. Raises
+        :class:`~fillforge.errors.NotShortableError` or
+        :class:`~fillforge.errors.InsufficientBuyingPowerError` and then reserves nothing.
+        """
+        if not isinstance(order_id, str) or not order_id:
+            raise OrderValidationError("order_id", order_id, "must be a non-empty string")
+        if order_id in self._res:
+            raise OrderValidationError("order_id", order_id, "already has an open reservation")
+        _check_symbol(symbol)
+        side = _side(side)
+        q, p = _positive("qty", qty), _positive("price", price)
+        needed = self._check(symbol, side, q, p)
+        self._res[order_id] = Reservation.adopt(
+            {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
+        )
+        return needed
+
+    def release_partial(self, order_id: str, qty: Decimal) -> Decimal:
+        """``qty`` of the order filled (or was canceled): shrink its reservation and return what
+        is left. Reaching zero (or overfilling) releases it."""
+        r = self._reservation(order_id)
+        q = _positive("qty", qty)
+        left = r.qty - q
+        if left > 0:
+            self._res[order_id] = r.model_copy(update={"qty": left})
+            return left
+        del self._res[order_id]
+        return _ZERO
+
+    def release(self, order_id: str) -> Decimal:
+        """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
+        r = self._reservation(order_id)
+        del self._res[order_id]
+        return r.qty
+
+    def reservations(self) -> dict[str, Reservation]:
+        """The open reservations by order id, oldest first."""
+        return dict(self._res)
+
+    def reservation(self, order_id: str) -> Reservation | None:
+        """The order's open reservation, or None."""
+        return self._res.get(order_id)
+
+    def is_shortable(self, symbol: str) -> bool:
+        s = self._shortable
+        if s is None:
+            return True
+        return symbol in s if isinstance(s, frozenset) else bool(s(symbol))
+
+    # ----- queries ----------------------------------------------------------------------------
+
+    @property
+    def cash(self) -> Decimal:
+        return self._cash
+
+    @property
+    def fees_paid(self) -> Decimal:
+        """All fees so far, net of rebates."""
+        return self._fees
+
+    @property
+    def long_market_value(self) -> Decimal:
+        with _localcontext(_CTX):
+            return _sum(b.qty * b.mark for b in self._books.values() if b.qty > 0 and b.mark)
+
+    @property
+    def short_market_value(self) -> Decimal:
+        """The value of the shorts as a positive amount."""
+        with _localcontext(_CTX):
+            return _sum(-b.qty * b.mark for b in self._books.values() if b.qty < 0 and b.mark)
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        with _localcontext(_CTX):
+            return self.long_market_value + self.short_market_value
+
+    @property
+    def equity(self) -> Decimal:
+        with _localcontext(_CTX):
+            return self._cash + self.long_market_value - self.short_market_value
+
+    @property
+    def reserved(self) -> Decimal:
+        """Buying power held by open orders: the part of each that would not reduce a position,
+        at its price. Earlier orders reduce first, so this follows fills without bookkeeping."""
+        total = _ZERO
+        left: dict[tuple[str, OrderSide], Decimal] = {}
+        with _localcontext(_CTX):
+            for r in self._res.values():
+                key = (r.symbol, r.side)
+                capacity = left.get(key)
+                if capacity is None:
+                    capacity = self._capacity(r.symbol, r.side)
+                reduces = min(capacity, r.qty)
+                left[key] = capacity - reduces
+                total += (r.qty - reduces) * r.price
+        return total
+
+    @property
+    def buying_power(self) -> Decimal:
+        """``max(0, equity * leverage - gross_exposure - reserved)``."""
+        with _localcontext(_CTX):
+            bp = self.equity * self.leverage - self.gross_exposure - self.reserved
+        return max(bp, _ZERO)
+
+    def position(self, symbol: str) -> Position:
+        """``symbol``'s position (flat, with no mark, if never traded or marked)."""
+        book = self._books.get(symbol)
+        return _position(symbol, book) if book else Position(symbol=symbol)
+
+    def positions(self) -> dict[str, Position]:
+        """The open (non-flat) positions, in symbol order."""
+        return {s: _position(s, self._books[s]) for s in sorted(self._books) if self._books[s].qty}
+
+    def realized_pnl(self, symbol: str | None = None) -> Decimal:
+        """Realised P&L (gross of fees) of ``symbol``, or of all symbols."""
+        if symbol is not None:
+            book = self._books.get(symbol)
+            return book.realized if book else _ZERO
+        with _localcontext(_CTX):
+            return _sum(b.realized for b in self._books.values())
+
+    def unrealized_pnl(self, symbol: str | None = None) -> Decimal:
+        """``qty * mark - cost_basis`` of ``symbol``, or summed over all symbols."""
+        with _localcontext(_CTX):
+            if symbol is not None:
+                book = self._books.get(symbol)
+                return book.unrealized() if book else _ZERO
+            return _sum(b.unrealized() for b in self._books.values())
+
+    def snapshot(self) -> AccountSnapshot:
+        return AccountSnapshot.adopt(
+            {
+                "cash": self._cash,
+                "equity": self.equity,
+                "buying_power": self.buying_power,
+                "reserved": self.reserved,
+                "leverage": self.leverage,
+                "long_market_value": self.long_market_value,
+                "short_market_value": self.short_market_value,
+                "realized_pnl": self.realized_pnl(),
+                "unrealized_pnl": self.unrealized_pnl(),
+                "fees_paid": self._fees,
+                "positions": self.positions(),
+            }
+        )
+
+    # ----- internals --------------------------------------------------------------------------
+
+    def _check(self, symbol: str, side: OrderSide, q: Decimal, p: Decimal) -> Decimal:
+        with _localcontext(_CTX):
+            capacity = self._capacity(symbol, side)
+            for r in self._res.values():
+                if r.symbol == symbol and r.side is side:
+                    capacity = max(capacity - r.qty, _ZERO)
+            opening = q - min(q, capacity)
+            if opening and side is OrderSide.SELL and not self.is_shortable(symbol):
+                raise NotShortableError(
+                    "symbol", symbol, f"not shortable: selling {q} would open a short of {opening}"
+                )
+            needed = opening * p
+            available = self.buying_power
+            if needed > available:
+                raise InsufficientBuyingPowerError("qty", q, needed, available)
+        return needed
+
+    def _capacity(self, symbol: str, side: OrderSide) -> Decimal:
+        """How much a ``side`` order in ``symbol`` can trade before it opens a position."""
+        book = self._books.get(symbol)
+        qty = book.qty if book else _ZERO
+        return max(qty if side is OrderSide.SELL else -qty, _ZERO)
+
+    def _reservation(self, order_id: str) -> Reservation:
+        r = self._res.get(order_id)
+        if r is None:
+            raise OrderValidationError("order_id", order_id, "has no open reservation")
+        return r
+
+
+def _position(symbol: str, b: _Book) -> Position:
+    with _localcontext(_CTX):
+        value = b.qty * b.mark if b.mark is not None else _ZERO
+        unrealized = b.unrealized()
+    return Position.adopt(
+        {
+            "symbol": symbol,
+            "qty": b.qty,
+            # The one inexact figure: a display value at the default 28 digits; cost_basis is exact.
+            "avg_price": b.cost / b.qty if b.qty else _ZERO,
+            "cost_basis": b.cost,
+            "realized_pnl": b.realized,
+            "mark": b.mark,
+            "market_value": value,
+            "unrealized_pnl": unrealized,
+        }
+    )
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    total = _ZERO
+    for v in values:
+        total += v
+    return total
+
+
+def _exponent(d: Decimal) -> int:
+    e = d.as_tuple().exponent
+    return e if isinstance(e, int) else 0
+
+
+def _decimal(value: object) -> Decimal | None:
+    """``value`` as a finite Decimal, or None. Ints and numeric strings convert exactly; floats
+    are refused (binary rounding has no place in money) and so are bools."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | str):
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            return None
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    return None
+
+
+def _positive(field: str, value: object) -> Decimal:
+    d = _decimal(value)
+    if d is None or d <= 0:
+        raise OrderValidationError(field, value, "must be a finite Decimal greater than 0")
+    return d
+
+
+def _side(side: OrderSide | str) -> OrderSide:
+    try:
+        return OrderSide(side)
+    except ValueError:
+        raise OrderValidationError("side", side, "must be 'buy' or 'sell'") from None
+
+
+def _check_symbol(symbol: object) -> None:
+    if not isinstance(symbol, str) or not symbol:
+        raise OrderValidationError("symbol", symbol, "must be a non-empty string")

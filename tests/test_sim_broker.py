@@ -1,0 +1,269 @@
+"""The simulated broker end to end: order types, groups, queue position, latency, fees, the
+account, sessions, and the pytest plugin's harness."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from fillforge.errors import (
+    InsufficientBuyingPowerError,
+    NotShortableError,
+    OrderValidationError,
+    SimulationError,
+)
+from fillforge.orders.enums import (
+    EventKind,
+    LiquiditySide,
+    OrderClass,
+    OrderSide,
+    OrderStatus,
+    OrderTimeInForce,
+    OrderType,
+)
+from fillforge.orders.models import Instrument, OrderEvent, OrderRequest, StopLoss, TakeProfit
+from fillforge.sim.account import Account
+from fillforge.sim.broker import Broker, SimulatedBroker
+from fillforge.sim.calendar import TradingCalendar
+from fillforge.sim.feeds import empty_feed
+from fillforge.sim.fees import FeeModel, FeeSchedule
+from fillforge.sim.latency import Delay, LatencyModel
+from fillforge.sim.venue import FillModel, Venue
+from fillforge.testing import SimHarness
+
+D = Decimal
+
+
+def req(side: str, qty: int, **kw: object) -> OrderRequest:
+    return OrderRequest(symbol="TEST", side=OrderSide(side), qty=D(qty), **kw)  # type: ignore[arg-type]
+
+
+def limit(side: str, qty: int, price: str, tif: str = "gtc") -> OrderRequest:
+    return req(
+        side, qty, type=OrderType.LIMIT, limit_price=D(price), time_in_force=OrderTimeInForce(tif)
+    )
+
+
+def test_simulated_broker_is_a_broker(sim: SimHarness) -> None:
+    assert isinstance(sim.broker, Broker)
+
+
+def test_market_order_fills_at_the_touch_limited_by_displayed_size(sim: SimHarness) -> None:
+    sim.quote("99.99", "100.01", size=100)
+    o = sim.market("buy", 150)
+    assert [(f.price, f.qty, f.liquidity) for f in sim.fills(o)] == [
+        (D("100.01"), D(100), LiquiditySide.TAKER)
+    ]
+    assert o.status is OrderStatus.CANCELED  # the rest found no liquidity
+    assert sim.broker.positions()["TEST"].qty == 100
+
+
+def test_resting_order_keeps_its_place_behind_displayed_size(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=100)
+    o = sim.buy_limit("100.00", 50)
+    sim.trade("100.00", 60)
+    sim.assert_unfilled(o)
+    sim.trade("100.00", 60)  # 40 displayed left ahead, then 20 of ours
+    sim.assert_filled(o, qty=20, price="100.00")
+    assert sim.fills(o)[0].liquidity is LiquiditySide.MAKER
+
+
+def test_stop_fires_on_a_trade_and_sells_into_the_bid(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=500)
+    sim.market("buy", 100)
+    stop = sim.submit(req("sell", 100, type=OrderType.STOP, stop_price=D("99.00")))
+    sim.trade("99.50", 10)
+    sim.assert_unfilled(stop)
+    sim.quote("98.90", "98.92", size=500)
+    sim.trade("98.95", 10, aggressor="buy")
+    sim.assert_filled(stop, price="98.90")
+
+
+def test_trailing_stop_tracks_the_high(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=500)
+    sim.market("buy", 100)
+    trail = sim.submit(req("sell", 100, type=OrderType.TRAILING_STOP, trail_price=D("1.00")))
+    uid = sim.broker._uid[trail.id]
+    engine = sim.broker.venue.market("TEST").engine
+    sim.trade("101.50", 10, aggressor="buy")
+    assert engine.trailing_state(uid) == (10050, 10150)  # stop 100.50, water mark 101.50
+    sim.quote("100.40", "100.42", size=500)
+    sim.trade("100.45", 10)
+    sim.assert_filled(trail, price="100.40")
+
+
+def test_bracket_exits_work_after_the_entry_and_cancel_each_other(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=1000)
+    entry = sim.submit(
+        req(
+            "buy",
+            100,
+            type=OrderType.LIMIT,
+            limit_price=D("100.02"),
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfit(limit_price=D("101.00")),
+            stop_loss=StopLoss(stop_price=D("99.00")),
+        )
+    )
+    sim.assert_filled(entry, price="100.02")
+    group = sim.broker.manager.group(entry.id)
+    tp, sl = group.exits
+    assert tp.status is OrderStatus.NEW and sl.status is OrderStatus.NEW
+    sim.quote("101.00", "101.02", size=1000)
+    sim.trade("101.00", 100, aggressor="buy")
+    sim.assert_filled(tp, price="101.00")
+    assert sim.broker.manager.chain(sl.id)[-1].status is OrderStatus.CANCELED
+    assert sim.broker.positions() == {}
+
+
+def test_oco_legs_both_work_and_one_fill_cancels_the_other(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=1000)
+    sim.market("buy", 100)
+    tp = sim.submit(
+        req(
+            "sell",
+            100,
+            type=OrderType.LIMIT,
+            limit_price=D("101.00"),
+            order_class=OrderClass.OCO,
+            take_profit=TakeProfit(limit_price=D("101.00")),
+            stop_loss=StopLoss(stop_price=D("99.00")),
+        )
+    )
+    group = sim.broker.manager.group(tp.group_id or "")
+    assert all(leg.status is OrderStatus.NEW for leg in group.exits)
+    sim.quote("98.90", "98.92", size=1000)
+    sim.trade("98.95", 10)
+    sl = group.exits[1]
+    sim.assert_filled(sl, price="98.90")
+    assert sim.broker.manager.chain(tp.id)[-1].status is OrderStatus.CANCELED
+
+
+def test_cancel_and_replace(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02")
+    a = sim.buy_limit("99.00", 10)
+    sim.broker.cancel(a.id)
+    assert a.status is OrderStatus.CANCELED
+    b = sim.buy_limit("99.00", 10)
+    sim.broker.replace(b.id, limit_price=D("99.50"), qty=D(20))
+    assert b.status is OrderStatus.REPLACED and b.replaced_by is not None
+    new = sim.broker.get_order(b.replaced_by)
+    assert (new.limit_price, new.order_qty, new.status) == (D("99.50"), D(20), OrderStatus.NEW)
+    engine = sim.broker.venue.market("TEST").engine
+    assert engine.user_order(sim.broker._uid[new.id]) == (1, 9950, 20, 0)
+    assert engine.user_order(sim.broker._uid[b.id]) is None
+
+
+def test_bad_requests_raise_and_change_nothing(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02")
+    before = len(sim.broker.manager)
+    with pytest.raises(SimulationError) as e:
+        sim.broker.submit(
+            OrderRequest(symbol="NOPE", side=OrderSide.BUY, qty=D(1), type=OrderType.MARKET)
+        )
+    assert e.value.field == "symbol"
+    with pytest.raises(OrderValidationError) as v:
+        sim.buy_limit("100.005", 1)
+    assert v.value.field == "limit_price"
+    with pytest.raises(InsufficientBuyingPowerError):
+        sim.buy_limit("100.00", 1_000_000)
+    assert len(sim.broker.manager) == before
+    assert sim.broker.ledger.reservations() == {}
+
+
+def test_shortable_rule() -> None:
+    venue = Venue("V", calendar=None)
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue, account=Account(D(10_000), shortable=frozenset()))
+    broker.quote("TEST", D("10.00"), D("10.02"))
+    with pytest.raises(NotShortableError):
+        broker.submit(limit("sell", 10, "10.00"))
+    assert len(broker.manager) == 0
+
+
+def test_fees_and_account() -> None:
+    fees = FeeModel(
+        maker=FeeSchedule(per_share=D("-0.002")), taker=FeeSchedule(per_share=D("0.003"))
+    )
+    venue = Venue("V", calendar=None, fees=fees)
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue, cash=D(100_000))
+    sim = SimHarness(broker, "TEST")
+    sim.quote("50.00", "50.02", size=1000)
+    sim.market("buy", 100)
+    sell = sim.sell_limit("50.10", 100)
+    sim.trade("50.10", 100, aggressor="buy")
+    sim.assert_unfilled(sell)  # the 900 still offered at 50.02 took that trade
+    sim.quote("50.08", "50.12", size=1000)  # our offer is now the best
+    sim.trade("50.10", 100, aggressor="buy")
+    sim.assert_filled(sell, price="50.10")
+    acct = broker.account()
+    assert acct.cash == D(100_000) - D("5002") - D("0.3") + D("5010") + D("0.2")
+    assert acct.realized_pnl == D("8.00")
+    assert acct.fees_paid == D("0.1")
+    assert sim.fills(sell)[0].commission == 0  # a rebate is not a commission
+
+
+def test_entry_latency_delays_arrival() -> None:
+    latency = LatencyModel(entry=Delay.fixed(5_000_000))
+    venue = Venue("V", calendar=None, latency=latency)
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue)
+    sim = SimHarness(broker, "TEST", step_ns=1_000_000)
+    sim.quote("100.00", "100.02")
+    o = sim.buy_limit("100.00", 10)
+    assert o.status is OrderStatus.PENDING_NEW
+    sim.quote("99.90", "100.00")  # 1 ms later: crosses 100.00, but the order is in flight
+    sim.assert_unfilled(o)
+    for _ in range(5):
+        sim.quote("100.00", "100.02")
+    assert o.status is OrderStatus.NEW
+    assert o.created_ts + 5_000_000 <= o.updated_ts
+
+
+def test_slippage_moves_taker_fills_against_the_taker() -> None:
+    venue = Venue("V", calendar=None, fill_model=FillModel(slippage_bps=D(10)))
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    sim = SimHarness(SimulatedBroker(venue), "TEST")
+    sim.quote("100.00", "100.02")
+    o = sim.market("buy", 10)
+    assert sim.fills(o)[0].price == D("100.13")  # 100.02 * 1.001 = 100.12002, up to the tick
+
+
+def _ns(day: str, hhmm: str) -> int:
+    t = dt.datetime.fromisoformat(f"{day}T{hhmm}:00+00:00")
+    return int(t.timestamp()) * 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("day", "close_utc"), [("2012-06-21", "20:00"), ("2012-11-23", "18:00")]
+)
+def test_day_orders_expire_at_the_close_including_early_closes(day: str, close_utc: str) -> None:
+    venue = Venue("V", calendar="XNYS")
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue, start_ns=_ns(day, "15:00"))
+    broker.quote("TEST", D("10.00"), D("10.02"))
+    day_order = broker.submit(limit("buy", 10, "9.00", "day"))
+    gtc = broker.submit(limit("buy", 10, "9.00", "gtc"))
+    close = _ns(day, close_utc)
+    assert TradingCalendar("XNYS").next_close(broker.now()) == close
+    broker.run(until_ns=close - 1)
+    assert day_order.status is OrderStatus.NEW
+    broker.run(until_ns=close + 1)
+    assert day_order.status is OrderStatus.EXPIRED
+    assert gtc.status is OrderStatus.NEW
+    assert broker.ledger.reservations().keys() == {gtc.id}
+
+
+def test_at_the_open_orders_need_an_opening_price_in_the_data(sim: SimHarness) -> None:
+    seen: list[OrderEvent] = []
+    sim.broker.subscribe(seen.append)
+    sim.quote("10.00", "10.02")
+    o = sim.submit(req("buy", 10, type=OrderType.MARKET, time_in_force=OrderTimeInForce.OPG))
+    assert o.status is OrderStatus.REJECTED
+    reasons = [e.reason for e in seen if e.kind is EventKind.REJECTED]
+    assert len(reasons) == 1
+    assert "no opening auction price" in (reasons[0] or "")
+    assert sim.broker.ledger.reservations() == {}
