@@ -30,3 +30,9 @@ def test_bracket_lifecycle_runs() -> None:
     assert "sl-2 new                new               cum=0 leaves=70" in stdout
     assert "sl-2 canceled           canceled          cum=0 leaves=0" in stdout
     assert "group o-1: completed; venue actions: 4" in stdout
+
+
+def test_passive_buy_runs() -> None:
+    stdout = run("passive_buy.py")
+    assert "filled 5000 of 5000" in stdout
+    assert "slippage vs arrival" in stdout

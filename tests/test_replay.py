@@ -156,8 +156,8 @@ def test_cme_cli_json() -> None:
     assert out["agreed"] <= out["trades"]
 
 
-def test_demo_runs() -> None:
-    proc = _run_cli("demo")
+def test_replay_check_runs_on_the_shipped_sample() -> None:
+    proc = _run_cli("replay", "check")
     assert proc.returncode == 0, proc.stderr
     assert "mismatches" in proc.stdout
-    assert "LOBSTER" in proc.stdout
+    assert "matched the true book" in proc.stdout

@@ -110,7 +110,7 @@ def test_bracket_exits_work_after_the_entry_and_cancel_each_other(sim: SimHarnes
     sim.assert_filled(entry, price="100.02")
     group = sim.broker.manager.group(entry.id)
     tp, sl = group.exits
-    assert tp.status is OrderStatus.NEW and sl.status is OrderStatus.NEW
+    assert (tp.status, sl.status) == (OrderStatus.NEW, OrderStatus.NEW)
     sim.quote("101.00", "101.02", size=1000)
     sim.trade("101.00", 100, aggressor="buy")
     sim.assert_filled(tp, price="101.00")
@@ -148,7 +148,8 @@ def test_cancel_and_replace(sim: SimHarness) -> None:
     assert a.status is OrderStatus.CANCELED
     b = sim.buy_limit("99.00", 10)
     sim.broker.replace(b.id, limit_price=D("99.50"), qty=D(20))
-    assert b.status is OrderStatus.REPLACED and b.replaced_by is not None
+    assert b.status is OrderStatus.REPLACED
+    assert b.replaced_by is not None
     new = sim.broker.get_order(b.replaced_by)
     assert (new.limit_price, new.order_qty, new.status) == (D("99.50"), D(20), OrderStatus.NEW)
     engine = sim.broker.venue.market("TEST").engine
@@ -237,9 +238,7 @@ def _ns(day: str, hhmm: str) -> int:
     return int(t.timestamp()) * 1_000_000_000
 
 
-@pytest.mark.parametrize(
-    ("day", "close_utc"), [("2012-06-21", "20:00"), ("2012-11-23", "18:00")]
-)
+@pytest.mark.parametrize(("day", "close_utc"), [("2012-06-21", "20:00"), ("2012-11-23", "18:00")])
 def test_day_orders_expire_at_the_close_including_early_closes(day: str, close_utc: str) -> None:
     venue = Venue("V", calendar="XNYS")
     venue.add(Instrument(symbol="TEST"), empty_feed())

@@ -153,8 +153,8 @@ def demo(
         if f is None:
             fills.add_row("...", "", "", "")
             continue
-        t = datetime.fromtimestamp(f.ts_event / 1e9, _NEW_YORK).strftime("%H:%M:%S.%f")
-        fills.add_row(t, str(f.price), str(f.qty), f.liquidity.value)
+        when = datetime.fromtimestamp(f.ts_event / 1e9, _NEW_YORK).strftime("%H:%M:%S.%f")
+        fills.add_row(when, str(f.price), str(f.qty), f.liquidity.value)
     console.print(fills)
     t = Table(title="execution", show_header=False)
     t.add_row("filled", f"{r.filled:,} of {r.target:,} ({r.fill_rate:.1%} fill rate)")

@@ -15,7 +15,6 @@ Everything is imported lazily, so the plugin costs nothing in suites that do not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -95,7 +94,9 @@ class SimHarness:
         from fillforge.orders.models import OrderRequest
 
         return self.broker.submit(
-            OrderRequest(symbol=self.symbol, side=OrderSide(side), type=OrderType.MARKET, qty=_d(qty))
+            OrderRequest(
+                symbol=self.symbol, side=OrderSide(side), type=OrderType.MARKET, qty=_d(qty)
+            )
         )
 
     def _limit(self, side: str, price: Number, qty: Number, tif: str) -> Order:
@@ -121,7 +122,7 @@ class SimHarness:
     def assert_filled(
         self, order: Order, *, qty: Number | None = None, price: Number | None = None
     ) -> None:
-        """Assert ``order`` filled ``qty`` (default: all of it), every fill at ``price`` if given."""
+        """Assert ``order`` filled ``qty`` (default: all of it), each fill at ``price`` if given."""
         o = self.broker.manager.chain(order.id)[-1]
         want = o.order_qty if qty is None else _d(qty)
         assert o.cum_qty == want, f"{o.id}: filled {o.cum_qty}, expected {want} ({o.status})"
@@ -154,11 +155,11 @@ def sim_venue(sim_instrument: Instrument) -> Venue:
 
 
 @pytest.fixture
-def sim_broker(sim_venue: Venue) -> Iterator[SimulatedBroker]:
+def sim_broker(sim_venue: Venue) -> SimulatedBroker:
     """A :class:`~fillforge.sim.broker.SimulatedBroker` with 1,000,000 in cash."""
     from fillforge.sim.broker import SimulatedBroker
 
-    yield SimulatedBroker(sim_venue, cash=Decimal(1_000_000))
+    return SimulatedBroker(sim_venue, cash=Decimal(1_000_000))
 
 
 @pytest.fixture

@@ -112,8 +112,10 @@ class SimulatedBroker:
             m.engine.now if m.engine.now > _NO_TIME else m.engine.next_time
             for m in venue.markets.values()
         ]
-        self._now = start_ns if start_ns is not None else min(
-            (t for t in starts if t is not None), default=0
+        self._now = (
+            start_ns
+            if start_ns is not None
+            else min((t for t in starts if t is not None), default=0)
         )
         self._close: int | None = None
         self._wall: tuple[float, int] | None = None
@@ -289,7 +291,9 @@ class SimulatedBroker:
             if price is None:
                 rows.append((side, 0, 0))
             else:
-                rows.append((side, inst.to_ticks(price, field), inst.to_lots(size, f"{field}_size")))
+                rows.append(
+                    (side, inst.to_ticks(price, field), inst.to_lots(size, f"{field}_size"))
+                )
         t = self._script_time(ts)
         for side, ticks, lots in rows:
             market.engine.apply(t, 8, 0, side, ticks, lots)
@@ -433,7 +437,9 @@ class SimulatedBroker:
                 stop = inst.to_ticks(o.stop_price, "stop_price")
                 eng.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
             else:
-                ticks = None if r.trail_price is None else inst.to_ticks(r.trail_price, "trail_price")
+                ticks = (
+                    None if r.trail_price is None else inst.to_ticks(r.trail_price, "trail_price")
+                )
                 bps = None if r.trail_percent is None else int(r.trail_percent * 100)
                 eng.submit_trailing(
                     uid, side, lots, trail_ticks=ticks, trail_bps=bps, tif=_TIF[r.time_in_force]

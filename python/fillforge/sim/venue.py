@@ -39,7 +39,9 @@ class FillModel(FrozenModel):
         price = instrument.to_price(ticks)
         if not self.slippage_bps:
             return price
-        moved = price * (1 + self.slippage_bps / _BPS if side is OrderSide.BUY else 1 - self.slippage_bps / _BPS)
+        moved = price * (
+            1 + self.slippage_bps / _BPS if side is OrderSide.BUY else 1 - self.slippage_bps / _BPS
+        )
         steps = (moved / instrument.tick_size).to_integral_value(
             ROUND_CEILING if side is OrderSide.BUY else ROUND_FLOOR
         )

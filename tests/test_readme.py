@@ -1,0 +1,47 @@
+"""The README's strategy test runs, as written, in a fresh pytest process using the installed
+plugin (so the entry point is exercised too)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block() -> str:
+    text = README.read_text()
+    m = re.search(
+        r"<!-- readme-test: begin -->\n```python\n(.*?)```\n<!-- readme-test: end -->", text, re.S
+    )
+    assert m is not None, "the README lost its test block"
+    return m.group(1)
+
+
+def test_the_readme_strategy_test_passes(tmp_path: Path) -> None:
+    (tmp_path / "test_strategy.py").write_text(readme_block())
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+
+
+def test_the_readme_test_fails_when_the_strategy_does(tmp_path: Path) -> None:
+    broken = readme_block().replace('price="99.50"', 'price="99.40"')
+    (tmp_path / "test_strategy.py").write_text(broken)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "fill prices [Decimal('99.50')], expected 99.40" in proc.stdout
