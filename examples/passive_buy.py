@@ -16,7 +16,9 @@ def main() -> None:
     print(f"filled {r.filled} of {r.target} in {len(r.fills)} fills ({r.fill_rate:.1%})")
     print(f"orders {r.orders}, replaces {r.replaces}")
     print(f"average price {r.avg_price}, arrival mid {r.arrival_mid}, VWAP {r.interval_vwap}")
-    print(f"slippage vs arrival {r.slippage_vs_arrival_bps} bps, vs VWAP {r.slippage_vs_vwap_bps} bps")
+    print(
+        f"slippage vs arrival {r.slippage_vs_arrival_bps} bps, vs VWAP {r.slippage_vs_vwap_bps} bps"
+    )
 
 
 if __name__ == "__main__":

@@ -248,6 +248,15 @@ class Account:
         )
         return needed
 
+    def rekey(self, order_id: str, new_order_id: str) -> None:
+        """Move a reservation to another order id (one made before the order had its id)."""
+        r = self._reservation(order_id)
+        if new_order_id in self._res:
+            raise OrderValidationError("order_id", new_order_id, "already has an open reservation")
+        del self._res[order_id]
+        fields = {"order_id": new_order_id, "symbol": r.symbol, "side": r.side}
+        self._res[new_order_id] = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+
     def release_partial(self, order_id: str, qty: Decimal) -> Decimal:
         """``qty`` of the order filled (or was canceled): shrink its reservation and return what
         is left. Reaching zero (or overfilling) releases it."""

@@ -31,6 +31,7 @@ from fillforge.orders.manager import EventStream, OrderManager, Subscriber
 from fillforge.orders.models import Fill, FrozenModel, OrderRequest, VenueReport
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position
+from fillforge.sim.fees import FeeModel
 from fillforge.sim.venue import Market, Venue
 
 __all__ = ["Broker", "BrokerClock", "SimulatedBroker"]
@@ -45,7 +46,10 @@ _TIF = {
 }
 _AUCTION = {OrderTimeInForce.OPG: False, OrderTimeInForce.CLS: True}
 _NEVER = math.inf
-_NO_TIME = -(2**63)  # an engine's clock before its first message
+_NO_TIME = -(2**63)
+_PROVISIONAL = "\0provisional"
+_ZERO = Decimal(0)
+_FREE = FeeModel.zero()  # an engine's clock before its first message
 
 
 class BrokerClock(FrozenModel):
@@ -171,14 +175,23 @@ class SimulatedBroker:
                 "trail_percent", request.trail_percent, "must be a whole number of basis points"
             )
         price = self._reference_price(market, request)
-        self._account.check(request.symbol, request.side, request.qty, price)
-        order = self.manager.create(request)
+        # Reserve before the order exists (a refusal must leave nothing behind), then rename.
+        self._account.reserve(_PROVISIONAL, request.symbol, request.side, request.qty, price)
+        try:
+            order = self.manager.create(request)
+        except FillforgeError:
+            self._account.release(_PROVISIONAL)
+            raise
+        self._account.rekey(_PROVISIONAL, order.id)
         self.manager.submit(order.id)
-        members = self.manager.groups[order.group_id].members if order.group_id else [order]
-        for m in members:
-            if m.status is OrderStatus.PENDING_NEW and m.id not in self._uid:
-                self._reserve(m, m.limit_price or m.stop_price or price)
-                self._send(m)
+        if order.group_id is None:
+            self._send(order)
+        else:
+            for m in self.manager.groups[order.group_id].members:
+                if m.status is OrderStatus.PENDING_NEW and m.id not in self._uid:
+                    if self._account.reservation(m.id) is None:
+                        self._reserve(m, m.limit_price or m.stop_price or price)
+                    self._send(m)
         self._deliver_due()
         return order
 
@@ -202,7 +215,11 @@ class SimulatedBroker:
     def _send(self, order: Order) -> None:
         uid = next(self._next_uid)
         self._uid[order.id], self._oid[uid] = uid, order.id
-        self._schedule(self._now + self._latency.entry(), lambda: self._arrive(order.id))
+        delay = self._latency.entry()
+        if delay == 0 and not self._pending:
+            self._arrive(order.id)  # nothing in flight to overtake: arrive now
+        else:
+            self._schedule(self._now + delay, lambda: self._arrive(order.id))
 
     def cancel(self, order_id: str) -> None:
         """Ask to cancel; the venue answers ``canceled`` or ``order_cancel_rejected``. A member
@@ -342,7 +359,8 @@ class SimulatedBroker:
             live = [m for m in markets if m.engine.next_time is not None]
             first = min(live, key=lambda m: (m.engine.next_time, m.index), default=None)
             nxt: float = _NEVER if first is None else first.engine.next_time or 0
-            horizon = min(nxt, until)  # time is known to reach this far
+            # Time is known to reach this far (with no data and no end given, it stands still).
+            horizon = min(nxt, until) if first is not None or until < _NEVER else self._now
             pending = self._pending[0][0] if self._pending else _NEVER
             close = self._next_close()
             if pending < _NEVER and pending <= min(horizon, close):
@@ -516,6 +534,7 @@ class SimulatedBroker:
         if not events:
             return
         inst, fees, fm = market.instrument, self.venue.fees, self.venue.fill_model
+        charged = fees != _FREE
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
             oid = self._oid[uid]
             self._advance(t)
@@ -525,14 +544,14 @@ class SimulatedBroker:
                 px = fm.taker_price(price, side, inst) if taker else inst.to_price(price)
                 q = inst.to_qty(qty)
                 liq = LiquiditySide.TAKER if taker else LiquiditySide.MAKER
-                fee = fees.fee(q, px, liq)
+                fee = fees.fee(q, px, liq) if charged else _ZERO
                 fill = Fill.trusted(
                     trade_id=f"{self.venue.name}-{next(self._trades)}",
                     order_id=oid,
                     price=px,
                     qty=q,
                     liquidity=liq,
-                    commission=max(fee, Decimal(0)),
+                    commission=max(fee, _ZERO),
                     ts_event=t,
                     ts_recv=t,
                 )

@@ -37,7 +37,8 @@ pub mod kind {
     pub const QUOTE: u8 = 8;
     /// A trade of `qty` at `price` taking liquidity resting on `side`.
     pub const TRADE: u8 = 9;
-    /// An auction print at `price` for up to `qty`; `order_id` 0 is an opening, 1 a closing one.
+    /// A print at `price` for up to `qty` that crossing orders fill at: `order_id` 0 is an
+    /// opening auction, 1 a closing auction, 2 a gap (a bar opening away from the last price).
     pub const AUCTION: u8 = 10;
     pub const MAX: u8 = 10;
 }

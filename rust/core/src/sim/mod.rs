@@ -168,8 +168,8 @@ impl Engine {
         let levels = feed.snapshots.as_ref().map_or(0, |s| s.levels);
         let mut auction_at = [Vec::new(), Vec::new()];
         for (i, m) in feed.msgs.iter().enumerate() {
-            if m.kind == kind::AUCTION {
-                auction_at[usize::from(m.order_id == 1)].push(i);
+            if m.kind == kind::AUCTION && m.order_id < 2 {
+                auction_at[m.order_id as usize].push(i);
             }
         }
         let mut engine = Engine {
@@ -461,12 +461,14 @@ impl Engine {
         self.traded = Some(price);
     }
 
+    /// An auction or gap print: at-the-open (`order_id` 0) or at-the-close (1) orders fill at
+    /// its price, and resting orders it crosses fill there too (2: a gap print, no auction).
     fn auction(&mut self, m: &FeedMsg) {
         let close = m.order_id == 1;
         let (price, mut left) = (m.price, m.qty);
         let mut i = 0;
         while i < self.auctions.len() {
-            if self.auctions[i].close != close {
+            if m.order_id > 1 || self.auctions[i].close != close {
                 i += 1;
                 continue;
             }
