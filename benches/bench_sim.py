@@ -21,6 +21,7 @@ Run: ``python benches/bench_sim.py [--repeats 5] [--orders 1000,10000,100000] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import resource
@@ -29,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from fillforge import _core
+from fillforge.errors import FillforgeError
 from fillforge.orders import Instrument, OrderRequest
 from fillforge.orders.enums import OrderSide, OrderType
 from fillforge.replay import lobster_sample
@@ -73,10 +75,8 @@ def python_loop(feed: _core.Feed) -> tuple[float, int]:
     for i in range(n):
         k = kind[i]
         if k == ADD:
-            try:
+            with contextlib.suppress(FillforgeError):  # a reused id, as the engine ignores it
                 book.add_resting(order_id[i], side[i], price[i], qty[i])
-            except Exception:
-                pass
         elif k in (REDUCE, EXECUTE, DELETE):
             o = book.order(order_id[i])
             if o is not None:

@@ -35,7 +35,7 @@ def test_the_report_adds_up(report: PassiveBuyReport) -> None:
 
 
 def test_fills_are_passive_and_at_prices_the_day_traded(report: PassiveBuyReport) -> None:
-    t, kind, _, _, price, _ = lobster_feed(*lobster_sample()).columns()
+    _, kind, _, _, price, _ = lobster_feed(*lobster_sample()).columns()
     traded = (kind == FeedKind.EXECUTE) | (kind == FeedKind.HIDDEN)
     lo, hi = price[traded].min(), price[traded].max()
     for f in report.fills:
