@@ -72,13 +72,16 @@ class SimHarness:
         self._last = _d(price)
 
     def path(self, *prices: Number, qty: Number = 100) -> None:
-        """A scripted price path: at each price, a one-tick-wide quote around it and a trade at
-        it that takes the side the price moved toward (a fall sells into the bids)."""
-        tick = self.instrument.tick_size
+        """A scripted price path. At each price, a trade takes everything resting at or through
+        it on the side the price moved toward (a fall sells into the bids, so a resting bid at or
+        above it fills at its own price), then a one-tick-wide quote of ``qty`` shows around it."""
+        inst = self.instrument
+        sweep = inst.lot_size * 10**15
         for p in map(_d, prices):
             falling = self._last is not None and p < self._last
-            self.quote(p - tick if not falling else p, p + tick if falling else p, size=qty)
-            self.trade(p, qty, aggressor="sell" if falling else "buy")
+            self.trade(p, sweep, aggressor="sell" if falling else "buy")
+            tick = inst.tick_size
+            self.quote(p if falling else p - tick, p + tick if falling else p, size=qty)
 
     def submit(self, request: OrderRequest) -> Order:
         return self.broker.submit(request)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from fillforge import _core
 from fillforge.errors import MarketDataError
-from fillforge.marketdata import MBO_UNDEF_PRICE, Bars, MboRecords, Quotes, Trades
+from fillforge.marketdata import MBO_UNDEF_PRICE, NS_PER_DAY, Bars, MboRecords, Quotes, Trades
 from fillforge.sim.calendar import local_midnight_ns
 
 __all__ = [
@@ -150,12 +150,14 @@ def bars_feed(
     """OHLC bars as an intrabar price path: open, the extreme nearer the open, the other extreme,
     close (ties: high first), at 0, 1/3, 2/3 of the bar and its last nanosecond.
 
-    Each bar opens with a print at its open that fills resting orders it gaps through (at the open,
-    never at a price the bar did not trade); a session's first bar opens with the opening auction
-    and its last bar ends with the closing auction (at-the-open and at-the-close orders fill
-    there). At every point the book shows ``qty_per_point`` lots (default: a quarter of the bar's
-    volume, at least 1) at ``point -/+ half_spread_ticks`` and a trade prints at the point.
-    A session ends where the gap to the next bar exceeds the bar period.
+    At every point the book shows ``qty_per_point`` lots (default: a quarter of the bar's volume,
+    at least 1) at ``point -/+ half_spread_ticks`` and a trade prints at the point. A quote moving
+    through a resting order fills it at the quote, so with no spread nothing fills at a price the
+    bar did not trade (a bar gapping through an order fills it at the open). A session's first bar
+    opens with the opening auction and its last bar ends with the closing auction, where
+    at-the-open and at-the-close orders fill.
+    A daily bar is one session; intraday, a session ends where the gap to the next bar exceeds
+    the bar period.
     """
     n = len(bars)
     if n == 0:
@@ -172,7 +174,8 @@ def bars_feed(
         qty = np.maximum(np.floor(bars.volume / 4), 1).astype(np.int64)
     else:
         qty = np.full(n, qty_per_point, np.int64)
-    gap = np.diff(bars.time_ns) > period
+    # A daily bar is a session; intraday, a session ends where the next bar is not adjacent.
+    gap = np.diff(bars.time_ns) > period if period < NS_PER_DAY else np.ones(n - 1, bool)
     first = np.concatenate([[True], gap])
     last = np.concatenate([gap, [True]])
     rows: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(6)]
@@ -181,14 +184,15 @@ def bars_feed(
         for i, v in enumerate((t, k, oid, side, px, q)):
             rows[i].append(np.broadcast_to(np.asarray(v, np.int64), (n,)))
 
-    # Per bar: the opening print, then each point's quotes and trade, then the closing auction.
-    add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, path[:, 0], qty)
+    # Per bar: each point's quotes (the open's then its print) and trade; the closing auction.
     prev = np.concatenate([[path[0, 0]], path[:-1, 3]])
     for j in range(4):
         p = path[:, j]
         before = prev if j == 0 else path[:, j - 1]
         add(times[:, j], FeedKind.QUOTE, 0, 1, p - half_spread_ticks, qty)
         add(times[:, j], FeedKind.QUOTE, 0, -1, p + half_spread_ticks, qty)
+        if j == 0:
+            add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, p, qty)
         # The trade takes liquidity on the side the move came from (down: the bids).
         add(times[:, j], FeedKind.TRADE, 0, np.where(p < before, 1, -1), p, qty)
     add(times[:, 3], FeedKind.AUCTION, np.where(last, 1, 2), 0, path[:, 3], qty)

@@ -232,3 +232,24 @@ fn a_lobster_day_with_a_resting_user_order_keeps_the_true_book() {
     assert_eq!(e.stats().mismatches, 0, "resting user orders never disturb the recorded book");
     assert!(e.stats().checked_levels > 1_000_000);
 }
+
+#[test]
+fn orders_that_would_trade_with_the_users_own_orders_are_refused() {
+    let mut e = engine(vec![msg(1, kind::ADD, 1, Side::Sell, 110, 100)]);
+    e.run(1, i64::MAX, false);
+    e.submit(1, Side::Buy, Some(100), 10, TimeInForce::Gtc, false).unwrap();
+    assert!(e.submit(2, Side::Sell, Some(100), 10, TimeInForce::Gtc, false).is_err());
+    assert!(e.submit(3, Side::Sell, None, 10, TimeInForce::Ioc, false).is_err());
+    e.submit(4, Side::Sell, Some(101), 10, TimeInForce::Gtc, false).unwrap();
+    assert_eq!(e.user_order(1).map(|o| o.2), Some(10));
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_quote_through_a_resting_user_order_fills_it_at_the_quote() {
+    let mut e = engine(vec![msg(1, kind::QUOTE, 0, Side::Sell, 97, 10)]);
+    e.submit(1, Side::Buy, Some(100), 5, TimeInForce::Gtc, false).unwrap();
+    e.take_events();
+    e.run(1, i64::MAX, false);
+    assert_eq!(fills(&mut e), vec![(1, 97, 5, false)]);
+}

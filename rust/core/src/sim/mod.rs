@@ -26,6 +26,7 @@ use crate::trailing::{StopSide, StopSpec, Trail, TrailingStops, Trigger};
 
 /// Ids of the engine's own book entries (sweeping aggressors, quote liquidity): both tag bits.
 const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
+const WASH: &str = "would trade against the user's own resting order (wash trade)";
 /// Stop cascades (a triggered stop's fill triggering the next) end within this many rounds.
 const MAX_TRIGGER_ROUNDS: usize = 64;
 
@@ -443,7 +444,9 @@ impl Engine {
                     excess -= cut;
                 }
             }
-            self.users_ahead(side.opposite(), price, qty, None, None);
+            // A quote through a user order fills it at the quote: on top-of-book and bar data
+            // that is the price that traded (a trade print through it fills it at its own).
+            self.users_ahead(side.opposite(), price, qty, None, Some(price));
         }
         self.scratch = stale;
     }
@@ -607,9 +610,19 @@ impl Engine {
     ) -> Result<Report, SimError> {
         let id = tag(user)?;
         self.check_new(id)?;
+        if self.would_wash(side, price) {
+            return Err(BookError::InvalidOrder { order_id: user, why: WASH }.into());
+        }
         let report = self.enter(id, side, price, qty, tif, post_only)?;
         self.settle_trades();
         Ok(report)
+    }
+
+    /// Whether an order would reach one of the user's own resting orders on the other side
+    /// (a wash trade: refused, as brokers refuse it).
+    fn would_wash(&self, side: Side, price: Option<Price>) -> bool {
+        let other = side.opposite();
+        self.r.user.keys().any(|&(s, p)| s == other && price.is_none_or(|l| side.accepts(l, p)))
     }
 
     /// Put an order into the book and record what happened to it.
@@ -866,6 +879,10 @@ impl Engine {
             }
             for s in fired {
                 self.push(event::TRIGGERED, s.id, s.stop, 0, s.qty, false, Reason::None);
+                if self.would_wash(s.side, s.limit) {
+                    self.push(event::CANCELED, s.id, s.stop, 0, s.qty, false, Reason::InvalidOrder);
+                    continue;
+                }
                 // The id is free (the stop left the held list) and the request was validated.
                 let _ = self.enter(s.id, s.side, s.limit, s.qty, s.tif, false);
             }
