@@ -4,10 +4,13 @@ account, sessions, and the pytest plugin's harness."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
+from fillforge import _core
 from fillforge.errors import (
     InsufficientBuyingPowerError,
     NotShortableError,
@@ -266,3 +269,42 @@ def test_at_the_open_orders_need_an_opening_price_in_the_data(sim: SimHarness) -
     assert len(reasons) == 1
     assert "no opening auction price" in (reasons[0] or "")
     assert sim.broker.ledger.reservations() == {}
+
+
+def test_wall_clock_mode_paces_the_replay() -> None:
+    t = np.array([0, 100_000_000, 200_000_000], np.int64)
+    feed = _core.Feed.from_columns(
+        t,
+        np.full(3, 8, np.uint8),
+        np.zeros(3, np.uint64),
+        np.ones(3, np.int8),
+        np.array([100, 101, 102], np.int64),
+        np.full(3, 10, np.int64),
+    )
+    venue = Venue("V", calendar=None, speed=2.0)
+    venue.add(Instrument(symbol="TEST"), feed)
+    broker = SimulatedBroker(venue)
+    started = time.monotonic()
+    assert broker.run() == 3
+    assert time.monotonic() - started >= 0.1 - 0.005  # 0.2 s of data at twice real time
+    assert broker.now() == 200_000_000
+    with pytest.raises(SimulationError):
+        Venue("V", speed=0)
+
+
+def test_sampled_latency_is_seeded() -> None:
+    def arrivals(seed: int) -> list[int]:
+        latency = LatencyModel(entry=Delay.exponential(2_000_000), seed=seed)
+        venue = Venue("V", calendar=None, latency=latency)
+        venue.add(Instrument(symbol="TEST"), empty_feed())
+        broker = SimulatedBroker(venue)
+        sim = SimHarness(broker, "TEST")
+        sim.quote("10.00", "10.02")
+        orders = [sim.buy_limit("9.00", 1) for _ in range(5)]
+        for _ in range(50):
+            sim.quote("10.00", "10.02")
+        return [o.updated_ts - o.created_ts for o in orders]
+
+    assert arrivals(1) == arrivals(1)
+    assert arrivals(1) != arrivals(2)
+    assert len(set(arrivals(1))) == 5

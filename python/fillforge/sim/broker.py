@@ -212,10 +212,13 @@ class SimulatedBroker:
         if self._account.reservation(order_id) is not None:
             self._account.release(order_id)
 
+    def _cancel_delay(self) -> int:
+        return self._latency.market_data() + self._latency.cancel()
+
     def _send(self, order: Order) -> None:
         uid = next(self._next_uid)
         self._uid[order.id], self._oid[uid] = uid, order.id
-        delay = self._latency.entry()
+        delay = self._latency.market_data() + self._latency.entry()
         if delay == 0 and not self._pending:
             self._arrive(order.id)  # nothing in flight to overtake: arrive now
         else:
@@ -227,7 +230,7 @@ class SimulatedBroker:
         o = self.manager.get(order_id)
         self.manager.request_cancel(order_id)
         if o.group_id is None:
-            self._schedule(self._now + self._latency.cancel(), lambda: self._cancel_arrive(o.id))
+            self._schedule(self._now + self._cancel_delay(), lambda: self._cancel_arrive(o.id))
         self._run_outbox()
         self._deliver_due()
 
@@ -251,7 +254,7 @@ class SimulatedBroker:
         self.manager.request_replace(
             order_id, qty=qty, limit_price=limit_price, stop_price=stop_price
         )
-        self._schedule(self._now + self._latency.cancel(), lambda: self._replace_arrive(o.id))
+        self._schedule(self._now + self._cancel_delay(), lambda: self._replace_arrive(o.id))
         self._deliver_due()
 
     # ----- queries ------------------------------------------------------------------------
@@ -386,7 +389,9 @@ class SimulatedBroker:
                     t = m.engine.next_time
                     assert t is not None
                     bound = min(bound, t + (1 if first.index < m.index else 0))
-            self._pace(int(nxt))
+            if self.venue.speed is not None:  # paced: one timestamp at a time, each when due
+                self._pace(int(nxt))
+                bound = min(bound, nxt + 1)
             n = first.engine.run(budget, int(min(bound, 1 << 62)), True)
             applied += n
             budget -= n
@@ -582,9 +587,9 @@ class SimulatedBroker:
                     self._reserve(leg, price)
                     self._send(leg)
             elif a.action == "cancel":
-                self._schedule(self._now + self._latency.cancel(), self._canceller(leg.id))
+                self._schedule(self._now + self._cancel_delay(), self._canceller(leg.id))
             else:
-                self._schedule(self._now + self._latency.cancel(), self._replacer(leg.id))
+                self._schedule(self._now + self._cancel_delay(), self._replacer(leg.id))
 
     def _canceller(self, order_id: str) -> Callable[[], None]:
         return lambda: self._cancel_arrive(order_id)
