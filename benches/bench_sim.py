@@ -94,17 +94,21 @@ def python_loop(feed: _core.Feed) -> tuple[float, int]:
     return time.perf_counter() - t0, 0
 
 
-def broker_strategy(feed: _core.Feed) -> tuple[float, int]:
-    """(c): the whole stack."""
+def goog_venue(feed: _core.Feed) -> Venue:
     venue = Venue("SIM", calendar="XNYS")
-    market = venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), feed)
+    venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), feed)
+    return venue
+
+
+def join_the_bid(venue: Venue, every: int, cancel: bool) -> int:
+    """Through the whole stack: every ``every`` events, (cancel the working order and) join the
+    best bid with 100 shares; returns the shares filled."""
     broker = SimulatedBroker(venue, cash=Decimal(10**12))
-    filled = Decimal(0)
+    market = venue.markets["GOOG"]
     working = None
-    t0 = time.perf_counter()
     while True:
-        n = broker.run(max_messages=EVERY)
-        if working is not None and working.status.is_open:
+        n = broker.run(max_messages=every)
+        if cancel and working is not None and working.status.is_open:
             broker.cancel(working.id)
         bid = market.best_bid()
         if bid is not None:
@@ -118,9 +122,15 @@ def broker_strategy(feed: _core.Feed) -> tuple[float, int]:
                 )
             )
         if n == 0:
-            break
-    filled = sum((o.cum_qty for o in broker.orders()), Decimal(0))
-    return time.perf_counter() - t0, int(filled)
+            return int(sum((o.cum_qty for o in broker.orders()), Decimal(0)))
+
+
+def broker_strategy(feed: _core.Feed) -> tuple[float, int]:
+    """(c): the whole stack."""
+    venue = goog_venue(feed)
+    t0 = time.perf_counter()
+    filled = join_the_bid(venue, EVERY, cancel=True)
+    return time.perf_counter() - t0, filled
 
 
 def order_cost(windows: list[int]) -> list[dict[str, Any]]:
@@ -155,30 +165,14 @@ def order_cost(windows: list[int]) -> list[dict[str, Any]]:
 def memory(feed: _core.Feed, runs: int = 10) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in ("reset", "new"):
-        venue = Venue("SIM", calendar="XNYS")
-        venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), feed)
+        venue = goog_venue(feed)
         sizes = []
         for _ in range(runs):
             if mode == "new":
-                venue = Venue("SIM", calendar="XNYS")
-                venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), feed)
+                venue = goog_venue(feed)
             else:
                 venue.reset()
-            broker = SimulatedBroker(venue, cash=Decimal(10**12))
-            market = venue.markets["GOOG"]
-            while broker.run(max_messages=1000):
-                bid = market.best_bid()
-                if bid is not None:
-                    broker.submit(
-                        OrderRequest(
-                            symbol="GOOG",
-                            side=OrderSide.BUY,
-                            type=OrderType.LIMIT,
-                            qty=Decimal(100),
-                            limit_price=bid,
-                        )
-                    )
-            del broker
+            join_the_bid(venue, 1000, cancel=False)
             gc.collect()
             sizes.append(rss_mb())
         out[mode] = {

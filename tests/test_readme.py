@@ -20,28 +20,25 @@ def readme_block() -> str:
     return m.group(1)
 
 
-def test_the_readme_strategy_test_passes(tmp_path: Path) -> None:
-    (tmp_path / "test_strategy.py").write_text(readme_block())
-    proc = subprocess.run(
+def run_as_test_file(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` as a test file in a fresh pytest (the plugin comes from its entry point)."""
+    (tmp_path / "test_strategy.py").write_text(source)
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
         cwd=tmp_path,
     )
+
+
+def test_the_readme_strategy_test_passes(tmp_path: Path) -> None:
+    proc = run_as_test_file(tmp_path, readme_block())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
 
 
 def test_the_readme_test_fails_when_the_strategy_does(tmp_path: Path) -> None:
-    broken = readme_block().replace('price="99.50"', 'price="99.40"')
-    (tmp_path / "test_strategy.py").write_text(broken)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+    proc = run_as_test_file(tmp_path, readme_block().replace('price="99.50"', 'price="99.40"'))
     assert proc.returncode == 1
     assert "fill prices [Decimal('99.50')], expected 99.40" in proc.stdout

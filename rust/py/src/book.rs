@@ -1,7 +1,5 @@
 //! `OrderBook` and `BatchResult`: the Python face of `fillforge_core::OrderBook`.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
 use fillforge_core::{
     BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Report, Side, Status, TimeInForce,
@@ -11,6 +9,7 @@ use pyo3::prelude::*;
 
 use crate::columns::{array, column};
 use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
+use crate::guard::guarded;
 
 type Outcome = (u8, u8, i64, i64);
 
@@ -117,21 +116,10 @@ impl PyOrderBook {
         Ok(&self.book)
     }
 
-    /// Run one core call; a panic poisons this book and surfaces as `InternalError`.
+    /// Run one core call; a panic poisons this object and surfaces as `InternalError`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
         self.alive()?;
-        match catch_unwind(AssertUnwindSafe(|| f(&mut self.book))) {
-            Ok(r) => r.map_err(PyErr::from),
-            Err(payload) => {
-                self.poisoned = true;
-                let msg = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
-                Err(CoreErr::Internal(format!("internal error in the order book: {msg}")).into())
-            }
-        }
+        guarded(&mut self.book, &mut self.poisoned, "order book", f)
     }
 }
 

@@ -4,6 +4,7 @@
 mod book;
 mod columns;
 mod errors;
+mod guard;
 mod replay;
 mod sim;
 mod throttle;

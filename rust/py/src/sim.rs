@@ -1,6 +1,5 @@
 //! `Feed` and `SimEngine`: the Python face of `fillforge_core::sim`.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use fillforge_core::sim::{Engine, Feed, FeedMsg, SimError, UserEvent};
@@ -11,6 +10,7 @@ use pyo3::types::PyDict;
 
 use crate::columns::{array, column};
 use crate::errors::CoreErr;
+use crate::guard::guarded;
 
 const POISONED: &str = "this SimEngine hit an internal error earlier and refuses further use until reset()";
 
@@ -176,21 +176,10 @@ impl PySimEngine {
         Ok(&self.engine)
     }
 
-    /// Run one core call; a panic poisons this engine and surfaces as `InternalError`.
+    /// Run one core call; a panic poisons this object and surfaces as `InternalError`.
     fn guard<T>(&mut self, f: impl FnOnce(&mut Engine) -> Result<T, CoreErr>) -> PyResult<T> {
         self.alive()?;
-        match catch_unwind(AssertUnwindSafe(|| f(&mut self.engine))) {
-            Ok(r) => r.map_err(PyErr::from),
-            Err(payload) => {
-                self.poisoned = true;
-                let msg = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
-                Err(CoreErr::Internal(format!("internal error in the simulator: {msg}")).into())
-            }
-        }
+        guarded(&mut self.engine, &mut self.poisoned, "simulator", f)
     }
 }
 
