@@ -21,7 +21,6 @@ Run: ``python benches/bench_sim.py [--repeats 5] [--orders 1000,10000,100000] [-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import resource
@@ -75,8 +74,12 @@ def python_loop(feed: _core.Feed) -> tuple[float, int]:
     for i in range(n):
         k = kind[i]
         if k == ADD:
-            with contextlib.suppress(FillforgeError):  # a reused id, as the engine ignores it
+            # A reused id is ignored, as the engine ignores it. Not contextlib.suppress: that
+            # builds a context manager per event and would slow the baseline by half.
+            try:  # noqa: SIM105
                 book.add_resting(order_id[i], side[i], price[i], qty[i])
+            except FillforgeError:
+                pass
         elif k in (REDUCE, EXECUTE, DELETE):
             o = book.order(order_id[i])
             if o is not None:
