@@ -308,3 +308,17 @@ def test_sampled_latency_is_seeded() -> None:
     assert arrivals(1) == arrivals(1)
     assert arrivals(1) != arrivals(2)
     assert len(set(arrivals(1))) == 5
+
+
+def test_replacing_a_stop_keeps_it_a_stop(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=500)
+    sim.market("buy", 100)
+    stop = sim.submit(req("sell", 100, type=OrderType.STOP, stop_price=D("98.00")))
+    sim.broker.replace(stop.id, stop_price=D("99.00"))
+    assert stop.replaced_by is not None
+    new = sim.broker.get_order(stop.replaced_by)
+    sim.trade("99.50", 10)
+    sim.assert_unfilled(new)
+    sim.quote("98.95", "98.97", size=500)
+    sim.trade("98.99", 10)
+    sim.assert_filled(new, price="98.95")

@@ -445,35 +445,37 @@ class SimulatedBroker:
         if o.status is not OrderStatus.PENDING_NEW:
             return  # canceled before it reached the venue
         market = self.venue.market(o.symbol)
-        eng, inst, r = market.engine, market.instrument, o.request
-        eng.advance_to(self._now)
-        uid, side = self._uid[o.id], 1 if r.side is OrderSide.BUY else -1
-        lots = inst.to_lots(o.leaves_qty)
-        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
         try:
-            if r.time_in_force in _AUCTION:
-                eng.submit_auction(uid, side, lots, limit, close=_AUCTION[r.time_in_force])
-            elif r.type in (OrderType.MARKET, OrderType.LIMIT):
-                eng.submit(uid, side, limit, lots, _TIF[r.time_in_force])
-            elif r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
-                assert o.stop_price is not None  # OrderRequest's rules
-                stop = inst.to_ticks(o.stop_price, "stop_price")
-                eng.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
-            else:
-                ticks = (
-                    None if r.trail_price is None else inst.to_ticks(r.trail_price, "trail_price")
-                )
-                bps = None if r.trail_percent is None else int(r.trail_percent * 100)
-                eng.submit_trailing(
-                    uid, side, lots, trail_ticks=ticks, trail_bps=bps, tif=_TIF[r.time_in_force]
-                )
+            self._place(o, market, self._uid[o.id])
         except FillforgeError as e:
-            eng.take_events()
+            market.engine.take_events()
             self._release(o.id)
             self._report(EventKind.REJECTED, o.id, reason=str(e))
             return
         self._report(EventKind.NEW, o.id)
         self._drain(market)
+
+    def _place(self, o: Order, market: Market, uid: int) -> None:
+        """Put the open part of ``o`` on the venue's engine under ``uid``, by its type."""
+        eng, inst, r = market.engine, market.instrument, o.request
+        eng.advance_to(self._now)
+        side = 1 if r.side is OrderSide.BUY else -1
+        lots = inst.to_lots(o.leaves_qty)
+        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
+        if r.time_in_force in _AUCTION:
+            eng.submit_auction(uid, side, lots, limit, close=_AUCTION[r.time_in_force])
+        elif r.type in (OrderType.MARKET, OrderType.LIMIT):
+            eng.submit(uid, side, limit, lots, _TIF[r.time_in_force])
+        elif r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            assert o.stop_price is not None  # OrderRequest's rules
+            stop = inst.to_ticks(o.stop_price, "stop_price")
+            eng.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
+        else:
+            ticks = None if r.trail_price is None else inst.to_ticks(r.trail_price, "trail_price")
+            bps = None if r.trail_percent is None else int(r.trail_percent * 100)
+            eng.submit_trailing(
+                uid, side, lots, trail_ticks=ticks, trail_bps=bps, tif=_TIF[r.time_in_force]
+            )
 
     def _cancel_arrive(self, order_id: str) -> None:
         o = self.manager.get(order_id)
@@ -513,24 +515,18 @@ class SimulatedBroker:
         )
         new = self.manager.get(new_id)
         self._release(o.id)
-        if new.status.is_open:
-            price = new.limit_price or self._reference_price(market, new.request)
-            self._reserve(new, price)
-            nuid = next(self._next_uid)
-            self._uid[new.id], self._oid[nuid] = nuid, new.id
-            self._resubmit(new, market, nuid)
-
-    def _resubmit(self, o: Order, market: Market, uid: int) -> None:
-        """Put a replacement order on the book (it is already acknowledged)."""
-        inst, r = market.instrument, o.request
-        side = 1 if r.side is OrderSide.BUY else -1
-        lots = inst.to_lots(o.leaves_qty)
-        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
-        if o.stop_price is not None and r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            stop = inst.to_ticks(o.stop_price, "stop_price")
-            market.engine.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
-        else:
-            market.engine.submit(uid, side, limit, lots, _TIF.get(r.time_in_force, 1))
+        if not new.status.is_open:
+            return
+        self._reserve(new, new.limit_price or self._reference_price(market, new.request))
+        nuid = next(self._next_uid)
+        self._uid[new.id], self._oid[nuid] = nuid, new.id
+        try:  # already acknowledged: a refusal now cancels it
+            self._place(new, market, nuid)
+        except FillforgeError as e:
+            market.engine.take_events()
+            self._release(new.id)
+            self._report(EventKind.CANCELED, new.id, reason=str(e))
+            return
         self._drain(market)
 
     def _drain(self, market: Market) -> None:
