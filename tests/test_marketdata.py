@@ -606,3 +606,30 @@ def test_grid_limits_and_step_validation() -> None:
             Grid(bad)
     with pytest.raises(TypeError):
         Grid(0.25)  # type: ignore[arg-type]
+
+
+def test_dbn_loads_the_same_records_as_its_csv() -> None:
+    from fillforge.marketdata import load_databento_mbo_csv, load_databento_mbo_dbn
+
+    dbn = load_databento_mbo_dbn(DATA / "cme_mbo/esh4-glbx-mdp3-20231225.mbo.dbn.zst", tick="0.25")
+    csv = load_databento_mbo_csv(DATA / "cme_mbo/ESH4_GLBX-MDP3_2023-12-25_mbo.csv", tick="0.25")
+    assert len(dbn) == len(csv) == 68_792
+    for name in ("ts_recv", "ts_event", "action", "side", "price", "size", "order_id", "flags"):
+        assert (getattr(dbn, name) == getattr(csv, name)).all(), name
+    assert (dbn.sequence == csv.sequence).all()
+
+
+def test_dbn_refuses_a_tick_the_prices_are_not_on(tmp_path: Path) -> None:
+    from fillforge.marketdata import load_databento_mbo_csv, load_databento_mbo_dbn
+
+    quarters = load_databento_mbo_csv(
+        DATA / "cme_mbo/ESH4_GLBX-MDP3_2023-12-25_mbo.csv", tick="0.25"
+    )
+    odd = (quarters.price % 2 == 1) & (quarters.price != MBO_UNDEF_PRICE)
+    with pytest.raises(MarketDataError) as e:
+        load_databento_mbo_dbn(DATA / "cme_mbo/esh4-glbx-mdp3-20231225.mbo.dbn.zst", tick="0.5")
+    assert (e.value.field, e.value.line) == ("price", int(np.argmax(odd)) + 1)  # record number
+    bad = tmp_path / "x.dbn"
+    bad.write_bytes(b"not dbn at all")
+    with pytest.raises(MarketDataError, match="not DBN MBO data"):
+        load_databento_mbo_dbn(bad, tick="0.25")

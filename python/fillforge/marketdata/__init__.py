@@ -17,7 +17,7 @@ from fillforge.marketdata.columns import (
     Quotes,
     Trades,
 )
-from fillforge.marketdata.databento import load_databento_mbo_csv
+from fillforge.marketdata.databento import load_databento_mbo_csv, load_databento_mbo_dbn
 from fillforge.marketdata.decimal_text import DecimalTextError, Grid
 from fillforge.marketdata.tardis import load_tardis_quotes, load_tardis_trades
 
@@ -34,6 +34,7 @@ __all__ = [
     "Trades",
     "load_bars",
     "load_databento_mbo_csv",
+    "load_databento_mbo_dbn",
     "load_tardis_quotes",
     "load_tardis_trades",
 ]
