@@ -459,3 +459,17 @@ def test_random_fills_keep_the_books_exact(steps: list[Any]) -> None:
             assert abs(Fraction(p.cost_basis) - ref.cost.get(sym, 0)) < tolerance
         assert abs(Fraction(a.realized_pnl()) - ref.realized) < tolerance
     assert sorted(a.positions()) == sorted(s for s in SYMBOLS if ref.qty.get(s, 0) != 0)
+
+
+def test_short_limits_cap_the_short_including_open_sells() -> None:
+    acct = Account(Decimal(100_000), short_limits={"XYZ": 300})
+    acct.apply_fill("XYZ", OrderSide.BUY, Decimal(100), Decimal(10))
+    acct.reserve("a", "XYZ", OrderSide.SELL, Decimal(300), Decimal(10))  # long 100 -> short 200
+    with pytest.raises(NotShortableError) as e:
+        acct.reserve("b", "XYZ", OrderSide.SELL, Decimal(101), Decimal(10))  # short 301
+    assert (e.value.field, e.value.value) == ("qty", Decimal(101))
+    assert set(acct.reservations()) == {"a"}
+    acct.reserve("b", "XYZ", OrderSide.SELL, Decimal(100), Decimal(10))  # short 300: allowed
+    acct.reserve("c", "ABC", OrderSide.SELL, Decimal(10_000), Decimal(1))  # no limit there
+    with pytest.raises(SimulationError):
+        Account(Decimal(1), short_limits={"XYZ": -1})

@@ -19,11 +19,13 @@ same buying power (Reg-T's 150% short requirement is this rule at leverage 2: th
 
 Shorting: every symbol is shortable unless ``shortable`` says otherwise: a collection of the
 shortable symbols (``shortable=()`` forbids all shorting) or a function of the symbol.
+``short_limits`` caps the short position per symbol (the shares available to borrow), counting
+open sell orders as if they filled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from decimal import localcontext as _localcontext
 from typing import Annotated, Final
@@ -133,6 +135,7 @@ class Account:
         *,
         leverage: Decimal | int = 1,
         shortable: Callable[[str], bool] | Collection[str] | None = None,
+        short_limits: Mapping[str, Decimal | int] | None = None,
     ) -> None:
         c = _decimal(cash)
         if c is None or c < 0:
@@ -149,6 +152,13 @@ class Account:
             )
         else:
             self._shortable = frozenset(shortable)
+        limits = {}
+        for sym, lim in (short_limits or {}).items():
+            d = _decimal(lim)
+            if not isinstance(sym, str) or d is None or d < 0:
+                raise SimulationError("short_limits", {sym: lim}, "symbol -> a Decimal >= 0")
+            limits[sym] = d
+        self._short_limits = limits
         self.initial_cash = c
         self.leverage = lev
         self._cash = c
@@ -396,15 +406,35 @@ class Account:
                 if r.symbol == symbol and r.side is side:
                     capacity = max(capacity - r.qty, _ZERO)
             opening = q - min(q, capacity)
-            if opening and side is OrderSide.SELL and not self.is_shortable(symbol):
-                raise NotShortableError(
-                    "symbol", symbol, f"not shortable: selling {q} would open a short of {opening}"
-                )
+            if opening and side is OrderSide.SELL:
+                if not self.is_shortable(symbol):
+                    raise NotShortableError(
+                        "symbol",
+                        symbol,
+                        f"not shortable: selling {q} would open a short of {opening}",
+                    )
+                self._check_short_limit(symbol, q)
             needed = opening * p
             available = self.buying_power
             if needed > available:
                 raise InsufficientBuyingPowerError("qty", q, needed, available)
         return needed
+
+    def _check_short_limit(self, symbol: str, q: Decimal) -> None:
+        limit = self._short_limits.get(symbol)
+        if limit is None:
+            return
+        book = self._books.get(symbol)
+        pos = book.qty if book else _ZERO
+        selling = q + sum(
+            (r.qty for r in self._res.values() if r.symbol == symbol and r.side is OrderSide.SELL),
+            _ZERO,
+        )
+        short = max(selling - max(pos, _ZERO), _ZERO) + max(-pos, _ZERO)
+        if short > limit:
+            raise NotShortableError(
+                "qty", q, f"{symbol}: a short of {short} exceeds the {limit} shares shortable"
+            )
 
     def _capacity(self, symbol: str, side: OrderSide) -> Decimal:
         """How much a ``side`` order in ``symbol`` can trade before it opens a position."""
