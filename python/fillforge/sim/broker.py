@@ -89,8 +89,9 @@ class SimulatedBroker:
     """A :class:`Broker` on a simulated :class:`Venue`.
 
     ``cash`` funds a new :class:`Account` unless ``account`` is given. The clock starts at
-    ``start_ns`` (default: the earliest market's first message, else 0). Order ids are the order
-    manager's (deterministic); trade ids are ``"<venue>-<n>"``.
+    ``start_ns`` (default: the earliest market's first message, else 0). Order ids come from
+    ``id_factory`` (default: the order manager's deterministic ``o-<n>``, replacements
+    ``<id>.r<n>``); trade ids are ``"<venue>-<n>"``.
     """
 
     def __init__(
@@ -100,9 +101,11 @@ class SimulatedBroker:
         cash: Decimal = Decimal(1_000_000),
         account: Account | None = None,
         start_ns: int | None = None,
+        id_factory: Callable[[], str] | None = None,
     ) -> None:
         self.venue = venue
-        self.manager = OrderManager(clock=self.now)
+        self.manager = OrderManager(clock=self.now, id_factory=id_factory)
+        self._new_id = id_factory
         self._account = account if account is not None else Account(cash)
         self._latency = venue.latency.sampler()
         self._uid: dict[str, int] = {}
@@ -275,6 +278,21 @@ class SimulatedBroker:
 
     def account(self) -> AccountSnapshot:
         return self._account.snapshot()
+
+    def trailing_state(self, order_id: str) -> tuple[Decimal | None, Decimal | None] | None:
+        """A working trailing stop's (stop price, water mark), None once it is not held."""
+        o = self.manager.get(order_id)
+        uid = self._uid.get(o.id)
+        market = self.venue.market(o.symbol)
+        state = None if uid is None else market.engine.trailing_state(uid)
+        if state is None:
+            return None
+        inst = market.instrument
+        stop, hwm = state
+        return (
+            None if stop is None else inst.to_price(stop),
+            None if hwm is None else inst.to_price(hwm),
+        )
 
     @property
     def ledger(self) -> Account:
@@ -504,7 +522,7 @@ class SimulatedBroker:
         except FillforgeError:
             self._report(EventKind.REPLACE_REJECTED, o.id, reason="too late to replace")
             return
-        new_id = f"{o.id}.r{next(self._replaces)}"
+        new_id = self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
         self._report(
             EventKind.REPLACED,
             o.id,

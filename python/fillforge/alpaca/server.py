@@ -1,0 +1,635 @@
+"""An Alpaca-compatible Trading API v2 server on fillforge's simulated exchange.
+
+Unmodified alpaca-py code (``TradingClient(key, secret, url_override=server.base_url)``,
+``TradingStream(key, secret, url_override=server.stream_url)``) trades against a real matching
+engine: orders rest, match and fill in the venue's Rust engines. FastAPI on uvicorn serves it (the
+OpenAPI description is at ``/openapi.json``); it binds to 127.0.0.1 unless told otherwise, checks
+its key pair on every request, and limits each key to ``requests_per_minute`` with the Rust
+throttle (429 with Alpaca's ``X-Ratelimit-*`` headers). Secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from fillforge.alpaca import wire
+from fillforge.errors import (
+    DuplicateClientOrderIdError,
+    FillforgeError,
+    InsufficientBuyingPowerError,
+    InvalidTransitionError,
+    NotShortableError,
+    OrderValidationError,
+    SimulationError,
+    UnknownOrderIdError,
+)
+from fillforge.orders.enums import OrderSide, OrderType
+from fillforge.orders.models import OrderEvent, OrderRequest
+from fillforge.orders.order import Order
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+
+__all__ = ["AlpacaServer"]
+
+_WINDOW_NS = 60 * NS_PER_SECOND
+
+
+def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
+    """Alpaca's status code and error body for a refusal."""
+    if isinstance(e, InsufficientBuyingPowerError):
+        return 403, wire.error(
+            wire.CODE_FORBIDDEN,
+            "insufficient buying power",
+            buying_power=str(e.available),
+            cost_basis=str(e.needed),
+        )
+    if isinstance(e, NotShortableError):
+        return 403, wire.error(wire.CODE_FORBIDDEN, str(e))
+    if isinstance(e, UnknownOrderIdError):
+        return 404, wire.error(wire.CODE_NOT_FOUND, "order not found")
+    if isinstance(e, OrderValidationError):
+        return 422, wire.error(wire.CODE_INVALID, str(e))
+    if isinstance(e, DuplicateClientOrderIdError):
+        return 422, wire.error(wire.CODE_UNPROCESSABLE, "client_order_id must be unique")
+    if isinstance(e, SimulationError) and e.field == "symbol":
+        return 422, wire.error(wire.CODE_UNPROCESSABLE, f'asset "{e.value}" not found')
+    return 422, wire.error(wire.CODE_UNPROCESSABLE, str(e))
+
+
+def _fail(e: FillforgeError) -> JSONResponse:
+    status, body = _status_of(e)
+    return JSONResponse(body, status_code=status)
+
+
+def _bool(v: str | None) -> bool:
+    return v is not None and v.lower() in ("true", "1", "yes")
+
+
+def _when(v: str | None) -> int | None:
+    if not v:
+        return None
+    t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return int(t.timestamp() * 1_000_000) * 1000
+
+
+class AlpacaServer:
+    """The server around one :class:`SimulatedBroker`.
+
+    ``start()`` serves in a background thread (``port=0``: an ephemeral port) and returns when it
+    listens; use it as a context manager in tests. Calls that touch the broker from another
+    thread (scripted prices) go through :meth:`call`, which holds the server's lock.
+
+    The simulation clock follows the wall clock at ``speed`` (1.0: real time; 60: a minute of
+    data per second) from the broker's time at construction: before every request, and every
+    20 ms in between, the broker runs up to that time (replayed data, requests in flight, DAY
+    expiry at the close). ``speed=None`` leaves the clock to the caller.
+    """
+
+    def __init__(
+        self,
+        broker: SimulatedBroker,
+        *,
+        key_id: str,
+        secret_key: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        requests_per_minute: int = 200,
+        exchange: str = "NASDAQ",
+        speed: float | None = 1.0,
+    ) -> None:
+        if not key_id or not secret_key:
+            raise SimulationError("key_id", "***", "a key id and a secret are required")
+        self.broker = broker
+        self.host, self.port = host, port
+        self.exchange = exchange
+        self.requests_per_minute = requests_per_minute
+        self._key, self._secret = key_id, secret_key
+        self.lock = threading.RLock()
+        self.limiter = RateLimiter(SlidingWindow(requests_per_minute, _WINDOW_NS))
+        self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._created_ns = broker.now()
+        if speed is not None and not speed > 0:
+            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
+        self.speed = speed
+        self._origin = (time.time_ns(), broker.now())
+        self._ticking = threading.Event()
+        broker.subscribe(self._on_event)
+        self.app = self._build()
+
+    # ----- running --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def stream_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/stream"
+
+    def start(self) -> AlpacaServer:
+        config = uvicorn.Config(
+            self.app, host=self.host, port=self.port, log_level="warning", access_log=False
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, name="alpaca-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise SimulationError("port", self.port, "the server did not start")
+            time.sleep(0.005)
+        self.port = server.servers[0].sockets[0].getsockname()[1]
+        if self.speed is not None:
+            self._ticking.set()
+            threading.Thread(target=self._tick, name="alpaca-clock", daemon=True).start()
+        return self
+
+    def _tick(self) -> None:
+        while self._ticking.is_set():
+            with self.lock:
+                self._sync()
+            time.sleep(0.02)
+
+    def _sync(self) -> None:
+        """Run the simulation up to the time the wall clock says it is (caller holds the lock)."""
+        if self.speed is None:
+            return
+        wall0, sim0 = self._origin
+        target = sim0 + int((time.time_ns() - wall0) * self.speed)
+        if target > self.broker.now():
+            self.broker.run(until_ns=target)
+
+    def stop(self) -> None:
+        self._ticking.clear()
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> AlpacaServer:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def call(self, fn: Callable[[SimulatedBroker], Any]) -> Any:
+        """Run ``fn(broker)`` under the server's lock (for scripted prices from a test)."""
+        with self.lock:
+            self._sync()
+            return fn(self.broker)
+
+    # ----- trade_updates --------------------------------------------------------------------
+
+    def _on_event(self, e: OrderEvent) -> None:
+        name = wire.TRADE_EVENTS.get(e.kind)
+        if name is None or not self._streams:
+            return
+        data: dict[str, Any] = {
+            "event": name,
+            "timestamp": wire.timestamp(e.ts),
+            "order": self._order_json(self.broker.get_order(e.order_id)),
+        }
+        if e.fill is not None:
+            position = self.broker.positions().get(e.symbol)
+            data |= {
+                "execution_id": str(uuid.uuid5(uuid.NAMESPACE_URL, e.fill.trade_id)),
+                "price": str(e.fill.price),
+                "qty": str(e.fill.qty),
+                "position_qty": str(position.qty if position else 0),
+            }
+        frame = json.dumps({"stream": "trade_updates", "data": data})
+        for loop, queue in list(self._streams):
+            with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
+                loop.call_soon_threadsafe(queue.put_nowait, frame)
+
+    async def _stream(self, ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            msg = json.loads(await ws.receive_text())
+            data = msg.get("data") or {}
+            ok = msg.get("action") == "authenticate" and self._authorized(
+                data.get("key_id"), data.get("secret_key")
+            )
+            status = "authorized" if ok else "unauthorized"
+            await ws.send_text(
+                json.dumps(
+                    {
+                        "stream": "authorization",
+                        "data": {"status": status, "action": "authenticate"},
+                    }
+                )
+            )
+            if not ok:
+                await ws.close()
+                return
+            queue: asyncio.Queue[str] = asyncio.Queue()
+            entry = (asyncio.get_running_loop(), queue)
+            listening = False
+            receive = asyncio.ensure_future(ws.receive_text())
+            try:
+                while True:
+                    get = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait(
+                        {receive, get}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if get in done:
+                        if listening:
+                            await ws.send_text(get.result())
+                    else:
+                        get.cancel()
+                    if receive in done:
+                        req = json.loads(receive.result())
+                        if req.get("action") == "listen":
+                            streams = (req.get("data") or {}).get("streams") or []
+                            listening = "trade_updates" in streams
+                            if listening and entry not in self._streams:
+                                self._streams.append(entry)
+                            await ws.send_text(
+                                json.dumps({"stream": "listening", "data": {"streams": streams}})
+                            )
+                        receive = asyncio.ensure_future(ws.receive_text())
+            finally:
+                receive.cancel()
+                if entry in self._streams:
+                    self._streams.remove(entry)
+        except (WebSocketDisconnect, json.JSONDecodeError):
+            return
+
+    # ----- HTTP -----------------------------------------------------------------------------
+
+    def _authorized(self, key: object, secret: object) -> bool:
+        return (
+            isinstance(key, str)
+            and isinstance(secret, str)
+            and hmac.compare_digest(key, self._key)
+            and hmac.compare_digest(secret, self._secret)
+        )
+
+    def _limit_headers(self, key: str) -> dict[str, str]:
+        used = self.limiter.count_in_window(key)
+        wait = self.limiter.wait_time(key)
+        return {
+            "X-Ratelimit-Limit": str(self.requests_per_minute),
+            "X-Ratelimit-Remaining": str(max(self.requests_per_minute - used, 0)),
+            "X-Ratelimit-Reset": str(math.ceil(time.time() + wait / NS_PER_SECOND)),
+        }
+
+    async def _gate(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if not request.url.path.startswith("/v2"):
+            return await call_next(request)
+        key = request.headers.get("APCA-API-KEY-ID")
+        if not self._authorized(key, request.headers.get("APCA-API-SECRET-KEY")):
+            return JSONResponse(
+                wire.error(wire.CODE_UNAUTHORIZED, "request is not authorized"), status_code=401
+            )
+        assert key is not None
+        if not self.limiter.try_acquire(key):
+            return JSONResponse(
+                wire.error(wire.CODE_RATE_LIMITED, "rate limit exceeded"),
+                status_code=429,
+                headers=self._limit_headers(key),
+            )
+        with self.lock:
+            self._sync()
+        response = await call_next(request)
+        response.headers.update(self._limit_headers(key))
+        return response
+
+    def _order_json(self, o: Order, nested: bool = False) -> dict[str, Any]:
+        stop = hwm = None
+        if o.request.type is OrderType.TRAILING_STOP and o.status.is_open:
+            state = self.broker.trailing_state(o.id)
+            if state is not None:
+                stop, hwm = state
+        legs = None
+        if nested and o.group_id is not None:
+            group = self.broker.manager.group(o.group_id)
+            head = group.entry if group.entry is not None else group.exits[0]
+            if head is o:
+                legs = [self._order_json(m) for m in group.members if m is not o]
+        group_class = None
+        if o.group_id is not None:
+            group_class = self.broker.manager.group(o.group_id).order_class
+        return wire.order_json(o, stop=stop, hwm=hwm, legs=legs, order_class=group_class)
+
+    def _build(self) -> FastAPI:
+        app = FastAPI(
+            title="fillforge Alpaca-compatible paper server",
+            description="Alpaca Trading API v2 on fillforge's simulated exchange.",
+        )
+        app.middleware("http")(self._gate)
+        app.add_api_websocket_route("/stream", self._stream)
+        lock, broker = self.lock, self.broker
+
+        @app.post("/v2/orders")
+        async def submit_order(request: Request) -> Response:
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                return JSONResponse(wire.error(wire.CODE_INVALID, "invalid JSON"), 422)
+            with lock:
+                try:
+                    order = broker.submit(wire.order_request(body))
+                except FillforgeError as e:
+                    return _fail(e)
+                return JSONResponse(self._order_json(order))
+
+        @app.get("/v2/orders")
+        async def list_orders(
+            status: str = "open",
+            limit: int = 50,
+            after: str | None = None,
+            until: str | None = None,
+            direction: str = "desc",
+            nested: str | None = None,
+            side: str | None = None,
+            symbols: str | None = None,
+        ) -> Response:
+            lo, hi = _when(after), _when(until)
+            wanted = set(symbols.split(",")) if symbols else None
+            with lock:
+                orders = list(broker.orders())
+                keep = []
+                for o in orders:
+                    if status == "open" and not o.status.is_open:
+                        continue
+                    if status == "closed" and o.status.is_open:
+                        continue
+                    if (lo is not None and o.created_ts <= lo) or (
+                        hi is not None and o.created_ts >= hi
+                    ):
+                        continue
+                    if side and o.request.side.value != side:
+                        continue
+                    if wanted is not None and o.symbol not in wanted:
+                        continue
+                    if _bool(nested) and o.group_id is not None:
+                        group = broker.manager.group(o.group_id)
+                        head = group.entry if group.entry is not None else group.exits[0]
+                        if head is not o:
+                            continue
+                    keep.append(o)
+                keep.sort(key=lambda o: o.created_ts, reverse=direction != "asc")
+                body = [self._order_json(o, _bool(nested)) for o in keep[: min(limit, 500)]]
+            return JSONResponse(body)
+
+        @app.get("/v2/orders:by_client_order_id")
+        async def by_client_id(client_order_id: str) -> Response:
+            with lock:
+                try:
+                    return JSONResponse(
+                        self._order_json(broker.get_order_by_client_id(client_order_id))
+                    )
+                except FillforgeError as e:
+                    return _fail(e)
+
+        @app.get("/v2/orders/{order_id}")
+        async def get_order(order_id: str, nested: str | None = None) -> Response:
+            with lock:
+                try:
+                    return JSONResponse(self._order_json(broker.get_order(order_id), _bool(nested)))
+                except FillforgeError as e:
+                    return _fail(e)
+
+        @app.patch("/v2/orders/{order_id}")
+        async def replace_order(order_id: str, request: Request) -> Response:
+            body = await request.json()
+            with lock:
+                try:
+                    old = broker.get_order(order_id)
+                    if body.get("trail") is not None:
+                        return JSONResponse(
+                            wire.error(wire.CODE_UNPROCESSABLE, "trail replace is not supported"),
+                            422,
+                        )
+                    broker.replace(
+                        order_id,
+                        qty=wire.decimal_field(body, "qty"),
+                        limit_price=wire.decimal_field(body, "limit_price"),
+                        stop_price=wire.decimal_field(body, "stop_price"),
+                    )
+                except InvalidTransitionError:
+                    return JSONResponse(
+                        wire.error(
+                            wire.CODE_UNPROCESSABLE, "unable to replace order in current state"
+                        ),
+                        422,
+                    )
+                except FillforgeError as e:
+                    return _fail(e)
+                if old.replaced_by is None:
+                    return JSONResponse(
+                        wire.error(
+                            wire.CODE_UNPROCESSABLE, "unable to replace order in current state"
+                        ),
+                        422,
+                    )
+                return JSONResponse(self._order_json(broker.get_order(old.replaced_by)))
+
+        @app.delete("/v2/orders/{order_id}")
+        async def cancel_order(order_id: str) -> Response:
+            with lock:
+                try:
+                    o = broker.get_order(order_id)
+                    if not o.status.is_open:
+                        return JSONResponse(
+                            wire.error(
+                                wire.CODE_UNPROCESSABLE,
+                                f"order is {o.status.alpaca}: not cancelable",
+                            ),
+                            422,
+                        )
+                    broker.cancel(order_id)
+                except FillforgeError as e:
+                    return _fail(e)
+            return Response(status_code=204)
+
+        @app.delete("/v2/orders")
+        async def cancel_all() -> Response:
+            out = []
+            with lock:
+                for o in broker.orders(open_only=True):
+                    if not o.status.is_open or o.pending_request is not None:
+                        continue
+                    try:
+                        broker.cancel(o.id)
+                        out.append({"id": o.id, "status": 200, "body": self._order_json(o)})
+                    except FillforgeError as e:
+                        code, body = _status_of(e)
+                        out.append({"id": o.id, "status": code, "body": body})
+            return JSONResponse(out, status_code=207)
+
+        @app.get("/v2/positions")
+        async def positions() -> Response:
+            with lock:
+                body = [
+                    wire.position_json(p, exchange=self.exchange)
+                    for p in broker.positions().values()
+                ]
+            return JSONResponse(body)
+
+        @app.get("/v2/positions/{symbol:path}")
+        async def position(symbol: str) -> Response:
+            with lock:
+                p = broker.positions().get(self._symbol(symbol))
+                if p is None:
+                    return JSONResponse(
+                        wire.error(wire.CODE_NOT_FOUND, "position does not exist"), 404
+                    )
+                return JSONResponse(wire.position_json(p, exchange=self.exchange))
+
+        @app.delete("/v2/positions/{symbol:path}")
+        async def close_position(
+            symbol: str, qty: str | None = None, percentage: str | None = None
+        ) -> Response:
+            with lock:
+                try:
+                    order = self._close(self._symbol(symbol), qty, percentage)
+                except FillforgeError as e:
+                    return _fail(e)
+                if order is None:
+                    return JSONResponse(
+                        wire.error(wire.CODE_NOT_FOUND, "position does not exist"), 404
+                    )
+                return JSONResponse(self._order_json(order))
+
+        @app.delete("/v2/positions")
+        async def close_all(cancel_orders: str | None = None) -> Response:
+            out = []
+            with lock:
+                if _bool(cancel_orders):
+                    for o in broker.orders(open_only=True):
+                        if o.status.is_open and o.pending_request is None:
+                            broker.cancel(o.id)
+                for symbol in list(broker.positions()):
+                    try:
+                        order = self._close(symbol, None, None)
+                    except FillforgeError as e:
+                        code, body = _status_of(e)
+                        out.append({"status": code, "symbol": symbol, "body": body})
+                        continue
+                    assert order is not None
+                    out.append(
+                        {
+                            "order_id": order.id,
+                            "status": 200,
+                            "symbol": symbol,
+                            "body": self._order_json(order),
+                        }
+                    )
+            return JSONResponse(out, status_code=207)
+
+        @app.get("/v2/account")
+        async def account() -> Response:
+            with lock:
+                return JSONResponse(
+                    wire.account_json(broker.account(), created_ns=self._created_ns)
+                )
+
+        @app.get("/v2/clock")
+        async def clock() -> Response:
+            with lock:
+                c = broker.clock()
+            day = 86_400 * NS_PER_SECOND
+            return JSONResponse(
+                {
+                    "timestamp": wire.timestamp(c.timestamp_ns),
+                    "is_open": c.is_open,
+                    "next_open": wire.timestamp(c.next_open_ns or c.timestamp_ns + day),
+                    "next_close": wire.timestamp(c.next_close_ns or c.timestamp_ns + day),
+                }
+            )
+
+        @app.get("/v2/calendar")
+        async def calendar(start: str | None = None, end: str | None = None) -> Response:
+            cal = broker.venue.calendar
+            if cal is None:
+                return JSONResponse([])
+            today = dt.datetime.fromtimestamp(broker.now() / 1e9, dt.UTC).date()
+            first = dt.date.fromisoformat(start) if start else today
+            last = dt.date.fromisoformat(end) if end else first + dt.timedelta(days=30)
+            tz = dt.UTC if cal.tz == "UTC" else _zone(cal.tz)
+            out = []
+            for s in cal.sessions(first, last):
+                o = dt.datetime.fromtimestamp(s.open_ns / 1e9, tz)
+                c = dt.datetime.fromtimestamp(s.close_ns / 1e9, tz)
+                out.append(
+                    {
+                        "date": s.day.isoformat(),
+                        "open": o.strftime("%H:%M"),
+                        "close": c.strftime("%H:%M"),
+                    }
+                )
+            return JSONResponse(out)
+
+        @app.get("/v2/assets")
+        async def assets(status: str | None = None) -> Response:
+            if status == "inactive":
+                return JSONResponse([])
+            return JSONResponse([self._asset(s) for s in broker.venue.markets])
+
+        @app.get("/v2/assets/{symbol:path}")
+        async def asset(symbol: str) -> Response:
+            sym = self._symbol(symbol)
+            if sym not in broker.venue.markets:
+                return JSONResponse(
+                    wire.error(wire.CODE_NOT_FOUND, f"asset not found for {symbol}"), 404
+                )
+            return JSONResponse(self._asset(sym))
+
+        return app
+
+    def _asset(self, symbol: str) -> dict[str, Any]:
+        return wire.asset_json(
+            symbol, exchange=self.exchange, shortable=self.broker.ledger.is_shortable(symbol)
+        )
+
+    def _symbol(self, symbol_or_id: str) -> str:
+        """A symbol, or the symbol whose asset id this is."""
+        for s in self.broker.venue.markets:
+            if symbol_or_id in (s, wire.asset_id(s)):
+                return s
+        return symbol_or_id
+
+    def _close(self, symbol: str, qty: str | None, percentage: str | None) -> Order | None:
+        p = self.broker.positions().get(symbol)
+        if p is None:
+            return None
+        size = abs(p.qty)
+        if qty:
+            size = Decimal(qty)
+        elif percentage:
+            lot = self.broker.venue.market(symbol).instrument.lot_size
+            size = (abs(p.qty) * Decimal(percentage) / 100 // lot) * lot
+        side = OrderSide.SELL if p.qty > 0 else OrderSide.BUY
+        return self.broker.submit(
+            OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
+        )
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)

@@ -1,0 +1,235 @@
+"""Alpaca Trading API v2 wire shapes: fillforge objects to Alpaca JSON and Alpaca requests back.
+
+The shapes follow ``alpaca-trading-api.md`` (what alpaca-py 0.44 sends and parses): decimals as
+strings, RFC 3339 timestamps, UUID ids, error bodies ``{"code": int, "message": str}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fillforge.errors import OrderValidationError
+from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
+from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
+from fillforge.orders.order import Order
+from fillforge.sim.account import AccountSnapshot, Position
+
+# Asset ids are stable per symbol: a UUID derived from it.
+_ASSETS = uuid.UUID("6f1c2a52-5a7b-4d3e-9a58-3c1f0e0f2a11")
+ACCOUNT_ID = "2d3c0a4e-8f1b-4b6a-9c2d-7e5f1a0b3c4d"
+
+# Alpaca's 8-digit error codes start with the HTTP status.
+CODE_INVALID = 40010001
+CODE_FORBIDDEN = 40310000
+CODE_NOT_FOUND = 40410000
+CODE_UNPROCESSABLE = 42210000
+CODE_RATE_LIMITED = 42910000
+CODE_UNAUTHORIZED = 40110000
+
+# Trade-update events per order event kind (others are not streamed).
+TRADE_EVENTS = {
+    EventKind.NEW: "new",
+    EventKind.FILL: "fill",
+    EventKind.PARTIAL_FILL: "partial_fill",
+    EventKind.CANCELED: "canceled",
+    EventKind.EXPIRED: "expired",
+    EventKind.REPLACED: "replaced",
+    EventKind.REJECTED: "rejected",
+    EventKind.DONE_FOR_DAY: "done_for_day",
+    EventKind.PENDING_CANCEL: "pending_cancel",
+    EventKind.PENDING_REPLACE: "pending_replace",
+    EventKind.CANCEL_REJECTED: "order_cancel_rejected",
+    EventKind.REPLACE_REJECTED: "order_replace_rejected",
+    EventKind.RESTATED: "restated",
+}
+
+
+def asset_id(symbol: str) -> str:
+    return str(uuid.uuid5(_ASSETS, symbol))
+
+
+def timestamp(ns: int) -> str:
+    """RFC 3339 with nanoseconds, UTC."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = dt.datetime.fromtimestamp(secs, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{frac:09d}Z"
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else format(d.normalize(), "f") if d == d.to_integral() else str(d)
+
+
+def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
+    """A decimal sent as a JSON number or a string (alpaca-py sends numbers)."""
+    v = body.get(name)
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise OrderValidationError(name, v, "expected a number")
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation:
+        raise OrderValidationError(name, v, "expected a number") from None
+    if not d.is_finite():
+        raise OrderValidationError(name, v, "expected a finite number")
+    return d
+
+
+def order_request(body: dict[str, Any]) -> OrderRequest:
+    """An Alpaca ``POST /v2/orders`` body as an :class:`OrderRequest` (validated by its rules)."""
+    tp, sl = body.get("take_profit"), body.get("stop_loss")
+    fields: dict[str, Any] = {
+        "symbol": body.get("symbol"),
+        "side": body.get("side"),
+        "type": body.get("type") or body.get("order_type") or "market",
+        "time_in_force": body.get("time_in_force") or "day",
+        "qty": decimal_field(body, "qty"),
+        "notional": decimal_field(body, "notional"),
+        "limit_price": decimal_field(body, "limit_price"),
+        "stop_price": decimal_field(body, "stop_price"),
+        "trail_price": decimal_field(body, "trail_price"),
+        "trail_percent": decimal_field(body, "trail_percent"),
+        "client_order_id": body.get("client_order_id") or None,
+        "extended_hours": bool(body.get("extended_hours") or False),
+        "order_class": body.get("order_class") or "simple",
+    }
+    if isinstance(tp, dict):
+        fields["take_profit"] = TakeProfit(limit_price=decimal_field(tp, "limit_price"))  # type: ignore[arg-type]
+    if isinstance(sl, dict):
+        fields["stop_loss"] = StopLoss(
+            stop_price=decimal_field(sl, "stop_price"),  # type: ignore[arg-type]
+            limit_price=decimal_field(sl, "limit_price"),
+        )
+    return OrderRequest(**{k: v for k, v in fields.items() if v is not None})
+
+
+def order_json(
+    o: Order,
+    *,
+    hwm: Decimal | None = None,
+    stop: Decimal | None = None,
+    legs: list[dict[str, Any]] | None = None,
+    order_class: OrderClass | None = None,
+) -> dict[str, Any]:
+    """An order as Alpaca's ``Order`` entity (``order_class``: of its group, for a member)."""
+    r = o.request
+    status = o.status
+    fills = list(o.fills.values())
+    updated = timestamp(o.updated_ts)
+    ended = status.is_terminal
+    return {
+        "id": o.id,
+        "client_order_id": o.client_order_id,
+        "created_at": timestamp(o.created_ts),
+        "updated_at": updated,
+        "submitted_at": timestamp(o.created_ts),
+        "filled_at": timestamp(fills[-1].ts_event) if status is OrderStatus.FILLED else None,
+        "expired_at": updated if status is OrderStatus.EXPIRED else None,
+        "expires_at": None,
+        "canceled_at": updated if status is OrderStatus.CANCELED else None,
+        "failed_at": updated if status is OrderStatus.REJECTED else None,
+        "replaced_at": updated if status is OrderStatus.REPLACED else None,
+        "replaced_by": o.replaced_by,
+        "replaces": o.replaces,
+        "asset_id": asset_id(o.symbol),
+        "symbol": o.symbol,
+        "asset_class": "us_equity",
+        "notional": _s(r.notional),
+        "qty": _s(o.order_qty) if r.notional is None else None,
+        "filled_qty": _s(o.cum_qty),
+        "filled_avg_price": _s(o.avg_price) if ended or o.cum_qty else None,
+        "order_class": (order_class or OrderClass.SIMPLE).value,
+        "order_type": r.type.value,
+        "type": r.type.value,
+        "side": r.side.value,
+        "time_in_force": r.time_in_force.value,
+        "limit_price": _s(o.limit_price),
+        "stop_price": _s(stop if stop is not None else o.stop_price),
+        "status": status.alpaca,
+        "extended_hours": r.extended_hours,
+        "legs": legs,
+        "trail_percent": _s(r.trail_percent),
+        "trail_price": _s(r.trail_price),
+        "hwm": _s(hwm),
+    }
+
+
+def position_json(p: Position, *, exchange: str = "NASDAQ") -> dict[str, Any]:
+    mark = p.mark if p.mark is not None else p.avg_price
+    value = p.qty * mark
+    cost = p.cost_basis
+    pl = value - cost
+    return {
+        "asset_id": asset_id(p.symbol),
+        "symbol": p.symbol,
+        "exchange": exchange,
+        "asset_class": "us_equity",
+        "asset_marginable": True,
+        "qty": _s(p.qty),
+        "qty_available": _s(p.qty),
+        "avg_entry_price": _s(p.avg_price),
+        "side": "long" if p.qty > 0 else "short",
+        "market_value": _s(value),
+        "cost_basis": _s(cost),
+        "unrealized_pl": _s(pl),
+        "unrealized_plpc": _s((pl / abs(cost)).quantize(Decimal("0.000001"))) if cost else "0",
+        "current_price": _s(mark),
+    }
+
+
+def account_json(a: AccountSnapshot, *, created_ns: int) -> dict[str, Any]:
+    return {
+        "id": ACCOUNT_ID,
+        "account_number": "PA0FILLFORGE",
+        "status": "ACTIVE",
+        "crypto_status": "ACTIVE",
+        "currency": "USD",
+        "buying_power": _s(a.buying_power),
+        "regt_buying_power": _s(a.buying_power),
+        "non_marginable_buying_power": _s(a.buying_power / a.leverage),
+        "options_buying_power": _s(a.buying_power / a.leverage),
+        "cash": _s(a.cash),
+        "accrued_fees": _s(a.fees_paid),
+        "portfolio_value": _s(a.equity),
+        "equity": _s(a.equity),
+        "last_equity": _s(a.equity),
+        "long_market_value": _s(a.long_market_value),
+        "short_market_value": _s(a.short_market_value),
+        "multiplier": _s(a.leverage),
+        "initial_margin": "0",
+        "maintenance_margin": "0",
+        "last_maintenance_margin": "0",
+        "sma": "0",
+        "trading_blocked": False,
+        "transfers_blocked": False,
+        "account_blocked": False,
+        "trade_suspended_by_user": False,
+        "shorting_enabled": True,
+        "created_at": timestamp(created_ns),
+        "options_approved_level": 0,
+        "options_trading_level": 0,
+    }
+
+
+def asset_json(symbol: str, *, exchange: str = "NASDAQ", shortable: bool = True) -> dict[str, Any]:
+    return {
+        "id": asset_id(symbol),
+        "class": "us_equity",
+        "exchange": exchange,
+        "symbol": symbol,
+        "name": symbol,
+        "status": "active",
+        "tradable": True,
+        "marginable": True,
+        "shortable": shortable,
+        "easy_to_borrow": shortable,
+        "fractionable": False,
+        "attributes": [],
+    }
+
+
+def error(code: int, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
