@@ -27,6 +27,10 @@ replay_app = typer.Typer(
     help="Replay real venue data through the order book.", no_args_is_help=True
 )
 app.add_typer(replay_app, name="replay")
+serve_app = typer.Typer(
+    help="Serve the simulated exchange through a broker's API.", no_args_is_help=True
+)
+app.add_typer(serve_app, name="serve")
 
 console = Console()
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -195,6 +199,68 @@ def replay_check_cmd() -> None:
     if not r.ok:
         raise typer.Exit(1)
     console.print("[green]The replayed book matched the true book at every checked level.[/green]")
+
+
+@serve_app.command("alpaca")
+def serve_alpaca(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    data: Annotated[
+        str, typer.Option(help="'lobster': the shipped GOOG day; 'scripted': AAPL, MSFT, SPY.")
+    ] = "lobster",
+    speed: Annotated[float, typer.Option(help="Simulation seconds per wall-clock second.")] = 1.0,
+    rate_limit: Annotated[int, typer.Option(help="Requests per minute per key.")] = 200,
+    key_id: Annotated[
+        str | None, typer.Option(envvar="APCA_API_KEY_ID", help="Key id (or APCA_API_KEY_ID).")
+    ] = None,
+    secret_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="APCA_API_SECRET_KEY",
+            help="Secret (or APCA_API_SECRET_KEY).",
+            show_envvar=True,
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
+    import time
+
+    from fillforge.alpaca import AlpacaServer, replay_broker, scripted_broker
+
+    if not key_id or not secret_key:
+        console.print("[red]error:[/red] set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or flags)")
+        raise typer.Exit(2)
+    if data not in ("lobster", "scripted"):
+        console.print(f"[red]error:[/red] --data={data!r}: expected 'lobster' or 'scripted'")
+        raise typer.Exit(2)
+    broker = replay_broker() if data == "lobster" else scripted_broker(("AAPL", "MSFT", "SPY"))
+    server = AlpacaServer(
+        broker,
+        key_id=key_id,
+        secret_key=secret_key,
+        host=host,
+        port=port,
+        requests_per_minute=rate_limit,
+        speed=speed,
+    )
+    with server:
+        print(server.base_url, flush=True)
+        print(server.stream_url, flush=True)
+        symbols = ", ".join(broker.venue.markets)
+        console.print(f"serving {symbols} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
+        try:
+            if duration is None:
+                while True:
+                    time.sleep(3600)
+            time.sleep(duration)
+        except KeyboardInterrupt:
+            pass
 
 
 @app.command()

@@ -9,18 +9,22 @@ available in any test suite::
         sim.path("99.90", "99.45", "99.70")
         sim.assert_filled(order, qty=100, price="99.50")
 
-Fixtures: ``sim`` (a :class:`SimHarness`), ``sim_broker``, ``sim_venue``, ``sim_instrument``.
+Fixtures: ``sim`` (a :class:`SimHarness`), ``sim_broker``, ``sim_venue``, ``sim_instrument``;
+``alpaca_server``: a running Alpaca-compatible server on 127.0.0.1 with scripted prices, whose
+``key_id``, ``secret_key``, ``base_url`` and ``stream_url`` an unmodified alpaca-py client uses.
 Everything is imported lazily, so the plugin costs nothing in suites that do not use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from fillforge.alpaca.server import AlpacaServer
     from fillforge.orders.models import Fill, Instrument, OrderRequest
     from fillforge.orders.order import Order
     from fillforge.sim.broker import SimulatedBroker
@@ -169,3 +173,20 @@ def sim_broker(sim_venue: Venue) -> SimulatedBroker:
 def sim(sim_broker: SimulatedBroker, sim_instrument: Instrument) -> SimHarness:
     """A :class:`SimHarness` on ``sim_broker`` for ``sim_instrument``."""
     return SimHarness(sim_broker, sim_instrument.symbol)
+
+
+@pytest.fixture
+def alpaca_server() -> Iterator[AlpacaServer]:
+    """An Alpaca-compatible server on an ephemeral 127.0.0.1 port, trading ``AAPL``, ``MSFT`` and
+    ``SPY`` on scripted prices (``server.call(lambda b: b.quote(...))``), 100,000 in cash, a
+    fresh random key pair, the clock following the wall clock."""
+    import secrets
+
+    from fillforge.alpaca import AlpacaServer, scripted_broker
+
+    broker = scripted_broker(("AAPL", "MSFT", "SPY"))
+    server = AlpacaServer(
+        broker, key_id=f"PK{secrets.token_hex(8).upper()}", secret_key=secrets.token_urlsafe(24)
+    )
+    with server:
+        yield server

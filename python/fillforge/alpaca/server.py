@@ -138,6 +138,18 @@ class AlpacaServer:
     # ----- running --------------------------------------------------------------------------
 
     @property
+    def key_id(self) -> str:
+        return self._key
+
+    @property
+    def secret_key(self) -> str:
+        """The secret clients must send (never logged, never in ``repr``)."""
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"AlpacaServer({self.base_url}, key_id={self._key!r}, secret=***)"
+
+    @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 

@@ -59,7 +59,8 @@ def timestamp(ns: int) -> str:
 
 
 def _s(d: Decimal | None) -> str | None:
-    return None if d is None else format(d.normalize(), "f") if d == d.to_integral() else str(d)
+    """A decimal as Alpaca writes it: a plain string without trailing zeros."""
+    return None if d is None else format(d.normalize(), "f")
 
 
 def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:

@@ -1,0 +1,48 @@
+"""Ready-made paper brokers for the Alpaca-compatible server: scripted prices or replayed data."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from fillforge.orders.models import Instrument
+from fillforge.replay import lobster_sample
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.feeds import empty_feed, lobster_feed
+from fillforge.sim.venue import Venue
+
+__all__ = ["replay_broker", "scripted_broker", "uuid_ids"]
+
+
+def uuid_ids(seed: int = 0) -> Callable[[], str]:
+    """Order ids as Alpaca has them (UUID v4), from a seeded generator: runs repeat exactly."""
+    rng = random.Random(seed)
+    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def scripted_broker(
+    symbols: Iterable[str] = ("AAPL",),
+    *,
+    cash: Decimal = Decimal(100_000),
+    seed: int = 0,
+    start_ns: int | None = None,
+    calendar: str | None = "XNYS",
+) -> SimulatedBroker:
+    """US equities on one-cent ticks whose prices a test scripts (``broker.quote``/``trade``);
+    the clock starts at ``start_ns`` (default: now)."""
+    venue = Venue("ALPACA-SIM", calendar=calendar)
+    for s in symbols:
+        venue.add(Instrument(symbol=s, tick_size=Decimal("0.01")), empty_feed())
+    start = time.time_ns() if start_ns is None else start_ns
+    return SimulatedBroker(venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed))
+
+
+def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int = 0) -> SimulatedBroker:
+    """GOOG on the LOBSTER day the package ships (2012-06-21, Nasdaq, 10 levels), clock at its
+    first message."""
+    venue = Venue("ALPACA-SIM", calendar="XNYS")
+    venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), lobster_feed(*lobster_sample()))
+    return SimulatedBroker(venue, cash=cash, id_factory=uuid_ids(seed))

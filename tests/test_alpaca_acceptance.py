@@ -1,0 +1,620 @@
+"""Acceptance matrix: the unmodified alpaca-py 0.44 SDK against fillforge's Alpaca-compatible
+server on the simulated exchange (real HTTP and websocket on 127.0.0.1).
+
+Each test is one numbered case (A01...). Prices are scripted through ``server.call``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass, OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import TradeUpdate
+from alpaca.trading.requests import (
+    ClosePositionRequest,
+    GetCalendarRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
+from alpaca.trading.stream import TradingStream
+
+from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.sim.broker import SimulatedBroker
+
+D = Decimal
+
+
+@pytest.fixture
+def client(alpaca_server: AlpacaServer) -> TradingClient:
+    c = TradingClient(
+        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.base_url
+    )
+    c._retry = 0  # a 429 must surface at once, not after the SDK's 3 x 3 s sleeps
+    return c
+
+
+def script(server: AlpacaServer, fn: Callable[[SimulatedBroker], Any]) -> None:
+    server.call(fn)
+
+
+def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000, symbol: str = "AAPL") -> None:
+    script(server, lambda b: b.quote(symbol, D(bid), D(ask), bid_size=D(size), ask_size=D(size)))
+
+
+def trade(server: AlpacaServer, price: str, qty: int = 10, *, aggressor: str = "sell") -> None:
+    side = OrderSide.SELL if aggressor == "sell" else OrderSide.BUY
+    from fillforge.orders.enums import OrderSide as FfSide
+
+    script(server, lambda b: b.trade("AAPL", D(price), D(qty), aggressor=FfSide(side.value)))
+
+
+def buy(client: TradingClient, qty: float = 10) -> None:
+    client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+        )
+    )
+
+
+def test_a01_market_order_fills_at_the_ask(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    assert (o.status, o.filled_qty, o.filled_avg_price) == (OrderStatus.FILLED, "5", "100.02")
+    assert isinstance(o.id, uuid.UUID)
+
+
+def test_a02_limit_order_rests_then_fills(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=5,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=99.5,
+        )
+    )
+    assert (o.status, o.limit_price) == (OrderStatus.NEW, "99.5")
+    quote(alpaca_server, "99.40", "99.45")
+    got = client.get_order_by_id(o.id)
+    assert (got.status, got.filled_avg_price) == (OrderStatus.FILLED, "99.45")
+
+
+def test_a03_stop_order_triggers_on_a_trade(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    buy(client)
+    o = client.submit_order(
+        StopOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=99
+        )
+    )
+    assert o.status is OrderStatus.NEW
+    quote(alpaca_server, "98.90", "98.95")
+    trade(alpaca_server, "98.95")
+    got = client.get_order_by_id(o.id)
+    assert (got.status, got.filled_avg_price) == (OrderStatus.FILLED, "98.9")
+
+
+def test_a04_stop_limit_order(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    buy(client)
+    o = client.submit_order(
+        StopLimitOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.SELL,
+            time_in_force=TimeInForce.GTC,
+            stop_price=99,
+            limit_price=98.95,
+        )
+    )
+    quote(alpaca_server, "98.50", "98.60")
+    trade(alpaca_server, "98.99")  # triggers; the bid is below the limit: the order rests
+    got = client.get_order_by_id(o.id)
+    assert (got.status, got.limit_price) == (OrderStatus.NEW, "98.95")
+    quote(alpaca_server, "98.96", "99.00")
+    assert client.get_order_by_id(o.id).filled_avg_price == "98.96"
+
+
+@pytest.mark.parametrize(
+    ("trail", "stop_after_high"),
+    [({"trail_price": 1.0}, "101.5"), ({"trail_percent": 1.0}, "101.48")],
+)
+def test_a05_a06_trailing_stop_tracks_its_high_water_mark(
+    alpaca_server: AlpacaServer,
+    client: TradingClient,
+    trail: dict[str, float],
+    stop_after_high: str,
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    buy(client)
+    trade(alpaca_server, "100.00")
+    o = client.submit_order(
+        TrailingStopOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, **trail
+        )
+    )
+    trade(alpaca_server, "102.50", aggressor="buy")
+    got = client.get_order_by_id(o.id)
+    assert (got.hwm, got.stop_price) == ("102.5", stop_after_high)
+    quote(alpaca_server, "101.00", "101.02")
+    trade(alpaca_server, "101.00")
+    assert client.get_order_by_id(o.id).status is OrderStatus.FILLED
+
+
+def test_a07_time_in_force(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02", size=100)
+
+    def limit(tif: TimeInForce, qty: float, price: float) -> Any:
+        return client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=tif, limit_price=price
+            )
+        )
+
+    ioc = limit(TimeInForce.IOC, 150, 100.02)
+    assert (ioc.status, ioc.filled_qty) == (OrderStatus.CANCELED, "100")
+    quote(alpaca_server, "100.00", "100.02", size=100)
+    fok = limit(TimeInForce.FOK, 150, 100.02)
+    assert (fok.status, fok.filled_qty) == (OrderStatus.CANCELED, "0")
+    assert limit(TimeInForce.DAY, 1, 99).status is OrderStatus.NEW
+    assert limit(TimeInForce.GTC, 1, 99).status is OrderStatus.NEW
+    opg = limit(TimeInForce.OPG, 1, 99)
+    assert opg.status is OrderStatus.REJECTED  # scripted prices have no opening auction
+    assert limit(TimeInForce.CLS, 1, 99).status is OrderStatus.REJECTED
+
+
+def test_a08_bracket(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=99.5,
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=101),
+            stop_loss=StopLossRequest(stop_price=98),
+        )
+    )
+    nested = client.get_order_by_id(o.id, filter=None)
+    assert nested.order_class is OrderClass.BRACKET
+    parent = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, nested=True))[0]
+    assert parent.legs is not None
+    assert [leg.status for leg in parent.legs] == [OrderStatus.HELD, OrderStatus.HELD]
+    quote(alpaca_server, "99.40", "99.50")  # the entry fills
+    parent = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, nested=True))[0]
+    assert parent.status is OrderStatus.FILLED
+    assert parent.legs is not None
+    assert [leg.status for leg in parent.legs] == [OrderStatus.NEW, OrderStatus.NEW]
+    quote(alpaca_server, "101.00", "101.05")
+    trade(alpaca_server, "101.00", aggressor="buy")
+    tp, sl = (client.get_order_by_id(leg.id) for leg in parent.legs)
+    assert (tp.status, sl.status) == (OrderStatus.FILLED, OrderStatus.CANCELED)
+    assert client.get_all_positions() == []
+
+
+def test_a09_oco(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    buy(client)
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.SELL,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.OCO,
+            limit_price=101,
+            take_profit=TakeProfitRequest(limit_price=101),
+            stop_loss=StopLossRequest(stop_price=99),
+        )
+    )
+    assert o.order_class is OrderClass.OCO
+    quote(alpaca_server, "98.90", "98.95")
+    trade(alpaca_server, "98.95")
+    orders = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED))
+    by_type = {x.type.value: x.status for x in orders if x.order_class is OrderClass.OCO}
+    assert by_type == {"limit": OrderStatus.CANCELED, "stop": OrderStatus.FILLED}
+
+
+def test_a10_oto(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.OTO,
+            stop_loss=StopLossRequest(stop_price=98),
+        )
+    )
+    assert o.status is OrderStatus.FILLED
+    opened = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))
+    assert [(x.type.value, x.stop_price, x.status) for x in opened] == [
+        ("stop", "98", OrderStatus.NEW)
+    ]
+
+
+def test_a11_replace_gives_a_new_order(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=99
+        )
+    )
+    new = client.replace_order_by_id(o.id, ReplaceOrderRequest(qty=7, limit_price=99.5))
+    assert new.id != o.id
+    assert (new.qty, new.limit_price, new.replaces) == ("7", "99.5", o.id)
+    old = client.get_order_by_id(o.id)
+    assert (old.status, old.replaced_by) == (OrderStatus.REPLACED, new.id)
+    with pytest.raises(APIError) as e:
+        client.replace_order_by_id(o.id, ReplaceOrderRequest(limit_price=99.6))
+    assert (e.value.status_code, e.value.code) == (422, 42210000)
+
+
+def test_a12_cancel(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=99
+        )
+    )
+    assert client.cancel_order_by_id(o.id) is None  # 204, empty body
+    assert client.get_order_by_id(o.id).status is OrderStatus.CANCELED
+    with pytest.raises(APIError) as e:
+        client.cancel_order_by_id(o.id)
+    assert (e.value.status_code, e.value.code) == (422, 42210000)
+    with pytest.raises(APIError) as e:
+        client.cancel_order_by_id(uuid.uuid4())
+    assert (e.value.status_code, e.value.code) == (404, 40410000)
+
+
+def test_a13_cancel_all(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    ids = {
+        client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=1,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.GTC,
+                limit_price=p,
+            )
+        ).id
+        for p in (98, 98.5, 99)
+    }
+    out = client.cancel_orders()
+    assert {r.id for r in out} == ids
+    assert {r.status for r in out} == {200}
+    assert client.get_orders() == []
+
+
+def test_a14_close_positions(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    quote(alpaca_server, "50.00", "50.02", symbol="MSFT")
+    buy(client, 10)
+    client.submit_order(
+        MarketOrderRequest(symbol="MSFT", qty=4, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    half = client.close_position("AAPL", ClosePositionRequest(percentage="50"))
+    assert (half.side, half.qty, half.status) == (OrderSide.SELL, "5", OrderStatus.FILLED)
+    assert client.get_open_position("AAPL").qty == "5"
+    out = client.close_all_positions()
+    assert sorted(r.symbol for r in out) == ["AAPL", "MSFT"]
+    assert client.get_all_positions() == []
+    with pytest.raises(APIError) as e:
+        client.get_open_position("AAPL")
+    assert e.value.status_code == 404
+
+
+def test_a15_rejections(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    with pytest.raises(APIError) as e:
+        client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=2000,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.DAY,
+                limit_price=100,
+            )
+        )
+    assert (e.value.status_code, e.value.code) == (403, 40310000)
+    assert "insufficient buying power" in e.value.message
+    buy_unknown = MarketOrderRequest(
+        symbol="NOPE", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+    )
+    with pytest.raises(APIError) as e:
+        client.submit_order(buy_unknown)
+    assert e.value.status_code == 422
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            limit_price=99,
+            client_order_id="c1",
+        )
+    )
+    with pytest.raises(APIError) as e:
+        client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=1,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.DAY,
+                limit_price=99,
+                client_order_id="c1",
+            )
+        )
+    assert e.value.status_code == 422
+    # Server-side rules the SDK does not check first (raw HTTP):
+    headers = {
+        "APCA-API-KEY-ID": alpaca_server.key_id,
+        "APCA-API-SECRET-KEY": alpaca_server.secret_key,
+    }
+    cases = [
+        (
+            {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "limit", "time_in_force": "day"},
+            "limit_price",
+        ),
+        (
+            {
+                "symbol": "AAPL",
+                "qty": 1,
+                "side": "buy",
+                "type": "limit",
+                "time_in_force": "day",
+                "limit_price": "99.001",
+            },
+            "limit_price",
+        ),
+        (
+            {
+                "symbol": "AAPL",
+                "qty": 1,
+                "side": "buy",
+                "type": "market",
+                "time_in_force": "day",
+                "extended_hours": True,
+            },
+            "extended_hours",
+        ),
+        (
+            {"symbol": "AAPL", "qty": 0, "side": "buy", "type": "market", "time_in_force": "day"},
+            "qty",
+        ),
+    ]
+    for body, field in cases:
+        r = requests.post(
+            f"{alpaca_server.base_url}/v2/orders", json=body, headers=headers, timeout=5
+        )
+        assert r.status_code == 422, body
+        assert r.json()["code"] in (40010001, 42210000)
+        assert field in r.json()["message"], (body, r.json())
+
+
+def test_a16_queries(alpaca_server: AlpacaServer, client: TradingClient) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    quote(alpaca_server, "50.00", "50.02", symbol="MSFT")
+    a = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=99,
+            client_order_id="mine",
+        )
+    )
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT", qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, limit_price=51
+        )
+    )
+    assert client.get_order_by_client_id("mine").id == a.id
+    assert [o.symbol for o in client.get_orders(GetOrdersRequest(symbols=["MSFT"]))] == ["MSFT"]
+    assert [o.side for o in client.get_orders(GetOrdersRequest(side=OrderSide.BUY))] == [
+        OrderSide.BUY
+    ]
+    asc = client.get_orders(GetOrdersRequest(direction="asc"))
+    assert [o.symbol for o in asc] == ["AAPL", "MSFT"]
+    assert client.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED)) == []
+    acct = client.get_account()
+    assert acct.status.value == "ACTIVE"
+    assert D(acct.cash) == 100_000
+    assert {x.symbol for x in client.get_all_assets()} == {"AAPL", "MSFT", "SPY"}
+    assert client.get_asset("AAPL").symbol == "AAPL"
+    clock = client.get_clock()
+    assert clock.next_open > clock.timestamp or clock.is_open
+    days = client.get_calendar(GetCalendarRequest(start="2012-11-21", end="2012-11-26"))
+    assert [(d.date.isoformat(), d.close.strftime("%H:%M")) for d in days] == [
+        ("2012-11-21", "16:00"),
+        ("2012-11-23", "13:00"),
+        ("2012-11-26", "16:00"),
+    ]
+
+
+def test_a17_auth(alpaca_server: AlpacaServer) -> None:
+    bad = TradingClient(alpaca_server.key_id, "wrong", url_override=alpaca_server.base_url)
+    with pytest.raises(APIError) as e:
+        bad.get_account()
+    assert (e.value.status_code, e.value.code) == (401, 40110000)
+    assert alpaca_server.secret_key not in repr(alpaca_server)
+
+
+def test_a18_rate_limit_answers_429_with_alpacas_headers() -> None:
+    broker = scripted_broker(("AAPL",))
+    with AlpacaServer(broker, key_id="k", secret_key="s", requests_per_minute=5) as server:
+        headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+        got = [
+            requests.get(f"{server.base_url}/v2/clock", headers=headers, timeout=5)
+            for _ in range(6)
+        ]
+    assert [r.status_code for r in got] == [200] * 5 + [429]
+    assert [r.headers["X-Ratelimit-Remaining"] for r in got[:5]] == ["4", "3", "2", "1", "0"]
+    assert got[5].headers["X-Ratelimit-Limit"] == "5"
+    assert int(got[5].headers["X-Ratelimit-Reset"]) > time.time()
+    assert got[5].json()["code"] == 42910000
+
+
+@pytest.fixture
+def updates(alpaca_server: AlpacaServer) -> Iterator[list[TradeUpdate]]:
+    seen: list[TradeUpdate] = []
+    stream = TradingStream(
+        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.stream_url
+    )
+
+    async def on_update(u: TradeUpdate) -> None:
+        seen.append(u)
+
+    stream.subscribe_trade_updates(on_update)
+    thread = threading.Thread(target=stream.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not alpaca_server._streams and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield seen
+    stream.stop()
+    thread.join(timeout=10)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a19_trade_updates_stream(
+    alpaca_server: AlpacaServer, client: TradingClient, updates: list[TradeUpdate]
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=5,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=99.5,
+        )
+    )
+    quote(alpaca_server, "99.40", "99.45", size=3)
+    quote(alpaca_server, "99.40", "99.45", size=2)
+    wait_for(lambda: len(updates) >= 3)
+    assert [(u.event, u.order.status) for u in updates] == [
+        ("new", OrderStatus.NEW),
+        ("partial_fill", OrderStatus.PARTIALLY_FILLED),
+        ("fill", OrderStatus.FILLED),
+    ]
+    fill = updates[2]
+    assert fill.order.id == o.id
+    assert isinstance(fill.execution_id, uuid.UUID)
+    assert (fill.price, fill.qty, fill.position_qty) == (99.45, 2.0, 5.0)
+
+
+def test_a20_stream_refuses_bad_credentials(alpaca_server: AlpacaServer) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    with connect(alpaca_server.stream_url) as ws:
+        ws.send(
+            json.dumps(
+                {
+                    "action": "authenticate",
+                    "data": {"key_id": alpaca_server.key_id, "secret_key": "no"},
+                }
+            )
+        )
+        reply = json.loads(ws.recv(timeout=5))
+    assert reply == {
+        "stream": "authorization",
+        "data": {"status": "unauthorized", "action": "authenticate"},
+    }
+
+
+def test_a21_cli_serves_the_shipped_day(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, APCA_API_KEY_ID="cli-key", APCA_API_SECRET_KEY="cli-secret")
+    cmd = [
+        sys.executable,
+        "-m",
+        "fillforge",
+        "serve",
+        "alpaca",
+        "--speed",
+        "600",
+        "--duration",
+        "20",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:")
+        assert proc.stdout.readline().strip() == base.replace("http", "ws") + "/stream"
+        c = TradingClient("cli-key", "cli-secret", url_override=base)
+        assert c.get_asset("GOOG").symbol == "GOOG"
+        t0 = c.get_clock().timestamp
+        assert t0.date().isoformat() == "2012-06-21"  # the replayed day's clock
+        time.sleep(0.5)
+        assert (c.get_clock().timestamp - t0).total_seconds() > 60  # 600x the wall clock
+        o = c.submit_order(
+            MarketOrderRequest(
+                symbol="GOOG", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
+        assert o.status is OrderStatus.FILLED
+        assert 560 < float(o.filled_avg_price or 0) < 590
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert "cli-secret" not in out + err
+
+
+def test_a22_cli_needs_credentials() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "fillforge", "serve", "alpaca", "--duration", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "APCA_API_KEY_ID" in proc.stdout
