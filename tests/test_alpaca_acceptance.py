@@ -503,7 +503,7 @@ def updates(alpaca_server: AlpacaServer) -> Iterator[list[TradeUpdate]]:
         time.sleep(0.01)
     yield seen
     stream.stop()
-    thread.join(timeout=10)
+    thread.join(timeout=0.5)  # the SDK notices the stop at its next 5 s read poll (daemon)
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:

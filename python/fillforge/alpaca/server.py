@@ -44,9 +44,10 @@ from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 
-__all__ = ["AlpacaServer"]
+__all__ = ["AlpacaServer", "Faults"]
 
 _WINDOW_NS = 60 * NS_PER_SECOND
+_DROP = "\0drop"  # the queue item that closes a stream
 
 
 def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
@@ -87,6 +88,40 @@ def _when(v: str | None) -> int | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp() * 1_000_000) * 1000
+
+
+class Faults:
+    """Faults the server injects into its next requests, for resilience tests.
+
+    ``fail(status, n, after=True)``: the next ``n`` requests get ``status`` (500, 503, 429...),
+    handled first when ``after`` (the order exists, the client only sees the failure) or not at
+    all; ``delay(seconds, n)``: the next ``n`` responses come that much later (past a client's
+    timeout, the request was still carried out); ``drop_streams()``: close every websocket.
+    """
+
+    def __init__(self) -> None:
+        self._plan: list[tuple[str, float, bool]] = []
+        self.lock = threading.Lock()
+        self.injected = 0
+
+    def fail(self, status: int, n: int = 1, *, after: bool = True) -> None:
+        with self.lock:
+            self._plan += [("fail", status, after)] * n
+
+    def delay(self, seconds: float, n: int = 1) -> None:
+        with self.lock:
+            self._plan += [("delay", seconds, True)] * n
+
+    def clear(self) -> None:
+        with self.lock:
+            self._plan.clear()
+
+    def next(self) -> tuple[str, float, bool] | None:
+        with self.lock:
+            if not self._plan:
+                return None
+            self.injected += 1
+            return self._plan.pop(0)
 
 
 class AlpacaServer:
@@ -132,6 +167,7 @@ class AlpacaServer:
         self.speed = speed
         self._origin = (time.time_ns(), broker.now())
         self._ticking = threading.Event()
+        self.faults = Faults()
         broker.subscribe(self._on_event)
         self.app = self._build()
 
@@ -265,6 +301,9 @@ class AlpacaServer:
                         {receive, get}, return_when=asyncio.FIRST_COMPLETED
                     )
                     if get in done:
+                        if get.result() == _DROP:
+                            await ws.close(code=1012)
+                            return
                         if listening:
                             await ws.send_text(get.result())
                     else:
@@ -325,9 +364,30 @@ class AlpacaServer:
             )
         with self.lock:
             self._sync()
+        fault = self.faults.next()
+        if fault is not None and fault[0] == "fail" and not fault[2]:
+            return self._fault_response(key, int(fault[1]))
         response = await call_next(request)
+        if fault is not None and fault[0] == "fail":
+            return self._fault_response(key, int(fault[1]))
+        if fault is not None:
+            await asyncio.sleep(fault[1])
         response.headers.update(self._limit_headers(key))
         return response
+
+    def _fault_response(self, key: str, status: int) -> Response:
+        headers = self._limit_headers(key)
+        if status == 429:
+            headers["X-Ratelimit-Reset"] = str(int(time.time()) + 1)
+        return JSONResponse(
+            wire.error(status * 100_000, "injected fault"), status_code=status, headers=headers
+        )
+
+    def drop_streams(self) -> None:
+        """Close every trade_updates websocket (clients reconnect)."""
+        for loop, queue in list(self._streams):
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, _DROP)
 
     def _order_json(self, o: Order, nested: bool = False) -> dict[str, Any]:
         stop = hwm = None

@@ -1,0 +1,514 @@
+"""``AlpacaBroker``: the :class:`~fillforge.sim.broker.Broker` interface on a real Alpaca account
+(or any Alpaca-compatible server) through the official alpaca-py SDK.
+
+Requests go through alpaca-py's ``TradingClient``; order updates arrive on its ``TradingStream``.
+Both drive the same order state machines as the simulator, so strategy code does not change
+between them. Alpaca runs bracket/OCO/OTO logic itself: every Alpaca order (a parent and each
+leg) is one simple order in the local manager, updated from what Alpaca reports.
+
+Robustness: requests are limited locally by the Rust throttle; timeouts, 429 (waiting for
+``X-Ratelimit-Reset``) and 5xx are retried with exponential backoff and jitter (tenacity); other
+4xx raise :class:`AlpacaError` at once. A submit always carries a client order id, and before
+each retry the order is looked up by it, so a timeout never makes a duplicate. Credentials come
+from the arguments or ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` and are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.models import Clock, TradeAccount, TradeUpdate
+from alpaca.trading.models import Order as AlpacaOrder
+from alpaca.trading.models import Position as AlpacaPosition
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
+from alpaca.trading.stream import TradingStream
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from fillforge.errors import FillforgeError, OrderError
+from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
+from fillforge.orders.manager import EventStream, OrderManager, Subscriber
+from fillforge.orders.models import Fill, OrderRequest, VenueReport
+from fillforge.orders.order import Order
+from fillforge.sim.account import AccountSnapshot, Position
+from fillforge.sim.broker import BrokerClock
+from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+
+__all__ = ["AlpacaBroker", "AlpacaError"]
+
+_T = TypeVar("_T")
+_M = TypeVar("_M")
+_RETRYABLE = {429, 500, 502, 503, 504}
+_STATUS_EVENT = {
+    "canceled": EventKind.CANCELED,
+    "expired": EventKind.EXPIRED,
+    "rejected": EventKind.REJECTED,
+    "done_for_day": EventKind.DONE_FOR_DAY,
+}
+
+
+class AlpacaError(OrderError):
+    """Alpaca refused a request (a 4xx other than 429): its status, code and message."""
+
+    def __init__(self, status: int | None, code: int | None, message: str) -> None:
+        super().__init__(f"Alpaca {status} ({code}): {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+def _as(cls: type[_M], value: object) -> _M:
+    """alpaca-py returns models (or raw dicts with ``raw_data=True``, which we never set)."""
+    if not isinstance(value, cls):
+        raise AlpacaError(None, None, f"expected {cls.__name__} from alpaca-py, got {value!r:.80}")
+    return value
+
+
+def _retryable(e: BaseException) -> bool:
+    if isinstance(e, requests.Timeout | requests.ConnectionError):
+        return True
+    return isinstance(e, APIError) and (e.status_code or 0) in _RETRYABLE
+
+
+def _typed(e: APIError) -> AlpacaError:
+    try:
+        code, message = e.code, e.message
+    except (ValueError, KeyError, TypeError):
+        code, message = None, str(e)
+    return AlpacaError(e.status_code, code, str(message))
+
+
+def _d(v: object) -> Decimal | None:
+    return None if v is None or v == "" else Decimal(str(v))
+
+
+def _ns(t: Any) -> int:
+    return int(t.timestamp() * 1_000_000) * 1000 if t is not None else time.time_ns()
+
+
+class AlpacaBroker:
+    """A :class:`~fillforge.sim.broker.Broker` over alpaca-py.
+
+    ``url_override`` / ``stream_url`` point at an Alpaca-compatible server (fillforge's own, in
+    tests); without them, ``paper`` picks Alpaca's paper or live endpoints. ``timeout`` bounds each
+    HTTP request (seconds); ``attempts`` and ``max_wait`` bound the retries.
+    """
+
+    def __init__(
+        self,
+        key_id: str | None = None,
+        secret_key: str | None = None,
+        *,
+        paper: bool = True,
+        url_override: str | None = None,
+        stream_url: str | None = None,
+        requests_per_minute: int = 200,
+        timeout: float = 10.0,
+        attempts: int = 6,
+        max_wait: float = 8.0,
+        stream: bool = True,
+    ) -> None:
+        key = key_id or os.environ.get("APCA_API_KEY_ID")
+        secret = secret_key or os.environ.get("APCA_API_SECRET_KEY")
+        if not key or not secret:
+            raise AlpacaError(None, None, "set APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        self._client = TradingClient(key, secret, paper=paper, url_override=url_override)
+        self._client._retry = 0  # tenacity below replaces the SDK's fixed 3 s sleeps
+        session = self._client._session
+        plain = session.request
+        session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
+        self._limiter = RateLimiter(SlidingWindow(requests_per_minute, 60 * NS_PER_SECOND))
+        self._attempts, self._max_wait = attempts, max_wait
+        self._backoff = wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05)
+        self.manager = OrderManager(clock=time.time_ns)
+        self._lock = threading.RLock()
+        self._stream: TradingStream | None = None
+        self._thread: threading.Thread | None = None
+        if stream:
+            if stream_url:
+                self._stream = TradingStream(key, secret, paper=paper, url_override=stream_url)
+            else:
+                self._stream = TradingStream(key, secret, paper=paper)
+            self._stream.subscribe_trade_updates(self._on_update)
+
+    # ----- lifecycle --------------------------------------------------------------------------
+
+    def connect(self) -> AlpacaBroker:
+        """Start the trade-update stream (a background thread) and reconcile open orders."""
+        if self._stream is not None and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._stream.run, name="alpaca-stream", daemon=True
+            )
+            self._thread.start()
+        self.reconcile()
+        return self
+
+    def close(self) -> None:
+        if self._stream is not None and self._thread is not None:
+            with contextlib.suppress(Exception):  # a stream that never started or already ended
+                self._stream.stop()
+            # The SDK notices a stop at its next 5 s read poll; the thread is a daemon.
+            self._thread.join(timeout=0.5)
+        self._thread = None
+
+    def __enter__(self) -> AlpacaBroker:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- transport ----------------------------------------------------------------------
+
+    def _call(
+        self, fn: Callable[[], _T], before_retry: Callable[[], _T | None] | None = None
+    ) -> _T:
+        """One SDK call: rate-limited locally, retried on timeouts, 429 and 5xx."""
+
+        def wait(state: RetryCallState) -> float:
+            base = self._backoff(state)
+            outcome = state.outcome
+            e = outcome.exception() if outcome is not None else None
+            if isinstance(e, APIError) and e.status_code == 429 and e.response is not None:
+                reset = e.response.headers.get("X-Ratelimit-Reset")
+                if reset is not None:
+                    return float(min(max(float(reset) - time.time(), base), self._max_wait))
+            return float(base)
+
+        for attempt in Retrying(
+            retry=retry_if_exception(_retryable),
+            wait=wait,
+            stop=stop_after_attempt(self._attempts),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1 and before_retry is not None:
+                    found = before_retry()
+                    if found is not None:
+                        return found
+                while not self._limiter.try_acquire("rest"):
+                    time.sleep(self._limiter.wait_time("rest") / NS_PER_SECOND)
+                try:
+                    return fn()
+                except APIError as e:
+                    if _retryable(e):
+                        raise
+                    raise _typed(e) from None
+        raise AssertionError("unreachable")  # Retrying re-raises the last error
+
+    # ----- requests -----------------------------------------------------------------------
+
+    def submit(self, request: OrderRequest) -> Order:
+        """Send an order (a client order id is made if the request has none)."""
+        cid = request.client_order_id or uuid.uuid4().hex
+        req = _alpaca_request(request, cid)
+
+        def lookup() -> AlpacaOrder | None:
+            try:
+                found = self._client.get_order_by_client_id(cid)
+            except APIError as e:
+                if e.status_code == 404:
+                    return None
+                raise
+            assert isinstance(found, AlpacaOrder)
+            return found
+
+        placed = self._call(lambda: self._client.submit_order(req), before_retry=lookup)
+        assert isinstance(placed, AlpacaOrder)
+        with self._lock:
+            order = self._adopt(placed, request.model_copy(update={"client_order_id": cid}))
+            for leg in placed.legs or []:
+                self._adopt(leg, None)
+        return order
+
+    def cancel(self, order_id: str) -> None:
+        with self._lock:
+            self.manager.request_cancel(order_id)
+        self._call(lambda: self._client.cancel_order_by_id(order_id))
+
+    def replace(
+        self,
+        order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        req = ReplaceOrderRequest(
+            qty=None if qty is None else int(qty),
+            limit_price=None if limit_price is None else float(limit_price),
+            stop_price=None if stop_price is None else float(stop_price),
+        )
+        with self._lock:
+            self.manager.request_replace(
+                order_id, qty=qty, limit_price=limit_price, stop_price=stop_price
+            )
+        new = self._call(lambda: self._client.replace_order_by_id(order_id, req))
+        assert isinstance(new, AlpacaOrder)
+        with self._lock:
+            old = self.manager.get(order_id)
+            if old.replaced_by is None:  # the stream has not said so yet
+                report = VenueReport.trusted(
+                    kind=EventKind.REPLACED,
+                    order_id=order_id,
+                    ts=_ns(new.created_at),
+                    new_order_id=str(new.id),
+                )
+                self.manager.apply(report)
+            self._sync(new)
+
+    # ----- queries ------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order:
+        return self.manager.get(order_id)
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order:
+        return self.manager.by_client_order_id(client_order_id)
+
+    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
+        if open_only:
+            return self.manager.open_orders(symbol)
+        return [o for o in self.manager.orders.values() if symbol is None or o.symbol == symbol]
+
+    def positions(self) -> dict[str, Position]:
+        out = {}
+        for raw in _as(list, self._call(self._client.get_all_positions)):
+            p = _as(AlpacaPosition, raw)
+            qty, avg = Decimal(p.qty), Decimal(p.avg_entry_price)
+            mark = _d(p.current_price)
+            out[p.symbol] = Position.adopt(
+                {
+                    "symbol": p.symbol,
+                    "qty": qty,
+                    "avg_price": avg,
+                    "cost_basis": Decimal(p.cost_basis),
+                    "realized_pnl": Decimal(0),
+                    "mark": mark,
+                    "market_value": _d(p.market_value) or Decimal(0),
+                    "unrealized_pnl": _d(p.unrealized_pl) or Decimal(0),
+                }
+            )
+        return out
+
+    def account(self) -> AccountSnapshot:
+        a = _as(TradeAccount, self._call(self._client.get_account))
+        zero = Decimal(0)
+        return AccountSnapshot.adopt(
+            {
+                "cash": _d(a.cash) or zero,
+                "equity": _d(a.equity) or zero,
+                "buying_power": _d(a.buying_power) or zero,
+                "reserved": zero,
+                "leverage": _d(a.multiplier) or Decimal(1),
+                "long_market_value": _d(a.long_market_value) or zero,
+                "short_market_value": _d(a.short_market_value) or zero,
+                "realized_pnl": zero,
+                "unrealized_pnl": zero,
+                "fees_paid": _d(a.accrued_fees) or zero,
+                "positions": self.positions(),
+            }
+        )
+
+    def clock(self) -> BrokerClock:
+        c = _as(Clock, self._call(self._client.get_clock))
+        return BrokerClock.trusted(
+            timestamp_ns=_ns(c.timestamp),
+            is_open=c.is_open,
+            next_open_ns=_ns(c.next_open),
+            next_close_ns=_ns(c.next_close),
+        )
+
+    def events(self) -> EventStream:
+        return self.manager.stream()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        return self.manager.subscribe(callback)
+
+    # ----- keeping the local state right ----------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Bring every local open order (and any open order Alpaca has that we do not) up to
+        Alpaca's state: after a start or a stream reconnect."""
+        query = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        remote = _as(list, self._call(lambda: self._client.get_orders(query)))
+        with self._lock:
+            for raw in remote:
+                a = _as(AlpacaOrder, raw)
+                if str(a.id) in self.manager.orders:
+                    self._sync(a)
+                else:
+                    self._adopt(a, None)
+            for o in self.manager.open_orders():
+                got = self._call(functools.partial(self._client.get_order_by_id, o.id))
+                self._sync(_as(AlpacaOrder, got))
+
+    async def _on_update(self, update: TradeUpdate) -> None:
+        with self._lock:
+            fill = None
+            if update.event in ("fill", "partial_fill") and update.execution_id is not None:
+                fill = (str(update.execution_id), _d(update.price), _d(update.qty))
+            if str(update.order.id) not in self.manager.orders:
+                self._adopt(update.order, None)
+            else:
+                self._sync(update.order, fill, _ns(update.timestamp))
+
+    def _adopt(self, a: AlpacaOrder, request: OrderRequest | None) -> Order:
+        """Register an Alpaca order (ours, a leg, or one placed elsewhere) as a simple order."""
+        oid = str(a.id)
+        if oid in self.manager.orders:
+            self._sync(a)
+            return self.manager.get(oid)
+        r = request or _request_of(a)
+        simple = r.model_copy(
+            update={"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
+        )
+        order = self.manager.create(simple, order_id=oid, ts=_ns(a.created_at))
+        self.manager.submit(oid, ts=_ns(a.submitted_at))
+        self._sync(a)
+        return order
+
+    def _sync(
+        self,
+        a: AlpacaOrder,
+        fill: tuple[str, Decimal | None, Decimal | None] | None = None,
+        ts: int | None = None,
+    ) -> None:
+        """Apply what an Alpaca order snapshot (and a fill, from the stream) says happened."""
+        oid = str(a.id)
+        o = self.manager.get(oid)
+        t = ts if ts is not None else _ns(a.updated_at)
+        status = a.status.value
+        if o.status.value in ("pending_new", "created") and status not in (
+            "pending_new",
+            "rejected",
+            "held",
+        ):
+            self._report(EventKind.NEW, oid, t)
+        if o.status.value == "held" and status not in ("held",):
+            self._report(EventKind.NEW, oid, t)
+        filled = Decimal(a.filled_qty or 0)
+        if fill is not None and fill[1] is not None and fill[2] is not None:
+            self._fill(o, fill[0], fill[1], fill[2], filled, t)
+        elif filled > o.cum_qty and a.filled_avg_price is not None:
+            # Fills we did not see on the stream: one catch-up fill at the implied price.
+            avg = Decimal(a.filled_avg_price)
+            qty = filled - o.cum_qty
+            price = (avg * filled - (o.avg_price or Decimal(0)) * o.cum_qty) / qty
+            self._fill(o, f"{oid}-sync-{filled}", price, qty, filled, t)
+        if status == "replaced" and a.replaced_by is not None and o.replaced_by is None:
+            new_id = str(a.replaced_by)
+            if o.pending_request is None:
+                self.manager.request_replace(oid)
+            self.manager.apply(
+                VenueReport.trusted(
+                    kind=EventKind.REPLACED, order_id=oid, ts=t, new_order_id=new_id
+                )
+            )
+            return
+        kind = _STATUS_EVENT.get(status)
+        if kind is not None and o.status.is_open:
+            self._report(kind, oid, t)
+
+    def _fill(
+        self, o: Order, trade_id: str, price: Decimal, qty: Decimal, filled: Decimal, t: int
+    ) -> None:
+        f = Fill.trusted(
+            trade_id=trade_id,
+            order_id=o.id,
+            price=price,
+            qty=qty,
+            liquidity=LiquiditySide.TAKER,
+            commission=Decimal(0),
+            ts_event=t,
+            ts_recv=time.time_ns(),
+        )
+        kind = EventKind.FILL if filled >= o.order_qty else EventKind.PARTIAL_FILL
+        self.manager.apply(VenueReport.trusted(kind=kind, order_id=o.id, ts=t, fill=f))
+
+    def _report(self, kind: EventKind, oid: str, t: int) -> None:
+        # A report the state already reflects (a repeat from the stream and REST) is refused.
+        with contextlib.suppress(FillforgeError):
+            self.manager.apply(VenueReport.trusted(kind=kind, order_id=oid, ts=t))
+
+
+def _request_of(a: AlpacaOrder) -> OrderRequest:
+    """The request an Alpaca order stands for (to adopt legs and foreign orders)."""
+    return OrderRequest(
+        symbol=a.symbol or "",
+        side=OrderSide(a.side.value if a.side else "buy"),
+        type=OrderType(a.type.value if a.type else "market"),
+        time_in_force=a.time_in_force.value,  # type: ignore[arg-type]
+        qty=_d(a.qty),
+        notional=_d(a.notional),
+        limit_price=_d(a.limit_price),
+        stop_price=_d(a.stop_price)
+        if (a.type and a.type.value in ("stop", "stop_limit"))
+        else None,
+        trail_price=_d(a.trail_price),
+        trail_percent=_d(a.trail_percent),
+        client_order_id=a.client_order_id,
+    )
+
+
+def _f(d: Decimal | None) -> float | None:
+    return None if d is None else float(d)
+
+
+def _alpaca_request(r: OrderRequest, cid: str) -> Any:
+    """alpaca-py's request model for ``r``."""
+    common: dict[str, Any] = {
+        "symbol": r.symbol,
+        "qty": _f(r.qty),
+        "notional": _f(r.notional),
+        "side": r.side.value,
+        "time_in_force": r.time_in_force.value,
+        "client_order_id": cid,
+        "extended_hours": r.extended_hours or None,
+    }
+    if r.order_class is not OrderClass.SIMPLE:
+        common["order_class"] = r.order_class.value
+        if r.take_profit is not None:
+            common["take_profit"] = TakeProfitRequest(limit_price=float(r.take_profit.limit_price))
+        if r.stop_loss is not None:
+            common["stop_loss"] = StopLossRequest(
+                stop_price=float(r.stop_loss.stop_price), limit_price=_f(r.stop_loss.limit_price)
+            )
+    common = {k: v for k, v in common.items() if v is not None}
+    t = r.type
+    if t is OrderType.MARKET:
+        return MarketOrderRequest(**common)
+    if t is OrderType.LIMIT:
+        return LimitOrderRequest(limit_price=_f(r.limit_price), **common)
+    if t is OrderType.STOP:
+        return StopOrderRequest(stop_price=_f(r.stop_price), **common)
+    if t is OrderType.STOP_LIMIT:
+        return StopLimitOrderRequest(
+            stop_price=_f(r.stop_price), limit_price=_f(r.limit_price), **common
+        )
+    return TrailingStopOrderRequest(
+        trail_price=_f(r.trail_price), trail_percent=_f(r.trail_percent), **common
+    )

@@ -1,0 +1,172 @@
+"""AlpacaBroker (alpaca-py TradingClient + TradingStream behind the Broker interface) against
+fillforge's Alpaca-compatible server: order flow, the same fills as SimulatedBroker, retries
+without duplicates, and recovery after a dropped stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+
+from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.models import OrderRequest
+from fillforge.sim.broker import Broker, SimulatedBroker
+
+D = Decimal
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def adapter(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
+    b = AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream_url=alpaca_server.stream_url,
+        timeout=2.0,
+        max_wait=0.5,
+    )
+    with b:
+        wait_for(lambda: bool(alpaca_server._streams))
+        yield b
+
+
+def limit(side: str, qty: int, price: str, cid: str | None = None) -> OrderRequest:
+    return OrderRequest(
+        symbol="AAPL",
+        side=OrderSide(side),
+        type=OrderType.LIMIT,
+        time_in_force=OrderTimeInForce.GTC,
+        qty=D(qty),
+        limit_price=D(price),
+        client_order_id=cid,
+    )
+
+
+def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000) -> None:
+    server.call(lambda b: b.quote("AAPL", D(bid), D(ask), bid_size=D(size), ask_size=D(size)))
+
+
+def test_adapter_is_a_broker_and_follows_an_order(
+    alpaca_server: AlpacaServer, adapter: AlpacaBroker
+) -> None:
+    assert isinstance(adapter, Broker)
+    quote(alpaca_server, "100.00", "100.02")
+    o = adapter.submit(limit("buy", 10, "99.50"))
+    assert o.status is OrderStatus.NEW
+    quote(alpaca_server, "99.40", "99.45", size=4)
+    quote(alpaca_server, "99.40", "99.45", size=6)
+    wait_for(lambda: o.status is OrderStatus.FILLED)
+    assert [(f.price, f.qty) for f in o.fills.values()] == [(D("99.45"), 4), (D("99.45"), 6)]
+    assert adapter.positions()["AAPL"].qty == 10
+    assert adapter.account().cash == D(100_000) - D("994.50")
+    assert adapter.clock().next_close_ns is not None
+
+
+def test_cancel_and_replace(alpaca_server: AlpacaServer, adapter: AlpacaBroker) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    a = adapter.submit(limit("buy", 5, "99.00"))
+    adapter.replace(a.id, limit_price=D("99.10"))
+    assert a.status is OrderStatus.REPLACED
+    assert a.replaced_by is not None
+    new = adapter.get_order(a.replaced_by)
+    assert new.limit_price == D("99.10")
+    adapter.cancel(new.id)
+    wait_for(lambda: new.status is OrderStatus.CANCELED)
+    with pytest.raises(AlpacaError) as e:  # already canceled: a 4xx, not retried
+        adapter._call(lambda: adapter._client.cancel_order_by_id(new.id))
+    assert e.value.status == 422
+
+
+def strategy(
+    broker: Broker, script: Callable[[str, str, int], None]
+) -> list[tuple[Decimal, Decimal]]:
+    """A small strategy written once against the Broker interface."""
+    script("100.00", "100.02", 1000)
+    entry = broker.submit(limit("buy", 30, "99.50"))
+    script("99.60", "99.70", 1000)
+    script("99.45", "99.48", 12)  # the offer moves through our bid: 12 fill
+    script("99.40", "99.47", 25)  # then the rest
+    exit_ = broker.submit(limit("sell", 30, "99.60"))
+    script("99.61", "99.63", 40)  # the bid moves through our offer
+    return [(f.price, f.qty) for o in (entry, exit_) for f in o.fills.values()]
+
+
+def test_the_same_strategy_gets_the_same_fills_on_both_brokers(alpaca_server: AlpacaServer) -> None:
+    sim: SimulatedBroker = scripted_broker(("AAPL",))
+
+    def script_sim(bid: str, ask: str, size: int) -> None:
+        sim.quote("AAPL", D(bid), D(ask), bid_size=D(size), ask_size=D(size))
+
+    expected = strategy(sim, script_sim)
+    assert sum(q for _, q in expected) == 60
+
+    with AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream_url=alpaca_server.stream_url,
+    ) as live:
+        wait_for(lambda: bool(alpaca_server._streams))
+
+        def script_server(bid: str, ask: str, size: int) -> None:
+            quote(alpaca_server, bid, ask, size)
+            time.sleep(0.05)  # let the stream deliver before the strategy looks
+
+        got = strategy(live, script_server)
+        wait_for(lambda: sum(o.cum_qty for o in live.orders()) == 60)
+        got = [(f.price, f.qty) for o in live.orders() for f in o.fills.values()]
+    assert got == expected
+
+
+def test_failures_after_placement_never_duplicate_an_order(
+    alpaca_server: AlpacaServer, adapter: AlpacaBroker
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    alpaca_server.faults.fail(500, after=True)  # placed, but the client sees a 500
+    a = adapter.submit(limit("buy", 1, "99.00", cid="once-1"))
+    alpaca_server.faults.delay(3.0)  # placed, but the answer comes after the 2 s client timeout
+    b = adapter.submit(limit("buy", 1, "98.90", cid="once-2"))
+    placed = alpaca_server.call(lambda broker: [o.client_order_id for o in broker.orders()])
+    assert sorted(placed) == ["once-1", "once-2"]
+    assert (a.status, b.status) == (OrderStatus.NEW, OrderStatus.NEW)
+    assert alpaca_server.faults.injected == 2
+
+
+def test_429_and_5xx_before_placement_are_retried_and_other_4xx_are_not(
+    alpaca_server: AlpacaServer, adapter: AlpacaBroker
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    alpaca_server.faults.fail(429, after=False)
+    alpaca_server.faults.fail(503, after=False)
+    o = adapter.submit(limit("buy", 1, "99.00"))
+    assert o.status is OrderStatus.NEW
+    assert alpaca_server.faults.injected == 2
+    with pytest.raises(AlpacaError) as e:
+        adapter.submit(limit("buy", 10**6, "99.00"))
+    assert (e.value.status, e.value.code) == (403, 40310000)
+    assert alpaca_server.faults.injected == 2
+
+
+def test_reconcile_catches_up_fills_missed_while_the_stream_was_down(
+    alpaca_server: AlpacaServer, adapter: AlpacaBroker
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = adapter.submit(limit("buy", 10, "99.50"))
+    alpaca_server.drop_streams()
+    wait_for(lambda: not alpaca_server._streams)
+    quote(alpaca_server, "99.40", "99.45")  # fills while nobody listens
+    assert o.status is OrderStatus.NEW
+    adapter.reconcile()
+    assert o.status is OrderStatus.FILLED
+    assert o.avg_price == D("99.45")
