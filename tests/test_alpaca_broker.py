@@ -170,3 +170,75 @@ def test_reconcile_catches_up_fills_missed_while_the_stream_was_down(
     adapter.reconcile()
     assert o.status is OrderStatus.FILLED
     assert o.avg_price == D("99.45")
+
+
+@pytest.fixture
+def busy_server() -> Iterator[AlpacaServer]:
+    """A server whose rate limit does not bind (the fault test sends a few thousand requests)."""
+    broker = scripted_broker(("AAPL",), cash=D(10**7))
+    with AlpacaServer(broker, key_id="k", secret_key="s", requests_per_minute=10**6) as server:
+        yield server
+
+
+def test_a_thousand_orders_under_random_faults_lose_and_duplicate_nothing(
+    busy_server: AlpacaServer,
+) -> None:
+    import random
+
+    alpaca_server = busy_server
+    rng = random.Random(20261123)
+    quote(alpaca_server, "100.00", "100.02", size=10**6)
+    faults = alpaca_server.faults
+    with AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream_url=alpaca_server.stream_url,
+        timeout=0.3,
+        max_wait=0.02,
+        attempts=10,
+        requests_per_minute=10**6,
+    ) as adapter:
+        placed = []
+        restarts = 0
+        for i in range(1000):
+            r = rng.random()
+            if r < 0.05:
+                faults.fail(500, after=True)  # done, but the client sees an error
+            elif r < 0.08:
+                faults.fail(503, after=False)
+            elif r < 0.10:
+                faults.fail(429, after=False)
+            elif r < 0.12:
+                faults.delay(0.4)  # done, but the answer misses the 0.3 s timeout
+            elif r < 0.13:
+                alpaca_server.drop_streams()
+            elif r < 0.135:
+                alpaca_server.restart()
+                restarts += 1
+            side = "buy" if rng.random() < 0.6 else "sell"
+            if rng.random() < 0.5:
+                req = limit(side, 1, "90.00" if side == "buy" else "110.00", cid=f"f-{i}")
+            else:
+                req = OrderRequest(
+                    symbol="AAPL",
+                    side=OrderSide(side),
+                    type=OrderType.MARKET,
+                    qty=D(1),
+                    client_order_id=f"f-{i}",
+                )
+            o = adapter.submit(req)
+            placed.append(o)
+            if o.status.is_open and rng.random() < 0.3:
+                adapter.cancel(o.id)
+        faults.clear()
+        adapter.reconcile()
+        on_server = alpaca_server.call(
+            lambda b: {o.client_order_id: (o.status, o.cum_qty) for o in b.orders()}
+        )
+        assert sorted(on_server) == sorted(f"f-{i}" for i in range(1000)), "none lost, none twice"
+        for o in placed:
+            status, cum = on_server[o.client_order_id]
+            assert (o.status.alpaca, o.cum_qty) == (status.alpaca, cum), o
+    assert faults.injected > 100
+    assert restarts > 0

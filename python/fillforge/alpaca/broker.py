@@ -66,6 +66,7 @@ __all__ = ["AlpacaBroker", "AlpacaError"]
 _T = TypeVar("_T")
 _M = TypeVar("_M")
 _RETRYABLE = {429, 500, 502, 503, 504}
+_ENDED = {"canceled", "expired", "filled", "rejected", "replaced"}
 _STATUS_EVENT = {
     "canceled": EventKind.CANCELED,
     "expired": EventKind.EXPIRED,
@@ -248,7 +249,16 @@ class AlpacaBroker:
     def cancel(self, order_id: str) -> None:
         with self._lock:
             self.manager.request_cancel(order_id)
-        self._call(lambda: self._client.cancel_order_by_id(order_id))
+
+        def done_already() -> AlpacaOrder | None:
+            # A retried cancel whose first attempt went through: the order is no longer open.
+            got = _as(AlpacaOrder, self._client.get_order_by_id(order_id))
+            return got if got.status.value in _ENDED else None
+
+        ended = self._call(lambda: self._client.cancel_order_by_id(order_id), done_already)
+        if ended is not None:
+            with self._lock:
+                self._sync(ended)
 
     def replace(
         self,
@@ -410,15 +420,25 @@ class AlpacaBroker:
             self._report(EventKind.NEW, oid, t)
         if o.status.value == "held" and status not in ("held",):
             self._report(EventKind.NEW, oid, t)
+        # Fills: Alpaca's filled_qty is the truth. A stream fill applies at its own price; what
+        # it leaves unexplained (fills missed while the stream was down, or known only from a
+        # REST snapshot) is caught up by one fill at the price the average implies. A fill
+        # already counted (the REST answer came first) is not applied twice.
+        # Alpaca's filled_qty is the truth. A stream fill applies at its own price; what it leaves
+        # unexplained (fills missed while the stream was down, or known only from a REST answer)
+        # is caught up by one fill at the price the average implies; nothing counts twice.
         filled = Decimal(a.filled_qty or 0)
-        if fill is not None and fill[1] is not None and fill[2] is not None:
-            self._fill(o, fill[0], fill[1], fill[2], filled, t)
-        elif filled > o.cum_qty and a.filled_avg_price is not None:
-            # Fills we did not see on the stream: one catch-up fill at the implied price.
-            avg = Decimal(a.filled_avg_price)
-            qty = filled - o.cum_qty
-            price = (avg * filled - (o.avg_price or Decimal(0)) * o.cum_qty) / qty
-            self._fill(o, f"{oid}-sync-{filled}", price, qty, filled, t)
+        gap = filled - o.cum_qty
+        if gap > 0:
+            own_px = fill[1] if fill is not None else None
+            own = min(fill[2] or Decimal(0), gap) if fill is not None and own_px else Decimal(0)
+            if gap > own and a.filled_avg_price is not None:
+                qty = gap - own
+                prior = (o.avg_price or Decimal(0)) * o.cum_qty
+                price = (Decimal(a.filled_avg_price) * filled - prior - (own_px or 0) * own) / qty
+                self._fill(o, f"{oid}-sync-{o.cum_qty + qty}", price, qty, o.cum_qty + qty, t)
+            if own > 0 and fill is not None and own_px is not None:
+                self._fill(o, fill[0], own_px, own, o.cum_qty + own, t)
         if status == "replaced" and a.replaced_by is not None and o.replaced_by is None:
             new_id = str(a.replaced_by)
             if o.pending_request is None:

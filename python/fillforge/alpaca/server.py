@@ -234,6 +234,12 @@ class AlpacaServer:
             self._thread.join(timeout=10)
         self._server = self._thread = None
 
+    def restart(self) -> None:
+        """Stop and serve again on the same port (the simulation keeps its state): clients see
+        dropped connections and refused requests meanwhile."""
+        self.stop()
+        self.start()
+
     def __enter__(self) -> AlpacaServer:
         return self.start() if self._server is None else self
 
