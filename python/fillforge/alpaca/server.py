@@ -19,13 +19,14 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from fillforge.alpaca import wire
 from fillforge.errors import (
@@ -169,7 +170,8 @@ class AlpacaServer:
         self._ticking = threading.Event()
         self.faults = Faults()
         broker.subscribe(self._on_event)
-        self.app = self._build()
+        self.app_routes = self._build()
+        self.app = self._gate
 
     # ----- running --------------------------------------------------------------------------
 
@@ -195,7 +197,12 @@ class AlpacaServer:
 
     def start(self) -> AlpacaServer:
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", access_log=False
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            interface="asgi3",
         )
         server = uvicorn.Server(config)
         self._server = server
@@ -351,35 +358,43 @@ class AlpacaServer:
             "X-Ratelimit-Reset": str(math.ceil(time.time() + wait / NS_PER_SECOND)),
         }
 
-    async def _gate(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if not request.url.path.startswith("/v2"):
-            return await call_next(request)
-        key = request.headers.get("APCA-API-KEY-ID")
-        if not self._authorized(key, request.headers.get("APCA-API-SECRET-KEY")):
-            return JSONResponse(
-                wire.error(wire.CODE_UNAUTHORIZED, "request is not authorized"), status_code=401
-            )
-        assert key is not None
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pure-ASGI gate before the routes: key check, rate limit, clock, injected faults, and
+        the ``X-Ratelimit-*`` headers on the answer. (Starlette's ``BaseHTTPMiddleware`` costs
+        about a millisecond a request; this does not.)"""
+        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
+            return await self.app_routes(scope, receive, send)
+        headers = dict(scope["headers"])
+        key = headers.get(b"apca-api-key-id", b"").decode("latin-1")
+        secret = headers.get(b"apca-api-secret-key", b"").decode("latin-1")
+        if not self._authorized(key, secret):
+            body = wire.error(wire.CODE_UNAUTHORIZED, "request is not authorized")
+            return await JSONResponse(body, status_code=401)(scope, receive, send)
         if not self.limiter.try_acquire(key):
-            return JSONResponse(
-                wire.error(wire.CODE_RATE_LIMITED, "rate limit exceeded"),
-                status_code=429,
-                headers=self._limit_headers(key),
-            )
+            body = wire.error(wire.CODE_RATE_LIMITED, "rate limit exceeded")
+            limited = JSONResponse(body, status_code=429, headers=self._limit_headers(key))
+            return await limited(scope, receive, send)
         with self.lock:
             self._sync()
         fault = self.faults.next()
-        if fault is not None and fault[0] == "fail" and not fault[2]:
-            return self._fault_response(key, int(fault[1]))
-        response = await call_next(request)
         if fault is not None and fault[0] == "fail":
-            return self._fault_response(key, int(fault[1]))
-        if fault is not None:
-            await asyncio.sleep(fault[1])
-        response.headers.update(self._limit_headers(key))
-        return response
+            if fault[2]:  # carry the request out, then answer with the fault instead
+
+                async def swallow(message: Message) -> None:
+                    return None
+
+                await self.app_routes(scope, receive, swallow)
+            return await self._fault_response(key, int(fault[1]))(scope, receive, send)
+        extra = [(k.lower().encode(), v.encode()) for k, v in self._limit_headers(key).items()]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if fault is not None:
+                    await asyncio.sleep(fault[1])
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app_routes(scope, receive, with_headers)
 
     def _fault_response(self, key: str, status: int) -> Response:
         headers = self._limit_headers(key)
@@ -417,7 +432,6 @@ class AlpacaServer:
             title="fillforge Alpaca-compatible paper server",
             description="Alpaca Trading API v2 on fillforge's simulated exchange.",
         )
-        app.middleware("http")(self._gate)
         app.add_api_websocket_route("/stream", self._stream)
         lock, broker = self.lock, self.broker
 
