@@ -618,3 +618,36 @@ def test_a22_cli_needs_credentials() -> None:
     )
     assert proc.returncode == 2
     assert "APCA_API_KEY_ID" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("utc", "tif", "accepted"),
+    [
+        ("13:27", "opg", True),  # 9:27 ET
+        ("13:28", "opg", False),  # 9:28 ET
+        ("19:49", "cls", True),  # 15:49 ET
+        ("19:50", "cls", False),
+        ("23:00", "opg", True),  # 19:00 ET: queued for the next day
+    ],
+)
+def test_a23_auction_orders_have_alpacas_submission_windows(
+    utc: str, tif: str, accepted: bool
+) -> None:
+    import datetime as dt
+
+    t = dt.datetime.fromisoformat(f"2024-06-04T{utc}:00+00:00")
+    broker = scripted_broker(("AAPL",), start_ns=int(t.timestamp()) * 10**9)
+    with AlpacaServer(broker, key_id="k", secret_key="s", speed=None) as server:
+        headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+        body = {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "limit", "limit_price": 1}
+        r = requests.post(
+            f"{server.base_url}/v2/orders",
+            json=body | {"time_in_force": tif},
+            headers=headers,
+            timeout=5,
+        )
+    if accepted:
+        assert r.status_code == 200, r.text
+    else:
+        assert (r.status_code, r.json()["code"]) == (422, 42210000)
+        assert "7:00pm ET" in r.json()["message"]

@@ -242,3 +242,18 @@ def test_a_thousand_orders_under_random_faults_lose_and_duplicate_nothing(
             assert (o.status.alpaca, o.cum_qty) == (status.alpaca, cum), o
     assert faults.injected > 100
     assert restarts > 0
+
+
+def test_a_stream_reconnect_reconciles_by_itself(
+    alpaca_server: AlpacaServer, adapter: AlpacaBroker
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = adapter.submit(limit("buy", 10, "99.50"))
+    alpaca_server.drop_streams()
+    wait_for(lambda: not alpaca_server._streams)
+    quote(alpaca_server, "99.40", "99.45")  # fills while the stream is down
+    assert o.status is OrderStatus.NEW
+    # The SDK reconnects after its backoff (1 s and up); the adapter then reconciles.
+    wait_for(lambda: o.status is OrderStatus.FILLED, timeout=40)
+    assert adapter.reconnects >= 1
+    assert o.avg_price == D("99.45")

@@ -150,12 +150,35 @@ class AlpacaBroker:
         self._lock = threading.RLock()
         self._stream: TradingStream | None = None
         self._thread: threading.Thread | None = None
+        self.reconnects = 0
         if stream:
             if stream_url:
                 self._stream = TradingStream(key, secret, paper=paper, url_override=stream_url)
             else:
                 self._stream = TradingStream(key, secret, paper=paper)
             self._stream.subscribe_trade_updates(self._on_update)
+            self._watch_reconnects(self._stream)
+
+    def _watch_reconnects(self, stream: TradingStream) -> None:
+        """Reconcile after every reconnect of the SDK's stream (it reconnects by itself, with
+        backoff, and says nothing): updates sent while it was down are otherwise lost. This wraps
+        the SDK's connect step, ``TradingStream._start_ws`` (alpaca-py 0.44)."""
+        connect = stream._start_ws
+        connects = 0
+
+        async def start_ws() -> None:
+            nonlocal connects
+            await connect()  # type: ignore[no-untyped-call]
+            connects += 1
+            if connects > 1:
+                self.reconnects += 1
+                threading.Thread(target=self._reconcile_after_reconnect, daemon=True).start()
+
+        stream._start_ws = start_ws  # type: ignore[method-assign]
+
+    def _reconcile_after_reconnect(self) -> None:
+        with contextlib.suppress(FillforgeError, requests.RequestException, APIError):
+            self.reconcile()
 
     # ----- lifecycle --------------------------------------------------------------------------
 

@@ -443,7 +443,11 @@ class AlpacaServer:
                 return JSONResponse(wire.error(wire.CODE_INVALID, "invalid JSON"), 422)
             with lock:
                 try:
-                    order = broker.submit(wire.order_request(body))
+                    wanted = wire.order_request(body)
+                    refused = self._auction_window(wanted)
+                    if refused is not None:
+                        return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, refused), 422)
+                    order = broker.submit(wanted)
                 except FillforgeError as e:
                     return _fail(e)
                 return JSONResponse(self._order_json(order))
@@ -692,6 +696,19 @@ class AlpacaServer:
             return JSONResponse(self._asset(sym))
 
         return app
+
+    def _auction_window(self, request: OrderRequest) -> str | None:
+        """Alpaca refuses opg orders sent 9:28-19:00 ET and cls orders sent 15:50-19:00 ET."""
+        tif = request.time_in_force.value
+        if tif not in ("opg", "cls"):
+            return None
+        local = dt.datetime.fromtimestamp(self.broker.now() / 1e9, _zone("America/New_York"))
+        minute = local.hour * 60 + local.minute
+        start = 9 * 60 + 28 if tif == "opg" else 15 * 60 + 50
+        if start <= minute < 19 * 60:
+            window = "9:28am" if tif == "opg" else "3:50pm"
+            return f"{tif} orders are not accepted between {window} and 7:00pm ET"
+        return None
 
     def _asset(self, symbol: str) -> dict[str, Any]:
         return wire.asset_json(
