@@ -651,3 +651,27 @@ def test_a23_auction_orders_have_alpacas_submission_windows(
     else:
         assert (r.status_code, r.json()["code"]) == (422, 42210000)
         assert "7:00pm ET" in r.json()["message"]
+
+
+def test_a24_alpacas_protective_conversions(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02", size=10)
+    buy = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=25, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    # A marketable limit at the ask + 2.5%: what the offer did not fill keeps working.
+    assert (buy.type.value, buy.limit_price) == ("limit", "102.53")
+    assert (buy.status, buy.filled_qty) == (OrderStatus.PARTIALLY_FILLED, "10")
+    stop = client.submit_order(
+        StopOrderRequest(
+            symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, stop_price=40
+        )
+    )
+    assert (stop.type.value, stop.stop_price, stop.limit_price) == ("stop_limit", "40", "41.6")
+    sell_stop = client.submit_order(
+        StopOrderRequest(
+            symbol="AAPL", qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=90
+        )
+    )
+    assert (sell_stop.type.value, sell_stop.limit_price) == ("stop", None)

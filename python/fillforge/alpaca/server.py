@@ -39,7 +39,7 @@ from fillforge.errors import (
     SimulationError,
     UnknownOrderIdError,
 )
-from fillforge.orders.enums import OrderSide, OrderType
+from fillforge.orders.enums import OrderClass, OrderSide, OrderType
 from fillforge.orders.models import OrderEvent, OrderRequest
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
@@ -443,7 +443,7 @@ class AlpacaServer:
                 return JSONResponse(wire.error(wire.CODE_INVALID, "invalid JSON"), 422)
             with lock:
                 try:
-                    wanted = wire.order_request(body)
+                    wanted = self._convert(wire.order_request(body))
                     refused = self._auction_window(wanted)
                     if refused is not None:
                         return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, refused), 422)
@@ -697,6 +697,27 @@ class AlpacaServer:
 
         return app
 
+    def _convert(self, r: OrderRequest) -> OrderRequest:
+        """Alpaca's protective conversions: a market buy that opens or adds to a position becomes
+        a marketable limit with a collar over the ask, and a buy stop a stop-limit over its stop
+        (4% under $50, 2.5% from $50); sells are not converted."""
+        if r.side is not OrderSide.BUY or r.order_class is not OrderClass.SIMPLE:
+            return r
+        market = self.broker.venue.markets.get(r.symbol)
+        if market is None:
+            return r
+        position = self.broker.positions().get(r.symbol)
+        if r.type is OrderType.MARKET and (position is None or position.qty >= 0):
+            ask = market.best_ask()
+            if ask is None or r.time_in_force.value in ("opg", "cls"):
+                return r
+            limit = _collar(ask, market.instrument.tick_size)
+            return r.model_copy(update={"type": OrderType.LIMIT, "limit_price": limit})
+        if r.type is OrderType.STOP and r.stop_price is not None:
+            limit = _collar(r.stop_price, market.instrument.tick_size)
+            return r.model_copy(update={"type": OrderType.STOP_LIMIT, "limit_price": limit})
+        return r
+
     def _auction_window(self, request: OrderRequest) -> str | None:
         """Alpaca refuses opg orders sent 9:28-19:00 ET and cls orders sent 15:50-19:00 ET."""
         tif = request.time_in_force.value
@@ -736,6 +757,12 @@ class AlpacaServer:
         return self.broker.submit(
             OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
         )
+
+
+def _collar(price: Decimal, tick: Decimal) -> Decimal:
+    """``price`` plus Alpaca's collar (4% under $50, else 2.5%), rounded up to the tick."""
+    raised = price * (Decimal("1.04") if price < 50 else Decimal("1.025"))
+    return (raised / tick).to_integral_value(rounding="ROUND_CEILING") * tick
 
 
 def _zone(name: str) -> dt.tzinfo:
