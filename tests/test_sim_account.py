@@ -473,3 +473,65 @@ def test_short_limits_cap_the_short_including_open_sells() -> None:
     acct.reserve("c", "ABC", OrderSide.SELL, Decimal(10_000), Decimal(1))  # no limit there
     with pytest.raises(SimulationError):
         Account(Decimal(1), short_limits={"XYZ": -1})
+
+
+def _reserved_from_scratch(acct: Account) -> Decimal:
+    """The definition of ``reserved``, walked in full (oldest orders reduce first)."""
+    total, left = Decimal(0), {}
+    for r in acct.reservations().values():
+        key = (r.symbol, r.side)
+        if key not in left:
+            pos = acct.position(r.symbol).qty
+            left[key] = max(pos if r.side is OrderSide.SELL else -pos, Decimal(0))
+        reduces = min(left[key], r.qty)
+        left[key] -= reduces
+        total += (r.qty - reduces) * r.price
+    return total
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["reserve", "release", "partial", "fill", "rekey"]),
+            st.sampled_from(["A", "B"]),
+            st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+            st.integers(1, 50),
+            st.integers(90, 110),
+        ),
+        max_size=60,
+    )
+)
+@settings(max_examples=400)
+def test_cached_reserved_equals_its_definition(
+    ops: list[tuple[str, str, OrderSide, int, int]],
+) -> None:
+    acct = Account(Decimal(10**9))
+    ids: list[str] = []
+    for n, (op, sym, side, qty, price) in enumerate(ops):
+        if op == "reserve" or not ids:
+            oid = f"o{n}"
+            acct.reserve(oid, sym, side, Decimal(qty), Decimal(price))
+            ids.append(oid)
+        elif op == "release":
+            acct.release(ids.pop(qty % len(ids)))
+        elif op == "partial":
+            oid = ids[qty % len(ids)]
+            if acct.release_partial(oid, Decimal(1)) == 0:
+                ids.remove(oid)
+        elif op == "rekey":
+            old = ids.pop(qty % len(ids))
+            acct.rekey(old, f"r{n}")
+            ids.append(f"r{n}")
+        else:
+            acct.apply_fill(sym, side, Decimal(qty), Decimal(price))
+        assert acct.reserved == _reserved_from_scratch(acct)
+
+
+def test_rekey_of_an_older_order_changes_which_order_reduces() -> None:
+    acct = Account(Decimal(10**6))
+    acct.apply_fill("X", OrderSide.BUY, Decimal(10), Decimal(100))
+    acct.reserve("o1", "X", OrderSide.SELL, Decimal(10), Decimal(100))  # reduces the long fully
+    acct.reserve("o2", "X", OrderSide.SELL, Decimal(5), Decimal(110))  # opens a short of 5
+    assert acct.reserved == 550
+    acct.rekey("o1", "o1b")  # o1 now counts as the younger: o2 reduces 5, o1 opens 5 at 100
+    assert acct.reserved == _reserved_from_scratch(acct) == 500

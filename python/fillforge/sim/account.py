@@ -165,6 +165,11 @@ class Account:
         self._fees = _ZERO
         self._books: dict[str, _Book] = {}
         self._res: dict[str, Reservation] = {}
+        # Per (symbol, side): the open reserved quantity, and a cache of (reducing capacity left,
+        # reserved value) so that a new order costs O(1), not a walk over every open order.
+        # Appending a reservation extends the cache; anything else drops it (rebuilt on demand).
+        self._open: dict[tuple[str, OrderSide], Decimal] = {}
+        self._cache: dict[tuple[str, OrderSide], tuple[Decimal, Decimal]] = {}
 
     # ----- fills and marks --------------------------------------------------------------------
 
@@ -191,6 +196,9 @@ class Account:
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = _Book()
+        # The position changes: what its open orders reduce changes with it.
+        self._cache.pop((symbol, OrderSide.BUY), None)
+        self._cache.pop((symbol, OrderSide.SELL), None)
         with _localcontext(_CTX):
             s = q if side is OrderSide.BUY else -q
             q0, c0 = book.qty, book.cost
@@ -256,6 +264,14 @@ class Account:
         self._res[order_id] = Reservation.adopt(
             {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
         )
+        key = (symbol, side)
+        with _localcontext(_CTX):
+            self._open[key] = self._open.get(key, _ZERO) + q
+            cached = self._cache.get(key)
+            if cached is not None:
+                left, value = cached
+                reduces = min(left, q)
+                self._cache[key] = (left - reduces, value + (q - reduces) * p)
         return needed
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
@@ -263,9 +279,12 @@ class Account:
         r = self._reservation(order_id)
         if new_order_id in self._res:
             raise OrderValidationError("order_id", new_order_id, "already has an open reservation")
+        newest = next(reversed(self._res)) == order_id
         del self._res[order_id]
         fields = {"order_id": new_order_id, "symbol": r.symbol, "side": r.side}
         self._res[new_order_id] = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+        if not newest:  # it moved behind younger orders: their reducing order changed
+            self._cache.pop((r.symbol, r.side), None)
 
     def release_partial(self, order_id: str, qty: Decimal) -> Decimal:
         """``qty`` of the order filled (or was canceled): shrink its reservation and return what
@@ -275,15 +294,29 @@ class Account:
         left = r.qty - q
         if left > 0:
             self._res[order_id] = r.model_copy(update={"qty": left})
+            self._forget(r, q)
             return left
         del self._res[order_id]
+        self._forget(r, r.qty)
         return _ZERO
 
     def release(self, order_id: str) -> Decimal:
         """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
         r = self._reservation(order_id)
         del self._res[order_id]
+        self._forget(r, r.qty)
         return r.qty
+
+    def _forget(self, r: Reservation, qty: Decimal) -> None:
+        """``qty`` of ``r`` is no longer reserved."""
+        key = (r.symbol, r.side)
+        with _localcontext(_CTX):
+            left = self._open[key] - qty
+        if left > 0:
+            self._open[key] = left
+        else:
+            del self._open[key]
+        self._cache.pop(key, None)
 
     def reservations(self) -> dict[str, Reservation]:
         """The open reservations by order id, oldest first."""
@@ -336,16 +369,18 @@ class Account:
         """Buying power held by open orders: the part of each that would not reduce a position,
         at its price. Earlier orders reduce first, so this follows fills without bookkeeping."""
         total = _ZERO
-        left: dict[tuple[str, OrderSide], Decimal] = {}
         with _localcontext(_CTX):
-            for r in self._res.values():
-                key = (r.symbol, r.side)
-                capacity = left.get(key)
-                if capacity is None:
-                    capacity = self._capacity(r.symbol, r.side)
-                reduces = min(capacity, r.qty)
-                left[key] = capacity - reduces
-                total += (r.qty - reduces) * r.price
+            for key in self._open:
+                cached = self._cache.get(key)
+                if cached is None:
+                    capacity, value = self._capacity(*key), _ZERO
+                    for r in self._res.values():
+                        if r.symbol == key[0] and r.side is key[1]:
+                            reduces = min(capacity, r.qty)
+                            capacity -= reduces
+                            value += (r.qty - reduces) * r.price
+                    cached = self._cache[key] = (capacity, value)
+                total += cached[1]
         return total
 
     @property
@@ -401,10 +436,10 @@ class Account:
 
     def _check(self, symbol: str, side: OrderSide, q: Decimal, p: Decimal) -> Decimal:
         with _localcontext(_CTX):
-            capacity = self._capacity(symbol, side)
-            for r in self._res.values():
-                if r.symbol == symbol and r.side is side:
-                    capacity = max(capacity - r.qty, _ZERO)
+            # Earlier open orders on the same side reduce the position first.
+            capacity = max(
+                self._capacity(symbol, side) - self._open.get((symbol, side), _ZERO), _ZERO
+            )
             opening = q - min(q, capacity)
             if opening and side is OrderSide.SELL:
                 if not self.is_shortable(symbol):
@@ -426,10 +461,7 @@ class Account:
             return
         book = self._books.get(symbol)
         pos = book.qty if book else _ZERO
-        selling = q + sum(
-            (r.qty for r in self._res.values() if r.symbol == symbol and r.side is OrderSide.SELL),
-            _ZERO,
-        )
+        selling = q + self._open.get((symbol, OrderSide.SELL), _ZERO)
         short = max(selling - max(pos, _ZERO), _ZERO) + max(-pos, _ZERO)
         if short > limit:
             raise NotShortableError(
