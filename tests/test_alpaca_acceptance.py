@@ -675,3 +675,31 @@ def test_a24_alpacas_protective_conversions(
         )
     )
     assert (sell_stop.type.value, sell_stop.limit_price) == ("stop", None)
+
+
+def test_a25_replacing_a_trail_keeps_the_water_mark(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    buy(client)
+    trade(alpaca_server, "100.00")
+    o = client.submit_order(
+        TrailingStopOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.SELL,
+            time_in_force=TimeInForce.GTC,
+            trail_price=2.0,
+        )
+    )
+    trade(alpaca_server, "103.00", aggressor="buy")
+    assert (client.get_order_by_id(o.id).hwm, client.get_order_by_id(o.id).stop_price) == (
+        "103",
+        "101",
+    )
+    new = client.replace_order_by_id(o.id, ReplaceOrderRequest(trail=0.5))
+    assert (new.replaces, new.trail_price, new.hwm, new.stop_price) == (o.id, "0.5", "103", "102.5")
+    assert client.get_order_by_id(o.id).status is OrderStatus.REPLACED
+    quote(alpaca_server, "102.40", "102.45")
+    trade(alpaca_server, "102.45")
+    assert client.get_order_by_id(new.id).status is OrderStatus.FILLED

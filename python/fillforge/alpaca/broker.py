@@ -290,15 +290,17 @@ class AlpacaBroker:
         qty: Decimal | None = None,
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
+        trail: Decimal | None = None,
     ) -> None:
         req = ReplaceOrderRequest(
             qty=None if qty is None else int(qty),
-            limit_price=None if limit_price is None else float(limit_price),
-            stop_price=None if stop_price is None else float(stop_price),
+            limit_price=_f(limit_price),
+            stop_price=_f(stop_price),
+            trail=_f(trail),
         )
         with self._lock:
             self.manager.request_replace(
-                order_id, qty=qty, limit_price=limit_price, stop_price=stop_price
+                order_id, qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail
             )
         new = self._call(lambda: self._client.replace_order_by_id(order_id, req))
         assert isinstance(new, AlpacaOrder)

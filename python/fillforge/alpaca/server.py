@@ -515,16 +515,12 @@ class AlpacaServer:
             with lock:
                 try:
                     old = broker.get_order(order_id)
-                    if body.get("trail") is not None:
-                        return JSONResponse(
-                            wire.error(wire.CODE_UNPROCESSABLE, "trail replace is not supported"),
-                            422,
-                        )
                     broker.replace(
                         order_id,
                         qty=wire.decimal_field(body, "qty"),
                         limit_price=wire.decimal_field(body, "limit_price"),
                         stop_price=wire.decimal_field(body, "stop_price"),
+                        trail=wire.decimal_field(body, "trail"),
                     )
                 except InvalidTransitionError:
                     return JSONResponse(

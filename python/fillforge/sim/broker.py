@@ -74,6 +74,7 @@ class Broker(Protocol):
         qty: Decimal | None = None,
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
+        trail: Decimal | None = None,
     ) -> None: ...
     def get_order(self, order_id: str) -> Order: ...
     def get_order_by_client_id(self, client_order_id: str) -> Order: ...
@@ -244,9 +245,11 @@ class SimulatedBroker:
         qty: Decimal | None = None,
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
+        trail: Decimal | None = None,
     ) -> None:
         """Ask to replace (Alpaca's semantics: a new order id, the old order ``replaced``; the
-        new order takes a new place in the queue)."""
+        new order takes a new place in the queue). ``trail`` changes a trailing stop's trail (a
+        price, or a percent, as the order has it), keeping its water mark."""
         o = self.manager.get(order_id)
         inst = self.venue.market(o.symbol).instrument
         if qty is not None:
@@ -254,8 +257,10 @@ class SimulatedBroker:
         for field, value in (("limit_price", limit_price), ("stop_price", stop_price)):
             if value is not None:
                 inst.to_ticks(value, field)
+        if trail is not None:
+            self._trail_args(o, trail)  # validates before anything changes
         self.manager.request_replace(
-            order_id, qty=qty, limit_price=limit_price, stop_price=stop_price
+            order_id, qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail
         )
         self._schedule(self._now + self._cancel_delay(), lambda: self._replace_arrive(o.id))
         self._deliver_due()
@@ -473,6 +478,23 @@ class SimulatedBroker:
         self._report(EventKind.NEW, o.id)
         self._drain(market)
 
+    def _retrail(self, o: Order, market: Market, uid: int, trail: Decimal) -> None:
+        """A trailing stop's new trail: amended in the engine (the water mark stays); the
+        replacement order takes over the engine's stop."""
+        try:
+            market.engine.amend_trailing(uid, **self._trail_args(o, trail))
+        except FillforgeError:
+            self._report(EventKind.REPLACE_REJECTED, o.id, reason="the stop is no longer held")
+            return
+        new_id = self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
+        self._report(EventKind.REPLACED, o.id, new_order_id=new_id)
+        new = self.manager.get(new_id)
+        field = "trail_price" if o.request.trail_price is not None else "trail_percent"
+        new.request = new.request.model_copy(update={field: trail})
+        self._uid[new.id], self._oid[uid] = uid, new.id
+        if self._account.reservation(o.id) is not None:
+            self._account.rekey(o.id, new.id)
+
     def _place(self, o: Order, market: Market, uid: int) -> None:
         """Put the open part of ``o`` on the venue's engine under ``uid``, by its type."""
         eng, inst, r = market.engine, market.instrument, o.request
@@ -510,6 +532,19 @@ class SimulatedBroker:
         self._release(o.id)
         self._report(EventKind.CANCELED, o.id, reason="user")
 
+    def _trail_args(self, o: Order, trail: Decimal) -> dict[str, int]:
+        """The engine's trail for a new ``trail`` of order ``o`` (ticks, or whole bps)."""
+        r = o.request
+        if r.type is not OrderType.TRAILING_STOP:
+            raise SimulationError("trail", trail, "only a trailing stop has a trail")
+        if r.trail_price is not None:
+            inst = self.venue.market(o.symbol).instrument
+            return {"trail_ticks": inst.to_ticks(trail, "trail")}
+        bps = trail * 100
+        if bps % 1 or not 0 < bps <= 10_000:
+            raise SimulationError("trail", trail, "a percent in whole basis points, up to 100")
+        return {"trail_bps": int(bps)}
+
     def _replace_arrive(self, order_id: str) -> None:
         o = self.manager.get(order_id)
         terms = o.pending_request
@@ -517,6 +552,9 @@ class SimulatedBroker:
             return
         market = self.venue.market(o.symbol)
         uid = self._uid[o.id]
+        if terms.get("trail") is not None:
+            self._retrail(o, market, uid, terms["trail"])
+            return
         try:
             market.engine.cancel(uid)
         except FillforgeError:

@@ -253,3 +253,16 @@ fn a_quote_through_a_resting_user_order_fills_it_at_the_quote() {
     e.run(1, i64::MAX, false);
     assert_eq!(fills(&mut e), vec![(1, 97, 5, false)]);
 }
+
+#[test]
+fn a_trailing_stops_trail_can_change_and_keeps_its_water_mark() {
+    let mut e = engine(vec![msg(1, kind::HIDDEN, 0, Side::Sell, 110, 1)]);
+    e.submit_trailing(2, Side::Sell, 5, Trail::Ticks(5), None, None, TimeInForce::Gtc).unwrap();
+    e.run(1, i64::MAX, false);
+    assert_eq!(e.trailing_state(2), Some((Some(105), Some(110))));
+    e.amend_trailing(2, Trail::Ticks(2)).unwrap();
+    assert_eq!(e.trailing_state(2), Some((Some(108), Some(110))));
+    assert!(e.amend_trailing(2, Trail::Bps(100)).is_err(), "no switch to percent");
+    assert!(e.amend_trailing(3, Trail::Ticks(2)).is_err(), "unknown");
+    assert_eq!(e.trailing_state(2), Some((Some(108), Some(110))));
+}

@@ -313,6 +313,26 @@ impl PySimEngine {
         })
     }
 
+    /// Change a live trailing stop's trail (same kind), keeping its water mark.
+    #[pyo3(signature = (order_id, *, trail_ticks = None, trail_bps = None))]
+    fn amend_trailing(
+        &mut self,
+        order_id: u64,
+        trail_ticks: Option<i64>,
+        trail_bps: Option<u32>,
+    ) -> PyResult<()> {
+        let trail = match (trail_ticks, trail_bps) {
+            (Some(t), None) => Trail::Ticks(t),
+            (None, Some(b)) => Trail::Bps(b),
+            _ => {
+                return Err(
+                    CoreErr::TrailingBatch("give exactly one of trail_ticks and trail_bps".into()).into()
+                )
+            }
+        };
+        self.guard(|e| Ok(e.amend_trailing(order_id, trail)?))
+    }
+
     #[pyo3(signature = (order_id, side, qty, limit_price = None, *, close = false))]
     fn submit_auction(
         &mut self,

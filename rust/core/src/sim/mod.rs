@@ -726,6 +726,28 @@ impl Engine {
         Ok(())
     }
 
+    /// Change a live trailing stop's trail, keeping its water mark (price and percent trails
+    /// cannot be swapped for one another).
+    pub fn amend_trailing(&mut self, user: OrderId, trail: Trail) -> Result<(), SimError> {
+        let id = tag(user)?;
+        if !self.trailers.contains_key(&id) {
+            return Err(BookError::UnknownOrder { order_id: user }.into());
+        }
+        let same_kind = matches!(
+            (self.trailing.get(id).map(|s| s.spec.trail), trail),
+            (Some(Trail::Ticks(_)), Trail::Ticks(_)) | (Some(Trail::Bps(_)), Trail::Bps(_))
+        );
+        if !same_kind {
+            return Err(BookError::InvalidOrder {
+                order_id: user,
+                why: "a trailing stop's trail cannot switch between price and percent",
+            }
+            .into());
+        }
+        self.trailing.amend(id, trail)?;
+        Ok(())
+    }
+
     /// The stop and water mark of a live trailing stop.
     pub fn trailing_state(&self, user: OrderId) -> Option<(Option<Price>, Option<Price>)> {
         let s = self.trailing.get(user | USER_TAG)?;
