@@ -54,7 +54,7 @@ from tenacity import (
 
 from fillforge.errors import FillforgeError, OrderError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
-from fillforge.orders.manager import EventStream, OrderManager, Subscriber
+from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, OrderRequest, VenueReport
 from fillforge.orders.order import Order
 from fillforge.sim.account import AccountSnapshot, Position
@@ -112,7 +112,7 @@ def _ns(t: Any) -> int:
     return int(t.timestamp() * 1_000_000) * 1000 if t is not None else time.time_ns()
 
 
-class AlpacaBroker:
+class AlpacaBroker(ManagedOrders):
     """A :class:`~fillforge.sim.broker.Broker` over alpaca-py.
 
     ``url_override`` / ``stream_url`` point at an Alpaca-compatible server (fillforge's own, in
@@ -318,17 +318,6 @@ class AlpacaBroker:
 
     # ----- queries ------------------------------------------------------------------------
 
-    def get_order(self, order_id: str) -> Order:
-        return self.manager.get(order_id)
-
-    def get_order_by_client_id(self, client_order_id: str) -> Order:
-        return self.manager.by_client_order_id(client_order_id)
-
-    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
-        if open_only:
-            return self.manager.open_orders(symbol)
-        return [o for o in self.manager.orders.values() if symbol is None or o.symbol == symbol]
-
     def positions(self) -> dict[str, Position]:
         out = {}
         for raw in _as(list, self._call(self._client.get_all_positions)):
@@ -376,12 +365,6 @@ class AlpacaBroker:
             next_open_ns=_ns(c.next_open),
             next_close_ns=_ns(c.next_close),
         )
-
-    def events(self) -> EventStream:
-        return self.manager.stream()
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        return self.manager.subscribe(callback)
 
     # ----- keeping the local state right ----------------------------------------------------
 

@@ -410,3 +410,29 @@ _HANDLERS: dict[EventKind, Callable[[Order, VenueReport], OrderEvent]] = {
     EventKind.TRADE_CANCEL: lambda o, r: o.trade_cancel(_need(r.trade_id, "trade_id"), r.ts),
     EventKind.TRADE_CORRECT: lambda o, r: o.trade_correct(_need(r.fill, "fill"), r.ts),
 }
+
+
+class ManagedOrders:
+    """The order queries and event feed of a broker that keeps its orders in ``self.manager``
+    (shared by every :class:`~fillforge.sim.broker.Broker` implementation)."""
+
+    manager: OrderManager
+
+    def get_order(self, order_id: str) -> Order:
+        return self.manager.get(order_id)
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order:
+        return self.manager.by_client_order_id(client_order_id)
+
+    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
+        if open_only:
+            return self.manager.open_orders(symbol)
+        return [o for o in self.manager.orders.values() if symbol is None or o.symbol == symbol]
+
+    def events(self) -> EventStream:
+        """A new buffered stream of every order event from now on (sync and async iteration)."""
+        return self.manager.stream()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every order event; returns a function that unsubscribes."""
+        return self.manager.subscribe(callback)

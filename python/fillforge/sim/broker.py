@@ -27,7 +27,7 @@ from fillforge.orders.enums import (
     OrderTimeInForce,
     OrderType,
 )
-from fillforge.orders.manager import EventStream, OrderManager, Subscriber
+from fillforge.orders.manager import EventStream, ManagedOrders, OrderManager, Subscriber
 from fillforge.orders.models import Fill, FrozenModel, OrderRequest, VenueReport
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position
@@ -86,7 +86,7 @@ class Broker(Protocol):
     def subscribe(self, callback: Subscriber) -> Callable[[], None]: ...
 
 
-class SimulatedBroker:
+class SimulatedBroker(ManagedOrders):
     """A :class:`Broker` on a simulated :class:`Venue`.
 
     ``cash`` funds a new :class:`Account` unless ``account`` is given. The clock starts at
@@ -267,17 +267,6 @@ class SimulatedBroker:
 
     # ----- queries ------------------------------------------------------------------------
 
-    def get_order(self, order_id: str) -> Order:
-        return self.manager.get(order_id)
-
-    def get_order_by_client_id(self, client_order_id: str) -> Order:
-        return self.manager.by_client_order_id(client_order_id)
-
-    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
-        if open_only:
-            return self.manager.open_orders(symbol)
-        return [o for o in self.manager.orders.values() if symbol is None or o.symbol == symbol]
-
     def positions(self) -> dict[str, Position]:
         return self._account.positions()
 
@@ -303,12 +292,6 @@ class SimulatedBroker:
     def ledger(self) -> Account:
         """The account itself (for marks and detailed queries)."""
         return self._account
-
-    def events(self) -> EventStream:
-        return self.manager.stream()
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        return self.manager.subscribe(callback)
 
     # ----- scripted market data -----------------------------------------------------------
 
