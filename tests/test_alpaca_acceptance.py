@@ -703,3 +703,47 @@ def test_a25_replacing_a_trail_keeps_the_water_mark(
     quote(alpaca_server, "102.40", "102.45")
     trade(alpaca_server, "102.45")
     assert client.get_order_by_id(new.id).status is OrderStatus.FILLED
+
+
+def test_a26_notional_market_orders_buy_fractional_shares(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+    o = client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL", notional=500, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+        )
+    )
+    assert (o.notional, o.qty, o.status) == ("500", None, OrderStatus.FILLED)
+    assert o.filled_qty == "4.999000199"  # 500 / 100.02, down to Alpaca's 9 decimals
+    assert client.get_open_position("AAPL").qty == "4.999000199"
+    with pytest.raises(APIError) as e:  # notional is for market orders, day only
+        client.submit_order(
+            MarketOrderRequest(
+                symbol="AAPL", notional=500, side=OrderSide.BUY, time_in_force=TimeInForce.GTC
+            )
+        )
+    assert e.value.status_code == 422
+    assert alpaca_server.call(lambda b: b.ledger.reservations()) == {}
+
+
+def test_a27_a_short_sale_holds_buying_power_at_the_ask_plus_3_percent(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    quote(alpaca_server, "100.00", "100.02")
+
+    def short(qty: int) -> Any:
+        return client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=qty,
+                side=OrderSide.SELL,
+                time_in_force=TimeInForce.GTC,
+                limit_price=101,
+            )
+        )
+
+    with pytest.raises(APIError) as e:  # 975 x max(101, 103.0206) = 100,445 > 100,000
+        short(975)
+    assert (e.value.status_code, e.value.code) == (403, 40310000)
+    assert short(970).status is OrderStatus.NEW  # 970 x 103.0206 = 99,929.98

@@ -1,7 +1,7 @@
 """The part of the acceptance matrix that needs no scripted prices, run twice: against the local
 Alpaca-compatible server (always), and against a real Alpaca paper account when
-``APCA_API_KEY_ID``, ``APCA_API_SECRET_KEY`` and ``FILLFORGE_ALPACA_PAPER=1`` are set (skipped
-otherwise: real orders are placed, far from the market, and canceled)."""
+``APCA_API_KEY_ID`` and ``APCA_API_SECRET_KEY`` are set (skipped otherwise). On paper, orders
+are placed far from the market and canceled. ``FILLFORGE_ALPACA_PAPER=0`` opts out."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from alpaca.trading.requests import LimitOrderRequest, ReplaceOrderRequest
 from fillforge.alpaca import AlpacaServer, scripted_broker
 
 LIVE = all(os.environ.get(k) for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")) and (
-    os.environ.get("FILLFORGE_ALPACA_PAPER") == "1"
+    os.environ.get("FILLFORGE_ALPACA_PAPER") != "0"
 )
 
 

@@ -322,3 +322,25 @@ def test_replacing_a_stop_keeps_it_a_stop(sim: SimHarness) -> None:
     sim.quote("98.95", "98.97", size=500)
     sim.trade("98.99", 10)
     sim.assert_filled(new, price="98.95")
+
+
+def test_a_replace_that_arrives_after_the_fill_is_rejected() -> None:
+    latency = LatencyModel(cancel=Delay.fixed(5_000_000))
+    venue = Venue("V", calendar=None, latency=latency)
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue)
+    sim = SimHarness(broker, "TEST", step_ns=1_000_000)
+    seen: list[OrderEvent] = []
+    broker.subscribe(seen.append)
+    sim.quote("100.00", "100.02")
+    o = sim.buy_limit("99.90", 10)
+    broker.replace(o.id, limit_price=D("99.80"))  # reaches the venue 5 ms later
+    sim.quote("99.80", "99.85")  # 1 ms later the offer moves through 99.90: filled
+    for _ in range(5):
+        sim.quote("99.80", "99.85")
+    assert o.status is OrderStatus.FILLED
+    assert o.replaced_by is None
+    assert [e.kind for e in seen if e.order_id == o.id][-2:] == [
+        EventKind.FILL,
+        EventKind.REPLACE_REJECTED,
+    ]

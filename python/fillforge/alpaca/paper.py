@@ -16,6 +16,10 @@ from fillforge.sim.venue import Venue
 
 __all__ = ["replay_broker", "scripted_broker", "uuid_ids"]
 
+_FRACTION = Decimal("0.000000001")
+# Alpaca holds buying power for a short sale at max(limit, ask + 3%).
+_SHORT_MARKUP = Decimal("0.03")
+
 
 def uuid_ids(seed: int = 0) -> Callable[[], str]:
     """Order ids as Alpaca has them (UUID v4), from a seeded generator: runs repeat exactly."""
@@ -35,9 +39,13 @@ def scripted_broker(
     the clock starts at ``start_ns`` (default: now)."""
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s in symbols:
-        venue.add(Instrument(symbol=s, tick_size=Decimal("0.01")), empty_feed())
+        # Fractional shares, as Alpaca has them for fractionable stocks (9 decimals).
+        instrument = Instrument(symbol=s, tick_size=Decimal("0.01"), lot_size=_FRACTION)
+        venue.add(instrument, empty_feed())
     start = time.time_ns() if start_ns is None else start_ns
-    return SimulatedBroker(venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed))
+    return SimulatedBroker(
+        venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
+    )
 
 
 def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int = 0) -> SimulatedBroker:
@@ -45,4 +53,4 @@ def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int = 0) -> Simulat
     first message."""
     venue = Venue("ALPACA-SIM", calendar="XNYS")
     venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), lobster_feed(*lobster_sample()))
-    return SimulatedBroker(venue, cash=cash, id_factory=uuid_ids(seed))
+    return SimulatedBroker(venue, cash=cash, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP)

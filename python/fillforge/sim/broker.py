@@ -92,7 +92,8 @@ class SimulatedBroker(ManagedOrders):
     ``cash`` funds a new :class:`Account` unless ``account`` is given. The clock starts at
     ``start_ns`` (default: the earliest market's first message, else 0). Order ids come from
     ``id_factory`` (default: the order manager's deterministic ``o-<n>``, replacements
-    ``<id>.r<n>``); trade ids are ``"<venue>-<n>"``.
+    ``<id>.r<n>``); trade ids are ``"<venue>-<n>"``. ``short_markup`` (Alpaca: 0.03) makes a sell
+    that opens a short hold buying power at ``max(limit, ask * (1 + short_markup))``.
     """
 
     def __init__(
@@ -103,10 +104,12 @@ class SimulatedBroker(ManagedOrders):
         account: Account | None = None,
         start_ns: int | None = None,
         id_factory: Callable[[], str] | None = None,
+        short_markup: Decimal | None = None,
     ) -> None:
         self.venue = venue
         self.manager = OrderManager(clock=self.now, id_factory=id_factory)
         self._new_id = id_factory
+        self._short_markup = short_markup
         self._account = account if account is not None else Account(cash)
         self._latency = venue.latency.sampler()
         self._uid: dict[str, int] = {}
@@ -167,9 +170,8 @@ class SimulatedBroker(ManagedOrders):
         refusals arrive as a ``rejected`` event."""
         market = self.venue.market(request.symbol)
         inst = market.instrument
-        if request.qty is None:
-            raise SimulationError("notional", request.notional, "the simulator needs a qty")
-        inst.to_lots(request.qty)
+        if request.qty is not None:
+            inst.to_lots(request.qty)
         for field in ("limit_price", "stop_price", "trail_price"):
             value = getattr(request, field)
             if value is not None:
@@ -179,8 +181,11 @@ class SimulatedBroker(ManagedOrders):
                 "trail_percent", request.trail_percent, "must be a whole number of basis points"
             )
         price = self._reference_price(market, request)
+        # A notional order's size is fixed when it reaches the venue; until then it holds the
+        # buying power its notional buys at the reference price.
+        qty = request.qty if request.qty is not None else request.notional / price  # type: ignore[operator]
         # Reserve before the order exists (a refusal must leave nothing behind), then rename.
-        self._account.reserve(_PROVISIONAL, request.symbol, request.side, request.qty, price)
+        self._account.reserve(_PROVISIONAL, request.symbol, request.side, qty, price)
         try:
             order = self.manager.create(request)
         except FillforgeError:
@@ -201,6 +206,11 @@ class SimulatedBroker(ManagedOrders):
 
     def _reference_price(self, market: Market, request: OrderRequest) -> Decimal:
         """The price buying power is reserved at: the limit, else the far touch, else last."""
+        if request.side is OrderSide.SELL and self._short_markup is not None:
+            ask = market.best_ask()
+            if ask is not None:
+                marked = ask * (1 + self._short_markup)
+                return max(request.limit_price or marked, marked)
         if request.limit_price is not None:
             return request.limit_price
         touch = market.best_ask() if request.side is OrderSide.BUY else market.best_bid()
@@ -451,6 +461,9 @@ class SimulatedBroker(ManagedOrders):
         if o.status is not OrderStatus.PENDING_NEW:
             return  # canceled before it reached the venue
         market = self.venue.market(o.symbol)
+        if o.request.notional is not None:
+            self._arrive_notional(o, market)
+            return
         try:
             self._place(o, market, self._uid[o.id])
         except FillforgeError as e:
@@ -459,6 +472,28 @@ class SimulatedBroker(ManagedOrders):
             self._report(EventKind.REJECTED, o.id, reason=str(e))
             return
         self._report(EventKind.NEW, o.id)
+        self._drain(market)
+
+    def _arrive_notional(self, o: Order, market: Market) -> None:
+        """A notional market order: its quantity is what the notional buys (or sells) at the
+        touch when it arrives, in whole lots; the venue acknowledges it with that quantity."""
+        inst, notional = market.instrument, o.request.notional
+        assert notional is not None
+        touch = market.best_ask() if o.request.side is OrderSide.BUY else market.best_bid()
+        lots = 0 if touch is None else int(notional / touch / inst.lot_size)
+        if lots == 0:
+            self._release(o.id)
+            why = "no market to size it" if touch is None else f"buys less than one lot at {touch}"
+            self._report(EventKind.REJECTED, o.id, reason=f"notional {notional}: {why}")
+            return
+        self._report(EventKind.NEW, o.id, qty=inst.to_qty(lots))
+        try:
+            self._place(o, market, self._uid[o.id])
+        except FillforgeError as e:
+            market.engine.take_events()
+            self._release(o.id)
+            self._report(EventKind.CANCELED, o.id, reason=str(e))
+            return
         self._drain(market)
 
     def _retrail(self, o: Order, market: Market, uid: int, trail: Decimal) -> None:
@@ -503,6 +538,7 @@ class SimulatedBroker(ManagedOrders):
     def _cancel_arrive(self, order_id: str) -> None:
         o = self.manager.get(order_id)
         if not o.status.is_open:
+            self._too_late(o, EventKind.CANCEL_REJECTED)
             return
         uid = self._uid.get(o.id)
         market = self.venue.market(o.symbol)
@@ -514,6 +550,11 @@ class SimulatedBroker(ManagedOrders):
                 return
         self._release(o.id)
         self._report(EventKind.CANCELED, o.id, reason="user")
+
+    def _too_late(self, o: Order, kind: EventKind) -> None:
+        """A cancel or replace that reaches the venue after the order ended (filled, say)."""
+        if o.pending_request is not None:
+            self._report(kind, o.id, reason=f"order is already {o.status.value}")
 
     def _trail_args(self, o: Order, trail: Decimal) -> dict[str, int]:
         """The engine's trail for a new ``trail`` of order ``o`` (ticks, or whole bps)."""
@@ -531,7 +572,10 @@ class SimulatedBroker(ManagedOrders):
     def _replace_arrive(self, order_id: str) -> None:
         o = self.manager.get(order_id)
         terms = o.pending_request
-        if terms is None or not o.status.is_open:
+        if terms is None:
+            return
+        if not o.status.is_open:
+            self._too_late(o, EventKind.REPLACE_REJECTED)
             return
         market = self.venue.market(o.symbol)
         uid = self._uid[o.id]
@@ -598,6 +642,8 @@ class SimulatedBroker(ManagedOrders):
                 self._account.apply_fill(o.symbol, side, q, px, fee)
                 if self._account.reservation(oid) is not None:
                     self._account.release_partial(oid, q)
+                    if remaining == 0:  # a notional order's estimate may leave some over
+                        self._release(oid)
                 self._account.mark(o.symbol, px)
                 done = EventKind.FILL if remaining == 0 else EventKind.PARTIAL_FILL
                 self._report(done, oid, fill=fill)
