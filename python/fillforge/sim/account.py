@@ -345,24 +345,36 @@ class Account:
 
     @property
     def long_market_value(self) -> Decimal:
-        with _localcontext(_CTX):
-            return _sum(b.qty * b.mark for b in self._books.values() if b.qty > 0 and b.mark)
+        return self._values()[0]
 
     @property
     def short_market_value(self) -> Decimal:
         """The value of the shorts as a positive amount."""
-        with _localcontext(_CTX):
-            return _sum(-b.qty * b.mark for b in self._books.values() if b.qty < 0 and b.mark)
+        return self._values()[1]
 
     @property
     def gross_exposure(self) -> Decimal:
+        long, short = self._values()
         with _localcontext(_CTX):
-            return self.long_market_value + self.short_market_value
+            return long + short
 
     @property
     def equity(self) -> Decimal:
+        long, short = self._values()
         with _localcontext(_CTX):
-            return self._cash + self.long_market_value - self.short_market_value
+            return self._cash + long - short
+
+    def _values(self) -> tuple[Decimal, Decimal]:
+        """(long market value, short market value as a positive amount), in one pass."""
+        long = short = _ZERO
+        with _localcontext(_CTX):
+            for b in self._books.values():
+                if b.mark:
+                    if b.qty > 0:
+                        long += b.qty * b.mark
+                    elif b.qty < 0:
+                        short -= b.qty * b.mark
+        return long, short
 
     @property
     def reserved(self) -> Decimal:
@@ -386,8 +398,10 @@ class Account:
     @property
     def buying_power(self) -> Decimal:
         """``max(0, equity * leverage - gross_exposure - reserved)``."""
+        long, short = self._values()
         with _localcontext(_CTX):
-            bp = self.equity * self.leverage - self.gross_exposure - self.reserved
+            equity = self._cash + long - short
+            bp = equity * self.leverage - (long + short) - self.reserved
         return max(bp, _ZERO)
 
     def position(self, symbol: str) -> Position:
