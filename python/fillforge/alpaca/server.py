@@ -702,8 +702,7 @@ class AlpacaServer:
         market = self.broker.venue.markets.get(r.symbol)
         if market is None:
             return r
-        position = self.broker.positions().get(r.symbol)
-        if r.type is OrderType.MARKET and (position is None or position.qty >= 0):
+        if r.type is OrderType.MARKET and self.broker.ledger.qty(r.symbol) >= 0:
             ask = market.best_ask()
             if ask is None or r.time_in_force.value in ("opg", "cls"):
                 return r

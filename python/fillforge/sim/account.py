@@ -404,6 +404,11 @@ class Account:
             bp = equity * self.leverage - (long + short) - self.reserved
         return max(bp, _ZERO)
 
+    def qty(self, symbol: str) -> Decimal:
+        """The signed position in ``symbol`` (0 when flat): the cheap form of :meth:`position`."""
+        book = self._books.get(symbol)
+        return book.qty if book is not None else _ZERO
+
     def position(self, symbol: str) -> Position:
         """``symbol``'s position (flat, with no mark, if never traded or marked)."""
         book = self._books.get(symbol)
