@@ -7,6 +7,7 @@ strings, RFC 3339 timestamps, UUID ids, error bodies ``{"code": int, "message": 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,10 +48,12 @@ TRADE_EVENTS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def asset_id(symbol: str) -> str:
     return str(uuid.uuid5(_ASSETS, symbol))
 
 
+@functools.lru_cache(maxsize=4096)  # an order's timestamps repeat across its answers
 def timestamp(ns: int) -> str:
     """RFC 3339 with nanoseconds, UTC."""
     secs, frac = divmod(ns, 1_000_000_000)
