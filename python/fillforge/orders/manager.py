@@ -34,6 +34,11 @@ Subscriber = Callable[[OrderEvent], None]
 _T = TypeVar("_T")
 
 
+def _settle(w: asyncio.Future[None]) -> None:
+    if not w.done():
+        w.set_result(None)
+
+
 class EventStream:
     """A subscriber's buffer of events: iterate to drain what has arrived, or ``async for`` to
     wait for more (until :meth:`close`)."""
@@ -53,8 +58,17 @@ class EventStream:
 
     def _wake(self) -> None:
         w = self._waiter
-        if w is not None and not w.done():
+        if w is None or w.done():
+            return
+        loop = w.get_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
             w.set_result(None)
+        else:  # pushed from another thread (a broker's worker or stream): wake the loop safely
+            loop.call_soon_threadsafe(_settle, w)
 
     def __iter__(self) -> Iterator[OrderEvent]:
         while self._buf:

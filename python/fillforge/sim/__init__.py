@@ -5,6 +5,7 @@ package is its typed Python face.
 """
 
 from fillforge.sim.account import Account, AccountSnapshot, Position
+from fillforge.sim.aio import AsyncAdapter, AsyncBroker
 from fillforge.sim.broker import Broker, BrokerClock, SimulatedBroker
 from fillforge.sim.calendar import Session, TradingCalendar
 from fillforge.sim.feeds import (
@@ -22,6 +23,8 @@ from fillforge.sim.venue import FillModel, Market, Venue
 __all__ = [
     "Account",
     "AccountSnapshot",
+    "AsyncAdapter",
+    "AsyncBroker",
     "Broker",
     "BrokerClock",
     "Delay",
