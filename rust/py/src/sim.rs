@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use fillforge_core::sim::{Engine, Feed, FeedMsg, SimError, UserEvent};
-use fillforge_core::{Report, Side, TimeInForce, Trail};
+use fillforge_core::{Report, Side, TimeInForce};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 use crate::columns::{array, column};
 use crate::errors::CoreErr;
 use crate::guard::guarded;
+use crate::trailing::trail_of;
 
 const POISONED: &str = "this SimEngine hit an internal error earlier and refuses further use until reset()";
 
@@ -291,15 +292,7 @@ impl PySimEngine {
         limit_offset: Option<i64>,
         tif: i64,
     ) -> PyResult<()> {
-        let trail = match (trail_ticks, trail_bps) {
-            (Some(t), None) => Trail::Ticks(t),
-            (None, Some(b)) => Trail::Bps(b),
-            _ => {
-                return Err(
-                    CoreErr::TrailingBatch("give exactly one of trail_ticks and trail_bps".into()).into()
-                )
-            }
-        };
+        let trail = trail_of(trail_ticks, trail_bps)?;
         self.guard(|e| {
             Ok(e.submit_trailing(
                 order_id,
@@ -321,15 +314,7 @@ impl PySimEngine {
         trail_ticks: Option<i64>,
         trail_bps: Option<u32>,
     ) -> PyResult<()> {
-        let trail = match (trail_ticks, trail_bps) {
-            (Some(t), None) => Trail::Ticks(t),
-            (None, Some(b)) => Trail::Bps(b),
-            _ => {
-                return Err(
-                    CoreErr::TrailingBatch("give exactly one of trail_ticks and trail_bps".into()).into()
-                )
-            }
-        };
+        let trail = trail_of(trail_ticks, trail_bps)?;
         self.guard(|e| Ok(e.amend_trailing(order_id, trail)?))
     }
 

@@ -20,7 +20,7 @@ fn side_of(side: i64) -> Result<StopSide, CoreErr> {
     }
 }
 
-fn trail_of(trail_ticks: Option<i64>, trail_bps: Option<u32>) -> Result<Trail, CoreErr> {
+pub(crate) fn trail_of(trail_ticks: Option<i64>, trail_bps: Option<u32>) -> Result<Trail, CoreErr> {
     match (trail_ticks, trail_bps) {
         (Some(t), None) => Ok(Trail::Ticks(t)),
         (None, Some(b)) => Ok(Trail::Bps(b)),

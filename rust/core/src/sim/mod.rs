@@ -458,9 +458,8 @@ impl Engine {
         let mark = self.r.book.fills().len();
         let req = OrderRequest::limit(id, side.opposite(), price, qty, TimeInForce::Ioc);
         if self.r.book.submit(req).is_ok() {
-            self.collect_fills(mark, None, side);
+            self.take_fills(mark, None, side);
         }
-        self.r.book.truncate_fills(mark);
         self.traded = Some(price);
     }
 
@@ -507,10 +506,15 @@ impl Engine {
         }
     }
 
-    /// Turn the book's fills since `mark` into user events: the user's taking order (`taker`,
-    /// with its quantity) and user orders resting on `maker_side`.
-    fn collect_fills(&mut self, mark: usize, taker: Option<(OrderId, Qty)>, maker_side: Side) {
+    /// Turn the book's fills since `mark` into user events (the user's taking order `taker`,
+    /// with its quantity, and user orders resting on `maker_side`), note the last trade price,
+    /// and drop the fills from the book's log.
+    fn take_fills(&mut self, mark: usize, taker: Option<(OrderId, Qty)>, maker_side: Side) {
         let fills: Vec<_> = self.r.book.fills()[mark..].to_vec();
+        self.r.book.truncate_fills(mark);
+        if let Some(f) = fills.last() {
+            self.traded = Some(f.price);
+        }
         let mut left = taker.map_or(0, |t| t.1);
         for f in fills {
             if taker.is_some_and(|t| t.0 == f.taker) {
@@ -646,11 +650,7 @@ impl Engine {
         };
         let mark = self.r.book.fills().len();
         let report = self.r.book.submit(req)?;
-        self.collect_fills(mark, Some((id, qty)), side.opposite());
-        if let Some(f) = self.r.book.fills()[mark..].last() {
-            self.traded = Some(f.price);
-        }
-        self.r.book.truncate_fills(mark);
+        self.take_fills(mark, Some((id, qty)), side.opposite());
         match report.status {
             crate::book::Status::Resting => {
                 let p = price.expect("only limits rest");
@@ -808,11 +808,7 @@ impl Engine {
         };
         let mark = self.r.book.fills().len();
         let report = self.r.book.modify(id, price, qty)?;
-        self.collect_fills(mark, Some((id, qty)), info.side.opposite());
-        if let Some(f) = self.r.book.fills()[mark..].last() {
-            self.traded = Some(f.price);
-        }
-        self.r.book.truncate_fills(mark);
+        self.take_fills(mark, Some((id, qty)), info.side.opposite());
         self.refresh_level(info.side, info.price);
         self.refresh_level(info.side, price);
         self.settle_trades();
