@@ -416,16 +416,21 @@ class AlpacaServer:
             state = self.broker.trailing_state(o.id)
             if state is not None:
                 stop, hwm = state
+        if o.group_id is None:
+            return wire.order_json(o, stop=stop, hwm=hwm)
+        group = self.broker.manager.group(o.group_id)
         legs = None
-        if nested and o.group_id is not None:
-            group = self.broker.manager.group(o.group_id)
-            head = group.entry if group.entry is not None else group.exits[0]
-            if head is o:
-                legs = [self._order_json(m) for m in group.members if m is not o]
-        group_class = None
-        if o.group_id is not None:
-            group_class = self.broker.manager.group(o.group_id).order_class
-        return wire.order_json(o, stop=stop, hwm=hwm, legs=legs, order_class=group_class)
+        if nested and not self._is_leg(o):
+            legs = [self._order_json(m) for m in group.members if m is not o]
+        return wire.order_json(o, stop=stop, hwm=hwm, legs=legs, order_class=group.order_class)
+
+    def _is_leg(self, o: Order) -> bool:
+        """A group member other than its parent (the entry, or an OCO's take-profit), which
+        Alpaca nests under the parent."""
+        if o.group_id is None:
+            return False
+        group = self.broker.manager.group(o.group_id)
+        return o is not (group.entry if group.entry is not None else group.exits[0])
 
     def _build(self) -> FastAPI:
         app = FastAPI(
@@ -481,11 +486,8 @@ class AlpacaServer:
                         continue
                     if wanted is not None and o.symbol not in wanted:
                         continue
-                    if _bool(nested) and o.group_id is not None:
-                        group = broker.manager.group(o.group_id)
-                        head = group.entry if group.entry is not None else group.exits[0]
-                        if head is not o:
-                            continue
+                    if _bool(nested) and self._is_leg(o):
+                        continue
                     keep.append(o)
                 keep.sort(key=lambda o: o.created_ts, reverse=direction != "asc")
                 body = [self._order_json(o, _bool(nested)) for o in keep[: min(limit, 500)]]

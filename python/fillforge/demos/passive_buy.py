@@ -98,11 +98,14 @@ def run_passive_buy(
     broker = SimulatedBroker(venue, cash=Decimal(10_000_000))
     log: list[str] = []
     fills: list[Fill] = []
+    filled = Decimal(0)
 
     def record(e: OrderEvent) -> None:
+        nonlocal filled
         log.append(e.model_dump_json())
         if e.fill is not None and e.kind in (EventKind.FILL, EventKind.PARTIAL_FILL):
             fills.append(e.fill)
+            filled += e.fill.qty
 
     broker.subscribe(record)
     started = time.perf_counter()
@@ -115,7 +118,7 @@ def run_passive_buy(
     target = Decimal(qty)
     working: Order | None = None
     orders = replaces = 0
-    while sum((f.qty for f in fills), Decimal(0)) < target:
+    while filled < target:
         bid = market.best_bid()
         if working is not None and working.replaced_by is not None:
             working = broker.get_order(working.replaced_by)
@@ -124,7 +127,7 @@ def run_passive_buy(
                 broker.replace(working.id, limit_price=bid)
                 replaces += 1
         elif bid is not None:
-            leaves = target - sum((f.qty for f in fills), Decimal(0))
+            leaves = target - filled
             working = broker.submit(
                 OrderRequest(
                     symbol="GOOG",
@@ -144,7 +147,6 @@ def run_passive_buy(
             break
     if working is not None and working.status.is_open:
         broker.cancel(working.id)
-    filled = sum((f.qty for f in fills), Decimal(0))
     end_ns = fills[-1].ts_event if fills else broker.now()
     avg = sum((f.price * f.qty for f in fills), Decimal(0)) / filled if filled else None
     return PassiveBuyReport(

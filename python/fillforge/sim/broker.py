@@ -231,7 +231,7 @@ class SimulatedBroker(ManagedOrders):
 
     def _send(self, order: Order) -> None:
         uid = next(self._next_uid)
-        self._uid[order.id], self._oid[uid] = uid, order.id
+        self._bind(order.id, uid)
         delay = self._latency.market_data() + self._latency.entry()
         if delay == 0 and not self._pending:
             self._arrive(order.id)  # nothing in flight to overtake: arrive now
@@ -464,15 +464,9 @@ class SimulatedBroker(ManagedOrders):
         if o.request.notional is not None:
             self._arrive_notional(o, market)
             return
-        try:
-            self._place(o, market, self._uid[o.id])
-        except FillforgeError as e:
-            market.engine.take_events()
-            self._release(o.id)
-            self._report(EventKind.REJECTED, o.id, reason=str(e))
-            return
-        self._report(EventKind.NEW, o.id)
-        self._drain(market)
+        if self._placed(o, market, self._uid[o.id], EventKind.REJECTED):
+            self._report(EventKind.NEW, o.id)
+            self._drain(market)
 
     def _arrive_notional(self, o: Order, market: Market) -> None:
         """A notional market order: its quantity is what the notional buys (or sells) at the
@@ -487,14 +481,8 @@ class SimulatedBroker(ManagedOrders):
             self._report(EventKind.REJECTED, o.id, reason=f"notional {notional}: {why}")
             return
         self._report(EventKind.NEW, o.id, qty=inst.to_qty(lots))
-        try:
-            self._place(o, market, self._uid[o.id])
-        except FillforgeError as e:
-            market.engine.take_events()
-            self._release(o.id)
-            self._report(EventKind.CANCELED, o.id, reason=str(e))
-            return
-        self._drain(market)
+        if self._placed(o, market, self._uid[o.id], EventKind.CANCELED):
+            self._drain(market)
 
     def _retrail(self, o: Order, market: Market, uid: int, trail: Decimal) -> None:
         """A trailing stop's new trail: amended in the engine (the water mark stays); the
@@ -504,14 +492,33 @@ class SimulatedBroker(ManagedOrders):
         except FillforgeError:
             self._report(EventKind.REPLACE_REJECTED, o.id, reason="the stop is no longer held")
             return
-        new_id = self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
+        new_id = self._replacement_id(o)
         self._report(EventKind.REPLACED, o.id, new_order_id=new_id)
         new = self.manager.get(new_id)
         field = "trail_price" if o.request.trail_price is not None else "trail_percent"
         new.request = new.request.model_copy(update={field: trail})
-        self._uid[new.id], self._oid[uid] = uid, new.id
+        self._bind(new.id, uid)
         if self._account.reservation(o.id) is not None:
             self._account.rekey(o.id, new.id)
+
+    def _bind(self, order_id: str, uid: int) -> None:
+        """``order_id`` is engine order ``uid`` (a replacement may take over its old uid)."""
+        self._uid[order_id], self._oid[uid] = uid, order_id
+
+    def _replacement_id(self, o: Order) -> str:
+        return self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
+
+    def _placed(self, o: Order, market: Market, uid: int, refusal: EventKind) -> bool:
+        """Place ``o``; if the venue refuses it, report ``refusal`` with the reason, free its
+        buying power and return False."""
+        try:
+            self._place(o, market, uid)
+        except FillforgeError as e:
+            market.engine.take_events()
+            self._release(o.id)
+            self._report(refusal, o.id, reason=str(e))
+            return False
+        return True
 
     def _place(self, o: Order, market: Market, uid: int) -> None:
         """Put the open part of ``o`` on the venue's engine under ``uid``, by its type."""
@@ -587,7 +594,7 @@ class SimulatedBroker(ManagedOrders):
         except FillforgeError:
             self._report(EventKind.REPLACE_REJECTED, o.id, reason="too late to replace")
             return
-        new_id = self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
+        new_id = self._replacement_id(o)
         self._report(
             EventKind.REPLACED,
             o.id,
@@ -602,15 +609,10 @@ class SimulatedBroker(ManagedOrders):
             return
         self._reserve(new, new.limit_price or self._reference_price(market, new.request))
         nuid = next(self._next_uid)
-        self._uid[new.id], self._oid[nuid] = nuid, new.id
-        try:  # already acknowledged: a refusal now cancels it
-            self._place(new, market, nuid)
-        except FillforgeError as e:
-            market.engine.take_events()
-            self._release(new.id)
-            self._report(EventKind.CANCELED, new.id, reason=str(e))
-            return
-        self._drain(market)
+        self._bind(new.id, nuid)
+        # Already acknowledged: a refusal now cancels it.
+        if self._placed(new, market, nuid, EventKind.CANCELED):
+            self._drain(market)
 
     def _drain(self, market: Market) -> None:
         """Turn the engine's events into venue reports for the order state machines."""

@@ -63,10 +63,8 @@ class Market:
 
     def mid(self) -> Decimal | None:
         """Mid of the recorded best bid and ask (the user's own orders left out)."""
-        bid, ask = self.engine.best_bid(), self.engine.best_ask()
-        if bid is None or ask is None:
-            return None
-        return (self.instrument.to_price(bid[0]) + self.instrument.to_price(ask[0])) / 2
+        bid, ask = self.best_bid(), self.best_ask()
+        return None if bid is None or ask is None else (bid + ask) / 2
 
     def best_bid(self) -> Decimal | None:
         b = self.engine.best_bid()
