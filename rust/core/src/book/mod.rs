@@ -179,7 +179,7 @@ impl<L: LevelMap> Book<L> {
 
     // ----- validation (never mutates) -------------------------------------------------------
 
-    fn check_qty(&self, field: &'static str, qty: Qty) -> Result<(), BookError> {
+    pub(crate) fn check_qty(&self, field: &'static str, qty: Qty) -> Result<(), BookError> {
         if qty == 0 {
             return Err(BookError::InvalidQuantity { field, value: 0, why: "must be positive" });
         }
@@ -197,7 +197,7 @@ impl<L: LevelMap> Book<L> {
         Ok(())
     }
 
-    fn check_price(&self, field: &'static str, price: Price) -> Result<(), BookError> {
+    pub(crate) fn check_price(&self, field: &'static str, price: Price) -> Result<(), BookError> {
         if !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(&price) {
             return Err(BookError::InvalidPrice { field, price });
         }

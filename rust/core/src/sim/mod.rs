@@ -584,24 +584,6 @@ impl Engine {
         Ok(())
     }
 
-    fn check_qty(qty: Qty) -> Result<(), BookError> {
-        if qty == 0 || qty > crate::book::MAX_QTY {
-            return Err(BookError::InvalidQuantity {
-                field: "qty",
-                value: qty.into(),
-                why: "must be 1..2^62",
-            });
-        }
-        Ok(())
-    }
-
-    fn check_price(field: &'static str, price: Price) -> Result<(), BookError> {
-        if price.abs() > crate::book::MAX_ABS_PRICE {
-            return Err(BookError::InvalidPrice { field, price });
-        }
-        Ok(())
-    }
-
     /// Submit a market (`price` None) or limit order that matches now.
     pub fn submit(
         &mut self,
@@ -685,10 +667,10 @@ impl Engine {
     ) -> Result<(), SimError> {
         let id = tag(user)?;
         self.check_new(id)?;
-        Self::check_qty(qty)?;
-        Self::check_price("stop_price", stop)?;
+        self.r.book.check_qty("qty", qty)?;
+        self.r.book.check_price("stop_price", stop)?;
         if let Some(l) = limit {
-            Self::check_price("limit_price", l)?;
+            self.r.book.check_price("limit_price", l)?;
         }
         self.stops.push(HeldStop { id, side, stop, limit, qty, tif });
         if let Some(p) = self.last_trade {
@@ -711,7 +693,7 @@ impl Engine {
     ) -> Result<(), SimError> {
         let id = tag(user)?;
         self.check_new(id)?;
-        Self::check_qty(qty)?;
+        self.r.book.check_qty("qty", qty)?;
         let spec = StopSpec {
             id,
             instrument: 0,
@@ -766,7 +748,7 @@ impl Engine {
     ) -> Result<(), SimError> {
         let id = tag(user)?;
         self.check_new(id)?;
-        Self::check_qty(qty)?;
+        self.r.book.check_qty("qty", qty)?;
         if !self.auction_at[usize::from(close)].iter().any(|&i| i >= self.pos) {
             let why = if close {
                 "the replayed data has no closing auction price ahead"
