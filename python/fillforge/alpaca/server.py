@@ -455,7 +455,8 @@ class AlpacaServer:
                     order = broker.submit(wanted)
                 except FillforgeError as e:
                     return _fail(e)
-                return JSONResponse(self._order_json(order))
+                # Alpaca answers a new order group with its legs.
+                return JSONResponse(self._order_json(order, nested=True))
 
         @app.get("/v2/orders")
         async def list_orders(
@@ -693,7 +694,33 @@ class AlpacaServer:
                 )
             return JSONResponse(self._asset(sym))
 
+        @app.get("/v2/stocks/quotes/latest")
+        async def latest_quotes(symbols: str, feed: str | None = None) -> Response:
+            # Market data rides on the trading server's key check: alpaca-py's
+            # StockHistoricalDataClient takes the same base URL. Unknown symbols are left out,
+            # as Alpaca does.
+            del feed  # one venue: every feed is the simulated book
+            with lock:
+                out = {s: q for s in symbols.split(",") if (q := self._latest_quote(s)) is not None}
+            return JSONResponse({"quotes": out})
+
         return app
+
+    def _latest_quote(self, symbol: str) -> dict[str, Any] | None:
+        market = self.broker.venue.markets.get(symbol)
+        if market is None:
+            return None
+        bid, ask = market.engine.best_bid(), market.engine.best_ask()
+        if bid is None or ask is None:
+            return None
+        i = market.instrument
+        return wire.quote_json(
+            self.broker.now(),
+            i.to_price(bid[0]),
+            i.to_qty(bid[1]),
+            i.to_price(ask[0]),
+            i.to_qty(ask[1]),
+        )
 
     def _convert(self, r: OrderRequest) -> OrderRequest:
         """Alpaca's protective conversions: a market buy that opens or adds to a position becomes
@@ -729,8 +756,12 @@ class AlpacaServer:
         return None
 
     def _asset(self, symbol: str) -> dict[str, Any]:
+        lot = self.broker.venue.markets[symbol].instrument.lot_size
         return wire.asset_json(
-            symbol, exchange=self.exchange, shortable=self.broker.ledger.is_shortable(symbol)
+            symbol,
+            exchange=self.exchange,
+            shortable=self.broker.ledger.is_shortable(symbol),
+            fractionable=lot < 1,
         )
 
     def _symbol(self, symbol_or_id: str) -> str:

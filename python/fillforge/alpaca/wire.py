@@ -218,7 +218,9 @@ def account_json(a: AccountSnapshot, *, created_ns: int) -> dict[str, Any]:
     }
 
 
-def asset_json(symbol: str, *, exchange: str = "NASDAQ", shortable: bool = True) -> dict[str, Any]:
+def asset_json(
+    symbol: str, *, exchange: str = "NASDAQ", shortable: bool = True, fractionable: bool = False
+) -> dict[str, Any]:
     return {
         "id": asset_id(symbol),
         "class": "us_equity",
@@ -230,8 +232,25 @@ def asset_json(symbol: str, *, exchange: str = "NASDAQ", shortable: bool = True)
         "marginable": True,
         "shortable": shortable,
         "easy_to_borrow": shortable,
-        "fractionable": False,
+        "fractionable": fractionable,
         "attributes": [],
+    }
+
+
+def quote_json(
+    ns: int, bid: Decimal, bid_size: Decimal, ask: Decimal, ask_size: Decimal
+) -> dict[str, Any]:
+    """A latest quote as Alpaca's market-data API sends it (short keys; prices as numbers)."""
+    return {
+        "t": timestamp(ns),
+        "bp": float(bid),
+        "bs": float(bid_size),
+        "bx": "V",
+        "ap": float(ask),
+        "as": float(ask_size),
+        "ax": "V",
+        "c": ["R"],
+        "z": "C",
     }
 
 
