@@ -257,3 +257,34 @@ def test_a_stream_reconnect_reconciles_by_itself(
     wait_for(lambda: o.status is OrderStatus.FILLED, timeout=40)
     assert adapter.reconnects >= 1
     assert o.avg_price == D("99.45")
+
+
+def test_without_the_sdk_hook_a_timer_reconciles_instead(
+    alpaca_server: AlpacaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A newer alpaca-py may move the private connect step the adapter wraps: then it warns, and
+    # a timer catches up what the stream missed.
+    monkeypatch.setattr("fillforge.alpaca.broker._SDK_CONNECT", "_no_such_step")
+    monkeypatch.setattr("fillforge.alpaca.broker._FALLBACK_RECONCILE_S", 0.2)
+    with pytest.warns(RuntimeWarning, match="reconciled every 0.2 s"):
+        adapter = AlpacaBroker(
+            alpaca_server.key_id,
+            alpaca_server.secret_key,
+            url_override=alpaca_server.base_url,
+            stream_url=alpaca_server.stream_url,
+        )
+    with adapter:
+        wait_for(lambda: bool(alpaca_server._streams))
+        quote(alpaca_server, "100.00", "100.02")
+        o = adapter.submit(limit("buy", 10, "99.50"))
+        alpaca_server.drop_streams()
+        wait_for(lambda: not alpaca_server._streams)
+        quote(alpaca_server, "99.40", "99.45")  # fills while the stream is down
+        wait_for(lambda: o.status is OrderStatus.FILLED, timeout=3)  # well before the SDK's 1 s+
+        assert adapter.reconnects == 0  # nothing watched the reconnect: the timer did it
+        assert o.avg_price == D("99.45")
+
+
+def test_reconcile_every_must_be_positive(alpaca_server: AlpacaServer) -> None:
+    with pytest.raises(AlpacaError, match="reconcile_every must be > 0, got 0"):
+        AlpacaBroker("k", "s", url_override=alpaca_server.base_url, reconcile_every=0)

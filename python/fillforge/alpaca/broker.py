@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -65,6 +67,10 @@ __all__ = ["AlpacaBroker", "AlpacaError"]
 
 _T = TypeVar("_T")
 _M = TypeVar("_M")
+# The SDK's private connect step, wrapped to notice its silent reconnects (alpaca-py 0.44).
+_SDK_CONNECT = "_start_ws"
+# Without that hook, open orders are reconciled on this timer instead (seconds).
+_FALLBACK_RECONCILE_S = 5.0
 _RETRYABLE = {429, 500, 502, 503, 504}
 _ENDED = {"canceled", "expired", "filled", "rejected", "replaced"}
 _STATUS_EVENT = {
@@ -117,7 +123,9 @@ class AlpacaBroker(ManagedOrders):
 
     ``url_override`` / ``stream_url`` point at an Alpaca-compatible server (fillforge's own, in
     tests); without them, ``paper`` picks Alpaca's paper or live endpoints. ``timeout`` bounds each
-    HTTP request (seconds); ``attempts`` and ``max_wait`` bound the retries.
+    HTTP request (seconds); ``attempts`` and ``max_wait`` bound the retries. ``reconcile_every``
+    (seconds) also reconciles on a timer while connected; it defaults to 5 s when the SDK's
+    stream cannot be watched for reconnects (see :meth:`_watch_reconnects`), and to off otherwise.
     """
 
     def __init__(
@@ -133,6 +141,7 @@ class AlpacaBroker(ManagedOrders):
         attempts: int = 6,
         max_wait: float = 8.0,
         stream: bool = True,
+        reconcile_every: float | None = None,
     ) -> None:
         key = key_id or os.environ.get("APCA_API_KEY_ID")
         secret = secret_key or os.environ.get("APCA_API_SECRET_KEY")
@@ -151,19 +160,34 @@ class AlpacaBroker(ManagedOrders):
         self._stream: TradingStream | None = None
         self._thread: threading.Thread | None = None
         self.reconnects = 0
+        if reconcile_every is not None and not reconcile_every > 0:
+            raise AlpacaError(None, None, f"reconcile_every must be > 0, got {reconcile_every!r}")
+        self._reconcile_every = reconcile_every
+        self._closing = threading.Event()
+        self._poller: threading.Thread | None = None
         if stream:
             if stream_url:
                 self._stream = TradingStream(key, secret, paper=paper, url_override=stream_url)
             else:
                 self._stream = TradingStream(key, secret, paper=paper)
             self._stream.subscribe_trade_updates(self._on_update)
-            self._watch_reconnects(self._stream)
+            if not self._watch_reconnects(self._stream) and reconcile_every is None:
+                self._reconcile_every = _FALLBACK_RECONCILE_S
 
-    def _watch_reconnects(self, stream: TradingStream) -> None:
+    def _watch_reconnects(self, stream: TradingStream) -> bool:
         """Reconcile after every reconnect of the SDK's stream (it reconnects by itself, with
         backoff, and says nothing): updates sent while it was down are otherwise lost. This wraps
-        the SDK's connect step, ``TradingStream._start_ws`` (alpaca-py 0.44)."""
-        connect = stream._start_ws
+        the SDK's connect step, ``TradingStream._start_ws`` (alpaca-py 0.44), which is private:
+        an SDK without it gets a warning and False, and the caller falls back to a timer."""
+        connect = getattr(stream, _SDK_CONNECT, None)
+        if connect is None or not inspect.iscoroutinefunction(connect):
+            warnings.warn(
+                f"alpaca-py's TradingStream has no async {_SDK_CONNECT}: reconnects are not "
+                f"seen, open orders are reconciled every {_FALLBACK_RECONCILE_S:g} s instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return False
         connects = 0
 
         async def start_ws() -> None:
@@ -174,7 +198,12 @@ class AlpacaBroker(ManagedOrders):
                 self.reconnects += 1
                 threading.Thread(target=self._reconcile_after_reconnect, daemon=True).start()
 
-        stream._start_ws = start_ws  # type: ignore[method-assign]
+        setattr(stream, _SDK_CONNECT, start_ws)
+        return True
+
+    def _poll(self, every: float) -> None:
+        while not self._closing.wait(every):
+            self._reconcile_after_reconnect()
 
     def _reconcile_after_reconnect(self) -> None:
         with contextlib.suppress(FillforgeError, requests.RequestException, APIError):
@@ -190,9 +219,19 @@ class AlpacaBroker(ManagedOrders):
             )
             self._thread.start()
         self.reconcile()
+        if self._reconcile_every is not None and self._poller is None:
+            self._closing.clear()
+            self._poller = threading.Thread(
+                target=self._poll, args=(self._reconcile_every,), name="alpaca-poll", daemon=True
+            )
+            self._poller.start()
         return self
 
     def close(self) -> None:
+        self._closing.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+            self._poller = None
         if self._stream is not None and self._thread is not None:
             with contextlib.suppress(Exception):  # a stream that never started or already ended
                 self._stream.stop()
