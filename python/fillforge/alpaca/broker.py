@@ -192,7 +192,7 @@ class AlpacaBroker(ManagedOrders):
 
         async def start_ws() -> None:
             nonlocal connects
-            await connect()  # type: ignore[no-untyped-call]
+            await connect()
             connects += 1
             if connects > 1:
                 self.reconnects += 1
