@@ -747,3 +747,31 @@ def test_a27_a_short_sale_holds_buying_power_at_the_ask_plus_3_percent(
         short(975)
     assert (e.value.status_code, e.value.code) == (403, 40310000)
     assert short(970).status is OrderStatus.NEW  # 970 x 103.0206 = 99,929.98
+
+
+def test_a28_latest_quotes_for_alpacas_market_data_client(alpaca_server: AlpacaServer) -> None:
+    from alpaca.data.enums import DataFeed
+    from alpaca.data.historical import StockHistoricalDataClient
+    from alpaca.data.requests import StockLatestQuoteRequest
+
+    quote(alpaca_server, "100.00", "100.02", size=300)
+    quote(alpaca_server, "50.10", "50.14", size=7, symbol="MSFT")
+    data = StockHistoricalDataClient(
+        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.base_url
+    )
+    got = data.get_stock_latest_quote(
+        StockLatestQuoteRequest(symbol_or_symbols=["AAPL", "MSFT", "NOPE"], feed=DataFeed.IEX)
+    )
+    assert {s: (q.bid_price, q.bid_size, q.ask_price, q.ask_size) for s, q in got.items()} == {
+        "AAPL": (100.0, 300.0, 100.02, 300.0),
+        "MSFT": (50.1, 7.0, 50.14, 7.0),
+    }
+    assert got["AAPL"].timestamp.timestamp() == pytest.approx(
+        alpaca_server.call(lambda b: b.now()) / 1e9, abs=5
+    )
+    bad = StockHistoricalDataClient(
+        alpaca_server.key_id, "wrong", url_override=alpaca_server.base_url
+    )
+    with pytest.raises(APIError) as e:
+        bad.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL"))
+    assert e.value.status_code == 401
