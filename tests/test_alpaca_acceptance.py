@@ -6,6 +6,7 @@ Each test is one numbered case (A01...). Prices are scripted through ``server.ca
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -561,29 +562,31 @@ def test_a20_stream_refuses_bad_credentials(alpaca_server: AlpacaServer) -> None
     }
 
 
-def test_a21_cli_serves_the_shipped_day(tmp_path: Any) -> None:
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[str]:
+    """``fillforge serve alpaca ARGS`` in a subprocess with the key pair cli-key / cli-secret:
+    its base URL; the secret must not appear in what it prints."""
     import os
     import subprocess
     import sys
 
     env = dict(os.environ, APCA_API_KEY_ID="cli-key", APCA_API_SECRET_KEY="cli-secret")
-    cmd = [
-        sys.executable,
-        "-m",
-        "fillforge",
-        "serve",
-        "alpaca",
-        "--speed",
-        "600",
-        "--duration",
-        "20",
-    ]
+    cmd = [sys.executable, "-m", "fillforge", "serve", "alpaca", "--duration", "20", *args]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")
         assert proc.stdout.readline().strip() == base.replace("http", "ws") + "/stream"
+        yield base
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert "cli-secret" not in out + err
+
+
+def test_a21_cli_serves_the_shipped_day() -> None:
+    with serving("--speed", "600") as base:
         c = TradingClient("cli-key", "cli-secret", url_override=base)
         assert c.get_asset("GOOG").symbol == "GOOG"
         t0 = c.get_clock().timestamp
@@ -597,10 +600,47 @@ def test_a21_cli_serves_the_shipped_day(tmp_path: Any) -> None:
         )
         assert o.status is OrderStatus.FILLED
         assert 560 < float(o.filled_avg_price or 0) < 590
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=10)
-    assert "cli-secret" not in out + err
+
+
+def test_a21_cli_serves_standing_scripted_quotes() -> None:
+    from alpaca.data.historical import StockHistoricalDataClient
+    from alpaca.data.requests import StockLatestQuoteRequest
+
+    with serving(
+        "--data", "scripted", "--quote", "AAPL=100.00/100.02x500", "--quote", "ko=60/60.1"
+    ) as base:
+        c = TradingClient("cli-key", "cli-secret", url_override=base)
+        assert {a.symbol for a in c.get_all_assets()} == {"AAPL", "MSFT", "SPY", "KO"}
+        o = c.submit_order(
+            MarketOrderRequest(
+                symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
+        assert (o.status, o.filled_avg_price) == (OrderStatus.FILLED, "100.02")
+        data = StockHistoricalDataClient("cli-key", "cli-secret", url_override=base)
+        ko = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="KO"))["KO"]
+        assert (ko.bid_price, ko.ask_price, ko.ask_size) == (60.0, 60.1, 1000.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--data", "scripted", "--quote", "AAPL=100.02/100"], "needs 0 < bid < ask"),
+        (["--data", "scripted", "--quote", "AAPL:100"], "expected SYMBOL=BID/ASK[xSIZE]"),
+        (["--quote", "AAPL=1/2"], "--quote needs --data scripted"),
+    ],
+)
+def test_a22_cli_refuses_a_bad_quote(args: list[str], says: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, APCA_API_KEY_ID="cli-key", APCA_API_SECRET_KEY="cli-secret")
+    cmd = [sys.executable, "-m", "fillforge", "serve", "alpaca", "--duration", "1", *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert says in proc.stdout
+    assert "http://" not in proc.stdout  # it never started
 
 
 def test_a22_cli_needs_credentials() -> None:

@@ -4,6 +4,8 @@ once and run against two targets with the unmodified alpaca-py SDK:
 - ``local``: fillforge's Alpaca-compatible server on the simulated exchange (always);
 - ``alpaca-paper``: a real Alpaca paper account, when ``APCA_API_KEY_ID`` and
   ``APCA_API_SECRET_KEY`` are set (skipped otherwise; ``FILLFORGE_ALPACA_PAPER=0`` opts out).
+  ``APCA_API_BASE_URL`` points it at another Alpaca-compatible endpoint instead (such as
+  ``fillforge serve alpaca`` in another process).
 
 Each test names the row of ``docs/alpaca.md`` it runs (``test_live_a08_...`` is A08). Prices come
 from the target's own latest quote (alpaca-py's ``StockHistoricalDataClient``; fillforge's server
@@ -58,7 +60,6 @@ from fillforge.alpaca import AlpacaServer, scripted_broker
 D = Decimal
 CENT = D("0.01")
 PAPER_URL = "https://paper-api.alpaca.markets"
-PAPER_STREAM = "wss://paper-api.alpaca.markets/stream"
 LIVE = all(os.environ.get(k) for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")) and (
     os.environ.get("FILLFORGE_ALPACA_PAPER") != "0"
 )
@@ -209,14 +210,19 @@ def _local() -> Iterator[Target]:
 
 def _paper() -> Iterator[Target]:
     key, secret = os.environ["APCA_API_KEY_ID"], os.environ["APCA_API_SECRET_KEY"]
+    # APCA_API_BASE_URL (Alpaca's own convention) points the run at another Alpaca-compatible
+    # endpoint, whose market data is then served at the same URL unless APCA_API_DATA_URL says.
+    given = os.environ.get("APCA_API_BASE_URL", "").rstrip("/").removesuffix("/v2")
+    base = given or PAPER_URL
+    data_url = os.environ.get("APCA_API_DATA_URL") or given or None
     target = Target(
         "alpaca-paper",
         key,
         secret,
-        PAPER_URL,
-        PAPER_STREAM,
-        TradingClient(key, secret, paper=True),
-        StockHistoricalDataClient(key, secret),
+        base,
+        base.replace("http", "ws", 1) + "/stream",
+        TradingClient(key, secret, paper=True, url_override=base),
+        StockHistoricalDataClient(key, secret, url_override=data_url),
     )
     yield target
     target.cleanup()
@@ -521,8 +527,7 @@ def test_live_a16_queries(target: Target) -> None:
 
 
 def test_live_a17_a_wrong_secret_is_refused(target: Target) -> None:
-    url = None if target.paper else target.base_url
-    bad = TradingClient(target.key_id, "not-the-secret", paper=True, url_override=url)
+    bad = TradingClient(target.key_id, "not-the-secret", url_override=target.base_url)
     e = api_error(bad.get_account)
     assert (e.status_code, e.code) == (401, 40110000)
 
@@ -533,8 +538,7 @@ def test_live_a17_a_wrong_secret_is_refused(target: Target) -> None:
 @pytest.fixture
 def updates(target: Target) -> Iterator[list[TradeUpdate]]:
     seen: list[TradeUpdate] = []
-    url = None if target.paper else target.stream_url
-    stream = TradingStream(target.key_id, target.secret_key, paper=True, url_override=url)
+    stream = TradingStream(target.key_id, target.secret_key, url_override=target.stream_url)
 
     async def on_update(u: TradeUpdate) -> None:
         seen.append(u)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -201,6 +203,23 @@ def replay_check_cmd() -> None:
     console.print("[green]The replayed book matched the true book at every checked level.[/green]")
 
 
+def _standing_quote(text: str) -> tuple[str, Decimal, Decimal, Decimal]:
+    """``SYMBOL=BID/ASK[xSIZE]`` (size 1000 when left out); ValueError names what is wrong."""
+    symbol, eq, rest = text.partition("=")
+    prices, _, size = rest.partition("x")
+    bid, slash, ask = prices.partition("/")
+    try:
+        parsed = (Decimal(bid), Decimal(ask), Decimal(size or "1000"))
+    except ArithmeticError:
+        parsed = None
+    if not (symbol and eq and slash) or parsed is None:
+        raise ValueError(f"{text!r}: expected SYMBOL=BID/ASK[xSIZE]")
+    b, a, n = parsed
+    if not all(x.is_finite() for x in parsed) or not (0 < b < a) or n <= 0:
+        raise ValueError(f"{text!r}: needs 0 < bid < ask and a positive size")
+    return symbol.upper(), b, a, n
+
+
 @serve_app.command("alpaca")
 def serve_alpaca(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
@@ -227,6 +246,13 @@ def serve_alpaca(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
+    quote: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --data scripted: a standing quote SYMBOL=BID/ASK[xSIZE], e.g. "
+            "AAPL=100.00/100.02x1000 (repeat for more symbols)."
+        ),
+    ] = None,
 ) -> None:
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
@@ -239,7 +265,18 @@ def serve_alpaca(
     if data not in ("lobster", "scripted"):
         console.print(f"[red]error:[/red] --data={data!r}: expected 'lobster' or 'scripted'")
         raise typer.Exit(2)
-    broker = replay_broker() if data == "lobster" else scripted_broker(("AAPL", "MSFT", "SPY"))
+    if quote and data != "scripted":
+        console.print("[red]error:[/red] --quote needs --data scripted")
+        raise typer.Exit(2)
+    try:
+        quotes = [_standing_quote(q) for q in quote or ()]
+    except ValueError as e:
+        console.print(f"[red]error:[/red] --quote={escape(str(e))}")
+        raise typer.Exit(2) from None
+    symbols = dict.fromkeys(["AAPL", "MSFT", "SPY", *(q[0] for q in quotes)])
+    broker = replay_broker() if data == "lobster" else scripted_broker(symbols)
+    for symbol, bid, ask, size in quotes:
+        broker.quote(symbol, bid, ask, bid_size=size, ask_size=size)
     server = AlpacaServer(
         broker,
         key_id=key_id,
@@ -252,8 +289,8 @@ def serve_alpaca(
     with server:
         print(server.base_url, flush=True)
         print(server.stream_url, flush=True)
-        symbols = ", ".join(broker.venue.markets)
-        console.print(f"serving {symbols} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
+        served = ", ".join(broker.venue.markets)
+        console.print(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
         try:
             if duration is None:
                 while True:
