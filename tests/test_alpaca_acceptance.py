@@ -607,9 +607,19 @@ def test_a21_cli_serves_standing_scripted_quotes() -> None:
     from alpaca.data.requests import StockLatestQuoteRequest
 
     with serving(
-        "--data", "scripted", "--quote", "AAPL=100.00/100.02x500", "--quote", "ko=60/60.1"
+        "--data",
+        "scripted",
+        "--quote",
+        "AAPL=100.00/100.02x500",
+        "--quote",
+        "ko=60/60.1",
+        "--start",
+        "2024-06-04T10:00:00-04:00",
     ) as base:
         c = TradingClient("cli-key", "cli-secret", url_override=base)
+        clock = c.get_clock()
+        assert clock.is_open
+        assert clock.timestamp.isoformat().startswith("2024-06-04T14:00:0")  # a UTC wall clock
         assert {a.symbol for a in c.get_all_assets()} == {"AAPL", "MSFT", "SPY", "KO"}
         o = c.submit_order(
             MarketOrderRequest(
@@ -627,7 +637,8 @@ def test_a21_cli_serves_standing_scripted_quotes() -> None:
     [
         (["--data", "scripted", "--quote", "AAPL=100.02/100"], "needs 0 < bid < ask"),
         (["--data", "scripted", "--quote", "AAPL:100"], "expected SYMBOL=BID/ASK[xSIZE]"),
-        (["--quote", "AAPL=1/2"], "--quote needs --data scripted"),
+        (["--quote", "AAPL=1/2"], "--quote and --start need --data scripted"),
+        (["--data", "scripted", "--start", "2024-06-04T10:00:00"], "expected ISO 8601 with an"),
     ],
 )
 def test_a22_cli_refuses_a_bad_quote(args: list[str], says: str) -> None:

@@ -246,6 +246,13 @@ def serve_alpaca(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="With --data scripted: when the clock starts, ISO 8601 with a UTC offset, e.g. "
+            "2024-06-04T10:00:00-04:00 (default: now)."
+        ),
+    ] = None,
     quote: Annotated[
         list[str] | None,
         typer.Option(
@@ -265,16 +272,26 @@ def serve_alpaca(
     if data not in ("lobster", "scripted"):
         console.print(f"[red]error:[/red] --data={data!r}: expected 'lobster' or 'scripted'")
         raise typer.Exit(2)
-    if quote and data != "scripted":
-        console.print("[red]error:[/red] --quote needs --data scripted")
+    if (quote or start) and data != "scripted":
+        console.print("[red]error:[/red] --quote and --start need --data scripted")
         raise typer.Exit(2)
+    start_ns = None
+    if start is not None:
+        try:
+            when = datetime.fromisoformat(start)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            console.print(f"[red]error:[/red] --start={start!r}: expected ISO 8601 with an offset")
+            raise typer.Exit(2)
+        start_ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
     try:
         quotes = [_standing_quote(q) for q in quote or ()]
     except ValueError as e:
         console.print(f"[red]error:[/red] --quote={escape(str(e))}")
         raise typer.Exit(2) from None
     symbols = dict.fromkeys(["AAPL", "MSFT", "SPY", *(q[0] for q in quotes)])
-    broker = replay_broker() if data == "lobster" else scripted_broker(symbols)
+    broker = replay_broker() if data == "lobster" else scripted_broker(symbols, start_ns=start_ns)
     for symbol, bid, ask, size in quotes:
         broker.quote(symbol, bid, ask, bid_size=size, ask_size=size)
     server = AlpacaServer(
