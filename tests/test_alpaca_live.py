@@ -56,6 +56,7 @@ from alpaca.trading.stream import TradingStream
 from websockets.sync.client import connect
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 
 D = Decimal
 CENT = D("0.01")
@@ -63,6 +64,9 @@ PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE = all(os.environ.get(k) for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")) and (
     os.environ.get("FILLFORGE_ALPACA_PAPER") != "0"
 )
+# The whole run stays under Alpaca's 200 requests a minute per key, with fillforge's own throttle:
+# past it, the SDK sleeps 3 s at a time and gives up after three.
+PACE = RateLimiter(SlidingWindow(180, 60 * NS_PER_SECOND))
 # Accepted and working, in any of the states a venue reports before it acknowledges.
 WORKING = {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW}
 
@@ -147,7 +151,7 @@ class Target:
             if o.status in statuses:
                 return o
             assert time.monotonic() < deadline, f"{order_id} stayed {o.status}, not {statuses}"
-            time.sleep(0.2)
+            time.sleep(0.25)
 
     def buy_now(self, qty: int = 1, symbol: str | None = None) -> Order:
         o = self.submit(
@@ -208,6 +212,19 @@ def _local() -> Iterator[Target]:
         target.cleanup()
 
 
+def paced(session: requests.Session) -> None:
+    """Every request of ``session`` waits its turn in ``PACE``. Trading and market data share
+    one budget: an Alpaca-compatible server may count them together."""
+    send = session.request
+
+    def request(*args: Any, **kw: Any) -> requests.Response:
+        while not PACE.try_acquire("key"):
+            time.sleep(PACE.wait_time("key") / NS_PER_SECOND)
+        return send(*args, **kw)
+
+    session.request = request  # type: ignore[method-assign]
+
+
 def _paper() -> Iterator[Target]:
     key, secret = os.environ["APCA_API_KEY_ID"], os.environ["APCA_API_SECRET_KEY"]
     # APCA_API_BASE_URL (Alpaca's own convention) points the run at another Alpaca-compatible
@@ -224,6 +241,8 @@ def _paper() -> Iterator[Target]:
         TradingClient(key, secret, paper=True, url_override=base),
         StockHistoricalDataClient(key, secret, url_override=data_url),
     )
+    paced(target.client._session)
+    paced(target.data._session)
     yield target
     target.cleanup()
 
@@ -481,7 +500,9 @@ def test_live_a15_rejections(target: Target) -> None:
         order | {"type": "market", "qty": 0},
     ]
     for body in bodies:
-        r = requests.post(f"{target.base_url}/v2/orders", json=body, headers=headers, timeout=10)
+        r = target.client._session.post(
+            f"{target.base_url}/v2/orders", json=body, headers=headers, timeout=10
+        )
         assert r.status_code == 422, (body, r.text)
         assert r.json()["code"] in (40010001, 42210000), r.text
 
@@ -528,6 +549,7 @@ def test_live_a16_queries(target: Target) -> None:
 
 def test_live_a17_a_wrong_secret_is_refused(target: Target) -> None:
     bad = TradingClient(target.key_id, "not-the-secret", url_override=target.base_url)
+    paced(bad._session)
     e = api_error(bad.get_account)
     assert (e.status_code, e.code) == (401, 40110000)
 
