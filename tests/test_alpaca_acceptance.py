@@ -6,7 +6,6 @@ Each test is one numbered case (A01...). Prices are scripted through ``server.ca
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
+from alpaca_serving import serving
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.sim.broker import SimulatedBroker
@@ -560,29 +560,6 @@ def test_a20_stream_refuses_bad_credentials(alpaca_server: AlpacaServer) -> None
         "stream": "authorization",
         "data": {"status": "unauthorized", "action": "authenticate"},
     }
-
-
-@contextlib.contextmanager
-def serving(*args: str) -> Iterator[str]:
-    """``fillforge serve alpaca ARGS`` in a subprocess with the key pair cli-key / cli-secret:
-    its base URL; the secret must not appear in what it prints."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, APCA_API_KEY_ID="cli-key", APCA_API_SECRET_KEY="cli-secret")
-    cmd = [sys.executable, "-m", "fillforge", "serve", "alpaca", "--duration", "20", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base = proc.stdout.readline().strip()
-        assert base.startswith("http://127.0.0.1:")
-        assert proc.stdout.readline().strip() == base.replace("http", "ws") + "/stream"
-        yield base
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=10)
-    assert "cli-secret" not in out + err
 
 
 def test_a21_cli_serves_the_shipped_day() -> None:

@@ -1,7 +1,9 @@
 """The acceptance matrix, portable: every row that does not need prices a test controls, written
 once and run against two targets with the unmodified alpaca-py SDK:
 
-- ``local``: fillforge's Alpaca-compatible server on the simulated exchange (always);
+- ``local``: fillforge's Alpaca-compatible server on the simulated exchange, fresh for each test;
+- ``served``: ``fillforge serve alpaca`` in another process, one for the module, its clock in
+  market hours: the paper target's code path (a long-lived account), run on every CI run;
 - ``alpaca-paper``: a real Alpaca paper account, when ``APCA_API_KEY_ID`` and
   ``APCA_API_SECRET_KEY`` are set (skipped otherwise; ``FILLFORGE_ALPACA_PAPER=0`` opts out).
   ``APCA_API_BASE_URL`` points it at another Alpaca-compatible endpoint instead (such as
@@ -10,9 +12,9 @@ once and run against two targets with the unmodified alpaca-py SDK:
 Each test names the row of ``docs/alpaca.md`` it runs (``test_live_a08_...`` is A08). Prices come
 from the target's own latest quote (alpaca-py's ``StockHistoricalDataClient``; fillforge's server
 serves it too), and resting orders are placed far from it, so nothing fills that a test does not
-mean to fill. Rows that need a fill skip on paper while the market is closed; rows that act on the
-whole account (cancel-all, close-all) skip on paper unless the account has no other open orders
-or positions. Every test cancels what it placed and closes what it bought.
+mean to fill. On a remote target, rows that need a fill skip while the market is closed, and rows
+that act on the whole account (cancel-all, close-all) skip unless it has no other open orders or
+positions. Every test cancels what it placed and closes what it bought.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
+from alpaca_serving import KEY_ID, SECRET, serving
 from websockets.sync.client import connect
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
@@ -90,9 +93,28 @@ class Target:
     placed: list[uuid.UUID] = field(default_factory=list)
     bought: set[str] = field(default_factory=set)
 
+    pace: RateLimiter | None = None
+
     @property
-    def paper(self) -> bool:
-        return self.name == "alpaca-paper"
+    def remote(self) -> bool:
+        """An account that outlives the test (paper, or a served process), reached over the
+        network: a test may not assume it is empty or that its market is open."""
+        return self.name != "local"
+
+    def paced(self, client: TradingClient | StockHistoricalDataClient) -> None:
+        """Every request ``client`` sends waits its turn in ``pace``. Trading and market data
+        share one budget: an Alpaca-compatible server may count them together."""
+        if self.pace is None:
+            return
+        pace, session = self.pace, client._session
+        send = session.request
+
+        def request(*args: Any, **kw: Any) -> requests.Response:
+            while not pace.try_acquire("key"):
+                time.sleep(pace.wait_time("key") / NS_PER_SECOND)
+            return send(*args, **kw)
+
+        session.request = request  # type: ignore[method-assign]
 
     @property
     def symbol(self) -> str:
@@ -110,15 +132,15 @@ class Target:
         return cents(price)
 
     def needs_fills(self) -> None:
-        """Skip on paper while the market is closed: the row needs an order to fill."""
-        if self.paper and not self.client.get_clock().is_open:
-            pytest.skip("needs the market open on Alpaca paper")
+        """Skip on a remote target while the market is closed: the row needs an order to fill."""
+        if self.remote and not self.client.get_clock().is_open:
+            pytest.skip(f"needs the market open on {self.name}")
 
     def needs_clean_account(self) -> None:
-        """Skip on paper when an account-wide action would touch orders or positions the test
-        did not make."""
-        if self.paper and (self.client.get_orders() or self.client.get_all_positions()):
-            pytest.skip("the paper account has other open orders or positions")
+        """Skip on a remote target when an account-wide action would touch orders or positions
+        the test did not make."""
+        if self.remote and (self.client.get_orders() or self.client.get_all_positions()):
+            pytest.skip(f"the {self.name} account has other open orders or positions")
 
     def submit(self, request: Any) -> Order:
         if request.client_order_id is None:
@@ -212,17 +234,23 @@ def _local() -> Iterator[Target]:
         target.cleanup()
 
 
-def paced(session: requests.Session) -> None:
-    """Every request of ``session`` waits its turn in ``PACE``. Trading and market data share
-    one budget: an Alpaca-compatible server may count them together."""
-    send = session.request
-
-    def request(*args: Any, **kw: Any) -> requests.Response:
-        while not PACE.try_acquire("key"):
-            time.sleep(PACE.wait_time("key") / NS_PER_SECOND)
-        return send(*args, **kw)
-
-    session.request = request  # type: ignore[method-assign]
+def _remote(
+    name: str, key: str, secret: str, base: str, data_url: str | None, pace: RateLimiter | None
+) -> Iterator[Target]:
+    target = Target(
+        name,
+        key,
+        secret,
+        base,
+        base.replace("http", "ws", 1) + "/stream",
+        TradingClient(key, secret, paper=True, url_override=base),
+        StockHistoricalDataClient(key, secret, url_override=data_url),
+        pace=pace,
+    )
+    target.paced(target.client)
+    target.paced(target.data)
+    yield target
+    target.cleanup()
 
 
 def _paper() -> Iterator[Target]:
@@ -230,26 +258,34 @@ def _paper() -> Iterator[Target]:
     # APCA_API_BASE_URL (Alpaca's own convention) points the run at another Alpaca-compatible
     # endpoint, whose market data is then served at the same URL unless APCA_API_DATA_URL says.
     given = os.environ.get("APCA_API_BASE_URL", "").rstrip("/").removesuffix("/v2")
-    base = given or PAPER_URL
     data_url = os.environ.get("APCA_API_DATA_URL") or given or None
-    target = Target(
-        "alpaca-paper",
-        key,
-        secret,
-        base,
-        base.replace("http", "ws", 1) + "/stream",
-        TradingClient(key, secret, paper=True, url_override=base),
-        StockHistoricalDataClient(key, secret, url_override=data_url),
-    )
-    paced(target.client._session)
-    paced(target.data._session)
-    yield target
-    target.cleanup()
+    yield from _remote("alpaca-paper", key, secret, given or PAPER_URL, data_url, PACE)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    """One ``fillforge serve alpaca`` process for the whole module, its clock in market hours:
+    the paper code path (a long-lived account, out of process) run on every CI run."""
+    with serving(
+        "--data",
+        "scripted",
+        "--quote",
+        "AAPL=100.00/100.02x100000",
+        "--quote",
+        "MSFT=50.00/50.02x100000",
+        "--start",
+        "2024-06-04T10:00:00-04:00",
+        "--rate-limit",
+        "100000",
+        duration=600,
+    ) as base:
+        yield base
 
 
 @pytest.fixture(
     params=[
         "local",
+        "served",
         pytest.param(
             "alpaca-paper",
             marks=pytest.mark.skipif(not LIVE, reason="no Alpaca paper keys in the environment"),
@@ -257,7 +293,13 @@ def _paper() -> Iterator[Target]:
     ]
 )
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    yield from (_paper() if request.param == "alpaca-paper" else _local())
+    if request.param == "alpaca-paper":
+        yield from _paper()
+    elif request.param == "served":
+        base = request.getfixturevalue("served")
+        yield from _remote("served", KEY_ID, SECRET, base, base, None)
+    else:
+        yield from _local()
 
 
 def api_error(fn: Callable[[], object]) -> APIError:
@@ -500,7 +542,7 @@ def test_live_a15_rejections(target: Target) -> None:
         order | {"type": "market", "qty": 0},
     ]
     for body in bodies:
-        r = target.client._session.post(
+        r = target.client._session.post(  # paced with the client
             f"{target.base_url}/v2/orders", json=body, headers=headers, timeout=10
         )
         assert r.status_code == 422, (body, r.text)
@@ -549,7 +591,7 @@ def test_live_a16_queries(target: Target) -> None:
 
 def test_live_a17_a_wrong_secret_is_refused(target: Target) -> None:
     bad = TradingClient(target.key_id, "not-the-secret", url_override=target.base_url)
-    paced(bad._session)
+    target.paced(bad)
     e = api_error(bad.get_account)
     assert (e.status_code, e.code) == (401, 40110000)
 
