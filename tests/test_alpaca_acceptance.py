@@ -353,7 +353,8 @@ def test_a15_rejections(alpaca_server: AlpacaServer, client: TradingClient) -> N
     )
     with pytest.raises(APIError) as e:
         client.submit_order(buy_unknown)
-    assert e.value.status_code == 422
+    assert (e.value.status_code, e.value.code) == (422, 40010001)
+    assert "NOPE" in e.value.message
     client.submit_order(
         LimitOrderRequest(
             symbol="AAPL",

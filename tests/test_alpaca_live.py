@@ -526,7 +526,8 @@ def test_live_a15_rejections(target: Target) -> None:
     unknown = MarketOrderRequest(
         symbol="FFNOPE", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
     )
-    assert api_error(lambda: target.submit(unknown)).status_code == 422
+    e = api_error(lambda: target.submit(unknown))
+    assert (e.status_code, e.code) == (422, 40010001)
     cid = f"ff-live-{uuid.uuid4().hex[:16]}"
     target.submit(target.far_limit(client_order_id=cid))
     assert api_error(lambda: target.submit(target.far_limit(client_order_id=cid))).status_code == (

@@ -69,7 +69,8 @@ def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
     if isinstance(e, DuplicateClientOrderIdError):
         return 422, wire.error(wire.CODE_UNPROCESSABLE, "client_order_id must be unique")
     if isinstance(e, SimulationError) and e.field == "symbol":
-        return 422, wire.error(wire.CODE_UNPROCESSABLE, f'asset "{e.value}" not found')
+        # As Alpaca answers an order for an asset it does not have (alpacahq/Alpaca-API#184).
+        return 422, wire.error(wire.CODE_INVALID, f"could not find us_equity '{e.value}'")
     return 422, wire.error(wire.CODE_UNPROCESSABLE, str(e))
 
 
