@@ -177,6 +177,24 @@ def test_sell_bracket_reverses_the_price_rule() -> None:
     assert OrderRequest(**{**BASE, **ok}).side is OrderSide.SELL
 
 
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("NaN", "not a finite number"),
+        ("-Infinity", "not a finite number"),
+        ("1e40", "more than 9223372036854775807 units"),  # past Decimal's precision
+        ("92233720368547758.08", "more than 9223372036854775807 units"),  # past the core's i64
+    ],
+)
+def test_instrument_refuses_what_the_core_cannot_hold(value: str, why: str) -> None:
+    inst = Instrument(symbol="X", tick_size="0.01", lot_size="0.01")
+    for convert, field in ((inst.to_ticks, "limit_price"), (inst.to_lots, "qty")):
+        with pytest.raises(OrderValidationError, match=why) as e:
+            convert(Decimal(value), field)
+        assert e.value.field == field
+    assert inst.to_ticks(Decimal("92233720368547758.07")) == 2**63 - 1
+
+
 def test_instrument_converts_exactly_once_and_refuses_off_grid() -> None:
     inst = Instrument(
         symbol="ES", tick_size="0.25", lot_size="1", min_qty="1", asset_class="future"

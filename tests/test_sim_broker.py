@@ -177,6 +177,63 @@ def test_bad_requests_raise_and_change_nothing(sim: SimHarness) -> None:
     assert sim.broker.ledger.reservations() == {}
 
 
+@pytest.mark.parametrize(
+    ("terms", "error", "field"),
+    [
+        ({"qty": D(0)}, OrderValidationError, "qty"),
+        ({"limit_price": D("-1")}, OrderValidationError, "limit_price"),
+        ({"limit_price": D("99.001")}, OrderValidationError, "limit_price"),
+        ({"qty": D("1e30")}, OrderValidationError, "qty"),
+        ({"qty": D(1_000_000)}, InsufficientBuyingPowerError, None),
+    ],
+)
+def test_a_refused_replace_changes_nothing(
+    sim: SimHarness, terms: dict[str, Decimal], error: type[Exception], field: str | None
+) -> None:
+    sim.quote("100.00", "100.02")
+    o = sim.buy_limit("99.00", 10)
+    engine = sim.broker.venue.market("TEST").engine
+    before = (
+        sim.broker.account(),
+        sim.broker.ledger.reservations(),
+        [(x.id, x.status, x.pending_request) for x in sim.broker.orders()],
+        engine.user_order(sim.broker._uid[o.id]),
+    )
+    with pytest.raises(error) as e:
+        sim.broker.replace(o.id, **terms)
+    if field is not None:
+        assert e.value.field == field  # type: ignore[attr-defined]
+    after = (
+        sim.broker.account(),
+        sim.broker.ledger.reservations(),
+        [(x.id, x.status, x.pending_request) for x in sim.broker.orders()],
+        engine.user_order(sim.broker._uid[o.id]),
+    )
+    assert after == before
+    sim.broker.replace(o.id, qty=D(20))  # and the order can still be replaced
+    assert o.status is OrderStatus.REPLACED
+
+
+def test_a_replace_the_account_cannot_carry_by_arrival_is_rejected_and_the_order_works_on() -> None:
+    venue = Venue("V", calendar=None, latency=LatencyModel(cancel=Delay.fixed(1_000_000)))
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(venue, cash=D(10_000))
+    broker.quote("TEST", D("100.00"), D("100.02"))
+    o = broker.submit(limit("buy", 10, "99.00"))
+    seen: list[OrderEvent] = []
+    broker.subscribe(seen.append)
+    broker.replace(o.id, qty=D(60))  # 5,940 fits now...
+    broker.submit(limit("buy", 50, "90.00"))  # ...but not after 4,500 more lands first
+    broker.run(until_ns=broker.now() + 2_000_000)
+    assert o.status is OrderStatus.NEW
+    assert o.replaced_by is None
+    assert o.pending_request is None
+    rejected = [e for e in seen if e.order_id == o.id and e.kind is EventKind.REPLACE_REJECTED]
+    assert len(rejected) == 1
+    assert "insufficient buying power" in (rejected[0].reason or "")
+    assert broker.ledger.reservation(o.id) is not None
+
+
 def test_shortable_rule() -> None:
     venue = Venue("V", calendar=None)
     venue.add(Instrument(symbol="TEST"), empty_feed())

@@ -443,13 +443,10 @@ class AlpacaServer:
 
         @app.post("/v2/orders")
         async def submit_order(request: Request) -> Response:
-            try:
-                body = await request.json()
-            except json.JSONDecodeError:
-                return JSONResponse(wire.error(wire.CODE_INVALID, "invalid JSON"), 422)
+            raw = await request.body()
             with lock:
                 try:
-                    wanted = self._convert(wire.order_request(body))
+                    wanted = self._convert(wire.order_request(wire.json_object(raw)))
                     refused = self._auction_window(wanted)
                     if refused is not None:
                         return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, refused), 422)
@@ -515,10 +512,11 @@ class AlpacaServer:
 
         @app.patch("/v2/orders/{order_id}")
         async def replace_order(order_id: str, request: Request) -> Response:
-            body = await request.json()
+            raw = await request.body()
             with lock:
                 try:
                     old = broker.get_order(order_id)
+                    body = wire.json_object(raw)
                     broker.replace(
                         order_id,
                         qty=wire.decimal_field(body, "qty"),

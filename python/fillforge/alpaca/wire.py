@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -82,9 +83,34 @@ def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
     return d
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object."""
+    try:
+        body = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, NaN / Infinity, nesting too deep
+        raise OrderValidationError("body", raw[:40], "invalid JSON") from None
+    if not isinstance(body, dict):
+        raise OrderValidationError("body", body, "expected a JSON object")
+    return body
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    v = body.get(name)
+    if v is not None and not isinstance(v, dict):
+        raise OrderValidationError(name, v, "expected an object")
+    return v
+
+
 def order_request(body: dict[str, Any]) -> OrderRequest:
     """An Alpaca ``POST /v2/orders`` body as an :class:`OrderRequest` (validated by its rules)."""
-    tp, sl = body.get("take_profit"), body.get("stop_loss")
+    tp, sl = _object(body, "take_profit"), _object(body, "stop_loss")
+    extended = body.get("extended_hours")
+    if extended is not None and not isinstance(extended, bool):
+        raise OrderValidationError("extended_hours", extended, "expected true or false")
     fields: dict[str, Any] = {
         "symbol": body.get("symbol"),
         "side": body.get("side"),
@@ -97,12 +123,12 @@ def order_request(body: dict[str, Any]) -> OrderRequest:
         "trail_price": decimal_field(body, "trail_price"),
         "trail_percent": decimal_field(body, "trail_percent"),
         "client_order_id": body.get("client_order_id") or None,
-        "extended_hours": bool(body.get("extended_hours") or False),
+        "extended_hours": bool(extended),
         "order_class": body.get("order_class") or "simple",
     }
-    if isinstance(tp, dict):
+    if tp is not None:
         fields["take_profit"] = TakeProfit(limit_price=decimal_field(tp, "limit_price"))  # type: ignore[arg-type]
-    if isinstance(sl, dict):
+    if sl is not None:
         fields["stop_loss"] = StopLoss(
             stop_price=decimal_field(sl, "stop_price"),  # type: ignore[arg-type]
             limit_price=decimal_field(sl, "limit_price"),

@@ -25,7 +25,7 @@ from fillforge.errors import (
 )
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus, OrderType
 from fillforge.orders.groups import LegAction, OrderGroup
-from fillforge.orders.models import OrderEvent, OrderRequest, VenueReport
+from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 
 __all__ = ["EventStream", "OrderManager"]
@@ -301,17 +301,14 @@ class OrderManager:
         o = self.get(order_id)
         if client_order_id is not None and client_order_id in self._by_client:
             raise DuplicateClientOrderIdError(f"client_order_id={client_order_id!r}: already used")
-        terms = {
-            k: v
-            for k, v in {
-                "qty": qty,
-                "limit_price": limit_price,
-                "stop_price": stop_price,
-                "trail": trail,
-                "client_order_id": client_order_id,
-            }.items()
-            if v is not None
-        }
+        asked = ReplaceTerms(
+            qty=qty,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail=trail,
+            client_order_id=client_order_id,
+        )
+        terms = {k: v for k, v in asked.model_dump().items() if v is not None}
         return self._publish(o.request_replace(self._now(ts), **terms))
 
     # ----- venue reports --------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "Instrument",
     "OrderEvent",
     "OrderRequest",
+    "ReplaceTerms",
     "StopLoss",
     "TakeProfit",
     "VenueReport",
@@ -146,6 +147,24 @@ def _fail(field: str, value: object, why: str) -> OrderValidationError:
     return OrderValidationError(field, value, why)
 
 
+# The Rust core keeps prices and quantities in 64-bit integers.
+_MAX_UNITS = 2**63 - 1
+
+
+def _units(value: Decimal, unit: Decimal, field: str) -> tuple[int, Decimal]:
+    """``value`` as whole ``unit``s and the remainder; past what the core holds is an error."""
+    d = Decimal(value)
+    if not d.is_finite():
+        raise _fail(field, value, "not a finite number")
+    try:
+        q, r = divmod(d, unit)
+    except ArithmeticError:  # the quotient past Decimal's precision
+        q = Decimal(_MAX_UNITS + 1)
+    if abs(q) > _MAX_UNITS:
+        raise _fail(field, value, f"more than {_MAX_UNITS} units of {unit}")
+    return int(q), r
+
+
 class Instrument(FrozenModel):
     """A tradable instrument and its grids: prices are multiples of ``tick_size``, quantities of
     ``lot_size`` and at least ``min_qty``."""
@@ -158,22 +177,22 @@ class Instrument(FrozenModel):
 
     def to_ticks(self, price: Decimal, field: str = "price") -> int:
         """``price`` in ticks; off the tick grid is an error, never a rounding."""
-        q, r = divmod(Decimal(price), self.tick_size)
+        q, r = _units(price, self.tick_size, field)
         if r:
             raise _fail(field, price, f"not a multiple of the tick size {self.tick_size}")
-        return int(q)
+        return q
 
     def to_price(self, ticks: int) -> Decimal:
         return ticks * self.tick_size
 
     def to_lots(self, qty: Decimal, field: str = "qty") -> int:
         """``qty`` in lots; off the lot grid or below ``min_qty`` is an error."""
-        q, r = divmod(Decimal(qty), self.lot_size)
+        q, r = _units(qty, self.lot_size, field)
         if r:
             raise _fail(field, qty, f"not a multiple of the lot size {self.lot_size}")
         if qty < self.min_qty:
             raise _fail(field, qty, f"below the minimum quantity {self.min_qty}")
-        return int(q)
+        return q
 
     def to_qty(self, lots: int) -> Decimal:
         return lots * self.lot_size
@@ -359,6 +378,19 @@ class Fill(FrozenModel):
     commission: NonNegative = Decimal(0)
     ts_event: Nanos = 0
     ts_recv: Nanos = 0
+
+
+class ReplaceTerms(FrozenModel):
+    """The terms a replace asks for: each given one overrides the order's. Checked when the
+    replace is asked for, so a bad term is refused before anything changes."""
+
+    qty: Positive | None = None
+    limit_price: Positive | None = None
+    stop_price: Positive | None = None
+    trail: Positive | None = None
+    client_order_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ORDER_ID)] | None = (
+        None
+    )
 
 
 class VenueReport(FrozenModel):

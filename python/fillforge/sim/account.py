@@ -242,6 +242,18 @@ class Account:
         _check_symbol(symbol)
         return self._check(symbol, _side(side), _positive("qty", qty), _positive("price", price))
 
+    def check_replace(self, order_id: str, qty: Decimal, price: Decimal) -> Decimal:
+        """What replacing ``order_id``'s reservation with ``qty`` at ``price`` would take (the
+        old one released, the new one the youngest), or raise as :meth:`reserve` does. Nothing
+        changes either way."""
+        r = self._reservation(order_id)
+        saved = dict(self._res), dict(self._open), dict(self._cache)
+        try:
+            self.release(order_id)
+            return self.check(r.symbol, r.side, qty, price)
+        finally:
+            self._res, self._open, self._cache = saved
+
     def reserve(
         self, order_id: str, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal
     ) -> Decimal:

@@ -18,7 +18,12 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from fillforge.codes import Reason
-from fillforge.errors import FillforgeError, SimulationError
+from fillforge.errors import (
+    FillforgeError,
+    InsufficientBuyingPowerError,
+    NotShortableError,
+    SimulationError,
+)
 from fillforge.orders.enums import (
     EventKind,
     LiquiditySide,
@@ -28,7 +33,7 @@ from fillforge.orders.enums import (
     OrderType,
 )
 from fillforge.orders.manager import EventStream, ManagedOrders, OrderManager, Subscriber
-from fillforge.orders.models import Fill, FrozenModel, OrderRequest, VenueReport
+from fillforge.orders.models import Fill, FrozenModel, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position
 from fillforge.sim.fees import FeeModel
@@ -219,6 +224,21 @@ class SimulatedBroker(ManagedOrders):
             raise SimulationError("symbol", request.symbol, "no market price to check the order")
         return ref
 
+    def _replacement_price(self, o: Order, limit_price: Decimal | None) -> Decimal:
+        """The price a replacement of ``o`` reserves buying power at."""
+        price = limit_price or o.limit_price
+        return price or self._reference_price(self.venue.market(o.symbol), o.request)
+
+    def _check_replacement(
+        self, o: Order, qty: Decimal | None, limit_price: Decimal | None
+    ) -> None:
+        """Raise as the account would if the replacement took ``o``'s place; change nothing."""
+        if self._account.reservation(o.id) is None:
+            return
+        leaves = (qty if qty is not None else o.order_qty) - o.cum_qty
+        if leaves > 0:
+            self._account.check_replace(o.id, leaves, self._replacement_price(o, limit_price))
+
     def _reserve(self, order: Order, price: Decimal) -> None:
         self._account.reserve(order.id, order.symbol, order.request.side, order.leaves_qty, price)
 
@@ -261,6 +281,8 @@ class SimulatedBroker(ManagedOrders):
         new order takes a new place in the queue). ``trail`` changes a trailing stop's trail (a
         price, or a percent, as the order has it), keeping its water mark."""
         o = self.manager.get(order_id)
+        # Every check before anything changes: the terms, their grids, the account.
+        ReplaceTerms(qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail)
         inst = self.venue.market(o.symbol).instrument
         if qty is not None:
             inst.to_lots(qty)
@@ -269,6 +291,7 @@ class SimulatedBroker(ManagedOrders):
                 inst.to_ticks(value, field)
         if trail is not None:
             self._trail_args(o, trail)  # validates before anything changes
+        self._check_replacement(o, qty, limit_price)
         self.manager.request_replace(
             order_id, qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail
         )
@@ -589,6 +612,11 @@ class SimulatedBroker(ManagedOrders):
         if terms.get("trail") is not None:
             self._retrail(o, market, uid, terms["trail"])
             return
+        try:  # the account may have changed since the replace was asked for
+            self._check_replacement(o, terms.get("qty"), terms.get("limit_price"))
+        except (InsufficientBuyingPowerError, NotShortableError) as e:
+            self._report(EventKind.REPLACE_REJECTED, o.id, reason=str(e))
+            return
         try:
             market.engine.cancel(uid)
         except FillforgeError:
@@ -607,7 +635,7 @@ class SimulatedBroker(ManagedOrders):
         self._release(o.id)
         if not new.status.is_open:
             return
-        self._reserve(new, new.limit_price or self._reference_price(market, new.request))
+        self._reserve(new, self._replacement_price(new, None))
         nuid = next(self._next_uid)
         self._bind(new.id, nuid)
         # Already acknowledged: a refusal now cancels it.
