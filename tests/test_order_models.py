@@ -182,8 +182,8 @@ def test_sell_bracket_reverses_the_price_rule() -> None:
     [
         ("NaN", "not a finite number"),
         ("-Infinity", "not a finite number"),
-        ("1e40", "more than 9223372036854775807 units"),  # past Decimal's precision
-        ("92233720368547758.08", "more than 9223372036854775807 units"),  # past the core's i64
+        ("1e40", "too large: at most 9223372036854775807 units"),  # past Decimal's precision
+        ("92233720368547758.08", "too large: at most 9223372036854775807 units"),  # past i64
     ],
 )
 def test_instrument_refuses_what_the_core_cannot_hold(value: str, why: str) -> None:

@@ -153,16 +153,16 @@ _MAX_UNITS = 2**63 - 1
 
 def _units(value: Decimal, unit: Decimal, field: str) -> tuple[int, Decimal]:
     """``value`` as whole ``unit``s and the remainder; past what the core holds is an error."""
-    d = Decimal(value)
-    if not d.is_finite():
-        raise _fail(field, value, "not a finite number")
     try:
-        q, r = divmod(d, unit)
-    except ArithmeticError:  # the quotient past Decimal's precision
-        q = Decimal(_MAX_UNITS + 1)
-    if abs(q) > _MAX_UNITS:
-        raise _fail(field, value, f"more than {_MAX_UNITS} units of {unit}")
-    return int(q), r
+        q, r = divmod(Decimal(value), unit)
+        n = int(q)
+    except (ArithmeticError, ValueError):  # NaN, infinite, or past Decimal's precision
+        n = None
+    if n is None or not -_MAX_UNITS <= n <= _MAX_UNITS:
+        if not Decimal(value).is_finite():
+            raise _fail(field, value, "not a finite number")
+        raise _fail(field, value, f"too large: at most {_MAX_UNITS} units of {unit}")
+    return n, r
 
 
 class Instrument(FrozenModel):
