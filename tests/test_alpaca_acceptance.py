@@ -6,6 +6,7 @@ Each test is one numbered case (A01...). Prices are scripted through ``server.ca
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -33,9 +34,8 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
-from alpaca_serving import serving
 
-from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.sim.broker import SimulatedBroker
 
 D = Decimal
@@ -563,9 +563,21 @@ def test_a20_stream_refuses_bad_credentials(alpaca_server: AlpacaServer) -> None
     }
 
 
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[ServedAlpaca]:
+    """``fillforge serve alpaca ARGS`` in its own process; the secret must not appear in
+    anything it prints."""
+    with served_alpaca("--duration", "20", *args) as served:
+        assert served.base_url.startswith("http://127.0.0.1:")
+        assert served.stream_url == served.base_url.replace("http", "ws") + "/stream"
+        yield served
+    assert served.output
+    assert served.secret_key not in "".join(served.output)
+
+
 def test_a21_cli_serves_the_shipped_day() -> None:
-    with serving("--speed", "600") as base:
-        c = TradingClient("cli-key", "cli-secret", url_override=base)
+    with serving("--speed", "600") as s:
+        c = TradingClient(s.key_id, s.secret_key, url_override=s.base_url)
         assert c.get_asset("GOOG").symbol == "GOOG"
         t0 = c.get_clock().timestamp
         assert t0.date().isoformat() == "2012-06-21"  # the replayed day's clock
@@ -593,8 +605,8 @@ def test_a21_cli_serves_standing_scripted_quotes() -> None:
         "ko=60/60.1",
         "--start",
         "2024-06-04T10:00:00-04:00",
-    ) as base:
-        c = TradingClient("cli-key", "cli-secret", url_override=base)
+    ) as s:
+        c = TradingClient(s.key_id, s.secret_key, url_override=s.base_url)
         clock = c.get_clock()
         assert clock.is_open
         assert clock.timestamp.isoformat().startswith("2024-06-04T14:00:0")  # a UTC wall clock
@@ -605,9 +617,19 @@ def test_a21_cli_serves_standing_scripted_quotes() -> None:
             )
         )
         assert (o.status, o.filled_avg_price) == (OrderStatus.FILLED, "100.02")
-        data = StockHistoricalDataClient("cli-key", "cli-secret", url_override=base)
+        data = StockHistoricalDataClient(s.key_id, s.secret_key, url_override=s.base_url)
         ko = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="KO"))["KO"]
         assert (ko.bid_price, ko.ask_price, ko.ask_size) == (60.0, 60.1, 1000.0)
+
+
+def test_served_alpaca_says_why_a_server_did_not_start() -> None:
+    from fillforge.errors import SimulationError
+
+    with (
+        pytest.raises(SimulationError, match=r"the server did not start: .*--data='nope'"),
+        served_alpaca("--data", "nope"),
+    ):
+        pass
 
 
 @pytest.mark.parametrize(

@@ -55,10 +55,9 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
-from alpaca_serving import KEY_ID, SECRET, serving
 from websockets.sync.client import connect
 
-from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 
 D = Decimal
@@ -263,10 +262,10 @@ def _paper() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[str]:
+def served() -> Iterator[ServedAlpaca]:
     """One ``fillforge serve alpaca`` process for the whole module, its clock in market hours:
     the paper code path (a long-lived account, out of process) run on every CI run."""
-    with serving(
+    with served_alpaca(
         "--data",
         "scripted",
         "--quote",
@@ -277,9 +276,10 @@ def served() -> Iterator[str]:
         "2024-06-04T10:00:00-04:00",
         "--rate-limit",
         "100000",
-        duration=600,
-    ) as base:
-        yield base
+        "--duration",
+        "600",
+    ) as server:
+        yield server
 
 
 @pytest.fixture(
@@ -296,8 +296,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if request.param == "alpaca-paper":
         yield from _paper()
     elif request.param == "served":
-        base = request.getfixturevalue("served")
-        yield from _remote("served", KEY_ID, SECRET, base, base, None)
+        s: ServedAlpaca = request.getfixturevalue("served")
+        yield from _remote("served", s.key_id, s.secret_key, s.base_url, s.base_url, None)
     else:
         yield from _local()
 
