@@ -4,12 +4,14 @@ latency, and the delay from a fill to its trade_updates frame.
 Run: ``python benches/bench_alpaca.py [--orders 2000] [--fills 300] [--json]``.
 
 1. One ``TradingClient`` submits ``--orders`` market orders one after another, alternately buy and
-   sell against a deep scripted quote (each a full round trip: validate, account check, create,
-   match, fill, account update, stream publication, JSON answer); orders/s and the submit
-   latency percentiles.
+   sell against a deep quote (each a full round trip: validate, account check, create, match,
+   fill, account update, stream publication, JSON answer); orders/s and the submit latency
+   percentiles. Twice: against ``fillforge serve alpaca`` in its own process (as it is deployed;
+   the two processes have a core each), and against an ``AlpacaServer`` in this process (client
+   and server share one interpreter and its GIL).
 2. ``--fills`` times: a resting order is filled by a scripted quote; the delay from just before
-   the quote to the moment the SDK's ``TradingStream`` handler receives the ``fill`` frame.
-The server and the client share this process (and its 2 cores): the figures include both sides.
+   the quote to the moment the SDK's ``TradingStream`` handler receives the ``fill`` frame. The
+   quote is scripted through ``server.call``, so this server is in this process.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 
-from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.alpaca import AlpacaServer, scripted_broker, served_alpaca
 
 D = Decimal
 
@@ -38,36 +40,49 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
+def submit_loop(client: TradingClient, n: int) -> dict[str, Any]:
+    """``n`` market orders, alternately buy and sell, one after another: orders/s, latencies."""
+    reqs = [
+        MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force=TimeInForce.DAY)
+        for side in (OrderSide.BUY, OrderSide.SELL)
+    ]
+    for i in range(50):  # warm up the connection pool and the code paths
+        client.submit_order(reqs[i & 1])
+    lat = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        s = time.perf_counter()
+        client.submit_order(reqs[i & 1])
+        lat.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    return {
+        "orders_per_s": round(n / total),
+        "submit_p50_ms": round(statistics.median(lat) * 1e3, 3),
+        "submit_p99_ms": round(pct(lat, 99) * 1e3, 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=2000)
     ap.add_argument("--fills", type=int, default=300)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    res: dict[str, Any] = {"orders": args.orders}
+    big = "1000000000"
+    with served_alpaca(
+        "--data", "scripted", "--quote", f"AAPL=100.00/100.02x{big}", "--rate-limit", "10000000"
+    ) as served:
+        client = TradingClient(served.key_id, served.secret_key, url_override=served.base_url)
+        res["process"] = submit_loop(client, args.orders)
     broker = scripted_broker(("AAPL",), cash=D(10**9))
     server = AlpacaServer(broker, key_id="bench", secret_key="bench", requests_per_minute=10**7)
-    res: dict[str, Any] = {}
     with server:
         client = TradingClient("bench", "bench", url_override=server.base_url)
-        big = D(10**9)
-        server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02"), bid_size=big, ask_size=big))
-        reqs = [
-            MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force=TimeInForce.DAY)
-            for side in (OrderSide.BUY, OrderSide.SELL)
-        ]
-        for i in range(50):  # warm up the connection pool and the code paths
-            client.submit_order(reqs[i & 1])
-        lat = []
-        t0 = time.perf_counter()
-        for i in range(args.orders):
-            s = time.perf_counter()
-            client.submit_order(reqs[i & 1])
-            lat.append(time.perf_counter() - s)
-        total = time.perf_counter() - t0
-        res["orders"] = args.orders
-        res["orders_per_s"] = round(args.orders / total)
-        res["submit_p50_ms"] = round(statistics.median(lat) * 1e3, 3)
-        res["submit_p99_ms"] = round(pct(lat, 99) * 1e3, 3)
+        server.call(
+            lambda b: b.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(big), ask_size=D(big))
+        )
+        res["in_process"] = submit_loop(client, args.orders)
 
         arrived: dict[str, float] = {}
         got = threading.Event()
@@ -107,8 +122,12 @@ def main() -> None:
         print(json.dumps(res))
         return
     print(f"{res['orders']:,} orders from one alpaca-py client over loopback")
-    print(f"  {res['orders_per_s']:,} orders/s")
-    print(f"  submit p50 {res['submit_p50_ms']} ms, p99 {res['submit_p99_ms']} ms")
+    for key, where in (("process", "server in its own process"), ("in_process", "in-process")):
+        r = res[key]
+        print(
+            f"  {where:>26}: {r['orders_per_s']:,} orders/s, submit p50 {r['submit_p50_ms']} ms,"
+            f" p99 {r['submit_p99_ms']} ms"
+        )
     print(f"{res['fills']} fills: scripted quote -> trade_updates frame in the SDK's handler")
     print(f"  p50 {res['fill_to_frame_p50_ms']} ms, p99 {res['fill_to_frame_p99_ms']} ms")
 

@@ -288,3 +288,21 @@ def test_without_the_sdk_hook_a_timer_reconciles_instead(
 def test_reconcile_every_must_be_positive(alpaca_server: AlpacaServer) -> None:
     with pytest.raises(AlpacaError, match="reconcile_every must be > 0, got 0"):
         AlpacaBroker("k", "s", url_override=alpaca_server.base_url, reconcile_every=0)
+
+
+def test_a_local_server_is_reached_directly_whatever_proxy_the_environment_names(
+    alpaca_server: AlpacaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that answers nothing: requests would send loopback traffic to it from the SDK.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    adapter = AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream=False,
+        attempts=1,
+    )
+    assert adapter.account().cash == D(100_000)

@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import ipaddress
 import os
 import threading
 import time
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable
@@ -96,6 +98,16 @@ def _as(cls: type[_M], value: object) -> _M:
     return value
 
 
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _retryable(e: BaseException) -> bool:
     if isinstance(e, requests.Timeout | requests.ConnectionError):
         return True
@@ -150,6 +162,11 @@ class AlpacaBroker(ManagedOrders):
         self._client = TradingClient(key, secret, paper=paper, url_override=url_override)
         self._client._retry = 0  # tenacity below replaces the SDK's fixed 3 s sleeps
         session = self._client._session
+        if url_override is not None and _loopback(url_override):
+            # No proxy, .netrc or CA bundle from the environment applies to a local server, and
+            # requests would otherwise re-read the environment on every call (a sixth of the
+            # client's time per order) and send loopback traffic to any HTTP(S)_PROXY set.
+            session.trust_env = False
         plain = session.request
         session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
         self._limiter = RateLimiter(SlidingWindow(requests_per_minute, 60 * NS_PER_SECOND))
