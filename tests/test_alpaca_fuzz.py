@@ -172,3 +172,51 @@ def test_openapi_describes_every_route(server: AlpacaServer) -> None:
         "/v2/assets/{symbol}",
         "/v2/stocks/quotes/latest",
     } <= set(spec["paths"])
+
+
+words = st.one_of(
+    st.sampled_from(["", "open", "closed", "all", "asc", "desc", "buy", "sell", "true", "x"]),
+    st.sampled_from(["2024-06-04", "2024-06-04T10:00:00Z", "1900-01-01", "2999-12-31", "0"]),
+    st.sampled_from(["-1", "0", "1", "50", "500", "501", "1e9", "NaN", "2.5", "150"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300)
+@given(
+    route=st.sampled_from(["/v2/orders", "/v2/calendar", "/v2/positions/AAPL"]),
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "status",
+                "limit",
+                "after",
+                "until",
+                "direction",
+                "nested",
+                "side",
+                "symbols",
+                "start",
+                "end",
+                "qty",
+                "percentage",
+            ]
+        ),
+        words,
+        max_size=4,
+    ),
+)
+def test_any_query_is_answered_and_a_refused_close_changes_nothing(
+    server: AlpacaServer, route: str, params: dict[str, str]
+) -> None:
+    send(server, "POST", "/v2/orders", {"symbol": "AAPL", "qty": 10, "side": "buy"})
+    before = state(server)
+    method = "DELETE" if route.startswith("/v2/positions") else "GET"
+    r = requests.request(
+        method, f"{server.base_url}{route}", params=params, headers=HEADERS, timeout=10
+    )
+    assert r.status_code in (200, 403, 404, 422), (params, r.status_code, r.text)
+    if r.status_code != 200:
+        check(r)
+        assert state(server) == before, (params, r.text)
+    requests.delete(f"{server.base_url}/v2/positions", headers=HEADERS, timeout=10)

@@ -5,6 +5,8 @@ compiled core and re-exported here so that ``except fillforge.errors.UnknownOrde
 same for errors raised from Rust and from Python.
 """
 
+from decimal import Decimal
+
 from fillforge._core import (
     BatchInputError,
     ClockWentBackwardsError,
@@ -33,6 +35,7 @@ __all__ = [
     "DuplicateStopIdError",
     "FillforgeError",
     "InsufficientBuyingPowerError",
+    "InsufficientQtyError",
     "InternalError",
     "InvalidOrderError",
     "InvalidQuantityError",
@@ -95,6 +98,18 @@ class InsufficientBuyingPowerError(OrderError):
             f"{field}={value!r}: insufficient buying power (needs {needed}, has {available})"
         )
         self.field, self.value, self.needed, self.available = field, value, needed, available
+
+
+class InsufficientQtyError(OrderError):
+    """A close asks for more than the position holds: ``requested`` exceeds ``available``."""
+
+    def __init__(self, symbol: str, requested: Decimal, available: Decimal) -> None:
+        super().__init__(
+            f"qty={requested!r}: insufficient qty available for order in {symbol} "
+            f"(requested: {requested}, available: {available})"
+        )
+        self.field, self.value = "qty", requested
+        self.symbol, self.requested, self.available = symbol, requested, available
 
 
 class NotShortableError(OrderError):

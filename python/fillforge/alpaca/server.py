@@ -25,6 +25,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
@@ -33,6 +34,7 @@ from fillforge.errors import (
     DuplicateClientOrderIdError,
     FillforgeError,
     InsufficientBuyingPowerError,
+    InsufficientQtyError,
     InvalidTransitionError,
     NotShortableError,
     OrderValidationError,
@@ -43,6 +45,7 @@ from fillforge.orders.enums import OrderClass, OrderSide, OrderType
 from fillforge.orders.models import OrderEvent, OrderRequest
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 
 __all__ = ["AlpacaServer", "Faults"]
@@ -59,6 +62,14 @@ def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
             "insufficient buying power",
             buying_power=str(e.available),
             cost_basis=str(e.needed),
+        )
+    if isinstance(e, InsufficientQtyError):
+        return 403, wire.error(
+            wire.CODE_FORBIDDEN,
+            f"insufficient qty available for order (requested: {wire.plain(e.requested)}, "
+            f"available: {wire.plain(e.available)})",
+            available=wire.plain(e.available),
+            symbol=e.symbol,
         )
     if isinstance(e, NotShortableError):
         return 403, wire.error(wire.CODE_FORBIDDEN, str(e))
@@ -83,13 +94,31 @@ def _bool(v: str | None) -> bool:
     return v is not None and v.lower() in ("true", "1", "yes")
 
 
-def _when(v: str | None) -> int | None:
+def _when(v: str | None, field: str) -> int | None:
+    """An RFC 3339 time (UTC when it has no offset) in epoch nanoseconds."""
     if not v:
         return None
-    t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    try:
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise OrderValidationError(field, v, "expected an RFC 3339 time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp() * 1_000_000) * 1000
+
+
+def _day(v: str | None, field: str) -> dt.date | None:
+    if not v:
+        return None
+    try:
+        return dt.date.fromisoformat(v)
+    except ValueError:
+        raise OrderValidationError(field, v, "expected a date, YYYY-MM-DD") from None
+
+
+def _one_of(v: str | None, field: str, allowed: tuple[str, ...]) -> None:
+    if v is not None and v not in allowed:
+        raise OrderValidationError(field, v, f"expected one of {', '.join(allowed)}")
 
 
 class Faults:
@@ -439,6 +468,15 @@ class AlpacaServer:
             description="Alpaca Trading API v2 on fillforge's simulated exchange.",
         )
         app.add_api_websocket_route("/stream", self._stream)
+
+        @app.exception_handler(RequestValidationError)
+        async def invalid(request: Request, exc: RequestValidationError) -> Response:
+            # A query parameter the route's signature refuses, in Alpaca's error shape.
+            first = exc.errors()[0] if exc.errors() else {}
+            field = ".".join(str(x) for x in first.get("loc", ())[1:]) or "request"
+            message = f"{field}={first.get('input')!r}: {first.get('msg', 'invalid')}"
+            return JSONResponse(wire.error(wire.CODE_INVALID, message), 422)
+
         lock, broker = self.lock, self.broker
 
         @app.post("/v2/orders")
@@ -467,7 +505,15 @@ class AlpacaServer:
             side: str | None = None,
             symbols: str | None = None,
         ) -> Response:
-            lo, hi = _when(after), _when(until)
+            try:
+                lo, hi = _when(after, "after"), _when(until, "until")
+                _one_of(status, "status", ("open", "closed", "all"))
+                _one_of(direction, "direction", ("asc", "desc"))
+                _one_of(side, "side", ("buy", "sell"))
+                if not 1 <= limit <= 500:
+                    raise OrderValidationError("limit", limit, "expected 1 to 500")
+            except FillforgeError as e:
+                return _fail(e)
             wanted = set(symbols.split(",")) if symbols else None
             with lock:
                 orders = list(broker.orders())
@@ -489,7 +535,7 @@ class AlpacaServer:
                         continue
                     keep.append(o)
                 keep.sort(key=lambda o: o.created_ts, reverse=direction != "asc")
-                body = [self._order_json(o, _bool(nested)) for o in keep[: min(limit, 500)]]
+                body = [self._order_json(o, _bool(nested)) for o in keep[:limit]]
             return JSONResponse(body)
 
         @app.get("/v2/orders:by_client_order_id")
@@ -662,11 +708,17 @@ class AlpacaServer:
             if cal is None:
                 return JSONResponse([])
             today = dt.datetime.fromtimestamp(broker.now() / 1e9, dt.UTC).date()
-            first = dt.date.fromisoformat(start) if start else today
-            last = dt.date.fromisoformat(end) if end else first + dt.timedelta(days=30)
+            try:
+                first = _day(start, "start") or today
+                last = _day(end, "end") or first + dt.timedelta(days=30)
+                # Days past what the calendar holds have no sessions, as Alpaca answers them.
+                lo, hi = max(first, FIRST_DAY), min(last, LAST_DAY)
+                sessions = cal.sessions(lo, hi) if lo <= hi else []
+            except FillforgeError as e:
+                return _fail(e)
             tz = dt.UTC if cal.tz == "UTC" else _zone(cal.tz)
             out = []
-            for s in cal.sessions(first, last):
+            for s in sessions:
                 o = dt.datetime.fromtimestamp(s.open_ns / 1e9, tz)
                 c = dt.datetime.fromtimestamp(s.close_ns / 1e9, tz)
                 out.append(
@@ -774,12 +826,19 @@ class AlpacaServer:
         p = self.broker.positions().get(symbol)
         if p is None:
             return None
-        size = abs(p.qty)
-        if qty:
-            size = Decimal(qty)
-        elif percentage:
+        asked = {"qty": qty, "percentage": percentage}
+        size, pct = wire.decimal_field(asked, "qty"), wire.decimal_field(asked, "percentage")
+        if size is not None and pct is not None:
+            raise OrderValidationError("percentage", percentage, "give qty or percentage, not both")
+        if pct is not None:
+            if not 0 < pct <= 100:
+                raise OrderValidationError("percentage", percentage, "expected (0, 100]")
             lot = self.broker.venue.market(symbol).instrument.lot_size
-            size = (abs(p.qty) * Decimal(percentage) / 100 // lot) * lot
+            size = (abs(p.qty) * pct / 100 // lot) * lot
+        if size is None:
+            size = abs(p.qty)
+        elif size > abs(p.qty):
+            raise InsufficientQtyError(symbol, size, abs(p.qty))
         side = OrderSide.SELL if p.qty > 0 else OrderSide.BUY
         return self.broker.submit(
             OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
