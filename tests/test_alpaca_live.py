@@ -73,6 +73,16 @@ PACE = RateLimiter(SlidingWindow(180, 60 * NS_PER_SECOND))
 WORKING = {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW}
 
 
+def eventually(cond: Callable[[], bool], timeout: float, every: float = 0.02) -> bool:
+    """Poll ``cond`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
 def cents(x: Decimal) -> Decimal:
     return x.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -165,14 +175,18 @@ class Target:
     def wait(self, order_id: uuid.UUID, statuses: set[OrderStatus], timeout: float = 20) -> Order:
         """Poll until the order is in one of ``statuses`` (the local server is there at once;
         Alpaca acknowledges asynchronously)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        got: list[Order] = []
+
+        def there() -> bool:
             o = self.client.get_order_by_id(order_id, GetOrderByIdRequest(nested=True))
             assert isinstance(o, Order)
-            if o.status in statuses:
-                return o
-            assert time.monotonic() < deadline, f"{order_id} stayed {o.status}, not {statuses}"
-            time.sleep(0.25)
+            got.append(o)
+            return o.status in statuses
+
+        assert eventually(there, timeout, every=0.25), (
+            f"{order_id} stayed {got[-1].status}, not {statuses}"
+        )
+        return got[-1]
 
     def buy_now(self, qty: int = 1, symbol: str | None = None) -> Order:
         o = self.submit(
@@ -509,10 +523,9 @@ def test_live_a14_close_a_position_in_part_then_all(target: Target) -> None:
     target.buy_now(1, target.symbols[1])
     out = target.client.close_all_positions()
     assert sorted(r.symbol for r in out) == sorted(target.symbols)
-    deadline = time.monotonic() + 20
-    while target.client.get_all_positions():
-        assert time.monotonic() < deadline, "positions stayed open"
-        time.sleep(0.2)
+    assert eventually(lambda: not target.client.get_all_positions(), 20, every=0.2), (
+        "positions stayed open"
+    )
     assert api_error(lambda: target.client.get_open_position(target.symbol)).status_code == 404
 
 
@@ -621,12 +634,7 @@ def events_for(seen: list[TradeUpdate], oid: uuid.UUID) -> list[str]:
 
 
 def wait_event(seen: list[TradeUpdate], oid: uuid.UUID, event: str, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while event not in events_for(seen, oid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return eventually(lambda: event in events_for(seen, oid), timeout)
 
 
 def test_live_a19_trade_updates(target: Target, updates: list[TradeUpdate]) -> None:

@@ -264,7 +264,7 @@ def serve_alpaca(
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
 
-    from fillforge.alpaca import AlpacaServer, replay_broker, scripted_broker
+    from fillforge.alpaca import AlpacaServer, replay_broker, scripted_broker, wire
 
     if not key_id or not secret_key:
         console.print("[red]error:[/red] set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or flags)")
@@ -284,7 +284,7 @@ def serve_alpaca(
         if when is None or when.tzinfo is None:
             console.print(f"[red]error:[/red] --start={start!r}: expected ISO 8601 with an offset")
             raise typer.Exit(2)
-        start_ns = int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+        start_ns = wire.epoch_ns(when)
     try:
         quotes = [_standing_quote(q) for q in quote or ()]
     except ValueError as e:

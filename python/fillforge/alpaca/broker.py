@@ -56,6 +56,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from fillforge.alpaca import wire
 from fillforge.errors import FillforgeError, OrderError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
 from fillforge.orders.manager import ManagedOrders, OrderManager
@@ -127,7 +128,7 @@ def _d(v: object) -> Decimal | None:
 
 
 def _ns(t: Any) -> int:
-    return int(t.timestamp() * 1_000_000) * 1000 if t is not None else time.time_ns()
+    return wire.epoch_ns(t) if t is not None else time.time_ns()
 
 
 class AlpacaBroker(ManagedOrders):
@@ -213,16 +214,16 @@ class AlpacaBroker(ManagedOrders):
             connects += 1
             if connects > 1:
                 self.reconnects += 1
-                threading.Thread(target=self._reconcile_after_reconnect, daemon=True).start()
+                threading.Thread(target=self._reconcile_quietly, daemon=True).start()
 
         setattr(stream, _SDK_CONNECT, start_ws)
         return True
 
     def _poll(self, every: float) -> None:
         while not self._closing.wait(every):
-            self._reconcile_after_reconnect()
+            self._reconcile_quietly()
 
-    def _reconcile_after_reconnect(self) -> None:
+    def _reconcile_quietly(self) -> None:
         with contextlib.suppress(FillforgeError, requests.RequestException, APIError):
             self.reconcile()
 

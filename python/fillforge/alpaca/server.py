@@ -102,9 +102,7 @@ def _when(v: str | None, field: str) -> int | None:
         t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         raise OrderValidationError(field, v, "expected an RFC 3339 time") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return int(t.timestamp() * 1_000_000) * 1000
+    return wire.epoch_ns(t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC))
 
 
 def _day(v: str | None, field: str) -> dt.date | None:

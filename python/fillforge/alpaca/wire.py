@@ -62,6 +62,14 @@ def timestamp(ns: int) -> str:
     return f"{base}.{frac:09d}Z"
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def epoch_ns(t: dt.datetime) -> int:
+    """An aware datetime in UTC epoch nanoseconds, exactly (to its microsecond)."""
+    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
 def plain(d: Decimal | None) -> str | None:
     """A decimal as Alpaca writes it: a plain string without trailing zeros."""
     return None if d is None else format(d.normalize(), "f")
