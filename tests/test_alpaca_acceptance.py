@@ -37,6 +37,7 @@ from alpaca.trading.stream import TradingStream
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.sim.broker import SimulatedBroker
+from fillforge.testing import ALPACA_SERVER_START_NS
 
 D = Decimal
 
@@ -184,8 +185,12 @@ def test_a07_time_in_force(alpaca_server: AlpacaServer, client: TradingClient) -
     assert (fok.status, fok.filled_qty) == (OrderStatus.CANCELED, "0")
     assert limit(TimeInForce.DAY, 1, 99).status is OrderStatus.NEW
     assert limit(TimeInForce.GTC, 1, 99).status is OrderStatus.NEW
-    opg = limit(TimeInForce.OPG, 1, 99)
-    assert opg.status is OrderStatus.REJECTED  # scripted prices have no opening auction
+    # The fixture's clock is 10:00 New York time: Alpaca refuses opg from 9:28 (A23 has the
+    # windows); cls is taken until 15:50, and rejected: scripted prices have no closing auction.
+    with pytest.raises(APIError) as refused:
+        limit(TimeInForce.OPG, 1, 99)
+    assert refused.value.status_code == 422
+    assert "opg orders are not accepted" in str(refused.value)
     assert limit(TimeInForce.CLS, 1, 99).status is OrderStatus.REJECTED
 
 
@@ -473,7 +478,7 @@ def test_a17_auth(alpaca_server: AlpacaServer) -> None:
 
 
 def test_a18_rate_limit_answers_429_with_alpacas_headers() -> None:
-    broker = scripted_broker(("AAPL",))
+    broker = scripted_broker(("AAPL",), start_ns=ALPACA_SERVER_START_NS)
     with AlpacaServer(broker, key_id="k", secret_key="s", requests_per_minute=5) as server:
         headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
         got = [

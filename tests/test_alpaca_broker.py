@@ -15,6 +15,7 @@ from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest
 from fillforge.sim.broker import Broker, SimulatedBroker
+from fillforge.testing import ALPACA_SERVER_START_NS
 
 D = Decimal
 
@@ -103,7 +104,7 @@ def strategy(
 
 
 def test_the_same_strategy_gets_the_same_fills_on_both_brokers(alpaca_server: AlpacaServer) -> None:
-    sim: SimulatedBroker = scripted_broker(("AAPL",))
+    sim: SimulatedBroker = scripted_broker(("AAPL",), start_ns=ALPACA_SERVER_START_NS)
 
     def script_sim(bid: str, ask: str, size: int) -> None:
         sim.quote("AAPL", D(bid), D(ask), bid_size=D(size), ask_size=D(size))
@@ -175,7 +176,7 @@ def test_reconcile_catches_up_fills_missed_while_the_stream_was_down(
 @pytest.fixture
 def busy_server() -> Iterator[AlpacaServer]:
     """A server whose rate limit does not bind (the fault test sends a few thousand requests)."""
-    broker = scripted_broker(("AAPL",), cash=D(10**7))
+    broker = scripted_broker(("AAPL",), cash=D(10**7), start_ns=ALPACA_SERVER_START_NS)
     with AlpacaServer(broker, key_id="k", secret_key="s", requests_per_minute=10**6) as server:
         yield server
 

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.testing import ALPACA_SERVER_START_NS
 
 D = Decimal
 
@@ -67,7 +68,7 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[AlpacaServer]:
-    broker = scripted_broker(("AAPL", "MSFT"))
+    broker = scripted_broker(("AAPL", "MSFT"), start_ns=ALPACA_SERVER_START_NS)
     with AlpacaServer(broker, key_id="k", secret_key="s", requests_per_minute=10**6) as s:
         s.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(50), ask_size=D(50)))
         s.call(lambda b: b.quote("MSFT", D("50.00"), D("50.02"), bid_size=D(50), ask_size=D(50)))
@@ -209,6 +210,8 @@ words = st.one_of(
 def test_any_query_is_answered_and_a_refused_close_changes_nothing(
     server: AlpacaServer, route: str, params: dict[str, str]
 ) -> None:
+    # The module's server is shared: show the quote this test buys from, whatever ran before.
+    server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(50), ask_size=D(50)))
     send(server, "POST", "/v2/orders", {"symbol": "AAPL", "qty": 10, "side": "buy"})
     before = state(server)
     method = "DELETE" if route.startswith("/v2/positions") else "GET"

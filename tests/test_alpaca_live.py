@@ -59,6 +59,7 @@ from websockets.sync.client import connect
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+from fillforge.testing import ALPACA_SERVER_START_NS
 
 D = Decimal
 CENT = D("0.01")
@@ -220,7 +221,7 @@ class Target:
 
 
 def _local() -> Iterator[Target]:
-    broker = scripted_broker(("AAPL", "MSFT"))
+    broker = scripted_broker(("AAPL", "MSFT"), start_ns=ALPACA_SERVER_START_NS)
     with AlpacaServer(broker, key_id="PKLOCAL", secret_key="local-secret") as server:
         server.call(
             lambda b: b.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(1000), ask_size=D(1000))

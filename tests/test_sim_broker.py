@@ -97,6 +97,25 @@ def test_trailing_stop_tracks_the_high(sim: SimHarness) -> None:
     sim.assert_filled(trail, price="100.40")
 
 
+@pytest.mark.parametrize(
+    ("side", "trade", "expected"),
+    [
+        ("sell", None, (D("99.00"), D("100.00"))),  # protects a long: from the bid
+        ("buy", None, (D("101.02"), D("100.02"))),  # protects a short: from the ask
+        ("sell", "100.01", (D("99.01"), D("100.01"))),  # the last trade comes first
+        ("buy", "100.01", (D("101.01"), D("100.01"))),
+    ],
+)
+def test_trailing_stop_water_mark_starts_at_the_last_trade_else_the_side_it_protects(
+    sim: SimHarness, side: str, trade: str | None, expected: tuple[Decimal, Decimal]
+) -> None:
+    sim.quote("100.00", "100.02", size=500)
+    if trade is not None:
+        sim.trade(trade, 1, aggressor="buy")
+    trail = sim.submit(req(side, 10, type=OrderType.TRAILING_STOP, trail_price=D("1.00")))
+    assert sim.broker.trailing_state(trail.id) == expected
+
+
 def test_bracket_exits_work_after_the_entry_and_cancel_each_other(sim: SimHarness) -> None:
     sim.quote("100.00", "100.02", size=1000)
     entry = sim.submit(

@@ -175,16 +175,30 @@ def sim(sim_broker: SimulatedBroker, sim_instrument: Instrument) -> SimHarness:
     return SimHarness(sim_broker, sim_instrument.symbol)
 
 
+#: When the ``alpaca_server`` fixture's clock starts: a Monday at 10:00 New York time, in regular
+#: hours (an epoch-nanosecond instant). Override the ``alpaca_server_start`` fixture for another.
+ALPACA_SERVER_START_NS: int = 1_795_446_000 * 10**9  # 2026-11-23T10:00:00-05:00
+
+
 @pytest.fixture
-def alpaca_server() -> Iterator[AlpacaServer]:
+def alpaca_server_start() -> int:
+    """The instant (epoch ns) the ``alpaca_server`` fixture's clock starts at:
+    :data:`ALPACA_SERVER_START_NS` unless a suite overrides this fixture. A fixed instant, so a
+    test's outcome never depends on the hour it runs."""
+    return ALPACA_SERVER_START_NS
+
+
+@pytest.fixture
+def alpaca_server(alpaca_server_start: int) -> Iterator[AlpacaServer]:
     """An Alpaca-compatible server on an ephemeral 127.0.0.1 port, trading ``AAPL``, ``MSFT`` and
     ``SPY`` on scripted prices (``server.call(lambda b: b.quote(...))``), 100,000 in cash, a
-    fresh random key pair, the clock following the wall clock."""
+    fresh random key pair; its clock starts at ``alpaca_server_start`` (a weekday in regular
+    hours) and then runs at the wall clock's pace."""
     import secrets
 
     from fillforge.alpaca import AlpacaServer, scripted_broker
 
-    broker = scripted_broker(("AAPL", "MSFT", "SPY"))
+    broker = scripted_broker(("AAPL", "MSFT", "SPY"), start_ns=alpaca_server_start)
     server = AlpacaServer(
         broker, key_id=f"PK{secrets.token_hex(8).upper()}", secret_key=secrets.token_urlsafe(24)
     )

@@ -51,7 +51,7 @@ def served_alpaca(
     cmd = [sys.executable, "-m", "fillforge", "serve", "alpaca", *args]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     output: list[str] = []
-    lines: queue.Queue[str] = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()  # None: its stdout closed
     # Drain both pipes all along: a child blocked on a full pipe would stop answering.
     readers = [
         threading.Thread(target=_drain, args=(pipe, output, sink), daemon=True)
@@ -60,12 +60,15 @@ def served_alpaca(
     for r in readers:
         r.start()
     try:
-        urls = []
+        urls: list[str] = []
         for _ in range(2):
             try:
-                urls.append(lines.get(timeout=start_timeout).strip())
+                line = lines.get(timeout=start_timeout)
             except queue.Empty:
                 break
+            if line is None:  # it exited before printing its URLs: no need to wait on
+                break
+            urls.append(line.strip())
         if len(urls) < 2 or not urls[0].startswith("http"):
             proc.kill()
             proc.wait()
@@ -90,10 +93,12 @@ def served_alpaca(
                 pipe.close()
 
 
-def _drain(pipe: IO[str] | None, output: list[str], lines: queue.Queue[str] | None) -> None:
+def _drain(pipe: IO[str] | None, output: list[str], lines: queue.Queue[str | None] | None) -> None:
     if pipe is None:
         return
     for line in pipe:
         output.append(line)
         if lines is not None:
             lines.put(line)
+    if lines is not None:
+        lines.put(None)

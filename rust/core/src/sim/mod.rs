@@ -679,7 +679,10 @@ impl Engine {
         Ok(())
     }
 
-    /// A trailing stop on the trailing-stop engine (armed from the last trade, if any).
+    /// A trailing stop on the trailing-stop engine. Its water mark starts at the last trade;
+    /// with no trade yet, at the side of the market it protects (a sell stop, protecting a long,
+    /// from the best bid; a buy stop, protecting a short, from the best ask, recorded liquidity
+    /// only); with neither, it arms at the first trade.
     #[allow(clippy::too_many_arguments)]
     pub fn submit_trailing(
         &mut self,
@@ -703,7 +706,13 @@ impl Engine {
             limit_offset,
             breakeven: None,
         };
-        self.trailing.add(spec, self.last_trade)?;
+        // A sell stop protects a long: it would sell into the bids (and a buy stop into the asks).
+        let protected = match side {
+            Side::Sell => Side::Buy,
+            Side::Buy => Side::Sell,
+        };
+        let anchor = self.last_trade.or_else(|| self.best(protected, true).map(|(p, _)| p));
+        self.trailing.add(spec, anchor)?;
         self.trailers.insert(id, Trailer { side, qty, tif });
         Ok(())
     }
