@@ -5,16 +5,18 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 from fillforge.orders.models import Instrument
 from fillforge.replay import lobster_sample
 from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.datafiles import MarketFiles
 from fillforge.sim.feeds import empty_feed, lobster_feed
 from fillforge.sim.venue import Venue
+from fillforge.sim.walk import WalkConfig, walk_feed
 
-__all__ = ["replay_broker", "scripted_broker", "uuid_ids"]
+__all__ = ["data_broker", "replay_broker", "scripted_broker", "uuid_ids", "walk_broker"]
 
 _FRACTION = Decimal("0.000000001")
 # Alpaca holds buying power for a short sale at max(limit, ask + 3%).
@@ -54,3 +56,50 @@ def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int = 0) -> Simulat
     venue = Venue("ALPACA-SIM", calendar="XNYS")
     venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), lobster_feed(*lobster_sample()))
     return SimulatedBroker(venue, cash=cash, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP)
+
+
+def walk_broker(
+    walks: Mapping[str, WalkConfig],
+    *,
+    end_ns: int,
+    cash: Decimal = Decimal(100_000),
+    seed: int | None = None,
+    start_ns: int | None = None,
+    calendar: str | None = "XNYS",
+    max_events: int = 1_000_000,
+) -> SimulatedBroker:
+    """US equities as :func:`scripted_broker` has them, each on a seeded random walk
+    (:mod:`fillforge.sim.walk`) from its config's quote at ``start_ns`` (default: now) until
+    ``end_ns`` (at most ``max_events`` steps each; then the last quote stands). ``seed`` seeds
+    the walks and the order ids (:func:`uuid_ids`); None: both fresh at every start."""
+    start = time.time_ns() if start_ns is None else start_ns
+    walk_seed = seed if seed is not None else random.SystemRandom().getrandbits(64)
+    venue = Venue("ALPACA-SIM", calendar=calendar)
+    for s, config in walks.items():
+        instrument = Instrument(symbol=s, tick_size=Decimal("0.01"), lot_size=_FRACTION)
+        feed = walk_feed(
+            instrument, config, seed=walk_seed, start_ns=start, end_ns=end_ns, max_events=max_events
+        )
+        venue.add(instrument, feed)
+    return SimulatedBroker(
+        venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
+    )
+
+
+def data_broker(
+    files: MarketFiles,
+    instrument: Instrument,
+    *,
+    cash: Decimal = Decimal(100_000),
+    seed: int | None = None,
+    start_ns: int | None = None,
+    calendar: str | None = "XNYS",
+) -> SimulatedBroker:
+    """One instrument on the user's own data files (:func:`fillforge.sim.datafiles.
+    market_files`), the clock at ``start_ns`` (default: the data's first message); order ids as
+    :func:`uuid_ids` (``seed``)."""
+    venue = Venue("ALPACA-SIM", calendar=calendar)
+    venue.add(instrument, files.feed(instrument))
+    return SimulatedBroker(
+        venue, cash=cash, start_ns=start_ns, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
+    )
