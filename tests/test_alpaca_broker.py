@@ -217,9 +217,11 @@ def test_a_thousand_orders_under_random_faults_lose_and_duplicate_nothing(
             elif r < 0.135:
                 alpaca_server.restart()
                 restarts += 1
-            side = "buy" if rng.random() < 0.6 else "sell"
+            # One side only: a market order against the account's own resting limit on the
+            # other side is refused as a potential wash trade, as Alpaca refuses it.
+            side = "buy"
             if rng.random() < 0.5:
-                req = limit(side, 1, "90.00" if side == "buy" else "110.00", cid=f"f-{i}")
+                req = limit(side, 1, "90.00", cid=f"f-{i}")
             else:
                 req = OrderRequest(
                     symbol="AAPL",

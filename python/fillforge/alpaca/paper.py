@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -23,9 +24,12 @@ _FRACTION = Decimal("0.000000001")
 _SHORT_MARKUP = Decimal("0.03")
 
 
-def uuid_ids(seed: int = 0) -> Callable[[], str]:
-    """Order ids as Alpaca has them (UUID v4), from a seeded generator: runs repeat exactly."""
-    rng = random.Random(seed)
+def uuid_ids(seed: int | None = None) -> Callable[[], str]:
+    """Order ids as Alpaca has them (UUID v4). With ``seed``, from a seeded generator (runs
+    repeat exactly, for tests that ask for it); without, from a source seeded afresh from the
+    operating system at every start, so ids never repeat across restarts (a client's stale id
+    can never name another order)."""
+    rng = random.Random(seed if seed is not None else secrets.randbits(128))
     return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -33,12 +37,12 @@ def scripted_broker(
     symbols: Iterable[str] = ("AAPL",),
     *,
     cash: Decimal = Decimal(100_000),
-    seed: int = 0,
+    seed: int | None = None,
     start_ns: int | None = None,
     calendar: str | None = "XNYS",
 ) -> SimulatedBroker:
     """US equities on one-cent ticks whose prices a test scripts (``broker.quote``/``trade``);
-    the clock starts at ``start_ns`` (default: now)."""
+    the clock starts at ``start_ns`` (default: now); order ids as :func:`uuid_ids` (``seed``)."""
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s in symbols:
         # Fractional shares, as Alpaca has them for fractionable stocks (9 decimals).
@@ -50,7 +54,7 @@ def scripted_broker(
     )
 
 
-def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int = 0) -> SimulatedBroker:
+def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int | None = None) -> SimulatedBroker:
     """GOOG on the LOBSTER day the package ships (2012-06-21, Nasdaq, 10 levels), clock at its
     first message."""
     venue = Venue("ALPACA-SIM", calendar="XNYS")

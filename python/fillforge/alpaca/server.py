@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from fillforge.alpaca import wire
+from fillforge.alpaca.account_routes import add_account_routes
 from fillforge.errors import (
     DuplicateClientOrderIdError,
     FillforgeError,
@@ -41,7 +42,7 @@ from fillforge.errors import (
     SimulationError,
     UnknownOrderIdError,
 )
-from fillforge.orders.enums import OrderClass, OrderSide, OrderType
+from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import OrderEvent, OrderRequest
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
@@ -52,6 +53,11 @@ __all__ = ["AlpacaServer", "Faults"]
 
 _WINDOW_NS = 60 * NS_PER_SECOND
 _DROP = "\0drop"  # the queue item that closes a stream
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Alpaca's answer to an order that could trade against the account's own (users report it as
+# 403 with code 40310000).
+_WASH = "potential wash trade detected. use complex orders"
+_WASHABLE = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
@@ -79,7 +85,7 @@ def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
         return 422, wire.error(wire.CODE_INVALID, str(e))
     if isinstance(e, DuplicateClientOrderIdError):
         return 422, wire.error(wire.CODE_UNPROCESSABLE, "client_order_id must be unique")
-    if isinstance(e, SimulationError) and e.field == "symbol":
+    if isinstance(e, SimulationError) and e.field == "symbol" and e.why.startswith("not listed"):
         # As Alpaca answers an order for an asset it does not have (alpacahq/Alpaca-API#184).
         return 422, wire.error(wire.CODE_INVALID, f"could not find us_equity '{e.value}'")
     return 422, wire.error(wire.CODE_UNPROCESSABLE, str(e))
@@ -177,9 +183,26 @@ class AlpacaServer:
         requests_per_minute: int = 200,
         exchange: str = "NASDAQ",
         speed: float | None = 1.0,
+        max_body_bytes: int = 1 << 20,
+        login_failures_per_minute: int = 20,
+        auth_timeout: float = 5.0,
     ) -> None:
         if not key_id or not secret_key:
             raise SimulationError("key_id", "***", "a key id and a secret are required")
+        for name, limit in (
+            ("max_body_bytes", max_body_bytes),
+            ("login_failures_per_minute", login_failures_per_minute),
+        ):
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise SimulationError(name, limit, "expected a positive integer")
+        if not auth_timeout > 0:
+            raise SimulationError("auth_timeout", auth_timeout, "expected a positive duration")
+        self.max_body_bytes = max_body_bytes
+        self.auth_timeout = auth_timeout
+        self.login_failures_per_minute = login_failures_per_minute
+        # Failed logins (HTTP and websocket) per client address: past the budget, that address
+        # is answered 429 until its window clears, whatever it sends.
+        self._failed_logins = RateLimiter(SlidingWindow(login_failures_per_minute, _WINDOW_NS))
         self.broker = broker
         self.host, self.port = host, port
         self.exchange = exchange
@@ -312,70 +335,105 @@ class AlpacaServer:
                 loop.call_soon_threadsafe(queue.put_nowait, frame)
 
     async def _stream(self, ws: WebSocket) -> None:
+        """The ``trade_updates`` stream. A client has ``auth_timeout`` seconds to authenticate;
+        a failed login, a frame that is not a JSON object, or an unknown action closes the
+        socket cleanly (policy violation, 1008) after an error frame, as does a client address
+        out of failed-login budget."""
         await ws.accept()
+        address = _address(ws.scope)
         try:
-            msg = json.loads(await ws.receive_text())
-            data = msg.get("data") or {}
-            ok = msg.get("action") == "authenticate" and self._authorized(
-                data.get("key_id"), data.get("secret_key")
-            )
-            status = "authorized" if ok else "unauthorized"
-            await ws.send_text(
-                json.dumps(
-                    {
-                        "stream": "authorization",
-                        "data": {"status": status, "action": "authenticate"},
-                    }
-                )
+            if self._locked_out(address):
+                await self._refuse(ws, "too many failed logins: try again later")
+                return
+            try:
+                msg = await asyncio.wait_for(_frame(ws), timeout=self.auth_timeout)
+            except TimeoutError:
+                await self._refuse(ws, "authentication timeout")
+                return
+            data = msg.get("data") if msg is not None else None
+            ok = (
+                msg is not None
+                and msg.get("action") in ("authenticate", "auth")
+                and isinstance(data, dict)
+                and self._authorized(data.get("key_id"), data.get("secret_key"))
             )
             if not ok:
-                await ws.close()
+                self._login_failed(address)
+            await ws.send_text(_authorization(ok))
+            if not ok:
+                await ws.close(code=1008)
                 return
-            queue: asyncio.Queue[str] = asyncio.Queue()
-            entry = (asyncio.get_running_loop(), queue)
-            listening = False
-            receive = asyncio.ensure_future(ws.receive_text())
-            try:
-                while True:
-                    get = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait(
-                        {receive, get}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if get in done:
-                        if get.result() == _DROP:
-                            await ws.close(code=1012)
-                            return
-                        if listening:
-                            await ws.send_text(get.result())
-                    else:
-                        get.cancel()
-                    if receive in done:
-                        req = json.loads(receive.result())
-                        if req.get("action") == "listen":
-                            streams = (req.get("data") or {}).get("streams") or []
-                            listening = "trade_updates" in streams
-                            if listening and entry not in self._streams:
-                                self._streams.append(entry)
-                            await ws.send_text(
-                                json.dumps({"stream": "listening", "data": {"streams": streams}})
-                            )
-                        receive = asyncio.ensure_future(ws.receive_text())
-            finally:
-                receive.cancel()
-                if entry in self._streams:
-                    self._streams.remove(entry)
-        except (WebSocketDisconnect, json.JSONDecodeError):
+            await self._serve_stream(ws)
+        except WebSocketDisconnect:
             return
+
+    async def _refuse(self, ws: WebSocket, why: str) -> None:
+        await ws.send_text(json.dumps({"stream": "authorization", "data": {"error": why}}))
+        await ws.close(code=1008)
+
+    async def _serve_stream(self, ws: WebSocket) -> None:
+        """An authenticated stream: ``listen`` requests, and the events it listens to."""
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        entry = (asyncio.get_running_loop(), queue)
+        listening = False
+        receive = asyncio.ensure_future(_frame(ws))
+        try:
+            while True:
+                get = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    if get.result() == _DROP:
+                        await ws.close(code=1012)
+                        return
+                    if listening:
+                        await ws.send_text(get.result())
+                else:
+                    get.cancel()
+                if receive in done:
+                    req = receive.result()
+                    data = req.get("data") if req is not None else None
+                    streams = data.get("streams") if isinstance(data, dict) else None
+                    if (
+                        req is None
+                        or req.get("action") != "listen"
+                        or not isinstance(streams, list)
+                    ):
+                        error = {"error": "expected {action: listen, data: {streams: [...]}}"}
+                        await ws.send_text(json.dumps({"stream": "listening", "data": error}))
+                        await ws.close(code=1008)
+                        return
+                    listening = "trade_updates" in streams
+                    if listening and entry not in self._streams:
+                        self._streams.append(entry)
+                    elif not listening and entry in self._streams:
+                        self._streams.remove(entry)
+                    await ws.send_text(
+                        json.dumps({"stream": "listening", "data": {"streams": streams}})
+                    )
+                    receive = asyncio.ensure_future(_frame(ws))
+        finally:
+            receive.cancel()
+            if entry in self._streams:
+                self._streams.remove(entry)
 
     # ----- HTTP -----------------------------------------------------------------------------
 
     def _authorized(self, key: object, secret: object) -> bool:
-        return (
-            isinstance(key, str)
-            and isinstance(secret, str)
-            and hmac.compare_digest(key, self._key)
-            and hmac.compare_digest(secret, self._secret)
-        )
+        """The key pair, compared in constant time as bytes (any text a client sends, however
+        malformed, is a failed login, never an error)."""
+        if not isinstance(key, str) or not isinstance(secret, str):
+            return False
+        utf8 = "surrogatepass"
+        return hmac.compare_digest(
+            key.encode("utf-8", utf8), self._key.encode("utf-8", utf8)
+        ) & hmac.compare_digest(secret.encode("utf-8", utf8), self._secret.encode("utf-8", utf8))
+
+    def _locked_out(self, address: str) -> bool:
+        """Whether ``address`` has spent its failed-login budget for the window."""
+        return self._failed_logins.count_in_window(address) >= self.login_failures_per_minute
+
+    def _login_failed(self, address: str) -> None:
+        self._failed_logins.try_acquire(address)
 
     def _limit_headers(self, key: str) -> dict[str, str]:
         used = self.limiter.count_in_window(key)
@@ -393,11 +451,26 @@ class AlpacaServer:
         if scope["type"] != "http" or not scope["path"].startswith("/v2"):
             return await self.app_routes(scope, receive, send)
         headers = dict(scope["headers"])
+        address = _address(scope)
+        if self._locked_out(address):
+            body = wire.error(wire.CODE_RATE_LIMITED, "too many failed logins: try again later")
+            wait = math.ceil(self._failed_logins.wait_time(address) / NS_PER_SECOND)
+            limited = JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
+            return await limited(scope, receive, send)
         key = headers.get(b"apca-api-key-id", b"").decode("latin-1")
         secret = headers.get(b"apca-api-secret-key", b"").decode("latin-1")
         if not self._authorized(key, secret):
+            self._login_failed(address)
             body = wire.error(wire.CODE_UNAUTHORIZED, "request is not authorized")
             return await JSONResponse(body, status_code=401)(scope, receive, send)
+        if scope["method"] in _BODY_METHODS:
+            bounded = await self._bounded_body(headers, receive)
+            if bounded is None:
+                body = wire.error(
+                    wire.CODE_INVALID, f"request body is larger than {self.max_body_bytes} bytes"
+                )
+                return await JSONResponse(body, status_code=413)(scope, receive, send)
+            receive = bounded
         if not self.limiter.try_acquire(key):
             body = wire.error(wire.CODE_RATE_LIMITED, "rate limit exceeded")
             limited = JSONResponse(body, status_code=429, headers=self._limit_headers(key))
@@ -423,6 +496,31 @@ class AlpacaServer:
             await send(message)
 
         await self.app_routes(scope, receive, with_headers)
+
+    async def _bounded_body(self, headers: dict[bytes, bytes], receive: Receive) -> Receive | None:
+        """Read the request body, at most ``max_body_bytes`` of it (None past that, before
+        reading more), and give the route a ``receive`` that replays it."""
+        declared = headers.get(b"content-length", b"").decode("latin-1").strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away: the route sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks)}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        return replayed
 
     def _fault_response(self, key: str, status: int) -> Response:
         headers = self._limit_headers(key)
@@ -466,6 +564,7 @@ class AlpacaServer:
             description="Alpaca Trading API v2 on fillforge's simulated exchange.",
         )
         app.add_api_websocket_route("/stream", self._stream)
+        app.add_api_websocket_route("/stream/", self._stream)  # alpaca-trade-api's path
 
         @app.exception_handler(RequestValidationError)
         async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -482,7 +581,11 @@ class AlpacaServer:
             raw = await request.body()
             with lock:
                 try:
-                    wanted = self._convert(wire.order_request(wire.json_object(raw)))
+                    asked = wire.order_request(wire.json_object(raw))
+                    broker.check(asked)  # every number on its grid and in range, legs too
+                    if self._would_wash(asked):
+                        return JSONResponse(wire.error(wire.CODE_FORBIDDEN, _WASH), 403)
+                    wanted = self._convert(asked)
                     refused = self._auction_window(wanted)
                     if refused is not None:
                         return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, refused), 422)
@@ -753,6 +856,7 @@ class AlpacaServer:
                 out = {s: q for s in symbols.split(",") if (q := self._latest_quote(s)) is not None}
             return JSONResponse({"quotes": out})
 
+        add_account_routes(app, self)
         return app
 
     def _latest_quote(self, symbol: str) -> dict[str, Any] | None:
@@ -790,6 +894,25 @@ class AlpacaServer:
             limit = _collar(r.stop_price, market.instrument.tick_size)
             return r.model_copy(update={"type": OrderType.STOP_LIMIT, "limit_price": limit})
         return r
+
+    def _would_wash(self, r: OrderRequest) -> bool:
+        """Alpaca's wash-trade refusal: a simple market or limit order that could trade against
+        one of the account's own working orders on the other side (a market order, or a limit
+        at or through this one's price). Complex orders are Alpaca's remedy, so brackets, OCO
+        and OTO are not refused; held legs and untriggered stops are not working."""
+        if r.order_class is not OrderClass.SIMPLE or r.type not in _WASHABLE:
+            return False
+        for o in self.broker.orders(open_only=True):
+            if o.symbol != r.symbol or o.request.side is r.side or o.request.type not in _WASHABLE:
+                continue
+            if o.status is OrderStatus.HELD:
+                continue
+            mine, theirs = r.limit_price, o.limit_price
+            if mine is None or theirs is None:
+                return True  # a market order on either side trades against the other
+            if (mine >= theirs) if r.side is OrderSide.BUY else (mine <= theirs):
+                return True
+        return False
 
     def _auction_window(self, request: OrderRequest) -> str | None:
         """Alpaca refuses opg orders sent 9:28-19:00 ET and cls orders sent 15:50-19:00 ET."""
@@ -841,6 +964,35 @@ class AlpacaServer:
         return self.broker.submit(
             OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
         )
+
+
+async def _frame(ws: WebSocket) -> dict[str, Any] | None:
+    """The next frame, text or binary, as a JSON object; None when it is not one. A closed
+    socket raises :class:`WebSocketDisconnect`."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    raw = message.get("text")
+    if raw is None:
+        raw = message.get("bytes") or b""
+    try:
+        got = json.loads(raw, parse_constant=wire.not_json)
+    except (ValueError, RecursionError):
+        return None
+    return got if isinstance(got, dict) else None
+
+
+def _authorization(ok: bool) -> str:
+    status = "authorized" if ok else "unauthorized"
+    return json.dumps(
+        {"stream": "authorization", "data": {"status": status, "action": "authenticate"}}
+    )
+
+
+def _address(scope: Scope) -> str:
+    """The client's address (host only: one budget per machine, whatever its ports)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _collar(price: Decimal, tick: Decimal) -> Decimal:

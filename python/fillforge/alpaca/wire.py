@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -75,12 +76,19 @@ def plain(d: Decimal | None) -> str | None:
     return None if d is None else format(d.normalize(), "f")
 
 
+# A number as JSON writes it (ASCII digits, an optional sign, fraction and exponent): Python's
+# Decimal also takes "1_000", " 50 " and other scripts' digits, which Alpaca refuses.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
-    """A decimal sent as a JSON number or a string (alpaca-py sends numbers)."""
+    """A decimal sent as a JSON number or a string holding one (alpaca-py sends numbers)."""
     v = body.get(name)
     if v is None or v == "":
         return None
     if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise OrderValidationError(name, v, "expected a number")
+    if isinstance(v, str) and _NUMBER.fullmatch(v) is None:
         raise OrderValidationError(name, v, "expected a number")
     try:
         d = Decimal(str(v))
@@ -91,14 +99,15 @@ def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
     return d
 
 
-def _not_json(token: str) -> Any:
+def not_json(token: str) -> Any:
+    """A ``parse_constant`` that refuses NaN and the infinities, which JSON does not have."""
     raise ValueError(f"{token} is not JSON")
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """A request body that must be a JSON object."""
     try:
-        body = json.loads(raw, parse_constant=_not_json)
+        body = json.loads(raw, parse_constant=not_json)
     except (ValueError, RecursionError):  # bad JSON or UTF-8, NaN / Infinity, nesting too deep
         raise OrderValidationError("body", raw[:40], "invalid JSON") from None
     if not isinstance(body, dict):

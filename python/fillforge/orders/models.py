@@ -198,11 +198,17 @@ class Instrument(FrozenModel):
         return lots * self.lot_size
 
     def check(self, request: OrderRequest) -> None:
-        """Check that ``request`` fits this instrument: symbol, grids and allowed time in force."""
+        """Check that ``request`` fits this instrument: symbol, every price and quantity on its
+        grid and in the core's range (the take-profit and stop-loss legs too, so a bracket never
+        fills an entry whose exits the venue would refuse), and the allowed time in force. The
+        one check of an order's terms: brokers and servers call it, not copies of it."""
         if request.symbol != self.symbol:
             raise _fail("symbol", request.symbol, f"this instrument is {self.symbol!r}")
         if request.qty is not None:
             self.to_lots(request.qty)
+        if request.notional is not None:
+            # Money in ticks must fit the core's integers too (its size comes at arrival).
+            _units(request.notional, self.tick_size, "notional")
         for name in ("limit_price", "stop_price", "trail_price"):
             value = getattr(request, name)
             if value is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -173,18 +174,7 @@ class SimulatedBroker(ManagedOrders):
         """Send an order. Bad terms (unknown symbol, off-grid price or quantity, insufficient
         buying power, not shortable) raise a typed error and change nothing; the venue's own
         refusals arrive as a ``rejected`` event."""
-        market = self.venue.market(request.symbol)
-        inst = market.instrument
-        if request.qty is not None:
-            inst.to_lots(request.qty)
-        for field in ("limit_price", "stop_price", "trail_price"):
-            value = getattr(request, field)
-            if value is not None:
-                inst.to_ticks(value, field)
-        if request.trail_percent is not None and (request.trail_percent * 100) % 1:
-            raise SimulationError(
-                "trail_percent", request.trail_percent, "must be a whole number of basis points"
-            )
+        market = self.check(request)
         price = self._reference_price(market, request)
         # A notional order's size is fixed when it reaches the venue; until then it holds the
         # buying power its notional buys at the reference price.
@@ -209,6 +199,19 @@ class SimulatedBroker(ManagedOrders):
         self._deliver_due()
         return order
 
+    def check(self, request: OrderRequest) -> Market:
+        """Every check of ``request``'s terms this venue makes before anything changes (the
+        instrument's :meth:`~fillforge.orders.models.Instrument.check`: symbol, grids and range
+        of every price and quantity, legs included; trails in whole basis points); the market it
+        trades on. :meth:`submit` calls it first; a server calls it before its own rules."""
+        market = self.venue.market(request.symbol)
+        market.instrument.check(request)
+        if request.trail_percent is not None and (request.trail_percent * 100) % 1:
+            raise SimulationError(
+                "trail_percent", request.trail_percent, "must be a whole number of basis points"
+            )
+        return market
+
     def _reference_price(self, market: Market, request: OrderRequest) -> Decimal:
         """The price buying power is reserved at: the limit, else the far touch, else last."""
         if request.side is OrderSide.SELL and self._short_markup is not None:
@@ -221,7 +224,9 @@ class SimulatedBroker(ManagedOrders):
         touch = market.best_ask() if request.side is OrderSide.BUY else market.best_bid()
         ref = touch or market.last() or request.stop_price
         if ref is None:
-            raise SimulationError("symbol", request.symbol, "no market price to check the order")
+            raise SimulationError(
+                "symbol", request.symbol, "no price yet: no quote or trade to check the order"
+            )
         return ref
 
     def _replacement_price(self, o: Order, limit_price: Decimal | None) -> Decimal:
@@ -539,7 +544,7 @@ class SimulatedBroker(ManagedOrders):
         except FillforgeError as e:
             market.engine.take_events()
             self._release(o.id)
-            self._report(refusal, o.id, reason=str(e))
+            self._report(refusal, o.id, reason=_venue_reason(e))
             return False
         return True
 
@@ -710,3 +715,12 @@ class SimulatedBroker(ManagedOrders):
 
     def __repr__(self) -> str:
         return f"SimulatedBroker(venue={self.venue.name!r}, orders={len(self.manager)})"
+
+
+_ENGINE_ID = re.compile(r"\border_id=\d+: ")
+
+
+def _venue_reason(e: FillforgeError) -> str:
+    """The venue's refusal in the user's terms: without the engine's own order numbers, which
+    name nothing the user knows (the user's order is the one refused)."""
+    return _ENGINE_ID.sub("", str(e))
