@@ -302,8 +302,8 @@ def test_data_bars(tmp_path: Path) -> None:
         assert [a.symbol for a in c.get_all_assets()] == ["XYZ"]
         assert c.get_clock().timestamp.isoformat().startswith("2026-11-23T15:00:0")
         bid, ask, _, _ = latest(s, "XYZ")
-        assert bid == ask == 50.10  # a bar's path shows its point on both sides (no spread)
-        assert buy(s, "XYZ", 10) == (OrderStatus.FILLED, 50.10)
+        assert (bid, ask) == (50.09, 50.11)  # the bar's open, a tick either side
+        assert buy(s, "XYZ", 10) == (OrderStatus.FILLED, 50.11)
 
 
 def test_data_tardis(tmp_path: Path) -> None:

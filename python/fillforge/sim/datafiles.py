@@ -56,15 +56,20 @@ class MarketFiles:
     paths: dict[str, Path]
     symbol: str | None
 
-    def feed(self, instrument: Instrument) -> _core.Feed:
+    def feed(self, instrument: Instrument, *, bars_half_spread_ticks: int = 1) -> _core.Feed:
         """Load the files on ``instrument``'s tick and lot grids. Values off the grids and
-        malformed rows raise :class:`~fillforge.errors.MarketDataError` (file, line, field)."""
+        malformed rows raise :class:`~fillforge.errors.MarketDataError` (file, line, field).
+
+        Bars show their path ``bars_half_spread_ticks`` below and above each point (default
+        one tick: a two-sided book that a point's trade print does not consume; 0 is
+        :func:`~fillforge.sim.feeds.bars_feed`'s own default)."""
         tick, lot = instrument.tick_size, instrument.lot_size
         p = self.paths
         if self.format is DataFormat.BARS:
             bars = load_bars(p["bars"], tick=tick)
             # bars_feed shows a quarter of a bar's volume at each point, in lots.
-            return bars_feed(dataclasses.replace(bars, volume=bars.volume / float(lot)))
+            volume = dataclasses.replace(bars, volume=bars.volume / float(lot))
+            return bars_feed(volume, half_spread_ticks=bars_half_spread_ticks)
         if self.format is DataFormat.TARDIS:
             quotes = load_tardis_quotes(p["quotes"], tick=tick, lot=lot) if "quotes" in p else None
             trades = load_tardis_trades(p["trades"], tick=tick, lot=lot) if "trades" in p else None
