@@ -19,13 +19,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_queries import (
+    ACTIVITY_TYPES,
     HistoryQuery,
     activities,
     parse_activity_types,
@@ -35,6 +36,7 @@ from fillforge.alpaca.account_queries import (
 )
 from fillforge.alpaca.account_state import (
     MAX_WATCHLIST_NAME,
+    MULTIPLIER,
     AccountConfig,
     EquityHistory,
     NotFoundError,
@@ -52,6 +54,11 @@ __all__ = ["AccountRoutes", "TradingRules", "add_account_routes"]
 
 _FEEDS: Final = ("iex", "sip", "delayed_sip", "boats", "overnight", "otc")
 Text = Annotated[str | None, Query()]
+Day = Annotated[str | None, Query(description="YYYY-MM-DD", json_schema_extra={"format": "date"})]
+Count = Annotated[
+    str | None,
+    Query(description="1 to 100 (more with date)", json_schema_extra={"pattern": "^[1-9][0-9]*$"}),
+]
 Name = Annotated[str | None, Query(description="the watchlist's name")]
 
 
@@ -92,7 +99,7 @@ class ConfigurationPatch(BaseModel):
     suspend_trade: bool | None = None
     no_shorting: bool | None = None
     fractional_trading: bool | None = None
-    max_margin_multiplier: str | None = Field(default=None, pattern=r"^[1-4](\.[0-9]+)?$")
+    max_margin_multiplier: str | None = Field(default=None, pattern=MULTIPLIER.pattern)
     pdt_check: Literal["both", "entry", "exit"] | None = None
     ptp_no_exception_entry: bool | None = None
     max_options_trading_level: int | None = Field(default=None, ge=0, le=3)
@@ -389,7 +396,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         until: Text = None,
         after: Text = None,
         direction: Annotated[str | None, _enum("sort order", "asc", "desc")] = None,
-        page_size: Text = None,
+        page_size: Count = None,
         page_token: Text = None,
     ) -> Response:
         try:
@@ -402,7 +409,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.get("/v2/account/activities/{activity_type}", responses=activity_doc)
     async def get_activities_of_type(
-        activity_type: str,
+        activity_type: Annotated[str, Path(json_schema_extra={"enum": list(ACTIVITY_TYPES)})],
         category: Annotated[
             str | None, _enum("trade or non-trade", "trade_activity", "non_trade_activity")
         ] = None,
@@ -410,7 +417,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         until: Text = None,
         after: Text = None,
         direction: Annotated[str | None, _enum("sort order", "asc", "desc")] = None,
-        page_size: Text = None,
+        page_size: Count = None,
         page_token: Text = None,
     ) -> Response:
         try:
@@ -428,12 +435,18 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         responses={200: {"model": PortfolioHistoryOut}, **_errors(422)},
     )
     async def get_portfolio_history(
-        period: Annotated[str | None, Query(description="a number and D, W, M or A")] = None,
+        period: Annotated[
+            str | None,
+            Query(
+                description="a number and D, W, M or A",
+                json_schema_extra={"pattern": "^[1-9][0-9]{0,3}[DWMA]$"},
+            ),
+        ] = None,
         timeframe: Annotated[
             str | None, _enum("window size", "1Min", "5Min", "15Min", "1H", "1D")
         ] = None,
-        date_end: Text = None,
-        extended_hours: Text = None,
+        date_end: Day = None,
+        extended_hours: Annotated[str | None, _enum("with extended hours", "true", "false")] = None,
         start: Text = None,
         end: Text = None,
         intraday_reporting: Annotated[

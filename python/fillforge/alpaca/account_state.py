@@ -11,11 +11,12 @@ naming the field (the routes answer it as Alpaca's 422), or :class:`NotFoundErro
 
 from __future__ import annotations
 
+import re
 import uuid
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 from fillforge.errors import OrderValidationError
@@ -23,6 +24,7 @@ from fillforge.errors import OrderValidationError
 __all__ = [
     "MAX_WATCHLISTS",
     "MAX_WATCHLIST_NAME",
+    "MULTIPLIER",
     "AccountConfig",
     "EquityHistory",
     "NotFoundError",
@@ -31,6 +33,8 @@ __all__ = [
 ]
 
 MAX_WATCHLISTS: Final = 1000
+MULTIPLIER: Final = re.compile(r"^(?:[1-3](?:\.[0-9]+)?|4(?:\.0+)?)$")
+"""What ``max_margin_multiplier`` may be: a plain number from 1 to 4."""
 MAX_WATCHLIST_NAME: Final = 64
 
 
@@ -65,7 +69,8 @@ class AccountConfig:
         self.suspend_trade = False
         self.no_shorting = False
         self.fractional_trading = True
-        self.max_margin_multiplier = _multiplier(format(max_margin_multiplier.normalize(), "f"))
+        # The account's own leverage, even outside 1-4 (a PATCH may send it back unchanged).
+        self.max_margin_multiplier = max_margin_multiplier
         self.pdt_check: str | None = "entry"
         self.ptp_no_exception_entry = False
         self.max_options_trading_level: int | None = 0
@@ -99,7 +104,8 @@ class AccountConfig:
             elif name == "max_margin_multiplier":
                 if not isinstance(value, str):
                     raise OrderValidationError(name, value, "expected a string, 1 to 4")
-                changes[name] = _multiplier(value)
+                if value != self.json()[name]:
+                    changes[name] = _multiplier(value)
             elif name == "max_options_trading_level":
                 if value is not None:
                     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
@@ -118,13 +124,9 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
 
 
 def _multiplier(value: str) -> Decimal:
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        d = Decimal("NaN")
-    if not d.is_finite() or not 1 <= d <= 4:
+    if MULTIPLIER.fullmatch(value) is None:
         raise OrderValidationError("max_margin_multiplier", value, "expected a number, 1 to 4")
-    return d
+    return Decimal(value)
 
 
 # ----- watchlists -------------------------------------------------------------------------------
