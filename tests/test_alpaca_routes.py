@@ -529,6 +529,24 @@ def test_max_margin_multiplier_caps_the_leverage() -> None:
         assert c.get_account().buying_power == "200000"
 
 
+def test_an_account_leverage_outside_one_to_four_round_trips() -> None:
+    venue = Venue("ALPACA-SIM", calendar="XNYS")
+    venue.add(Instrument(symbol="AAPL", tick_size=D("0.01")), empty_feed())
+    account = Account(D(100_000), leverage=10)
+    broker = SimulatedBroker(venue, account=account, start_ns=ALPACA_SERVER_START_NS)
+    with make_server(broker) as server:
+        c = client_for(server)
+        cfg = c.get_account_configurations()
+        assert cfg.max_margin_multiplier == "10"
+        cfg.no_shorting = True
+        assert c.set_account_configurations(cfg).max_margin_multiplier == "10"
+        refused(
+            http(server, "PATCH", "/v2/account/configurations", {"max_margin_multiplier": "9"}),
+            422,
+            "max_margin_multiplier",
+        )
+
+
 # ----- the single-symbol latest quote ------------------------------------------------------------
 
 
