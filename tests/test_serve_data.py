@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
-from fillforge.alpaca.paper import walk_broker
+from fillforge.alpaca.paper import data_broker, walk_broker
 from fillforge.cli import app
 from fillforge.errors import MarketDataError, OrderValidationError
 from fillforge.orders.models import Instrument
@@ -227,6 +227,20 @@ def test_formats_are_recognised(tmp_path: Path) -> None:
         market_files([quotes, write(tmp_path, "b.csv", BARS)])
 
 
+def test_data_broker_starts_at_the_first_message_or_at_start(tmp_path: Path) -> None:
+    files = market_files([write(tmp_path, "quotes.csv", TARDIS_QUOTES)])
+    inst = Instrument(symbol="BTCUSDT", tick_size=D("0.01"), lot_size=D("0.001"))
+    broker = data_broker(files, inst)
+    assert broker.now() == 1582329600016000 * 1000
+    broker.run(until_ns=broker.now() + 1)
+    assert broker.venue.market("BTCUSDT").best_bid() == D("9663.00")
+    later = 1582333200016000 * 1000 + 1  # just after the second quote
+    broker = data_broker(files, inst, start_ns=later, cash=D(5))
+    broker.run(until_ns=later + 1)  # what came before the start is replayed at once
+    assert broker.venue.market("BTCUSDT").best_bid() == D("9663.10")
+    assert broker.account().cash == 5
+
+
 # ----- the served market --------------------------------------------------------------------
 
 
@@ -348,6 +362,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "quotes": str(write(tmp, "quotes.csv", TARDIS_QUOTES)),
         "garbage": str(write(tmp, "garbage.csv", ("hello,world", "1,2"))),
         "orderbook": str(lobster_sample()[1]),
+        "dir": str(tmp),
         "offtick": str(write(tmp, "off.csv", (*BARS, "2026-11-23 15:02:00,50.001,50.1,50,50,1"))),
     }
 
@@ -382,7 +397,8 @@ BAD = [
     (["--data", "/no/such/file.csv"], "--data='/no/such/file.csv': no such file"),
     (["--data", "nope"], "--data='nope': no such file"),
     (["--data", "scripted", "--data", "lobster"], "--data='scripted': stands alone"),
-    (["--data", "{garbage}"], "line 1: format=None: not recognised: expected a bars, Tardis"),
+    (["--data", "{garbage}"], "garbage.csv': not recognised as a bars, Tardis, LOBSTER or"),
+    (["--data", "{dir}"], "not a file"),
     (["--data", "{quotes}", "--format", "bars"], "looks like tardis data (quotes), not bars"),
     (["--data", "{quotes}", "--format", "csv"], "--format='csv': expected bars, tardis, lobster"),
     (["--data", "{bars}"], "bars data names no symbol: give --symbol"),

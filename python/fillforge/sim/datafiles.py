@@ -1,10 +1,10 @@
 """A user's market-data files as one instrument's feed: the format told or recognised.
 
 Each supported format is recognised by its first line: a Databento MBO CSV by ``ts_recv`` and
-``action``, a Tardis quotes or trades CSV by ``local_timestamp`` with the quote or trade columns,
-a bars CSV by ``open``/``high``/``low``/``close``, and a LOBSTER file (no header) by a first row
-of numbers: six for a message file, a multiple of four for an orderbook file. Files with a
-``.gz`` content are read through gzip.
+``action`` (DBN by its magic bytes; it needs ``databento-dbn``), a Tardis quotes or trades CSV
+by ``local_timestamp`` with the quote or trade columns, a bars CSV by ``open``/``high``/``low``/
+``close``, and a LOBSTER file (no header) by a first row of numbers: six for a message file, a
+multiple of four for an orderbook file. Files with a ``.gz`` content are read through gzip.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from fillforge.errors import MarketDataError
 from fillforge.marketdata import (
     load_bars,
     load_databento_mbo_csv,
+    load_databento_mbo_dbn,
     load_tardis_quotes,
     load_tardis_trades,
 )
@@ -34,6 +35,7 @@ from fillforge.sim.feeds import bars_feed, lobster_feed, mbo_feed, quotes_trades
 __all__ = ["DataFormat", "MarketFiles", "market_files"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_DBN_MAGICS = (b"DBN", b"\x28\xb5\x2f\xfd")  # DBN, plain or zstd-compressed
 _LOBSTER_PRICE_UNIT = Decimal("0.0001")  # LOBSTER prices are USD x 10000
 _LOBSTER_TICKER = re.compile(r"([A-Za-z][A-Za-z0-9.]*)_\d{4}-\d{2}-\d{2}_")
 
@@ -75,6 +77,8 @@ class MarketFiles:
             trades = load_tardis_trades(p["trades"], tick=tick, lot=lot) if "trades" in p else None
             return quotes_trades_feed(quotes, trades)
         if self.format is DataFormat.MBO:
+            if "dbn" in p:
+                return mbo_feed(load_databento_mbo_dbn(p["dbn"], tick=tick, lot=lot))
             return mbo_feed(load_databento_mbo_csv(p["mbo"], tick=tick, lot=lot))
         message = os.fspath(p["message"])
         div = tick / _LOBSTER_PRICE_UNIT
@@ -112,6 +116,9 @@ def _numeric(row: list[str]) -> bool:
 
 def _role(path: Path) -> tuple[DataFormat, str, str | None] | None:
     """What a file is, from its first rows: (format, role, the symbol it names)."""
+    with open(path, "rb") as raw:
+        if raw.read(4).startswith(_DBN_MAGICS):
+            return DataFormat.MBO, "dbn", None
     rows = _first_rows(path)
     if not rows:
         return None
@@ -158,7 +165,7 @@ def market_files(
     """Recognise ``paths`` as one market in one format (``data_format`` if given, which the
     files must agree with): one bars file; a Tardis quotes and/or trades file; a LOBSTER message
     and orderbook pair (the orderbook found beside the message file when not given); one
-    Databento MBO CSV. What cannot be recognised raises
+    Databento MBO CSV or DBN file. What cannot be recognised raises
     :class:`~fillforge.errors.MarketDataError` saying why."""
     wanted = None if data_format is None else DataFormat(data_format)
     if not paths:
@@ -170,14 +177,15 @@ def market_files(
         path = Path(raw)
         source = os.fspath(raw)
         if not path.is_file():
-            raise MarketDataError(source, None, "path", source, "no such file")
+            why = "not a file" if path.exists() else "no such file"
+            raise MarketDataError(source, None, "path", source, why)
         try:
             role = _role(path)
         except OSError as e:
             raise MarketDataError(source, None, "path", source, str(e)) from None
         if role is None:
-            expected = "a bars, Tardis, LOBSTER or Databento MBO CSV"
-            raise MarketDataError(source, 1, "format", None, f"not recognised: expected {expected}")
+            why = "not recognised as a bars, Tardis, LOBSTER or Databento MBO (CSV or DBN) file"
+            raise MarketDataError(source, None, "path", source, why)
         fmt, name, symbol = role
         if wanted is not None and fmt is not wanted:
             why = f"looks like {fmt.value} data ({name}), not {wanted.value}"
@@ -192,6 +200,9 @@ def market_files(
         kinds = ", ".join(sorted(f.value for f in formats))
         raise MarketDataError(os.fspath(paths[0]), None, "format", kinds, "files of one format")
     (fmt,) = formats
+    if {"dbn", "mbo"} <= roles.keys():
+        source = os.fspath(roles["dbn"])
+        raise MarketDataError(source, None, "path", source, "a second mbo file")
     if fmt is DataFormat.LOBSTER:
         if "message" not in roles:
             source = os.fspath(roles["orderbook"])
