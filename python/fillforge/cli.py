@@ -283,7 +283,7 @@ def serve_alpaca(
         typer.Option(
             help="'lobster': the shipped GOOG day; 'scripted': AAPL, MSFT, SPY; or the path of "
             "your own data: a bars CSV, a Tardis quotes and/or trades CSV, a LOBSTER message "
-            "(+ orderbook) file, a Databento MBO CSV (repeat --data for a second file)."
+            "(+ orderbook) file, a Databento MBO CSV or DBN (repeat --data for a second file)."
         ),
     ] = None,
     speed: Annotated[float, typer.Option(help="Simulation seconds per wall-clock second.")] = 1.0,
@@ -313,7 +313,7 @@ def serve_alpaca(
     quote: Annotated[
         list[str] | None,
         typer.Option(
-            help="With --data scripted: a standing quote SYMBOL=BID/ASK[xSIZE], e.g. "
+            help="With --data scripted: a standing quote SYMBOL=BID/ASK\\[xSIZE], e.g. "
             "AAPL=100.00/100.02x1000 (repeat for more symbols); with --walk, where it starts."
         ),
     ] = None,
