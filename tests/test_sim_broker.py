@@ -3,15 +3,19 @@ account, sessions, and the pytest plugin's harness."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fillforge import _core
 from fillforge.errors import (
+    FillforgeError,
     InsufficientBuyingPowerError,
     NotShortableError,
     OrderValidationError,
@@ -420,3 +424,44 @@ def test_a_replace_that_arrives_after_the_fill_is_rejected() -> None:
         EventKind.FILL,
         EventKind.REPLACE_REJECTED,
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["limit", "market", "cancel", "replace", "quote"]),
+            st.sampled_from(["buy", "sell"]),
+            st.integers(min_value=9_990, max_value=10_010),  # cents
+            st.integers(min_value=1, max_value=30),
+        ),
+        max_size=60,
+    )
+)
+def test_the_open_order_index_lists_exactly_what_a_scan_of_every_order_finds(
+    steps: list[tuple[str, str, int, int]],
+) -> None:
+    venue = Venue("IDX", calendar=None)
+    venue.add(Instrument(symbol="TEST", tick_size=D("0.01")), empty_feed())
+    broker = SimulatedBroker(venue, cash=D(10**9))
+    broker.quote("TEST", D("99.99"), D("100.01"), bid_size=D(50), ask_size=D(50))
+    for action, side, cents, qty in steps:
+        price = D(cents) / 100
+        live = broker.orders(open_only=True)
+        with contextlib.suppress(FillforgeError):
+            if action == "limit":
+                broker.submit(limit(side, qty, str(price)))
+            elif action == "market":
+                broker.submit(req(side, qty, type=OrderType.MARKET))
+            elif action == "quote":
+                broker.quote(
+                    "TEST", price - D("0.01"), price + D("0.01"), bid_size=D(qty), ask_size=D(qty)
+                )
+            elif live:
+                target = live[cents % len(live)]
+                if action == "cancel":
+                    broker.cancel(target.id)
+                else:
+                    broker.replace(target.id, qty=D(qty) + target.cum_qty)
+        scanned = [o for o in broker.orders() if o.status.is_open]
+        assert broker.orders(open_only=True) == scanned

@@ -617,7 +617,8 @@ class AlpacaServer:
                 return _fail(e)
             wanted = set(symbols.split(",")) if symbols else None
             with lock:
-                orders = list(broker.orders())
+                # Open orders come from the broker's index of them, not a scan of every order.
+                orders = broker.orders(open_only=status == "open")
                 keep = []
                 for o in orders:
                     if status == "open" and not o.status.is_open:

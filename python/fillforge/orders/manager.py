@@ -103,6 +103,9 @@ class OrderManager:
         self._next_id = id_factory or (lambda: f"o-{next(counter)}")
         self._clock = clock or (lambda: 0)
         self.orders: dict[str, Order] = {}
+        # The open orders, oldest first, kept by every event the manager publishes: listing
+        # them costs what is open, not every order ever made.
+        self._open: dict[str, Order] = {}
         self._by_client: dict[str, Order] = {}
         self.groups: dict[str, OrderGroup] = {}
         self._subscribers: list[Subscriber] = []
@@ -123,6 +126,12 @@ class OrderManager:
         return s
 
     def _publish(self, event: OrderEvent) -> OrderEvent:
+        o = self.orders.get(event.order_id)
+        if o is not None:
+            if event.status.is_open:
+                self._open.setdefault(o.id, o)
+            else:
+                self._open.pop(o.id, None)
         for cb in self._subscribers:
             cb(event)
         for s in self._streams:
@@ -144,9 +153,10 @@ class OrderManager:
         return o
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The open orders (oldest first), from the index of open orders."""
         return [
             o
-            for o in self.orders.values()
+            for o in self._open.values()
             if OrderStatus(o.state).is_open and (symbol is None or o.symbol == symbol)
         ]
 

@@ -165,10 +165,14 @@ class Account:
         self._fees = _ZERO
         self._books: dict[str, _Book] = {}
         self._res: dict[str, Reservation] = {}
-        # Per (symbol, side): the open reserved quantity, and a cache of (reducing capacity left,
-        # reserved value) so that a new order costs O(1), not a walk over every open order.
-        # Appending a reservation extends the cache; anything else drops it (rebuilt on demand).
+        # Per (symbol, side): the open reservations oldest first, their quantity and their value
+        # at full size (sum of qty * price), and a cache of (reducing capacity left, reserved
+        # value) so that a new order costs O(1), not a walk over every open order. Appending a
+        # reservation extends the cache; anything else drops it. A rebuild walks only the
+        # oldest orders of that key, those that reduce the position, not every open order.
+        self._keyed: dict[tuple[str, OrderSide], dict[str, Reservation]] = {}
         self._open: dict[tuple[str, OrderSide], Decimal] = {}
+        self._value: dict[tuple[str, OrderSide], Decimal] = {}
         self._cache: dict[tuple[str, OrderSide], tuple[Decimal, Decimal]] = {}
 
     # ----- fills and marks --------------------------------------------------------------------
@@ -247,12 +251,20 @@ class Account:
         old one released, the new one the youngest), or raise as :meth:`reserve` does. Nothing
         changes either way."""
         r = self._reservation(order_id)
-        saved = dict(self._res), dict(self._open), dict(self._cache)
+        key = (r.symbol, r.side)
+        saved = (
+            dict(self._res),
+            dict(self._keyed[key]),
+            dict(self._open),
+            dict(self._value),
+            dict(self._cache),
+        )
         try:
             self.release(order_id)
             return self.check(r.symbol, r.side, qty, price)
         finally:
-            self._res, self._open, self._cache = saved
+            self._res, keyed, self._open, self._value, self._cache = saved
+            self._keyed[key] = keyed
 
     def reserve(
         self, order_id: str, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal
@@ -273,12 +285,14 @@ class Account:
         side = _side(side)
         q, p = _positive("qty", qty), _positive("price", price)
         needed = self._check(symbol, side, q, p)
-        self._res[order_id] = Reservation.adopt(
+        r = self._res[order_id] = Reservation.adopt(
             {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
         )
         key = (symbol, side)
+        self._keyed.setdefault(key, {})[order_id] = r
         with _localcontext(_CTX):
             self._open[key] = self._open.get(key, _ZERO) + q
+            self._value[key] = self._value.get(key, _ZERO) + q * p
             cached = self._cache.get(key)
             if cached is not None:
                 left, value = cached
@@ -291,10 +305,12 @@ class Account:
         r = self._reservation(order_id)
         if new_order_id in self._res:
             raise OrderValidationError("order_id", new_order_id, "already has an open reservation")
-        newest = next(reversed(self._res)) == order_id
-        del self._res[order_id]
+        keyed = self._keyed[(r.symbol, r.side)]
+        newest = next(reversed(keyed)) == order_id
+        del self._res[order_id], keyed[order_id]
         fields = {"order_id": new_order_id, "symbol": r.symbol, "side": r.side}
-        self._res[new_order_id] = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+        moved = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+        self._res[new_order_id] = keyed[new_order_id] = moved
         if not newest:  # it moved behind younger orders: their reducing order changed
             self._cache.pop((r.symbol, r.side), None)
 
@@ -305,17 +321,18 @@ class Account:
         q = _positive("qty", qty)
         left = r.qty - q
         if left > 0:
-            self._res[order_id] = r.model_copy(update={"qty": left})
+            kept = self._res[order_id] = r.model_copy(update={"qty": left})
+            self._keyed[(r.symbol, r.side)][order_id] = kept  # keeps its place in line
             self._forget(r, q)
             return left
-        del self._res[order_id]
+        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
         self._forget(r, r.qty)
         return _ZERO
 
     def release(self, order_id: str) -> Decimal:
         """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
         r = self._reservation(order_id)
-        del self._res[order_id]
+        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
         self._forget(r, r.qty)
         return r.qty
 
@@ -324,10 +341,11 @@ class Account:
         key = (r.symbol, r.side)
         with _localcontext(_CTX):
             left = self._open[key] - qty
-        if left > 0:
-            self._open[key] = left
+            value = self._value[key] - qty * r.price
+        if left > 0 and self._keyed[key]:
+            self._open[key], self._value[key] = left, value
         else:
-            del self._open[key]
+            del self._open[key], self._value[key], self._keyed[key]
         self._cache.pop(key, None)
 
     def reservations(self) -> dict[str, Reservation]:
@@ -397,12 +415,15 @@ class Account:
             for key in self._open:
                 cached = self._cache.get(key)
                 if cached is None:
-                    capacity, value = self._capacity(*key), _ZERO
-                    for r in self._res.values():
-                        if r.symbol == key[0] and r.side is key[1]:
-                            reduces = min(capacity, r.qty)
-                            capacity -= reduces
-                            value += (r.qty - reduces) * r.price
+                    # Full value, less what the oldest orders take off it by reducing the
+                    # position: only those are walked.
+                    capacity, value = self._capacity(*key), self._value[key]
+                    for r in self._keyed[key].values():
+                        if not capacity:
+                            break
+                        reduces = min(capacity, r.qty)
+                        capacity -= reduces
+                        value -= reduces * r.price
                     cached = self._cache[key] = (capacity, value)
                 total += cached[1]
         return total
