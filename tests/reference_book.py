@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from fillforge import (
     DuplicateOrderIdError,
     InvalidOrderError,
+    InvalidPriceError,
     InvalidQuantityError,
     PriceOffGridError,
     QuantityOffGridError,
@@ -163,7 +164,7 @@ class ReferenceBook:
 
     def _check_price(self, field: str, price: int) -> None:
         if not -MAX_ABS_PRICE <= price <= MAX_ABS_PRICE:
-            raise PriceOffGridError(f"{field}={price}: outside the supported range +/-2^62")
+            raise InvalidPriceError(f"{field}={price}: outside the supported range +/-2^62")
         if price % self.tick != 0:
             raise PriceOffGridError(
                 f"{field}={price}: not a multiple of the price tick {self.tick}"

@@ -19,6 +19,7 @@ from fillforge import (
     DuplicateOrderIdError,
     FillforgeError,
     InvalidOrderError,
+    InvalidPriceError,
     InvalidQuantityError,
     Op,
     OrderBook,
@@ -30,6 +31,7 @@ from fillforge import (
     TimeInForce,
     UnknownOrderError,
 )
+from fillforge.errors import error_for_reason
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 
@@ -38,10 +40,25 @@ REASON_FOR: dict[type[Exception], set[int]] = {
     UnknownOrderError: {Reason.UNKNOWN_ORDER},
     DuplicateOrderIdError: {Reason.DUPLICATE_ORDER_ID},
     InvalidQuantityError: {Reason.INVALID_QUANTITY},
-    PriceOffGridError: {Reason.PRICE_OFF_GRID, Reason.INVALID_PRICE},
+    PriceOffGridError: {Reason.PRICE_OFF_GRID},
+    InvalidPriceError: {Reason.INVALID_PRICE},
     QuantityOffGridError: {Reason.QUANTITY_OFF_GRID},
-    InvalidOrderError: {Reason.INVALID_SIDE, Reason.INVALID_TIME_IN_FORCE, Reason.INVALID_ORDER},
+    InvalidOrderError: {
+        Reason.INVALID_SIDE,
+        Reason.INVALID_TIME_IN_FORCE,
+        Reason.INVALID_OP,
+        Reason.INVALID_ORDER,
+    },
 }
+
+
+def test_error_for_reason_is_the_per_call_class() -> None:
+    """``error_for_reason`` (the core's REASON_ERRORS) is the table above, and nothing else."""
+    mapped = {int(r): error_for_reason(r) for r in Reason if error_for_reason(r) is not None}
+    expected = {int(r): exc for exc, reasons in REASON_FOR.items() for r in reasons}
+    assert mapped == expected
+    assert error_for_reason(Reason.NONE) is None
+    assert error_for_reason(Reason.IOC_REMAINDER) is None
 
 
 @dataclass
@@ -168,6 +185,7 @@ def assert_batch_equals_per_call(batch: Batch, batch_book: OrderBook, call_book:
         else:
             assert got[0] == Status.REJECTED, f"op {i} raised {want.__name__} per call"
             assert got[1] in REASON_FOR[want], f"op {i}: {Reason(got[1]).name} for {want.__name__}"
+            assert error_for_reason(got[1]) is want, f"op {i}: {Reason(got[1]).name}"
             assert got[2:] == (0, max(int(batch.qty[i]), 0))
         want_fills += [(i, *f) for f in rows(call_book.take_fills())]
         want_events += [(i, *e) for e in rows(call_book.take_events())]

@@ -19,6 +19,7 @@ from fillforge import (
     FillforgeError,
     InternalError,
     InvalidOrderError,
+    InvalidPriceError,
     InvalidQuantityError,
     OrderBook,
     OrderBookError,
@@ -676,11 +677,15 @@ def test_exception_hierarchy() -> None:
         DuplicateOrderIdError,
         InvalidQuantityError,
         PriceOffGridError,
+        InvalidPriceError,
         QuantityOffGridError,
         InvalidOrderError,
         BatchInputError,
     ):
         assert issubclass(exc, OrderBookError)
+    # Out of range is not off the grid: the two are distinct classes.
+    assert not issubclass(InvalidPriceError, PriceOffGridError)
+    assert not issubclass(PriceOffGridError, InvalidPriceError)
     assert issubclass(OrderBookError, FillforgeError)
     assert issubclass(InternalError, FillforgeError)
     assert not issubclass(InternalError, OrderBookError)
@@ -717,13 +722,20 @@ GRID_ERRORS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception], s
     ("submit_limit", (5, BUY, 1000, 0), {}, InvalidQuantityError, r"qty=0: must be positive"),
     ("submit_limit", (5, BUY, 1000, -10), {}, InvalidQuantityError, r"qty=-10"),
     ("submit_limit", (5, BUY, 1000, 1 << 62), {}, InvalidQuantityError, r"qty=4611686018427387904"),
-    ("submit_limit", (5, BUY, (1 << 62) + 100, 10), {}, PriceOffGridError, r"price=4611686018"),
+    ("submit_limit", (5, BUY, (1 << 62) + 100, 10), {}, InvalidPriceError, r"price=4611686018"),
+    ("submit_limit", (5, BUY, -(1 << 62) - 100, 10), {}, InvalidPriceError, r"price=-4611686018"),
+    ("submit_limit", (5, BUY, 1 << 63, 10), {}, InvalidPriceError, r"price=9223372036854775808"),
+    ("modify", (1, (1 << 62) + 100, 50), {}, InvalidPriceError, r"price=4611686018"),
+    ("submit_stop", (5, SELL, 1 << 62 | 100, 10), {}, InvalidPriceError, r"stop_price=4611"),
     ("submit_limit", (1, BUY, 900, 10), {}, DuplicateOrderIdError, r"order_id=1\b"),
     ("submit_limit", (2, BUY, 900, 10), {}, DuplicateOrderIdError, r"order_id=2\b"),
     ("submit_limit", (5, 0, 1000, 10), {}, InvalidOrderError, r"side=0"),
     ("submit_limit", (5, BUY, 1000, 10), {"tif": 9}, InvalidOrderError, r"tif=9"),
     ("submit_limit", (-1, BUY, 1000, 10), {}, InvalidOrderError, r"order_id=-1"),
-    ("submit_limit", (5, BUY, 1000.0, 10), {}, InvalidOrderError, r"price=1000\.0"),
+    ("submit_limit", (5, BUY, 1000.0, 10), {}, InvalidPriceError, r"price=1000\.0"),
+    ("cancel", (True,), {}, InvalidOrderError, r"order_id=True: .*not a bool"),
+    ("submit_limit", (5, True, 1000, 10), {}, InvalidOrderError, r"side=True"),
+    ("submit_limit", (5, BUY, 1000, 10), {"post_only": 1}, InvalidOrderError, r"post_only=1"),
     ("submit_limit", (5, BUY, 1000, 10.0), {}, InvalidQuantityError, r"qty=10\.0"),
     ("submit_market", (5, SELL, 25), {}, QuantityOffGridError, r"qty=25"),
     ("submit_market", (5, -2, 20), {}, InvalidOrderError, r"side=-2"),

@@ -383,7 +383,9 @@ def test_real_monotonic_clock_short() -> None:
 def test_keys_and_exports() -> None:
     assert key_of(5) == 5
     assert key_of(2**64 - 1) == 2**64 - 1
-    assert 0 <= key_of(-1) < 2**64
+    for outside in (-1, -2, 2**64, 2**64 + 5, True, 1.0, None):  # would fold onto other keys
+        with pytest.raises(ThrottleError, match="key="):
+            key_of(outside)
     assert 0 <= key_of(("acct", "AAPL")) < 2**64
     assert key_of("AAPL") == key_of("AAPL")
     with pytest.raises(ThrottleError):

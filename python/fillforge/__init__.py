@@ -8,6 +8,7 @@ from fillforge._core import BatchResult, OrderBook, Throttle, TrailingStops, __v
 from fillforge.codes import Op, Reason, Side, Status, TimeInForce
 from fillforge.errors import (
     BatchInputError,
+    CapacityError,
     ClockWentBackwardsError,
     DuplicateClientOrderIdError,
     DuplicateOrderIdError,
@@ -15,6 +16,7 @@ from fillforge.errors import (
     FillforgeError,
     InternalError,
     InvalidOrderError,
+    InvalidPriceError,
     InvalidQuantityError,
     InvalidTransitionError,
     OrderBookError,
@@ -56,6 +58,7 @@ __all__ = [
     "AssetClass",
     "BatchInputError",
     "BatchResult",
+    "CapacityError",
     "ClockWentBackwardsError",
     "Denied",
     "DuplicateClientOrderIdError",
@@ -68,6 +71,7 @@ __all__ = [
     "Instrument",
     "InternalError",
     "InvalidOrderError",
+    "InvalidPriceError",
     "InvalidQuantityError",
     "InvalidTransitionError",
     "LiquiditySide",

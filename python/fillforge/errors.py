@@ -8,13 +8,16 @@ same for errors raised from Rust and from Python.
 from decimal import Decimal
 
 from fillforge._core import (
+    REASON_ERRORS,
     BatchInputError,
+    CapacityError,
     ClockWentBackwardsError,
     DuplicateOrderIdError,
     DuplicateStopIdError,
     FillforgeError,
     InternalError,
     InvalidOrderError,
+    InvalidPriceError,
     InvalidQuantityError,
     OrderBookError,
     PriceOffGridError,
@@ -29,6 +32,7 @@ from fillforge._core import (
 
 __all__ = [
     "BatchInputError",
+    "CapacityError",
     "ClockWentBackwardsError",
     "DuplicateClientOrderIdError",
     "DuplicateOrderIdError",
@@ -38,6 +42,7 @@ __all__ = [
     "InsufficientQtyError",
     "InternalError",
     "InvalidOrderError",
+    "InvalidPriceError",
     "InvalidQuantityError",
     "InvalidTransitionError",
     "MarketDataError",
@@ -55,7 +60,19 @@ __all__ = [
     "UnknownOrderError",
     "UnknownOrderIdError",
     "UnknownStopError",
+    "error_for_reason",
 ]
+
+
+def error_for_reason(reason: int) -> type[OrderBookError] | None:
+    """The exception a per-call method raises for a refusal with this reason code.
+
+    A batch row rejected with ``reason`` (``BatchResult.reason``) stands for this error, the one
+    the same operation made alone would raise: ``INVALID_PRICE`` is :class:`InvalidPriceError`,
+    ``PRICE_OFF_GRID`` is :class:`PriceOffGridError`, and so on. None for the codes that are
+    outcomes rather than refusals (``NONE``, ``IOC_REMAINDER``, ``POST_ONLY_WOULD_CROSS``...).
+    """
+    return REASON_ERRORS.get(int(reason))
 
 
 class OrderError(FillforgeError):

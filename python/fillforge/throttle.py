@@ -24,6 +24,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from numbers import Integral, Number
 from typing import Final
 
 from fillforge._core import Throttle
@@ -49,13 +50,39 @@ _KEY_MASK: Final = (1 << 64) - 1
 def key_of(key: Hashable) -> int:
     """The ``uint64`` key the core uses for ``key``.
 
-    Integers in ``[0, 2**64)`` are used as they are; anything else maps to ``hash(key)`` modulo
-    ``2**64``. String hashes are salted per process (``PYTHONHASHSEED``), so these keys are only
-    meaningful inside one process, which is where a throttle's state lives anyway.
+    Integers in ``[0, 2**64)`` are used as they are (an ``IntEnum`` member or a numpy integer as
+    the integer it equals). Other integers, bools, other numbers (floats, Decimal, Fraction,
+    complex) and None are refused with :class:`ThrottleError`: ``hash`` would fold them onto
+    other keys (``hash(-1) == hash(-2)``, ``2**64 + 5`` onto 13, ``True`` onto 1), and
+    ``reset(None)`` means every key. Any other hashable (a string, a tuple, an enum member) maps
+    to ``hash(key)`` modulo ``2**64``. String hashes are salted per process
+    (``PYTHONHASHSEED``), so these keys are only meaningful inside one process, which is where a
+    throttle's state lives anyway.
     """
     if type(key) is int and 0 <= key <= _KEY_MASK:
         return key
-    return hash(key) & _KEY_MASK
+    if isinstance(key, Integral) and not isinstance(key, bool):
+        # An IntEnum member or a numpy integer is the integer it equals.
+        if 0 <= (k := int(key)) <= _KEY_MASK:
+            return k
+    elif not isinstance(key, Number) and key is not None:
+        return hash(key) & _KEY_MASK
+    raise ThrottleError(
+        f"key={key!r}: expected an integer in [0, 2**64) or a hashable that is not a number "
+        "or None (out-of-range integers, bools, floats and None would collide with other keys)"
+    )
+
+
+def _check_timeout(timeout_ns: object) -> None:
+    """``n``, ``limit`` and the times are checked by the core; ``timeout_ns`` only exists here."""
+    if timeout_ns is None:
+        return
+    if (
+        isinstance(timeout_ns, bool)
+        or not isinstance(timeout_ns, int)
+        or not 0 <= timeout_ns < 1 << 63
+    ):
+        raise ThrottleError(f"timeout_ns={timeout_ns!r}: expected None or an integer in [0, 2**63)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +167,9 @@ class RateLimiter:
     ) -> None:
         if not limits:
             raise ThrottleError("a RateLimiter needs at least one SlidingWindow or Gcra limit")
+        for i, limit in enumerate(limits):
+            if not isinstance(limit, SlidingWindow | Gcra):
+                raise ThrottleError(f"limits[{i}]={limit!r}: expected a SlidingWindow or a Gcra")
         self._core, self._limits = _build(limits)
         self._clock = clock
         self._sleep = sleep
@@ -202,6 +232,7 @@ class RateLimiter:
         With ``timeout_ns``, returns False at once (without sleeping) if the request could not pass
         before the deadline.
         """
+        _check_timeout(timeout_ns)
         k = key_of(key)
         deadline = None if timeout_ns is None else self._clock() + timeout_ns
         while True:
@@ -212,6 +243,7 @@ class RateLimiter:
 
     async def acquire(self, key: Hashable, n: int = 1, *, timeout_ns: int | None = None) -> bool:
         """Async :meth:`acquire_blocking`: awaits ``async_sleep`` instead of blocking."""
+        _check_timeout(timeout_ns)
         k = key_of(key)
         deadline = None if timeout_ns is None else self._clock() + timeout_ns
         while True:

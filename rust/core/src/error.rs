@@ -216,8 +216,8 @@ pub enum TrailingError {
     InvalidInstrument { instrument: u64, count: u32 },
     /// A price outside +/-2^61 ticks.
     InvalidPrice { field: &'static str, price: i64 },
-    /// A trail or limit offset out of range.
-    InvalidTrail { value: i64, why: &'static str },
+    /// A trail (`trail_ticks`, `trail_bps`) or limit offset out of range.
+    InvalidTrail { field: &'static str, value: i64, why: &'static str },
     /// A break-even rule with a value out of range.
     InvalidBreakEven { field: &'static str, value: i64, why: &'static str },
     /// `amend` tried to switch a stop between a tick and a percent trail.
@@ -241,7 +241,7 @@ impl fmt::Display for TrailingError {
             TrailingError::InvalidPrice { field, price } => {
                 write!(f, "{field}={price}: outside the supported range +/-2^61 ticks")
             }
-            TrailingError::InvalidTrail { value, why } => write!(f, "{value}: {why}"),
+            TrailingError::InvalidTrail { field, value, why } => write!(f, "{field}={value}: {why}"),
             TrailingError::InvalidBreakEven { field, value, why } => write!(f, "{field}={value}: {why}"),
             TrailingError::TrailKindChange { id } => {
                 write!(f, "id={id}: cannot switch a trail between ticks and percent (remove and re-add)")
@@ -254,3 +254,29 @@ impl fmt::Display for TrailingError {
 }
 
 impl std::error::Error for TrailingError {}
+
+/// A size asked of a constructor (an order book's `capacity`, a trailing-stop engine's
+/// `n_instruments`) that is past its documented maximum, or whose memory could not be reserved.
+/// Nothing was allocated when one of these is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CapacityError {
+    /// `value` is more than `max` (a documented bound that keeps every reservation to a few GB).
+    TooLarge { field: &'static str, value: u64, max: u64, unit: &'static str },
+    /// The allocator refused the reservation (`try_reserve` failed).
+    OutOfMemory { field: &'static str, value: u64, unit: &'static str },
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CapacityError::TooLarge { field, value, max, unit } => {
+                write!(f, "{field}={value}: more than the maximum of {max} {unit}")
+            }
+            CapacityError::OutOfMemory { field, value, unit } => {
+                write!(f, "{field}={value}: could not reserve memory for {value} {unit}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CapacityError {}

@@ -17,6 +17,6 @@ pub use book::{
     Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo, OrderRequest,
     OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
 };
-pub use error::{BookError, Reason, ThrottleError, TrailingError};
+pub use error::{BookError, CapacityError, Reason, ThrottleError, TrailingError};
 pub use throttle::{Decision, Limit, Throttle};
 pub use trailing::{BreakEven, StopSide, StopSpec, StopState, Trail, TrailingStops, Trigger};

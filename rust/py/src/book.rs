@@ -1,14 +1,16 @@
 //! `OrderBook` and `BatchResult`: the Python face of `fillforge_core::OrderBook`.
 
 use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
+use fillforge_core::book::MAX_CAPACITY;
 use fillforge_core::{
     BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Report, Side, Status, TimeInForce,
 };
 use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
+use crate::args;
 use crate::columns::{array, column};
-use crate::errors::{CoreErr, InvalidOrderError, InvalidQuantityError, PriceOffGridError};
+use crate::errors::{CoreErr, InvalidQuantityError, PriceOffGridError};
 use crate::guard::guarded;
 
 type Outcome = (u8, u8, i64, i64);
@@ -24,37 +26,6 @@ fn outcome(r: Report) -> Outcome {
     (r.status as u8, r.reason as u8, r.filled as i64, r.remaining as i64)
 }
 
-fn int_arg<'py, T: FromPyObjectOwned<'py>>(
-    obj: &Bound<'py, PyAny>,
-    field: &str,
-    range: &str,
-) -> Result<T, CoreErr> {
-    obj.extract::<T>().map_err(|_| {
-        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
-        CoreErr::Py(InvalidOrderError::new_err(format!("{field}={shown}: expected an integer in {range}")))
-    })
-}
-
-fn qty_arg(obj: &Bound<'_, PyAny>, field: &'static str) -> Result<u64, CoreErr> {
-    let v: i64 = obj.extract().map_err(|_| {
-        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
-        CoreErr::Py(InvalidQuantityError::new_err(format!(
-            "{field}={shown}: expected a positive integer below 2^62"
-        )))
-    })?;
-    u64::try_from(v).map_err(|_| {
-        CoreErr::Book(BookError::InvalidQuantity { field, value: i128::from(v), why: "must be positive" })
-    })
-}
-
-fn id_arg(obj: &Bound<'_, PyAny>) -> Result<u64, CoreErr> {
-    int_arg(obj, "order_id", "[0, 2^64)")
-}
-
-fn price_arg(obj: &Bound<'_, PyAny>, field: &str) -> Result<i64, CoreErr> {
-    int_arg(obj, field, "[-2^62, 2^62]")
-}
-
 /// The request `submit_limit` makes from its arguments.
 fn limit_request(
     order_id: &Bound<'_, PyAny>,
@@ -63,41 +34,48 @@ fn limit_request(
     qty: &Bound<'_, PyAny>,
     tif: TimeInForce,
     post_only: bool,
-) -> Result<OrderRequest, CoreErr> {
+) -> PyResult<OrderRequest> {
     Ok(OrderRequest {
-        id: id_arg(order_id)?,
-        side: side_arg(side)?,
-        order_type: OrderType::Limit(price_arg(price, "price")?),
-        qty: qty_arg(qty, "qty")?,
+        id: args::order_id(order_id)?,
+        side: args::side(side)?,
+        order_type: OrderType::Limit(args::price(price, "price")?),
+        qty: args::qty(qty, "qty")?,
         tif,
         post_only,
     })
 }
 
-fn side_arg(obj: &Bound<'_, PyAny>) -> Result<Side, CoreErr> {
-    let v: i64 = int_arg(obj, "side", "{1, -1}")?;
-    Ok(Side::from_sign(v)?)
+fn tick_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let tick: i64 = args::int(obj, "tick", "[1, 2^63)", PriceOffGridError::new_err)?;
+    if tick <= 0 {
+        return Err(PriceOffGridError::new_err(format!("tick={tick}: must be a positive integer")));
+    }
+    Ok(tick)
 }
 
-/// `tif` as any Python int (so `TimeInForce` members pass), errors typed.
-fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
-    let v: i64 = int_arg(obj, "tif", "{0, 1, 2, 3}")?;
-    Ok(TimeInForce::from_code(v).map_err(CoreErr::from)?)
+fn lot_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let lot: i64 = args::int(obj, "lot", "[1, 2^63)", InvalidQuantityError::new_err)?;
+    if lot <= 0 {
+        return Err(InvalidQuantityError::new_err(format!("lot={lot}: must be a positive integer")));
+    }
+    Ok(lot as u64)
 }
 
-fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    obj.extract::<bool>().map_err(|_| {
-        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
-        InvalidOrderError::new_err(format!("post_only={shown}: expected True or False"))
-    })
-}
-
-fn levels_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    Ok(int_arg(obj, "levels", "[0, 2^63)")?)
+/// Any non-negative integer that fits; `try_with_capacity` refuses more than `MAX_CAPACITY`.
+fn capacity_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::size(obj, "capacity", &format!("[0, {MAX_CAPACITY}]"))
 }
 
 fn price_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    Ok(price_arg(obj, "price")?)
+    args::price(obj, "price")
+}
+
+fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
+    args::tif(obj)
+}
+
+fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::post_only(obj)
 }
 
 /// An L3 price-time order book over integer ticks and lots.
@@ -187,15 +165,14 @@ impl PyBatchResult {
 impl PyOrderBook {
     #[new]
     #[pyo3(signature = (*, tick = 1, lot = 1, capacity = 0))]
-    fn new(tick: i64, lot: i64, capacity: usize) -> PyResult<Self> {
-        if tick <= 0 {
-            return Err(PriceOffGridError::new_err(format!("tick={tick}: must be a positive integer")));
-        }
-        if lot <= 0 {
-            return Err(InvalidQuantityError::new_err(format!("lot={lot}: must be a positive integer")));
-        }
-        let cfg = BookConfig { tick, lot: lot as u64 };
-        Ok(PyOrderBook { book: OrderBook::with_capacity(cfg, capacity), poisoned: false })
+    fn new(
+        #[pyo3(from_py_with = tick_from_py)] tick: i64,
+        #[pyo3(from_py_with = lot_from_py)] lot: u64,
+        #[pyo3(from_py_with = capacity_from_py)] capacity: usize,
+    ) -> PyResult<Self> {
+        let cfg = BookConfig { tick, lot };
+        let book = OrderBook::try_with_capacity(cfg, capacity).map_err(CoreErr::from)?;
+        Ok(PyOrderBook { book, poisoned: false })
     }
 
     #[getter]
@@ -236,9 +213,9 @@ impl PyOrderBook {
         qty: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
-        let side = side_arg(side)?;
-        let qty = qty_arg(qty, "qty")?;
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let qty = args::qty(qty, "qty")?;
         let req = OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false };
         self.guard(|b| Ok(outcome(b.submit(req)?)))
     }
@@ -256,23 +233,23 @@ impl PyOrderBook {
         limit_price: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
-        let side = side_arg(side)?;
-        let stop = price_arg(stop_price, "stop_price")?;
-        let limit = limit_price.map(|p| price_arg(p, "limit_price")).transpose()?;
-        let qty = qty_arg(qty, "qty")?;
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let stop = args::price(stop_price, "stop_price")?;
+        let limit = args::opt_price(limit_price, "limit_price")?;
+        let qty = args::qty(qty, "qty")?;
         self.guard(|b| Ok(outcome(b.submit_stop(id, side, stop, limit, qty, tif)?)))
     }
 
     fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
+        let id = args::order_id(order_id)?;
         self.guard(|b| Ok(outcome(b.cancel(id)?)))
     }
 
     /// `cancel` for hot loops: an unknown id gives the outcome `(REJECTED, UNKNOWN_ORDER, 0, 0)`
     /// instead of raising (raising costs more than the cancel itself).
     fn try_cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
+        let id = args::order_id(order_id)?;
         self.guard(|b| match b.cancel(id) {
             Ok(r) => Ok(outcome(r)),
             Err(BookError::UnknownOrder { .. }) => {
@@ -283,8 +260,8 @@ impl PyOrderBook {
     }
 
     fn reduce(&mut self, order_id: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
-        let qty = qty_arg(qty, "qty")?;
+        let id = args::order_id(order_id)?;
+        let qty = args::qty(qty, "qty")?;
         self.guard(|b| Ok(outcome(b.reduce(id, qty)?)))
     }
 
@@ -294,9 +271,9 @@ impl PyOrderBook {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
-        let id = id_arg(order_id)?;
-        let price = price_arg(price, "price")?;
-        let qty = qty_arg(qty, "qty")?;
+        let id = args::order_id(order_id)?;
+        let price = args::price(price, "price")?;
+        let qty = args::qty(qty, "qty")?;
         self.guard(|b| Ok(outcome(b.modify(id, price, qty)?)))
     }
 
@@ -307,10 +284,10 @@ impl PyOrderBook {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let id = id_arg(order_id)?;
-        let side = side_arg(side)?;
-        let price = price_arg(price, "price")?;
-        let qty = qty_arg(qty, "qty")?;
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let price = args::price(price, "price")?;
+        let qty = args::qty(qty, "qty")?;
         self.guard(|b| Ok(b.add_resting(id, side, price, qty)?))
     }
 
@@ -324,7 +301,8 @@ impl PyOrderBook {
     }
 
     #[setter]
-    fn set_matching(&mut self, on: bool) -> PyResult<()> {
+    fn set_matching(&mut self, on: &Bound<'_, PyAny>) -> PyResult<()> {
+        let on = args::flag(on, "matching", args::ORDER_ERR)?;
         self.guard(|b| {
             b.set_matching(on);
             Ok(())
@@ -344,9 +322,9 @@ impl PyOrderBook {
         &self,
         py: Python<'py>,
         side: &Bound<'py, PyAny>,
-        #[pyo3(from_py_with = levels_from_py)] levels: usize,
+        #[pyo3(from_py_with = args::levels)] levels: usize,
     ) -> PyResult<(I64s, I64s, I64s)> {
-        let side = side_arg(side)?;
+        let side = args::side(side)?;
         let book = self.alive()?;
         let n = levels.min(book.level_count(side));
         let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
@@ -360,7 +338,7 @@ impl PyOrderBook {
 
     /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
     fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<OrderTuple>> {
-        let id: u64 = id_arg(order_id)?;
+        let id: u64 = args::order_id(order_id)?;
         Ok(self
             .alive()?
             .order(id)
@@ -372,15 +350,15 @@ impl PyOrderBook {
         side: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = price_from_py)] price: i64,
     ) -> PyResult<i64> {
-        Ok(self.alive()?.volume_at(side_arg(side)?, price) as i64)
+        Ok(self.alive()?.volume_at(args::side(side)?, price) as i64)
     }
 
     fn level_count(&self, side: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.alive()?.level_count(side_arg(side)?))
+        Ok(self.alive()?.level_count(args::side(side)?))
     }
 
     fn is_stop_pending(&self, order_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.alive()?.is_stop_pending(id_arg(order_id)?))
+        Ok(self.alive()?.is_stop_pending(args::order_id(order_id)?))
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -1,10 +1,13 @@
 //! The exception hierarchy, declared here and re-exported from `fillforge.errors`, and the one
 //! conversion from core errors to it.
 
-use fillforge_core::{BookError, ThrottleError as CoreThrottleError, TrailingError};
+use fillforge_core::{
+    BookError, CapacityError as CoreCapacityError, Reason, ThrottleError as CoreThrottleError, TrailingError,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
 
 create_exception!(fillforge._core, FillforgeError, PyException, "Base class of every fillforge error.");
 create_exception!(
@@ -30,7 +33,13 @@ create_exception!(
     fillforge._core,
     PriceOffGridError,
     OrderBookError,
-    "A price is not a multiple of the book's tick, or out of range."
+    "A price is not a multiple of the book's tick (or a tick that is not a positive integer)."
+);
+create_exception!(
+    fillforge._core,
+    InvalidPriceError,
+    OrderBookError,
+    "A price is not an integer or is outside the supported range of +/-2^62 ticks."
 );
 create_exception!(
     fillforge._core,
@@ -49,6 +58,13 @@ create_exception!(
     BatchInputError,
     OrderBookError,
     "A batch column has the wrong dtype or length."
+);
+create_exception!(
+    fillforge._core,
+    CapacityError,
+    FillforgeError,
+    "A capacity or size given to a constructor is not a non-negative integer, is past its documented \
+     maximum, or its memory could not be reserved; nothing was allocated."
 );
 create_exception!(
     fillforge._core,
@@ -116,6 +132,8 @@ pub enum CoreErr {
     TrailingRow(usize, TrailingError),
     /// A trailing-stop argument or column with the wrong dtype, shape, length or combination.
     TrailingBatch(String),
+    /// A constructor's capacity or size refused (too large, or memory not reserved).
+    Capacity(CoreCapacityError),
     Internal(String),
     /// An already-typed Python exception (argument conversion).
     Py(PyErr),
@@ -124,6 +142,12 @@ pub enum CoreErr {
 impl From<BookError> for CoreErr {
     fn from(e: BookError) -> Self {
         CoreErr::Book(e)
+    }
+}
+
+impl From<CoreCapacityError> for CoreErr {
+    fn from(e: CoreCapacityError) -> Self {
+        CoreErr::Capacity(e)
     }
 }
 
@@ -154,19 +178,10 @@ impl From<CoreErr> for PyErr {
         match e {
             CoreErr::Book(e) => {
                 let msg = e.to_string();
-                match e {
-                    BookError::UnknownOrder { .. } => UnknownOrderError::new_err(msg),
-                    BookError::DuplicateOrderId { .. } => DuplicateOrderIdError::new_err(msg),
-                    BookError::InvalidQuantity { .. } => InvalidQuantityError::new_err(msg),
-                    BookError::PriceOffGrid { .. } | BookError::InvalidPrice { .. } => {
-                        PriceOffGridError::new_err(msg)
-                    }
-                    BookError::QuantityOffGrid { .. } => QuantityOffGridError::new_err(msg),
-                    BookError::InvalidSide { .. }
-                    | BookError::InvalidTimeInForce { .. }
-                    | BookError::InvalidOp { .. }
-                    | BookError::InvalidOrder { .. } => InvalidOrderError::new_err(msg),
-                }
+                Python::attach(|py| match reason_error(py, e.reason()) {
+                    Some(ty) => PyErr::from_type(ty, msg),
+                    None => InternalError::new_err(format!("no exception class for reason {e:?}: {msg}")),
+                })
             }
             CoreErr::Batch(msg) => BatchInputError::new_err(msg),
             CoreErr::Replay(msg) => ReplayError::new_err(msg),
@@ -176,10 +191,36 @@ impl From<CoreErr> for PyErr {
             CoreErr::Trailing(e) => trailing_err(&e, e.to_string()),
             CoreErr::TrailingRow(i, e) => trailing_err(&e, format!("row {i}: {e}")),
             CoreErr::TrailingBatch(msg) => TrailingStopError::new_err(msg),
+            CoreErr::Capacity(e) => CapacityError::new_err(e.to_string()),
             CoreErr::Internal(msg) => InternalError::new_err(msg),
             CoreErr::Py(e) => e,
         }
     }
+}
+
+/// The exception class of a refusal with this reason code: the one per-call methods raise, and
+/// the one a batch row rejected with this code stands for (`REASON_ERRORS` in Python). None for
+/// the codes that are outcomes rather than refusals.
+pub fn reason_error(py: Python<'_>, reason: Reason) -> Option<Bound<'_, PyType>> {
+    Some(match reason {
+        Reason::UnknownOrder => py.get_type::<UnknownOrderError>(),
+        Reason::DuplicateOrderId => py.get_type::<DuplicateOrderIdError>(),
+        Reason::InvalidQuantity => py.get_type::<InvalidQuantityError>(),
+        Reason::PriceOffGrid => py.get_type::<PriceOffGridError>(),
+        Reason::QuantityOffGrid => py.get_type::<QuantityOffGridError>(),
+        Reason::InvalidPrice => py.get_type::<InvalidPriceError>(),
+        Reason::InvalidSide | Reason::InvalidTimeInForce | Reason::InvalidOp | Reason::InvalidOrder => {
+            py.get_type::<InvalidOrderError>()
+        }
+        Reason::None
+        | Reason::User
+        | Reason::IocRemainder
+        | Reason::FokUnfillable
+        | Reason::PostOnlyWouldCross
+        | Reason::MatchingHalted
+        | Reason::DayExpired
+        | Reason::NoChange => return None,
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -190,6 +231,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DuplicateOrderIdError", py.get_type::<DuplicateOrderIdError>())?;
     m.add("InvalidQuantityError", py.get_type::<InvalidQuantityError>())?;
     m.add("PriceOffGridError", py.get_type::<PriceOffGridError>())?;
+    m.add("InvalidPriceError", py.get_type::<InvalidPriceError>())?;
+    m.add("CapacityError", py.get_type::<CapacityError>())?;
     m.add("QuantityOffGridError", py.get_type::<QuantityOffGridError>())?;
     m.add("InvalidOrderError", py.get_type::<InvalidOrderError>())?;
     m.add("BatchInputError", py.get_type::<BatchInputError>())?;
@@ -201,5 +244,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TrailingStopError", py.get_type::<TrailingStopError>())?;
     m.add("UnknownStopError", py.get_type::<UnknownStopError>())?;
     m.add("DuplicateStopIdError", py.get_type::<DuplicateStopIdError>())?;
+    let reason_errors = PyDict::new(py);
+    for r in Reason::ALL {
+        if let Some(ty) = reason_error(py, r) {
+            reason_errors.set_item(r as u8, ty)?;
+        }
+    }
+    m.add("REASON_ERRORS", reason_errors)?;
     Ok(())
 }

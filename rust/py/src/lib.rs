@@ -1,6 +1,7 @@
 //! `fillforge._core`: thin PyO3 bindings over `fillforge-core`. Each wrapper converts its
 //! arguments, makes one core call and reshapes the result; all logic lives in the core crate.
 
+mod args;
 mod book;
 mod columns;
 mod errors;

@@ -2,16 +2,18 @@
 
 use std::path::Path;
 
+use fillforge_core::book::MAX_ABS_PRICE;
 use fillforge_core::sim::{Engine, Feed, FeedMsg, SimError, UserEvent};
-use fillforge_core::{Report, Side, TimeInForce};
+use fillforge_core::{BookError, Report, Side, TimeInForce};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::args;
 use crate::columns::{array, column};
-use crate::errors::CoreErr;
+use crate::errors::{CoreErr, ReplayError};
 use crate::guard::guarded;
-use crate::trailing::trail_of;
+use crate::trailing::{trail_args, trail_price, TRAILING_ERR, TRAIL_RANGE};
 
 const POISONED: &str = "this SimEngine hit an internal error earlier and refuses further use until reset()";
 
@@ -37,22 +39,50 @@ impl From<SimError> for CoreErr {
     }
 }
 
-fn side_of(v: i64) -> Result<Side, CoreErr> {
-    Ok(Side::from_sign(v)?)
+const REPLAY_ERR: args::ErrFn = ReplayError::new_err;
+
+fn time_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+    args::int(obj, field, "[-2^63, 2^63)", REPLAY_ERR)
 }
 
-fn tif_of(v: i64) -> Result<TimeInForce, CoreErr> {
-    Ok(TimeInForce::from_code(v)?)
+fn t_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    time_arg(obj, "t")
 }
 
-fn qty_of(v: i64) -> Result<u64, CoreErr> {
-    u64::try_from(v).ok().filter(|&q| q > 0).ok_or(CoreErr::Book(
-        fillforge_core::BookError::InvalidQuantity {
-            field: "qty",
-            value: i128::from(v),
-            why: "must be positive",
-        },
-    ))
+fn until_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    time_arg(obj, "until_ns")
+}
+
+fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::int(obj, "max_messages", "[0, 2^64)", REPLAY_ERR)
+}
+
+fn stop_on_user_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "stop_on_user", REPLAY_ERR)
+}
+
+fn recorded_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "recorded_only", REPLAY_ERR)
+}
+
+fn check_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "check", REPLAY_ERR)
+}
+
+fn close_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "close", args::ORDER_ERR)
+}
+
+fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
+    args::tif(obj)
+}
+
+fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::post_only(obj)
+}
+
+fn levels_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::levels(obj)
 }
 
 fn outcome(r: Report) -> Outcome {
@@ -188,14 +218,22 @@ impl PySimEngine {
 impl PySimEngine {
     #[new]
     #[pyo3(signature = (feed, *, check = true))]
-    fn new(feed: &PyFeed, check: bool) -> Self {
-        PySimEngine { engine: Engine::new(feed.feed.clone(), check), poisoned: false }
+    fn new(feed: &Bound<'_, PyAny>, #[pyo3(from_py_with = check_from_py)] check: bool) -> PyResult<Self> {
+        let feed = feed.cast::<PyFeed>().map_err(|_| {
+            ReplayError::new_err(format!("feed={}: expected a fillforge._core.Feed", feed.get_type()))
+        })?;
+        Ok(PySimEngine { engine: Engine::new(feed.get().feed.clone(), check), poisoned: false })
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop
     /// after the first that changed a user order. Returns how many were applied.
     #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, stop_on_user = true))]
-    fn run(&mut self, max_messages: u64, until_ns: i64, stop_on_user: bool) -> PyResult<usize> {
+    fn run(
+        &mut self,
+        #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
+        #[pyo3(from_py_with = until_from_py)] until_ns: i64,
+        #[pyo3(from_py_with = stop_on_user_from_py)] stop_on_user: bool,
+    ) -> PyResult<usize> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
         self.guard(|e| Ok(e.run(n, until_ns, stop_on_user)))
     }
@@ -225,7 +263,7 @@ impl PySimEngine {
         Ok(self.alive()?.last_trade())
     }
 
-    fn advance_to(&mut self, t: i64) -> PyResult<()> {
+    fn advance_to(&mut self, #[pyo3(from_py_with = t_from_py)] t: i64) -> PyResult<()> {
         self.guard(|e| {
             e.advance_to(t);
             Ok(())
@@ -235,108 +273,143 @@ impl PySimEngine {
     /// Apply one message that is not in the feed (a scripted price feed) at `time_ns`.
     fn apply(
         &mut self,
-        time_ns: i64,
-        kind: u8,
-        order_id: u64,
-        side: i64,
-        price: i64,
-        qty: i64,
+        time_ns: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyAny>,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let side = if side == 0 { Side::Buy } else { side_of(side)? };
+        let time_ns = time_arg(time_ns, "time_ns")?;
+        let kind: u8 = args::int(kind, "kind", "[0, 256)", REPLAY_ERR)?;
+        let order_id: u64 = args::int(order_id, "order_id", "[0, 2^64)", REPLAY_ERR)?;
+        let side = match args::int::<i64>(side, "side", "{1, -1, 0}", REPLAY_ERR)? {
+            0 | 1 => Side::Buy,
+            -1 => Side::Sell,
+            v => return Err(ReplayError::new_err(format!("side={v}: expected 1, -1 or 0"))),
+        };
+        let price: i64 = args::int(price, "price", "[-2^62, 2^62]", REPLAY_ERR)?;
+        let qty: i64 = args::int(qty, "qty", "[0, 2^62)", REPLAY_ERR)?;
         let qty = u64::try_from(qty).map_err(|_| CoreErr::Replay(format!("qty={qty}: negative")))?;
         let m = FeedMsg { time_ns, kind, order_id, side, price, qty };
         self.guard(|e| e.apply_live(m).map_err(|err| CoreErr::Replay(err.to_string())))
     }
 
     /// Submit a market (`price` None) or limit order; returns `(status, reason, filled, remaining)`.
-    #[pyo3(signature = (order_id, side, price, qty, tif = 0, post_only = false))]
+    #[pyo3(
+        signature = (order_id, side, price, qty, tif = TimeInForce::Gtc, post_only = false),
+        text_signature = "(self, order_id, side, price, qty, tif=0, post_only=False)"
+    )]
     fn submit(
         &mut self,
-        order_id: u64,
-        side: i64,
-        price: Option<i64>,
-        qty: i64,
-        tif: i64,
-        post_only: bool,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        price: Option<&Bound<'_, PyAny>>,
+        qty: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
     ) -> PyResult<Outcome> {
-        self.guard(|e| {
-            Ok(outcome(e.submit(order_id, side_of(side)?, price, qty_of(qty)?, tif_of(tif)?, post_only)?))
-        })
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let price = args::opt_price(price, "price")?;
+        let qty = args::qty(qty, "qty")?;
+        self.guard(|e| Ok(outcome(e.submit(id, side, price, qty, tif, post_only)?)))
     }
 
-    #[pyo3(signature = (order_id, side, stop_price, qty, limit_price = None, tif = 0))]
+    #[pyo3(
+        signature = (order_id, side, stop_price, qty, limit_price = None, tif = TimeInForce::Gtc),
+        text_signature = "(self, order_id, side, stop_price, qty, limit_price=None, tif=0)"
+    )]
     fn submit_stop(
         &mut self,
-        order_id: u64,
-        side: i64,
-        stop_price: i64,
-        qty: i64,
-        limit_price: Option<i64>,
-        tif: i64,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        stop_price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        limit_price: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<()> {
-        self.guard(|e| {
-            Ok(e.submit_stop(order_id, side_of(side)?, stop_price, limit_price, qty_of(qty)?, tif_of(tif)?)?)
-        })
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let stop = args::price(stop_price, "stop_price")?;
+        let qty = args::qty(qty, "qty")?;
+        let limit = args::opt_price(limit_price, "limit_price")?;
+        self.guard(|e| Ok(e.submit_stop(id, side, stop, limit, qty, tif)?))
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (order_id, side, qty, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, tif = 0))]
+    #[pyo3(
+        signature = (order_id, side, qty, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, tif = TimeInForce::Gtc),
+        text_signature = "(self, order_id, side, qty, *, trail_ticks=None, trail_bps=None, activation=None, limit_offset=None, tif=0)"
+    )]
     fn submit_trailing(
         &mut self,
-        order_id: u64,
-        side: i64,
-        qty: i64,
-        trail_ticks: Option<i64>,
-        trail_bps: Option<u32>,
-        activation: Option<i64>,
-        limit_offset: Option<i64>,
-        tif: i64,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        trail_ticks: Option<&Bound<'_, PyAny>>,
+        trail_bps: Option<&Bound<'_, PyAny>>,
+        activation: Option<&Bound<'_, PyAny>>,
+        limit_offset: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
     ) -> PyResult<()> {
-        let trail = trail_of(trail_ticks, trail_bps)?;
-        self.guard(|e| {
-            Ok(e.submit_trailing(
-                order_id,
-                side_of(side)?,
-                qty_of(qty)?,
-                trail,
-                activation,
-                limit_offset,
-                tif_of(tif)?,
-            )?)
-        })
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let qty = args::qty(qty, "qty")?;
+        let trail = trail_args(trail_ticks, trail_bps)?;
+        let activation = trail_price(activation, "activation")?;
+        let limit_offset = args::opt_int(limit_offset, "limit_offset", TRAIL_RANGE, TRAILING_ERR)?;
+        self.guard(|e| Ok(e.submit_trailing(id, side, qty, trail, activation, limit_offset, tif)?))
     }
 
     /// Change a live trailing stop's trail (same kind), keeping its water mark.
     #[pyo3(signature = (order_id, *, trail_ticks = None, trail_bps = None))]
     fn amend_trailing(
         &mut self,
-        order_id: u64,
-        trail_ticks: Option<i64>,
-        trail_bps: Option<u32>,
+        order_id: &Bound<'_, PyAny>,
+        trail_ticks: Option<&Bound<'_, PyAny>>,
+        trail_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let trail = trail_of(trail_ticks, trail_bps)?;
-        self.guard(|e| Ok(e.amend_trailing(order_id, trail)?))
+        let id = args::order_id(order_id)?;
+        let trail = trail_args(trail_ticks, trail_bps)?;
+        self.guard(|e| Ok(e.amend_trailing(id, trail)?))
     }
 
     #[pyo3(signature = (order_id, side, qty, limit_price = None, *, close = false))]
     fn submit_auction(
         &mut self,
-        order_id: u64,
-        side: i64,
-        qty: i64,
-        limit_price: Option<i64>,
-        close: bool,
+        order_id: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        limit_price: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = close_from_py)] close: bool,
     ) -> PyResult<()> {
-        self.guard(|e| Ok(e.submit_auction(order_id, side_of(side)?, qty_of(qty)?, limit_price, close)?))
+        let id = args::order_id(order_id)?;
+        let side = args::side(side)?;
+        let qty = args::qty(qty, "qty")?;
+        let limit = args::opt_price(limit_price, "limit_price")?;
+        if let Some(price) = limit.filter(|p| !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(p)) {
+            return Err(CoreErr::Book(BookError::InvalidPrice { field: "limit_price", price }).into());
+        }
+        self.guard(|e| Ok(e.submit_auction(id, side, qty, limit, close)?))
     }
 
     /// Cancel a live user order; returns its open quantity.
-    fn cancel(&mut self, order_id: u64) -> PyResult<u64> {
-        self.guard(|e| Ok(e.cancel(order_id)?))
+    fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let id = args::order_id(order_id)?;
+        self.guard(|e| Ok(e.cancel(id)?))
     }
 
-    fn modify(&mut self, order_id: u64, price: i64, qty: i64) -> PyResult<Outcome> {
-        self.guard(|e| Ok(outcome(e.modify(order_id, price, qty_of(qty)?)?)))
+    fn modify(
+        &mut self,
+        order_id: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+    ) -> PyResult<Outcome> {
+        let id = args::order_id(order_id)?;
+        let price = args::price(price, "price")?;
+        let qty = args::qty(qty, "qty")?;
+        self.guard(|e| Ok(outcome(e.modify(id, price, qty)?)))
     }
 
     fn expire_day(&mut self) -> PyResult<usize> {
@@ -349,28 +422,41 @@ impl PySimEngine {
     }
 
     #[pyo3(signature = (recorded_only = true))]
-    fn best_bid(&self, recorded_only: bool) -> PyResult<Option<(i64, u64)>> {
+    fn best_bid(
+        &self,
+        #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
+    ) -> PyResult<Option<(i64, u64)>> {
         Ok(self.alive()?.best(Side::Buy, recorded_only))
     }
 
     #[pyo3(signature = (recorded_only = true))]
-    fn best_ask(&self, recorded_only: bool) -> PyResult<Option<(i64, u64)>> {
+    fn best_ask(
+        &self,
+        #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
+    ) -> PyResult<Option<(i64, u64)>> {
         Ok(self.alive()?.best(Side::Sell, recorded_only))
     }
 
     #[pyo3(signature = (side, levels, recorded_only = true))]
-    fn depth(&self, side: i64, levels: usize, recorded_only: bool) -> PyResult<Vec<(i64, u64)>> {
-        Ok(self.alive()?.depth(side_of(side)?, levels, recorded_only))
+    fn depth(
+        &self,
+        side: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = levels_from_py)] levels: usize,
+        #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
+    ) -> PyResult<Vec<(i64, u64)>> {
+        Ok(self.alive()?.depth(args::side(side)?, levels, recorded_only))
     }
 
     /// `(side, price, open qty, qty ahead in its queue)` of a resting user order.
-    fn user_order(&self, order_id: u64) -> PyResult<Option<(i8, i64, u64, u64)>> {
-        Ok(self.alive()?.user_order(order_id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
+    fn user_order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(i8, i64, u64, u64)>> {
+        let id = args::order_id(order_id)?;
+        Ok(self.alive()?.user_order(id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
     }
 
     /// `(stop, water mark)` of a live trailing stop.
-    fn trailing_state(&self, order_id: u64) -> PyResult<Option<(Option<i64>, Option<i64>)>> {
-        Ok(self.alive()?.trailing_state(order_id))
+    fn trailing_state(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(Option<i64>, Option<i64>)>> {
+        let id = args::order_id(order_id)?;
+        Ok(self.alive()?.trailing_state(id))
     }
 
     #[getter]

@@ -3,31 +3,80 @@
 use fillforge_core::{Limit, Throttle};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
 
+use crate::args;
 use crate::columns::column;
 use crate::errors::{CoreErr, ThrottleError};
 
 type Bools = Py<PyArray1<bool>>;
 type I64s = Py<PyArray1<i64>>;
 
-/// An argument as an integer of type `T`, or a `ThrottleError` naming the field and the value.
-fn int_arg<'py, T: FromPyObjectOwned<'py>>(obj: &Bound<'py, PyAny>, field: &str, range: &str) -> PyResult<T> {
-    obj.extract::<T>().map_err(|_| {
-        let shown = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
-        ThrottleError::new_err(format!("{field}={shown}: expected an integer in {range}"))
-    })
-}
+const THROTTLE_ERR: args::ErrFn = ThrottleError::new_err;
 
 fn key_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    int_arg(obj, "key", "[0, 2^64)")
+    args::int(obj, "key", "[0, 2^64)", THROTTLE_ERR)
 }
 
 fn now_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    int_arg(obj, "now", "[-2^63, 2^63)")
+    args::int(obj, "now", "[-2^63, 2^63)", THROTTLE_ERR)
 }
 
 fn n_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
-    int_arg(obj, "n", "[0, 2^32)")
+    args::int(obj, "n", "[0, 2^32)", THROTTLE_ERR)
+}
+
+fn limit_index_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::int(obj, "limit", "[0, number of limits)", THROTTLE_ERR)
+}
+
+/// The items of a `windows` or `gcra` argument, each a tuple of `N` fields; a wrong shape raises
+/// `ThrottleError` naming the argument and the item.
+fn tuples<'py, const N: usize>(
+    obj: &Bound<'py, PyAny>,
+    arg: &str,
+    names: [&str; N],
+) -> PyResult<Vec<[Bound<'py, PyAny>; N]>> {
+    let shape = format!("({})", names.join(", "));
+    let bad = |what: String| ThrottleError::new_err(format!("{what}: expected a sequence of {shape} tuples"));
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(bad(format!("{arg}={}", obj.repr()?)));
+    }
+    let items = obj
+        .try_iter()
+        .map_err(|_| bad(format!("{arg}={}", obj.repr().map_or_else(|_| "?".into(), |r| r.to_string()))))?;
+    let mut out = Vec::new();
+    for (i, item) in items.enumerate() {
+        let item = item?;
+        let fields: Vec<Bound<'py, PyAny>> = match item.cast::<PyTuple>() {
+            Ok(t) if t.len() == N => t.iter().collect(),
+            _ => return Err(bad(format!("{arg}[{i}]={}", item.repr()?))),
+        };
+        out.push(fields.try_into().map_err(|_| bad(format!("{arg}[{i}]")))?);
+    }
+    Ok(out)
+}
+
+fn limits_of(windows: Option<&Bound<'_, PyAny>>, gcra: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Limit>> {
+    let mut limits = Vec::new();
+    if let Some(w) = windows {
+        for (i, [limit, window]) in tuples(w, "windows", ["limit", "window_ns"])?.iter().enumerate() {
+            let limit = args::int(limit, &format!("windows[{i}].limit"), "[1, 2^24]", THROTTLE_ERR)?;
+            let window = args::int(window, &format!("windows[{i}].window_ns"), "[1, 2^63)", THROTTLE_ERR)?;
+            limits.push(Limit::Window { limit, window });
+        }
+    }
+    if let Some(g) = gcra {
+        for (i, [rate, period, burst]) in
+            tuples(g, "gcra", ["rate", "period_ns", "burst"])?.iter().enumerate()
+        {
+            let rate = args::int(rate, &format!("gcra[{i}].rate"), "[1, 2^32)", THROTTLE_ERR)?;
+            let period = args::int(period, &format!("gcra[{i}].period_ns"), "[1, 2^63)", THROTTLE_ERR)?;
+            let burst = args::int(burst, &format!("gcra[{i}].burst"), "[1, 2^32)", THROTTLE_ERR)?;
+            limits.push(Limit::gcra_rate(rate, period, burst));
+        }
+    }
+    Ok(limits)
 }
 
 /// A keyed rate limiter enforcing every one of its limits at once.
@@ -41,13 +90,9 @@ impl PyThrottle {
     /// `windows`: `(limit, window_ns)` pairs; `gcra`: `(rate, period_ns, burst)` triples.
     /// Limits are numbered windows first, then GCRA, in the order given.
     #[new]
-    #[pyo3(signature = (*, windows = Vec::new(), gcra = Vec::new()))]
-    fn new(windows: Vec<(u32, i64)>, gcra: Vec<(u32, i64, u32)>) -> PyResult<Self> {
-        let limits: Vec<Limit> = windows
-            .into_iter()
-            .map(|(limit, window)| Limit::Window { limit, window })
-            .chain(gcra.into_iter().map(|(rate, period, burst)| Limit::gcra_rate(rate, period, burst)))
-            .collect();
+    #[pyo3(signature = (*, windows = None, gcra = None))]
+    fn new(windows: Option<&Bound<'_, PyAny>>, gcra: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let limits = limits_of(windows, gcra)?;
         Ok(PyThrottle { inner: Throttle::new(&limits).map_err(CoreErr::from)? })
     }
 
@@ -125,25 +170,25 @@ impl PyThrottle {
         &mut self,
         #[pyo3(from_py_with = key_arg)] key: u64,
         #[pyo3(from_py_with = now_arg)] now: i64,
-        limit: usize,
+        #[pyo3(from_py_with = limit_index_arg)] limit: usize,
     ) -> PyResult<u64> {
         Ok(self.inner.count_in_window(key, now, limit).map_err(CoreErr::from)?)
     }
 
     /// Forget one key (returns whether it was remembered), or with no key everything.
     #[pyo3(signature = (key = None))]
-    fn reset(&mut self, key: Option<u64>) -> bool {
-        match key {
-            Some(k) => self.inner.reset_key(k),
+    fn reset(&mut self, key: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        Ok(match key.filter(|k| !k.is_none()) {
+            Some(k) => self.inner.reset_key(key_arg(k)?),
             None => {
                 self.inner.reset();
                 true
             }
-        }
+        })
     }
 
     /// Forget every idle key now; returns how many were forgotten.
-    fn sweep(&mut self, now: i64) -> PyResult<usize> {
+    fn sweep(&mut self, #[pyo3(from_py_with = now_arg)] now: i64) -> PyResult<usize> {
         Ok(self.inner.sweep(now).map_err(CoreErr::from)?)
     }
 

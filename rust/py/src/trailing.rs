@@ -1,30 +1,56 @@
 //! `TrailingStops`: the Python face of `fillforge_core::TrailingStops`.
 
+use fillforge_core::trailing::MAX_INSTRUMENTS;
 use fillforge_core::{
     BreakEven, StopSide, StopSpec, StopState, Trail, TrailingError, TrailingStops, Trigger,
 };
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
+use crate::args;
 use crate::columns::column;
-use crate::errors::CoreErr;
+use crate::errors::{CoreErr, TrailingStopError};
 
 type U64s = Py<PyArray1<u64>>;
 type I64s = Py<PyArray1<i64>>;
 
-fn side_of(side: i64) -> Result<StopSide, CoreErr> {
-    match side {
+pub(crate) const TRAILING_ERR: args::ErrFn = TrailingStopError::new_err;
+/// The range of a tick trail or a limit offset, for messages.
+pub(crate) const TRAIL_RANGE: &str = "[0, 2^61]";
+const PRICE_RANGE: &str = "[-2^61, 2^61]";
+
+fn side_arg(obj: &Bound<'_, PyAny>) -> PyResult<StopSide> {
+    match args::int::<i64>(obj, "side", "{-1, 1}", TRAILING_ERR)? {
         -1 => Ok(StopSide::Sell),
         1 => Ok(StopSide::Buy),
-        _ => Err(CoreErr::TrailingBatch(format!("side={side}: expected -1 (sell stop) or 1 (buy stop)"))),
+        side => {
+            Err(TrailingStopError::new_err(format!("side={side}: expected -1 (sell stop) or 1 (buy stop)")))
+        }
     }
 }
 
-pub(crate) fn trail_of(trail_ticks: Option<i64>, trail_bps: Option<u32>) -> Result<Trail, CoreErr> {
-    match (trail_ticks, trail_bps) {
+fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::int(obj, "id", "[0, 2^64)", TRAILING_ERR)
+}
+
+/// An optional price in ticks (the core checks the range +/-2^61).
+pub(crate) fn trail_price(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
+    args::opt_int(obj, field, PRICE_RANGE, TRAILING_ERR)
+}
+
+/// Exactly one of `trail_ticks` and `trail_bps` (the core checks their ranges).
+pub(crate) fn trail_args(
+    trail_ticks: Option<&Bound<'_, PyAny>>,
+    trail_bps: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Trail> {
+    let ticks: Option<i64> = args::opt_int(trail_ticks, "trail_ticks", "[1, 2^61]", TRAILING_ERR)?;
+    let bps: Option<u32> = args::opt_int(trail_bps, "trail_bps", "[1, 10000]", TRAILING_ERR)?;
+    match (ticks, bps) {
         (Some(t), None) => Ok(Trail::Ticks(t)),
         (None, Some(b)) => Ok(Trail::Bps(b)),
-        _ => Err(CoreErr::TrailingBatch("give exactly one of trail_ticks and trail_bps".into())),
+        _ => Err(TrailingStopError::new_err(format!(
+            "trail_ticks={ticks:?}, trail_bps={bps:?}: give exactly one of trail_ticks and trail_bps"
+        ))),
     }
 }
 
@@ -37,6 +63,18 @@ fn breakeven_of(entry: Option<i64>, profit: Option<i64>, lock: i64) -> Result<Op
              give breakeven_entry and breakeven_profit together (breakeven_lock only with them)"
         ))),
     }
+}
+
+fn n_instruments_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
+    args::size(obj, "n_instruments", &format!("[0, {MAX_INSTRUMENTS}]"))
+}
+
+fn lock_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    args::int(obj, "breakeven_lock", "[0, breakeven_profit)", TRAILING_ERR)
+}
+
+fn id_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    id_arg(obj)
 }
 
 /// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, breakeven, armed, hwm,
@@ -104,13 +142,13 @@ impl PyTrailingStops {
 #[pymethods]
 impl PyTrailingStops {
     #[new]
-    fn new(n_instruments: u32) -> Self {
-        PyTrailingStops {
-            inner: TrailingStops::new(n_instruments),
+    fn new(#[pyo3(from_py_with = n_instruments_from_py)] n_instruments: u32) -> PyResult<Self> {
+        Ok(PyTrailingStops {
+            inner: TrailingStops::try_new(n_instruments).map_err(CoreErr::from)?,
             out: Vec::new(),
             last_limits: Vec::new(),
             last_has_limit: Vec::new(),
-        }
+        })
     }
 
     #[getter]
@@ -129,52 +167,68 @@ impl PyTrailingStops {
     /// activation allows) with that water mark. `breakeven_entry` and `breakeven_profit` (with an
     /// optional `breakeven_lock`) hold the stop at `entry +/- lock` once the water mark is
     /// `profit` ticks in the money.
-    #[pyo3(signature = (id, instrument, side, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, price = None, breakeven_entry = None, breakeven_profit = None, breakeven_lock = 0))]
+    #[pyo3(
+        signature = (id, instrument, side, *, trail_ticks = None, trail_bps = None, activation = None, limit_offset = None, price = None, breakeven_entry = None, breakeven_profit = None, breakeven_lock = 0)
+    )]
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
-        id: u64,
-        instrument: u32,
-        side: i64,
-        trail_ticks: Option<i64>,
-        trail_bps: Option<u32>,
-        activation: Option<i64>,
-        limit_offset: Option<i64>,
-        price: Option<i64>,
-        breakeven_entry: Option<i64>,
-        breakeven_profit: Option<i64>,
-        breakeven_lock: i64,
+        id: &Bound<'_, PyAny>,
+        instrument: &Bound<'_, PyAny>,
+        side: &Bound<'_, PyAny>,
+        trail_ticks: Option<&Bound<'_, PyAny>>,
+        trail_bps: Option<&Bound<'_, PyAny>>,
+        activation: Option<&Bound<'_, PyAny>>,
+        limit_offset: Option<&Bound<'_, PyAny>>,
+        price: Option<&Bound<'_, PyAny>>,
+        breakeven_entry: Option<&Bound<'_, PyAny>>,
+        breakeven_profit: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = lock_from_py)] breakeven_lock: i64,
     ) -> PyResult<()> {
+        let id = id_arg(id)?;
+        let instrument: u32 = args::int(instrument, "instrument", "[0, n_instruments)", TRAILING_ERR)?;
+        let side = side_arg(side)?;
+        let trail = trail_args(trail_ticks, trail_bps)?;
+        let activation = trail_price(activation, "activation")?;
+        let limit_offset = args::opt_int(limit_offset, "limit_offset", TRAIL_RANGE, TRAILING_ERR)?;
+        let price = trail_price(price, "price")?;
+        let entry = trail_price(breakeven_entry, "breakeven_entry")?;
+        let profit = args::opt_int(breakeven_profit, "breakeven_profit", "[1, 2^61]", TRAILING_ERR)?;
         let spec = StopSpec {
             id,
             instrument,
-            side: side_of(side)?,
-            trail: trail_of(trail_ticks, trail_bps)?,
+            side,
+            trail,
             activation,
             limit_offset,
-            breakeven: breakeven_of(breakeven_entry, breakeven_profit, breakeven_lock)?,
+            breakeven: breakeven_of(entry, profit, breakeven_lock)?,
         };
         Ok(self.inner.add(spec, price).map_err(CoreErr::from)?)
     }
 
     /// Remove a live stop; returns its last state tuple.
-    fn remove(&mut self, id: u64) -> PyResult<StateTuple> {
+    fn remove(&mut self, #[pyo3(from_py_with = id_from_py)] id: u64) -> PyResult<StateTuple> {
         Ok(state_tuple(self.inner.remove(id).map_err(CoreErr::from)?))
     }
 
     /// Change the trail of a live stop (same kind); an armed stop is recomputed from its water mark.
     #[pyo3(signature = (id, *, trail_ticks = None, trail_bps = None))]
-    fn amend(&mut self, id: u64, trail_ticks: Option<i64>, trail_bps: Option<u32>) -> PyResult<()> {
-        let trail = trail_of(trail_ticks, trail_bps)?;
+    fn amend(
+        &mut self,
+        #[pyo3(from_py_with = id_from_py)] id: u64,
+        trail_ticks: Option<&Bound<'_, PyAny>>,
+        trail_bps: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let trail = trail_args(trail_ticks, trail_bps)?;
         Ok(self.inner.amend(id, trail).map_err(CoreErr::from)?)
     }
 
     /// The state tuple (see `StopState` in Python) or None.
-    fn get(&self, id: u64) -> Option<StateTuple> {
+    fn get(&self, #[pyo3(from_py_with = id_from_py)] id: u64) -> Option<StateTuple> {
         self.inner.get(id).map(state_tuple)
     }
 
-    fn __contains__(&self, id: u64) -> bool {
+    fn __contains__(&self, #[pyo3(from_py_with = id_from_py)] id: u64) -> bool {
         self.inner.contains(id)
     }
 

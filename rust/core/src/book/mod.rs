@@ -32,7 +32,12 @@ pub use types::{
     MAX_ABS_PRICE, MAX_QTY,
 };
 
-use crate::error::{BookError, Reason};
+use crate::error::{BookError, CapacityError, Reason};
+
+/// Most orders a book reserves room for in advance (`capacity`): 2^24, about 1.2 GB of arena
+/// and index. A larger capacity is refused with [`CapacityError`] rather than committing tens
+/// of GB up front; the book itself still grows past it as orders arrive.
+pub const MAX_CAPACITY: usize = 1 << 24;
 
 /// Grid of a book's instrument, in the book's integer units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,11 +150,32 @@ impl<L: LevelMap> Book<L> {
     }
 
     /// A book with room for `orders` resting orders before any reallocation.
+    ///
+    /// # Panics
+    /// If `orders` is refused by [`Book::try_with_capacity`] (more than [`MAX_CAPACITY`], or the
+    /// memory cannot be reserved); the bindings call `try_with_capacity` instead.
     pub fn with_capacity(cfg: BookConfig, orders: usize) -> Self {
+        Self::try_with_capacity(cfg, orders).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Book::with_capacity`] that refuses, instead of aborting the process, a capacity above
+    /// [`MAX_CAPACITY`] or one the allocator cannot reserve (fallible `try_reserve`). A book
+    /// still grows past its capacity as orders arrive; the capacity only reserves in advance.
+    pub fn try_with_capacity(cfg: BookConfig, orders: usize) -> Result<Self, CapacityError> {
+        let value = orders as u64;
+        if orders > MAX_CAPACITY {
+            return Err(CapacityError::TooLarge {
+                field: "capacity",
+                value,
+                max: MAX_CAPACITY as u64,
+                unit: "orders reserved in advance",
+            });
+        }
+        let oom = |_| CapacityError::OutOfMemory { field: "capacity", value, unit: "orders" };
         let mut book = Self::new(cfg);
-        book.arena.reserve(orders);
-        book.index.reserve(orders);
-        book
+        book.arena.try_reserve(orders).map_err(oom)?;
+        book.index.try_reserve(orders).map_err(oom)?;
+        Ok(book)
     }
 
     pub fn config(&self) -> BookConfig {

@@ -96,7 +96,8 @@ pub fn check_row(row: usize, m: &FeedMsg, last: i64) -> Result<(), FeedError> {
     if m.qty > crate::book::MAX_QTY {
         return Err(err("qty", m.qty.into(), "too large"));
     }
-    if m.price.abs() > crate::book::MAX_ABS_PRICE {
+    // Not `abs()`: i64::MIN has no absolute value.
+    if !(-crate::book::MAX_ABS_PRICE..=crate::book::MAX_ABS_PRICE).contains(&m.price) {
         return Err(err("price", m.price.into(), "out of range"));
     }
     Ok(())

@@ -30,6 +30,10 @@ use crate::error::ThrottleError;
 use gcra::GcraCells;
 use window::WindowLog;
 
+/// Most 8-byte values of state one key may need across a throttle's limits (2^25, 256 MiB): each
+/// new key allocates this much, so a larger configuration is refused when the throttle is built.
+pub const MAX_KEY_WORDS: u64 = 1 << 25;
+
 /// Integer nanoseconds on the caller's clock.
 pub type Nanos = i64;
 
@@ -59,6 +63,15 @@ impl Limit {
         }
     }
 
+    /// 8-byte values of state this limit keeps per key: a window's log of `limit` timestamps
+    /// and its head, or a GCRA cell.
+    fn key_words(&self) -> u64 {
+        match *self {
+            Limit::Window { limit, .. } => u64::from(limit) + 1,
+            Limit::Gcra { .. } => 1,
+        }
+    }
+
     /// How long this limit remembers an admission: the window, or `burst * interval`.
     fn span(&self) -> Nanos {
         match *self {
@@ -75,7 +88,7 @@ impl Limit {
                     return bad("limit must be at least 1");
                 }
                 if window <= 0 {
-                    return bad("window must be a positive number of nanoseconds");
+                    return bad("window (window_ns) must be a positive number of nanoseconds");
                 }
                 if limit > 1 << 24 {
                     return bad("limit above 2^24 (the log keeps one timestamp per unit)");
@@ -86,7 +99,9 @@ impl Limit {
                     return bad("burst must be at least 1");
                 }
                 if interval <= 0 {
-                    return bad("rate and period must be positive (interval = period / rate > 0)");
+                    return bad(
+                        "rate and period (period_ns) must be positive (interval = period / rate > 0)",
+                    );
                 }
                 if interval.checked_mul(i64::from(burst)).is_none() {
                     return bad("burst * interval overflows 64-bit nanoseconds");
@@ -192,8 +207,17 @@ impl Throttle {
         if limits.is_empty() {
             return Err(ThrottleError::InvalidLimit { index: 0, why: "a throttle needs at least one limit" });
         }
+        let mut key_words = 0u64;
         for (i, l) in limits.iter().enumerate() {
             l.validate(i)?;
+            key_words += l.key_words();
+            if key_words > MAX_KEY_WORDS {
+                return Err(ThrottleError::InvalidLimit {
+                    index: i,
+                    why: "the limits together need more than 2^25 values (256 MiB) per key \
+                          (a window log keeps one 8-byte timestamp per unit of its limit)",
+                });
+            }
         }
         let states = limits
             .iter()

@@ -36,11 +36,15 @@ mod kernel;
 
 use rustc_hash::FxHashMap;
 
-use crate::error::TrailingError;
+use crate::error::{CapacityError, TrailingError};
 use kernel::Isa;
 
 /// Largest accepted magnitude of a price, trail or offset in ticks (2^61), so sums never overflow.
 pub const MAX_TICKS: i64 = 1 << 61;
+/// Most instruments one engine may cover: 2^20. Every instrument costs two empty buckets (about
+/// 600 bytes) up front, so this bound keeps a constructor under about 650 MB; more is refused
+/// with [`CapacityError`] instead of exhausting memory.
+pub const MAX_INSTRUMENTS: u32 = 1 << 20;
 /// Largest percent trail: 100%.
 pub const MAX_BPS: u32 = 10_000;
 
@@ -84,10 +88,13 @@ impl Trail {
 
     fn validate(self) -> Result<(), TrailingError> {
         match self {
-            Trail::Ticks(t) if !(1..=MAX_TICKS).contains(&t) => {
-                Err(TrailingError::InvalidTrail { value: t, why: "a tick trail must be 1..=2^61 ticks" })
-            }
+            Trail::Ticks(t) if !(1..=MAX_TICKS).contains(&t) => Err(TrailingError::InvalidTrail {
+                field: "trail_ticks",
+                value: t,
+                why: "a tick trail must be 1..=2^61 ticks",
+            }),
             Trail::Bps(b) if !(1..=MAX_BPS).contains(&b) => Err(TrailingError::InvalidTrail {
+                field: "trail_bps",
                 value: i64::from(b),
                 why: "a percent trail must be 1..=10000 basis points",
             }),
@@ -304,12 +311,35 @@ fn check_price(field: &'static str, price: i64) -> Result<(), TrailingError> {
 }
 
 impl TrailingStops {
+    /// An engine for instruments `0..n_instruments`.
+    ///
+    /// # Panics
+    /// If [`TrailingStops::try_new`] refuses `n_instruments`; the bindings call `try_new`.
     pub fn new(n_instruments: u32) -> Self {
-        TrailingStops {
-            buckets: vec![Bucket::default(); 2 * n_instruments as usize],
-            index: FxHashMap::default(),
-            isa: Isa::detect(),
+        Self::try_new(n_instruments).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`TrailingStops::new`] that refuses, instead of aborting the process, more than
+    /// [`MAX_INSTRUMENTS`] instruments or buckets the allocator cannot reserve.
+    pub fn try_new(n_instruments: u32) -> Result<Self, CapacityError> {
+        let value = u64::from(n_instruments);
+        if n_instruments > MAX_INSTRUMENTS {
+            return Err(CapacityError::TooLarge {
+                field: "n_instruments",
+                value,
+                max: u64::from(MAX_INSTRUMENTS),
+                unit: "instruments",
+            });
         }
+        let n = 2 * n_instruments as usize;
+        let mut buckets = Vec::new();
+        buckets.try_reserve_exact(n).map_err(|_| CapacityError::OutOfMemory {
+            field: "n_instruments",
+            value,
+            unit: "instruments",
+        })?;
+        buckets.resize_with(n, Bucket::default);
+        Ok(TrailingStops { buckets, index: FxHashMap::default(), isa: Isa::detect() })
     }
 
     /// Run the portable (non-SIMD) kernels from now on; for tests and benchmarks.
@@ -361,6 +391,7 @@ impl TrailingStops {
         if let Some(o) = spec.limit_offset {
             if !(0..=MAX_TICKS).contains(&o) {
                 return Err(TrailingError::InvalidTrail {
+                    field: "limit_offset",
                     value: o,
                     why: "a limit offset must be 0..=2^61 ticks",
                 });

@@ -1,0 +1,125 @@
+//! Argument conversion for every binding, in one place: a Python argument becomes a Rust value or
+//! a typed fillforge error whose message names the field and shows the value. Nothing is ever
+//! raised as a bare `TypeError` or `OverflowError`.
+//!
+//! An integer argument takes a Python `int` (or anything with `__index__`, such as an `IntEnum`
+//! member or a numpy integer) within the Rust type's range. A `bool` is refused where an integer
+//! is expected (`cancel(True)` must not cancel order 1), and a flag takes only `True` or `False`.
+//! Floats, None (where not optional), strings and integers out of range are refused.
+//!
+//! The order-shaped arguments shared by `OrderBook` and `SimEngine` (order ids, sides, prices,
+//! quantities, time in force) have their helpers here too, so both raise the same classes:
+//! `InvalidOrderError` (id, side, tif, flags), `InvalidPriceError`, `InvalidQuantityError`.
+
+use fillforge_core::{BookError, Side, TimeInForce};
+use pyo3::prelude::*;
+use pyo3::types::PyBool;
+
+use crate::errors::{CapacityError, CoreErr, InvalidOrderError, InvalidPriceError, InvalidQuantityError};
+
+/// Builds the Python exception for a refused argument from its message.
+pub type ErrFn = fn(String) -> PyErr;
+
+/// The value as the message shows it (its `repr`, cut short).
+fn shown(obj: &Bound<'_, PyAny>) -> String {
+    let mut s = obj.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+    if s.len() > 80 {
+        let mut cut = 77;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+/// `obj` as an integer of type `T`; `range` describes the accepted values for the message.
+pub fn int<'py, T: FromPyObjectOwned<'py>>(
+    obj: &Bound<'py, PyAny>,
+    field: &str,
+    range: &str,
+    err: ErrFn,
+) -> PyResult<T> {
+    if obj.is_instance_of::<PyBool>() {
+        return Err(err(format!("{field}={}: expected an integer in {range}, not a bool", shown(obj))));
+    }
+    obj.extract::<T>().map_err(|_| err(format!("{field}={}: expected an integer in {range}", shown(obj))))
+}
+
+/// An optional integer: None (or the argument left out) is `None`.
+pub fn opt_int<'py, T: FromPyObjectOwned<'py>>(
+    obj: Option<&Bound<'py, PyAny>>,
+    field: &str,
+    range: &str,
+    err: ErrFn,
+) -> PyResult<Option<T>> {
+    match obj {
+        Some(o) if !o.is_none() => int(o, field, range, err).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A flag: `True` or `False` only (not 0/1, not None).
+pub fn flag(obj: &Bound<'_, PyAny>, field: &str, err: ErrFn) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(err(format!("{field}={}: expected True or False", shown(obj)))),
+    }
+}
+
+/// A capacity or size given to a constructor: an integer in `[0, 2^64)` that fits `T`; the
+/// constructor then checks its documented maximum. Anything else raises `CapacityError`.
+pub fn size<'py, T: FromPyObjectOwned<'py>>(
+    obj: &Bound<'py, PyAny>,
+    field: &str,
+    range: &str,
+) -> PyResult<T> {
+    int(obj, field, range, CapacityError::new_err)
+}
+
+// ----- order-shaped arguments (OrderBook, SimEngine) -----------------------------------------
+
+pub const ORDER_ERR: ErrFn = InvalidOrderError::new_err;
+
+pub fn order_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    int(obj, "order_id", "[0, 2^64)", ORDER_ERR)
+}
+
+pub fn side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
+    let v: i64 = int(obj, "side", "{1, -1}", ORDER_ERR)?;
+    Ok(Side::from_sign(v).map_err(CoreErr::from)?)
+}
+
+pub fn tif(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
+    let v: i64 = int(obj, "tif", "{0, 1, 2, 3}", ORDER_ERR)?;
+    Ok(TimeInForce::from_code(v).map_err(CoreErr::from)?)
+}
+
+pub fn post_only(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    flag(obj, "post_only", ORDER_ERR)
+}
+
+/// A price in ticks. Only the type is checked here; the core checks the range (+/-2^62) and the
+/// grid, so the per-call and batch paths refuse the same prices with the same reason.
+pub fn price(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+    int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
+}
+
+pub fn opt_price(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
+    opt_int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
+}
+
+/// A quantity in lots: a positive integer (the core checks the maximum 2^62-1 and the lot).
+pub fn qty(obj: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u64> {
+    let v: i64 = int(obj, field, "[1, 2^62)", InvalidQuantityError::new_err)?;
+    u64::try_from(v).map_err(|_| {
+        CoreErr::Book(BookError::InvalidQuantity { field, value: i128::from(v), why: "must be positive" })
+            .into()
+    })
+}
+
+/// A number of price levels to read (`depth`).
+pub fn levels(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    int(obj, "levels", "[0, 2^63)", ORDER_ERR)
+}
