@@ -60,12 +60,9 @@ pub fn opt_int<'py, T: FromPyObjectOwned<'py>>(
     }
 }
 
-/// A flag: `True` or `False` only (not 0/1, not None).
+/// A flag: `True` or `False` (or a `numpy.bool_`); not 0/1, not None.
 pub fn flag(obj: &Bound<'_, PyAny>, field: &str, err: ErrFn) -> PyResult<bool> {
-    match obj.cast::<PyBool>() {
-        Ok(b) => Ok(b.is_true()),
-        Err(_) => Err(err(format!("{field}={}: expected True or False", shown(obj)))),
-    }
+    obj.extract::<bool>().map_err(|_| err(format!("{field}={}: expected True or False", shown(obj))))
 }
 
 /// A capacity or size given to a constructor: an integer in `[0, 2^64)` that fits `T`; the
@@ -121,5 +118,5 @@ pub fn qty(obj: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u64> {
 
 /// A number of price levels to read (`depth`).
 pub fn levels(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    int(obj, "levels", "[0, 2^63)", ORDER_ERR)
+    int(obj, "levels", "[0, 2^64)", ORDER_ERR)
 }
