@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_queries import (
     ACTIVITY_TYPES,
@@ -63,11 +64,6 @@ Name = Annotated[str | None, Query(description="the watchlist's name")]
 
 
 # ----- OpenAPI shapes (documentation: the routes build their JSON themselves) -------------------
-
-
-class AlpacaError(BaseModel):
-    code: int
-    message: str
 
 
 class WatchlistCreate(BaseModel):
@@ -155,21 +151,11 @@ class LatestQuoteOut(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    what = {
-        403: "refused by the account configuration",
-        404: "not found",
-        422: "invalid input (the message names the field)",
-    }
-    return {c: {"model": AlpacaError, "description": what[c]} for c in codes}
+    """The refusals ``codes``, and those of the gate every route may give (401 key, 429 rate)."""
+    return api.errors(401, 429, *codes)
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
+_body = api.body
 
 
 def _enum(description: str, *values: str) -> Any:
@@ -478,7 +464,10 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     # --- configurations ---
 
-    config_doc: dict[int | str, dict[str, Any]] = {200: {"model": ConfigurationOut}}
+    config_doc: dict[int | str, dict[str, Any]] = {
+        200: {"model": ConfigurationOut},
+        **_errors(),
+    }
 
     @app.get("/v2/account/configurations", responses=config_doc)
     async def get_configurations() -> Response:
@@ -523,7 +512,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     one = {200: {"model": WatchlistOut}, **_errors(404, 422)}
 
-    @app.get("/v2/watchlists", responses={200: {"model": list[WatchlistOut]}})
+    @app.get("/v2/watchlists", responses={200: {"model": list[WatchlistOut]}, **_errors()})
     async def get_watchlists() -> Response:
         with lock:
             body = [state.watchlist_json(w, assets=False) for w in state.watchlists.all()]

@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_routes import add_account_routes
 from fillforge.errors import (
@@ -576,7 +577,11 @@ class AlpacaServer:
 
         lock, broker = self.lock, self.broker
 
-        @app.post("/v2/orders")
+        @app.post(
+            "/v2/orders",
+            responses=api.answers(api.OrderOut, 403, 413, 422),
+            openapi_extra=api.body(api.OrderIn),
+        )
         async def submit_order(request: Request) -> Response:
             raw = await request.body()
             with lock:
@@ -595,7 +600,7 @@ class AlpacaServer:
                 # Alpaca answers a new order group with its legs.
                 return JSONResponse(self._order_json(order, nested=True))
 
-        @app.get("/v2/orders")
+        @app.get("/v2/orders", responses=api.answers(list[api.OrderOut], 422))
         async def list_orders(
             status: str = "open",
             limit: int = 50,
@@ -640,7 +645,7 @@ class AlpacaServer:
                 body = [self._order_json(o, _bool(nested)) for o in keep[:limit]]
             return JSONResponse(body)
 
-        @app.get("/v2/orders:by_client_order_id")
+        @app.get("/v2/orders:by_client_order_id", responses=api.answers(api.OrderOut, 404, 422))
         async def by_client_id(client_order_id: str) -> Response:
             with lock:
                 try:
@@ -650,7 +655,7 @@ class AlpacaServer:
                 except FillforgeError as e:
                     return _fail(e)
 
-        @app.get("/v2/orders/{order_id}")
+        @app.get("/v2/orders/{order_id}", responses=api.answers(api.OrderOut, 404, 422))
         async def get_order(order_id: str, nested: str | None = None) -> Response:
             with lock:
                 try:
@@ -658,7 +663,11 @@ class AlpacaServer:
                 except FillforgeError as e:
                     return _fail(e)
 
-        @app.patch("/v2/orders/{order_id}")
+        @app.patch(
+            "/v2/orders/{order_id}",
+            responses=api.answers(api.OrderOut, 403, 404, 413, 422),
+            openapi_extra=api.body(api.ReplaceIn),
+        )
         async def replace_order(order_id: str, request: Request) -> Response:
             raw = await request.body()
             with lock:
@@ -690,7 +699,11 @@ class AlpacaServer:
                     )
                 return JSONResponse(self._order_json(broker.get_order(old.replaced_by)))
 
-        @app.delete("/v2/orders/{order_id}")
+        @app.delete(
+            "/v2/orders/{order_id}",
+            status_code=204,
+            responses=api.answers(None, 404, 413, 422, status=204),
+        )
         async def cancel_order(order_id: str) -> Response:
             with lock:
                 try:
@@ -708,7 +721,11 @@ class AlpacaServer:
                     return _fail(e)
             return Response(status_code=204)
 
-        @app.delete("/v2/orders")
+        @app.delete(
+            "/v2/orders",
+            status_code=207,
+            responses=api.answers(list[api.MultiStatusOut], 413, status=207),
+        )
         async def cancel_all() -> Response:
             out = []
             with lock:
@@ -723,7 +740,7 @@ class AlpacaServer:
                         out.append({"id": o.id, "status": code, "body": body})
             return JSONResponse(out, status_code=207)
 
-        @app.get("/v2/positions")
+        @app.get("/v2/positions", responses=api.answers(list[api.PositionOut]))
         async def positions() -> Response:
             with lock:
                 body = [
@@ -732,7 +749,7 @@ class AlpacaServer:
                 ]
             return JSONResponse(body)
 
-        @app.get("/v2/positions/{symbol:path}")
+        @app.get("/v2/positions/{symbol:path}", responses=api.answers(api.PositionOut, 404))
         async def position(symbol: str) -> Response:
             with lock:
                 p = broker.positions().get(self._symbol(symbol))
@@ -742,7 +759,10 @@ class AlpacaServer:
                     )
                 return JSONResponse(wire.position_json(p, exchange=self.exchange))
 
-        @app.delete("/v2/positions/{symbol:path}")
+        @app.delete(
+            "/v2/positions/{symbol:path}",
+            responses=api.answers(api.OrderOut, 403, 404, 413, 422),
+        )
         async def close_position(
             symbol: str, qty: str | None = None, percentage: str | None = None
         ) -> Response:
@@ -757,7 +777,11 @@ class AlpacaServer:
                     )
                 return JSONResponse(self._order_json(order))
 
-        @app.delete("/v2/positions")
+        @app.delete(
+            "/v2/positions",
+            status_code=207,
+            responses=api.answers(list[api.MultiStatusOut], 413, 422, status=207),
+        )
         async def close_all(cancel_orders: str | None = None) -> Response:
             out = []
             with lock:
@@ -783,14 +807,14 @@ class AlpacaServer:
                     )
             return JSONResponse(out, status_code=207)
 
-        @app.get("/v2/account")
+        @app.get("/v2/account", responses=api.answers(api.AccountOut))
         async def account() -> Response:
             with lock:
                 return JSONResponse(
                     wire.account_json(broker.account(), created_ns=self._created_ns)
                 )
 
-        @app.get("/v2/clock")
+        @app.get("/v2/clock", responses=api.answers(api.ClockOut))
         async def clock() -> Response:
             with lock:
                 c = broker.clock()
@@ -804,7 +828,7 @@ class AlpacaServer:
                 }
             )
 
-        @app.get("/v2/calendar")
+        @app.get("/v2/calendar", responses=api.answers(list[api.CalendarDayOut], 422))
         async def calendar(start: str | None = None, end: str | None = None) -> Response:
             cal = broker.venue.calendar
             if cal is None:
@@ -832,13 +856,13 @@ class AlpacaServer:
                 )
             return JSONResponse(out)
 
-        @app.get("/v2/assets")
+        @app.get("/v2/assets", responses=api.answers(list[api.AssetOut], 422))
         async def assets(status: str | None = None) -> Response:
             if status == "inactive":
                 return JSONResponse([])
             return JSONResponse([self._asset(s) for s in broker.venue.markets])
 
-        @app.get("/v2/assets/{symbol:path}")
+        @app.get("/v2/assets/{symbol:path}", responses=api.answers(api.AssetOut, 404))
         async def asset(symbol: str) -> Response:
             sym = self._symbol(symbol)
             if sym not in broker.venue.markets:
@@ -847,7 +871,7 @@ class AlpacaServer:
                 )
             return JSONResponse(self._asset(sym))
 
-        @app.get("/v2/stocks/quotes/latest")
+        @app.get("/v2/stocks/quotes/latest", responses=api.answers(api.QuotesOut, 422))
         async def latest_quotes(symbols: str, feed: str | None = None) -> Response:
             # Market data rides on the trading server's key check: alpaca-py's
             # StockHistoricalDataClient takes the same base URL. Unknown symbols are left out,
