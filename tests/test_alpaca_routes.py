@@ -426,6 +426,12 @@ def test_configurations_read_and_write_through_the_sdk(client: TradingClient) ->
         "both",
     )
     assert client.get_account_configurations() == out
+    account = client.get_account()
+    assert (account.shorting_enabled, account.trade_suspended_by_user) == (True, False)
+    cfg.no_shorting, cfg.suspend_trade = True, True
+    client.set_account_configurations(cfg)
+    account = client.get_account()  # the account shows what its configuration blocks
+    assert (account.shorting_enabled, account.trade_suspended_by_user) == (False, True)
 
 
 @pytest.mark.parametrize(

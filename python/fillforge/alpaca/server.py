@@ -810,9 +810,12 @@ class AlpacaServer:
         @app.get("/v2/account", responses=api.answers(api.AccountOut))
         async def account() -> Response:
             with lock:
-                return JSONResponse(
-                    wire.account_json(broker.account(), created_ns=self._created_ns)
-                )
+                body = wire.account_json(broker.account(), created_ns=self._created_ns)
+            # What the account's configuration blocks shows on the account, as on Alpaca.
+            config = app.state.account.config
+            body["trade_suspended_by_user"] = config.suspend_trade
+            body["shorting_enabled"] = not config.no_shorting
+            return JSONResponse(body)
 
         @app.get("/v2/clock", responses=api.answers(api.ClockOut))
         async def clock() -> Response:
