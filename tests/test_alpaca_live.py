@@ -58,8 +58,8 @@ from alpaca.trading.stream import TradingStream
 from websockets.sync.client import connect
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
-from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 from fillforge.testing import ALPACA_SERVER_START_NS
+from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
 
 D = Decimal
 CENT = D("0.01")
