@@ -392,3 +392,36 @@ def test_keys_and_exports() -> None:
         RateLimiter()
     assert fillforge.RateLimiter is RateLimiter
     assert fillforge.errors.ThrottleError is ThrottleError
+
+
+def test_a_limiter_shared_by_threads_never_hands_the_core_time_out_of_order() -> None:
+    # Each call reads the clock and then calls the core; without one lock around both, a
+    # thread switch between them hands the core an older time after a newer one, which it
+    # refuses (ClockWentBackwardsError). Switching threads as often as CPython allows makes
+    # that interleaving common.
+    import sys
+    import threading
+
+    lim = RateLimiter(SlidingWindow(10**6, 60 * 10**9))
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(20_000):
+                lim.try_acquire("shared")
+                lim.wait_time("shared")
+        except BaseException as e:
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert lim.count_in_window("shared") == 80_000

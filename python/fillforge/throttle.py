@@ -21,6 +21,7 @@ nothing. Time never goes backwards (``ClockWentBackwardsError``).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -154,9 +155,13 @@ class RateLimiter:
     ``clock`` returns integer nanoseconds and must never go backwards (default
     :func:`time.monotonic_ns`); ``sleep`` and ``async_sleep`` take seconds and exist so that tests
     can wait on a fake clock.
+
+    A limiter may be shared by threads: reading the clock and handing that time to the core is
+    one step under a lock, so two threads cannot hand the core their times out of order (which
+    it would refuse as time going backwards).
     """
 
-    __slots__ = ("_async_sleep", "_clock", "_core", "_limits", "_sleep")
+    __slots__ = ("_async_sleep", "_clock", "_core", "_limits", "_lock", "_sleep")
 
     def __init__(
         self,
@@ -172,6 +177,7 @@ class RateLimiter:
                 raise ThrottleError(f"limits[{i}]={limit!r}: expected a SlidingWindow or a Gcra")
         self._core, self._limits = _build(limits)
         self._clock = clock
+        self._lock = threading.Lock()
         self._sleep = sleep
         self._async_sleep = async_sleep
 
@@ -190,26 +196,36 @@ class RateLimiter:
 
     def try_acquire(self, key: Hashable, n: int = 1) -> bool:
         """Take ``n`` units for ``key`` now if every limit admits all of them; else take none."""
-        return self._core.try_acquire(key_of(key), self._clock(), n)
+        k = key_of(key)
+        with self._lock:
+            return self._core.try_acquire(k, self._clock(), n)
 
     def check(self, key: Hashable, n: int = 1) -> Denied | None:
         """Drop policy: ``None`` if the request passed, else why it was refused."""
-        allowed, wait, index = self._core.check(key_of(key), self._clock(), n)
+        k = key_of(key)
+        with self._lock:
+            allowed, wait, index = self._core.check(k, self._clock(), n)
         if allowed:
             return None
         return Denied(key, n, wait, self._limits[index], index)
 
     def retry_after(self, key: Hashable, n: int = 1) -> int:
         """Queue policy: 0 if the request passed, else nanoseconds until it would."""
-        return self._core.poll(key_of(key), self._clock(), n)
+        k = key_of(key)
+        with self._lock:
+            return self._core.poll(k, self._clock(), n)
 
     def wait_time(self, key: Hashable, n: int = 1) -> int:
         """Nanoseconds until ``n`` units for ``key`` would pass (0: now); takes nothing."""
-        return self._core.wait_time(key_of(key), self._clock(), n)
+        k = key_of(key)
+        with self._lock:
+            return self._core.wait_time(k, self._clock(), n)
 
     def count_in_window(self, key: Hashable, limit: int = 0) -> int:
         """Units ``key`` holds now in limit number ``limit``."""
-        return self._core.count_in_window(key_of(key), self._clock(), limit)
+        k = key_of(key)
+        with self._lock:
+            return self._core.count_in_window(k, self._clock(), limit)
 
     def reset(self, key: Hashable | None = None) -> None:
         """Forget ``key``, or every key when ``key`` is None."""
@@ -220,8 +236,9 @@ class RateLimiter:
 
     def _next_wait(self, k: int, n: int, deadline: int | None) -> int:
         """0 if acquired now; -1 if the wait would overrun ``deadline``; else the wait in ns."""
-        now = self._clock()
-        wait = self._core.poll(k, now, n)
+        with self._lock:
+            now = self._clock()
+            wait = self._core.poll(k, now, n)
         if wait and deadline is not None and now + wait > deadline:
             return -1
         return wait
