@@ -465,3 +465,18 @@ def test_the_open_order_index_lists_exactly_what_a_scan_of_every_order_finds(
                     broker.replace(target.id, qty=D(qty) + target.cum_qty)
         scanned = [o for o in broker.orders() if o.status.is_open]
         assert broker.orders(open_only=True) == scanned
+
+
+def test_replace_chain_ids_stay_short_however_long_the_chain(sim: SimHarness) -> None:
+    sim.quote("100.00", "100.02", size=500)
+    order = sim.buy_limit("90.00", 10)
+    first, ids = order.id, [order.id]
+    for i in range(300):
+        sim.broker.replace(ids[-1], limit_price=D("90.00") - D(i % 50) / 100)
+        replaced = sim.broker.get_order(ids[-1])
+        assert replaced.replaced_by is not None
+        ids.append(replaced.replaced_by)
+    assert len(set(ids)) == len(ids)
+    assert max(map(len, ids)) <= len(first) + 5  # "o-1" + ".r300"
+    assert all(i.startswith(f"{first}.r") for i in ids[1:])
+    assert [o.id for o in sim.broker.manager.chain(first)] == ids

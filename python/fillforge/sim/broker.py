@@ -123,6 +123,7 @@ class SimulatedBroker(ManagedOrders):
         self._next_uid = itertools.count(1)
         self._trades = itertools.count(1)
         self._replaces = itertools.count(1)
+        self._chain_root: dict[str, str] = {}  # a replacement's id -> its chain's first id
         self._pending: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         starts = [
@@ -534,7 +535,14 @@ class SimulatedBroker(ManagedOrders):
         self._uid[order_id], self._oid[uid] = uid, order_id
 
     def _replacement_id(self, o: Order) -> str:
-        return self._new_id() if self._new_id else f"{o.id}.r{next(self._replaces)}"
+        """The id of ``o``'s replacement: from the id factory, else the chain's first id with a
+        replace number (``o-1.r7``), so ids stay short however long a chain grows."""
+        if self._new_id:
+            return self._new_id()
+        root = self._chain_root.pop(o.id, o.id)
+        new = f"{root}.r{next(self._replaces)}"
+        self._chain_root[new] = root
+        return new
 
     def _placed(self, o: Order, market: Market, uid: int, refusal: EventKind) -> bool:
         """Place ``o``; if the venue refuses it, report ``refusal`` with the reason, free its
