@@ -29,6 +29,7 @@ from fillforge.sim.calendar import FIRST_DAY, LAST_DAY, TradingCalendar
 __all__ = [
     "ACTIVITY_TYPES",
     "Activity",
+    "ActivityQuery",
     "HistoryQuery",
     "activities",
     "parse_activity_types",
@@ -238,20 +239,29 @@ def parse_activity_types(v: str | None, field: str = "activity_types") -> frozen
     return frozenset(kinds)
 
 
+@dataclass(frozen=True, slots=True)
+class ActivityQuery:
+    """``GET /v2/account/activities``'s filters and paging, as the client sent them (text)."""
+
+    category: str | None = None
+    date: str | None = None
+    until: str | None = None
+    after: str | None = None
+    direction: str | None = None
+    page_size: str | None = None
+    page_token: str | None = None
+
+
 def select_activities(
     every: list[Activity],
     *,
     tz: dt.tzinfo,
     kinds: frozenset[str] | None,
-    category: str | None,
-    date: str | None,
-    until: str | None,
-    after: str | None,
-    direction: str | None,
-    page_size: str | None,
-    page_token: str | None,
+    query: ActivityQuery,
 ) -> list[dict[str, Any]]:
     """``GET /v2/account/activities``'s filters and paging over ``every`` (oldest first)."""
+    category, date, until, after = query.category, query.date, query.until, query.after
+    direction, page_size, page_token = query.direction, query.page_size, query.page_token
     if category is not None and category not in ("trade_activity", "non_trade_activity"):
         raise _bad("category", category, "expected trade_activity or non_trade_activity")
     if direction is not None and direction not in ("asc", "desc"):

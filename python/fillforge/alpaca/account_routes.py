@@ -19,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +28,7 @@ from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_queries import (
     ACTIVITY_TYPES,
+    ActivityQuery,
     HistoryQuery,
     activities,
     parse_activity_types,
@@ -328,6 +329,21 @@ class AccountRoutes:
         return out
 
 
+def _activity_query(
+    category: Annotated[
+        str | None, _enum("trade or non-trade", "trade_activity", "non_trade_activity")
+    ] = None,
+    date: Text = None,
+    until: Text = None,
+    after: Text = None,
+    direction: Annotated[str | None, _enum("sort order", "asc", "desc")] = None,
+    page_size: Count = None,
+    page_token: Text = None,
+) -> ActivityQuery:
+    """The activity routes' shared query parameters (a FastAPI dependency)."""
+    return ActivityQuery(category, date, until, after, direction, page_size, page_token)
+
+
 def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
     """Register the account routes (and :class:`TradingRules`) on ``app``; the state is also
     at ``app.state.account``."""
@@ -338,34 +354,12 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     # --- activities ---
 
-    def list_activities(
-        kinds: frozenset[str] | None,
-        category: str | None,
-        date: str | None,
-        until: str | None,
-        after: str | None,
-        direction: str | None,
-        page_size: str | None,
-        page_token: str | None,
-    ) -> Response:
+    def list_activities(kinds: frozenset[str] | None, query: ActivityQuery) -> Response:
         with lock:
             every = activities(
                 broker, deposit_ns=state.deposit_ns, deposit=state.deposit, tz=state.tz
             )
-        return _answer(
-            lambda: select_activities(
-                every,
-                tz=state.tz,
-                kinds=kinds,
-                category=category,
-                date=date,
-                until=until,
-                after=after,
-                direction=direction,
-                page_size=page_size,
-                page_token=page_token,
-            )
-        )
+        return _answer(lambda: select_activities(every, tz=state.tz, kinds=kinds, query=query))
 
     activity_doc = {
         200: {"model": list[ActivityOut], "description": "the activities, newest first"},
@@ -374,45 +368,25 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.get("/v2/account/activities", responses=activity_doc)
     async def get_activities(
+        query: Annotated[ActivityQuery, Depends(_activity_query)],
         activity_types: Text = None,
-        category: Annotated[
-            str | None, _enum("trade or non-trade", "trade_activity", "non_trade_activity")
-        ] = None,
-        date: Text = None,
-        until: Text = None,
-        after: Text = None,
-        direction: Annotated[str | None, _enum("sort order", "asc", "desc")] = None,
-        page_size: Count = None,
-        page_token: Text = None,
     ) -> Response:
         try:
             kinds = parse_activity_types(activity_types)
         except FillforgeError as e:
             return _invalid(e)
-        return list_activities(
-            kinds, category, date, until, after, direction, page_size, page_token
-        )
+        return list_activities(kinds, query)
 
     @app.get("/v2/account/activities/{activity_type}", responses=activity_doc)
     async def get_activities_of_type(
         activity_type: Annotated[str, Path(json_schema_extra={"enum": list(ACTIVITY_TYPES)})],
-        category: Annotated[
-            str | None, _enum("trade or non-trade", "trade_activity", "non_trade_activity")
-        ] = None,
-        date: Text = None,
-        until: Text = None,
-        after: Text = None,
-        direction: Annotated[str | None, _enum("sort order", "asc", "desc")] = None,
-        page_size: Count = None,
-        page_token: Text = None,
+        query: Annotated[ActivityQuery, Depends(_activity_query)],
     ) -> Response:
         try:
             kinds = parse_activity_types(activity_type, "activity_type")
         except FillforgeError as e:
             return _invalid(e)
-        return list_activities(
-            kinds, category, date, until, after, direction, page_size, page_token
-        )
+        return list_activities(kinds, query)
 
     # --- portfolio history ---
 
