@@ -45,13 +45,9 @@ def scripted_broker(
     the clock starts at ``start_ns`` (default: now); order ids as :func:`uuid_ids` (``seed``)."""
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s in symbols:
-        # Fractional shares, as Alpaca has them for fractionable stocks (9 decimals).
-        instrument = Instrument(symbol=s, tick_size=Decimal("0.01"), lot_size=_FRACTION)
-        venue.add(instrument, empty_feed())
+        venue.add(_us_equity(s), empty_feed())
     start = time.time_ns() if start_ns is None else start_ns
-    return SimulatedBroker(
-        venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
-    )
+    return _paper_broker(venue, cash, seed, start)
 
 
 def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int | None = None) -> SimulatedBroker:
@@ -59,7 +55,7 @@ def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int | None = None) 
     first message."""
     venue = Venue("ALPACA-SIM", calendar="XNYS")
     venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), lobster_feed(*lobster_sample()))
-    return SimulatedBroker(venue, cash=cash, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP)
+    return _paper_broker(venue, cash, seed, None)
 
 
 def walk_broker(
@@ -80,14 +76,12 @@ def walk_broker(
     walk_seed = seed if seed is not None else random.SystemRandom().getrandbits(64)
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s, config in walks.items():
-        instrument = Instrument(symbol=s, tick_size=Decimal("0.01"), lot_size=_FRACTION)
+        instrument = _us_equity(s)
         feed = walk_feed(
             instrument, config, seed=walk_seed, start_ns=start, end_ns=end_ns, max_events=max_events
         )
         venue.add(instrument, feed)
-    return SimulatedBroker(
-        venue, cash=cash, start_ns=start, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
-    )
+    return _paper_broker(venue, cash, seed, start)
 
 
 def data_broker(
@@ -104,6 +98,19 @@ def data_broker(
     :func:`uuid_ids` (``seed``)."""
     venue = Venue("ALPACA-SIM", calendar=calendar)
     venue.add(instrument, files.feed(instrument))
+    return _paper_broker(venue, cash, seed, start_ns)
+
+
+def _us_equity(symbol: str) -> Instrument:
+    """A US equity on the cent grid with fractional shares, as Alpaca has fractionable stocks
+    (9 decimals)."""
+    return Instrument(symbol=symbol, tick_size=Decimal("0.01"), lot_size=_FRACTION)
+
+
+def _paper_broker(
+    venue: Venue, cash: Decimal, seed: int | None, start_ns: int | None
+) -> SimulatedBroker:
+    """The broker behind every paper server: Alpaca's order ids and short-sale hold."""
     return SimulatedBroker(
         venue, cash=cash, start_ns=start_ns, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
     )
