@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
@@ -45,6 +45,7 @@ from fillforge.alpaca.account_state import (
     Watchlist,
     Watchlists,
 )
+from fillforge.alpaca.asgi import read_body, replaying
 from fillforge.errors import FillforgeError
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import OrderEvent
@@ -210,26 +211,11 @@ class TradingRules:
             return await self._refuse(msg, scope, receive, send)
         if not cfg.no_shorting or not (submit or replace):
             return await self.app(scope, receive, send)
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-        raw = b"".join(chunks)
+        raw = await read_body(receive) or b""  # the server's gate has bounded it already
         refusal = self._short(raw, path.removeprefix("/v2/orders/") if replace else None)
         if refusal is not None:
             return await self._refuse(refusal, scope, receive, send)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(raw, receive), send)
 
     @staticmethod
     async def _refuse(message: str, scope: Scope, receive: Receive, send: Send) -> None:

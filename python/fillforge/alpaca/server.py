@@ -32,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_routes import add_account_routes
+from fillforge.alpaca.asgi import read_body, replaying
 from fillforge.errors import (
     DuplicateClientOrderIdError,
     FillforgeError,
@@ -504,24 +505,8 @@ class AlpacaServer:
         declared = headers.get(b"content-length", b"").decode("latin-1").strip()
         if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             return None
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away: the route sees an empty body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks)}]
-
-        async def replayed() -> Message:
-            return replay.pop() if replay else await receive()
-
-        return replayed
+        raw = await read_body(receive, self.max_body_bytes)
+        return None if raw is None else replaying(raw, receive)
 
     def _fault_response(self, key: str, status: int) -> Response:
         headers = self._limit_headers(key)
