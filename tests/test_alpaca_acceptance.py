@@ -550,9 +550,9 @@ def test_a19_trade_updates_stream(
 def test_a20_stream_refuses_bad_credentials(alpaca_server: AlpacaServer) -> None:
     import json
 
-    from websockets.sync.client import connect
+    from ws_client import ws_connect
 
-    with connect(alpaca_server.stream_url) as ws:
+    with ws_connect(alpaca_server.stream_url) as ws:
         ws.send(
             json.dumps(
                 {

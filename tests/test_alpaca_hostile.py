@@ -279,9 +279,9 @@ def test_failed_logins_are_throttled_per_address() -> None:
 
 
 def _ws(server: AlpacaServer) -> Any:
-    from websockets.sync.client import connect
+    from ws_client import ws_connect
 
-    return connect(server.stream_url, open_timeout=10, close_timeout=5)
+    return ws_connect(server.stream_url, open_timeout=10, close_timeout=5)
 
 
 @pytest.mark.parametrize(

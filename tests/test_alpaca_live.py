@@ -55,7 +55,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
-from websockets.sync.client import connect
+from ws_client import ws_connect
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.testing import ALPACA_SERVER_START_NS
@@ -662,7 +662,7 @@ def test_live_a19_trade_updates(target: Target, updates: list[TradeUpdate]) -> N
 
 
 def test_live_a20_the_stream_refuses_a_wrong_secret(target: Target) -> None:
-    with connect(target.stream_url) as ws:
+    with ws_connect(target.stream_url) as ws:
         auth = {"key_id": target.key_id, "secret_key": "not-the-secret"}
         ws.send(json.dumps({"action": "authenticate", "data": auth}))
         reply = json.loads(ws.recv(timeout=10))

@@ -35,7 +35,7 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
     UpdateWatchlistRequest,
 )
-from websockets.sync.client import connect
+from ws_client import ws_connect
 
 from fillforge.alpaca import AlpacaServer, scripted_broker, uuid_ids
 from fillforge.orders.models import Instrument
@@ -124,7 +124,7 @@ def test_the_legacy_sdk_stream_path_with_a_trailing_slash(
     # urllib3 < 2), so this does what its TradingStream does: connect to base_url with ws for
     # http and "/stream/" appended, authenticate, send listen without waiting, then read.
     endpoint = re.sub(r"^http", "ws", alpaca_server.base_url) + "/stream/"
-    with connect(endpoint, ping_interval=10, ping_timeout=180, max_queue=1024) as ws:
+    with ws_connect(endpoint, max_queue=1024) as ws:
         auth = {"key_id": alpaca_server.key_id, "secret_key": alpaca_server.secret_key}
         ws.send(json.dumps({"action": "authenticate", "data": auth}))
         reply = json.loads(ws.recv(timeout=5))
@@ -144,7 +144,7 @@ def test_the_legacy_sdk_stream_path_with_a_trailing_slash(
 
 def test_the_legacy_stream_path_refuses_a_bad_secret(alpaca_server: AlpacaServer) -> None:
     endpoint = re.sub(r"^http", "ws", alpaca_server.base_url) + "/stream/"
-    with connect(endpoint) as ws:
+    with ws_connect(endpoint) as ws:
         bad = {"key_id": alpaca_server.key_id, "secret_key": "wrong"}
         ws.send(json.dumps({"action": "authenticate", "data": bad}))
         assert json.loads(ws.recv(timeout=5))["data"]["status"] == "unauthorized"
