@@ -2,7 +2,7 @@
 
 from fillforge.replay.cme import CmeReport, replay_cme
 from fillforge.replay.lobster import LobsterMismatch, LobsterReport, replay_lobster
-from fillforge.replay.samples import lobster_sample
+from fillforge.replay.samples import lobster_sample, spy_daily_sample
 
 __all__ = [
     "CmeReport",
@@ -11,4 +11,5 @@ __all__ = [
     "lobster_sample",
     "replay_cme",
     "replay_lobster",
+    "spy_daily_sample",
 ]

@@ -1,4 +1,5 @@
-"""Market data shipped inside the package (see ``fillforge/data/lobster/README.md``)."""
+"""Market data shipped inside the package (each folder of ``fillforge/data`` has a README with its
+origin and terms)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,11 @@ def lobster_sample() -> tuple[Path, Path]:
     message = Path(str(root / _GOOG_10.format("message")))
     orderbook = Path(str(root / _GOOG_10.format("orderbook")))
     return message, orderbook
+
+
+_SPY_DAILY = "SPY_daily_2016-01-04_2017-12-29.csv"
+
+
+def spy_daily_sample() -> Path:
+    """Path of the shipped SPY daily bars, 2016-01-04 to 2017-12-29 (503 bars, cents)."""
+    return Path(str(files("fillforge") / "data" / "bars" / _SPY_DAILY))
