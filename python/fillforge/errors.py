@@ -56,6 +56,8 @@ __all__ = [
     "RequestTooLargeError",
     "SimulationError",
     "ThrottleError",
+    "TimeError",
+    "TimerError",
     "TrailingStopError",
     "UnknownOrderError",
     "UnknownOrderIdError",
@@ -152,3 +154,17 @@ class SimulationError(FillforgeError):
     def __init__(self, field: str, value: object, why: str) -> None:
         super().__init__(f"{field}={value!r}: {why}")
         self.field, self.value, self.why = field, value, why
+
+
+class TimeError(FillforgeError):
+    """A time refused: not an int of nanoseconds, out of range, naive, unparsable, or before a
+    clock that never goes back (:mod:`fillforge.time`)."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}={value!r}: {why}")
+        self.field, self.value, self.why = field, value, why
+
+
+class TimerError(TimeError):
+    """A broker timer refused: both or neither of ``at_ns``/``every_ns``, a non-positive period,
+    a time in the past, a name in use, or an unknown name to cancel."""

@@ -30,6 +30,7 @@ from typing import Final
 
 from fillforge._core import Throttle
 from fillforge.errors import ClockWentBackwardsError, RequestTooLargeError, ThrottleError
+from fillforge.time import NS_PER_SECOND
 
 __all__ = [
     "NS_PER_SECOND",
@@ -44,7 +45,6 @@ __all__ = [
     "key_of",
 ]
 
-NS_PER_SECOND: Final = 1_000_000_000
 _KEY_MASK: Final = (1 << 64) - 1
 
 

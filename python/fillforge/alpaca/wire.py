@@ -18,7 +18,8 @@ from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
 from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
 from fillforge.orders.order import Order
-from fillforge.sim.account import AccountSnapshot, Position
+from fillforge.sim.account import Account, AccountSnapshot, Position
+from fillforge.time import from_datetime, to_iso
 
 # Asset ids are stable per symbol: a UUID derived from it.
 _ASSETS = uuid.UUID("6f1c2a52-5a7b-4d3e-9a58-3c1f0e0f2a11")
@@ -57,18 +58,16 @@ def asset_id(symbol: str) -> str:
 
 @functools.lru_cache(maxsize=4096)  # an order's timestamps repeat across its answers
 def timestamp(ns: int) -> str:
-    """RFC 3339 with nanoseconds, UTC."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = dt.datetime.fromtimestamp(secs, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac:09d}Z"
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    """RFC 3339 with nanoseconds, UTC (:func:`fillforge.time.to_iso`, cached)."""
+    return to_iso(ns)
 
 
 def epoch_ns(t: dt.datetime) -> int:
-    """An aware datetime in UTC epoch nanoseconds, exactly (to its microsecond)."""
-    return (t - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+    """An aware datetime in epoch nanoseconds (:func:`fillforge.time.from_datetime`)."""
+    return from_datetime(t)
+
+
+_PPM = Decimal("0.000001")
 
 
 def plain(d: Decimal | None) -> str | None:
@@ -204,11 +203,19 @@ def order_json(
     }
 
 
-def position_json(p: Position, *, exchange: str = "NASDAQ") -> dict[str, Any]:
+def position_json(
+    p: Position, exchange: str = "NASDAQ", ledger: Account | None = None
+) -> dict[str, Any]:
+    """A position as Alpaca's ``Position`` entity, at its mark (the account's marks rule).
+    ``lastday_price`` is its mark at the last session close (``ledger``'s, else the average
+    entry price); ``change_today`` the move from there, as a fraction."""
     mark = p.mark if p.mark is not None else p.avg_price
     value = p.qty * mark
     cost = p.cost_basis
     pl = value - cost
+    lastday = ledger.lastday_price(p.symbol) if ledger is not None else None
+    if lastday is None:
+        lastday = p.avg_price
     return {
         "asset_id": asset_id(p.symbol),
         "symbol": p.symbol,
@@ -222,12 +229,26 @@ def position_json(p: Position, *, exchange: str = "NASDAQ") -> dict[str, Any]:
         "market_value": plain(value),
         "cost_basis": plain(cost),
         "unrealized_pl": plain(pl),
-        "unrealized_plpc": plain((pl / abs(cost)).quantize(Decimal("0.000001"))) if cost else "0",
+        "unrealized_plpc": _fraction(pl, abs(cost)),
         "current_price": plain(mark),
+        "lastday_price": plain(lastday),
+        "change_today": _fraction(mark - lastday, lastday),
     }
 
 
-def account_json(a: AccountSnapshot, *, created_ns: int) -> dict[str, Any]:
+def _fraction(part: Decimal, whole: Decimal) -> str:
+    """``part / whole`` to six decimals as Alpaca writes ratios ("0" for a zero whole)."""
+    if not whole:
+        return "0"
+    return format((part / whole).quantize(_PPM).normalize(), "f")
+
+
+def account_json(
+    a: AccountSnapshot, created_ns: int, ledger: Account | None = None
+) -> dict[str, Any]:
+    """The account as Alpaca's ``TradeAccount``: every figure at the current marks;
+    ``last_equity`` is the equity at the last session close (``ledger``'s, else the equity)."""
+    last_equity = ledger.last_equity if ledger is not None else a.equity
     return {
         "id": ACCOUNT_ID,
         "account_number": "PA0FILLFORGE",
@@ -242,7 +263,7 @@ def account_json(a: AccountSnapshot, *, created_ns: int) -> dict[str, Any]:
         "accrued_fees": plain(a.fees_paid),
         "portfolio_value": plain(a.equity),
         "equity": plain(a.equity),
-        "last_equity": plain(a.equity),
+        "last_equity": plain(last_equity),
         "long_market_value": plain(a.long_market_value),
         "short_market_value": plain(a.short_market_value),
         "multiplier": plain(a.leverage),

@@ -1,0 +1,116 @@
+"""fillforge.time: exact conversions between nanoseconds, datetimes and RFC 3339 text; clocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fillforge.alpaca import wire
+from fillforge.errors import TimeError
+from fillforge.time import (
+    NS_PER_SECOND,
+    Clock,
+    SimulatedClock,
+    WallClock,
+    from_datetime,
+    from_iso,
+    to_datetime,
+    to_iso,
+)
+
+# Every nanosecond a datetime can hold (years 1-9999).
+_LO = from_datetime(dt.datetime(1, 1, 1, tzinfo=dt.UTC))
+_HI = from_datetime(dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)) + 999
+nanos = st.integers(_LO, _HI)
+zones = st.timezones() | st.just(dt.UTC)
+
+
+@given(nanos)
+def test_iso_round_trips_every_nanosecond(ns: int) -> None:
+    text = to_iso(ns)
+    assert text.endswith("Z")
+    assert len(text.split(".")[1]) == 10
+    assert from_iso(text) == ns
+
+
+@given(nanos)
+def test_datetime_floors_to_the_microsecond(ns: int) -> None:
+    t = to_datetime(ns)
+    assert t.tzinfo is dt.UTC
+    assert from_datetime(t) == ns - ns % 1000  # floored: towards the past, also before 1970
+    assert from_datetime(t) <= ns < from_datetime(t) + 1000
+
+
+@given(
+    st.datetimes(timezones=zones, min_value=dt.datetime(2, 1, 1), max_value=dt.datetime(9998, 1, 1))
+)
+def test_datetime_round_trips_exactly(t: dt.datetime) -> None:
+    ns = from_datetime(t)
+    assert to_datetime(ns) == t.astimezone(dt.UTC)  # the same instant, in UTC
+    assert from_iso(t.astimezone(dt.UTC).isoformat()) == ns  # six fraction digits or none
+
+
+def test_known_values() -> None:
+    assert to_iso(0) == "1970-01-01T00:00:00.000000000Z"
+    assert to_iso(-1) == "1969-12-31T23:59:59.999999999Z"
+    assert to_datetime(999) == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert to_datetime(-1) == dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+    ns = 1_704_205_800 * NS_PER_SECOND + 123_456_789
+    assert from_iso("2024-01-02T14:30:00.123456789Z") == ns
+    assert from_iso("2024-01-02T09:30:00.123456789-05:00") == ns
+    assert from_iso("2024-01-02T14:30:00.1Z") == ns - 23_456_789
+    # A float would lose these: 2**53 ns is only 104 days.
+    big = 253_402_300_799 * NS_PER_SECOND + 999_999_999
+    assert from_iso(to_iso(big)) == big
+
+
+def test_the_wire_uses_the_same_conversions() -> None:
+    assert wire.timestamp(1_704_205_800_123_456_789) == to_iso(1_704_205_800_123_456_789)
+    t = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
+    assert wire.epoch_ns(t) == from_datetime(t)
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "value"),
+    [
+        (lambda: from_datetime(dt.datetime(2024, 1, 2)), "datetime", dt.datetime(2024, 1, 2)),
+        (lambda: from_iso("2024-01-02T14:30:00"), "timestamp", "2024-01-02T14:30:00"),
+        (lambda: from_iso("2024-01-02T14:30:00.1234567891Z"), "timestamp", None),
+        (lambda: from_iso("2024-13-02T14:30:00Z"), "timestamp", "2024-13-02T14:30:00Z"),
+        (lambda: to_iso(1.5), "ns", 1.5),  # type: ignore[arg-type]
+        (lambda: to_iso(True), "ns", True),  # type: ignore[arg-type]
+        (lambda: to_datetime(_HI + 1), "ns", _HI + 1),
+        (lambda: SimulatedClock(5).set(4), "ns", 4),
+        (lambda: SimulatedClock().advance(-1), "delta_ns", -1),
+    ],
+)
+def test_bad_input_names_the_field_and_value(call: object, field: str, value: object) -> None:
+    with pytest.raises(TimeError) as e:
+        call()  # type: ignore[operator]
+    assert e.value.field == field
+    if value is not None:
+        assert e.value.value == value
+
+
+def test_simulated_clock_moves_only_when_told() -> None:
+    c = SimulatedClock(10)
+    assert isinstance(c, Clock)
+    assert c.now_ns() == 10
+    c.advance(5)
+    c.set(15)  # setting the same time is fine
+    assert c.now_ns() == 15
+    with pytest.raises(TimeError):
+        c.set(14)
+    assert c.now_ns() == 15  # a refusal changes nothing
+
+
+def test_wall_clock_reads_the_machine_clock() -> None:
+    c = WallClock()
+    assert isinstance(c, Clock)
+    before = time.time_ns()
+    now = c.now_ns()
+    assert before <= now <= time.time_ns()
