@@ -20,8 +20,6 @@ from fillforge.sim.walk import WalkConfig, walk_feed
 __all__ = ["data_broker", "replay_broker", "scripted_broker", "uuid_ids", "walk_broker"]
 
 _FRACTION = Decimal("0.000000001")
-# Alpaca holds buying power for a short sale at max(limit, ask + 3%).
-_SHORT_MARKUP = Decimal("0.03")
 
 
 def uuid_ids(seed: int | None = None) -> Callable[[], str]:
@@ -110,7 +108,9 @@ def _us_equity(symbol: str) -> Instrument:
 def _paper_broker(
     venue: Venue, cash: Decimal, seed: int | None, start_ns: int | None
 ) -> SimulatedBroker:
-    """The broker behind every paper server: Alpaca's order ids and short-sale hold."""
+    """The broker behind every paper server: Alpaca's order ids and Alpaca's venue rules
+    (:class:`~fillforge.venues.AlpacaRules`: collars, buy-stop conversion, auction windows, wash
+    trades, the short-sale hold)."""
     return SimulatedBroker(
-        venue, cash=cash, start_ns=start_ns, id_factory=uuid_ids(seed), short_markup=_SHORT_MARKUP
+        venue, cash=cash, start_ns=start_ns, id_factory=uuid_ids(seed), rules="alpaca"
     )

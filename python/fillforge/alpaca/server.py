@@ -50,6 +50,7 @@ from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+from fillforge.venues.rules import AuctionWindowError, WashTradeError
 
 __all__ = ["AlpacaServer", "Faults"]
 
@@ -81,6 +82,10 @@ def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
         )
     if isinstance(e, NotShortableError):
         return 403, wire.error(wire.CODE_FORBIDDEN, str(e))
+    if isinstance(e, WashTradeError):
+        return 403, wire.error(wire.CODE_FORBIDDEN, e.why)
+    if isinstance(e, AuctionWindowError):
+        return 422, wire.error(wire.CODE_UNPROCESSABLE, e.why)
     if isinstance(e, UnknownOrderIdError):
         return 404, wire.error(wire.CODE_NOT_FOUND, "order not found")
     if isinstance(e, OrderValidationError):
@@ -729,7 +734,7 @@ class AlpacaServer:
         async def positions() -> Response:
             with lock:
                 body = [
-                    wire.position_json(p, exchange=self.exchange)
+                    wire.position_json(p, self.exchange, broker.ledger)
                     for p in broker.positions().values()
                 ]
             return JSONResponse(body)
@@ -742,7 +747,7 @@ class AlpacaServer:
                     return JSONResponse(
                         wire.error(wire.CODE_NOT_FOUND, "position does not exist"), 404
                     )
-                return JSONResponse(wire.position_json(p, exchange=self.exchange))
+                return JSONResponse(wire.position_json(p, self.exchange, broker.ledger))
 
         @app.delete(
             "/v2/positions/{symbol:path}",
@@ -795,7 +800,7 @@ class AlpacaServer:
         @app.get("/v2/account", responses=api.answers(api.AccountOut))
         async def account() -> Response:
             with lock:
-                body = wire.account_json(broker.account(), created_ns=self._created_ns)
+                body = wire.account_json(broker.account(), self._created_ns, broker.ledger)
             # What the account's configuration blocks shows on the account, as on Alpaca.
             config = app.state.account.config
             body["trade_suspended_by_user"] = config.suspend_trade

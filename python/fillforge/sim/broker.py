@@ -38,7 +38,9 @@ from fillforge.orders.models import Fill, FrozenModel, OrderRequest, ReplaceTerm
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position
 from fillforge.sim.fees import FeeModel
+from fillforge.sim.rules import BrokerView
 from fillforge.sim.venue import Market, Venue
+from fillforge.venues.rules import VenueRules, venue_rules
 
 __all__ = ["Broker", "BrokerClock", "SimulatedBroker"]
 
@@ -111,7 +113,9 @@ class SimulatedBroker(ManagedOrders):
         start_ns: int | None = None,
         id_factory: Callable[[], str] | None = None,
         short_markup: Decimal | None = None,
+        rules: str | VenueRules | None = None,
     ) -> None:
+        self.rules = venue_rules(rules)  # a venue profile: check() and submit() apply it
         self.venue = venue
         self.manager = OrderManager(clock=self.now, id_factory=id_factory)
         self._new_id = id_factory
@@ -176,6 +180,7 @@ class SimulatedBroker(ManagedOrders):
         buying power, not shortable) raise a typed error and change nothing; the venue's own
         refusals arrive as a ``rejected`` event."""
         market = self.check(request)
+        request = request if self.rules is None else self.rules.convert(request, BrokerView(self))
         price = self._reference_price(market, request)
         # A notional order's size is fixed when it reaches the venue; until then it holds the
         # buying power its notional buys at the reference price.
@@ -203,22 +208,30 @@ class SimulatedBroker(ManagedOrders):
     def check(self, request: OrderRequest) -> Market:
         """Every check of ``request``'s terms this venue makes before anything changes (the
         instrument's :meth:`~fillforge.orders.models.Instrument.check`: symbol, grids and range
-        of every price and quantity, legs included; trails in whole basis points); the market it
-        trades on. :meth:`submit` calls it first; a server calls it before its own rules."""
+        of every price and quantity, legs included; trails in whole basis points), then the refusals
+        of the broker's venue profile (``rules``: Alpaca's wash trades and auction windows); the
+        market it trades on. :meth:`submit` calls it first."""
         market = self.venue.market(request.symbol)
         market.instrument.check(request)
         if request.trail_percent is not None and (request.trail_percent * 100) % 1:
             raise SimulationError(
                 "trail_percent", request.trail_percent, "must be a whole number of basis points"
             )
+        if self.rules is not None:
+            self.rules.refuse(request, BrokerView(self))
         return market
 
     def _reference_price(self, market: Market, request: OrderRequest) -> Decimal:
-        """The price buying power is reserved at: the limit, else the far touch, else last."""
-        if request.side is OrderSide.SELL and self._short_markup is not None:
+        """The price buying power is reserved at: the limit, else the far touch, else last; a
+        sale at no less than the ask plus the short markup (``short_markup``, else the
+        profile's)."""
+        markup = self._short_markup
+        if markup is None and self.rules is not None:
+            markup = self.rules.short_markup
+        if request.side is OrderSide.SELL and markup is not None:
             ask = market.best_ask()
             if ask is not None:
-                marked = ask * (1 + self._short_markup)
+                marked = ask * (1 + markup)
                 return max(request.limit_price or marked, marked)
         if request.limit_price is not None:
             return request.limit_price
