@@ -13,20 +13,26 @@ Rules (Alpaca's, see ``docs/orders.md``):
   open member (group ``canceling`` until they have all ended, then ``canceled``).
 
 The group does not talk to venues: it returns :class:`LegAction` items that the order manager
-applies locally (held legs) and hands to the venue (working legs).
+applies locally (held legs) and hands to the venue (working legs). As with orders, the manager
+holds the group's private record (:class:`GroupRecord`, the machine and its rules) and hands out
+a read-only :class:`OrderGroup` view; canceling a group is ``broker.cancel(<any member>.id)``
+(or ``OrderManager.cancel_group``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from fillforge.orders.enums import OrderClass, OrderStatus
 from fillforge.orders.machine import GROUP_STATES, GROUP_TABLE, FastEvent, TableMachine
 from fillforge.orders.order import Order
 
-__all__ = ["LegAction", "OrderGroup"]
+if TYPE_CHECKING:
+    from fillforge.orders._lifecycle import OrderRecord
+
+__all__ = ["GroupRecord", "LegAction", "OrderGroup"]
 
 S = OrderStatus
 _ENDED = frozenset({S.CANCELED, S.EXPIRED, S.REJECTED, S.DENIED, S.FILLED, S.REPLACED})
@@ -52,25 +58,88 @@ def _event(name: str) -> FastEvent:
 
 
 class OrderGroup:
-    """A bracket, OTO or OCO: ``entry`` (None for OCO) and its ``exits``."""
+    """A read-only view of a bracket, OTO or OCO: ``entry`` (None for OCO) and its ``exits`` as
+    :class:`~fillforge.orders.order.Order` views, and the group's ``state``."""
 
-    __slots__ = ("entry", "exits", "id", "order_class", "state")
+    __slots__ = ("_r",)
+    _r: GroupRecord
+
+    def __init__(self, record: GroupRecord) -> None:
+        object.__setattr__(self, "_r", record)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(
+            f"OrderGroup is read-only: {name}={value!r} refused; a group changes only through "
+            "its members' venue reports and a cancel through the broker",
+            name=name,
+            obj=self,
+        )
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"OrderGroup is read-only: {name} cannot be deleted", name=name)
+
+    @property
+    def id(self) -> str:
+        return self._r.id
+
+    @property
+    def order_class(self) -> OrderClass:
+        return self._r.order_class
+
+    @property
+    def state(self) -> str:
+        return self._r.state
+
+    @property
+    def entry(self) -> Order | None:
+        e = self._r.entry
+        return None if e is None else e.view
+
+    @property
+    def exits(self) -> tuple[Order, ...]:
+        return tuple(x.view for x in self._r.exits)
+
+    @property
+    def members(self) -> tuple[Order, ...]:
+        return tuple(m.view for m in self._r.members)
+
+    def __repr__(self) -> str:
+        r = self._r
+        return f"OrderGroup(id={r.id!r}, {r.order_class.value}, {r.state})"
+
+
+class GroupRecord:
+    """A group's private record: its legs' records, its state, and the rules (package-only)."""
+
+    __slots__ = ("entry", "exits", "id", "order_class", "state", "view")
 
     def __init__(
-        self, group_id: str, order_class: OrderClass, entry: Order | None, exits: list[Order]
+        self,
+        group_id: str,
+        order_class: OrderClass,
+        entry: OrderRecord | None,
+        exits: list[OrderRecord],
     ) -> None:
         self.id = group_id
         self.order_class = order_class
         self.entry = entry
         self.exits = exits
         self.state = "entry_working" if entry is not None else "exits_active"
+        self.view = OrderGroup(self)
 
     @property
-    def members(self) -> list[Order]:
+    def members(self) -> list[OrderRecord]:
         return ([self.entry] if self.entry is not None else []) + self.exits
 
     def __repr__(self) -> str:
-        return f"OrderGroup(id={self.id!r}, {self.order_class.value}, {self.state})"
+        return f"GroupRecord(id={self.id!r}, {self.order_class.value}, {self.state})"
+
+    def succeed(self, old: OrderRecord, new: OrderRecord) -> None:
+        """A confirmed replace: ``new`` takes ``old``'s place among the legs."""
+        if old is self.entry:
+            self.entry = new
+        else:
+            self.exits[self.exits.index(old)] = new
 
     # conditions named in GROUP_TABLE
     def entry_has_fills(self) -> bool:
@@ -92,7 +161,7 @@ class OrderGroup:
         _event("cancel").trigger(self)
         return self._cancel_open(None)
 
-    def on_member(self, order: Order) -> list[LegAction]:
+    def on_member(self, order: OrderRecord) -> list[LegAction]:
         """React to a change of one member; returns the leg actions it calls for."""
         st = order.state
         if self.state == "canceling":
@@ -116,7 +185,7 @@ class OrderGroup:
             return self._resize_others(order)
         return []
 
-    def _on_entry(self, entry: Order) -> list[LegAction]:
+    def _on_entry(self, entry: OrderRecord) -> list[LegAction]:
         st = entry.state
         entry_ended = st in _ENDED or (st == S.DONE_FOR_DAY and not entry.is_good_till())
         if self.state != "entry_working" or not entry_ended or st == S.REPLACED:
@@ -126,14 +195,14 @@ class OrderGroup:
             return [LegAction("cancel", x.id) for x in self.exits if x.state not in _ENDED]
         return [LegAction("submit", x.id, entry.cum_qty) for x in self.exits]
 
-    def _cancel_open(self, skip: Order | None) -> list[LegAction]:
+    def _cancel_open(self, skip: OrderRecord | None) -> list[LegAction]:
         return [
             LegAction("cancel", m.id)
             for m in self.members
             if m is not skip and m.state not in _ENDED and m.pending_request is None
         ]
 
-    def _resize_others(self, order: Order) -> list[LegAction]:
+    def _resize_others(self, order: OrderRecord) -> list[LegAction]:
         remaining = order.order_qty - order.cum_qty
         return [
             LegAction("resize", x.id, x.cum_qty + remaining)

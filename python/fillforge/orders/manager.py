@@ -3,9 +3,11 @@ state machines, typed events published to subscribers, contingent groups kept in
 
 The manager does not talk to a venue. Requests (submit, cancel, replace) change local state and
 publish an event; a broker sends them on. What the venue answers comes back through
-:meth:`OrderManager.apply`. Leg actions of contingent groups (submit an exit, cancel or resize a
-sibling) are applied locally where they can be (held legs) and queued in :attr:`outbox` for the
-venue otherwise.
+:meth:`OrderManager.apply`. The manager is the only holder of the orders' private records
+(:class:`~fillforge.orders._lifecycle.OrderRecord`) and so the only caller of their triggers;
+everything it hands out is a read-only :class:`~fillforge.orders.order.Order` view. Leg actions
+of contingent groups (submit an exit, cancel or resize a sibling) are applied locally where they
+can be (held legs) and queued in :attr:`outbox` for the venue otherwise.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from fillforge.errors import (
     OrderValidationError,
     UnknownOrderIdError,
 )
+from fillforge.orders._lifecycle import OrderRecord
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus, OrderType
-from fillforge.orders.groups import LegAction, OrderGroup
+from fillforge.orders.groups import GroupRecord, LegAction, OrderGroup
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 
@@ -87,7 +90,8 @@ class EventStream:
 
 
 class OrderManager:
-    """Holds every order and group; the only writer of their state.
+    """Holds every order and group; the only writer of their state (``orders``, ``groups`` and
+    every query hand out read-only views).
 
     ``id_factory`` makes order ids (default: ``"o-1"``, ``"o-2"``, ..., deterministic);
     ``clock`` gives the nanosecond timestamp of requests made without one.
@@ -212,23 +216,26 @@ class OrderManager:
             raise DuplicateClientOrderIdError(f"order_id={oid!r}: already used")
         t = self._now(ts)
         if request.order_class is OrderClass.SIMPLE:
-            order = self._register(Order(oid, request, client_order_id=cid or oid, ts=t), t)
-            return order
-        return self._create_group(oid, request, cid or oid, t)
+            rec = OrderRecord(oid, request, client_order_id=cid or oid, ts=t)
+            return self._register(rec, t).view
+        return self._create_group(oid, request, cid or oid, t).view
 
-    def _register(self, order: Order, ts: int) -> Order:
-        self.orders[order.id] = order
-        self._by_client[order.client_order_id] = order
-        self._publish(order._emit(order.state, EventKind.CREATED, ts))
-        return order
+    def _record(self, order_id: str) -> OrderRecord:
+        return self.get(order_id)._r
 
-    def _create_group(self, oid: str, r: OrderRequest, cid: str, ts: int) -> Order:
-        legs: list[Order] = []
+    def _register(self, rec: OrderRecord, ts: int) -> OrderRecord:
+        self.orders[rec.id] = rec.view
+        self._by_client[rec.client_order_id] = rec.view
+        self._publish(rec._emit(rec.state, EventKind.CREATED, ts))
+        return rec
+
+    def _create_group(self, oid: str, r: OrderRequest, cid: str, ts: int) -> OrderRecord:
+        legs: list[OrderRecord] = []
         exit_side = r.side if r.order_class is OrderClass.OCO else r.side.opposite
         simple = {"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
-        entry: Order | None = None
+        entry: OrderRecord | None = None
         if r.order_class is not OrderClass.OCO:
-            entry = Order(oid, r.model_copy(update=simple), client_order_id=cid, ts=ts)
+            entry = OrderRecord(oid, r.model_copy(update=simple), client_order_id=cid, ts=ts)
         tp, sl = r.take_profit, r.stop_loss
         if tp is not None:
             leg = r.model_copy(
@@ -242,7 +249,7 @@ class OrderManager:
                 }
             )
             leg_id = oid if entry is None else self._next_id()
-            legs.append(Order(leg_id, leg, client_order_id=f"{cid}-tp", ts=ts))
+            legs.append(OrderRecord(leg_id, leg, client_order_id=f"{cid}-tp", ts=ts))
         if sl is not None:
             leg = r.model_copy(
                 update={
@@ -254,12 +261,12 @@ class OrderManager:
                     "client_order_id": f"{cid}-sl",
                 }
             )
-            legs.append(Order(self._next_id(), leg, client_order_id=f"{cid}-sl", ts=ts))
+            legs.append(OrderRecord(self._next_id(), leg, client_order_id=f"{cid}-sl", ts=ts))
         for c in [f"{cid}-tp", f"{cid}-sl"]:
             if c in self._by_client:
                 raise DuplicateClientOrderIdError(f"client_order_id={c!r}: already used")
-        group = OrderGroup(oid, r.order_class, entry, legs)
-        self.groups[oid] = group
+        group = GroupRecord(oid, r.order_class, entry, legs)
+        self.groups[oid] = group.view
         for m in group.members:
             m.group_id = oid
             self._register(m, ts)
@@ -271,30 +278,30 @@ class OrderManager:
 
     def submit(self, order_id: str, ts: int | None = None) -> OrderEvent:
         """Mark an order sent (pending new). For an OCO, submits both legs."""
-        o = self.get(order_id)
+        o = self._record(order_id)
         t = self._now(ts)
         g = self.groups.get(o.group_id) if o.group_id else None
         if g is not None and g.entry is None:
-            for leg in g.exits:
+            for leg in g._r.exits:
                 if leg is not o:
                     self._publish(leg.submit(t))
         return self._publish(o.submit(t))
 
     def deny(self, order_id: str, reason: str, ts: int | None = None) -> OrderEvent:
-        o, t = self.get(order_id), self._now(ts)
+        o, t = self._record(order_id), self._now(ts)
         return self._after(o, o.deny(reason, t), t)[0]
 
     def request_cancel(self, order_id: str, ts: int | None = None) -> list[OrderEvent]:
         """Ask to cancel; for a group member, the whole group is canceled (Alpaca's rule)."""
-        o = self.get(order_id)
+        o = self._record(order_id)
         g = self.groups.get(o.group_id) if o.group_id else None
         t = self._now(ts)
         if g is not None:
-            return self._run_actions(g.cancel(), t)
+            return self._run_actions(g._r.cancel(), t)
         return [self._publish(o.request_cancel(t))]
 
     def cancel_group(self, group_id: str, ts: int | None = None) -> list[OrderEvent]:
-        return self._run_actions(self.group(group_id).cancel(), self._now(ts))
+        return self._run_actions(self.group(group_id)._r.cancel(), self._now(ts))
 
     def request_replace(
         self,
@@ -308,7 +315,7 @@ class OrderManager:
         ts: int | None = None,
     ) -> OrderEvent:
         """Ask to replace (each given term overrides the old one)."""
-        o = self.get(order_id)
+        o = self._record(order_id)
         if client_order_id is not None and client_order_id in self._by_client:
             raise DuplicateClientOrderIdError(f"client_order_id={client_order_id!r}: already used")
         asked = ReplaceTerms(
@@ -326,7 +333,7 @@ class OrderManager:
     def apply(self, report: VenueReport) -> list[OrderEvent]:
         """Apply one venue report to its order; returns (and publishes) the resulting events,
         including any from the order's group."""
-        o = self.get(report.order_id)
+        o = self._record(report.order_id)
         if report.kind is EventKind.REPLACED:
             return self._replace(o, report)
         handler = _HANDLERS.get(report.kind)
@@ -334,14 +341,14 @@ class OrderManager:
             raise InvalidTransitionError(o.id, o.state, report.kind.value)
         return self._after(o, handler(o, report), report.ts)
 
-    def _after(self, o: Order, event: OrderEvent, ts: int) -> list[OrderEvent]:
+    def _after(self, o: OrderRecord, event: OrderEvent, ts: int) -> list[OrderEvent]:
         """Publish ``event`` and what it sets off in the order's group."""
         self._publish(event)
         if o.group_id is None or event.kind is EventKind.DUPLICATE_FILL:
             return [event]
-        return [event, *self._run_actions(self.groups[o.group_id].on_member(o), ts)]
+        return [event, *self._run_actions(self.groups[o.group_id]._r.on_member(o), ts)]
 
-    def _replace(self, o: Order, report: VenueReport) -> list[OrderEvent]:
+    def _replace(self, o: OrderRecord, report: VenueReport) -> list[OrderEvent]:
         new_id = report.new_order_id
         assert new_id is not None
         if new_id in self.orders:
@@ -353,16 +360,13 @@ class OrderManager:
             limit_price=report.limit_price,
             stop_price=report.stop_price,
         )
-        self.orders[new.id] = new
+        self.orders[new.id] = new.view
         # The client order id moves to the live order unless the replace asked for a new one.
-        self._by_client[new.client_order_id] = new
+        self._by_client[new.client_order_id] = new.view
         self._publish(old_ev)
         g = self.groups.get(o.group_id) if o.group_id else None
         if g is not None:  # the new order takes the old one's place in its group
-            if o is g.entry:
-                g.entry = new
-            else:
-                g.exits[g.exits.index(o)] = new
+            g._r.succeed(o, new)
         return [old_ev, *self._after(new, new_ev, report.ts)]
 
     # ----- group actions --------------------------------------------------------------------
@@ -372,7 +376,7 @@ class OrderManager:
         action is queued in ``outbox`` for the venue."""
         events: list[OrderEvent] = []
         for a in actions:
-            leg = self.orders[a.order_id]
+            leg = self.orders[a.order_id]._r
             if a.action == "submit":
                 if a.qty is not None and a.qty != leg.order_qty:
                     leg.order_qty = a.qty  # held: not at any venue yet, resized in place
@@ -405,16 +409,16 @@ def _need(value: _T | None, field: str) -> _T:
     return value
 
 
-def _on_fill(o: Order, r: VenueReport) -> OrderEvent:
+def _on_fill(o: OrderRecord, r: VenueReport) -> OrderEvent:
     return o.fill(_need(r.fill, "fill"), r.ts, final=r.kind is EventKind.FILL)
 
 
-def _on_restate(o: Order, r: VenueReport) -> OrderEvent:
+def _on_restate(o: OrderRecord, r: VenueReport) -> OrderEvent:
     qty = _need(r.qty, "qty")
     return o.restate(qty, r.ts, limit_price=r.limit_price, stop_price=r.stop_price, reason=r.reason)
 
 
-_HANDLERS: dict[EventKind, Callable[[Order, VenueReport], OrderEvent]] = {
+_HANDLERS: dict[EventKind, Callable[[OrderRecord, VenueReport], OrderEvent]] = {
     EventKind.ACCEPTED: lambda o, r: o.accept(r.ts),
     EventKind.NEW: lambda o, r: o.ack(r.ts, r.qty),
     EventKind.REJECTED: lambda o, r: o.reject(r.reason or "rejected", r.ts),

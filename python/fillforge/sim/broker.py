@@ -536,9 +536,7 @@ class SimulatedBroker(ManagedOrders):
             return
         new_id = self._replacement_id(o)
         self._report(EventKind.REPLACED, o.id, new_order_id=new_id)
-        new = self.manager.get(new_id)
-        field = "trail_price" if o.request.trail_price is not None else "trail_percent"
-        new.request = new.request.model_copy(update={field: trail})
+        new = self.manager.get(new_id)  # its request carries the new trail (the manager's)
         self._bind(new.id, uid)
         if self._account.reservation(o.id) is not None:
             self._account.rekey(o.id, new.id)
