@@ -248,11 +248,11 @@ def _name(name: object) -> str:
 class EquityHistory:
     """The account's equity over simulated time, kept per ``resolution_ns`` (a minute).
 
-    Equity moves only when the account does: a fill changes cash, and the fill's price marks the
-    position. So recording it at every fill (and whenever it is read) gives the whole curve: it
-    is constant between records. Records in one minute share a slot (the last one stands), so a
-    burst of fills costs one slot; at most ``max_points`` slots are kept, the oldest dropped
-    first, and the history then starts at the oldest slot kept.
+    Equity moves with the account (a fill changes cash) and with the market (positions are
+    marked at it), so the curve is sampled: the server records it at every fill and whenever the
+    history is read, and it is taken as constant between records. Records in one minute share a
+    slot (the last one stands), so a burst of fills costs one slot; at most ``max_points`` slots
+    are kept, the oldest dropped first, and the history then starts at the oldest slot kept.
     """
 
     def __init__(

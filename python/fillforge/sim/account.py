@@ -17,6 +17,14 @@ is what open orders would add to it at their prices. A long and a short of the s
 same buying power (Reg-T's 150% short requirement is this rule at leverage 2: the proceeds plus
 50%). Orders that only reduce a position need none.
 
+Marks: a position is valued at its symbol's price from the account's mark source (given to
+:class:`Account` or to :meth:`Account.follow`; the simulated broker gives it its markets: the last
+trade, else the mid of the recorded best bid and ask, see :func:`market_marks`), read when a
+figure is asked for, so the market moving costs nothing here. Where the source has no price (or
+there is no source), the last explicit :meth:`Account.mark` stands (a fill marks its symbol at
+its price), else the average entry price. :meth:`Account.close_session` keeps each symbol's
+mark and the equity at a session close (``lastday_price``, ``last_equity``).
+
 Shorting: every symbol is shortable unless ``shortable`` says otherwise: a collection of the
 shortable symbols (``shortable=()`` forbids all shorting) or a function of the symbol.
 ``short_limits`` caps the short position per symbol (the shares available to borrow), counting
@@ -28,10 +36,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from decimal import localcontext as _localcontext
-from typing import Annotated, Final
+from typing import Annotated, Final, Protocol
 
 from pydantic import Field
 
+from fillforge.broker.models import AccountSnapshot, Position
 from fillforge.errors import (
     InsufficientBuyingPowerError,
     NotShortableError,
@@ -41,7 +50,10 @@ from fillforge.errors import (
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import FrozenModel
 
-__all__ = ["Account", "AccountSnapshot", "Position", "Reservation"]
+__all__ = ["Account", "AccountSnapshot", "MarkSource", "Position", "Reservation", "market_marks"]
+
+MarkSource = Callable[[str], Decimal | None]
+"""A symbol's current price, or None when the market shows none."""
 
 _ZERO: Final = Decimal(0)
 # Sums and products of prices and quantities are exact at 60 digits; the default 28 could round
@@ -57,26 +69,6 @@ _COST_QUANTUM: Final = Decimal(1).scaleb(-_COST_PLACES)
 _Symbol = Annotated[str, Field(min_length=1)]
 
 
-class Position(FrozenModel):
-    """One symbol's position. ``qty`` is signed (+ long, - short); ``avg_price`` is the average
-    entry price of what is open (0 when flat); ``cost_basis = qty * avg_price`` exactly (signed);
-    ``realized_pnl`` is everything closed so far in this symbol, gross of fees; ``mark`` is the
-    last price given to :meth:`Account.mark` (or the first fill's price)."""
-
-    symbol: _Symbol
-    qty: Decimal = _ZERO
-    avg_price: Decimal = _ZERO
-    cost_basis: Decimal = _ZERO
-    realized_pnl: Decimal = _ZERO
-    mark: Decimal | None = None
-    market_value: Decimal = _ZERO
-    unrealized_pnl: Decimal = _ZERO
-
-    @property
-    def is_flat(self) -> bool:
-        return self.qty == 0
-
-
 class Reservation(FrozenModel):
     """An open order's claim: ``qty`` still unfilled at ``price``."""
 
@@ -85,25 +77,6 @@ class Reservation(FrozenModel):
     side: OrderSide
     qty: Decimal
     price: Decimal
-
-
-class AccountSnapshot(FrozenModel):
-    """Everything about an account at one moment, for logs and determinism checks.
-
-    ``positions`` holds the open (non-flat) positions in symbol order.
-    """
-
-    cash: Decimal
-    equity: Decimal
-    buying_power: Decimal
-    reserved: Decimal
-    leverage: Decimal
-    long_market_value: Decimal
-    short_market_value: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    fees_paid: Decimal
-    positions: dict[str, Position]
 
 
 class _Book:
@@ -117,8 +90,26 @@ class _Book:
         self.realized = _ZERO
         self.mark: Decimal | None = None
 
-    def unrealized(self) -> Decimal:
-        return self.qty * self.mark - self.cost if self.qty and self.mark is not None else _ZERO
+
+class _Priced(Protocol):
+    """What :func:`market_marks` reads of a market (:class:`fillforge.sim.venue.Market`)."""
+
+    def last(self) -> Decimal | None: ...
+    def mid(self) -> Decimal | None: ...
+
+
+def market_marks(markets: Mapping[str, _Priced]) -> MarkSource:
+    """The marks rule for markets by symbol: the last trade, else the mid of the recorded best
+    bid and ask, else None. Read on demand: the market's own state, nothing copied."""
+
+    def mark(symbol: str) -> Decimal | None:
+        m = markets.get(symbol)
+        if m is None:
+            return None
+        last = m.last()
+        return last if last is not None else m.mid()
+
+    return mark
 
 
 class Account:
@@ -136,6 +127,7 @@ class Account:
         leverage: Decimal | int = 1,
         shortable: Callable[[str], bool] | Collection[str] | None = None,
         short_limits: Mapping[str, Decimal | int] | None = None,
+        marks: MarkSource | None = None,
     ) -> None:
         c = _decimal(cash)
         if c is None or c < 0:
@@ -164,6 +156,10 @@ class Account:
         self._cash = c
         self._fees = _ZERO
         self._books: dict[str, _Book] = {}
+        self._marks: MarkSource | None = None
+        self.follow(marks)
+        self._lastday: dict[str, Decimal] = {}  # each symbol's mark at the last session close
+        self._last_equity = c
         self._res: dict[str, Reservation] = {}
         # Per (symbol, side): the open reservations oldest first, their quantity and their value
         # at full size (sum of qty * price), and a cache of (reducing capacity left, reserved
@@ -230,13 +226,65 @@ class Account:
         return realized
 
     def mark(self, symbol: str, price: Decimal) -> None:
-        """Set the price ``symbol`` is valued at (for equity, unrealised P&L, buying power)."""
+        """Set the price ``symbol`` is valued at (for equity, unrealised P&L, buying power) while
+        the mark source shows none for it (always, without a source)."""
         _check_symbol(symbol)
         p = _positive("price", price)
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = _Book()
         book.mark = p
+
+    def follow(self, marks: MarkSource | None) -> None:
+        """Value positions at ``marks(symbol)`` when it gives a price (None: explicit marks
+        only). It is called whenever a figure that depends on marks is asked for, never when
+        the market moves."""
+        if marks is not None and not callable(marks):
+            raise SimulationError("marks", marks, "give a function of the symbol, or None")
+        self._marks = marks
+
+    def current_mark(self, symbol: str) -> Decimal | None:
+        """The price ``symbol`` is valued at now (the marks rule), None if it has none."""
+        book = self._books.get(symbol)
+        if book is None:
+            return self._marks(symbol) if self._marks is not None else None
+        return self._mark(symbol, book)
+
+    def _mark(self, symbol: str, book: _Book) -> Decimal | None:
+        source = self._marks
+        if source is not None:
+            p = source(symbol)
+            if p is not None:
+                return p
+        if book.mark is not None:
+            return book.mark
+        return book.cost / book.qty if book.qty else None
+
+    def close_session(self, symbols: Iterable[str] = ()) -> None:
+        """A session closed: keep the equity (:attr:`last_equity`) and the current mark of every
+        symbol held or marked, and of ``symbols`` (the venue's), as their ``lastday_price``."""
+        closes = {}
+        for s in {*self._books, *symbols}:
+            p = self.current_mark(s)
+            if p is not None:
+                closes[s] = p
+        self._lastday = closes
+        self._last_equity = self.equity
+
+    @property
+    def last_equity(self) -> Decimal:
+        """The equity at the last session close (:meth:`close_session`); before the first, the
+        initial cash."""
+        return self._last_equity
+
+    def lastday_price(self, symbol: str) -> Decimal | None:
+        """``symbol``'s mark at the last session close; before one, or if it had no price then,
+        its average entry price (None when flat)."""
+        p = self._lastday.get(symbol)
+        if p is not None:
+            return p
+        book = self._books.get(symbol)
+        return book.cost / book.qty if book is not None and book.qty else None
 
     # ----- reservations -----------------------------------------------------------------------
 
@@ -398,12 +446,14 @@ class Account:
         """(long market value, short market value as a positive amount), in one pass."""
         long = short = _ZERO
         with _localcontext(_CTX):
-            for b in self._books.values():
-                if b.mark:
+            for s, b in self._books.items():
+                if b.qty:
+                    mark = self._mark(s, b)
+                    assert mark is not None  # an open position has an entry price
                     if b.qty > 0:
-                        long += b.qty * b.mark
-                    elif b.qty < 0:
-                        short -= b.qty * b.mark
+                        long += b.qty * mark
+                    else:
+                        short -= b.qty * mark
         return long, short
 
     @property
@@ -445,11 +495,12 @@ class Account:
     def position(self, symbol: str) -> Position:
         """``symbol``'s position (flat, with no mark, if never traded or marked)."""
         book = self._books.get(symbol)
-        return _position(symbol, book) if book else Position(symbol=symbol)
+        return self._position(symbol, book) if book else Position(symbol=symbol)
 
     def positions(self) -> dict[str, Position]:
         """The open (non-flat) positions, in symbol order."""
-        return {s: _position(s, self._books[s]) for s in sorted(self._books) if self._books[s].qty}
+        books = self._books
+        return {s: self._position(s, books[s]) for s in sorted(books) if books[s].qty}
 
     def realized_pnl(self, symbol: str | None = None) -> Decimal:
         """Realised P&L (gross of fees) of ``symbol``, or of all symbols."""
@@ -464,8 +515,15 @@ class Account:
         with _localcontext(_CTX):
             if symbol is not None:
                 book = self._books.get(symbol)
-                return book.unrealized() if book else _ZERO
-            return _sum(b.unrealized() for b in self._books.values())
+                return self._unrealized(symbol, book) if book else _ZERO
+            return _sum(self._unrealized(s, b) for s, b in self._books.items())
+
+    def _unrealized(self, symbol: str, b: _Book) -> Decimal:
+        if not b.qty:
+            return _ZERO
+        mark = self._mark(symbol, b)
+        assert mark is not None  # an open position has an entry price
+        return b.qty * mark - b.cost
 
     def snapshot(self) -> AccountSnapshot:
         return AccountSnapshot.adopt(
@@ -485,6 +543,25 @@ class Account:
         )
 
     # ----- internals --------------------------------------------------------------------------
+
+    def _position(self, symbol: str, b: _Book) -> Position:
+        mark = self._mark(symbol, b)
+        with _localcontext(_CTX):
+            value = b.qty * mark if mark is not None else _ZERO
+            unrealized = value - b.cost if b.qty else _ZERO
+        return Position.adopt(
+            {
+                "symbol": symbol,
+                "qty": b.qty,
+                # The one inexact figure: a display value at 28 digits; cost_basis is exact.
+                "avg_price": b.cost / b.qty if b.qty else _ZERO,
+                "cost_basis": b.cost,
+                "realized_pnl": b.realized,
+                "mark": mark,
+                "market_value": value,
+                "unrealized_pnl": unrealized,
+            }
+        )
 
     def _check(self, symbol: str, side: OrderSide, q: Decimal, p: Decimal) -> Decimal:
         with _localcontext(_CTX):
@@ -531,25 +608,6 @@ class Account:
         if r is None:
             raise OrderValidationError("order_id", order_id, "has no open reservation")
         return r
-
-
-def _position(symbol: str, b: _Book) -> Position:
-    with _localcontext(_CTX):
-        value = b.qty * b.mark if b.mark is not None else _ZERO
-        unrealized = b.unrealized()
-    return Position.adopt(
-        {
-            "symbol": symbol,
-            "qty": b.qty,
-            # The one inexact figure: a display value at the default 28 digits; cost_basis is exact.
-            "avg_price": b.cost / b.qty if b.qty else _ZERO,
-            "cost_basis": b.cost,
-            "realized_pnl": b.realized,
-            "mark": b.mark,
-            "market_value": value,
-            "unrealized_pnl": unrealized,
-        }
-    )
 
 
 def _sum(values: Iterable[Decimal]) -> Decimal:

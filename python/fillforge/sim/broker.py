@@ -36,7 +36,7 @@ from fillforge.orders.enums import (
 from fillforge.orders.manager import EventStream, ManagedOrders, OrderManager, Subscriber
 from fillforge.orders.models import Fill, FrozenModel, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
-from fillforge.sim.account import Account, AccountSnapshot, Position
+from fillforge.sim.account import Account, AccountSnapshot, Position, market_marks
 from fillforge.sim.fees import FeeModel
 from fillforge.sim.rules import BrokerView
 from fillforge.sim.venue import Market, Venue
@@ -121,6 +121,7 @@ class SimulatedBroker(ManagedOrders):
         self._new_id = id_factory
         self._short_markup = short_markup
         self._account = account if account is not None else Account(cash)
+        self._account.follow(market_marks(venue.markets))  # marks follow the market, lazily
         self._latency = venue.latency.sampler()
         self._uid: dict[str, int] = {}
         self._oid: dict[int, str] = {}
@@ -490,6 +491,7 @@ class SimulatedBroker(ManagedOrders):
             m.engine.advance_to(close)
             if m.engine.expire_day():
                 self._drain(m)
+        self._account.close_session(self.venue.markets)  # lastday prices, last equity
         self._close = None
         self._now = max(self._now, close + 1)
 
