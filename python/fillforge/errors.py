@@ -55,6 +55,7 @@ __all__ = [
     "ReplayError",
     "RequestTooLargeError",
     "SimulationError",
+    "SubscriptionError",
     "ThrottleError",
     "TimeError",
     "TimerError",
@@ -168,3 +169,11 @@ class TimeError(FillforgeError):
 class TimerError(TimeError):
     """A broker timer refused: both or neither of ``at_ns``/``every_ns``, a non-positive period,
     a time in the past, a name in use, or an unknown name to cancel."""
+
+
+class SubscriptionError(FillforgeError):
+    """A market-data subscription refused: an empty symbol, or a callback that is not callable."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"{field}={value!r}: {why}")
+        self.field, self.value, self.why = field, value, why

@@ -1,4 +1,4 @@
-"""``AlpacaBroker``: the :class:`~fillforge.sim.broker.Broker` interface on a real Alpaca account
+"""``AlpacaBroker``: the :class:`~fillforge.broker.Broker` interface on a real Alpaca account
 (or any Alpaca-compatible server) through the official alpaca-py SDK.
 
 Requests go through alpaca-py's ``TradingClient``; order updates arrive on its ``TradingStream``.
@@ -27,15 +27,16 @@ import uuid
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.models import Clock, TradeAccount, TradeUpdate
+from alpaca.trading.models import Clock as AlpacaClock
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
+from alpaca.trading.models import TradeAccount, TradeUpdate
 from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
@@ -56,15 +57,20 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from fillforge.alpaca import wire
+from fillforge.broker import (
+    AccountSnapshot,
+    BrokerClock,
+    Position,
+    ReplaceChanges,
+    replace_terms,
+)
 from fillforge.errors import FillforgeError, OrderError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
 from fillforge.orders.manager import ManagedOrders, OrderManager
-from fillforge.orders.models import Fill, OrderRequest, VenueReport
+from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
-from fillforge.sim.account import AccountSnapshot, Position
-from fillforge.sim.broker import BrokerClock
-from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+from fillforge.throttle import RateLimiter, SlidingWindow
+from fillforge.time import NS_PER_SECOND, Clock, WallClock, from_datetime
 
 __all__ = ["AlpacaBroker", "AlpacaError"]
 
@@ -127,18 +133,15 @@ def _d(v: object) -> Decimal | None:
     return None if v is None or v == "" else Decimal(str(v))
 
 
-def _ns(t: Any) -> int:
-    return wire.epoch_ns(t) if t is not None else time.time_ns()
-
-
 class AlpacaBroker(ManagedOrders):
-    """A :class:`~fillforge.sim.broker.Broker` over alpaca-py.
+    """A :class:`~fillforge.broker.Broker` over alpaca-py.
 
     ``url_override`` / ``stream_url`` point at an Alpaca-compatible server (fillforge's own, in
     tests); without them, ``paper`` picks Alpaca's paper or live endpoints. ``timeout`` bounds each
     HTTP request (seconds); ``attempts`` and ``max_wait`` bound the retries. ``reconcile_every``
     (seconds) also reconciles on a timer while connected; it defaults to 5 s when the SDK's
     stream cannot be watched for reconnects (see :meth:`_watch_reconnects`), and to off otherwise.
+    ``clock`` tells the time (default: the wall clock): request times, timers.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class AlpacaBroker(ManagedOrders):
         max_wait: float = 8.0,
         stream: bool = True,
         reconcile_every: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         key = key_id or os.environ.get("APCA_API_KEY_ID")
         secret = secret_key or os.environ.get("APCA_API_SECRET_KEY")
@@ -173,7 +177,8 @@ class AlpacaBroker(ManagedOrders):
         self._limiter = RateLimiter(SlidingWindow(requests_per_minute, 60 * NS_PER_SECOND))
         self._attempts, self._max_wait = attempts, max_wait
         self._backoff = wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05)
-        self.manager = OrderManager(clock=time.time_ns)
+        self._time = clock if clock is not None else WallClock()
+        self.manager = OrderManager(clock=self._time.now_ns)
         self._lock = threading.RLock()
         self._stream: TradingStream | None = None
         self._thread: threading.Thread | None = None
@@ -227,6 +232,10 @@ class AlpacaBroker(ManagedOrders):
         with contextlib.suppress(FillforgeError, requests.RequestException, APIError):
             self.reconcile()
 
+    def _ns(self, t: Any) -> int:
+        """An SDK time (an aware datetime) in ns; the clock's time when the SDK gives none."""
+        return from_datetime(t) if t is not None else self._time.now_ns()
+
     # ----- lifecycle --------------------------------------------------------------------------
 
     def connect(self) -> AlpacaBroker:
@@ -277,7 +286,8 @@ class AlpacaBroker(ManagedOrders):
             if isinstance(e, APIError) and e.status_code == 429 and e.response is not None:
                 reset = e.response.headers.get("X-Ratelimit-Reset")
                 if reset is not None:
-                    return float(min(max(float(reset) - time.time(), base), self._max_wait))
+                    left = float(reset) - self._time.now_ns() / NS_PER_SECOND
+                    return float(min(max(left, base), self._max_wait))
             return float(base)
 
         for attempt in Retrying(
@@ -341,24 +351,18 @@ class AlpacaBroker(ManagedOrders):
                 self._sync(ended)
 
     def replace(
-        self,
-        order_id: str,
-        *,
-        qty: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        trail: Decimal | None = None,
+        self, order_id: str, terms: ReplaceTerms | None = None, **changes: Unpack[ReplaceChanges]
     ) -> None:
+        t = replace_terms(terms, changes)
         req = ReplaceOrderRequest(
-            qty=None if qty is None else int(qty),
-            limit_price=_f(limit_price),
-            stop_price=_f(stop_price),
-            trail=_f(trail),
+            qty=None if t.qty is None else int(t.qty),
+            limit_price=_f(t.limit_price),
+            stop_price=_f(t.stop_price),
+            trail=_f(t.trail),
+            client_order_id=t.client_order_id,
         )
         with self._lock:
-            self.manager.request_replace(
-                order_id, qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail
-            )
+            self.manager.request_replace(order_id, **t.model_dump(exclude_none=True))
         new = self._call(lambda: self._client.replace_order_by_id(order_id, req))
         assert isinstance(new, AlpacaOrder)
         with self._lock:
@@ -367,7 +371,7 @@ class AlpacaBroker(ManagedOrders):
                 report = VenueReport.trusted(
                     kind=EventKind.REPLACED,
                     order_id=order_id,
-                    ts=_ns(new.created_at),
+                    ts=self._ns(new.created_at),
                     new_order_id=str(new.id),
                 )
                 self.manager.apply(report)
@@ -415,12 +419,12 @@ class AlpacaBroker(ManagedOrders):
         )
 
     def clock(self) -> BrokerClock:
-        c = _as(Clock, self._call(self._client.get_clock))
+        c = _as(AlpacaClock, self._call(self._client.get_clock))
         return BrokerClock.trusted(
-            timestamp_ns=_ns(c.timestamp),
+            timestamp_ns=self._ns(c.timestamp),
             is_open=c.is_open,
-            next_open_ns=_ns(c.next_open),
-            next_close_ns=_ns(c.next_close),
+            next_open_ns=self._ns(c.next_open),
+            next_close_ns=self._ns(c.next_close),
         )
 
     # ----- keeping the local state right ----------------------------------------------------
@@ -449,7 +453,7 @@ class AlpacaBroker(ManagedOrders):
             if str(update.order.id) not in self.manager.orders:
                 self._adopt(update.order, None)
             else:
-                self._sync(update.order, fill, _ns(update.timestamp))
+                self._sync(update.order, fill, self._ns(update.timestamp))
 
     def _adopt(self, a: AlpacaOrder, request: OrderRequest | None) -> Order:
         """Register an Alpaca order (ours, a leg, or one placed elsewhere) as a simple order."""
@@ -461,8 +465,8 @@ class AlpacaBroker(ManagedOrders):
         simple = r.model_copy(
             update={"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
         )
-        order = self.manager.create(simple, order_id=oid, ts=_ns(a.created_at))
-        self.manager.submit(oid, ts=_ns(a.submitted_at))
+        order = self.manager.create(simple, order_id=oid, ts=self._ns(a.created_at))
+        self.manager.submit(oid, ts=self._ns(a.submitted_at))
         self._sync(a)
         return order
 
@@ -475,7 +479,7 @@ class AlpacaBroker(ManagedOrders):
         """Apply what an Alpaca order snapshot (and a fill, from the stream) says happened."""
         oid = str(a.id)
         o = self.manager.get(oid)
-        t = ts if ts is not None else _ns(a.updated_at)
+        t = ts if ts is not None else self._ns(a.updated_at)
         status = a.status.value
         if o.status.value in ("pending_new", "created") and status not in (
             "pending_new",
@@ -529,7 +533,7 @@ class AlpacaBroker(ManagedOrders):
             liquidity=LiquiditySide.TAKER,
             commission=Decimal(0),
             ts_event=t,
-            ts_recv=time.time_ns(),
+            ts_recv=self._time.now_ns(),
         )
         kind = EventKind.FILL if filled >= o.order_qty else EventKind.PARTIAL_FILL
         self.manager.apply(VenueReport.trusted(kind=kind, order_id=o.id, ts=t, fill=f))

@@ -16,8 +16,9 @@ import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Unpack
 
+from fillforge.broker import Broker, BrokerClock, ReplaceChanges, replace_terms
 from fillforge.codes import Reason
 from fillforge.errors import (
     FillforgeError,
@@ -33,8 +34,8 @@ from fillforge.orders.enums import (
     OrderTimeInForce,
     OrderType,
 )
-from fillforge.orders.manager import EventStream, ManagedOrders, OrderManager, Subscriber
-from fillforge.orders.models import Fill, FrozenModel, OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.manager import ManagedOrders, OrderManager
+from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position, market_marks
 from fillforge.sim.fees import FeeModel
@@ -58,40 +59,6 @@ _NO_TIME = -(2**63)
 _PROVISIONAL = "\0provisional"
 _ZERO = Decimal(0)
 _FREE = FeeModel.zero()  # an engine's clock before its first message
-
-
-class BrokerClock(FrozenModel):
-    """The broker's time (UNIX ns) and the venue session around it."""
-
-    timestamp_ns: int
-    is_open: bool
-    next_open_ns: int | None
-    next_close_ns: int | None
-
-
-@runtime_checkable
-class Broker(Protocol):
-    """What strategy code needs from any broker, simulated or live."""
-
-    def submit(self, request: OrderRequest) -> Order: ...
-    def cancel(self, order_id: str) -> None: ...
-    def replace(
-        self,
-        order_id: str,
-        *,
-        qty: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        trail: Decimal | None = None,
-    ) -> None: ...
-    def get_order(self, order_id: str) -> Order: ...
-    def get_order_by_client_id(self, client_order_id: str) -> Order: ...
-    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]: ...
-    def positions(self) -> dict[str, Position]: ...
-    def account(self) -> AccountSnapshot: ...
-    def clock(self) -> BrokerClock: ...
-    def events(self) -> EventStream: ...
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]: ...
 
 
 class SimulatedBroker(ManagedOrders):
@@ -289,20 +256,15 @@ class SimulatedBroker(ManagedOrders):
         self._deliver_due()
 
     def replace(
-        self,
-        order_id: str,
-        *,
-        qty: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        trail: Decimal | None = None,
+        self, order_id: str, terms: ReplaceTerms | None = None, **changes: Unpack[ReplaceChanges]
     ) -> None:
         """Ask to replace (Alpaca's semantics: a new order id, the old order ``replaced``; the
         new order takes a new place in the queue). ``trail`` changes a trailing stop's trail (a
         price, or a percent, as the order has it), keeping its water mark."""
         o = self.manager.get(order_id)
         # Every check before anything changes: the terms, their grids, the account.
-        ReplaceTerms(qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail)
+        t = replace_terms(terms, changes)
+        qty, limit_price, stop_price, trail = t.qty, t.limit_price, t.stop_price, t.trail
         inst = self.venue.market(o.symbol).instrument
         if qty is not None:
             inst.to_lots(qty)
@@ -312,9 +274,7 @@ class SimulatedBroker(ManagedOrders):
         if trail is not None:
             self._trail_args(o, trail)  # validates before anything changes
         self._check_replacement(o, qty, limit_price)
-        self.manager.request_replace(
-            order_id, qty=qty, limit_price=limit_price, stop_price=stop_price, trail=trail
-        )
+        self.manager.request_replace(order_id, **t.model_dump(exclude_none=True))
         self._schedule(self._now + self._cancel_delay(), lambda: self._replace_arrive(o.id))
         self._deliver_due()
 

@@ -1,0 +1,31 @@
+"""The broker interface (layer 2): what strategy code talks to, whichever broker is behind it.
+
+:class:`Broker` and its async twin :class:`AsyncBroker`, the models brokers answer with
+(positions, account snapshots, :class:`BrokerClock`, quotes, trades, bars), the timer rules
+(:class:`TimerBook`, :class:`WallTimers`) and the market-data subscription registry. The
+simulated broker (:mod:`fillforge.sim`) and the live one (:mod:`fillforge.alpaca`) implement it;
+nothing here imports either. See ``docs/broker.md``.
+"""
+
+from fillforge.broker.models import AccountSnapshot, Bar, BrokerClock, Position, Quote, Trade
+from fillforge.broker.protocol import AsyncBroker, Broker, ReplaceChanges, replace_terms
+from fillforge.broker.subscriptions import DataKind, Subscriptions
+from fillforge.broker.timers import TimerBook, TimerCallback, WallTimers
+
+__all__ = [
+    "AccountSnapshot",
+    "AsyncBroker",
+    "Bar",
+    "Broker",
+    "BrokerClock",
+    "DataKind",
+    "Position",
+    "Quote",
+    "ReplaceChanges",
+    "Subscriptions",
+    "TimerBook",
+    "TimerCallback",
+    "Trade",
+    "WallTimers",
+    "replace_terms",
+]
