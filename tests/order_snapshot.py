@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from order_driver import OrderDriver
+
 from fillforge.orders import Order
 
 
-def snapshot(o: Order) -> tuple[Any, ...]:
+def snapshot(o: Order | OrderDriver) -> tuple[Any, ...]:
     pending = None if o.pending_request is None else dict(o.pending_request)
     return (
         o.state,

@@ -7,6 +7,10 @@ of ``(status, cum qty, leaves qty)`` after each step, and the order qty where it
 matrix. After every step :class:`Tape` checks the invariants of section 2.7 (INV-1, INV-2, INV-3,
 INV-6, INV-7) on the order the event is about.
 
+Orders are driven the supported way: our requests through the order manager and the venue's
+answers as ``VenueReport``s through ``OrderManager.apply`` (``OrderDriver``, whose methods are
+named after the table's events; the order itself is a read-only view).
+
 How matrix rows map to the engine:
 
 - Row 1 (``-> NewOrderSingle``) is our ``submit``: ``pending_new``, leaves = order qty.
@@ -30,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from order_driver import OrderDriver
 from order_snapshot import snapshot
 
 from fillforge import (
@@ -37,7 +42,6 @@ from fillforge import (
     EventKind,
     Fill,
     InvalidTransitionError,
-    Order,
     OrderEvent,
     OrderManager,
     OrderRequest,
@@ -118,8 +122,7 @@ class Tape:
     old order of a chain, which is not a row of the live order).
     """
 
-    def __init__(self, *orders: Order, manager: OrderManager | None = None) -> None:
-        self.orders = {o.id: o for o in orders}
+    def __init__(self, manager: OrderManager) -> None:
         self.manager = manager
         self.rows: list[Row] = []
         self.order_qtys: list[Qty] = []
@@ -128,10 +131,8 @@ class Tape:
         self._before_pending: dict[str, OrderStatus] = {}
         self._trade_ids = itertools.count(1)
 
-    def order(self, order_id: str) -> Order:
-        if self.manager is not None:
-            return self.manager.get(order_id)
-        return self.orders[order_id]
+    def order(self, order_id: str) -> OrderDriver:
+        return OrderDriver(self.manager, order_id)
 
     def __call__(self, ev: OrderEvent) -> OrderEvent:
         self.check(ev)
@@ -148,20 +149,19 @@ class Tape:
         return self(evs[-1])
 
     def fill(
-        self, o: Order, qty: int, price: str | int = 100, trade_id: str | None = None
+        self, o: OrderDriver, qty: int, price: str | int = 100, trade_id: str | None = None
     ) -> OrderEvent:
         return self(o.fill(self.trade(o, qty, price, trade_id)))
 
     def trade(
-        self, o: Order, qty: int, price: str | int = 100, trade_id: str | None = None
+        self, o: OrderDriver, qty: int, price: str | int = 100, trade_id: str | None = None
     ) -> Fill:
         tid = trade_id or f"T{next(self._trade_ids)}"
         return Fill(trade_id=tid, order_id=o.id, price=D(price), qty=D(qty))
 
-    def replace(self, o: Order, new_id: str, **terms: Any) -> Order:
+    def replace(self, o: OrderDriver, new_id: str, **terms: Any) -> OrderDriver:
         """The venue confirms the replace: record the new (live) order's row."""
         old_ev, new, new_ev = o.replace(new_id, **terms)
-        self.orders[new.id] = new
         self.check(old_ev)
         assert (old_ev.status, old_ev.leaves_qty) == (REPL, D(0))
         assert (o.replaced_by, new.replaces) == (new.id, o.id)
@@ -169,7 +169,7 @@ class Tape:
         self(new_ev)
         return new
 
-    def refused(self, o: Order, event: str, call: Callable[[], object]) -> None:
+    def refused(self, o: OrderDriver, event: str, call: Callable[[], object]) -> None:
         """An event the table does not allow raises InvalidTransitionError naming the order, its
         state and the event, and changes nothing."""
         before = snapshot(o)
@@ -231,12 +231,12 @@ class Tape:
             self.refused(o, "request_cancel", o.request_cancel)
 
 
-def start(tif: OrderTimeInForce = DAY, qty: int = 10000) -> tuple[Order, Tape]:
-    o = Order("X", request(qty, tif=tif), client_order_id="X")
-    return o, Tape(o)
+def start(tif: OrderTimeInForce = DAY, qty: int = 10000) -> tuple[OrderDriver, Tape]:
+    o = OrderDriver.new(request(qty, tif=tif))
+    return o, Tape(o.manager)
 
 
-def new_part_filled(fill: int = 1000) -> tuple[Order, Tape]:
+def new_part_filled(fill: int = 1000) -> tuple[OrderDriver, Tape]:
     """Rows 1-3 of most matrices: sent, New, a first partial fill."""
     o, t = start()
     t(o.submit())
@@ -319,8 +319,9 @@ def test_T_A3_reject_on_entry() -> None:
     t(m.submit(o.id))
     t.many(m.apply(VenueReport(kind=EventKind.REJECTED, order_id=o.id, reason="bad")))
     assert t.rows == [(PN, 0, 10000), (REJ, 0, 0)]
-    t.refused(o, "ack", o.ack)
-    t.refused(o, "expire", o.expire)
+    d = OrderDriver(m, o.id)
+    t.refused(d, "ack", d.ack)
+    t.refused(d, "expire", d.expire)
 
 
 # ----- B: cancel -------------------------------------------------------------------------------
@@ -929,7 +930,7 @@ def test_F_1_b_poss_resend_and_duplicate_client_order_id() -> None:
 # ----- H: good-till orders ---------------------------------------------------------------------
 
 
-def gt_day_one() -> tuple[Order, Tape]:
+def gt_day_one() -> tuple[OrderDriver, Tape]:
     o, t = start(GTC)
     t(o.submit())
     t(o.ack())
@@ -1005,8 +1006,8 @@ def test_INV_6_reject_after_pending_restores_done_for_day(tif: OrderTimeInForce,
 
 
 def test_I_1_a_fill_or_kill_cannot_be_filled() -> None:
-    o = Order("X", request(tif=OrderTimeInForce.FOK), client_order_id="X")
-    t = Tape(o)
+    o = OrderDriver.new(request(tif=OrderTimeInForce.FOK))
+    t = Tape(o.manager)
     t(o.submit())
     t(o.ack())
     t(o.cancel("fok: cannot be filled"))  # killed: ExecType Canceled
@@ -1014,8 +1015,8 @@ def test_I_1_a_fill_or_kill_cannot_be_filled() -> None:
 
 
 def test_I_1_b_immediate_or_cancel_remainder() -> None:
-    o = Order("X", request(tif=OrderTimeInForce.IOC), client_order_id="X")
-    t = Tape(o)
+    o = OrderDriver.new(request(tif=OrderTimeInForce.IOC))
+    t = Tape(o.manager)
     t(o.submit())
     t(o.ack())
     t.fill(o, 1000)

@@ -18,6 +18,9 @@ A small model, written from the FIX matrices and the engine's modelling choices 
 
 A New that crosses a pending report (it arrives while pending) makes a later reject restore
 ``new``: the venue has acknowledged the order.
+
+The order is driven the supported way (``OrderDriver``): our requests through the order manager,
+every venue answer as a ``VenueReport`` through ``OrderManager.apply``.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from order_driver import OrderDriver
 from order_snapshot import snapshot
 
 from fillforge import (
     EventKind,
     Fill,
     InvalidTransitionError,
-    Order,
     OrderEvent,
     OrderRequest,
     OrderSide,
@@ -90,11 +93,11 @@ def resolve(cum: Decimal, qty: Decimal) -> OrderStatus:
 class OrderLifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.order: Order
+        self.order: OrderDriver
         self.good_till = False
         self.request = False  # model: a cancel/replace request is outstanding
         self.before_pending: OrderStatus = CREATED
-        self.replaced: list[Order] = []
+        self.replaced: list[OrderDriver] = []
         self.serial = 0
 
     @initialize(
@@ -111,8 +114,9 @@ class OrderLifecycle(RuleBasedStateMachine):
             limit_price=D(100),
             qty=QTY,
             time_in_force=tif,
+            client_order_id="c0",
         )
-        self.order = Order("o0", req, client_order_id="c0")
+        self.order = OrderDriver.new(req, order_id="o0")
         self.good_till = tif is OrderTimeInForce.GTC
         if prefix != "created":
             self.submit()
@@ -127,7 +131,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     def status(self) -> OrderStatus:
         return self.order.status
 
-    def ended(self, o: Order) -> bool:
+    def ended(self, o: OrderDriver) -> bool:
         """Ended for the purpose of fills: ``late`` is set on fills that hit it. A day order's
         done for day counts (its leaves are 0); a GT order's does not."""
         return o.status in ENDED or (o.status is DFD and not o.is_good_till())
