@@ -1,11 +1,11 @@
 """Request bodies for the server's pure-ASGI layers: read one whole (or refuse it past a limit),
-then hand the route a ``receive`` that replays it."""
+then hand the route a ``receive`` that replays it; the client's address."""
 
 from __future__ import annotations
 
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
-__all__ = ["read_body", "replaying"]
+__all__ = ["client_address", "read_body", "replaying"]
 
 
 async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
@@ -34,3 +34,9 @@ def replaying(raw: bytes, receive: Receive) -> Receive:
         return replay.pop() if replay else await receive()
 
     return replayed
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address (host only: one budget per machine, whatever its ports)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

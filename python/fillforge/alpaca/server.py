@@ -6,25 +6,27 @@ engine: orders rest, match and fill in the venue's Rust engines. FastAPI on uvic
 OpenAPI description is at ``/openapi.json``); it binds to 127.0.0.1 unless told otherwise, checks
 its key pair on every request, and limits each key to ``requests_per_minute`` with the Rust
 throttle (429 with Alpaca's ``X-Ratelimit-*`` headers). Secrets are never logged.
+
+The server is thin: Alpaca's venue rules are the broker's profile (:class:`~fillforge.venues.
+AlpacaRules`), the routes (``order_routes``, ``position_routes``, ``stream_routes``,
+``account_routes``) parse, call the broker and answer, and every call on the simulation runs on
+one simulation thread, in the order the calls come (:class:`Simulation`), never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import datetime as dt
 import hmac
-import json
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
-from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -32,90 +34,24 @@ from starlette.types import Message, Receive, Scope, Send
 from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.alpaca.account_routes import add_account_routes
-from fillforge.alpaca.asgi import read_body, replaying
-from fillforge.errors import (
-    DuplicateClientOrderIdError,
-    FillforgeError,
-    InsufficientBuyingPowerError,
-    InsufficientQtyError,
-    InvalidTransitionError,
-    NotShortableError,
-    OrderValidationError,
-    SimulationError,
-    UnknownOrderIdError,
-)
-from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderType
-from fillforge.orders.models import OrderEvent, OrderRequest
+from fillforge.alpaca.asgi import client_address, read_body, replaying
+from fillforge.alpaca.data_routes import data_router, latest_quote_json
+from fillforge.alpaca.order_routes import add_order_routes, answer, fail
+from fillforge.alpaca.position_routes import add_position_routes
+from fillforge.alpaca.stream_routes import add_stream_routes
+from fillforge.errors import FillforgeError, OrderValidationError, SimulationError
+from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
-from fillforge.venues.rules import AuctionWindowError, WashTradeError
+from fillforge.venues import AlpacaRules
 
-__all__ = ["AlpacaServer", "Faults"]
+__all__ = ["AlpacaServer", "Faults", "Simulation"]
 
 _WINDOW_NS = 60 * NS_PER_SECOND
-_DROP = "\0drop"  # the queue item that closes a stream
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Alpaca's answer to an order that could trade against the account's own (users report it as
-# 403 with code 40310000).
-_WASH = "potential wash trade detected. use complex orders"
-_WASHABLE = frozenset({OrderType.MARKET, OrderType.LIMIT})
-
-
-def _status_of(e: FillforgeError) -> tuple[int, dict[str, Any]]:
-    """Alpaca's status code and error body for a refusal."""
-    if isinstance(e, InsufficientBuyingPowerError):
-        return 403, wire.error(
-            wire.CODE_FORBIDDEN,
-            "insufficient buying power",
-            buying_power=str(e.available),
-            cost_basis=str(e.needed),
-        )
-    if isinstance(e, InsufficientQtyError):
-        return 403, wire.error(
-            wire.CODE_FORBIDDEN,
-            f"insufficient qty available for order (requested: {wire.plain(e.requested)}, "
-            f"available: {wire.plain(e.available)})",
-            available=wire.plain(e.available),
-            symbol=e.symbol,
-        )
-    if isinstance(e, NotShortableError):
-        return 403, wire.error(wire.CODE_FORBIDDEN, str(e))
-    if isinstance(e, WashTradeError):
-        return 403, wire.error(wire.CODE_FORBIDDEN, e.why)
-    if isinstance(e, AuctionWindowError):
-        return 422, wire.error(wire.CODE_UNPROCESSABLE, e.why)
-    if isinstance(e, UnknownOrderIdError):
-        return 404, wire.error(wire.CODE_NOT_FOUND, "order not found")
-    if isinstance(e, OrderValidationError):
-        return 422, wire.error(wire.CODE_INVALID, str(e))
-    if isinstance(e, DuplicateClientOrderIdError):
-        return 422, wire.error(wire.CODE_UNPROCESSABLE, "client_order_id must be unique")
-    if isinstance(e, SimulationError) and e.field == "symbol" and e.why.startswith("not listed"):
-        # As Alpaca answers an order for an asset it does not have (alpacahq/Alpaca-API#184).
-        return 422, wire.error(wire.CODE_INVALID, f"could not find us_equity '{e.value}'")
-    return 422, wire.error(wire.CODE_UNPROCESSABLE, str(e))
-
-
-def _fail(e: FillforgeError) -> JSONResponse:
-    status, body = _status_of(e)
-    return JSONResponse(body, status_code=status)
-
-
-def _bool(v: str | None) -> bool:
-    return v is not None and v.lower() in ("true", "1", "yes")
-
-
-def _when(v: str | None, field: str) -> int | None:
-    """An RFC 3339 time (UTC when it has no offset) in epoch nanoseconds."""
-    if not v:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise OrderValidationError(field, v, "expected an RFC 3339 time") from None
-    return wire.epoch_ns(t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC))
+T = TypeVar("T")
 
 
 def _day(v: str | None, field: str) -> dt.date | None:
@@ -125,11 +61,6 @@ def _day(v: str | None, field: str) -> dt.date | None:
         return dt.date.fromisoformat(v)
     except ValueError:
         raise OrderValidationError(field, v, "expected a date, YYYY-MM-DD") from None
-
-
-def _one_of(v: str | None, field: str, allowed: tuple[str, ...]) -> None:
-    if v is not None and v not in allowed:
-        raise OrderValidationError(field, v, f"expected one of {', '.join(allowed)}")
 
 
 class Faults:
@@ -166,12 +97,65 @@ class Faults:
             return self._plan.pop(0)
 
 
+class Simulation:
+    """Every call on the simulation, run on one thread in the order the calls come.
+
+    ``submit(fn)`` queues ``fn`` (a future of its result); ``await run(fn)`` waits for it without
+    blocking the event loop; ``call(fn)`` waits for it from any other thread. Each call first runs
+    the simulation up to now (``sync``) and holds ``lock`` while it runs, so readers that take the
+    lock themselves see a whole step. Before :meth:`start` (and after :meth:`stop`) a call runs at
+    once on the caller's thread, under the lock.
+    """
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self.lock = threading.RLock()
+        self._sync = sync
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._ident: int | None = None
+
+    def start(self) -> None:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, "alpaca-sim")
+
+    def stop(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _job(self, fn: Callable[[], T]) -> T:
+        self._ident = threading.get_ident()
+        with self.lock:
+            self._sync()
+            return fn()
+
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        pool = self._pool
+        if pool is not None and threading.get_ident() != self._ident:
+            return pool.submit(self._job, fn)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        try:
+            done.set_result(self._job(fn))
+        except BaseException as e:  # the caller's future carries it, as the pool's would
+            done.set_exception(e)
+        return done
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def call(self, fn: Callable[[], T]) -> T:
+        return self.submit(fn).result()
+
+
 class AlpacaServer:
     """The server around one :class:`SimulatedBroker`.
 
     ``start()`` serves in a background thread (``port=0``: an ephemeral port) and returns when it
     listens; use it as a context manager in tests. Calls that touch the broker from another
-    thread (scripted prices) go through :meth:`call`, which holds the server's lock.
+    thread (scripted prices) go through :meth:`call`, which runs them on the simulation thread in
+    turn with the requests.
+
+    The served account follows Alpaca's venue rules: a broker without a profile is given
+    :class:`~fillforge.venues.AlpacaRules`.
 
     The simulation clock follows the wall clock at ``speed`` (1.0: real time; 60: a minute of
     data per second) from the broker's time at construction: before every request, and every
@@ -204,30 +188,32 @@ class AlpacaServer:
                 raise SimulationError(name, limit, "expected a positive integer")
         if not auth_timeout > 0:
             raise SimulationError("auth_timeout", auth_timeout, "expected a positive duration")
+        if speed is not None and not speed > 0:
+            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
         self.max_body_bytes = max_body_bytes
         self.auth_timeout = auth_timeout
         self.login_failures_per_minute = login_failures_per_minute
         # Failed logins (HTTP and websocket) per client address: past the budget, that address
         # is answered 429 until its window clears, whatever it sends.
         self._failed_logins = RateLimiter(SlidingWindow(login_failures_per_minute, _WINDOW_NS))
+        if broker.rules is None:
+            broker.rules = AlpacaRules()
         self.broker = broker
         self.host, self.port = host, port
         self.exchange = exchange
         self.requests_per_minute = requests_per_minute
         self._key, self._secret = key_id, secret_key
-        self.lock = threading.RLock()
+        self.simulation = Simulation(self._sync)
+        self.lock = self.simulation.lock  # held by every call on the simulation
         self.limiter = RateLimiter(SlidingWindow(requests_per_minute, _WINDOW_NS))
-        self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._created_ns = broker.now()
-        if speed is not None and not speed > 0:
-            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
         self.speed = speed
         self._origin = (time.time_ns(), broker.now())
         self._ticking = threading.Event()
+        self._ticker: threading.Thread | None = None
         self.faults = Faults()
-        broker.subscribe(self._on_event)
         self.app_routes = self._build()
         self.app = self._gate
 
@@ -263,28 +249,31 @@ class AlpacaServer:
             interface="asgi3",
         )
         server = uvicorn.Server(config)
+        self.simulation.start()
         self._server = server
         self._thread = threading.Thread(target=server.run, name="alpaca-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.simulation.stop()
                 raise SimulationError("port", self.port, "the server did not start")
             time.sleep(0.005)
         self.port = server.servers[0].sockets[0].getsockname()[1]
         if self.speed is not None:
             self._ticking.set()
-            threading.Thread(target=self._tick, name="alpaca-clock", daemon=True).start()
+            self._ticker = threading.Thread(target=self._tick, name="alpaca-clock", daemon=True)
+            self._ticker.start()
         return self
 
     def _tick(self) -> None:
         while self._ticking.is_set():
-            with self.lock:
-                self._sync()
+            self.simulation.call(lambda: None)  # each call runs the clock up to now first
             time.sleep(0.02)
 
     def _sync(self) -> None:
-        """Run the simulation up to the time the wall clock says it is (caller holds the lock)."""
+        """Run the simulation up to the time the wall clock says it is (on the simulation
+        thread, under the lock)."""
         if self.speed is None:
             return
         wall0, sim0 = self._origin
@@ -294,10 +283,14 @@ class AlpacaServer:
 
     def stop(self) -> None:
         self._ticking.clear()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+            self._ticker = None
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
         self._server = self._thread = None
+        self.simulation.stop()
 
     def restart(self) -> None:
         """Stop and serve again on the same port (the simulation keeps its state): clients see
@@ -312,120 +305,28 @@ class AlpacaServer:
         self.stop()
 
     def call(self, fn: Callable[[SimulatedBroker], Any]) -> Any:
-        """Run ``fn(broker)`` under the server's lock (for scripted prices from a test)."""
-        with self.lock:
-            self._sync()
-            return fn(self.broker)
+        """Run ``fn(broker)`` on the simulation thread, in turn with the requests (for scripted
+        prices from a test); its result, or what it raised."""
+        return self.simulation.call(lambda: fn(self.broker))
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the simulation thread, awaited without blocking the event loop."""
+        return await self.simulation.run(fn)
 
     # ----- trade_updates --------------------------------------------------------------------
 
-    def _on_event(self, e: OrderEvent) -> None:
-        name = wire.TRADE_EVENTS.get(e.kind)
-        if name is None or not self._streams:
-            return
-        data: dict[str, Any] = {
-            "event": name,
-            "timestamp": wire.timestamp(e.ts),
-            "order": self._order_json(self.broker.get_order(e.order_id)),
-        }
-        if e.fill is not None:
-            position = self.broker.positions().get(e.symbol)
-            data |= {
-                "execution_id": str(uuid.uuid5(uuid.NAMESPACE_URL, e.fill.trade_id)),
-                "price": str(e.fill.price),
-                "qty": str(e.fill.qty),
-                "position_qty": str(position.qty if position else 0),
-            }
-        frame = json.dumps({"stream": "trade_updates", "data": data})
-        for loop, queue in list(self._streams):
-            with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
-                loop.call_soon_threadsafe(queue.put_nowait, frame)
+    @property
+    def _streams(self) -> list[Any]:
+        """The listening ``trade_updates`` sockets."""
+        return self.stream.listening
 
-    async def _stream(self, ws: WebSocket) -> None:
-        """The ``trade_updates`` stream. A client has ``auth_timeout`` seconds to authenticate;
-        a failed login, a frame that is not a JSON object, or an unknown action closes the
-        socket cleanly (policy violation, 1008) after an error frame, as does a client address
-        out of failed-login budget."""
-        await ws.accept()
-        address = _address(ws.scope)
-        try:
-            if self._locked_out(address):
-                await self._refuse(ws, "too many failed logins: try again later")
-                return
-            try:
-                msg = await asyncio.wait_for(_frame(ws), timeout=self.auth_timeout)
-            except TimeoutError:
-                await self._refuse(ws, "authentication timeout")
-                return
-            data = msg.get("data") if msg is not None else None
-            ok = (
-                msg is not None
-                and msg.get("action") in ("authenticate", "auth")
-                and isinstance(data, dict)
-                and self._authorized(data.get("key_id"), data.get("secret_key"))
-            )
-            if not ok:
-                self._login_failed(address)
-            await ws.send_text(_authorization(ok))
-            if not ok:
-                await ws.close(code=1008)
-                return
-            await self._serve_stream(ws)
-        except WebSocketDisconnect:
-            return
-
-    async def _refuse(self, ws: WebSocket, why: str) -> None:
-        await ws.send_text(json.dumps({"stream": "authorization", "data": {"error": why}}))
-        await ws.close(code=1008)
-
-    async def _serve_stream(self, ws: WebSocket) -> None:
-        """An authenticated stream: ``listen`` requests, and the events it listens to."""
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        entry = (asyncio.get_running_loop(), queue)
-        listening = False
-        receive = asyncio.ensure_future(_frame(ws))
-        try:
-            while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    if get.result() == _DROP:
-                        await ws.close(code=1012)
-                        return
-                    if listening:
-                        await ws.send_text(get.result())
-                else:
-                    get.cancel()
-                if receive in done:
-                    req = receive.result()
-                    data = req.get("data") if req is not None else None
-                    streams = data.get("streams") if isinstance(data, dict) else None
-                    if (
-                        req is None
-                        or req.get("action") != "listen"
-                        or not isinstance(streams, list)
-                    ):
-                        error = {"error": "expected {action: listen, data: {streams: [...]}}"}
-                        await ws.send_text(json.dumps({"stream": "listening", "data": error}))
-                        await ws.close(code=1008)
-                        return
-                    listening = "trade_updates" in streams
-                    if listening and entry not in self._streams:
-                        self._streams.append(entry)
-                    elif not listening and entry in self._streams:
-                        self._streams.remove(entry)
-                    await ws.send_text(
-                        json.dumps({"stream": "listening", "data": {"streams": streams}})
-                    )
-                    receive = asyncio.ensure_future(_frame(ws))
-        finally:
-            receive.cancel()
-            if entry in self._streams:
-                self._streams.remove(entry)
+    def drop_streams(self) -> None:
+        """Close every trade_updates websocket (clients reconnect)."""
+        self.stream.drop()
 
     # ----- HTTP -----------------------------------------------------------------------------
 
-    def _authorized(self, key: object, secret: object) -> bool:
+    def authorized(self, key: object, secret: object) -> bool:
         """The key pair, compared in constant time as bytes (any text a client sends, however
         malformed, is a failed login, never an error)."""
         if not isinstance(key, str) or not isinstance(secret, str):
@@ -435,11 +336,11 @@ class AlpacaServer:
             key.encode("utf-8", utf8), self._key.encode("utf-8", utf8)
         ) & hmac.compare_digest(secret.encode("utf-8", utf8), self._secret.encode("utf-8", utf8))
 
-    def _locked_out(self, address: str) -> bool:
+    def locked_out(self, address: str) -> bool:
         """Whether ``address`` has spent its failed-login budget for the window."""
         return self._failed_logins.count_in_window(address) >= self.login_failures_per_minute
 
-    def _login_failed(self, address: str) -> None:
+    def login_failed(self, address: str) -> None:
         self._failed_logins.try_acquire(address)
 
     def _limit_headers(self, key: str) -> dict[str, str]:
@@ -458,16 +359,16 @@ class AlpacaServer:
         if scope["type"] != "http" or not scope["path"].startswith("/v2"):
             return await self.app_routes(scope, receive, send)
         headers = dict(scope["headers"])
-        address = _address(scope)
-        if self._locked_out(address):
+        address = client_address(scope)
+        if self.locked_out(address):
             body = wire.error(wire.CODE_RATE_LIMITED, "too many failed logins: try again later")
             wait = math.ceil(self._failed_logins.wait_time(address) / NS_PER_SECOND)
             limited = JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
             return await limited(scope, receive, send)
         key = headers.get(b"apca-api-key-id", b"").decode("latin-1")
         secret = headers.get(b"apca-api-secret-key", b"").decode("latin-1")
-        if not self._authorized(key, secret):
-            self._login_failed(address)
+        if not self.authorized(key, secret):
+            self.login_failed(address)
             body = wire.error(wire.CODE_UNAUTHORIZED, "request is not authorized")
             return await JSONResponse(body, status_code=401)(scope, receive, send)
         if scope["method"] in _BODY_METHODS:
@@ -482,8 +383,7 @@ class AlpacaServer:
             body = wire.error(wire.CODE_RATE_LIMITED, "rate limit exceeded")
             limited = JSONResponse(body, status_code=429, headers=self._limit_headers(key))
             return await limited(scope, receive, send)
-        with self.lock:
-            self._sync()
+        await self.run(lambda: None)  # the clock up to now, for routes that read under the lock
         fault = self.faults.next()
         if fault is not None and fault[0] == "fail":
             if fault[2]:  # carry the request out, then answer with the fault instead
@@ -521,13 +421,9 @@ class AlpacaServer:
             wire.error(status * 100_000, "injected fault"), status_code=status, headers=headers
         )
 
-    def drop_streams(self) -> None:
-        """Close every trade_updates websocket (clients reconnect)."""
-        for loop, queue in list(self._streams):
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, _DROP)
+    # ----- answers (on the simulation thread) -------------------------------------------------
 
-    def _order_json(self, o: Order, nested: bool = False) -> dict[str, Any]:
+    def order_json(self, o: Order, nested: bool = False) -> dict[str, Any]:
         stop = hwm = None
         if o.request.type is OrderType.TRAILING_STOP and o.status.is_open:
             state = self.broker.trailing_state(o.id)
@@ -537,11 +433,11 @@ class AlpacaServer:
             return wire.order_json(o, stop=stop, hwm=hwm)
         group = self.broker.manager.group(o.group_id)
         legs = None
-        if nested and not self._is_leg(o):
-            legs = [self._order_json(m) for m in group.members if m is not o]
+        if nested and not self.is_leg(o):
+            legs = [self.order_json(m) for m in group.members if m is not o]
         return wire.order_json(o, stop=stop, hwm=hwm, legs=legs, order_class=group.order_class)
 
-    def _is_leg(self, o: Order) -> bool:
+    def is_leg(self, o: Order) -> bool:
         """A group member other than its parent (the entry, or an OCO's take-profit), which
         Alpaca nests under the parent."""
         if o.group_id is None:
@@ -549,13 +445,30 @@ class AlpacaServer:
         group = self.broker.manager.group(o.group_id)
         return o is not (group.entry if group.entry is not None else group.exits[0])
 
+    def _asset(self, symbol: str) -> dict[str, Any]:
+        lot = self.broker.venue.markets[symbol].instrument.lot_size
+        return wire.asset_json(
+            symbol,
+            exchange=self.exchange,
+            shortable=self.broker.ledger.is_shortable(symbol),
+            fractionable=lot < 1,
+        )
+
+    def symbol_of(self, symbol_or_id: str) -> str:
+        """A symbol, or the symbol whose asset id this is."""
+        for s in self.broker.venue.markets:
+            if symbol_or_id in (s, wire.asset_id(s)):
+                return s
+        return symbol_or_id
+
+    # ----- routes -----------------------------------------------------------------------------
+
     def _build(self) -> FastAPI:
         app = FastAPI(
             title="fillforge Alpaca-compatible paper server",
             description="Alpaca Trading API v2 on fillforge's simulated exchange.",
         )
-        app.add_api_websocket_route("/stream", self._stream)
-        app.add_api_websocket_route("/stream/", self._stream)  # alpaca-trade-api's path
+        self.stream = add_stream_routes(app, self)
 
         @app.exception_handler(RequestValidationError)
         async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -565,242 +478,15 @@ class AlpacaServer:
             message = f"{field}={first.get('input')!r}: {first.get('msg', 'invalid')}"
             return JSONResponse(wire.error(wire.CODE_INVALID, message), 422)
 
-        lock, broker = self.lock, self.broker
-
-        @app.post(
-            "/v2/orders",
-            responses=api.answers(api.OrderOut, 403, 413, 422),
-            openapi_extra=api.body(api.OrderIn),
-        )
-        async def submit_order(request: Request) -> Response:
-            raw = await request.body()
-            with lock:
-                try:
-                    asked = wire.order_request(wire.json_object(raw))
-                    broker.check(asked)  # every number on its grid and in range, legs too
-                    if self._would_wash(asked):
-                        return JSONResponse(wire.error(wire.CODE_FORBIDDEN, _WASH), 403)
-                    wanted = self._convert(asked)
-                    refused = self._auction_window(wanted)
-                    if refused is not None:
-                        return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, refused), 422)
-                    order = broker.submit(wanted)
-                except FillforgeError as e:
-                    return _fail(e)
-                # Alpaca answers a new order group with its legs.
-                return JSONResponse(self._order_json(order, nested=True))
-
-        @app.get("/v2/orders", responses=api.answers(list[api.OrderOut], 422))
-        async def list_orders(
-            status: str = "open",
-            limit: int = 50,
-            after: str | None = None,
-            until: str | None = None,
-            direction: str = "desc",
-            nested: str | None = None,
-            side: str | None = None,
-            symbols: str | None = None,
-        ) -> Response:
-            try:
-                lo, hi = _when(after, "after"), _when(until, "until")
-                _one_of(status, "status", ("open", "closed", "all"))
-                _one_of(direction, "direction", ("asc", "desc"))
-                _one_of(side, "side", ("buy", "sell"))
-                if not 1 <= limit <= 500:
-                    raise OrderValidationError("limit", limit, "expected 1 to 500")
-            except FillforgeError as e:
-                return _fail(e)
-            wanted = set(symbols.split(",")) if symbols else None
-            with lock:
-                # Open orders come from the broker's index of them, not a scan of every order.
-                orders = broker.orders(open_only=status == "open")
-                keep = []
-                for o in orders:
-                    if status == "open" and not o.status.is_open:
-                        continue
-                    if status == "closed" and o.status.is_open:
-                        continue
-                    if (lo is not None and o.created_ts <= lo) or (
-                        hi is not None and o.created_ts >= hi
-                    ):
-                        continue
-                    if side and o.request.side.value != side:
-                        continue
-                    if wanted is not None and o.symbol not in wanted:
-                        continue
-                    if _bool(nested) and self._is_leg(o):
-                        continue
-                    keep.append(o)
-                keep.sort(key=lambda o: o.created_ts, reverse=direction != "asc")
-                body = [self._order_json(o, _bool(nested)) for o in keep[:limit]]
-            return JSONResponse(body)
-
-        @app.get("/v2/orders:by_client_order_id", responses=api.answers(api.OrderOut, 404, 422))
-        async def by_client_id(client_order_id: str) -> Response:
-            with lock:
-                try:
-                    return JSONResponse(
-                        self._order_json(broker.get_order_by_client_id(client_order_id))
-                    )
-                except FillforgeError as e:
-                    return _fail(e)
-
-        @app.get("/v2/orders/{order_id}", responses=api.answers(api.OrderOut, 404, 422))
-        async def get_order(order_id: str, nested: str | None = None) -> Response:
-            with lock:
-                try:
-                    return JSONResponse(self._order_json(broker.get_order(order_id), _bool(nested)))
-                except FillforgeError as e:
-                    return _fail(e)
-
-        @app.patch(
-            "/v2/orders/{order_id}",
-            responses=api.answers(api.OrderOut, 403, 404, 413, 422),
-            openapi_extra=api.body(api.ReplaceIn),
-        )
-        async def replace_order(order_id: str, request: Request) -> Response:
-            raw = await request.body()
-            with lock:
-                try:
-                    old = broker.get_order(order_id)
-                    body = wire.json_object(raw)
-                    broker.replace(
-                        order_id,
-                        qty=wire.decimal_field(body, "qty"),
-                        limit_price=wire.decimal_field(body, "limit_price"),
-                        stop_price=wire.decimal_field(body, "stop_price"),
-                        trail=wire.decimal_field(body, "trail"),
-                    )
-                except InvalidTransitionError:
-                    return JSONResponse(
-                        wire.error(
-                            wire.CODE_UNPROCESSABLE, "unable to replace order in current state"
-                        ),
-                        422,
-                    )
-                except FillforgeError as e:
-                    return _fail(e)
-                if old.replaced_by is None:
-                    return JSONResponse(
-                        wire.error(
-                            wire.CODE_UNPROCESSABLE, "unable to replace order in current state"
-                        ),
-                        422,
-                    )
-                return JSONResponse(self._order_json(broker.get_order(old.replaced_by)))
-
-        @app.delete(
-            "/v2/orders/{order_id}",
-            status_code=204,
-            responses=api.answers(None, 404, 413, 422, status=204),
-        )
-        async def cancel_order(order_id: str) -> Response:
-            with lock:
-                try:
-                    o = broker.get_order(order_id)
-                    if not o.status.is_open:
-                        return JSONResponse(
-                            wire.error(
-                                wire.CODE_UNPROCESSABLE,
-                                f"order is {o.status.alpaca}: not cancelable",
-                            ),
-                            422,
-                        )
-                    broker.cancel(order_id)
-                except FillforgeError as e:
-                    return _fail(e)
-            return Response(status_code=204)
-
-        @app.delete(
-            "/v2/orders",
-            status_code=207,
-            responses=api.answers(list[api.MultiStatusOut], 413, status=207),
-        )
-        async def cancel_all() -> Response:
-            out = []
-            with lock:
-                for o in broker.orders(open_only=True):
-                    if not o.status.is_open or o.pending_request is not None:
-                        continue
-                    try:
-                        broker.cancel(o.id)
-                        out.append({"id": o.id, "status": 200, "body": self._order_json(o)})
-                    except FillforgeError as e:
-                        code, body = _status_of(e)
-                        out.append({"id": o.id, "status": code, "body": body})
-            return JSONResponse(out, status_code=207)
-
-        @app.get("/v2/positions", responses=api.answers(list[api.PositionOut]))
-        async def positions() -> Response:
-            with lock:
-                body = [
-                    wire.position_json(p, self.exchange, broker.ledger)
-                    for p in broker.positions().values()
-                ]
-            return JSONResponse(body)
-
-        @app.get("/v2/positions/{symbol:path}", responses=api.answers(api.PositionOut, 404))
-        async def position(symbol: str) -> Response:
-            with lock:
-                p = broker.positions().get(self._symbol(symbol))
-                if p is None:
-                    return JSONResponse(
-                        wire.error(wire.CODE_NOT_FOUND, "position does not exist"), 404
-                    )
-                return JSONResponse(wire.position_json(p, self.exchange, broker.ledger))
-
-        @app.delete(
-            "/v2/positions/{symbol:path}",
-            responses=api.answers(api.OrderOut, 403, 404, 413, 422),
-        )
-        async def close_position(
-            symbol: str, qty: str | None = None, percentage: str | None = None
-        ) -> Response:
-            with lock:
-                try:
-                    order = self._close(self._symbol(symbol), qty, percentage)
-                except FillforgeError as e:
-                    return _fail(e)
-                if order is None:
-                    return JSONResponse(
-                        wire.error(wire.CODE_NOT_FOUND, "position does not exist"), 404
-                    )
-                return JSONResponse(self._order_json(order))
-
-        @app.delete(
-            "/v2/positions",
-            status_code=207,
-            responses=api.answers(list[api.MultiStatusOut], 413, 422, status=207),
-        )
-        async def close_all(cancel_orders: str | None = None) -> Response:
-            out = []
-            with lock:
-                if _bool(cancel_orders):
-                    for o in broker.orders(open_only=True):
-                        if o.status.is_open and o.pending_request is None:
-                            broker.cancel(o.id)
-                for symbol in list(broker.positions()):
-                    try:
-                        order = self._close(symbol, None, None)
-                    except FillforgeError as e:
-                        code, body = _status_of(e)
-                        out.append({"status": code, "symbol": symbol, "body": body})
-                        continue
-                    assert order is not None
-                    out.append(
-                        {
-                            "order_id": order.id,
-                            "status": 200,
-                            "symbol": symbol,
-                            "body": self._order_json(order),
-                        }
-                    )
-            return JSONResponse(out, status_code=207)
+        broker = self.broker
+        add_order_routes(app, self)
+        add_position_routes(app, self)
 
         @app.get("/v2/account", responses=api.answers(api.AccountOut))
         async def account() -> Response:
-            with lock:
-                body = wire.account_json(broker.account(), self._created_ns, broker.ledger)
+            body = await self.run(
+                lambda: wire.account_json(broker.account(), self._created_ns, broker.ledger)
+            )
             # What the account's configuration blocks shows on the account, as on Alpaca.
             config = app.state.account.config
             body["trade_suspended_by_user"] = config.suspend_trade
@@ -809,8 +495,7 @@ class AlpacaServer:
 
         @app.get("/v2/clock", responses=api.answers(api.ClockOut))
         async def clock() -> Response:
-            with lock:
-                c = broker.clock()
+            c = await self.run(broker.clock)
             day = 86_400 * NS_PER_SECOND
             return JSONResponse(
                 {
@@ -826,7 +511,8 @@ class AlpacaServer:
             cal = broker.venue.calendar
             if cal is None:
                 return JSONResponse([])
-            today = dt.datetime.fromtimestamp(broker.now() / 1e9, dt.UTC).date()
+            now = await self.run(broker.now)
+            today = dt.datetime.fromtimestamp(now / 1e9, dt.UTC).date()
             try:
                 first = _day(start, "start") or today
                 last = _day(end, "end") or first + dt.timedelta(days=30)
@@ -834,7 +520,7 @@ class AlpacaServer:
                 lo, hi = max(first, FIRST_DAY), min(last, LAST_DAY)
                 sessions = cal.sessions(lo, hi) if lo <= hi else []
             except FillforgeError as e:
-                return _fail(e)
+                return fail(e)
             tz = dt.UTC if cal.tz == "UTC" else _zone(cal.tz)
             out = []
             for s in sessions:
@@ -853,170 +539,25 @@ class AlpacaServer:
         async def assets(status: str | None = None) -> Response:
             if status == "inactive":
                 return JSONResponse([])
-            return JSONResponse([self._asset(s) for s in broker.venue.markets])
+            return await answer(
+                self, lambda: JSONResponse([self._asset(s) for s in broker.venue.markets])
+            )
 
         @app.get("/v2/assets/{symbol:path}", responses=api.answers(api.AssetOut, 404))
         async def asset(symbol: str) -> Response:
-            sym = self._symbol(symbol)
+            sym = self.symbol_of(symbol)
             if sym not in broker.venue.markets:
                 return JSONResponse(
                     wire.error(wire.CODE_NOT_FOUND, f"asset not found for {symbol}"), 404
                 )
-            return JSONResponse(self._asset(sym))
+            return await answer(self, lambda: JSONResponse(self._asset(sym)))
 
-        @app.get("/v2/stocks/quotes/latest", responses=api.answers(api.QuotesOut, 422))
-        async def latest_quotes(symbols: str, feed: str | None = None) -> Response:
-            # Market data rides on the trading server's key check: alpaca-py's
-            # StockHistoricalDataClient takes the same base URL. Unknown symbols are left out,
-            # as Alpaca does.
-            del feed  # one venue: every feed is the simulated book
-            with lock:
-                out = {s: q for s in symbols.split(",") if (q := self._latest_quote(s)) is not None}
-            return JSONResponse({"quotes": out})
-
+        app.include_router(data_router(self))
         add_account_routes(app, self)
         return app
 
     def _latest_quote(self, symbol: str) -> dict[str, Any] | None:
-        market = self.broker.venue.markets.get(symbol)
-        if market is None:
-            return None
-        bid, ask = market.engine.best_bid(), market.engine.best_ask()
-        if bid is None or ask is None:
-            return None
-        i = market.instrument
-        return wire.quote_json(
-            self.broker.now(),
-            i.to_price(bid[0]),
-            i.to_qty(bid[1]),
-            i.to_price(ask[0]),
-            i.to_qty(ask[1]),
-        )
-
-    def _convert(self, r: OrderRequest) -> OrderRequest:
-        """Alpaca's protective conversions: a market buy that opens or adds to a position becomes
-        a marketable limit with a collar over the ask, and a buy stop a stop-limit over its stop
-        (4% under $50, 2.5% from $50); sells are not converted."""
-        if r.side is not OrderSide.BUY or r.order_class is not OrderClass.SIMPLE:
-            return r
-        market = self.broker.venue.markets.get(r.symbol)
-        if market is None:
-            return r
-        if r.type is OrderType.MARKET and self.broker.ledger.qty(r.symbol) >= 0:
-            ask = market.best_ask()
-            if ask is None or r.time_in_force.value in ("opg", "cls"):
-                return r
-            limit = _collar(ask, market.instrument.tick_size)
-            return r.model_copy(update={"type": OrderType.LIMIT, "limit_price": limit})
-        if r.type is OrderType.STOP and r.stop_price is not None:
-            limit = _collar(r.stop_price, market.instrument.tick_size)
-            return r.model_copy(update={"type": OrderType.STOP_LIMIT, "limit_price": limit})
-        return r
-
-    def _would_wash(self, r: OrderRequest) -> bool:
-        """Alpaca's wash-trade refusal: a simple market or limit order that could trade against
-        one of the account's own working orders on the other side (a market order, or a limit
-        at or through this one's price). Complex orders are Alpaca's remedy, so brackets, OCO
-        and OTO are not refused; held legs and untriggered stops are not working."""
-        if r.order_class is not OrderClass.SIMPLE or r.type not in _WASHABLE:
-            return False
-        for o in self.broker.orders(open_only=True):
-            if o.symbol != r.symbol or o.request.side is r.side or o.request.type not in _WASHABLE:
-                continue
-            if o.status is OrderStatus.HELD:
-                continue
-            mine, theirs = r.limit_price, o.limit_price
-            if mine is None or theirs is None:
-                return True  # a market order on either side trades against the other
-            if (mine >= theirs) if r.side is OrderSide.BUY else (mine <= theirs):
-                return True
-        return False
-
-    def _auction_window(self, request: OrderRequest) -> str | None:
-        """Alpaca refuses opg orders sent 9:28-19:00 ET and cls orders sent 15:50-19:00 ET."""
-        tif = request.time_in_force.value
-        if tif not in ("opg", "cls"):
-            return None
-        local = dt.datetime.fromtimestamp(self.broker.now() / 1e9, _zone("America/New_York"))
-        minute = local.hour * 60 + local.minute
-        start = 9 * 60 + 28 if tif == "opg" else 15 * 60 + 50
-        if start <= minute < 19 * 60:
-            window = "9:28am" if tif == "opg" else "3:50pm"
-            return f"{tif} orders are not accepted between {window} and 7:00pm ET"
-        return None
-
-    def _asset(self, symbol: str) -> dict[str, Any]:
-        lot = self.broker.venue.markets[symbol].instrument.lot_size
-        return wire.asset_json(
-            symbol,
-            exchange=self.exchange,
-            shortable=self.broker.ledger.is_shortable(symbol),
-            fractionable=lot < 1,
-        )
-
-    def _symbol(self, symbol_or_id: str) -> str:
-        """A symbol, or the symbol whose asset id this is."""
-        for s in self.broker.venue.markets:
-            if symbol_or_id in (s, wire.asset_id(s)):
-                return s
-        return symbol_or_id
-
-    def _close(self, symbol: str, qty: str | None, percentage: str | None) -> Order | None:
-        p = self.broker.positions().get(symbol)
-        if p is None:
-            return None
-        asked = {"qty": qty, "percentage": percentage}
-        size, pct = wire.decimal_field(asked, "qty"), wire.decimal_field(asked, "percentage")
-        if size is not None and pct is not None:
-            raise OrderValidationError("percentage", percentage, "give qty or percentage, not both")
-        if pct is not None:
-            if not 0 < pct <= 100:
-                raise OrderValidationError("percentage", percentage, "expected (0, 100]")
-            lot = self.broker.venue.market(symbol).instrument.lot_size
-            size = (abs(p.qty) * pct / 100 // lot) * lot
-        if size is None:
-            size = abs(p.qty)
-        elif size > abs(p.qty):
-            raise InsufficientQtyError(symbol, size, abs(p.qty))
-        side = OrderSide.SELL if p.qty > 0 else OrderSide.BUY
-        return self.broker.submit(
-            OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
-        )
-
-
-async def _frame(ws: WebSocket) -> dict[str, Any] | None:
-    """The next frame, text or binary, as a JSON object; None when it is not one. A closed
-    socket raises :class:`WebSocketDisconnect`."""
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    raw = message.get("text")
-    if raw is None:
-        raw = message.get("bytes") or b""
-    try:
-        got = json.loads(raw, parse_constant=wire.not_json)
-    except (ValueError, RecursionError):
-        return None
-    return got if isinstance(got, dict) else None
-
-
-def _authorization(ok: bool) -> str:
-    status = "authorized" if ok else "unauthorized"
-    return json.dumps(
-        {"stream": "authorization", "data": {"status": status, "action": "authenticate"}}
-    )
-
-
-def _address(scope: Scope) -> str:
-    """The client's address (host only: one budget per machine, whatever its ports)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
-def _collar(price: Decimal, tick: Decimal) -> Decimal:
-    """``price`` plus Alpaca's collar (4% under $50, else 2.5%), rounded up to the tick."""
-    raised = price * (Decimal("1.04") if price < 50 else Decimal("1.025"))
-    return (raised / tick).to_integral_value(rounding="ROUND_CEILING") * tick
+        return latest_quote_json(self.broker, symbol)
 
 
 def _zone(name: str) -> dt.tzinfo:
