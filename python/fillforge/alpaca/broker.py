@@ -31,6 +31,15 @@ from typing import Any, TypeVar, Unpack
 
 import requests
 from alpaca.common.exceptions import APIError
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.models import Bar as AlpacaBar
+from alpaca.data.models import Quote as AlpacaQuote
+from alpaca.data.models import Trade as AlpacaTrade
+from alpaca.data.requests import (
+    StockLatestBarRequest,
+    StockLatestQuoteRequest,
+    StockLatestTradeRequest,
+)
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Clock as AlpacaClock
@@ -59,11 +68,17 @@ from tenacity import (
 
 from fillforge.broker import (
     AccountSnapshot,
+    Bar,
     BrokerClock,
     Position,
+    Quote,
     ReplaceChanges,
+    TimerCallback,
+    Trade,
+    WallTimers,
     replace_terms,
 )
+from fillforge.broker.polling import PolledMarketData
 from fillforge.errors import FillforgeError, OrderError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
 from fillforge.orders.manager import ManagedOrders, OrderManager
@@ -81,6 +96,8 @@ _SDK_CONNECT = "_start_ws"
 # Without that hook, open orders are reconciled on this timer instead (seconds).
 _FALLBACK_RECONCILE_S = 5.0
 _RETRYABLE = {429, 500, 502, 503, 504}
+_RECONCILE = "\0reconcile"  # the scheduler's timer name for the reconcile timer
+_MINUTE_NS = 60 * NS_PER_SECOND
 _ENDED = {"canceled", "expired", "filled", "rejected", "replaced"}
 _STATUS_EVENT = {
     "canceled": EventKind.CANCELED,
@@ -142,6 +159,11 @@ class AlpacaBroker(ManagedOrders):
     (seconds) also reconciles on a timer while connected; it defaults to 5 s when the SDK's
     stream cannot be watched for reconnects (see :meth:`_watch_reconnects`), and to off otherwise.
     ``clock`` tells the time (default: the wall clock): request times, timers.
+
+    Timers (:meth:`set_timer`) fire on one scheduler thread at ``clock``'s times; the reconcile
+    timer runs there too. Market data comes from alpaca-py's ``StockHistoricalDataClient`` at
+    ``data_url`` (default: ``url_override``, else Alpaca's data API); subscriptions poll it every
+    ``data_poll_every`` seconds (see :mod:`fillforge.broker.polling`).
     """
 
     def __init__(
@@ -159,25 +181,30 @@ class AlpacaBroker(ManagedOrders):
         stream: bool = True,
         reconcile_every: float | None = None,
         clock: Clock | None = None,
+        data_url: str | None = None,
+        data_poll_every: float = 1.0,
     ) -> None:
         key = key_id or os.environ.get("APCA_API_KEY_ID")
         secret = secret_key or os.environ.get("APCA_API_SECRET_KEY")
         if not key or not secret:
             raise AlpacaError(None, None, "set APCA_API_KEY_ID and APCA_API_SECRET_KEY")
+        if not data_poll_every > 0:
+            raise AlpacaError(None, None, f"data_poll_every must be > 0, got {data_poll_every!r}")
         self._client = TradingClient(key, secret, paper=paper, url_override=url_override)
-        self._client._retry = 0  # tenacity below replaces the SDK's fixed 3 s sleeps
-        session = self._client._session
-        if url_override is not None and _loopback(url_override):
-            # No proxy, .netrc or CA bundle from the environment applies to a local server, and
-            # requests would otherwise re-read the environment on every call (a sixth of the
-            # client's time per order) and send loopback traffic to any HTTP(S)_PROXY set.
-            session.trust_env = False
-        plain = session.request
-        session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
+        data_url = data_url or url_override
+        self._data = StockHistoricalDataClient(key, secret, url_override=data_url)
+        for client, url in ((self._client, url_override), (self._data, data_url)):
+            _tune(client, url, timeout)
         self._limiter = RateLimiter(SlidingWindow(requests_per_minute, 60 * NS_PER_SECOND))
         self._attempts, self._max_wait = attempts, max_wait
         self._backoff = wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05)
         self._time = clock if clock is not None else WallClock()
+        self._timers = WallTimers(self._time, name="alpaca-timers")
+        self._market_data = PolledMarketData(
+            self._timers,
+            int(data_poll_every * NS_PER_SECOND),
+            {"quotes": self._quotes, "trades": self._trades, "bars": self._bars},
+        )
         self.manager = OrderManager(clock=self._time.now_ns)
         self._lock = threading.RLock()
         self._stream: TradingStream | None = None
@@ -186,8 +213,6 @@ class AlpacaBroker(ManagedOrders):
         if reconcile_every is not None and not reconcile_every > 0:
             raise AlpacaError(None, None, f"reconcile_every must be > 0, got {reconcile_every!r}")
         self._reconcile_every = reconcile_every
-        self._closing = threading.Event()
-        self._poller: threading.Thread | None = None
         if stream:
             if stream_url:
                 self._stream = TradingStream(key, secret, paper=paper, url_override=stream_url)
@@ -224,11 +249,7 @@ class AlpacaBroker(ManagedOrders):
         setattr(stream, _SDK_CONNECT, start_ws)
         return True
 
-    def _poll(self, every: float) -> None:
-        while not self._closing.wait(every):
-            self._reconcile_quietly()
-
-    def _reconcile_quietly(self) -> None:
+    def _reconcile_quietly(self, _t: int = 0) -> None:
         with contextlib.suppress(FillforgeError, requests.RequestException, APIError):
             self.reconcile()
 
@@ -246,19 +267,16 @@ class AlpacaBroker(ManagedOrders):
             )
             self._thread.start()
         self.reconcile()
-        if self._reconcile_every is not None and self._poller is None:
-            self._closing.clear()
-            self._poller = threading.Thread(
-                target=self._poll, args=(self._reconcile_every,), name="alpaca-poll", daemon=True
-            )
-            self._poller.start()
+        if self._reconcile_every is not None and _RECONCILE not in self._timers:
+            every = int(self._reconcile_every * NS_PER_SECOND)
+            self._timers.set(_RECONCILE, self._reconcile_quietly, every_ns=every)
         return self
 
     def close(self) -> None:
-        self._closing.set()
-        if self._poller is not None:
-            self._poller.join(timeout=5)
-            self._poller = None
+        """Stop the stream and the timer scheduler (timers stay set: a new timer starts it)."""
+        if _RECONCILE in self._timers:
+            self._timers.cancel(_RECONCILE)
+        self._timers.close()
         if self._stream is not None and self._thread is not None:
             with contextlib.suppress(Exception):  # a stream that never started or already ended
                 self._stream.stop()
@@ -275,9 +293,13 @@ class AlpacaBroker(ManagedOrders):
     # ----- transport ----------------------------------------------------------------------
 
     def _call(
-        self, fn: Callable[[], _T], before_retry: Callable[[], _T | None] | None = None
+        self,
+        fn: Callable[[], _T],
+        before_retry: Callable[[], _T | None] | None = None,
+        key: str = "rest",
     ) -> _T:
-        """One SDK call: rate-limited locally, retried on timeouts, 429 and 5xx."""
+        """One SDK call: rate-limited locally (per ``key``: trading ``rest``, market ``data``),
+        retried on timeouts, 429 and 5xx."""
 
         def wait(state: RetryCallState) -> float:
             base = self._backoff(state)
@@ -301,8 +323,8 @@ class AlpacaBroker(ManagedOrders):
                     found = before_retry()
                     if found is not None:
                         return found
-                while not self._limiter.try_acquire("rest"):
-                    time.sleep(self._limiter.wait_time("rest") / NS_PER_SECOND)
+                while not self._limiter.try_acquire(key):
+                    time.sleep(self._limiter.wait_time(key) / NS_PER_SECOND)
                 try:
                     return fn()
                 except APIError as e:
@@ -427,6 +449,83 @@ class AlpacaBroker(ManagedOrders):
             next_close_ns=self._ns(c.next_close),
         )
 
+    # ----- timers ---------------------------------------------------------------------------
+
+    def set_timer(
+        self,
+        name: str,
+        callback: TimerCallback,
+        *,
+        at_ns: int | None = None,
+        every_ns: int | None = None,
+    ) -> None:
+        """Call ``callback(t)`` at ``at_ns`` or every ``every_ns`` of the clock's time, on the
+        scheduler thread (``t``: the time it was due)."""
+        self._timers.set(name, callback, at_ns=at_ns, every_ns=every_ns)
+
+    def cancel_timer(self, name: str) -> None:
+        self._timers.cancel(name)
+
+    # ----- market data ----------------------------------------------------------------------
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """Alpaca's latest quote of ``symbol``; None when it shows none (or the symbol is
+        unknown: Alpaca leaves those out)."""
+        return self._quotes([symbol]).get(symbol)
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """Alpaca's latest trade of ``symbol``; None when it shows none."""
+        return self._trades([symbol]).get(symbol)
+
+    def subscribe_quotes(
+        self, symbol: str, callback: Callable[[Quote], None]
+    ) -> Callable[[], None]:
+        return self._market_data.subscribe("quotes", symbol, callback)
+
+    def subscribe_trades(
+        self, symbol: str, callback: Callable[[Trade], None]
+    ) -> Callable[[], None]:
+        return self._market_data.subscribe("trades", symbol, callback)
+
+    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
+        return self._market_data.subscribe("bars", symbol, callback)
+
+    def _quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        req = StockLatestQuoteRequest(symbol_or_symbols=symbols)
+        got = _as(dict, self._call(lambda: self._data.get_stock_latest_quote(req), key="data"))
+        return {s: _quote(s, _as(AlpacaQuote, q)) for s, q in got.items()}
+
+    def _trades(self, symbols: list[str]) -> dict[str, Trade]:
+        req = StockLatestTradeRequest(symbol_or_symbols=symbols)
+        got = _as(dict, self._call(lambda: self._data.get_stock_latest_trade(req), key="data"))
+        return {
+            s: Trade(
+                symbol=s,
+                price=_price(t.price),
+                size=_price(t.size),
+                timestamp_ns=from_datetime(t.timestamp),
+            )
+            for s, t in ((s, _as(AlpacaTrade, t)) for s, t in got.items())
+        }
+
+    def _bars(self, symbols: list[str]) -> dict[str, Bar]:
+        req = StockLatestBarRequest(symbol_or_symbols=symbols)
+        got = _as(dict, self._call(lambda: self._data.get_stock_latest_bar(req), key="data"))
+        out = {}
+        for s, raw in got.items():
+            b = _as(AlpacaBar, raw)
+            out[s] = Bar(
+                symbol=s,
+                open=_price(b.open),
+                high=_price(b.high),
+                low=_price(b.low),
+                close=_price(b.close),
+                volume=_price(b.volume),
+                timestamp_ns=from_datetime(b.timestamp),
+                period_ns=_MINUTE_NS,
+            )
+        return out
+
     # ----- keeping the local state right ----------------------------------------------------
 
     def reconcile(self) -> None:
@@ -542,6 +641,37 @@ class AlpacaBroker(ManagedOrders):
         # A report the state already reflects (a repeat from the stream and REST) is refused.
         with contextlib.suppress(FillforgeError):
             self.manager.apply(VenueReport.trusted(kind=kind, order_id=oid, ts=t))
+
+
+def _tune(client: Any, url: str | None, timeout: float) -> None:
+    """Bound every request of an alpaca-py client by ``timeout``; leave retries to tenacity."""
+    client._retry = 0  # tenacity replaces the SDK's fixed 3 s sleeps
+    session = client._session
+    if url is not None and _loopback(url):
+        # No proxy, .netrc or CA bundle from the environment applies to a local server, and
+        # requests would otherwise re-read the environment on every call (a sixth of the
+        # client's time per order) and send loopback traffic to any HTTP(S)_PROXY set.
+        session.trust_env = False
+    plain = session.request
+    session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})
+
+
+def _price(v: float) -> Decimal:
+    """An SDK number as the decimal it was sent as: its shortest repr (exact for JSON text of
+    up to 15 significant digits, which prices and sizes are)."""
+    return Decimal(repr(float(v)))
+
+
+def _quote(symbol: str, q: AlpacaQuote) -> Quote:
+    """A quote; a side Alpaca shows as 0 (empty) has no price."""
+    return Quote(
+        symbol=symbol,
+        bid_price=_price(q.bid_price) if q.bid_price else None,
+        bid_size=_price(q.bid_size) if q.bid_price else Decimal(0),
+        ask_price=_price(q.ask_price) if q.ask_price else None,
+        ask_size=_price(q.ask_size) if q.ask_price else Decimal(0),
+        timestamp_ns=from_datetime(q.timestamp),
+    )
 
 
 def _request_of(a: AlpacaOrder) -> OrderRequest:

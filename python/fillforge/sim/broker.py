@@ -18,7 +18,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Unpack
 
-from fillforge.broker import Broker, BrokerClock, ReplaceChanges, replace_terms
+from fillforge.broker import (
+    Bar,
+    Broker,
+    BrokerClock,
+    Quote,
+    ReplaceChanges,
+    TimerBook,
+    TimerCallback,
+    Trade,
+    replace_terms,
+)
 from fillforge.codes import Reason
 from fillforge.errors import (
     FillforgeError,
@@ -39,6 +49,7 @@ from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueRepor
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position, market_marks
 from fillforge.sim.fees import FeeModel
+from fillforge.sim.market_data import SimMarketData
 from fillforge.sim.rules import BrokerView
 from fillforge.sim.venue import Market, Venue
 from fillforge.venues.rules import VenueRules, venue_rules
@@ -109,12 +120,55 @@ class SimulatedBroker(ManagedOrders):
         )
         self._close: int | None = None
         self._wall: tuple[float, int] | None = None
+        self._timers = TimerBook()
+        self._md = SimMarketData(venue, self.now)
 
     # ----- time ---------------------------------------------------------------------------
 
     def now(self) -> int:
         """Simulated time, UNIX nanoseconds."""
         return self._now
+
+    def now_ns(self) -> int:
+        """Simulated time (the broker is a :class:`fillforge.time.Clock`)."""
+        return self._now
+
+    def set_timer(
+        self,
+        name: str,
+        callback: TimerCallback,
+        *,
+        at_ns: int | None = None,
+        every_ns: int | None = None,
+    ) -> None:
+        """Call ``callback(t)`` at simulated time ``at_ns``, or every ``every_ns`` from now. It
+        fires inside :meth:`run` (and when a scripted quote or trade moves the clock past it),
+        with the clock at ``t``: after the requests in flight due by ``t``, before the market
+        messages and the session close at ``t`` (``docs/broker.md``, the tie rule)."""
+        self._timers.set(name, callback, self._now, at_ns=at_ns, every_ns=every_ns)
+
+    def cancel_timer(self, name: str) -> None:
+        self._timers.cancel(name)
+
+    def _fire_timers(self, limit: int) -> None:
+        """Fire the timers due by ``limit`` in time order (set order at one instant); stop where
+        a request in flight is due first (at or before the next timer)."""
+        timers, pending = self._timers, self._pending
+        while (t := timers.next_ns()) is not None and t <= limit:
+            if pending and pending[0][0] <= t:
+                return
+            due, callback = timers.pop()
+            if due > self._now:
+                self._now = due
+            callback(due)
+
+    def _catch_up(self, t: int) -> None:
+        """Requests in flight and timers due by ``t``, in time order (requests first at one
+        instant): before a scripted quote or trade at ``t``."""
+        while (tt := self._timers.next_ns()) is not None and tt <= t:
+            self._deliver_due(tt)
+            self._fire_timers(tt)
+        self._deliver_due(t)
 
     def clock(self) -> BrokerClock:
         cal, t = self.venue.calendar, self._now
@@ -306,6 +360,33 @@ class SimulatedBroker(ManagedOrders):
         """The account itself (for marks and detailed queries)."""
         return self._account
 
+    # ----- market data --------------------------------------------------------------------
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The recorded best bid and ask (None while the book shows neither side)."""
+        return self._md.latest_quote(symbol)
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The last print applied, from the data or scripted (None before the first)."""
+        return self._md.last_trade(symbol)
+
+    def subscribe_quotes(
+        self, symbol: str, callback: Callable[[Quote], None]
+    ) -> Callable[[], None]:
+        """Call ``callback`` whenever the recorded top of ``symbol``'s book changes."""
+        return self._md.subscribe("quotes", symbol, callback)
+
+    def subscribe_trades(
+        self, symbol: str, callback: Callable[[Trade], None]
+    ) -> Callable[[], None]:
+        """Call ``callback`` with every print of ``symbol``."""
+        return self._md.subscribe("trades", symbol, callback)
+
+    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
+        """Call ``callback`` with each minute bar of ``symbol``'s prints, at the first print of
+        a later minute."""
+        return self._md.subscribe("bars", symbol, callback)
+
     # ----- scripted market data -----------------------------------------------------------
 
     def quote(
@@ -337,6 +418,7 @@ class SimulatedBroker(ManagedOrders):
         for side, ticks, lots in rows:
             market.engine.apply(t, 8, 0, side, ticks, lots)
         self._drain(market)
+        self._md.quote_moved(market)
         self._deliver_due()
 
     def trade(
@@ -354,15 +436,17 @@ class SimulatedBroker(ManagedOrders):
         inst = market.instrument
         ticks, lots = inst.to_ticks(price, "price"), inst.to_lots(qty, "qty")
         resting = 1 if aggressor is OrderSide.SELL else -1
-        market.engine.apply(self._script_time(ts), 9, 0, resting, ticks, lots)
+        t = self._script_time(ts)
+        market.engine.apply(t, 9, 0, resting, ticks, lots)
         self._drain(market)
+        self._md.scripted_trade(market, inst.to_price(ticks), inst.to_qty(lots), t)
         self._deliver_due()
 
     def _script_time(self, ts: int | None) -> int:
         t = self._now if ts is None else ts
         if t < self._now:
             raise SimulationError("ts", ts, f"before the simulation clock ({self._now})")
-        self._deliver_due(t)
+        self._catch_up(t)
         self._advance(t)
         return t
 
@@ -385,8 +469,15 @@ class SimulatedBroker(ManagedOrders):
             horizon = min(nxt, until) if first is not None or until < _NEVER else self._now
             pending = self._pending[0][0] if self._pending else _NEVER
             close = self._next_close()
-            if pending < _NEVER and pending <= min(horizon, close):
+            due = self._timers.next_ns() if self._timers else None
+            timer: float = _NEVER if due is None else due
+            if pending < _NEVER and pending <= min(horizon, close, timer):
                 self._deliver_due(int(pending))
+                continue
+            if timer <= min(horizon, close) and timer < until:  # before the data at its time
+                if self.venue.speed is not None:
+                    self._pace(int(timer))
+                self._fire_timers(int(min(horizon, close, until - 1)))
                 continue
             if close < _NEVER and close <= horizon:
                 self._expire_day(int(close))
@@ -402,7 +493,7 @@ class SimulatedBroker(ManagedOrders):
             if nxt >= until:
                 self._advance(int(until))
                 break
-            bound = min(until, pending, close)
+            bound = min(until, pending, close, timer)
             for m in live:
                 if m is not first:
                     t = m.engine.next_time
@@ -411,11 +502,14 @@ class SimulatedBroker(ManagedOrders):
             if self.venue.speed is not None:  # paced: one timestamp at a time, each when due
                 self._pace(int(nxt))
                 bound = min(bound, nxt + 1)
-            n = first.engine.run(budget, int(min(bound, 1 << 62)), True)
+            watched = self._md.watched(first.symbol)  # one message at a time, to observe it
+            n = first.engine.run(1 if watched else budget, int(min(bound, 1 << 62)), True)
             applied += n
             budget -= n
             self._advance(first.engine.now)
             self._drain(first)
+            if watched and n:
+                self._md.observe(first)
         return applied
 
     def run_until_done(self) -> int:

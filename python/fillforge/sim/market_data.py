@@ -1,0 +1,197 @@
+"""Market data of a simulated venue, as a broker passes it on: the latest quote and trade of a
+symbol on demand, and quotes, trades and minute bars delivered to subscribers as the broker
+applies the data.
+
+On demand costs nothing while the replay runs: :meth:`SimMarketData.latest_quote` reads the
+engine's recorded best bid and ask, :meth:`SimMarketData.last_trade` finds the last print the
+engine has applied in the feed (an index of the feed's prints, built on first use) or the last
+scripted one. Subscriptions cost only their symbols: the broker applies a subscribed market's
+messages one at a time and calls :meth:`SimMarketData.observe` after each; other markets run
+in batches as before. See ``docs/broker.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fillforge.broker import Bar, DataKind, Quote, Subscriptions, Trade
+from fillforge.sim.feeds import FeedKind
+from fillforge.sim.venue import Market, Venue
+from fillforge.time import NS_PER_SECOND
+
+__all__ = ["BAR_PERIOD_NS", "SimMarketData"]
+
+BAR_PERIOD_NS = 60 * NS_PER_SECOND
+_PRINTS = (FeedKind.EXECUTE, FeedKind.HIDDEN, FeedKind.TRADE)
+_NO_TIME = -(2**63)
+_Top = tuple[tuple[int, int] | None, tuple[int, int] | None]
+
+
+class _Tape:
+    """The prints of one feed: their message positions, times, prices (ticks) and sizes."""
+
+    __slots__ = ("is_print", "pos", "price", "qty", "time")
+
+    def __init__(self, market: Market) -> None:
+        time_ns, kind, _oid, _side, price, qty = market.feed.columns()
+        self.is_print: npt.NDArray[np.bool_] = np.isin(kind, _PRINTS)
+        self.pos = np.flatnonzero(self.is_print)
+        self.time, self.price, self.qty = time_ns, price, qty
+
+    def last_before(self, position: int) -> int | None:
+        """The index of the last print among the first ``position`` messages."""
+        k = int(np.searchsorted(self.pos, position)) - 1
+        return None if k < 0 else int(self.pos[k])
+
+
+class _BarBuilder:
+    """Minute bars of one symbol from its prints: a bar is delivered at the first print of a
+    later minute."""
+
+    __slots__ = ("bar",)
+
+    def __init__(self) -> None:
+        self.bar: dict[str, Any] | None = None
+
+    def add(self, trade: Trade) -> Bar | None:
+        start = trade.timestamp_ns - trade.timestamp_ns % BAR_PERIOD_NS
+        b, done = self.bar, None
+        if b is not None and b["timestamp_ns"] != start:
+            done = Bar.trusted(**b)
+            b = None
+        if b is None:
+            self.bar = {
+                "symbol": trade.symbol,
+                "open": trade.price,
+                "high": trade.price,
+                "low": trade.price,
+                "close": trade.price,
+                "volume": trade.size,
+                "timestamp_ns": start,
+                "period_ns": BAR_PERIOD_NS,
+            }
+        else:
+            b["high"], b["low"] = max(b["high"], trade.price), min(b["low"], trade.price)
+            b["close"], b["volume"] = trade.price, b["volume"] + trade.size
+        return done
+
+
+class SimMarketData:
+    """The market data of ``venue``'s markets; ``now`` is the broker's clock."""
+
+    def __init__(self, venue: Venue, now: Callable[[], int]) -> None:
+        self._venue = venue
+        self._now = now
+        self.subscriptions = Subscriptions()
+        self._tapes: dict[str, _Tape] = {}
+        self._scripted: dict[str, Trade] = {}
+        self._tops: dict[str, _Top] = {}
+        self._bars: dict[str, _BarBuilder] = {}
+
+    # ----- on demand ----------------------------------------------------------------------
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The recorded best bid and ask now (the user's orders left out), as of the market's
+        last message; None while the book shows neither side."""
+        return self._quote(self._venue.market(symbol))
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The last print applied (from the feed, or scripted); None before the first."""
+        market = self._venue.market(symbol)
+        scripted = self._scripted.get(symbol)
+        i = self._tape(market).last_before(market.engine.position)
+        recorded = None if i is None else self._trade_at(market, i)
+        if recorded is None:
+            return scripted
+        if scripted is not None and scripted.timestamp_ns >= recorded.timestamp_ns:
+            return scripted
+        return recorded
+
+    # ----- subscriptions ------------------------------------------------------------------
+
+    def watched(self, symbol: str) -> bool:
+        return self.subscriptions.watched(symbol)
+
+    def subscribe(
+        self, kind: DataKind, symbol: str, callback: Callable[[Any], None]
+    ) -> Callable[[], None]:
+        market = self._venue.market(symbol)  # an unlisted symbol is refused
+        if kind == "quotes" and symbol not in self._tops:
+            e = market.engine
+            self._tops[symbol] = (e.best_bid(), e.best_ask())  # deliver changes from now on
+        return self.subscriptions.add(kind, symbol, callback)
+
+    def observe(self, market: Market) -> None:
+        """A subscribed market applied one message of its feed: deliver what changed."""
+        pos = market.engine.position - 1
+        if pos >= 0 and self._tape(market).is_print[pos]:
+            self._deliver_trade(self._trade_at(market, pos))
+        self.quote_moved(market)
+
+    def scripted_trade(self, market: Market, price: Decimal, qty: Decimal, t: int) -> None:
+        trade = Trade.trusted(symbol=market.symbol, price=price, size=qty, timestamp_ns=t)
+        self._scripted[market.symbol] = trade
+        self._deliver_trade(trade)
+        self.quote_moved(market)
+
+    def quote_moved(self, market: Market) -> None:
+        """Deliver the quote if the top of the book changed since the last one delivered."""
+        subs = self.subscriptions.callbacks("quotes", market.symbol)
+        if not subs:
+            return
+        e = market.engine
+        top = (e.best_bid(), e.best_ask())
+        if top == self._tops.get(market.symbol):
+            return
+        self._tops[market.symbol] = top
+        q = self._quote(market)
+        if q is not None:
+            for cb in subs:
+                cb(q)
+
+    # ----- helpers ------------------------------------------------------------------------
+
+    def _deliver_trade(self, trade: Trade) -> None:
+        for cb in self.subscriptions.callbacks("trades", trade.symbol):
+            cb(trade)
+        bar_subs = self.subscriptions.callbacks("bars", trade.symbol)
+        if bar_subs:
+            bar = self._bars.setdefault(trade.symbol, _BarBuilder()).add(trade)
+            if bar is not None:
+                for cb in bar_subs:
+                    cb(bar)
+
+    def _quote(self, market: Market) -> Quote | None:
+        e, inst = market.engine, market.instrument
+        bid, ask = e.best_bid(), e.best_ask()
+        if bid is None and ask is None:
+            return None
+        zero = Decimal(0)
+        return Quote.trusted(
+            symbol=market.symbol,
+            bid_price=None if bid is None else inst.to_price(bid[0]),
+            bid_size=zero if bid is None else inst.to_qty(bid[1]),
+            ask_price=None if ask is None else inst.to_price(ask[0]),
+            ask_size=zero if ask is None else inst.to_qty(ask[1]),
+            timestamp_ns=e.now if e.now > _NO_TIME else self._now(),
+        )
+
+    def _tape(self, market: Market) -> _Tape:
+        tape = self._tapes.get(market.symbol)
+        if tape is None:
+            tape = self._tapes[market.symbol] = _Tape(market)
+        return tape
+
+    def _trade_at(self, market: Market, i: int) -> Trade:
+        tape, inst = self._tape(market), market.instrument
+        return Trade.trusted(
+            symbol=market.symbol,
+            price=inst.to_price(int(tape.price[i])),
+            size=inst.to_qty(int(tape.qty[i])),
+            timestamp_ns=int(tape.time[i]),
+        )
