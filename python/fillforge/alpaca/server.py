@@ -121,6 +121,7 @@ class Simulation:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        self._ident = None  # a later thread may get the old one's ident
 
     def _job(self, fn: Callable[[], T]) -> T:
         self._ident = threading.get_ident()
