@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 from datetime import date
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,8 @@ from fillforge.marketdata import MBO_UNDEF_PRICE, NS_PER_DAY, Bars, MboRecords, 
 from fillforge.sim.calendar import local_midnight_ns
 
 __all__ = [
+    "BarFill",
+    "FeedFlag",
     "FeedKind",
     "bars_feed",
     "empty_feed",
@@ -46,6 +49,26 @@ class FeedKind(IntEnum):
     TRADE = 9
     AUCTION = 10
 
+
+class FeedFlag(IntFlag):
+    """Flags in the ``order_id`` column of QUOTE and TRADE messages
+    (``fillforge_core::sim::flag``).
+
+    ``PATH``: the price moved continuously from the previous print to this one (a bar's path
+    after its open); a stop it passes through fills at its own stop price. Without it, prints
+    are discrete and a stop fills at the first print that reached it. ``WAIT``: modelled (bar)
+    liquidity; a day or gtc market order that finds no displayed size waits for the next print
+    and fills there.
+    """
+
+    PATH = 1
+    WAIT = 2
+
+
+#: When an order decided after a bar's close fills: ``"next_open"`` at the next bar's open (the
+#: book is empty between bars), ``"close"`` at the bar's close (its quote stays up).
+BarFill = Literal["next_open", "close"]
+_BAR_FILLS = ("next_open", "close")
 
 _LOBSTER_DAY = re.compile(r"_(\d{4}-\d{2}-\d{2})_")
 
@@ -146,6 +169,7 @@ def bars_feed(
     *,
     qty_per_point: int | None = None,
     half_spread_ticks: int = 0,
+    fill_at: BarFill = "next_open",
 ) -> _core.Feed:
     """OHLC bars as an intrabar price path: open, the extreme nearer the open, the other extreme,
     close (ties: high first), at 0, 1/3, 2/3 of the bar and its last nanosecond.
@@ -158,8 +182,20 @@ def bars_feed(
     at-the-open and at-the-close orders fill.
     A daily bar is one session; intraday, a session ends where the gap to the next bar exceeds
     the bar period.
+
+    The path after the open is continuous (``FeedFlag.PATH``): a stop it passes through fills
+    at its stop price; a bar that opens through a stop fills it at the open. The liquidity is a
+    model (``FeedFlag.WAIT``): a day or gtc market order that finds no displayed size waits for
+    the next print instead of being canceled. ``fill_at`` says where an order decided after a
+    bar's close fills: ``"next_open"`` (default) empties the book after each close, so it fills
+    at the next bar's open, never at a price already seen; ``"close"`` leaves the close quoted
+    on both sides, so a market order fills at the close (plus the half spread).
     """
     n = len(bars)
+    if fill_at not in _BAR_FILLS:
+        raise MarketDataError(
+            bars.source, None, "fill_at", fill_at, "expected 'next_open' or 'close'"
+        )
     if n == 0:
         raise MarketDataError(bars.source, None, "bars", 0, "no bars")
     if half_spread_ticks < 0:
@@ -185,21 +221,28 @@ def bars_feed(
             rows[i].append(np.broadcast_to(np.asarray(v, np.int64), (n,)))
 
     # Per bar: each point's quotes (the open's then its print) and trade; the closing auction.
+    # The open is a discrete print (it may gap); the later points continue the path from it.
     prev = np.concatenate([[path[0, 0]], path[:-1, 3]])
     for j in range(4):
         p = path[:, j]
         before = prev if j == 0 else path[:, j - 1]
-        add(times[:, j], FeedKind.QUOTE, 0, 1, p - half_spread_ticks, qty)
-        add(times[:, j], FeedKind.QUOTE, 0, -1, p + half_spread_ticks, qty)
+        flags = FeedFlag.WAIT if j == 0 else FeedFlag.WAIT | FeedFlag.PATH
+        add(times[:, j], FeedKind.QUOTE, flags, 1, p - half_spread_ticks, qty)
+        add(times[:, j], FeedKind.QUOTE, flags, -1, p + half_spread_ticks, qty)
         if j == 0:
             add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, p, qty)
         # The trade takes liquidity on the side the move came from (down: the bids).
-        add(times[:, j], FeedKind.TRADE, 0, np.where(p < before, 1, -1), p, qty)
+        add(times[:, j], FeedKind.TRADE, flags, np.where(p < before, 1, -1), p, qty)
     add(times[:, 3], FeedKind.AUCTION, np.where(last, 1, 2), 0, path[:, 3], qty)
+    auction_close = len(rows[0]) - 1
+    # After the close: an empty book until the next open, or the close quoted on both sides.
+    c = path[:, 3]
+    after = 0 if fill_at == "next_open" else qty
+    add(times[:, 3], FeedKind.QUOTE, FeedFlag.WAIT, 1, c - half_spread_ticks, after)
+    add(times[:, 3], FeedKind.QUOTE, FeedFlag.WAIT, -1, c + half_spread_ticks, after)
     # Interleave per bar (bar-major order), then keep the rows of each bar in the order added.
     stacked = [np.stack(col, axis=1).reshape(-1) for col in rows]
     keep = np.ones(len(stacked[0]), bool)
-    auction_close = len(rows[0]) - 1
     kept = keep.reshape(n, len(rows[0]))
     kept[:, auction_close] = last  # a closing auction only where the session ends
     return _feed(*(col[keep] for col in stacked))

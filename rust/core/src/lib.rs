@@ -9,6 +9,7 @@ pub mod book;
 pub mod error;
 pub mod replay;
 pub mod sim;
+pub mod stops;
 pub mod throttle;
 pub mod trailing;
 

@@ -1,7 +1,7 @@
 //! The simulator engine's rules: queue position, passive fills from recorded trades, top-of-book
 //! sweeps, stops, auctions, and a LOBSTER day with no user orders equal to the plain replay.
 
-use fillforge_core::sim::{event, kind, Engine, Feed, FeedMsg};
+use fillforge_core::sim::{event, flag, kind, Engine, Feed, FeedMsg};
 use fillforge_core::{Side, TimeInForce, Trail};
 
 fn msg(t: i64, k: u8, id: u64, side: Side, price: i64, qty: u64) -> FeedMsg {
@@ -265,4 +265,108 @@ fn a_trailing_stops_trail_can_change_and_keeps_its_water_mark() {
     assert!(e.amend_trailing(2, Trail::Bps(100)).is_err(), "no switch to percent");
     assert!(e.amend_trailing(3, Trail::Ticks(2)).is_err(), "unknown");
     assert_eq!(e.trailing_state(2), Some((Some(108), Some(110))));
+}
+
+/// One point of a bar path: quotes of `qty` at `p` and a trade sweeping the side it came from.
+fn point(t: i64, p: i64, from: i64, flags: u64, qty: u64) -> [FeedMsg; 3] {
+    let swept = if p < from { Side::Buy } else { Side::Sell };
+    [
+        msg(t, kind::QUOTE, flags, Side::Buy, p, qty),
+        msg(t, kind::QUOTE, flags, Side::Sell, p, qty),
+        msg(t, kind::TRADE, flags, swept, p, qty),
+    ]
+}
+
+const BAR: u64 = flag::PATH | flag::WAIT;
+
+#[test]
+fn a_stop_crossed_on_a_continuous_path_fills_at_its_stop_never_canceled() {
+    // A bar 105 -> 95 -> 96: the sell stop at 100 is crossed between two points of the path.
+    let mut rows = Vec::new();
+    rows.extend(point(1, 105, 105, flag::WAIT, 10));
+    rows.extend(point(2, 95, 105, BAR, 10));
+    rows.extend(point(3, 96, 95, BAR, 10));
+    let mut e = engine(rows);
+    e.run(3, i64::MAX, false);
+    e.submit_stop(1, Side::Sell, 100, None, 25, TimeInForce::Gtc).unwrap();
+    e.submit_trailing(2, Side::Sell, 5, Trail::Ticks(3), None, None, TimeInForce::Gtc).unwrap();
+    e.run(usize::MAX, i64::MAX, false);
+    let evs: Vec<_> = e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty, x.taker)).collect();
+    // The trailing stop (102) is nearer than the stop (100): it fires first; both at their stops.
+    assert_eq!(
+        evs,
+        [
+            (event::TRIGGERED, 2, 102, 0, false),
+            (event::FILL, 2, 102, 5, true),
+            (event::TRIGGERED, 1, 100, 0, false),
+            (event::FILL, 1, 100, 25, true),
+        ]
+    );
+    assert_eq!(e.user_order_count(), 0);
+}
+
+#[test]
+fn a_gapped_stop_takes_displayed_size_then_fills_at_the_first_print_past_it() {
+    // The next bar opens at 95 (a discrete print) below the sell stop at 100.
+    let mut rows = Vec::new();
+    rows.extend(point(1, 105, 105, flag::WAIT, 10));
+    rows.push(msg(2, kind::QUOTE, flag::WAIT, Side::Buy, 95, 10));
+    rows.push(msg(2, kind::QUOTE, flag::WAIT, Side::Sell, 95, 10));
+    rows.push(msg(2, kind::AUCTION, 2, Side::Buy, 95, 10));
+    let mut e = engine(rows);
+    e.run(3, i64::MAX, false);
+    e.submit_stop(1, Side::Sell, 100, None, 25, TimeInForce::Gtc).unwrap();
+    e.run(usize::MAX, i64::MAX, false);
+    let evs: Vec<_> = e.take_events().iter().map(|x| (x.kind, x.price, x.qty, x.remaining)).collect();
+    // 10 displayed at the open, the other 15 at the open print: never canceled.
+    assert_eq!(evs, [(event::TRIGGERED, 100, 0, 25), (event::FILL, 95, 10, 15), (event::FILL, 95, 15, 0)]);
+}
+
+#[test]
+fn a_trade_print_through_a_stop_with_no_displayed_size_fills_it_at_the_print() {
+    let mut e = engine(vec![
+        msg(1, kind::QUOTE, 0, Side::Buy, 100, 5),
+        msg(1, kind::QUOTE, 0, Side::Sell, 101, 5),
+        msg(2, kind::TRADE, 0, Side::Buy, 98, 50),
+    ]);
+    e.run(2, i64::MAX, false);
+    e.submit_stop(1, Side::Sell, 99, None, 8, TimeInForce::Gtc).unwrap();
+    e.submit_stop(2, Side::Sell, 97, Some(97), 8, TimeInForce::Gtc).unwrap();
+    e.submit_stop(3, Side::Sell, 99, Some(99), 8, TimeInForce::Gtc).unwrap();
+    e.run(usize::MAX, i64::MAX, false);
+    let evs: Vec<_> = e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty)).collect();
+    // The stop fills at the print (98); the stop-limit at 99 becomes a limit and rests.
+    assert_eq!(
+        evs,
+        [
+            (event::TRIGGERED, 1, 99, 0),
+            (event::FILL, 1, 98, 8),
+            (event::TRIGGERED, 3, 99, 0),
+            (event::RESTED, 3, 99, 0),
+        ]
+    );
+    assert_eq!(e.user_order_count(), 2, "the stop-limit rests, the stop at 97 is held");
+}
+
+#[test]
+fn a_market_order_on_bar_liquidity_waits_for_the_next_print() {
+    let mut rows = Vec::new();
+    rows.extend(point(1, 100, 100, flag::WAIT, 10));
+    rows.push(msg(1, kind::QUOTE, flag::WAIT, Side::Buy, 100, 0));
+    rows.push(msg(1, kind::QUOTE, flag::WAIT, Side::Sell, 100, 0));
+    rows.extend(point(5, 103, 100, flag::WAIT, 10));
+    let mut e = engine(rows);
+    e.run(5, i64::MAX, false);
+    let r = e.submit(1, Side::Buy, None, 7, TimeInForce::Day, false).unwrap();
+    assert_eq!((r.status, r.remaining), (fillforge_core::Status::Pending, 7));
+    // An IOC market order still cancels what it cannot fill.
+    e.submit(2, Side::Buy, None, 7, TimeInForce::Ioc, false).unwrap();
+    assert_eq!(
+        e.take_events().iter().map(|x| (x.kind, x.order_id)).collect::<Vec<_>>(),
+        [(event::CANCELED, 2)]
+    );
+    e.run(usize::MAX, i64::MAX, false);
+    let evs: Vec<_> =
+        e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty, x.time_ns)).collect();
+    assert_eq!(evs, [(event::FILL, 1, 103, 7, 5)]);
 }

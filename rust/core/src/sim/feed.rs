@@ -33,14 +33,28 @@ pub mod kind {
     pub const MODIFY: u8 = 6;
     /// A recorded order is reported filled for `qty` at `price`; it changes by a later message.
     pub const PASS: u8 = 7;
-    /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty).
+    /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty);
+    /// `order_id` holds [`super::flag`]s.
     pub const QUOTE: u8 = 8;
-    /// A trade of `qty` at `price` taking liquidity resting on `side`.
+    /// A trade of `qty` at `price` taking liquidity resting on `side`; `order_id` holds
+    /// [`super::flag`]s.
     pub const TRADE: u8 = 9;
     /// A print at `price` for up to `qty` that crossing orders fill at: `order_id` 0 is an
     /// opening auction, 1 a closing auction, 2 a gap (a bar opening away from the last price).
     pub const AUCTION: u8 = 10;
     pub const MAX: u8 = 10;
+}
+
+/// Flags carried in `order_id` of QUOTE and TRADE messages (which name no recorded order).
+pub mod flag {
+    /// The price moved continuously from the previous print to this message's price (points
+    /// of a bar's intrabar path after its open). A stop this move passes through fills at its
+    /// own stop price; without the flag prints are discrete, and a stop fills at the first
+    /// print that reached it.
+    pub const PATH: u64 = 1;
+    /// Modelled liquidity (bar data): a market order (day or gtc) that finds no displayed size
+    /// waits for the next print and fills there instead of being canceled.
+    pub const WAIT: u64 = 2;
 }
 
 /// One normalised market-data message.

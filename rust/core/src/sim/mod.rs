@@ -17,18 +17,17 @@ pub mod feed;
 
 use std::sync::Arc;
 
-pub use feed::{kind, Feed, FeedError, FeedMsg};
+pub use feed::{flag, kind, Feed, FeedError, FeedMsg};
 
-use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, TimeInForce};
+use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce};
 use crate::error::{BookError, Reason, TrailingError};
 use crate::replay::lobster::{is_user, key, Replayer, PLACEHOLDER_BASE, USER_TAG};
+use crate::stops::{self, Fired, StopQueue};
 use crate::trailing::{StopSide, StopSpec, Trail, TrailingStops, Trigger};
 
 /// Ids of the engine's own book entries (sweeping aggressors, quote liquidity): both tag bits.
 const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
 const WASH: &str = "would trade against the user's own resting order (wash trade)";
-/// Stop cascades (a triggered stop's fill triggering the next) end within this many rounds.
-const MAX_TRIGGER_ROUNDS: usize = 64;
 
 /// What happened to one of the user's orders.
 pub mod event {
@@ -79,11 +78,9 @@ impl From<TrailingError> for SimError {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct HeldStop {
-    id: OrderId,
-    side: Side,
-    stop: Price,
+/// The order a stop becomes when it triggers: a market (`limit` None) or limit order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StopOrder {
     limit: Option<Price>,
     qty: Qty,
     tif: TimeInForce,
@@ -94,6 +91,26 @@ struct Trailer {
     side: Side,
     qty: Qty,
     tif: TimeInForce,
+    /// Submission number, from the stop queue's counter (its place in the trigger order).
+    seq: u64,
+}
+
+/// A market order on modelled (bar) liquidity that found no displayed size: it fills at the
+/// next print.
+#[derive(Clone, Copy, Debug)]
+struct Waiting {
+    id: OrderId,
+    qty: Qty,
+    tif: TimeInForce,
+}
+
+/// The prints one step made: the first, the last, and the range between.
+#[derive(Clone, Copy, Debug)]
+struct Prints {
+    first: Price,
+    last: Price,
+    lo: Price,
+    hi: Price,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,10 +144,17 @@ pub struct Engine {
     pos: usize,
     now: i64,
     last_trade: Option<Price>,
-    traded: Option<Price>,
-    stops: Vec<HeldStop>,
+    traded: Option<Prints>,
+    /// The last recorded print, where a continuous path ([`flag::PATH`]) continues from.
+    path_last: Option<Price>,
+    /// While a path message applies: where its continuous segment started.
+    path_from: Option<Price>,
+    /// The last quote or trade was modelled liquidity ([`flag::WAIT`]).
+    wait_for_print: bool,
+    stops: StopQueue<StopOrder>,
     trailing: TrailingStops,
     trailers: rustc_hash::FxHashMap<OrderId, Trailer>,
+    waiting: Vec<Waiting>,
     auctions: Vec<AuctionOrder>,
     /// Message indices of opening (`[0]`) and closing (`[1]`) auction prints.
     auction_at: [Vec<usize>; 2],
@@ -181,9 +205,13 @@ impl Engine {
             now: i64::MIN,
             last_trade: None,
             traded: None,
-            stops: Vec::new(),
+            path_last: None,
+            path_from: None,
+            wait_for_print: false,
+            stops: StopQueue::new(),
             trailing: TrailingStops::new(1),
             trailers: Default::default(),
+            waiting: Vec::new(),
             auctions: Vec::new(),
             auction_at,
             events: Vec::with_capacity(64),
@@ -301,6 +329,16 @@ impl Engine {
     }
 
     fn apply(&mut self, m: &FeedMsg) {
+        let flags = if matches!(m.kind, kind::QUOTE | kind::TRADE) { m.order_id } else { 0 };
+        if matches!(m.kind, kind::QUOTE | kind::TRADE) {
+            self.wait_for_print = flags & flag::WAIT != 0;
+        }
+        self.path_from = if flags & flag::PATH != 0 { self.path_last } else { None };
+        let prints =
+            matches!(m.kind, kind::EXECUTE | kind::HIDDEN | kind::PASS | kind::TRADE | kind::AUCTION);
+        if prints && !self.waiting.is_empty() {
+            self.fill_waiting(m.price);
+        }
         match m.kind {
             kind::ADD => {
                 self.users_ahead(m.side.opposite(), m.price, m.qty, None, None);
@@ -312,12 +350,12 @@ impl Engine {
             kind::EXECUTE => {
                 self.users_ahead(m.side, m.price, m.qty, Some(m.order_id), None);
                 self.take_recorded(m, false);
-                self.traded = Some(m.price);
+                self.print(m.price);
             }
             kind::HIDDEN | kind::PASS => {
                 let named = (m.kind == kind::PASS).then_some(m.order_id);
                 self.users_ahead(m.side, m.price, m.qty, named, None);
-                self.traded = Some(m.price);
+                self.print(m.price);
             }
             kind::MODIFY => {
                 self.users_ahead(m.side.opposite(), m.price, m.qty, None, None);
@@ -332,10 +370,27 @@ impl Engine {
             kind::AUCTION => self.auction(m),
             _ => {}
         }
-        if let Some(p) = self.traded.take() {
-            self.last_trade = Some(p);
-            self.fire_stops(p);
+        self.settle_trades();
+        if prints {
+            self.path_last = Some(m.price);
         }
+        self.path_from = None;
+    }
+
+    /// Market orders waiting on modelled liquidity fill at a print, whole (on top of the
+    /// recorded volume, which keeps its size).
+    fn fill_waiting(&mut self, price: Price) {
+        for w in std::mem::take(&mut self.waiting) {
+            self.push_fill(w.id, price, w.qty, 0, true);
+        }
+    }
+
+    /// Note a print at `price` (stops may fire when the step ends).
+    fn print(&mut self, price: Price) {
+        self.traded = Some(match self.traded {
+            None => Prints { first: price, last: price, lo: price, hi: price },
+            Some(t) => Prints { last: price, lo: t.lo.min(price), hi: t.hi.max(price), ..t },
+        });
     }
 
     /// A recorded order loses `qty` (or everything, `whole`).
@@ -403,7 +458,7 @@ impl Engine {
             self.refresh_level(side, p);
             let px = at.unwrap_or(p);
             self.push_fill(id, px, q, remaining, false);
-            self.traded = Some(px);
+            self.print(px);
         }
         self.scratch = scratch;
     }
@@ -457,10 +512,13 @@ impl Engine {
         let id = self.synth();
         let mark = self.r.book.fills().len();
         let req = OrderRequest::limit(id, side.opposite(), price, qty, TimeInForce::Ioc);
+        // The recorded trade is one print at its price, whatever stale levels the sweep met.
+        let before = self.traded;
         if self.r.book.submit(req).is_ok() {
             self.take_fills(mark, None, side);
         }
-        self.traded = Some(price);
+        self.traded = before;
+        self.print(price);
     }
 
     /// An auction or gap print: at-the-open (`order_id` 0) or at-the-close (1) orders fill at
@@ -487,7 +545,7 @@ impl Engine {
         for side in [Side::Buy, Side::Sell] {
             self.users_ahead(side, price, m.qty, None, Some(price));
         }
-        self.traded = Some(price);
+        self.print(price);
     }
 
     fn synth(&mut self) -> OrderId {
@@ -512,8 +570,8 @@ impl Engine {
     fn take_fills(&mut self, mark: usize, taker: Option<(OrderId, Qty)>, maker_side: Side) {
         let fills: Vec<_> = self.r.book.fills()[mark..].to_vec();
         self.r.book.truncate_fills(mark);
-        if let Some(f) = fills.last() {
-            self.traded = Some(f.price);
+        for f in &fills {
+            self.print(f.price);
         }
         let mut left = taker.map_or(0, |t| t.1);
         for f in fills {
@@ -575,8 +633,9 @@ impl Engine {
 
     fn check_new(&self, id: OrderId) -> Result<(), BookError> {
         let live = self.r.book.open_order(id).is_some()
-            || self.stops.iter().any(|s| s.id == id)
+            || self.stops.contains(id)
             || self.trailers.contains_key(&id)
+            || self.waiting.iter().any(|w| w.id == id)
             || self.auctions.iter().any(|a| a.id == id);
         if live {
             return Err(BookError::DuplicateOrderId { order_id: untag(id) });
@@ -599,9 +658,40 @@ impl Engine {
         if self.would_wash(side, price) {
             return Err(BookError::InvalidOrder { order_id: user, why: WASH }.into());
         }
-        let report = self.enter(id, side, price, qty, tif, post_only)?;
+        let report = if price.is_none() && self.wait_for_print && tif.rests() {
+            self.enter_or_wait(id, side, qty, tif)?
+        } else {
+            self.enter(id, side, price, qty, tif, post_only)?
+        };
         self.settle_trades();
         Ok(report)
+    }
+
+    /// A market order on modelled (bar) liquidity: it takes the displayed size, and what that
+    /// cannot fill waits for the next print instead of being canceled.
+    fn enter_or_wait(
+        &mut self,
+        id: OrderId,
+        side: Side,
+        qty: Qty,
+        tif: TimeInForce,
+    ) -> Result<Report, BookError> {
+        let req = OrderRequest {
+            id,
+            side,
+            order_type: OrderType::Market,
+            qty,
+            tif: TimeInForce::Ioc,
+            post_only: false,
+        };
+        let mark = self.r.book.fills().len();
+        let report = self.r.book.submit(req)?;
+        self.take_fills(mark, Some((id, qty)), side.opposite());
+        if report.remaining == 0 {
+            return Ok(report);
+        }
+        self.waiting.push(Waiting { id, qty: report.remaining, tif });
+        Ok(Report::new(Status::Pending, Reason::None, report.filled, report.remaining))
     }
 
     /// Whether an order would reach one of the user's own resting orders on the other side
@@ -634,12 +724,12 @@ impl Engine {
         let report = self.r.book.submit(req)?;
         self.take_fills(mark, Some((id, qty)), side.opposite());
         match report.status {
-            crate::book::Status::Resting => {
+            Status::Resting => {
                 let p = price.expect("only limits rest");
                 self.refresh_level(side, p);
                 self.push(event::RESTED, id, p, 0, report.remaining, false, Reason::None);
             }
-            crate::book::Status::Canceled | crate::book::Status::Rejected if report.remaining > 0 => {
+            Status::Canceled | Status::Rejected if report.remaining > 0 => {
                 self.push(event::CANCELED, id, price.unwrap_or(0), 0, report.remaining, false, report.reason);
             }
             _ => {}
@@ -649,9 +739,9 @@ impl Engine {
 
     /// Trades made by a user request move the last price: stops may fire.
     fn settle_trades(&mut self) {
-        if let Some(p) = self.traded.take() {
-            self.last_trade = Some(p);
-            self.fire_stops(p);
+        if let Some(t) = self.traded.take() {
+            self.last_trade = Some(t.last);
+            self.fire_stops(t);
         }
     }
 
@@ -672,9 +762,15 @@ impl Engine {
         if let Some(l) = limit {
             self.r.book.check_price("limit_price", l)?;
         }
-        self.stops.push(HeldStop { id, side, stop, limit, qty, tif });
-        if let Some(p) = self.last_trade {
-            self.fire_stops(p);
+        let order = StopOrder { limit, qty, tif };
+        match self.last_trade {
+            Some(p) if stops::reaches(side, stop, p) => {
+                self.stops.fire_now(id, side, stop, p, order);
+                self.run_fired();
+            }
+            _ => {
+                self.stops.hold(id, side, stop, order);
+            }
         }
         Ok(())
     }
@@ -713,7 +809,8 @@ impl Engine {
         };
         let anchor = self.last_trade.or_else(|| self.best(protected, true).map(|(p, _)| p));
         self.trailing.add(spec, anchor)?;
-        self.trailers.insert(id, Trailer { side, qty, tif });
+        let seq = self.stops.next_seq();
+        self.trailers.insert(id, Trailer { side, qty, tif, seq });
         Ok(())
     }
 
@@ -778,8 +875,11 @@ impl Engine {
             self.refresh_level(info.side, info.price);
             return Ok(r.remaining);
         }
-        if let Some(i) = self.stops.iter().position(|s| s.id == id) {
-            return Ok(self.stops.remove(i).qty);
+        if let Some(s) = self.stops.remove(id) {
+            return Ok(s.order.qty);
+        }
+        if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
+            return Ok(self.waiting.remove(i).qty);
         }
         if let Some(t) = self.trailers.remove(&id) {
             self.trailing.remove(id)?;
@@ -823,13 +923,23 @@ impl Engine {
         for (side, price) in levels {
             self.refresh_level(side, price);
         }
-        let held = std::mem::take(&mut self.stops);
-        for s in held {
-            if s.tif == TimeInForce::Day {
-                self.push(event::EXPIRED, s.id, 0, 0, s.qty, false, Reason::DayExpired);
+        let day: Vec<_> = self
+            .stops
+            .in_order()
+            .filter(|(_, h)| h.order.tif == TimeInForce::Day)
+            .map(|(id, _)| id)
+            .collect();
+        for id in day {
+            let h = self.stops.remove(id).expect("listed stop is held");
+            self.push(event::EXPIRED, id, 0, 0, h.order.qty, false, Reason::DayExpired);
+            n += 1;
+        }
+        for w in std::mem::take(&mut self.waiting) {
+            if w.tif == TimeInForce::Day {
+                self.push(event::EXPIRED, w.id, 0, 0, w.qty, false, Reason::DayExpired);
                 n += 1;
             } else {
-                self.stops.push(s);
+                self.waiting.push(w);
             }
         }
         let mut day: Vec<_> = self
@@ -848,60 +958,91 @@ impl Engine {
         n
     }
 
-    /// Fire held and trailing stops reached by a trade at `price`, and what their orders trade
-    /// in turn, in submission order.
-    fn fire_stops(&mut self, price: Price) {
-        let mut p = price;
-        for _ in 0..MAX_TRIGGER_ROUNDS {
-            let mut fired: Vec<HeldStop> = Vec::new();
-            self.stops.retain(|s| {
-                let hit = match s.side {
-                    Side::Buy => p >= s.stop,
-                    Side::Sell => p <= s.stop,
-                };
-                if hit {
-                    fired.push(*s);
-                }
-                !hit
-            });
-            if !self.trailers.is_empty() {
-                let mut triggers = std::mem::take(&mut self.triggers);
-                triggers.clear();
-                // Cannot fail: instrument 0 exists and prices come from the book's range.
-                let _ = self.trailing.update_last(&[0], &[p], &mut triggers);
-                for t in &triggers {
-                    if let Some(tr) = self.trailers.remove(&t.id) {
-                        fired.push(HeldStop {
-                            id: t.id,
-                            side: tr.side,
-                            stop: t.stop,
-                            limit: t.limit,
-                            qty: tr.qty,
-                            tif: tr.tif,
-                        });
-                    }
-                }
-                self.triggers = triggers;
+    /// Trigger the held and trailing stops that `prints` reached and run them, with what their
+    /// orders trade in turn (the cascade and its order: [`crate::stops`]).
+    fn fire_stops(&mut self, prints: Prints) {
+        self.trigger(prints);
+        self.run_fired();
+    }
+
+    fn run_fired(&mut self) {
+        while let Some(f) = self.stops.pop_fired() {
+            self.run_stop(f);
+            if let Some(t) = self.traded.take() {
+                self.last_trade = Some(t.last);
+                self.trigger(t);
             }
-            if fired.is_empty() {
-                return;
+        }
+    }
+
+    /// Queue the stops `t` reaches: held stops, and trailing stops updated by its prints (first,
+    /// then last) in the same trigger order.
+    fn trigger(&mut self, t: Prints) {
+        let mut also: Vec<Fired<StopOrder>> = Vec::new();
+        if !self.trailers.is_empty() {
+            let mut triggers = std::mem::take(&mut self.triggers);
+            triggers.clear();
+            // Cannot fail: instrument 0 exists and prices come from the book's range.
+            let _ = self.trailing.update_last(&[0], &[t.first], &mut triggers);
+            if t.last != t.first {
+                let _ = self.trailing.update_last(&[0], &[t.last], &mut triggers);
             }
-            for s in fired {
-                self.push(event::TRIGGERED, s.id, s.stop, 0, s.qty, false, Reason::None);
-                if self.would_wash(s.side, s.limit) {
-                    self.push(event::CANCELED, s.id, s.stop, 0, s.qty, false, Reason::InvalidOrder);
-                    continue;
+            for g in &triggers {
+                if let Some(tr) = self.trailers.remove(&g.id) {
+                    let order = StopOrder { limit: g.limit, qty: tr.qty, tif: tr.tif };
+                    also.push(Fired {
+                        id: g.id,
+                        side: tr.side,
+                        stop: g.stop,
+                        print: g.price,
+                        seq: tr.seq,
+                        order,
+                    });
                 }
-                // The id is free (the stop left the held list) and the request was validated.
-                let _ = self.enter(s.id, s.side, s.limit, s.qty, s.tif, false);
             }
-            match self.traded.take() {
-                Some(next) => {
-                    self.last_trade = Some(next);
-                    p = next;
-                }
-                None => return,
+            self.triggers = triggers;
+        }
+        self.stops.trigger(t.lo, t.hi, also);
+    }
+
+    /// A triggered stop. A stop-limit becomes its limit order. A stop takes the displayed
+    /// liquidity, and what that cannot cover fills at its trigger price, on top of the recorded
+    /// volume (never canceled for want of size): the stop price where the market moved through
+    /// it continuously (a bar's path; there the displayed book is past the stop, so only size at
+    /// the stop or better is taken), else the first print that reached it.
+    fn run_stop(&mut self, f: Fired<StopOrder>) {
+        let o = f.order;
+        self.push(event::TRIGGERED, f.id, f.stop, 0, o.qty, false, Reason::None);
+        let (at, continuous) = stops::trigger_price(f.stop, f.print, self.path_from);
+        let cap = o.limit.or(continuous.then_some(at));
+        if self.would_wash(f.side, cap) {
+            self.push(event::CANCELED, f.id, f.stop, 0, o.qty, false, Reason::InvalidOrder);
+            return;
+        }
+        if o.limit.is_some() {
+            // The id is free (the stop left the queue) and the request was validated.
+            let _ = self.enter(f.id, f.side, o.limit, o.qty, o.tif, false);
+            return;
+        }
+        let order_type = cap.map_or(OrderType::Market, OrderType::Limit);
+        let req = OrderRequest {
+            id: f.id,
+            side: f.side,
+            order_type,
+            qty: o.qty,
+            tif: TimeInForce::Ioc,
+            post_only: false,
+        };
+        let mark = self.r.book.fills().len();
+        let remaining = match self.r.book.submit(req) {
+            Ok(report) => {
+                self.take_fills(mark, Some((f.id, o.qty)), f.side.opposite());
+                report.remaining
             }
+            Err(_) => o.qty,
+        };
+        if remaining > 0 {
+            self.push_fill(f.id, at, remaining, 0, true);
         }
     }
 
@@ -937,7 +1078,7 @@ impl Engine {
 
     /// Live user orders in the book, stops held and auction orders waiting.
     pub fn user_order_count(&self) -> usize {
-        self.r.user.len() + self.stops.len() + self.trailers.len() + self.auctions.len()
+        self.r.user.len() + self.stops.len() + self.trailers.len() + self.waiting.len() + self.auctions.len()
     }
 
     /// Orders in the book (recorded and user).
