@@ -40,19 +40,19 @@ CENTS = Instrument(symbol="AAPL", tick_size=D("0.01"), lot_size=D("0.000000001")
 
 TARDIS_QUOTES = (
     "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount",
-    "binance-futures,BTCUSDT,1582329600016000,1582329600019000,2.5,9663.10,9663.00,1.25",
-    "binance-futures,BTCUSDT,1582333200016000,1582333200019000,1.5,9663.20,9663.10,0.75",
+    "binance-futures,BTCUSDT,1582556400016000,1582556400019000,2.5,9663.10,9663.00,1.25",
+    "binance-futures,BTCUSDT,1582560000016000,1582560000019000,1.5,9663.20,9663.10,0.75",
 )
 TARDIS_TRADES = (
     "exchange,symbol,timestamp,local_timestamp,id,side,price,amount",
-    "binance-futures,BTCUSDT,1582329600016000,1582329600020000,1,buy,9663.10,0.25",
+    "binance-futures,BTCUSDT,1582556400016000,1582556400020000,1,buy,9663.10,0.25",
 )
 MBO = (
     "ts_recv,ts_event,ts_in_delta,instrument_id,symbol,action,side,price,size,order_id,flags,"
     "sequence,channel_id",
-    "1703496000000000000,1703496000000000000,0,17077,ESH4,A,B,4799.75,5,11,0,1,0",
-    "1703496000000000000,1703496000000000000,0,17077,ESH4,A,A,4800.25,7,12,0,2,0",
-    "1703496000000000001,1703496000000000001,0,17077,ESH4,A,B,4800,3,13,0,3,0",
+    "1703602800000000000,1703602800000000000,0,17077,ESH4,A,B,4799.75,5,11,0,1,0",
+    "1703602800000000000,1703602800000000000,0,17077,ESH4,A,A,4800.25,7,12,0,2,0",
+    "1703602800000000001,1703602800000000001,0,17077,ESH4,A,B,4800,3,13,0,3,0",
 )
 BARS = (
     "timestamp,open,high,low,close,volume",
@@ -231,10 +231,10 @@ def test_data_broker_starts_at_the_first_message_or_at_start(tmp_path: Path) -> 
     files = market_files([write(tmp_path, "quotes.csv", TARDIS_QUOTES)])
     inst = Instrument(symbol="BTCUSDT", tick_size=D("0.01"), lot_size=D("0.001"))
     broker = data_broker(files, inst)
-    assert broker.now() == 1582329600016000 * 1000
+    assert broker.now() == 1582556400016000 * 1000
     broker.run(until_ns=broker.now() + 1)
     assert broker.venue.market("BTCUSDT").best_bid() == D("9663.00")
-    later = 1582333200016000 * 1000 + 1  # just after the second quote
+    later = 1582560000016000 * 1000 + 1  # just after the second quote
     broker = data_broker(files, inst, start_ns=later, cash=D(5))
     broker.run(until_ns=later + 1)  # what came before the start is replayed at once
     assert broker.venue.market("BTCUSDT").best_bid() == D("9663.10")

@@ -294,7 +294,17 @@ class SimulatedBroker(ManagedOrders):
         uid = next(self._next_uid)
         self._bind(order.id, uid)
         delay = self._latency.market_data() + self._latency.entry()
-        if delay == 0 and not self._pending:
+        cal = self.venue.calendar
+        # A request that would reach a closed venue waits for the next open (pending_new), then
+        # arrives 1 ns after it, once the data stamped at the open itself has been applied: a
+        # market order fills at the session's first price, a DAY order is for that session.
+        # Auction orders (opg, cls) go to the venue at once and wait there for their auction.
+        opens = None
+        if cal is not None and order.request.time_in_force not in _AUCTION:
+            opens = cal.opening(self._now + delay)
+        if opens is not None:
+            self._schedule(opens + 1, lambda: self._arrive(order.id))
+        elif delay == 0 and not self._pending:
             self._arrive(order.id)  # nothing in flight to overtake: arrive now
         else:
             self._schedule(self._now + delay, lambda: self._arrive(order.id))

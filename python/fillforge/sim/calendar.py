@@ -165,6 +165,11 @@ class TradingCalendar:
             raise SimulationError("t_ns", t_ns, f"no open after it up to {t.last_day}")
         return t.opens[i]
 
+    def opening(self, t_ns: int) -> int | None:
+        """When an order sent at ``t_ns`` can first trade: None if the exchange is open then,
+        else the next open (a request that reaches a closed venue waits for it)."""
+        return None if self.is_open(t_ns) else self.next_open(t_ns)
+
     @staticmethod
     def _index_at(t: _Table, ns: int) -> int | None:
         i = bisect_right(t.opens, ns) - 1
