@@ -521,6 +521,8 @@ class AlpacaBroker(ManagedOrders):
                 low=_price(b.low),
                 close=_price(b.close),
                 volume=_price(b.volume),
+                trade_count=int(b.trade_count or 0),
+                vwap=_price(b.vwap or b.close),
                 timestamp_ns=from_datetime(b.timestamp),
                 period_ns=_MINUTE_NS,
             )

@@ -17,8 +17,8 @@ Prices and sizes are JSON numbers, as Alpaca sends them; times RFC 3339 with nan
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -34,11 +34,15 @@ from fillforge.time import to_iso
 __all__ = ["data_router", "latest_quote_json", "latest_trade_json"]
 
 
+_T = TypeVar("_T")
+
+
 class _Server(Protocol):
-    """What the routes need of the server: its broker and the lock around it."""
+    """What the routes need of the server: its broker, and its simulation thread to call it on."""
 
     broker: SimulatedBroker
-    lock: threading.RLock
+
+    async def run(self, fn: Callable[[], _T]) -> _T: ...
 
 
 class TradesOut(BaseModel):
@@ -92,6 +96,8 @@ def _bar_json(b: Bar) -> dict[str, Any]:
         "l": float(b.low),
         "c": float(b.close),
         "v": float(b.volume),
+        "n": b.trade_count,
+        "vw": float(b.vwap),
     }
 
 
@@ -102,28 +108,25 @@ def _symbols(text: str) -> list[str]:
 def data_router(server: _Server) -> APIRouter:
     """The market-data routes on ``server``'s simulated broker."""
     router = APIRouter()
-    broker, lock = server.broker, server.lock
+    broker = server.broker
     bars: dict[str, Bar | None] = {}  # the last completed bar of each symbol asked for
 
     @router.get("/v2/stocks/quotes/latest", responses=api.answers(api.QuotesOut, 422))
     async def latest_quotes(symbols: str, feed: str | None = None) -> Response:
         del feed
-        with lock:
-            got = {s: latest_quote_json(broker, s) for s in _symbols(symbols)}
+        got = await server.run(lambda: {s: latest_quote_json(broker, s) for s in _symbols(symbols)})
         return JSONResponse({"quotes": {s: q for s, q in got.items() if q is not None}})
 
     @router.get("/v2/stocks/trades/latest", responses=api.answers(TradesOut, 422))
     async def latest_trades(symbols: str, feed: str | None = None) -> Response:
         del feed
-        with lock:
-            got = {s: latest_trade_json(broker, s) for s in _symbols(symbols)}
+        got = await server.run(lambda: {s: latest_trade_json(broker, s) for s in _symbols(symbols)})
         return JSONResponse({"trades": {s: t for s, t in got.items() if t is not None}})
 
     @router.get("/v2/stocks/{symbol}/trades/latest", responses=api.answers(TradeOut, 404, 422))
     async def latest_trade(symbol: str, feed: str | None = None) -> Response:
         del feed
-        with lock:
-            t = latest_trade_json(broker, symbol)
+        t = await server.run(lambda: latest_trade_json(broker, symbol))
         if t is None:
             return JSONResponse(wire.error(wire.CODE_NOT_FOUND, f"no trade for {symbol}"), 404)
         return JSONResponse({"symbol": symbol, "trade": t})
@@ -131,8 +134,9 @@ def data_router(server: _Server) -> APIRouter:
     @router.get("/v2/stocks/bars/latest", responses=api.answers(BarsOut, 422))
     async def latest_bars(symbols: str, feed: str | None = None) -> Response:
         del feed
-        out = {}
-        with lock:
+
+        def latest() -> dict[str, Any]:
+            out = {}
             for s in _symbols(symbols):
                 if s not in bars and s in broker.venue.markets:
                     bars[s] = None
@@ -140,6 +144,8 @@ def data_router(server: _Server) -> APIRouter:
                 b = bars.get(s)
                 if b is not None:
                     out[s] = _bar_json(b)
-        return JSONResponse({"bars": out})
+            return out
+
+        return JSONResponse({"bars": await server.run(latest)})
 
     return router

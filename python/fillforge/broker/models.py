@@ -92,7 +92,9 @@ class Trade(FrozenModel):
 
 
 class Bar(FrozenModel):
-    """The prints of ``symbol`` in ``[timestamp_ns, timestamp_ns + period_ns)``."""
+    """The prints of ``symbol`` in ``[timestamp_ns, timestamp_ns + period_ns)``: ``trade_count``
+    of them, their volume-weighted average price ``vwap`` (to the decimal context's 28
+    significant digits)."""
 
     symbol: _Symbol
     open: _Price
@@ -100,5 +102,7 @@ class Bar(FrozenModel):
     low: _Price
     close: _Price
     volume: _Size
+    trade_count: Annotated[int, Field(ge=0)]
+    vwap: _Price
     timestamp_ns: int
     period_ns: Annotated[int, Field(gt=0)]

@@ -100,6 +100,27 @@ class TimerBook:
             heapq.heappop(heap)  # cancelled, or set again under its name
         return None
 
+    def pop_due(self, limit_ns: int) -> tuple[int, TimerCallback] | None:
+        """Take the next timer if it is due by ``limit_ns`` (as :meth:`pop`); else None. The
+        simulated broker's hot path: one heap step per firing."""
+        heap, timers = self._heap, self._timers
+        while heap:
+            due, seq, name = heap[0]
+            if due > limit_ns:
+                return None
+            t = timers.get(name)
+            if t is None or t.seq != seq or t.due != due:
+                heapq.heappop(heap)  # stale
+                continue
+            if t.every is None:
+                heapq.heappop(heap)
+                del timers[name]
+            else:
+                t.due = nxt = due + t.every
+                heapq.heapreplace(heap, (nxt, seq, name))
+            return due, t.callback
+        return None
+
     def pop(self, after_ns: int | None = None) -> tuple[int, TimerCallback]:
         """Take the next timer (call :meth:`next_ns` first: there must be one); a recurring one
         is due again a period later (the first period end after ``after_ns``, if given: missed

@@ -153,11 +153,14 @@ class SimulatedBroker(ManagedOrders):
     def _fire_timers(self, limit: int) -> None:
         """Fire the timers due by ``limit`` in time order (set order at one instant); stop where
         a request in flight is due first (at or before the next timer)."""
-        timers, pending = self._timers, self._pending
-        while (t := timers.next_ns()) is not None and t <= limit:
-            if pending and pending[0][0] <= t:
+        pop, pending = self._timers.pop_due, self._pending
+        while True:
+            if pending and pending[0][0] <= limit:
+                limit = pending[0][0] - 1
+            got = pop(limit)
+            if got is None:
                 return
-            due, callback = timers.pop()
+            due, callback = got
             if due > self._now:
                 self._now = due
             callback(due)

@@ -62,7 +62,7 @@ class _BarBuilder:
         start = trade.timestamp_ns - trade.timestamp_ns % BAR_PERIOD_NS
         b, done = self.bar, None
         if b is not None and b["timestamp_ns"] != start:
-            done = Bar.trusted(**b)
+            done = self._done(b)
             b = None
         if b is None:
             self.bar = {
@@ -72,13 +72,22 @@ class _BarBuilder:
                 "low": trade.price,
                 "close": trade.price,
                 "volume": trade.size,
+                "trade_count": 1,
+                "value": trade.price * trade.size,
                 "timestamp_ns": start,
                 "period_ns": BAR_PERIOD_NS,
             }
         else:
             b["high"], b["low"] = max(b["high"], trade.price), min(b["low"], trade.price)
             b["close"], b["volume"] = trade.price, b["volume"] + trade.size
+            b["trade_count"] += 1
+            b["value"] += trade.price * trade.size
         return done
+
+    @staticmethod
+    def _done(b: dict[str, Any]) -> Bar:
+        value = b.pop("value")
+        return Bar.trusted(**b, vwap=value / b["volume"] if b["volume"] else b["close"])
 
 
 class SimMarketData:
@@ -128,10 +137,12 @@ class SimMarketData:
 
     def observe(self, market: Market) -> None:
         """A subscribed market applied one message of its feed: deliver what changed."""
-        pos = market.engine.position - 1
+        e = market.engine
+        pos = e.position - 1
         if pos >= 0 and self._tape(market).is_print[pos]:
             self._deliver_trade(self._trade_at(market, pos))
-        self.quote_moved(market)
+        if e.next_time != e.now:  # the book as of a whole instant (a quote row is two sides)
+            self.quote_moved(market)
 
     def scripted_trade(self, market: Market, price: Decimal, qty: Decimal, t: int) -> None:
         trade = Trade.trusted(symbol=market.symbol, price=price, size=qty, timestamp_ns=t)
