@@ -350,3 +350,16 @@ def test_async_adapter_exposes_timers() -> None:
         adapter.close()
     b.run(until_ns=5_000)
     assert seen == [2_000]
+
+
+def test_after_the_data_timers_due_before_a_request_in_flight_fire_first() -> None:
+    venue = Venue(calendar=None, latency=LatencyModel(entry=Delay.fixed(1_000)))
+    venue.add(Instrument(symbol="TEST"), empty_feed())
+    b = SimulatedBroker(venue, start_ns=0)
+    b.quote("TEST", D("100.00"), D("100.02"))
+    b.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(1)))  # arrives at 1000
+    seen: list[tuple[int, int]] = []
+    b.set_timer("t", lambda t: seen.append((t, b.now())), at_ns=500)
+    b.run()  # no data, no end: the request in flight is delivered, the timer before it fires
+    assert seen == [(500, 500)]
+    assert b.now() == 1_000

@@ -498,6 +498,9 @@ class SimulatedBroker(ManagedOrders):
             if first is None:
                 if until < _NEVER:
                     self._advance(int(until))
+                elif timer < pending < _NEVER:  # the data ended: timers due before a request
+                    self._fire_timers(int(pending) - 1)
+                    continue
                 else:  # the data ended: requests still in flight reach the venue
                     self._deliver_due(int(pending) if pending < _NEVER else None)
                     if self._pending:
