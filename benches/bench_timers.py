@@ -6,7 +6,8 @@ Run: ``python benches/bench_timers.py [--firings 200000] [--repeats 5] [--json]`
 (a) the floor: a loop calling an empty Python function ``--firings`` times;
 (b) ``SimulatedBroker.run(until_ns=...)`` with one recurring timer (every 1 µs, empty callback)
     on a venue with one market and no data, firing ``--firings`` times;
-(c) as (b) with ten timers set (each every 10 µs, staggered), so the heap holds ten entries.
+(c) as (b) with ten recurring timers (each every 10 µs, all due at the same instants, so the
+    heap holds ten entries and ties fall back to set order).
 Best of ``--repeats`` runs each, garbage collector off while timing. Target: (b) <= 2 µs per firing.
 """
 
