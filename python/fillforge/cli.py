@@ -18,6 +18,7 @@ from rich.table import Table
 from fillforge import __version__
 from fillforge.errors import ReplayError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
+from fillforge.time import WallClock, to_datetime
 
 if TYPE_CHECKING:
     from fillforge.demos.passive_buy import PassiveBuyReport
@@ -159,7 +160,7 @@ def demo(
         if f is None:
             fills.add_row("...", "", "", "")
             continue
-        when = datetime.fromtimestamp(f.ts_event / 1e9, _NEW_YORK).strftime("%H:%M:%S.%f")
+        when = to_datetime(f.ts_event).astimezone(_NEW_YORK).strftime("%H:%M:%S.%f")
         fills.add_row(when, str(f.price), str(f.qty), f.liquidity.value)
     console.print(fills)
     t = Table(title="execution", show_header=False)
@@ -456,7 +457,7 @@ def serve_alpaca(
                 configs[sym] = WalkConfig(bid=bid, ask=ask, size=size, volatility=vol, rate=steps)
             except FillforgeError as e:
                 raise _bad("--quote", text, _why(e)) from None
-        t0 = time.time_ns() if start_ns is None else start_ns
+        t0 = WallClock().now_ns() if start_ns is None else start_ns
         span = _WALK_DAY_NS if duration is None else int((duration + _WALK_MARGIN_S) * speed * 1e9)
         try:
             broker = walk_broker(
@@ -514,7 +515,7 @@ def serve_alpaca(
         served = ", ".join(broker.venue.markets)
         console.print(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
         if walk_end is not None:
-            until = datetime.fromtimestamp(walk_end / 1e9, _NEW_YORK).isoformat(timespec="seconds")
+            until = to_datetime(walk_end).astimezone(_NEW_YORK).isoformat(timespec="seconds")
             console.print(
                 f"the walk is drawn until {until}; then its last quotes stand", style="dim"
             )
