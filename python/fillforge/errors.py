@@ -1,11 +1,19 @@
-"""fillforge's exception hierarchy.
+"""fillforge's exception hierarchy: every fillforge error is importable from here.
 
-Every error fillforge raises derives from :class:`FillforgeError`. The classes are declared in the
-compiled core and re-exported here so that ``except fillforge.errors.UnknownOrderError`` works the
-same for errors raised from Rust and from Python.
+Every error fillforge raises derives from :class:`FillforgeError`, and also from the built-in
+exception that says what kind of refusal it is, so code that knows nothing of fillforge can still
+catch it: :class:`ValueError` for a bad value (a field, a price, a configuration, a time, a file's
+content), :class:`LookupError` for an id or name that names nothing. The classes of the compiled
+core are declared there and re-exported here so that ``except fillforge.errors.UnknownOrderError``
+works the same for errors raised from Rust and from Python; the rest are declared here, whichever
+layer raises them.
+
+Every error pickles (a worker process can send one back to its parent): ``pickle.loads(
+pickle.dumps(e))`` is an error of the same class with the same message and attributes.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from fillforge._core import (
     REASON_ERRORS,
@@ -31,9 +39,12 @@ from fillforge._core import (
 )
 
 __all__ = [
+    "AlpacaError",
+    "AuctionWindowError",
     "BatchInputError",
     "CapacityError",
     "ClockWentBackwardsError",
+    "DecimalTextError",
     "DuplicateClientOrderIdError",
     "DuplicateOrderIdError",
     "DuplicateStopIdError",
@@ -46,6 +57,7 @@ __all__ = [
     "InvalidQuantityError",
     "InvalidTransitionError",
     "MarketDataError",
+    "NotFoundError",
     "NotShortableError",
     "OrderBookError",
     "OrderError",
@@ -63,6 +75,8 @@ __all__ = [
     "UnknownOrderError",
     "UnknownOrderIdError",
     "UnknownStopError",
+    "VenueRuleError",
+    "WashTradeError",
     "error_for_reason",
 ]
 
@@ -78,22 +92,45 @@ def error_for_reason(reason: int) -> type[OrderBookError] | None:
     return REASON_ERRORS.get(int(reason))
 
 
-class OrderError(FillforgeError):
-    """The order lifecycle refused a request or an event; nothing was changed."""
+def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Rebuild a pickled error without calling its ``__init__`` (whose arguments differ from
+    the message its ``args`` hold)."""
+    e = cls.__new__(cls, *args)
+    e.args = args
+    e.__dict__.update(state)
+    return e
 
 
-class OrderValidationError(OrderError):
-    """An order request, instrument, fill or event failed validation.
+class _Pickles:
+    """Pickling for errors whose ``__init__`` takes other arguments than their message."""
 
-    ``field`` names the offending field (dotted for nested models), ``value`` is what was given.
-    """
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        assert isinstance(self, BaseException)
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+class _FieldError(_Pickles, FillforgeError):
+    """A refused value: ``field`` names it, ``value`` is what was given, ``why`` says why."""
 
     def __init__(self, field: str, value: object, why: str) -> None:
         super().__init__(f"{field}={value!r}: {why}")
         self.field, self.value, self.why = field, value, why
 
 
-class InvalidTransitionError(OrderError):
+class OrderError(_Pickles, FillforgeError):
+    """The order lifecycle refused a request or an event; nothing was changed."""
+
+
+class OrderValidationError(OrderError, _FieldError, ValueError):
+    """An order request, instrument, fill or event failed validation.
+
+    ``field`` names the offending field (dotted for nested models), ``value`` is what was given.
+    """
+
+
+class InvalidTransitionError(OrderError, ValueError):
     """An event the order (or group) state table does not allow in the current state."""
 
     def __init__(self, order_id: str, state: str, event: str) -> None:
@@ -102,15 +139,15 @@ class InvalidTransitionError(OrderError):
         self.order_id, self.state, self.event = order_id, state, event
 
 
-class DuplicateClientOrderIdError(OrderError):
+class DuplicateClientOrderIdError(OrderError, ValueError):
     """A live or past order already uses this client order id."""
 
 
-class UnknownOrderIdError(OrderError):
+class UnknownOrderIdError(OrderError, LookupError):
     """The order manager holds no order with this id or client order id."""
 
 
-class InsufficientBuyingPowerError(OrderError):
+class InsufficientBuyingPowerError(OrderError, ValueError):
     """The account cannot pay for the order: ``needed`` exceeds ``available`` buying power."""
 
     def __init__(self, field: str, value: object, needed: object, available: object) -> None:
@@ -120,7 +157,7 @@ class InsufficientBuyingPowerError(OrderError):
         self.field, self.value, self.needed, self.available = field, value, needed, available
 
 
-class InsufficientQtyError(OrderError):
+class InsufficientQtyError(OrderError, ValueError):
     """A close asks for more than the position holds: ``requested`` exceeds ``available``."""
 
     def __init__(self, symbol: str, requested: Decimal, available: Decimal) -> None:
@@ -132,15 +169,11 @@ class InsufficientQtyError(OrderError):
         self.symbol, self.requested, self.available = symbol, requested, available
 
 
-class NotShortableError(OrderError):
+class NotShortableError(OrderError, _FieldError, ValueError):
     """A sell would open or extend a short position the account may not hold."""
 
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"{field}={value!r}: {why}")
-        self.field, self.value, self.why = field, value, why
 
-
-class MarketDataError(FillforgeError):
+class MarketDataError(_Pickles, FillforgeError, ValueError):
     """A market-data file or array could not be loaded: which file, line and field, and why."""
 
     def __init__(self, source: str, line: int | None, field: str, value: object, why: str) -> None:
@@ -149,21 +182,13 @@ class MarketDataError(FillforgeError):
         self.source, self.line, self.field, self.value, self.why = source, line, field, value, why
 
 
-class SimulationError(FillforgeError):
+class SimulationError(_FieldError, ValueError):
     """The simulated exchange refused a request (unknown venue or instrument, bad configuration)."""
 
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"{field}={value!r}: {why}")
-        self.field, self.value, self.why = field, value, why
 
-
-class TimeError(FillforgeError):
+class TimeError(_FieldError, ValueError):
     """A time refused: not an int of nanoseconds, out of range, naive, unparsable, or before a
     clock that never goes back (:mod:`fillforge.time`)."""
-
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"{field}={value!r}: {why}")
-        self.field, self.value, self.why = field, value, why
 
 
 class TimerError(TimeError):
@@ -171,9 +196,37 @@ class TimerError(TimeError):
     a time in the past, a name in use, or an unknown name to cancel."""
 
 
-class SubscriptionError(FillforgeError):
+class SubscriptionError(_FieldError, ValueError):
     """A market-data subscription refused: an empty symbol, or a callback that is not callable."""
 
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"{field}={value!r}: {why}")
-        self.field, self.value, self.why = field, value, why
+
+class VenueRuleError(OrderError, _FieldError, ValueError):
+    """A venue rule refused an order before anything changed: ``field`` and ``value`` name what
+    the rule refused, ``why`` says which rule (:mod:`fillforge.venues`)."""
+
+
+class WashTradeError(VenueRuleError):
+    """The order could trade against one of the account's own working orders (Alpaca: 403,
+    code 40310000)."""
+
+
+class AuctionWindowError(VenueRuleError):
+    """An opening- or closing-auction order sent while the venue does not take them (Alpaca:
+    422, code 42210000)."""
+
+
+class AlpacaError(OrderError):
+    """Alpaca refused a request (a 4xx other than 429): its status, code and message."""
+
+    def __init__(self, status: int | None, code: int | None, message: str) -> None:
+        super().__init__(f"Alpaca {status} ({code}): {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class NotFoundError(_Pickles, FillforgeError, LookupError):
+    """What a request names does not exist: a watchlist, or a symbol in one (Alpaca's 404)."""
+
+
+class DecimalTextError(_Pickles, FillforgeError, ValueError):
+    """Text that is not a valid number for the requested grid or range; the message says why
+    (:mod:`fillforge.marketdata.decimal_text`)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from fillforge.errors import OrderValidationError
+from fillforge.errors import NotFoundError, OrderValidationError
 
 __all__ = [
     "MAX_WATCHLISTS",
@@ -36,10 +36,6 @@ MAX_WATCHLISTS: Final = 1000
 MULTIPLIER: Final = re.compile(r"^(?:[1-3](?:\.[0-9]+)?|4(?:\.0+)?)$")
 """What ``max_margin_multiplier`` may be: a plain number from 1 to 4."""
 MAX_WATCHLIST_NAME: Final = 64
-
-
-class NotFoundError(LookupError):
-    """A watchlist (or a symbol in one) that does not exist: Alpaca's 404."""
 
 
 # ----- account configurations -------------------------------------------------------------------

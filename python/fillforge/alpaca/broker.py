@@ -79,7 +79,7 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.broker.polling import PolledMarketData
-from fillforge.errors import FillforgeError, OrderError
+from fillforge.errors import AlpacaError, FillforgeError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
 from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
@@ -105,14 +105,6 @@ _STATUS_EVENT = {
     "rejected": EventKind.REJECTED,
     "done_for_day": EventKind.DONE_FOR_DAY,
 }
-
-
-class AlpacaError(OrderError):
-    """Alpaca refused a request (a 4xx other than 429): its status, code and message."""
-
-    def __init__(self, status: int | None, code: int | None, message: str) -> None:
-        super().__init__(f"Alpaca {status} ({code}): {message}")
-        self.status, self.code, self.message = status, code, message
 
 
 def _as(cls: type[_M], value: object) -> _M:

@@ -3,8 +3,8 @@
 :class:`Grid` is the one way the market-data loaders turn a price or quantity written in decimal
 (``"4811.25"``) into an integer number of steps (ticks or lots) and back. :func:`parse_int` reads
 plain integer fields (timestamps, ids, flags) with the same strictness. Failures raise
-:class:`DecimalTextError` (a :class:`ValueError`) whose message is the reason only; the loaders add
-file, line and field.
+:class:`~fillforge.errors.DecimalTextError` (a :class:`ValueError`) whose message is the reason
+only; the loaders add file, line and field.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Final
+
+from fillforge.errors import DecimalTextError
 
 __all__ = [
     "INT64_MAX",
@@ -30,10 +32,6 @@ INT64_MAX: Final = 2**63 - 1
 # Plain decimal text: optional sign, digits, optional point and digits; ASCII digits only. No
 # exponent, spaces, underscores, "nan" or "inf". At least one digit is checked separately.
 _NUMBER: Final = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?").fullmatch
-
-
-class DecimalTextError(ValueError):
-    """Text that is not a valid number for the requested grid or range; the message says why."""
 
 
 def _split(text: str) -> tuple[bool, str, str]:

@@ -51,8 +51,13 @@ _DEPTH: ContextVar[int] = ContextVar("fillforge_model_depth", default=0)
 
 def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
     first = e.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or e.title
-    return OrderValidationError(field, first.get("input"), first["msg"])
+    where = ".".join(str(p) for p in first["loc"])
+    raised = first.get("ctx", {}).get("error")
+    if isinstance(raised, OrderValidationError):  # a rule's own error (a ValueError): its field
+        if not where:
+            return raised
+        return OrderValidationError(f"{where}.{raised.field}", raised.value, raised.why)
+    return OrderValidationError(where or e.title, first.get("input"), first["msg"])
 
 
 class FrozenModel(BaseModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from fillforge.errors import OrderError, SimulationError
+from fillforge.errors import AuctionWindowError, SimulationError, VenueRuleError, WashTradeError
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
 
@@ -30,25 +30,6 @@ __all__ = [
     "WashTradeError",
     "venue_rules",
 ]
-
-
-class VenueRuleError(OrderError):
-    """A venue rule refused an order before anything changed: ``field`` and ``value`` name what
-    the rule refused, ``why`` says which rule."""
-
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"{field}={value!r}: {why}")
-        self.field, self.value, self.why = field, value, why
-
-
-class WashTradeError(VenueRuleError):
-    """The order could trade against one of the account's own working orders (Alpaca: 403,
-    code 40310000)."""
-
-
-class AuctionWindowError(VenueRuleError):
-    """An opening- or closing-auction order sent while the venue does not take them (Alpaca:
-    422, code 42210000)."""
 
 
 @dataclass(frozen=True, slots=True)
