@@ -10,19 +10,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fillforge import _core
+from fillforge.codes import Status
 from fillforge.errors import MarketDataError
 from fillforge.marketdata import NS_PER_DAY, Bars, Quotes, Trades, load_bars
 from fillforge.orders.enums import EventKind, OrderClass, OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderEvent, OrderRequest, StopLoss, TakeProfit
 from fillforge.sim import SimulatedBroker, Venue, bars_feed, quotes_trades_feed
-from fillforge.sim.feeds import BarFill
+from fillforge.sim.feeds import BarFill, FeedKind
 from fillforge.testing import SimHarness
 
 D = Decimal
 TICK = D("0.01")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GOOG = DATA / "bars/daily/GOOG_daily_2004-08-19_2013-03-01_unadjusted.csv"
+_TRIGGERED = 2  # fillforge_core::sim::event::TRIGGERED
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +191,46 @@ def test_quotes_and_trades_a_triggered_stop_without_displayed_size_fills_at_the_
     o = broker.get_order(stop.id)
     assert o.status is OrderStatus.FILLED, o.status
     assert prices(broker, stop.id) == [D("99.90")]
+
+
+def _book_triggers(stops: list[tuple[int, int, int]]) -> list[int]:
+    book = _core.OrderBook()
+    book.add_resting(1_000, 1, 98, 1_000)
+    for oid, side, stop in stops:
+        book.submit_stop(oid, side, stop, 1)
+    book.submit_market(2_000, -1, 10)
+    ids, status, *_ = book.take_events()
+    return [int(i) for i, s in zip(ids, status, strict=True) if s == Status.TRIGGERED]
+
+
+def _sim_triggers(stops: list[tuple[int, int, int]]) -> list[int]:
+    feed = _core.Feed.from_columns(
+        np.array([1, 2], np.int64),
+        np.array([FeedKind.ADD, FeedKind.EXECUTE], np.uint8),
+        np.array([1_000, 1_000], np.uint64),
+        np.array([1, 1], np.int8),
+        np.array([98, 98], np.int64),
+        np.array([1_000, 10], np.int64),
+    )
+    engine = _core.SimEngine(feed, check=False)
+    engine.run(1, stop_on_user=False)
+    for oid, side, stop in stops:
+        engine.submit_stop(oid, side, stop, 1)
+    engine.run(stop_on_user=False)
+    return [e[1] for e in engine.take_events() if e[0] == _TRIGGERED]
+
+
+def test_the_book_and_the_simulator_trigger_the_same_stops_in_the_same_order() -> None:
+    """One stop engine: nearest stop first (buy stops before sell stops), then submission."""
+    stops = [(1, -1, 99), (2, -1, 100)]  # the farther stop submitted first
+    assert _book_triggers(stops) == _sim_triggers(stops) == [2, 1]
+
+
+@given(st.lists(st.tuples(st.sampled_from([1, -1]), st.integers(95, 101)), max_size=8))
+def test_the_book_and_the_simulator_agree_on_any_stops(stops: list[tuple[int, int]]) -> None:
+    numbered = [(i + 1, side, stop) for i, (side, stop) in enumerate(stops)]
+    book = _book_triggers(numbered)
+    assert book == _sim_triggers(numbered)
+    reached = [s for s in numbered if (s[2] <= 98 if s[1] == 1 else s[2] >= 98)]
+    want = sorted(reached, key=lambda s: (s[1] == -1, s[2] * s[1], s[0]))
+    assert book == [s[0] for s in want]

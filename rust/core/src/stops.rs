@@ -207,6 +207,12 @@ impl<T: Copy> StopQueue<T> {
         n
     }
 
+    /// Whether triggered stops wait to run.
+    #[inline]
+    pub fn has_fired(&self) -> bool {
+        !self.fired.is_empty()
+    }
+
     /// The next triggered stop to run.
     pub fn pop_fired(&mut self) -> Option<Fired<T>> {
         self.fired.pop_front()

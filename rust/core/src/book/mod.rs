@@ -10,19 +10,18 @@
 //!   print at the maker's price.
 //! - Market and IOC orders fill what they can and cancel the rest; FOK fills completely or not at
 //!   all; post-only limit orders are rejected (never repriced) if they would take liquidity.
-//! - Stop and stop-limit orders are held off book. A buy stop triggers when a trade prints at a
-//!   price >= its stop price, a sell stop when a trade prints at <= its stop price (equality
-//!   triggers). Every print of a sweep counts, not only the last. A stop submitted when the last
-//!   trade already satisfies its condition triggers at once. Stops triggered by the same taker run
-//!   in trigger order (nearest stop price first, then time), and their own prints may trigger more.
+//! - Stop and stop-limit orders are held off book in the stop engine shared with the simulator
+//!   ([`crate::stops`]). A buy stop triggers when a trade prints at a price >= its stop price, a
+//!   sell stop when a trade prints at <= its stop price (equality triggers). Every print of a
+//!   sweep counts, not only the last. A stop submitted when the last trade already satisfies its
+//!   condition triggers at once. Stops triggered by the same taker run in trigger order (buy stops
+//!   then sell stops, nearest stop price first, then time), and their own prints may trigger more.
 //! - Modify (cancel/replace) follows CME and Nasdaq: decreasing quantity at the same price keeps
 //!   queue priority; a price change or a quantity increase loses it (the order goes to the back of
 //!   the queue at its new price and may match as a taker first).
 
 mod levels;
 mod types;
-
-use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -33,6 +32,7 @@ pub use types::{
 };
 
 use crate::error::{BookError, CapacityError, Reason};
+use crate::stops::{self, StopQueue};
 
 /// Most orders a book reserves room for in advance (`capacity`): 2^24, about 1.2 GB of arena
 /// and index. A larger capacity is refused with [`CapacityError`] rather than committing tens
@@ -66,31 +66,12 @@ struct Node {
     post_only: bool,
 }
 
+/// The order a held stop becomes when it triggers: market (`limit` None) or limit.
 #[derive(Clone, Copy, Debug)]
-struct Stop {
-    side: Side,
-    stop: Price,
+struct StopOrder {
     limit: Option<Price>,
     qty: Qty,
     tif: TimeInForce,
-    seq: u64,
-}
-
-impl Stop {
-    /// Key in the trigger queue: the smallest key triggers first (see [`trigger_key`]).
-    fn key(&self) -> (i64, u64) {
-        (trigger_key(self.side, self.stop), self.seq)
-    }
-}
-
-/// Buy stops trigger on prints >= stop, sell stops on prints <= stop; negating the sell side makes
-/// both "trigger every key <= trigger_key(side, print)", nearest stop first.
-#[inline]
-fn trigger_key(side: Side, price: Price) -> i64 {
-    match side {
-        Side::Buy => price,
-        Side::Sell => -price,
-    }
 }
 
 /// An L3 price-time order book, generic over its level storage.
@@ -102,10 +83,7 @@ pub struct Book<L: LevelMap = VecLevels> {
     arena: Vec<Node>,
     free: u32,
     index: FxHashMap<OrderId, u32>,
-    stops: FxHashMap<OrderId, Stop>,
-    stop_queues: [BTreeMap<(i64, u64), OrderId>; 2],
-    stop_seq: u64,
-    triggered: VecDeque<OrderId>,
+    stops: StopQueue<StopOrder>,
     last_trade: Option<Price>,
     matching: bool,
     /// Sum of every quantity ever linked (saturating): an upper bound on any level's total, so
@@ -136,10 +114,7 @@ impl<L: LevelMap> Book<L> {
             arena: Vec::new(),
             free: NIL,
             index: FxHashMap::default(),
-            stops: FxHashMap::default(),
-            stop_queues: [BTreeMap::new(), BTreeMap::new()],
-            stop_seq: 0,
-            triggered: VecDeque::new(),
+            stops: StopQueue::new(),
             last_trade: None,
             matching: true,
             linked_total: 0,
@@ -190,10 +165,6 @@ impl<L: LevelMap> Book<L> {
         self.free = NIL;
         self.index.clear();
         self.stops.clear();
-        self.stop_queues[0].clear();
-        self.stop_queues[1].clear();
-        self.stop_seq = 0;
-        self.triggered.clear();
         self.last_trade = None;
         self.matching = true;
         self.linked_total = 0;
@@ -234,7 +205,7 @@ impl<L: LevelMap> Book<L> {
     }
 
     fn check_new_id(&self, id: OrderId) -> Result<(), BookError> {
-        if self.index.contains_key(&id) || (!self.stops.is_empty() && self.stops.contains_key(&id)) {
+        if self.index.contains_key(&id) || self.stops.contains(id) {
             return Err(BookError::DuplicateOrderId { order_id: id });
         }
         Ok(())
@@ -435,26 +406,12 @@ impl<L: LevelMap> Book<L> {
         let filled = qty - remaining;
         if filled > 0 {
             self.last_trade = Some(self.fills.last().expect("a fill was recorded").price);
-            self.queue_triggers(lo, hi);
-        }
-        filled
-    }
-
-    /// Move every stop whose condition the prints in `[lo, hi]` meet into the trigger queue.
-    fn queue_triggers(&mut self, lo: Price, hi: Price) {
-        if self.stops.is_empty() {
-            return;
-        }
-        for (side, print) in [(Side::Buy, hi), (Side::Sell, lo)] {
-            let limit = trigger_key(side, print);
-            let queue = &mut self.stop_queues[side as usize];
-            while let Some(entry) = queue.first_entry() {
-                if entry.key().0 > limit {
-                    break;
-                }
-                self.triggered.push_back(entry.remove());
+            if !self.stops.is_empty() {
+                // Every stop the prints in [lo, hi] reach joins the trigger queue.
+                self.stops.trigger(lo, hi, std::iter::empty());
             }
         }
+        filled
     }
 
     /// Match then rest or cancel the remainder. Caller has validated `req`.
@@ -494,11 +451,11 @@ impl<L: LevelMap> Book<L> {
     /// Run triggered stops until no more trigger.
     #[inline]
     fn run_triggers(&mut self) {
-        if self.triggered.is_empty() {
+        if !self.stops.has_fired() {
             return;
         }
-        while let Some(id) = self.triggered.pop_front() {
-            let stop = self.stops.remove(&id).expect("queued stop is held");
+        while let Some(fired) = self.stops.pop_fired() {
+            let (id, stop) = (fired.id, fired.order);
             self.events.push(Event {
                 order_id: id,
                 status: Status::Triggered,
@@ -512,7 +469,7 @@ impl<L: LevelMap> Book<L> {
             };
             let req = OrderRequest {
                 id,
-                side: stop.side,
+                side: fired.side,
                 order_type,
                 qty: stop.qty,
                 tif: stop.tif,
@@ -555,18 +512,14 @@ impl<L: LevelMap> Book<L> {
             self.check_price("limit_price", p)?;
         }
         self.check_new_id(id)?;
-        let seq = self.stop_seq;
-        self.stop_seq += 1;
-        let held = Stop { side, stop, limit, qty, tif, seq };
-        self.stops.insert(id, held);
-        let fires =
-            self.matching && self.last_trade.is_some_and(|t| trigger_key(side, stop) <= trigger_key(side, t));
-        if !fires {
-            self.stop_queues[side as usize].insert(held.key(), id);
+        let order = StopOrder { limit, qty, tif };
+        let fires_at = self.last_trade.filter(|&t| self.matching && stops::reaches(side, stop, t));
+        let Some(print) = fires_at else {
+            self.stops.hold(id, side, stop, order);
             return Ok(Report::new(Status::Pending, Reason::None, 0, qty));
-        }
+        };
         let events_before = self.events.len();
-        self.triggered.push_back(id);
+        self.stops.fire_now(id, side, stop, print, order);
         self.run_triggers();
         // The submitted order's own outcome is the event right after its Triggered event.
         let own = self.events[events_before + 1];
@@ -579,9 +532,8 @@ impl<L: LevelMap> Book<L> {
             let node = self.unlink_slot(slot);
             return Ok(Report::new(Status::Canceled, Reason::User, 0, node.qty));
         }
-        if let Some(stop) = self.stops.remove(&id) {
-            self.stop_queues[stop.side as usize].remove(&stop.key());
-            return Ok(Report::new(Status::Canceled, Reason::User, 0, stop.qty));
+        if let Some(held) = self.stops.remove(id) {
+            return Ok(Report::new(Status::Canceled, Reason::User, 0, held.order.qty));
         }
         Err(BookError::UnknownOrder { order_id: id })
     }
@@ -592,8 +544,8 @@ impl<L: LevelMap> Book<L> {
         self.check_qty("qty", by)?;
         let open = if let Some(&slot) = self.index.get(&id) {
             self.arena[slot as usize].qty
-        } else if let Some(stop) = self.stops.get(&id) {
-            stop.qty
+        } else if let Some(held) = self.stops.get(id) {
+            held.order.qty
         } else {
             return Err(BookError::UnknownOrder { order_id: id });
         };
@@ -614,7 +566,7 @@ impl<L: LevelMap> Book<L> {
             self.side_levels(side).get_mut(price).expect("level").total -= by;
             return Ok(Report::new(Status::Reduced, Reason::User, 0, left));
         }
-        let stop = self.stops.get_mut(&id).expect("checked above");
+        let stop = self.stops.order_mut(id).expect("checked above");
         stop.qty -= by;
         Ok(Report::new(Status::Reduced, Reason::User, 0, stop.qty))
     }
@@ -636,7 +588,7 @@ impl<L: LevelMap> Book<L> {
         self.check_qty("qty", qty)?;
         self.check_price("price", price)?;
         let Some(&slot) = self.index.get(&id) else {
-            if self.stops.contains_key(&id) {
+            if self.stops.contains(id) {
                 return Err(BookError::InvalidOrder {
                     order_id: id,
                     why: "a held stop cannot be modified; cancel it and submit a new one",
@@ -704,11 +656,9 @@ impl<L: LevelMap> Book<L> {
                 }
             }
         }
-        for queue in &self.stop_queues {
-            for id in queue.values() {
-                if self.stops[id].tif == TimeInForce::Day {
-                    expired.push(*id);
-                }
+        for (id, held) in self.stops.in_order() {
+            if held.order.tif == TimeInForce::Day {
+                expired.push(id);
             }
         }
         for &id in &expired {
@@ -807,7 +757,7 @@ impl<L: LevelMap> Book<L> {
 
     /// Whether `id` is a held (untriggered) stop order.
     pub fn is_stop_pending(&self, id: OrderId) -> bool {
-        self.stops.contains_key(&id)
+        self.stops.contains(id)
     }
 
     /// Number of resting orders (held stops excluded).
@@ -905,15 +855,9 @@ impl<L: LevelMap> Book<L> {
         if seen != self.index.len() {
             return Err(format!("{} orders in levels, {} in the index", seen, self.index.len()));
         }
-        for (id, stop) in &self.stops {
-            if self.stop_queues[stop.side as usize].get(&stop.key()) != Some(id)
-                || self.index.contains_key(id)
-            {
-                return Err(format!("stop {id} not queued or also resting"));
-            }
-        }
-        if self.stop_queues[0].len() + self.stop_queues[1].len() != self.stops.len() {
-            return Err("stop queues and stop map differ".into());
+        self.stops.check_invariants()?;
+        if let Some((id, _)) = self.stops.in_order().find(|(id, _)| self.index.contains_key(id)) {
+            return Err(format!("stop {id} is also resting"));
         }
         Ok(())
     }
