@@ -184,7 +184,9 @@ def test_fills_and_request_mappings_are_read_only() -> None:
     assert snapshot(o) == before
 
 
-def test_the_handle_cannot_be_copied_or_pickled() -> None:
+def test_the_handle_cannot_be_made_copied_or_pickled() -> None:
+    with pytest.raises(TypeError, match="made by the order manager"):
+        Order("X", request(), client_order_id="X")  # the old constructor: a detached order
     o = working(OrderManager())
     for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match="cannot be copied"):

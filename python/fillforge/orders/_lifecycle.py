@@ -35,6 +35,9 @@ _PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE})
 _E: dict[str, FastEvent] = {name: order_machine().event(name) for name in order_machine().events}
 
 _adopt = OrderEvent.adopt  # every field below, in declared order (tested)
+# An order's view, built without a Python-level __init__ (once per order, on the hot path).
+_new_view = object.__new__
+_bind_view = Order.__dict__["_r"].__set__
 
 
 class OrderRecord:
@@ -91,7 +94,8 @@ class OrderRecord:
         self.replaces: str | None = None
         self.replaced_by: str | None = None
         self.created_ts = self.updated_ts = ts
-        self.view = Order(self)
+        self.view = view = _new_view(Order)
+        _bind_view(view, self)
 
     # ----- read side ------------------------------------------------------------------------
 

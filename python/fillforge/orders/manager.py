@@ -130,12 +130,13 @@ class OrderManager:
         return s
 
     def _publish(self, event: OrderEvent) -> OrderEvent:
-        o = self.orders.get(event.order_id)
+        oid = event.order_id
+        o = self.orders.get(oid)
         if o is not None:
             if event.status.is_open:
-                self._open.setdefault(o.id, o)
+                self._open.setdefault(oid, o)
             else:
-                self._open.pop(o.id, None)
+                self._open.pop(oid, None)
         for cb in self._subscribers:
             cb(event)
         for s in self._streams:
@@ -147,7 +148,7 @@ class OrderManager:
     def get(self, order_id: str) -> Order:
         o = self.orders.get(order_id)
         if o is None:
-            raise UnknownOrderIdError(f"order_id={order_id!r}: no such order")
+            raise _unknown(order_id)
         return o
 
     def by_client_order_id(self, client_order_id: str) -> Order:
@@ -221,7 +222,10 @@ class OrderManager:
         return self._create_group(oid, request, cid or oid, t).view
 
     def _record(self, order_id: str) -> OrderRecord:
-        return self.get(order_id)._r
+        o = self.orders.get(order_id)  # get(), inlined: once per request and venue report
+        if o is None:
+            raise _unknown(order_id)
+        return o._r
 
     def _register(self, rec: OrderRecord, ts: int) -> OrderRecord:
         self.orders[rec.id] = rec.view
@@ -401,6 +405,10 @@ class OrderManager:
 
     def __repr__(self) -> str:
         return f"OrderManager(orders={len(self.orders)}, groups={len(self.groups)})"
+
+
+def _unknown(order_id: str) -> UnknownOrderIdError:
+    return UnknownOrderIdError(f"order_id={order_id!r}: no such order")
 
 
 def _need(value: _T | None, field: str) -> _T:

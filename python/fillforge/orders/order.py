@@ -59,7 +59,7 @@ _ASK_THE_BROKER = {
 
 
 class Order:
-    """A read-only view of one order; the package builds it (one per order, for its life).
+    """A read-only view of one order; the order manager makes it (one per order, for its life).
 
     ``cum_qty``/``leaves_qty`` follow FIX INV-1; ``fills`` and ``pending_request`` are read-only
     mappings. See ``docs/orders.md`` ("The order handle").
@@ -68,8 +68,12 @@ class Order:
     __slots__ = ("_r",)
     _r: OrderRecord
 
-    def __init__(self, record: OrderRecord) -> None:
-        object.__setattr__(self, "_r", record)
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # The package binds a view to its record without calling this (see _lifecycle).
+        raise TypeError(
+            "an Order is made by the order manager (broker.submit, OrderManager.create), never "
+            "directly"
+        )
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(
