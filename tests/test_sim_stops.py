@@ -5,6 +5,8 @@ at the close, when asked)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -234,3 +236,25 @@ def test_the_book_and_the_simulator_agree_on_any_stops(stops: list[tuple[int, in
     reached = [s for s in numbered if (s[2] <= 98 if s[1] == 1 else s[2] >= 98)]
     want = sorted(reached, key=lambda s: (s[1] == -1, s[2] * s[1], s[0]))
     assert book == [s[0] for s in want]
+
+
+def test_sim_engine_run_releases_the_gil() -> None:
+    """A long replay runs without the GIL: this thread keeps running while another replays."""
+    n = 1_000_000
+    t = np.arange(n, dtype=np.int64)
+    side = np.where(t % 2 == 0, 1, -1).astype(np.int8)
+    price = np.where(side == 1, 100 - (t // 2) % 3, 101 + (t // 2) % 3)
+    feed = _core.Feed.from_columns(
+        t, np.full(n, FeedKind.QUOTE, np.uint8), np.zeros(n, np.uint64), side, price, t % 7 + 1
+    )
+    engine = _core.SimEngine(feed)
+    worker = threading.Thread(target=lambda: engine.run(stop_on_user=False))
+    turns = 0
+    worker.start()
+    while worker.is_alive():
+        time.sleep(0.001)
+        turns += 1
+    worker.join()
+    assert engine.done
+    # Holding the GIL, the replay (hundreds of ms) would stall this loop for all of it.
+    assert turns >= 20, turns

@@ -216,26 +216,35 @@ impl PySimEngine {
 
 #[pymethods]
 impl PySimEngine {
+    /// Builds the engine (a pass over the feed) without holding the GIL.
     #[new]
     #[pyo3(signature = (feed, *, check = true))]
-    fn new(feed: &Bound<'_, PyAny>, #[pyo3(from_py_with = check_from_py)] check: bool) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        feed: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = check_from_py)] check: bool,
+    ) -> PyResult<Self> {
         let feed = feed.cast::<PyFeed>().map_err(|_| {
             ReplayError::new_err(format!("feed={}: expected a fillforge._core.Feed", feed.get_type()))
         })?;
-        Ok(PySimEngine { engine: Engine::new(feed.get().feed.clone(), check), poisoned: false })
+        let feed = feed.get().feed.clone();
+        let engine = py.detach(|| Engine::new(feed, check));
+        Ok(PySimEngine { engine, poisoned: false })
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop
-    /// after the first that changed a user order. Returns how many were applied.
+    /// after the first that changed a user order. Returns how many were applied. The replay runs
+    /// without the GIL: other Python threads run meanwhile (this engine stays borrowed).
     #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, stop_on_user = true))]
     fn run(
         &mut self,
+        py: Python<'_>,
         #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
         #[pyo3(from_py_with = until_from_py)] until_ns: i64,
         #[pyo3(from_py_with = stop_on_user_from_py)] stop_on_user: bool,
     ) -> PyResult<usize> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
-        self.guard(|e| Ok(e.run(n, until_ns, stop_on_user)))
+        py.detach(|| self.guard(|e| Ok(e.run(n, until_ns, stop_on_user))))
     }
 
     #[getter]
@@ -483,8 +492,9 @@ impl PySimEngine {
     }
 
     /// Back to the start of the feed, no user orders (also clears an internal-error state).
-    fn reset(&mut self) {
-        self.engine.reset();
+    /// Rebuilds the engine without holding the GIL.
+    fn reset(&mut self, py: Python<'_>) {
+        py.detach(|| self.engine.reset());
         self.poisoned = false;
     }
 
