@@ -37,10 +37,19 @@ def goog() -> Bars:
     return load_bars(GOOG, tick=TICK)
 
 
-def broker_on(bars: Bars, fill_at: BarFill = "next_open") -> SimulatedBroker:
+def broker_on(bars: Bars, fill_at: BarFill = "next_open", spread: int = 0) -> SimulatedBroker:
     venue = Venue("SIM", calendar=None)
-    venue.add(Instrument(symbol="GOOG", tick_size=TICK), bars_feed(bars, fill_at=fill_at))
+    feed = bars_feed(bars, fill_at=fill_at, half_spread_ticks=spread)
+    venue.add(Instrument(symbol="GOOG", tick_size=TICK), feed)
     return SimulatedBroker(venue, cash=D(100_000_000))
+
+
+def two_days() -> Bars:
+    """Day 1 at 100; day 2 opens at 100, rises to 102, falls to 96, closes at 97."""
+    day = NS_PER_DAY
+    ohlc = np.array([[10_000, 10_100, 9_900, 10_000], [10_000, 10_200, 9_600, 9_700]], np.int64)
+    times = np.array([20 * day, 21 * day], np.int64)
+    return Bars("synthetic", day, times, *ohlc.T, np.full(2, 4_000.0))
 
 
 def order(side: str, qty: int, symbol: str = "GOOG", **kw: object) -> OrderRequest:
@@ -93,20 +102,10 @@ def test_every_stop_on_the_goog_daily_bars_fills_at_its_stop_or_at_the_open(goog
 
 
 def test_a_bracket_on_bars_keeps_its_take_profit_until_the_stop_fills() -> None:
-    day = NS_PER_DAY
-    # Day 2 opens at 100, rises to 102, falls to 96 (through the stop at 98), closes at 97.
-    ohlc = np.array([[10_000, 10_100, 9_900, 10_000], [10_000, 10_200, 9_600, 9_700]], np.int64)
-    bars = Bars(
-        "synthetic",
-        day,
-        np.array([20 * day, 21 * day], np.int64),
-        *ohlc.T,
-        np.full(2, 4_000.0),
-    )
-    broker = broker_on(bars)
+    broker = broker_on(two_days())  # day 2 falls from 102 to 96 through the stop at 98
     events: list[OrderEvent] = []
     broker.subscribe(events.append)
-    broker.run(until_ns=21 * day)
+    broker.run(until_ns=21 * NS_PER_DAY)
     entry = broker.submit(
         order(
             "buy",
@@ -130,6 +129,18 @@ def test_a_bracket_on_bars_keeps_its_take_profit_until_the_stop_fills() -> None:
     )
     assert sl_fill < tp_cancel
     assert broker.positions() == {}
+
+
+@pytest.mark.parametrize("spread", [0, 1])
+def test_a_trailing_stop_on_bars_fills_at_its_stop_not_at_the_low(spread: int) -> None:
+    broker = broker_on(two_days(), spread=spread)
+    broker.run(until_ns=21 * NS_PER_DAY)
+    broker.submit(order("buy", 100, type=OrderType.MARKET))
+    trail = broker.submit(order("sell", 100, type=OrderType.TRAILING_STOP, trail_price=D("1.50")))
+    broker.run()
+    # The water mark reaches 102 (stop 100.50); the fall to 96 passes through the stop.
+    assert broker.get_order(trail.id).status is OrderStatus.FILLED
+    assert prices(broker, trail.id) == [D("100.50")]
 
 
 def test_scripted_path_fills_a_stop_and_a_trailing_stop_at_the_print_past_them(
