@@ -1,0 +1,223 @@
+"""The reservation book: what each open order holds of the account's buying power.
+
+An open order reserves ``qty`` (still unfilled) at ``price`` (its limit, else the reference
+price the broker chose). Only the part that would open or extend a position counts: per
+(symbol, side) the oldest orders reduce the position first, so the reserved value follows fills
+without bookkeeping. The book keeps, per (symbol, side), the reservations oldest first, their
+quantity and their full value (sum of ``qty * price``), and a cache of (the position it was
+computed at, reducing capacity left, reserved value), so that a new order costs O(1), not a walk
+over every open order. Appending a reservation extends the cache; anything else drops it, and a
+fill (the position moving) makes it stale. A rebuild walks only the oldest orders of that key,
+those that reduce the position.
+
+The book checks nothing about buying power: :mod:`fillforge.risk.checks` decides whether an
+order may reserve; the book only records it, and refuses bad ids and amounts with
+:class:`~fillforge.errors.OrderValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from decimal import localcontext as _localcontext
+from typing import Annotated
+
+from pydantic import Field
+
+from fillforge.errors import OrderValidationError
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import FrozenModel
+from fillforge.portfolio._exact import CTX, ZERO, check_symbol, positive, side_of
+
+__all__ = ["Reservation", "ReservationBook"]
+
+_Key = tuple[str, OrderSide]
+
+
+class Reservation(FrozenModel):
+    """An open order's claim: ``qty`` still unfilled at ``price``."""
+
+    order_id: Annotated[str, Field(min_length=1)]
+    symbol: Annotated[str, Field(min_length=1)]
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+
+
+class ReservationBook:
+    """Open orders' reservations by order id, oldest first. ``position(symbol)`` gives the
+    signed position the reservations reduce first (the ledger's :meth:`~fillforge.portfolio.
+    Ledger.qty`)."""
+
+    def __init__(self, position: Callable[[str], Decimal]) -> None:
+        self._position = position
+        self._res: dict[str, Reservation] = {}
+        self._keyed: dict[_Key, dict[str, Reservation]] = {}
+        self._open: dict[_Key, Decimal] = {}
+        self._value: dict[_Key, Decimal] = {}
+        self._cache: dict[_Key, tuple[Decimal, Decimal, Decimal]] = {}
+
+    # ----- what an order would need -----------------------------------------------------------
+
+    def capacity(self, symbol: str, side: OrderSide) -> Decimal:
+        """How much a ``side`` order in ``symbol`` can trade before it opens a position."""
+        qty = self._position(symbol)
+        return max(qty if side is OrderSide.SELL else -qty, ZERO)
+
+    def open_qty(self, symbol: str, side: OrderSide) -> Decimal:
+        """The unfilled quantity of the open ``side`` orders in ``symbol``."""
+        return self._open.get((symbol, side), ZERO)
+
+    def opening(self, symbol: str, side: OrderSide, qty: Decimal) -> Decimal:
+        """The part of a new ``qty`` that would open or extend a position: what the position
+        cannot absorb after the earlier open orders on the same side have reduced it."""
+        with _localcontext(CTX):
+            capacity = max(self.capacity(symbol, side) - self.open_qty(symbol, side), ZERO)
+            return qty - min(qty, capacity)
+
+    @property
+    def reserved(self) -> Decimal:
+        """Buying power held by open orders: the part of each that would not reduce a position,
+        at its price."""
+        total = ZERO
+        with _localcontext(CTX):
+            for key in self._open:
+                total += self._cached(key)[2]
+        return total
+
+    def _cached(self, key: _Key) -> tuple[Decimal, Decimal, Decimal]:
+        """(position, reducing capacity left, reserved value) of ``key``, rebuilt if stale."""
+        pos = self._position(key[0])
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == pos:
+            return cached
+        # Full value, less what the oldest orders take off it by reducing the position: only
+        # those are walked.
+        capacity, value = self.capacity(*key), self._value[key]
+        for r in self._keyed[key].values():
+            if not capacity:
+                break
+            reduces = min(capacity, r.qty)
+            capacity -= reduces
+            value -= reduces * r.price
+        cached = self._cache[key] = (pos, capacity, value)
+        return cached
+
+    # ----- changes ----------------------------------------------------------------------------
+
+    def add(
+        self, order_id: str, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal
+    ) -> Reservation:
+        """Record ``order_id``'s reservation, the youngest of its (symbol, side). The caller has
+        run the pre-trade checks (:meth:`fillforge.risk.RiskChecks.check`)."""
+        if not isinstance(order_id, str) or not order_id:
+            raise OrderValidationError("order_id", order_id, "must be a non-empty string")
+        if order_id in self._res:
+            raise OrderValidationError("order_id", order_id, "already has an open reservation")
+        check_symbol(symbol)
+        side = side_of(side)
+        q, p = positive("qty", qty), positive("price", price)
+        r = self._res[order_id] = Reservation.adopt(
+            {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
+        )
+        key = (symbol, side)
+        self._keyed.setdefault(key, {})[order_id] = r
+        with _localcontext(CTX):
+            self._open[key] = self._open.get(key, ZERO) + q
+            self._value[key] = self._value.get(key, ZERO) + q * p
+            cached = self._cache.get(key)
+            if cached is not None:
+                pos, left, value = cached
+                reduces = min(left, q)
+                self._cache[key] = (pos, left - reduces, value + (q - reduces) * p)
+        return r
+
+    def rekey(self, order_id: str, new_order_id: str) -> None:
+        """Move a reservation to another order id (one made before the order had its id)."""
+        r = self.get(order_id)
+        if new_order_id in self._res:
+            raise OrderValidationError("order_id", new_order_id, "already has an open reservation")
+        keyed = self._keyed[(r.symbol, r.side)]
+        newest = next(reversed(keyed)) == order_id
+        del self._res[order_id], keyed[order_id]
+        fields = {"order_id": new_order_id, "symbol": r.symbol, "side": r.side}
+        moved = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+        self._res[new_order_id] = keyed[new_order_id] = moved
+        if not newest:  # it moved behind younger orders: their reducing order changed
+            self._cache.pop((r.symbol, r.side), None)
+
+    def release_partial(self, order_id: str, qty: Decimal) -> Decimal:
+        """``qty`` of the order filled (or was canceled): shrink its reservation and return what
+        is left. Reaching zero (or overfilling) releases it."""
+        r = self.get(order_id)
+        q = positive("qty", qty)
+        left = r.qty - q
+        if left > 0:
+            kept = self._res[order_id] = r.model_copy(update={"qty": left})
+            self._keyed[(r.symbol, r.side)][order_id] = kept  # keeps its place in line
+            self._forget(r, q)
+            return left
+        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
+        self._forget(r, r.qty)
+        return ZERO
+
+    def release(self, order_id: str) -> Decimal:
+        """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
+        r = self.get(order_id)
+        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
+        self._forget(r, r.qty)
+        return r.qty
+
+    def _forget(self, r: Reservation, qty: Decimal) -> None:
+        """``qty`` of ``r`` is no longer reserved."""
+        key = (r.symbol, r.side)
+        with _localcontext(CTX):
+            left = self._open[key] - qty
+            value = self._value[key] - qty * r.price
+        if left > 0 and self._keyed[key]:
+            self._open[key], self._value[key] = left, value
+        else:
+            del self._open[key], self._value[key], self._keyed[key]
+        self._cache.pop(key, None)
+
+    @contextmanager
+    def without(self, order_id: str) -> Iterator[Reservation]:
+        """Inside the block, ``order_id``'s reservation is released (to check what a
+        replacement would take in its place); afterwards the book is exactly as before."""
+        r = self.get(order_id)
+        key = (r.symbol, r.side)
+        saved = (
+            dict(self._res),
+            dict(self._keyed[key]),
+            dict(self._open),
+            dict(self._value),
+            dict(self._cache),
+        )
+        try:
+            self.release(order_id)
+            yield r
+        finally:
+            self._res, keyed, self._open, self._value, self._cache = saved
+            self._keyed[key] = keyed
+
+    # ----- queries ----------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Reservation:
+        """The order's open reservation; :class:`~fillforge.errors.OrderValidationError` if it
+        has none."""
+        r = self._res.get(order_id)
+        if r is None:
+            raise OrderValidationError("order_id", order_id, "has no open reservation")
+        return r
+
+    def reservations(self) -> dict[str, Reservation]:
+        """The open reservations by order id, oldest first."""
+        return dict(self._res)
+
+    def reservation(self, order_id: str) -> Reservation | None:
+        """The order's open reservation, or None."""
+        return self._res.get(order_id)
+
+    def __len__(self) -> int:
+        return len(self._res)
