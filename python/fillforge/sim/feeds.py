@@ -20,7 +20,7 @@ import numpy.typing as npt
 from fillforge import _core
 from fillforge.errors import MarketDataError
 from fillforge.marketdata import MBO_UNDEF_PRICE, NS_PER_DAY, Bars, MboRecords, Quotes, Trades
-from fillforge.sim.calendar import local_midnight_ns
+from fillforge.sim.calendar import TradingCalendar, local_midnight_ns
 
 __all__ = [
     "BarFill",
@@ -170,6 +170,7 @@ def bars_feed(
     qty_per_point: int | None = None,
     half_spread_ticks: int = 0,
     fill_at: BarFill = "next_open",
+    session: str | TradingCalendar | None = None,
 ) -> _core.Feed:
     """OHLC bars as an intrabar price path: open, the extreme nearer the open, the other extreme,
     close (ties: high first), at 0, 1/3, 2/3 of the bar and its last nanosecond.
@@ -190,6 +191,13 @@ def bars_feed(
     bar's close fills: ``"next_open"`` (default) empties the book after each close, so it fills
     at the next bar's open, never at a price already seen; ``"close"`` leaves the close quoted
     on both sides, so a market order fills at the close (plus the half spread).
+
+    ``session`` (daily bars only): a calendar name or :class:`TradingCalendar`. Each daily bar is
+    then laid on that day's session: the open at the session's open, the extremes at 1/3 and 2/3
+    of it, the close 1 ns before the session's close (early closes included), so a venue on the
+    same calendar sees the bar while it is open, expires DAY orders after the close print, and an
+    order that waits for the open fills at the next bar's open. Without it a daily bar spans its
+    UTC date. A date the calendar has no session for is a :class:`MarketDataError`.
     """
     n = len(bars)
     if fill_at not in _BAR_FILLS:
@@ -206,6 +214,8 @@ def bars_feed(
     period = bars.period_ns
     offsets = np.array([0, period // 3, 2 * period // 3, period - 1], np.int64)
     times = bars.time_ns[:, None] + offsets[None, :]
+    if session is not None:
+        times = _session_times(bars, session)
     if qty_per_point is None:
         qty = np.maximum(np.floor(bars.volume / 4), 1).astype(np.int64)
     else:
@@ -233,6 +243,10 @@ def bars_feed(
             add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, p, qty)
         # The trade takes liquidity on the side the move came from (down: the bids).
         add(times[:, j], FeedKind.TRADE, flags, np.where(p < before, 1, -1), p, qty)
+        # The point stays quoted after its print: an order arriving before the next point (one
+        # that waited for the open, say) trades at the price last seen, not at the next point.
+        add(times[:, j], FeedKind.QUOTE, flags, 1, p - half_spread_ticks, qty)
+        add(times[:, j], FeedKind.QUOTE, flags, -1, p + half_spread_ticks, qty)
     add(times[:, 3], FeedKind.AUCTION, np.where(last, 1, 2), 0, path[:, 3], qty)
     auction_close = len(rows[0]) - 1
     # After the close: an empty book until the next open, or the close quoted on both sides.
@@ -246,6 +260,24 @@ def bars_feed(
     kept = keep.reshape(n, len(rows[0]))
     kept[:, auction_close] = last  # a closing auction only where the session ends
     return _feed(*(col[keep] for col in stacked))
+
+
+def _session_times(bars: Bars, session: str | TradingCalendar) -> npt.NDArray[np.int64]:
+    """The four path times of each daily bar inside its day's session."""
+    if bars.period_ns < NS_PER_DAY:
+        raise MarketDataError(bars.source, None, "session", str(session), "only for daily bars")
+    cal = session if isinstance(session, TradingCalendar) else TradingCalendar(session)
+    out = np.empty((len(bars), 4), np.int64)
+    for i, t in enumerate(bars.time_ns.tolist()):
+        day = date.fromordinal(date(1970, 1, 1).toordinal() + t // NS_PER_DAY)
+        s = cal.session(day)
+        if s is None:
+            raise MarketDataError(
+                bars.source, i, "session", day.isoformat(), f"no {cal.name} session"
+            )
+        span = s.close_ns - s.open_ns
+        out[i] = (s.open_ns, s.open_ns + span // 3, s.open_ns + 2 * span // 3, s.close_ns - 1)
+    return out
 
 
 _MBO_KIND = {ord("A"): FeedKind.ADD, ord("C"): FeedKind.REDUCE, ord("M"): FeedKind.MODIFY}
