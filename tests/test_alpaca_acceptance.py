@@ -38,6 +38,7 @@ from alpaca.trading.stream import TradingStream
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.testing import ALPACA_SERVER_START_NS
+from fillforge.time import NS_PER_SECOND, SimulatedClock
 
 D = Decimal
 
@@ -490,6 +491,27 @@ def test_a18_rate_limit_answers_429_with_alpacas_headers() -> None:
     assert got[5].headers["X-Ratelimit-Limit"] == "5"
     assert int(got[5].headers["X-Ratelimit-Reset"]) > time.time()
     assert got[5].json()["code"] == 42910000
+
+
+def test_a18_the_servers_wall_time_is_the_clock_it_is_given() -> None:
+    # Pacing and the X-Ratelimit-Reset header read the injected wall clock, never the machine's:
+    # a wall clock stopped 2.5 s into a second resets at the next whole second of it.
+    wall = SimulatedClock(1_000 * NS_PER_SECOND + 2_500_000_000)
+    broker = scripted_broker(("AAPL",), clock=SimulatedClock(ALPACA_SERVER_START_NS))
+    assert broker.now() == ALPACA_SERVER_START_NS  # the paper broker starts at its clock's time
+    server = AlpacaServer(
+        broker, key_id="k", secret_key="s", requests_per_minute=1, wall_clock=wall
+    )
+    with server:
+        headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+        got = [
+            requests.get(f"{server.base_url}/v2/clock", headers=headers, timeout=5)
+            for _ in range(2)
+        ]
+        assert server.broker.now() == ALPACA_SERVER_START_NS  # the wall clock stood still
+    assert [r.status_code for r in got] == [200, 429]
+    assert int(got[1].headers["X-Ratelimit-Reset"]) >= 1_003  # the window ends a minute on
+    assert int(got[1].headers["X-Ratelimit-Reset"]) <= 1_003 + 60
 
 
 @pytest.fixture

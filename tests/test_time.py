@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -12,12 +13,17 @@ from hypothesis import strategies as st
 from fillforge.alpaca import wire
 from fillforge.errors import TimeError
 from fillforge.time import (
+    NS_PER_DAY,
+    NS_PER_HOUR,
+    NS_PER_MINUTE,
     NS_PER_SECOND,
     Clock,
     SimulatedClock,
     WallClock,
     from_datetime,
     from_iso,
+    from_seconds,
+    from_timedelta,
     to_datetime,
     to_iso,
 )
@@ -70,8 +76,39 @@ def test_known_values() -> None:
 
 def test_the_wire_uses_the_same_conversions() -> None:
     assert wire.timestamp(1_704_205_800_123_456_789) == to_iso(1_704_205_800_123_456_789)
-    t = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
-    assert wire.epoch_ns(t) == from_datetime(t)
+
+
+def test_naive_text_is_read_in_the_zone_the_caller_names() -> None:
+    ns = from_iso("2024-01-02T14:30:00.123456789Z")
+    assert from_iso("2024-01-02T14:30:00.123456789", naive_zone=dt.UTC) == ns
+    new_york = dt.timezone(dt.timedelta(hours=-5))
+    assert from_iso("2024-01-02T09:30:00.123456789", naive_zone=new_york) == ns
+    # A zone in the text wins over the one named for naive text.
+    assert from_iso("2024-01-02T14:30:00.123456789Z", naive_zone=new_york) == ns
+
+
+@given(nanos, zones)
+def test_naive_text_round_trips_in_its_zone(ns: int, zone: dt.tzinfo) -> None:
+    local = to_datetime(ns).astimezone(zone)
+    if local.replace(tzinfo=None).replace(tzinfo=zone).utcoffset() != local.utcoffset():
+        return  # a clock change: that wall time names two instants
+    naive = local.replace(tzinfo=None).isoformat()
+    assert from_iso(naive, naive_zone=zone) == ns - ns % 1000
+
+
+def test_durations_are_exact_nanoseconds() -> None:
+    assert (NS_PER_MINUTE, NS_PER_HOUR, NS_PER_DAY) == (60 * 10**9, 3600 * 10**9, 86_400 * 10**9)
+    assert from_seconds(0.1) == 100_000_000  # 0.1 * 1e9 in binary is 100000000.00000001
+    assert from_seconds(5.0 + 0.000000001) == 5_000_000_001
+    assert from_seconds(3) == 3 * NS_PER_SECOND
+    assert from_seconds(Decimal("1.0000000019")) == 1_000_000_001  # floored
+    assert from_seconds(-0.0000000015) == -2  # floored towards the past
+    assert from_timedelta(dt.timedelta(days=1, microseconds=3)) == NS_PER_DAY + 3000
+
+
+@given(st.integers(-(10**18), 10**18))
+def test_seconds_round_trip_through_their_decimal_text(ns: int) -> None:
+    assert from_seconds(Decimal(ns) / NS_PER_SECOND) == ns
 
 
 @pytest.mark.parametrize(
@@ -86,6 +123,12 @@ def test_the_wire_uses_the_same_conversions() -> None:
         (lambda: to_datetime(_HI + 1), "ns", _HI + 1),
         (lambda: SimulatedClock(5).set(4), "ns", 4),
         (lambda: SimulatedClock().advance(-1), "delta_ns", -1),
+        (lambda: from_iso("2024-01-02T14:30:00", naive_zone=None), "timestamp", None),
+        (lambda: from_iso("2024-01-02", "after", naive_zone=dt.UTC), "after", "2024-01-02"),
+        (lambda: from_seconds(float("nan"), "--duration"), "--duration", None),
+        (lambda: from_seconds(True), "seconds", True),
+        (lambda: from_seconds("1"), "seconds", "1"),  # type: ignore[arg-type]
+        (lambda: from_timedelta(5), "duration", 5),  # type: ignore[arg-type]
     ],
 )
 def test_bad_input_names_the_field_and_value(call: object, field: str, value: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,9 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fillforge import __version__
-from fillforge.errors import ReplayError
+from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
-from fillforge.time import WallClock, to_datetime
+from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
 
 if TYPE_CHECKING:
     from fillforge.demos.passive_buy import PassiveBuyReport
@@ -268,7 +267,6 @@ def _seed(text: str) -> int:
 _SCRIPTED = ("AAPL", "MSFT", "SPY")
 # The walk is drawn at start: for --duration x --speed of simulated time (a day without
 # --duration, a margin on top), and at most this many steps per symbol.
-_WALK_DAY_NS = 86_400 * 10**9
 _WALK_MARGIN_S = 5.0
 _WALK_MAX_EVENTS = 500_000
 
@@ -372,7 +370,7 @@ def serve_alpaca(
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
 
-    from fillforge.alpaca import AlpacaServer, wire
+    from fillforge.alpaca import AlpacaServer
     from fillforge.alpaca.paper import data_broker, replay_broker, scripted_broker, walk_broker
     from fillforge.errors import FillforgeError, MarketDataError
     from fillforge.orders.models import Instrument
@@ -413,13 +411,10 @@ def serve_alpaca(
     start_ns = None
     if start is not None:
         try:
-            when = datetime.fromisoformat(start)
-        except ValueError:
-            when = None
-        if when is None or when.tzinfo is None:
+            start_ns = from_iso(start, "--start")
+        except TimeError:
             console.print(f"[red]error:[/red] --start={start!r}: expected ISO 8601 with an offset")
-            raise typer.Exit(2)
-        start_ns = wire.epoch_ns(when)
+            raise typer.Exit(2) from None
     starting_cash = _positive_decimal("--cash", cash, zero=True)
     run_seed = None if seed is None else _seed(seed)
     try:
@@ -458,7 +453,7 @@ def serve_alpaca(
             except FillforgeError as e:
                 raise _bad("--quote", text, _why(e)) from None
         t0 = WallClock().now_ns() if start_ns is None else start_ns
-        span = _WALK_DAY_NS if duration is None else int((duration + _WALK_MARGIN_S) * speed * 1e9)
+        span = NS_PER_DAY if duration is None else from_seconds((duration + _WALK_MARGIN_S) * speed)
         try:
             broker = walk_broker(
                 configs,

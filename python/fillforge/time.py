@@ -9,7 +9,14 @@ is the one place that converts them, with integer arithmetic only (no float on t
   microsecond before it). A datetime always converts back exactly:
   ``from_datetime(to_datetime(ns)) == ns - ns % 1000``.
 - :func:`to_iso` / :func:`from_iso`: RFC 3339 text with all nine digits
-  (``2024-01-02T14:30:00.000000001Z``); these round-trip every nanosecond.
+  (``2024-01-02T14:30:00.000000001Z``); these round-trip every nanosecond. Text without a zone
+  is refused unless the caller names the zone it means (``naive_zone``: Alpaca reads such times
+  as UTC).
+- :func:`from_seconds` / :func:`from_timedelta`: a duration in nanoseconds. Seconds given as a
+  float are read as the decimal they print as (``0.1`` is 100 ms exactly), and anything finer
+  than a nanosecond is floored, as above. The one float that leaves this module's world is a
+  duration handed to an API that takes float seconds (``time.sleep``, a timeout):
+  ``ns / NS_PER_SECOND``, never converted back.
 
 :class:`Clock` is what code that needs the time takes (``now_ns()``); :class:`WallClock` is the
 only place fillforge reads the machine's clock, and :class:`SimulatedClock` is set and advanced
@@ -19,21 +26,28 @@ by whoever runs a simulation (or a test).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import time as _time
+from decimal import Decimal
 from typing import Final, Protocol, runtime_checkable
 
 from fillforge.errors import TimeError
 
 __all__ = [
+    "NS_PER_DAY",
+    "NS_PER_HOUR",
     "NS_PER_MICROSECOND",
     "NS_PER_MILLISECOND",
+    "NS_PER_MINUTE",
     "NS_PER_SECOND",
     "Clock",
     "SimulatedClock",
     "WallClock",
     "from_datetime",
     "from_iso",
+    "from_seconds",
+    "from_timedelta",
     "to_datetime",
     "to_iso",
 ]
@@ -41,6 +55,9 @@ __all__ = [
 NS_PER_MICROSECOND: Final = 1_000
 NS_PER_MILLISECOND: Final = 1_000_000
 NS_PER_SECOND: Final = 1_000_000_000
+NS_PER_MINUTE: Final = 60 * NS_PER_SECOND
+NS_PER_HOUR: Final = 60 * NS_PER_MINUTE
+NS_PER_DAY: Final = 24 * NS_PER_HOUR
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US: Final = dt.timedelta(microseconds=1)
@@ -48,9 +65,10 @@ _MIN_NS: Final = (dt.datetime.min.replace(tzinfo=dt.UTC) - _EPOCH) // _US * NS_P
 _MAX_NS: Final = (
     (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // _US + 1
 ) * NS_PER_MICROSECOND - 1
-# RFC 3339: date, "T" (or a space), time, up to nine fraction digits, "Z" or an offset.
+# RFC 3339: date, "T" (or a space), time, up to nine fraction digits, "Z" or an offset (which
+# only a caller that names a zone for naive text may leave out).
 _ISO = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})",
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?",
     re.ASCII,
 )
 
@@ -85,19 +103,42 @@ def to_iso(ns: int) -> str:
     return f"{base.year:04d}-{base:%m-%dT%H:%M:%S}.{frac:09d}Z"  # %Y does not pad year 999
 
 
-def from_iso(text: str, field: str = "timestamp") -> int:
+def from_iso(text: str, field: str = "timestamp", *, naive_zone: dt.tzinfo | None = None) -> int:
     """RFC 3339 text (``Z`` or an offset; up to nine fraction digits) in UNIX nanoseconds,
-    exactly. Text without a zone is refused."""
+    exactly. Text without a zone is read in ``naive_zone``, and refused when that is None."""
     m = _ISO.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
+    if m is None or (m[3] is None and naive_zone is None):
         raise TimeError(field, text, "expected RFC 3339 with a zone (2024-01-02T14:30:00Z)")
     whole, fraction, zone = m.groups()
     try:
-        offset = "+00:00" if zone in "Zz" else zone
+        offset = "" if zone is None else "+00:00" if zone in "Zz" else zone
         t = dt.datetime.fromisoformat(whole.replace("t", "T") + offset)
     except ValueError as e:
         raise TimeError(field, text, str(e)) from None
+    if zone is None:
+        t = t.replace(tzinfo=naive_zone)
     return from_datetime(t, field) + int((fraction or "").ljust(9, "0"))
+
+
+def from_timedelta(delta: dt.timedelta, field: str = "duration") -> int:
+    """A :class:`~datetime.timedelta` in nanoseconds, exactly."""
+    if not isinstance(delta, dt.timedelta):
+        raise TimeError(field, delta, "expected a timedelta")
+    return delta // _US * NS_PER_MICROSECOND
+
+
+def from_seconds(seconds: int | float | Decimal, field: str = "seconds") -> int:
+    """A duration in seconds in nanoseconds, floored to the nanosecond. A float is read as the
+    decimal it prints as (``from_seconds(0.1) == 100_000_000``), never through binary
+    arithmetic."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float | Decimal):
+        raise TimeError(field, seconds, "expected a number of seconds")
+    if isinstance(seconds, int):
+        return seconds * NS_PER_SECOND
+    exact = Decimal(repr(seconds)) if isinstance(seconds, float) else seconds
+    if not exact.is_finite():
+        raise TimeError(field, seconds, "expected a finite number of seconds")
+    return math.floor(exact * NS_PER_SECOND)
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import OrderStatus
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY, TradingCalendar
+from fillforge.time import NS_PER_SECOND, from_datetime, to_datetime
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -79,9 +80,8 @@ ACTIVITY_TYPES: Final = (
     "WH",
 )
 _TRADE: Final = frozenset({"FILL"})
-_NS: Final = 10**9
-_LO_NS: Final = wire.epoch_ns(dt.datetime.combine(FIRST_DAY, dt.time(), tzinfo=dt.UTC))
-_HI_NS: Final = wire.epoch_ns(dt.datetime.combine(LAST_DAY, dt.time(23, 59), tzinfo=dt.UTC))
+_LO_NS: Final = from_datetime(dt.datetime.combine(FIRST_DAY, dt.time(), tzinfo=dt.UTC))
+_HI_NS: Final = from_datetime(dt.datetime.combine(LAST_DAY, dt.time(23, 59), tzinfo=dt.UTC))
 
 
 def _bad(field: str, value: object, why: str) -> OrderValidationError:
@@ -91,16 +91,10 @@ def _bad(field: str, value: object, why: str) -> OrderValidationError:
 def _time(v: str | None, field: str, tz: dt.tzinfo) -> int | None:
     """An RFC 3339 time (UTC without an offset) or a date (its midnight in ``tz``), in ns,
     held to the days the calendars cover."""
-    if v is None or v == "":
-        return None
-    if len(v) == 10:
+    if v is not None and len(v) == 10:
         return _midnight(_date(v, field), tz)
-    try:
-        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(field, v, "expected an RFC 3339 time or a date, YYYY-MM-DD") from None
-    ns = wire.epoch_ns(t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC))
-    return min(max(ns, _LO_NS), _HI_NS)
+    ns = wire.query_time(v, field)
+    return None if ns is None else min(max(ns, _LO_NS), _HI_NS)
 
 
 def _date(v: str, field: str) -> dt.date:
@@ -113,15 +107,15 @@ def _date(v: str, field: str) -> dt.date:
 
 
 def _midnight(day: dt.date, tz: dt.tzinfo) -> int:
-    return wire.epoch_ns(dt.datetime.combine(_clip(day), dt.time(), tzinfo=tz))
+    return from_datetime(dt.datetime.combine(_clip(day), dt.time(), tzinfo=tz))
 
 
 def _at(day: dt.date, hour: int, tz: dt.tzinfo) -> int:
-    return wire.epoch_ns(dt.datetime.combine(day, dt.time(hour), tzinfo=tz))
+    return from_datetime(dt.datetime.combine(day, dt.time(hour), tzinfo=tz))
 
 
 def _local(ns: int, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ns // _NS, tz).replace(microsecond=ns % _NS // 1000)
+    return to_datetime(ns).astimezone(tz)
 
 
 def zone_of(calendar: TradingCalendar | None) -> dt.tzinfo:
@@ -461,7 +455,7 @@ def portfolio_history(
     first_day = _clip(_local(lo, tz).date())
     days = (last_day - first_day).days + 1
     timeframe = q.timeframe or ("1Min" if days < 7 else "15Min" if days < 30 else "1D")
-    step = _TIMEFRAMES[timeframe] * _NS
+    step = _TIMEFRAMES[timeframe] * NS_PER_SECOND
     if step and days > _MAX_INTRADAY_DAYS:
         raise _bad("timeframe", timeframe, f"intraday covers at most {_MAX_INTRADAY_DAYS} days")
     if days > _MAX_DAYS + 1:
@@ -500,7 +494,7 @@ def portfolio_history(
             if base_value is None:
                 base_value = base
         e = history.before(min(b, now_ns + 1))
-        stamps.append(a // _NS)
+        stamps.append(a // NS_PER_SECOND)
         equity.append(float(e))
         pnl.append(float(e - base))
         pct.append(float((e - base) / base) if base else None)

@@ -79,13 +79,20 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.broker.polling import PolledMarketData
-from fillforge.errors import AlpacaError, FillforgeError
+from fillforge.errors import AlpacaError, FillforgeError, TimeError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass, OrderSide, OrderType
 from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.throttle import RateLimiter, SlidingWindow
-from fillforge.time import NS_PER_SECOND, Clock, WallClock, from_datetime
+from fillforge.time import (
+    NS_PER_MINUTE,
+    NS_PER_SECOND,
+    Clock,
+    WallClock,
+    from_datetime,
+    from_seconds,
+)
 
 __all__ = ["AlpacaBroker", "AlpacaError"]
 
@@ -97,7 +104,6 @@ _SDK_CONNECT = "_start_ws"
 _FALLBACK_RECONCILE_S = 5.0
 _RETRYABLE = {429, 500, 502, 503, 504}
 _RECONCILE = "\0reconcile"  # the scheduler's timer name for the reconcile timer
-_MINUTE_NS = 60 * NS_PER_SECOND
 _ENDED = {"canceled", "expired", "filled", "rejected", "replaced"}
 _STATUS_EVENT = {
     "canceled": EventKind.CANCELED,
@@ -187,14 +193,14 @@ class AlpacaBroker(ManagedOrders):
         self._data = StockHistoricalDataClient(key, secret, url_override=data_url)
         for client, url in ((self._client, url_override), (self._data, data_url)):
             _tune(client, url, timeout)
-        self._limiter = RateLimiter(SlidingWindow(requests_per_minute, 60 * NS_PER_SECOND))
+        self._limiter = RateLimiter(SlidingWindow(requests_per_minute, NS_PER_MINUTE))
         self._attempts, self._max_wait = attempts, max_wait
         self._backoff = wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05)
         self._time = clock if clock is not None else WallClock()
         self._timers = WallTimers(self._time, name="alpaca-timers")
         self._market_data = PolledMarketData(
             self._timers,
-            int(data_poll_every * NS_PER_SECOND),
+            from_seconds(data_poll_every, "data_poll_every"),
             {"quotes": self._quotes, "trades": self._trades, "bars": self._bars},
         )
         self.manager = OrderManager(clock=self._time.now_ns)
@@ -260,7 +266,7 @@ class AlpacaBroker(ManagedOrders):
             self._thread.start()
         self.reconcile()
         if self._reconcile_every is not None and _RECONCILE not in self._timers:
-            every = int(self._reconcile_every * NS_PER_SECOND)
+            every = from_seconds(self._reconcile_every, "reconcile_every")
             self._timers.set(_RECONCILE, self._reconcile_quietly, every_ns=every)
         return self
 
@@ -300,8 +306,10 @@ class AlpacaBroker(ManagedOrders):
             if isinstance(e, APIError) and e.status_code == 429 and e.response is not None:
                 reset = e.response.headers.get("X-Ratelimit-Reset")
                 if reset is not None:
-                    left = float(reset) - self._time.now_ns() / NS_PER_SECOND
-                    return float(min(max(left, base), self._max_wait))
+                    with contextlib.suppress(ArithmeticError, TimeError):  # a reset we cannot read
+                        left_ns = from_seconds(Decimal(reset), "X-Ratelimit-Reset")
+                        left = (left_ns - self._time.now_ns()) / NS_PER_SECOND
+                        return float(min(max(left, base), self._max_wait))
             return float(base)
 
         for attempt in Retrying(
@@ -516,7 +524,7 @@ class AlpacaBroker(ManagedOrders):
                 trade_count=int(b.trade_count or 0),
                 vwap=_price(b.vwap or b.close),
                 timestamp_ns=from_datetime(b.timestamp),
-                period_ns=_MINUTE_NS,
+                period_ns=NS_PER_MINUTE,
             )
         return out
 

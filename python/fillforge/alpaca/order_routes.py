@@ -10,7 +10,6 @@ simulation thread (:meth:`~fillforge.alpaca.server.AlpacaServer.run`), never on 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -98,17 +97,6 @@ async def answer(server: AlpacaServer, fn: Callable[[], Response]) -> Response:
     return await server.run(job)
 
 
-def _when(v: str | None, field: str) -> int | None:
-    """An RFC 3339 time (UTC when it has no offset) in epoch nanoseconds."""
-    if not v:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise OrderValidationError(field, v, "expected an RFC 3339 time") from None
-    return wire.epoch_ns(t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC))
-
-
 def _one_of(v: str | None, field: str, allowed: tuple[str, ...]) -> None:
     if v is not None and v not in allowed:
         raise OrderValidationError(field, v, f"expected one of {', '.join(allowed)}")
@@ -149,7 +137,7 @@ def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
         symbols: str | None = None,
     ) -> Response:
         try:
-            lo, hi = _when(after, "after"), _when(until, "until")
+            lo, hi = wire.query_time(after, "after"), wire.query_time(until, "until")
             _one_of(status, "status", ("open", "closed", "all"))
             _one_of(direction, "direction", ("asc", "desc"))
             _one_of(side, "side", ("buy", "sell"))

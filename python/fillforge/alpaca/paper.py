@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -16,6 +15,7 @@ from fillforge.sim.datafiles import MarketFiles
 from fillforge.sim.feeds import empty_feed, lobster_feed
 from fillforge.sim.venue import Venue
 from fillforge.sim.walk import WalkConfig, walk_feed
+from fillforge.time import Clock, WallClock
 
 __all__ = ["data_broker", "replay_broker", "scripted_broker", "uuid_ids", "walk_broker"]
 
@@ -38,20 +38,24 @@ def scripted_broker(
     seed: int | None = None,
     start_ns: int | None = None,
     calendar: str | None = "XNYS",
+    clock: Clock | None = None,
 ) -> SimulatedBroker:
     """US equities on one-cent ticks whose prices a test scripts (``broker.quote``/``trade``);
-    the clock starts at ``start_ns`` (default: now); order ids as :func:`uuid_ids` (``seed``)."""
+    the clock starts at ``start_ns`` (default: ``clock``'s time, the wall clock unless given);
+    order ids as :func:`uuid_ids` (``seed``)."""
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s in symbols:
         venue.add(_us_equity(s), empty_feed())
-    start = time.time_ns() if start_ns is None else start_ns
+    start = _start(start_ns, clock)
     return _paper_broker(venue, cash, seed, start)
 
 
-def replay_broker(*, cash: Decimal = Decimal(100_000), seed: int | None = None) -> SimulatedBroker:
+def replay_broker(
+    *, cash: Decimal = Decimal(100_000), seed: int | None = None, calendar: str | None = "XNYS"
+) -> SimulatedBroker:
     """GOOG on the LOBSTER day the package ships (2012-06-21, Nasdaq, 10 levels), clock at its
     first message."""
-    venue = Venue("ALPACA-SIM", calendar="XNYS")
+    venue = Venue("ALPACA-SIM", calendar=calendar)
     venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), lobster_feed(*lobster_sample()))
     return _paper_broker(venue, cash, seed, None)
 
@@ -65,12 +69,14 @@ def walk_broker(
     start_ns: int | None = None,
     calendar: str | None = "XNYS",
     max_events: int = 1_000_000,
+    clock: Clock | None = None,
 ) -> SimulatedBroker:
     """US equities as :func:`scripted_broker` has them, each on a seeded random walk
-    (:mod:`fillforge.sim.walk`) from its config's quote at ``start_ns`` (default: now) until
+    (:mod:`fillforge.sim.walk`) from its config's quote at ``start_ns`` (default: ``clock``'s
+    time, the wall clock unless given) until
     ``end_ns`` (at most ``max_events`` steps each; then the last quote stands). ``seed`` seeds
     the walks and the order ids (:func:`uuid_ids`); None: both fresh at every start."""
-    start = time.time_ns() if start_ns is None else start_ns
+    start = _start(start_ns, clock)
     walk_seed = seed if seed is not None else random.SystemRandom().getrandbits(64)
     venue = Venue("ALPACA-SIM", calendar=calendar)
     for s, config in walks.items():
@@ -97,6 +103,13 @@ def data_broker(
     venue = Venue("ALPACA-SIM", calendar=calendar)
     venue.add(instrument, files.feed(instrument))
     return _paper_broker(venue, cash, seed, start_ns)
+
+
+def _start(start_ns: int | None, clock: Clock | None) -> int:
+    """``start_ns``, or the time ``clock`` (default: the wall clock) tells now."""
+    if start_ns is not None:
+        return start_ns
+    return (clock if clock is not None else WallClock()).now_ns()
 
 
 def _us_equity(symbol: str) -> Instrument:

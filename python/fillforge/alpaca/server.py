@@ -19,7 +19,6 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import hmac
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -44,12 +43,12 @@ from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
-from fillforge.throttle import NS_PER_SECOND, RateLimiter, SlidingWindow
+from fillforge.throttle import RateLimiter, SlidingWindow
+from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock, to_datetime
 from fillforge.venues import AlpacaRules
 
 __all__ = ["AlpacaServer", "Faults", "Simulation"]
 
-_WINDOW_NS = 60 * NS_PER_SECOND
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 T = TypeVar("T")
 
@@ -161,7 +160,9 @@ class AlpacaServer:
     The simulation clock follows the wall clock at ``speed`` (1.0: real time; 60: a minute of
     data per second) from the broker's time at construction: before every request, and every
     20 ms in between, the broker runs up to that time (replayed data, requests in flight, DAY
-    expiry at the close). ``speed=None`` leaves the clock to the caller.
+    expiry at the close). ``speed=None`` leaves the clock to the caller. ``wall_clock`` is the
+    wall time that pacing and the ``X-Ratelimit-Reset`` header read (default:
+    :class:`~fillforge.time.WallClock`).
     """
 
     def __init__(
@@ -178,6 +179,7 @@ class AlpacaServer:
         max_body_bytes: int = 1 << 20,
         login_failures_per_minute: int = 20,
         auth_timeout: float = 5.0,
+        wall_clock: Clock | None = None,
     ) -> None:
         if not key_id or not secret_key:
             raise SimulationError("key_id", "***", "a key id and a secret are required")
@@ -196,7 +198,7 @@ class AlpacaServer:
         self.login_failures_per_minute = login_failures_per_minute
         # Failed logins (HTTP and websocket) per client address: past the budget, that address
         # is answered 429 until its window clears, whatever it sends.
-        self._failed_logins = RateLimiter(SlidingWindow(login_failures_per_minute, _WINDOW_NS))
+        self._failed_logins = RateLimiter(SlidingWindow(login_failures_per_minute, NS_PER_MINUTE))
         if broker.rules is None:
             broker.rules = AlpacaRules()
         self.broker = broker
@@ -206,12 +208,13 @@ class AlpacaServer:
         self._key, self._secret = key_id, secret_key
         self.simulation = Simulation(self._sync)
         self.lock = self.simulation.lock  # held by every call on the simulation
-        self.limiter = RateLimiter(SlidingWindow(requests_per_minute, _WINDOW_NS))
+        self.limiter = RateLimiter(SlidingWindow(requests_per_minute, NS_PER_MINUTE))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._created_ns = broker.now()
         self.speed = speed
-        self._origin = (time.time_ns(), broker.now())
+        self.wall_clock = wall_clock if wall_clock is not None else WallClock()
+        self._origin = (self.wall_clock.now_ns(), broker.now())
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
         self.faults = Faults()
@@ -278,7 +281,7 @@ class AlpacaServer:
         if self.speed is None:
             return
         wall0, sim0 = self._origin
-        target = sim0 + int((time.time_ns() - wall0) * self.speed)
+        target = sim0 + int((self.wall_clock.now_ns() - wall0) * self.speed)
         if target > self.broker.now():
             self.broker.run(until_ns=target)
 
@@ -350,7 +353,7 @@ class AlpacaServer:
         return {
             "X-Ratelimit-Limit": str(self.requests_per_minute),
             "X-Ratelimit-Remaining": str(max(self.requests_per_minute - used, 0)),
-            "X-Ratelimit-Reset": str(math.ceil(time.time() + wait / NS_PER_SECOND)),
+            "X-Ratelimit-Reset": str(-(-(self.wall_clock.now_ns() + wait) // NS_PER_SECOND)),
         }
 
     async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -363,7 +366,7 @@ class AlpacaServer:
         address = client_address(scope)
         if self.locked_out(address):
             body = wire.error(wire.CODE_RATE_LIMITED, "too many failed logins: try again later")
-            wait = math.ceil(self._failed_logins.wait_time(address) / NS_PER_SECOND)
+            wait = -(-self._failed_logins.wait_time(address) // NS_PER_SECOND)
             limited = JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
             return await limited(scope, receive, send)
         key = headers.get(b"apca-api-key-id", b"").decode("latin-1")
@@ -417,7 +420,7 @@ class AlpacaServer:
     def _fault_response(self, key: str, status: int) -> Response:
         headers = self._limit_headers(key)
         if status == 429:
-            headers["X-Ratelimit-Reset"] = str(int(time.time()) + 1)
+            headers["X-Ratelimit-Reset"] = str(self.wall_clock.now_ns() // NS_PER_SECOND + 1)
         return JSONResponse(
             wire.error(status * 100_000, "injected fault"), status_code=status, headers=headers
         )
@@ -497,13 +500,12 @@ class AlpacaServer:
         @app.get("/v2/clock", responses=api.answers(api.ClockOut))
         async def clock() -> Response:
             c = await self.run(broker.clock)
-            day = 86_400 * NS_PER_SECOND
             return JSONResponse(
                 {
                     "timestamp": wire.timestamp(c.timestamp_ns),
                     "is_open": c.is_open,
-                    "next_open": wire.timestamp(c.next_open_ns or c.timestamp_ns + day),
-                    "next_close": wire.timestamp(c.next_close_ns or c.timestamp_ns + day),
+                    "next_open": wire.timestamp(c.next_open_ns or c.timestamp_ns + NS_PER_DAY),
+                    "next_close": wire.timestamp(c.next_close_ns or c.timestamp_ns + NS_PER_DAY),
                 }
             )
 
@@ -513,7 +515,7 @@ class AlpacaServer:
             if cal is None:
                 return JSONResponse([])
             now = await self.run(broker.now)
-            today = dt.datetime.fromtimestamp(now / 1e9, dt.UTC).date()
+            today = to_datetime(now).date()
             try:
                 first = _day(start, "start") or today
                 last = _day(end, "end") or first + dt.timedelta(days=30)
@@ -525,8 +527,8 @@ class AlpacaServer:
             tz = dt.UTC if cal.tz == "UTC" else _zone(cal.tz)
             out = []
             for s in sessions:
-                o = dt.datetime.fromtimestamp(s.open_ns / 1e9, tz)
-                c = dt.datetime.fromtimestamp(s.close_ns / 1e9, tz)
+                o = to_datetime(s.open_ns).astimezone(tz)
+                c = to_datetime(s.close_ns).astimezone(tz)
                 out.append(
                     {
                         "date": s.day.isoformat(),

@@ -14,12 +14,12 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fillforge.errors import OrderValidationError
+from fillforge.errors import OrderValidationError, TimeError
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
 from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position
-from fillforge.time import from_datetime, to_iso
+from fillforge.time import from_datetime, from_iso, to_iso
 
 # Asset ids are stable per symbol: a UUID derived from it.
 _ASSETS = uuid.UUID("6f1c2a52-5a7b-4d3e-9a58-3c1f0e0f2a11")
@@ -62,9 +62,18 @@ def timestamp(ns: int) -> str:
     return to_iso(ns)
 
 
-def epoch_ns(t: dt.datetime) -> int:
-    """An aware datetime in epoch nanoseconds (:func:`fillforge.time.from_datetime`)."""
-    return from_datetime(t)
+def query_time(v: str | None, field: str) -> int | None:
+    """A query's time in epoch nanoseconds: RFC 3339 (UTC when it has no offset, as Alpaca reads
+    it) or a date (its midnight, UTC); None when absent or empty."""
+    if not v:
+        return None
+    try:
+        if len(v) == 10:
+            day = dt.date.fromisoformat(v)
+            return from_datetime(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC), field)
+        return from_iso(v, field, naive_zone=dt.UTC)
+    except (TimeError, ValueError):
+        raise OrderValidationError(field, v, "expected an RFC 3339 time or a date") from None
 
 
 _PPM = Decimal("0.000001")

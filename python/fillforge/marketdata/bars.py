@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from fillforge.errors import MarketDataError
 from fillforge.marketdata._table import Column, read_table
 from fillforge.marketdata.columns import NS_PER_DAY, Bars
 from fillforge.marketdata.decimal_text import Grid, parse_float
+from fillforge.time import from_datetime, from_timedelta
 
 __all__ = ["DEFAULT_LOCAL_TIMEZONE", "load_bars"]
 
@@ -36,9 +37,6 @@ _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 _DATETIME: Final = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
 ).fullmatch
-_EPOCH: Final = datetime(1970, 1, 1)
-_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
-_SECOND: Final = timedelta(seconds=1)
 _UTC_KEYS: Final = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal"})
 _TIME_COLUMNS: Final = {"timestamp": "UTC", "date": DEFAULT_LOCAL_TIMEZONE}
 
@@ -46,7 +44,7 @@ _TIME_COLUMNS: Final = {"timestamp": "UTC", "date": DEFAULT_LOCAL_TIMEZONE}
 def _daily_ns(text: str) -> int:
     if _DATE(text) is None:
         raise ValueError("not a date YYYY-MM-DD")
-    return (date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL) * NS_PER_DAY
+    return from_datetime(datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC))
 
 
 def _intraday_parser(zone: ZoneInfo) -> Callable[[str], int]:
@@ -59,7 +57,7 @@ def _intraday_parser(zone: ZoneInfo) -> Callable[[str], int]:
         year, month, day, hour, minute, second, fraction = m.groups()
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
         if utc:
-            seconds = (local - _EPOCH) // _SECOND
+            ns = from_datetime(local.replace(tzinfo=UTC))
         else:
             before = local.replace(tzinfo=zone).utcoffset()
             after = local.replace(tzinfo=zone, fold=1).utcoffset()
@@ -68,8 +66,8 @@ def _intraday_parser(zone: ZoneInfo) -> Callable[[str], int]:
             if before != after:
                 what = "does not exist" if before < after else "is ambiguous"
                 raise ValueError(f"local time {what} in {zone.key} (a clock change)")
-            seconds = (local - _EPOCH - before) // _SECOND
-        return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if fraction else 0)
+            ns = from_datetime(local.replace(tzinfo=zone))
+        return ns + (int(fraction.ljust(9, "0")) if fraction else 0)
 
     return parse
 
@@ -78,7 +76,7 @@ def _period_ns(
     period: Literal["auto"] | int | timedelta, daily: bool, times: npt.NDArray[np.int64]
 ) -> int:
     if isinstance(period, timedelta):
-        return period // timedelta(microseconds=1) * 1000
+        return from_timedelta(period, "period")
     if period != "auto":
         return period
     if daily:

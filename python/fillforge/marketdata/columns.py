@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from fillforge.time import NS_PER_DAY, NS_PER_MINUTE
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -26,8 +28,6 @@ __all__ = [
     "Trades",
 ]
 
-NS_PER_MINUTE: Final = 60_000_000_000
-NS_PER_DAY: Final = 86_400_000_000_000
 MBO_UNDEF_PRICE: Final = 2**63 - 1
 """``MboRecords.price`` of a record without a price (Databento's ``UNDEF_PRICE``, e.g. ``R``)."""
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from fillforge.errors import FillforgeError, SimulationError
 from fillforge.orders.models import Instrument
 from fillforge.orders.order import Order
+from fillforge.time import to_datetime
 from fillforge.venues.rules import DayHours
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class BrokerView:
         if cal is None:
             return None
         zone = dt.UTC if cal.tz == "UTC" else ZoneInfo(cal.tz)
-        day = dt.datetime.fromtimestamp(self.now() // 10**9, zone).date()
+        day = to_datetime(self.now()).astimezone(zone).date()
         try:
             s = cal.session(day)
         except FillforgeError:  # a day past what the calendar holds: no session

@@ -29,6 +29,7 @@ from fillforge.errors import InsufficientQtyError, OrderValidationError
 from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest
 from fillforge.orders.order import Order
+from fillforge.time import to_datetime
 from fillforge.venues.rules import (
     AuctionWindowError,
     DayHours,
@@ -113,9 +114,9 @@ def auction_refusal(request: OrderRequest, now_ns: int, hours: DayHours | None) 
     zone = hours.zone
     edge = hours.open_ns if tif is OrderTimeInForce.OPG else hours.close_ns
     lead = OPG_LEAD if tif is OrderTimeInForce.OPG else CLS_LEAD
-    start = dt.datetime.fromtimestamp(edge / 1e9, zone).replace(microsecond=0) - lead
+    start = to_datetime(edge).astimezone(zone).replace(microsecond=0) - lead
     end = dt.datetime.combine(hours.day, REOPEN, tzinfo=zone)
-    now = dt.datetime.fromtimestamp(now_ns // 10**9, zone)
+    now = to_datetime(now_ns).astimezone(zone)
     if not start <= now < end:
         return None
     label = _ZONE_LABELS.get(str(zone), str(zone))
