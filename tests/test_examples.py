@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,18 @@ def test_passive_buy_runs() -> None:
     stdout = run("passive_buy.py")
     assert "filled 5000 of 5000" in stdout
     assert "slippage vs arrival" in stdout
+
+
+def test_daily_sma_stop_runs() -> None:
+    # The example asserts as it runs: the stop is working until it fills or is canceled by the
+    # strategy, and a sell stop never fills above its stop.
+    stdout = run("daily_sma_stop.py")
+    counts = dict(re.findall(r"(entries|crossover exits|stop exits) (\d+)", stdout))
+    entries, exits, stops = (int(counts[k]) for k in ("entries", "crossover exits", "stop exits"))
+    assert stops >= 1
+    assert entries - (exits + stops) in (0, 1)  # every entry left, but maybe the last one
+    at_stop, gapped = map(
+        int, re.findall(r"at their stop (\d+), gapped through \(at the open\) (\d+)", stdout)[0]
+    )
+    assert at_stop + gapped == stops
+    assert "max drawdown" in stdout
