@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from fillforge import EventKind, Fill, Order, OrderEvent, OrderManager, OrderRequest, VenueReport
+from fillforge import (
+    EventKind,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderManager,
+    OrderRequest,
+    VenueReport,
+)
+from fillforge.orders.models import ReplaceTerms
 
 
 class OrderDriver:
@@ -59,7 +68,7 @@ class OrderDriver:
         return self._one(self.manager.request_cancel(self.order_id))
 
     def request_replace(self, **terms: Any) -> OrderEvent:
-        return self.manager.request_replace(self.order_id, **terms)
+        return self.manager.request_replace(self.order_id, ReplaceTerms(**terms))
 
     # ----- the venue's reports --------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from fillforge import (
     UnknownOrderIdError,
     VenueReport,
 )
+from fillforge.orders.models import ReplaceTerms
 
 S = OrderStatus
 PN = S.PENDING_NEW
@@ -706,12 +707,12 @@ def test_D_1_a_two_sequential_replaces_accepted() -> None:
         t.many(m.apply(VenueReport(kind=EventKind.PARTIAL_FILL, order_id=order_id, fill=f)))
 
     trade("X", 1000, "C")
-    t(m.request_replace("X", qty=D(8000)))
+    t(m.request_replace("X", ReplaceTerms(qty=D(8000))))
     t.many(m.apply(VenueReport(kind=EventKind.PENDING_REPLACE, order_id="X")))
     trade("X", 500, "D")
     t.many(m.apply(VenueReport(kind=EventKind.REPLACED, order_id="X", new_order_id="Y")))
     trade("Y", 2000, "E")
-    t(m.request_replace("Y", qty=D(6000)))
+    t(m.request_replace("Y", ReplaceTerms(qty=D(6000))))
     t.many(m.apply(VenueReport(kind=EventKind.PENDING_REPLACE, order_id="Y")))
     trade("Y", 500, "F")  # fill on Y during the second pending replace
     t.many(m.apply(VenueReport(kind=EventKind.REPLACED, order_id="Y", new_order_id="Z")))

@@ -17,9 +17,11 @@ from fillforge import (
     OrderManager,
     OrderRequest,
     OrderStatus,
+    OrderValidationError,
     UnknownOrderIdError,
     VenueReport,
 )
+from fillforge.orders.models import ReplaceTerms
 
 S = OrderStatus
 
@@ -137,10 +139,10 @@ def test_refused_requests_change_nothing() -> None:
     mgr.apply(VenueReport(kind="new", order_id=o.id))
     mgr.request_cancel(o.id)
     with pytest.raises(InvalidTransitionError, match="request_replace"):
-        mgr.request_replace(o.id, qty=Decimal(5))
+        mgr.request_replace(o.id, ReplaceTerms(qty=Decimal(5)))
     assert o.pending_request == {"kind": "cancel"}
     with pytest.raises(DuplicateClientOrderIdError):
-        mgr.request_replace(o.id, client_order_id=o.client_order_id)
+        mgr.request_replace(o.id, ReplaceTerms(client_order_id=o.client_order_id))
     d = mgr.create(req(cid="d"))
     ev = mgr.deny(d.id, "risk: max notional")
     assert (ev.status, ev.reason, ev.leaves_qty) == (S.DENIED, "risk: max notional", 0)
@@ -154,7 +156,8 @@ def test_replace_with_new_client_order_id_via_manager() -> None:
     mgr.submit(o.id)
     mgr.apply(VenueReport(kind="new", order_id=o.id))
     mgr.apply(fill_report(o.id, "t1", 3))
-    mgr.request_replace(o.id, qty=Decimal(20), limit_price=Decimal("10.5"), client_order_id="y")
+    terms = ReplaceTerms(qty=Decimal(20), limit_price=Decimal("10.5"), client_order_id="y")
+    mgr.request_replace(o.id, terms)
     mgr.apply(VenueReport(kind="pending_replace", order_id=o.id))
     old, new = mgr.apply(VenueReport(kind="replaced", order_id=o.id, new_order_id="o-9"))
     assert (old.status, old.leaves_qty, old.related_id) == (S.REPLACED, 0, "o-9")
@@ -167,3 +170,18 @@ def test_replace_with_new_client_order_id_via_manager() -> None:
     )
     assert mgr.by_client_order_id("y").limit_price == Decimal("10.5")
     assert mgr.by_client_order_id("x") is o
+
+
+def test_request_replace_takes_one_replace_terms() -> None:
+    # One signature on every path: the terms, as the brokers' replace builds them.
+    mgr = OrderManager()
+    o = mgr.create(req())
+    mgr.submit(o.id)
+    mgr.apply(VenueReport(kind="new", order_id=o.id))
+    for bad in ({"qty": Decimal(5)}, None):
+        with pytest.raises(OrderValidationError) as e:
+            mgr.request_replace(o.id, bad)  # type: ignore[arg-type]
+        assert e.value.field == "terms"
+    assert o.pending_request is None  # a refusal changes nothing
+    mgr.request_replace(o.id, ReplaceTerms(qty=Decimal(5)))
+    assert o.pending_request == {"kind": "replace", "qty": Decimal(5)}

@@ -384,7 +384,7 @@ class AlpacaBroker(ManagedOrders):
             client_order_id=t.client_order_id,
         )
         with self._lock:
-            self.manager.request_replace(order_id, **t.model_dump(exclude_none=True))
+            self.manager.request_replace(order_id, t)
         new = self._call(lambda: self._client.replace_order_by_id(order_id, req))
         assert isinstance(new, AlpacaOrder)
         with self._lock:
@@ -612,7 +612,7 @@ class AlpacaBroker(ManagedOrders):
         if status == "replaced" and a.replaced_by is not None and o.replaced_by is None:
             new_id = str(a.replaced_by)
             if o.pending_request is None:
-                self.manager.request_replace(oid)
+                self.manager.request_replace(oid, ReplaceTerms())
             self.manager.apply(
                 VenueReport.trusted(
                     kind=EventKind.REPLACED, order_id=oid, ts=t, new_order_id=new_id

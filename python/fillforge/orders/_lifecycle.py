@@ -19,7 +19,7 @@ from typing import Any
 from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import EventKind, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.machine import FastEvent, order_machine
-from fillforge.orders.models import Fill, OrderEvent, OrderRequest
+from fillforge.orders.models import Fill, OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 
 __all__ = ["OrderRecord"]
@@ -304,10 +304,10 @@ class OrderRecord:
 
     # ----- replace --------------------------------------------------------------------------
 
-    def request_replace(self, ts: int = 0, **terms: Any) -> OrderEvent:
-        """Record our replace request (new ``qty``, ``limit_price``, ``stop_price``, ...)."""
+    def request_replace(self, terms: ReplaceTerms, ts: int = 0) -> OrderEvent:
+        """Record our replace request: the terms it gives (``qty``, ``limit_price``, ...)."""
         _E["request_replace"].trigger(self)  # raises if ended or a request is outstanding
-        self.pending_request = {"kind": "replace", **terms}
+        self.pending_request = {"kind": "replace", **terms.model_dump(exclude_none=True)}
         return self._emit(self.state, EventKind.REPLACE_REQUESTED, ts)
 
     def pending_replace(self, ts: int = 0) -> OrderEvent:

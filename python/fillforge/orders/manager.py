@@ -16,7 +16,6 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from decimal import Decimal
 from typing import TypeVar
 
 from fillforge.errors import (
@@ -308,29 +307,16 @@ class OrderManager:
         return self._run_actions(self.group(group_id)._r.cancel(), self._now(ts))
 
     def request_replace(
-        self,
-        order_id: str,
-        *,
-        qty: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        trail: Decimal | None = None,
-        client_order_id: str | None = None,
-        ts: int | None = None,
+        self, order_id: str, terms: ReplaceTerms, ts: int | None = None
     ) -> OrderEvent:
-        """Ask to replace (each given term overrides the old one)."""
+        """Ask to replace (each term ``terms`` gives overrides the old one)."""
         o = self._record(order_id)
-        if client_order_id is not None and client_order_id in self._by_client:
-            raise DuplicateClientOrderIdError(f"client_order_id={client_order_id!r}: already used")
-        asked = ReplaceTerms(
-            qty=qty,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            trail=trail,
-            client_order_id=client_order_id,
-        )
-        terms = {k: v for k, v in asked.model_dump().items() if v is not None}
-        return self._publish(o.request_replace(self._now(ts), **terms))
+        if not isinstance(terms, ReplaceTerms):
+            raise OrderValidationError("terms", terms, "expected ReplaceTerms")
+        cid = terms.client_order_id
+        if cid is not None and cid in self._by_client:
+            raise DuplicateClientOrderIdError(f"client_order_id={cid!r}: already used")
+        return self._publish(o.request_replace(terms, self._now(ts)))
 
     # ----- venue reports --------------------------------------------------------------------
 
@@ -393,7 +379,7 @@ class OrderManager:
                     events.append(self._publish(leg.request_cancel(ts)))
                     self.outbox.append(a)
             elif leg.pending_request is None:  # resize a working leg through a replace
-                events.append(self._publish(leg.request_replace(ts, qty=a.qty)))
+                events.append(self._publish(leg.request_replace(ReplaceTerms(qty=a.qty), ts)))
                 self.outbox.append(a)
         return events
 

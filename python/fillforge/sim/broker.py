@@ -341,7 +341,7 @@ class SimulatedBroker(ManagedOrders):
         if trail is not None:
             self._trail_args(o, trail)  # validates before anything changes
         self._check_replacement(o, qty, limit_price)
-        self.manager.request_replace(order_id, **t.model_dump(exclude_none=True))
+        self.manager.request_replace(order_id, t)
         self._schedule(self._now + self._cancel_delay(), lambda: self._replace_arrive(o.id))
         self._deliver_due()
 
