@@ -3,9 +3,8 @@ takes the built-in base that says what kind of refusal it is (``ValueError`` for
 ``LookupError`` for an id that names nothing), and pickles (same class, message and attributes);
 and every exception class any fillforge module declares is exported there.
 
-The classes declared in Rust (``fillforge._core``) have one base each; the ones that should also
-take a built-in base are marked ``xfail(strict=True)`` below, so the test flips when the core
-declares them with it."""
+The classes declared in Rust (``fillforge._core``) take their built-in base too: the core makes
+them with two bases, the fillforge parent and the built-in."""
 
 from __future__ import annotations
 
@@ -71,7 +70,6 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "DecimalTextError": ("not a multiple of 0.01",),
 }
 
-_RUST_ONE_BASE = "declared in Rust with create_exception! and one base (rust/py/src/errors.rs)"
 # The built-in base each class takes (None: a base class whose subclasses choose).
 BUILTIN: dict[str, type[Exception] | None] = {
     "FillforgeError": None,
@@ -121,22 +119,6 @@ EXPORTED = sorted(
 )
 
 
-def _is_rust(cls: type) -> bool:
-    return cls.__module__ == "fillforge._core"
-
-
-def _base_param(name: str) -> Any:
-    cls, wanted = getattr(errors, name), BUILTIN.get(name)
-    if _is_rust(cls) and wanted is not None and not issubclass(cls, wanted):
-        return pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason=f"{_RUST_ONE_BASE}: wants {wanted.__name__} as well"
-            ),
-        )
-    return name
-
-
 def test_every_exported_class_has_an_example_and_a_base() -> None:
     assert set(EXPORTED) - set(EXAMPLES) == set(), "add realistic arguments to EXAMPLES"
     assert set(EXPORTED) - set(BUILTIN) == set(), "say which built-in base it takes in BUILTIN"
@@ -161,7 +143,7 @@ def test_derives_from_fillforge_error(name: str) -> None:
     assert issubclass(getattr(errors, name), errors.FillforgeError)
 
 
-@pytest.mark.parametrize("name", [_base_param(n) for n in EXPORTED])
+@pytest.mark.parametrize("name", EXPORTED)
 def test_takes_the_matching_builtin_base(name: str) -> None:
     cls, wanted = getattr(errors, name), BUILTIN[name]
     if wanted is None:

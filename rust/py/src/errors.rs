@@ -5,9 +5,68 @@ use fillforge_core::{
     BookError, CapacityError as CoreCapacityError, Reason, ThrottleError as CoreThrottleError, TrailingError,
 };
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyLookupError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+/// Like `create_exception!`, with a second base: the built-in that says what kind of refusal it
+/// is (`ValueError` for a bad value, `LookupError` for an id that names nothing). The class is
+/// `fillforge._core.<name>` with bases `(base, builtin)`, made once per interpreter, and pickles
+/// like any exception class of a module (by its qualified name).
+macro_rules! exception {
+    ($name:ident, $base:ty, $builtin:ty, $doc:expr) => {
+        #[repr(transparent)]
+        #[doc = $doc]
+        pub struct $name(pyo3::PyAny);
+
+        pyo3::impl_exception_boilerplate!($name);
+        pyo3::pyobject_native_type_named!($name);
+
+        // SAFETY: the type object is an exception class made by `two_base_type`, kept alive
+        // for the interpreter's life by the static cell.
+        unsafe impl pyo3::type_object::PyTypeInfo for $name {
+            fn type_object_raw(py: Python<'_>) -> *mut pyo3::ffi::PyTypeObject {
+                static TYPE_OBJECT: pyo3::sync::PyOnceLock<Py<PyType>> = pyo3::sync::PyOnceLock::new();
+                TYPE_OBJECT
+                    .get_or_init(py, || {
+                        two_base_type(
+                            py,
+                            pyo3::ffi::c_str!(concat!("fillforge._core.", stringify!($name))),
+                            pyo3::ffi::c_str!($doc),
+                            &py.get_type::<$base>(),
+                            &py.get_type::<$builtin>(),
+                        )
+                    })
+                    .as_ptr()
+                    .cast()
+            }
+        }
+    };
+}
+
+/// A new exception class `name` deriving from `base` and `builtin`, in that order.
+fn two_base_type(
+    py: Python<'_>,
+    name: &std::ffi::CStr,
+    doc: &std::ffi::CStr,
+    base: &Bound<'_, PyType>,
+    builtin: &Bound<'_, PyType>,
+) -> Py<PyType> {
+    let bases = PyTuple::new(py, [base, builtin]).expect("a tuple of two types");
+    // SAFETY: `PyErr_NewExceptionWithDoc` takes a class or a tuple of classes as its base and
+    // returns a new reference to a class, or null with an exception set.
+    let made = unsafe {
+        let ptr = pyo3::ffi::PyErr_NewExceptionWithDoc(
+            name.as_ptr(),
+            doc.as_ptr(),
+            bases.as_ptr(),
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(py, ptr)
+    };
+    made.and_then(|t| Ok(t.cast_into::<PyType>()?.unbind()))
+        .expect("Failed to initialize new exception type.")
+}
 
 create_exception!(fillforge._core, FillforgeError, PyException, "Base class of every fillforge error.");
 create_exception!(
@@ -16,104 +75,91 @@ create_exception!(
     FillforgeError,
     "An order book refused an operation; the book is unchanged."
 );
-create_exception!(fillforge._core, UnknownOrderError, OrderBookError, "No live order has this id.");
-create_exception!(
-    fillforge._core,
-    DuplicateOrderIdError,
-    OrderBookError,
-    "An order with this id is already live."
-);
-create_exception!(
-    fillforge._core,
+exception!(UnknownOrderError, OrderBookError, PyLookupError, "No live order has this id.");
+exception!(DuplicateOrderIdError, OrderBookError, PyValueError, "An order with this id is already live.");
+exception!(
     InvalidQuantityError,
     OrderBookError,
+    PyValueError,
     "A quantity is zero, negative, too large or exceeds what it applies to."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     PriceOffGridError,
     OrderBookError,
+    PyValueError,
     "A price is not a multiple of the book's tick (or a tick that is not a positive integer)."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     InvalidPriceError,
     OrderBookError,
+    PyValueError,
     "A price is not an integer or is outside the supported range of +/-2^62 ticks."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     QuantityOffGridError,
     OrderBookError,
+    PyValueError,
     "A quantity is not a multiple of the book's lot size."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     InvalidOrderError,
     OrderBookError,
+    PyValueError,
     "An order's fields do not make a valid order (side, time in force, combination)."
 );
-create_exception!(
-    fillforge._core,
-    BatchInputError,
-    OrderBookError,
-    "A batch column has the wrong dtype or length."
-);
-create_exception!(
-    fillforge._core,
+exception!(BatchInputError, OrderBookError, PyValueError, "A batch column has the wrong dtype or length.");
+exception!(
     CapacityError,
     FillforgeError,
+    PyValueError,
     "A capacity or size given to a constructor is not a non-negative integer, is past its documented \
      maximum, or its memory could not be reserved; nothing was allocated."
 );
-create_exception!(
-    fillforge._core,
-    ReplayError,
-    FillforgeError,
-    "A market-data file could not be read or parsed."
-);
-create_exception!(
-    fillforge._core,
+exception!(ReplayError, FillforgeError, PyValueError, "A market-data file could not be read or parsed.");
+exception!(
     InternalError,
     FillforgeError,
+    PyRuntimeError,
     "A bug inside fillforge's compiled core; the object that raised it refuses further use."
 );
 
-create_exception!(
-    fillforge._core,
+exception!(
     ThrottleError,
     FillforgeError,
-    "A throttle refused a call (bad limit, bad batch column); its state is unchanged."
+    PyValueError,
+    "A throttle refused a call (bad limit, bad batch column
+); its state is unchanged."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     ClockWentBackwardsError,
     ThrottleError,
+    PyValueError,
     "A time earlier than one the throttle has already seen; its state is unchanged."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     RequestTooLargeError,
     ThrottleError,
+    PyValueError,
     "A request for more units than the tightest limit can ever admit at once."
 );
 
-create_exception!(
-    fillforge._core,
+exception!(
     TrailingStopError,
     FillforgeError,
-    "A trailing-stop engine refused a call (bad trail, price, instrument or column); it is unchanged."
+    PyValueError,
+    "A trailing-stop engine refused a call (bad trail, price, instrument or column
+); it is unchanged."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     UnknownStopError,
     TrailingStopError,
+    PyLookupError,
     "No live trailing stop has this id (never added, removed, or already triggered)."
 );
-create_exception!(
-    fillforge._core,
+exception!(
     DuplicateStopIdError,
     TrailingStopError,
+    PyValueError,
     "A live trailing stop already has this id."
 );
 
