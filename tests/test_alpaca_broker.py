@@ -267,8 +267,8 @@ def test_without_the_sdk_hook_a_timer_reconciles_instead(
 ) -> None:
     # A newer alpaca-py may move the private connect step the adapter wraps: then it warns, and
     # a timer catches up what the stream missed.
-    monkeypatch.setattr("fillforge.alpaca.broker._SDK_CONNECT", "_no_such_step")
-    monkeypatch.setattr("fillforge.alpaca.broker._FALLBACK_RECONCILE_S", 0.2)
+    monkeypatch.setattr("fillforge.alpaca.order_sync._SDK_CONNECT", "_no_such_step")
+    monkeypatch.setattr("fillforge.alpaca.order_sync._FALLBACK_RECONCILE_S", 0.2)
     with pytest.warns(RuntimeWarning, match="reconciled every 0.2 s"):
         adapter = AlpacaBroker(
             alpaca_server.key_id,

@@ -11,6 +11,11 @@ __version__: Final[str]
 STATUS_CODES: Final[dict[str, int]]
 REASON_CODES: Final[dict[str, int]]
 OP_CODES: Final[dict[str, int]]
+# The simulator's codes: fillforge.codes.FeedKind, FeedFlag, AuctionPrint and EngineEvent.
+FEED_KIND_CODES: Final[dict[str, int]]
+FEED_FLAG_CODES: Final[dict[str, int]]
+AUCTION_PRINT_CODES: Final[dict[str, int]]
+EVENT_CODES: Final[dict[str, int]]
 # reason code -> the exception class a per-call refusal with that reason raises.
 REASON_ERRORS: Final[dict[int, type[OrderBookError]]]
 

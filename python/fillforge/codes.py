@@ -1,11 +1,12 @@
-"""Integer codes used by :class:`fillforge.OrderBook` and its batch API.
+"""Integer codes used by :class:`fillforge.OrderBook`, its batch API and the simulator's engine.
 
-The book speaks plain ints so a hot loop pays nothing for enum objects; these ``IntEnum`` classes
-name the same values (``Status(book.cancel(7)[0])``). ``tests/test_codes.py`` checks that they
-match the compiled core.
+The core speaks plain ints so a hot loop pays nothing for enum objects; these ``IntEnum`` classes
+name the same values (``Status(book.cancel(7)[0])``). Each is a Rust enum in the core, exported
+as a name -> code dict (``fillforge._core.*_CODES``); ``tests/test_codes.py`` checks that every
+member here matches it, name and value.
 """
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 
 class Side(IntEnum):
@@ -69,3 +70,56 @@ class Op(IntEnum):
     MODIFY = 4
     STOP = 5
     STOP_LIMIT = 6
+
+
+class FeedKind(IntEnum):
+    """Message kinds of a :class:`fillforge._core.Feed` (``fillforge_core::sim::FeedKind``);
+    what each does is in ``docs/simulator.md``."""
+
+    NOOP = 0
+    ADD = 1
+    REDUCE = 2
+    DELETE = 3
+    EXECUTE = 4
+    HIDDEN = 5
+    MODIFY = 6
+    PASS = 7
+    QUOTE = 8
+    TRADE = 9
+    AUCTION = 10
+
+
+class FeedFlag(IntFlag):
+    """Flags in the ``order_id`` column of QUOTE and TRADE messages
+    (``fillforge_core::sim::FeedFlag``).
+
+    ``PATH``: the price moved continuously from the previous print to this one (a bar's path
+    after its open); a stop it passes through fills at its own stop price. Without it, prints
+    are discrete and a stop fills at the first print that reached it. ``WAIT``: modelled (bar)
+    liquidity; a day or gtc market order that finds no displayed size waits for the next print
+    and fills there.
+    """
+
+    PATH = 1
+    WAIT = 2
+
+
+class AuctionPrint(IntEnum):
+    """What an AUCTION message is, in its ``order_id`` (``fillforge_core::sim::AuctionPrint``):
+    the opening or closing auction (at-the-open / at-the-close orders fill there), or a gap print
+    (a bar opening away from the last price)."""
+
+    OPEN = 0
+    CLOSE = 1
+    GAP = 2
+
+
+class EngineEvent(IntEnum):
+    """Kinds of the events :meth:`fillforge._core.SimEngine.take_events` reports about the
+    user's orders (``fillforge_core::sim::EventKind``)."""
+
+    FILL = 1
+    TRIGGERED = 2
+    CANCELED = 3
+    EXPIRED = 4
+    RESTED = 5

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import date
-from enum import IntEnum, IntFlag
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fillforge import _core
+from fillforge.codes import AuctionPrint, FeedFlag, FeedKind
 from fillforge.errors import MarketDataError
 from fillforge.marketdata import MBO_UNDEF_PRICE, NS_PER_DAY, Bars, MboRecords, Quotes, Trades
 from fillforge.sim.calendar import TradingCalendar, local_midnight_ns
@@ -32,37 +32,6 @@ __all__ = [
     "mbo_feed",
     "quotes_trades_feed",
 ]
-
-
-class FeedKind(IntEnum):
-    """Message kinds of a :class:`fillforge._core.Feed` (``fillforge_core::sim::kind``)."""
-
-    NOOP = 0
-    ADD = 1
-    REDUCE = 2
-    DELETE = 3
-    EXECUTE = 4
-    HIDDEN = 5
-    MODIFY = 6
-    PASS = 7
-    QUOTE = 8
-    TRADE = 9
-    AUCTION = 10
-
-
-class FeedFlag(IntFlag):
-    """Flags in the ``order_id`` column of QUOTE and TRADE messages
-    (``fillforge_core::sim::flag``).
-
-    ``PATH``: the price moved continuously from the previous print to this one (a bar's path
-    after its open); a stop it passes through fills at its own stop price. Without it, prints
-    are discrete and a stop fills at the first print that reached it. ``WAIT``: modelled (bar)
-    liquidity; a day or gtc market order that finds no displayed size waits for the next print
-    and fills there.
-    """
-
-    PATH = 1
-    WAIT = 2
 
 
 #: When an order decided after a bar's close fills: ``"next_open"`` at the next bar's open (the
@@ -240,14 +209,28 @@ def bars_feed(
         add(times[:, j], FeedKind.QUOTE, flags, 1, p - half_spread_ticks, qty)
         add(times[:, j], FeedKind.QUOTE, flags, -1, p + half_spread_ticks, qty)
         if j == 0:
-            add(times[:, 0], FeedKind.AUCTION, np.where(first, 0, 2), 0, p, qty)
+            add(
+                times[:, 0],
+                FeedKind.AUCTION,
+                np.where(first, AuctionPrint.OPEN, AuctionPrint.GAP),
+                0,
+                p,
+                qty,
+            )
         # The trade takes liquidity on the side the move came from (down: the bids).
         add(times[:, j], FeedKind.TRADE, flags, np.where(p < before, 1, -1), p, qty)
         # The point stays quoted after its print: an order arriving before the next point (one
         # that waited for the open, say) trades at the price last seen, not at the next point.
         add(times[:, j], FeedKind.QUOTE, flags, 1, p - half_spread_ticks, qty)
         add(times[:, j], FeedKind.QUOTE, flags, -1, p + half_spread_ticks, qty)
-    add(times[:, 3], FeedKind.AUCTION, np.where(last, 1, 2), 0, path[:, 3], qty)
+    add(
+        times[:, 3],
+        FeedKind.AUCTION,
+        np.where(last, AuctionPrint.CLOSE, AuctionPrint.GAP),
+        0,
+        path[:, 3],
+        qty,
+    )
     auction_close = len(rows[0]) - 1
     # After the close: an empty book until the next open, or the close quoted on both sides.
     c = path[:, 3]

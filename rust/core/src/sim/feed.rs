@@ -15,46 +15,120 @@ use crate::replay::lobster::USER_TAG;
 /// LOBSTER's price for an empty level (negated on the bid side).
 const DUMMY_PRICE: i64 = 9_999_999_999;
 
-/// Message kinds.
-pub mod kind {
-    /// No effect (halts, cross trades without a print).
-    pub const NOOP: u8 = 0;
-    /// A recorded order rests.
-    pub const ADD: u8 = 1;
-    /// A recorded order loses `qty` (partial cancel).
-    pub const REDUCE: u8 = 2;
-    /// A recorded order is removed.
-    pub const DELETE: u8 = 3;
-    /// A recorded resting order (`side`) is executed for `qty` at `price`.
-    pub const EXECUTE: u8 = 4;
-    /// A trade of `qty` at `price` against hidden liquidity resting on `side`.
-    pub const HIDDEN: u8 = 5;
-    /// A recorded order now rests at `price` for `qty`.
-    pub const MODIFY: u8 = 6;
-    /// A recorded order is reported filled for `qty` at `price`; it changes by a later message.
-    pub const PASS: u8 = 7;
-    /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty);
-    /// `order_id` holds [`super::flag`]s.
-    pub const QUOTE: u8 = 8;
-    /// A trade of `qty` at `price` taking liquidity resting on `side`; `order_id` holds
-    /// [`super::flag`]s.
-    pub const TRADE: u8 = 9;
-    /// A print at `price` for up to `qty` that crossing orders fill at: `order_id` 0 is an
-    /// opening auction, 1 a closing auction, 2 a gap (a bar opening away from the last price).
-    pub const AUCTION: u8 = 10;
-    pub const MAX: u8 = 10;
+/// Generates a `#[repr]` code enum with `ALL` (every variant, in code order), `name()` (the
+/// Python member name) and `from_code()`; the bindings export each as a name -> code dict that
+/// `fillforge.codes` is tested against.
+macro_rules! codes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident: $repr:ty {
+        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:literal,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr($repr)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant = $code,)*
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($code),*].len()] = [$($name::$variant),*];
+
+            /// The name of the Python enum member.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $py,)*
+                }
+            }
+
+            pub fn from_code(code: $repr) -> Option<$name> {
+                match code {
+                    $($code => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use codes;
+
+codes! {
+    /// Message kinds (what each does to the book and the user's orders: `docs/simulator.md`).
+    pub enum FeedKind: u8 {
+        /// No effect (halts, cross trades without a print).
+        Noop = 0 => "NOOP",
+        /// A recorded order rests.
+        Add = 1 => "ADD",
+        /// A recorded order loses `qty` (partial cancel).
+        Reduce = 2 => "REDUCE",
+        /// A recorded order is removed.
+        Delete = 3 => "DELETE",
+        /// A recorded resting order (`side`) is executed for `qty` at `price`.
+        Execute = 4 => "EXECUTE",
+        /// A trade of `qty` at `price` against hidden liquidity resting on `side`.
+        Hidden = 5 => "HIDDEN",
+        /// A recorded order now rests at `price` for `qty`.
+        Modify = 6 => "MODIFY",
+        /// A recorded order is reported filled for `qty` at `price`; it changes by a later message.
+        Pass = 7 => "PASS",
+        /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty);
+        /// `order_id` holds [`FeedFlag`]s.
+        Quote = 8 => "QUOTE",
+        /// A trade of `qty` at `price` taking liquidity resting on `side`; `order_id` holds
+        /// [`FeedFlag`]s.
+        Trade = 9 => "TRADE",
+        /// A print at `price` for up to `qty` that crossing orders fill at; `order_id` is an
+        /// [`AuctionPrint`].
+        Auction = 10 => "AUCTION",
+    }
 }
 
-/// Flags carried in `order_id` of QUOTE and TRADE messages (which name no recorded order).
+codes! {
+    /// Flags carried in `order_id` of QUOTE and TRADE messages (which name no recorded order).
+    pub enum FeedFlag: u64 {
+        /// The price moved continuously from the previous print to this message's price (points
+        /// of a bar's intrabar path after its open). A stop this move passes through fills at its
+        /// own stop price; without the flag prints are discrete, and a stop fills at the first
+        /// print that reached it.
+        Path = 1 => "PATH",
+        /// Modelled liquidity (bar data): a market order (day or gtc) that finds no displayed size
+        /// waits for the next print and fills there instead of being canceled.
+        Wait = 2 => "WAIT",
+    }
+}
+
+codes! {
+    /// What an AUCTION message is (its `order_id`).
+    pub enum AuctionPrint: u64 {
+        /// The opening auction: at-the-open orders fill at its price.
+        Open = 0 => "OPEN",
+        /// The closing auction: at-the-close orders fill at its price.
+        Close = 1 => "CLOSE",
+        /// A gap print (a bar opening away from the last price): no auction orders fill.
+        Gap = 2 => "GAP",
+    }
+}
+
+/// [`FeedKind`] codes as constants (for matching on `FeedMsg::kind`).
+pub mod kind {
+    use super::FeedKind;
+    pub const NOOP: u8 = FeedKind::Noop as u8;
+    pub const ADD: u8 = FeedKind::Add as u8;
+    pub const REDUCE: u8 = FeedKind::Reduce as u8;
+    pub const DELETE: u8 = FeedKind::Delete as u8;
+    pub const EXECUTE: u8 = FeedKind::Execute as u8;
+    pub const HIDDEN: u8 = FeedKind::Hidden as u8;
+    pub const MODIFY: u8 = FeedKind::Modify as u8;
+    pub const PASS: u8 = FeedKind::Pass as u8;
+    pub const QUOTE: u8 = FeedKind::Quote as u8;
+    pub const TRADE: u8 = FeedKind::Trade as u8;
+    pub const AUCTION: u8 = FeedKind::Auction as u8;
+    pub const MAX: u8 = FeedKind::ALL[FeedKind::ALL.len() - 1] as u8;
+}
+
+/// [`FeedFlag`] bits as constants.
 pub mod flag {
-    /// The price moved continuously from the previous print to this message's price (points
-    /// of a bar's intrabar path after its open). A stop this move passes through fills at its
-    /// own stop price; without the flag prints are discrete, and a stop fills at the first
-    /// print that reached it.
-    pub const PATH: u64 = 1;
-    /// Modelled liquidity (bar data): a market order (day or gtc) that finds no displayed size
-    /// waits for the next print and fills there instead of being canceled.
-    pub const WAIT: u64 = 2;
+    use super::FeedFlag;
+    pub const PATH: u64 = FeedFlag::Path as u64;
+    pub const WAIT: u64 = FeedFlag::Wait as u64;
 }
 
 /// One normalised market-data message.

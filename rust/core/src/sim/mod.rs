@@ -17,7 +17,7 @@ pub mod feed;
 
 use std::sync::Arc;
 
-pub use feed::{flag, kind, Feed, FeedError, FeedMsg};
+pub use feed::{flag, kind, AuctionPrint, Feed, FeedError, FeedFlag, FeedKind, FeedMsg};
 
 use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce};
 use crate::error::{BookError, Reason, TrailingError};
@@ -29,18 +29,30 @@ use crate::trailing::{StopSide, StopSpec, Trail, TrailingStops, Trigger};
 const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
 const WASH: &str = "would trade against the user's own resting order (wash trade)";
 
-/// What happened to one of the user's orders.
+feed::codes! {
+    /// What happened to one of the user's orders (`UserEvent::kind`).
+    pub enum EventKind: u8 {
+        /// `qty` filled at `price` (`taker` says which side of the trade it was).
+        Fill = 1 => "FILL",
+        /// A stop's trigger price was reached (`price`): it is now a market or limit order.
+        Triggered = 2 => "TRIGGERED",
+        /// The rest of the order (`remaining`) was canceled by the venue (`reason`).
+        Canceled = 3 => "CANCELED",
+        /// A DAY order expired at the session close.
+        Expired = 4 => "EXPIRED",
+        /// The order now rests on the book (after a trigger or a submit) at `price`.
+        Rested = 5 => "RESTED",
+    }
+}
+
+/// [`EventKind`] codes as constants.
 pub mod event {
-    /// `qty` filled at `price` (`taker` says which side of the trade it was).
-    pub const FILL: u8 = 1;
-    /// A stop's trigger price was reached (`price`): it is now a market or limit order.
-    pub const TRIGGERED: u8 = 2;
-    /// The rest of the order (`remaining`) was canceled by the venue (`reason`).
-    pub const CANCELED: u8 = 3;
-    /// A DAY order expired at the session close.
-    pub const EXPIRED: u8 = 4;
-    /// The order now rests on the book (after a trigger or a submit) at `price`.
-    pub const RESTED: u8 = 5;
+    use super::EventKind;
+    pub const FILL: u8 = EventKind::Fill as u8;
+    pub const TRIGGERED: u8 = EventKind::Triggered as u8;
+    pub const CANCELED: u8 = EventKind::Canceled as u8;
+    pub const EXPIRED: u8 = EventKind::Expired as u8;
+    pub const RESTED: u8 = EventKind::Rested as u8;
 }
 
 /// One event of a user order.
@@ -193,8 +205,12 @@ impl Engine {
         let levels = feed.snapshots.as_ref().map_or(0, |s| s.levels);
         let mut auction_at = [Vec::new(), Vec::new()];
         for (i, m) in feed.msgs.iter().enumerate() {
-            if m.kind == kind::AUCTION && m.order_id < 2 {
-                auction_at[m.order_id as usize].push(i);
+            if m.kind == kind::AUCTION {
+                match AuctionPrint::from_code(m.order_id) {
+                    Some(AuctionPrint::Open) => auction_at[0].push(i),
+                    Some(AuctionPrint::Close) => auction_at[1].push(i),
+                    _ => {}
+                }
             }
         }
         let mut engine = Engine {
@@ -524,11 +540,14 @@ impl Engine {
     /// An auction or gap print: at-the-open (`order_id` 0) or at-the-close (1) orders fill at
     /// its price, and resting orders it crosses fill there too (2: a gap print, no auction).
     fn auction(&mut self, m: &FeedMsg) {
-        let close = m.order_id == 1;
+        let print = AuctionPrint::from_code(m.order_id);
+        let close = print == Some(AuctionPrint::Close);
         let (price, mut left) = (m.price, m.qty);
         let mut i = 0;
         while i < self.auctions.len() {
-            if m.order_id > 1 || self.auctions[i].close != close {
+            if !matches!(print, Some(AuctionPrint::Open | AuctionPrint::Close))
+                || self.auctions[i].close != close
+            {
                 i += 1;
                 continue;
             }
