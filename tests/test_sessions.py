@@ -1,5 +1,5 @@
 """Sessions as Alpaca has them: with a calendar on the venue, an order sent while the venue is
-closed is accepted and waits (``pending_new``) until the next open; it then reaches the venue 1 ns
+closed is accepted and waits (``accepted``, as on Alpaca) until the next open; it then reaches the venue 1 ns
 after the open, once the data stamped at the open has been applied. A market order fills at the
 session's first price, a DAY order is for that session, GTC waits likewise; during hours nothing
 waits. Scenario tests on a scripted and a walk broker (XNYS) and through the served Alpaca server
@@ -68,12 +68,12 @@ def test_a_saturday_market_order_waits_and_fills_at_the_open_at_its_first_price(
     assert not b.clock().is_open
     assert b.clock().next_open_ns == MONDAY_OPEN
     o = b.submit(_market())
-    assert (o.status, o.cum_qty) == (OrderStatus.PENDING_NEW, 0)  # accepted, waiting
+    assert (o.status, o.cum_qty) == (OrderStatus.ACCEPTED, 0)  # accepted, waiting
     b.quote("X", D("105.00"), D("105.02"), ts=ny(SATURDAY, "12:00"))
     b.run(until_ns=ny(MONDAY, "09:00"))
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW  # the weekend market never saw it
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED  # the weekend market never saw it
     b.quote("X", D("110.00"), D("110.02"), ts=MONDAY_OPEN)  # the session's first price
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED
     b.run(until_ns=MONDAY_OPEN + SECOND)
     filled = b.get_order(o.id)
     assert filled.status is OrderStatus.FILLED
@@ -96,7 +96,7 @@ def test_a_day_limit_sent_after_the_close_is_for_the_next_session() -> None:
     b.quote("X", D("98.00"), D("98.02"), ts=ny(MONDAY, "18:00"))  # after hours: it would cross
     b.quote("X", D("100.00"), D("100.02"), ts=ny(MONDAY, "19:00"))
     b.run(until_ns=ny(TUESDAY, "09:29"))
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW  # neither filled nor expired
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED  # neither filled nor expired
     b.run(until_ns=ny(TUESDAY, "10:00"))
     assert b.get_order(o.id).status is OrderStatus.NEW  # working in Tuesday's session
     b.run(until_ns=ny(TUESDAY, "15:59"))
@@ -131,7 +131,7 @@ def test_gtc_waits_for_the_open_and_outlives_the_close() -> None:
     b.quote("X", D("100.00"), D("100.02"))
     o = b.submit(_limit("90.00", "gtc"))
     b.run(until_ns=ny(MONDAY, "09:00"))
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED
     b.run(until_ns=ny(TUESDAY, "10:00"))
     assert b.get_order(o.id).status is OrderStatus.NEW  # through Monday's close
 
@@ -143,7 +143,7 @@ def test_extended_hours_orders_wait_for_the_regular_open() -> None:
     b.quote("X", D("98.00"), D("98.02"))
     o = b.submit(_limit("99.00", extended_hours=True))
     b.quote("X", D("97.00"), D("97.02"), ts=ny(MONDAY, "18:00"))
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED
     b.run(until_ns=ny(TUESDAY, "09:31"))
     assert b.get_order(o.id).status is OrderStatus.FILLED
 
@@ -176,7 +176,7 @@ def test_a_walk_broker_fills_a_saturday_order_at_the_quote_standing_at_the_open(
     b.run(until_ns=start + 1)
     o = b.submit(OrderRequest(symbol="AAPL", side="buy", type="market", qty=D(1)))
     b.run(until_ns=MONDAY_OPEN)
-    assert b.get_order(o.id).status is OrderStatus.PENDING_NEW
+    assert b.get_order(o.id).status is OrderStatus.ACCEPTED
     ask = b.venue.market("AAPL").best_ask()
     assert ask != D("100.02")  # the walk moved over the weekend
     b.run(until_ns=MONDAY_OPEN + 2)
@@ -228,7 +228,7 @@ def test_served_orders_wait_for_the_open(
             limit_price=99,
         )
     )
-    assert (market.status.value, day.status.value) == ("pending_new", "pending_new")
+    assert (market.status.value, day.status.value) == ("accepted", "accepted")
     assert client.get_all_positions() == []
     alpaca_server.call(lambda b: b.run(until_ns=open_ns + SECOND))
     filled = client.get_order_by_id(market.id)
