@@ -341,7 +341,11 @@ class Feed:
 class SimEngine:
     """One instrument's simulated market: the feed replayed into a book, user orders in it."""
 
-    def __new__(cls, feed: Feed, *, check: bool = True) -> Self: ...
+    def __new__(cls, feed: Feed, *, check: bool = True, prevent_wash: bool = True) -> Self: ...
+    @property
+    def prevent_wash(self) -> bool:
+        """On (the default), a user order that would trade with the user's own resting order is
+        refused; off, they trade like any orders and both report their fill."""
     def run(
         self, max_messages: int = ..., until_ns: int = ..., stop_on_user: bool = True
     ) -> int: ...

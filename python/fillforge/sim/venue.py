@@ -108,14 +108,25 @@ class Venue:
         self.speed = speed
         self.markets: dict[str, Market] = {}
 
-    def add(self, instrument: Instrument, feed: _core.Feed, *, check: bool = True) -> Market:
+    def add(
+        self,
+        instrument: Instrument,
+        feed: _core.Feed,
+        *,
+        check: bool = True,
+        prevent_wash: bool = True,
+    ) -> Market:
         """List ``instrument`` with liquidity from ``feed`` (see :mod:`fillforge.sim.feeds`).
 
         ``check`` holds a LOBSTER feed's recorded liquidity to its true-book snapshots.
+        ``prevent_wash`` (the default) has the engine refuse an order that would trade with one
+        of your own resting orders; off, your orders trade with each other like any orders (both
+        fills are reported: the resting one as maker, at its price).
         """
         if instrument.symbol in self.markets:
             raise SimulationError("symbol", instrument.symbol, "already listed on this venue")
-        market = Market(instrument, feed, _core.SimEngine(feed, check=check), len(self.markets))
+        engine = _core.SimEngine(feed, check=check, prevent_wash=prevent_wash)
+        market = Market(instrument, feed, engine, len(self.markets))
         self.markets[instrument.symbol] = market
         return market
 

@@ -370,3 +370,28 @@ fn a_market_order_on_bar_liquidity_waits_for_the_next_print() {
         e.take_events().iter().map(|x| (x.kind, x.order_id, x.price, x.qty, x.time_ns)).collect();
     assert_eq!(evs, [(event::FILL, 1, 103, 7, 5)]);
 }
+
+#[test]
+fn wash_prevention_refuses_a_self_trade_and_off_both_sides_fill() {
+    let rows = vec![msg(1, kind::ADD, 1, Side::Sell, 105, 10), msg(2, kind::ADD, 2, Side::Buy, 95, 10)];
+    let mut on = engine(rows.clone());
+    on.run(usize::MAX, i64::MAX, false);
+    on.submit(1, Side::Buy, Some(100), 5, TimeInForce::Gtc, false).unwrap();
+    assert!(on.prevent_wash(), "on by default");
+    assert!(on.submit(2, Side::Sell, Some(100), 3, TimeInForce::Gtc, false).is_err());
+    assert!(on.submit(3, Side::Sell, None, 3, TimeInForce::Gtc, false).is_err());
+    assert_eq!(on.user_order(1), Some((Side::Buy, 100, 5, 0)), "unchanged");
+
+    let mut off = engine(rows);
+    off.set_prevent_wash(false);
+    off.reset();
+    assert!(!off.prevent_wash(), "reset keeps the switch");
+    off.run(usize::MAX, i64::MAX, false);
+    off.submit(1, Side::Buy, Some(100), 5, TimeInForce::Gtc, false).unwrap();
+    off.take_events();
+    off.submit(2, Side::Sell, Some(100), 3, TimeInForce::Gtc, false).unwrap();
+    // The incoming sell takes as any taker; the resting buy fills as maker at its own price.
+    assert_eq!(fills(&mut off), vec![(2, 100, 3, true), (1, 100, 3, false)]);
+    assert_eq!(off.user_order(1), Some((Side::Buy, 100, 2, 0)));
+    off.check_invariants().unwrap();
+}

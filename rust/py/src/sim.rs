@@ -49,11 +49,9 @@ fn t_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     time_arg(obj, "t")
 }
 
-fn until_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     time_arg(obj, "until_ns")
 }
 
-fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::int(obj, "max_messages", "[0, 2^64)", REPLAY_ERR)
 }
 
@@ -67,6 +65,10 @@ fn recorded_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 fn check_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     args::flag(obj, "check", REPLAY_ERR)
+}
+
+fn prevent_wash_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "prevent_wash", REPLAY_ERR)
 }
 
 fn close_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -195,12 +197,12 @@ impl PyFeed {
 /// One instrument's simulated market: the feed replayed into a book, the user's orders in it.
 #[pyclass(module = "fillforge._core", name = "SimEngine")]
 pub struct PySimEngine {
-    engine: Engine,
-    poisoned: bool,
+    pub(crate) engine: Engine,
+    pub(crate) poisoned: bool,
 }
 
 impl PySimEngine {
-    fn alive(&self) -> PyResult<&Engine> {
+    pub(crate) fn alive(&self) -> PyResult<&Engine> {
         if self.poisoned {
             return Err(CoreErr::Internal(POISONED.into()).into());
         }
@@ -217,19 +219,28 @@ impl PySimEngine {
 #[pymethods]
 impl PySimEngine {
     /// Builds the engine (a pass over the feed) without holding the GIL.
+    /// `prevent_wash` (default on) refuses a user order that would trade with the user's own
+    /// resting order; off, they trade like any orders and both report their fill.
     #[new]
-    #[pyo3(signature = (feed, *, check = true))]
+    #[pyo3(signature = (feed, *, check = true, prevent_wash = true))]
     fn new(
         py: Python<'_>,
         feed: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = check_from_py)] check: bool,
+        #[pyo3(from_py_with = prevent_wash_from_py)] prevent_wash: bool,
     ) -> PyResult<Self> {
         let feed = feed.cast::<PyFeed>().map_err(|_| {
             ReplayError::new_err(format!("feed={}: expected a fillforge._core.Feed", feed.get_type()))
         })?;
         let feed = feed.get().feed.clone();
-        let engine = py.detach(|| Engine::new(feed, check));
+        let mut engine = py.detach(|| Engine::new(feed, check));
+        engine.set_prevent_wash(prevent_wash);
         Ok(PySimEngine { engine, poisoned: false })
+    }
+
+    #[getter]
+    fn prevent_wash(&self) -> PyResult<bool> {
+        Ok(self.alive()?.prevent_wash())
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop

@@ -176,6 +176,8 @@ pub struct Engine {
     next_synth: OrderId,
     msg: u64,
     stats: SimStats,
+    /// Refuse a user order that would trade with the user's own resting order (on by default).
+    prevent_wash: bool,
 }
 
 #[inline]
@@ -236,6 +238,7 @@ impl Engine {
             next_synth: SYNTH_BASE,
             msg: u64::MAX,
             stats: SimStats::default(),
+            prevent_wash: true,
         };
         engine.seed();
         engine
@@ -256,7 +259,21 @@ impl Engine {
     /// Back to the start of the feed with no user orders (allocations are reused where the
     /// parts allow; the feed is shared, not copied).
     pub fn reset(&mut self) {
+        let prevent_wash = self.prevent_wash;
         *self = Engine::new(self.feed.clone(), self.check);
+        self.prevent_wash = prevent_wash;
+    }
+
+    /// Wash-trade prevention (on by default): a user order that would reach one of the user's
+    /// own resting orders on the other side is refused (a stop that would is canceled when it
+    /// triggers). Off, the user's orders trade with each other like any orders: both sides get
+    /// their fill, the resting one as maker at its own price, the incoming one as taker.
+    pub fn set_prevent_wash(&mut self, on: bool) {
+        self.prevent_wash = on;
+    }
+
+    pub fn prevent_wash(&self) -> bool {
+        self.prevent_wash
     }
 
     pub fn feed(&self) -> &Feed {
@@ -716,6 +733,9 @@ impl Engine {
     /// Whether an order would reach one of the user's own resting orders on the other side
     /// (a wash trade: refused, as brokers refuse it).
     fn would_wash(&self, side: Side, price: Option<Price>) -> bool {
+        if !self.prevent_wash {
+            return false;
+        }
         let other = side.opposite();
         self.r.user.keys().any(|&(s, p)| s == other && price.is_none_or(|l| side.accepts(l, p)))
     }
