@@ -49,9 +49,11 @@ fn t_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     time_arg(obj, "t")
 }
 
+pub(crate) fn until_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     time_arg(obj, "until_ns")
 }
 
+pub(crate) fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::int(obj, "max_messages", "[0, 2^64)", REPLAY_ERR)
 }
 
