@@ -309,6 +309,28 @@ def test_cash_shows_in_the_account_and_the_seed_repeats_the_order_ids() -> None:
     assert first_id() == first_id()
 
 
+def test_the_calendar_flag_sets_the_sessions_orders_wait_for() -> None:
+    # Crypto trades always: with --calendar 24/7 a Saturday is in session and a market order
+    # fills at once; on the default XNYS the same order waits for Monday's open.
+    saturday = "2026-11-28T12:00:00+00:00"
+    args = ("--data", "scripted", "--quote", "AAPL=100.00/100.02", "--start", saturday)
+    with serve(*args, "--calendar", "24/7") as s:
+        c = TradingClient(s.key_id, s.secret_key, url_override=s.base_url)
+        assert c.get_clock().is_open
+        assert buy(s, "AAPL", 1) == (OrderStatus.FILLED, 100.02)
+    with serve(*args) as s:
+        c = TradingClient(s.key_id, s.secret_key, url_override=s.base_url)
+        assert not c.get_clock().is_open
+        o = c.submit_order(
+            MarketOrderRequest(
+                symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            )
+        )
+        time.sleep(0.3)
+        waiting = c.get_order_by_id(o.id)
+        assert (waiting.status, waiting.filled_qty) == (OrderStatus.ACCEPTED, "0")
+
+
 def test_data_bars(tmp_path: Path) -> None:
     bars = write(tmp_path, "bars.csv", BARS)
     with serve("--data", str(bars), "--symbol", "xyz", "--speed", "1") as s:
@@ -411,6 +433,9 @@ BAD = [
     (["--data", "scripted", "--symbol", "X"], "--symbol='X': needs --data PATH"),
     (["--data", "scripted", "--tick", "0.01"], "--tick='0.01': needs --data PATH"),
     (["--data", "{bars}", "--quote", "X=1/2"], "--quote='X=1/2': needs --data scripted"),
+    (["--calendar", "NOPE"], "--calendar='NOPE': not an exchange_calendars calendar name"),
+    (["--calendar", ""], "--calendar='': not an exchange_calendars calendar name"),
+    (["--data", "scripted", "--calendar", "24/6"], "--calendar='24/6': not an exchange_calendars"),
 ]
 
 

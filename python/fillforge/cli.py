@@ -366,15 +366,24 @@ def serve_alpaca(
             help="Seeds the walk and the order ids: the same seed, the same run (default: fresh)."
         ),
     ] = None,
+    calendar: Annotated[
+        str,
+        typer.Option(
+            help="The venue's sessions: an exchange_calendars name (XNYS, XLON, CMES, ...) or "
+            "24/7 for markets that always trade, such as crypto. Outside a session, orders wait "
+            "for the next open."
+        ),
+    ] = "XNYS",
 ) -> None:
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
 
     from fillforge.alpaca import AlpacaServer
     from fillforge.alpaca.paper import data_broker, replay_broker, scripted_broker, walk_broker
-    from fillforge.errors import FillforgeError, MarketDataError
+    from fillforge.errors import FillforgeError, MarketDataError, SimulationError
     from fillforge.orders.models import Instrument
     from fillforge.sim.broker import SimulatedBroker
+    from fillforge.sim.calendar import TradingCalendar
     from fillforge.sim.datafiles import DataFormat, market_files
     from fillforge.sim.walk import MAX_RATE, MAX_VOLATILITY, MIN_RATE, WalkConfig
 
@@ -415,6 +424,11 @@ def serve_alpaca(
         except TimeError:
             console.print(f"[red]error:[/red] --start={start!r}: expected ISO 8601 with an offset")
             raise typer.Exit(2) from None
+    try:
+        sessions = TradingCalendar(calendar)
+        _ = sessions.tz  # builds the sessions: a calendar that cannot is refused here
+    except SimulationError as e:
+        raise _bad("--calendar", calendar, f"{e.why} (e.g. XNYS, XLON, CMES, 24/7)") from None
     starting_cash = _positive_decimal("--cash", cash, zero=True)
     run_seed = None if seed is None else _seed(seed)
     try:
@@ -432,10 +446,12 @@ def serve_alpaca(
     broker: SimulatedBroker
     walk_end: int | None = None
     if kind == "lobster":
-        broker = replay_broker(cash=starting_cash, seed=run_seed)
+        broker = replay_broker(cash=starting_cash, seed=run_seed, calendar=sessions.name)
     elif kind == "scripted" and not walk:
         symbols = dict.fromkeys([*_SCRIPTED, *(q[0] for q in quotes)])
-        broker = scripted_broker(symbols, cash=starting_cash, seed=run_seed, start_ns=start_ns)
+        broker = scripted_broker(
+            symbols, cash=starting_cash, seed=run_seed, start_ns=start_ns, calendar=sessions.name
+        )
         for text, (sym, bid, ask, size) in zip(quote or (), quotes, strict=True):
             try:
                 broker.quote(sym, bid, ask, bid_size=size, ask_size=size)
@@ -461,6 +477,7 @@ def serve_alpaca(
                 cash=starting_cash,
                 seed=run_seed,
                 start_ns=t0,
+                calendar=sessions.name,
                 max_events=_WALK_MAX_EVENTS,
             )
         except FillforgeError as e:  # the checks above leave nothing for here to refuse
@@ -488,7 +505,12 @@ def serve_alpaca(
             raise _bad("--symbol", name, str(e)) from None
         try:
             broker = data_broker(
-                files, instrument, cash=starting_cash, seed=run_seed, start_ns=start_ns
+                files,
+                instrument,
+                cash=starting_cash,
+                seed=run_seed,
+                start_ns=start_ns,
+                calendar=sessions.name,
             )
         except MarketDataError as e:
             why = _data_why(e) + " (--tick and --lot set the grids)"
