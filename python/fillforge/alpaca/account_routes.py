@@ -212,7 +212,8 @@ class TradingRules:
         if not cfg.no_shorting or not (submit or replace):
             return await self.app(scope, receive, send)
         raw = await read_body(receive) or b""  # the server's gate has bounded it already
-        refusal = self._short(raw, path.removeprefix("/v2/orders/") if replace else None)
+        order_id = path.removeprefix("/v2/orders/") if replace else None
+        refusal = await self.server.run(lambda: self._short(raw, order_id))
         if refusal is not None:
             return await self._refuse(refusal, scope, receive, send)
         await self.app(scope, replaying(raw, receive), send)
@@ -224,7 +225,7 @@ class TradingRules:
 
     def _short(self, raw: bytes, order_id: str | None) -> str | None:
         """Why this order (or replace) would open or grow a short, or None. A body the order
-        routes will refuse anyway passes through to them."""
+        routes will refuse anyway passes through to them. Runs on the simulation thread."""
         try:
             body = wire.json_object(raw)
             qty = wire.decimal_field(body, "qty")
@@ -233,38 +234,37 @@ class TradingRules:
             return None
         broker = self.server.broker
         ledger = broker.ledger
-        with self.server.lock:
-            own = Decimal(0)
-            if order_id is not None:
-                try:
-                    o = broker.get_order(order_id)
-                except FillforgeError:
-                    return None
-                if qty is None or o.request.side is not OrderSide.SELL:
-                    return None
-                symbol, qty = o.symbol, qty - o.cum_qty
-                r = ledger.reservation(o.id)
-                own = r.qty if r is not None else Decimal(0)
-            else:
-                named = body.get("symbol")
-                if body.get("side") != "sell" or not isinstance(named, str):
-                    return None
-                symbol = named
-                market = broker.venue.markets.get(symbol)
-                if qty is None and notional is not None and market is not None:
-                    bid = market.best_bid()
-                    qty = notional / bid if bid else None
-                if qty is None:
-                    return None
-            held = sum(
-                (
-                    r.qty
-                    for r in ledger.reservations().values()
-                    if r.symbol == symbol and r.side is OrderSide.SELL
-                ),
-                Decimal(0),
-            )
-            available = max(max(ledger.qty(symbol), Decimal(0)) - (held - own), Decimal(0))
+        own = Decimal(0)
+        if order_id is not None:
+            try:
+                o = broker.get_order(order_id)
+            except FillforgeError:
+                return None
+            if qty is None or o.request.side is not OrderSide.SELL:
+                return None
+            symbol, qty = o.symbol, qty - o.cum_qty
+            r = ledger.reservation(o.id)
+            own = r.qty if r is not None else Decimal(0)
+        else:
+            named = body.get("symbol")
+            if body.get("side") != "sell" or not isinstance(named, str):
+                return None
+            symbol = named
+            market = broker.venue.markets.get(symbol)
+            if qty is None and notional is not None and market is not None:
+                bid = market.best_bid()
+                qty = notional / bid if bid else None
+            if qty is None:
+                return None
+        held = sum(
+            (
+                r.qty
+                for r in ledger.reservations().values()
+                if r.symbol == symbol and r.side is OrderSide.SELL
+            ),
+            Decimal(0),
+        )
+        available = max(max(ledger.qty(symbol), Decimal(0)) - (held - own), Decimal(0))
         if qty <= available:
             return None
         return (
@@ -336,15 +336,19 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
     state = AccountRoutes(server)
     app.state.account = state
     app.add_middleware(TradingRules, server=server, config=state.config)
-    lock, broker = server.lock, server.broker
+    broker = server.broker
+    # Every call that reads or changes the simulation (the broker, the account's state) runs on
+    # the server's simulation thread, in arrival order (``await server.run``), never on the
+    # event loop under a lock.
 
     # --- activities ---
 
-    def list_activities(kinds: frozenset[str] | None, query: ActivityQuery) -> Response:
-        with lock:
-            every = activities(
+    async def list_activities(kinds: frozenset[str] | None, query: ActivityQuery) -> Response:
+        every = await server.run(
+            lambda: activities(
                 broker, deposit_ns=state.deposit_ns, deposit=state.deposit, tz=state.tz
             )
+        )
         return _answer(lambda: select_activities(every, tz=state.tz, kinds=kinds, query=query))
 
     activity_doc = {
@@ -361,7 +365,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
             kinds = parse_activity_types(activity_types)
         except FillforgeError as e:
             return _invalid(e)
-        return list_activities(kinds, query)
+        return await list_activities(kinds, query)
 
     @app.get("/v2/account/activities/{activity_type}", responses=activity_doc)
     async def get_activities_of_type(
@@ -372,7 +376,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
             kinds = parse_activity_types(activity_type, "activity_type")
         except FillforgeError as e:
             return _invalid(e)
-        return list_activities(kinds, query)
+        return await list_activities(kinds, query)
 
     # --- portfolio history ---
 
@@ -402,7 +406,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         pnl_reset: Annotated[str | None, _enum("P&L base", "per_day", "no_reset")] = None,
         cashflow_types: Text = None,
     ) -> Response:
-        def build() -> dict[str, Any]:
+        def build() -> dict[str, Any]:  # on the simulation thread
             q = HistoryQuery.parse(
                 period=period,
                 timeframe=timeframe,
@@ -415,12 +419,11 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
                 cashflow_types=cashflow_types,
                 tz=state.tz,
             )
-            with lock:
-                now = broker.now()
-                state.history.record(now, broker.ledger.equity)
-                return portfolio_history(state.history, broker.venue.calendar, now, q)
+            now = broker.now()
+            state.history.record(now, broker.ledger.equity)
+            return portfolio_history(state.history, broker.venue.calendar, now, q)
 
-        return _answer(build)
+        return await server.run(lambda: _answer(build))
 
     # --- configurations ---
 
@@ -431,8 +434,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.get("/v2/account/configurations", responses=config_doc)
     async def get_configurations() -> Response:
-        with lock:
-            return JSONResponse(state.config.json())
+        return await server.run(lambda: JSONResponse(state.config.json()))
 
     @app.patch(
         "/v2/account/configurations",
@@ -441,8 +443,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
     )
     async def patch_configurations(request: Request) -> Response:
         raw = await request.body()
-        with lock:
-            return _answer(lambda: state.configure(wire.json_object(raw)))
+        return await server.run(lambda: _answer(lambda: state.configure(wire.json_object(raw))))
 
     # --- latest quote ---
 
@@ -462,8 +463,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
             return JSONResponse(
                 wire.error(wire.CODE_INVALID, f"currency={currency!r}: only USD"), 422
             )
-        with lock:
-            q = server._latest_quote(symbol)
+        q = await server.run(lambda: server._latest_quote(symbol))
         if q is None:
             return _not_found(f"no quote found for {symbol}")
         return JSONResponse({"symbol": symbol, "quote": q})
@@ -474,8 +474,9 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.get("/v2/watchlists", responses={200: {"model": list[WatchlistOut]}, **_errors()})
     async def get_watchlists() -> Response:
-        with lock:
-            body = [state.watchlist_json(w, assets=False) for w in state.watchlists.all()]
+        body = await server.run(
+            lambda: [state.watchlist_json(w, assets=False) for w in state.watchlists.all()]
+        )
         return JSONResponse(body)
 
     @app.post(
@@ -492,16 +493,21 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
                 state.watchlists.create(body.get("name"), body.get("symbols"))
             )
 
-        with lock:
-            return _answer(create)
+        return await server.run(lambda: _answer(create))
 
-    def by_id(watchlist_id: str, then: Callable[[Watchlist], Any], status: int = 200) -> Response:
-        with lock:
-            return _answer(lambda: then(state.watchlists.get(watchlist_id)), status)
+    async def by_id(
+        watchlist_id: str, then: Callable[[Watchlist], Any], status: int = 200
+    ) -> Response:
+        return await server.run(
+            lambda: _answer(lambda: then(state.watchlists.get(watchlist_id)), status)
+        )
 
-    def by_name(name: str | None, then: Callable[[Watchlist], Any], status: int = 200) -> Response:
-        with lock:
-            return _answer(lambda: then(state.watchlists.by_name(name)), status)
+    async def by_name(
+        name: str | None, then: Callable[[Watchlist], Any], status: int = 200
+    ) -> Response:
+        return await server.run(
+            lambda: _answer(lambda: then(state.watchlists.by_name(name)), status)
+        )
 
     def update(raw: bytes) -> Callable[[Watchlist], Any]:
         def go(w: Watchlist) -> dict[str, Any]:
@@ -521,15 +527,15 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.get("/v2/watchlists:by_name", responses=one)
     async def get_watchlist_by_name(name: Name = None) -> Response:
-        return by_name(name, state.watchlist_json)
+        return await by_name(name, state.watchlist_json)
 
     @app.put("/v2/watchlists:by_name", responses=one, openapi_extra=_body(WatchlistUpdate))
     async def update_watchlist_by_name(request: Request, name: Name = None) -> Response:
-        return by_name(name, update(await request.body()))
+        return await by_name(name, update(await request.body()))
 
     @app.post("/v2/watchlists:by_name", responses=one, openapi_extra=_body(WatchlistAsset))
     async def add_to_watchlist_by_name(request: Request, name: Name = None) -> Response:
-        return by_name(name, add(await request.body()))
+        return await by_name(name, add(await request.body()))
 
     @app.delete(
         "/v2/watchlists:by_name",
@@ -537,19 +543,19 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         responses={204: {"description": "deleted"}, **_errors(404, 422)},
     )
     async def delete_watchlist_by_name(name: Name = None) -> Response:
-        return by_name(name, state.watchlists.delete, 204)
+        return await by_name(name, state.watchlists.delete, 204)
 
     @app.get("/v2/watchlists/{watchlist_id}", responses=one)
     async def get_watchlist(watchlist_id: str) -> Response:
-        return by_id(watchlist_id, state.watchlist_json)
+        return await by_id(watchlist_id, state.watchlist_json)
 
     @app.put("/v2/watchlists/{watchlist_id}", responses=one, openapi_extra=_body(WatchlistUpdate))
     async def update_watchlist(watchlist_id: str, request: Request) -> Response:
-        return by_id(watchlist_id, update(await request.body()))
+        return await by_id(watchlist_id, update(await request.body()))
 
     @app.post("/v2/watchlists/{watchlist_id}", responses=one, openapi_extra=_body(WatchlistAsset))
     async def add_to_watchlist(watchlist_id: str, request: Request) -> Response:
-        return by_id(watchlist_id, add(await request.body()))
+        return await by_id(watchlist_id, add(await request.body()))
 
     @app.delete(
         "/v2/watchlists/{watchlist_id}",
@@ -557,11 +563,11 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         responses={204: {"description": "deleted"}, **_errors(404, 422)},
     )
     async def delete_watchlist(watchlist_id: str) -> Response:
-        return by_id(watchlist_id, state.watchlists.delete, 204)
+        return await by_id(watchlist_id, state.watchlists.delete, 204)
 
     @app.delete("/v2/watchlists/{watchlist_id}/{symbol:path}", responses=one)
     async def remove_from_watchlist(watchlist_id: str, symbol: str) -> Response:
-        return by_id(
+        return await by_id(
             watchlist_id, lambda w: state.watchlist_json(state.watchlists.remove(w, symbol))
         )
 
