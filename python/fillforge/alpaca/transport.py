@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import time
 import urllib.parse
 from collections.abc import Callable
 from decimal import Decimal
@@ -66,8 +65,7 @@ class Transport:
                     found = before_retry()
                     if found is not None:
                         return found
-                while not self._limiter.try_acquire(key):
-                    time.sleep(self._limiter.wait_time(key) / NS_PER_SECOND)
+                self._limiter.acquire_blocking(key)
                 try:
                     return fn()
                 except APIError as e:

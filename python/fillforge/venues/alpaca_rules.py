@@ -12,8 +12,9 @@
   (queued for the next auction).
 - **Position close sizing** (:func:`close_qty`): all of the position, ``qty`` of it, or
   ``percentage`` of it rounded down to the lot.
-- **Wash trades** (:func:`would_wash`): a simple market or limit order that could trade against
-  one of the account's own working market or limit orders on the other side is refused
+- **Wash trades** (:func:`~fillforge.risk.checks.would_wash`, the pre-trade check's own rule):
+  a simple market or limit order that could trade against one of the account's own working
+  market or limit orders on the other side is refused
   (:class:`~fillforge.venues.rules.WashTradeError`).
 - **Short-sale hold**: a sale that opens a short holds buying power at ``max(limit, ask * 1.03)``.
 """
@@ -21,14 +22,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from decimal import ROUND_CEILING, Decimal
 from typing import Final
 
 from fillforge.errors import InsufficientQtyError, OrderValidationError
-from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderClass, OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest
-from fillforge.orders.order import Order
+from fillforge.risk.checks import WASH_MESSAGE, would_wash
 from fillforge.time import to_datetime
 from fillforge.venues.rules import (
     AuctionWindowError,
@@ -54,8 +54,6 @@ SHORT_MARKUP: Final = Decimal("0.03")
 OPG_LEAD: Final = dt.timedelta(minutes=2)  # opg orders refused from this long before the open
 CLS_LEAD: Final = dt.timedelta(minutes=10)  # cls orders refused from this long before the close
 REOPEN: Final = dt.time(19, 0)  # ... until this exchange-local time
-WASH_MESSAGE: Final = "potential wash trade detected. use complex orders"
-_WASHABLE: Final = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _AUCTIONS: Final = frozenset({OrderTimeInForce.OPG, OrderTimeInForce.CLS})
 _ZONE_LABELS: Final = {"America/New_York": "ET"}
 
@@ -82,26 +80,6 @@ def converted(
         limit = collar(request.stop_price, tick)
         return request.model_copy(update={"type": OrderType.STOP_LIMIT, "limit_price": limit})
     return request
-
-
-def would_wash(request: OrderRequest, working: Iterable[Order]) -> bool:
-    """Whether a simple market or limit ``request`` could trade against one of ``working`` (the
-    account's open orders in its symbol): a market or limit order on the other side that is
-    working (held legs are not) with a market order on either side, or a limit at or through this
-    one's. Complex orders are Alpaca's remedy, so brackets, OCO and OTO are never refused."""
-    if request.order_class is not OrderClass.SIMPLE or request.type not in _WASHABLE:
-        return False
-    for o in working:
-        if o.symbol != request.symbol or o.request.side is request.side:
-            continue
-        if o.request.type not in _WASHABLE or o.status is OrderStatus.HELD:
-            continue
-        mine, theirs = request.limit_price, o.limit_price
-        if mine is None or theirs is None:
-            return True
-        if (mine >= theirs) if request.side is OrderSide.BUY else (mine <= theirs):
-            return True
-    return False
 
 
 def auction_refusal(request: OrderRequest, now_ns: int, hours: DayHours | None) -> str | None:
