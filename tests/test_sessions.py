@@ -1,9 +1,9 @@
 """Sessions as Alpaca has them: with a calendar on the venue, an order sent while the venue is
 closed is accepted and waits (``accepted``, as on Alpaca) until the next open; it then reaches
-the venue 1 ns after the open, once the data stamped at the open has been applied. A market order fills at the
-session's first price, a DAY order is for that session, GTC waits likewise; during hours nothing
-waits. Scenario tests on a scripted and a walk broker (XNYS) and through the served Alpaca server
-with its clock on a Saturday."""
+the venue 1 ns after the open, once the data stamped at the open has been applied. A market order
+fills at the session's first price, a DAY order is for that session, GTC waits likewise; during
+hours nothing waits. Scenario tests on a scripted and a walk broker (XNYS) and through the served
+Alpaca server with its clock on a Saturday."""
 
 from __future__ import annotations
 
