@@ -423,3 +423,16 @@ class SimEngine:
     def stats(self) -> dict[str, int]: ...
     def reset(self) -> None: ...
     def check_invariants(self) -> None: ...
+
+@final
+class MarketsLoop:
+    """Several markets' engines replayed as one stream in time order (equal times: the engine
+    listed first), in one call without the GIL. The engines stay shared with their owners."""
+
+    def __new__(cls, engines: Sequence[SimEngine]) -> Self: ...
+    def __len__(self) -> int: ...
+    def run(self, max_messages: int = ..., until_ns: int = ...) -> tuple[int, int | None, bool]:
+        """Apply up to ``max_messages`` messages timed before ``until_ns``, stopping after the
+        first that changed a user order: ``(applied, market, changed)``, the index of the engine
+        that applied the last message (None: none applied) and whether it changed a user order
+        (its events wait in that engine)."""

@@ -400,6 +400,16 @@ class SimulatedBroker(ManagedOrders):
                 sched.advance(int(until))
                 break
             bound = min(until, pending, close, timer)
+            if self.venue.speed is None and not any(self._md.watched(m.symbol) for m in live):
+                # Every market in time order, in Rust, to a user order's change or the bound.
+                loop = self.venue.markets_loop()
+                n, i, _ = loop.run(budget, int(min(bound, 1 << 62)))
+                applied += n
+                budget -= n
+                if i is not None:
+                    sched.advance(markets[i].engine.now)
+                    reports.drain(markets[i])
+                continue
             for m in live:
                 if m is not first:
                     t = m.engine.next_time

@@ -107,6 +107,7 @@ class Venue:
         self.fill_model = fill_model or FillModel()
         self.speed = speed
         self.markets: dict[str, Market] = {}
+        self._loop: _core.MarketsLoop | None = None
 
     def add(
         self,
@@ -128,7 +129,16 @@ class Venue:
         engine = _core.SimEngine(feed, check=check, prevent_wash=prevent_wash)
         market = Market(instrument, feed, engine, len(self.markets))
         self.markets[instrument.symbol] = market
+        self._loop = None
         return market
+
+    def markets_loop(self) -> _core.MarketsLoop:
+        """Every market's engine, replayed as one stream in time order (equal times: the market
+        listed first), in Rust: ``run(max_messages, until_ns)`` returns ``(applied, index,
+        changed)``, ``index`` being the :attr:`Market.index` that applied the last message."""
+        if self._loop is None:
+            self._loop = _core.MarketsLoop([m.engine for m in self.markets.values()])
+        return self._loop
 
     def market(self, symbol: str) -> Market:
         m = self.markets.get(symbol)

@@ -395,3 +395,106 @@ fn wash_prevention_refuses_a_self_trade_and_off_both_sides_fill() {
     assert_eq!(off.user_order(1), Some((Side::Buy, 100, 2, 0)));
     off.check_invariants().unwrap();
 }
+
+/// Events of every market, in the order a loop over the merged feeds reports them.
+type Tagged = Vec<(usize, fillforge_core::sim::UserEvent)>;
+
+fn two_markets() -> (Vec<FeedMsg>, Vec<FeedMsg>) {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for i in 0..60u64 {
+        let t = (i / 3) as i64 * 10; // three messages per time: ties inside and across markets
+        let price = 100 + (i % 5) as i64;
+        a.push(msg(t, kind::TRADE, 0, if i % 2 == 0 { Side::Buy } else { Side::Sell }, price, 2));
+        b.push(msg(t + (i % 2) as i64 * 5, kind::TRADE, 0, Side::Sell, 200 - (i % 4) as i64, 1));
+    }
+    b.sort_by_key(|m| m.time_ns);
+    (a, b)
+}
+
+fn with_orders(rows: Vec<FeedMsg>, price: i64) -> Engine {
+    let mut e = engine(rows);
+    for k in 0..4 {
+        e.submit(k, Side::Buy, Some(price - k as i64), 50, TimeInForce::Gtc, false).unwrap();
+        e.submit(10 + k, Side::Sell, Some(price + 2 + k as i64), 50, TimeInForce::Gtc, false).unwrap();
+    }
+    e.take_events();
+    e
+}
+
+/// The markets' positions each time a user order changed.
+type Stops = Vec<Vec<usize>>;
+
+fn three_markets() -> [Engine; 3] {
+    let (a, b) = two_markets();
+    // The third has no user orders: it cannot change one, and need not interleave.
+    let c: Vec<FeedMsg> = a.iter().map(|m| FeedMsg { time_ns: m.time_ns + 1, ..*m }).collect();
+    [with_orders(a, 102), with_orders(b, 198), engine(c)]
+}
+
+#[test]
+fn merged_markets_replay_in_time_order_as_one_message_at_a_time() {
+    // Reference: every message on its own, in (time, market, position) order.
+    let mut refs = three_markets();
+    let mut order: Vec<(i64, usize, usize)> = Vec::new();
+    for (i, e) in refs.iter().enumerate() {
+        order.extend(e.feed().msgs.iter().enumerate().map(|(p, m)| (m.time_ns, i, p)));
+    }
+    order.sort_unstable();
+    let mut expected: Tagged = Vec::new();
+    let mut expected_stops: Stops = Vec::new();
+    for &(_, i, _) in &order {
+        assert_eq!(refs[i].run(1, i64::MAX, true), 1);
+        let events = refs[i].take_events();
+        if !events.is_empty() {
+            expected_stops.push(refs.iter().map(|e| e.position()).collect());
+        }
+        expected.extend(events.into_iter().map(|e| (i, e)));
+    }
+    assert!(expected.len() > 10, "the feeds reach the user orders");
+
+    // Budgets that bind (message by message) and that cannot (the idle market in one stretch).
+    for budget in [7, usize::MAX] {
+        let [mut x, mut y, mut z] = three_markets();
+        let mut got: Tagged = Vec::new();
+        let mut stops: Stops = Vec::new();
+        let mut total = 0;
+        loop {
+            let mut engines = [&mut x, &mut y, &mut z];
+            let r = fillforge_core::sim::run_merged(&mut engines, budget, i64::MAX);
+            total += r.applied;
+            if let Some(i) = r.market {
+                let events = engines[i].take_events();
+                assert_eq!(r.changed, !events.is_empty(), "it stops at a user change, and only there");
+                if r.changed {
+                    stops.push(engines.iter().map(|e| e.position()).collect());
+                }
+                got.extend(events.into_iter().map(|e| (i, e)));
+            }
+            if r.applied == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 180);
+        assert_eq!(got, expected);
+        assert_eq!(stops, expected_stops, "every market stood where it should at each change");
+    }
+}
+
+#[test]
+fn merged_markets_stop_before_the_bound_and_at_a_user_change() {
+    let a = vec![msg(10, kind::TRADE, 0, Side::Buy, 100, 1), msg(30, kind::TRADE, 0, Side::Buy, 100, 1)];
+    let b = vec![msg(20, kind::TRADE, 0, Side::Buy, 99, 1), msg(40, kind::TRADE, 0, Side::Buy, 99, 1)];
+    let (mut x, mut y) = (engine(a), engine(b));
+    y.submit(1, Side::Buy, Some(99), 1, TimeInForce::Gtc, false).unwrap();
+    y.take_events();
+    let mut engines = [&mut x, &mut y];
+    let r = fillforge_core::sim::run_merged(&mut engines, usize::MAX, 15);
+    assert_eq!((r.applied, r.market, r.changed), (1, Some(0), false));
+    let r = fillforge_core::sim::run_merged(&mut engines, usize::MAX, i64::MAX);
+    assert_eq!((r.applied, r.market, r.changed), (1, Some(1), true), "the trade at 99 filled order 1");
+    assert_eq!(engines[1].take_events().len(), 1);
+    let r = fillforge_core::sim::run_merged(&mut engines, usize::MAX, i64::MAX);
+    assert_eq!((r.applied, r.market, r.changed), (2, Some(1), false));
+    assert!(engines.iter().all(|e| e.is_done()));
+}

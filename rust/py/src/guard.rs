@@ -18,12 +18,17 @@ pub fn guarded<S, T>(
         Ok(r) => r.map_err(PyErr::from),
         Err(payload) => {
             *poisoned = true;
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(CoreErr::Internal(format!("internal error in the {what}: {msg}")).into())
+            Err(panic_error(what, payload.as_ref()))
         }
     }
+}
+
+/// The `InternalError` a caught panic in `what` surfaces as.
+pub fn panic_error(what: &str, payload: &(dyn std::any::Any + Send)) -> PyErr {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    CoreErr::Internal(format!("internal error in the {what}: {msg}")).into()
 }

@@ -6,6 +6,7 @@ mod book;
 mod columns;
 mod errors;
 mod guard;
+mod markets;
 mod replay;
 mod sim;
 mod throttle;
@@ -42,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<book::PyBatchResult>()?;
     replay::register(m)?;
     sim::register(m)?;
+    m.add_class::<markets::PyMarketsLoop>()?;
     m.add_class::<throttle::PyThrottle>()?;
     m.add_class::<trailing::PyTrailingStops>()?;
     m.add("STATUS_CODES", codes(py, Status::ALL.iter().map(|s| (s.name(), *s as u8)))?)?;

@@ -14,10 +14,10 @@
 //! the caller drains [`Engine::take_events`].
 
 pub mod feed;
-
-use std::sync::Arc;
+pub mod markets;
 
 pub use feed::{flag, kind, AuctionPrint, Feed, FeedError, FeedFlag, FeedKind, FeedMsg};
+pub use markets::{run_merged, MergedRun};
 
 use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce};
 use crate::error::{BookError, Reason, TrailingError};
@@ -295,6 +295,7 @@ impl Engine {
     }
 
     /// Time of the next message, if any.
+    #[inline]
     pub fn next_time(&self) -> Option<i64> {
         self.feed.msgs.get(self.pos).map(|m| m.time_ns)
     }
@@ -323,12 +324,13 @@ impl Engine {
     /// Apply up to `max_msgs` messages with times before `until_ns`; with `stop_on_user`, stop
     /// right after a message that produced a user event. Returns how many were applied.
     pub fn run(&mut self, max_msgs: usize, until_ns: i64, stop_on_user: bool) -> usize {
-        let msgs = Arc::clone(&self.feed.msgs);
-        let snaps = if self.check { self.feed.snapshots.clone() } else { None };
-        let end = self.pos.saturating_add(max_msgs).min(msgs.len());
+        // No Arc clones per call: the markets loop calls this once per stretch of one market's
+        // messages, often a single message. A message is copied out; the snapshots and the
+        // replayer are disjoint fields.
+        let end = self.pos.saturating_add(max_msgs).min(self.feed.msgs.len());
         let start = self.pos;
         while self.pos < end {
-            let m = msgs[self.pos];
+            let m = self.feed.msgs[self.pos];
             if m.time_ns >= until_ns {
                 break;
             }
@@ -336,8 +338,10 @@ impl Engine {
             self.msg = self.pos as u64;
             let before = self.events.len();
             self.apply(&m);
-            if let Some(s) = &snaps {
-                self.r.check(self.pos, s);
+            if self.check {
+                if let Some(s) = &self.feed.snapshots {
+                    self.r.check(self.pos, s);
+                }
             }
             self.pos += 1;
             if stop_on_user && self.events.len() > before {
