@@ -75,7 +75,7 @@ def test_a_market_order_decided_after_the_close_fills_at_the_next_open(spy: Bars
     b = broker(spy)
     b.run(until_ns=int(spy.time_ns[1]))  # midnight after day 0: closed
     o = b.submit(market("buy"))
-    assert o.status is OrderStatus.PENDING_NEW  # accepted, waiting for the open
+    assert o.status is OrderStatus.ACCEPTED  # accepted, waiting for the open
     b.run(until_ns=int(spy.time_ns[2]))
     done = b.get_order(o.id)
     assert done.status is OrderStatus.FILLED
