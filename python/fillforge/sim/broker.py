@@ -29,6 +29,7 @@ from fillforge.broker import (
     Trade,
     replace_terms,
 )
+from fillforge.codes import FeedKind
 from fillforge.errors import FillforgeError, SimulationError
 from fillforge.orders.enums import OrderSide, OrderStatus
 from fillforge.orders.manager import ManagedOrders, OrderManager
@@ -320,7 +321,7 @@ class SimulatedBroker(ManagedOrders):
                 )
         t = self._script_time(ts)
         for side, ticks, lots in rows:
-            market.engine.apply(t, 8, 0, side, ticks, lots)
+            market.engine.apply(t, FeedKind.QUOTE, 0, side, ticks, lots)
         self._reports.drain(market)
         self._md.quote_moved(market)
         self._sched.deliver_due()
@@ -341,7 +342,7 @@ class SimulatedBroker(ManagedOrders):
         ticks, lots = inst.to_ticks(price, "price"), inst.to_lots(qty, "qty")
         resting = 1 if aggressor is OrderSide.SELL else -1
         t = self._script_time(ts)
-        market.engine.apply(t, 9, 0, resting, ticks, lots)
+        market.engine.apply(t, FeedKind.TRADE, 0, resting, ticks, lots)
         self._reports.drain(market)
         self._md.scripted_trade(market, inst.to_price(ticks), inst.to_qty(lots), t)
         self._sched.deliver_due()

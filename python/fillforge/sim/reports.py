@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from fillforge.codes import Reason
+from fillforge.codes import EngineEvent, Reason
 from fillforge.orders.enums import EventKind, LiquiditySide
 from fillforge.orders.manager import OrderManager
 from fillforge.orders.models import Fill, VenueReport
 from fillforge.sim.fees import FeeModel
 from fillforge.sim.funding import Funding
 from fillforge.sim.scheduling import Scheduler
-from fillforge.sim.translation import CANCELED, EXPIRED, FILL, Translation
+from fillforge.sim.translation import Translation
 from fillforge.sim.venue import Market, Venue
 
 __all__ = ["Reports"]
@@ -58,7 +58,7 @@ class Reports:
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
             oid = self._ids.oid[uid]
             self._sched.advance(t)
-            if kind == FILL:
+            if kind == EngineEvent.FILL:
                 o = manager.get(oid)
                 side = o.request.side
                 px = fm.taker_price(price, side, inst) if taker else inst.to_price(price)
@@ -80,9 +80,9 @@ class Reports:
                 account.mark(o.symbol, px)
                 done = EventKind.FILL if remaining == 0 else EventKind.PARTIAL_FILL
                 self.report(done, oid, fill=fill)
-            elif kind in (CANCELED, EXPIRED):
+            elif kind in (EngineEvent.CANCELED, EngineEvent.EXPIRED):
                 funding.release(oid)
-                if kind == EXPIRED:
+                if kind == EngineEvent.EXPIRED:
                     self.report(EventKind.EXPIRED, oid)
                 else:
                     self.report(EventKind.CANCELED, oid, reason=Reason(reason).name.lower())

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
+from fillforge.codes import TimeInForce
 from fillforge.errors import FillforgeError, SimulationError
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.order import Order
@@ -18,13 +19,11 @@ from fillforge.sim.venue import Market
 
 __all__ = ["AUCTION", "Translation", "venue_reason"]
 
-# Engine event kinds (fillforge_core::sim::event).
-FILL, TRIGGERED, CANCELED, EXPIRED, RESTED = 1, 2, 3, 4, 5
 _TIF: Final = {
-    OrderTimeInForce.GTC: 0,
-    OrderTimeInForce.DAY: 1,
-    OrderTimeInForce.IOC: 2,
-    OrderTimeInForce.FOK: 3,
+    OrderTimeInForce.GTC: TimeInForce.GTC,
+    OrderTimeInForce.DAY: TimeInForce.DAY,
+    OrderTimeInForce.IOC: TimeInForce.IOC,
+    OrderTimeInForce.FOK: TimeInForce.FOK,
 }
 AUCTION: Final = {OrderTimeInForce.OPG: False, OrderTimeInForce.CLS: True}
 _ENGINE_ID: Final = re.compile(r"\border_id=\d+: ")
