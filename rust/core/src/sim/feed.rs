@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::super::replay::lobster::{parse_messages, parse_snapshots, Message, Snapshots};
 use super::super::replay::read_maybe_gz;
+use super::ids::USER_TAG;
 use crate::book::{OrderId, Price, Qty, Side};
-use crate::replay::lobster::USER_TAG;
 
 /// LOBSTER's price for an empty level (negated on the bid side).
 const DUMMY_PRICE: i64 = 9_999_999_999;

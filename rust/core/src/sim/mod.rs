@@ -14,16 +14,19 @@
 //! the caller drains [`Engine::take_events`].
 
 pub mod feed;
+pub(crate) mod ids;
 pub mod markets;
+pub(crate) mod truebook;
 
 pub use feed::{flag, kind, AuctionPrint, Feed, FeedError, FeedFlag, FeedKind, FeedMsg};
 pub use markets::{run_merged, MergedRun};
 
 use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce};
 use crate::error::{BookError, Reason, TrailingError};
-use crate::replay::lobster::{is_user, key, Replayer, PLACEHOLDER_BASE, USER_TAG};
 use crate::stops::{self, Fired, StopQueue};
 use crate::trailing::{StopSide, StopSpec, Trail, TrailingStops, Trigger};
+use ids::{is_user, PLACEHOLDER_BASE, USER_TAG};
+use truebook::{key, Replayer};
 
 /// Ids of the engine's own book entries (sweeping aggressors, quote liquidity): both tag bits.
 const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
