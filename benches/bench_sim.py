@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from fillforge import _core
+from fillforge.codes import FeedKind
 from fillforge.errors import FillforgeError
 from fillforge.orders import Instrument, OrderRequest
 from fillforge.orders.enums import OrderSide, OrderType
@@ -36,7 +37,7 @@ from fillforge.replay import lobster_sample
 from fillforge.sim import SimulatedBroker, TradingCalendar, Venue, empty_feed, lobster_feed
 
 EVERY = 100
-ADD, REDUCE, DELETE, EXECUTE = 1, 2, 3, 4
+ADD, REDUCE, DELETE, EXECUTE = FeedKind.ADD, FeedKind.REDUCE, FeedKind.DELETE, FeedKind.EXECUTE
 PLACEHOLDER = 1 << 63
 
 

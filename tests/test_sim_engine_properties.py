@@ -9,11 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fillforge import _core
+from fillforge.codes import EngineEvent, FeedKind
 from fillforge.errors import FillforgeError
-from fillforge.sim import FeedKind
 
-ADD, REDUCE, DELETE, EXECUTE, HIDDEN = 1, 2, 3, 4, 5
-FILL = 1
+ADD, REDUCE, DELETE, EXECUTE, HIDDEN = (
+    FeedKind.ADD,
+    FeedKind.REDUCE,
+    FeedKind.DELETE,
+    FeedKind.EXECUTE,
+    FeedKind.HIDDEN,
+)
+FILL = EngineEvent.FILL
 
 
 @st.composite

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fillforge import _core
+from fillforge.codes import EngineEvent
 from fillforge.errors import InvalidOrderError, MarketDataError, ReplayError
 from fillforge.marketdata import (
     load_bars,
@@ -30,7 +31,7 @@ from fillforge.sim import (
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CRYPTO = DATA / "crypto_ticks"
-FILL = 1
+FILL = EngineEvent.FILL
 
 
 @pytest.fixture(scope="module")

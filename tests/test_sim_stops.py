@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fillforge import _core
-from fillforge.codes import Status
+from fillforge.codes import EngineEvent, Status
 from fillforge.errors import MarketDataError
 from fillforge.marketdata import NS_PER_DAY, Bars, Quotes, Trades, load_bars
 from fillforge.orders.enums import EventKind, OrderClass, OrderSide, OrderStatus, OrderType
@@ -29,7 +29,7 @@ D = Decimal
 TICK = D("0.01")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GOOG = DATA / "bars/daily/GOOG_daily_2004-08-19_2013-03-01_unadjusted.csv"
-_TRIGGERED = 2  # fillforge_core::sim::event::TRIGGERED
+_TRIGGERED = EngineEvent.TRIGGERED
 
 
 @pytest.fixture(scope="module")
