@@ -1,0 +1,76 @@
+"""The package's layers: an import only ever points down (README, "Layout").
+
+Every top-level module or package of ``fillforge`` has a layer here; a new one must be given one.
+Imports inside a function count too (a lazy import is still a dependency)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import fillforge
+
+ROOT = Path(fillforge.__file__).resolve().parent
+LAYER = {
+    "_core": 0,  # the compiled core
+    "time": 1,
+    "errors": 1,
+    "codes": 1,
+    "_model": 1,
+    "throttle": 1,
+    "trailing": 1,
+    "broker": 2,
+    "orders": 2,
+    "marketdata": 2,
+    "portfolio": 3,
+    "risk": 3,
+    "venues": 3,
+    "replay": 3,
+    "sim": 4,
+    "alpaca": 4,
+    "demos": 5,
+    "testing": 7,
+    "cli": 7,
+    "__main__": 7,
+    "__init__": 8,  # the package's front door re-exports from every layer
+}
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "fillforge":
+                out += [(f"fillforge.{a.name}", node.lineno) for a in node.names]
+            elif node.module.startswith("fillforge."):
+                out.append((node.module, node.lineno))
+        elif isinstance(node, ast.Import):
+            out += [(a.name, node.lineno) for a in node.names if a.name.startswith("fillforge.")]
+    return out
+
+
+def _top(path: Path) -> str:
+    return path.relative_to(ROOT).with_suffix("").parts[0]
+
+
+def test_every_module_has_a_layer() -> None:
+    tops = {_top(p) for p in ROOT.rglob("*.py")} | {"_core"}
+    assert tops <= set(LAYER), f"give these a layer: {sorted(tops - set(LAYER))}"
+
+
+def test_imports_only_point_down() -> None:
+    upward = []
+    for path in sorted(ROOT.rglob("*.py")):
+        mine = LAYER[_top(path)]
+        for module, line in _imports(path):
+            target = module.split(".")[1]
+            if target in LAYER and LAYER[target] > mine:
+                upward.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+            assert target in LAYER or target == "__version__", f"{module} has no layer"
+    assert not upward, "\n".join(upward)
+
+
+def test_the_live_broker_imports_nothing_from_the_simulator() -> None:
+    live = [ROOT / "alpaca" / name for name in ("broker.py", "convert.py", "transport.py")]
+    for path in live:
+        assert not [m for m, _ in _imports(path) if m.startswith("fillforge.sim")], path
