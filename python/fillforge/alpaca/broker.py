@@ -23,7 +23,6 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Unpack
 
@@ -60,10 +59,11 @@ from fillforge.broker import (
     AccountSnapshot,
     Bar,
     BrokerClock,
+    MarketDataMethods,
     Position,
     Quote,
     ReplaceChanges,
-    TimerCallback,
+    TimerMethods,
     Trade,
     WallTimers,
     replace_terms,
@@ -81,7 +81,7 @@ __all__ = ["AlpacaBroker", "AlpacaError"]
 _RECONCILE = "\0reconcile"  # the scheduler's timer name for the reconcile timer
 
 
-class AlpacaBroker(ManagedOrders):
+class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     """A :class:`~fillforge.broker.Broker` over alpaca-py.
 
     ``url_override`` / ``stream_url`` point at an Alpaca-compatible server (fillforge's own, in
@@ -93,9 +93,13 @@ class AlpacaBroker(ManagedOrders):
 
     Timers (:meth:`set_timer`) fire on one scheduler thread at ``clock``'s times; the reconcile
     timer runs there too. Market data comes from alpaca-py's ``StockHistoricalDataClient`` at
-    ``data_url`` (default: ``url_override``, else Alpaca's data API); subscriptions poll it every
-    ``data_poll_every`` seconds (see :mod:`fillforge.broker.polling`).
+    ``data_url`` (default: ``url_override``, else Alpaca's data API): :meth:`latest_quote` and
+    :meth:`last_trade` ask it (None when Alpaca shows none, or leaves an unknown symbol out);
+    subscriptions poll it every ``data_poll_every`` seconds (see :mod:`fillforge.broker.polling`).
     """
+
+    _market_data: PolledMarketData
+    _timers: WallTimers
 
     def __init__(
         self,
@@ -301,46 +305,7 @@ class AlpacaBroker(ManagedOrders):
             next_close_ns=self._orders.ns(c.next_close),
         )
 
-    # ----- timers ---------------------------------------------------------------------------
-
-    def set_timer(
-        self,
-        name: str,
-        callback: TimerCallback,
-        *,
-        at_ns: int | None = None,
-        every_ns: int | None = None,
-    ) -> None:
-        """Call ``callback(t)`` at ``at_ns`` or every ``every_ns`` of the clock's time, on the
-        scheduler thread (``t``: the time it was due)."""
-        self._timers.set(name, callback, at_ns=at_ns, every_ns=every_ns)
-
-    def cancel_timer(self, name: str) -> None:
-        self._timers.cancel(name)
-
     # ----- market data ----------------------------------------------------------------------
-
-    def latest_quote(self, symbol: str) -> Quote | None:
-        """Alpaca's latest quote of ``symbol``; None when it shows none (or the symbol is
-        unknown: Alpaca leaves those out)."""
-        return self._quotes([symbol]).get(symbol)
-
-    def last_trade(self, symbol: str) -> Trade | None:
-        """Alpaca's latest trade of ``symbol``; None when it shows none."""
-        return self._trades([symbol]).get(symbol)
-
-    def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]:
-        return self._market_data.subscribe("quotes", symbol, callback)
-
-    def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]:
-        return self._market_data.subscribe("trades", symbol, callback)
-
-    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
-        return self._market_data.subscribe("bars", symbol, callback)
 
     def _quotes(self, symbols: list[str]) -> dict[str, Quote]:
         req = StockLatestQuoteRequest(symbol_or_symbols=symbols)

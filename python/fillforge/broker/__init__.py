@@ -9,8 +9,13 @@ nothing here imports either. See ``docs/broker.md``.
 
 from fillforge.broker.models import AccountSnapshot, Bar, BrokerClock, Position, Quote, Trade
 from fillforge.broker.protocol import AsyncBroker, Broker, ReplaceChanges, replace_terms
-from fillforge.broker.subscriptions import DataKind, Subscriptions
-from fillforge.broker.timers import TimerBook, TimerCallback, WallTimers
+from fillforge.broker.subscriptions import (
+    DataKind,
+    MarketData,
+    MarketDataMethods,
+    Subscriptions,
+)
+from fillforge.broker.timers import TimerBook, TimerCallback, TimerMethods, WallTimers
 
 __all__ = [
     "AccountSnapshot",
@@ -19,12 +24,15 @@ __all__ = [
     "Broker",
     "BrokerClock",
     "DataKind",
+    "MarketData",
+    "MarketDataMethods",
     "Position",
     "Quote",
     "ReplaceChanges",
     "Subscriptions",
     "TimerBook",
     "TimerCallback",
+    "TimerMethods",
     "Trade",
     "WallTimers",
     "replace_terms",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from fillforge.broker.models import Quote, Trade
 from fillforge.broker.subscriptions import DataKind, Subscriptions
 from fillforge.broker.timers import WallTimers
 
@@ -34,6 +35,14 @@ class PolledMarketData:
         self._subs = Subscriptions()
         self._last: dict[tuple[DataKind, str], Any] = {}
         self._lock = threading.Lock()
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The latest quote of ``symbol`` the API shows (None: none, or an unknown symbol)."""
+        return cast(Quote | None, self._fetch["quotes"]([symbol]).get(symbol))
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The latest trade of ``symbol`` the API shows (None: none)."""
+        return cast(Trade | None, self._fetch["trades"]([symbol]).get(symbol))
 
     def subscribe(
         self, kind: DataKind, symbol: str, callback: Callable[[Any], None]

@@ -1,13 +1,15 @@
-"""Market-data subscriptions by kind and symbol, the registry every broker keeps them in."""
+"""Market-data subscriptions by kind and symbol, the registry every broker keeps them in, and
+:class:`MarketDataMethods`, the market-data half of the broker interface every broker inherits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from fillforge.broker.models import Bar, Quote, Trade
 from fillforge.errors import SubscriptionError
 
-__all__ = ["DataKind", "Subscriptions"]
+__all__ = ["DataKind", "MarketData", "MarketDataMethods", "Subscriptions"]
 
 DataKind = Literal["quotes", "trades", "bars"]
 _KINDS: tuple[DataKind, ...] = ("quotes", "trades", "bars")
@@ -55,3 +57,44 @@ class Subscriptions:
 
     def __bool__(self) -> bool:
         return any(self._subs[k] for k in _KINDS)
+
+
+class MarketData(Protocol):
+    """Where a broker's market data comes from (the simulator's recorded feed, a polled API)."""
+
+    def latest_quote(self, symbol: str) -> Quote | None: ...
+    def last_trade(self, symbol: str) -> Trade | None: ...
+    def subscribe(
+        self, kind: DataKind, symbol: str, callback: Callable[[Any], None]
+    ) -> Callable[[], None]: ...
+
+
+class MarketDataMethods:
+    """The :class:`~fillforge.broker.Broker` interface's market-data methods, for a broker to
+    inherit: they go to its ``_market_data`` (what each one answers is that source's)."""
+
+    _market_data: MarketData
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The best bid and ask of ``symbol`` now (None while there is none)."""
+        return self._market_data.latest_quote(symbol)
+
+    def last_trade(self, symbol: str) -> Trade | None:
+        """The last print of ``symbol`` (None before the first)."""
+        return self._market_data.last_trade(symbol)
+
+    def subscribe_quotes(
+        self, symbol: str, callback: Callable[[Quote], None]
+    ) -> Callable[[], None]:
+        """Call ``callback`` whenever ``symbol``'s quote changes; returns the unsubscribe."""
+        return self._market_data.subscribe("quotes", symbol, callback)
+
+    def subscribe_trades(
+        self, symbol: str, callback: Callable[[Trade], None]
+    ) -> Callable[[], None]:
+        """Call ``callback`` with each print of ``symbol``; returns the unsubscribe."""
+        return self._market_data.subscribe("trades", symbol, callback)
+
+    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
+        """Call ``callback`` with each minute bar of ``symbol``; returns the unsubscribe."""
+        return self._market_data.subscribe("bars", symbol, callback)

@@ -7,7 +7,8 @@ before now) and ``every_ns`` (> 0: first at now + every, then every ``every_ns``
 or an unknown name to cancel is refused. Each refusal is a :class:`~fillforge.errors.TimerError`
 naming the field and value, and changes nothing. Timers due at the same instant fire in the
 order they were set (a recurring timer keeps its place). The callback gets the time the timer
-was due, in UNIX nanoseconds.
+was due, in UNIX nanoseconds. :class:`TimerMethods` is the ``set_timer``/``cancel_timer`` pair
+every broker inherits, over its own timers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from fillforge.errors import TimerError
 from fillforge.time import NS_PER_SECOND, Clock
 
-__all__ = ["TimerBook", "TimerCallback", "WallTimers"]
+__all__ = ["TimerBook", "TimerCallback", "TimerMethods", "WallTimers"]
 
 TimerCallback = Callable[[int], None]
 """Called with the time the timer was due (UNIX ns)."""
@@ -44,11 +45,13 @@ def _int(field: str, value: object) -> int:
 
 
 class TimerBook:
-    """Named timers in (due time, order set) order. Not thread-safe: its owner serialises."""
+    """Named timers in (due time, order set) order. Not thread-safe: its owner serialises.
+    ``clock`` (optional) tells the time :meth:`set` counts from when no ``now_ns`` is given."""
 
-    __slots__ = ("_heap", "_seq", "_timers")
+    __slots__ = ("_clock", "_heap", "_seq", "_timers")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        self._clock = clock
         self._heap: list[tuple[int, int, str]] = []
         self._timers: dict[str, _Timer] = {}
         self._seq = itertools.count()
@@ -57,12 +60,17 @@ class TimerBook:
         self,
         name: str,
         callback: TimerCallback,
-        now_ns: int,
+        now_ns: int | None = None,
         *,
         at_ns: int | None = None,
         every_ns: int | None = None,
     ) -> int:
-        """Add a timer (the module's rules); returns when it is first due."""
+        """Add a timer (the module's rules) at time ``now_ns`` (default: the book's clock);
+        returns when it is first due."""
+        if now_ns is None:
+            if self._clock is None:
+                raise TimerError("now_ns", now_ns, "this book has no clock: give the time")
+            now_ns = self._clock()
         if not isinstance(name, str) or not name:
             raise TimerError("name", name, "expected a non-empty string")
         if name in self._timers:
@@ -220,3 +228,27 @@ class WallTimers:
     def __contains__(self, name: object) -> bool:
         with self._cv:
             return name in self._book
+
+
+class TimerMethods:
+    """The :class:`~fillforge.broker.Broker` interface's ``set_timer``/``cancel_timer``, for a
+    broker to inherit: they go to its ``_timers`` (a :class:`WallTimers`, or a :class:`TimerBook`
+    with a clock). When and on which thread a timer fires is the broker's (its class docs)."""
+
+    _timers: TimerBook | WallTimers
+
+    def set_timer(
+        self,
+        name: str,
+        callback: TimerCallback,
+        *,
+        at_ns: int | None = None,
+        every_ns: int | None = None,
+    ) -> None:
+        """Call ``callback(t)`` at ``at_ns``, or every ``every_ns`` from now (``t``: the time it
+        was due); the module's rules."""
+        self._timers.set(name, callback, at_ns=at_ns, every_ns=every_ns)
+
+    def cancel_timer(self, name: str) -> None:
+        """Remove a timer; an unknown name is refused."""
+        self._timers.cancel(name)

@@ -13,33 +13,38 @@ loop with ``loop.call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, Unpack
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from fillforge.broker import (
-    AccountSnapshot,
-    AsyncBroker,
-    Bar,
-    Broker,
-    BrokerClock,
-    Position,
-    Quote,
-    ReplaceChanges,
-    TimerCallback,
-    Trade,
-)
-from fillforge.orders.manager import EventStream, Subscriber
-from fillforge.orders.models import OrderRequest, ReplaceTerms
-from fillforge.orders.order import Order
+from fillforge.broker import AsyncBroker, Broker
+from fillforge.orders.manager import EventStream
 
 __all__ = ["AsyncAdapter", "AsyncBroker"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _awaitable(
+    method: Callable[Concatenate[Broker, _P], _T],
+) -> Callable[Concatenate[AsyncAdapter, _P], Coroutine[Any, Any, _T]]:
+    """The async twin of the :class:`~fillforge.broker.Broker` method ``method``: the same
+    parameters (its signature, for :func:`inspect.signature`), run on the adapter's worker."""
+    name = method.__name__
+
+    async def twin(self: AsyncAdapter, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        call: Callable[_P, _T] = getattr(self.broker, name)
+        return await self._run(lambda: call(*args, **kwargs))
+
+    functools.update_wrapper(twin, method)  # name, docs, and __wrapped__ for the signature
+    return twin
 
 
 class AsyncAdapter:
-    """An :class:`~fillforge.broker.AsyncBroker` over a sync :class:`~fillforge.broker.Broker`."""
+    """An :class:`~fillforge.broker.AsyncBroker` over a sync :class:`~fillforge.broker.Broker`:
+    every method of :class:`~fillforge.broker.Broker`, awaitable, but :meth:`events`."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
@@ -49,77 +54,27 @@ class AsyncAdapter:
     async def _run(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
-    async def submit(self, request: OrderRequest) -> Order:
-        return await self._run(lambda: self.broker.submit(request))
-
-    async def cancel(self, order_id: str) -> None:
-        await self._run(lambda: self.broker.cancel(order_id))
-
-    async def replace(
-        self, order_id: str, terms: ReplaceTerms | None = None, **changes: Unpack[ReplaceChanges]
-    ) -> None:
-        await self._run(lambda: self.broker.replace(order_id, terms, **changes))
-
-    async def get_order(self, order_id: str) -> Order:
-        return await self._run(lambda: self.broker.get_order(order_id))
-
-    async def get_order_by_client_id(self, client_order_id: str) -> Order:
-        return await self._run(lambda: self.broker.get_order_by_client_id(client_order_id))
-
-    async def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
-        return await self._run(lambda: self.broker.orders(open_only=open_only, symbol=symbol))
-
-    async def positions(self) -> dict[str, Position]:
-        return await self._run(self.broker.positions)
-
-    async def account(self) -> AccountSnapshot:
-        return await self._run(self.broker.account)
-
-    async def clock(self) -> BrokerClock:
-        return await self._run(self.broker.clock)
+    submit = _awaitable(Broker.submit)
+    cancel = _awaitable(Broker.cancel)
+    replace = _awaitable(Broker.replace)
+    get_order = _awaitable(Broker.get_order)
+    get_order_by_client_id = _awaitable(Broker.get_order_by_client_id)
+    orders = _awaitable(Broker.orders)
+    positions = _awaitable(Broker.positions)
+    account = _awaitable(Broker.account)
+    clock = _awaitable(Broker.clock)
+    subscribe = _awaitable(Broker.subscribe)
+    set_timer = _awaitable(Broker.set_timer)
+    cancel_timer = _awaitable(Broker.cancel_timer)
+    latest_quote = _awaitable(Broker.latest_quote)
+    last_trade = _awaitable(Broker.last_trade)
+    subscribe_quotes = _awaitable(Broker.subscribe_quotes)
+    subscribe_trades = _awaitable(Broker.subscribe_trades)
+    subscribe_bars = _awaitable(Broker.subscribe_bars)
 
     def events(self) -> EventStream:
         """A new stream of every order event; ``async for`` over it waits for the next one."""
         return self.broker.events()
-
-    async def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        return await self._run(lambda: self.broker.subscribe(callback))
-
-    async def set_timer(
-        self,
-        name: str,
-        callback: TimerCallback,
-        *,
-        at_ns: int | None = None,
-        every_ns: int | None = None,
-    ) -> None:
-        await self._run(
-            lambda: self.broker.set_timer(name, callback, at_ns=at_ns, every_ns=every_ns)
-        )
-
-    async def cancel_timer(self, name: str) -> None:
-        await self._run(lambda: self.broker.cancel_timer(name))
-
-    async def latest_quote(self, symbol: str) -> Quote | None:
-        return await self._run(lambda: self.broker.latest_quote(symbol))
-
-    async def last_trade(self, symbol: str) -> Trade | None:
-        return await self._run(lambda: self.broker.last_trade(symbol))
-
-    async def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]:
-        return await self._run(lambda: self.broker.subscribe_quotes(symbol, callback))
-
-    async def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]:
-        return await self._run(lambda: self.broker.subscribe_trades(symbol, callback))
-
-    async def subscribe_bars(
-        self, symbol: str, callback: Callable[[Bar], None]
-    ) -> Callable[[], None]:
-        return await self._run(lambda: self.broker.subscribe_bars(symbol, callback))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -20,13 +20,12 @@ from decimal import Decimal
 from typing import Unpack
 
 from fillforge.broker import (
-    Bar,
     Broker,
     BrokerClock,
-    Quote,
+    MarketDataMethods,
     ReplaceChanges,
-    TimerCallback,
-    Trade,
+    TimerBook,
+    TimerMethods,
     replace_terms,
 )
 from fillforge.codes import FeedKind
@@ -52,7 +51,7 @@ _NO_TIME = -(2**63)  # an engine's clock before its first message
 _PROVISIONAL = "\0provisional"
 
 
-class SimulatedBroker(ManagedOrders):
+class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     """A :class:`Broker` on a simulated :class:`Venue`.
 
     ``cash`` funds a new :class:`Account` unless ``account`` is given. The clock starts at
@@ -64,7 +63,17 @@ class SimulatedBroker(ManagedOrders):
     trade against one of its own working orders is refused with
     :class:`~fillforge.errors.WashTradeError`); None keeps the account's setting, except that
     the Alpaca profile (``rules="alpaca"``) turns it on.
+
+    Timers (:meth:`set_timer`) count simulated time and fire inside :meth:`run` (and when a
+    scripted quote or trade moves the clock past them), with the clock at their time: after the
+    requests in flight due by then, before the market messages and the session close at that
+    time (``docs/broker.md``, the tie rule). Market data is the recorded feed's
+    (:class:`~fillforge.sim.market_data.SimMarketData`): the quote and bar subscriptions see the
+    recorded top of book and the prints, data or scripted, as they are applied.
     """
+
+    _market_data: SimMarketData
+    _timers: TimerBook
 
     def __init__(
         self,
@@ -100,6 +109,7 @@ class SimulatedBroker(ManagedOrders):
             else min((t for t in starts if t is not None), default=0)
         )
         self._sched = Scheduler(venue, now)
+        self._timers = self._sched.timers
         self._ids = Translation(venue.name, id_factory)
         self._funding = Funding(self._account, venue, self.rules, short_markup)
         self._reports = Reports(self.manager, self._sched, self._ids, self._funding, venue)
@@ -112,7 +122,7 @@ class SimulatedBroker(ManagedOrders):
             venue,
             venue.latency.sampler(),
         )
-        self._md = SimMarketData(venue, self.now)
+        self._market_data = SimMarketData(venue, self.now)
 
     @property
     def _uid(self) -> dict[str, int]:
@@ -128,23 +138,6 @@ class SimulatedBroker(ManagedOrders):
     def now_ns(self) -> int:
         """Simulated time (the broker is a :class:`fillforge.time.Clock`)."""
         return self._sched.now
-
-    def set_timer(
-        self,
-        name: str,
-        callback: TimerCallback,
-        *,
-        at_ns: int | None = None,
-        every_ns: int | None = None,
-    ) -> None:
-        """Call ``callback(t)`` at simulated time ``at_ns``, or every ``every_ns`` from now. It
-        fires inside :meth:`run` (and when a scripted quote or trade moves the clock past it),
-        with the clock at ``t``: after the requests in flight due by ``t``, before the market
-        messages and the session close at ``t`` (``docs/broker.md``, the tie rule)."""
-        self._sched.timers.set(name, callback, self._sched.now, at_ns=at_ns, every_ns=every_ns)
-
-    def cancel_timer(self, name: str) -> None:
-        self._sched.timers.cancel(name)
 
     def clock(self) -> BrokerClock:
         cal, t = self.venue.calendar, self._sched.now
@@ -265,33 +258,6 @@ class SimulatedBroker(ManagedOrders):
         """The account itself (for marks and detailed queries)."""
         return self._account
 
-    # ----- market data --------------------------------------------------------------------
-
-    def latest_quote(self, symbol: str) -> Quote | None:
-        """The recorded best bid and ask (None while the book shows neither side)."""
-        return self._md.latest_quote(symbol)
-
-    def last_trade(self, symbol: str) -> Trade | None:
-        """The last print applied, from the data or scripted (None before the first)."""
-        return self._md.last_trade(symbol)
-
-    def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]:
-        """Call ``callback`` whenever the recorded top of ``symbol``'s book changes."""
-        return self._md.subscribe("quotes", symbol, callback)
-
-    def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]:
-        """Call ``callback`` with every print of ``symbol``."""
-        return self._md.subscribe("trades", symbol, callback)
-
-    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
-        """Call ``callback`` with each minute bar of ``symbol``'s prints, at the first print of
-        a later minute."""
-        return self._md.subscribe("bars", symbol, callback)
-
     # ----- scripted market data -----------------------------------------------------------
 
     def quote(
@@ -323,7 +289,7 @@ class SimulatedBroker(ManagedOrders):
         for side, ticks, lots in rows:
             market.engine.apply(t, FeedKind.QUOTE, 0, side, ticks, lots)
         self._reports.drain(market)
-        self._md.quote_moved(market)
+        self._market_data.quote_moved(market)
         self._sched.deliver_due()
 
     def trade(
@@ -344,7 +310,7 @@ class SimulatedBroker(ManagedOrders):
         t = self._script_time(ts)
         market.engine.apply(t, FeedKind.TRADE, 0, resting, ticks, lots)
         self._reports.drain(market)
-        self._md.scripted_trade(market, inst.to_price(ticks), inst.to_qty(lots), t)
+        self._market_data.scripted_trade(market, inst.to_price(ticks), inst.to_qty(lots), t)
         self._sched.deliver_due()
 
     def _script_time(self, ts: int | None) -> int:
@@ -401,7 +367,9 @@ class SimulatedBroker(ManagedOrders):
                 sched.advance(int(until))
                 break
             bound = min(until, pending, close, timer)
-            if self.venue.speed is None and not any(self._md.watched(m.symbol) for m in live):
+            if self.venue.speed is None and not any(
+                self._market_data.watched(m.symbol) for m in live
+            ):
                 # Every market in time order, in Rust, to a user order's change or the bound.
                 loop = self.venue.markets_loop()
                 n, i, _ = loop.run(budget, int(min(bound, 1 << 62)))
@@ -419,14 +387,15 @@ class SimulatedBroker(ManagedOrders):
             if self.venue.speed is not None:  # paced: one timestamp at a time, each when due
                 sched.pace(int(nxt))
                 bound = min(bound, nxt + 1)
-            watched = self._md.watched(first.symbol)  # one message at a time, to observe it
+            # One message at a time, to observe it.
+            watched = self._market_data.watched(first.symbol)
             n = first.engine.run(1 if watched else budget, int(min(bound, 1 << 62)), True)
             applied += n
             budget -= n
             sched.advance(first.engine.now)
             reports.drain(first)
             if watched and n:
-                self._md.observe(first)
+                self._market_data.observe(first)
         return applied
 
     def run_until_done(self) -> int:

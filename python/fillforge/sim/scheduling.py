@@ -29,7 +29,7 @@ class Scheduler:
 
     def __init__(self, venue: Venue, now: int) -> None:
         self.now = now
-        self.timers = TimerBook()
+        self.timers = TimerBook(clock=lambda: self.now)
         self._venue = venue
         self._pending: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
