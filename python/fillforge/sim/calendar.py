@@ -149,21 +149,11 @@ class TradingCalendar:
     def next_close(self, t_ns: int) -> int:
         """The first close after ``t_ns``: the close of the session holding it, else the next
         session's. At a close exactly, that session is over and the next one's close is given."""
-        t = self._table
-        ns = _check_ns(t, t_ns)
-        i = bisect_right(t.closes, ns)
-        if i == len(t.closes):
-            raise SimulationError("t_ns", t_ns, f"no close after it up to {t.last_day}")
-        return t.closes[i]
+        return _first_after(self._table, self._table.closes, t_ns, "close")
 
     def next_open(self, t_ns: int) -> int:
         """The first open strictly after ``t_ns`` (inside a session: the next session's)."""
-        t = self._table
-        ns = _check_ns(t, t_ns)
-        i = bisect_right(t.opens, ns)
-        if i == len(t.opens):
-            raise SimulationError("t_ns", t_ns, f"no open after it up to {t.last_day}")
-        return t.opens[i]
+        return _first_after(self._table, self._table.opens, t_ns, "open")
 
     def opening(self, t_ns: int) -> int | None:
         """When an order sent at ``t_ns`` can first trade: None if the exchange is open then,
@@ -276,6 +266,15 @@ def _check_day(day: object, field: str = "day", table: _Table | None = None) -> 
     if table is not None and not table.first_day <= day <= table.last_day:
         raise SimulationError(field, day, f"outside the calendar's days {table.span}")
     return day
+
+
+def _first_after(t: _Table, times: list[int], t_ns: int, what: str) -> int:
+    """The first of ``times`` (the table's opens or closes) strictly after ``t_ns``; none up to
+    the table's last day is a :class:`~fillforge.errors.SimulationError` naming ``t_ns``."""
+    i = bisect_right(times, _check_ns(t, t_ns))
+    if i == len(times):
+        raise SimulationError("t_ns", t_ns, f"no {what} after it up to {t.last_day}")
+    return times[i]
 
 
 def _check_ns(t: _Table, t_ns: int) -> int:
