@@ -234,6 +234,12 @@ class RateLimiter:
         else:
             self._core.reset(key_of(key))
 
+    def _begin(self, key: Hashable, timeout_ns: int | None) -> tuple[int, int | None]:
+        """An acquire's key number and deadline (None: no timeout); ``timeout_ns`` checked."""
+        _check_timeout(timeout_ns)
+        k = key_of(key)
+        return k, None if timeout_ns is None else self._clock() + timeout_ns
+
     def _next_wait(self, k: int, n: int, deadline: int | None) -> int:
         """0 if acquired now; -1 if the wait would overrun ``deadline``; else the wait in ns."""
         with self._lock:
@@ -249,9 +255,7 @@ class RateLimiter:
         With ``timeout_ns``, returns False at once (without sleeping) if the request could not pass
         before the deadline.
         """
-        _check_timeout(timeout_ns)
-        k = key_of(key)
-        deadline = None if timeout_ns is None else self._clock() + timeout_ns
+        k, deadline = self._begin(key, timeout_ns)
         while True:
             wait = self._next_wait(k, n, deadline)
             if wait <= 0:
@@ -260,9 +264,7 @@ class RateLimiter:
 
     async def acquire(self, key: Hashable, n: int = 1, *, timeout_ns: int | None = None) -> bool:
         """Async :meth:`acquire_blocking`: awaits ``async_sleep`` instead of blocking."""
-        _check_timeout(timeout_ns)
-        k = key_of(key)
-        deadline = None if timeout_ns is None else self._clock() + timeout_ns
+        k, deadline = self._begin(key, timeout_ns)
         while True:
             wait = self._next_wait(k, n, deadline)
             if wait <= 0:
