@@ -8,7 +8,7 @@ UNIX epoch, UTC. ``source`` is the path the data was loaded from.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -42,8 +42,22 @@ def _check_lengths(obj: DataclassInstance) -> None:
         raise ValueError(f"{type(obj).__name__} columns differ in length: {lengths}")
 
 
+class _Columns:
+    """What every column set does: refuse columns of different lengths when made, and give its
+    length (the rows of its ``_rows`` column)."""
+
+    __slots__ = ()
+    _rows: ClassVar[str] = "time_ns"
+
+    def __post_init__(self) -> None:
+        _check_lengths(cast("DataclassInstance", self))
+
+    def __len__(self) -> int:
+        return len(getattr(self, self._rows))
+
+
 @dataclass(frozen=True, slots=True)
-class Trades:
+class Trades(_Columns):
     """A trade tape.
 
     ``time_ns``: exchange time. ``price``: ticks. ``qty``: lots. ``aggressor``: 1 buyer-initiated,
@@ -58,15 +72,9 @@ class Trades:
     aggressor: npt.NDArray[np.int8]
     trade_id: npt.NDArray[np.str_]
 
-    def __post_init__(self) -> None:
-        _check_lengths(self)
-
-    def __len__(self) -> int:
-        return len(self.time_ns)
-
 
 @dataclass(frozen=True, slots=True)
-class Quotes:
+class Quotes(_Columns):
     """Best bid and offer updates: ``time_ns`` (exchange time), prices in ticks, sizes in lots."""
 
     source: str
@@ -76,15 +84,9 @@ class Quotes:
     ask_price: npt.NDArray[np.int64]
     ask_qty: npt.NDArray[np.int64]
 
-    def __post_init__(self) -> None:
-        _check_lengths(self)
-
-    def __len__(self) -> int:
-        return len(self.time_ns)
-
 
 @dataclass(frozen=True, slots=True)
-class Bars:
+class Bars(_Columns):
     """OHLCV bars.
 
     ``time_ns``: the bar's OPEN time (a daily bar: its date at 00:00 UTC). ``period_ns``: bar length
@@ -104,15 +106,9 @@ class Bars:
     volume: npt.NDArray[np.float64]
     skipped: int = 0
 
-    def __post_init__(self) -> None:
-        _check_lengths(self)
-
-    def __len__(self) -> int:
-        return len(self.time_ns)
-
 
 @dataclass(frozen=True, slots=True)
-class MboRecords:
+class MboRecords(_Columns):
     """Market-by-order records (Databento MBO), in file order.
 
     ``ts_recv``/``ts_event``: capture and exchange time, ns. ``action``: ASCII code of ``A`` add,
@@ -121,6 +117,7 @@ class MboRecords:
     ``flags``: Databento's bit field (128 LAST, 32 SNAPSHOT, 8 BAD_TS_RECV).
     """
 
+    _rows: ClassVar[str] = "ts_recv"
     source: str
     ts_recv: npt.NDArray[np.int64]
     ts_event: npt.NDArray[np.int64]
@@ -131,9 +128,3 @@ class MboRecords:
     order_id: npt.NDArray[np.uint64]
     flags: npt.NDArray[np.uint8]
     sequence: npt.NDArray[np.uint64]
-
-    def __post_init__(self) -> None:
-        _check_lengths(self)
-
-    def __len__(self) -> int:
-        return len(self.ts_recv)
