@@ -404,7 +404,7 @@ def test_a_slow_simulation_step_does_not_block_the_event_loop() -> None:
 
         def slow(_: SimulatedBroker) -> None:
             busy.set()
-            time.sleep(1.5)
+            time.sleep(3.0)
 
         stepping = threading.Thread(target=server.call, args=(slow,))
         stepping.start()
@@ -423,7 +423,7 @@ def test_a_slow_simulation_step_does_not_block_the_event_loop() -> None:
         r = requests.get(f"{server.base_url}/v2/clock", headers={}, timeout=10)
         answered = time.monotonic() - t0
         assert r.status_code == 401
-        assert answered < 0.75, answered
+        assert answered < 1.5, answered  # half the simulation step it does not wait for
         stepping.join()
         queued.join()
         assert waiting == [200]
