@@ -363,3 +363,18 @@ def test_after_the_data_timers_due_before_a_request_in_flight_fire_first() -> No
     b.run()  # no data, no end: the request in flight is delivered, the timer before it fires
     assert seen == [(500, 500)]
     assert b.now() == 1_000
+
+
+def test_a_timer_book_with_a_clock_counts_from_it_and_one_without_needs_the_time() -> None:
+    now = [1_000]
+    book = TimerBook(clock=lambda: now[0])
+    assert book.set("tick", lambda t: None, every_ns=10) == 1_010
+    with pytest.raises(TimerError) as e:
+        book.set("late", lambda t: None, at_ns=999)  # before the clock's time
+    assert (e.value.field, e.value.value) == ("at_ns", 999)
+    assert book.set("given", lambda t: None, 0, at_ns=5) == 5  # an explicit time wins
+    bare = TimerBook()
+    with pytest.raises(TimerError) as e:
+        bare.set("x", lambda t: None, at_ns=5)
+    assert e.value.field == "now_ns"
+    assert len(bare) == 0
