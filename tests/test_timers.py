@@ -321,7 +321,9 @@ def test_alpaca_broker_timers_fire_in_wall_time(alpaca_server: AlpacaServer) -> 
         assert once.wait(5)
         assert three.wait(5)
         broker.cancel_timer("tick")
-        assert seen[1] - seen[0] == seen[2] - seen[1] == 20 * MS  # due times, exactly
+        # due times on the period's grid; a loaded machine may skip missed periods (never bursts)
+        gaps = [b - a for a, b in zip(seen, seen[1:])]
+        assert all(g > 0 and g % (20 * MS) == 0 for g in gaps), gaps
         with pytest.raises(TimerError) as e:
             broker.set_timer("bad", lambda t: None, at_ns=now - 1)
         assert e.value.field == "at_ns"
