@@ -48,6 +48,7 @@ __all__ = [
     "DuplicateClientOrderIdError",
     "DuplicateOrderIdError",
     "DuplicateStopIdError",
+    "ExecutionError",
     "FillforgeError",
     "InsufficientBuyingPowerError",
     "InsufficientQtyError",
@@ -230,3 +231,10 @@ class NotFoundError(_Pickles, FillforgeError, LookupError):
 class DecimalTextError(_Pickles, FillforgeError, ValueError):
     """Text that is not a valid number for the requested grid or range; the message says why
     (:mod:`fillforge.marketdata.decimal_text`)."""
+
+
+class ExecutionError(_FieldError, ValueError):
+    """An execution parameter refused before anything is sent: a rate outside (0, 1], an end at
+    or before the start, a quantity off the lot grid, a non-positive slice count, a negative
+    offset, an unknown policy name (:mod:`fillforge.execution`). ``field`` names it, ``value``
+    is what was given, ``why`` says why."""
