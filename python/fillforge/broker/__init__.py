@@ -15,7 +15,13 @@ from fillforge.broker.subscriptions import (
     MarketDataMethods,
     Subscriptions,
 )
-from fillforge.broker.timers import TimerBook, TimerCallback, TimerMethods, WallTimers
+from fillforge.broker.timers import (
+    TimerBook,
+    TimerCallback,
+    TimerMethods,
+    TimerWhen,
+    WallTimers,
+)
 
 __all__ = [
     "AccountSnapshot",
@@ -33,6 +39,7 @@ __all__ = [
     "TimerBook",
     "TimerCallback",
     "TimerMethods",
+    "TimerWhen",
     "Trade",
     "WallTimers",
     "replace_terms",

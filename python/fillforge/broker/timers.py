@@ -18,14 +18,25 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 from fillforge.errors import TimerError
 from fillforge.time import NS_PER_SECOND, Clock
 
-__all__ = ["TimerBook", "TimerCallback", "TimerMethods", "WallTimers"]
+__all__ = ["TimerBook", "TimerCallback", "TimerMethods", "TimerWhen", "WallTimers"]
 
 TimerCallback = Callable[[int], None]
 """Called with the time the timer was due (UNIX ns)."""
+
+
+class TimerWhen(TypedDict, total=False):
+    """When a timer fires, the keywords of every ``set_timer`` (and :meth:`WallTimers.set`):
+    exactly one of ``at_ns`` and ``every_ns``, checked by :meth:`TimerBook.set`, the one
+    signature that spells them out."""
+
+    at_ns: int | None
+    every_ns: int | None
+
 
 _log = logging.getLogger("fillforge.broker")
 _MAX_WAIT_S = 1.0  # the scheduler re-reads its clock at least this often
@@ -170,16 +181,9 @@ class WallTimers:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def set(
-        self,
-        name: str,
-        callback: TimerCallback,
-        *,
-        at_ns: int | None = None,
-        every_ns: int | None = None,
-    ) -> None:
+    def set(self, name: str, callback: TimerCallback, **when: Unpack[TimerWhen]) -> None:
         with self._cv:
-            self._book.set(name, callback, self._clock.now_ns(), at_ns=at_ns, every_ns=every_ns)
+            self._book.set(name, callback, self._clock.now_ns(), **when)
             if self._thread is None or not self._thread.is_alive():
                 self._closed = False
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
@@ -237,17 +241,10 @@ class TimerMethods:
 
     _timers: TimerBook | WallTimers
 
-    def set_timer(
-        self,
-        name: str,
-        callback: TimerCallback,
-        *,
-        at_ns: int | None = None,
-        every_ns: int | None = None,
-    ) -> None:
+    def set_timer(self, name: str, callback: TimerCallback, **when: Unpack[TimerWhen]) -> None:
         """Call ``callback(t)`` at ``at_ns``, or every ``every_ns`` from now (``t``: the time it
         was due); the module's rules."""
-        self._timers.set(name, callback, at_ns=at_ns, every_ns=every_ns)
+        self._timers.set(name, callback, **when)
 
     def cancel_timer(self, name: str) -> None:
         """Remove a timer; an unknown name is refused."""
