@@ -80,11 +80,10 @@ class Policy(StrEnum):
 def parse_policy(name: object) -> Policy:
     """The policy called ``name``; any other name is an :class:`ExecutionError` naming
     ``policy`` that lists the known ones."""
-    try:
-        return Policy(name if isinstance(name, str) else None)
-    except ValueError:
-        known = ", ".join(p.value for p in Policy)
-        raise ExecutionError("policy", name, f"unknown policy (one of {known})") from None
+    if isinstance(name, str) and name in Policy.__members__.values():
+        return Policy(name)
+    known = ", ".join(p.value for p in Policy)
+    raise ExecutionError("policy", name, f"unknown policy (one of {known})")
 
 
 # ----- parameter checks (shared by pov.py and pricing.py) --------------------------------------

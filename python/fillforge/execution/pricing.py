@@ -1,0 +1,204 @@
+"""Pricing a child order: a static offset from the mid, an adaptive offset that follows the
+spread and widens when volatility runs high, realised volatility over a stated window, and
+time-of-day multipliers set relative to the venue's session.
+
+Prices and offsets are exact ``Decimal`` (offsets in basis points of the mid); realised
+volatility is a statistic, a float. A bad parameter is an
+:class:`~fillforge.errors.ExecutionError` naming the field and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from itertools import pairwise
+from typing import Final, Literal, Protocol
+
+from fillforge.errors import ExecutionError
+from fillforge.execution.schedules import _decimal, _int, _non_negative, _positive
+from fillforge.orders.enums import OrderSide
+from fillforge.time import NS_PER_MINUTE
+
+__all__ = [
+    "BPS",
+    "SessionHours",
+    "SessionWindow",
+    "Sessions",
+    "TimeOfDayTable",
+    "adaptive_offset",
+    "realised_vol",
+    "spread_bps",
+    "static_limit",
+]
+
+BPS: Final = Decimal(10_000)
+"""Basis points in one."""
+
+
+def _side(side: object) -> OrderSide:
+    if isinstance(side, str) and side in ("buy", "sell"):
+        return OrderSide(side)
+    raise ExecutionError("side", side, "must be 'buy' or 'sell'")
+
+
+def static_limit(
+    mid: Decimal, side: OrderSide | str, offset_bps: Decimal, tick: Decimal
+) -> Decimal:
+    """The limit ``offset_bps`` away from ``mid`` on the passive side (below it for a buy, above
+    for a sell), rounded to ``tick`` in the protective direction: a buy rounds down (it never
+    pays more than the offset says), a sell rounds up. A buy offset that leaves no price of at
+    least one tick is refused."""
+    m = _positive(mid, "mid")
+    s = _side(side)
+    off = _non_negative(offset_bps, "offset_bps")
+    t = _positive(tick, "tick")
+    if s is OrderSide.BUY:
+        steps = (m * (BPS - off) / BPS / t).to_integral_value(rounding=ROUND_FLOOR)
+        if steps < 1:
+            raise ExecutionError("offset_bps", offset_bps, f"leaves no buy price from mid {m}")
+    else:
+        steps = (m * (BPS + off) / BPS / t).to_integral_value(rounding=ROUND_CEILING)
+    return steps * t
+
+
+def spread_bps(bid: Decimal, ask: Decimal) -> Decimal:
+    """The quoted spread in basis points of the mid (``(ask - bid) / mid``); a crossed quote is
+    refused."""
+    b, a = _positive(bid, "bid"), _positive(ask, "ask")
+    if a < b:
+        raise ExecutionError("ask", ask, f"below the bid {b}")
+    return (a - b) * 2 * BPS / (a + b)
+
+
+def adaptive_offset(
+    base_bps: Decimal,
+    spread: Decimal,
+    spread_fraction: Decimal,
+    vol: Decimal | float,
+    normal_vol: Decimal | float,
+    widen: Decimal,
+) -> Decimal:
+    """The offset in bps: ``max(base_bps, spread_fraction * spread)`` (``spread`` in bps, see
+    :func:`spread_bps`), times ``widen`` (>= 1) when the realised volatility ``vol`` is above
+    its ``normal_vol``."""
+    base = _non_negative(base_bps, "base_bps")
+    width = _non_negative(spread, "spread")
+    fraction = _non_negative(spread_fraction, "spread_fraction")
+    now = _non_negative(vol, "vol")
+    normal = _positive(normal_vol, "normal_vol")
+    factor = _decimal(widen, "widen")
+    if factor < 1:
+        raise ExecutionError("widen", widen, "must be >= 1")
+    offset = max(base, fraction * width)
+    return offset * factor if now > normal else offset
+
+
+def realised_vol(
+    values: Sequence[Decimal | float | int], window: int, *, returns: bool = False
+) -> float:
+    """The realised volatility over the last ``window`` returns: ``sqrt(mean(r**2))``, per step
+    of the input (not annualised; scale by ``sqrt(steps per period)``). ``values`` are prices
+    (trade prices, bar closes, ticks: any positive scale), from which the log returns of the
+    last ``window + 1`` are taken, or with ``returns=True`` the returns themselves. Fewer values
+    than the window needs are refused."""
+    n = _int(window, "window", 1)
+    need = n if returns else n + 1
+    if len(values) < need:
+        raise ExecutionError("values", len(values), f"needs at least {need} for window={n}")
+    tail = [float(v) for v in values[len(values) - need :]]
+    if not all(math.isfinite(v) for v in tail):
+        raise ExecutionError("values", tail, "must be finite")
+    if not returns:
+        if min(tail) <= 0:
+            raise ExecutionError("values", min(tail), "prices must be positive")
+        tail = [math.log(b / a) for a, b in pairwise(tail)]
+    return math.sqrt(math.fsum(r * r for r in tail) / n)
+
+
+# ----- time of day -----------------------------------------------------------------------------
+
+
+class SessionHours(Protocol):
+    """A session's open and close (UTC epoch ns): :class:`fillforge.sim.Session` and
+    :class:`fillforge.venues.rules.DayHours` are ones."""
+
+    @property
+    def open_ns(self) -> int: ...
+
+    @property
+    def close_ns(self) -> int: ...
+
+
+class Sessions(Protocol):
+    """A venue calendar: :class:`fillforge.sim.TradingCalendar` is one."""
+
+    def session_at(self, t_ns: int) -> SessionHours | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWindow:
+    """A stretch of the session, in minutes from the open or before the close, and its
+    multiplier. ``anchor="open"``: ``[open + start_min, open + end_min)``, ``start_min <
+    end_min``. ``anchor="close"``: ``[close - start_min, close - end_min)``, ``start_min >
+    end_min`` (``("close", 30, 0)`` is the last half hour). An early close moves the windows set
+    from the close with it."""
+
+    anchor: Literal["open", "close"]
+    start_min: int
+    end_min: int
+    multiplier: Decimal
+
+    def __post_init__(self) -> None:
+        if self.anchor not in ("open", "close"):
+            raise ExecutionError("anchor", self.anchor, "must be 'open' or 'close'")
+        start = _int(self.start_min, "start_min", 0)
+        end = _int(self.end_min, "end_min", 0)
+        if (start >= end) if self.anchor == "open" else (start <= end):
+            order = "before" if self.anchor == "open" else "more minutes before the close than"
+            raise ExecutionError("start_min", start, f"must come {order} end_min={end}")
+        object.__setattr__(self, "multiplier", _non_negative(self.multiplier, "multiplier"))
+
+    def bounds(self, hours: SessionHours) -> tuple[int, int]:
+        """``[from, to)`` in UTC epoch ns for this session, kept inside it."""
+        if self.anchor == "open":
+            lo = hours.open_ns + self.start_min * NS_PER_MINUTE
+            hi = hours.open_ns + self.end_min * NS_PER_MINUTE
+        else:
+            lo = hours.close_ns - self.start_min * NS_PER_MINUTE
+            hi = hours.close_ns - self.end_min * NS_PER_MINUTE
+        return max(lo, hours.open_ns), min(hi, hours.close_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOfDayTable:
+    """Multipliers by session window (on an offset, a child size, a participation rate); the
+    first window holding the time wins, and ``default`` applies elsewhere and outside sessions.
+    The session comes from the venue calendar, so holidays and early closes come with it."""
+
+    windows: tuple[SessionWindow, ...]
+    default: Decimal = field(default=Decimal(1))
+
+    def __post_init__(self) -> None:
+        windows = tuple(self.windows)
+        for i, w in enumerate(windows):
+            if not isinstance(w, SessionWindow):
+                raise ExecutionError(f"windows[{i}]", w, "expected a SessionWindow")
+        object.__setattr__(self, "windows", windows)
+        object.__setattr__(self, "default", _non_negative(self.default, "default"))
+
+    def multiplier(self, t_ns: int, hours: SessionHours | None) -> Decimal:
+        """The multiplier at ``t_ns`` in the session ``hours`` (None: no session, the
+        default)."""
+        if hours is None or not hours.open_ns <= t_ns < hours.close_ns:
+            return self.default
+        for w in self.windows:
+            lo, hi = w.bounds(hours)
+            if lo <= t_ns < hi:
+                return w.multiplier
+        return self.default
+
+    def multiplier_at(self, t_ns: int, calendar: Sessions) -> Decimal:
+        """The multiplier at ``t_ns`` in whichever of the calendar's sessions holds it."""
+        return self.multiplier(t_ns, calendar.session_at(t_ns))
