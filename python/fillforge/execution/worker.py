@@ -1,0 +1,690 @@
+"""The worker that runs one parent order on any :class:`~fillforge.broker.Broker`.
+
+:class:`ParentWorker` cuts the parent into slices (a schedule), sends a child at each slice's
+due time, follows every child through the broker's order events, and applies the
+:class:`~fillforge.execution.parent.WorkRules` (timeout and fallback, partial-fill threshold,
+slippage limit, retries, the end time). It uses only the broker's interface: its clock, its
+timers and its event subscription, so the same worker runs on the simulated broker (in
+simulated time, deterministically) and on a live one (in wall time). The rules are in
+``docs/execution.md`` ("Working a parent").
+
+Reentrancy and threads: a broker may call back (events, timers) inside a request the worker is
+making, or from another thread. Every callback only queues its work; the queue is run by whoever
+holds the worker's lock, one item at a time, so each step sees the state the previous one left
+and no broker call is made while holding a broker callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from fillforge.broker import Broker
+from fillforge.errors import DuplicateClientOrderIdError, ExecutionError, FillforgeError
+from fillforge.execution.children import Child, Intent, Task
+from fillforge.execution.parent import (
+    Parent,
+    ParentOrder,
+    ParentRecord,
+    ParentState,
+    WorkRules,
+    child_client_order_id,
+)
+from fillforge.execution.retry import Backoff, is_transient
+from fillforge.execution.schedules import Slice, twap
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
+from fillforge.orders.order import Order
+from fillforge.time import Clock
+
+__all__ = ["ParentWorker", "Pricing", "Progress", "Schedule", "near_touch"]
+
+Pricing = Callable[[Broker, ParentOrder], Decimal | None]
+"""A child's limit price from the market (None: send it at market)."""
+Schedule = Callable[[Decimal, int, int, Decimal], list[Slice]]
+"""Slices of ``qty`` between ``start_ns`` and ``end_ns`` on a ``lot`` grid."""
+
+_ZERO = Decimal(0)
+_BPS = Decimal(10_000)
+_S = ParentState
+
+
+def near_touch(broker: Broker, parent: ParentOrder) -> Decimal | None:
+    """The default price: the near touch (the bid for a buy, the ask for a sell); None (market)
+    when the broker shows no quote on that side."""
+    q = broker.latest_quote(parent.symbol)
+    if q is None:
+        return None
+    return q.bid_price if parent.side is OrderSide.BUY else q.ask_price
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A parent's progress at ``ts``: ``filled + working + leaves == qty`` always.
+
+    ``scheduled`` is what the schedule had sent by now, ``deviation = filled - scheduled``
+    (positive: ahead). ``slippage_bps`` is the cost of the average price against the arrival
+    price, positive when it costs (a buy above, a sell below).
+    """
+
+    ts: int
+    state: ParentState
+    qty: Decimal
+    filled: Decimal
+    working: Decimal
+    leaves: Decimal
+    avg_price: Decimal | None
+    scheduled: Decimal
+    deviation: Decimal
+    arrival_price: Decimal | None
+    slippage_bps: Decimal | None
+    children: int
+    reason: str | None
+
+
+class ParentWorker:
+    """Works ``parent`` on ``broker`` (its ``instrument`` gives the grids) under ``rules``.
+
+    ``schedule`` cuts the quantity into slices (default: TWAP in ``slices`` equal parts);
+    ``pricing`` prices each child (default: :func:`near_touch`). The time is ``clock``'s (default:
+    the broker's own ``now_ns`` when it is a :class:`~fillforge.time.Clock`, as the simulated
+    broker is, else its ``clock()``). Nothing is sent before :meth:`start`. Children's client
+    order ids are ``<parent id>-c<n>``.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        parent: ParentOrder,
+        instrument: Instrument,
+        *,
+        rules: WorkRules | None = None,
+        schedule: Schedule | None = None,
+        slices: int = 1,
+        pricing: Pricing | None = None,
+        transient: Callable[[BaseException], bool] = is_transient,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(parent, ParentOrder):
+            raise ExecutionError("parent", parent, "expected a ParentOrder")
+        if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
+            raise ExecutionError("slices", slices, "expected an int >= 1")
+        parent.check(instrument)
+        self.broker = broker
+        self.instrument = instrument
+        self.rules = rules if rules is not None else WorkRules()
+        self._schedule: Schedule = schedule or (lambda q, s, e, lot: twap(q, s, e, slices, lot))
+        self._pricing = pricing or near_touch
+        self._transient = transient
+        if clock is None and isinstance(broker, Clock):
+            clock = broker
+        self._clock = clock
+        self._rec = ParentRecord(parent)
+        self._prefix = f"{parent.parent_id}-c"
+        self._children: dict[str, Child] = {}
+        self._tasks: list[Task] = []
+        self._plan: list[tuple[int, Decimal]] = []
+        self._gen = 0
+        self._timers: set[str] = set()
+        self._rejects = 0
+        self._ending = False
+        self._swept = False
+        self._arrival: Decimal | None = parent.decision_price
+        self._backoff = Backoff(
+            self.rules.backoff_ns, self.rules.max_backoff_ns, zlib.crc32(parent.parent_id.encode())
+        )
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.RLock()
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._busy = False
+
+    # ----- what users read ------------------------------------------------------------------
+
+    @property
+    def parent(self) -> Parent:
+        return self._rec.view
+
+    @property
+    def children(self) -> list[Order]:
+        """The children as the broker's orders (the live order of each replace chain)."""
+        out = []
+        for c in self._children.values():
+            if c.order_id is not None:
+                out.append(self.broker.get_order(c.order_id))
+        return out
+
+    @property
+    def filled(self) -> Decimal:
+        return sum((c.filled for c in self._children.values()), _ZERO)
+
+    @property
+    def working(self) -> Decimal:
+        return sum((c.working for c in self._children.values()), _ZERO)
+
+    @property
+    def leaves(self) -> Decimal:
+        """What is neither filled nor working at the broker."""
+        return self._rec.spec.qty - self.filled - self.working
+
+    def progress(self) -> Progress:
+        spec, now = self._rec.spec, self._now()
+        filled = self.filled
+        working = self.working
+        notional = sum((c.notional for c in self._children.values()), _ZERO)
+        avg = notional / filled if filled else None
+        scheduled = self._scheduled(now)
+        return Progress(
+            ts=now,
+            state=ParentState(self._rec.state),
+            qty=spec.qty,
+            filled=filled,
+            working=working,
+            leaves=spec.qty - filled - working,
+            avg_price=avg,
+            scheduled=scheduled,
+            deviation=filled - scheduled,
+            arrival_price=self._arrival,
+            slippage_bps=self._cost_bps(avg),
+            children=len(self._children),
+            reason=self._rec.reason,
+        )
+
+    # ----- what users do --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start working: plan the slices from now, set their timers and the end timer."""
+        with self._lock:
+            self._need("start")
+            now = self._now()
+            if self._rec.spec.end_ns <= now:
+                raise ExecutionError("end_ns", self._rec.spec.end_ns, f"already past (now {now})")
+            self._rec.fire("start")
+            self._unsubscribe = self.broker.subscribe(self._on_event)
+            if self._arrival is None:
+                self._arrival = self._mid()
+            self._replan(now)
+        self._drain()
+
+    def pause(self) -> None:
+        """Stop sending; the working children are cancelled and their remainder comes back."""
+        with self._lock:
+            self._need("pause")
+            self._rec.fire("pause")
+        self._post(lambda: self._cancel_all("pause"))
+
+    def resume(self) -> None:
+        """Work again, catching up at once with what the schedule has sent by now."""
+        with self._lock:
+            self._need("resume")
+            self._rec.fire("resume")
+        self._post(lambda: self._catch_up(self._now()))
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop for good: the working children are cancelled."""
+        with self._lock:
+            self._need("cancel")
+        self._post(lambda: self._stop("cancel", reason))
+
+    def amend(
+        self,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        end_ns: int | None = None,
+    ) -> None:
+        """Change the quantity (not below what is filled and working), the limit (children
+        resting beyond it are repriced) or the end time (after now); the rest of the schedule is
+        planned again from now. A refused change raises ExecutionError and changes nothing."""
+        with self._lock:
+            spec = self._rec.spec
+            if ParentState(self._rec.state).is_done:
+                raise ExecutionError("state", self._rec.state, "a finished parent cannot change")
+            changes: dict[str, object] = {}
+            if qty is not None:
+                floor = self.filled + self.working
+                if qty < floor:
+                    raise ExecutionError(
+                        "qty", qty, f"below what is filled and working ({floor}): pause first"
+                    )
+                changes["qty"] = qty
+            if limit_price is not None:
+                changes["limit_price"] = limit_price
+            if end_ns is not None:
+                now = self._now()
+                if isinstance(end_ns, int) and end_ns <= now:
+                    raise ExecutionError("end_ns", end_ns, f"not after now ({now})")
+                changes["end_ns"] = end_ns
+            new = ParentOrder(**{**spec.model_dump(), **changes})
+            new.check(self.instrument)
+            self._rec.spec = new
+        self._post(lambda: self._after_amend(limit_price is not None))
+
+    def close(self) -> None:
+        """Stop following the broker's events and timers (the parent's children stay as they
+        are at the broker)."""
+        with self._lock:
+            self._cancel_timers()
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+
+    # ----- the queue ------------------------------------------------------------------------
+
+    def _post(self, step: Callable[[], None]) -> None:
+        self._inbox.append(step)
+        self._drain()
+
+    def _drain(self) -> None:
+        while self._inbox:
+            if not self._lock.acquire(blocking=False):
+                return  # another thread holds it and drains what we queued
+            try:
+                if self._busy:
+                    return  # a step on this thread called out: it drains when it is back
+                self._busy = True
+                try:
+                    while self._inbox:
+                        self._inbox.popleft()()
+                finally:
+                    self._busy = False
+            finally:
+                self._lock.release()
+
+    def _need(self, trigger: str) -> None:
+        if not self._rec.allowed(trigger):
+            raise ExecutionError("state", self._rec.state, f"cannot {trigger} a parent here")
+
+    # ----- time, plan and slices ------------------------------------------------------------
+
+    def _now(self) -> int:
+        if self._clock is not None:
+            return self._clock.now_ns()
+        return self.broker.clock().timestamp_ns
+
+    def _timer(self, name: str, at_ns: int, step: Callable[[int], None]) -> None:
+        full = f"{self._rec.id}:{name}"
+
+        def fire(t: int) -> None:
+            self._timers.discard(full)
+            self._post(lambda: step(t))
+
+        if full in self._timers:
+            self.broker.cancel_timer(full)
+        self.broker.set_timer(full, fire, at_ns=max(at_ns, self._now()))
+        self._timers.add(full)
+
+    def _drop_timer(self, name: str) -> None:
+        full = f"{self._rec.id}:{name}"
+        if full in self._timers:
+            self._timers.discard(full)
+            self.broker.cancel_timer(full)
+
+    def _cancel_timers(self) -> None:
+        for full in sorted(self._timers):
+            self.broker.cancel_timer(full)
+        self._timers.clear()
+
+    def _committed(self) -> Decimal:
+        """Filled, plus what open slices hold (at the broker or about to be)."""
+        return self.filled + sum((t.remaining for t in self._tasks if not t.closed), _ZERO)
+
+    def _replan(self, now: int) -> None:
+        """Plan the rest from now: the schedule of what is not yet committed, its timers."""
+        for i in range(len(self._plan)):
+            self._drop_timer(f"s{self._gen}.{i}")
+        self._gen += 1
+        spec, lot = self._rec.spec, self.instrument.lot_size
+        base = self._committed()
+        rest = spec.qty - base
+        begin = max(now, spec.start_ns)
+        slices = self._schedule(rest, begin, spec.end_ns, lot) if rest > 0 else []
+        if sum((s.qty for s in slices), _ZERO) != rest:
+            raise ExecutionError("schedule", slices, f"the slices do not sum to {rest}")
+        plan, cum = [(now, base)], base
+        for s in slices:
+            if not begin <= s.due_ns <= spec.end_ns:
+                raise ExecutionError("schedule", s, f"due outside [{begin}, {spec.end_ns}]")
+            cum += s.qty
+            plan.append((s.due_ns, cum))
+        self._plan = plan
+        gen = self._gen
+        for i, (due, _) in enumerate(plan[1:], 1):
+            self._timer(f"s{gen}.{i}", due, self._slice_step(gen, i))
+        self._timer("end", spec.end_ns, lambda t: self._on_end())
+
+    def _scheduled(self, now: int) -> Decimal:
+        done = _ZERO
+        for due, cum in self._plan:
+            if due <= now:
+                done = cum
+        return min(done, self._rec.spec.qty)
+
+    def _slice_step(self, gen: int, i: int) -> Callable[[int], None]:
+        return lambda t: self._on_slice(gen, i)
+
+    def _on_slice(self, gen: int, i: int) -> None:
+        if gen == self._gen and self._rec.state == _S.WORKING and not self._ending:
+            self._send_deficit(self._plan[i][1])
+
+    def _catch_up(self, now: int) -> None:
+        if self._rec.state == _S.WORKING and not self._ending:
+            self._send_deficit(self._scheduled(now))
+
+    def _send_deficit(self, target: Decimal) -> None:
+        qty = self._lots(min(target, self._rec.spec.qty) - self._committed())
+        if qty > 0:
+            task = Task(qty)
+            self._tasks.append(task)
+            self._next(task)
+
+    def _after_amend(self, limit_changed: bool) -> None:
+        state = self._rec.state
+        if state in (_S.WORKING, _S.PAUSED) and not self._ending:
+            if self.filled >= self._rec.spec.qty:
+                self._finish("complete", None)
+                return
+            self._replan(self._now())
+        if limit_changed:
+            limit = self._rec.spec.limit_price
+            for c in list(self._children.values()):
+                price = c.limit_price
+                if (
+                    c.live
+                    and price is not None
+                    and limit is not None
+                    and self._beyond(price, limit)
+                ):
+                    self._cancel_child(c, "reprice")
+
+    # ----- children -------------------------------------------------------------------------
+
+    def _next(self, task: Task) -> None:
+        """Send the task's next child, or close it, by its mode and attempts (the rules)."""
+        rules = self.rules
+        if task.remaining <= 0 or self._rec.state != _S.WORKING:
+            task.closed = True
+            return
+        if task.mode == "policy" and task.attempts >= rules.max_attempts:
+            if rules.fallback == "none":
+                task.closed = True
+                return
+            task.mode = "ladder" if rules.fallback == "ladder" else "market"
+        if task.mode == "ladder":
+            if task.rung >= rules.ladder_steps:
+                task.mode = "market"
+            else:
+                task.rung += 1
+        task.attempts += 1
+        self._send(task)
+
+    def _price(self, task: Task) -> Decimal | None:
+        spec = self._rec.spec
+        if task.mode == "market":
+            return None
+        if task.mode == "policy":
+            return self._pricing(self.broker, spec)
+        q = self.broker.latest_quote(spec.symbol)
+        if q is None or q.bid_price is None or q.ask_price is None:
+            return None
+        near, far = (
+            (q.bid_price, q.ask_price) if spec.side is OrderSide.BUY else (q.ask_price, q.bid_price)
+        )
+        return near + (far - near) * task.rung / self.rules.ladder_steps
+
+    def _send(self, task: Task) -> None:
+        spec = self._rec.spec
+        price = self._price(task)
+        limit, tif = spec.limit_price, OrderTimeInForce.DAY
+        if price is None and limit is not None:
+            price, tif = limit, OrderTimeInForce.IOC  # "market" within the parent's limit
+        elif price is not None:
+            if limit is not None and self._beyond(price, limit):
+                price = limit
+            price = self._to_tick(price)
+        n = len(self._children) + 1
+        cid = child_client_order_id(spec.parent_id, n)
+        child = Child(n, cid, task, task.remaining, price, task.mode, self._now())
+        self._children[cid] = child
+        task.child = child
+        task.children.append(child)
+        request = OrderRequest(
+            symbol=spec.symbol,
+            side=spec.side,
+            type=OrderType.MARKET if price is None else OrderType.LIMIT,
+            time_in_force=tif,
+            qty=child.qty,
+            limit_price=price,
+            client_order_id=cid,
+        )
+        self._submit(child, request)
+
+    def _submit(self, child: Child, request: OrderRequest) -> None:
+        child.working = child.qty
+        try:
+            order = self.broker.submit(request)
+        except DuplicateClientOrderIdError:
+            self._adopt(child)  # an earlier try went through
+            return
+        except Exception as e:
+            child.working = _ZERO
+            if self._transient(e):
+                if self._adopt(child):
+                    return
+                self._retry(child, e, lambda: self._submit(child, request))
+                return
+            child.ended, child.status, child.reason = True, OrderStatus.DENIED, str(e)
+            self._fail(f"child {child.client_order_id} refused: {e}")
+            raise
+        child.sent = True
+        if child.order_id is None:
+            child.order_id = order.id
+        timeout = self.rules.timeout_ns
+        resting = request.type is OrderType.LIMIT and request.time_in_force is OrderTimeInForce.DAY
+        if timeout is not None and resting:
+            self._timer(f"t{child.n}", self._now() + timeout, lambda t: self._on_timeout(child))
+
+    def _adopt(self, child: Child) -> bool:
+        try:
+            order = self.broker.get_order_by_client_id(child.client_order_id)
+        except LookupError:
+            return False
+        child.sent, child.order_id = True, order.id
+        if not child.ended:
+            child.working = order.leaves_qty
+        return True
+
+    def _retry(self, child: Child, e: BaseException, again: Callable[[], None]) -> None:
+        if child.retries >= self.rules.max_retries:
+            child.ended, child.status, child.reason = True, OrderStatus.DENIED, str(e)
+            self._fail(f"child {child.client_order_id}: {e} after {child.retries} retries")
+            return
+        delay = self._backoff.delay_ns(child.retries)
+        child.retries += 1
+        self._timer(f"r{child.n}", self._now() + delay, lambda t: again())
+
+    def _cancel_child(self, child: Child, intent: Intent) -> None:
+        child.intent = intent
+        if child.ended:
+            return
+        if not child.sent:  # waiting to be sent again: it never will be
+            self._drop_timer(f"r{child.n}")
+            child.ended, child.status = True, OrderStatus.CANCELED
+            self._child_ended(child)
+            return
+        if child.cancel_asked or child.order_id is None:
+            return
+        child.cancel_asked = True
+        self._send_cancel(child)
+
+    def _send_cancel(self, child: Child) -> None:
+        assert child.order_id is not None
+        try:
+            self.broker.cancel(child.order_id)
+        except FillforgeError as e:
+            if self._transient(e):
+                self._retry(child, e, lambda: self._send_cancel(child))
+            # otherwise the order has ended or is ending: its event tells
+        except Exception as e:
+            if not self._transient(e):
+                raise
+            self._retry(child, e, lambda: self._send_cancel(child))
+
+    def _cancel_all(self, intent: Intent) -> None:
+        for c in list(self._children.values()):
+            if not c.ended:
+                self._cancel_child(c, intent)
+        for t in self._tasks:
+            if t.child is None or t.child.ended:
+                t.closed = True
+
+    # ----- events ---------------------------------------------------------------------------
+
+    def _on_event(self, e: OrderEvent) -> None:
+        cid = e.client_order_id
+        if not cid.startswith(self._prefix):
+            return
+        self._post(lambda: self._apply(e))
+
+    def _apply(self, e: OrderEvent) -> None:
+        child = self._children.get(e.client_order_id)
+        if child is None:
+            return
+        filled, ended = child.apply(e)
+        if e.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
+            self._rejects = 0
+        if filled:
+            self._on_fill()
+        if ended:
+            self._child_ended(child)
+
+    def _on_fill(self) -> None:
+        if self._rec.state not in (_S.WORKING, _S.PAUSED):
+            return
+        spec = self._rec.spec
+        if self.filled >= spec.qty:
+            self._finish("complete", None)
+            return
+        limit = self.rules.slippage_limit_bps
+        cost = self._cost_bps(self.progress().avg_price)
+        if limit is not None and cost is not None and cost > limit:
+            why = f"slippage {cost:.2f} bps past the limit {limit} bps (arrival {self._arrival})"
+            self._stop("cancel", why)
+
+    def _child_ended(self, child: Child) -> None:
+        self._drop_timer(f"t{child.n}")
+        task = child.task
+        if task.child is child:
+            task.child = None
+        if child.status is OrderStatus.REJECTED:
+            self._rejects += 1
+            if self._rejects >= self.rules.max_rejects:
+                self._fail(f"{self._rejects} children rejected in a row: {child.reason}")
+        state = self._rec.state
+        if (
+            state != _S.WORKING
+            or child.intent in ("accept", "pause", "stop", "end")
+            or child.status is OrderStatus.FILLED
+            or (task.mode == "market" and child.intent != "reprice")
+            or self._ending
+        ):
+            task.closed = True
+        elif not task.closed:
+            if child.intent == "reprice":
+                task.attempts -= 1
+                if task.mode == "ladder":
+                    task.rung -= 1
+            self._next(task)
+        self._settle()
+
+    def _on_timeout(self, child: Child) -> None:
+        if not child.live or child.cancel_asked:
+            return
+        task, t = child.task, self.rules.partial_threshold
+        accept = t is not None and task.filled >= task.qty * t
+        self._cancel_child(child, "accept" if accept else "retry")
+
+    # ----- the end --------------------------------------------------------------------------
+
+    def _on_end(self) -> None:
+        state = self._rec.state
+        if state == _S.PAUSED:
+            self._stop("cancel", "the end time came while paused")
+        elif state == _S.WORKING:
+            self._ending = True
+            self._cancel_all("end")
+            self._settle()
+
+    def _settle(self) -> None:
+        """After a child ends: at the end time, sweep the remainder once, then finish; a
+        finished parent stops following the broker once no child works."""
+        busy = any(c.live for c in self._children.values()) or any(
+            t.child is not None and not t.child.ended for t in self._tasks if not t.closed
+        )
+        if self._ending and not busy and self._rec.state == _S.WORKING:
+            rest = self._lots(self._rec.spec.qty - self.filled)
+            if rest > 0 and self.rules.at_end == "market" and not self._swept:
+                self._swept = True
+                task = Task(rest, mode="market")
+                self._tasks.append(task)
+                task.attempts = 1
+                self._send(task)
+                return
+            if rest > 0:
+                self._finish("cancel", f"the end time came with {rest} unfilled")
+            else:
+                self._finish("complete", None)
+            return
+        if ParentState(self._rec.state).is_done and not busy:
+            self.close()
+
+    def _stop(self, trigger: str, reason: str) -> None:
+        if self._rec.allowed(trigger):
+            self._finish(trigger, reason)
+            self._cancel_all("stop")
+
+    def _fail(self, reason: str) -> None:
+        if self._rec.allowed("fail"):
+            self._finish("fail", reason)
+            self._cancel_all("stop")
+
+    def _finish(self, trigger: str, reason: str | None) -> None:
+        self._rec.fire(trigger, reason, self._now())
+        self._cancel_timers()
+        if not any(c.live for c in self._children.values()):
+            self.close()
+
+    # ----- prices ---------------------------------------------------------------------------
+
+    def _mid(self) -> Decimal | None:
+        q = self.broker.latest_quote(self._rec.spec.symbol)
+        if q is None or q.bid_price is None or q.ask_price is None:
+            return None
+        return (q.bid_price + q.ask_price) / 2
+
+    def _cost_bps(self, avg: Decimal | None) -> Decimal | None:
+        arrival = self._arrival
+        if avg is None or arrival is None:
+            return None
+        sign = 1 if self._rec.spec.side is OrderSide.BUY else -1
+        return sign * (avg - arrival) / arrival * _BPS
+
+    def _beyond(self, price: Decimal, limit: Decimal) -> bool:
+        """Whether ``price`` is worse for us than ``limit``."""
+        return price > limit if self._rec.spec.side is OrderSide.BUY else price < limit
+
+    def _to_tick(self, price: Decimal) -> Decimal:
+        """Onto the tick grid, in the protective direction (a buy down, a sell up)."""
+        tick = self.instrument.tick_size
+        how = ROUND_FLOOR if self._rec.spec.side is OrderSide.BUY else ROUND_CEILING
+        return (price / tick).to_integral_value(how) * tick
+
+    def _lots(self, qty: Decimal) -> Decimal:
+        lot = self.instrument.lot_size
+        return max((qty / lot).to_integral_value(ROUND_FLOOR) * lot, _ZERO)
+
+    def __repr__(self) -> str:
+        return f"ParentWorker({self._rec.view!r}, filled={self.filled}, working={self.working})"
