@@ -1,8 +1,9 @@
 """fillforge against a plain-Python ``sortedcontainers`` book, on one seeded workload.
 
-Run: ``python benches/compare_books.py [--ops 200000] [--seed 7] [--repeats 5] [--json]``.
+Run: ``python benches/compare_books.py [--ops 200000] [--seed 7] [--repeats 5] [--deep] [--json]``.
 
-The workload (numpy ``Generator``, seeded) is generated once, then replayed by every contestant:
+The workload (numpy ``Generator``, seeded; :data:`SHALLOW`) is generated once, then replayed by
+every contestant:
 
 - 60% new GTC limit orders around a fixed mid, offset from it by a normally distributed number
   of ticks (mostly passive, some crossing);
@@ -32,6 +33,14 @@ timed):
 After timing, (c), (d) and (e) must agree exactly on every outcome, every fill and the final book
 (both sides' depth, each resting order's price, size and queue position), and on the number of
 rejected cancels; the script exits non-zero otherwise.
+
+``--deep`` adds a second workload, :data:`DEEP` (issue 15's deep book): the same generator with
+70% limit orders offset by round(N(5.5, 6)) ticks (more passive), 20% cancels, always of any
+earlier limit id (no live targeting, so most hit orders already gone or still resting deep in
+the queue), 10% takers as above. About 38,000 orders rest at the end of 200,000 ops, on ~27
+levels a side. Only the batch API is timed on it, alternately with the shallow batch in the same
+process (best of ``--repeats`` each), so the ratio deep/shallow is the figure to compare across
+machines; the deep workload is checked like the shallow one first.
 """
 
 from __future__ import annotations
@@ -59,8 +68,29 @@ LIMIT, IOC, MARKET, CANCEL = 0, 1, 2, 3  # workload kinds
 REJECTED = int(Status.REJECTED)
 MID = 10_000
 TARGET_RESTING = 300
-OFFSET_MEAN, OFFSET_SD = 2.0, 6.0  # limit offsets from the mid, in ticks (> 0: passive)
 IOC_THROUGH = 5  # IOC limits are priced this many ticks through the mid
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The parameters of a workload; the rest of the generator is fixed.
+
+    A uniform draw ``u`` below ``limit`` makes a GTC limit order, else below ``cancel`` a cancel,
+    else below ``ioc`` an IOC limit, else a market order. Limit orders sit round(N(offset_mean,
+    offset_sd)) ticks from the mid toward the passive side. While more than ``target_resting``
+    orders rest a cancel targets a live order (``None``: never, always any earlier limit id).
+    """
+
+    limit: float
+    cancel: float
+    ioc: float
+    offset_mean: float
+    offset_sd: float
+    target_resting: int | None
+
+
+SHALLOW = Shape(0.6, 0.9, 0.95, 2.0, 6.0, TARGET_RESTING)
+DEEP = Shape(0.7, 0.9, 0.95, 5.5, 6.0, None)
 
 OpRow = tuple[int, int, int, int, int]  # (kind, order_id, side, price, qty)
 
@@ -91,12 +121,16 @@ def to_columns(rows: list[OpRow]) -> dict[str, np.ndarray]:
     }
 
 
-def generate(n: int, seed: int) -> Workload:
+def generate(n: int, seed: int, shape: Shape = SHALLOW) -> Workload:
     rng = np.random.default_rng(seed)
     u = rng.random(n)
-    kinds = np.where(u < 0.6, LIMIT, np.where(u < 0.9, CANCEL, np.where(u < 0.95, IOC, MARKET)))
+    kinds = np.where(
+        u < shape.limit,
+        LIMIT,
+        np.where(u < shape.cancel, CANCEL, np.where(u < shape.ioc, IOC, MARKET)),
+    )
     sides = np.where(rng.random(n) < 0.5, 1, -1)
-    offsets = np.rint(rng.normal(OFFSET_MEAN, OFFSET_SD, n)).astype(np.int64)
+    offsets = np.rint(rng.normal(shape.offset_mean, shape.offset_sd, n)).astype(np.int64)
     limit_qty = rng.integers(1, 11, n)
     taker_qty = rng.integers(1, 11, n) * 4
     picks = rng.random(n)
@@ -122,7 +156,7 @@ def generate(n: int, seed: int) -> Workload:
             kind = LIMIT
         side = int(sides[i])
         if kind == CANCEL:
-            if len(live) > TARGET_RESTING:
+            if shape.target_resting is not None and len(live) > shape.target_resting:
                 oid = live[int(picks[i] * len(live))]
             else:
                 oid = submitted[int(picks[i] * len(submitted))]
@@ -421,11 +455,73 @@ def print_table(table: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     console.print(t)
 
 
+DEEP_CAPACITY = 40_000  # the deep workload's resting orders, rounded up
+
+
+def measure_deep(
+    shallow: Workload, deep: Workload, repeats: int, capacity: int
+) -> list[dict[str, Any]]:
+    """Batch rates on both workloads, taking turns in each round; best of ``repeats`` each."""
+    runs: dict[str, tuple[Workload, int]] = {
+        "fillforge batch, shallow": (shallow, capacity),
+        "fillforge batch, deep": (deep, capacity),
+        f"fillforge batch, deep, capacity={DEEP_CAPACITY:,}": (deep, DEEP_CAPACITY),
+    }
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, (work, cap) in runs.items():
+            cols = work.columns
+            t, _ = best_of(
+                1, lambda cap=cap: OrderBook(capacity=cap), lambda b, c=cols: run_batch(c, b)
+            )
+            best[name] = min(t, best.get(name, t))
+    base = best["fillforge batch, shallow"]
+    table = []
+    for name, t in best.items():
+        n = len(runs[name][0].rows)
+        table.append(
+            {
+                "name": name,
+                "best_s": t,
+                "ops_per_s": n / t,
+                "ns_per_op": t / n * 1e9,
+                "vs_shallow_batch": (n / t) / (len(shallow.rows) / base),
+            }
+        )
+    return table
+
+
+def print_deep(table: list[dict[str, Any]], checked: dict[str, Any], repeats: int) -> None:
+    print(
+        f"deep book: {checked['resting_at_end']:,} orders resting at the end on "
+        f"{checked['levels_at_end'][0]}/{checked['levels_at_end'][1]} levels, "
+        f"{checked['fills']:,} fills, {checked['rejected_cancels']:,} rejected cancels; "
+        f"batch only, taking turns with the shallow batch, best of {repeats}"
+    )
+    headers = ["contestant", "best s", "ops/s", "ns/op", "vs shallow batch (x)"]
+    body = [
+        [
+            r["name"],
+            f"{r['best_s']:.4f}",
+            f"{r['ops_per_s']:,.0f}",
+            f"{r['ns_per_op']:,.0f}",
+            f"{r['vs_shallow_batch']:.2f}",
+        ]
+        for r in table
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *body, strict=True)]
+    for line in (headers, *body):
+        print("  ".join(str(x).rjust(w) for x, w in zip(line, widths, strict=True)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--deep", action="store_true", help="also time the batch on the deep workload (DEEP)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     if args.repeats < 3:
@@ -459,11 +555,16 @@ def main(argv: list[str] | None = None) -> int:
         lambda b: run_batch(to_columns(rows), b),
     )
 
+    deep: Workload | None = None
     try:
         checked = check(work, n_ids)
+        if args.deep:
+            deep = generate(args.ops, args.seed, DEEP)
+            deep_checked = check(deep, int(deep.columns["order_id"].max()))
     except MismatchError as e:
         print(f"MISMATCH: {e}", file=sys.stderr)
         return 1
+    deep_table = measure_deep(work, deep, args.repeats, capacity) if deep is not None else None
 
     table = report(results, n)
     meta = {
@@ -476,10 +577,14 @@ def main(argv: list[str] | None = None) -> int:
         "resting_max": max(work.resting_trace, default=0),
         "check": checked,
     }
+    if deep_table is not None:
+        meta["deep"] = {"check": deep_checked, "results": deep_table}
     if args.json:
         print(json.dumps({**meta, "results": table}))
     else:
         print_table(table, meta)
+        if deep_table is not None:
+            print_deep(deep_table, deep_checked, args.repeats)
     return 0
 
 

@@ -11,10 +11,12 @@ use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput, OpKind};
 use fillforge_core::replay::{lobster, read_maybe_gz};
 use fillforge_core::{Book, BookConfig, BtreeLevels, LevelMap, OrderRequest, Side, TimeInForce, VecLevels};
 
-/// The comparison workload, the same shape as `benches/compare_books.py` (which documents it):
-/// 60% GTC limit orders around a fixed mid, offset by round(N(2, 6)) ticks toward the passive
-/// side; 30% cancels (of a live order while more than 300 rest, else of any earlier limit id);
-/// 10% takers, half IOC limits 5 ticks through the mid, half market orders, for 4-40 lots.
+/// The comparison workload, the same shape as `benches/compare_books.py` (which documents it).
+/// [`SHALLOW`]: 60% GTC limit orders around a fixed mid, offset by round(N(2, 6)) ticks toward the
+/// passive side; 30% cancels (of a live order while more than 300 rest, else of any earlier limit
+/// id); 10% takers, half IOC limits 5 ticks through the mid, half market orders, for 4-40 lots.
+/// [`DEEP`]: the same generator with 70% limits offset by round(N(5.5, 6)), 20% cancels, always of
+/// any earlier limit id, 10% takers; about 38k orders rest at the end of 200k ops.
 /// Live cancel targets come from simulating the workload on the book itself while generating.
 pub struct Workload {
     pub op: Vec<u8>,
@@ -23,6 +25,8 @@ pub struct Workload {
     pub price: Vec<i64>,
     pub qty: Vec<i64>,
     pub tif: Vec<u8>,
+    /// Orders resting once every op has been applied.
+    pub resting_at_end: usize,
 }
 
 struct Rng(u64);
@@ -47,7 +51,28 @@ impl Rng {
     }
 }
 
-pub fn workload(n: usize, seed: u64) -> Workload {
+/// The parameters of a workload; the rest of the generator is fixed.
+pub struct Shape {
+    /// A uniform draw `u` below `limit` makes a GTC limit order, else below `cancel` a cancel,
+    /// else below `ioc` an IOC limit, else a market order (cumulative, as in the Python script).
+    pub limit: f64,
+    pub cancel: f64,
+    pub ioc: f64,
+    /// Limit offsets from the mid toward the passive side: round(N(mean, sd)) ticks.
+    pub offset_mean: f64,
+    pub offset_sd: f64,
+    /// While more orders than this rest, a cancel targets a live order; `None`: never.
+    pub target_resting: Option<usize>,
+}
+
+/// About 280 orders resting on average.
+pub const SHALLOW: Shape =
+    Shape { limit: 0.6, cancel: 0.9, ioc: 0.95, offset_mean: 2.0, offset_sd: 6.0, target_resting: Some(300) };
+/// About 38k orders resting at the end of 200k ops (issue 15's deep book).
+pub const DEEP: Shape =
+    Shape { limit: 0.7, cancel: 0.9, ioc: 0.95, offset_mean: 5.5, offset_sd: 6.0, target_resting: None };
+
+pub fn workload(n: usize, seed: u64, shape: &Shape) -> Workload {
     const MID: i64 = 10_000;
     let mut r = Rng(seed | 1);
     let mut w = Workload {
@@ -57,6 +82,7 @@ pub fn workload(n: usize, seed: u64) -> Workload {
         price: Vec::with_capacity(n),
         qty: Vec::with_capacity(n),
         tif: Vec::with_capacity(n),
+        resting_at_end: 0,
     };
     let mut sim: Book<VecLevels> = Book::default();
     let mut submitted: Vec<u64> = Vec::new();
@@ -66,23 +92,25 @@ pub fn workload(n: usize, seed: u64) -> Workload {
         let u = r.unit();
         let side: i8 = if r.unit() < 0.5 { 1 } else { -1 };
         let s = if side == 1 { Side::Buy } else { Side::Sell };
-        let (op, id, price, qty, tif) = if (0.6..0.9).contains(&u) && !submitted.is_empty() {
-            live.retain(|&id| sim.order(id).is_some());
-            let id = if live.len() > 300 {
-                live[r.below(live.len())]
-            } else {
-                submitted[r.below(submitted.len())]
+        let (op, id, price, qty, tif) = if (shape.limit..shape.cancel).contains(&u) && !submitted.is_empty() {
+            if shape.target_resting.is_some() {
+                live.retain(|&id| sim.order(id).is_some());
+            }
+            let id = match shape.target_resting {
+                Some(target) if live.len() > target => live[r.below(live.len())],
+                _ => submitted[r.below(submitted.len())],
             };
             let _ = sim.cancel(id);
             (OpKind::Cancel, id, 0, 0, TimeInForce::Gtc)
-        } else if u < 0.9 {
-            let off = r.normal().mul_add(6.0, 2.0).round() as i64;
+        } else if u < shape.cancel {
+            let off = r.normal().mul_add(shape.offset_sd, shape.offset_mean).round() as i64;
             let (id, price, qty) = (next_id, MID - i64::from(side) * off, 1 + r.below(10) as i64);
             next_id += 1;
             submitted.push(id);
             if sim
                 .submit(OrderRequest::limit(id, s, price, qty as u64, TimeInForce::Gtc))
                 .is_ok_and(|x| x.remaining > 0)
+                && shape.target_resting.is_some()
             {
                 live.push(id);
             }
@@ -90,7 +118,7 @@ pub fn workload(n: usize, seed: u64) -> Workload {
         } else {
             let (id, qty) = (next_id, 4 * (1 + r.below(10) as i64));
             next_id += 1;
-            if u < 0.95 {
+            if u < shape.ioc {
                 let price = MID + i64::from(side) * 5;
                 let _ = sim.submit(OrderRequest::limit(id, s, price, qty as u64, TimeInForce::Ioc));
                 (OpKind::Limit, id, price, qty, TimeInForce::Ioc)
@@ -107,6 +135,7 @@ pub fn workload(n: usize, seed: u64) -> Workload {
         w.qty.push(qty);
         w.tif.push(tif as u8);
     }
+    w.resting_at_end = sim.len();
     w
 }
 
@@ -134,46 +163,49 @@ fn run_direct<L: LevelMap>(book: &mut Book<L>, w: &Workload) -> u64 {
 }
 
 fn bench_workload(c: &mut Criterion) {
-    let w = workload(200_000, 7);
-    let mut g = c.benchmark_group("mixed_200k");
-    g.throughput(Throughput::Elements(w.op.len() as u64));
-    g.bench_function("vec_levels", |b| {
-        let mut book: Book<VecLevels> = Book::with_capacity(BookConfig::default(), 1024);
-        b.iter(|| {
-            book.reset();
-            black_box(run_direct(&mut book, &w))
-        })
-    });
-    g.bench_function("btree_levels", |b| {
-        let mut book: Book<BtreeLevels> = Book::with_capacity(BookConfig::default(), 1024);
-        b.iter(|| {
-            book.reset();
-            black_box(run_direct(&mut book, &w))
-        })
-    });
-    g.bench_function("batch_api", |b| {
-        let mut book: Book<VecLevels> = Book::with_capacity(BookConfig::default(), 1024);
-        let input = BatchInput {
-            op: &w.op,
-            order_id: &w.id,
-            side: &w.side,
-            price: &w.price,
-            qty: &w.qty,
-            tif: Some(&w.tif),
-            stop_price: None,
-            post_only: None,
-        };
-        b.iter_batched(
-            || BatchOutput::with_capacity(w.op.len()),
-            |mut out| {
+    for (name, shape) in [("mixed_200k", &SHALLOW), ("deep_200k", &DEEP)] {
+        let w = workload(200_000, 7, shape);
+        eprintln!("{name}: {} orders rest at the end", w.resting_at_end);
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(w.op.len() as u64));
+        g.bench_function("vec_levels", |b| {
+            let mut book: Book<VecLevels> = Book::with_capacity(BookConfig::default(), 1024);
+            b.iter(|| {
                 book.reset();
-                apply_batch(&mut book, &input, &mut out);
-                out
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
+                black_box(run_direct(&mut book, &w))
+            })
+        });
+        g.bench_function("btree_levels", |b| {
+            let mut book: Book<BtreeLevels> = Book::with_capacity(BookConfig::default(), 1024);
+            b.iter(|| {
+                book.reset();
+                black_box(run_direct(&mut book, &w))
+            })
+        });
+        g.bench_function("batch_api", |b| {
+            let mut book: Book<VecLevels> = Book::with_capacity(BookConfig::default(), 1024);
+            let input = BatchInput {
+                op: &w.op,
+                order_id: &w.id,
+                side: &w.side,
+                price: &w.price,
+                qty: &w.qty,
+                tif: Some(&w.tif),
+                stop_price: None,
+                post_only: None,
+            };
+            b.iter_batched(
+                || BatchOutput::with_capacity(w.op.len()),
+                |mut out| {
+                    book.reset();
+                    apply_batch(&mut book, &input, &mut out);
+                    out
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        g.finish();
+    }
 }
 
 /// The shipped GOOG level-10 pair, or the `../shared` copy.
