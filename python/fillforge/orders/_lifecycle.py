@@ -101,7 +101,8 @@ class OrderRecord:
 
     @property
     def status(self) -> OrderStatus:
-        return S(self.state)
+        # ``state`` is always an OrderStatus member (the machine's state_type): no lookup.
+        return self.state  # type: ignore[return-value]
 
     @property
     def leaves_qty(self) -> Decimal:

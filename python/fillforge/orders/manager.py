@@ -25,7 +25,7 @@ from fillforge.errors import (
     UnknownOrderIdError,
 )
 from fillforge.orders._lifecycle import OrderRecord
-from fillforge.orders.enums import EventKind, OrderClass, OrderStatus, OrderType
+from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderClass, OrderStatus, OrderType
 from fillforge.orders.groups import GroupRecord, LegAction, OrderGroup
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
@@ -52,7 +52,8 @@ class EventStream:
 
     def push(self, event: OrderEvent) -> None:
         self._buf.append(event)
-        self._wake()
+        if self._waiter is not None:  # someone may be waiting (async): wake them
+            self._wake()
 
     def close(self) -> None:
         self.closed = True
@@ -132,7 +133,7 @@ class OrderManager:
         oid = event.order_id
         o = self.orders.get(oid)
         if o is not None:
-            if event.status.is_open:
+            if event.status in OPEN_STATUSES:
                 self._open.setdefault(oid, o)
             else:
                 self._open.pop(oid, None)
@@ -161,7 +162,7 @@ class OrderManager:
         return [
             o
             for o in self._open.values()
-            if OrderStatus(o.state).is_open and (symbol is None or o.symbol == symbol)
+            if o.state in OPEN_STATUSES and (symbol is None or o.symbol == symbol)
         ]
 
     def with_status(self, *statuses: OrderStatus) -> list[Order]:

@@ -106,16 +106,15 @@ class FrozenModel(BaseModel):
         Without ``fields_set`` every field counts as set; the set is shared by the class's
         adopted instances (pydantic copies it before any update, and these models are frozen).
         """
-        m = cls.__new__(cls)
-        _set = object.__setattr__
-        _set(m, "__dict__", data)
+        m = _new(cls)
+        _set_dict(m, data)
         if fields_set is None:
             fields_set = _ALL_SET.get(cls)
             if fields_set is None:
                 fields_set = _ALL_SET[cls] = set(cls.model_fields)
-        _set(m, "__pydantic_fields_set__", fields_set)
-        _set(m, "__pydantic_extra__", None)
-        _set(m, "__pydantic_private__", None)
+        _set_fields_set(m, fields_set)
+        _set_extra(m, None)
+        _set_private(m, None)
         return m
 
     @classmethod
@@ -134,6 +133,14 @@ class FrozenModel(BaseModel):
         except ValidationError as e:
             raise _as_fillforge_error(e) from None
 
+
+# ``adopt``'s steps, looked up once: BaseModel's slots set directly (no attribute lookup, no
+# frozen-model __setattr__), an instance made without __init__.
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 _SPECS: dict[type[FrozenModel], tuple[dict[str, Any], tuple[str, ...]]] = {}
 _ALL_SET: dict[type[FrozenModel], set[str]] = {}

@@ -151,7 +151,8 @@ class Order:
 
     @property
     def status(self) -> OrderStatus:
-        return OrderStatus(self._r.state)
+        # The record's state is always an OrderStatus member (the machine's state_type).
+        return self._r.state  # type: ignore[return-value]
 
     @property
     def order_qty(self) -> Decimal:

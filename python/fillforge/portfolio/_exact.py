@@ -31,9 +31,11 @@ def total(values: Iterable[Decimal]) -> Decimal:
 def decimal_or_none(value: object) -> Decimal | None:
     """``value`` as a finite Decimal, or None. Ints and numeric strings convert exactly; floats
     are refused (binary rounding has no place in money) and so are bools."""
+    if value.__class__ is Decimal:  # the common case, first
+        return value if value.is_finite() else None
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | str):
+    if isinstance(value, (int, str)):
         try:
             value = Decimal(value)
         except InvalidOperation:
@@ -45,6 +47,8 @@ def decimal_or_none(value: object) -> Decimal | None:
 
 def positive(field: str, value: object) -> Decimal:
     """``value`` as a Decimal > 0, else :class:`~fillforge.errors.OrderValidationError`."""
+    if value.__class__ is Decimal and value.is_finite() and value > 0:
+        return value
     d = decimal_or_none(value)
     if d is None or d <= 0:
         raise OrderValidationError(field, value, "must be a finite Decimal greater than 0")
@@ -52,6 +56,8 @@ def positive(field: str, value: object) -> Decimal:
 
 
 def side_of(side: OrderSide | str) -> OrderSide:
+    if side.__class__ is OrderSide:  # already a member: no lookup by value
+        return side
     try:
         return OrderSide(side)
     except ValueError:

@@ -50,6 +50,16 @@ MarkSource = Callable[[str], Decimal | None]
 # rounded amount leaves the basis and enters realised P&L.
 _COST_PLACES: Final = 12
 _COST_QUANTUM: Final = Decimal(1).scaleb(-_COST_PLACES)
+# CTX's operations, called directly on the hot paths (entering a localcontext per fill costs
+# more than the arithmetic it guards).
+_add, _sub, _mul, _div, _neg, _abs = (
+    CTX.add,
+    CTX.subtract,
+    CTX.multiply,
+    CTX.divide,
+    CTX.minus,
+    CTX.abs,
+)
 
 
 class _Book:
@@ -129,28 +139,30 @@ class Ledger:
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = _Book()
-        with _localcontext(CTX):
-            s = q if side is OrderSide.BUY else -q
-            q0, c0 = book.qty, book.cost
-            self._cash -= s * p + f
-            self._fees += f
-            realized = ZERO
-            if q0 == 0 or (q0 > 0) == (s > 0):
-                book.qty, book.cost = q0 + s, c0 + s * p
+        # Every operation in CTX (exact), called on it rather than entered per fill.
+        s = q if side is OrderSide.BUY else _neg(q)
+        q0, c0 = book.qty, book.cost
+        bought = _mul(s, p)
+        self._cash = _sub(self._cash, _add(bought, f))
+        self._fees = _add(self._fees, f)
+        realized = ZERO
+        if q0 == 0 or (q0 > 0) == (s > 0):
+            book.qty, book.cost = _add(q0, s), _add(c0, bought)
+        else:
+            held = _abs(q0)
+            closing = min(q, held)
+            if closing == held:
+                removed = c0
             else:
-                closing = min(q, abs(q0))
-                if closing == abs(q0):
-                    removed = c0
-                else:
-                    removed = c0 * closing / abs(q0)
-                    if _exponent(removed) < -_COST_PLACES:
-                        removed = removed.quantize(_COST_QUANTUM)
-                signed_closing = closing if s > 0 else -closing
-                realized = -(signed_closing * p) - removed
-                rest = s - signed_closing  # what is left after closing: opens the other way
-                book.qty = q0 + s
-                book.cost = c0 - removed + rest * p
-                book.realized += realized
+                removed = _div(_mul(c0, closing), held)
+                if _exponent(removed) < -_COST_PLACES:
+                    removed = removed.quantize(_COST_QUANTUM, context=CTX)
+            signed_closing = closing if s > 0 else _neg(closing)
+            realized = _sub(_neg(_mul(signed_closing, p)), removed)
+            rest = _sub(s, signed_closing)  # what is left after closing: opens the other way
+            book.qty = _add(q0, s)
+            book.cost = _add(_sub(c0, removed), _mul(rest, p))
+            book.realized = _add(book.realized, realized)
         if book.mark is None:
             book.mark = p
         return realized
@@ -253,15 +265,14 @@ class Ledger:
     def values(self) -> tuple[Decimal, Decimal]:
         """(long market value, short market value as a positive amount), in one pass."""
         long = short = ZERO
-        with _localcontext(CTX):
-            for s, b in self._books.items():
-                if b.qty:
-                    mark = self._mark(s, b)
-                    assert mark is not None  # an open position has an entry price
-                    if b.qty > 0:
-                        long += b.qty * mark
-                    else:
-                        short -= b.qty * mark
+        for s, b in self._books.items():
+            if b.qty:
+                mark = self._mark(s, b)
+                assert mark is not None  # an open position has an entry price
+                if b.qty > 0:
+                    long = _add(long, _mul(b.qty, mark))
+                else:
+                    short = _sub(short, _mul(b.qty, mark))
         return long, short
 
     def qty(self, symbol: str) -> Decimal:

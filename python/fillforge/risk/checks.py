@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from decimal import localcontext as _localcontext
 from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from fillforge.errors import (
@@ -56,6 +55,8 @@ __all__ = [
 WASH_MESSAGE: Final = "potential wash trade detected. use complex orders"
 _WASHABLE: Final = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _T = TypeVar("_T")
+# Exact arithmetic in the shared context, without entering it per call.
+_add, _sub, _mul = CTX.add, CTX.subtract, CTX.multiply
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +90,8 @@ class RiskContext:
     def buying_power(self) -> Decimal:
         """``max(0, equity * leverage - gross_exposure - reserved)``."""
         long, short = self.ledger.values()
-        with _localcontext(CTX):
-            equity = self.ledger.cash + long - short
-            bp = equity * self.leverage - (long + short) - self.book.reserved
+        equity = _sub(_add(self.ledger.cash, long), short)
+        bp = _sub(_sub(_mul(equity, self.leverage), _add(long, short)), self.book.reserved)
         return max(bp, ZERO)
 
     def opening(self, intent: OrderIntent) -> Decimal:
@@ -201,9 +201,8 @@ class ShortLimitCheck:
         if limit is None or intent.side is not OrderSide.SELL or not context.opening(intent):
             return
         q, pos = intent.qty, context.ledger.qty(intent.symbol)
-        with _localcontext(CTX):
-            selling = q + context.book.open_qty(intent.symbol, OrderSide.SELL)
-            short = max(selling - max(pos, ZERO), ZERO) + max(-pos, ZERO)
+        selling = _add(q, context.book.open_qty(intent.symbol, OrderSide.SELL))
+        short = _add(max(_sub(selling, max(pos, ZERO)), ZERO), max(-pos, ZERO))
         if short > limit:
             raise NotShortableError(
                 "qty",
@@ -223,8 +222,7 @@ class BuyingPowerCheck:
     name = "buying_power"
 
     def check(self, intent: OrderIntent, context: RiskContext) -> None:
-        with _localcontext(CTX):
-            needed = context.opening(intent) * intent.price
+        needed = _mul(context.opening(intent), intent.price)
         if needed:
             available = context.buying_power
             if needed > available:

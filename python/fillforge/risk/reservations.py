@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from decimal import localcontext as _localcontext
 from typing import Annotated
 
 from pydantic import Field
@@ -33,6 +32,10 @@ from fillforge.portfolio._exact import CTX, ZERO, check_symbol, positive, side_o
 __all__ = ["Reservation", "ReservationBook"]
 
 _Key = tuple[str, OrderSide]
+# Exact arithmetic in the shared context, without entering it per call (a localcontext costs
+# more than the sum it guards).
+_add, _sub, _mul = CTX.add, CTX.subtract, CTX.multiply
+_SELL = OrderSide.SELL
 
 
 class Reservation(FrozenModel):
@@ -63,7 +66,7 @@ class ReservationBook:
     def capacity(self, symbol: str, side: OrderSide) -> Decimal:
         """How much a ``side`` order in ``symbol`` can trade before it opens a position."""
         qty = self._position(symbol)
-        return max(qty if side is OrderSide.SELL else -qty, ZERO)
+        return max(qty if side is _SELL else -qty, ZERO)
 
     def open_qty(self, symbol: str, side: OrderSide) -> Decimal:
         """The unfilled quantity of the open ``side`` orders in ``symbol``."""
@@ -72,18 +75,17 @@ class ReservationBook:
     def opening(self, symbol: str, side: OrderSide, qty: Decimal) -> Decimal:
         """The part of a new ``qty`` that would open or extend a position: what the position
         cannot absorb after the earlier open orders on the same side have reduced it."""
-        with _localcontext(CTX):
-            capacity = max(self.capacity(symbol, side) - self.open_qty(symbol, side), ZERO)
-            return qty - min(qty, capacity)
+        pos = self._position(symbol)
+        capacity = _sub(pos if side is _SELL else -pos, self._open.get((symbol, side), ZERO))
+        return _sub(qty, min(qty, capacity)) if capacity > 0 else qty
 
     @property
     def reserved(self) -> Decimal:
         """Buying power held by open orders: the part of each that would not reduce a position,
         at its price."""
         total = ZERO
-        with _localcontext(CTX):
-            for key in self._open:
-                total += self._cached(key)[2]
+        for key in self._open:
+            total = _add(total, self._cached(key)[2])
         return total
 
     def _cached(self, key: _Key) -> tuple[Decimal, Decimal, Decimal]:
@@ -99,8 +101,8 @@ class ReservationBook:
             if not capacity:
                 break
             reduces = min(capacity, r.qty)
-            capacity -= reduces
-            value -= reduces * r.price
+            capacity = _sub(capacity, reduces)
+            value = _sub(value, _mul(reduces, r.price))
         cached = self._cache[key] = (pos, capacity, value)
         return cached
 
@@ -123,14 +125,13 @@ class ReservationBook:
         )
         key = (symbol, side)
         self._keyed.setdefault(key, {})[order_id] = r
-        with _localcontext(CTX):
-            self._open[key] = self._open.get(key, ZERO) + q
-            self._value[key] = self._value.get(key, ZERO) + q * p
-            cached = self._cache.get(key)
-            if cached is not None:
-                pos, left, value = cached
-                reduces = min(left, q)
-                self._cache[key] = (pos, left - reduces, value + (q - reduces) * p)
+        self._open[key] = _add(self._open.get(key, ZERO), q)
+        self._value[key] = _add(self._value.get(key, ZERO), _mul(q, p))
+        cached = self._cache.get(key)
+        if cached is not None:
+            pos, left, value = cached
+            reduces = min(left, q)
+            self._cache[key] = (pos, _sub(left, reduces), _add(value, _mul(_sub(q, reduces), p)))
         return r
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
@@ -172,9 +173,8 @@ class ReservationBook:
     def _forget(self, r: Reservation, qty: Decimal) -> None:
         """``qty`` of ``r`` is no longer reserved."""
         key = (r.symbol, r.side)
-        with _localcontext(CTX):
-            left = self._open[key] - qty
-            value = self._value[key] - qty * r.price
+        left = _sub(self._open[key], qty)
+        value = _sub(self._value[key], _mul(qty, r.price))
         if left > 0 and self._keyed[key]:
             self._open[key], self._value[key] = left, value
         else:
