@@ -490,7 +490,8 @@ def ac_kappa(
     if eta_tilde <= 0:
         raise ExecutionError("eta", eta, f"eta - gamma * tau / 2 must be positive (tau={tau})")
     kt2 = risk_aversion * sigma * sigma / eta_tilde
-    return math.acosh(1 + kt2 * tau * tau / 2) / tau, math.sqrt(kt2)
+    y = kt2 * tau * tau / 2  # kappa * tau = acosh(1 + y), written not to lose a small y
+    return math.log1p(y + math.sqrt(y * (y + 2))) / tau, math.sqrt(kt2)
 
 
 def ac_holdings(
