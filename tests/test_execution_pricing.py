@@ -176,6 +176,9 @@ def test_realised_vol_looks_only_at_the_stated_window() -> None:
         (([D(1), D(2)], 2), {}, "values"),  # 2 prices: one return, the window wants 2
         (([0.1], 2), {"returns": True}, "values"),
         (([D(1), D(0)], 1), {}, "values"),
+        (([1.0, math.inf, 2.0], 2), {}, "values"),
+        (([1.0, math.nan, 2.0], 2), {}, "values"),
+        (([0.1, math.nan], 2), {"returns": True}, "values"),
         (([D(1), D(2)], 0), {}, "window"),
     ],
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from itertools import pairwise
 from typing import Final, Literal, Protocol
 
@@ -37,10 +37,14 @@ BPS: Final = Decimal(10_000)
 """Basis points in one."""
 
 
+_SIDES: Final = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
+
+
 def _side(side: object) -> OrderSide:
-    if isinstance(side, str) and side in ("buy", "sell"):
-        return OrderSide(side)
-    raise ExecutionError("side", side, "must be 'buy' or 'sell'")
+    found = _SIDES.get(side) if isinstance(side, str) else None
+    if found is None:
+        raise ExecutionError("side", side, "must be 'buy' or 'sell'")
+    return found
 
 
 def static_limit(
@@ -54,12 +58,15 @@ def static_limit(
     s = _side(side)
     off = _non_negative(offset_bps, "offset_bps")
     t = _positive(tick, "tick")
-    if s is OrderSide.BUY:
-        steps = (m * (BPS - off) / BPS / t).to_integral_value(rounding=ROUND_FLOOR)
-        if steps < 1:
-            raise ExecutionError("offset_bps", offset_bps, f"leaves no buy price from mid {m}")
-    else:
-        steps = (m * (BPS + off) / BPS / t).to_integral_value(rounding=ROUND_CEILING)
+    buy = s is OrderSide.BUY
+    try:  # whole ticks in mid * (1 -/+ offset) exactly: floor for a buy, ceiling for a sell
+        steps, rest = divmod(m * (BPS - off if buy else BPS + off), BPS * t)
+    except ArithmeticError:
+        raise ExecutionError("mid", mid, f"too many digits for the tick {t}") from None
+    if not buy and rest:
+        steps += 1
+    if steps < 1:
+        raise ExecutionError("offset_bps", offset_bps, f"leaves no buy price from mid {m}")
     return steps * t
 
 
@@ -108,13 +115,15 @@ def realised_vol(
     if len(values) < need:
         raise ExecutionError("values", len(values), f"needs at least {need} for window={n}")
     tail = [float(v) for v in values[len(values) - need :]]
-    if not all(math.isfinite(v) for v in tail):
-        raise ExecutionError("values", tail, "must be finite")
     if not returns:
-        if min(tail) <= 0:
-            raise ExecutionError("values", min(tail), "prices must be positive")
+        bad = [v for v in tail if not 0 < v < math.inf]  # NaN is bad too
+        if bad:
+            raise ExecutionError("values", bad[0], "prices must be positive and finite")
         tail = [math.log(b / a) for a, b in pairwise(tail)]
-    return math.sqrt(math.fsum(r * r for r in tail) / n)
+    total = math.fsum(r * r for r in tail)
+    if not math.isfinite(total):
+        raise ExecutionError("values", total, "must be finite")
+    return math.sqrt(total / n)
 
 
 # ----- time of day -----------------------------------------------------------------------------
