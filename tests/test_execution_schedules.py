@@ -181,6 +181,11 @@ def test_volume_profile_sums_to_one_by_local_time_of_day_across_a_clock_change()
     assert p.fractions == {19: Fraction(4, 10), 20: Fraction(6, 10)}  # 09:30 and 10:00 local
     assert sum(p.fractions.values()) == 1
     assert volume_profile(bars, 30 * MINUTE, tz="UTC").fractions.keys() == {27, 28, 29, 30}
+    # Adelaide leaves daylight time (+10:30 -> +9:30) at 16:30 UTC, half way through an hour
+    after = from_iso("2024-04-06T16:45:00Z")  # 02:15 local, standard time
+    assert volume_profile(_bars([after], [1]), 15 * MINUTE, tz="Australia/Adelaide").fractions == {
+        9: 1
+    }
 
 
 @pytest.mark.parametrize(

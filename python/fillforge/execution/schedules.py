@@ -37,7 +37,7 @@ import numpy as np
 
 from fillforge.errors import ExecutionError
 from fillforge.marketdata.columns import Bars
-from fillforge.time import NS_PER_DAY, NS_PER_HOUR, to_datetime
+from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, to_datetime
 
 __all__ = [
     "Iceberg",
@@ -294,14 +294,18 @@ def _zone(tz: object) -> ZoneInfo:
         raise ExecutionError("tz", tz, "not an IANA time zone") from None
 
 
+_QUARTER: Final = 15 * NS_PER_MINUTE  # zones change their UTC offset on a quarter hour
+
+
 def _time_of_day(t_ns: int, zone: ZoneInfo, offsets: dict[int, int]) -> int:
-    """Nanoseconds after local midnight (``offsets`` caches the zone's UTC offset per hour)."""
-    hour = t_ns // NS_PER_HOUR
-    off = offsets.get(hour)
+    """Nanoseconds after local midnight (``offsets`` caches the zone's UTC offset per quarter
+    hour of UTC time)."""
+    quarter = t_ns // _QUARTER
+    off = offsets.get(quarter)
     if off is None:
-        delta = to_datetime(hour * NS_PER_HOUR).astimezone(zone).utcoffset()
+        delta = to_datetime(quarter * _QUARTER).astimezone(zone).utcoffset()
         assert delta is not None  # a ZoneInfo always has an offset
-        off = offsets[hour] = (delta.days * 86_400 + delta.seconds) * 10**9
+        off = offsets[quarter] = (delta.days * 86_400 + delta.seconds) * 10**9
     return (t_ns + off) % NS_PER_DAY
 
 
