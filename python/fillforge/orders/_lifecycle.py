@@ -14,7 +14,7 @@ the :class:`~fillforge.orders.models.OrderEvent` describing the change.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import EventKind, OrderStatus, OrderTimeInForce, OrderType
@@ -29,6 +29,14 @@ ZERO = Decimal(0)
 _ZERO_LEAVES = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED, S.REPLACED, S.DENIED})
 _LATE = frozenset({S.CANCELED, S.EXPIRED, S.REPLACED, S.REJECTED})
 _PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE})
+# The members the hot triggers read, bound once: ``EventKind.NEW`` goes through the enum
+# metaclass's __getattr__ hook, a slow read per use; a module global does not.
+_DONE_FOR_DAY: Final = S.DONE_FOR_DAY
+_DAY: Final = OrderTimeInForce.DAY
+_PENDING_NEW, _ACCEPTED = S.PENDING_NEW, S.ACCEPTED
+_SUBMITTED, _ACCEPTED_EV = EventKind.SUBMITTED, EventKind.ACCEPTED
+_NEW_EV, _FILL, _PARTIAL_FILL = EventKind.NEW, EventKind.FILL, EventKind.PARTIAL_FILL
+_CANCELED_EV, _CANCEL_REQUESTED = EventKind.CANCELED, EventKind.CANCEL_REQUESTED
 
 
 # Every event of the order table, by name.
@@ -108,7 +116,7 @@ class OrderRecord:
     def leaves_qty(self) -> Decimal:
         """Open quantity: 0 once done (and for a day order done for the day), else qty - cum."""
         st, cum, qty = self.state, self.cum_qty, self.order_qty
-        if st in _ZERO_LEAVES or (st is S.DONE_FOR_DAY and not self.is_good_till()):
+        if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and not self.is_good_till()):
             return ZERO
         return qty - cum if qty > cum else ZERO
 
@@ -136,16 +144,16 @@ class OrderRecord:
         return not self.cum_qty
 
     def is_good_till(self) -> bool:
-        return self.request.time_in_force is not OrderTimeInForce.DAY
+        return self.request.time_in_force is not _DAY
 
     def was_pending_new(self) -> bool:
-        return self._before_pending == S.PENDING_NEW
+        return self._before_pending == _PENDING_NEW
 
     def was_accepted(self) -> bool:
-        return self._before_pending == S.ACCEPTED
+        return self._before_pending == _ACCEPTED
 
     def was_done_for_day(self) -> bool:
-        return self._before_pending == S.DONE_FOR_DAY
+        return self._before_pending == _DONE_FOR_DAY
 
     def no_request(self) -> bool:
         return self.pending_request is None
@@ -206,14 +214,14 @@ class OrderRecord:
         return self._simple("hold", EventKind.HELD, ts)
 
     def submit(self, ts: int = 0) -> OrderEvent:
-        return self._simple("submit", EventKind.SUBMITTED, ts)
+        return self._simple("submit", _SUBMITTED, ts)
 
     def deny(self, reason: str, ts: int = 0) -> OrderEvent:
         """Stopped by our own checks before it reached a venue."""
         return self._simple("deny", EventKind.DENIED, ts, reason)
 
     def accept(self, ts: int = 0) -> OrderEvent:
-        return self._simple("accept", EventKind.ACCEPTED, ts)
+        return self._simple("accept", _ACCEPTED_EV, ts)
 
     def ack(self, ts: int = 0, qty: Decimal | None = None) -> OrderEvent:
         """The venue's New; ``qty`` fixes the quantity of a notional order."""
@@ -223,7 +231,7 @@ class OrderRecord:
         if self.state in _PENDING:
             # The venue's New crossed our pending request: a reject now restores new.
             self._before_pending = S.NEW
-        return self._emit(self._step("ack"), EventKind.NEW, ts)
+        return self._emit(self._step("ack"), _NEW_EV, ts)
 
     def reject(self, reason: str, ts: int = 0) -> OrderEvent:
         return self._simple("reject", EventKind.REJECTED, ts, reason)
@@ -243,14 +251,14 @@ class OrderRecord:
         if fill.trade_id in self.fills:
             return self._report_duplicate(fill, ts)
         _E["fill"].check(self)
-        late = self.state in _LATE or (self.state == S.DONE_FOR_DAY and not self.is_good_till())
+        late = self.state in _LATE or (self.state is _DONE_FOR_DAY and not self.is_good_till())
         self.fills[fill.trade_id] = fill
         self.cum_qty += fill.qty
         self.notional_filled += fill.price * fill.qty
         self._final_fill = self._final_fill or final
         overfill = bool(self.order_qty) and self.cum_qty > self.order_qty
         complete = self.is_complete()
-        kind = EventKind.FILL if complete else EventKind.PARTIAL_FILL
+        kind = _FILL if complete else _PARTIAL_FILL
         return self._emit(self._step("fill"), kind, ts, fill=fill, late=late, overfill=overfill)
 
     def _report_duplicate(self, fill: Fill, ts: int) -> OrderEvent:
@@ -287,7 +295,7 @@ class OrderRecord:
         """Record our cancel request; the status moves when the venue answers."""
         _E["request_cancel"].trigger(self)  # raises if ended or a request is outstanding
         self.pending_request = {"kind": "cancel"}
-        return self._emit(self.state, EventKind.CANCEL_REQUESTED, ts)
+        return self._emit(self.state, _CANCEL_REQUESTED, ts)
 
     def pending_cancel(self, ts: int = 0) -> OrderEvent:
         return self._simple("pending_cancel", EventKind.PENDING_CANCEL, ts)
@@ -296,7 +304,7 @@ class OrderRecord:
         """Canceled: our request confirmed, or unsolicited (IOC/FOK remainder, venue action)."""
         _E["cancel"].check(self)
         self.pending_request = None
-        return self._emit(self._step("cancel"), EventKind.CANCELED, ts, reason=reason)
+        return self._emit(self._step("cancel"), _CANCELED_EV, ts, reason=reason)
 
     def cancel_reject(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
         _E["cancel_reject"].check(self)

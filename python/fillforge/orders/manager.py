@@ -33,6 +33,13 @@ from fillforge.orders.order import Order
 __all__ = ["EventStream", "OrderManager"]
 
 Subscriber = Callable[[OrderEvent], None]
+# Read once (``EventKind.CREATED`` goes through the enum metaclass's slow __getattr__ hook).
+_CREATED, _REPLACED, _DUPLICATE_FILL = (
+    EventKind.CREATED,
+    EventKind.REPLACED,
+    EventKind.DUPLICATE_FILL,
+)
+_SIMPLE, _FILL = OrderClass.SIMPLE, EventKind.FILL
 _T = TypeVar("_T")
 
 
@@ -216,7 +223,7 @@ class OrderManager:
         if oid in self.orders:
             raise DuplicateClientOrderIdError(f"order_id={oid!r}: already used")
         t = self._now(ts)
-        if request.order_class is OrderClass.SIMPLE:
+        if request.order_class is _SIMPLE:
             rec = OrderRecord(oid, request, client_order_id=cid or oid, ts=t)
             return self._register(rec, t).view
         return self._create_group(oid, request, cid or oid, t).view
@@ -230,7 +237,7 @@ class OrderManager:
     def _register(self, rec: OrderRecord, ts: int) -> OrderRecord:
         self.orders[rec.id] = rec.view
         self._by_client[rec.client_order_id] = rec.view
-        self._publish(rec._emit(rec.state, EventKind.CREATED, ts))
+        self._publish(rec._emit(rec.state, _CREATED, ts))
         return rec
 
     def _create_group(self, oid: str, r: OrderRequest, cid: str, ts: int) -> OrderRecord:
@@ -325,7 +332,7 @@ class OrderManager:
         """Apply one venue report to its order; returns (and publishes) the resulting events,
         including any from the order's group."""
         o = self._record(report.order_id)
-        if report.kind is EventKind.REPLACED:
+        if report.kind is _REPLACED:
             return self._replace(o, report)
         handler = _HANDLERS.get(report.kind)
         if handler is None:
@@ -335,7 +342,7 @@ class OrderManager:
     def _after(self, o: OrderRecord, event: OrderEvent, ts: int) -> list[OrderEvent]:
         """Publish ``event`` and what it sets off in the order's group."""
         self._publish(event)
-        if o.group_id is None or event.kind is EventKind.DUPLICATE_FILL:
+        if o.group_id is None or event.kind is _DUPLICATE_FILL:
             return [event]
         return [event, *self._run_actions(self.groups[o.group_id]._r.on_member(o), ts)]
 
@@ -405,7 +412,7 @@ def _need(value: _T | None, field: str) -> _T:
 
 
 def _on_fill(o: OrderRecord, r: VenueReport) -> OrderEvent:
-    return o.fill(_need(r.fill, "fill"), r.ts, final=r.kind is EventKind.FILL)
+    return o.fill(_need(r.fill, "fill"), r.ts, final=r.kind is _FILL)
 
 
 def _on_restate(o: OrderRecord, r: VenueReport) -> OrderEvent:

@@ -166,7 +166,7 @@ _MAX_UNITS = 2**63 - 1
 def _units(value: Decimal, unit: Decimal, field: str) -> tuple[int, Decimal]:
     """``value`` as whole ``unit``s and the remainder; past what the core holds is an error."""
     try:
-        q, r = divmod(Decimal(value), unit)
+        q, r = divmod(value if value.__class__ is Decimal else Decimal(value), unit)
         n = int(q)
     except (ArithmeticError, ValueError):  # NaN, infinite, or past Decimal's precision
         n = None
@@ -312,10 +312,17 @@ _NEEDS = {
 _ALLOWS = {**_NEEDS, OrderType.TRAILING_STOP: ("trail_price", "trail_percent")}
 
 
+# Read once (``OrderType.LIMIT`` goes through the enum metaclass's slow __getattr__ hook).
+_SIMPLE, _OCO = OrderClass.SIMPLE, OrderClass.OCO
+_TRAILING_STOP = OrderType.TRAILING_STOP
+_AUCTION_TIF = (OrderTimeInForce.OPG, OrderTimeInForce.CLS)
+_PLAIN_TYPES = (OrderType.MARKET, OrderType.LIMIT)
+
+
 def _check_prices(r: OrderRequest) -> None:
     needs = _NEEDS[r.type]
     # An OCO's limit price may come from its take-profit leg.
-    oco_limit = r.order_class is OrderClass.OCO and r.take_profit is not None
+    oco_limit = r.order_class is _OCO and r.take_profit is not None
     for name in needs:
         if getattr(r, name) is None and not (name == "limit_price" and oco_limit):
             raise _fail(name, None, f"a {r.type.value} order needs {name}")
@@ -323,23 +330,20 @@ def _check_prices(r: OrderRequest) -> None:
         value = getattr(r, name)
         if value is not None and name not in _ALLOWS[r.type]:
             raise _fail(name, value, f"not allowed on a {r.type.value} order")
-    if r.type is OrderType.TRAILING_STOP:
+    if r.type is _TRAILING_STOP:
         if (r.trail_price is None) == (r.trail_percent is None):
             raise _fail(
                 "trail_price", r.trail_price, "give exactly one of trail_price and trail_percent"
             )
         if r.time_in_force not in (OrderTimeInForce.DAY, OrderTimeInForce.GTC):
             raise _fail("time_in_force", r.time_in_force.value, "trailing stops take day or gtc")
-    if r.time_in_force in (OrderTimeInForce.OPG, OrderTimeInForce.CLS) and r.type not in (
-        OrderType.MARKET,
-        OrderType.LIMIT,
-    ):
+    if r.time_in_force in _AUCTION_TIF and r.type not in _PLAIN_TYPES:
         raise _fail("time_in_force", r.time_in_force.value, "opg/cls take market or limit orders")
 
 
 def _check_class(r: OrderRequest) -> None:
     cls = r.order_class
-    if cls is OrderClass.SIMPLE:
+    if cls is _SIMPLE:
         for name in ("take_profit", "stop_loss"):
             if getattr(r, name) is not None:
                 raise _fail(name, getattr(r, name), "only for bracket, oco and oto orders")

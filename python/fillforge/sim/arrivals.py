@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from fillforge.errors import FillforgeError, InsufficientBuyingPowerError, NotShortableError
-from fillforge.orders.enums import EventKind, OrderSide, OrderStatus
+from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderSide, OrderStatus
 from fillforge.orders.manager import OrderManager
 from fillforge.orders.order import Order
 from fillforge.sim.funding import Funding
@@ -29,6 +29,10 @@ from fillforge.sim.venue import Market, Venue
 __all__ = ["Arrivals"]
 
 _UNACKED = frozenset({OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED})
+# Members read once: ``EventKind.NEW`` goes through the enum metaclass's slow __getattr__ hook.
+_PENDING_NEW = OrderStatus.PENDING_NEW
+_NEW, _ACCEPTED, _REJECTED = EventKind.NEW, EventKind.ACCEPTED, EventKind.REJECTED
+_CANCELED, _CANCEL_REJECTED = EventKind.CANCELED, EventKind.CANCEL_REJECTED
 
 
 class Arrivals:
@@ -65,24 +69,25 @@ class Arrivals:
     def send(self, order: Order) -> None:
         """Send ``order`` to the venue: it arrives after its latency, or waits for the open
         (``accepted``) when it would reach a closed venue."""
-        self._ids.new_uid(order.id)
+        oid = order.id
+        self._ids.new_uid(oid)
         delay = self._latency.market_data() + self._latency.entry()
         auction = order.request.time_in_force in AUCTION
-        waits = self._sched.send(order.id, delay, auction=auction, arrive=self.arrive)
-        if waits and self._manager.get(order.id).status is OrderStatus.PENDING_NEW:
-            self._reports.report(EventKind.ACCEPTED, order.id)
+        waits = self._sched.send(oid, delay, auction=auction, arrive=self.arrive)
+        if waits and self._manager.get(oid).status is _PENDING_NEW:
+            self._reports.report(_ACCEPTED, oid)
 
     def arrive(self, order_id: str) -> None:
         o = self._manager.get(order_id)
-        if not o.status.is_open or self._ids.reached(o.id):
+        if o.status not in OPEN_STATUSES or self._ids.reached(order_id):
             return  # canceled or replaced before it reached the venue
         market = self._venue.market(o.symbol)
         if o.request.notional is not None:
             self._arrive_notional(o, market)
             return
-        if self._placed(o, market, EventKind.REJECTED):
+        if self._placed(o, market, _REJECTED):
             if o.status in _UNACKED:  # a replacement made on its way is already new
-                self._reports.report(EventKind.NEW, o.id)
+                self._reports.report(_NEW, order_id)
             self._reports.drain(market)
 
     def _arrive_notional(self, o: Order, market: Market) -> None:
@@ -117,17 +122,17 @@ class Arrivals:
 
     def cancel_arrive(self, order_id: str) -> None:
         o = self._manager.get(order_id)
-        if not o.status.is_open:
-            self._too_late(o, EventKind.CANCEL_REJECTED)
+        if o.status not in OPEN_STATUSES:
+            self._too_late(o, _CANCEL_REJECTED)
             return
-        if self._ids.reached(o.id):
+        if self._ids.reached(order_id):
             try:
-                self._venue.market(o.symbol).engine.cancel(self._ids.uid[o.id])
+                self._venue.market(o.symbol).engine.cancel(self._ids.uid[order_id])
             except FillforgeError:
-                self._reports.report(EventKind.CANCEL_REJECTED, o.id, reason="too late to cancel")
+                self._reports.report(_CANCEL_REJECTED, order_id, reason="too late to cancel")
                 return
-        self._funding.release(o.id)
-        self._reports.report(EventKind.CANCELED, o.id, reason="user")
+        self._funding.release(order_id)
+        self._reports.report(_CANCELED, order_id, reason="user")
 
     def _too_late(self, o: Order, kind: EventKind) -> None:
         """A cancel or replace that reaches the venue after the order ended (filled, say)."""

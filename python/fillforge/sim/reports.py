@@ -21,6 +21,11 @@ __all__ = ["Reports"]
 
 _ZERO = Decimal(0)
 _FREE = FeeModel.zero()
+# Members read once: ``EventKind.FILL`` goes through the enum metaclass's slow __getattr__ hook.
+_EE_FILL, _EE_CANCELED, _EE_EXPIRED = EngineEvent.FILL, EngineEvent.CANCELED, EngineEvent.EXPIRED
+_FILL, _PARTIAL_FILL = EventKind.FILL, EventKind.PARTIAL_FILL
+_EXPIRED, _CANCELED = EventKind.EXPIRED, EventKind.CANCELED
+_TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
 
 
 class Reports:
@@ -41,6 +46,10 @@ class Reports:
         self._funding = funding
         self._venue = venue
         self.after_each: Callable[[], None] = lambda: None
+        # Whether the venue's fee model charges anything, kept per fee model (comparing two
+        # models field by field on every drain costs more than the drain).
+        self._fees: FeeModel | None = None
+        self._charged = False
 
     def report(self, kind: EventKind, order_id: str, **kw: object) -> None:
         self._manager.apply(
@@ -53,39 +62,43 @@ class Reports:
         if not events:
             return
         inst, fees, fm = market.instrument, self._venue.fees, self._venue.fill_model
-        charged = fees != _FREE
+        if fees is not self._fees:
+            self._fees, self._charged = fees, fees != _FREE
+        charged = self._charged
         account, funding, manager = self._funding.account, self._funding, self._manager
+        oids, advance = self._ids.oid, self._sched.advance
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
-            oid = self._ids.oid[uid]
-            self._sched.advance(t)
-            if kind == EngineEvent.FILL:
+            oid = oids[uid]
+            advance(t)
+            if kind == _EE_FILL:
                 o = manager.get(oid)
-                side = o.request.side
+                side, symbol = o.request.side, o.symbol
                 px = fm.taker_price(price, side, inst) if taker else inst.to_price(price)
                 q = inst.to_qty(qty)
-                liq = LiquiditySide.TAKER if taker else LiquiditySide.MAKER
+                liq = _TAKER if taker else _MAKER
                 fee = fees.fee(q, px, liq) if charged else _ZERO
-                fill = Fill.trusted(
-                    trade_id=self._ids.trade_id(),
-                    order_id=oid,
-                    price=px,
-                    qty=q,
-                    liquidity=liq,
-                    commission=max(fee, _ZERO),
-                    ts_event=t,
-                    ts_recv=t,
+                fill = Fill.adopt(  # every field, in declared order
+                    {
+                        "trade_id": self._ids.trade_id(),
+                        "order_id": oid,
+                        "price": px,
+                        "qty": q,
+                        "liquidity": liq,
+                        "commission": max(fee, _ZERO),
+                        "ts_event": t,
+                        "ts_recv": t,
+                    }
                 )
-                account.apply_fill(o.symbol, side, q, px, fee)
+                account.apply_fill(symbol, side, q, px, fee)
                 funding.filled(oid, q, remaining)
-                account.mark(o.symbol, px)
-                done = EventKind.FILL if remaining == 0 else EventKind.PARTIAL_FILL
-                self.report(done, oid, fill=fill)
-            elif kind in (EngineEvent.CANCELED, EngineEvent.EXPIRED):
+                account.mark(symbol, px)
+                self.report(_FILL if remaining == 0 else _PARTIAL_FILL, oid, fill=fill)
+            elif kind in (_EE_CANCELED, _EE_EXPIRED):
                 funding.release(oid)
-                if kind == EngineEvent.EXPIRED:
-                    self.report(EventKind.EXPIRED, oid)
+                if kind == _EE_EXPIRED:
+                    self.report(_EXPIRED, oid)
                 else:
-                    self.report(EventKind.CANCELED, oid, reason=Reason(reason).name.lower())
+                    self.report(_CANCELED, oid, reason=Reason(reason).name.lower())
             self.after_each()
 
     def expire_day(self, close: int) -> None:

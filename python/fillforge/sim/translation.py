@@ -26,6 +26,10 @@ _TIF: Final = {
     OrderTimeInForce.FOK: TimeInForce.FOK,
 }
 AUCTION: Final = {OrderTimeInForce.OPG: False, OrderTimeInForce.CLS: True}
+# Members read once: ``OrderType.LIMIT`` goes through the enum metaclass's slow __getattr__ hook.
+_BUY: Final = OrderSide.BUY
+_PLAIN: Final = (OrderType.MARKET, OrderType.LIMIT)
+_STOPS: Final = (OrderType.STOP, OrderType.STOP_LIMIT)
 _ENGINE_ID: Final = re.compile(r"\border_id=\d+: ")
 
 
@@ -79,17 +83,19 @@ class Translation:
 
     def place(self, o: Order, market: Market, now: int) -> None:
         """Put the open part of ``o`` on the venue's engine under its uid, by its type."""
-        eng, inst, r = market.engine, market.instrument, o.request
-        uid = self.uid[o.id]
+        eng, inst, r, oid = market.engine, market.instrument, o.request, o.id
+        uid = self.uid[oid]
         eng.advance_to(now)
-        side = 1 if r.side is OrderSide.BUY else -1
+        side = 1 if r.side is _BUY else -1
         lots = inst.to_lots(o.leaves_qty)
-        limit = None if o.limit_price is None else inst.to_ticks(o.limit_price, "limit_price")
-        if r.time_in_force in AUCTION:
-            eng.submit_auction(uid, side, lots, limit, close=AUCTION[r.time_in_force])
-        elif r.type in (OrderType.MARKET, OrderType.LIMIT):
-            eng.submit(uid, side, limit, lots, _TIF[r.time_in_force])
-        elif r.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        limit_price = o.limit_price
+        limit = None if limit_price is None else inst.to_ticks(limit_price, "limit_price")
+        tif = r.time_in_force
+        if tif in AUCTION:
+            eng.submit_auction(uid, side, lots, limit, close=AUCTION[tif])
+        elif r.type in _PLAIN:
+            eng.submit(uid, side, limit, lots, _TIF[tif])
+        elif r.type in _STOPS:
             assert o.stop_price is not None  # OrderRequest's rules
             stop = inst.to_ticks(o.stop_price, "stop_price")
             eng.submit_stop(uid, side, stop, lots, limit, _TIF[r.time_in_force])
@@ -99,7 +105,7 @@ class Translation:
             eng.submit_trailing(
                 uid, side, lots, trail_ticks=ticks, trail_bps=bps, tif=_TIF[r.time_in_force]
             )
-        self._in_engine.add(o.id)
+        self._in_engine.add(oid)
 
     def moved(self, order_id: str, new_order_id: str) -> None:
         """``new_order_id`` took over ``order_id``'s place on the engine (a new trail)."""
