@@ -4,6 +4,7 @@ reads (:class:`VenueView`), and Alpaca's profile (:class:`AlpacaRules`)."""
 from fillforge.venues.alpaca_rules import AlpacaRules
 from fillforge.venues.rules import (
     AuctionWindowError,
+    CloseSize,
     DayHours,
     VenueRuleError,
     VenueRules,
@@ -15,6 +16,7 @@ from fillforge.venues.rules import (
 __all__ = [
     "AlpacaRules",
     "AuctionWindowError",
+    "CloseSize",
     "DayHours",
     "VenueRuleError",
     "VenueRules",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_CEILING, Decimal
-from typing import Final
+from typing import Final, Unpack
 
 from fillforge.errors import InsufficientQtyError, OrderValidationError
 from fillforge.orders.enums import OrderClass, OrderSide, OrderTimeInForce, OrderType
@@ -32,6 +32,7 @@ from fillforge.risk.checks import WASH_MESSAGE, would_wash
 from fillforge.time import to_datetime
 from fillforge.venues.rules import (
     AuctionWindowError,
+    CloseSize,
     DayHours,
     VenueView,
     WashTradeError,
@@ -159,12 +160,7 @@ class AlpacaRules:
         )
 
     def close_request(
-        self,
-        view: VenueView,
-        symbol: str,
-        *,
-        qty: Decimal | None = None,
-        percentage: Decimal | None = None,
+        self, view: VenueView, symbol: str, **size: Unpack[CloseSize]
     ) -> OrderRequest | None:
         """The market order closing ``qty`` or ``percentage`` (else all) of the position in
         ``symbol``; None when there is no position."""
@@ -172,9 +168,9 @@ class AlpacaRules:
         if held == 0:
             return None
         lot = view.instrument(symbol).lot_size
-        size = close_qty(held, lot, symbol=symbol, qty=qty, percentage=percentage)
+        qty = close_qty(held, lot, symbol=symbol, **size)
         side = OrderSide.SELL if held > 0 else OrderSide.BUY
-        return OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=size)
+        return OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=qty)
 
     def __repr__(self) -> str:
         return "AlpacaRules()"

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypedDict, Unpack, runtime_checkable
 
 from fillforge.errors import AuctionWindowError, SimulationError, VenueRuleError, WashTradeError
 from fillforge.orders.models import Instrument, OrderRequest
@@ -23,6 +23,7 @@ from fillforge.orders.order import Order
 
 __all__ = [
     "AuctionWindowError",
+    "CloseSize",
     "DayHours",
     "VenueRuleError",
     "VenueRules",
@@ -30,6 +31,15 @@ __all__ = [
     "WashTradeError",
     "venue_rules",
 ]
+
+
+class CloseSize(TypedDict, total=False):
+    """How much of a position a close takes, the keywords of every ``close_request``: ``qty`` of
+    it or ``percentage`` of it (not both; neither: all of it). A profile's sizing function spells
+    them out and checks them (Alpaca's: :func:`~fillforge.venues.alpaca_rules.close_qty`)."""
+
+    qty: Decimal | None
+    percentage: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +105,7 @@ class VenueRules(Protocol):
     def convert(self, request: OrderRequest, view: VenueView) -> OrderRequest: ...
 
     def close_request(
-        self,
-        view: VenueView,
-        symbol: str,
-        *,
-        qty: Decimal | None = None,
-        percentage: Decimal | None = None,
+        self, view: VenueView, symbol: str, **size: Unpack[CloseSize]
     ) -> OrderRequest | None: ...
 
 
