@@ -52,6 +52,7 @@ _COST_PLACES: Final = 12
 _COST_QUANTUM: Final = Decimal(1).scaleb(-_COST_PLACES)
 # CTX's operations, called directly on the hot paths (entering a localcontext per fill costs
 # more than the arithmetic it guards).
+_BUY: Final = OrderSide.BUY  # read once (an enum member read goes through a slow hook)
 _add, _sub, _mul, _div, _neg, _abs = (
     CTX.add,
     CTX.subtract,
@@ -140,7 +141,7 @@ class Ledger:
         if book is None:
             book = self._books[symbol] = _Book()
         # Every operation in CTX (exact), called on it rather than entered per fill.
-        s = q if side is OrderSide.BUY else _neg(q)
+        s = q if side is _BUY else _neg(q)
         q0, c0 = book.qty, book.cost
         bought = _mul(s, p)
         self._cash = _sub(self._cash, _add(bought, f))

@@ -54,12 +54,15 @@ __all__ = [
 
 WASH_MESSAGE: Final = "potential wash trade detected. use complex orders"
 _WASHABLE: Final = frozenset({OrderType.MARKET, OrderType.LIMIT})
+# Members read once: ``OrderSide.SELL`` goes through the enum metaclass's slow __getattr__ hook.
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
+_SIMPLE, _HELD = OrderClass.SIMPLE, OrderStatus.HELD
 _T = TypeVar("_T")
 # Exact arithmetic in the shared context, without entering it per call.
 _add, _sub, _mul = CTX.add, CTX.subtract, CTX.multiply
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OrderIntent:
     """What an order asks of the account: ``qty`` (its open part) of ``symbol`` on ``side`` at
     ``price`` (the price its buying power is reserved at), and the ``request`` as the user sent
@@ -70,6 +73,27 @@ class OrderIntent:
     qty: Decimal
     price: Decimal
     request: OrderRequest | None = None
+
+    def __init__(
+        self,
+        symbol: str,
+        side: OrderSide,
+        qty: Decimal,
+        price: Decimal,
+        request: OrderRequest | None = None,
+    ) -> None:
+        # Frozen: the slots are set through their descriptors (once per order, on the hot path;
+        # the generated frozen __init__ goes through object.__setattr__ by name, twice as slow).
+        _set_symbol(self, symbol)
+        _set_side(self, side)
+        _set_qty(self, qty)
+        _set_price(self, price)
+        _set_request(self, request)
+
+
+_set_symbol, _set_side, _set_qty, _set_price, _set_request = (
+    OrderIntent.__dict__[f].__set__ for f in ("symbol", "side", "qty", "price", "request")
+)
 
 
 def _no_orders(symbol: str) -> Iterable[Order]:
@@ -112,17 +136,17 @@ def would_wash(request: OrderRequest, working: Iterable[Order]) -> bool:
     account's open orders in its symbol): a market or limit order on the other side that is
     working (held legs are not) with a market order on either side, or a limit at or through this
     one's. Complex orders are the remedy, so brackets, OCO and OTO are never refused."""
-    if request.order_class is not OrderClass.SIMPLE or request.type not in _WASHABLE:
+    if request.order_class is not _SIMPLE or request.type not in _WASHABLE:
         return False
     for o in working:
         if o.symbol != request.symbol or o.request.side is request.side:
             continue
-        if o.request.type not in _WASHABLE or o.status is OrderStatus.HELD:
+        if o.request.type not in _WASHABLE or o.status is _HELD:
             continue
         mine, theirs = request.limit_price, o.limit_price
         if mine is None or theirs is None:
             return True
-        if (mine >= theirs) if request.side is OrderSide.BUY else (mine <= theirs):
+        if (mine >= theirs) if request.side is _BUY else (mine <= theirs):
             return True
     return False
 
@@ -167,7 +191,7 @@ class ShortableCheck:
         return symbol in s if isinstance(s, frozenset) else bool(s(symbol))
 
     def check(self, intent: OrderIntent, context: RiskContext) -> None:
-        if intent.side is not OrderSide.SELL or self._shortable is None:
+        if intent.side is not _SELL or self._shortable is None:
             return
         opening = context.opening(intent)
         if opening and not self.is_shortable(intent.symbol):
@@ -198,10 +222,10 @@ class ShortLimitCheck:
 
     def check(self, intent: OrderIntent, context: RiskContext) -> None:
         limit = self.limits.get(intent.symbol)
-        if limit is None or intent.side is not OrderSide.SELL or not context.opening(intent):
+        if limit is None or intent.side is not _SELL or not context.opening(intent):
             return
         q, pos = intent.qty, context.ledger.qty(intent.symbol)
-        selling = _add(q, context.book.open_qty(intent.symbol, OrderSide.SELL))
+        selling = _add(q, context.book.open_qty(intent.symbol, _SELL))
         short = _add(max(_sub(selling, max(pos, ZERO)), ZERO), max(-pos, ZERO))
         if short > limit:
             raise NotShortableError(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
+from typing import Generic, TypeVar, overload
 
 from fillforge.broker.models import AccountSnapshot, Position
 from fillforge.errors import OrderValidationError, SimulationError
@@ -39,6 +40,33 @@ from fillforge.risk.checks import OrderIntent, RiskChecks, RiskContext, Shortabl
 from fillforge.risk.reservations import Reservation, ReservationBook
 
 __all__ = ["Account", "AccountSnapshot", "MarkSource", "Position", "Reservation", "market_marks"]
+
+
+_T = TypeVar("_T")
+
+
+class _Read(Generic[_T]):
+    """A read-only figure of one of the account's parts, by the same name: in ``class
+    Account``, ``cash = _Read[Decimal]("ledger")`` reads ``account.ledger.cash``."""
+
+    def __init__(self, part: str, doc: str | None = None) -> None:
+        self._part, self._name, self.__doc__ = part, "", doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Read[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> _T: ...
+    def __get__(self, obj: object, owner: type) -> _Read[_T] | _T:
+        if obj is None:
+            return self
+        value: _T = getattr(getattr(obj, self._part), self._name)
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        raise AttributeError(f"{self._name} is read-only (the {self._part}'s)")
 
 
 class Account:
@@ -89,10 +117,6 @@ class Account:
             raise SimulationError("leverage", value, "must be a finite Decimal > 0")
         self.context.leverage = lev
 
-    @property
-    def initial_cash(self) -> Decimal:
-        return self.ledger.initial_cash
-
     def follow_orders(self, orders: Callable[[str], Iterable[Order]]) -> None:
         """The account's working orders in a symbol, for the wash-trade check (the broker's)."""
         if not callable(orders):
@@ -100,6 +124,16 @@ class Account:
         self.context.orders = orders
 
     # ----- the ledger -------------------------------------------------------------------------
+
+    # The ledger's figures, read from it.
+    initial_cash = _Read[Decimal]("ledger")
+    cash = _Read[Decimal]("ledger")
+    fees_paid = _Read[Decimal]("ledger")
+    long_market_value = _Read[Decimal]("ledger")
+    short_market_value = _Read[Decimal]("ledger")
+    gross_exposure = _Read[Decimal]("ledger")
+    equity = _Read[Decimal]("ledger")
+    last_equity = _Read[Decimal]("ledger")
 
     def apply_fill(
         self, symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal, fee: Decimal = ZERO
@@ -120,36 +154,8 @@ class Account:
     def close_session(self, symbols: Iterable[str] = ()) -> None:
         self.ledger.close_session(symbols)
 
-    @property
-    def last_equity(self) -> Decimal:
-        return self.ledger.last_equity
-
     def lastday_price(self, symbol: str) -> Decimal | None:
         return self.ledger.lastday_price(symbol)
-
-    @property
-    def cash(self) -> Decimal:
-        return self.ledger.cash
-
-    @property
-    def fees_paid(self) -> Decimal:
-        return self.ledger.fees_paid
-
-    @property
-    def long_market_value(self) -> Decimal:
-        return self.ledger.long_market_value
-
-    @property
-    def short_market_value(self) -> Decimal:
-        return self.ledger.short_market_value
-
-    @property
-    def gross_exposure(self) -> Decimal:
-        return self.ledger.gross_exposure
-
-    @property
-    def equity(self) -> Decimal:
-        return self.ledger.equity
 
     def qty(self, symbol: str) -> Decimal:
         return self.ledger.qty(symbol)
@@ -173,15 +179,10 @@ class Account:
 
     # ----- the checks and reservations --------------------------------------------------------
 
-    @property
-    def reserved(self) -> Decimal:
-        """Buying power held by open orders (:attr:`ReservationBook.reserved`)."""
-        return self.book.reserved
-
-    @property
-    def buying_power(self) -> Decimal:
-        """``max(0, equity * leverage - gross_exposure - reserved)``."""
-        return self.context.buying_power
+    reserved = _Read[Decimal]("book", "Buying power held by open orders (``book.reserved``).")
+    buying_power = _Read[Decimal](
+        "context", "``max(0, equity * leverage - gross_exposure - reserved)``."
+    )
 
     def is_shortable(self, symbol: str) -> bool:
         s = self.checks.find(ShortableCheck)

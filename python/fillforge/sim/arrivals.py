@@ -17,14 +17,11 @@ from typing import Any
 
 from fillforge.errors import FillforgeError, InsufficientBuyingPowerError, NotShortableError
 from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderSide, OrderStatus
-from fillforge.orders.manager import OrderManager
 from fillforge.orders.order import Order
-from fillforge.sim.funding import Funding
 from fillforge.sim.latency import LatencySampler
-from fillforge.sim.reports import Reports
-from fillforge.sim.scheduling import Scheduler
-from fillforge.sim.translation import AUCTION, Translation, venue_reason
-from fillforge.sim.venue import Market, Venue
+from fillforge.sim.reports import Reports, Wiring
+from fillforge.sim.translation import AUCTION, venue_reason
+from fillforge.sim.venue import Market
 
 __all__ = ["Arrivals"]
 
@@ -38,22 +35,9 @@ _CANCELED, _CANCEL_REJECTED = EventKind.CANCELED, EventKind.CANCEL_REJECTED
 class Arrivals:
     """Sends orders, cancels and replaces to the venue and carries them out when they arrive."""
 
-    def __init__(
-        self,
-        manager: OrderManager,
-        scheduler: Scheduler,
-        ids: Translation,
-        funding: Funding,
-        reports: Reports,
-        venue: Venue,
-        latency: LatencySampler,
-    ) -> None:
-        self._manager = manager
-        self._sched = scheduler
-        self._ids = ids
-        self._funding = funding
+    def __init__(self, wiring: Wiring, reports: Reports, latency: LatencySampler) -> None:
+        self._w = wiring
         self._reports = reports
-        self._venue = venue
         self._latency = latency
         reports.after_each = self.run_outbox
 
@@ -62,7 +46,7 @@ class Arrivals:
 
     def later(self, action: Callable[[str], None], order_id: str) -> None:
         """Run ``action(order_id)`` when a cancel or replace sent now reaches the venue."""
-        self._sched.schedule(self._sched.now + self.cancel_delay(), lambda: action(order_id))
+        self._w.sched.schedule(self._w.sched.now + self.cancel_delay(), lambda: action(order_id))
 
     # ----- a new order ------------------------------------------------------------------------
 
@@ -70,18 +54,18 @@ class Arrivals:
         """Send ``order`` to the venue: it arrives after its latency, or waits for the open
         (``accepted``) when it would reach a closed venue."""
         oid = order.id
-        self._ids.new_uid(oid)
+        self._w.ids.new_uid(oid)
         delay = self._latency.market_data() + self._latency.entry()
         auction = order.request.time_in_force in AUCTION
-        waits = self._sched.send(oid, delay, auction=auction, arrive=self.arrive)
-        if waits and self._manager.get(oid).status is _PENDING_NEW:
+        waits = self._w.sched.send(oid, delay, auction=auction, arrive=self.arrive)
+        if waits and self._w.manager.get(oid).status is _PENDING_NEW:
             self._reports.report(_ACCEPTED, oid)
 
     def arrive(self, order_id: str) -> None:
-        o = self._manager.get(order_id)
-        if o.status not in OPEN_STATUSES or self._ids.reached(order_id):
+        o = self._w.manager.get(order_id)
+        if o.status not in OPEN_STATUSES or self._w.ids.reached(order_id):
             return  # canceled or replaced before it reached the venue
-        market = self._venue.market(o.symbol)
+        market = self._w.venue.market(o.symbol)
         if o.request.notional is not None:
             self._arrive_notional(o, market)
             return
@@ -98,7 +82,7 @@ class Arrivals:
         touch = market.best_ask() if o.request.side is OrderSide.BUY else market.best_bid()
         lots = 0 if touch is None else int(notional / touch / inst.lot_size)
         if lots == 0:
-            self._funding.release(o.id)
+            self._w.funding.release(o.id)
             why = "no market to size it" if touch is None else f"buys less than one lot at {touch}"
             self._reports.report(EventKind.REJECTED, o.id, reason=f"notional {notional}: {why}")
             return
@@ -110,10 +94,10 @@ class Arrivals:
         """Place ``o``; if the venue refuses it, report ``refusal`` with the reason, free its
         buying power and return False."""
         try:
-            self._ids.place(o, market, self._sched.now)
+            self._w.ids.place(o, market, self._w.sched.now)
         except FillforgeError as e:
             market.engine.take_events()
-            self._funding.release(o.id)
+            self._w.funding.release(o.id)
             self._reports.report(refusal, o.id, reason=venue_reason(e))
             return False
         return True
@@ -121,17 +105,17 @@ class Arrivals:
     # ----- cancels ----------------------------------------------------------------------------
 
     def cancel_arrive(self, order_id: str) -> None:
-        o = self._manager.get(order_id)
+        o = self._w.manager.get(order_id)
         if o.status not in OPEN_STATUSES:
             self._too_late(o, _CANCEL_REJECTED)
             return
-        if self._ids.reached(order_id):
+        if self._w.ids.reached(order_id):
             try:
-                self._venue.market(o.symbol).engine.cancel(self._ids.uid[order_id])
+                self._w.venue.market(o.symbol).engine.cancel(self._w.ids.uid[order_id])
             except FillforgeError:
                 self._reports.report(_CANCEL_REJECTED, order_id, reason="too late to cancel")
                 return
-        self._funding.release(order_id)
+        self._w.funding.release(order_id)
         self._reports.report(_CANCELED, order_id, reason="user")
 
     def _too_late(self, o: Order, kind: EventKind) -> None:
@@ -142,26 +126,26 @@ class Arrivals:
     # ----- replaces ---------------------------------------------------------------------------
 
     def replace_arrive(self, order_id: str) -> None:
-        o = self._manager.get(order_id)
+        o = self._w.manager.get(order_id)
         terms = o.pending_request
         if terms is None:
             return
         if not o.status.is_open:
             self._too_late(o, EventKind.REPLACE_REJECTED)
             return
-        market = self._venue.market(o.symbol)
-        on_its_way = not self._ids.reached(o.id) and self._sched.on_its_way(o.id)
+        market = self._w.venue.market(o.symbol)
+        on_its_way = not self._w.ids.reached(o.id) and self._w.sched.on_its_way(o.id)
         if terms.get("trail") is not None and not on_its_way:
             self._retrail(o, market, terms["trail"])
             return
         try:  # the account may have changed since the replace was asked for
-            self._funding.check_replacement(o, terms.get("qty"), terms.get("limit_price"))
+            self._w.funding.check_replacement(o, terms.get("qty"), terms.get("limit_price"))
         except (InsufficientBuyingPowerError, NotShortableError) as e:
             self._reports.report(EventKind.REPLACE_REJECTED, o.id, reason=str(e))
             return
         if not on_its_way:
             try:
-                market.engine.cancel(self._ids.uid[o.id])
+                market.engine.cancel(self._w.ids.uid[o.id])
             except FillforgeError:
                 self._reports.report(EventKind.REPLACE_REJECTED, o.id, reason="too late to replace")
                 return
@@ -169,10 +153,10 @@ class Arrivals:
         if new is None:
             return
         if on_its_way:  # the waiting copy takes the new terms and keeps its arrival
-            self._ids.new_uid(new.id)
-            self._sched.take_over(o.id, new.id, self.arrive)
+            self._w.ids.new_uid(new.id)
+            self._w.sched.take_over(o.id, new.id, self.arrive)
             return
-        self._ids.new_uid(new.id)
+        self._w.ids.new_uid(new.id)
         # Already acknowledged: a refusal now cancels it.
         if self._placed(new, market, EventKind.CANCELED):
             self._reports.drain(market)
@@ -180,7 +164,7 @@ class Arrivals:
     def _replaced(self, o: Order, terms: Mapping[str, Any]) -> Order | None:
         """Report ``o`` replaced on ``terms``; move its buying power to the replacement; the
         replacement, None if it is not open."""
-        new_id = self._ids.replacement_id(o)
+        new_id = self._w.ids.replacement_id(o)
         self._reports.report(
             EventKind.REPLACED,
             o.id,
@@ -189,11 +173,11 @@ class Arrivals:
             limit_price=terms.get("limit_price"),
             stop_price=terms.get("stop_price"),
         )
-        new = self._manager.get(new_id)
-        self._funding.release(o.id)
+        new = self._w.manager.get(new_id)
+        self._w.funding.release(o.id)
         if not new.status.is_open:
             return None
-        self._funding.reserve(new, self._funding.replacement_price(new, None))
+        self._w.funding.reserve(new, self._w.funding.replacement_price(new, None))
         return new
 
     def _retrail(self, o: Order, market: Market, trail: Decimal) -> None:
@@ -201,32 +185,32 @@ class Arrivals:
         replacement order takes over the engine's stop."""
         try:
             market.engine.amend_trailing(
-                self._ids.uid[o.id], **self._ids.trail_args(o, trail, market)
+                self._w.ids.uid[o.id], **self._w.ids.trail_args(o, trail, market)
             )
         except FillforgeError:
             self._reports.report(
                 EventKind.REPLACE_REJECTED, o.id, reason="the stop is no longer held"
             )
             return
-        new_id = self._ids.replacement_id(o)
+        new_id = self._w.ids.replacement_id(o)
         self._reports.report(EventKind.REPLACED, o.id, new_order_id=new_id)
-        new = self._manager.get(new_id)  # its request carries the new trail (the manager's)
-        self._ids.moved(o.id, new.id)
-        self._funding.rekey(o.id, new.id)
+        new = self._w.manager.get(new_id)  # its request carries the new trail (the manager's)
+        self._w.ids.moved(o.id, new.id)
+        self._w.funding.rekey(o.id, new.id)
 
     # ----- group legs -------------------------------------------------------------------------
 
     def run_outbox(self) -> None:
         """Carry out the leg actions of bracket, OCO and OTO groups."""
-        out = self._manager.outbox
+        out = self._w.manager.outbox
         while out:
             a = out.popleft()
-            leg = self._manager.get(a.order_id)
+            leg = self._w.manager.get(a.order_id)
             if a.action == "submit":
-                if leg.id not in self._ids.uid:
+                if leg.id not in self._w.ids.uid:
                     price = leg.limit_price or leg.stop_price
                     assert price is not None  # exits are limit or stop orders
-                    self._funding.reserve(leg, price)
+                    self._w.funding.reserve(leg, price)
                     self.send(leg)
             elif a.action == "cancel":
                 self.later(self.cancel_arrive, leg.id)

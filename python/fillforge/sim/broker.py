@@ -38,7 +38,7 @@ from fillforge.sim.account import Account, AccountSnapshot, Position, market_mar
 from fillforge.sim.arrivals import Arrivals
 from fillforge.sim.funding import Funding
 from fillforge.sim.market_data import SimMarketData
-from fillforge.sim.reports import Reports
+from fillforge.sim.reports import Reports, Wiring
 from fillforge.sim.rules import BrokerView
 from fillforge.sim.scheduling import NEVER, Scheduler
 from fillforge.sim.translation import Translation
@@ -112,16 +112,9 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self._timers = self._sched.timers
         self._ids = Translation(venue.name, id_factory)
         self._funding = Funding(self._account, venue, self.rules, short_markup)
-        self._reports = Reports(self.manager, self._sched, self._ids, self._funding, venue)
-        self._arrivals = Arrivals(
-            self.manager,
-            self._sched,
-            self._ids,
-            self._funding,
-            self._reports,
-            venue,
-            venue.latency.sampler(),
-        )
+        wiring = Wiring(self.manager, self._sched, self._ids, self._funding, venue)
+        self._reports = Reports(wiring)
+        self._arrivals = Arrivals(wiring, self._reports, venue.latency.sampler())
         self._market_data = SimMarketData(venue, self.now)
 
     @property

@@ -16,6 +16,8 @@ from fillforge.venues.rules import VenueRules
 
 __all__ = ["Funding"]
 
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL  # read once (an enum member read is a slow hook)
+
 
 class Funding:
     """Reservations for one broker's orders on ``account``. ``short_markup`` (else the venue
@@ -39,14 +41,15 @@ class Funding:
         """The price buying power is reserved at: the limit, else the far touch, else last; a
         sale at no less than the ask plus the short markup."""
         markup = self._markup
-        if request.side is OrderSide.SELL and markup is not None:
+        side = request.side
+        if side is _SELL and markup is not None:
             ask = market.best_ask()
             if ask is not None:
                 marked = ask * (1 + markup)
                 return max(request.limit_price or marked, marked)
         if request.limit_price is not None:
             return request.limit_price
-        touch = market.best_ask() if request.side is OrderSide.BUY else market.best_bid()
+        touch = market.best_ask() if side is _BUY else market.best_bid()
         ref = touch or market.last() or request.stop_price
         if ref is None:
             raise SimulationError(
@@ -77,10 +80,11 @@ class Funding:
 
     def filled(self, order_id: str, qty: Decimal, remaining: int) -> None:
         """``qty`` of the order filled, ``remaining`` lots are left on the venue."""
-        if self.account.reservation(order_id) is not None:
-            self.account.release_partial(order_id, qty)
-            if remaining == 0:  # a notional order's estimate may leave some over
-                self.release(order_id)
+        account = self.account
+        if account.reservation(order_id) is not None:
+            left = account.release_partial(order_id, qty)
+            if remaining == 0 and left:  # a notional order's estimate may leave some over
+                account.release(order_id)
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
         """``new_order_id`` holds what ``order_id`` held."""

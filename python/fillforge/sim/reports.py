@@ -5,6 +5,7 @@ each session close's DAY expiry and session roll."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from fillforge.codes import EngineEvent, Reason
@@ -17,7 +18,7 @@ from fillforge.sim.scheduling import Scheduler
 from fillforge.sim.translation import Translation
 from fillforge.sim.venue import Market, Venue
 
-__all__ = ["Reports"]
+__all__ = ["Reports", "Wiring"]
 
 _ZERO = Decimal(0)
 _FREE = FeeModel.zero()
@@ -28,23 +29,26 @@ _EXPIRED, _CANCELED = EventKind.EXPIRED, EventKind.CANCELED
 _TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
 
 
-class Reports:
-    """Venue reports into ``manager``, stamped with the scheduler's clock. ``after_each`` runs
-    after every engine event (the broker carries out the group leg actions it caused)."""
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """The parts of one simulated broker that its reports (:class:`Reports`) and its requests'
+    arrivals (:class:`~fillforge.sim.arrivals.Arrivals`) both work with, built once by the
+    broker."""
 
-    def __init__(
-        self,
-        manager: OrderManager,
-        scheduler: Scheduler,
-        ids: Translation,
-        funding: Funding,
-        venue: Venue,
-    ) -> None:
-        self._manager = manager
-        self._sched = scheduler
-        self._ids = ids
-        self._funding = funding
-        self._venue = venue
+    manager: OrderManager
+    sched: Scheduler
+    ids: Translation
+    funding: Funding
+    venue: Venue
+
+
+class Reports:
+    """Venue reports into the wiring's ``manager``, stamped with the scheduler's clock.
+    ``after_each`` runs after every engine event (the broker carries out the group leg actions
+    it caused)."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self._w = wiring
         self.after_each: Callable[[], None] = lambda: None
         # Whether the venue's fee model charges anything, kept per fee model (comparing two
         # models field by field on every drain costs more than the drain).
@@ -52,8 +56,8 @@ class Reports:
         self._charged = False
 
     def report(self, kind: EventKind, order_id: str, **kw: object) -> None:
-        self._manager.apply(
-            VenueReport.trusted(kind=kind, order_id=order_id, ts=self._sched.now, **kw)
+        self._w.manager.apply(
+            VenueReport.trusted(kind=kind, order_id=order_id, ts=self._w.sched.now, **kw)
         )
 
     def drain(self, market: Market) -> None:
@@ -61,12 +65,12 @@ class Reports:
         events = market.engine.take_events()
         if not events:
             return
-        inst, fees, fm = market.instrument, self._venue.fees, self._venue.fill_model
+        inst, fees, fm = market.instrument, self._w.venue.fees, self._w.venue.fill_model
         if fees is not self._fees:
             self._fees, self._charged = fees, fees != _FREE
         charged = self._charged
-        account, funding, manager = self._funding.account, self._funding, self._manager
-        oids, advance = self._ids.oid, self._sched.advance
+        account, funding, manager = self._w.funding.account, self._w.funding, self._w.manager
+        oids, advance = self._w.ids.oid, self._w.sched.advance
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
             oid = oids[uid]
             advance(t)
@@ -79,7 +83,7 @@ class Reports:
                 fee = fees.fee(q, px, liq) if charged else _ZERO
                 fill = Fill.adopt(  # every field, in declared order
                     {
-                        "trade_id": self._ids.trade_id(),
+                        "trade_id": self._w.ids.trade_id(),
                         "order_id": oid,
                         "price": px,
                         "qty": q,
@@ -104,10 +108,10 @@ class Reports:
     def expire_day(self, close: int) -> None:
         """The session closing at ``close``: DAY orders on the engines expire, the account keeps
         the day's marks and equity."""
-        self._sched.advance(close)
-        for m in self._venue.markets.values():
+        self._w.sched.advance(close)
+        for m in self._w.venue.markets.values():
             m.engine.advance_to(close)
             if m.engine.expire_day():
                 self.drain(m)
-        self._funding.account.close_session(self._venue.markets)  # lastday prices, last equity
-        self._sched.closed(close)
+        self._w.funding.account.close_session(self._w.venue.markets)  # lastday prices, last equity
+        self._w.sched.closed(close)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NotRequired, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ __all__ = [
     "TRADING_SECONDS_PER_YEAR",
     "Walk",
     "WalkConfig",
+    "WalkSpan",
     "random_walk",
     "walk_feed",
 ]
@@ -193,17 +194,16 @@ def random_walk(
     return Walk(quotes, trades, int(times[-1]))
 
 
-def walk_feed(
-    instrument: Instrument,
-    config: WalkConfig,
-    *,
-    seed: int,
-    start_ns: int,
-    end_ns: int,
-    max_events: int = 1_000_000,
-) -> _core.Feed:
+class WalkSpan(TypedDict):
+    """The keywords :func:`random_walk` spells out (``max_events`` optional), passed on as they
+    are by :func:`walk_feed`."""
+
+    seed: int
+    start_ns: int
+    end_ns: int
+    max_events: NotRequired[int]
+
+
+def walk_feed(instrument: Instrument, config: WalkConfig, **span: Unpack[WalkSpan]) -> _core.Feed:
     """:func:`random_walk` as a feed for :meth:`~fillforge.sim.venue.Venue.add`."""
-    walk = random_walk(
-        instrument, config, seed=seed, start_ns=start_ns, end_ns=end_ns, max_events=max_events
-    )
-    return walk.feed()
+    return random_walk(instrument, config, **span).feed()
