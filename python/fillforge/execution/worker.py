@@ -341,9 +341,11 @@ class ParentWorker:
         base = self._committed()
         rest = spec.qty - base
         begin = max(now, spec.start_ns)
-        slices = self._schedule(rest, begin, spec.end_ns, lot) if rest > 0 else []
-        if sum((s.qty for s in slices), _ZERO) != rest:
-            raise ExecutionError("schedule", slices, f"the slices do not sum to {rest}")
+        slices: list[Slice] = []
+        if rest > 0 and begin < spec.end_ns:  # at the end time, the end's sweep takes the rest
+            slices = self._schedule(rest, begin, spec.end_ns, lot)
+            if sum((s.qty for s in slices), _ZERO) != rest:
+                raise ExecutionError("schedule", slices, f"the slices do not sum to {rest}")
         plan, cum = [(now, base)], base
         for s in slices:
             if not begin <= s.due_ns <= spec.end_ns:
