@@ -58,6 +58,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "TimeError": ("t_ns", 1.5, "must be an int of UTC epoch nanoseconds"),
     "TimerError": ("every_ns", 0, "a period must be positive"),
     "SubscriptionError": ("callback", 42, "not callable"),
+    "ExecutionError": ("rate", D("1.5"), "must be in (0, 1]"),
     "VenueRuleError": ("type", "market", "refused by the venue profile"),
     "WashTradeError": ("side", "buy", "would trade against your own sell order o-2"),
     "AuctionWindowError": (
@@ -98,6 +99,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "UnknownOrderIdError": LookupError,
     "InsufficientBuyingPowerError": ValueError,
     "InsufficientQtyError": ValueError,
+    "ExecutionError": ValueError,
     "NotShortableError": ValueError,
     "MarketDataError": ValueError,
     "SimulationError": ValueError,

@@ -29,6 +29,7 @@ LAYER = {
     "sim": 4,
     "alpaca": 4,
     "demos": 5,
+    "execution": 5,
     "testing": 7,
     "cli": 7,
     "__main__": 7,
