@@ -49,6 +49,7 @@ class Child:
     intent: Intent | None = None
     cancel_asked: bool = False
     retries: int = 0
+    resting: bool = False  # a limit order for the day (one the timeout applies to)
 
     @property
     def filled(self) -> Decimal:

@@ -6,60 +6,38 @@ due time, follows every child through the broker's order events, and applies the
 slippage limit, retries, the end time). It uses only the broker's interface: its clock, its
 timers and its event subscription, so the same worker runs on the simulated broker (in
 simulated time, deterministically) and on a live one (in wall time). The rules are in
-``docs/execution.md`` ("Working a parent").
-
-Reentrancy and threads: a broker may call back (events, timers) inside a request the worker is
-making, or from another thread. Every callback only queues its work; the queue is run by whoever
-holds the worker's lock, one item at a time, so each step sees the state the previous one left
-and no broker call is made while holding a broker callback.
+``docs/execution.md`` ("Working a parent"). How children reach the broker is
+:mod:`~fillforge.execution.sender`'s; how the broker calls back, :mod:`~fillforge.execution.
+callbacks`' (one step at a time, whatever thread or call it comes from).
 """
 
 from __future__ import annotations
 
-import threading
-import zlib
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from fillforge.broker import Broker
-from fillforge.errors import DuplicateClientOrderIdError, ExecutionError, FillforgeError
+from fillforge.errors import ExecutionError
+from fillforge.execution.callbacks import ParentTimers, StepQueue, clock_of
 from fillforge.execution.children import Child, Intent, Task
-from fillforge.execution.parent import (
-    Parent,
-    ParentOrder,
-    ParentRecord,
-    ParentState,
-    WorkRules,
-    child_client_order_id,
-)
-from fillforge.execution.retry import Backoff, is_transient
+from fillforge.execution.parent import Parent, ParentOrder, ParentRecord, ParentState, WorkRules
+from fillforge.execution.retry import is_transient
 from fillforge.execution.schedules import Slice, twap
-from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
-from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
+from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
+from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.orders.models import Instrument, OrderEvent
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 
 __all__ = ["ParentWorker", "Pricing", "Progress", "Schedule", "near_touch"]
 
-Pricing = Callable[[Broker, ParentOrder], Decimal | None]
-"""A child's limit price from the market (None: send it at market)."""
 Schedule = Callable[[Decimal, int, int, Decimal], list[Slice]]
 """Slices of ``qty`` between ``start_ns`` and ``end_ns`` on a ``lot`` grid."""
 
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
 _S = ParentState
-
-
-def near_touch(broker: Broker, parent: ParentOrder) -> Decimal | None:
-    """The default price: the near touch (the bid for a buy, the ask for a sell); None (market)
-    when the broker shows no quote on that side."""
-    q = broker.latest_quote(parent.symbol)
-    if q is None:
-        return None
-    return q.bid_price if parent.side is OrderSide.BUY else q.ask_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,29 +96,33 @@ class ParentWorker:
         self.instrument = instrument
         self.rules = rules if rules is not None else WorkRules()
         self._schedule: Schedule = schedule or (lambda q, s, e, lot: twap(q, s, e, slices, lot))
-        self._pricing = pricing or near_touch
-        self._transient = transient
-        if clock is None and isinstance(broker, Clock):
-            clock = broker
-        self._clock = clock
+        self._now = clock_of(broker, clock)
         self._rec = ParentRecord(parent)
         self._prefix = f"{parent.parent_id}-c"
-        self._children: dict[str, Child] = {}
+        self._queue = StepQueue()
+        self._lock = self._queue.lock
+        self._post = self._queue.post
+        self._timers = ParentTimers(broker, parent.parent_id, self._queue, self._now)
+        self._sender = ChildSender(
+            broker,
+            instrument,
+            self.rules,
+            pricing or near_touch,
+            transient,
+            self._timers,
+            self._now,
+            self._fail,
+            parent.parent_id,
+        )
+        self._children = self._sender.children
         self._tasks: list[Task] = []
         self._plan: list[tuple[int, Decimal]] = []
         self._gen = 0
-        self._timers: set[str] = set()
         self._rejects = 0
         self._ending = False
         self._swept = False
         self._arrival: Decimal | None = parent.decision_price
-        self._backoff = Backoff(
-            self.rules.backoff_ns, self.rules.max_backoff_ns, zlib.crc32(parent.parent_id.encode())
-        )
         self._unsubscribe: Callable[[], None] | None = None
-        self._lock = threading.RLock()
-        self._inbox: deque[Callable[[], None]] = deque()
-        self._busy = False
 
     # ----- what users read ------------------------------------------------------------------
 
@@ -207,7 +189,7 @@ class ParentWorker:
             if self._arrival is None:
                 self._arrival = self._mid()
             self._replan(now)
-        self._drain()
+        self._queue.drain()
 
     def pause(self) -> None:
         """Stop sending; the working children are cancelled and their remainder comes back."""
@@ -267,66 +249,16 @@ class ParentWorker:
         """Stop following the broker's events and timers (the parent's children stay as they
         are at the broker)."""
         with self._lock:
-            self._cancel_timers()
+            self._timers.clear()
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
-
-    # ----- the queue ------------------------------------------------------------------------
-
-    def _post(self, step: Callable[[], None]) -> None:
-        self._inbox.append(step)
-        self._drain()
-
-    def _drain(self) -> None:
-        while self._inbox:
-            if not self._lock.acquire(blocking=False):
-                return  # another thread holds it and drains what we queued
-            try:
-                if self._busy:
-                    return  # a step on this thread called out: it drains when it is back
-                self._busy = True
-                try:
-                    while self._inbox:
-                        self._inbox.popleft()()
-                finally:
-                    self._busy = False
-            finally:
-                self._lock.release()
 
     def _need(self, trigger: str) -> None:
         if not self._rec.allowed(trigger):
             raise ExecutionError("state", self._rec.state, f"cannot {trigger} a parent here")
 
-    # ----- time, plan and slices ------------------------------------------------------------
-
-    def _now(self) -> int:
-        if self._clock is not None:
-            return self._clock.now_ns()
-        return self.broker.clock().timestamp_ns
-
-    def _timer(self, name: str, at_ns: int, step: Callable[[int], None]) -> None:
-        full = f"{self._rec.id}:{name}"
-
-        def fire(t: int) -> None:
-            self._timers.discard(full)
-            self._post(lambda: step(t))
-
-        if full in self._timers:
-            self.broker.cancel_timer(full)
-        self.broker.set_timer(full, fire, at_ns=max(at_ns, self._now()))
-        self._timers.add(full)
-
-    def _drop_timer(self, name: str) -> None:
-        full = f"{self._rec.id}:{name}"
-        if full in self._timers:
-            self._timers.discard(full)
-            self.broker.cancel_timer(full)
-
-    def _cancel_timers(self) -> None:
-        for full in sorted(self._timers):
-            self.broker.cancel_timer(full)
-        self._timers.clear()
+    # ----- the plan and its slices ------------------------------------------------------------
 
     def _committed(self) -> Decimal:
         """Filled, plus what open slices hold (at the broker or about to be)."""
@@ -335,7 +267,7 @@ class ParentWorker:
     def _replan(self, now: int) -> None:
         """Plan the rest from now: the schedule of what is not yet committed, its timers."""
         for i in range(len(self._plan)):
-            self._drop_timer(f"s{self._gen}.{i}")
+            self._timers.drop(f"s{self._gen}.{i}")
         self._gen += 1
         spec, lot = self._rec.spec, self.instrument.lot_size
         base = self._committed()
@@ -355,8 +287,8 @@ class ParentWorker:
         self._plan = plan
         gen = self._gen
         for i, (due, _) in enumerate(plan[1:], 1):
-            self._timer(f"s{gen}.{i}", due, self._slice_step(gen, i))
-        self._timer("end", spec.end_ns, lambda t: self._on_end())
+            self._timers.set(f"s{gen}.{i}", due, self._slice_step(gen, i))
+        self._timers.set("end", spec.end_ns, lambda t: self._on_end())
 
     def _scheduled(self, now: int) -> Decimal:
         done = _ZERO
@@ -398,7 +330,7 @@ class ParentWorker:
                     c.live
                     and price is not None
                     and limit is not None
-                    and self._beyond(price, limit)
+                    and beyond(self._rec.spec.side, price, limit)
                 ):
                     self._cancel_child(c, "reprice")
 
@@ -423,117 +355,17 @@ class ParentWorker:
         task.attempts += 1
         self._send(task)
 
-    def _price(self, task: Task) -> Decimal | None:
-        spec = self._rec.spec
-        if task.mode == "market":
-            return None
-        if task.mode == "policy":
-            return self._pricing(self.broker, spec)
-        q = self.broker.latest_quote(spec.symbol)
-        if q is None or q.bid_price is None or q.ask_price is None:
-            return None
-        near, far = (
-            (q.bid_price, q.ask_price) if spec.side is OrderSide.BUY else (q.ask_price, q.bid_price)
-        )
-        return near + (far - near) * task.rung / self.rules.ladder_steps
-
     def _send(self, task: Task) -> None:
-        spec = self._rec.spec
-        price = self._price(task)
-        limit, tif = spec.limit_price, OrderTimeInForce.DAY
-        if price is None and limit is not None:
-            price, tif = limit, OrderTimeInForce.IOC  # "market" within the parent's limit
-        elif price is not None:
-            if limit is not None and self._beyond(price, limit):
-                price = limit
-            price = self._to_tick(price)
-        n = len(self._children) + 1
-        cid = child_client_order_id(spec.parent_id, n)
-        child = Child(n, cid, task, task.remaining, price, task.mode, self._now())
-        self._children[cid] = child
-        task.child = child
-        task.children.append(child)
-        request = OrderRequest(
-            symbol=spec.symbol,
-            side=spec.side,
-            type=OrderType.MARKET if price is None else OrderType.LIMIT,
-            time_in_force=tif,
-            qty=child.qty,
-            limit_price=price,
-            client_order_id=cid,
-        )
-        self._submit(child, request)
-
-    def _submit(self, child: Child, request: OrderRequest) -> None:
-        child.working = child.qty
-        try:
-            order = self.broker.submit(request)
-        except DuplicateClientOrderIdError:
-            self._adopt(child)  # an earlier try went through
-            return
-        except Exception as e:
-            child.working = _ZERO
-            if self._transient(e):
-                if self._adopt(child):
-                    return
-                self._retry(child, e, lambda: self._submit(child, request))
-                return
-            child.ended, child.status, child.reason = True, OrderStatus.DENIED, str(e)
-            self._fail(f"child {child.client_order_id} refused: {e}")
-            raise
-        child.sent = True
-        if child.order_id is None:
-            child.order_id = order.id
+        child = self._sender.send(self._rec.spec, task)
         timeout = self.rules.timeout_ns
-        resting = request.type is OrderType.LIMIT and request.time_in_force is OrderTimeInForce.DAY
-        if timeout is not None and resting:
-            self._timer(f"t{child.n}", self._now() + timeout, lambda t: self._on_timeout(child))
-
-    def _adopt(self, child: Child) -> bool:
-        try:
-            order = self.broker.get_order_by_client_id(child.client_order_id)
-        except LookupError:
-            return False
-        child.sent, child.order_id = True, order.id
-        if not child.ended:
-            child.working = order.leaves_qty
-        return True
-
-    def _retry(self, child: Child, e: BaseException, again: Callable[[], None]) -> None:
-        if child.retries >= self.rules.max_retries:
-            child.ended, child.status, child.reason = True, OrderStatus.DENIED, str(e)
-            self._fail(f"child {child.client_order_id}: {e} after {child.retries} retries")
-            return
-        delay = self._backoff.delay_ns(child.retries)
-        child.retries += 1
-        self._timer(f"r{child.n}", self._now() + delay, lambda t: again())
+        if timeout is not None and child.resting and not child.ended:
+            self._timers.set(
+                f"t{child.n}", self._now() + timeout, lambda t: self._on_timeout(child)
+            )
 
     def _cancel_child(self, child: Child, intent: Intent) -> None:
-        child.intent = intent
-        if child.ended:
-            return
-        if not child.sent:  # waiting to be sent again: it never will be
-            self._drop_timer(f"r{child.n}")
-            child.ended, child.status = True, OrderStatus.CANCELED
+        if self._sender.cancel(child, intent):
             self._child_ended(child)
-            return
-        if child.cancel_asked or child.order_id is None:
-            return
-        child.cancel_asked = True
-        self._send_cancel(child)
-
-    def _send_cancel(self, child: Child) -> None:
-        assert child.order_id is not None
-        try:
-            self.broker.cancel(child.order_id)
-        except FillforgeError as e:
-            if self._transient(e):
-                self._retry(child, e, lambda: self._send_cancel(child))
-            # otherwise the order has ended or is ending: its event tells
-        except Exception as e:
-            if not self._transient(e):
-                raise
-            self._retry(child, e, lambda: self._send_cancel(child))
 
     def _cancel_all(self, intent: Intent) -> None:
         for c in list(self._children.values()):
@@ -577,7 +409,7 @@ class ParentWorker:
             self._stop("cancel", why)
 
     def _child_ended(self, child: Child) -> None:
-        self._drop_timer(f"t{child.n}")
+        self._timers.drop(f"t{child.n}")
         task = child.task
         if task.child is child:
             task.child = None
@@ -603,7 +435,7 @@ class ParentWorker:
         self._settle()
 
     def _on_timeout(self, child: Child) -> None:
-        if not child.live or child.cancel_asked:
+        if child.ended or child.cancel_asked:
             return
         task, t = child.task, self.rules.partial_threshold
         accept = t is not None and task.filled >= task.qty * t
@@ -655,7 +487,7 @@ class ParentWorker:
 
     def _finish(self, trigger: str, reason: str | None) -> None:
         self._rec.fire(trigger, reason, self._now())
-        self._cancel_timers()
+        self._timers.clear()
         if not any(c.live for c in self._children.values()):
             self.close()
 
@@ -673,16 +505,6 @@ class ParentWorker:
             return None
         sign = 1 if self._rec.spec.side is OrderSide.BUY else -1
         return sign * (avg - arrival) / arrival * _BPS
-
-    def _beyond(self, price: Decimal, limit: Decimal) -> bool:
-        """Whether ``price`` is worse for us than ``limit``."""
-        return price > limit if self._rec.spec.side is OrderSide.BUY else price < limit
-
-    def _to_tick(self, price: Decimal) -> Decimal:
-        """Onto the tick grid, in the protective direction (a buy down, a sell up)."""
-        tick = self.instrument.tick_size
-        how = ROUND_FLOOR if self._rec.spec.side is OrderSide.BUY else ROUND_CEILING
-        return (price / tick).to_integral_value(how) * tick
 
     def _lots(self, qty: Decimal) -> Decimal:
         lot = self.instrument.lot_size
