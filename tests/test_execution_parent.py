@@ -74,6 +74,7 @@ def test_a_valid_parent_keeps_its_terms() -> None:
         ({"limit_price": D(0)}, "limit_price"),
         ({"side": "up"}, "side"),
         ({"colour": "red"}, "colour"),
+        ({"policy": "yolo"}, "policy"),
     ],
 )
 def test_bad_terms_are_refused_naming_the_field_and_value(

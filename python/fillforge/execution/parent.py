@@ -16,9 +16,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NoReturn, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fillforge.errors import ExecutionError
+from fillforge.execution.schedules import Policy, parse_policy
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.machine import FastEvent, Row, TableMachine
 from fillforge.orders.models import MAX_CLIENT_ORDER_ID, Instrument
@@ -94,7 +95,12 @@ class ParentOrder(_Spec):
     decision_ns: _Nanos | None = None
     limit_price: _Positive | None = None
     urgency: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] = Decimal("0.5")
-    policy: Annotated[str, Field(min_length=1)] = "twap"
+    policy: Policy = Policy.TWAP
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy(cls, name: object) -> Policy:
+        return parse_policy(name)
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
