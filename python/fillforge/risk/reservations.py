@@ -48,6 +48,9 @@ class Reservation(FrozenModel):
     price: Decimal
 
 
+_adopt = Reservation.adopt  # every field, declared order (a claim is valid by construction)
+
+
 class ReservationBook:
     """Open orders' reservations by order id, oldest first. ``position(symbol)`` gives the
     signed position the reservations reduce first (the ledger's :meth:`~fillforge.portfolio.
@@ -120,7 +123,7 @@ class ReservationBook:
         check_symbol(symbol)
         side = side_of(side)
         q, p = positive("qty", qty), positive("price", price)
-        r = self._res[order_id] = Reservation.adopt(
+        r = self._res[order_id] = _adopt(
             {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
         )
         key = (symbol, side)
@@ -142,8 +145,7 @@ class ReservationBook:
         keyed = self._keyed[(r.symbol, r.side)]
         newest = next(reversed(keyed)) == order_id
         del self._res[order_id], keyed[order_id]
-        fields = {"order_id": new_order_id, "symbol": r.symbol, "side": r.side}
-        moved = Reservation.adopt({**fields, "qty": r.qty, "price": r.price})
+        moved = _adopt({**r.__dict__, "order_id": new_order_id})  # the same claim, renamed
         self._res[new_order_id] = keyed[new_order_id] = moved
         if not newest:  # it moved behind younger orders: their reducing order changed
             self._cache.pop((r.symbol, r.side), None)
@@ -155,7 +157,7 @@ class ReservationBook:
         q = positive("qty", qty)
         left = r.qty - q
         if left > 0:
-            kept = self._res[order_id] = r.model_copy(update={"qty": left})
+            kept = self._res[order_id] = _adopt({**r.__dict__, "qty": left})
             self._keyed[(r.symbol, r.side)][order_id] = kept  # keeps its place in line
             self._forget(r, q)
             return left

@@ -326,10 +326,13 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         until: float = NEVER if until_ns is None else until_ns
         applied = 0
         markets = list(self.venue.markets.values())
-        sched, reports = self._sched, self._reports
+        sched, reports, watched = self._sched, self._reports, self._market_data.watched
         while budget > 0:
             live = [m for m in markets if m.engine.next_time is not None]
-            first = min(live, key=lambda m: (m.engine.next_time, m.index), default=None)
+            if len(live) == 1:
+                first: Market | None = live[0]
+            else:
+                first = min(live, key=lambda m: (m.engine.next_time, m.index), default=None)
             nxt: float = NEVER if first is None else first.engine.next_time or 0
             # Time is known to reach this far (with no data and no end given, it stands still).
             horizon = min(nxt, until) if first is not None or until < NEVER else sched.now
@@ -360,9 +363,7 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 sched.advance(int(until))
                 break
             bound = min(until, pending, close, timer)
-            if self.venue.speed is None and not any(
-                self._market_data.watched(m.symbol) for m in live
-            ):
+            if self.venue.speed is None and not any(watched(m.symbol) for m in live):
                 # Every market in time order, in Rust, to a user order's change or the bound.
                 loop = self.venue.markets_loop()
                 n, i, _ = loop.run(budget, int(min(bound, 1 << 62)))
@@ -381,13 +382,13 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 sched.pace(int(nxt))
                 bound = min(bound, nxt + 1)
             # One message at a time, to observe it.
-            watched = self._market_data.watched(first.symbol)
-            n = first.engine.run(1 if watched else budget, int(min(bound, 1 << 62)), True)
+            observed = watched(first.symbol)
+            n = first.engine.run(1 if observed else budget, int(min(bound, 1 << 62)), True)
             applied += n
             budget -= n
             sched.advance(first.engine.now)
             reports.drain(first)
-            if watched and n:
+            if observed and n:
                 self._market_data.observe(first)
         return applied
 

@@ -27,6 +27,10 @@ _EE_FILL, _EE_CANCELED, _EE_EXPIRED = EngineEvent.FILL, EngineEvent.CANCELED, En
 _FILL, _PARTIAL_FILL = EventKind.FILL, EventKind.PARTIAL_FILL
 _EXPIRED, _CANCELED = EventKind.EXPIRED, EventKind.CANCELED
 _TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+# A report with every field at its default, in declared order: each report is this with its own
+# values, adopted whole (the broker's reports are valid by construction).
+_BLANK_REPORT = {name: field.default for name, field in VenueReport.model_fields.items()}
+_adopt_report = VenueReport.adopt
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +60,10 @@ class Reports:
         self._charged = False
 
     def report(self, kind: EventKind, order_id: str, **kw: object) -> None:
-        self._w.manager.apply(
-            VenueReport.trusted(kind=kind, order_id=order_id, ts=self._w.sched.now, **kw)
-        )
+        data = {**_BLANK_REPORT, "kind": kind, "order_id": order_id, "ts": self._w.sched.now}
+        if kw:
+            data.update(kw)
+        self._w.manager.apply(_adopt_report(data))
 
     def drain(self, market: Market) -> None:
         """Turn the engine's events into venue reports for the order state machines."""
