@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from fillforge.alpaca.broker import AlpacaBroker
+from fillforge.alpaca.server import AlpacaServer
+from fillforge.broker import Broker
 from fillforge.errors import ExecutionError, FillforgeError, InsufficientBuyingPowerError
 from fillforge.execution.parent import ParentOrder, ParentState, WorkRules
 from fillforge.execution.worker import ParentWorker
@@ -25,10 +29,11 @@ from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
-from fillforge.time import NS_PER_SECOND
+from fillforge.time import NS_PER_SECOND, Clock, WallClock
 
 D = Decimal
 S = NS_PER_SECOND
+MS = S // 1000
 INST = Instrument(symbol="TEST")
 CASH = D(1_000_000)
 
@@ -376,9 +381,8 @@ def test_a_fatal_error_raises_at_once_and_fails_the_parent() -> None:
     b = ScriptedBroker(cash=D(100))
     b.quote("TEST", D("100.00"), D("100.02"), ts=0)
     w = ParentWorker(b, parent(qty=10, start=0), INST)
-    w.start()  # the first slice is due now: it is sent when the simulation runs
     with pytest.raises(InsufficientBuyingPowerError):
-        at(b, 1)
+        w.start()  # the first slice is due now: sent at once
     assert w.parent.state is ParentState.FAILED
     assert w.parent.reason is not None
     assert "insufficient buying power" in w.parent.reason
@@ -399,6 +403,72 @@ def test_bad_worker_arguments_are_refused() -> None:
         w.start()
     assert e.value.field == "end_ns"
     assert w.parent.state is ParentState.PENDING
+
+
+# ----- the same parent on the served Alpaca paper account ----------------------------------
+
+
+def _timeout_to_market(b: Broker, start_ns: int, clock: Clock | None = None) -> ParentWorker:
+    p = ParentOrder(
+        parent_id="A1",
+        symbol="AAPL",
+        side=OrderSide.BUY,
+        qty=D(10),
+        start_ns=start_ns,
+        end_ns=start_ns + 60 * S,
+    )
+    rules = WorkRules(timeout_ns=300 * MS, max_attempts=1)
+    w = ParentWorker(b, p, Instrument(symbol="AAPL"), rules=rules, clock=clock)
+    w.start()
+    return w
+
+
+def _children(b: Broker) -> list[tuple[str, str, Decimal | None, Decimal, Decimal, str]]:
+    return [
+        (o.client_order_id, o.request.type.value, o.limit_price, o.order_qty, o.cum_qty, o.state)
+        for o in sorted(b.orders(), key=lambda o: o.client_order_id)
+        if o.client_order_id.startswith("A1-c")
+    ]
+
+
+def test_the_same_parent_gives_the_same_children_on_alpaca_and_on_the_simulator(
+    alpaca_server: AlpacaServer,
+) -> None:
+    alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
+    clock = WallClock()
+    live = AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream_url=alpaca_server.stream_url,
+        clock=clock,  # the clock its timers run on, which the worker must tell the time by
+    )
+    try:
+        live.connect()
+        w = _timeout_to_market(live, clock.now_ns(), clock)
+        deadline = time.monotonic() + 10
+        while not w.parent.state.is_done and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert w.parent.state is ParentState.COMPLETED
+        on_alpaca = _children(live)
+    finally:
+        live.close()
+
+    venue = Venue(calendar=None)
+    venue.add(Instrument(symbol="AAPL"), empty_feed())
+    sim = SimulatedBroker(venue, start_ns=0)
+    sim.quote("AAPL", D("100.00"), D("100.02"))
+    ws = _timeout_to_market(sim, 0)
+    sim.run(until_ns=S)
+    assert ws.parent.state is ParentState.COMPLETED
+    assert (
+        _children(sim)
+        == on_alpaca
+        == [
+            ("A1-c1", "limit", D("100.00"), D(10), D(0), "canceled"),
+            ("A1-c2", "market", None, D(10), D(10), "filled"),
+        ]
+    )
 
 
 # ----- conservation under random child outcomes ----------------------------------------------

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from fillforge.broker import Broker
+from fillforge.errors import TimerError
 from fillforge.time import Clock
 
 __all__ = ["ParentTimers", "StepQueue"]
@@ -59,7 +60,8 @@ class StepQueue:
 
 class ParentTimers:
     """One parent's timers on ``broker``, named ``<parent id>:<name>``; each fires its step
-    through ``queue``. A time already past is set for now (it fires at the next chance)."""
+    through ``queue``. A step due now or earlier is queued at once instead (on a wall clock,
+    "now" is already past by the time a timer for it would be set)."""
 
     __slots__ = ("_broker", "_names", "_now", "_prefix", "_queue")
 
@@ -79,8 +81,17 @@ class ParentTimers:
             self._queue.post(lambda: step(t))
 
         self.drop(name)
-        self._broker.set_timer(full, fire, at_ns=max(at_ns, self._now()))
-        self._names.add(full)
+        now = self._now()
+        if at_ns > now:
+            try:
+                self._broker.set_timer(full, fire, at_ns=at_ns)
+            except TimerError as e:
+                if e.field != "at_ns":
+                    raise
+            else:
+                self._names.add(full)
+                return
+        self._queue.post(lambda: step(max(at_ns, now)))
 
     def drop(self, name: str) -> None:
         """Cancel a timer if it is set."""

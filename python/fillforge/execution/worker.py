@@ -185,11 +185,13 @@ class ParentWorker:
             if self._rec.spec.end_ns <= now:
                 raise ExecutionError("end_ns", self._rec.spec.end_ns, f"already past (now {now})")
             self._rec.fire("start")
-            self._unsubscribe = self.broker.subscribe(self._on_event)
-            if self._arrival is None:
-                self._arrival = self._mid()
-            self._replan(now)
-        self._queue.drain()
+        self._post(self._begin)
+
+    def _begin(self) -> None:
+        self._unsubscribe = self.broker.subscribe(self._on_event)
+        if self._arrival is None:
+            self._arrival = self._mid()
+        self._replan(self._now())
 
     def pause(self) -> None:
         """Stop sending; the working children are cancelled and their remainder comes back."""
