@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from fillforge.broker import Broker
 from fillforge.errors import DuplicateClientOrderIdError, FillforgeError
 from fillforge.execution.callbacks import ParentTimers
 from fillforge.execution.children import Child, Intent, Task
 from fillforge.execution.parent import ParentOrder, WorkRules, child_client_order_id
+from fillforge.execution.pricing import static_limit
 from fillforge.execution.retry import Backoff
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
@@ -120,10 +121,9 @@ class ChildSender:
         return near + (far - near) * task.rung / self._rules.ladder_steps
 
     def _to_tick(self, side: OrderSide, price: Decimal) -> Decimal:
-        """Onto the tick grid, in the protective direction (a buy down, a sell up)."""
-        tick = self._instrument.tick_size
-        how = ROUND_FLOOR if side is OrderSide.BUY else ROUND_CEILING
-        return (price / tick).to_integral_value(how) * tick
+        """Onto the tick grid, in the protective direction (a buy down, a sell up): the
+        static limit at no offset."""
+        return static_limit(price, side, _ZERO, self._instrument.tick_size)
 
     def _submit(self, child: Child, request: OrderRequest) -> None:
         child.working = child.qty

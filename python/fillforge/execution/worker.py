@@ -22,6 +22,7 @@ from fillforge.errors import ExecutionError
 from fillforge.execution.callbacks import ParentTimers, StepQueue, clock_of
 from fillforge.execution.children import Child, Intent, Task
 from fillforge.execution.parent import Parent, ParentOrder, ParentRecord, ParentState, WorkRules
+from fillforge.execution.pricing import BPS
 from fillforge.execution.retry import is_transient
 from fillforge.execution.schedules import Slice, twap
 from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
@@ -36,7 +37,6 @@ Schedule = Callable[[Decimal, int, int, Decimal], list[Slice]]
 """Slices of ``qty`` between ``start_ns`` and ``end_ns`` on a ``lot`` grid."""
 
 _ZERO = Decimal(0)
-_BPS = Decimal(10_000)
 _S = ParentState
 
 
@@ -506,7 +506,7 @@ class ParentWorker:
         if avg is None or arrival is None:
             return None
         sign = 1 if self._rec.spec.side is OrderSide.BUY else -1
-        return sign * (avg - arrival) / arrival * _BPS
+        return sign * (avg - arrival) / arrival * BPS
 
     def _lots(self, qty: Decimal) -> Decimal:
         lot = self.instrument.lot_size
