@@ -174,17 +174,29 @@ def test_a_resting_child_times_out_and_falls_back_to_market() -> None:
     assert b.get_order_by_client_id("P1-c1").status is OrderStatus.CANCELED
 
 
-def test_the_ladder_steps_to_the_far_touch() -> None:
+@pytest.mark.parametrize(
+    ("side", "prices", "cost"),
+    [
+        (OrderSide.BUY, ["100.00", "100.01", "100.02"], D(0)),  # bought at arrival
+        (OrderSide.SELL, ["100.02", "100.01", "100.00"], D("0.02") / D("100.02") * 10_000),
+    ],
+)
+def test_the_ladder_steps_to_the_far_touch(
+    side: OrderSide, prices: list[str], cost: Decimal
+) -> None:
     b = market()
     rules = WorkRules(timeout_ns=5 * S, max_attempts=1, fallback="ladder", ladder_steps=2)
-    w = work(b, parent(qty=10), rules=rules)
+    w = work(b, parent(qty=10, side=side, decision_price=D("100.02")), rules=rules)
     at(b, 30)
+    # The near touch, half way, then the far touch, which crosses and fills.
     assert [(c, t, price) for c, t, _, price, _ in sent(b)] == [
-        ("P1-c1", 10, D("100.00")),  # the near touch
-        ("P1-c2", 15, D("100.01")),  # half way
-        ("P1-c3", 20, D("100.02")),  # the far touch: crosses and fills
+        ("P1-c1", 10, D(prices[0])),
+        ("P1-c2", 15, D(prices[1])),
+        ("P1-c3", 20, D(prices[2])),
     ]
-    assert w.parent.state is ParentState.COMPLETED
+    p = w.progress()
+    assert p.state is ParentState.COMPLETED
+    assert p.slippage_bps == cost  # positive is a cost: a sell below arrival
 
 
 def test_attempts_at_the_policy_price_come_before_the_fallback() -> None:
