@@ -32,7 +32,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,7 +70,7 @@ _RATIO: Final = Context(
 _MAKER: Final = LiquiditySide.MAKER
 _BUY: Final = OrderSide.BUY
 
-_Price = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+_Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 _Qty = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 _Ratio = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
@@ -91,19 +99,19 @@ class ParentCost(BaseModel):
     symbol: str
     side: OrderSide
     policy: str
-    qty: _Price
+    qty: _Positive
     filled_qty: _Qty
     leaves_qty: _Qty
     decision_ns: int | None
     start_ns: int
     end_ns: int
     duration_s: Decimal
-    decision_price: _Price
-    arrival_price: _Price
-    first_child_mid: _Price
-    final_price: _Price
-    avg_price: _Price | None
-    interval_vwap: _Price | None
+    decision_price: _Positive
+    arrival_price: _Positive
+    first_child_mid: _Positive
+    final_price: _Positive
+    avg_price: _Positive | None
+    interval_vwap: _Positive | None
     market_volume: _Qty
     arrival_bps: Decimal | None
     vwap_bps: Decimal | None
@@ -144,6 +152,19 @@ def _cost(buy: bool, paid: Decimal, benchmark: Decimal) -> Decimal:
 def _bps(cost: Decimal, base: Decimal) -> Decimal:
     """``cost`` over ``base`` in basis points, rounded half-even to :data:`BPS_QUANTUM`."""
     return _WIDE.quantize(_WIDE.divide(_WIDE.multiply(cost, _BPS), base), BPS_QUANTUM)
+
+
+def _tape(trades: Iterable[Trade], symbol: str, start: int, end: int) -> tuple[Decimal, Decimal]:
+    """The volume and the traded notional (exact) of the prints in ``[start, end]``."""
+    volume = traded = ZERO
+    with localcontext(CTX):  # operators, not CTX's methods: a day's tape is many prints
+        for t in trades:
+            if not isinstance(t, Trade) or t.symbol != symbol:
+                raise ExecutionError("trades", t, f"expected Trade prints of {symbol!r}")
+            if start <= t.timestamp_ns <= end:
+                volume += t.size
+                traded += t.size * t.price
+    return volume, traded
 
 
 def _interval(
@@ -231,14 +252,7 @@ def parent_cost(
 
     # The market over the interval.
     start, end = _interval(spec, view.ended_ns if view else None, fills, filled, start_ns, end_ns)
-    volume = ZERO
-    traded = ZERO
-    for t in trades:
-        if not isinstance(t, Trade) or t.symbol != spec.symbol:
-            raise ExecutionError("trades", t, f"expected Trade prints of {spec.symbol!r}")
-        if start <= t.timestamp_ns <= end:
-            volume = CTX.add(volume, t.size)
-            traded = CTX.add(traded, CTX.multiply(t.size, t.price))
+    volume, traded = _tape(trades, spec.symbol, start, end)
     vwap = _RATIO.divide(traded, volume) if volume else None
 
     avg = _RATIO.divide(notional, filled) if filled else None
@@ -301,9 +315,12 @@ _KEYS: Final = {
     "filled_qty": None,
     "leaves_qty": None,
     "avg_price": "price",
+    "decision_price": None,
     "arrival_price": None,
     "first_child_mid": None,
+    "final_price": None,
     "interval_vwap": "price",
+    "market_volume": None,
     **dict.fromkeys(_BPS_KEYS, "bps"),
     "fees_bps": "bps",
     "fees": None,
