@@ -345,6 +345,11 @@ def test_rows_are_json_strings_rounded_for_display_with_zoned_times() -> None:
     assert c.arrival_bps == D("3.999200159968")
     assert (row["fill_rate"], row["maker_share"], row["participation"]) == ("0.6", "1", "0.2")
     assert row["vwap_bps"] == "2.00"
+    assert (row["decision_price"], row["final_price"], row["market_volume"]) == (
+        "50.01",
+        "50.10",
+        "3000",
+    )
     assert row["duration_s"] == "3600.000000000"
     assert row["decision"] == "2024-01-02T09:29:59.500000-05:00"
     assert (row["start"], row["end"]) == ("2024-01-02T09:30:00-05:00", "2024-01-02T10:30:00-05:00")
