@@ -47,7 +47,7 @@ def decimal_or_none(value: object) -> Decimal | None:
 
 def positive(field: str, value: object) -> Decimal:
     """``value`` as a Decimal > 0, else :class:`~fillforge.errors.OrderValidationError`."""
-    if value.__class__ is Decimal and value.is_finite() and value > 0:
+    if value.__class__ is Decimal and value.is_finite() and value > ZERO:
         return value
     d = decimal_or_none(value)
     if d is None or d <= 0:

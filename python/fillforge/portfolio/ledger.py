@@ -147,7 +147,7 @@ class Ledger:
         self._cash = _sub(self._cash, _add(bought, f))
         self._fees = _add(self._fees, f)
         realized = ZERO
-        if q0 == 0 or (q0 > 0) == (s > 0):
+        if not q0 or (q0 > ZERO) == (s > ZERO):
             book.qty, book.cost = _add(q0, s), _add(c0, bought)
         else:
             held = _abs(q0)
@@ -158,7 +158,7 @@ class Ledger:
                 removed = _div(_mul(c0, closing), held)
                 if _exponent(removed) < -_COST_PLACES:
                     removed = removed.quantize(_COST_QUANTUM, context=CTX)
-            signed_closing = closing if s > 0 else _neg(closing)
+            signed_closing = closing if s > ZERO else _neg(closing)
             realized = _sub(_neg(_mul(signed_closing, p)), removed)
             rest = _sub(s, signed_closing)  # what is left after closing: opens the other way
             book.qty = _add(q0, s)
@@ -270,7 +270,7 @@ class Ledger:
             if b.qty:
                 mark = self._mark(s, b)
                 assert mark is not None  # an open position has an entry price
-                if b.qty > 0:
+                if b.qty > ZERO:
                     long = _add(long, _mul(b.qty, mark))
                 else:
                     short = _sub(short, _mul(b.qty, mark))

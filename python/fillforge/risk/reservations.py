@@ -80,7 +80,7 @@ class ReservationBook:
         cannot absorb after the earlier open orders on the same side have reduced it."""
         pos = self._position(symbol)
         capacity = _sub(pos if side is _SELL else -pos, self._open.get((symbol, side), ZERO))
-        return _sub(qty, min(qty, capacity)) if capacity > 0 else qty
+        return _sub(qty, min(qty, capacity)) if capacity > ZERO else qty
 
     @property
     def reserved(self) -> Decimal:
@@ -156,7 +156,7 @@ class ReservationBook:
         r = self.get(order_id)
         q = positive("qty", qty)
         left = r.qty - q
-        if left > 0:
+        if left > ZERO:
             kept = self._res[order_id] = _adopt({**r.__dict__, "qty": left})
             self._keyed[(r.symbol, r.side)][order_id] = kept  # keeps its place in line
             self._forget(r, q)
@@ -177,7 +177,7 @@ class ReservationBook:
         key = (r.symbol, r.side)
         left = _sub(self._open[key], qty)
         value = _sub(self._value[key], _mul(qty, r.price))
-        if left > 0 and self._keyed[key]:
+        if left > ZERO and self._keyed[key]:
             self._open[key], self._value[key] = left, value
         else:
             del self._open[key], self._value[key], self._keyed[key]

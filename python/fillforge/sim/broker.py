@@ -363,7 +363,9 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 sched.advance(int(until))
                 break
             bound = min(until, pending, close, timer)
-            if self.venue.speed is None and not any(watched(m.symbol) for m in live):
+            if self.venue.speed is None and not (
+                watched(first.symbol) if len(live) == 1 else any(watched(m.symbol) for m in live)
+            ):
                 # Every market in time order, in Rust, to a user order's change or the bound.
                 loop = self.venue.markets_loop()
                 n, i, _ = loop.run(budget, int(min(bound, 1 << 62)))
