@@ -75,16 +75,17 @@ class Funding:
 
     def release(self, order_id: str) -> None:
         """Free ``order_id``'s buying power, if it holds any."""
-        if self.account.reservation(order_id) is not None:
-            self.account.release(order_id)
+        book = self.account.book  # the account's reservations, without its forwarding calls
+        if book.reservation(order_id) is not None:
+            book.release(order_id)
 
     def filled(self, order_id: str, qty: Decimal, remaining: int) -> None:
         """``qty`` of the order filled, ``remaining`` lots are left on the venue."""
-        account = self.account
-        if account.reservation(order_id) is not None:
-            left = account.release_partial(order_id, qty)
+        book = self.account.book
+        if book.reservation(order_id) is not None:
+            left = book.release_partial(order_id, qty)
             if remaining == 0 and left:  # a notional order's estimate may leave some over
-                account.release(order_id)
+                book.release(order_id)
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
         """``new_order_id`` holds what ``order_id`` held."""

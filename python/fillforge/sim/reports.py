@@ -74,7 +74,7 @@ class Reports:
         if fees is not self._fees:
             self._fees, self._charged = fees, fees != _FREE
         charged = self._charged
-        account, funding, manager = self._w.funding.account, self._w.funding, self._w.manager
+        ledger, funding, manager = self._w.funding.account.ledger, self._w.funding, self._w.manager
         oids, advance = self._w.ids.oid, self._w.sched.advance
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
             oid = oids[uid]
@@ -98,9 +98,9 @@ class Reports:
                         "ts_recv": t,
                     }
                 )
-                account.apply_fill(symbol, side, q, px, fee)
+                ledger.apply_fill(symbol, side, q, px, fee)
                 funding.filled(oid, q, remaining)
-                account.mark(symbol, px)
+                ledger.mark(symbol, px)
                 self.report(_FILL if remaining == 0 else _PARTIAL_FILL, oid, fill=fill)
             elif kind in (_EE_CANCELED, _EE_EXPIRED):
                 funding.release(oid)
