@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fillforge.errors import OrderValidationError
-from fillforge.orders.enums import LiquiditySide
+from fillforge.orders import Instrument, OrderRequest
+from fillforge.orders.enums import LiquiditySide, OrderSide, OrderType
+from fillforge.sim import SimulatedBroker, Venue, empty_feed
 from fillforge.sim.fees import FeeModel, FeeSchedule
 from fillforge.sim.latency import MAX_DELAY_NS, Delay, LatencyModel
 
@@ -136,6 +138,28 @@ def test_fee_is_the_exact_amount_rounded_once(
     if exact > 0:
         assert fee >= minimum.quantize(D("0.0001"))
     assert m.fee(qty, price, MAKER) == fee  # flat: both sides the same
+
+
+def test_a_fee_model_swapped_between_fills_charges_from_the_next_fill() -> None:
+    """The broker keeps whether the venue's fee model charges anything per model (not per
+    drain); replacing ``venue.fees`` must still take effect at once, both ways."""
+    venue = Venue("V", calendar=None)
+    venue.add(Instrument(symbol="T"), empty_feed())
+    broker = SimulatedBroker(venue, cash=D(10**6))
+    broker.quote("T", D("10.00"), D("10.01"), bid_size=D(10**6), ask_size=D(10**6))
+
+    def commission(side: OrderSide) -> Decimal:
+        o = broker.submit(OrderRequest(symbol="T", side=side, type=OrderType.MARKET, qty=D(100)))
+        (fill,) = o.fills.values()
+        return fill.commission
+
+    assert commission(OrderSide.BUY) == 0
+    venue.fees = FeeModel.flat(per_share=D("0.01"))
+    assert commission(OrderSide.SELL) == D("1.00")
+    assert broker.ledger.fees_paid == D("1.00")
+    venue.fees = FeeModel.zero()
+    assert commission(OrderSide.BUY) == 0
+    assert broker.ledger.fees_paid == D("1.00")
 
 
 # ----- latency --------------------------------------------------------------------------------
