@@ -1,8 +1,8 @@
 //! The L3 order book: price-time priority matching over an arena of orders.
 //!
 //! Layout: every resting order is a fixed-size node in one arena (`Vec<Node>`) with a free list,
-//! so steady-state operation allocates nothing per order. An id-to-slot hash map finds an order
-//! in O(1); each price level holds an intrusive doubly linked FIFO of slots, so cancel is O(1)
+//! so steady-state operation allocates nothing per order. An id-to-slot hash index (of bare
+//! slots, see `index.rs`) finds an order in O(1); each price level holds an intrusive doubly linked FIFO of slots, so cancel is O(1)
 //! once the level is found. Levels per side live in a [`LevelMap`] (a sorted vector by default).
 //!
 //! Rules (also in `docs/book.md`):
@@ -20,10 +20,11 @@
 //!   queue priority; a price change or a quantity increase loses it (the order goes to the back of
 //!   the queue at its new price and may match as a taker first).
 
+mod index;
 mod levels;
 mod types;
 
-use rustc_hash::FxHashMap;
+use index::IdIndex;
 
 pub use levels::{BtreeLevels, Level, LevelMap, VecLevels, NIL};
 pub use types::{
@@ -82,7 +83,7 @@ pub struct Book<L: LevelMap = VecLevels> {
     asks: L,
     arena: Vec<Node>,
     free: u32,
-    index: FxHashMap<OrderId, u32>,
+    index: IdIndex,
     stops: StopQueue<StopOrder>,
     last_trade: Option<Price>,
     matching: bool,
@@ -113,7 +114,7 @@ impl<L: LevelMap> Book<L> {
             asks: L::new(Side::Sell),
             arena: Vec::new(),
             free: NIL,
-            index: FxHashMap::default(),
+            index: IdIndex::default(),
             stops: StopQueue::new(),
             last_trade: None,
             matching: true,
@@ -146,10 +147,10 @@ impl<L: LevelMap> Book<L> {
                 unit: "orders reserved in advance",
             });
         }
-        let oom = |_| CapacityError::OutOfMemory { field: "capacity", value, unit: "orders" };
+        let oom = || CapacityError::OutOfMemory { field: "capacity", value, unit: "orders" };
         let mut book = Self::new(cfg);
-        book.arena.try_reserve(orders).map_err(oom)?;
-        book.index.try_reserve(orders).map_err(oom)?;
+        book.arena.try_reserve(orders).map_err(|_| oom())?;
+        book.index.try_reserve(orders, &book.arena).map_err(|_| oom())?;
         Ok(book)
     }
 
@@ -205,7 +206,7 @@ impl<L: LevelMap> Book<L> {
     }
 
     fn check_new_id(&self, id: OrderId) -> Result<(), BookError> {
-        if self.index.contains_key(&id) || self.stops.contains(id) {
+        if self.index.contains(id, &self.arena) || self.stops.contains(id) {
             return Err(BookError::DuplicateOrderId { order_id: id });
         }
         Ok(())
@@ -290,14 +291,13 @@ impl<L: LevelMap> Book<L> {
             self.arena[tail as usize].next = slot;
             self.arena[slot as usize].prev = tail;
         }
-        self.index.insert(id, slot);
+        self.index.insert(slot, &self.arena);
     }
 
     /// Take a resting order out of the book (and its id out of the index) and return it.
     fn unlink(&mut self, slot: u32) -> Node {
-        let node = self.unlink_slot(slot);
-        self.index.remove(&node.id);
-        node
+        self.index.remove_slot(self.arena[slot as usize].id, slot);
+        self.unlink_slot(slot)
     }
 
     /// [`Book::unlink`] for a slot whose id the caller already took out of the index.
@@ -388,7 +388,7 @@ impl<L: LevelMap> Book<L> {
                 self.fills.push(Fill { taker, maker: node.id, price, qty: q, maker_remaining: node.qty });
                 if node.qty == 0 {
                     let (id, next) = (node.id, node.next);
-                    self.index.remove(&id);
+                    self.index.remove_slot(id, slot);
                     self.arena[slot as usize].next = self.free;
                     self.free = slot;
                     level.count -= 1;
@@ -528,7 +528,7 @@ impl<L: LevelMap> Book<L> {
 
     /// Cancel a resting order or a held stop, whole.
     pub fn cancel(&mut self, id: OrderId) -> Result<Report, BookError> {
-        if let Some(slot) = self.index.remove(&id) {
+        if let Some(slot) = self.index.remove(id, &self.arena) {
             let node = self.unlink_slot(slot);
             return Ok(Report::new(Status::Canceled, Reason::User, 0, node.qty));
         }
@@ -542,7 +542,7 @@ impl<L: LevelMap> Book<L> {
     /// Reducing by the whole open quantity cancels the order; by more is an error.
     pub fn reduce(&mut self, id: OrderId, by: Qty) -> Result<Report, BookError> {
         self.check_qty("qty", by)?;
-        let open = if let Some(&slot) = self.index.get(&id) {
+        let open = if let Some(slot) = self.index.get(id, &self.arena) {
             self.arena[slot as usize].qty
         } else if let Some(held) = self.stops.get(id) {
             held.order.qty
@@ -559,7 +559,7 @@ impl<L: LevelMap> Book<L> {
         if by == open {
             return self.cancel(id);
         }
-        if let Some(&slot) = self.index.get(&id) {
+        if let Some(slot) = self.index.get(id, &self.arena) {
             let node = &mut self.arena[slot as usize];
             node.qty -= by;
             let (side, price, left) = (node.side, node.price, node.qty);
@@ -587,7 +587,7 @@ impl<L: LevelMap> Book<L> {
     fn replace(&mut self, id: OrderId, price: Price, qty: Qty, matching: bool) -> Result<Report, BookError> {
         self.check_qty("qty", qty)?;
         self.check_price("price", price)?;
-        let Some(&slot) = self.index.get(&id) else {
+        let Some(slot) = self.index.get(id, &self.arena) else {
             if self.stops.contains(id) {
                 return Err(BookError::InvalidOrder {
                     order_id: id,
@@ -720,7 +720,7 @@ impl<L: LevelMap> Book<L> {
 
     /// A resting order's side, price, open quantity and place in its queue.
     pub fn order(&self, id: OrderId) -> Option<OrderInfo> {
-        let &slot = self.index.get(&id)?;
+        let slot = self.index.get(id, &self.arena)?;
         let node = &self.arena[slot as usize];
         let level = self.levels(node.side).get(node.price).expect("level");
         let (mut pos, mut ahead, mut s) = (0u32, 0u64, level.head);
@@ -744,7 +744,7 @@ impl<L: LevelMap> Book<L> {
     /// of [`Book::order`], for hot loops.
     #[inline]
     pub fn open_order(&self, id: OrderId) -> Option<(Qty, bool)> {
-        let &slot = self.index.get(&id)?;
+        let slot = self.index.get(id, &self.arena)?;
         let node = &self.arena[slot as usize];
         Some((node.qty, node.prev == NIL))
     }
@@ -766,7 +766,7 @@ impl<L: LevelMap> Book<L> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len() == 0
     }
 
     pub fn stop_count(&self) -> usize {
@@ -838,7 +838,7 @@ impl<L: LevelMap> Book<L> {
                     if n.prev != back || n.side != side || n.price != level.price || n.qty == 0 {
                         return Err(format!("bad node {} in level {}", n.id, level.price));
                     }
-                    if self.index.get(&n.id) != Some(&slot) {
+                    if self.index.get(n.id, &self.arena) != Some(slot) {
                         return Err(format!("index does not map {} to its slot", n.id));
                     }
                     total += n.qty;
@@ -856,7 +856,7 @@ impl<L: LevelMap> Book<L> {
             return Err(format!("{} orders in levels, {} in the index", seen, self.index.len()));
         }
         self.stops.check_invariants()?;
-        if let Some((id, _)) = self.stops.in_order().find(|(id, _)| self.index.contains_key(id)) {
+        if let Some((id, _)) = self.stops.in_order().find(|&(id, _)| self.index.contains(id, &self.arena)) {
             return Err(format!("stop {id} is also resting"));
         }
         Ok(())
