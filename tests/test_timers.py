@@ -4,6 +4,7 @@ scheduler thread, typed refusals."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from decimal import Decimal
@@ -322,7 +323,7 @@ def test_alpaca_broker_timers_fire_in_wall_time(alpaca_server: AlpacaServer) -> 
         assert three.wait(5)
         broker.cancel_timer("tick")
         # due times on the period's grid; a loaded machine may skip missed periods (never bursts)
-        gaps = [b - a for a, b in zip(seen, seen[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(seen)]
         assert all(g > 0 and g % (20 * MS) == 0 for g in gaps), gaps
         with pytest.raises(TimerError) as e:
             broker.set_timer("bad", lambda t: None, at_ns=now - 1)

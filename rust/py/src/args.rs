@@ -8,8 +8,10 @@
 //! Floats, None (where not optional), strings and integers out of range are refused.
 //!
 //! The order-shaped arguments shared by `OrderBook` and `SimEngine` (order ids, sides, prices,
-//! quantities, time in force) have their helpers here too, so both raise the same classes:
-//! `InvalidOrderError` (id, side, tif, flags), `InvalidPriceError`, `InvalidQuantityError`.
+//! quantities, time in force) have their converters here too, so both raise the same classes:
+//! `InvalidOrderError` (id, side, tif, flags), `InvalidPriceError`, `InvalidQuantityError`. Each
+//! method names the converter of each parameter in its signature (`from_py_with`), so an
+//! argument's conversion is written once, here, and not again in every method body.
 
 use fillforge_core::{BookError, Side, TimeInForce};
 use pyo3::prelude::*;
@@ -99,20 +101,74 @@ pub fn post_only(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// A price in ticks. Only the type is checked here; the core checks the range (+/-2^62) and the
 /// grid, so the per-call and batch paths refuse the same prices with the same reason.
-pub fn price(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
+fn price_named(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
     int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
 }
 
-pub fn opt_price(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
+fn opt_price_named(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
     opt_int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
 }
 
-/// A quantity in lots: a positive integer (the core checks the maximum 2^62-1 and the lot).
-pub fn qty(obj: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u64> {
+// The converters below take one argument and name the parameter they convert, so that a method
+// can declare a parameter's conversion in its signature (`#[pyo3(from_py_with = args::...)]`).
+// pyo3 converts those with the arguments, before the body runs: a method whose checks must come
+// in another order (`tif` and `post_only` first, then the order's id, side, price and quantity,
+// as the book has always checked them) converts the rest in its body, in that order. The
+// optional ones take the argument as pyo3 gives an `Option` parameter (None for Python's None).
+
+/// `price`: a limit price.
+pub fn price(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    price_named(obj, "price")
+}
+
+/// `price`, None for a market order.
+pub fn opt_price(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    opt_price_named(obj, "price")
+}
+
+/// `stop_price`: a stop's trigger price.
+pub fn stop_price(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    price_named(obj, "stop_price")
+}
+
+/// `limit_price`, None for none.
+pub fn limit_price(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    opt_price_named(obj, "limit_price")
+}
+
+/// `qty`: a quantity in lots, a positive integer (the core checks the maximum 2^62-1 and the lot).
+pub fn qty(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let field = "qty";
     let v: i64 = int(obj, field, "[1, 2^62)", InvalidQuantityError::new_err)?;
     u64::try_from(v).map_err(|_| {
         CoreErr::Book(BookError::InvalidQuantity { field, value: i128::from(v), why: "must be positive" })
             .into()
+    })
+}
+
+/// The arguments of a stop order, as `OrderBook.submit_stop` and `SimEngine.submit_stop` take
+/// them; [`stop_order`] checks them in this order.
+pub struct StopOrder {
+    pub id: u64,
+    pub side: Side,
+    pub stop: i64,
+    pub limit: Option<i64>,
+    pub qty: u64,
+}
+
+pub fn stop_order(
+    order_id: &Bound<'_, PyAny>,
+    side: &Bound<'_, PyAny>,
+    stop_price: &Bound<'_, PyAny>,
+    qty: &Bound<'_, PyAny>,
+    limit_price: Option<&Bound<'_, PyAny>>,
+) -> PyResult<StopOrder> {
+    Ok(StopOrder {
+        id: self::order_id(order_id)?,
+        side: self::side(side)?,
+        stop: self::stop_price(stop_price)?,
+        limit: self::limit_price(limit_price)?,
+        qty: self::qty(qty)?,
     })
 }
 

@@ -3,7 +3,7 @@
 use fillforge_core::batch::{apply_batch, BatchInput, BatchOutput};
 use fillforge_core::book::MAX_CAPACITY;
 use fillforge_core::{
-    BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Report, Side, Status, TimeInForce,
+    BookConfig, BookError, OrderBook, OrderRequest, OrderType, Reason, Side, Status, TimeInForce,
 };
 use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -11,39 +11,14 @@ use pyo3::prelude::*;
 use crate::args;
 use crate::columns::{array, column};
 use crate::errors::{CoreErr, InvalidQuantityError, PriceOffGridError};
-use crate::guard::guarded;
+use crate::guard::Guarded;
+use crate::outcome::{outcome, Outcome};
 
-type Outcome = (u8, u8, i64, i64);
-
-const POISONED: &str = "this OrderBook hit an internal error earlier and refuses further use until reset()";
 type I64s = Py<PyArray1<i64>>;
 type U64s = Py<PyArray1<u64>>;
 type U8s = Py<PyArray1<u8>>;
 /// `(side, price, remaining, queue_position, qty_ahead)`.
 type OrderTuple = (i8, i64, i64, u32, i64);
-
-fn outcome(r: Report) -> Outcome {
-    (r.status as u8, r.reason as u8, r.filled as i64, r.remaining as i64)
-}
-
-/// The request `submit_limit` makes from its arguments.
-fn limit_request(
-    order_id: &Bound<'_, PyAny>,
-    side: &Bound<'_, PyAny>,
-    price: &Bound<'_, PyAny>,
-    qty: &Bound<'_, PyAny>,
-    tif: TimeInForce,
-    post_only: bool,
-) -> PyResult<OrderRequest> {
-    Ok(OrderRequest {
-        id: args::order_id(order_id)?,
-        side: args::side(side)?,
-        order_type: OrderType::Limit(args::price(price, "price")?),
-        qty: args::qty(qty, "qty")?,
-        tif,
-        post_only,
-    })
-}
 
 fn tick_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     let tick: i64 = args::int(obj, "tick", "[1, 2^63)", PriceOffGridError::new_err)?;
@@ -66,39 +41,30 @@ fn capacity_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
     args::size(obj, "capacity", &format!("[0, {MAX_CAPACITY}]"))
 }
 
-fn price_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    args::price(obj, "price")
-}
-
-fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
-    args::tif(obj)
-}
-
-fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::post_only(obj)
+/// The request `submit_limit` makes from its arguments, converted in the order the book checks
+/// them (after `tif` and `post_only`, which pyo3 converts with the arguments).
+fn limit_request(
+    order_id: &Bound<'_, PyAny>,
+    side: &Bound<'_, PyAny>,
+    price: &Bound<'_, PyAny>,
+    qty: &Bound<'_, PyAny>,
+    tif: TimeInForce,
+    post_only: bool,
+) -> PyResult<OrderRequest> {
+    Ok(OrderRequest {
+        id: args::order_id(order_id)?,
+        side: args::side(side)?,
+        order_type: OrderType::Limit(args::price(price)?),
+        qty: args::qty(qty)?,
+        tif,
+        post_only,
+    })
 }
 
 /// An L3 price-time order book over integer ticks and lots.
 #[pyclass(module = "fillforge._core", name = "OrderBook")]
 pub struct PyOrderBook {
-    book: OrderBook,
-    poisoned: bool,
-}
-
-impl PyOrderBook {
-    /// Refuse to read a book that panicked mid-operation: its state may be inconsistent.
-    fn alive(&self) -> PyResult<&OrderBook> {
-        if self.poisoned {
-            return Err(CoreErr::Internal(POISONED.into()).into());
-        }
-        Ok(&self.book)
-    }
-
-    /// Run one core call; a panic poisons this object and surfaces as `InternalError`.
-    fn guard<T>(&mut self, f: impl FnOnce(&mut OrderBook) -> Result<T, CoreErr>) -> PyResult<T> {
-        self.alive()?;
-        guarded(&mut self.book, &mut self.poisoned, "order book", f)
-    }
+    book: Guarded<OrderBook>,
 }
 
 /// Outcomes and fills of one `OrderBook.apply_batch` call, as numpy arrays.
@@ -172,17 +138,17 @@ impl PyOrderBook {
     ) -> PyResult<Self> {
         let cfg = BookConfig { tick, lot };
         let book = OrderBook::try_with_capacity(cfg, capacity).map_err(CoreErr::from)?;
-        Ok(PyOrderBook { book, poisoned: false })
+        Ok(PyOrderBook { book: Guarded::new(book, "OrderBook", "order book") })
     }
 
     #[getter]
     fn tick(&self) -> i64 {
-        self.book.config().tick
+        self.book.peek().config().tick
     }
 
     #[getter]
     fn lot(&self) -> i64 {
-        self.book.config().lot as i64
+        self.book.peek().config().lot as i64
     }
 
     #[pyo3(
@@ -195,11 +161,11 @@ impl PyOrderBook {
         side: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
-        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::post_only)] post_only: bool,
     ) -> PyResult<Outcome> {
         let req = limit_request(order_id, side, price, qty, tif, post_only)?;
-        self.guard(|b| Ok(outcome(b.submit(req)?)))
+        self.book.guard(|b| Ok(outcome(b.submit(req)?)))
     }
 
     #[pyo3(
@@ -211,13 +177,13 @@ impl PyOrderBook {
         order_id: &Bound<'_, PyAny>,
         side: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
         let id = args::order_id(order_id)?;
         let side = args::side(side)?;
-        let qty = args::qty(qty, "qty")?;
+        let qty = args::qty(qty)?;
         let req = OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false };
-        self.guard(|b| Ok(outcome(b.submit(req)?)))
+        self.book.guard(|b| Ok(outcome(b.submit(req)?)))
     }
 
     #[pyo3(
@@ -231,26 +197,20 @@ impl PyOrderBook {
         stop_price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
         limit_price: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let stop = args::price(stop_price, "stop_price")?;
-        let limit = args::opt_price(limit_price, "limit_price")?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|b| Ok(outcome(b.submit_stop(id, side, stop, limit, qty, tif)?)))
+        let s = args::stop_order(order_id, side, stop_price, qty, limit_price)?;
+        self.book.guard(|b| Ok(outcome(b.submit_stop(s.id, s.side, s.stop, s.limit, s.qty, tif)?)))
     }
 
-    fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        self.guard(|b| Ok(outcome(b.cancel(id)?)))
+    fn cancel(&mut self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<Outcome> {
+        self.book.guard(|b| Ok(outcome(b.cancel(order_id)?)))
     }
 
     /// `cancel` for hot loops: an unknown id gives the outcome `(REJECTED, UNKNOWN_ORDER, 0, 0)`
     /// instead of raising (raising costs more than the cancel itself).
-    fn try_cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        self.guard(|b| match b.cancel(id) {
+    fn try_cancel(&mut self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<Outcome> {
+        self.book.guard(|b| match b.cancel(order_id) {
             Ok(r) => Ok(outcome(r)),
             Err(BookError::UnknownOrder { .. }) => {
                 Ok((Status::Rejected as u8, Reason::UnknownOrder as u8, 0, 0))
@@ -259,73 +219,68 @@ impl PyOrderBook {
         })
     }
 
-    fn reduce(&mut self, order_id: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|b| Ok(outcome(b.reduce(id, qty)?)))
+    fn reduce(
+        &mut self,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+        #[pyo3(from_py_with = args::qty)] qty: u64,
+    ) -> PyResult<Outcome> {
+        self.book.guard(|b| Ok(outcome(b.reduce(order_id, qty)?)))
     }
 
     fn modify(
         &mut self,
-        order_id: &Bound<'_, PyAny>,
-        price: &Bound<'_, PyAny>,
-        qty: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+        #[pyo3(from_py_with = args::price)] price: i64,
+        #[pyo3(from_py_with = args::qty)] qty: u64,
     ) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        let price = args::price(price, "price")?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|b| Ok(outcome(b.modify(id, price, qty)?)))
+        self.book.guard(|b| Ok(outcome(b.modify(order_id, price, qty)?)))
     }
 
     fn add_resting(
         &mut self,
-        order_id: &Bound<'_, PyAny>,
-        side: &Bound<'_, PyAny>,
-        price: &Bound<'_, PyAny>,
-        qty: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+        #[pyo3(from_py_with = args::side)] side: Side,
+        #[pyo3(from_py_with = args::price)] price: i64,
+        #[pyo3(from_py_with = args::qty)] qty: u64,
     ) -> PyResult<()> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let price = args::price(price, "price")?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|b| Ok(b.add_resting(id, side, price, qty)?))
+        self.book.guard(|b| Ok(b.add_resting(order_id, side, price, qty)?))
     }
 
     fn expire_day(&mut self) -> PyResult<usize> {
-        self.guard(|b| Ok(b.expire_day()))
+        self.book.guard(|b| Ok(b.expire_day()))
     }
 
     #[getter]
     fn get_matching(&self) -> bool {
-        self.book.matching()
+        self.book.peek().matching()
     }
 
     #[setter]
     fn set_matching(&mut self, on: &Bound<'_, PyAny>) -> PyResult<()> {
         let on = args::flag(on, "matching", args::ORDER_ERR)?;
-        self.guard(|b| {
+        self.book.guard(|b| {
             b.set_matching(on);
             Ok(())
         })
     }
 
     fn best_bid(&self) -> PyResult<Option<(i64, i64)>> {
-        Ok(self.alive()?.best(Side::Buy).map(|(p, q)| (p, q as i64)))
+        Ok(self.book.alive()?.best(Side::Buy).map(|(p, q)| (p, q as i64)))
     }
 
     fn best_ask(&self) -> PyResult<Option<(i64, i64)>> {
-        Ok(self.alive()?.best(Side::Sell).map(|(p, q)| (p, q as i64)))
+        Ok(self.book.alive()?.best(Side::Sell).map(|(p, q)| (p, q as i64)))
     }
 
     /// Top `levels` price levels of `side`: (prices, quantities, order counts) as int64 arrays.
-    fn depth<'py>(
+    fn depth(
         &self,
-        py: Python<'py>,
-        side: &Bound<'py, PyAny>,
+        py: Python<'_>,
+        side: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::levels)] levels: usize,
     ) -> PyResult<(I64s, I64s, I64s)> {
         let side = args::side(side)?;
-        let book = self.alive()?;
+        let book = self.book.alive()?;
         let n = levels.min(book.level_count(side));
         let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         for l in book.depth(side).take(n) {
@@ -337,57 +292,57 @@ impl PyOrderBook {
     }
 
     /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
-    fn order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<OrderTuple>> {
-        let id: u64 = args::order_id(order_id)?;
+    fn order(&self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<Option<OrderTuple>> {
         Ok(self
+            .book
             .alive()?
-            .order(id)
+            .order(order_id)
             .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)))
     }
 
     fn volume_at(
         &self,
         side: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = price_from_py)] price: i64,
+        #[pyo3(from_py_with = args::price)] price: i64,
     ) -> PyResult<i64> {
-        Ok(self.alive()?.volume_at(args::side(side)?, price) as i64)
+        Ok(self.book.alive()?.volume_at(args::side(side)?, price) as i64)
     }
 
-    fn level_count(&self, side: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.alive()?.level_count(args::side(side)?))
+    fn level_count(&self, #[pyo3(from_py_with = args::side)] side: Side) -> PyResult<usize> {
+        Ok(self.book.alive()?.level_count(side))
     }
 
-    fn is_stop_pending(&self, order_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.alive()?.is_stop_pending(args::order_id(order_id)?))
+    fn is_stop_pending(&self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<bool> {
+        Ok(self.book.alive()?.is_stop_pending(order_id))
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        Ok(self.alive()?.len())
+        Ok(self.book.alive()?.len())
     }
 
     #[getter]
     fn order_count(&self) -> PyResult<usize> {
-        Ok(self.alive()?.len())
+        Ok(self.book.alive()?.len())
     }
 
     #[getter]
     fn stop_count(&self) -> PyResult<usize> {
-        Ok(self.alive()?.stop_count())
+        Ok(self.book.alive()?.stop_count())
     }
 
     #[getter]
     fn last_trade_price(&self) -> PyResult<Option<i64>> {
-        Ok(self.alive()?.last_trade_price())
+        Ok(self.book.alive()?.last_trade_price())
     }
 
     #[getter]
     fn fill_count(&self) -> PyResult<usize> {
-        Ok(self.alive()?.fills().len())
+        Ok(self.book.alive()?.fills().len())
     }
 
     /// Fills since the last call as (taker, maker, price, qty, maker_remaining) arrays; clears them.
     fn take_fills(&mut self, py: Python<'_>) -> PyResult<(U64s, U64s, I64s, I64s, I64s)> {
-        let f = self.alive()?.fills();
+        let f = self.book.alive()?.fills();
         let out = (
             array(py, f.iter().map(|x| x.taker).collect()),
             array(py, f.iter().map(|x| x.maker).collect()),
@@ -395,13 +350,13 @@ impl PyOrderBook {
             array(py, f.iter().map(|x| x.qty as i64).collect()),
             array(py, f.iter().map(|x| x.maker_remaining as i64).collect()),
         );
-        self.book.clear_fills();
+        self.book.alive_mut()?.clear_fills();
         Ok(out)
     }
 
     /// Events since the last call as (order_id, status, reason, filled, remaining) arrays; clears them.
     fn take_events(&mut self, py: Python<'_>) -> PyResult<(U64s, U8s, U8s, I64s, I64s)> {
-        let e = self.alive()?.events();
+        let e = self.book.alive()?.events();
         let out = (
             array(py, e.iter().map(|x| x.order_id).collect()),
             array(py, e.iter().map(|x| x.status as u8).collect()),
@@ -409,7 +364,7 @@ impl PyOrderBook {
             array(py, e.iter().map(|x| x.filled as i64).collect()),
             array(py, e.iter().map(|x| x.remaining as i64).collect()),
         );
-        self.book.clear_events();
+        self.book.alive_mut()?.clear_events();
         Ok(out)
     }
 
@@ -452,7 +407,7 @@ impl PyOrderBook {
             CoreErr::Batch(format!("{name}: length {len} differs from op's length {want}"))
         })?;
         let output = py.detach(|| {
-            self.guard(|b| {
+            self.book.guard(|b| {
                 let mut out = BatchOutput::with_capacity(n);
                 apply_batch(b, &input, &mut out);
                 Ok(out)
@@ -463,8 +418,7 @@ impl PyOrderBook {
 
     /// Remove every order, fill and event (keeps allocated capacity).
     fn reset(&mut self) -> PyResult<()> {
-        self.book.reset();
-        self.poisoned = false;
+        self.book.reset(OrderBook::reset);
         Ok(())
     }
 
@@ -482,8 +436,8 @@ impl PyOrderBook {
         side: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
-        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::post_only)] post_only: bool,
     ) -> PyResult<Outcome> {
         let req = limit_request(order_id, side, price, qty, tif, post_only)?;
         Ok((req.side as u8, 0, req.id as i64, req.qty as i64))
@@ -491,15 +445,15 @@ impl PyOrderBook {
 
     /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
     fn _panic_for_test(&mut self) -> PyResult<()> {
-        self.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+        self.book.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
     }
 
     fn __repr__(&self) -> String {
         format!(
             "OrderBook(orders={}, bid={:?}, ask={:?})",
-            self.book.len(),
-            self.book.best(Side::Buy),
-            self.book.best(Side::Sell)
+            self.book.peek().len(),
+            self.book.peek().best(Side::Buy),
+            self.book.peek().best(Side::Sell)
         )
     }
 }

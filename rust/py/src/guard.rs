@@ -1,5 +1,7 @@
 //! Panic containment for the stateful wrappers: a panic inside a core call poisons the object
 //! (its state may be half-updated) and surfaces as `InternalError` instead of crashing Python.
+//! [`Guarded`] is the one implementation every stateful class (`OrderBook`, `SimEngine`) holds
+//! its core object in; `MarketsLoop` poisons the engines it ran when the merged run panics.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -7,19 +9,67 @@ use pyo3::prelude::*;
 
 use crate::errors::CoreErr;
 
-/// Run `f` on `state`; on a panic set `poisoned` and report it as an internal error in `what`.
-pub fn guarded<S, T>(
-    state: &mut S,
-    poisoned: &mut bool,
-    what: &str,
-    f: impl FnOnce(&mut S) -> Result<T, CoreErr>,
-) -> PyResult<T> {
-    match catch_unwind(AssertUnwindSafe(|| f(state))) {
-        Ok(r) => r.map_err(PyErr::from),
-        Err(payload) => {
-            *poisoned = true;
-            Err(panic_error(what, payload.as_ref()))
+/// A core object and its poisoned flag. `class` names the Python class in the refusal of a
+/// poisoned object; `what` names the component in the message of a caught panic.
+pub struct Guarded<S> {
+    state: S,
+    poisoned: bool,
+    class: &'static str,
+    what: &'static str,
+}
+
+impl<S> Guarded<S> {
+    pub fn new(state: S, class: &'static str, what: &'static str) -> Self {
+        Guarded { state, poisoned: false, class, what }
+    }
+
+    /// The state, refused (`InternalError`) once a panic poisoned it: it may be inconsistent.
+    pub fn alive(&self) -> PyResult<&S> {
+        if self.poisoned {
+            let class = self.class;
+            return Err(CoreErr::Internal(format!(
+                "this {class} hit an internal error earlier and refuses further use until reset()"
+            ))
+            .into());
         }
+        Ok(&self.state)
+    }
+
+    /// The state to change outside a core call (clearing what was read), refused as [`alive`].
+    ///
+    /// [`alive`]: Guarded::alive
+    pub fn alive_mut(&mut self) -> PyResult<&mut S> {
+        self.alive()?;
+        Ok(&mut self.state)
+    }
+
+    /// The state as is, poisoned or not: only for what a panic cannot corrupt (the
+    /// configuration given at construction, a `repr`).
+    pub fn peek(&self) -> &S {
+        &self.state
+    }
+
+    /// Run one core call; a panic poisons the state and surfaces as `InternalError`.
+    pub fn guard<T>(&mut self, f: impl FnOnce(&mut S) -> Result<T, CoreErr>) -> PyResult<T> {
+        self.alive()?;
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.state))) {
+            Ok(r) => r.map_err(PyErr::from),
+            Err(payload) => {
+                self.poisoned = true;
+                Err(panic_error(self.what, payload.as_ref()))
+            }
+        }
+    }
+
+    /// Mark the state untrusted (a panic in a call that ran it with others).
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Bring the state back to a known one with `f` (a reset); this clears the poisoned flag.
+    pub fn reset(&mut self, f: impl FnOnce(&mut S)) {
+        f(&mut self.state);
+        self.poisoned = false;
     }
 }
 

@@ -7,6 +7,7 @@ mod columns;
 mod errors;
 mod guard;
 mod markets;
+mod outcome;
 mod replay;
 mod sim;
 mod throttle;

@@ -3,12 +3,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use fillforge_core::sim::{run_merged, Engine};
+use fillforge_core::sim::run_merged;
 use pyo3::prelude::*;
 
 use crate::errors::ReplayError;
 use crate::guard::panic_error;
-use crate::sim::{max_messages_from_py, until_from_py, PySimEngine};
+use crate::sim::{max_messages_from_py, until_from_py, PySimEngine, WHAT};
 
 /// The markets of one venue, merged: the engines are shared with their owners (the loop only
 /// borrows them during `run`).
@@ -56,11 +56,12 @@ impl PyMarketsLoop {
     ) -> PyResult<(usize, Option<usize>, bool)> {
         let mut refs = Vec::with_capacity(self.engines.len());
         for e in &self.engines {
-            let r = e.bind(py).try_borrow_mut()?;
-            r.alive()?;
-            refs.push(r);
+            refs.push(e.bind(py).try_borrow_mut()?);
         }
-        let mut engines: Vec<&mut Engine> = refs.iter_mut().map(|r| &mut r.engine).collect();
+        let mut engines = Vec::with_capacity(refs.len());
+        for r in &mut refs {
+            engines.push(r.engine.alive_mut()?);
+        }
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
         let done = py.detach(|| catch_unwind(AssertUnwindSafe(|| run_merged(&mut engines, n, until_ns))));
         drop(engines);
@@ -69,9 +70,9 @@ impl PyMarketsLoop {
             Err(payload) => {
                 // Which engine was mid-message is not known: none of them is trusted further.
                 for r in &mut refs {
-                    r.poisoned = true;
+                    r.engine.poison();
                 }
-                Err(panic_error("simulator", payload.as_ref()))
+                Err(panic_error(WHAT, payload.as_ref()))
             }
         }
     }

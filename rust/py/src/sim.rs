@@ -4,7 +4,7 @@ use std::path::Path;
 
 use fillforge_core::book::MAX_ABS_PRICE;
 use fillforge_core::sim::{Engine, Feed, FeedMsg, SimError, UserEvent};
-use fillforge_core::{BookError, Report, Side, TimeInForce};
+use fillforge_core::{BookError, Side, TimeInForce};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -12,15 +12,13 @@ use pyo3::types::PyDict;
 use crate::args;
 use crate::columns::{array, column};
 use crate::errors::{CoreErr, ReplayError};
-use crate::guard::guarded;
-use crate::trailing::{trail_args, trail_price, TRAILING_ERR, TRAIL_RANGE};
-
-const POISONED: &str = "this SimEngine hit an internal error earlier and refuses further use until reset()";
+use crate::guard::Guarded;
+use crate::outcome::{outcome, Outcome};
+use crate::trailing::{trail_args, TrailTerms};
 
 /// `(kind, order_id, price, qty, remaining, taker, reason, time_ns, msg)`; `msg` is -1 for
 /// events of the user's own request.
 type EventTuple = (u8, u64, i64, u64, u64, bool, u8, i64, i64);
-type Outcome = (u8, u8, i64, i64);
 type Columns = (
     Py<PyArray1<i64>>,
     Py<PyArray1<u8>>,
@@ -75,22 +73,6 @@ fn prevent_wash_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 fn close_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     args::flag(obj, "close", args::ORDER_ERR)
-}
-
-fn tif_from_py(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
-    args::tif(obj)
-}
-
-fn post_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::post_only(obj)
-}
-
-fn levels_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::levels(obj)
-}
-
-fn outcome(r: Report) -> Outcome {
-    (r.status as u8, r.reason as u8, r.filled as i64, r.remaining as i64)
 }
 
 fn event_tuple(e: &UserEvent) -> EventTuple {
@@ -199,24 +181,11 @@ impl PyFeed {
 /// One instrument's simulated market: the feed replayed into a book, the user's orders in it.
 #[pyclass(module = "fillforge._core", name = "SimEngine")]
 pub struct PySimEngine {
-    pub(crate) engine: Engine,
-    pub(crate) poisoned: bool,
+    pub(crate) engine: Guarded<Engine>,
 }
 
-impl PySimEngine {
-    pub(crate) fn alive(&self) -> PyResult<&Engine> {
-        if self.poisoned {
-            return Err(CoreErr::Internal(POISONED.into()).into());
-        }
-        Ok(&self.engine)
-    }
-
-    /// Run one core call; a panic poisons this object and surfaces as `InternalError`.
-    fn guard<T>(&mut self, f: impl FnOnce(&mut Engine) -> Result<T, CoreErr>) -> PyResult<T> {
-        self.alive()?;
-        guarded(&mut self.engine, &mut self.poisoned, "simulator", f)
-    }
-}
+/// Names the component in the message of a panic caught in an engine (also in `MarketsLoop`).
+pub(crate) const WHAT: &str = "simulator";
 
 #[pymethods]
 impl PySimEngine {
@@ -237,12 +206,12 @@ impl PySimEngine {
         let feed = feed.get().feed.clone();
         let mut engine = py.detach(|| Engine::new(feed, check));
         engine.set_prevent_wash(prevent_wash);
-        Ok(PySimEngine { engine, poisoned: false })
+        Ok(PySimEngine { engine: Guarded::new(engine, "SimEngine", WHAT) })
     }
 
     #[getter]
     fn prevent_wash(&self) -> PyResult<bool> {
-        Ok(self.alive()?.prevent_wash())
+        Ok(self.engine.alive()?.prevent_wash())
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop
@@ -257,36 +226,36 @@ impl PySimEngine {
         #[pyo3(from_py_with = stop_on_user_from_py)] stop_on_user: bool,
     ) -> PyResult<usize> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
-        py.detach(|| self.guard(|e| Ok(e.run(n, until_ns, stop_on_user))))
+        py.detach(|| self.engine.guard(|e| Ok(e.run(n, until_ns, stop_on_user))))
     }
 
     #[getter]
     fn position(&self) -> PyResult<usize> {
-        Ok(self.alive()?.position())
+        Ok(self.engine.alive()?.position())
     }
 
     #[getter]
     fn done(&self) -> PyResult<bool> {
-        Ok(self.alive()?.is_done())
+        Ok(self.engine.alive()?.is_done())
     }
 
     #[getter]
     fn now(&self) -> PyResult<i64> {
-        Ok(self.alive()?.now())
+        Ok(self.engine.alive()?.now())
     }
 
     #[getter]
     fn next_time(&self) -> PyResult<Option<i64>> {
-        Ok(self.alive()?.next_time())
+        Ok(self.engine.alive()?.next_time())
     }
 
     #[getter]
     fn last_trade(&self) -> PyResult<Option<i64>> {
-        Ok(self.alive()?.last_trade())
+        Ok(self.engine.alive()?.last_trade())
     }
 
     fn advance_to(&mut self, #[pyo3(from_py_with = t_from_py)] t: i64) -> PyResult<()> {
-        self.guard(|e| {
+        self.engine.guard(|e| {
             e.advance_to(t);
             Ok(())
         })
@@ -314,7 +283,7 @@ impl PySimEngine {
         let qty: i64 = args::int(qty, "qty", "[0, 2^62)", REPLAY_ERR)?;
         let qty = u64::try_from(qty).map_err(|_| CoreErr::Replay(format!("qty={qty}: negative")))?;
         let m = FeedMsg { time_ns, kind, order_id, side, price, qty };
-        self.guard(|e| e.apply_live(m).map_err(|err| CoreErr::Replay(err.to_string())))
+        self.engine.guard(|e| e.apply_live(m).map_err(|err| CoreErr::Replay(err.to_string())))
     }
 
     /// Submit a market (`price` None) or limit order; returns `(status, reason, filled, remaining)`.
@@ -328,14 +297,14 @@ impl PySimEngine {
         side: &Bound<'_, PyAny>,
         price: Option<&Bound<'_, PyAny>>,
         qty: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
-        #[pyo3(from_py_with = post_only_from_py)] post_only: bool,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::post_only)] post_only: bool,
     ) -> PyResult<Outcome> {
         let id = args::order_id(order_id)?;
         let side = args::side(side)?;
-        let price = args::opt_price(price, "price")?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|e| Ok(outcome(e.submit(id, side, price, qty, tif, post_only)?)))
+        let price = args::opt_price(price)?;
+        let qty = args::qty(qty)?;
+        self.engine.guard(|e| Ok(outcome(e.submit(id, side, price, qty, tif, post_only)?)))
     }
 
     #[pyo3(
@@ -349,14 +318,10 @@ impl PySimEngine {
         stop_price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
         limit_price: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<()> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let stop = args::price(stop_price, "stop_price")?;
-        let qty = args::qty(qty, "qty")?;
-        let limit = args::opt_price(limit_price, "limit_price")?;
-        self.guard(|e| Ok(e.submit_stop(id, side, stop, limit, qty, tif)?))
+        let s = args::stop_order(order_id, side, stop_price, qty, limit_price)?;
+        self.engine.guard(|e| Ok(e.submit_stop(s.id, s.side, s.stop, s.limit, s.qty, tif)?))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -373,28 +338,26 @@ impl PySimEngine {
         trail_bps: Option<&Bound<'_, PyAny>>,
         activation: Option<&Bound<'_, PyAny>>,
         limit_offset: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = tif_from_py)] tif: TimeInForce,
+        #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<()> {
         let id = args::order_id(order_id)?;
         let side = args::side(side)?;
-        let qty = args::qty(qty, "qty")?;
-        let trail = trail_args(trail_ticks, trail_bps)?;
-        let activation = trail_price(activation, "activation")?;
-        let limit_offset = args::opt_int(limit_offset, "limit_offset", TRAIL_RANGE, TRAILING_ERR)?;
-        self.guard(|e| Ok(e.submit_trailing(id, side, qty, trail, activation, limit_offset, tif)?))
+        let qty = args::qty(qty)?;
+        let t = TrailTerms::from_py(trail_ticks, trail_bps, activation, limit_offset)?;
+        self.engine
+            .guard(|e| Ok(e.submit_trailing(id, side, qty, t.trail, t.activation, t.limit_offset, tif)?))
     }
 
     /// Change a live trailing stop's trail (same kind), keeping its water mark.
     #[pyo3(signature = (order_id, *, trail_ticks = None, trail_bps = None))]
     fn amend_trailing(
         &mut self,
-        order_id: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
         trail_ticks: Option<&Bound<'_, PyAny>>,
         trail_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let id = args::order_id(order_id)?;
         let trail = trail_args(trail_ticks, trail_bps)?;
-        self.guard(|e| Ok(e.amend_trailing(id, trail)?))
+        self.engine.guard(|e| Ok(e.amend_trailing(order_id, trail)?))
     }
 
     #[pyo3(signature = (order_id, side, qty, limit_price = None, *, close = false))]
@@ -408,39 +371,35 @@ impl PySimEngine {
     ) -> PyResult<()> {
         let id = args::order_id(order_id)?;
         let side = args::side(side)?;
-        let qty = args::qty(qty, "qty")?;
-        let limit = args::opt_price(limit_price, "limit_price")?;
+        let qty = args::qty(qty)?;
+        let limit = args::limit_price(limit_price)?;
         if let Some(price) = limit.filter(|p| !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(p)) {
             return Err(CoreErr::Book(BookError::InvalidPrice { field: "limit_price", price }).into());
         }
-        self.guard(|e| Ok(e.submit_auction(id, side, qty, limit, close)?))
+        self.engine.guard(|e| Ok(e.submit_auction(id, side, qty, limit, close)?))
     }
 
     /// Cancel a live user order; returns its open quantity.
-    fn cancel(&mut self, order_id: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let id = args::order_id(order_id)?;
-        self.guard(|e| Ok(e.cancel(id)?))
+    fn cancel(&mut self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<u64> {
+        self.engine.guard(|e| Ok(e.cancel(order_id)?))
     }
 
     fn modify(
         &mut self,
-        order_id: &Bound<'_, PyAny>,
-        price: &Bound<'_, PyAny>,
-        qty: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+        #[pyo3(from_py_with = args::price)] price: i64,
+        #[pyo3(from_py_with = args::qty)] qty: u64,
     ) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        let price = args::price(price, "price")?;
-        let qty = args::qty(qty, "qty")?;
-        self.guard(|e| Ok(outcome(e.modify(id, price, qty)?)))
+        self.engine.guard(|e| Ok(outcome(e.modify(order_id, price, qty)?)))
     }
 
     fn expire_day(&mut self) -> PyResult<usize> {
-        self.guard(|e| Ok(e.expire_day()))
+        self.engine.guard(|e| Ok(e.expire_day()))
     }
 
     /// User events since the last call, oldest first.
     fn take_events(&mut self) -> PyResult<Vec<EventTuple>> {
-        self.guard(|e| Ok(e.take_events().iter().map(event_tuple).collect()))
+        self.engine.guard(|e| Ok(e.take_events().iter().map(event_tuple).collect()))
     }
 
     #[pyo3(signature = (recorded_only = true))]
@@ -448,7 +407,7 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Option<(i64, u64)>> {
-        Ok(self.alive()?.best(Side::Buy, recorded_only))
+        Ok(self.engine.alive()?.best(Side::Buy, recorded_only))
     }
 
     #[pyo3(signature = (recorded_only = true))]
@@ -456,43 +415,47 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Option<(i64, u64)>> {
-        Ok(self.alive()?.best(Side::Sell, recorded_only))
+        Ok(self.engine.alive()?.best(Side::Sell, recorded_only))
     }
 
     #[pyo3(signature = (side, levels, recorded_only = true))]
     fn depth(
         &self,
         side: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = levels_from_py)] levels: usize,
+        #[pyo3(from_py_with = args::levels)] levels: usize,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Vec<(i64, u64)>> {
-        Ok(self.alive()?.depth(args::side(side)?, levels, recorded_only))
+        Ok(self.engine.alive()?.depth(args::side(side)?, levels, recorded_only))
     }
 
     /// `(side, price, open qty, qty ahead in its queue)` of a resting user order.
-    fn user_order(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(i8, i64, u64, u64)>> {
-        let id = args::order_id(order_id)?;
-        Ok(self.alive()?.user_order(id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
+    fn user_order(
+        &self,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+    ) -> PyResult<Option<(i8, i64, u64, u64)>> {
+        Ok(self.engine.alive()?.user_order(order_id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
     }
 
     /// `(stop, water mark)` of a live trailing stop.
-    fn trailing_state(&self, order_id: &Bound<'_, PyAny>) -> PyResult<Option<(Option<i64>, Option<i64>)>> {
-        let id = args::order_id(order_id)?;
-        Ok(self.alive()?.trailing_state(id))
+    fn trailing_state(
+        &self,
+        #[pyo3(from_py_with = args::order_id)] order_id: u64,
+    ) -> PyResult<Option<(Option<i64>, Option<i64>)>> {
+        Ok(self.engine.alive()?.trailing_state(order_id))
     }
 
     #[getter]
     fn user_order_count(&self) -> PyResult<usize> {
-        Ok(self.alive()?.user_order_count())
+        Ok(self.engine.alive()?.user_order_count())
     }
 
     #[getter]
     fn book_len(&self) -> PyResult<usize> {
-        Ok(self.alive()?.book_len())
+        Ok(self.engine.alive()?.book_len())
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.alive()?.stats();
+        let s = self.engine.alive()?.stats();
         let d = PyDict::new(py);
         d.set_item("messages", s.messages)?;
         d.set_item("user_fills", s.user_fills)?;
@@ -507,12 +470,11 @@ impl PySimEngine {
     /// Back to the start of the feed, no user orders (also clears an internal-error state).
     /// Rebuilds the engine without holding the GIL.
     fn reset(&mut self, py: Python<'_>) {
-        py.detach(|| self.engine.reset());
-        self.poisoned = false;
+        py.detach(|| self.engine.reset(Engine::reset));
     }
 
     fn check_invariants(&self) -> PyResult<()> {
-        self.alive()?.check_invariants().map_err(|m| CoreErr::Internal(m).into())
+        self.engine.alive()?.check_invariants().map_err(|m| CoreErr::Internal(m).into())
     }
 }
 

@@ -14,9 +14,7 @@ use crate::errors::{CoreErr, TrailingStopError};
 type U64s = Py<PyArray1<u64>>;
 type I64s = Py<PyArray1<i64>>;
 
-pub(crate) const TRAILING_ERR: args::ErrFn = TrailingStopError::new_err;
-/// The range of a tick trail or a limit offset, for messages.
-pub(crate) const TRAIL_RANGE: &str = "[0, 2^61]";
+const TRAILING_ERR: args::ErrFn = TrailingStopError::new_err;
 const PRICE_RANGE: &str = "[-2^61, 2^61]";
 
 fn side_arg(obj: &Bound<'_, PyAny>) -> PyResult<StopSide> {
@@ -34,7 +32,7 @@ fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
 }
 
 /// An optional price in ticks (the core checks the range +/-2^61).
-pub(crate) fn trail_price(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
+fn trail_price(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
     args::opt_int(obj, field, PRICE_RANGE, TRAILING_ERR)
 }
 
@@ -51,6 +49,29 @@ pub(crate) fn trail_args(
         _ => Err(TrailingStopError::new_err(format!(
             "trail_ticks={ticks:?}, trail_bps={bps:?}: give exactly one of trail_ticks and trail_bps"
         ))),
+    }
+}
+
+/// The terms of a trailing stop that `TrailingStops.add` and `SimEngine.submit_trailing` share:
+/// its trail (exactly one of `trail_ticks` and `trail_bps`), `activation` and `limit_offset`.
+pub(crate) struct TrailTerms {
+    pub trail: Trail,
+    pub activation: Option<i64>,
+    pub limit_offset: Option<i64>,
+}
+
+impl TrailTerms {
+    pub fn from_py(
+        trail_ticks: Option<&Bound<'_, PyAny>>,
+        trail_bps: Option<&Bound<'_, PyAny>>,
+        activation: Option<&Bound<'_, PyAny>>,
+        limit_offset: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Ok(TrailTerms {
+            trail: trail_args(trail_ticks, trail_bps)?,
+            activation: trail_price(activation, "activation")?,
+            limit_offset: args::opt_int(limit_offset, "limit_offset", "[0, 2^61]", TRAILING_ERR)?,
+        })
     }
 }
 
@@ -71,10 +92,6 @@ fn n_instruments_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
 
 fn lock_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     args::int(obj, "breakeven_lock", "[0, breakeven_profit)", TRAILING_ERR)
-}
-
-fn id_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    id_arg(obj)
 }
 
 /// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, breakeven, armed, hwm,
@@ -128,7 +145,21 @@ pub struct PyTrailingStops {
     last_has_limit: Vec<bool>,
 }
 
+/// The core's refusal of one row of an update.
+type RowResult = Result<(), (usize, TrailingError)>;
+
 impl PyTrailingStops {
+    /// Run one update (`f`, over the stops and the trigger buffer) without the GIL, then hand
+    /// its triggers to Python.
+    fn update<F>(&mut self, py: Python<'_>, f: F) -> PyResult<(U64s, I64s)>
+    where
+        F: FnOnce(&mut TrailingStops, &mut Vec<Trigger>) -> RowResult + Send,
+    {
+        let (inner, out) = (&mut self.inner, &mut self.out);
+        py.detach(|| f(inner, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        Ok(self.emit(py))
+    }
+
     fn emit(&mut self, py: Python<'_>) -> (U64s, I64s) {
         let ids: Vec<u64> = self.out.iter().map(|t| t.id).collect();
         let stops: Vec<i64> = self.out.iter().map(|t| t.stop).collect();
@@ -188,9 +219,7 @@ impl PyTrailingStops {
         let id = id_arg(id)?;
         let instrument: u32 = args::int(instrument, "instrument", "[0, n_instruments)", TRAILING_ERR)?;
         let side = side_arg(side)?;
-        let trail = trail_args(trail_ticks, trail_bps)?;
-        let activation = trail_price(activation, "activation")?;
-        let limit_offset = args::opt_int(limit_offset, "limit_offset", TRAIL_RANGE, TRAILING_ERR)?;
+        let t = TrailTerms::from_py(trail_ticks, trail_bps, activation, limit_offset)?;
         let price = trail_price(price, "price")?;
         let entry = trail_price(breakeven_entry, "breakeven_entry")?;
         let profit = args::opt_int(breakeven_profit, "breakeven_profit", "[1, 2^61]", TRAILING_ERR)?;
@@ -198,16 +227,16 @@ impl PyTrailingStops {
             id,
             instrument,
             side,
-            trail,
-            activation,
-            limit_offset,
+            trail: t.trail,
+            activation: t.activation,
+            limit_offset: t.limit_offset,
             breakeven: breakeven_of(entry, profit, breakeven_lock)?,
         };
         Ok(self.inner.add(spec, price).map_err(CoreErr::from)?)
     }
 
     /// Remove a live stop; returns its last state tuple.
-    fn remove(&mut self, #[pyo3(from_py_with = id_from_py)] id: u64) -> PyResult<StateTuple> {
+    fn remove(&mut self, #[pyo3(from_py_with = id_arg)] id: u64) -> PyResult<StateTuple> {
         Ok(state_tuple(self.inner.remove(id).map_err(CoreErr::from)?))
     }
 
@@ -215,7 +244,7 @@ impl PyTrailingStops {
     #[pyo3(signature = (id, *, trail_ticks = None, trail_bps = None))]
     fn amend(
         &mut self,
-        #[pyo3(from_py_with = id_from_py)] id: u64,
+        #[pyo3(from_py_with = id_arg)] id: u64,
         trail_ticks: Option<&Bound<'_, PyAny>>,
         trail_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
@@ -224,11 +253,11 @@ impl PyTrailingStops {
     }
 
     /// The state tuple (see `StopState` in Python) or None.
-    fn get(&self, #[pyo3(from_py_with = id_from_py)] id: u64) -> Option<StateTuple> {
+    fn get(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> Option<StateTuple> {
         self.inner.get(id).map(state_tuple)
     }
 
-    fn __contains__(&self, #[pyo3(from_py_with = id_from_py)] id: u64) -> bool {
+    fn __contains__(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> bool {
         self.inner.contains(id)
     }
 
@@ -246,9 +275,7 @@ impl PyTrailingStops {
         let i = column::<u32>(instruments, "instruments", "uint32", CoreErr::TrailingBatch)?;
         let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
         let (i, p) = (i.as_slice().expect("contiguous"), p.as_slice().expect("contiguous"));
-        let (inner, out) = (&mut self.inner, &mut self.out);
-        py.detach(|| inner.update_last(i, p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
-        Ok(self.emit(py))
+        self.update(py, |inner, out| inner.update_last(i, p, out))
     }
 
     /// Quotes row by row (sell stops on the bid, buy stops on the ask).
@@ -267,18 +294,14 @@ impl PyTrailingStops {
             b.as_slice().expect("contiguous"),
             a.as_slice().expect("contiguous"),
         );
-        let (inner, out) = (&mut self.inner, &mut self.out);
-        py.detach(|| inner.update_quotes(i, b, a, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
-        Ok(self.emit(py))
+        self.update(py, |inner, out| inner.update_quotes(i, b, a, out))
     }
 
     /// One last price per instrument (`len(prices) == n_instruments`).
     fn update_dense<'py>(&mut self, py: Python<'py>, prices: &Bound<'py, PyAny>) -> PyResult<(U64s, I64s)> {
         let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
         let p = p.as_slice().expect("contiguous");
-        let (inner, out) = (&mut self.inner, &mut self.out);
-        py.detach(|| inner.update_dense(p, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
-        Ok(self.emit(py))
+        self.update(py, |inner, out| inner.update_dense(p, out))
     }
 
     /// One quote per instrument.
@@ -291,9 +314,7 @@ impl PyTrailingStops {
         let b = column::<i64>(bids, "bids", "int64", CoreErr::TrailingBatch)?;
         let a = column::<i64>(asks, "asks", "int64", CoreErr::TrailingBatch)?;
         let (b, a) = (b.as_slice().expect("contiguous"), a.as_slice().expect("contiguous"));
-        let (inner, out) = (&mut self.inner, &mut self.out);
-        py.detach(|| inner.update_dense_quotes(b, a, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
-        Ok(self.emit(py))
+        self.update(py, |inner, out| inner.update_dense_quotes(b, a, out))
     }
 
     /// For the last update's triggers (same order): `(limit_prices, is_stop_limit)`; a plain

@@ -17,10 +17,27 @@ const DUMMY_PRICE: i64 = 9_999_999_999;
 
 /// Generates a `#[repr]` code enum with `ALL` (every variant, in code order), `name()` (the
 /// Python member name) and `from_code()`; the bindings export each as a name -> code dict that
-/// `fillforge.codes` is tested against.
+/// `fillforge.codes` is tested against. Given `mod m;` after the enum, it also generates the module
+/// `m` of the codes as constants named as in Python (for `match` patterns on raw codes), so no
+/// variant is listed twice.
 macro_rules! codes {
     ($(#[$meta:meta])* $vis:vis enum $name:ident: $repr:ty {
-        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:literal,)*
+        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:ident,)*
+    } $(#[$mmeta:meta])* $mvis:vis mod $m:ident;) => {
+        $crate::sim::feed::codes! {
+            $(#[$meta])* $vis enum $name: $repr { $($(#[$vmeta])* $variant = $code => $py,)* }
+        }
+
+        $(#[$mmeta])*
+        $mvis mod $m {
+            $(
+                #[doc = concat!("`", stringify!($name), "::", stringify!($variant), "`.")]
+                pub const $py: $repr = $code;
+            )*
+        }
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident: $repr:ty {
+        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:ident,)*
     }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,7 +52,7 @@ macro_rules! codes {
             /// The name of the Python enum member.
             pub fn name(self) -> &'static str {
                 match self {
-                    $($name::$variant => $py,)*
+                    $($name::$variant => stringify!($py),)*
                 }
             }
 
@@ -54,31 +71,33 @@ codes! {
     /// Message kinds (what each does to the book and the user's orders: `docs/simulator.md`).
     pub enum FeedKind: u8 {
         /// No effect (halts, cross trades without a print).
-        Noop = 0 => "NOOP",
+        Noop = 0 => NOOP,
         /// A recorded order rests.
-        Add = 1 => "ADD",
+        Add = 1 => ADD,
         /// A recorded order loses `qty` (partial cancel).
-        Reduce = 2 => "REDUCE",
+        Reduce = 2 => REDUCE,
         /// A recorded order is removed.
-        Delete = 3 => "DELETE",
+        Delete = 3 => DELETE,
         /// A recorded resting order (`side`) is executed for `qty` at `price`.
-        Execute = 4 => "EXECUTE",
+        Execute = 4 => EXECUTE,
         /// A trade of `qty` at `price` against hidden liquidity resting on `side`.
-        Hidden = 5 => "HIDDEN",
+        Hidden = 5 => HIDDEN,
         /// A recorded order now rests at `price` for `qty`.
-        Modify = 6 => "MODIFY",
+        Modify = 6 => MODIFY,
         /// A recorded order is reported filled for `qty` at `price`; it changes by a later message.
-        Pass = 7 => "PASS",
+        Pass = 7 => PASS,
         /// The best level of `side` is now `qty` at `price` (`qty` 0: the side is empty);
         /// `order_id` holds [`FeedFlag`]s.
-        Quote = 8 => "QUOTE",
+        Quote = 8 => QUOTE,
         /// A trade of `qty` at `price` taking liquidity resting on `side`; `order_id` holds
         /// [`FeedFlag`]s.
-        Trade = 9 => "TRADE",
+        Trade = 9 => TRADE,
         /// A print at `price` for up to `qty` that crossing orders fill at; `order_id` is an
         /// [`AuctionPrint`].
-        Auction = 10 => "AUCTION",
+        Auction = 10 => AUCTION,
     }
+    /// [`FeedKind`] codes as constants (for matching on `FeedMsg::kind`).
+    pub mod kind;
 }
 
 codes! {
@@ -88,47 +107,25 @@ codes! {
         /// of a bar's intrabar path after its open). A stop this move passes through fills at its
         /// own stop price; without the flag prints are discrete, and a stop fills at the first
         /// print that reached it.
-        Path = 1 => "PATH",
+        Path = 1 => PATH,
         /// Modelled liquidity (bar data): a market order (day or gtc) that finds no displayed size
         /// waits for the next print and fills there instead of being canceled.
-        Wait = 2 => "WAIT",
+        Wait = 2 => WAIT,
     }
+    /// [`FeedFlag`] bits as constants.
+    pub mod flag;
 }
 
 codes! {
     /// What an AUCTION message is (its `order_id`).
     pub enum AuctionPrint: u64 {
         /// The opening auction: at-the-open orders fill at its price.
-        Open = 0 => "OPEN",
+        Open = 0 => OPEN,
         /// The closing auction: at-the-close orders fill at its price.
-        Close = 1 => "CLOSE",
+        Close = 1 => CLOSE,
         /// A gap print (a bar opening away from the last price): no auction orders fill.
-        Gap = 2 => "GAP",
+        Gap = 2 => GAP,
     }
-}
-
-/// [`FeedKind`] codes as constants (for matching on `FeedMsg::kind`).
-pub mod kind {
-    use super::FeedKind;
-    pub const NOOP: u8 = FeedKind::Noop as u8;
-    pub const ADD: u8 = FeedKind::Add as u8;
-    pub const REDUCE: u8 = FeedKind::Reduce as u8;
-    pub const DELETE: u8 = FeedKind::Delete as u8;
-    pub const EXECUTE: u8 = FeedKind::Execute as u8;
-    pub const HIDDEN: u8 = FeedKind::Hidden as u8;
-    pub const MODIFY: u8 = FeedKind::Modify as u8;
-    pub const PASS: u8 = FeedKind::Pass as u8;
-    pub const QUOTE: u8 = FeedKind::Quote as u8;
-    pub const TRADE: u8 = FeedKind::Trade as u8;
-    pub const AUCTION: u8 = FeedKind::Auction as u8;
-    pub const MAX: u8 = FeedKind::ALL[FeedKind::ALL.len() - 1] as u8;
-}
-
-/// [`FeedFlag`] bits as constants.
-pub mod flag {
-    use super::FeedFlag;
-    pub const PATH: u64 = FeedFlag::Path as u64;
-    pub const WAIT: u64 = FeedFlag::Wait as u64;
 }
 
 /// One normalised market-data message.
@@ -171,7 +168,7 @@ pub fn check_row(row: usize, m: &FeedMsg, last: i64) -> Result<(), FeedError> {
     if m.time_ns < last {
         return Err(err("time_ns", m.time_ns.into(), "times must not decrease"));
     }
-    if m.kind > kind::MAX {
+    if FeedKind::from_code(m.kind).is_none() {
         return Err(err("kind", m.kind.into(), "unknown message kind"));
     }
     if m.order_id >= USER_TAG {

@@ -36,26 +36,18 @@ feed::codes! {
     /// What happened to one of the user's orders (`UserEvent::kind`).
     pub enum EventKind: u8 {
         /// `qty` filled at `price` (`taker` says which side of the trade it was).
-        Fill = 1 => "FILL",
+        Fill = 1 => FILL,
         /// A stop's trigger price was reached (`price`): it is now a market or limit order.
-        Triggered = 2 => "TRIGGERED",
+        Triggered = 2 => TRIGGERED,
         /// The rest of the order (`remaining`) was canceled by the venue (`reason`).
-        Canceled = 3 => "CANCELED",
+        Canceled = 3 => CANCELED,
         /// A DAY order expired at the session close.
-        Expired = 4 => "EXPIRED",
+        Expired = 4 => EXPIRED,
         /// The order now rests on the book (after a trigger or a submit) at `price`.
-        Rested = 5 => "RESTED",
+        Rested = 5 => RESTED,
     }
-}
-
-/// [`EventKind`] codes as constants.
-pub mod event {
-    use super::EventKind;
-    pub const FILL: u8 = EventKind::Fill as u8;
-    pub const TRIGGERED: u8 = EventKind::Triggered as u8;
-    pub const CANCELED: u8 = EventKind::Canceled as u8;
-    pub const EXPIRED: u8 = EventKind::Expired as u8;
-    pub const RESTED: u8 = EventKind::Rested as u8;
+    /// [`EventKind`] codes as constants.
+    pub mod event;
 }
 
 /// One event of a user order.
