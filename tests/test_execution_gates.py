@@ -1,0 +1,292 @@
+"""Session gates on a scripted SimulatedBroker (XNYS): the opening gate blocks then admits, the
+closing gate reduces (or blocks), an exit passes a closed gate, and the end-of-day flatten fires
+at close - N on a normal day and on an early close (2024-11-29), closing only the positions
+tagged intraday."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fillforge.errors import ExecutionError
+from fillforge.execution.gates import Decision, Flattener, GateReason, SessionGates, reduces
+from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.orders.models import Instrument, OrderRequest
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.calendar import TradingCalendar
+from fillforge.sim.feeds import empty_feed
+from fillforge.sim.venue import Venue
+
+D = Decimal
+SECOND = 10**9
+MINUTE = 60 * SECOND
+_NY = ZoneInfo("America/New_York")
+XNYS = TradingCalendar("XNYS")
+MONDAY, TUESDAY = "2026-12-07", "2026-12-08"
+BLACK_FRIDAY = "2024-11-29"  # NYSE closes at 13:00
+
+
+def ny(day: str, hhmm: str) -> int:
+    t = dt.datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=_NY)
+    return int(t.timestamp()) * SECOND
+
+
+def _broker(start_ns: int, symbols: tuple[str, ...] = ("X",)) -> SimulatedBroker:
+    venue = Venue("V", calendar=XNYS)
+    for s in symbols:
+        venue.add(Instrument(symbol=s, tick_size=D("0.01")), empty_feed())
+    b = SimulatedBroker(venue, cash=D(1_000_000), start_ns=start_ns)
+    for s in symbols:
+        b.quote(s, D("100.00"), D("100.02"), bid_size=D(10_000), ask_size=D(10_000))
+    return b
+
+
+def _buy(symbol: str, qty: Decimal, side: str = "buy") -> OrderRequest:
+    return OrderRequest(symbol=symbol, side=side, type="market", qty=qty)  # type: ignore[arg-type]
+
+
+def _send_admitted(b: SimulatedBroker, gates: SessionGates, qty: Decimal) -> Decision:
+    """What a strategy does: ask the gate at the broker's time, send what it admits."""
+    d = gates.admit(b.now(), qty, is_exit=False)
+    if d.admitted:
+        b.submit(_buy("X", d.qty))
+    return d
+
+
+# ----- the gates -------------------------------------------------------------------------------
+
+
+def test_the_opening_gate_blocks_then_admits() -> None:
+    b = _broker(ny(MONDAY, "09:31"))
+    gates = SessionGates(XNYS, open_minutes=15)
+    d = _send_admitted(b, gates, D(100))
+    assert d == Decision(D(0), GateReason.OPENING)
+    assert b.orders() == []
+    assert b.positions().get("X") is None
+    b.run(until_ns=ny(MONDAY, "09:44:59"))
+    assert _send_admitted(b, gates, D(100)).reason is GateReason.OPENING
+    b.run(until_ns=ny(MONDAY, "09:45"))  # open + 15 min: the gate has opened
+    assert _send_admitted(b, gates, D(100)) == Decision(D(100), GateReason.OPEN)
+    assert b.positions()["X"].qty == 100
+
+
+def test_the_closing_gate_reduces_entries_to_the_lot_grid() -> None:
+    b = _broker(ny(MONDAY, "15:49"))
+    gates = SessionGates(XNYS, close_minutes=10, close_factor=D("0.5"), lot=D(10))
+    assert _send_admitted(b, gates, D(130)) == Decision(D(130), GateReason.OPEN)
+    b.run(until_ns=ny(MONDAY, "15:50"))
+    assert _send_admitted(b, gates, D(130)) == Decision(D(60), GateReason.CLOSING)  # 65 -> 60
+    assert _send_admitted(b, gates, D(10)) == Decision(D(0), GateReason.CLOSING)  # 5 -> 0 lots
+    assert b.positions()["X"].qty == 190
+    b.run(until_ns=ny(MONDAY, "16:00"))
+    assert gates.admit(b.now(), D(10), False).reason is GateReason.CLOSED
+
+
+def test_the_closing_gate_without_a_factor_blocks_entries() -> None:
+    gates = SessionGates(XNYS, close_minutes=30)
+    assert gates.admit(ny(MONDAY, "15:29"), D(5), False) == Decision(D(5), GateReason.OPEN)
+    assert gates.admit(ny(MONDAY, "15:30"), D(5), False) == Decision(D(0), GateReason.CLOSING)
+    assert gates.admit(ny(MONDAY, "15:59"), D(5), False).qty == 0
+
+
+def test_an_early_close_moves_the_closing_gate() -> None:
+    gates = SessionGates(XNYS, close_minutes=30)
+    assert gates.admit(ny(BLACK_FRIDAY, "12:29"), D(5), False).reason is GateReason.OPEN
+    assert gates.admit(ny(BLACK_FRIDAY, "12:30"), D(5), False).reason is GateReason.CLOSING
+    assert gates.admit(ny(BLACK_FRIDAY, "13:00"), D(5), False).reason is GateReason.CLOSED
+
+
+def test_no_entry_outside_a_session_and_gates_off_pass_everything() -> None:
+    off = SessionGates(XNYS)
+    assert off.admit(ny(MONDAY, "09:30"), D(7), False) == Decision(D(7), GateReason.OPEN)
+    assert off.admit(ny(MONDAY, "15:59"), D(7), False).qty == 7
+    assert off.admit(ny(MONDAY, "09:29"), D(7), False) == Decision(D(0), GateReason.CLOSED)
+    assert off.admit(ny("2026-12-05", "12:00"), D(7), False).reason is GateReason.CLOSED
+
+
+def test_an_exit_passes_a_closed_gate_on_the_broker() -> None:
+    b = _broker(ny(MONDAY, "15:00"))
+    b.submit(_buy("X", D(100)))
+    b.run(until_ns=ny(TUESDAY, "09:31"))  # the next morning, inside the opening gate
+    gates = SessionGates(XNYS, open_minutes=15)
+    pos = b.positions()["X"].qty
+    assert pos == 100
+    sell_all = reduces(pos, OrderSide.SELL, D(100))
+    flip = reduces(pos, OrderSide.SELL, D(150))  # opens a short: an entry
+    assert (sell_all, flip) == (True, False)
+    assert gates.admit(b.now(), D(150), is_exit=flip).qty == 0
+    d = gates.admit(b.now(), D(100), is_exit=sell_all)
+    assert d == Decision(D(100), GateReason.EXIT)
+    b.submit(_buy("X", d.qty, "sell"))
+    assert b.positions().get("X") is None or b.positions()["X"].qty == 0
+    # outside a session too
+    assert gates.admit(ny(TUESDAY, "20:00"), D(1), is_exit=True).reason is GateReason.EXIT
+
+
+@pytest.mark.parametrize(
+    ("pos", "side", "qty", "exit_"),
+    [
+        (D(100), OrderSide.SELL, D(100), True),
+        (D(100), OrderSide.SELL, D(101), False),
+        (D(100), OrderSide.BUY, D(1), False),
+        (D(-50), OrderSide.BUY, D(50), True),
+        (D(-50), OrderSide.BUY, D(51), False),
+        (D(-50), OrderSide.SELL, D(1), False),
+        (D(0), OrderSide.SELL, D(1), False),
+        (D(10), OrderSide.SELL, D(0), False),
+    ],
+)
+def test_reduces_is_reduce_only(pos: Decimal, side: OrderSide, qty: Decimal, exit_: bool) -> None:
+    assert reduces(pos, side, qty) is exit_
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"open_minutes": -1}, "open_minutes"),
+        ({"close_minutes": -5}, "close_minutes"),
+        ({"close_minutes": 5, "close_factor": D(0)}, "close_factor"),
+        ({"close_minutes": 5, "close_factor": D("1.5")}, "close_factor"),
+        ({"close_minutes": 5, "close_factor": D("-0.1")}, "close_factor"),
+        ({"lot": D(0)}, "lot"),
+        ({"open_minutes": "ten"}, "open_minutes"),
+    ],
+)
+def test_bad_gate_parameters_are_refused_naming_the_field(
+    kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ExecutionError) as e:
+        SessionGates(XNYS, **kwargs)  # type: ignore[arg-type]
+    assert e.value.field == field
+
+
+def test_bad_admit_arguments_and_calendars_are_refused() -> None:
+    gates = SessionGates(XNYS)
+    with pytest.raises(ExecutionError) as e:
+        gates.admit(ny(MONDAY, "10:00"), D(0), False)
+    assert e.value.field == "qty"
+    with pytest.raises(ExecutionError) as e:
+        SessionGates(object())  # type: ignore[arg-type]
+    assert e.value.field == "calendar"
+
+
+@given(
+    qty=st.integers(1, 10**6),
+    lot=st.sampled_from([1, 10, 100]),
+    factor=st.decimals(D("0.01"), D(1), places=2),
+    minute=st.integers(0, 389),
+    is_exit=st.booleans(),
+)
+def test_a_gate_never_admits_more_than_asked_and_keeps_the_lot_grid(
+    qty: int, lot: int, factor: Decimal, minute: int, is_exit: bool
+) -> None:
+    gates = SessionGates(XNYS, open_minutes=15, close_minutes=20, close_factor=factor, lot=D(lot))
+    q = D(qty * lot)
+    d = gates.admit(ny(MONDAY, "09:30") + minute * MINUTE, q, is_exit)
+    assert 0 <= d.qty <= q
+    assert d.qty % lot == 0
+    if is_exit:
+        assert d == Decision(q, GateReason.EXIT)
+    elif minute < 15:
+        assert d.reason is GateReason.OPENING
+        assert d.qty == 0
+    elif minute >= 370:
+        assert d.reason is GateReason.CLOSING
+        assert q * factor - lot < d.qty <= q * factor
+    else:
+        assert d == Decision(q, GateReason.OPEN)
+
+
+# ----- the flatten -----------------------------------------------------------------------------
+
+
+def _fills_at(b: SimulatedBroker, symbol: str) -> list[int]:
+    return [f.ts_event for o in b.orders(symbol=symbol) for f in o.fills.values()]
+
+
+@pytest.mark.parametrize(
+    ("day", "close"),
+    [(MONDAY, "16:00"), (BLACK_FRIDAY, "13:00")],
+    ids=["normal-day", "early-close"],
+)
+def test_the_flatten_fires_at_close_minus_n_and_closes_only_tagged_positions(
+    day: str, close: str
+) -> None:
+    b = _broker(ny(day, "10:00"), ("X", "Y"))
+    b.submit(_buy("X", D(300)))
+    b.submit(_buy("Y", D(50)))
+    rest = b.submit(
+        OrderRequest(symbol="X", side="buy", type="limit", qty=D(10), limit_price=D("90.00"))
+    )
+    f = Flattener(b, XNYS, 5, tagged=["X"])
+    due = f.arm()
+    assert due == ny(day, close) - 5 * MINUTE
+    assert f.due_ns == due
+    b.run(until_ns=due - 1)
+    assert f.sent == []
+    assert b.positions()["X"].qty == 300
+    b.run(until_ns=due + SECOND)
+    assert b.positions().get("X") is None or b.positions()["X"].qty == 0
+    assert b.positions()["Y"].qty == 50  # untagged: kept
+    [order] = f.sent
+    assert (order.request.side, order.order_qty) == (OrderSide.SELL, D(300))
+    assert b.get_order(order.id).status is OrderStatus.FILLED
+    assert b.get_order(rest.id).status is OrderStatus.CANCELED  # could have reopened it
+    assert max(_fills_at(b, "X")) == due
+    assert f.due_ns is None
+
+
+def test_the_flatten_armed_before_the_open_is_for_that_session_and_repeats() -> None:
+    b = _broker(ny(MONDAY, "07:00"))
+    f = Flattener(b, XNYS, 10, tagged=["X"], repeat=True)
+    assert f.arm() == ny(MONDAY, "15:50")
+    b.run(until_ns=ny(MONDAY, "10:00"))
+    b.submit(_buy("X", D(20)))
+    b.run(until_ns=ny(MONDAY, "15:51"))
+    assert [o.order_qty for o in f.sent] == [D(20)]
+    assert f.due_ns == ny(TUESDAY, "15:50")  # armed again for the next session
+    b.run(until_ns=ny(TUESDAY, "10:00"))
+    b.quote("X", D("100.00"), D("100.02"), bid_size=D(10_000), ask_size=D(10_000))
+    b.submit(_buy("X", D(30)))
+    b.run(until_ns=ny(TUESDAY, "15:51"))
+    assert [o.order_qty for o in f.sent] == [D(20), D(30)]
+    assert len({o.client_order_id for o in f.sent}) == 2
+    f.disarm()
+    assert f.due_ns is None
+
+
+def test_the_flatten_buys_back_a_short_and_arming_late_fires_at_once() -> None:
+    b = _broker(ny(MONDAY, "10:00"))
+    b.submit(_buy("X", D(40), "sell"))  # opens a short
+    assert b.positions()["X"].qty == -40
+    b.run(until_ns=ny(MONDAY, "15:58"))
+    f = Flattener(b, XNYS, 5, tagged=["X"])
+    assert f.arm() == ny(MONDAY, "15:58")  # past close - 5: now
+    b.run(until_ns=ny(MONDAY, "15:58:01"))
+    [order] = f.sent
+    assert (order.request.side, order.order_qty) == (OrderSide.BUY, D(40))
+    assert b.positions().get("X") is None or b.positions()["X"].qty == 0
+
+
+def test_untag_and_bad_flattener_parameters() -> None:
+    b = _broker(ny(MONDAY, "10:00"))
+    f = Flattener(b, XNYS, 5, tagged=["X"])
+    f.untag("X")
+    assert f.tagged == frozenset()
+    b.submit(_buy("X", D(5)))
+    assert f.flatten() == []
+    for bad, field in (
+        (lambda: f.untag("X"), "symbol"),
+        (lambda: f.tag(""), "symbol"),
+        (lambda: Flattener(b, XNYS, -1), "minutes"),
+        (lambda: Flattener(b, XNYS, 5, name="a b"), "name"),
+        (lambda: Flattener(b, None, 5), "calendar"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ExecutionError) as e:
+            bad()
+        assert e.value.field == field
