@@ -32,6 +32,7 @@ LAYER = {
     "execution": 5,
     "testing": 7,
     "cli": 7,
+    "execution_cli": 7,
     "__main__": 7,
     "__init__": 8,  # the package's front door re-exports from every layer
 }

@@ -3,9 +3,6 @@ with the data, and two runs give byte-identical event logs."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -57,13 +54,3 @@ def test_two_runs_give_byte_identical_event_logs(report: PassiveBuyReport) -> No
     again = run_passive_buy(qty=5_000, reprice_every=100)
     assert "\n".join(again.events).encode() == "\n".join(report.events).encode()
     assert len(report.events) > 100
-
-
-def test_fillforge_demo_prints_the_report() -> None:
-    exe = [sys.executable, "-m", "fillforge", "demo", "--json"]
-    proc = subprocess.run(exe, capture_output=True, text=True, check=False, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["target"] == "5000"
-    assert Decimal(out["fill_rate"]) == Decimal(out["filled"]) / 5000
-    assert {"avg_price", "arrival_mid", "interval_vwap", "slippage_vs_vwap_bps"} <= out.keys()

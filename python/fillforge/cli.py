@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fillforge import __version__
+from fillforge import __version__, execution_cli
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
-
-if TYPE_CHECKING:
-    from fillforge.demos.passive_buy import PassiveBuyReport
 
 _NEW_YORK = ZoneInfo("America/New_York")
 
@@ -118,77 +114,8 @@ def replay_cme_cmd(
     console.print(t)
 
 
-@app.command()
-def demo(
-    qty: Annotated[int, typer.Option(help="Shares to buy.")] = 5_000,
-    reprice_every: Annotated[int, typer.Option(help="Market events between reprices.")] = 100,
-    as_json: JsonFlag = False,
-) -> None:
-    """Work a buy with resting limit orders on the shipped LOBSTER day (simulated exchange)."""
-    from fillforge.demos.passive_buy import run_passive_buy
-
-    if not as_json:
-        console.print(
-            f"Buying {qty:,} GOOG on Nasdaq 2012-06-21 (LOBSTER sample, 10 levels; data: LOBSTER, "
-            "lobsterdata.com) with a resting limit at the best bid, repriced every "
-            f"{reprice_every} market events, on fillforge's simulated exchange."
-        )
-    with Progress(
-        TextColumn("replaying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=as_json,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("replay", total=None)
-        r = run_passive_buy(
-            qty,
-            reprice_every,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    if as_json:
-        print(json.dumps(_demo_dict(r)))
-        return
-    fills = Table(title=f"fills ({len(r.fills)})")
-    for col in ("time (New York)", "price", "qty", "liquidity"):
-        fills.add_column(col)
-    shown = r.fills if len(r.fills) <= 12 else (*r.fills[:6], None, *r.fills[-6:])
-    for f in shown:
-        if f is None:
-            fills.add_row("...", "", "", "")
-            continue
-        when = to_datetime(f.ts_event).astimezone(_NEW_YORK).strftime("%H:%M:%S.%f")
-        fills.add_row(when, str(f.price), str(f.qty), f.liquidity.value)
-    console.print(fills)
-    t = Table(title="execution", show_header=False)
-    t.add_row("filled", f"{r.filled:,} of {r.target:,} ({r.fill_rate:.1%} fill rate)")
-    t.add_row("orders sent / replaced", f"{r.orders} / {r.replaces}")
-    t.add_row("average price", f"{r.avg_price}")
-    t.add_row("arrival mid", f"{r.arrival_mid}")
-    t.add_row("interval VWAP (recorded executions)", f"{r.interval_vwap}")
-    t.add_row("slippage vs arrival mid", f"{r.slippage_vs_arrival_bps} bps")
-    t.add_row("slippage vs interval VWAP", f"{r.slippage_vs_vwap_bps} bps")
-    t.add_row("market events replayed", f"{r.messages:,} in {r.seconds:.2f} s")
-    console.print(t)
-
-
-def _demo_dict(r: PassiveBuyReport) -> dict[str, object]:
-    return {
-        "target": str(r.target),
-        "filled": str(r.filled),
-        "fill_rate": str(r.fill_rate),
-        "fills": len(r.fills),
-        "orders": r.orders,
-        "replaces": r.replaces,
-        "avg_price": str(r.avg_price),
-        "arrival_mid": str(r.arrival_mid),
-        "interval_vwap": str(r.interval_vwap),
-        "slippage_vs_arrival_bps": str(r.slippage_vs_arrival_bps),
-        "slippage_vs_vwap_bps": str(r.slippage_vs_vwap_bps),
-        "messages": r.messages,
-    }
+app.command("demo")(execution_cli.demo)
+app.command("execute")(execution_cli.execute)
 
 
 @replay_app.command("check")

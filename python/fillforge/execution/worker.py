@@ -27,7 +27,7 @@ from fillforge.execution.retry import is_transient
 from fillforge.execution.schedules import Slice, twap
 from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
 from fillforge.orders.enums import OrderSide, OrderStatus
-from fillforge.orders.models import Instrument, OrderEvent
+from fillforge.orders.models import Fill, Instrument, OrderEvent
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 
@@ -122,6 +122,8 @@ class ParentWorker:
         self._ending = False
         self._swept = False
         self._arrival: Decimal | None = parent.decision_price
+        self._first_mid: Decimal | None = None
+        self._first_ns: int | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     # ----- what users read ------------------------------------------------------------------
@@ -138,6 +140,29 @@ class ParentWorker:
             if c.order_id is not None:
                 out.append(self.broker.get_order(c.order_id))
         return out
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Every child's fills, in time order (then by child)."""
+        out = [f for c in self._children.values() for f in c.fills.values()]
+        out.sort(key=lambda f: f.ts_event)
+        return out
+
+    @property
+    def arrival_price(self) -> Decimal | None:
+        """The parent's decision price, or the mid when work started (None before)."""
+        return self._arrival
+
+    @property
+    def first_child_mid(self) -> Decimal | None:
+        """The mid the broker quoted when the first child was sent (None: none sent yet, or
+        no two-sided quote then): the shortfall's ``P_0``."""
+        return self._first_mid
+
+    @property
+    def first_child_ns(self) -> int | None:
+        """When the first child was sent (None: none yet)."""
+        return self._first_ns
 
     @property
     def filled(self) -> Decimal:
@@ -246,6 +271,21 @@ class ParentWorker:
             new.check(self.instrument)
             self._rec.spec = new
         self._post(lambda: self._after_amend(limit_price is not None))
+
+    def send_now(self, qty: Decimal) -> Decimal:
+        """Send a child for ``qty`` now, outside the schedule, for policies that react to the
+        market rather than a timetable (POV's participation, an iceberg's refill). It is cut to
+        the lot grid and to what is neither filled nor held by an open slice; returns what was
+        sent (0: nothing, e.g. the parent is not working, or at its end)."""
+        if not isinstance(qty, Decimal) or not qty.is_finite() or qty < 0:
+            raise ExecutionError("qty", qty, "expected a finite Decimal >= 0")
+        with self._lock:
+            if self._rec.state != _S.WORKING or self._ending:
+                return _ZERO
+            sent = self._lots(min(qty, self._rec.spec.qty - self._committed()))
+            if sent > 0:
+                self._post(lambda: self._send_deficit(self._committed() + sent))
+            return sent
 
     def close(self) -> None:
         """Stop following the broker's events and timers (the parent's children stay as they
@@ -358,6 +398,9 @@ class ParentWorker:
         self._send(task)
 
     def _send(self, task: Task) -> None:
+        if self._first_ns is None:
+            self._first_ns = self._now()
+            self._first_mid = self._mid()
         child = self._sender.send(self._rec.spec, task)
         timeout = self.rules.timeout_ns
         if timeout is not None and child.resting and not child.ended:

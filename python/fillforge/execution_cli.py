@@ -1,0 +1,233 @@
+"""The ``fillforge execute`` and ``fillforge demo`` commands (registered by :mod:`fillforge.cli`):
+one parent order worked by one policy, or the seven-policy comparison, on the shipped LOBSTER
+day or a given LOBSTER pair."""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from fillforge.demos.policies import (
+    COMPARED,
+    VENUE_TZ,
+    Day,
+    ExecuteParams,
+    PolicyRun,
+    make_params,
+    run_policy,
+)
+from fillforge.errors import ExecutionError, FillforgeError, InternalError
+from fillforge.execution.cost import cost_rows
+from fillforge.time import to_datetime
+
+__all__ = ["demo", "execute"]
+
+SIGN = "positive bps = cost (paid above the benchmark on a buy, below it on a sell)"
+_DEMO_KEYS = (
+    "filled_qty",
+    "avg_price",
+    "arrival_bps",
+    "vwap_bps",
+    "is_bps",
+    "fill_rate",
+    "duration_s",
+)
+_EXEC_KEYS = (
+    "filled_qty",
+    "leaves_qty",
+    "avg_price",
+    "arrival_bps",
+    "vwap_bps",
+    "is_bps",
+    "fill_rate",
+    "participation",
+    "duration_s",
+)
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _refuse(field: str, value: object, why: str) -> typer.Exit:
+    """``error: --field=value: why`` on one line of stderr, and exit code 2."""
+    _err.print(f"[red]error:[/red] {escape(f'--{field}={value!r}: {why}')}", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _iso(ns: int) -> str:
+    return to_datetime(ns).astimezone(VENUE_TZ).isoformat()
+
+
+def _row(run: PolicyRun, keys: tuple[str, ...]) -> dict[str, object]:
+    row = cost_rows([run.cost], VENUE_TZ)[0]
+    return {"name": run.name, **{k: row[k] for k in keys}}
+
+
+def _day(data: list[Path] | None) -> Day:
+    if not data:
+        return Day()
+    if len(data) != 2:
+        raise _refuse(
+            "data", [str(p) for p in data], "give the message file and the orderbook file"
+        )
+    for p in data:
+        if not p.is_file():
+            raise _refuse("data", str(p), "no such file")
+    try:
+        return Day((data[0], data[1]))
+    except (FillforgeError, OSError, ValueError) as e:
+        raise _refuse("data", str(data[0]), str(e)) from None
+
+
+def execute(
+    policy: Annotated[
+        str, typer.Option(help="market, limit, adaptive, twap, vwap, pov, iceberg or is.")
+    ],
+    qty: Annotated[str, typer.Option(help="Shares (a whole number of lots).")],
+    side: Annotated[str, typer.Option(help="buy or sell.")] = "buy",
+    start: Annotated[
+        str, typer.Option(help="Start, HH:MM in the venue's time (New York).")
+    ] = "09:35",
+    end: Annotated[str, typer.Option(help="End, HH:MM in the venue's time (New York).")] = "15:55",
+    rate: Annotated[
+        str, typer.Option(help="POV's share of the printed volume, in (0, 1].")
+    ] = "0.1",
+    slices: Annotated[
+        int, typer.Option(help="Children of a schedule (an iceberg shows qty/slices).")
+    ] = 78,
+    limit: Annotated[str | None, typer.Option(help="The parent's limit price.")] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(help="A LOBSTER message file and its orderbook file (give --data twice)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Work one parent order by one policy on the shipped LOBSTER day (simulated exchange)."""
+    try:
+        params = make_params(policy, side, qty, start, end, rate, slices, limit)
+    except ExecutionError as e:
+        raise _refuse(e.field, e.value, e.why) from None
+    day = _day(data)
+    try:
+        run = run_policy(params, day)
+    except ExecutionError as e:
+        raise _refuse(e.field, e.value, e.why) from None
+    except InternalError as e:
+        _err.print(f"[red]simulator error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    out = _row(run, _EXEC_KEYS)
+    out["how"] = run.how
+    out["sign"] = SIGN
+    out["start"] = _iso(run.cost.start_ns)
+    out["end"] = _iso(run.cost.end_ns)
+    out["children"] = [
+        {
+            "client_order_id": c.client_order_id,
+            "time": _iso(c.sent_ns),
+            "type": c.type,
+            "limit_price": None if c.limit_price is None else str(c.limit_price),
+            "qty": str(c.qty),
+            "filled_qty": str(c.filled_qty),
+            "status": c.status,
+        }
+        for c in run.children
+    ]
+    out["fills"] = [
+        {
+            "time": _iso(f.ts_event),
+            "price": str(f.price),
+            "qty": str(f.qty),
+            "liquidity": f.liquidity.value,
+        }
+        for f in run.fills
+    ]
+    if as_json:
+        print(json.dumps(out))
+        return
+    t = Table(
+        title=f"{run.name}: {params.side.value} {params.qty} on {day.date}", show_header=False
+    )
+    t.add_row("how", run.how)
+    for key in (*_EXEC_KEYS, "start", "end"):
+        t.add_row(key, str(out[key]))
+    t.add_row("children / fills", f"{len(run.children)} / {len(run.fills)}")
+    _out.print(t)
+    _out.print(SIGN)
+
+
+def _bps(text: object) -> str:
+    if text is None:
+        return "-"
+    return str(Decimal(str(text)).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
+
+
+def demo(
+    qty: Annotated[int, typer.Option(help="Shares to buy.")] = 20_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compare seven execution policies on one buy over the shipped LOBSTER day."""
+    try:
+        params = make_params("market", "buy", qty)
+    except ExecutionError as e:
+        raise _refuse(e.field, e.value, e.why) from None
+    day = Day()
+    if not as_json:
+        _out.print(
+            f"Buying {qty:,} GOOG from {params.start:%H:%M} to {params.end:%H:%M} New York time "
+            f"on Nasdaq {day.date} (LOBSTER sample, 10 levels; data: LOBSTER, lobsterdata.com), "
+            "by each policy on its own fresh simulated exchange."
+        )
+    runs: list[PolicyRun] = []
+    rows: list[dict[str, object]] = []
+    for policy in COMPARED:
+        try:
+            run = run_policy(ExecuteParams(policy, params.side, params.qty), day)
+        except InternalError as e:  # a simulator fault: reported in the row, not hidden
+            rows.append({"name": policy.value, **dict.fromkeys(_DEMO_KEYS), "error": str(e)})
+            continue
+        runs.append(run)
+        rows.append(_row(run, _DEMO_KEYS))
+    if as_json:
+        print(json.dumps({"sign": SIGN, "baseline": "market", "policies": rows}))
+        return
+    t = Table(title=f"the same {qty:,}-share buy, seven ways")
+    for col in (
+        "policy",
+        "filled",
+        "avg price",
+        "arrival bps",
+        "VWAP bps",
+        "IS bps",
+        "fill rate",
+        "duration s",
+    ):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    for r in rows:
+        t.add_row(
+            str(r["name"]) + (" (baseline)" if r["name"] == "market" else ""),
+            str(r["filled_qty"]),
+            str(r["avg_price"]),
+            _bps(r["arrival_bps"]),
+            _bps(r["vwap_bps"]),
+            _bps(r["is_bps"]),
+            str(r["fill_rate"]),
+            "-"
+            if r["duration_s"] is None
+            else str(Decimal(str(r["duration_s"])).quantize(Decimal("0.1"))),
+        )
+    _out.print(t)
+    _out.print(
+        f"Sign: {SIGN}. Arrival: the mid at the decision; VWAP: the day's prints over the "
+        "parent's interval; IS: implementation shortfall (Perold), unfilled marked at the end."
+    )
+    for r in runs:
+        _out.print(f"  {r.name}: {escape(r.how)}")
+    for row in rows:
+        if "error" in row:
+            _out.print(f"  [red]{row['name']}: simulator error[/red] {escape(str(row['error']))}")
