@@ -59,7 +59,7 @@ _BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 _SIMPLE, _HELD = OrderClass.SIMPLE, OrderStatus.HELD
 _T = TypeVar("_T")
 # Exact arithmetic in the shared context, without entering it per call.
-_add, _sub, _mul = CTX.add, CTX.subtract, CTX.multiply
+_add, _sub, _mul, _neg = CTX.add, CTX.subtract, CTX.multiply, CTX.minus
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -226,7 +226,7 @@ class ShortLimitCheck:
             return
         q, pos = intent.qty, context.ledger.qty(intent.symbol)
         selling = _add(q, context.book.open_qty(intent.symbol, _SELL))
-        short = _add(max(_sub(selling, max(pos, ZERO)), ZERO), max(-pos, ZERO))
+        short = _add(max(_sub(selling, max(pos, ZERO)), ZERO), max(_neg(pos), ZERO))
         if short > limit:
             raise NotShortableError(
                 "qty",

@@ -34,7 +34,7 @@ __all__ = ["Reservation", "ReservationBook"]
 _Key = tuple[str, OrderSide]
 # Exact arithmetic in the shared context, without entering it per call (a localcontext costs
 # more than the sum it guards).
-_add, _sub, _mul = CTX.add, CTX.subtract, CTX.multiply
+_add, _sub, _mul, _neg = CTX.add, CTX.subtract, CTX.multiply, CTX.minus
 _SELL = OrderSide.SELL
 
 
@@ -79,7 +79,7 @@ class ReservationBook:
         """The part of a new ``qty`` that would open or extend a position: what the position
         cannot absorb after the earlier open orders on the same side have reduced it."""
         pos = self._position(symbol)
-        capacity = _sub(pos if side is _SELL else -pos, self._open.get((symbol, side), ZERO))
+        capacity = _sub(pos if side is _SELL else _neg(pos), self._open.get((symbol, side), ZERO))
         return _sub(qty, min(qty, capacity)) if capacity > ZERO else qty
 
     @property
