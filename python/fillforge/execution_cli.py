@@ -226,8 +226,8 @@ def demo(
         f"Sign: {SIGN}. Arrival: the mid at the decision; VWAP: the day's prints over the "
         "parent's interval; IS: implementation shortfall (Perold), unfilled marked at the end."
     )
-    for r in runs:
-        _out.print(f"  {r.name}: {escape(r.how)}")
+    for run in runs:
+        _out.print(f"  {run.name}: {escape(run.how)}")
     for row in rows:
         if "error" in row:
             _out.print(f"  [red]{row['name']}: simulator error[/red] {escape(str(row['error']))}")

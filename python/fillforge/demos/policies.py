@@ -421,7 +421,12 @@ def _driver(p: ExecuteParams, w: ParentWorker, broker: Broker, lot: Decimal) -> 
     else:
         return lambda: None
     broker.set_timer(name, check, every_ns=_S)
-    return lambda: [stop() for stop in stops] and None
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop()
+
+    return stop_all
 
 
 def run_policy(p: ExecuteParams, day: Day | None = None, parent_id: str | None = None) -> PolicyRun:
