@@ -284,6 +284,7 @@ def test_untag_and_bad_flattener_parameters() -> None:
         (lambda: f.untag("X"), "symbol"),
         (lambda: f.tag(""), "symbol"),
         (lambda: Flattener(b, XNYS, -1), "minutes"),
+        (lambda: Flattener(b, XNYS, 0), "minutes"),  # at the close a market order waits
         (lambda: Flattener(b, XNYS, 5, name="a b"), "name"),
         (lambda: Flattener(b, None, 5), "calendar"),  # type: ignore[arg-type]
     ):

@@ -184,6 +184,10 @@ class Flattener:
         repeat: bool = False,
     ) -> None:
         n = _minutes(minutes, "minutes")
+        if n < 1:
+            raise ExecutionError(
+                "minutes", minutes, "must be at least 1: at the close a market order waits"
+            )
         if not callable(getattr(calendar, "session_at", None)):
             raise ExecutionError("calendar", calendar, "expected a calendar with session_at()")
         if not isinstance(name, str) or not name.replace("_", "").isalnum():
@@ -191,7 +195,7 @@ class Flattener:
         self.broker = broker
         self.calendar = calendar
         # [close - N, close): its start is the flatten time, kept inside the session.
-        self.window = SessionWindow("close", n, 0, _ZERO) if n else None
+        self.window = SessionWindow("close", n, 0, _ZERO)
         self.name = name
         self.repeat = bool(repeat)
         self.sent: list[Order] = []
@@ -221,10 +225,8 @@ class Flattener:
         self._tags.discard(symbol)
 
     def flatten_time(self, hours: SessionHours) -> int:
-        """``close - minutes`` of the session ``hours`` (its open when the session is shorter;
-        the close itself at 0 minutes, too late for a market order: use at least 1)."""
-        if self.window is None:
-            return hours.close_ns
+        """``close - minutes`` of the session ``hours`` (its open when the session is
+        shorter)."""
         return self.window.bounds(hours)[0]
 
     def session(self) -> SessionHours:
@@ -305,5 +307,5 @@ class Flattener:
         return out
 
     def __repr__(self) -> str:
-        n = self.window.start_min if self.window else 0
+        n = self.window.start_min
         return f"Flattener(minutes={n}, tagged={sorted(self._tags)}, due_ns={self._armed})"
