@@ -42,3 +42,31 @@ def test_the_readme_test_fails_when_the_strategy_does(tmp_path: Path) -> None:
     proc = run_as_test_file(tmp_path, readme_block().replace('price="99.50"', 'price="99.40"'))
     assert proc.returncode == 1
     assert "fill prices [Decimal('99.50')], expected 99.40" in proc.stdout
+
+
+def test_the_readme_execute_usage_matches_the_command() -> None:
+    """Every option the README's ``fillforge execute`` usage names exists, and every policy it
+    lists is one the command knows."""
+    from typer.testing import CliRunner
+
+    from fillforge.cli import app
+    from fillforge.execution.schedules import Policy
+
+    text = README.read_text()
+    m = re.search(r"```sh\n(fillforge execute .*?)```", text, re.S)
+    assert m is not None, "the README lost the execute usage"
+    usage = m.group(1)
+    helped = CliRunner().invoke(app, ["execute", "--help"], env={"COLUMNS": "200"}).output
+    for option in set(re.findall(r"--[a-z]+", usage)):
+        assert option in helped, option
+    listed = re.search(r"--policy \{([a-z,]+)\}", usage)
+    assert listed is not None
+    assert set(listed.group(1).split(",")) == {p.value for p in Policy}
+
+
+def test_the_readme_says_what_the_demo_compares() -> None:
+    from fillforge.demos.policies import COMPARED
+
+    intro = README.read_text().split("fillforge demo")[0]
+    assert "seven execution policies" in intro
+    assert len(COMPARED) == 7
