@@ -99,6 +99,10 @@ def test_an_early_close_moves_the_closing_gate() -> None:
     assert gates.admit(ny(BLACK_FRIDAY, "12:29"), D(5), False).reason is GateReason.OPEN
     assert gates.admit(ny(BLACK_FRIDAY, "12:30"), D(5), False).reason is GateReason.CLOSING
     assert gates.admit(ny(BLACK_FRIDAY, "13:00"), D(5), False).reason is GateReason.CLOSED
+    # the same gates on a normal day, and back (each session's own close)
+    assert gates.admit(ny(MONDAY, "12:30"), D(5), False).reason is GateReason.OPEN
+    assert gates.admit(ny(MONDAY, "15:30"), D(5), False).reason is GateReason.CLOSING
+    assert gates.admit(ny(BLACK_FRIDAY, "12:45"), D(5), False).reason is GateReason.CLOSING
 
 
 def test_no_entry_outside_a_session_and_gates_off_pass_everything() -> None:

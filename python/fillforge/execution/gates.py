@@ -90,7 +90,7 @@ class SessionGates:
     it.
     """
 
-    __slots__ = ("_close", "_open", "calendar", "close_factor", "lot")
+    __slots__ = ("_close", "_last", "_open", "calendar", "close_factor", "lot")
 
     def __init__(
         self,
@@ -111,6 +111,8 @@ class SessionGates:
         self.lot = None if lot is None else _positive(lot, "lot")
         self._open = SessionWindow("open", 0, n_open, _ZERO) if n_open else None
         self._close = SessionWindow("close", n_close, 0, factor) if n_close else None
+        # the last session seen and its gate bounds: (open, close, opening end, closing start)
+        self._last: tuple[int, int, int, int] | None = None
 
     def admit(self, now_ns: int, qty: Decimal, is_exit: bool) -> Decision:
         """What of ``qty`` may be sent at ``now_ns``: an exit passes whole; an entry is refused
@@ -120,14 +122,27 @@ class SessionGates:
             raise ExecutionError("qty", qty, "must be positive")
         if is_exit:
             return Decision(q, GateReason.EXIT)
-        hours = self.calendar.session_at(now_ns)
-        if hours is None:
-            return Decision(_ZERO, GateReason.CLOSED)
-        if self._open is not None and _inside(self._open, hours, now_ns):
+        last = self._last
+        if last is None or not last[0] <= now_ns < last[1]:
+            last = self._bounds(now_ns)
+            if last is None:
+                return Decision(_ZERO, GateReason.CLOSED)
+        if now_ns < last[2]:
             return Decision(_ZERO, GateReason.OPENING)
-        if self._close is not None and _inside(self._close, hours, now_ns):
+        if now_ns >= last[3]:
             return Decision(self._on_grid(q * self.close_factor), GateReason.CLOSING)
         return Decision(q, GateReason.OPEN)
+
+    def _bounds(self, now_ns: int) -> tuple[int, int, int, int] | None:
+        """The session holding ``now_ns`` (None: none) and where its gates end and begin; a
+        gate that is off is an empty window."""
+        hours = self.calendar.session_at(now_ns)
+        if hours is None:
+            return None
+        opening_end = hours.open_ns if self._open is None else self._open.bounds(hours)[1]
+        closing_start = hours.close_ns if self._close is None else self._close.bounds(hours)[0]
+        self._last = (hours.open_ns, hours.close_ns, opening_end, closing_start)
+        return self._last
 
     def _on_grid(self, qty: Decimal) -> Decimal:
         lot = self.lot
@@ -142,11 +157,6 @@ class SessionGates:
         return (
             f"SessionGates(open_minutes={n_open}, close_minutes={n_close}, close_factor={factor})"
         )
-
-
-def _inside(window: SessionWindow, hours: SessionHours, t_ns: int) -> bool:
-    lo, hi = window.bounds(hours)
-    return lo <= t_ns < hi
 
 
 class Flattener:
