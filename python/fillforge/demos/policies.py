@@ -259,10 +259,11 @@ def _mid(broker: Broker, symbol: str) -> Decimal | None:
     return (q.bid_price + q.ask_price) / 2
 
 
-class AdaptivePricing:
-    """A limit ``max(1 bp, half the quoted spread)`` inside the mid, doubled while the realised
-    volatility of the last 20 sampled mids runs above that of all sampled so far (a mid is
-    sampled at each child); at market when there is no two-sided quote."""
+class AdaptiveOffsetPricing:
+    """A limit :func:`~fillforge.execution.pricing.adaptive_offset` bps on the passive side of
+    the mid (below it for a buy): ``max(1 bp, half the quoted spread)``, doubled while the
+    realised volatility of the last 20 sampled mids runs above that of the last 2,000 (a mid is
+    sampled each time a child is priced); at market when there is no two-sided quote."""
 
     def __init__(self, tick: Decimal) -> None:
         self.tick = tick
@@ -330,10 +331,10 @@ def _setup(p: ExecuteParams, day: Day, arrival: Decimal) -> _Setup:
         )
     if p.policy is Policy.ADAPTIVE:
         return _Setup(
-            f"{n} TWAP slices at an adaptive limit inside the mid (max(1 bp, half the spread), "
-            "x2 in high volatility), at market after 2 tries of 30 s",
+            f"{n} TWAP slices at an adaptive limit on the passive side of the mid (max(1 bp, half "
+            "the spread), x2 in high volatility), at market after 2 tries of 30 s",
             lambda q, s, e, lot: twap(q, s, e, n, lot),
-            AdaptivePricing(tick),
+            AdaptiveOffsetPricing(tick),
             WorkRules(timeout_ns=30 * _S, max_attempts=2, fallback="market"),
             p.limit,
         )
