@@ -13,6 +13,7 @@ against the day's recorded prints. How each policy is set up is in ``docs/execut
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -262,24 +263,30 @@ def _mid(broker: Broker, symbol: str) -> Decimal | None:
 class AdaptiveOffsetPricing:
     """A limit :func:`~fillforge.execution.pricing.adaptive_offset` bps on the passive side of
     the mid (below it for a buy): ``max(1 bp, half the quoted spread)``, doubled while the
-    realised volatility of the last 20 sampled mids runs above that of the last 2,000 (a mid is
-    sampled each time a child is priced); at market when there is no two-sided quote."""
+    realised volatility of the last 20 sampled mids runs above that of every mid sampled so far
+    (a mid is sampled each time a child is priced); at market when there is no two-sided quote.
+    """
 
     def __init__(self, tick: Decimal) -> None:
         self.tick = tick
-        self.mids: deque[Decimal] = deque(maxlen=2_000)
+        self.mids: deque[Decimal] = deque(maxlen=21)
+        self._squares = 0.0  # the sum of every squared log return so far, and their count
+        self._returns = 0
 
     def __call__(self, broker: Broker, parent: ParentOrder) -> Decimal | None:
         q = broker.latest_quote(parent.symbol)
         if q is None or q.bid_price is None or q.ask_price is None:
             return None
         mid = (q.bid_price + q.ask_price) / 2
+        if self.mids:
+            r = math.log(mid / self.mids[-1])
+            self._squares += r * r
+            self._returns += 1
         self.mids.append(mid)
         vol = normal = 0.0
-        if len(self.mids) > 21:
-            mids = list(self.mids)
-            vol = realised_vol(mids, 20)
-            normal = realised_vol(mids, len(mids) - 1)
+        if len(self.mids) == self.mids.maxlen:
+            vol = realised_vol(list(self.mids), 20)
+            normal = math.sqrt(self._squares / self._returns)
         spread = spread_bps(q.bid_price, q.ask_price)
         offset = adaptive_offset(Decimal(1), spread, Decimal("0.5"), vol, normal or 1.0, Decimal(2))
         return static_limit(mid, parent.side, offset, self.tick)

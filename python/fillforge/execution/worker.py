@@ -115,7 +115,10 @@ class ParentWorker:
             parent.parent_id,
         )
         self._children = self._sender.children
-        self._tasks: list[Task] = []
+        self._tasks: list[Task] = []  # the open ones (closed tasks are dropped as found)
+        self._unended: list[Child] = []  # children not known to have ended (pruned as found)
+        self._filled = _ZERO  # every child's fills, kept as their events arrive
+        self._notional = _ZERO
         self._plan: list[tuple[int, Decimal]] = []
         self._gen = 0
         self._rejects = 0
@@ -166,11 +169,12 @@ class ParentWorker:
 
     @property
     def filled(self) -> Decimal:
-        return sum((c.filled for c in self._children.values()), _ZERO)
+        return self._filled
 
     @property
     def working(self) -> Decimal:
-        return sum((c.working for c in self._children.values()), _ZERO)
+        self._unended = [c for c in self._unended if not c.ended]
+        return sum((c.working for c in self._unended), _ZERO)
 
     @property
     def leaves(self) -> Decimal:
@@ -181,8 +185,7 @@ class ParentWorker:
         spec, now = self._rec.spec, self._now()
         filled = self.filled
         working = self.working
-        notional = sum((c.notional for c in self._children.values()), _ZERO)
-        avg = notional / filled if filled else None
+        avg = self._notional / filled if filled else None
         scheduled = self._scheduled(now)
         return Progress(
             ts=now,
@@ -302,9 +305,13 @@ class ParentWorker:
 
     # ----- the plan and its slices ------------------------------------------------------------
 
+    def _open_tasks(self) -> list[Task]:
+        self._tasks = [t for t in self._tasks if not t.closed]
+        return self._tasks
+
     def _committed(self) -> Decimal:
         """Filled, plus what open slices hold (at the broker or about to be)."""
-        return self.filled + sum((t.remaining for t in self._tasks if not t.closed), _ZERO)
+        return self.filled + sum((t.remaining for t in self._open_tasks()), _ZERO)
 
     def _replan(self, now: int) -> None:
         """Plan the rest from now: the schedule of what is not yet committed, its timers."""
@@ -402,6 +409,7 @@ class ParentWorker:
             self._first_ns = self._now()
             self._first_mid = self._mid()
         child = self._sender.send(self._rec.spec, task)
+        self._unended.append(child)
         timeout = self.rules.timeout_ns
         if timeout is not None and child.resting and not child.ended:
             self._timers.set(
@@ -413,9 +421,8 @@ class ParentWorker:
             self._child_ended(child)
 
     def _cancel_all(self, intent: Intent) -> None:
-        for c in list(self._children.values()):
-            if not c.ended:
-                self._cancel_child(c, intent)
+        for c in [c for c in self._unended if not c.ended]:
+            self._cancel_child(c, intent)
         for t in self._tasks:
             if t.child is None or t.child.ended:
                 t.closed = True
@@ -432,7 +439,13 @@ class ParentWorker:
         child = self._children.get(e.client_order_id)
         if child is None:
             return
-        filled, ended = child.apply(e)
+        if e.fill is None:
+            filled, ended = child.apply(e)
+        else:  # the running totals move by what this event changes in the child's fills
+            before, paid = child.filled, child.notional
+            filled, ended = child.apply(e)
+            self._filled += child.filled - before
+            self._notional += child.notional - paid
         if e.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
             self._rejects = 0
         if filled:
@@ -500,8 +513,9 @@ class ParentWorker:
     def _settle(self) -> None:
         """After a child ends: at the end time, sweep the remainder once, then finish; a
         finished parent stops following the broker once no child works."""
-        busy = any(c.live for c in self._children.values()) or any(
-            t.child is not None and not t.child.ended for t in self._tasks if not t.closed
+        self._unended = [c for c in self._unended if not c.ended]
+        busy = any(c.live for c in self._unended) or any(
+            t.child is not None and not t.child.ended for t in self._open_tasks()
         )
         if self._ending and not busy and self._rec.state == _S.WORKING:
             rest = self._lots(self._rec.spec.qty - self.filled)
@@ -533,7 +547,7 @@ class ParentWorker:
     def _finish(self, trigger: str, reason: str | None) -> None:
         self._rec.fire(trigger, reason, self._now())
         self._timers.clear()
-        if not any(c.live for c in self._children.values()):
+        if not any(c.live for c in self._unended):
             self.close()
 
     # ----- prices ---------------------------------------------------------------------------
