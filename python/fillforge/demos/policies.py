@@ -269,24 +269,26 @@ class AdaptiveOffsetPricing:
 
     def __init__(self, tick: Decimal) -> None:
         self.tick = tick
-        self.mids: deque[Decimal] = deque(maxlen=21)
+        self.last: Decimal | None = None
+        self.returns: deque[float] = deque(maxlen=20)  # the last 20 log returns of the mid
         self._squares = 0.0  # the sum of every squared log return so far, and their count
-        self._returns = 0
+        self._count = 0
 
     def __call__(self, broker: Broker, parent: ParentOrder) -> Decimal | None:
         q = broker.latest_quote(parent.symbol)
         if q is None or q.bid_price is None or q.ask_price is None:
             return None
         mid = (q.bid_price + q.ask_price) / 2
-        if self.mids:
-            r = math.log(mid / self.mids[-1])
+        if self.last is not None:
+            r = math.log(mid / self.last)
+            self.returns.append(r)
             self._squares += r * r
-            self._returns += 1
-        self.mids.append(mid)
+            self._count += 1
+        self.last = mid
         vol = normal = 0.0
-        if len(self.mids) == self.mids.maxlen:
-            vol = realised_vol(list(self.mids), 20)
-            normal = math.sqrt(self._squares / self._returns)
+        if len(self.returns) == self.returns.maxlen:
+            vol = realised_vol(list(self.returns), 20, returns=True)
+            normal = math.sqrt(self._squares / self._count)
         spread = spread_bps(q.bid_price, q.ask_price)
         offset = adaptive_offset(Decimal(1), spread, Decimal("0.5"), vol, normal or 1.0, Decimal(2))
         return static_limit(mid, parent.side, offset, self.tick)
