@@ -181,3 +181,47 @@ impl LevelMap for BtreeLevels {
         self.levels.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::book::MAX_ABS_PRICE as MAX;
+
+    fn price() -> impl Strategy<Value = Price> {
+        prop_oneof![
+            8 => 990i64..1010,
+            1 => (0i64..20).prop_map(|k| 1000 + 7 * k),
+            1 => prop_oneof![Just(MAX), Just(-MAX), Just(MAX - 1), Just(-MAX + 1), -MAX..=MAX],
+        ]
+    }
+
+    proptest! {
+        /// The sorted vector and the B-tree hold the same levels in the same order and find the
+        /// same ones, on dense, sparse and extreme prices.
+        #[test]
+        fn vec_levels_agree_with_btree(
+            buy in any::<bool>(),
+            ops in prop::collection::vec((0u8..3, price()), 1..200),
+        ) {
+            let side = if buy { Side::Buy } else { Side::Sell };
+            let (mut v, mut b) = (VecLevels::new(side), BtreeLevels::new(side));
+            for (op, p) in ops {
+                match op {
+                    0 => {
+                        v.get_or_insert(p).total += 1;
+                        b.get_or_insert(p).total += 1;
+                    }
+                    1 => {
+                        v.remove(p);
+                        b.remove(p);
+                    }
+                    _ => prop_assert_eq!(v.get(p), b.get(p)),
+                }
+                prop_assert!(v.iter_best().eq(b.iter_best()));
+                prop_assert_eq!(v.best(), b.best());
+            }
+        }
+    }
+}
