@@ -7,25 +7,18 @@ from __future__ import annotations
 import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fillforge.demos.policies import (
-    COMPARED,
-    VENUE_TZ,
-    Day,
-    ExecuteParams,
-    PolicyRun,
-    make_params,
-    run_policy,
-)
 from fillforge.errors import ExecutionError, FillforgeError, InternalError
-from fillforge.execution.cost import cost_rows
 from fillforge.time import to_datetime
+
+if TYPE_CHECKING:  # the commands import the simulator when they run, not when the CLI starts
+    from fillforge.demos.policies import Day, PolicyRun
 
 __all__ = ["demo", "execute"]
 
@@ -61,15 +54,22 @@ def _refuse(field: str, value: object, why: str) -> typer.Exit:
 
 
 def _iso(ns: int) -> str:
+    from fillforge.demos.policies import VENUE_TZ
+
     return to_datetime(ns).astimezone(VENUE_TZ).isoformat()
 
 
 def _row(run: PolicyRun, keys: tuple[str, ...]) -> dict[str, object]:
+    from fillforge.demos.policies import VENUE_TZ
+    from fillforge.execution.cost import cost_rows
+
     row = cost_rows([run.cost], VENUE_TZ)[0]
     return {"name": run.name, **{k: row[k] for k in keys}}
 
 
 def _day(data: list[Path] | None) -> Day:
+    from fillforge.demos.policies import Day
+
     if not data:
         return Day()
     if len(data) != 2:
@@ -109,6 +109,8 @@ def execute(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Work one parent order by one policy on the shipped LOBSTER day (simulated exchange)."""
+    from fillforge.demos.policies import make_params, run_policy
+
     try:
         params = make_params(policy, side, qty, start, end, rate, slices, limit)
     except ExecutionError as e:
@@ -172,6 +174,14 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Compare seven execution policies on one buy over the shipped LOBSTER day."""
+    from fillforge.demos.policies import (
+        COMPARED,
+        Day,
+        ExecuteParams,
+        make_params,
+        run_policy,
+    )
+
     try:
         params = make_params("market", "buy", qty)
     except ExecutionError as e:
