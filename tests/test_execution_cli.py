@@ -124,6 +124,8 @@ def test_execute_is_deterministic(twap: dict[str, Any]) -> None:
         (["--policy", "twap", "--qty", "100", "--slices", "0"], "--slices=0"),
         (["--policy", "limit", "--qty", "100", "--limit", "570.001"], "--limit='570.001'"),
         (["--policy", "twap", "--qty", "100", "--start", "9h"], "--start='9h'"),
+        (["--policy", "twap", "--qty", "100", "--data", "README.md"], "--data=['README.md']"),
+        (["--policy", "twap", "--qty", "100", "--data", "no.csv", "--data", "README.md"], "no.csv"),
     ],
 )
 def test_bad_parameters_are_refused_on_one_line(args: list[str], field: str) -> None:
