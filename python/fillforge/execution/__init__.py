@@ -1,5 +1,65 @@
 """Parent orders and the execution algorithms that work them into child orders on any broker.
 
-Layer 5: imports point down only (``broker``, ``orders``, ``time``, ``errors``); nothing below
-imports this package.
+Layer 5: imports point down only (``broker``, ``orders``, ``time``, ``errors``, and the simulator's
+fee schedule for routing); nothing below imports this package.
+
+- :mod:`.parent`: the :class:`ParentOrder` spec, its :class:`WorkRules` and lifecycle;
+- :mod:`.worker`: :class:`ParentWorker`, which works one parent on a broker's clock and timers;
+- :mod:`.schedules`, :mod:`.pov`: how a quantity is cut into timed slices (TWAP, VWAP, POV, iceberg,
+  Almgren-Chriss implementation shortfall);
+- :mod:`.pricing`, :mod:`.adaptive`: the limit price of a child;
+- :mod:`.gates`, :mod:`.routing`: session gates and the end-of-day flatten; venue choice and splits;
+- :mod:`.cost`: what a parent cost (arrival, interval VWAP, Perold's shortfall).
 """
+
+from fillforge.execution.adaptive import AdaptiveMix, AdaptivePricing
+from fillforge.execution.cost import ParentCost, cost_rows, parent_cost
+from fillforge.execution.gates import Flattener, SessionGates
+from fillforge.execution.parent import Parent, ParentOrder, ParentState, WorkRules
+from fillforge.execution.pov import PovTracker
+from fillforge.execution.pricing import TimeOfDayTable, adaptive_offset, realised_vol, static_limit
+from fillforge.execution.routing import Router, allocate
+from fillforge.execution.schedules import (
+    Iceberg,
+    Policy,
+    Slice,
+    almgren_chriss,
+    parse_policy,
+    split,
+    twap,
+    volume_profile,
+    vwap,
+)
+from fillforge.execution.worker import ParentWorker, Progress
+
+__all__ = [
+    "AdaptiveMix",
+    "AdaptivePricing",
+    "Flattener",
+    "Iceberg",
+    "Parent",
+    "ParentCost",
+    "ParentOrder",
+    "ParentState",
+    "ParentWorker",
+    "Policy",
+    "PovTracker",
+    "Progress",
+    "Router",
+    "SessionGates",
+    "Slice",
+    "TimeOfDayTable",
+    "WorkRules",
+    "adaptive_offset",
+    "allocate",
+    "almgren_chriss",
+    "cost_rows",
+    "parent_cost",
+    "parse_policy",
+    "realised_vol",
+    "split",
+    "static_limit",
+    "twap",
+    "volume_profile",
+    "vwap",
+]
