@@ -174,11 +174,6 @@ def test_each_demo_row_satisfies_the_cost_identity(demo: dict[str, Any]) -> None
         assert Decimal(row["duration_s"]) >= 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator fault: truebook placeholder_take cancels a placeholder a user order "
-    "already consumed ('placeholder is live'); remove this mark when the simulator is fixed",
-)
 def test_pov_runs_on_the_shipped_day() -> None:
     run = run_policy(ExecuteParams(Policy.POV, qty=Decimal(20_000)))
     assert run.cost.filled_qty == 20_000

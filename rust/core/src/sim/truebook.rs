@@ -158,7 +158,12 @@ impl Replayer {
     /// loses `size`: take it from the level's placeholder.
     pub(crate) fn placeholder_take(&mut self, side: Side, price: Price, size: Qty) {
         let Some(&id) = self.placeholders.get(&(side, price)) else { return };
-        let open = self.book.open_order(id).map_or(0, |o| o.0);
+        let Some((open, _)) = self.book.open_order(id) else {
+            // A user's taker consumed the whole placeholder: it left the book with its last lot,
+            // so there is nothing recorded left here to take.
+            self.placeholders.remove(&(side, price));
+            return;
+        };
         if size >= open {
             self.book.cancel(id).expect("placeholder is live");
             self.placeholders.remove(&(side, price));
