@@ -50,6 +50,7 @@ class Child:
     cancel_asked: bool = False
     retries: int = 0
     resting: bool = False  # a limit order for the day (one the timeout applies to)
+    queued: bool = False  # waiting for the child rate limit (not yet at the broker)
 
     @property
     def filled(self) -> Decimal:

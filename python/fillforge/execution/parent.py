@@ -23,6 +23,7 @@ from fillforge.execution.schedules import Policy, parse_policy
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.machine import FastEvent, Row, TableMachine
 from fillforge.orders.models import MAX_CLIENT_ORDER_ID, Instrument
+from fillforge.time import NS_PER_SECOND
 
 __all__ = [
     "PARENT_TABLE",
@@ -39,6 +40,8 @@ _Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 _Nanos = Annotated[int, Field(ge=0)]
 # Room for "-c" and a six-digit child number inside a client order id.
 MAX_PARENT_ID = MAX_CLIENT_ORDER_ID - 8
+# The most a sliding window of the rate limiter counts (fillforge.throttle).
+MAX_CHILD_RATE = 1 << 24
 _ID = re.compile(r"^[A-Za-z0-9_.:]+$")
 
 
@@ -147,7 +150,10 @@ class WorkRules(_Spec):
     - ``at_end``: what the remainder does at the end time (``market``: one market child;
       ``stop``: nothing more is sent);
     - ``max_retries``, ``backoff_ns``, ``max_backoff_ns``: transient broker errors are retried
-      on the broker's clock, ``backoff_ns * 2**k`` plus up to half as much jitter, capped.
+      on the broker's clock, ``backoff_ns * 2**k`` plus up to half as much jitter, capped;
+    - ``child_rate_limit``, ``child_rate_window_ns``: at most this many child submits in any
+      window of this length, per broker (Alpaca's 150 a minute by default); a child over the
+      limit waits in line and is sent when the limit lets it through.
     """
 
     timeout_ns: Annotated[int, Field(gt=0)] | None = None
@@ -161,6 +167,8 @@ class WorkRules(_Spec):
     max_retries: Annotated[int, Field(ge=0)] = 5
     backoff_ns: Annotated[int, Field(gt=0)] = 100_000_000
     max_backoff_ns: Annotated[int, Field(gt=0)] = 5_000_000_000
+    child_rate_limit: Annotated[int, Field(strict=True, ge=1, le=MAX_CHILD_RATE)] = 150
+    child_rate_window_ns: Annotated[int, Field(strict=True, gt=0, lt=1 << 63)] = 60 * NS_PER_SECOND
 
 
 class ParentState(StrEnum):

@@ -12,6 +12,10 @@ cancel is tried again after a backoff on the broker's clock, at most ``max_retri
 child keeps its client order id, and before a submit is tried again the broker is asked for
 that id, so a first try that went through is adopted, never doubled. Any other error on a
 submit is fatal: the parent fails and the error is raised at once.
+
+Pacing: every submit (a first try or a retry) passes the broker's child rate limit
+(:mod:`~fillforge.execution.pacing`); a child over it waits in the parent's line and is sent when
+the limit lets it through. Cancels are not paced.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fillforge.broker import Broker
 from fillforge.errors import DuplicateClientOrderIdError, FillforgeError
 from fillforge.execution.callbacks import ParentTimers
 from fillforge.execution.children import Child, Intent, Task
+from fillforge.execution.pacing import Pacer, limiter_for
 from fillforge.execution.parent import ParentOrder, WorkRules, child_client_order_id
 from fillforge.execution.pricing import static_limit
 from fillforge.execution.retry import Backoff
@@ -74,7 +79,14 @@ class ChildSender:
         self._backoff = Backoff(
             rules.backoff_ns, rules.max_backoff_ns, zlib.crc32(parent_id.encode())
         )
+        limiter = limiter_for(broker, rules.child_rate_limit, rules.child_rate_window_ns, now)
+        self._pacer = Pacer(limiter, timers, now)
         self.children: dict[str, Child] = {}
+
+    @property
+    def queued(self) -> Decimal:
+        """What the children waiting for the rate limit ask for."""
+        return sum((c.qty for c in self.children.values() if c.queued), _ZERO)
 
     # ----- sending --------------------------------------------------------------------------
 
@@ -104,7 +116,7 @@ class ChildSender:
             limit_price=price,
             client_order_id=cid,
         )
-        self._submit(child, request)
+        self._pacer.send(child, lambda: self._submit(child, request))
         return child
 
     def _price(self, spec: ParentOrder, task: Task) -> Decimal | None:
@@ -126,7 +138,7 @@ class ChildSender:
         return static_limit(price, side, _ZERO, self._instrument.tick_size)
 
     def _submit(self, child: Child, request: OrderRequest) -> None:
-        child.working = child.qty
+        child.working, child.sent_ns = child.qty, self._now()
         try:
             order = self._broker.submit(request)
         except DuplicateClientOrderIdError:
@@ -136,7 +148,7 @@ class ChildSender:
             child.working = _ZERO
             if self._transient(e):
                 if not self._adopt(child):
-                    self._retry(child, e, lambda: self._submit(child, request))
+                    self._retry(child, e, lambda: self._resubmit(child, request))
                 return
             child.ended, child.status, child.reason = True, OrderStatus.DENIED, str(e)
             self._fatal(f"child {child.client_order_id} refused: {e}")
@@ -144,6 +156,10 @@ class ChildSender:
         child.sent = True
         if child.order_id is None:
             child.order_id = order.id
+
+    def _resubmit(self, child: Child, request: OrderRequest) -> None:
+        """A retry is paced too, at the head of the line (it keeps its turn)."""
+        self._pacer.send(child, lambda: self._submit(child, request), first=True)
 
     def _adopt(self, child: Child) -> bool:
         """Take the broker's order of the child's client order id, if it has one."""
@@ -173,8 +189,9 @@ class ChildSender:
         child.intent = intent
         if child.ended:
             return False
-        if not child.sent:  # waiting to be sent again: it never will be
+        if not child.sent:  # waiting to be sent (again): it never will be
             self._timers.drop(f"r{child.n}")
+            self._pacer.remove(child)
             child.ended, child.status = True, OrderStatus.CANCELED
             return True
         if not child.cancel_asked and child.order_id is not None:

@@ -44,9 +44,11 @@ _S = ParentState
 class Progress:
     """A parent's progress at ``ts``: ``filled + working + leaves == qty`` always.
 
-    ``scheduled`` is what the schedule had sent by now, ``deviation = filled - scheduled``
-    (positive: ahead). ``slippage_bps`` is the cost of the average price against the arrival
-    price, positive when it costs (a buy above, a sell below).
+    ``queued`` is the part of ``leaves`` that children waiting for the child rate limit ask for
+    (they are sent when it lets them through). ``scheduled`` is what the schedule had sent by
+    now, ``deviation = filled - scheduled`` (positive: ahead). ``slippage_bps`` is the cost of
+    the average price against the arrival price, positive when it costs (a buy above, a sell
+    below).
     """
 
     ts: int
@@ -62,6 +64,7 @@ class Progress:
     slippage_bps: Decimal | None
     children: int
     reason: str | None
+    queued: Decimal = _ZERO
 
 
 class ParentWorker:
@@ -178,8 +181,14 @@ class ParentWorker:
 
     @property
     def leaves(self) -> Decimal:
-        """What is neither filled nor working at the broker."""
+        """What is neither filled nor working at the broker (children waiting for the rate
+        limit included: :attr:`queued`)."""
         return self._rec.spec.qty - self.filled - self.working
+
+    @property
+    def queued(self) -> Decimal:
+        """What children waiting for the child rate limit ask for (part of :attr:`leaves`)."""
+        return self._sender.queued
 
     def progress(self) -> Progress:
         spec, now = self._rec.spec, self._now()
@@ -201,6 +210,7 @@ class ParentWorker:
             slippage_bps=self._cost_bps(avg),
             children=len(self._children),
             reason=self._rec.reason,
+            queued=self.queued,
         )
 
     # ----- what users do --------------------------------------------------------------------
@@ -257,10 +267,12 @@ class ParentWorker:
                 raise ExecutionError("state", self._rec.state, "a finished parent cannot change")
             changes: dict[str, object] = {}
             if qty is not None:
-                floor = self.filled + self.working
+                floor = self.filled + self.working + self.queued
                 if qty < floor:
                     raise ExecutionError(
-                        "qty", qty, f"below what is filled and working ({floor}): pause first"
+                        "qty",
+                        qty,
+                        f"below what is filled, working and queued ({floor}): pause first",
                     )
                 changes["qty"] = qty
             if limit_price is not None:
@@ -376,7 +388,7 @@ class ParentWorker:
             for c in list(self._children.values()):
                 price = c.limit_price
                 if (
-                    c.live
+                    not c.ended
                     and price is not None
                     and limit is not None
                     and beyond(self._rec.spec.side, price, limit)
@@ -494,6 +506,13 @@ class ParentWorker:
 
     def _on_timeout(self, child: Child) -> None:
         if child.ended or child.cancel_asked:
+            return
+        if child.queued and self.rules.timeout_ns is not None:  # the clock starts once sent
+            self._timers.set(
+                f"t{child.n}",
+                self._now() + self.rules.timeout_ns,
+                lambda t: self._on_timeout(child),
+            )
             return
         task, t = child.task, self.rules.partial_threshold
         accept = t is not None and task.filled >= task.qty * t
