@@ -2,7 +2,8 @@
 scenario (timeout fallback to market and to the ladder, the partial-fill threshold, the slippage
 stop, pause and resume, amend, cancel, rejected children, transient and fatal broker errors); a
 TWAP gives the same children and fills on every run; and a hypothesis stateful test drives
-random child outcomes and checks quantity conservation against the broker after every step."""
+random child outcomes (under a loose or a tight child rate limit) and checks quantity
+conservation against the broker after every step."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -498,6 +499,7 @@ class Conservation(RuleBasedStateMachine):
         threshold=st.sampled_from([None, D("0.3"), D("0.9")]),
         fallback=st.sampled_from(["market", "ladder", "none"]),
         at_end=st.sampled_from(["market", "stop"]),
+        pace=st.sampled_from([None, (1, 2), (2, 5)]),
     )
     def start(
         self,
@@ -507,9 +509,13 @@ class Conservation(RuleBasedStateMachine):
         threshold: Decimal | None,
         fallback: str,
         at_end: str,
+        pace: tuple[int, int] | None,
     ) -> None:
         self.b = market(bid_size=10)
+        limit, window = (150, 60) if pace is None else pace  # a tight child rate limit: queues
         rules = WorkRules(
+            child_rate_limit=limit,
+            child_rate_window_ns=window * S,
             timeout_ns=None if timeout is None else timeout * S,
             partial_threshold=threshold,
             fallback=fallback,
@@ -580,6 +586,11 @@ class Conservation(RuleBasedStateMachine):
         assert p.filled + p.working + p.leaves == qty
         assert p.leaves >= 0
         assert p.filled <= qty
+        assert 0 <= p.queued <= p.leaves  # children waiting for the rate limit are not sent
+        if p.queued:
+            event("a child waited for the rate limit")
+        if p.state is not ParentState.WORKING:
+            assert p.queued == 0  # paused or done: what waited went back to leaves
         children = [  # the broker's: the live order of each child's replace chain
             o
             for o in self.b.orders()
@@ -597,6 +608,7 @@ class Conservation(RuleBasedStateMachine):
             assert p.filled + p.working + p.leaves == self.w.parent.spec.qty
             assert p.state.is_done  # every parent is finished by its end time
             assert p.working == 0
+            assert p.queued == 0
 
 
 Conservation.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
