@@ -189,3 +189,62 @@ def test_bad_limits_are_refused_naming_the_field(field: str, value: object) -> N
 def test_the_default_matches_alpacas_150_a_minute() -> None:
     r = WorkRules()
     assert (r.child_rate_limit, r.child_rate_window_ns) == (150, 60 * S)
+
+
+def test_a_timeout_counts_from_when_the_child_was_sent_not_queued() -> None:
+    b = broker()
+    w = work(b, qty=2, child_rate_limit=1, child_rate_window_ns=10 * S, timeout_ns=2 * S)
+    run_to(b, T0 + 10 * S)
+    by_id = {o.client_order_id: o for o in b.orders()}
+    assert by_id["P1-c2"].created_ts == T0 + 10 * S  # waited a window behind c1
+    assert by_id["P1-c2"].status.is_open  # sent just now: its timeout has not run yet
+    run_to(b, T0 + 12 * S - 1)
+    assert b.get_order_by_client_id("P1-c2").status.is_open
+    run_to(b, T0 + 12 * S)
+    assert not b.get_order_by_client_id("P1-c2").status.is_open  # 2 s after it was sent
+    p = w.progress()
+    assert p.filled + p.working + p.leaves == p.qty
+
+
+def test_a_new_limit_price_remakes_a_queued_child_beyond_it_at_the_back_of_the_line() -> None:
+    b = broker()
+    w = work(b, qty=3, child_rate_limit=1, child_rate_window_ns=10 * S)
+    run_to(b, T0)
+    assert w.progress().queued == 2
+    w.amend(limit_price=D("99.00"))  # below the bid every child was priced at
+    run_to(b, T0 + 30 * S)
+    sent = [(o.client_order_id, o.limit_price, o.status.is_open) for o in b.orders()]
+    # c1 rested at the bid and was cancelled; c2 and c3 were never sent: each was taken out of
+    # the line and remade at the new limit, behind the others.
+    assert sent == [
+        ("P1-c1", D("100.00"), False),
+        ("P1-c4", D("99.00"), True),
+        ("P1-c5", D("99.00"), True),
+        ("P1-c6", D("99.00"), True),
+    ]
+    p = w.progress()
+    assert p.queued == 0
+    assert p.filled + p.working == D(3)
+
+
+def test_a_submit_retried_after_a_transient_error_keeps_its_turn() -> None:
+    class Flaky(SimulatedBroker):
+        fail_next = 0
+
+        def submit(self, request: Any) -> Any:
+            if self.fail_next:
+                self.fail_next -= 1
+                raise TimeoutError("the connection timed out")
+            return super().submit(request)
+
+    venue = Venue(calendar=None)
+    venue.add(INST, empty_feed())
+    b = Flaky(venue, cash=D(10_000_000), start_ns=0)
+    b.quote("TEST", D("100.00"), D("100.02"), bid_size=D(100), ts=0)
+    b.fail_next = 1
+    work(b, qty=3, child_rate_limit=2, child_rate_window_ns=10 * S, backoff_ns=S)
+    run_to(b, T0 + 30 * S)
+    sent = [(o.client_order_id, o.created_ts) for o in b.orders()]
+    # c1 failed (a unit of the limit spent), c2 went; c1's retry waits at the head of the line
+    # and goes before c3 when the window lets one more through.
+    assert sent == [("P1-c2", T0), ("P1-c1", T0 + 10 * S), ("P1-c3", T0 + 10 * S)]

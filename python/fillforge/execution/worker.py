@@ -507,12 +507,11 @@ class ParentWorker:
     def _on_timeout(self, child: Child) -> None:
         if child.ended or child.cancel_asked:
             return
-        if child.queued and self.rules.timeout_ns is not None:  # the clock starts once sent
-            self._timers.set(
-                f"t{child.n}",
-                self._now() + self.rules.timeout_ns,
-                lambda t: self._on_timeout(child),
-            )
+        timeout, now = self.rules.timeout_ns, self._now()
+        if timeout is not None and (child.queued or now < child.sent_ns + timeout):
+            # The clock starts once the child is sent, not while it waits for the rate limit.
+            due = now + timeout if child.queued else child.sent_ns + timeout
+            self._timers.set(f"t{child.n}", due, lambda t: self._on_timeout(child))
             return
         task, t = child.task, self.rules.partial_threshold
         accept = t is not None and task.filled >= task.qty * t
