@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
@@ -58,11 +59,13 @@ def limiter_for(broker: Broker, limit: int, window_ns: int, now: Callable[[], in
 class Pacer:
     """One parent's line of children waiting for ``limiter``; ``timers`` wake it."""
 
-    __slots__ = ("_limiter", "_line", "_now", "_timers")
+    __slots__ = ("_limiter", "_line", "_now", "_timers", "queued")
 
     def __init__(self, limiter: RateLimiter, timers: ParentTimers, now: Callable[[], int]) -> None:
         self._limiter, self._timers, self._now = limiter, timers, now
         self._line: deque[tuple[Child, Callable[[], None]]] = deque()
+        self.queued = Decimal(0)
+        """What the children in line ask for (kept as they join and leave)."""
 
     def __len__(self) -> int:
         return len(self._line)
@@ -78,6 +81,7 @@ class Pacer:
                 return
             self._arm(wait)
         child.queued = True
+        self.queued += child.qty
         if first:
             self._line.appendleft((child, go))
         else:
@@ -88,7 +92,7 @@ class Pacer:
         for i, (c, _) in enumerate(self._line):
             if c is child:
                 del self._line[i]
-                child.queued = False
+                self._leave(child)
                 if not self._line:
                     self._timers.drop(_TIMER)
                 return True
@@ -105,5 +109,9 @@ class Pacer:
                 self._arm(wait)
                 return
             child, go = self._line.popleft()
-            child.queued = False
+            self._leave(child)
             go()
+
+    def _leave(self, child: Child) -> None:
+        child.queued = False
+        self.queued -= child.qty

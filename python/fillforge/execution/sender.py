@@ -86,7 +86,7 @@ class ChildSender:
     @property
     def queued(self) -> Decimal:
         """What the children waiting for the rate limit ask for."""
-        return sum((c.qty for c in self.children.values() if c.queued), _ZERO)
+        return self._pacer.queued
 
     # ----- sending --------------------------------------------------------------------------
 
