@@ -248,3 +248,15 @@ def test_a_submit_retried_after_a_transient_error_keeps_its_turn() -> None:
     # c1 failed (a unit of the limit spent), c2 went; c1's retry waits at the head of the line
     # and goes before c3 when the window lets one more through.
     assert sent == [("P1-c2", T0), ("P1-c1", T0 + 10 * S), ("P1-c3", T0 + 10 * S)]
+
+
+def test_a_broker_that_cannot_carry_the_shared_limit_is_refused() -> None:
+    class Slotted:
+        __slots__ = ()
+
+    p = ParentOrder(
+        parent_id="A", symbol="TEST", side=OrderSide.BUY, qty=D(1), start_ns=0, end_ns=S
+    )
+    with pytest.raises(ExecutionError) as e:
+        ParentWorker(Slotted(), p, INST)  # type: ignore[arg-type]
+    assert e.value.field == "broker"

@@ -39,11 +39,16 @@ def limiter_for(broker: Broker, limit: int, window_ns: int, now: Callable[[], in
     """The child-submit limiter every parent on ``broker`` shares (made by the first one, on
     its clock ``now``). A parent asking for another limit on the same broker is refused with
     :class:`~fillforge.errors.ExecutionError` (field ``child_rate_limit``)."""
-    limiter = _LIMITERS.get(broker)
-    if limiter is None:
-        limiter = RateLimiter(SlidingWindow(limit, window_ns), clock=now)
-        _LIMITERS[broker] = limiter
-        return limiter
+    try:
+        limiter = _LIMITERS.get(broker)
+        if limiter is None:
+            limiter = RateLimiter(SlidingWindow(limit, window_ns), clock=now)
+            _LIMITERS[broker] = limiter
+            return limiter
+    except TypeError:  # no __weakref__ slot, or unhashable: the limit could not be shared
+        raise ExecutionError(
+            "broker", broker, "cannot carry a child rate limit (it must be weakly referenceable)"
+        ) from None
     window = limiter.limits[0]
     assert isinstance(window, SlidingWindow)
     if (window.limit, window.window_ns) != (limit, window_ns):
