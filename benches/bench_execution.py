@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench_sim import python_loop
+from bench_timers import best_time
 
 from fillforge.demos.policies import AdaptiveOffsetPricing, Day, ExecuteParams, run_policy
 from fillforge.errors import FillforgeError
@@ -46,18 +47,6 @@ N = 20_000
 QTY = D(20_000)
 SLICES = 78
 COMPARED = ("market", "limit", "adaptive", "twap", "vwap", "pov", "is")
-
-
-def _best(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        gc.enable()
-    return best
 
 
 def _scripted() -> tuple[SimulatedBroker, Instrument, ParentOrder]:
@@ -81,7 +70,7 @@ def decisions(repeats: int) -> dict[str, float]:
 
     def per_slice(make: Callable[[], list[Slice]]) -> float:
         slices = len(make())
-        return _best(make, repeats) / slices
+        return best_time(make, repeats) / slices
 
     twap_s = per_slice(lambda: twap(QTY, 0, S, SLICES, lot))
     ac_s = per_slice(
@@ -93,7 +82,7 @@ def decisions(repeats: int) -> dict[str, float]:
             for _ in range(N):
                 fn()
 
-        return _best(loop, repeats) / N
+        return best_time(loop, repeats) / N
 
     touch = per_call(lambda: near_touch(b, p))
     adapt = per_call(lambda: adaptive(b, p))

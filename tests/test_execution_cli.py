@@ -41,22 +41,25 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+TWAP_ARGS = (
+    "execute",
+    "--policy",
+    "twap",
+    "--qty",
+    "2000",
+    "--start",
+    "10:00",
+    "--end",
+    "10:30",
+    "--slices",
+    "6",
+    "--json",
+)
+
+
 @pytest.fixture(scope="module")
 def twap() -> dict[str, Any]:
-    proc = cli(
-        "execute",
-        "--policy",
-        "twap",
-        "--qty",
-        "2000",
-        "--start",
-        "10:00",
-        "--end",
-        "10:30",
-        "--slices",
-        "6",
-        "--json",
-    )
+    proc = cli(*TWAP_ARGS)
     assert proc.returncode == 0, proc.stderr
     out: dict[str, Any] = json.loads(proc.stdout)
     return out
@@ -91,20 +94,7 @@ def test_execute_fills_sum_to_the_filled_qty(twap: dict[str, Any]) -> None:
 
 
 def test_execute_is_deterministic(twap: dict[str, Any]) -> None:
-    proc = cli(
-        "execute",
-        "--policy",
-        "twap",
-        "--qty",
-        "2000",
-        "--start",
-        "10:00",
-        "--end",
-        "10:30",
-        "--slices",
-        "6",
-        "--json",
-    )
+    proc = cli(*TWAP_ARGS)
     assert json.loads(proc.stdout) == twap
 
 
