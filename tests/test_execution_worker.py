@@ -484,6 +484,43 @@ def test_the_same_parent_gives_the_same_children_on_alpaca_and_on_the_simulator(
     )
 
 
+
+class _HourAhead:
+    """A clock an hour ahead of the machine's: a worker that told the time by the wall clock
+    instead of the broker's would plan the parent an hour late."""
+
+    def __init__(self) -> None:
+        self._wall = WallClock()
+
+    def now_ns(self) -> int:
+        return self._wall.now_ns() + 3600 * S
+
+
+def test_a_worker_on_alpaca_tells_the_time_by_the_broker_without_a_clock(
+    alpaca_server: AlpacaServer,
+) -> None:
+    alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
+    clock = _HourAhead()
+    live = AlpacaBroker(
+        alpaca_server.key_id,
+        alpaca_server.secret_key,
+        url_override=alpaca_server.base_url,
+        stream_url=alpaca_server.stream_url,
+        clock=clock,
+    )
+    try:
+        live.connect()
+        now = live.now_ns()
+        assert now - clock.now_ns() <= 0 < now - WallClock().now_ns()
+        w = _timeout_to_market(live, now)  # no clock=: the broker's now_ns
+        deadline = time.monotonic() + 10
+        while not w.parent.state.is_done and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert w.parent.state is ParentState.COMPLETED
+        assert [c[:2] for c in _children(live)] == [("A1-c1", "limit"), ("A1-c2", "market")]
+    finally:
+        live.close()
+
 # ----- conservation under random child outcomes ----------------------------------------------
 
 

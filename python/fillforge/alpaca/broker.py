@@ -296,6 +296,11 @@ class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             }
         )
 
+    def now_ns(self) -> int:
+        """The time of the clock this broker's timers run on (``clock=``, else the wall clock),
+        without a request: the broker is a :class:`fillforge.time.Clock`."""
+        return self._time.now_ns()
+
     def clock(self) -> BrokerClock:
         c = expect(AlpacaClock, self._call(self._client.get_clock))
         return BrokerClock.trusted(
