@@ -4,6 +4,11 @@ Run: ``python examples/passive_buy.py``. The strategy itself is
 :func:`fillforge.demos.passive_buy.run_passive_buy` (shipped in the package so that the
 ``fillforge demo`` command runs it after ``pip install .``); this script shows how to call it and
 read its report.
+
+The slippage figures are :func:`fillforge.execution.cost.parent_cost`'s ``arrival_bps`` and
+``vwap_bps`` (the report keeps the whole :class:`~fillforge.execution.cost.ParentCost` as
+``cost``), rounded to 0.01 bp: positive means the buy paid more than the benchmark. They are
+measured from the exact average price and VWAP, not from the rounded ones printed beside them.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -37,6 +38,24 @@ def test_passive_buy_runs() -> None:
     stdout = run("passive_buy.py")
     assert "filled 5000 of 5000" in stdout
     assert "slippage vs arrival" in stdout
+
+
+def test_passive_buy_costs_come_from_parent_cost() -> None:
+    from fillforge.demos.passive_buy import run_passive_buy
+
+    r = run_passive_buy(qty=1_000, reprice_every=100)
+    c = r.cost
+    assert (c.qty, c.filled_qty, c.start_ns, c.end_ns) == (r.target, r.filled, r.start_ns, r.end_ns)
+    assert c.arrival_price == r.arrival_mid
+    assert c.arrival_bps is not None
+    assert c.vwap_bps is not None
+    assert r.slippage_vs_arrival_bps == c.arrival_bps.quantize(Decimal("0.01"))
+    assert r.slippage_vs_vwap_bps == c.vwap_bps.quantize(Decimal("0.01"))
+    assert r.avg_price is not None
+    assert r.interval_vwap is not None
+    # Positive is a cost: a buy below the arrival mid is a negative figure, and back.
+    assert (r.avg_price < r.arrival_mid) == (c.arrival_bps < 0)
+    assert (r.avg_price < r.interval_vwap) == (c.vwap_bps < 0)
 
 
 def test_daily_sma_stop_runs() -> None:

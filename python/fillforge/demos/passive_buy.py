@@ -4,27 +4,35 @@ The strategy joins the best bid with its whole remaining quantity and, every ``r
 market events, replaces its order at the new best bid if the bid moved. It reports the fills, the
 average price, the slippage against the arrival mid and the interval VWAP (of the recorded
 executions between the first order and the last fill), and the fill rate.
+
+The cost figures are not computed here: the buy is a
+:class:`~fillforge.execution.parent.ParentOrder` and :func:`~fillforge.execution.cost.parent_cost`
+measures it (its fills against the day's prints), so the demo and ``fillforge execute`` share one
+definition (positive bps = cost). The report keeps that :class:`ParentCost` as ``cost``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Final
 
-import numpy as np
-
+from fillforge.demos.policies import Day
+from fillforge.execution.cost import ParentCost, parent_cost
+from fillforge.execution.parent import ParentOrder
+from fillforge.execution.schedules import Policy
 from fillforge.orders.enums import EventKind, OrderSide, OrderTimeInForce, OrderType
-from fillforge.orders.models import Fill, Instrument, OrderEvent, OrderRequest
+from fillforge.orders.models import Fill, OrderEvent, OrderRequest
 from fillforge.orders.order import Order
-from fillforge.replay import lobster_sample
 from fillforge.sim.broker import SimulatedBroker
-from fillforge.sim.feeds import FeedKind, lobster_feed
-from fillforge.sim.venue import Market, Venue
+from fillforge.sim.venue import Venue
 
-_BPS = Decimal(10_000)
+_CENT_BP: Final = Decimal("0.01")
+_PRICE_PLACES: Final = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class PassiveBuyReport:
     messages: int
     seconds: float
     events: tuple[str, ...] = field(repr=False)
+    cost: ParentCost = field(repr=False)
 
     @property
     def fill_rate(self) -> Decimal:
@@ -51,34 +60,19 @@ class PassiveBuyReport:
 
     @property
     def slippage_vs_arrival_bps(self) -> Decimal | None:
-        """Positive: paid more than the arrival mid."""
-        if self.avg_price is None:
-            return None
-        return ((self.avg_price - self.arrival_mid) / self.arrival_mid * _BPS).quantize(
-            Decimal("0.01")
-        )
+        """``cost.arrival_bps`` to 0.01 bp. Positive: paid more than the arrival mid."""
+        bps = self.cost.arrival_bps
+        return None if bps is None else bps.quantize(_CENT_BP)
 
     @property
     def slippage_vs_vwap_bps(self) -> Decimal | None:
-        if self.avg_price is None or self.interval_vwap is None:
-            return None
-        return ((self.avg_price - self.interval_vwap) / self.interval_vwap * _BPS).quantize(
-            Decimal("0.01")
-        )
+        """``cost.vwap_bps`` to 0.01 bp. Positive: paid more than the interval VWAP."""
+        bps = self.cost.vwap_bps
+        return None if bps is None else bps.quantize(_CENT_BP)
 
 
-def interval_vwap(market: Market, start_ns: int, end_ns: int) -> Decimal | None:
-    """VWAP of the feed's recorded executions (visible and hidden) in ``[start_ns, end_ns]``."""
-    t, kind, _, _, price, qty = market.feed.columns()
-    mask = (t >= start_ns) & (t <= end_ns)
-    mask &= (kind == FeedKind.EXECUTE) | (kind == FeedKind.HIDDEN)
-    volume = int(qty[mask].sum())
-    if volume == 0:
-        return None
-    # Integer ticks x lots: exact in int64 for a day of shares at these prices.
-    notional = int(np.dot(price[mask], qty[mask]))
-    tick = market.instrument.tick_size
-    return (Decimal(notional) * tick / volume).quantize(tick / 100)
+def _rounded(price: Decimal | None) -> Decimal | None:
+    return None if price is None else price.quantize(_PRICE_PLACES)
 
 
 def run_passive_buy(
@@ -91,10 +85,10 @@ def run_passive_buy(
 ) -> PassiveBuyReport:
     """Buy ``qty`` GOOG shares on the shipped LOBSTER day (or ``files``), starting after
     ``start_after`` market events; ``progress(done, total)`` is called after every step."""
-    message, orderbook = files or lobster_sample()
-    feed = lobster_feed(message, orderbook)
+    day = Day(files)
+    feed = day.feed
     venue = Venue("NASDAQ-SIM", calendar="XNYS")
-    market = venue.add(Instrument(symbol="GOOG", tick_size=Decimal("0.01")), feed)
+    market = venue.add(day.instrument, feed)
     broker = SimulatedBroker(venue, cash=Decimal(10_000_000))
     log: list[str] = []
     fills: list[Fill] = []
@@ -116,6 +110,7 @@ def run_passive_buy(
         raise RuntimeError("no two-sided market at the start")
     start_ns = broker.now()
     target = Decimal(qty)
+    first_child_mid: Decimal | None = None
     working: Order | None = None
     orders = replaces = 0
     while filled < target:
@@ -128,9 +123,11 @@ def run_passive_buy(
                 replaces += 1
         elif bid is not None:
             leaves = target - filled
+            if first_child_mid is None:
+                first_child_mid = market.mid()
             working = broker.submit(
                 OrderRequest(
-                    symbol="GOOG",
+                    symbol=day.instrument.symbol,
                     side=OrderSide.BUY,
                     type=OrderType.LIMIT,
                     time_in_force=OrderTimeInForce.DAY,
@@ -148,19 +145,39 @@ def run_passive_buy(
     if working is not None and working.status.is_open:
         broker.cancel(working.id)
     end_ns = fills[-1].ts_event if fills else broker.now()
-    avg = sum((f.price * f.qty for f in fills), Decimal(0)) / filled if filled else None
+    # The buy as a parent order: decided at the arrival mid, to be done by the close.
+    parent = ParentOrder(
+        parent_id="passive_buy",
+        symbol=day.instrument.symbol,
+        side=OrderSide.BUY,
+        qty=target,
+        start_ns=start_ns,
+        end_ns=max(day.ns(dt.time(16)), end_ns, start_ns + 1),
+        policy=Policy.LIMIT,
+    )
+    cost = parent_cost(
+        parent,
+        fills,
+        arrival_price=arrival,
+        final_price=market.mid() or arrival,
+        first_child_mid=first_child_mid,
+        trades=day.trades,
+        start_ns=start_ns,
+        end_ns=end_ns,
+    )
     return PassiveBuyReport(
         target=target,
         filled=filled,
         fills=tuple(fills),
         orders=orders,
         replaces=replaces,
-        avg_price=None if avg is None else avg.quantize(Decimal("0.0001")),
+        avg_price=_rounded(cost.avg_price),
         arrival_mid=arrival,
-        interval_vwap=interval_vwap(market, start_ns, end_ns),
+        interval_vwap=_rounded(cost.interval_vwap),
         start_ns=start_ns,
         end_ns=end_ns,
         messages=messages,
         seconds=time.perf_counter() - started,
         events=tuple(log),
+        cost=cost,
     )
