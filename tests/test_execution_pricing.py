@@ -1,7 +1,9 @@
 """Pricing a child (issue 16, "Pricing"): the static limit rounds to the tick in the protective
 direction, exactly; the adaptive offset follows the spread and widens when realised volatility
 runs above normal; realised volatility is taken over the stated window; the time-of-day table's
-windows are set from the venue calendar's session, so an early close moves them."""
+windows are set from the venue calendar's session, so an early close moves them; the
+time-of-day pricing prices the same parent on a SimulatedBroker differently in the opening window,
+mid-day and the closing window, and on an early close its closing window moves."""
 
 from __future__ import annotations
 
@@ -13,17 +15,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
+from fillforge.execution.parent import ParentOrder
 from fillforge.execution.pricing import (
     BPS,
     SessionWindow,
+    TimeOfDayPricing,
     TimeOfDayTable,
     adaptive_offset,
     realised_vol,
     spread_bps,
     static_limit,
 )
+from fillforge.execution.schedules import Slice
+from fillforge.execution.worker import ParentWorker
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import Instrument
+from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import TradingCalendar
+from fillforge.sim.feeds import empty_feed
+from fillforge.sim.venue import Venue
 from fillforge.time import NS_PER_MINUTE, from_iso
 
 D = Decimal
@@ -276,3 +288,146 @@ def test_session_windows_refuse_bad_parameters(args: tuple[Any, ...], field: str
     with pytest.raises(ExecutionError) as e:
         SessionWindow(*args)
     assert e.value.field == field
+
+
+# ----- time-of-day pricing ---------------------------------------------------------------------
+
+INST = Instrument(symbol="X", tick_size=C)
+
+
+def _ny(day: str, hhmm: str) -> int:
+    return from_iso(f"{day}T{hhmm}:00-05:00")
+
+
+def _sim(day: str) -> SimulatedBroker:
+    """The simulated broker on the venue's real XNYS calendar, a 99.98/100.02 quote (mid 100)."""
+    venue = Venue("V", calendar="XNYS")
+    venue.add(INST, empty_feed())
+    b = SimulatedBroker(venue, cash=D(10_000_000), start_ns=_ny(day, "09:30"))
+    b.quote("X", D("99.98"), D("100.02"), bid_size=D(1_000), ask_size=D(1_000))
+    return b
+
+
+def _buy(day: str, end: str, qty: int = 100) -> ParentOrder:
+    return ParentOrder(
+        parent_id="P",
+        symbol="X",
+        side=OrderSide.BUY,
+        qty=D(qty),
+        start_ns=_ny(day, "09:30"),
+        end_ns=_ny(day, end),
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "close", "sent"),
+    [
+        # A full day: 10 bp below the mid mid-day, x2 in the first quarter hour, x1.5 from 30 to
+        # 10 minutes before the 16:00 close, x0 (at the mid) in the last ten minutes.
+        (
+            "2024-11-27",
+            "16:00",
+            {
+                "09:35": "99.80",
+                "12:00": "99.90",
+                "12:45": "99.90",
+                "15:45": "99.85",
+                "15:55": "100.00",
+            },
+        ),
+        # The day after Thanksgiving closes at 13:00: 12:45 is in the closing window now.
+        (
+            "2024-11-29",
+            "13:00",
+            {"09:35": "99.80", "12:00": "99.90", "12:45": "99.85", "12:55": "100.00"},
+        ),
+    ],
+)
+def test_a_worker_prices_the_same_parent_by_the_time_of_day(
+    day: str, close: str, sent: dict[str, str]
+) -> None:
+    b = _sim(day)
+    times = [_ny(day, hhmm) for hhmm in sent]
+    parent = _buy(day, close, qty=100 * len(times))
+
+    def at_those_times(qty: Decimal, start: int, end: int, lot: Decimal) -> list[Slice]:
+        return [Slice(t, D(100)) for t in times]
+
+    assert b.venue.calendar is not None
+    pricing = TimeOfDayPricing(TABLE, b.venue.calendar, C, D(10))
+    worker = ParentWorker(b, parent, INST, schedule=at_those_times, pricing=pricing)
+    worker.start()
+    b.run(until_ns=times[-1] + 1)
+    got = {o.created_ts: o.limit_price for o in worker.children}
+    assert got == {t: D(p) for t, p in zip(times, sent.values(), strict=True)}
+    assert [t for t, _, _, _ in pricing.decisions] == times  # the broker's clock, not the wall
+    worker.close()
+
+
+def test_the_multiplier_scales_an_adaptive_offset_asked_at_each_price() -> None:
+    day = "2024-11-27"
+    b = _sim(day)
+    asked: list[int] = []
+
+    def half_the_spread(broker: Broker, parent: ParentOrder) -> Decimal:
+        q = broker.latest_quote(parent.symbol)
+        assert q is not None
+        assert q.bid_price is not None
+        assert q.ask_price is not None
+        asked.append(b.now())
+        return spread_bps(q.bid_price, q.ask_price) / 2  # 4 bp / 2 = 2 bp
+
+    assert b.venue.calendar is not None
+    pricing = TimeOfDayPricing(TABLE, b.venue.calendar, C, half_the_spread)
+    sell = _buy(day, "16:00").model_copy(update={"side": OrderSide.SELL})
+    assert pricing(b, sell) == D("100.04")  # 09:30: 2 bp x 2 above the mid
+    b.run(until_ns=_ny(day, "12:00"))
+    assert pricing(b, sell) == D("100.02")  # mid-day: 2 bp
+    b.quote("X", D("99.90"), D("100.10"))  # the spread widens to 20 bp: 10 bp offset
+    b.run(until_ns=_ny(day, "15:40"))
+    assert pricing(b, sell) == D("100.15")  # 10 bp x 1.5
+    assert asked == [_ny(day, "09:30"), _ny(day, "12:00"), _ny(day, "15:40")]
+    assert [(o, m) for _, o, m, _ in pricing.decisions] == [
+        (D(2), D(2)),
+        (D(2), D(1)),
+        (D(10), D("1.5")),
+    ]
+
+
+def test_no_two_sided_quote_prices_at_market() -> None:
+    b = _sim("2024-11-27")
+    b.quote("X", None, D("100.02"))
+    assert b.venue.calendar is not None
+    pricing = TimeOfDayPricing(TABLE, b.venue.calendar, C, D(10))
+    assert pricing(b, _buy("2024-11-27", "16:00")) is None
+    assert pricing.decisions == []
+
+
+def _negative(broker: Broker, parent: ParentOrder) -> Decimal:
+    return D(-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"table": "TABLE"}, "table"),
+        ({"calendar": object()}, "calendar"),
+        ({"tick": D(0)}, "tick"),
+        ({"offset_bps": D(-1)}, "offset_bps"),
+        ({"offset_bps": D("NaN")}, "offset_bps"),
+    ],
+)
+def test_time_of_day_pricing_refuses_bad_parameters(kwargs: dict[str, Any], field: str) -> None:
+    args: dict[str, Any] = {"table": TABLE, "calendar": XNYS, "tick": C, "offset_bps": D(10)}
+    with pytest.raises(ExecutionError) as e:
+        TimeOfDayPricing(**(args | kwargs))
+    assert e.value.field == field
+
+
+def test_a_negative_adaptive_offset_is_refused_when_asked() -> None:
+    b = _sim("2024-11-27")
+    pricing = TimeOfDayPricing(TABLE, XNYS, C, _negative)
+    with pytest.raises(ExecutionError) as e:
+        pricing(b, _buy("2024-11-27", "16:00"))
+    assert e.value.field == "offset_bps"
+    assert pricing.decisions == []

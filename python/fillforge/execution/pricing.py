@@ -1,6 +1,7 @@
 """Pricing a child order: a static offset from the mid, an adaptive offset that follows the
 spread and widens when volatility runs high, realised volatility over a stated window, and
-time-of-day multipliers set relative to the venue's session.
+time-of-day multipliers set relative to the venue's session, and :class:`TimeOfDayPricing`, a
+worker ``pricing`` callable that scales a static or adaptive offset by the multiplier now.
 
 Prices and offsets are exact ``Decimal`` (offsets in basis points of the mid); realised
 volatility is a statistic, a float. A bad parameter is an
@@ -10,22 +11,27 @@ volatility is a statistic, a float. A bad parameter is an
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
 from typing import Final, Literal, Protocol
 
+from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
+from fillforge.execution.callbacks import clock_of
+from fillforge.execution.parent import ParentOrder
 from fillforge.execution.schedules import _decimal, _int, _non_negative, _positive
 from fillforge.orders.enums import OrderSide
-from fillforge.time import NS_PER_MINUTE
+from fillforge.time import NS_PER_MINUTE, Clock
 
 __all__ = [
     "BPS",
+    "Offset",
     "SessionHours",
     "SessionWindow",
     "Sessions",
+    "TimeOfDayPricing",
     "TimeOfDayTable",
     "adaptive_offset",
     "realised_vol",
@@ -211,3 +217,55 @@ class TimeOfDayTable:
     def multiplier_at(self, t_ns: int, calendar: Sessions) -> Decimal:
         """The multiplier at ``t_ns`` in whichever of the calendar's sessions holds it."""
         return self.multiplier(t_ns, calendar.session_at(t_ns))
+
+
+Offset = Callable[[Broker, ParentOrder], Decimal]
+"""An offset in bps worked out from the market when a child is priced (an adaptive offset)."""
+
+
+class TimeOfDayPricing:
+    """A worker ``pricing`` callable (``ParentWorker(pricing=...)``): the limit
+    :func:`static_limit` puts ``offset * m`` bps on the passive side of the mid, where ``m`` is
+    ``table``'s multiplier at the broker's time in ``calendar``'s session. ``offset_bps`` is a
+    fixed offset, or an :data:`Offset` callable asked each time (an adaptive offset). With no
+    two-sided quote there is no mid, and the price is None (market, as the near touch does).
+
+    The time is ``clock`` when given, else the broker's own (:func:`clock_of`), never the wall
+    clock. Each decision is kept in ``decisions`` as ``(t_ns, offset, multiplier, price)``.
+    """
+
+    __slots__ = ("_clock", "calendar", "decisions", "offset_bps", "table", "tick")
+
+    def __init__(
+        self,
+        table: TimeOfDayTable,
+        calendar: Sessions,
+        tick: Decimal,
+        offset_bps: Decimal | Offset,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(table, TimeOfDayTable):
+            raise ExecutionError("table", table, "expected a TimeOfDayTable")
+        if not callable(getattr(calendar, "session_at", None)):
+            raise ExecutionError("calendar", calendar, "expected a calendar with session_at")
+        self.table = table
+        self.calendar = calendar
+        self.tick = _positive(tick, "tick")
+        self.offset_bps: Decimal | Offset = (
+            offset_bps if callable(offset_bps) else _non_negative(offset_bps, "offset_bps")
+        )
+        self._clock = clock
+        self.decisions: list[tuple[int, Decimal, Decimal, Decimal]] = []
+
+    def __call__(self, broker: Broker, parent: ParentOrder) -> Decimal | None:
+        q = broker.latest_quote(parent.symbol)
+        if q is None or q.bid_price is None or q.ask_price is None:
+            return None
+        base = self.offset_bps
+        offset = _non_negative(base(broker, parent), "offset_bps") if callable(base) else base
+        now = clock_of(broker, self._clock)()
+        m = self.table.multiplier_at(now, self.calendar)
+        price = static_limit((q.bid_price + q.ask_price) / 2, parent.side, offset * m, self.tick)
+        self.decisions.append((now, offset, m, price))
+        return price
