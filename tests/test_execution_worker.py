@@ -484,7 +484,6 @@ def test_the_same_parent_gives_the_same_children_on_alpaca_and_on_the_simulator(
     )
 
 
-
 class _HourAhead:
     """A clock an hour ahead of the machine's: a worker that told the time by the wall clock
     instead of the broker's would plan the parent an hour late."""
@@ -520,6 +519,7 @@ def test_a_worker_on_alpaca_tells_the_time_by_the_broker_without_a_clock(
         assert [c[:2] for c in _children(live)] == [("A1-c1", "limit"), ("A1-c2", "market")]
     finally:
         live.close()
+
 
 # ----- conservation under random child outcomes ----------------------------------------------
 

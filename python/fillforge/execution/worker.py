@@ -73,8 +73,10 @@ class ParentWorker:
     ``schedule`` cuts the quantity into slices (default: TWAP in ``slices`` equal parts);
     ``pricing`` prices each child (default: :func:`near_touch`). The time is ``clock``'s (default:
     the broker's own ``now_ns`` when it is a :class:`~fillforge.time.Clock`, as the simulated
-    broker is, else its ``clock()``). Nothing is sent before :meth:`start`. Children's client
-    order ids are ``<parent id>-c<n>``.
+    and the Alpaca brokers are, else its ``clock()``). Nothing is sent before :meth:`start`.
+    Children's client order ids are ``<parent id>-c<n>``. With ``subscribe=False`` the worker
+    does not follow the broker's events itself: whoever made it hands it each one
+    (:meth:`feed`), as :class:`~fillforge.execution.engine.ExecutionEngine` does.
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class ParentWorker:
         pricing: Pricing | None = None,
         transient: Callable[[BaseException], bool] = is_transient,
         clock: Clock | None = None,
+        subscribe: bool = True,
     ) -> None:
         if not isinstance(parent, ParentOrder):
             raise ExecutionError("parent", parent, "expected a ParentOrder")
@@ -131,6 +134,7 @@ class ParentWorker:
         self._first_mid: Decimal | None = None
         self._first_ns: int | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._subscribe, self._following = subscribe, False
 
     # ----- what users read ------------------------------------------------------------------
 
@@ -226,7 +230,9 @@ class ParentWorker:
         self._post(self._begin)
 
     def _begin(self) -> None:
-        self._unsubscribe = self.broker.subscribe(self._on_event)
+        self._following = True
+        if self._subscribe:
+            self._unsubscribe = self.broker.subscribe(self.feed)
         if self._arrival is None:
             self._arrival = self._mid()
         self._replan(self._now())
@@ -307,6 +313,7 @@ class ParentWorker:
         are at the broker)."""
         with self._lock:
             self._timers.clear()
+            self._following = False
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
@@ -441,9 +448,10 @@ class ParentWorker:
 
     # ----- events ---------------------------------------------------------------------------
 
-    def _on_event(self, e: OrderEvent) -> None:
-        cid = e.client_order_id
-        if not cid.startswith(self._prefix):
+    def feed(self, e: OrderEvent) -> None:
+        """Take one of the broker's order events (other orders' are ignored, and all are once
+        the worker stopped following the broker: :meth:`close`)."""
+        if not self._following or not e.client_order_id.startswith(self._prefix):
             return
         self._post(lambda: self._apply(e))
 
