@@ -63,6 +63,7 @@ class AsyncAdapter:
     positions = _awaitable(Broker.positions)
     account = _awaitable(Broker.account)
     clock = _awaitable(Broker.clock)
+    now_ns = _awaitable(Broker.now_ns)
     subscribe = _awaitable(Broker.subscribe)
     set_timer = _awaitable(Broker.set_timer)
     cancel_timer = _awaitable(Broker.cancel_timer)
