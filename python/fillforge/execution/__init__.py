@@ -4,7 +4,8 @@ Layer 5: imports point down only (``broker``, ``orders``, ``time``, ``errors``, 
 fee schedule for routing); nothing below imports this package.
 
 - :mod:`.parent`: the :class:`ParentOrder` spec, its :class:`WorkRules` and lifecycle;
-- :mod:`.worker`: :class:`ParentWorker`, which works one parent on a broker's clock and timers;
+- :mod:`.worker`, :mod:`.engine`: :class:`ParentWorker`, which works one parent on a broker's
+  clock and timers, and :class:`ExecutionEngine`, many parents on one broker subscription;
 - :mod:`.schedules`, :mod:`.pov`: how a quantity is cut into timed slices (TWAP, VWAP, POV, iceberg,
   Almgren-Chriss implementation shortfall);
 - :mod:`.pricing`, :mod:`.adaptive`: the limit price of a child;
@@ -14,10 +15,17 @@ fee schedule for routing); nothing below imports this package.
 
 from fillforge.execution.adaptive import AdaptiveMix, AdaptivePricing
 from fillforge.execution.cost import ParentCost, cost_rows, parent_cost
+from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.gates import Flattener, SessionGates
 from fillforge.execution.parent import Parent, ParentOrder, ParentState, WorkRules
 from fillforge.execution.pov import PovTracker
-from fillforge.execution.pricing import TimeOfDayTable, adaptive_offset, realised_vol, static_limit
+from fillforge.execution.pricing import (
+    TimeOfDayPricing,
+    TimeOfDayTable,
+    adaptive_offset,
+    realised_vol,
+    static_limit,
+)
 from fillforge.execution.routing import Router, allocate
 from fillforge.execution.schedules import (
     Iceberg,
@@ -35,6 +43,7 @@ from fillforge.execution.worker import ParentWorker, Progress
 __all__ = [
     "AdaptiveMix",
     "AdaptivePricing",
+    "ExecutionEngine",
     "Flattener",
     "Iceberg",
     "Parent",
@@ -48,6 +57,7 @@ __all__ = [
     "Router",
     "SessionGates",
     "Slice",
+    "TimeOfDayPricing",
     "TimeOfDayTable",
     "WorkRules",
     "adaptive_offset",
