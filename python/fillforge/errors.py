@@ -44,11 +44,13 @@ __all__ = [
     "BatchInputError",
     "CapacityError",
     "ClockWentBackwardsError",
+    "ConfigError",
     "DecimalTextError",
     "DuplicateClientOrderIdError",
     "DuplicateOrderIdError",
     "DuplicateStopIdError",
     "ExecutionError",
+    "ExitPlanError",
     "FillforgeError",
     "InsufficientBuyingPowerError",
     "InsufficientQtyError",
@@ -58,6 +60,7 @@ __all__ = [
     "InvalidQuantityError",
     "InvalidTransitionError",
     "MarketDataError",
+    "MetricsError",
     "NotFoundError",
     "NotShortableError",
     "OrderBookError",
@@ -67,7 +70,11 @@ __all__ = [
     "QuantityOffGridError",
     "ReplayError",
     "RequestTooLargeError",
+    "RiskDeniedError",
+    "RiskError",
     "SimulationError",
+    "SizingError",
+    "StrategyError",
     "SubscriptionError",
     "ThrottleError",
     "TimeError",
@@ -238,3 +245,43 @@ class ExecutionError(_FieldError, ValueError):
     or before the start, a quantity off the lot grid, a non-positive slice count, a negative
     offset, an unknown policy name (:mod:`fillforge.execution`). ``field`` names it, ``value``
     is what was given, ``why`` says why."""
+
+
+class RiskError(_FieldError, ValueError):
+    """A risk control's parameter refused (a negative limit, a confidence outside (0, 1), an
+    unknown sector map entry) (:mod:`fillforge.risk`)."""
+
+
+class RiskDeniedError(RiskError):
+    """A pre-trade control denied an order before anything was sent: ``code`` is the control's
+    machine-readable denial code (``max_order_notional``, ``halted``, ...), ``field`` and
+    ``value`` name what it measured, ``why`` says which limit it crossed."""
+
+    def __init__(self, field: str, value: object, why: str, code: str = "") -> None:
+        super().__init__(field, value, why)
+        self.code = code
+
+
+class SizingError(_FieldError, ValueError):
+    """A position sizer refused its parameters or inputs (a risk fraction outside (0, 1], a
+    non-positive stop distance, a price that is not positive) (:mod:`fillforge.sizing`)."""
+
+
+class MetricsError(_FieldError, ValueError):
+    """A portfolio metric refused its input (an unknown period, a series with a NaN, a confidence
+    outside (0, 1)) (:mod:`fillforge.portfolio.metrics`)."""
+
+
+class StrategyError(_FieldError, ValueError):
+    """A strategy or its runner refused a setting (an unknown mode, a symbol with no data, a
+    callback that is not callable) (:mod:`fillforge.strategy`)."""
+
+
+class ExitPlanError(_FieldError, ValueError):
+    """A stop, target, trailing or scaling plan refused (a stop on the wrong side of the entry,
+    tiers that do not sum to the position, a non-positive multiple) (:mod:`fillforge.exits`)."""
+
+
+class ConfigError(_FieldError, ValueError):
+    """A configuration refused: ``field`` is the key path (``risk.max_daily_loss``), ``value``
+    what the file gave, ``why`` says why (:mod:`fillforge.config`)."""
