@@ -69,6 +69,13 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "AlpacaError": (422, 42210000, "qty must be > 0"),
     "NotFoundError": ("watchlist not found",),
     "DecimalTextError": ("not a multiple of 0.01",),
+    "RiskError": ("confidence", 1.5, "must be in (0, 1)"),
+    "RiskDeniedError": ("notional", D("250000"), "over the limit of 100000", "max_order_notional"),
+    "SizingError": ("risk_fraction", D("0"), "must be in (0, 1]"),
+    "MetricsError": ("period", "hourly", "unknown period"),
+    "StrategyError": ("mode", "dream", "unknown mode"),
+    "ExitPlanError": ("stop_price", D("101"), "a long's stop must be under its entry"),
+    "ConfigError": ("risk.max_daily_loss", -5, "must not be negative"),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -112,6 +119,13 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "AlpacaError": None,  # its status says which: 404 or 422 from the same class
     "NotFoundError": LookupError,
     "DecimalTextError": ValueError,
+    "RiskError": ValueError,
+    "RiskDeniedError": ValueError,
+    "SizingError": ValueError,
+    "MetricsError": ValueError,
+    "StrategyError": ValueError,
+    "ExitPlanError": ValueError,
+    "ConfigError": ValueError,
 }
 
 EXPORTED = sorted(
