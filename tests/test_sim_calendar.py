@@ -5,14 +5,17 @@ LOBSTER's New York midnight, bad input, and consistency with exchange_calendars 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import warnings
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fillforge.errors import SimulationError
+from fillforge.sim import calendar
 from fillforge.sim.calendar import Session, TradingCalendar, local_midnight_ns
 
 UTC = dt.UTC
@@ -266,3 +269,108 @@ def test_agrees_with_exchange_calendars(minute: int) -> None:
         ref = xc.get_calendar("XNYS", start="1999-01-01", end="2031-01-01")
         expected = bool(ref.is_open_on_minute(pd.Timestamp(t, unit="ns", tz="UTC")))
     assert TradingCalendar("XNYS").is_open(t) == expected
+
+
+# ----- the disk cache -------------------------------------------------------------------------
+
+
+def _fresh(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Point the disk cache at ``where`` and forget this process's tables."""
+    monkeypatch.setenv("FILLFORGE_CACHE_DIR", where)
+    calendar._load.cache_clear()
+    calendar._names.cache_clear()
+
+
+@pytest.fixture
+def restore_caches() -> Any:
+    yield
+    calendar._load.cache_clear()
+    calendar._names.cache_clear()
+
+
+def test_a_cached_table_is_the_built_table(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, restore_caches: None
+) -> None:
+    built = calendar._build_table("XNYS")
+    _fresh(monkeypatch, str(tmp_path))
+    first = calendar._load("XNYS")  # built and saved
+    assert first == built
+    files = sorted(p.name for p in (tmp_path / "calendars").iterdir())
+    assert any(f.startswith("XNYS-") and f.endswith(".npz") for f in files)
+    calendar._load.cache_clear()
+    again = calendar._load("XNYS")  # read back from disk
+    assert again is not first
+    assert again == built
+    assert TradingCalendar("NYSE").session(dt.date(2024, 11, 29)) == Session(
+        day=dt.date(2024, 11, 29),
+        open_ns=built.opens[built.index[dt.date(2024, 11, 29)]],
+        close_ns=built.closes[built.index[dt.date(2024, 11, 29)]],
+        early_close=True,
+    )
+
+
+def test_the_names_map_is_cached_and_checked(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, restore_caches: None
+) -> None:
+    _fresh(monkeypatch, str(tmp_path))
+    assert TradingCalendar("NYSE").name == "XNYS"
+    (names,) = (tmp_path / "calendars").glob("names-*.json")
+    assert json.loads(names.read_text())["NYSE"] == "XNYS"
+    names.write_text('{"NYSE": 5}')  # damaged: not trusted, rebuilt
+    calendar._names.cache_clear()
+    assert TradingCalendar("NYSE").name == "XNYS"
+    with pytest.raises(SimulationError) as e:
+        TradingCalendar("NOPE")
+    assert e.value.field == "calendar"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(b""),  # empty
+        lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),  # torn
+        lambda p: p.write_bytes(b"not an npz at all"),
+    ],
+    ids=["empty", "torn", "garbage"],
+)
+def test_a_damaged_table_is_rebuilt_not_trusted(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, restore_caches: None, damage: Any
+) -> None:
+    built = calendar._build_table("XNYS")
+    _fresh(monkeypatch, str(tmp_path))
+    calendar._load("XNYS")
+    (path,) = (tmp_path / "calendars").glob("XNYS-*.npz")
+    damage(path)
+    calendar._load.cache_clear()
+    assert calendar._load("XNYS") == built
+    calendar._load.cache_clear()
+    assert calendar._read_table(path) == built  # and the good copy was written back
+
+
+def test_an_inconsistent_table_is_rebuilt(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, restore_caches: None
+) -> None:
+    built = calendar._build_table("XNYS")
+    _fresh(monkeypatch, str(tmp_path))
+    calendar._load("XNYS")
+    (path,) = (tmp_path / "calendars").glob("XNYS-*.npz")
+    arrays = calendar._table_arrays(built)
+    arrays["closes"] = arrays["opens"]  # every session empty
+    with path.open("wb") as f:
+        np.savez(f, allow_pickle=False, **arrays)
+    assert calendar._read_table(path) is None
+    calendar._load.cache_clear()
+    assert calendar._load("XNYS") == built
+
+
+def test_no_disk_cache_when_turned_off_or_unwritable(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, restore_caches: None
+) -> None:
+    _fresh(monkeypatch, "")
+    assert calendar.cache_dir() is None
+    assert TradingCalendar("XNYS").is_trading_day(dt.date(2024, 11, 29))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    _fresh(monkeypatch, str(blocker))  # a file where the directory should be: cannot write
+    assert TradingCalendar("XNYS").is_trading_day(dt.date(2024, 11, 29))
+    assert blocker.read_text() == "x"

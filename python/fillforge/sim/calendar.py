@@ -6,6 +6,15 @@ on first use, into plain sorted lists, so every query after that is a bisection 
 involved (about 0.4 us for ``is_open``/``next_close``, 1.3 us when a :class:`Session` is
 built). Sessions are half-open: ``[open_ns, close_ns)``.
 
+Building a table means importing ``exchange_calendars`` (and pandas: ~0.8 s) and computing its
+holidays (~0.7 s for XNYS). So each table, and the map of calendar names, is also kept on disk
+(:func:`cache_dir`), keyed by the ``exchange_calendars`` version and the span: a later process
+reads it in a few milliseconds without importing either. The files are plain ``.npz`` arrays and
+JSON read with pickling off; a file that is missing, unreadable or inconsistent is rebuilt from
+``exchange_calendars`` and rewritten (atomically), never trusted, and a cache directory that cannot
+be written only costs the rebuild. ``FILLFORGE_CACHE_DIR`` moves it; set to an empty string, it
+turns the disk cache off.
+
 Useful names: ``"XNYS"`` (NYSE, also ``"NYSE"``), ``"CMES"`` (CME Globex equity futures such as ES,
 also ``"CME"``; ``exchange_calendars`` runs each session 17:00-17:00 Chicago and leaves out the
 daily 16:00-17:00 maintenance halt), ``"24/7"`` (crypto), ``"24/5"``.
@@ -14,11 +23,19 @@ daily 16:00-17:00 maintenance halt), ``"24/7"`` (crypto), ``"24/5"``.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import operator
+import os
+import tempfile
 import warnings
+import zipfile
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from itertools import pairwise
+from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,12 +44,20 @@ import numpy as np
 from fillforge.errors import SimulationError
 from fillforge.orders.models import FrozenModel
 
-__all__ = ["FIRST_DAY", "LAST_DAY", "Session", "TradingCalendar", "local_midnight_ns"]
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "Session",
+    "TradingCalendar",
+    "cache_dir",
+    "local_midnight_ns",
+]
 
 FIRST_DAY: Final = dt.date(1990, 1, 1)
 LAST_DAY: Final = dt.date(2035, 12, 31)
 """The days every calendar covers: XNYS over this range builds in about 0.1 s, once per process."""
 
+_log = logging.getLogger(__name__)
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY_NS: Final = 86_400 * 10**9
 
@@ -190,16 +215,160 @@ def _xc() -> Any:
 
 
 def _resolve(name: object) -> str:
-    xc = _xc()
-    if not isinstance(name, str) or name not in xc.get_calendar_names(include_aliases=True):
+    canonical = _names().get(name) if isinstance(name, str) else None
+    if canonical is None:
         raise SimulationError("calendar", name, "not an exchange_calendars calendar name")
-    canonical: str = xc.resolve_alias(name)
     return canonical
+
+
+def cache_dir() -> Path | None:
+    """Where calendar tables are kept between processes: ``$FILLFORGE_CACHE_DIR`` if set (an
+    empty value turns the disk cache off), else ``$XDG_CACHE_HOME/fillforge`` (by default
+    ``~/.cache/fillforge``)."""
+    env = os.environ.get("FILLFORGE_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fillforge"
+
+
+def _xc_version() -> str:
+    try:
+        return version("exchange_calendars")
+    except PackageNotFoundError:  # pragma: no cover - a hard dependency; nothing to key on
+        return "unknown"
+
+
+def _cache_file(stem: str, suffix: str) -> Path | None:
+    d = cache_dir()
+    if d is None:
+        return None
+    return d / "calendars" / f"{stem}-xc{_xc_version()}-{FIRST_DAY}-{LAST_DAY}{suffix}"
+
+
+def _write_atomically(path: Path, write: Any) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``: a
+    reader never sees half a file. A cache that cannot be written costs only the rebuild."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        _log.debug("calendar cache not written at %s: %s", path, e)
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Every ``exchange_calendars`` name and alias, mapped to its canonical name."""
+    path = _cache_file("names", ".json")
+    if path is not None:
+        try:
+            got = json.loads(path.read_text())
+            if isinstance(got, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in got.items()
+            ):
+                return got
+        except (OSError, ValueError):
+            pass
+    xc = _xc()
+    names = {n: str(xc.resolve_alias(n)) for n in xc.get_calendar_names(include_aliases=True)}
+    if path is not None:
+        _write_atomically(path, lambda f: f.write(json.dumps(names, sort_keys=True).encode()))
+    return names
 
 
 @cache
 def _load(name: str) -> _Table:
-    """Build ``name``'s table once per process (keyed by canonical name, so aliases share it)."""
+    """``name``'s table once per process (keyed by canonical name, so aliases share it): from
+    the disk cache when a good copy is there, else built and saved."""
+    path = _cache_file(name, ".npz")
+    if path is not None:
+        table = _read_table(path)
+        if table is not None:
+            return table
+    table = _build_table(name)
+    if path is not None:
+        arrays = _table_arrays(table)
+        _write_atomically(path, lambda f: np.savez(f, allow_pickle=False, **arrays))
+    return table
+
+
+def _table_arrays(t: _Table) -> dict[str, np.ndarray[Any, Any]]:
+    brk = sorted(t.breaks.items())
+    return {
+        "tz": np.array(t.tz),
+        "span": np.array([t.first_day, t.last_day], dtype="datetime64[D]"),
+        "days": np.array(t.days, dtype="datetime64[D]"),
+        "opens": np.array(t.opens, dtype=np.int64),
+        "closes": np.array(t.closes, dtype=np.int64),
+        "early": np.array(sorted(t.early), dtype="datetime64[D]"),
+        "late": np.array(sorted(t.late), dtype="datetime64[D]"),
+        "breaks": np.array([(i, s, e) for i, (s, e) in brk], dtype=np.int64).reshape(-1, 3),
+    }
+
+
+def _read_table(path: Path) -> _Table | None:
+    """The table saved at ``path``, or None when it is missing, unreadable or inconsistent."""
+    try:
+        with path.open("rb") as f, np.load(f, allow_pickle=False) as z:
+            tz = str(z["tz"])
+            first, last = z["span"].astype("datetime64[D]").tolist()
+            days: list[dt.date] = z["days"].astype("datetime64[D]").tolist()
+            opens: list[int] = z["opens"].astype(np.int64).tolist()
+            closes: list[int] = z["closes"].astype(np.int64).tolist()
+            early = frozenset(z["early"].astype("datetime64[D]").tolist())
+            late = frozenset(z["late"].astype("datetime64[D]").tolist())
+            brk = z["breaks"].astype(np.int64).reshape(-1, 3).tolist()
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+        _log.debug("calendar cache at %s not used: %s", path, e)
+        return None
+    n = len(days)
+    if not (n and len(opens) == n == len(closes) and FIRST_DAY <= first <= days[0]):
+        return None
+    if not days[-1] <= last <= LAST_DAY or not all(
+        o < c for o, c in zip(opens, closes, strict=True)
+    ):
+        return None
+    if not all(a < b for a, b in pairwise(days)):
+        return None
+    return _table(tz, first, last, days, opens, closes, early, late, {i: (s, e) for i, s, e in brk})
+
+
+def _table(
+    tz: str,
+    first: dt.date,
+    last: dt.date,
+    days: list[dt.date],
+    opens: list[int],
+    closes: list[int],
+    early: frozenset[dt.date],
+    late: frozenset[dt.date],
+    breaks: dict[int, tuple[int, int]],
+) -> _Table:
+    return _Table(
+        tz=tz,
+        first_day=first,
+        last_day=last,
+        days=days,
+        index={d: i for i, d in enumerate(days)},
+        opens=opens,
+        closes=closes,
+        early=early,
+        late=late,
+        breaks=breaks,
+        lo_ns=min(opens[0], _utc_ns(first)),
+        hi_ns=max(closes[-1], _utc_ns(last) + _DAY_NS),
+    )
+
+
+def _build_table(name: str) -> _Table:
+    """Build ``name``'s table from ``exchange_calendars``."""
     xc = _xc()
     with warnings.catch_warnings():
         # exchange_calendars 4.13 uses pandas APIs that pandas 3.1 deprecates (Series.values,
@@ -219,20 +388,7 @@ def _load(name: str) -> _Table:
         late = frozenset(np.asarray(cal.late_opens, dtype="datetime64[D]").tolist())
     nat = np.iinfo(np.int64).min  # NaT: no break that session
     breaks = {i: (s, e) for i, (s, e) in enumerate(zip(b_starts, b_ends, strict=True)) if s != nat}
-    return _Table(
-        tz=str(cal.tz),
-        first_day=start,
-        last_day=end,
-        days=days,
-        index={d: i for i, d in enumerate(days)},
-        opens=opens,
-        closes=closes,
-        early=early,
-        late=late,
-        breaks=breaks,
-        lo_ns=min(opens[0], _utc_ns(start)),
-        hi_ns=max(closes[-1], _utc_ns(end) + _DAY_NS),
-    )
+    return _table(str(cal.tz), start, end, days, opens, closes, early, late, breaks)
 
 
 def _build(xc: Any, name: str) -> tuple[Any, dt.date, dt.date]:
