@@ -76,6 +76,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "StrategyError": ("mode", "dream", "unknown mode"),
     "ExitPlanError": ("stop_price", D("101"), "a long's stop must be under its entry"),
     "ConfigError": ("risk.max_daily_loss", -5, "must not be negative"),
+    "IndicatorError": ("period", 0, "must be a positive int"),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -126,6 +127,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "StrategyError": ValueError,
     "ExitPlanError": ValueError,
     "ConfigError": ValueError,
+    "IndicatorError": ValueError,
 }
 
 EXPORTED = sorted(

@@ -52,6 +52,7 @@ __all__ = [
     "ExecutionError",
     "ExitPlanError",
     "FillforgeError",
+    "IndicatorError",
     "InsufficientBuyingPowerError",
     "InsufficientQtyError",
     "InternalError",
@@ -285,3 +286,9 @@ class ExitPlanError(_FieldError, ValueError):
 class ConfigError(_FieldError, ValueError):
     """A configuration refused: ``field`` is the key path (``risk.max_daily_loss``), ``value``
     what the file gave, ``why`` says why (:mod:`fillforge.config`)."""
+
+
+class IndicatorError(_FieldError, ValueError):
+    """An indicator refused its parameters or input (a non-positive period or window, a price
+    that is not positive and finite, a bar whose high is under its low)
+    (:mod:`fillforge.indicators`)."""
