@@ -181,6 +181,7 @@ def test_served_positions_and_account_follow_the_market(
     assert (p.current_price, p.market_value) == ("80", "800")
     assert (p.unrealized_pl, p.unrealized_plpc) == ("-200", "-0.2")
     assert (p.lastday_price, p.change_today) == ("100", "-0.2")  # no close yet: the entry price
+    assert (p.unrealized_intraday_pl, p.unrealized_intraday_plpc) == ("-200", "-0.2")
     acct = client.get_account()
     assert (acct.equity, acct.long_market_value, acct.last_equity) == ("99800", "800", "100000")
     assert acct.buying_power == "99000"  # 99,800 - 800 exposure
@@ -208,5 +209,8 @@ def test_served_lastday_price_after_a_session_boundary(
     _script_trade(alpaca_server, "99.00")
     [p] = client.get_all_positions()
     assert (p.current_price, p.lastday_price, p.change_today) == ("99", "90", "0.1")
+    # the intraday P&L counts from the last close: 10 x (99 - 90), 90 / 900 of its value then
+    assert (p.unrealized_intraday_pl, p.unrealized_intraday_plpc) == ("90", "0.1")
+    assert p.unrealized_pl == "-10"  # against the entry at 100
     acct = client.get_account()
     assert (acct.last_equity, acct.equity) == ("99900", "99990")

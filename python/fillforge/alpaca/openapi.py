@@ -146,7 +146,11 @@ class PositionOut(BaseModel):
     cost_basis: str
     unrealized_pl: str
     unrealized_plpc: str
+    unrealized_intraday_pl: str
+    unrealized_intraday_plpc: str
     current_price: str
+    lastday_price: str
+    change_today: str
 
 
 class AccountOut(BaseModel):

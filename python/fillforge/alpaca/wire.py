@@ -217,7 +217,9 @@ def position_json(
 ) -> dict[str, Any]:
     """A position as Alpaca's ``Position`` entity, at its mark (the account's marks rule).
     ``lastday_price`` is its mark at the last session close (``ledger``'s, else the average
-    entry price); ``change_today`` the move from there, as a fraction."""
+    entry price); ``change_today`` the move from there, as a fraction; the intraday P&L is the
+    position's value change since then (``qty * (mark - lastday_price)``; as a fraction of the
+    value at ``lastday_price``)."""
     mark = p.mark if p.mark is not None else p.avg_price
     value = p.qty * mark
     cost = p.cost_basis
@@ -225,6 +227,7 @@ def position_json(
     lastday = ledger.lastday_price(p.symbol) if ledger is not None else None
     if lastday is None:
         lastday = p.avg_price
+    intraday = p.qty * (mark - lastday)
     return {
         "asset_id": asset_id(p.symbol),
         "symbol": p.symbol,
@@ -239,6 +242,8 @@ def position_json(
         "cost_basis": plain(cost),
         "unrealized_pl": plain(pl),
         "unrealized_plpc": _fraction(pl, abs(cost)),
+        "unrealized_intraday_pl": plain(intraday),
+        "unrealized_intraday_plpc": _fraction(intraday, abs(p.qty * lastday)),
         "current_price": plain(mark),
         "lastday_price": plain(lastday),
         "change_today": _fraction(mark - lastday, lastday),
