@@ -1,0 +1,594 @@
+"""Pre-trade limits: what one order is (:class:`Proposal`), what the account holds
+(:class:`RiskView`), and the controls that judge the one against the other.
+
+Each control is a small object with a machine-readable ``code`` and ``check(proposal, view)``,
+which returns or raises :class:`~fillforge.errors.RiskDeniedError` (``field``, ``value``, ``why``,
+``code``) and changes nothing either way. :class:`~fillforge.risk.manager.RiskManager` runs them in
+order, first refusal wins. Account-wide controls (:class:`DailyLossLimit`, :class:`MaxDrawdown`)
+also answer ``breach(view)`` so the manager can act on a breach between orders.
+
+Conventions (``docs/risk-manager.md``):
+
+- An order's **price** is its limit price (a stop order's stop price), else the market's reference
+  price (last trade, else the quote's mid): :attr:`Proposal.price`.
+- Its **position after** is the worst case: the position, plus the open orders on the same side in
+  that symbol, plus this order (:attr:`Proposal.after`). An order **adds risk** when the absolute
+  position after is larger than without it; the position limits only judge orders that add risk,
+  so an order that shrinks a position over its limit always passes them.
+- Percentages are fractions (``Decimal("0.10")`` is 10%); money and quantities are Decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Final, Protocol, runtime_checkable
+
+from fillforge.errors import RiskDeniedError, RiskError
+from fillforge.orders.enums import OrderClass, OrderSide, OrderType
+from fillforge.orders.models import OrderRequest
+from fillforge.portfolio._exact import CTX, ZERO, decimal_or_none
+
+__all__ = [
+    "AccountControl",
+    "Control",
+    "DailyLossLimit",
+    "MaxDrawdown",
+    "MaxOpenOrders",
+    "MaxOrderNotional",
+    "MaxOrderQty",
+    "MaxOrdersPerDay",
+    "MaxPosition",
+    "MaxTradesPerDay",
+    "PriceBand",
+    "Prices",
+    "Proposal",
+    "RiskView",
+    "count_of",
+    "limit_of",
+    "per_symbol_limits",
+]
+
+_add, _sub, _mul, _div, _abs = CTX.add, CTX.subtract, CTX.multiply, CTX.divide, CTX.abs
+_BUY = OrderSide.BUY
+_LIMIT, _STOP, _STOP_LIMIT, _MARKET = (
+    OrderType.LIMIT,
+    OrderType.STOP,
+    OrderType.STOP_LIMIT,
+    OrderType.MARKET,
+)
+_SIMPLE, _OCO = OrderClass.SIMPLE, OrderClass.OCO
+_BPS: Final = Decimal(10_000)
+_ONE: Final = Decimal(1)
+
+
+def limit_of(field: str, value: object, *, allow_zero: bool = False) -> Decimal:
+    """``value`` as a finite Decimal > 0 (>= 0 with ``allow_zero``), else :class:`RiskError`
+    naming ``field``. Ints and numeric strings convert exactly; floats are refused."""
+    d = decimal_or_none(value)
+    if d is None or d < ZERO or (d == ZERO and not allow_zero):
+        need = ">= 0" if allow_zero else "> 0"
+        raise RiskError(field, value, f"must be a finite Decimal {need} (int or str converts)")
+    return d
+
+
+def count_of(field: str, value: object) -> int:
+    """``value`` as an int >= 0, else :class:`RiskError`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise RiskError(field, value, "must be an int >= 0")
+    return value
+
+
+def per_symbol_limits(field: str, limits: Mapping[str, object] | None) -> dict[str, Decimal]:
+    """A symbol -> limit mapping, each checked with :func:`limit_of`."""
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise RiskError(field, limits, "must map symbol to a limit")
+    out = {}
+    for sym, v in limits.items():
+        if not isinstance(sym, str) or not sym:
+            raise RiskError(field, sym, "keys must be non-empty symbols")
+        out[sym] = limit_of(f"{field}[{sym}]", v)
+    return out
+
+
+class RiskView:
+    """What the account holds, as the controls read it (the manager keeps it current).
+
+    ``qty`` and ``value`` are the signed position and market value by symbol (a short is
+    negative); ``gross`` is ``sum |value|``, ``net`` is ``sum value``; ``equity`` now,
+    ``start_equity`` at the session's start, ``peak_equity`` the highest seen since the manager
+    started (or was reset). ``orders_today``/``fills_today`` count since the session started;
+    ``open_orders`` is what works at the broker now. ``now_ns`` is the broker's time.
+    """
+
+    __slots__ = (
+        "equity",
+        "fills_today",
+        "gross",
+        "net",
+        "now_ns",
+        "open_orders",
+        "orders_today",
+        "peak_equity",
+        "qty",
+        "start_equity",
+        "value",
+    )
+
+    def __init__(self, equity: Decimal = ZERO) -> None:
+        self.equity = self.start_equity = self.peak_equity = equity
+        self.qty: dict[str, Decimal] = {}
+        self.value: dict[str, Decimal] = {}
+        self.gross = self.net = ZERO
+        self.orders_today = self.fills_today = self.open_orders = 0
+        self.now_ns = 0
+
+    def set_positions(self, positions: Mapping[str, tuple[Decimal, Decimal]]) -> None:
+        """Replace the positions: symbol -> (signed qty, signed market value)."""
+        self.qty = {s: q for s, (q, _) in positions.items() if q}
+        self.value = {s: v for s, (q, v) in positions.items() if q}
+        gross = net = ZERO
+        for v in self.value.values():
+            gross, net = _add(gross, _abs(v)), _add(net, v)
+        self.gross, self.net = gross, net
+
+    def __repr__(self) -> str:
+        return (
+            f"RiskView(equity={self.equity}, start={self.start_equity}, peak={self.peak_equity}, "
+            f"gross={self.gross}, net={self.net}, orders_today={self.orders_today}, "
+            f"fills_today={self.fills_today}, open_orders={self.open_orders})"
+        )
+
+
+class Prices(Protocol):
+    """Where the controls read the market: the last trade price and the quote (bid, ask)."""
+
+    def last(self, symbol: str) -> Decimal | None: ...
+    def quote(self, symbol: str) -> tuple[Decimal | None, Decimal | None]: ...
+
+
+class Proposal:
+    """One order (or replacement) being judged: ``qty`` of ``symbol`` on ``side``; ``position``
+    held and ``pending`` (the signed open quantity of the orders on the same side, not counting
+    this one) when it was asked. The market prices are read lazily from ``prices``: only the
+    controls that need them pay for them."""
+
+    __slots__ = (
+        "_quote",
+        "_reference",
+        "is_replace",
+        "pending",
+        "position",
+        "prices",
+        "qty",
+        "request",
+        "side",
+        "symbol",
+    )
+
+    def __init__(
+        self,
+        request: OrderRequest,
+        qty: Decimal | None,
+        position: Decimal,
+        pending: Decimal,
+        prices: Prices,
+        *,
+        is_replace: bool = False,
+    ) -> None:
+        self.request = request
+        self.symbol = request.symbol
+        self.side = request.side
+        self.position, self.pending, self.prices = position, pending, prices
+        self.is_replace = is_replace
+        self._reference: Decimal | bool | None = False  # False: not read yet
+        self._quote: tuple[Decimal | None, Decimal | None] | None = None
+        if qty is None:  # a notional order: its size at the price it would trade at
+            notional = request.notional
+            price = self.price
+            qty = _div(notional, price) if notional is not None and price else ZERO
+        self.qty = qty
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side is _BUY else -1
+
+    @property
+    def reference(self) -> Decimal | None:
+        """The market's reference price: the last trade, else the quote's mid, else None."""
+        ref = self._reference
+        if ref is False:
+            ref = self.prices.last(self.symbol)
+            if ref is None:
+                bid, ask = self.quote
+                ref = _div(_add(bid, ask), 2) if bid is not None and ask is not None else None
+            self._reference = ref
+        return ref  # type: ignore[return-value]
+
+    @property
+    def quote(self) -> tuple[Decimal | None, Decimal | None]:
+        q = self._quote
+        if q is None:
+            q = self._quote = self.prices.quote(self.symbol)
+        return q
+
+    @property
+    def touch(self) -> Decimal | None:
+        """The price a market order would meet: the ask for a buy, the bid for a sell."""
+        bid, ask = self.quote
+        return ask if self.side is _BUY else bid
+
+    @property
+    def price(self) -> Decimal | None:
+        """What the order is valued at: its limit price (a stop's stop price), else the
+        reference price."""
+        r = self.request
+        p = r.limit_price if r.limit_price is not None else r.stop_price
+        return p if p is not None else self.reference
+
+    @property
+    def notional(self) -> Decimal | None:
+        p = self.price
+        return None if p is None else _mul(self.qty, p)
+
+    @property
+    def before(self) -> Decimal:
+        """The worst-case position without this order: position plus same-side open orders."""
+        return _add(self.position, self.pending)
+
+    @property
+    def after(self) -> Decimal:
+        """The worst-case position if this order and the open ones on its side all fill."""
+        q = self.qty
+        return _add(self.before, q if self.side is _BUY else -q)
+
+    @property
+    def adds_risk(self) -> bool:
+        """Whether the absolute position after is larger than before."""
+        return _abs(self.after) > _abs(self.before)
+
+    @property
+    def reduces(self) -> bool:
+        """Whether the order only reduces the position: on the other side of it, and small
+        enough that, with the open orders on its side, it cannot flip it (a flip is not a
+        reduction). Bracket and OTO entries open follow-up orders, so they never reduce."""
+        cls = self.request.order_class
+        if cls is not _SIMPLE and cls is not _OCO:
+            return False
+        pos = self.position
+        if not pos or (pos > ZERO) == (self.side is _BUY):
+            return False
+        return _add(self.qty, _abs(self.pending)) <= _abs(pos)
+
+    @property
+    def flips(self) -> bool:
+        """Whether the order is on the other side of the position but would take it through
+        zero to the other side."""
+        pos = self.position
+        if not pos or (pos > ZERO) == (self.side is _BUY):
+            return False
+        return _add(self.qty, _abs(self.pending)) > _abs(pos)
+
+    def __repr__(self) -> str:
+        return (
+            f"Proposal({self.side.value} {self.qty} {self.symbol}, position={self.position}, "
+            f"pending={self.pending})"
+        )
+
+
+@runtime_checkable
+class Control(Protocol):
+    """One pre-trade control: ``code`` names its denials; ``check`` raises
+    :class:`~fillforge.errors.RiskDeniedError` or returns, and changes nothing."""
+
+    code: str
+
+    def check(self, p: Proposal, view: RiskView) -> None: ...
+
+
+@runtime_checkable
+class AccountControl(Control, Protocol):
+    """A control on the whole account: ``breach(view)`` is the denial it would raise now for
+    any order that adds risk (None when within the limit), asked between orders too."""
+
+    def breach(self, view: RiskView) -> RiskDeniedError | None: ...
+
+
+def _deny(code: str, field: str, value: object, why: str) -> RiskDeniedError:
+    return RiskDeniedError(field, value, why, code)
+
+
+# ----- the order itself ---------------------------------------------------------------------
+
+
+class MaxOrderQty:
+    """An order's quantity at most ``limit`` (``per_symbol`` overrides it for some symbols)."""
+
+    code = "max_order_qty"
+
+    def __init__(
+        self,
+        limit: Decimal | int | str | None = None,
+        *,
+        per_symbol: Mapping[str, object] | None = None,
+    ) -> None:
+        self.limit = None if limit is None else limit_of("limit", limit)
+        self.per_symbol = per_symbol_limits("per_symbol", per_symbol)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        lim = self.per_symbol.get(p.symbol, self.limit)
+        if lim is not None and p.qty > lim:
+            raise _deny(self.code, "qty", p.qty, f"{p.symbol}: over the order limit of {lim}")
+
+    def __repr__(self) -> str:
+        return f"MaxOrderQty({self.limit}, per_symbol={self.per_symbol})"
+
+
+class MaxOrderNotional:
+    """An order's notional (qty x price) at most ``limit`` (``per_symbol`` overrides it). An
+    order with no price to value it at (a market order in a market that shows none) is denied:
+    its notional is unknown."""
+
+    code = "max_order_notional"
+
+    def __init__(
+        self,
+        limit: Decimal | int | str | None = None,
+        *,
+        per_symbol: Mapping[str, object] | None = None,
+    ) -> None:
+        self.limit = None if limit is None else limit_of("limit", limit)
+        self.per_symbol = per_symbol_limits("per_symbol", per_symbol)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        lim = self.per_symbol.get(p.symbol, self.limit)
+        if lim is None:
+            return
+        n = p.notional
+        if n is None:
+            raise _deny(self.code, "price", None, f"{p.symbol}: no price to value the order at")
+        if n > lim:
+            raise _deny(self.code, "notional", n, f"{p.symbol}: over the order limit of {lim}")
+
+    def __repr__(self) -> str:
+        return f"MaxOrderNotional({self.limit}, per_symbol={self.per_symbol})"
+
+
+class PriceBand:
+    """Fat-finger check: the order's price within ``max_bps`` basis points of the reference
+    price (last trade, else mid). A limit order is judged by its limit, a stop by its stop (a
+    stop-limit by both), a market order by the price it would meet (ask for a buy, bid for a
+    sell) when the quote shows one. No reference price: denied unless ``allow_no_reference``."""
+
+    code = "price_band"
+
+    def __init__(self, max_bps: Decimal | int | str, *, allow_no_reference: bool = False) -> None:
+        self.max_bps = limit_of("max_bps", max_bps)
+        self.allow_no_reference = bool(allow_no_reference)
+        self._frac = _div(self.max_bps, _BPS)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        ref = p.reference
+        if ref is None:
+            if self.allow_no_reference:
+                return
+            raise _deny(self.code, "reference", None, f"{p.symbol}: no reference price")
+        r = p.request
+        if r.type is _MARKET:
+            touch = p.touch
+            if touch is not None:
+                self._within("touch", touch, ref, p.symbol)
+            return
+        if r.limit_price is not None:
+            self._within("limit_price", r.limit_price, ref, p.symbol)
+        if r.stop_price is not None:
+            self._within("stop_price", r.stop_price, ref, p.symbol)
+
+    def _within(self, field: str, price: Decimal, ref: Decimal, symbol: str) -> None:
+        if _abs(_sub(price, ref)) > _mul(ref, self._frac):
+            bps = _div(_mul(_abs(_sub(price, ref)), _BPS), ref).quantize(_ONE)
+            raise _deny(
+                self.code,
+                field,
+                price,
+                f"{symbol}: {bps} bps from the reference {ref}, over {self.max_bps}",
+            )
+
+    def __repr__(self) -> str:
+        return f"PriceBand({self.max_bps} bps)"
+
+
+# ----- positions ----------------------------------------------------------------------------
+
+
+class MaxPosition:
+    """The worst-case position after the order (:attr:`Proposal.after`) within: ``qty``
+    shares, ``notional`` (at the order's price) and ``pct`` of equity (a fraction), each
+    optional; ``per_symbol`` maps a symbol to its own ``{"qty": ..., "notional": ...,
+    "pct": ...}``, replacing the defaults for that symbol. Only orders that add risk are
+    judged. Codes ``max_position_qty``, ``max_position_notional``, ``max_position_pct``."""
+
+    code = "max_position"
+
+    def __init__(
+        self,
+        *,
+        qty: Decimal | int | str | None = None,
+        notional: Decimal | int | str | None = None,
+        pct: Decimal | int | str | None = None,
+        per_symbol: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> None:
+        self.default = _position_limits("", {"qty": qty, "notional": notional, "pct": pct})
+        self.per_symbol: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
+        for sym, lims in (per_symbol or {}).items():
+            if not isinstance(lims, Mapping) or set(lims) - {"qty", "notional", "pct"}:
+                raise RiskError(f"per_symbol[{sym}]", lims, "a mapping of qty, notional, pct")
+            self.per_symbol[sym] = _position_limits(f"per_symbol[{sym}].", lims)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        qty_lim, notional_lim, pct_lim = self.per_symbol.get(p.symbol, self.default)
+        if not p.adds_risk:
+            return
+        after = _abs(p.after)
+        if qty_lim is not None and after > qty_lim:
+            why = f"{p.symbol}: a position of {after} would pass the limit of {qty_lim}"
+            raise _deny("max_position_qty", "qty", p.qty, why)
+        if notional_lim is None and pct_lim is None:
+            return
+        price = p.price
+        if price is None:
+            raise _deny("max_position_notional", "price", None, f"{p.symbol}: no price")
+        value = _mul(after, price)
+        if notional_lim is not None and value > notional_lim:
+            why = f"{p.symbol}: a position worth {value} would pass the limit of {notional_lim}"
+            raise _deny("max_position_notional", "qty", p.qty, why)
+        if pct_lim is not None:
+            equity = view.equity
+            if equity <= ZERO or value > _mul(equity, pct_lim):
+                why = (
+                    f"{p.symbol}: a position worth {value} would pass {pct_lim} of the equity "
+                    f"{equity}"
+                )
+                raise _deny("max_position_pct", "qty", p.qty, why)
+
+    def __repr__(self) -> str:
+        return f"MaxPosition({self.default}, per_symbol={self.per_symbol})"
+
+
+def _position_limits(
+    prefix: str, lims: Mapping[str, object]
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    q, n, pct = (lims.get(k) for k in ("qty", "notional", "pct"))
+    return (
+        None if q is None else limit_of(f"{prefix}qty", q),
+        None if n is None else limit_of(f"{prefix}notional", n),
+        None if pct is None else limit_of(f"{prefix}pct", pct),
+    )
+
+
+# ----- counts -------------------------------------------------------------------------------
+
+
+class MaxOpenOrders:
+    """At most ``limit`` orders working at the broker (a new order that would be one more is
+    denied; a replacement takes its order's place and is not)."""
+
+    code = "max_open_orders"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = count_of("limit", limit)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        if not p.is_replace and view.open_orders >= self.limit:
+            why = f"{view.open_orders} orders are open, the limit is {self.limit}"
+            raise _deny(self.code, "open_orders", view.open_orders, why)
+
+    def __repr__(self) -> str:
+        return f"MaxOpenOrders({self.limit})"
+
+
+class MaxOrdersPerDay:
+    """At most ``limit`` orders sent per session (counted as the gate sends them; a
+    replacement is not a new order). The count restarts at the venue session's start."""
+
+    code = "max_orders_per_day"
+    daily = True
+
+    def __init__(self, limit: int) -> None:
+        self.limit = count_of("limit", limit)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        if not p.is_replace and view.orders_today >= self.limit:
+            why = f"{view.orders_today} orders sent this session, the limit is {self.limit}"
+            raise _deny(self.code, "orders_today", view.orders_today, why)
+
+    def __repr__(self) -> str:
+        return f"MaxOrdersPerDay({self.limit})"
+
+
+class MaxTradesPerDay:
+    """At most ``limit`` fills per session: once reached, a new order (which could fill) is
+    denied. The count restarts at the venue session's start."""
+
+    code = "max_trades_per_day"
+    daily = True
+
+    def __init__(self, limit: int) -> None:
+        self.limit = count_of("limit", limit)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        if view.fills_today >= self.limit:
+            why = f"{view.fills_today} fills this session, the limit is {self.limit}"
+            raise _deny(self.code, "fills_today", view.fills_today, why)
+
+    def __repr__(self) -> str:
+        return f"MaxTradesPerDay({self.limit})"
+
+
+# ----- profit and loss ----------------------------------------------------------------------
+
+
+class DailyLossLimit:
+    """The session's loss, ``start_equity - equity`` (realised and unrealised, net of fees),
+    below ``amount`` and below ``pct`` of the start equity (each optional). At or past either,
+    every order that does not reduce a position is denied (code ``daily_loss``)."""
+
+    code = "daily_loss"
+    daily = True
+
+    def __init__(
+        self, amount: Decimal | int | str | None = None, *, pct: Decimal | int | str | None = None
+    ) -> None:
+        if amount is None and pct is None:
+            raise RiskError("amount", None, "give amount, pct or both")
+        self.amount = None if amount is None else limit_of("amount", amount)
+        self.pct = None if pct is None else limit_of("pct", pct)
+
+    def breach(self, view: RiskView) -> RiskDeniedError | None:
+        loss = _sub(view.start_equity, view.equity)
+        lim = self.amount
+        if self.pct is not None:
+            by_pct = _mul(view.start_equity, self.pct)
+            lim = by_pct if lim is None else min(lim, by_pct)
+        if lim is not None and loss >= lim:
+            why = f"the session lost {loss} from {view.start_equity}, the limit is {lim}"
+            return _deny(self.code, "loss", loss, why)
+        return None
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        e = self.breach(view)
+        if e is not None and not p.reduces:
+            raise e
+
+    def __repr__(self) -> str:
+        return f"DailyLossLimit(amount={self.amount}, pct={self.pct})"
+
+
+class MaxDrawdown:
+    """Equity at most ``pct`` (a fraction) below its peak: ``(peak - equity) / peak``. At or past
+    it, every order that does not reduce a position is denied (code ``max_drawdown``)."""
+
+    code = "max_drawdown"
+
+    def __init__(self, pct: Decimal | int | str) -> None:
+        self.pct = limit_of("pct", pct)
+
+    def breach(self, view: RiskView) -> RiskDeniedError | None:
+        peak = view.peak_equity
+        if peak <= ZERO:
+            return None
+        dd = _div(_sub(peak, view.equity), peak)
+        if dd >= self.pct:
+            why = f"equity {view.equity} is {dd:.4%} below its peak {peak}, the limit is {self.pct}"
+            return _deny(self.code, "drawdown", dd, why)
+        return None
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        e = self.breach(view)
+        if e is not None and not p.reduces:
+            raise e
+
+    def __repr__(self) -> str:
+        return f"MaxDrawdown({self.pct})"

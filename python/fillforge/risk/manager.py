@@ -1,0 +1,569 @@
+"""The pre-trade risk manager: controls, trading states, breach actions and the kill switch.
+
+:class:`RiskManager` judges each order against its controls (:mod:`fillforge.risk.limits`,
+:mod:`fillforge.risk.exposure`) in the current trading state:
+
+- ``active``: the controls decide;
+- ``reducing``: only an order that reduces a position passes (:attr:`~fillforge.risk.limits.
+  Proposal.reduces`: a simple or OCO order on the other side of the position, no larger than
+  the position less the open orders already on its side; a flip is refused), then the controls;
+- ``halted``: nothing passes (cancels do; they are not orders), except the kill switch's own
+  flattening orders, which go to the broker directly.
+
+The states are a table (:data:`RISK_TABLE`) run by the orders' ``transitions`` machine. A state
+only tightens on a breach (``reduce`` while halted stays halted); only :meth:`RiskManager.reset`
+(by hand) or the session's start (for a state a daily limit caused, ``reset_daily``) loosens it.
+
+Which denial moves to which state is ``on_breach`` (code -> :class:`Breach`); by default a daily
+loss halts and a drawdown reduces. Every decision, breach, state change and kill is a
+:class:`RiskEvent` delivered to subscribers; :attr:`RiskManager.counters` counts decisions by code.
+
+The manager reads the broker through the :class:`~fillforge.broker.Broker` protocol: the account
+(equity and positions, re-read after every fill and whenever the broker's clock has moved
+``refresh_ns`` since the last read), its order events (open orders, fills), its clock (the session
+start: per-day counters roll at the venue's next open, by the broker's clock, else at midnight UTC
+of the broker's time), and prices (:class:`~fillforge.risk.prices.BrokerPrices` unless given).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from threading import RLock
+from typing import Final
+
+from fillforge.broker.protocol import Broker
+from fillforge.errors import RiskDeniedError, RiskError
+from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderSide
+from fillforge.orders.machine import FastEvent, Row, TableMachine
+from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
+from fillforge.orders.order import Order
+from fillforge.portfolio._exact import CTX, ZERO
+from fillforge.risk.kill import KillReport, KillSwitch
+from fillforge.risk.limits import AccountControl, Control, Prices, Proposal, RiskView
+from fillforge.risk.prices import BrokerPrices
+from fillforge.time import NS_PER_SECOND
+
+__all__ = [
+    "DEFAULT_ON_BREACH",
+    "RISK_TABLE",
+    "Breach",
+    "RiskEvent",
+    "RiskManager",
+    "TradingState",
+]
+
+_DAY_NS: Final = 86_400 * NS_PER_SECOND
+_add, _sub = CTX.add, CTX.subtract
+_BUY = OrderSide.BUY
+_FILLS = frozenset({EventKind.FILL, EventKind.PARTIAL_FILL})
+
+
+class TradingState(StrEnum):
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+T = TradingState
+RISK_TABLE: list[Row] = [
+    ("reduce", [T.ACTIVE], T.REDUCING, ()),
+    ("reduce", [T.REDUCING, T.HALTED], None, ()),  # never loosens
+    ("halt", [T.ACTIVE, T.REDUCING], T.HALTED, ()),
+    ("halt", [T.HALTED], None, ()),
+    ("resume", [T.REDUCING, T.HALTED], T.ACTIVE, ()),
+    ("resume", [T.ACTIVE], None, ()),
+]
+_MACHINE: TableMachine | None = None
+
+
+def _event(name: str) -> FastEvent:
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = TableMachine([str(s) for s in T], RISK_TABLE, T.ACTIVE, T)
+    return _MACHINE.event(name)
+
+
+class Breach(StrEnum):
+    """What a denial with a given code does beyond denying the order."""
+
+    DENY = "deny"  # nothing more
+    REDUCE = "reducing"  # move to reducing
+    HALT = "halted"  # move to halted
+    KILL = "kill"  # halt and cancel every open order
+    FLATTEN = "flatten"  # halt, cancel every open order and flatten every position
+
+
+_TRIGGER = {Breach.REDUCE: "reduce", Breach.HALT: "halt", Breach.KILL: "halt"}
+DEFAULT_ON_BREACH: Final[Mapping[str, Breach]] = {
+    "daily_loss": Breach.HALT,
+    "max_drawdown": Breach.REDUCE,
+}
+# The denials of the states themselves: never a breach.
+_STATE_CODES: Final = frozenset({"halted", "reducing"})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """One thing the manager did, at broker time ``ts``: ``kind`` is ``allowed``, ``denied``
+    (an order refused: ``code``, ``field``, ``value``, ``why``), ``breach`` (an account limit
+    crossed between orders), ``state`` (``prev_state`` -> ``state``, ``code`` the cause),
+    ``kill`` (the kill switch fired) or ``flatten`` (a flattening order sent, ``order_id``, or
+    refused, ``why``). ``state`` is the trading state after it."""
+
+    kind: str
+    ts: int
+    state: TradingState
+    code: str = ""
+    field: str = ""
+    value: object = None
+    why: str = ""
+    request: OrderRequest | None = None
+    order_id: str | None = None
+    symbol: str | None = None
+    prev_state: TradingState | None = None
+
+
+RiskSubscriber = Callable[[RiskEvent], None]
+
+
+class _Trading:
+    """The state the table runs on (a model for :class:`~fillforge.orders.machine.FastEvent`)."""
+
+    __slots__ = ("state",)
+    id = "risk"
+
+    def __init__(self) -> None:
+        self.state: str = T.ACTIVE
+
+
+def _codes(c: Control) -> tuple[str, ...]:
+    codes: tuple[str, ...] = getattr(c, "codes", (c.code,))
+    return codes
+
+
+class RiskManager:
+    """Pre-trade controls, trading states and the kill switch over ``broker`` (the module).
+
+    ``controls`` run in order (first denial wins). ``on_breach`` maps a denial code to a
+    :class:`Breach` (default :data:`DEFAULT_ON_BREACH`; give ``{}`` for none). ``prices`` is where
+    the controls read the market (default: :class:`~fillforge.risk.prices.BrokerPrices`).
+    ``refresh_ns``: the account is re-read when the broker's clock has moved this far since the
+    last read (0: whenever it moved), and after every fill. ``reset_daily``: the session's start
+    returns a state a daily limit caused to active. ``session_start(now_ns)`` gives the next
+    session start after ``now_ns`` (default: the broker clock's next open). ``watch_ns`` sets a
+    broker timer that asks the account controls this often, so a breach acts between orders.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        controls: Iterable[Control] = (),
+        *,
+        on_breach: Mapping[str, Breach | str] | None = None,
+        prices: Prices | None = None,
+        refresh_ns: int = NS_PER_SECOND,
+        reset_daily: bool = True,
+        session_start: Callable[[int], int] | None = None,
+        watch_ns: int | None = None,
+    ) -> None:
+        self._broker = broker
+        self._controls: list[Control] = []
+        for c in controls:
+            if not isinstance(c, Control):
+                raise RiskError("controls", c, "needs a code and a check(proposal, view) method")
+            self._controls.append(c)
+        self._accounts = [c for c in self._controls if isinstance(c, AccountControl)]
+        known = {code for c in self._controls for code in _codes(c)}
+        self.on_breach: dict[str, Breach] = {}
+        for code, action in (DEFAULT_ON_BREACH if on_breach is None else on_breach).items():
+            try:
+                act = Breach(action)
+            except ValueError:
+                raise RiskError(f"on_breach[{code}]", action, f"one of {list(Breach)}") from None
+            if on_breach is not None and code not in known:
+                raise RiskError("on_breach", code, f"no control denies with it; {sorted(known)}")
+            self.on_breach[code] = act
+        self._daily = {
+            code for c in self._controls if getattr(c, "daily", False) for code in _codes(c)
+        }
+        if isinstance(refresh_ns, bool) or not isinstance(refresh_ns, int) or refresh_ns < 0:
+            raise RiskError("refresh_ns", refresh_ns, "must be an int of nanoseconds >= 0")
+        if watch_ns is not None and (not isinstance(watch_ns, int) or watch_ns <= 0):
+            raise RiskError("watch_ns", watch_ns, "must be a positive int of nanoseconds")
+        self.refresh_ns = refresh_ns
+        self.reset_daily = bool(reset_daily)
+        self.prices: Prices = prices if prices is not None else BrokerPrices(broker)
+        self._session_start = session_start or self._next_open
+        self._lock = RLock()
+        self._trading = _Trading()
+        self._cause = ""
+        self._subscribers: list[RiskSubscriber] = []
+        self.counters: Counter[str] = Counter()
+        self.view = RiskView()
+        self.kill_switch = KillSwitch(broker, self._flattened, self._lock)
+        # Open orders: id -> (symbol, side, leaves); and their leaves by (symbol, side).
+        self._open: dict[str, tuple[str, OrderSide, Decimal]] = {}
+        self._pending: dict[tuple[str, OrderSide], Decimal] = {}
+        self._dirty = True
+        self._refreshed_ns = -1
+        now = broker.now_ns()
+        for o in broker.orders(open_only=True):
+            self._track(o.id, o.symbol, o.request.side, o.leaves_qty)
+        self._refresh(now)
+        self.view.start_equity = self.view.peak_equity = self.view.equity
+        self._roll_at = self._session_start(now)
+        self._unsubscribe = broker.subscribe(self._on_event)
+        self._watching = watch_ns is not None
+        if watch_ns is not None:
+            broker.set_timer("fillforge.risk.watch", self._watch, every_ns=watch_ns)
+
+    # ----- state --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TradingState:
+        return TradingState(self._trading.state)
+
+    @property
+    def broker(self) -> Broker:
+        """The broker the manager watches (and the kill switch acts on)."""
+        return self._broker
+
+    @property
+    def killed(self) -> bool:
+        """Whether the kill switch fired since the last :meth:`reset`."""
+        return self.kill_switch.engaged
+
+    @property
+    def controls(self) -> tuple[Control, ...]:
+        return tuple(self._controls)
+
+    def subscribe(self, callback: RiskSubscriber) -> Callable[[], None]:
+        """Call ``callback`` with every :class:`RiskEvent`; returns a function that
+        unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def reduce(self, reason: str = "manual") -> None:
+        """Move to ``reducing`` by hand (halted stays halted)."""
+        with self._lock:
+            self._move("reduce", "manual", reason)
+
+    def halt(self, reason: str = "manual") -> None:
+        """Move to ``halted`` by hand."""
+        with self._lock:
+            self._move("halt", "manual", reason)
+
+    def reset(self, reason: str = "manual", *, rebase: bool = True) -> None:
+        """Back to ``active`` by hand, and disengage the kill switch. With ``rebase`` the
+        session's start equity and the drawdown's peak restart from the equity now (else the
+        same loss or drawdown denies the next order again)."""
+        with self._lock:
+            self.kill_switch.reset()
+            if rebase:
+                self._refresh(self._broker.now_ns())
+                v = self.view
+                v.start_equity = v.peak_equity = v.equity
+            self._move("resume", "reset", reason)
+
+    def _move(self, trigger: str, code: str, why: str) -> None:
+        prev = self._trading.state
+        _event(trigger).trigger(self._trading)
+        if self._trading.state != prev:
+            self._cause = code
+            self._emit(
+                RiskEvent(
+                    "state",
+                    self._broker.now_ns(),
+                    TradingState(self._trading.state),
+                    code=code,
+                    why=why,
+                    prev_state=TradingState(prev),
+                )
+            )
+
+    # ----- the kill switch ----------------------------------------------------------------
+
+    def kill(self, *, flatten: bool = False, reason: str = "manual") -> KillReport:
+        """Halt, cancel every open order and, with ``flatten``, flatten every position with
+        market orders that bypass the halted state (:mod:`fillforge.risk.kill`). Idempotent."""
+        with self._lock:
+            self._move("halt", "kill_switch", reason)
+            report = self.kill_switch.fire(flatten=flatten)
+            self.counters["kill_switch"] += 1
+            self._emit(
+                RiskEvent(
+                    "kill",
+                    self._broker.now_ns(),
+                    self.state,
+                    code="kill_switch",
+                    field="flatten",
+                    value=flatten,
+                    why=reason,
+                )
+            )
+            return report
+
+    def _flattened(self, symbol: str, order_id: str | None, error: str | None) -> None:
+        self._emit(
+            RiskEvent(
+                "flatten",
+                self._broker.now_ns(),
+                self.state,
+                code="kill_switch",
+                why=error or "",
+                order_id=order_id,
+                symbol=symbol,
+            )
+        )
+
+    # ----- judging orders -----------------------------------------------------------------
+
+    def check(self, request: OrderRequest) -> None:
+        """Judge a new order: return if it may go, else raise
+        :class:`~fillforge.errors.RiskDeniedError` (after recording the denial and acting on
+        its breach). Changes nothing at the broker unless a breach fires the kill switch."""
+        with self._lock:
+            view = self._current()
+            side = request.side
+            sym = request.symbol
+            p = Proposal(
+                request,
+                request.qty,
+                view.qty.get(sym, ZERO),
+                self._signed_pending(sym, side),
+                self.prices,
+            )
+            self._judge(p, view)
+
+    def check_replace(self, order: Order, terms: ReplaceTerms) -> None:
+        """Judge a replacement of ``order`` by ``terms``: halted refuses it unless it only
+        lowers the quantity; reducing refuses one that raises it; otherwise the controls judge
+        the order as it would be (its open quantity at the new terms, the order itself not
+        counted among the open ones)."""
+        with self._lock:
+            view = self._current()
+            r = order.request
+            new_qty = terms.qty if terms.qty is not None else order.order_qty
+            open_qty = max(_sub(new_qty, order.cum_qty), ZERO)
+            shrinks = terms.limit_price is None and terms.stop_price is None and terms.trail is None
+            shrinks = shrinks and open_qty <= order.leaves_qty
+            update: dict[str, object] = {"qty": new_qty, "notional": None}
+            if terms.limit_price is not None:
+                update["limit_price"] = terms.limit_price
+            if terms.stop_price is not None:
+                update["stop_price"] = terms.stop_price
+            new = r.model_copy(update=update)
+            pending = self._signed_pending(r.symbol, r.side)
+            mine = order.leaves_qty if r.side is _BUY else -order.leaves_qty
+            if order.id in self._open:
+                pending = _sub(pending, mine)
+            p = Proposal(
+                new, open_qty, view.qty.get(r.symbol, ZERO), pending, self.prices, is_replace=True
+            )
+            if shrinks:
+                self._allowed(p, view)
+                return
+            self._judge(p, view)
+
+    def sent(self, order: Order) -> None:
+        """Count an order the gate sent (orders per day) and follow it."""
+        with self._lock:
+            self.view.orders_today += 1
+            if order.status in OPEN_STATUSES:
+                self._track(order.id, order.symbol, order.request.side, order.leaves_qty)
+
+    def _judge(self, p: Proposal, view: RiskView) -> None:
+        state = self._trading.state
+        if state is not T.ACTIVE:
+            if state is T.HALTED:
+                e = RiskDeniedError(
+                    "state", "halted", "trading is halted: only cancels pass", "halted"
+                )
+                raise self._denied(p, e)
+            if not p.reduces:
+                why = "would flip the position" if p.flips else "does not reduce a position"
+                raise self._denied(
+                    p, RiskDeniedError("state", "reducing", f"reducing: {why}", "reducing")
+                )
+        try:
+            for c in self._controls:
+                c.check(p, view)
+        except RiskDeniedError as e:
+            raise self._denied(p, e) from None
+        self._allowed(p, view)
+
+    def _allowed(self, p: Proposal, view: RiskView) -> None:
+        self.counters["allowed"] += 1
+        if self._subscribers:
+            self._emit(
+                RiskEvent("allowed", view.now_ns, self.state, request=p.request, symbol=p.symbol)
+            )
+
+    def _denied(self, p: Proposal, e: RiskDeniedError) -> RiskDeniedError:
+        self.counters[e.code] += 1
+        self._emit(
+            RiskEvent(
+                "denied",
+                self.view.now_ns,
+                self.state,
+                code=e.code,
+                field=e.field,
+                value=e.value,
+                why=e.why,
+                request=p.request,
+                symbol=p.symbol,
+            )
+        )
+        if e.code not in _STATE_CODES:
+            self._act(e.code, e.why)
+        return e
+
+    def _act(self, code: str, why: str) -> None:
+        action = self.on_breach.get(code)
+        if action is None or action is Breach.DENY:
+            return
+        if action is Breach.KILL or action is Breach.FLATTEN:
+            if not self.kill_switch.engaged or action is Breach.FLATTEN:
+                self._move("halt", code, why)
+                self.kill(flatten=action is Breach.FLATTEN, reason=f"{code}: {why}")
+            return
+        self._move(_TRIGGER[action], code, why)
+
+    def evaluate(self) -> list[RiskDeniedError]:
+        """Ask every account control (daily loss, drawdown) now, acting on each breach as
+        ``on_breach`` says; the breaches (each also a ``breach`` event)."""
+        with self._lock:
+            view = self._current()
+            found = []
+            for c in self._accounts:
+                e = c.breach(view)
+                if e is None:
+                    continue
+                found.append(e)
+                self.counters[f"breach:{e.code}"] += 1
+                self._emit(
+                    RiskEvent(
+                        "breach",
+                        view.now_ns,
+                        self.state,
+                        code=e.code,
+                        field=e.field,
+                        value=e.value,
+                        why=e.why,
+                    )
+                )
+                self._act(e.code, e.why)
+            return found
+
+    def _watch(self, due_ns: int) -> None:
+        self._dirty = True
+        self.evaluate()
+
+    # ----- the account --------------------------------------------------------------------
+
+    def _current(self) -> RiskView:
+        """The view, rolled to the session and re-read from the broker if stale."""
+        now = self._broker.now_ns()
+        view = self.view
+        if now >= self._roll_at:
+            self._roll(now)
+        elif self._dirty or (
+            now != self._refreshed_ns and now - self._refreshed_ns >= self.refresh_ns
+        ):
+            self._refresh(now)
+        view.now_ns = now
+        view.open_orders = len(self._open)
+        return view
+
+    def refresh(self) -> RiskView:
+        """Re-read the account from the broker now."""
+        with self._lock:
+            self._refresh(self._broker.now_ns())
+            return self.view
+
+    def _refresh(self, now: int) -> None:
+        a = self._broker.account()
+        v = self.view
+        v.equity = a.equity
+        v.set_positions({s: (p.qty, p.market_value) for s, p in a.positions.items()})
+        if a.equity > v.peak_equity:
+            v.peak_equity = a.equity
+        self._refreshed_ns, self._dirty = now, False
+
+    def _roll(self, now: int) -> None:
+        """A new session: restart the day's counts and start equity from now."""
+        self._roll_at = max(self._session_start(now), now + 1)
+        self._refresh(now)
+        v = self.view
+        v.start_equity = v.equity
+        v.orders_today = v.fills_today = 0
+        if (
+            self.reset_daily
+            and self._trading.state != T.ACTIVE
+            and self._cause in self._daily
+            and not self.kill_switch.engaged
+        ):
+            self._move("resume", "session_start", "a new session resets the daily limits")
+
+    def _next_open(self, now: int) -> int:
+        c = self._broker.clock()
+        if c.next_open_ns is not None and c.next_open_ns > now:
+            return c.next_open_ns
+        return (now // _DAY_NS + 1) * _DAY_NS
+
+    # ----- the broker's events -------------------------------------------------------------
+
+    def _on_event(self, ev: OrderEvent) -> None:
+        with self._lock:
+            if ev.kind in _FILLS:
+                self.view.fills_today += 1
+                self._dirty = True
+            oid = ev.order_id
+            entry = self._open.get(oid)
+            if ev.status in OPEN_STATUSES:
+                if entry is None:
+                    side = self._broker.get_order(oid).request.side
+                    self._track(oid, ev.symbol, side, ev.leaves_qty)
+                elif entry[2] != ev.leaves_qty:
+                    self._untrack(oid)
+                    self._track(oid, ev.symbol, entry[1], ev.leaves_qty)
+            elif entry is not None:
+                self._untrack(oid)
+            self.kill_switch.on_event(ev)
+
+    def _track(self, oid: str, symbol: str, side: OrderSide, leaves: Decimal) -> None:
+        self._open[oid] = (symbol, side, leaves)
+        key = (symbol, side)
+        self._pending[key] = _add(self._pending.get(key, ZERO), leaves)
+
+    def _untrack(self, oid: str) -> None:
+        symbol, side, leaves = self._open.pop(oid)
+        key = (symbol, side)
+        left = _sub(self._pending[key], leaves)
+        if left:
+            self._pending[key] = left
+        else:
+            del self._pending[key]
+
+    def _signed_pending(self, symbol: str, side: OrderSide) -> Decimal:
+        q = self._pending.get((symbol, side), ZERO)
+        return q if side is _BUY else -q
+
+    def _emit(self, event: RiskEvent) -> None:
+        for cb in list(self._subscribers):
+            cb(event)
+
+    def close(self) -> None:
+        """Stop following the broker (its events and the watch timer)."""
+        with self._lock:
+            self._unsubscribe()
+            if self._watching:
+                self._broker.cancel_timer("fillforge.risk.watch")
+                self._watching = False
+
+    def __repr__(self) -> str:
+        return f"RiskManager({self.state}, {len(self._controls)} controls, {self.view!r})"
