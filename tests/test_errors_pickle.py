@@ -76,6 +76,11 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "StrategyError": ("mode", "dream", "unknown mode"),
     "ExitPlanError": ("stop_price", D("101"), "a long's stop must be under its entry"),
     "ConfigError": ("risk.max_daily_loss", -5, "must not be negative"),
+    "BrokerUnavailableError": (
+        "broker.base_url",
+        "https://api.alpaca.markets",
+        "unreachable: connection refused; no fallback (execution.fallback is none)",
+    ),
     "IndicatorError": ("period", 0, "must be a positive int"),
 }
 
@@ -128,6 +133,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "ExitPlanError": ValueError,
     "ConfigError": ValueError,
     "IndicatorError": ValueError,
+    "BrokerUnavailableError": ConnectionError,
 }
 
 EXPORTED = sorted(

@@ -42,6 +42,7 @@ __all__ = [
     "AlpacaError",
     "AuctionWindowError",
     "BatchInputError",
+    "BrokerUnavailableError",
     "CapacityError",
     "ClockWentBackwardsError",
     "ConfigError",
@@ -292,3 +293,10 @@ class IndicatorError(_FieldError, ValueError):
     """An indicator refused its parameters or input (a non-positive period or window, a price
     that is not positive and finite, a bar whose high is under its low)
     (:mod:`fillforge.indicators`)."""
+
+
+class BrokerUnavailableError(_FieldError, ConnectionError):
+    """The broker a mode needs could not be reached or refused the credentials, and no fallback
+    was opted into (:mod:`fillforge.agent`): ``field`` names the setting (``broker.base_url``),
+    ``value`` what it was, ``why`` what failed. Live trading never turns into simulation
+    silently."""
