@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fillforge import __version__, execution_cli
+from fillforge import __version__, config_cli, execution_cli
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
@@ -116,6 +116,8 @@ def replay_cme_cmd(
 
 app.command("demo")(execution_cli.demo)
 app.command("execute")(execution_cli.execute)
+app.add_typer(config_cli.config_app, name="config")
+app.command("backtest")(config_cli.backtest)
 
 
 @replay_app.command("check")

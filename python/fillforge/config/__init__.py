@@ -8,8 +8,6 @@ file, so it sits above them all; only the agent and the command line import it.
 
 from fillforge.config.loading import (
     ConfigFile,
-    ConfigWarning,
-    LiteralSecretWarning,
     SecretSource,
     load_config,
     parse_config,
@@ -20,8 +18,6 @@ from fillforge.config.model import Config, Mode
 __all__ = [
     "Config",
     "ConfigFile",
-    "ConfigWarning",
-    "LiteralSecretWarning",
     "Mode",
     "SecretSource",
     "load_config",

@@ -11,10 +11,10 @@ references, secrets, unknown keys, and errors that name the key path.
 - **Secrets** (``api_key``, ``secret_key``) are :class:`pydantic.SecretStr`: masked in ``repr``,
   in errors and in ``fillforge config check``. A placeholder (``your_api_key``, ``<key>``,
   ``changeme``, empty) counts as not given: the vendor's environment variables supply it. A
-  literal secret is accepted with a :class:`LiteralSecretWarning` (the ``warnings`` module and
-  the ``fillforge.config`` log), which names the key, never the value.
+  literal secret is accepted with a ``UserWarning`` (the ``warnings`` module) and a line in
+  the ``fillforge.config`` log, which names the key, never the value.
 - **Unknown keys** are not in the model; they are listed in :attr:`ConfigFile.unknown_keys`, and
-  reported with a :class:`ConfigWarning` and a log line.
+  reported with a ``UserWarning`` and a log line.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ __all__ = [
     "MASK",
     "SECRET_KEYS",
     "ConfigFile",
-    "ConfigWarning",
-    "LiteralSecretWarning",
     "SecretSource",
     "is_placeholder",
     "key_path",
@@ -59,14 +57,6 @@ _PLACEHOLDER = re.compile(
     r"^(your[_\- ].*|<.*>|change[_\-]?me|replace[_\-]?me|todo|xx+|\*+|\.\.\.|none|null|)$",
     re.IGNORECASE,
 )
-
-
-class ConfigWarning(UserWarning):
-    """A configuration loaded, with something its author should know (unknown keys)."""
-
-
-class LiteralSecretWarning(ConfigWarning):
-    """A secret is written in the file itself; prefer a ``${ENV}`` reference."""
 
 
 def is_placeholder(text: str) -> bool:
@@ -297,12 +287,12 @@ def parse_config(
             "use a ${NAME} reference to an environment variable instead"
         )
         log.warning(message)
-        warnings.warn(message, LiteralSecretWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=3)
     unknown = tuple(_unknown(resolved, Config, ()))
     if unknown:
         message = f"{source}: unknown keys, not applied: {', '.join(unknown)}"
         log.warning(message)
-        warnings.warn(message, ConfigWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=3)
     return ConfigFile(config, source, _masked(resolved), unknown, reader.secrets)
 
 
