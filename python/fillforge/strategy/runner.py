@@ -1,0 +1,444 @@
+"""The :class:`Runner`: one strategy on one broker, simulated or live, with the same code.
+
+On a :class:`~fillforge.sim.SimulatedBroker` the runner drives the simulation
+(:meth:`SimulatedBroker.run <fillforge.sim.SimulatedBroker.run>`) to the end of the data, or to
+``until_ns``; the broker calls the runner back inside its run, in simulated time. On any other
+broker (``AlpacaBroker``, live or on a paper account) the broker calls back from its own
+threads (the order stream, the timer and data-poll scheduler); the runner queues every
+callback and runs them one at a time on the thread that called :meth:`Runner.run`, until
+:meth:`Runner.stop`, ``until_ns`` on the broker's clock, or ``timeout_s`` of wall time.
+
+Either way a strategy's callbacks run one at a time, never one inside another: an order event
+raised while a callback submits is delivered after that callback returns. The rules are in
+``docs/strategy.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from fillforge.broker import Bar, Broker, Quote, Trade
+from fillforge.errors import StrategyError, TimerError
+from fillforge.orders.models import OrderEvent
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.strategy.bars import BarSchedule, BarTable
+from fillforge.strategy.base import Strategy, overridden
+from fillforge.strategy.context import TIMER_PREFIX, Context
+from fillforge.strategy.records import EquityCurve, FillRecord, RunResult
+
+__all__ = ["EquityEvery", "Runner"]
+
+#: When the equity curve takes a sample: at each instant bars are delivered, at each session
+#: close, every so many nanoseconds, or only at the start and the end of the run.
+EquityEvery = Literal["auto", "bar", "close", "none"] | int
+
+_BARS = "\0strategy-bars"  # the broker timers the runner keeps for itself
+_EQUITY = "\0strategy-equity"
+_Item = tuple[Callable[[Any], None], Any]
+
+
+class Runner:
+    """Runs ``strategy`` on ``broker`` for ``symbols``.
+
+    ``bars`` replays bar tables (:class:`~fillforge.strategy.bars.BarTable`, one per symbol)
+    to ``on_bar`` at each bar's end, on a simulated broker only; without them ``on_bar`` gets
+    the broker's own bars (``subscribe_bars``). ``symbols`` defaults to the tables' symbols.
+    ``equity_every`` says when the equity curve takes a sample (``"auto"``: at each bar instant
+    when there are tables, else at each session close when the broker's venue has sessions;
+    the start and the end are always sampled). ``step_messages`` is how many market messages a
+    simulated run applies between two looks at :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        broker: Broker,
+        *,
+        symbols: Iterable[str] | None = None,
+        bars: Sequence[BarTable] | None = None,
+        equity_every: EquityEvery = "auto",
+        step_messages: int = 4096,
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise StrategyError("strategy", type(strategy).__name__, "expected a Strategy")
+        if not isinstance(broker, Broker):
+            raise StrategyError("broker", type(broker).__name__, "expected a Broker")
+        tables = list(bars or ())
+        if symbols is None:
+            symbols = [t.symbol for t in tables]
+        syms = tuple(symbols) if not isinstance(symbols, str) else (symbols,)
+        if not syms:
+            raise StrategyError("symbols", syms, "give at least one symbol")
+        for s in syms:
+            if not isinstance(s, str) or not s:
+                raise StrategyError("symbols", s, "expected non-empty symbol strings")
+        if len(set(syms)) != len(syms):
+            raise StrategyError("symbols", syms, "a symbol is listed twice")
+        seen: set[str] = set()
+        for t in tables:
+            if not isinstance(t, BarTable):
+                raise StrategyError("bars", type(t).__name__, "expected BarTable")
+            if t.symbol not in syms or t.symbol in seen:
+                raise StrategyError("bars", t.symbol, "one table per symbol of the runner")
+            seen.add(t.symbol)
+        self.simulated = isinstance(broker, SimulatedBroker)
+        if tables and not self.simulated:
+            raise StrategyError("bars", len(tables), "bar tables replay on a SimulatedBroker only")
+        if isinstance(step_messages, bool) or not isinstance(step_messages, int):
+            raise StrategyError("step_messages", step_messages, "expected an int >= 1")
+        if step_messages < 1:
+            raise StrategyError("step_messages", step_messages, "expected an int >= 1")
+        self._every = _check_every(equity_every, bool(tables))
+        self.strategy, self.broker = strategy, broker
+        self._step = step_messages
+        self._schedule = BarSchedule(tables) if tables else None
+        self.ctx = Context(broker, syms, arm=self._arm, disarm=self._disarm, stop=self.stop)
+        self._fills: list[FillRecord] = []
+        self._curve = EquityCurve()
+        self._state: Literal["new", "running", "done"] = "new"
+        self._stopped = False
+        self._busy = False
+        self._later: deque[_Item] = deque()
+        self._inbox: queue.SimpleQueue[_Item | None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._own_timers: set[str] = set()
+        self._timer_gen: dict[str, int] = {}
+        self._result: RunResult | None = None
+        self._stopped_by_user = False
+
+    # ----- running --------------------------------------------------------------------------
+
+    def run(self, *, until_ns: int | None = None, timeout_s: float | None = None) -> RunResult:
+        """Run to the end: of the data (simulated), of ``until_ns`` on the broker's clock, of
+        ``timeout_s`` wall seconds (live brokers only), or until :meth:`stop`. Returns the
+        :class:`RunResult`. A runner runs once. A callback's exception ends the run (the
+        broker's subscriptions and the strategy's timers are removed) and is raised here."""
+        if self._state != "new":
+            raise StrategyError("runner", self._state, "a runner runs once: make a new one")
+        if until_ns is not None and (isinstance(until_ns, bool) or not isinstance(until_ns, int)):
+            raise StrategyError("until_ns", until_ns, "expected an int of nanoseconds")
+        if timeout_s is not None:
+            if self.simulated:
+                raise StrategyError("timeout_s", timeout_s, "a simulated run ends with its data")
+            if not timeout_s > 0:
+                raise StrategyError("timeout_s", timeout_s, "expected seconds > 0")
+        self._state = "running"
+        ok = False
+        try:
+            self._start()
+            if self.simulated:
+                self._run_simulated(until_ns)
+            else:
+                self._run_live(until_ns, timeout_s)
+            ok = True
+        finally:
+            self._finish(ok)
+        assert self._result is not None
+        return self._result
+
+    async def run_async(
+        self, *, until_ns: int | None = None, timeout_s: float | None = None
+    ) -> RunResult:
+        """:meth:`run` on a worker thread, awaitable: for an asyncio application (the agent's
+        event loop keeps serving while a live strategy runs; :meth:`stop` is thread-safe)."""
+        return await asyncio.to_thread(self.run, until_ns=until_ns, timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        """End the run: no strategy callback after the current one, then ``on_stop``. Safe from
+        any thread and from inside a callback. On a simulated broker the simulation stops at the
+        end of the current step (``step_messages``); fills in it are still recorded."""
+        self._stopped = True
+        if self._inbox is not None:
+            self._inbox.put(None)  # wake the loop
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def result(self) -> RunResult | None:
+        """The result once the run has ended (None before)."""
+        return self._result
+
+    # ----- start and finish -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        b, s = self.broker, self.strategy
+        if not self.simulated:
+            self._inbox = queue.SimpleQueue()
+        s.ctx = self.ctx
+        self._sample()
+        via = self._direct if self.simulated else self._queued
+        self._unsubscribe.append(b.subscribe(via(self._on_event)))
+        for name, kind in (("on_quote", "quotes"), ("on_trade", "trades")):
+            if overridden(s, name):
+                handler = via(self._on_quote if kind == "quotes" else self._on_trade)
+                for sym in self.ctx.symbols:
+                    sub = b.subscribe_quotes if kind == "quotes" else b.subscribe_trades
+                    self._unsubscribe.append(sub(sym, handler))
+        if self._schedule is not None:
+            dropped = self._schedule.skip_before(b.now_ns())
+            if dropped:
+                raise StrategyError(
+                    "bars", dropped, "bars that ended before the broker's clock (start earlier)"
+                )
+            self._arm_bars()
+        elif overridden(s, "on_bar"):
+            for sym in self.ctx.symbols:
+                self._unsubscribe.append(b.subscribe_bars(sym, via(self._on_broker_bar)))
+        self._arm_equity(None)
+        self._call(lambda _: s.on_start(), None)
+
+    def _finish(self, ok: bool) -> None:
+        self._stopped = True
+        for unsubscribe in self._unsubscribe:
+            with contextlib.suppress(Exception):
+                unsubscribe()
+        self._unsubscribe.clear()
+        for name in list(self._own_timers):
+            self._cancel_broker_timer(name)
+        if self._inbox is not None:  # record the fills already queued; deliver nothing more
+            while True:
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None and item[0] == self._on_event:
+                    self._record(item[1])
+        if ok:
+            self._sample()
+            self._busy, self._stopped = False, False
+            self._later.clear()
+            try:
+                self._call(lambda _: self.strategy.on_stop(), None)
+            finally:
+                self._stopped = True
+        self._state = "done"
+        self._result = RunResult.build(self._curve, self._fills, self._stopped_by_user, {})
+
+    def _run_simulated(self, until_ns: int | None) -> None:
+        b = self.broker
+        assert isinstance(b, SimulatedBroker)
+        self._stopped_by_user = False
+        step = self._step
+        while not self._stopped:
+            if b.run(max_messages=step, until_ns=until_ns) < step:
+                break
+        sched = self._schedule
+        if self._stopped or sched is None or sched.next_end() is None:
+            self._stopped_by_user = self._stopped
+            return
+        # The data ended before the last bars' end (a daily bar's close is printed just before
+        # its session closes): run the clock on to deliver them.
+        end = sched.last_end + 1
+        if until_ns is None or end < until_ns:
+            b.run(until_ns=end)
+        self._stopped_by_user = self._stopped
+
+    def _run_live(self, until_ns: int | None, timeout_s: float | None) -> None:
+        inbox = self._inbox
+        assert inbox is not None
+        self._stopped_by_user = False
+        b = self.broker
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self._stopped:
+            wait = 0.05
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            if until_ns is not None and b.now_ns() >= until_ns:
+                return
+            try:
+                item = inbox.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if item is not None:
+                item[0](item[1])
+        self._stopped_by_user = True
+
+    # ----- dispatch -------------------------------------------------------------------------
+
+    def _direct(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        return handler
+
+    def _queued(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        inbox = self._inbox
+        assert inbox is not None
+
+        def put(value: Any) -> None:
+            inbox.put((handler, value))
+
+        return put
+
+    def _call(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Run one strategy callback, or queue it behind the one running."""
+        if self._stopped:
+            return
+        if self._busy:
+            self._later.append((fn, arg))
+            return
+        self._busy = True
+        try:
+            fn(arg)
+            later = self._later
+            while later and not self._stopped:
+                f, a = later.popleft()
+                f(a)
+        finally:
+            self._busy = False
+
+    def _on_quote(self, q: Quote) -> None:
+        self.ctx._quotes[q.symbol] = q
+        if self._busy or self._stopped:
+            self._call(self.strategy.on_quote, q)
+            return
+        self._busy = True
+        try:
+            self.strategy.on_quote(q)
+            if self._later:
+                self._drain()
+        finally:
+            self._busy = False
+
+    def _on_trade(self, t: Trade) -> None:
+        self.ctx._trades[t.symbol] = t
+        self._call(self.strategy.on_trade, t)
+
+    def _drain(self) -> None:
+        later = self._later
+        while later and not self._stopped:
+            f, a = later.popleft()
+            f(a)
+
+    def _on_event(self, e: OrderEvent) -> None:
+        if e.symbol not in self.ctx._histories:
+            return
+        fill = self._record(e)
+        if self._stopped:
+            return
+        self._call(self.strategy.on_order, e)
+        if fill is not None:
+            self._call(self.strategy.on_fill, fill)
+
+    def _record(self, e: OrderEvent) -> FillRecord | None:
+        if e.fill is None or e.symbol not in self.ctx._histories:
+            return None
+        side = self.broker.get_order(e.order_id).request.side
+        fill = FillRecord.of(e, side)
+        self._fills.append(fill)
+        return fill
+
+    def _on_broker_bar(self, bar: Bar) -> None:
+        self.ctx._bars[bar.symbol] = bar
+        self.ctx._histories[bar.symbol].append(bar)
+        self._call(self.strategy.on_bar, bar)
+
+    def _bars_due(self, _t: int) -> None:
+        sched = self._schedule
+        assert sched is not None
+        self._own_timers.discard(_BARS)
+        if self._stopped:
+            return
+        group = sched.pop()
+        ctx = self.ctx
+        for bar, row in group:  # every bar of the instant is in the history before on_bar
+            ctx._bars[bar.symbol] = bar
+            ctx._histories[bar.symbol].append_row(*row)
+        if self._every == "bar":
+            self._sample()
+        for bar, _ in group:
+            self._call(self.strategy.on_bar, bar)
+        if not self._stopped:
+            self._arm_bars()
+
+    # ----- timers ---------------------------------------------------------------------------
+
+    def _arm_bars(self) -> None:
+        sched = self._schedule
+        assert sched is not None
+        due = sched.next_end()
+        if due is not None:
+            self.broker.set_timer(_BARS, self._bars_due, at_ns=due)
+            self._own_timers.add(_BARS)
+
+    def _arm_equity(self, _t: int | None) -> None:
+        every, b = self._every, self.broker
+        if self._stopped:
+            return
+        if _t is not None:
+            self._own_timers.discard(_EQUITY)
+            self._sample()
+        if every == "close":
+            nxt = b.clock().next_close_ns
+            if nxt is not None:
+                b.set_timer(_EQUITY, self._arm_equity, at_ns=nxt)
+                self._own_timers.add(_EQUITY)
+        elif isinstance(every, int) and _t is None:
+            b.set_timer(_EQUITY, self._sample_at, every_ns=every)
+            self._own_timers.add(_EQUITY)
+
+    def _sample_at(self, _t: int) -> None:
+        if not self._stopped:
+            self._sample()
+
+    def _arm(self, name: str, at_ns: int | None, every_ns: int | None) -> None:
+        """A strategy timer on the broker (the context checked the name)."""
+        gen = self._timer_gen.get(name, 0) + 1
+        self._timer_gen[name] = gen
+        recurring = every_ns is not None
+        fire = self._direct if self.simulated else self._queued
+
+        def due(t: int) -> None:
+            if self._timer_gen.get(name) != gen or name not in self.ctx._timers:
+                return  # cancelled (or set again) after it fired, before it was delivered
+            if not recurring:
+                self.ctx._timers.discard(name)
+                self._own_timers.discard(TIMER_PREFIX + name)
+            self._call(lambda _: self.strategy.on_timer(name, t), None)
+
+        self.broker.set_timer(TIMER_PREFIX + name, fire(due), at_ns=at_ns, every_ns=every_ns)
+        self._own_timers.add(TIMER_PREFIX + name)
+
+    def _disarm(self, name: str) -> None:
+        self._timer_gen[name] = self._timer_gen.get(name, 0) + 1
+        self._cancel_broker_timer(TIMER_PREFIX + name)
+
+    def _cancel_broker_timer(self, name: str) -> None:
+        self._own_timers.discard(name)
+        with contextlib.suppress(TimerError):  # a one-shot timer that has just fired
+            self.broker.cancel_timer(name)
+
+    # ----- equity ---------------------------------------------------------------------------
+
+    def _sample(self) -> None:
+        b = self.broker
+        if isinstance(b, SimulatedBroker):
+            equity: Decimal = b.ledger.equity
+        else:
+            equity = b.account().equity
+        self._curve.add(b.now_ns(), equity)
+
+
+def _check_every(every: EquityEvery, tables: bool) -> Literal["bar", "close", "none"] | int:
+    if isinstance(every, bool):
+        raise StrategyError("equity_every", every, "expected 'auto', 'bar', 'close', 'none' or ns")
+    if isinstance(every, int):
+        if every <= 0:
+            raise StrategyError("equity_every", every, "a period must be > 0 ns")
+        return every
+    if every == "auto":
+        return "bar" if tables else "close"
+    if every in ("bar", "close", "none"):
+        if every == "bar" and not tables:
+            raise StrategyError("equity_every", every, "'bar' needs bar tables")
+        return every
+    raise StrategyError("equity_every", every, "expected 'auto', 'bar', 'close', 'none' or ns")
