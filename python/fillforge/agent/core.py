@@ -1,0 +1,529 @@
+"""The execution agent: one async facade over a broker, built from one configuration.
+
+``ExecutionAgent(config)`` builds, at :meth:`~ExecutionAgent.start`, the broker of the mode
+(simulation: :class:`~fillforge.sim.SimulatedBroker` on the shipped daily bars or a given
+broker; paper: the served or Alpaca paper account; live: Alpaca), puts it behind the risk gate
+(:class:`~fillforge.risk.RiskGate`, the file's limits) and works orders with the execution
+engine (:class:`~fillforge.execution.ExecutionEngine`, the file's policy). Every broker call runs
+on one worker thread, one at a time, so the event loop never blocks on the network.
+
+**No silent fallback.** When the paper or live broker cannot be reached, :meth:`start` raises
+:class:`~fillforge.errors.BrokerUnavailableError`. Only ``execution.fallback: simulation`` makes
+it fall back, and then it logs a warning, counts it in :meth:`performance` and keeps the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from decimal import ROUND_DOWN, Decimal
+from itertools import count
+from typing import Any, TypeVar
+
+from fillforge.agent import build
+from fillforge.agent.results import AgentMetrics, Denial, OrderStatus, SignalReport, Submitted
+from fillforge.broker import Broker
+from fillforge.config.model import Config, Mode
+from fillforge.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    ExecutionError,
+    FillforgeError,
+    RiskDeniedError,
+)
+from fillforge.execution import ExecutionEngine, ParentOrder, SessionGates
+from fillforge.execution.gates import reduces
+from fillforge.execution.schedules import parse_policy, split
+from fillforge.orders.enums import OrderClass, OrderSide, OrderType
+from fillforge.orders.models import Instrument, OrderRequest, StopLoss, TakeProfit
+from fillforge.replay.samples import daily_samples
+from fillforge.risk import RiskGate
+from fillforge.sim import SimulatedBroker, TradingCalendar
+from fillforge.time import NS_PER_SECOND
+
+__all__ = ["ExecutionAgent"]
+
+log = logging.getLogger("fillforge.agent")
+_T = TypeVar("_T")
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+_PARENT_WINDOW_NS = 30 * 60 * NS_PER_SECOND  # a parent's window unless slicing needs longer
+
+
+class ExecutionAgent:
+    """See the module. ``broker`` replaces the one the mode would build (a simulated broker
+    on your own data, a served paper account); ``symbols`` are the shipped daily samples a
+    simulation lists when no broker is given."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        broker: Broker | None = None,
+        symbols: tuple[str, ...] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(config, Config):
+            raise ConfigError("config", type(config).__name__, "expected a fillforge Config")
+        self.config = config
+        self._given = broker
+        self._symbols = symbols
+        self._env = env
+        self._pool: ThreadPoolExecutor | None = None
+        self._broker: Broker | None = None
+        self._gate: RiskGate | None = None
+        self._engine: ExecutionEngine | None = None
+        self._gates: SessionGates | None = None
+        self.mode = config.mode
+        self.fallbacks = 0
+        self.fallback_reason: str | None = None
+        self._kinds: dict[str, str] = {}
+        self._sent = 0
+        self._denials: Counter[str] = Counter()
+        self._seq = count(1)
+        self._start_equity: Decimal | None = None
+
+    # ----- lifecycle --------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[[], _T]) -> _T:
+        if self._pool is None:
+            raise ExecutionError("agent", "stopped", "call start() first")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def start(self) -> None:
+        """Build (or take) the broker, check it answers, and put the risk gate and the engine
+        in front of it. An unreachable paper or live broker raises unless the file opted into
+        ``execution.fallback: simulation``."""
+        if self._pool is not None:
+            return
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent")
+        try:
+            broker = await self._call(self._connect)
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+            raise
+        self._broker = broker
+        gate = RiskGate(broker, build.controls(self.config))
+        self._gate = gate
+        self._engine = ExecutionEngine(gate)
+        calendar = getattr(getattr(broker, "venue", None), "calendar", None)
+        self._calendar = calendar if calendar is not None else TradingCalendar("XNYS")
+        self._gates = build.gates(self.config, self._calendar)
+        self._start_equity = (await self._call(broker.account)).equity
+
+    def _connect(self) -> Broker:
+        if self._given is not None:
+            return self._given
+        if self.config.mode is Mode.SIMULATION:
+            return self._simulator()
+        try:
+            broker = build.alpaca_broker(self.config, env=self._env)
+            broker.account()  # the account answers, or the broker is not there
+            return broker
+        except ConfigError:
+            raise
+        except (FillforgeError, OSError, Exception) as e:  # any failure to reach it
+            b = self.config.broker_config
+            url = b.base_url if b is not None else None
+            why = f"unreachable: {type(e).__name__}: {e}"
+            if self.config.execution.fallback != "simulation":
+                raise BrokerUnavailableError(
+                    "broker.base_url", url, f"{why}; no fallback (execution.fallback is none)"
+                ) from None
+            self.fallbacks += 1
+            self.fallback_reason = why
+            self.mode = Mode.SIMULATION
+            log.warning(
+                "mode %s: %s; falling back to simulation (execution.fallback)",
+                self.config.mode,
+                why,
+            )
+            return self._simulator()
+
+    def _simulator(self) -> SimulatedBroker:
+        symbols = self._symbols
+        if symbols is None:
+            symbols = tuple(self.config.backtest.symbols) if self.config.backtest else ("SPY",)
+        paths = daily_samples()
+        for s in symbols:
+            if s not in paths:
+                raise ConfigError("backtest.symbols", s, f"no shipped sample: {sorted(paths)}")
+        return build.simulated_broker(self.config, {s: paths[s] for s in symbols})
+
+    async def stop(self) -> None:
+        """Stop following the broker (open orders stay as they are) and free the worker."""
+        if self._pool is None:
+            return
+        engine, broker = self._engine, self._broker
+        if engine is not None:
+            await self._call(engine.close)
+        close = getattr(broker, "close", None)
+        if callable(close) and broker is not self._given:
+            await self._call(close)
+        self._pool.shutdown(wait=True)
+        self._pool = None
+
+    @property
+    def broker(self) -> Broker:
+        """The broker behind the gate (for a simulation: advance it with ``run``)."""
+        if self._broker is None:
+            raise ExecutionError("agent", "stopped", "call start() first")
+        return self._broker
+
+    async def advance(self, until_ns: int) -> None:
+        """Simulation only: run the simulated market up to ``until_ns``."""
+        broker = self.broker
+        if not isinstance(broker, SimulatedBroker):
+            raise ExecutionError("mode", self.mode, "only a simulation can be advanced")
+        await self._call(lambda: broker.run(until_ns=until_ns))
+
+    # ----- orders -----------------------------------------------------------------------------
+
+    def _instrument(self, symbol: str) -> Instrument:
+        """The simulated venue's instrument (an unlisted symbol is refused), else a US equity
+        on the cent grid in whole shares."""
+        venue = getattr(self._broker, "venue", None)
+        if venue is not None:
+            if symbol not in venue.markets:
+                raise ExecutionError("symbol", symbol, f"not listed: {sorted(venue.markets)}")
+            inst: Instrument = venue.markets[symbol].instrument
+            return inst
+        return Instrument(symbol=symbol, tick_size=build.CENT)
+
+    def _parent(self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal) -> str:
+        """Send ``qty`` through the engine under the file's policy; the parent id."""
+        engine, broker, cfg = self._engine, self.broker, self.config
+        assert engine is not None
+        now = broker.now_ns()
+        pid = f"ff{next(self._seq)}"
+        ts = cfg.execution.time_slicing
+        inst = self._instrument(symbol)
+        end = now + _PARENT_WINDOW_NS
+        schedule = None
+        if ts is not None and ts.enabled and ts.child_order_size_usd is not None:
+            child = (ts.child_order_size_usd / price).to_integral_value(ROUND_DOWN) or _ONE
+            threshold = (ts.size_threshold_usd or _ZERO) / price
+            interval = int((ts.interval_seconds or _ZERO) * NS_PER_SECOND)
+            n = int(qty / child) + 1
+            end = max(end, now + n * interval + NS_PER_SECOND)
+
+            def schedule(q: Decimal, s: int, e: int, lot: Decimal) -> Any:
+                return split(
+                    q, threshold, child, lot, start_ns=s, end_ns=e - 1, interval_ns=interval
+                )
+
+        spec = ParentOrder(
+            parent_id=pid,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            start_ns=now,
+            end_ns=end,
+            decision_price=price,
+            policy=parse_policy(cfg.execution.default_order_type),
+        )
+        engine.submit(
+            spec,
+            inst,
+            rules=build.work_rules(cfg),
+            schedule=schedule,
+            pricing=build.pricing(cfg, self._calendar),
+        )
+        self._kinds[pid] = "parent"
+        return pid
+
+    def _bracket(
+        self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, atr: Decimal | None
+    ) -> tuple[str, Decimal, Decimal | None]:
+        """An entry with its protective stop (and target at the R multiple); the order id,
+        the stop and the target."""
+        distance = self._stop_distance(price, atr)
+        if distance is None:
+            raise ExecutionError("atr", atr, "stop_loss.method is atr: pass atr= for the symbol")
+        sign = 1 if side is OrderSide.BUY else -1
+        tick = self._instrument(symbol).tick_size
+        stop = ((price - sign * distance) / tick).to_integral_value(ROUND_DOWN) * tick
+        bo = self.config.execution.bracket_orders
+        rr = bo.take_profit.risk_reward_ratio if bo and bo.take_profit else None
+        target = None
+        if rr is not None:
+            target = ((price + sign * distance * rr) / tick).to_integral_value(ROUND_DOWN) * tick
+        request = OrderRequest(
+            symbol=symbol,
+            side=side,
+            type=OrderType.MARKET,
+            qty=qty,
+            order_class=OrderClass.BRACKET if target is not None else OrderClass.OTO,
+            stop_loss=StopLoss(stop_price=stop),
+            take_profit=TakeProfit(limit_price=target) if target is not None else None,
+        )
+        assert self._gate is not None
+        order = self._gate.submit(request)
+        self._kinds[order.id] = "bracket"
+        return order.id, stop, target
+
+    def _stop_distance(self, price: Decimal, atr: Decimal | None) -> Decimal | None:
+        bo = self.config.execution.bracket_orders
+        sl = bo.stop_loss if bo is not None else None
+        if sl is None:
+            return None
+        if sl.method == "atr":
+            return None if atr is None or sl.atr_multiplier is None else atr * sl.atr_multiplier
+        return price * (sl.percentage or _ZERO) / _HUNDRED
+
+    async def submit_order(
+        self, symbol: str, side: OrderSide | str, qty: Decimal, *, price: Decimal | None = None
+    ) -> str:
+        """Work ``qty`` of ``symbol`` under the file's policy (through the risk gate); the id
+        to ask :meth:`get_order_status` about. ``price`` is the decision price (default: the
+        last trade or mid). A risk denial raises :class:`~fillforge.errors.RiskDeniedError`."""
+        s = OrderSide(side)
+        q = Decimal(qty)
+
+        def send() -> str:
+            self._instrument(symbol)
+            p = price if price is not None else self._reference(symbol)
+            if p is None:
+                raise ExecutionError("price", None, f"no market price for {symbol}: pass price=")
+            self._check(symbol, s, q, p)
+            self._sent += 1
+            return self._parent(symbol, s, q, p)
+
+        return await self._call(send)
+
+    def _reference(self, symbol: str) -> Decimal | None:
+        broker = self.broker
+        t = broker.last_trade(symbol)
+        if t is not None:
+            return t.price
+        q = broker.latest_quote(symbol)
+        if q is not None and q.bid_price is not None and q.ask_price is not None:
+            return (q.bid_price + q.ask_price) / 2
+        return None
+
+    def _check(self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal) -> None:
+        """The gate's controls for a limit order at ``price`` (a denial raises)."""
+        assert self._gate is not None
+        tick = self._instrument(symbol).tick_size
+        limit = (price / tick).to_integral_value(ROUND_DOWN) * tick
+        probe = OrderRequest(
+            symbol=symbol, side=side, type=OrderType.LIMIT, qty=qty, limit_price=limit
+        )
+        self._gate.manager.check(probe)
+
+    async def cancel(self, order_id: str) -> None:
+        """Cancel a parent (its working children) or an order."""
+
+        def run() -> None:
+            if self._kinds.get(order_id) == "parent":
+                assert self._engine is not None
+                self._engine.cancel(order_id, "cancelled by the agent")
+            else:
+                assert self._gate is not None
+                self._gate.cancel(order_id)
+
+        await self._call(run)
+
+    async def get_order_status(self, order_id: str) -> OrderStatus:
+        """A parent's progress or an order's state."""
+        return await self._call(lambda: self._status(order_id))
+
+    def _status(self, order_id: str) -> OrderStatus:
+        if self._kinds.get(order_id) == "parent":
+            assert self._engine is not None
+            pr = self._engine.progress(order_id)
+            spec = self._engine.get(order_id).spec
+            return OrderStatus(
+                id=order_id,
+                kind="parent",
+                symbol=spec.symbol,
+                side=str(spec.side),
+                state=str(pr.state),
+                qty=pr.qty,
+                filled_qty=pr.filled,
+                avg_price=pr.avg_price,
+                reason=pr.reason,
+            )
+        assert self._gate is not None
+        o = self._gate.get_order(order_id)
+        return OrderStatus(
+            id=o.id,
+            kind="bracket" if self._kinds.get(order_id) == "bracket" else "order",
+            symbol=o.symbol,
+            side=str(o.request.side),
+            state=str(o.status),
+            qty=o.order_qty,
+            filled_qty=o.cum_qty,
+            avg_price=o.avg_price,
+            reason=getattr(self._gate, "denial", lambda _i: None)(o.id),
+        )
+
+    async def positions(self) -> dict[str, Decimal]:
+        """Signed quantity by symbol (open positions only)."""
+        held = await self._call(self.broker.positions)
+        return {s: p.qty for s, p in sorted(held.items()) if p.qty}
+
+    async def performance(self) -> AgentMetrics:
+        """The account and the agent's counters (fallbacks included)."""
+        a = await self._call(self.broker.account)
+        start = self._start_equity or a.equity
+        return AgentMetrics(
+            mode=self.mode,
+            configured_mode=self.config.mode,
+            equity=a.equity,
+            cash=a.cash,
+            realized_pnl=a.realized_pnl,
+            unrealized_pnl=a.unrealized_pnl,
+            fees_paid=a.fees_paid,
+            return_pct=(a.equity / start - 1) * _HUNDRED if start else _ZERO,
+            submitted=self._sent,
+            filled=sum(1 for i in self._kinds if self._status(i).filled_qty > 0),
+            denied=sum(self._denials.values()),
+            denials_by_code=dict(self._denials),
+            fallbacks=self.fallbacks,
+            fallback_reason=self.fallback_reason,
+        )
+
+    # ----- signals ----------------------------------------------------------------------------
+
+    async def execute_signals(
+        self,
+        signals: Mapping[str, float | Decimal],
+        prices: Mapping[str, Decimal],
+        *,
+        atr: Mapping[str, Decimal] | None = None,
+    ) -> SignalReport:
+        """Turn signals in [-1, 1] (the target position's direction and strength) into sized,
+        risk-checked orders worked under the file's policy; see ``docs/agent.md``."""
+        return await self._call(lambda: self._signals(signals, prices, atr or {}))
+
+    def _signals(
+        self,
+        signals: Mapping[str, float | Decimal],
+        prices: Mapping[str, Decimal],
+        atr: Mapping[str, Decimal],
+    ) -> SignalReport:
+        submitted: list[Submitted] = []
+        denied: list[Denial] = []
+        account = self.broker.account()
+        held = self.broker.positions()
+        for symbol in sorted(signals):
+            try:
+                sub = self._one(symbol, signals[symbol], prices, atr, account.equity, held)
+            except RiskDeniedError as e:
+                sub = Denial(symbol=symbol, code=e.code or "risk", why=str(e))
+            except FillforgeError as e:
+                sub = Denial(symbol=symbol, code="refused", why=str(e))
+            if isinstance(sub, Denial):
+                self._denials[sub.code] += 1
+                denied.append(sub)
+            else:
+                submitted.append(sub)
+        filled = []
+        for s in submitted:
+            st = self._status(s.id)
+            if st.filled_qty >= st.qty:
+                filled.append(st)
+        return SignalReport(submitted=tuple(submitted), filled=tuple(filled), denied=tuple(denied))
+
+    def _one(
+        self,
+        symbol: str,
+        raw: float | Decimal,
+        prices: Mapping[str, Decimal],
+        atr: Mapping[str, Decimal],
+        equity: Decimal,
+        held: Mapping[str, Any],
+    ) -> Submitted | Denial:
+        cfg = self.config
+        ex, ps, rm = cfg.execution, cfg.position_sizing, cfg.risk_management
+
+        def no(code: str, why: str, sig: Decimal | None = None) -> Denial:
+            return Denial(symbol=symbol, code=code, why=why, signal=sig)
+
+        try:
+            lot = self._instrument(symbol).lot_size
+        except ExecutionError as e:
+            return no("unknown_symbol", e.why)
+
+        try:
+            signal = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        except (ArithmeticError, TypeError, ValueError):
+            return no("bad_signal", f"{raw!r} is not a number")
+        if not signal.is_finite() or abs(signal) > _ONE:
+            return no("bad_signal", f"{raw!r}: a signal is in [-1, 1]")
+        if not ex.enabled:
+            return no("disabled", "execution.enabled is false", signal)
+        if abs(signal) < ex.signal_threshold:
+            return no(
+                "below_threshold", f"|{signal}| < signal_threshold {ex.signal_threshold}", signal
+            )
+        price = prices.get(symbol)
+        if price is None or not Decimal(price) > 0:
+            return no("no_price", f"no positive price given for {symbol}", signal)
+        price = Decimal(price)
+        fraction = (ps.max_position_size if ps else None) or ex.max_position_size
+        if fraction is None:
+            return no("no_sizing", "set position_sizing.max_position_size", signal)
+        target = (signal * fraction * equity / price / lot).to_integral_value(ROUND_DOWN) * lot
+        if rm is not None and rm.max_position_risk is not None and ex.use_bracket_orders:
+            dist = self._stop_distance(price, atr.get(symbol))
+            if dist:
+                cap = (equity * rm.max_position_risk / dist / lot).to_integral_value(ROUND_DOWN)
+                if abs(target) > cap * lot:
+                    target = cap * lot * (1 if target > 0 else -1)
+        pos = held.get(symbol)
+        current = pos.qty if pos is not None else _ZERO
+        delta = target - current
+        if delta == 0:
+            return no("no_change", f"already at the target position {target}", signal)
+        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+        qty = abs(delta)
+        cut_from = None
+        if ps is not None and ps.max_trade_size is not None and qty * price > ps.max_trade_size:
+            cut_from = qty
+            qty = (ps.max_trade_size / price / lot).to_integral_value(ROUND_DOWN) * lot
+            if qty == 0:
+                return no("max_trade_size", f"one lot costs more than {ps.max_trade_size}", signal)
+        if ps is not None and ps.min_trade_size is not None and qty * price < ps.min_trade_size:
+            return no(
+                "below_min_trade",
+                f"{qty} x {price} = {qty * price} < min_trade_size {ps.min_trade_size}",
+                signal,
+            )
+        exit_ = reduces(current, side, qty)
+        if self._gates is not None:
+            d = self._gates.admit(self.broker.now_ns(), qty, exit_)
+            if d.qty == 0:
+                return no(f"session_{d.reason}", f"session gate: {d.reason}", signal)
+            qty = d.qty
+        self._check(symbol, side, qty, price)
+        self._sent += 1
+        stop = target_price = None
+        if ex.use_bracket_orders and not exit_ and _stop_given(cfg):
+            oid, stop, target_price = self._bracket(symbol, side, qty, price, atr.get(symbol))
+            kind = "bracket"
+        else:
+            oid, kind = self._parent(symbol, side, qty, price), "parent"
+        return Submitted(
+            symbol=symbol,
+            id=oid,
+            kind=kind,  # type: ignore[arg-type]
+            side=str(side),  # type: ignore[arg-type]
+            qty=qty,
+            price=price,
+            signal=signal,
+            cut_from=cut_from,
+            stop_price=stop,
+            target_price=target_price,
+        )
+
+
+def _stop_given(cfg: Config) -> bool:
+    bo = cfg.execution.bracket_orders
+    return bo is not None and bo.stop_loss is not None

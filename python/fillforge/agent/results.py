@@ -1,0 +1,99 @@
+"""What the agent returns: typed, frozen results (pydantic), never bare dicts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fillforge.config.model import Mode
+
+__all__ = ["AgentMetrics", "Denial", "OrderStatus", "SignalReport", "Submitted"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Denial(_Result):
+    """A signal that sent nothing: ``code`` is machine-readable (``below_threshold``,
+    ``max_order_notional``, ``session_opening``, ...), ``why`` says it in words."""
+
+    symbol: str
+    code: str
+    why: str
+    signal: Decimal | None = None
+
+
+class Submitted(_Result):
+    """An order the agent sent for a signal. ``kind`` is ``parent`` (worked by the execution
+    engine) or ``bracket`` (an entry with its stop and target legs). ``cut_from`` is the quantity
+    sizing asked for when ``max_trade_size`` cut it."""
+
+    symbol: str
+    id: str
+    kind: Literal["parent", "bracket"]
+    side: Literal["buy", "sell"]
+    qty: Decimal
+    price: Decimal
+    signal: Decimal | None = None
+    cut_from: Decimal | None = None
+    stop_price: Decimal | None = None
+    target_price: Decimal | None = None
+
+
+class OrderStatus(_Result):
+    """One order or parent as it stands (``get_order_status``)."""
+
+    id: str
+    kind: Literal["parent", "bracket", "order"]
+    symbol: str
+    side: str
+    state: str
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None = None
+    reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in {
+            "completed",
+            "cancelled",
+            "failed",
+            "filled",
+            "canceled",
+            "expired",
+            "rejected",
+            "denied",
+            "replaced",
+        }
+
+
+class SignalReport(_Result):
+    """What ``execute_signals`` did: every signal is in exactly one of ``submitted`` and
+    ``denied``; ``filled`` lists the submitted orders complete by the time it returned."""
+
+    submitted: tuple[Submitted, ...] = ()
+    filled: tuple[OrderStatus, ...] = ()
+    denied: tuple[Denial, ...] = ()
+
+
+class AgentMetrics(_Result):
+    """``performance()``: the account, what the agent sent and refused, and the fallbacks."""
+
+    mode: Mode
+    configured_mode: Mode
+    equity: Decimal
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_paid: Decimal
+    return_pct: Decimal
+    submitted: int
+    filled: int
+    denied: int
+    denials_by_code: dict[str, int] = Field(default_factory=dict)
+    fallbacks: int = 0
+    fallback_reason: str | None = None
