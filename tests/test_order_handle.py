@@ -37,6 +37,7 @@ D = Decimal
 FIELDS = (
     "id",
     "client_order_id",
+    "parent_id",
     "request",
     "symbol",
     "group_id",

@@ -27,7 +27,13 @@ from fillforge.errors import (
 from fillforge.orders._lifecycle import OrderRecord
 from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderClass, OrderStatus, OrderType
 from fillforge.orders.groups import GroupRecord, LegAction, OrderGroup
-from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.models import (
+    OrderEvent,
+    OrderRequest,
+    ReplaceTerms,
+    VenueReport,
+    split_child_id,
+)
 from fillforge.orders.order import Order
 
 __all__ = ["EventStream", "OrderManager"]
@@ -118,6 +124,11 @@ class OrderManager:
         # them costs what is open, not every order ever made.
         self._open: dict[str, Order] = {}
         self._by_client: dict[str, Order] = {}
+        # A parent's children: (child number, venue index, client order id) by the parent id
+        # their client order ids name (split_child_id); the parents whose lists are out of order
+        # (orders read back from a venue come in the venue's order) are sorted when asked for.
+        self._children: dict[str, list[tuple[int, int, str]]] = {}
+        self._unsorted: set[str] = set()
         self.groups: dict[str, OrderGroup] = {}
         self._subscribers: list[Subscriber] = []
         self._streams: list[EventStream] = []
@@ -163,6 +174,20 @@ class OrderManager:
         if o is None:
             raise UnknownOrderIdError(f"client_order_id={client_order_id!r}: no such order")
         return o
+
+    def children(self, parent_id: str) -> list[Order]:
+        """A parent order's children: every order whose client order id names ``parent_id``
+        (:func:`~fillforge.orders.models.parent_of`), in the order of their child numbers (the
+        order they were made), each as its live order (the last of its replace chain); empty for
+        an unknown parent."""
+        kids = self._children.get(parent_id)
+        if kids is None:
+            return []
+        if parent_id in self._unsorted:
+            kids.sort()
+            self._unsorted.discard(parent_id)
+        by_client = self._by_client
+        return [by_client[k[2]] for k in kids]
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The open orders (oldest first), from the index of open orders."""
@@ -236,7 +261,10 @@ class OrderManager:
 
     def _register(self, rec: OrderRecord, ts: int) -> OrderRecord:
         self.orders[rec.id] = rec.view
-        self._by_client[rec.client_order_id] = rec.view
+        cid = rec.client_order_id
+        self._by_client[cid] = rec.view
+        if "-c" in cid:  # parent_of's own first test, inlined: one per order
+            self._index_child(cid)
         self._publish(rec._emit(rec.state, _CREATED, ts))
         return rec
 
@@ -360,12 +388,29 @@ class OrderManager:
         )
         self.orders[new.id] = new.view
         # The client order id moves to the live order unless the replace asked for a new one.
-        self._by_client[new.client_order_id] = new.view
+        cid = new.client_order_id
+        if cid != o.client_order_id and "-c" in cid:
+            self._index_child(cid)
+        self._by_client[cid] = new.view
         self._publish(old_ev)
         g = self.groups.get(o.group_id) if o.group_id else None
         if g is not None:  # the new order takes the old one's place in its group
             g._r.succeed(o, new)
         return [old_ev, *self._after(new, new_ev, report.ts)]
+
+    def _index_child(self, client_order_id: str) -> None:
+        split = split_child_id(client_order_id)
+        if split is None:
+            return
+        pid, n, venue = split
+        key = (n, venue, client_order_id)
+        kids = self._children.get(pid)
+        if kids is None:
+            self._children[pid] = [key]
+            return
+        if key < kids[-1]:
+            self._unsorted.add(pid)
+        kids.append(key)
 
     # ----- group actions --------------------------------------------------------------------
 

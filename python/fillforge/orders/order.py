@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from fillforge.orders.enums import OrderStatus
-from fillforge.orders.models import Fill, OrderRequest
+from fillforge.orders.models import Fill, OrderRequest, parent_of
 
 if TYPE_CHECKING:
     from fillforge.orders._lifecycle import OrderRecord
@@ -112,6 +112,13 @@ class Order:
     @property
     def client_order_id(self) -> str:
         return self._r.client_order_id
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent order this order is a child of, read from its client order id
+        (``<parent>-c<n>``, :func:`~fillforge.orders.models.parent_of`); None for other orders.
+        ``OrderManager.children(parent_id)`` lists a parent's children."""
+        return parent_of(self._r.client_order_id)
 
     @property
     def request(self) -> OrderRequest:
