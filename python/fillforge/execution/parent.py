@@ -22,10 +22,17 @@ from fillforge.errors import ExecutionError
 from fillforge.execution.schedules import Policy, parse_policy
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.machine import FastEvent, Row, TableMachine
-from fillforge.orders.models import MAX_CLIENT_ORDER_ID, Instrument
+from fillforge.orders.models import (
+    MAX_PARENT_ID,
+    PARENT_ID_CHARS,
+    Instrument,
+    child_client_order_id,
+    parent_of,
+)
 from fillforge.time import NS_PER_SECOND
 
 __all__ = [
+    "MAX_PARENT_ID",
     "PARENT_TABLE",
     "Parent",
     "ParentOrder",
@@ -38,23 +45,9 @@ __all__ = [
 
 _Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 _Nanos = Annotated[int, Field(ge=0)]
-# Room for "-c" and a six-digit child number inside a client order id.
-MAX_PARENT_ID = MAX_CLIENT_ORDER_ID - 8
 # The most a sliding window of the rate limiter counts (fillforge.throttle).
 MAX_CHILD_RATE = 1 << 24
-_ID = re.compile(r"^[A-Za-z0-9_.:]+$")
-
-
-def child_client_order_id(parent_id: str, n: int) -> str:
-    """The client order id of a parent's ``n``-th child: ``<parent>-c<n>``. The same parent and
-    number always give the same id, so a resent child is refused as a duplicate, never doubled."""
-    return f"{parent_id}-c{n}"
-
-
-def parent_of(client_order_id: str) -> str | None:
-    """The parent id a child's client order id names (None: not a child's id)."""
-    head, sep, tail = client_order_id.rpartition("-c")
-    return head if sep and head and tail.isdigit() else None
+_ID = re.compile(rf"^[{PARENT_ID_CHARS}]+$")
 
 
 def _as_execution_error(e: ValidationError) -> ExecutionError:
