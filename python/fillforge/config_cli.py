@@ -107,5 +107,25 @@ def backtest(
     config: Annotated[Path, typer.Argument(help="A YAML configuration with a strategy block.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Backtest the configuration's strategy on the shipped daily bars; print the metrics."""
-    raise typer.Exit(0)
+    """Backtest the configuration's strategy on the shipped daily bars; print the metrics
+    (sharpe_ratio, sortino_ratio, max_drawdown, cagr, trades, final_equity)."""
+    from fillforge.agent.backtest import run_backtest
+    from fillforge.config.loading import ConfigFile
+
+    logging.getLogger("fillforge.config").propagate = False
+    try:
+        loaded = _read(config)
+        assert isinstance(loaded, ConfigFile)
+        report = run_backtest(loaded.config)
+    except FillforgeError as e:
+        raise _fail(e) from None
+    if as_json:
+        print(json.dumps(report.figures(), sort_keys=True))
+        return
+    t = Table(title=f"{config.name}: {report.strategy} on {', '.join(report.symbols)}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for key, value in report.figures().items():
+        shown = "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else value
+        t.add_row(key, str(shown))
+    _out.print(t)

@@ -1,0 +1,154 @@
+"""``fillforge backtest``: a configuration's strategy on the daily bars the package ships.
+
+The strategy is the built-in :class:`SmaCrossover` (``strategy.name: sma_crossover``, parameters
+``fast`` and ``slow``) or a user's :class:`~fillforge.strategy.Strategy` subclass named
+``"module:Class"`` and built with ``strategy.params`` as keywords. The simulated venue takes the
+file's fees, latency and slippage; the run reads no wall clock, so two runs of one file give the
+same figures.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from fillforge.agent import build
+from fillforge.broker import Bar
+from fillforge.config.model import BacktestConfig, Config
+from fillforge.errors import ConfigError, FillforgeError
+from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS
+from fillforge.strategy import Backtest, Strategy
+
+__all__ = ["BacktestReport", "SmaCrossover", "run_backtest", "strategy_of"]
+
+
+class SmaCrossover(Strategy):
+    """Long ``fraction`` of equity in a symbol while its ``fast``-bar mean of closes is above
+    its ``slow``-bar mean, flat otherwise; decided at each bar's close, filled at the next
+    open. It trades only when the cross flips (the position is sized once, at the entry)."""
+
+    def __init__(self, fast: int = 10, slow: int = 30, fraction: Decimal | None = None) -> None:
+        for name, n in (("fast", fast), ("slow", slow)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"strategy.params.{name}", n, "a positive whole number of bars")
+        if fast >= slow:
+            raise ConfigError("strategy.params.fast", fast, f"must be below slow ({slow})")
+        self.fast, self.slow = fast, slow
+        self.fraction = fraction
+        self._long: dict[str, bool] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        closes = self.ctx.history(bar.symbol).close
+        if len(closes) < self.slow:
+            return
+        fast = float(closes[-self.fast :].mean())
+        slow = float(closes[-self.slow :].mean())
+        long = fast > slow
+        if self._long.get(bar.symbol, False) == long:
+            return
+        self._long[bar.symbol] = long
+        target = Decimal(0)
+        if long:
+            fraction = self.fraction if self.fraction is not None else Decimal(1)
+            equity = self.ctx.account().equity
+            target = (equity * fraction / bar.close).to_integral_value(ROUND_DOWN)
+        self.ctx.order_target(bar.symbol, target)
+
+
+def strategy_of(cfg: Config, n_symbols: int) -> Strategy:
+    """The strategy the file names, built with its parameters."""
+    sc = cfg.strategy
+    if sc is None:
+        raise ConfigError("strategy", None, "a backtest needs a strategy block")
+    params = dict(sc.params)
+    if sc.name == "sma_crossover":
+        ps = cfg.position_sizing
+        fraction = ps.max_position_size if ps and ps.max_position_size else None
+        fraction = fraction if fraction is not None else Decimal(1) / n_symbols
+        unknown = set(params) - {"fast", "slow"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(
+                f"strategy.params.{name}", params[name], "sma_crossover takes fast, slow"
+            )
+        return SmaCrossover(**params, fraction=fraction)
+    module, _, cls_name = sc.name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), cls_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError("strategy.name", sc.name, f"cannot be imported: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ConfigError("strategy.name", sc.name, "not a fillforge Strategy subclass")
+    try:
+        made: Strategy = cls(**params)
+    except TypeError as e:
+        raise ConfigError("strategy.params", params, f"refused by {cls_name}: {e}") from None
+    return made
+
+
+class BacktestReport(BaseModel):
+    """The figures ``fillforge backtest`` prints (``--json``: these keys)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    max_drawdown: float | None
+    cagr: float | None
+    trades: int
+    final_equity: str
+    symbols: list[str]
+    strategy: str
+    bars: int
+
+    def figures(self) -> dict[str, Any]:
+        return self.model_dump(include=set(_KEYS))
+
+
+_KEYS = ("sharpe_ratio", "sortino_ratio", "max_drawdown", "cagr", "trades", "final_equity")
+
+
+def _finite(x: float) -> float | None:
+    return None if math.isnan(x) or math.isinf(x) else round(x, 12)
+
+
+def run_backtest(cfg: Config) -> BacktestReport:
+    """Run the file's strategy on the shipped daily bars of ``backtest.symbols``."""
+    from fillforge.portfolio import metrics
+
+    bt = cfg.backtest or BacktestConfig()
+    for s in bt.symbols:
+        if s not in DAILY_SAMPLE_SYMBOLS:
+            raise ConfigError(
+                "backtest.symbols", s, f"no shipped sample: {list(DAILY_SAMPLE_SYMBOLS)}"
+            )
+    strategy = strategy_of(cfg, len(bt.symbols))
+    run = Backtest(
+        cash=bt.cash,
+        fees=build.fee_model(cfg),
+        latency=build.latency_model(cfg),
+        fill_model=build.fill_model(cfg),
+    ).add_daily_samples(bt.symbols)
+    try:
+        result = run.run(strategy, equity_every="bar")
+    except FillforgeError:
+        raise
+    returns = result.returns()
+    ann = float(bt.periods_per_year)
+    final = result.final_equity if result.final_equity is not None else bt.cash
+    sc = cfg.strategy
+    return BacktestReport(
+        sharpe_ratio=_finite(metrics.sharpe_ratio(returns, annualization=ann)),
+        sortino_ratio=_finite(metrics.sortino_ratio(returns, annualization=ann)),
+        max_drawdown=_finite(metrics.max_drawdown(returns)),
+        cagr=_finite(metrics.cagr(returns, annualization=ann)),
+        trades=len(result.fills),
+        final_equity=str(final),
+        symbols=list(bt.symbols),
+        strategy=sc.name if sc else "",
+        bars=len(returns) + 1,
+    )
