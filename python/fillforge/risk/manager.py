@@ -225,6 +225,15 @@ class RiskManager:
 
     @property
     def state(self) -> TradingState:
+        """The trading state now (a session that started since the last order is rolled
+        first: it may reset a daily limit's state)."""
+        with self._lock:
+            now = self._broker.now_ns()
+            if now >= self._roll_at:
+                self._roll(now)
+            return TradingState(self._trading.state)
+
+    def _now_state(self) -> TradingState:
         return TradingState(self._trading.state)
 
     @property
@@ -298,7 +307,7 @@ class RiskManager:
                 RiskEvent(
                     "kill",
                     self._broker.now_ns(),
-                    self.state,
+                    self._now_state(),
                     code="kill_switch",
                     field="flatten",
                     value=flatten,
@@ -312,7 +321,7 @@ class RiskManager:
             RiskEvent(
                 "flatten",
                 self._broker.now_ns(),
-                self.state,
+                self._now_state(),
                 code="kill_switch",
                 why=error or "",
                 order_id=order_id,
@@ -373,7 +382,7 @@ class RiskManager:
         """Count an order the gate sent (orders per day) and follow it."""
         with self._lock:
             self.view.orders_today += 1
-            if order.status in OPEN_STATUSES:
+            if order.status in OPEN_STATUSES and order.id not in self._open:
                 self._track(order.id, order.symbol, order.request.side, order.leaves_qty)
 
     def _judge(self, p: Proposal, view: RiskView) -> None:
@@ -400,7 +409,9 @@ class RiskManager:
         self.counters["allowed"] += 1
         if self._subscribers:
             self._emit(
-                RiskEvent("allowed", view.now_ns, self.state, request=p.request, symbol=p.symbol)
+                RiskEvent(
+                    "allowed", view.now_ns, self._now_state(), request=p.request, symbol=p.symbol
+                )
             )
 
     def _denied(self, p: Proposal, e: RiskDeniedError) -> RiskDeniedError:
@@ -409,7 +420,7 @@ class RiskManager:
             RiskEvent(
                 "denied",
                 self.view.now_ns,
-                self.state,
+                self._now_state(),
                 code=e.code,
                 field=e.field,
                 value=e.value,
@@ -449,7 +460,7 @@ class RiskManager:
                     RiskEvent(
                         "breach",
                         view.now_ns,
-                        self.state,
+                        self._now_state(),
                         code=e.code,
                         field=e.field,
                         value=e.value,
