@@ -117,6 +117,34 @@ def test_a_day_limit_after_the_close_fills_at_the_open_when_the_open_crosses_it(
     assert (fill.price, fill.ts_event) == (D("98.02"), ny(TUESDAY, "09:30") + 1)
 
 
+@pytest.mark.parametrize("after", ["16:00", "16:30", "09:35"])
+def test_a_scripted_print_after_the_close_finds_the_day_order_expired(after: str) -> None:
+    """Scripting a quote or trade moves the clock as ``run`` does: a session close passed on
+    the way expires the DAY orders of that session first (at the close itself too: sessions are
+    half-open), so a print after hours (or the next morning) through a DAY limit does not fill
+    it. A GTC order at the same price is still working: the next morning's print fills it."""
+    b = _broker(ny(MONDAY, "15:00"))
+    b.quote("X", D("100.00"), D("100.02"))
+    day = b.submit(_limit("99.00"))
+    gtc = b.submit(_limit("99.00", "gtc"))
+    when = ny(TUESDAY if after == "09:35" else MONDAY, after)
+    b.trade("X", D("98.50"), D(1000), ts=when)  # through the 100 bid ahead, then ours
+    assert b.get_order(day.id).status is OrderStatus.EXPIRED
+    expired = b.get_order(day.id)
+    assert expired.cum_qty == 0
+    if after == "09:35":
+        assert b.get_order(gtc.id).status is OrderStatus.FILLED
+
+
+def test_a_scripted_quote_after_the_close_expires_the_day_order_too() -> None:
+    b = _broker(ny(MONDAY, "15:00"))
+    b.quote("X", D("100.00"), D("100.02"))
+    day = b.submit(_limit("99.00"))
+    b.quote("X", D("98.00"), D("98.02"), ts=ny(MONDAY, "16:05"))  # would cross the limit
+    assert b.get_order(day.id).status is OrderStatus.EXPIRED
+    assert b.ledger.reservations() == {}
+
+
 def test_the_same_day_limit_during_hours_works_at_once() -> None:
     b = _broker(ny(TUESDAY, "11:00"))
     b.quote("X", D("100.00"), D("100.02"))

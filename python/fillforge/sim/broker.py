@@ -307,12 +307,19 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self._sched.deliver_due()
 
     def _script_time(self, ts: int | None) -> int:
-        now = self._sched.now
+        """Move the clock to a scripted event's time as :meth:`run` moves it: requests, timers
+        and session closes due on the way happen first, in time order (a close expires the DAY
+        orders of its session before a print after hours can reach them)."""
+        sched = self._sched
+        now = sched.now
         t = now if ts is None else ts
         if t < now:
             raise SimulationError("ts", ts, f"before the simulation clock ({now})")
-        self._sched.catch_up(t)
-        self._sched.advance(t)
+        while (close := sched.next_close()) <= t:
+            sched.catch_up(int(close))
+            self._reports.expire_day(int(close))
+        sched.catch_up(t)
+        sched.advance(t)
         return t
 
     # ----- the simulation loop ------------------------------------------------------------
