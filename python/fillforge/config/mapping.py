@@ -17,7 +17,6 @@ import difflib
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from fillforge.config.loading import ConfigFile, SecretSource
@@ -176,13 +175,14 @@ _OK: tuple[Status, str] = ("honoured", "")
 def _frictions(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if cfg.mode is not Mode.SIMULATION:
         return "not used", f"mode {cfg.mode}: the account's own fills apply, not the simulator's"
-    if key.endswith("spread_multiplier") and Decimal(str(value)) != 1:
+    ex = cfg.execution
+    if key.endswith("spread_multiplier") and ex.spread_multiplier != 1:
         return "not honoured", (
             "the simulator matches against the recorded book and its spread and does not scale "
             "it (1, the recorded spread, is what it does)"
         )
-    if key.endswith("commission_rate"):
-        return "honoured", f"FeeModel.flat(bps={Decimal(str(value)) * 10_000})"
+    if key.endswith("commission_rate") and ex.commission_rate is not None:
+        return "honoured", f"FeeModel.flat(bps={ex.commission_rate * 10_000})"
     return _OK
 
 
