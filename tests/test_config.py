@@ -53,7 +53,8 @@ def test_seed_values_reach_the_model() -> None:
     agent = load_config(SEEDS / "agent-execution.yaml", env={})
     assert agent.mode is Mode.SIMULATION
     assert str(agent.execution.commission_rate) == "0.001"
-    assert agent.broker_config is not None and agent.broker_config.type == "alpaca"
+    assert agent.broker_config is not None
+    assert agent.broker_config.type == "alpaca"
     assert agent.broker_config.api_key is None  # a placeholder counts as not given
     engine = load_config(SEEDS / "engine-execution.yaml", env={})
     assert engine.mode is Mode.PAPER
@@ -62,9 +63,10 @@ def test_seed_values_reach_the_model() -> None:
     policy = load_config(SEEDS / "execution-policy.yaml", env={})
     lo = policy.execution.limit_orders
     assert lo is not None
-    assert [(w.start_min, w.end_min) for w in lo.windows()][0] == (570, 575)
+    assert next((w.start_min, w.end_min) for w in lo.windows()) == (570, 575)
     sg = policy.execution.session_gates
-    assert sg is not None and sg.flatten_minutes == 5
+    assert sg is not None
+    assert sg.flatten_minutes == 5
 
 
 @pytest.mark.shared_data
@@ -139,7 +141,7 @@ def test_live_mode_refuses_the_paper_url_and_paper_the_live_one() -> None:
 def test_duplicate_keys_and_bad_yaml_are_one_config_error(tmp_path: Path) -> None:
     dup = tmp_path / "dup.yaml"
     dup.write_text("risk_management:\n  max_daily_loss: 0.02\n  max_daily_loss: 0.5\n")
-    with pytest.raises(ConfigError, match="line 3: .*duplicate key 'max_daily_loss'"):
+    with pytest.raises(ConfigError, match=r"line 3: .*duplicate key 'max_daily_loss'"):
         read_config(dup)
     bad = tmp_path / "bad.yaml"
     bad.write_text("execution: [\n")
@@ -169,14 +171,16 @@ def test_env_references_resolve_and_an_unset_one_is_refused() -> None:
     data = {"broker": {"type": "alpaca", "api_key": "${MY_KEY}", "secret_key": "${MY_SECRET}"}}
     loaded = parse_config(data, env={"MY_KEY": "id1", "MY_SECRET": SECRET})
     b = loaded.config.broker_config
-    assert b is not None and b.secret_key is not None
+    assert b is not None
+    assert b.secret_key is not None
     assert b.secret_key.get_secret_value() == SECRET
     assert loaded.secrets["broker.secret_key"].kind == "env"
     with pytest.raises(ConfigError, match="MY_SECRET is not set") as e:
         parse_config(data, env={"MY_KEY": "id1"})
     assert e.value.field == "broker.secret_key"
     port = parse_config({"broker": {"type": "ibkr", "port": "${IB_PORT:-4001}"}}, env={})
-    assert port.config.broker_config is not None and port.config.broker_config.port == 4001
+    assert port.config.broker_config is not None
+    assert port.config.broker_config.port == 4001
 
 
 def test_a_literal_secret_warns_and_never_shows(
@@ -286,7 +290,8 @@ def test_config_check_refuses_an_invalid_file_on_one_line(tmp_path: Path) -> Non
     result = runner.invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "risk_management.max_daily_loss" in lines[0]
+    assert len(lines) == 1
+    assert "risk_management.max_daily_loss" in lines[0]
     assert "Traceback" not in result.output
 
 
@@ -310,7 +315,7 @@ def test_every_model_key_has_a_feature_row_and_back() -> None:
     assert _model_leaves(Config, "") == set(FEATURES)
 
 
-# ----- hypothesis: mutated configs never raise anything but ConfigError -----------------------------
+# ----- hypothesis: mutated configs never raise anything but ConfigError ----------------------
 
 _SCALARS = st.one_of(
     st.none(),
@@ -362,6 +367,11 @@ def test_mutated_seed_configs_are_a_config_error_or_load(
         try:
             loaded = parse_config(data, env={})
         except ConfigError as e:
-            assert isinstance(e.field, str) and e.field
-            return
+            error: ConfigError | None = e
+        else:
+            error = None
+    if error is not None:
+        assert isinstance(error.field, str)
+        assert error.field
+        return
     check(loaded)  # the table is made for whatever loaded
