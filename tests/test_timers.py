@@ -381,3 +381,44 @@ def test_a_timer_book_with_a_clock_counts_from_it_and_one_without_needs_the_time
         bare.set("x", lambda t: None, at_ns=5)
     assert e.value.field == "now_ns"
     assert len(bare) == 0
+
+
+class _FastClock(SimulatedClock):
+    """A clock that says it runs ``speed`` times the wall clock (as the served account's does)."""
+
+    speed = 4.0
+
+
+def test_a_wall_scheduler_waits_one_speedth_of_a_fast_clocks_interval() -> None:
+    clock = _FastClock(0)
+    timers = WallTimers(clock)
+    waits: list[float] = []
+    waited = threading.Event()
+    real_wait = timers._cv.wait
+
+    def wait(timeout: float | None = None) -> bool:
+        waits.append(-1.0 if timeout is None else timeout)
+        waited.set()
+        return real_wait(0.01)
+
+    timers._cv.wait = wait  # type: ignore[method-assign]
+    try:
+        timers.set("t", lambda t: None, at_ns=2 * 10**8)  # 0.2 clock seconds ahead
+        assert waited.wait(5)
+        assert waits[0] == pytest.approx(0.05)  # 0.2 s of a clock running 4x the wall: 50 ms
+        _FastClock.speed = 0.5  # a slow clock: twice the interval, still capped
+        waits.clear()
+        waited.clear()
+        timers.poke()
+        assert waited.wait(5)
+        assert waits[-1] == pytest.approx(0.4)
+    finally:
+        _FastClock.speed = 4.0
+        timers.close()
+
+
+def test_a_clock_without_a_usable_speed_is_taken_as_the_wall_clock() -> None:
+    for speed in (None, 0, -2.0, True, "fast"):
+        clock = type("Odd", (SimulatedClock,), {"speed": speed})(0)
+        assert WallTimers(clock)._speed() == 1.0
+    assert WallTimers(SimulatedClock(0))._speed() == 1.0

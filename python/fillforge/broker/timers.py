@@ -171,6 +171,9 @@ class WallTimers:
     A late scheduler skips the firings of a recurring timer it missed. A callback's exception is
     logged (``fillforge.broker``) and the scheduler goes on. With a clock that is not the wall
     clock (a :class:`~fillforge.time.SimulatedClock` in tests), call :meth:`poke` after moving it.
+    A clock that runs at a steady multiple of the wall clock says so with a ``speed`` attribute
+    (clock seconds per wall second, as the served Alpaca account's clock at ``--speed`` does):
+    the scheduler then waits ``1/speed`` of each clock interval, so timers fire on time.
     """
 
     def __init__(self, clock: Clock, *, name: str = "fillforge-timers") -> None:
@@ -217,9 +220,16 @@ class WallTimers:
                 now = self._clock.now_ns()
                 if nxt is not None and nxt <= now:
                     return self._book.pop(after_ns=now)
-                wait = _MAX_WAIT_S if nxt is None else (nxt - now) / NS_PER_SECOND
+                wait = _MAX_WAIT_S if nxt is None else (nxt - now) / NS_PER_SECOND / self._speed()
                 self._cv.wait(min(wait, _MAX_WAIT_S))
             return None
+
+    def _speed(self) -> float:
+        """Clock seconds per wall second: the clock's ``speed`` when it has a positive one."""
+        speed = getattr(self._clock, "speed", None)
+        if isinstance(speed, int | float) and not isinstance(speed, bool) and speed > 0:
+            return float(speed)
+        return 1.0
 
     def _loop(self) -> None:
         while (due := self._next()) is not None:
