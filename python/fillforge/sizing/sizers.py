@@ -1,0 +1,173 @@
+"""The stand-alone sizers: a fixed amount, a fixed quantity, a percent of equity, risk-based (a
+stop distance or an ATR multiple), Kelly (fractional and capped), and a volatility target.
+
+Each checks its parameters when made (:class:`~fillforge.errors.SizingError` naming the field
+and the value) and computes its raw size exactly; :meth:`~fillforge.sizing.Sizer.size` then
+applies the limits, buying power and the lot. The formulas, with their units, are in
+``docs/sizing.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from fillforge.errors import SizingError
+from fillforge.sizing.base import Sizer, stop_distance, stop_settings
+from fillforge.sizing.context import ONE, ZERO, SizingContext, in_range, number
+
+__all__ = [
+    "FixedAmount",
+    "FixedQuantity",
+    "Kelly",
+    "PercentOfEquity",
+    "RiskBased",
+    "VolatilityTarget",
+]
+
+Num = Decimal | float | int
+
+
+def _set(obj: object, **values: object) -> None:
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True)
+class FixedAmount(Sizer):
+    """Spend ``notional`` (currency, Decimal > 0): ``qty = notional / price``."""
+
+    notional: Decimal
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        in_range("notional", self.notional, ZERO, is_money=True)
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        return Fraction(self.notional) / ctx.exact_price
+
+
+@dataclass(frozen=True)
+class FixedQuantity(Sizer):
+    """Always ``qty`` shares (Decimal > 0), rounded down to the lot."""
+
+    qty: Decimal
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        in_range("qty", self.qty, ZERO, is_money=True)
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        return Fraction(self.qty)
+
+
+@dataclass(frozen=True)
+class PercentOfEquity(Sizer):
+    """Put ``fraction`` of equity in the position: ``qty = equity * fraction / price``.
+    ``fraction`` is in (0, 1] (0.1 is 10%)."""
+
+    fraction: Num
+    _f: Fraction = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _set(self, _f=in_range("fraction", self.fraction, ZERO, ONE))
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        return ctx.exact_equity * self._f / ctx.exact_price
+
+
+@dataclass(frozen=True)
+class RiskBased(Sizer):
+    """Risk ``risk_fraction`` of equity between the entry and the stop:
+    ``qty = equity * risk_fraction / stop distance per share``.
+
+    The stop distance is ``stop_distance`` (price per share) if given, else ``atr_multiple *
+    ctx.atr``, else ``ctx.stop_distance``. Units: currency / (currency per share) = shares. (The
+    formula that divides by ``ATR * price`` instead gives currency / currency**2 per share**2:
+    not a quantity at all; see ``docs/sizing.md``.)"""
+
+    risk_fraction: Num
+    stop_distance: Decimal | None = None
+    atr_multiple: Num | None = None
+    _risk: Fraction = field(init=False, repr=False, compare=False)
+    _stop: tuple[Fraction | None, Fraction | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        risk = in_range("risk_fraction", self.risk_fraction, ZERO, ONE)
+        _set(self, _risk=risk, _stop=stop_settings(self.stop_distance, self.atr_multiple))
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        return ctx.exact_equity * self._risk / stop_distance(ctx, *self._stop)
+
+
+@dataclass(frozen=True)
+class Kelly(Sizer):
+    """The Kelly criterion, fractional and capped, sizing the equity at risk.
+
+    ``f* = p - (1 - p) / b`` for win rate ``p`` in (0, 1) and win/loss ratio ``b`` (average win
+    over average loss, > 0) is the fraction of equity to lose on a losing trade. The sizer risks
+    ``min(fraction * f*, cap)`` of equity (0 when the edge is not positive) between the entry and
+    the stop, as :class:`RiskBased` does: the average loss is taken to be the stop distance, which
+    comes from ``stop_distance``, ``atr_multiple`` or ``ctx.stop_distance`` as there. Half Kelly
+    (``fraction=0.5``) keeps about three quarters of full Kelly's growth with half its
+    volatility."""
+
+    win_rate: Num
+    win_loss_ratio: Num
+    fraction: Num = 0.5
+    cap: Num = 0.25
+    stop_distance: Decimal | None = None
+    atr_multiple: Num | None = None
+    _risk: Fraction = field(init=False, repr=False, compare=False)
+    _stop: tuple[Fraction | None, Fraction | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        p = in_range("win_rate", self.win_rate, ZERO, ONE)
+        if p == ONE:
+            raise SizingError("win_rate", self.win_rate, "must be under 1 (no sure bets)")
+        b = in_range("win_loss_ratio", self.win_loss_ratio, ZERO)
+        scale = in_range("fraction", self.fraction, ZERO, ONE)
+        cap = in_range("cap", self.cap, ZERO, ONE)
+        edge = p - (1 - p) / b
+        risk = min(max(edge, ZERO) * scale, cap)
+        _set(self, _risk=risk, _stop=stop_settings(self.stop_distance, self.atr_multiple))
+
+    @property
+    def risk_fraction(self) -> float:
+        """The fraction of equity this sizer risks per trade: ``min(fraction * f*, cap)``."""
+        return float(self._risk)
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        if self._risk == ZERO:
+            return ZERO
+        return ctx.exact_equity * self._risk / stop_distance(ctx, *self._stop)
+
+
+@dataclass(frozen=True)
+class VolatilityTarget(Sizer):
+    """Hold the position at ``target_annual_vol`` (0.15 is 15% a year): weight ``w =
+    min(target / ctx.realised_vol, max_leverage)`` of equity, ``qty = w * equity / price``.
+    ``ctx.realised_vol`` is the symbol's annualised realised volatility (``fillforge.indicators
+    .RealisedVol(window, periods_per_year=252)`` on daily returns); a zero volatility gives
+    ``max_leverage``."""
+
+    target_annual_vol: Num
+    max_leverage: Num = 1
+    _target: Fraction = field(init=False, repr=False, compare=False)
+    _lev: Fraction = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        target = in_range("target_annual_vol", self.target_annual_vol, ZERO, Fraction(10))
+        _set(self, _target=target, _lev=in_range("max_leverage", self.max_leverage, ZERO))
+
+    def unrounded(self, ctx: SizingContext) -> Fraction:
+        if ctx.realised_vol is None:
+            raise SizingError("realised_vol", None, "VolatilityTarget needs ctx.realised_vol")
+        vol = number("realised_vol", ctx.realised_vol)
+        weight = self._lev if vol == ZERO else min(self._target / vol, self._lev)
+        return weight * ctx.exact_equity / ctx.exact_price
