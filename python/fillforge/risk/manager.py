@@ -201,6 +201,7 @@ class RiskManager:
         self._lock = RLock()
         self._trading = _Trading()
         self._cause = ""
+        self._breached: set[str] = set()  # account limits breached at the last evaluation
         self._subscribers: list[RiskSubscriber] = []
         self.counters: Counter[str] = Counter()
         self.view = RiskView()
@@ -445,16 +446,21 @@ class RiskManager:
         self._move(_TRIGGER[action], code, why)
 
     def evaluate(self) -> list[RiskDeniedError]:
-        """Ask every account control (daily loss, drawdown) now, acting on each breach as
-        ``on_breach`` says; the breaches (each also a ``breach`` event)."""
+        """Ask every account control (daily loss, drawdown) now; the breaches. A breach that
+        was not one at the last evaluation is a ``breach`` event, counted (``breach:<code>``)
+        and acted on as ``on_breach`` says; one that lasts is reported once."""
         with self._lock:
             view = self._current()
             found = []
             for c in self._accounts:
                 e = c.breach(view)
                 if e is None:
+                    self._breached.discard(c.code)
                     continue
                 found.append(e)
+                if e.code in self._breached:
+                    continue
+                self._breached.add(e.code)
                 self.counters[f"breach:{e.code}"] += 1
                 self._emit(
                     RiskEvent(
