@@ -378,9 +378,12 @@ class Runner:
             self._own_timers.discard(_EQUITY)
             self._sample()
         if every == "close":
-            nxt = b.clock().next_close_ns
-            if nxt is not None:
-                b.set_timer(_EQUITY, self._arm_equity, at_ns=nxt)
+            c = b.clock()
+            if c.next_close_ns is not None:
+                # The venue's time to its close, on the timers' clock (a served paper account
+                # keeps its own time; on a simulated broker the two are the same).
+                at = b.now_ns() + max(c.next_close_ns - c.timestamp_ns, 0)
+                b.set_timer(_EQUITY, self._arm_equity, at_ns=at)
                 self._own_timers.add(_EQUITY)
         elif isinstance(every, int) and _t is None:
             b.set_timer(_EQUITY, self._sample_at, every_ns=every)

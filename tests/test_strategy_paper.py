@@ -1,0 +1,152 @@
+"""The same strategy on a simulated walk and on the served Alpaca paper account (its own
+process, unmodified alpaca-py through AlpacaBroker): on a live broker the runner runs every
+callback on the thread that called run(), one at a time, until stop() or the timeout."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from fillforge.alpaca import ServedAlpaca, served_alpaca
+from fillforge.alpaca.broker import AlpacaBroker
+from fillforge.alpaca.paper import walk_broker
+from fillforge.broker import Quote
+from fillforge.errors import StrategyError
+from fillforge.orders.models import OrderEvent
+from fillforge.sim.walk import WalkConfig
+from fillforge.strategy import FillRecord, Runner, Strategy
+from fillforge.strategy.bars import BarTable
+from fillforge.time import NS_PER_SECOND, from_iso
+
+D = Decimal
+START = "2026-11-23T10:00:00-05:00"  # a Monday, in regular hours: outcomes never hang on the hour
+
+
+class FirstQuoteBuyer(Strategy):
+    """Buys 10 AAPL at market on its first quote and stops once they are filled; notes the
+    thread of every callback."""
+
+    def __init__(self) -> None:
+        self.quotes: list[Quote] = []
+        self.kinds: list[str] = []
+        self.fills: list[FillRecord] = []
+        self.threads: set[int] = set()
+        self.stopped = 0
+
+    def on_quote(self, quote: Quote) -> None:
+        self.threads.add(threading.get_ident())
+        self.quotes.append(quote)
+        if len(self.quotes) == 1:
+            self.ctx.buy("AAPL", 10)
+
+    def on_order(self, event: OrderEvent) -> None:
+        self.threads.add(threading.get_ident())
+        self.kinds.append(event.kind.value)
+
+    def on_fill(self, fill: FillRecord) -> None:
+        self.threads.add(threading.get_ident())
+        self.fills.append(fill)
+        if sum(f.qty for f in self.fills) == 10:
+            self.ctx.stop()
+
+    def on_stop(self) -> None:
+        self.stopped += 1
+
+
+def _check(s: FirstQuoteBuyer, runner: Runner) -> None:
+    result = runner.result
+    assert result is not None
+    assert result.stopped
+    assert s.stopped == 1
+    assert s.kinds[-1] == "fill"
+    assert s.kinds[:2] == ["created", "submitted"]
+    assert sum(f.qty for f in result.fills) == D(10)
+    assert result.fills == tuple(s.fills)
+    assert all(f.symbol == "AAPL" for f in result.fills)
+    assert runner.ctx.position("AAPL") == D(10)
+    assert s.threads == {threading.get_ident()}  # every callback on the caller's thread
+
+
+def test_on_a_simulated_walk() -> None:
+    start = from_iso(START)
+    broker = walk_broker(
+        {"AAPL": WalkConfig(bid=D("100.00"), ask=D("100.02"), rate=20)},
+        end_ns=start + 60 * NS_PER_SECOND,
+        seed=7,
+        start_ns=start,
+    )
+    s = FirstQuoteBuyer()
+    runner = Runner(s, broker, symbols=["AAPL"])
+    runner.run()
+    _check(s, runner)
+    assert broker.now_ns() < start + 60 * NS_PER_SECOND  # it stopped before the data ended
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[ServedAlpaca]:
+    args = ("--data", "scripted", "--walk", "--rate", "20", "--seed", "7", "--start", START)
+    with served_alpaca(*args, "--quote", "AAPL=100.00/100.02x1000", "--duration", "120") as s:
+        yield s
+
+
+def _alpaca(served: ServedAlpaca) -> AlpacaBroker:
+    return AlpacaBroker(
+        served.key_id,
+        served.secret_key,
+        url_override=served.base_url,
+        stream_url=served.stream_url,
+        data_poll_every=0.05,
+    ).connect()
+
+
+def test_on_the_served_paper_account(served: ServedAlpaca) -> None:
+    broker = _alpaca(served)
+    try:
+        s = FirstQuoteBuyer()
+        runner = Runner(s, broker, symbols=["AAPL"])
+        assert not runner.simulated
+        runner.run(timeout_s=30)
+        _check(s, runner)
+        assert broker.positions()["AAPL"].qty == D(10)
+        result = runner.result
+        assert result is not None
+        assert len(result.equity) >= 2  # the start and the end, from the account
+    finally:
+        broker.close()
+
+
+def test_a_live_run_ends_at_its_timeout_and_leaves_nothing_behind(served: ServedAlpaca) -> None:
+    broker = _alpaca(served)
+    try:
+
+        class Idle(Strategy):
+            def __init__(self) -> None:
+                self.timers = 0
+
+            def on_start(self) -> None:
+                self.ctx.set_timer("beat", every_ns=50_000_000)
+
+            def on_timer(self, name: str, t_ns: int) -> None:
+                self.timers += 1
+
+        s = Idle()
+        runner = Runner(s, broker, symbols=["AAPL"], equity_every="none")
+        result = runner.run(timeout_s=0.6)
+        assert not result.stopped
+        assert s.timers >= 3
+        assert "strategy:beat" not in broker._timers  # the strategy's timer was cancelled
+        with pytest.raises(StrategyError) as e:  # bar tables replay on a simulator only
+            Runner(Strategy(), broker, bars=[_spy_table()])
+        assert e.value.field == "bars"
+    finally:
+        broker.close()
+
+
+def _spy_table() -> BarTable:
+    from fillforge.marketdata import load_bars
+    from fillforge.replay.samples import spy_daily_sample
+
+    return BarTable.of("SPY", load_bars(spy_daily_sample(), tick="0.01"), D("0.01"))
