@@ -128,4 +128,6 @@ def backtest(
     for key, value in report.figures().items():
         shown = "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else value
         t.add_row(key, str(shown))
+    for code, n in sorted(report.denied.items()):
+        t.add_row(f"orders denied: {code}", str(n))
     _out.print(t)

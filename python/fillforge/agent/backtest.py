@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections import Counter
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -20,7 +22,11 @@ from fillforge.agent import build
 from fillforge.broker import Bar
 from fillforge.config.model import BacktestConfig, Config
 from fillforge.errors import ConfigError, FillforgeError
+from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.orders.models import OrderRequest
 from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS
+from fillforge.risk import RiskGate
+from fillforge.risk.limits import Control
 from fillforge.strategy import Backtest, Strategy
 
 __all__ = ["BacktestReport", "SmaCrossover", "run_backtest", "strategy_of"]
@@ -29,9 +35,18 @@ __all__ = ["BacktestReport", "SmaCrossover", "run_backtest", "strategy_of"]
 class SmaCrossover(Strategy):
     """Long ``fraction`` of equity in a symbol while its ``fast``-bar mean of closes is above
     its ``slow``-bar mean, flat otherwise; decided at each bar's close, filled at the next
-    open. It trades only when the cross flips (the position is sized once, at the entry)."""
+    open. It trades only when the cross flips (the position is sized once, at the entry).
 
-    def __init__(self, fast: int = 10, slow: int = 30, fraction: Decimal | None = None) -> None:
+    Its orders go through a :class:`~fillforge.risk.RiskGate` with ``controls`` (the file's
+    limits): a denied order ends ``denied`` with its code, counted in :attr:`denials`."""
+
+    def __init__(
+        self,
+        fast: int = 10,
+        slow: int = 30,
+        fraction: Decimal | None = None,
+        controls: Sequence[Control] = (),
+    ) -> None:
         for name, n in (("fast", fast), ("slow", slow)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ConfigError(f"strategy.params.{name}", n, "a positive whole number of bars")
@@ -40,6 +55,12 @@ class SmaCrossover(Strategy):
         self.fast, self.slow = fast, slow
         self.fraction = fraction
         self._long: dict[str, bool] = {}
+        self._controls = tuple(controls)
+        self._gate: RiskGate | None = None
+        self.denials: Counter[str] = Counter()
+
+    def on_start(self) -> None:
+        self._gate = RiskGate(self.ctx.broker, self._controls)
 
     def on_bar(self, bar: Bar) -> None:
         closes = self.ctx.history(bar.symbol).close
@@ -56,7 +77,14 @@ class SmaCrossover(Strategy):
             fraction = self.fraction if self.fraction is not None else Decimal(1)
             equity = self.ctx.account().equity
             target = (equity * fraction / bar.close).to_integral_value(ROUND_DOWN)
-        self.ctx.order_target(bar.symbol, target)
+        delta = target - self.ctx.position(bar.symbol)
+        if delta == 0 or self._gate is None:
+            return
+        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+        order = self._gate.submit(OrderRequest(symbol=bar.symbol, side=side, qty=abs(delta)))
+        if order.status is OrderStatus.DENIED:
+            why = self._gate.denial(order.id)
+            self.denials[getattr(why, "code", "risk")] += 1
 
 
 def strategy_of(cfg: Config, n_symbols: int) -> Strategy:
@@ -75,7 +103,7 @@ def strategy_of(cfg: Config, n_symbols: int) -> Strategy:
             raise ConfigError(
                 f"strategy.params.{name}", params[name], "sma_crossover takes fast, slow"
             )
-        return SmaCrossover(**params, fraction=fraction)
+        return SmaCrossover(**params, fraction=fraction, controls=build.controls(cfg))
     module, _, cls_name = sc.name.partition(":")
     try:
         cls = getattr(importlib.import_module(module), cls_name)
@@ -104,6 +132,7 @@ class BacktestReport(BaseModel):
     symbols: list[str]
     strategy: str
     bars: int
+    denied: dict[str, int] = {}
 
     def figures(self) -> dict[str, Any]:
         return self.model_dump(include=set(_KEYS))
@@ -151,4 +180,5 @@ def run_backtest(cfg: Config) -> BacktestReport:
         symbols=list(bt.symbols),
         strategy=sc.name if sc else "",
         bars=len(returns) + 1,
+        denied=dict(getattr(strategy, "denials", {})),
     )
