@@ -34,7 +34,7 @@ from fillforge.errors import (
     FillforgeError,
     RiskDeniedError,
 )
-from fillforge.execution import ExecutionEngine, ParentOrder, SessionGates
+from fillforge.execution import ExecutionEngine, Flattener, ParentOrder, SessionGates
 from fillforge.execution.gates import reduces
 from fillforge.execution.schedules import parse_policy, split
 from fillforge.orders.enums import OrderClass, OrderSide, OrderType
@@ -78,6 +78,7 @@ class ExecutionAgent:
         self._gate: RiskGate | None = None
         self._engine: ExecutionEngine | None = None
         self._gates: SessionGates | None = None
+        self._flattener: Flattener | None = None
         self.mode = config.mode
         self.fallbacks = 0
         self.fallback_reason: str | None = None
@@ -114,6 +115,12 @@ class ExecutionAgent:
         calendar = getattr(getattr(broker, "venue", None), "calendar", None)
         self._calendar = calendar if calendar is not None else TradingCalendar("XNYS")
         self._gates = build.gates(self.config, self._calendar)
+        sg = self.config.execution.session_gates
+        minutes = sg.flatten_minutes if sg is not None else None
+        if minutes is not None:
+            flattener = Flattener(gate, self._calendar, minutes, name="eod", repeat=True)
+            await self._call(flattener.arm)
+            self._flattener = flattener
         self._start_equity = (await self._call(broker.account)).equity
 
     def _connect(self) -> Broker:
@@ -162,6 +169,8 @@ class ExecutionAgent:
         engine, broker = self._engine, self._broker
         if engine is not None:
             await self._call(engine.close)
+        if self._flattener is not None:
+            await self._call(self._flattener.disarm)
         close = getattr(broker, "close", None)
         if callable(close) and broker is not self._given:
             await self._call(close)
@@ -292,6 +301,8 @@ class ExecutionAgent:
                 raise ExecutionError("price", None, f"no market price for {symbol}: pass price=")
             self._check(symbol, s, q, p)
             self._sent += 1
+            if self._flattener is not None:
+                self._flattener.tag(symbol)
             return self._parent(symbol, s, q, p)
 
         return await self._call(send)
@@ -504,6 +515,8 @@ class ExecutionAgent:
             qty = d.qty
         self._check(symbol, side, qty, price)
         self._sent += 1
+        if self._flattener is not None and not exit_:
+            self._flattener.tag(symbol)  # an intraday position: closed before the close
         stop = target_price = None
         if ex.use_bracket_orders and not exit_ and _stop_given(cfg):
             oid, stop, target_price = self._bracket(symbol, side, qty, price, atr.get(symbol))

@@ -242,11 +242,16 @@ def _stop(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if sl is not None and key.endswith("stop_loss.atr_multiplier") and sl.method == "percentage":
         return "not used", "stop_loss.method is percentage"
     tr = bo.trailing_stop if bo is not None else None
-    if tr is not None and ".trailing_stop." in key and not key.endswith("enabled"):
-        if not tr.enabled:
+    if tr is not None and ".trailing_stop." in key:
+        if not tr.enabled and not key.endswith("enabled"):
             return "not used", "trailing_stop.enabled is false"
-        if key.endswith("percentage") and tr.atr_multiplier is not None:
-            return "not used", "the trail is by ATR when atr_multiplier is given"
+        if tr.enabled:
+            return "not honoured", (
+                "the agent's bracket carries a fixed stop; a trailing stop that follows the peak "
+                "is the stop manager's (fillforge.exits), not wired to the agent yet"
+            )
+    if ".stop_loss." in key and sl is not None and sl.method == "atr":
+        return "honoured", "needs the symbol's ATR: execute_signals(..., atr={...})"
     return _OK
 
 
@@ -312,7 +317,17 @@ def _strategy(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     return "honoured", "used by fillforge backtest"
 
 
+def _adaptive(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
+    if value is not True:
+        return _OK
+    return "honoured", (
+        "max(base_offset_bps, half the spread in bps); no volatility widening (the file gives no "
+        "volatility window)"
+    )
+
+
 RULES: dict[str, Rule] = {
+    "execution.limit_orders.adaptive_offset": _adaptive,
     "execution.spread_multiplier": _frictions,
     "execution.slippage_bps": _frictions,
     "execution.execution_delay_ms": _frictions,
