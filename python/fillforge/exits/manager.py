@@ -1,0 +1,538 @@
+"""The exit manager: works each position's :class:`~fillforge.exits.plan.ExitPlan` on a broker.
+
+``venue`` mode places the exits as venue orders (an OCO for a stop and one target, a stop order,
+or the venue's trailing stop) and moves the stop leg by replace (break-even). ``local`` mode holds
+them here, watches the broker's trades and quotes (or bars), and sends each exit when its level is
+crossed: a target as a limit at its level, the stop as a market order after every working target
+is canceled (OCO semantics: never both). Either way the plan follows the position: entry fills
+size it, exit fills shrink it, and a position closed by hand cancels what is left.
+
+Every input (order events, market data) goes through one queue, so a broker that calls back
+while we are inside one of its methods (the simulated broker does) never re-enters a decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from fillforge.broker.models import Bar, Quote, Trade
+from fillforge.broker.protocol import Broker
+from fillforge.errors import ExitPlanError, FillforgeError
+from fillforge.exits.plan import ExitPlan, _dec
+from fillforge.exits.position import ExitMode, ManagedExit, Phase
+from fillforge.exits.requests import stop_request, target_request, venue_fits, venue_request
+from fillforge.orders.enums import OrderClass, OrderSide
+from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
+from fillforge.orders.order import Order
+
+__all__ = ["ExitManager"]
+
+log = logging.getLogger("fillforge.exits")
+_WATCH = frozenset({"trades", "quotes", "bars"})
+
+
+class ExitManager:
+    """Exit plans for positions on ``broker`` (one plan per symbol at a time).
+
+    ``mode`` is the default :class:`ExitMode`; ``watch`` the market data local triggers read
+    (``trades`` and ``quotes`` by default, or ``bars``). In local mode, ``resting_targets``
+    (default) places each target as a limit order at the venue as soon as the position exists
+    (a limit is something every venue takes) and only the stop is held here; False holds the
+    targets too and sends each as a limit at its level once the market reaches it.
+    :meth:`enter` sends an entry and manages its exits; :meth:`attach` manages an entry already
+    sent, or the position already held.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        mode: ExitMode | str = ExitMode.AUTO,
+        watch: Iterable[str] = ("trades", "quotes"),
+        resting_targets: bool = True,
+    ) -> None:
+        self.broker = broker
+        self.resting_targets = bool(resting_targets)
+        self.mode = _mode(mode)
+        self.watch = frozenset(watch)
+        if not self.watch or not self.watch <= _WATCH:
+            raise ExitPlanError("watch", sorted(self.watch), f"choose from {sorted(_WATCH)}")
+        self._plans: dict[str, ManagedExit] = {}
+        self._by_order: dict[str, ManagedExit] = {}
+        self._feeds: dict[str, list[Callable[[], None]]] = {}
+        self._queue: deque[tuple[str, object]] = deque()
+        self._busy = False
+        self._unsubscribe = broker.subscribe(self._on_event)
+
+    # ----- the API ------------------------------------------------------------------------
+
+    def enter(
+        self,
+        request: OrderRequest,
+        plan: ExitPlan,
+        instrument: Instrument,
+        *,
+        atr: Decimal | int | str | None = None,
+        mode: ExitMode | str | None = None,
+    ) -> ManagedExit:
+        """Send ``request`` (a simple order that opens a position) and manage its exits."""
+        if request.order_class is not OrderClass.SIMPLE:
+            raise ExitPlanError(
+                "order_class", request.order_class.value, "enter with a simple order"
+            )
+        side = 1 if request.side is OrderSide.BUY else -1
+        m = self._new(request.symbol, plan, instrument, side, atr, mode)
+        order = self.broker.submit(request)
+        self._own(m, order.id, "entry")
+        m.entries_open.add(order.id)
+        self._put("sync", order.id)
+        return m
+
+    def attach(
+        self,
+        plan: ExitPlan,
+        instrument: Instrument,
+        *,
+        entry: Order | None = None,
+        atr: Decimal | int | str | None = None,
+        mode: ExitMode | str | None = None,
+    ) -> ManagedExit:
+        """Manage ``entry``'s exits (an order already sent), or without it the position held in
+        ``instrument`` now, entered at its average price."""
+        symbol = instrument.symbol
+        if entry is not None:
+            side = 1 if entry.request.side is OrderSide.BUY else -1
+            m = self._new(symbol, plan, instrument, side, atr, mode)
+            self._own(m, entry.id, "entry")
+            m.entries_open.add(entry.id)
+            if entry.cum_qty:
+                self._entry_fill(m, entry.cum_qty, entry.avg_price or Decimal(0))
+            self._put("sync", entry.id)
+            return m
+        pos = self.broker.positions().get(symbol)
+        if pos is None or pos.qty == 0:
+            raise ExitPlanError("symbol", symbol, "no position to protect")
+        m = self._new(symbol, plan, instrument, 1 if pos.qty > 0 else -1, atr, mode)
+        self._entry_fill(m, abs(pos.qty), pos.avg_price)
+        self._put("sync", None)
+        return m
+
+    def add_entry(self, symbol: str, order: Order) -> None:
+        """Count ``order`` (an add to the position, e.g. a scale-in) as entering ``symbol``'s
+        plan: its fills grow the exits like the first entry's."""
+        m = self._plans.get(symbol)
+        if m is None or m.phase is Phase.DONE:
+            raise ExitPlanError("symbol", symbol, "no plan working")
+        if (1 if order.request.side is OrderSide.BUY else -1) != m.side:
+            raise ExitPlanError("order", order.id, "does not add to the position")
+        self._own(m, order.id, "entry")
+        m.entries_open.add(order.id)
+        self._put("sync", order.id)
+
+    def get(self, symbol: str) -> ManagedExit | None:
+        """The plan working on ``symbol``, if any."""
+        return self._plans.get(symbol)
+
+    def update_atr(self, symbol: str, atr: Decimal | int | str) -> None:
+        """A new ATR for ``symbol``: an ATR trail takes the new distance (its stop never
+        loosens). The initial stop and R stay as set at the entry."""
+        m = self._plans.get(symbol)
+        if m is None:
+            raise ExitPlanError("symbol", symbol, "no plan working")
+        m.atr = _dec("atr", atr)
+        ticks = m.plan.trail_ticks_for(m.instrument, m.atr)
+        if ticks is None or m.watch is None:
+            return
+        m.watch.set_trail_ticks(ticks)
+        trail = m.working("venue_trail")
+        if m.mode is ExitMode.VENUE and trail:
+            self._call(m, lambda: self.broker.replace(trail[0], trail=m.instrument.to_price(ticks)))
+        self._put("sync", None)
+
+    def detach(self, symbol: str) -> None:
+        """Stop managing ``symbol``: cancel the plan's working exits, leave the position."""
+        m = self._plans.get(symbol)
+        if m is not None:
+            self._finish(m, "detached")
+
+    def close(self) -> None:
+        """Detach every plan and stop listening to the broker."""
+        for symbol in list(self._plans):
+            self.detach(symbol)
+        self._unsubscribe()
+
+    # ----- set-up -------------------------------------------------------------------------
+
+    def _new(
+        self,
+        symbol: str,
+        plan: ExitPlan,
+        instrument: Instrument,
+        side: int,
+        atr: Decimal | int | str | None,
+        mode: ExitMode | str | None,
+    ) -> ManagedExit:
+        if not isinstance(plan, ExitPlan):
+            raise ExitPlanError("plan", plan, "expected an ExitPlan")
+        if not isinstance(instrument, Instrument) or instrument.symbol != symbol:
+            raise ExitPlanError("instrument", instrument, f"expected the Instrument of {symbol}")
+        if symbol in self._plans:
+            raise ExitPlanError("symbol", symbol, "a plan is already working on it")
+        a = None if atr is None else _dec("atr", atr)
+        if plan.needs_atr and a is None:
+            raise ExitPlanError("atr", None, "this plan has an ATR rule: give the current ATR")
+        want = self.mode if mode is None else _mode(mode)
+        why = venue_fits(plan)
+        if want is ExitMode.VENUE and why is not None:
+            raise ExitPlanError("mode", "venue", why)
+        resolved = ExitMode.LOCAL if want is ExitMode.LOCAL or why is not None else ExitMode.VENUE
+        m = ManagedExit(symbol, plan, instrument, side, resolved, a)
+        self._plans[symbol] = m
+        feeds = []
+        if "trades" in self.watch:
+            feeds.append(self.broker.subscribe_trades(symbol, lambda t: self._put("trade", t)))
+        if "quotes" in self.watch:
+            feeds.append(self.broker.subscribe_quotes(symbol, lambda q: self._put("quote", q)))
+        if "bars" in self.watch:
+            feeds.append(self.broker.subscribe_bars(symbol, lambda b: self._put("bar", b)))
+        self._feeds[symbol] = feeds
+        return m
+
+    def _own(self, m: ManagedExit, order_id: str, role: str) -> None:
+        m.roles[order_id] = role
+        self._by_order[order_id] = m
+
+    # ----- the queue ----------------------------------------------------------------------
+
+    def _on_event(self, e: OrderEvent) -> None:
+        self._put("event", e)
+
+    def _put(self, kind: str, item: object) -> None:
+        self._queue.append((kind, item))
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._queue:
+                k, x = self._queue.popleft()
+                if k == "event":
+                    assert isinstance(x, OrderEvent)
+                    self._event(x)
+                elif k == "sync":
+                    if isinstance(x, str):
+                        self._sync_order(x)
+                    for m in list(self._plans.values()):
+                        self._advance(m)
+                else:
+                    self._market(k, x)
+        finally:
+            self._busy = False
+
+    # ----- order events -------------------------------------------------------------------
+
+    def _sync_order(self, order_id: str) -> None:
+        """Catch up with an order's state (fills before we owned it arrive as events we saw
+        while not knowing it; the order itself is the truth)."""
+        m = self._by_order.get(order_id)
+        if m is None:
+            return
+        o = self.broker.get_order(order_id)
+        if m.roles.get(order_id) == "entry" and order_id in m.entries_open:
+            seen = m.instrument.to_qty(m.entered)
+            if o.cum_qty > seen:
+                self._entry_fill(m, o.cum_qty - seen, o.avg_price or Decimal(0))
+            if o.status.is_terminal:
+                m.entries_open.discard(order_id)
+
+    def _event(self, e: OrderEvent) -> None:
+        m = self._by_order.get(e.order_id)
+        if m is None:
+            m = self._plans.get(e.symbol)
+            if m is not None and e.fill is not None and not e.late:
+                self._by_hand(m)
+            return
+        role = m.roles.get(e.order_id, "")
+        if e.kind.value == "replaced":
+            new = self.broker.get_order(e.order_id).replaced_by
+            if new is not None:
+                self._own(m, new, role)
+        if e.fill is not None and role:
+            lots = m.instrument.to_lots(e.fill.qty)
+            if role == "entry":
+                if e.order_id in m.entries_open:
+                    self._entry_fill(m, e.fill.qty, e.fill.price)
+            else:
+                m.exited += lots
+                if role.startswith("tier:"):
+                    m.tiers[int(role[5:])].filled += lots
+                elif role == "venue_tp" and m.tiers:
+                    m.tiers[0].filled += lots
+                m.last_exit = role
+                m.note(f"{role} filled {e.fill.qty} at {e.fill.price}")
+        if e.status.is_terminal:
+            self._ended(m, e.order_id, role)
+        self._advance(m)
+
+    def _entry_fill(self, m: ManagedExit, qty: Decimal, price: Decimal) -> None:
+        before = m.levels
+        m.entry_fill(m.instrument.to_lots(qty), price)
+        m.note(f"entry filled {qty} at {price}")
+        if m.mode is ExitMode.VENUE and m.working("venue"):
+            self._resize_venue(m, before is not m.levels)
+
+    def _ended(self, m: ManagedExit, order_id: str, role: str) -> None:
+        del m.roles[order_id]
+        self._by_order.pop(order_id, None)
+        if role == "entry":
+            m.entries_open.discard(order_id)
+        elif role.startswith("tier:"):
+            tier = m.tiers[int(role[5:])]
+            tier.order_id = None
+            if m.phase is Phase.ACTIVE and tier.pending > 0:
+                tier.lots = tier.filled  # ended unfilled by the venue: its rest goes with the stop
+        elif role == "stop":
+            m.stop_order = None
+            if m.remaining > 0 and m.phase is Phase.STOPPING:
+                m.stop_retry = True  # ended with leaves (no liquidity): resend on the next price
+        elif (
+            role.startswith("venue")
+            and not m.resizing
+            and m.remaining > 0
+            and m.phase is Phase.ACTIVE
+            and not m.working("venue")
+        ):
+            # The venue ended our exits without filling them: protect locally from here.
+            m.mode = ExitMode.LOCAL
+            m.note(f"venue exit {order_id} ended unfilled: emulating locally")
+
+    def _by_hand(self, m: ManagedExit) -> None:
+        """A fill of an order that is not ours in a managed symbol: follow the position down."""
+        pos = self.broker.positions().get(m.symbol)
+        held = Decimal(0) if pos is None else pos.qty * m.side
+        lots = m.instrument.to_lots(held) if held > 0 else 0
+        if lots >= m.remaining:
+            return
+        m.note(f"position reduced by hand to {m.instrument.to_qty(lots)}")
+        m.shrink_to(lots)
+        if lots == 0 and not m.entries_open:
+            self._finish(m, "closed by hand")
+        elif m.mode is ExitMode.VENUE:
+            self._resize_venue(m, False)
+
+    # ----- market data --------------------------------------------------------------------
+
+    def _market(self, kind: str, x: object) -> None:
+        symbol = getattr(x, "symbol", "")
+        m = self._plans.get(symbol)
+        if m is None or m.watch is None or m.phase is Phase.DONE:
+            return
+        if m.stop_retry and self._shows_exit_side(m):
+            m.stop_retry = False
+            m.stop_owed = True
+        tick = m.instrument.tick_size
+        if isinstance(x, Quote):
+            side_price = x.bid_price if m.side == 1 else x.ask_price
+            if side_price is None:
+                return
+            prices = [side_price]
+        elif isinstance(x, Trade):
+            prices = [x.price]
+        else:
+            assert isinstance(x, Bar)  # the adverse extreme first
+            prices = [x.open, x.low, x.high] if m.side == 1 else [x.open, x.high, x.low]
+            prices.append(x.close)
+        for p in prices:
+            if m.phase is not Phase.ACTIVE:
+                break
+            self._price(m, int(p / tick))
+        if m.stop_owed:
+            self._advance(m)
+
+    def _shows_exit_side(self, m: ManagedExit) -> bool:
+        """Does the market show the side a market exit would take (bids for a sell)?"""
+        q = self.broker.latest_quote(m.symbol)
+        return q is not None and (q.bid_price if m.side == 1 else q.ask_price) is not None
+
+    def _price(self, m: ManagedExit, p: int) -> None:
+        assert m.watch is not None
+        before = m.watch.stop
+        hit, crossed = m.watch.on_price(p)
+        if m.mode is ExitMode.VENUE:
+            if m.watch.stop != before:
+                self._move_venue_stop(m)
+            return
+        if hit:
+            m.note(
+                f"stop {m.instrument.to_price(m.watch.stop)} crossed at {m.instrument.to_price(p)}"
+            )
+            m.phase = Phase.STOPPING
+            m.stop_owed = True
+            self._cancel_open(m, m.working("tier:"))
+            return
+        if crossed:  # the farthest first: a jump past several fires them all
+            self._sync_tiers(m, crossed)
+
+    # ----- sending ------------------------------------------------------------------------
+
+    def _held(self, m: ManagedExit) -> int:
+        """Lots the broker says are held on the plan's side (exits never sell more)."""
+        pos = self.broker.positions().get(m.symbol)
+        held = Decimal(0) if pos is None else pos.qty * m.side
+        return m.instrument.to_lots(held) if held > 0 else 0
+
+    def _sync_tiers(self, m: ManagedExit, order: Iterable[int]) -> None:
+        """Place the tiers that should work now, in ``order``: every tier with something to
+        take when targets rest at the venue, else the tiers whose level was crossed; a resting
+        tier whose size changed (more of the entry filled) is resized by replace."""
+        assert m.watch is not None
+        for i in order:
+            tier = m.tiers[i]
+            if tier.pending <= 0:
+                continue
+            if tier.order_id is None:
+                if self.resting_targets or i in m.watch.fired:
+                    self._send_tier(m, i)
+                continue
+            o = self.broker.get_order(tier.order_id)
+            if (
+                o.status.is_open
+                and o.pending_request is None
+                and o.leaves_qty != (m.instrument.to_qty(tier.pending))
+            ):
+                qty = o.cum_qty + m.instrument.to_qty(tier.pending)
+                oid = tier.order_id
+                m.note(f"target {i} resized to {qty}")
+                self._call(m, lambda oid=oid, qty=qty: self.broker.replace(oid, qty=qty))  # type: ignore[misc]
+
+    def _send_tier(self, m: ManagedExit, i: int) -> None:
+        tier = m.tiers[i]
+        committed = sum(t.pending for t in m.tiers if t.order_id is not None)
+        lots = min(tier.pending, m.remaining - committed, self._held(m) - committed)
+        if lots <= 0 or tier.order_id is not None:
+            return
+        tier.lots = tier.filled + lots
+        req = target_request(m, i, lots)
+        m.note(f"target {i}: limit {req.qty} at {req.limit_price}")
+        order = self._call(m, lambda: self.broker.submit(req))
+        if order is not None:
+            tier.order_id = order.id
+            self._own(m, order.id, f"tier:{i}")
+            self._put("sync", None)
+
+    def _advance(self, m: ManagedExit) -> None:
+        """Do what the state asks for now: send the owed stop, place venue exits, finish."""
+        if m.phase is Phase.DONE:
+            return
+        if m.phase is Phase.WAITING:
+            if not m.entries_open:
+                self._finish(m, "entry unfilled")
+            return
+        if m.remaining <= 0 and not m.entries_open:
+            stopped = m.phase is Phase.STOPPING or m.last_exit in ("venue_stop", "venue_trail")
+            self._finish(m, "stop" if stopped else "targets")
+            return
+        if m.phase is Phase.STOPPING:
+            if m.stop_owed and m.stop_order is None and not m.working("tier:"):
+                self._send_stop(m)
+            return
+        if m.mode is ExitMode.VENUE:
+            if not m.working("venue") and m.remaining > 0:
+                m.resizing = False
+                self._place_venue(m)
+        elif m.tiers:
+            self._sync_tiers(m, range(len(m.tiers) - 1, -1, -1))
+
+    def _send_stop(self, m: ManagedExit) -> None:
+        lots = min(m.remaining, self._held(m))
+        if lots <= 0:
+            m.stop_owed = False
+            return
+        req = stop_request(m, lots)
+        m.stop_owed = False
+        order = self._call(m, lambda: self.broker.submit(req))
+        if order is None:
+            m.stop_owed = True
+            return
+        m.stop_order = order.id
+        self._own(m, order.id, "stop")
+        m.note(f"stop: market {req.qty}")
+        self._put("sync", None)
+
+    # ----- venue exits --------------------------------------------------------------------
+
+    def _place_venue(self, m: ManagedExit) -> None:
+        lots = min(m.remaining, self._held(m))
+        if lots <= 0:
+            return
+        req = venue_request(m, lots)
+        order = self._call(m, lambda: self.broker.submit(req))
+        if order is None:
+            m.mode = ExitMode.LOCAL
+            m.note("venue refused the exits: emulating locally")
+            return
+        if order.group_id is None:
+            self._own(m, order.id, "venue_trail" if m.plan.trail is not None else "venue_stop")
+        else:
+            for o in self.broker.orders(symbol=m.symbol):
+                if o.group_id == order.group_id:
+                    self._own(m, o.id, "venue_tp" if o.id == order.id else "venue_stop")
+        m.note(f"venue {req.order_class.value} {req.type.value} {req.qty}")
+        self._put("sync", None)
+
+    def _resize_venue(self, m: ManagedExit, _levels_moved: bool) -> None:
+        """Cancel the venue exits; :meth:`_advance` places them again for what is held."""
+        ids = m.working("venue")
+        if not ids:
+            return
+        m.resizing = True
+        self._cancel_open(m, ids)
+
+    def _move_venue_stop(self, m: ManagedExit) -> None:
+        assert m.watch is not None
+        stop = m.instrument.to_price(m.watch.stop)
+        for oid in m.working("venue_stop"):
+            m.note(f"venue stop moved to {stop}")
+            self._call(m, lambda oid=oid: self.broker.replace(oid, stop_price=stop))  # type: ignore[misc]
+
+    # ----- ending -------------------------------------------------------------------------
+
+    def _finish(self, m: ManagedExit, reason: str) -> None:
+        if m.phase is Phase.DONE:
+            return
+        m.phase = Phase.DONE
+        m.reason = reason
+        m.note(f"done: {reason}")
+        self._cancel_open(
+            m, [o for o, r in m.roles.items() if r != "entry" or reason == "detached"]
+        )
+        if self._plans.get(m.symbol) is m:
+            del self._plans[m.symbol]
+        for unsubscribe in self._feeds.pop(m.symbol, []):
+            unsubscribe()
+
+    def _cancel_open(self, m: ManagedExit, ids: list[str]) -> None:
+        """Cancel each of ``ids`` still open (canceling one leg of an OCO cancels its group)."""
+        for oid in ids:
+            if self.broker.get_order(oid).status.is_open:
+                self._call(m, lambda oid=oid: self.broker.cancel(oid))  # type: ignore[misc]
+
+    def _call(self, m: ManagedExit, fn: Callable[[], object]) -> Order | None:
+        """Run one broker request; a refusal is logged on the plan, never raised into the
+        broker's callback."""
+        try:
+            out = fn()
+        except FillforgeError as e:
+            m.note(f"refused: {e}")
+            log.warning("exit plan %s: %s", m.symbol, e)
+            return None
+        return out if isinstance(out, Order) else None
+
+
+def _mode(mode: ExitMode | str) -> ExitMode:
+    try:
+        return ExitMode(mode)
+    except ValueError:
+        raise ExitPlanError("mode", mode, f"choose from {[x.value for x in ExitMode]}") from None

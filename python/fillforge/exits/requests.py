@@ -1,0 +1,97 @@
+"""The order requests an exit plan sends: venue exits (OCO, stop, trailing stop), a target's
+limit, the stop's market order. Pure builders over :class:`ManagedExit`; the manager sends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fillforge.exits.plan import ExitPlan
+from fillforge.exits.position import ManagedExit
+from fillforge.orders.enums import OrderClass, OrderSide, OrderTimeInForce, OrderType
+from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
+
+__all__ = ["exit_side", "stop_request", "target_request", "venue_fits", "venue_request"]
+
+_GTC = OrderTimeInForce.GTC
+
+
+def venue_fits(plan: ExitPlan) -> str | None:
+    """Why ``plan`` needs local emulation (None: one venue order expresses it)."""
+    if len(plan.targets) > 1:
+        return "partial targets need several exits of one position"
+    if plan.trail is not None and (plan.targets or plan.break_even or plan.trail.after_r):
+        return "a venue trailing stop cannot sit in an OCO, move to break-even or wait to arm"
+    return None
+
+
+def exit_side(m: ManagedExit) -> OrderSide:
+    return OrderSide.SELL if m.side == 1 else OrderSide.BUY
+
+
+def venue_request(m: ManagedExit, lots: int) -> OrderRequest:
+    """One venue order for ``lots``: an OCO (the target and the stop), else the venue's trailing
+    stop, else a stop order. Exits are good till canceled."""
+    assert m.watch is not None
+    assert m.levels is not None
+    inst, side, qty = m.instrument, exit_side(m), m.instrument.to_qty(lots)
+    stop = inst.to_price(m.watch.stop)
+    if m.tiers:
+        tp = inst.to_price(m.tiers[0].price)
+        return OrderRequest(
+            symbol=m.symbol,
+            side=side,
+            type=OrderType.LIMIT,
+            time_in_force=_GTC,
+            qty=qty,
+            limit_price=tp,
+            order_class=OrderClass.OCO,
+            take_profit=TakeProfit(limit_price=tp),
+            stop_loss=StopLoss(stop_price=stop),
+        )
+    if m.plan.trail is not None:
+        lv = m.levels
+        if lv.trail_ticks is not None:
+            return OrderRequest(
+                symbol=m.symbol,
+                side=side,
+                type=OrderType.TRAILING_STOP,
+                time_in_force=_GTC,
+                qty=qty,
+                trail_price=inst.to_price(lv.trail_ticks),
+            )
+        return OrderRequest(
+            symbol=m.symbol,
+            side=side,
+            type=OrderType.TRAILING_STOP,
+            time_in_force=_GTC,
+            qty=qty,
+            trail_percent=Decimal(lv.trail_bps or 0) / 100,
+        )
+    return OrderRequest(
+        symbol=m.symbol,
+        side=side,
+        type=OrderType.STOP,
+        time_in_force=_GTC,
+        qty=qty,
+        stop_price=stop,
+    )
+
+
+def target_request(m: ManagedExit, i: int, lots: int) -> OrderRequest:
+    """Tier ``i``'s limit order for ``lots`` at its level."""
+    inst = m.instrument
+    return OrderRequest(
+        symbol=m.symbol,
+        side=exit_side(m),
+        type=OrderType.LIMIT,
+        time_in_force=_GTC,
+        qty=inst.to_qty(lots),
+        limit_price=inst.to_price(m.tiers[i].price),
+    )
+
+
+def stop_request(m: ManagedExit, lots: int) -> OrderRequest:
+    """The stop's exit: a market order for ``lots``."""
+    return OrderRequest(
+        symbol=m.symbol, side=exit_side(m), type=OrderType.MARKET, qty=m.instrument.to_qty(lots)
+    )

@@ -1,0 +1,115 @@
+"""The local triggers of one position's exits: fixed stop, break-even, trailing stop, targets.
+
+:class:`LevelWatch` is pure bookkeeping over integer ticks: feed it the prices the position would
+exit at (:meth:`LevelWatch.on_price`) and it says whether the stop was crossed and which targets
+were. The trailing part runs on the compiled :class:`fillforge.TrailingStops` engine, one engine
+per watch, so a new entry always starts a new water mark (the reset on re-entry).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fillforge._core import TrailingStops
+from fillforge.exits.plan import ExitLevels
+from fillforge.trailing import StopState
+
+__all__ = ["LevelWatch"]
+
+_INSTRUMENT = np.zeros(1, np.uint32)
+_TRAIL_ID = 1
+
+
+class LevelWatch:
+    """Watches one position's levels. ``stop`` is the most protective stop so far (ticks): the
+    fixed stop, raised by the break-even move and by the trailing stop, never loosened.
+
+    ``arm_at`` (ticks) is the trailing stop's first water mark: the entry's price, so the trail
+    measures from the best price since *this* entry.
+    """
+
+    def __init__(self, levels: ExitLevels, arm_at: int) -> None:
+        self.levels = levels
+        self.side = levels.side
+        self.stop = levels.stop
+        self.break_even_done = levels.break_even is None
+        self._engine: TrailingStops | None = None
+        self.fired: set[int] = set()  # target indices already triggered
+        if levels.trail_ticks is not None or levels.trail_bps is not None:
+            self._engine = TrailingStops(1)
+            self._engine.add(
+                _TRAIL_ID,
+                0,
+                -self.side,
+                trail_ticks=levels.trail_ticks,
+                trail_bps=levels.trail_bps,
+                activation=levels.trail_activation,
+                price=arm_at,
+            )
+            self._ratchet()
+
+    # ----- queries ------------------------------------------------------------------------
+
+    @property
+    def trail(self) -> StopState | None:
+        """The trailing stop's state (water mark, stop), None without one or once triggered."""
+        return None if self._engine is None else StopState.of(self._engine, _TRAIL_ID)
+
+    def crossed(self, price: int, level: int) -> bool:
+        """Has ``price`` reached ``level`` in the position's favour (a target, a trigger)?"""
+        return price >= level if self.side == 1 else price <= level
+
+    def stop_hit(self, price: int) -> bool:
+        return price <= self.stop if self.side == 1 else price >= self.stop
+
+    # ----- updates ------------------------------------------------------------------------
+
+    def on_price(self, price: int) -> tuple[bool, list[int]]:
+        """One price (ticks) the exits would trade at: (stop crossed, targets newly crossed,
+        the farthest first). The stop is tested against the stop as it stood before ``price``;
+        a price that moves the stop cannot also trigger it."""
+        if self.stop_hit(price):
+            return True, []
+        hit = False
+        if not self.break_even_done:
+            trigger, lock = self.levels.break_even  # type: ignore[misc]
+            if self.crossed(price, trigger):
+                self.break_even_done = True
+                self._tighten(lock)
+        if self._engine is not None and _TRAIL_ID in self._engine:
+            ids, _ = self._engine.update_last(_INSTRUMENT, np.array([price], np.int64))
+            if len(ids):
+                hit = True
+            else:
+                self._ratchet()
+        # Every target the price has reached, from the farthest down: a jump past several
+        # fires them all.
+        crossed = [
+            i
+            for i in range(len(self.levels.targets) - 1, -1, -1)
+            if i not in self.fired and self.crossed(price, self.levels.targets[i][0])
+        ]
+        self.fired.update(crossed)
+        return hit, crossed
+
+    def rebase(self, levels: ExitLevels) -> None:
+        """New levels for the same entry (more of it filled) before anything has fired."""
+        self.levels = levels
+        self.stop = levels.stop
+        self.break_even_done = levels.break_even is None
+        self._ratchet()
+
+    def set_trail_ticks(self, ticks: int) -> None:
+        """A new trail distance (an ATR update). The water mark is kept; the stop reached so far
+        is kept too (``stop`` never loosens), so a wider ATR only widens what is still to come."""
+        if self._engine is not None and _TRAIL_ID in self._engine:
+            self._engine.amend(_TRAIL_ID, trail_ticks=ticks)
+            self._ratchet()
+
+    def _ratchet(self) -> None:
+        state = self.trail
+        if state is not None and state.stop is not None:
+            self._tighten(state.stop)
+
+    def _tighten(self, level: int) -> None:
+        self.stop = max(self.stop, level) if self.side == 1 else min(self.stop, level)
