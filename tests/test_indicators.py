@@ -374,3 +374,13 @@ def test_a_refused_update_changes_nothing() -> None:
     with pytest.raises(IndicatorError):
         ret.update(-1)
     assert ret.update(110) == pytest.approx(0.1)
+
+
+def test_the_docs_examples_run() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "indicators.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block.split("```")[0], "docs/indicators.md", "exec"), {})

@@ -132,6 +132,9 @@ def test_signal_scaled() -> None:
     assert SignalScaled(base).size(ctx("100", signal=1)) == 100
     assert SignalScaled(base).size(ctx("100", signal=0.0)) == 0
     assert SignalScaled(base).size(ctx("100", signal=D("0.333"))) == 33
+    # a float is the decimal it prints as: 0.6 x 400 is 240, not the binary 239.99999...
+    assert SignalScaled(FixedQuantity(D(400))).size(ctx("10", signal=0.6)) == 240
+    assert SignalScaled(FixedQuantity(D(1000))).size(ctx("10", signal=0.1 + 0.2)) == 300
 
 
 def test_correlation_adjusted_by_hand() -> None:
@@ -432,3 +435,13 @@ def test_linear_sizers_are_monotone_in_equity(
     small = sizer.size(dataclasses.replace(c, equity=lo))
     large = sizer.size(dataclasses.replace(c, equity=hi))
     assert small <= large
+
+
+def test_the_docs_examples_run() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sizing.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    assert len(blocks) == 3
+    for block in blocks:
+        exec(compile(block.split("```")[0], "docs/sizing.md", "exec"), {"__name__": "docs"})

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Self
 
 from fillforge.errors import SizingError
-from fillforge.sizing.context import NO_LIMITS, ZERO, Limits, SizingContext, in_range
+from fillforge.sizing.context import NO_LIMITS, ZERO, Limits, SizingContext, in_range, number
 
 __all__ = ["Sizer"]
 
@@ -56,7 +56,7 @@ def stop_distance(
     if atr_multiple is not None:
         if ctx.atr is None:
             raise SizingError("atr", None, "an ATR-multiple stop needs ctx.atr")
-        distance = atr_multiple * Fraction(ctx.atr)
+        distance = atr_multiple * number("atr", ctx.atr)
         if distance <= ZERO:
             raise SizingError("atr", ctx.atr, "a zero ATR gives no stop distance")
         return distance

@@ -36,11 +36,16 @@ def money(field_name: str, value: object) -> Fraction:
 
 
 def number(field_name: str, value: object) -> Fraction:
-    """A statistic (float, int or Decimal), exactly as given; NaN and infinities refused."""
+    """A statistic (float, int or Decimal) as an exact fraction; NaN and infinities refused.
+
+    A float is read as the shortest decimal that prints as it (``repr``): 0.6 is 3/5, what was
+    written, not the binary 0.59999999999999997779..., which would floor 400 x 0.6 to 239."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
         raise SizingError(field_name, value, "must be a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SizingError(field_name, value, "must be a finite number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SizingError(field_name, value, "must be a finite number")
+        return Fraction(repr(value))
     if isinstance(value, Decimal) and not value.is_finite():
         raise SizingError(field_name, value, "must be a finite number")
     return Fraction(value)

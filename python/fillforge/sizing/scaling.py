@@ -44,7 +44,7 @@ class SignalScaled(Sizer):
     def unrounded(self, ctx: SizingContext) -> Fraction:
         if ctx.signal is None:
             raise SizingError("signal", None, "SignalScaled needs ctx.signal")
-        return Fraction(self.base.size(ctx)) * abs(Fraction(ctx.signal))
+        return Fraction(self.base.size(ctx)) * abs(number("signal", ctx.signal))
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class CorrelationAdjusted(Sizer):
         base_qty = self.base.size(ctx)
         if base_qty == 0 or ctx.exact_equity <= ZERO:
             return ZERO
-        return Fraction(base_qty) * Fraction(self.scale(ctx, base_qty))
+        return Fraction(base_qty) * number("scale", self.scale(ctx, base_qty))
 
 
 def covariance_row(
