@@ -1,0 +1,279 @@
+"""fillforge.agent: the execution agent in simulation (submit, status, cancel, positions,
+performance), execute_signals (sized, risk-checked, denied with reasons), and no silent
+fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+
+from fillforge.agent import ExecutionAgent, SignalReport
+from fillforge.config import Mode, parse_config
+from fillforge.config.model import Config
+from fillforge.errors import BrokerUnavailableError, ConfigError, RiskDeniedError
+from fillforge.time import NS_PER_SECOND
+
+T = TypeVar("T")
+D = Decimal
+HOUR = 3600 * NS_PER_SECOND
+
+
+def _config(**blocks: Any) -> Config:
+    data: dict[str, Any] = {
+        "execution": {"mode": "simulation", "default_order_type": "market"},
+        "position_sizing": {"max_position_size": 0.1},
+        "backtest": {"symbols": ["SPY", "AAPL"]},
+    }
+    for k, v in blocks.items():
+        data[k] = {**data.get(k, {}), **v}
+    return parse_config(data, env={}).config
+
+
+def _run(cfg: Config, body: Callable[[ExecutionAgent], Awaitable[T]]) -> T:
+    async def main() -> T:
+        agent = ExecutionAgent(cfg)
+        await agent.start()
+        try:
+            await agent.advance(agent.broker.now_ns() + HOUR)  # into the first session
+            return await body(agent)
+        finally:
+            await agent.stop()
+
+    return asyncio.run(main())
+
+
+PRICES = {"SPY": D("201.00"), "AAPL": D("105.00")}
+
+
+def test_simulation_submits_reports_status_and_fills() -> None:
+    async def body(agent: ExecutionAgent) -> None:
+        oid = await agent.submit_order("SPY", "buy", D(10))
+        first = await agent.get_order_status(oid)
+        assert first.kind == "parent"
+        assert first.symbol == "SPY"
+        assert first.qty == 10
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        done = await agent.get_order_status(oid)
+        assert done.state == "completed"
+        assert done.filled_qty == 10
+        assert done.avg_price is not None
+        assert await agent.positions() == {"SPY": D(10)}
+        perf = await agent.performance()
+        assert perf.mode is Mode.SIMULATION
+        assert perf.submitted == 1
+        assert perf.filled == 1
+        assert perf.fallbacks == 0
+
+    _run(_config(), body)
+
+
+def test_simulation_cancels_a_resting_limit_parent() -> None:
+    cfg = _config(
+        execution={
+            "default_order_type": "limit",
+            "limit_orders": {"base_offset_bps": 500},  # 5% under the mid: rests
+        }
+    )
+
+    async def body(agent: ExecutionAgent) -> None:
+        oid = await agent.submit_order("SPY", "buy", D(10))
+        await agent.advance(agent.broker.now_ns() + 60 * NS_PER_SECOND)
+        working = await agent.get_order_status(oid)
+        assert working.state == "working"
+        assert working.filled_qty == 0
+        await agent.cancel(oid)
+        gone = await agent.get_order_status(oid)
+        assert gone.state == "cancelled"
+        assert gone.done
+        assert gone.reason == "cancelled by the agent"
+        assert await agent.positions() == {}
+
+    _run(cfg, body)
+
+
+def test_submit_order_refused_by_risk_raises_with_its_code() -> None:
+    cfg = _config(execution={"max_order_size": 1000})
+
+    async def body(agent: ExecutionAgent) -> None:
+        with pytest.raises(RiskDeniedError) as e:
+            await agent.submit_order("SPY", "buy", D(10))  # ~2,000 of notional
+        assert e.value.code == "max_order_notional"
+        assert await agent.positions() == {}
+
+    _run(cfg, body)
+
+
+def _signals(cfg: Config, signals: dict[str, Any], prices: dict[str, D] = PRICES) -> SignalReport:
+    async def body(agent: ExecutionAgent) -> SignalReport:
+        report = await agent.execute_signals(signals, prices)
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        return report
+
+    return _run(cfg, body)
+
+
+def test_execute_signals_sizes_by_strength_and_sends() -> None:
+    report = _signals(_config(), {"SPY": 0.8, "AAPL": -0.6})
+    by = {s.symbol: s for s in report.submitted}
+    # 0.8 x 10% x 100,000 / 201 = 39.8 -> 39 shares; -0.6 x 10,000 / 105 = -57.1 -> 57 sold
+    assert by["SPY"].side == "buy"
+    assert by["SPY"].qty == 39
+    assert by["AAPL"].side == "sell"
+    assert by["AAPL"].qty == 57
+    assert report.denied == ()
+
+
+def test_execute_signals_denies_with_reasons() -> None:
+    cfg = _config(
+        execution={"signal_threshold": 0.2, "max_order_size": 5000},
+        position_sizing={"min_trade_size": 100},
+        backtest={"symbols": ["SPY", "AAPL", "GOOG"]},
+    )
+    report = _signals(
+        cfg,
+        {"SPY": 0.9, "AAPL": 0.1, "MSFT": 0.5, "GOOG": 2.0},
+        {"SPY": D("201.00"), "AAPL": D("105.00"), "MSFT": D("50")},
+    )
+    codes = {d.symbol: d.code for d in report.denied}
+    assert codes == {
+        "SPY": "max_order_notional",  # 9,000 of SPY over the 5,000 limit
+        "AAPL": "below_threshold",
+        "MSFT": "unknown_symbol",
+        "GOOG": "bad_signal",
+    }
+    assert report.submitted == ()
+    spy = next(d for d in report.denied if d.symbol == "SPY")
+    assert "5000" in spy.why
+
+
+def test_execute_signals_cuts_to_max_trade_size_and_skips_tiny_trades() -> None:
+    cfg = _config(position_sizing={"max_trade_size": 2000, "min_trade_size": 500})
+    report = _signals(cfg, {"SPY": 1.0, "AAPL": 0.04})
+    spy = next(s for s in report.submitted if s.symbol == "SPY")
+    assert spy.cut_from == 49  # 10,000 / 201
+    assert spy.qty == 9  # 2,000 / 201
+    assert {d.symbol: d.code for d in report.denied} == {"AAPL": "below_min_trade"}
+
+
+def test_execute_signals_disabled_and_unsized() -> None:
+    off = _signals(_config(execution={"enabled": False}), {"SPY": 0.5})
+    assert [d.code for d in off.denied] == ["disabled"]
+    cfg = parse_config({"backtest": {"symbols": ["SPY"]}}, env={}).config
+    unsized = _signals(cfg, {"SPY": 0.5})
+    assert [d.code for d in unsized.denied] == ["no_sizing"]
+
+
+def test_execute_signals_a_second_time_is_no_change() -> None:
+    async def body(agent: ExecutionAgent) -> tuple[SignalReport, SignalReport]:
+        first = await agent.execute_signals({"SPY": 0.5}, PRICES)
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        again = await agent.execute_signals({"SPY": 0.5}, PRICES)
+        return first, again
+
+    first, again = _run(_config(), body)
+    assert len(first.submitted) == 1
+    assert [d.code for d in again.denied] == ["no_change"]
+
+
+def test_bracket_entries_carry_stop_and_target() -> None:
+    cfg = _config(
+        execution={
+            "use_bracket_orders": True,
+            "bracket_orders": {
+                "stop_loss": {"method": "percentage", "percentage": 2},
+                "take_profit": {"risk_reward_ratio": 2},
+            },
+        }
+    )
+    report = _signals(cfg, {"SPY": 1.0})
+    (spy,) = report.submitted
+    assert spy.kind == "bracket"
+    assert spy.stop_price == D("196.98")  # 201 - 2%
+    assert spy.target_price == D("209.04")  # 201 + 2 x 4.02
+
+
+def test_max_position_risk_caps_the_size_by_the_stop() -> None:
+    cfg = _config(
+        execution={
+            "use_bracket_orders": True,
+            "bracket_orders": {"stop_loss": {"method": "percentage", "percentage": 10}},
+        },
+        position_sizing={"max_position_size": 1.0},
+        risk_management={"max_position_risk": 0.005},
+    )
+    report = _signals(cfg, {"SPY": 1.0})
+    # 0.5% of 100,000 = 500 at risk; 10% of 201 = 20.1 a share -> 24 shares, not 497
+    assert report.submitted[0].qty == 24
+
+
+# ----- no silent fallback ---------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _live(fallback: str) -> Config:
+    data = {
+        "execution": {"mode": "live", "fallback": fallback},
+        "broker": {
+            "type": "alpaca",
+            "api_key": "${K}",
+            "secret_key": "${S}",
+            "base_url": f"http://127.0.0.1:{_closed_port()}",
+        },
+        "backtest": {"symbols": ["SPY"]},
+    }
+    return parse_config(data, env={"K": "key", "S": "secret"}).config
+
+
+def test_an_unreachable_live_broker_raises_and_never_simulates() -> None:
+    agent = ExecutionAgent(_live("none"))
+    with pytest.raises(BrokerUnavailableError) as e:
+        asyncio.run(agent.start())
+    assert e.value.field == "broker.base_url"
+    assert "no fallback" in e.value.why
+    assert agent.mode is Mode.LIVE
+    assert agent.fallbacks == 0
+    with pytest.raises(Exception, match="start"):
+        _ = agent.broker
+
+
+def test_the_opt_in_fallback_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "fillforge.agent")
+
+    async def main() -> Any:
+        agent = ExecutionAgent(_live("simulation"))
+        await agent.start()
+        try:
+            return await agent.performance()
+        finally:
+            await agent.stop()
+
+    perf = asyncio.run(main())
+    assert perf.mode is Mode.SIMULATION
+    assert perf.configured_mode is Mode.LIVE
+    assert perf.fallbacks == 1
+    assert perf.fallback_reason is not None
+    assert "falling back to simulation" in caplog.text
+    assert "secret" not in caplog.text.replace("secret_key", "")
+
+
+def test_live_without_credentials_is_a_config_error() -> None:
+    cfg = parse_config(
+        {"execution": {"mode": "live"}, "broker": {"type": "alpaca", "api_key": "your_api_key"}},
+        env={},
+    ).config
+    agent = ExecutionAgent(cfg, env={})
+    with pytest.raises(ConfigError) as e:
+        asyncio.run(agent.start())
+    assert e.value.field == "broker.api_key"
+    assert "APCA_API_KEY_ID" in e.value.why
