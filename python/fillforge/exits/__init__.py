@@ -17,6 +17,7 @@ from fillforge.exits.plan import (
 )
 from fillforge.exits.position import ExitMode, ManagedExit, Phase, Tier
 from fillforge.exits.requests import venue_fits
+from fillforge.exits.scaling import ScaleIn, ScaleOut, ScaleOutTier, Scaler
 from fillforge.exits.watch import LevelWatch
 
 __all__ = [
@@ -29,6 +30,10 @@ __all__ = [
     "LevelWatch",
     "ManagedExit",
     "Phase",
+    "ScaleIn",
+    "ScaleOut",
+    "ScaleOutTier",
+    "Scaler",
     "Target",
     "Tier",
     "Trail",
