@@ -37,13 +37,14 @@ def bar_ends(bars: Bars, calendar: TradingCalendar | None) -> npt.NDArray[np.int
     if calendar is None or bars.period_ns < NS_PER_DAY:
         out: npt.NDArray[np.int64] = bars.time_ns + np.int64(bars.period_ns)
         return out
-    ends = np.empty(len(bars), np.int64)
-    for i, t in enumerate(bars.time_ns.tolist()):
-        day = date.fromordinal(_EPOCH + t // NS_PER_DAY)
-        s = calendar.session(day)
-        if s is None:
+    days = [date.fromordinal(_EPOCH + t // NS_PER_DAY) for t in bars.time_ns.tolist()]
+    closes = {s.day: s.close_ns for s in calendar.sessions(days[0], days[-1])}
+    ends = np.empty(len(days), np.int64)
+    for i, day in enumerate(days):
+        close = closes.get(day)
+        if close is None:
             raise StrategyError("bars", day.isoformat(), f"no {calendar.name} session that day")
-        ends[i] = s.close_ns
+        ends[i] = close
     return ends
 
 

@@ -38,7 +38,9 @@ class Context:
         "_arm",
         "_bars",
         "_disarm",
+        "_equity",
         "_histories",
+        "_qty",
         "_quotes",
         "_stop",
         "_timers",
@@ -55,6 +57,8 @@ class Context:
         arm: Callable[[str, int | None, int | None], None],
         disarm: Callable[[str], None],
         stop: Callable[[], None],
+        qty: Callable[[str], Decimal] | None = None,
+        equity: Callable[[], Decimal] | None = None,
     ) -> None:
         self.broker = broker
         self.symbols = tuple(symbols)
@@ -64,6 +68,8 @@ class Context:
         self._bars: dict[str, Bar] = {}
         self._timers: set[str] = set()
         self._arm, self._disarm, self._stop = arm, disarm, stop
+        self._qty = qty  # the broker's cheap position read, where it has one
+        self._equity = equity
 
     # ----- time and timers ------------------------------------------------------------------
 
@@ -140,11 +146,19 @@ class Context:
 
     def position(self, symbol: str) -> Decimal:
         """The signed quantity held in ``symbol`` (0 when flat)."""
+        if self._qty is not None:
+            return self._qty(symbol)
         p = self.broker.positions().get(symbol)
         return _ZERO if p is None else p.qty
 
     def account(self) -> AccountSnapshot:
         return self.broker.account()
+
+    def equity(self) -> Decimal:
+        """The account's equity now (cash plus positions at their marks)."""
+        if self._equity is not None:
+            return self._equity()
+        return self.broker.account().equity
 
     # ----- market data ----------------------------------------------------------------------
 

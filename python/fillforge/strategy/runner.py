@@ -99,7 +99,15 @@ class Runner:
         self.strategy, self.broker = strategy, broker
         self._step = step_messages
         self._schedule = BarSchedule(tables) if tables else None
-        self.ctx = Context(broker, syms, arm=self._arm, disarm=self._disarm, stop=self.stop)
+        self.ctx = Context(
+            broker,
+            syms,
+            arm=self._arm,
+            disarm=self._disarm,
+            stop=self.stop,
+            qty=broker.ledger.ledger.qty if isinstance(broker, SimulatedBroker) else None,
+            equity=self._equity,
+        )
         self._fills: list[FillRecord] = []
         self._curve = EquityCurve()
         self._state: Literal["new", "running", "done"] = "new"
@@ -423,12 +431,14 @@ class Runner:
     # ----- equity ---------------------------------------------------------------------------
 
     def _sample(self) -> None:
+        self._curve.add(self.broker.now_ns(), self._equity())
+
+    def _equity(self) -> Decimal:
         b = self.broker
         if isinstance(b, SimulatedBroker):
-            equity: Decimal = b.ledger.equity
-        else:
-            equity = b.account().equity
-        self._curve.add(b.now_ns(), equity)
+            equity: Decimal = b.ledger.equity  # the ledger's, without a whole snapshot
+            return equity
+        return b.account().equity
 
 
 def _check_every(every: EquityEvery, tables: bool) -> Literal["bar", "close", "none"] | int:

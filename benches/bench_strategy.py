@@ -1,0 +1,246 @@
+"""The strategy runner's cost: a strategy that sees every quote, and a multi-symbol daily-bar
+backtest, each against baselines timed in the same process.
+
+Run: ``python benches/bench_strategy.py [--quotes 100000] [--symbols 10] [--years 10]
+[--repeats 3] [--json]``.
+
+Quotes (``--quotes`` top-of-book rows of one symbol, a seeded random walk of the mid by one
+tick, sizes fixed; ~2/3 of the rows change the top):
+
+(a) the engine stepped from Python and read after every row (``SimEngine.run(2)``, then
+    ``best_bid``/``best_ask``): a floor for any per-quote Python loop;
+(b) ``SimulatedBroker.subscribe_quotes`` with an empty callback: the broker's own quote path
+    the runner sits on;
+(c) ``Runner`` with a strategy whose ``on_quote`` is empty.
+
+Rates are quote rows per second. The issue's target (>= 1 M quotes/s on its machine) is about
+0.31 M/s on this one (3.2x slower).
+
+Daily bars (``--symbols`` synthetic symbols x ``--years`` years of XNYS sessions, seeded random
+walks, one-cent ticks):
+
+(d) the simulated broker alone, replaying every symbol's bars (no strategy);
+(e) ``Backtest.run`` with an empty ``on_bar`` (the runner's delivery: a timer per session close,
+    a ``Bar`` and a history row per symbol, the equity sample);
+(f) ``Backtest.run`` with a 10/30 SMA crossover trading every symbol (market orders at the next
+    open, a quarter of the equity per position).
+
+Best of ``--repeats`` runs each, garbage collector off while timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+
+from fillforge.broker import Bar, Quote
+from fillforge.marketdata import NS_PER_DAY, Bars, Quotes
+from fillforge.orders.models import Instrument
+from fillforge.sim import SimulatedBroker, TradingCalendar, Venue, bars_feed, quotes_trades_feed
+from fillforge.strategy import Backtest, Runner, Strategy
+
+D = Decimal
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    return best
+
+
+# ----- quotes -----------------------------------------------------------------------------------
+
+
+def _quotes(n: int) -> Quotes:
+    rng = np.random.default_rng(17)
+    t = 1_700_000_000 * 10**9 + np.arange(n, dtype=np.int64) * 1_000_000
+    mid = 10_000 + np.cumsum(rng.integers(-1, 2, n))
+    size = np.full(n, 100, np.int64)
+    return Quotes("bench", t, (mid - 1).astype(np.int64), size, (mid + 1).astype(np.int64), size)
+
+
+def _quote_broker(q: Quotes) -> SimulatedBroker:
+    venue = Venue(calendar=None)
+    venue.add(Instrument(symbol="X"), quotes_trades_feed(q, None))
+    return SimulatedBroker(venue)
+
+
+class EmptyOnQuote(Strategy):
+    def on_quote(self, quote: Quote) -> None:
+        pass
+
+
+def bench_quotes(n: int, repeats: int) -> dict[str, float]:
+    q = _quotes(n)
+    seen = [0]
+
+    def engine_step_read() -> None:
+        e = _quote_broker(q).venue.market("X").engine
+        while e.run(2, 1 << 62, True):
+            e.best_bid()
+            e.best_ask()
+
+    def broker_subscription() -> None:
+        b = _quote_broker(q)
+
+        def cb(_: Quote) -> None:
+            pass
+
+        b.subscribe_quotes("X", cb)
+        b.run()
+
+    def runner() -> None:
+        b = _quote_broker(q)
+        Runner(EmptyOnQuote(), b, symbols=["X"], equity_every="none").run()
+
+    class Count(Strategy):
+        def on_quote(self, quote: Quote) -> None:
+            seen[0] += 1
+
+    Runner(Count(), _quote_broker(q), symbols=["X"]).run()
+    out = {
+        "quote_rows": float(n),
+        "quote_callbacks": float(seen[0]),
+        "engine_step_read_s": best_time(engine_step_read, repeats),
+        "broker_subscription_s": best_time(broker_subscription, repeats),
+        "runner_s": best_time(runner, repeats),
+    }
+    for k in ("engine_step_read", "broker_subscription", "runner"):
+        out[f"{k}_quotes_per_s"] = n / out[f"{k}_s"]
+    out["runner_vs_broker_subscription"] = out["broker_subscription_s"] / out["runner_s"]
+    out["runner_vs_engine_step_read"] = out["engine_step_read_s"] / out["runner_s"]
+    return out
+
+
+# ----- daily bars -------------------------------------------------------------------------------
+
+
+def _daily(symbols: int, years: int) -> dict[str, Bars]:
+    cal = TradingCalendar("XNYS")
+    sessions = cal.sessions(date(2008, 1, 2), date(2008 + years - 1, 12, 31))
+    days = np.array([(s.day - date(1970, 1, 1)).days * NS_PER_DAY for s in sessions], np.int64)
+    n = len(days)
+    rng = np.random.default_rng(5)
+    out = {}
+    for k in range(symbols):
+        close = np.maximum(1_000, 10_000 * np.exp(np.cumsum(rng.normal(0, 0.015, n)))).round()
+        close = close.astype(np.int64)
+        prev = np.concatenate([[close[0]], close[:-1]])
+        opn = np.maximum(100, prev + rng.integers(-50, 51, n))
+        hi = np.maximum(opn, close) + rng.integers(0, 80, n)
+        lo = np.maximum(50, np.minimum(opn, close) - rng.integers(0, 80, n))
+        vol = rng.integers(100_000, 1_000_000, n).astype(np.float64)
+        out[f"S{k:02d}"] = Bars(f"synthetic-{k}", NS_PER_DAY, days, opn, hi, lo, close, vol)
+    return out
+
+
+class EmptyOnBar(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        pass
+
+
+class SmaCross(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        c = self.ctx.history(bar.symbol).close
+        if len(c) < 31:
+            return
+        was = c[-11:-1].mean() > c[-31:-1].mean()
+        now = c[-10:].mean() > c[-30:].mean()
+        held = self.ctx.position(bar.symbol)
+        if now and not was and held == 0:
+            acct = self.ctx.account()
+            budget = min(acct.equity / 4, acct.buying_power) * D("0.95")
+            qty = int(budget / bar.close)
+            if qty:
+                self.ctx.buy(bar.symbol, qty)
+        elif was and not now and held > 0:
+            self.ctx.sell(bar.symbol, held)
+
+
+def bench_daily(symbols: int, years: int, repeats: int) -> dict[str, float]:
+    data = _daily(symbols, years)
+    cal = TradingCalendar("XNYS")
+    trades = [0]
+
+    def backtest() -> Backtest:
+        bt = Backtest(cash=D(1_000_000), calendar=cal)
+        for s, bars in data.items():
+            bt.add_bars(s, bars)
+        return bt
+
+    def broker_alone() -> None:
+        venue = Venue(calendar=cal)
+        for s, bars in data.items():
+            venue.add(Instrument(symbol=s), bars_feed(bars, session=cal))
+        SimulatedBroker(venue, cash=D(1_000_000)).run()
+
+    def empty() -> None:
+        backtest().run(EmptyOnBar())
+
+    def sma() -> None:
+        trades[0] = len(backtest().run(SmaCross()).fills)
+
+    out = {
+        "symbols": float(symbols),
+        "sessions": float(len(next(iter(data.values())))),
+        "broker_alone_s": best_time(broker_alone, repeats),
+        "runner_empty_on_bar_s": best_time(empty, repeats),
+        "runner_sma_s": best_time(sma, repeats),
+    }
+    out["fills"] = float(trades[0])
+    out["runner_share_s"] = out["runner_empty_on_bar_s"] - out["broker_alone_s"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--quotes", type=int, default=100_000)
+    ap.add_argument("--symbols", type=int, default=10)
+    ap.add_argument("--years", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    quotes = bench_quotes(a.quotes, a.repeats)
+    daily = bench_daily(a.symbols, a.years, a.repeats)
+    if a.json:
+        print(json.dumps({"quotes": quotes, "daily": daily}, indent=2))
+        return
+    print(f"quotes: {a.quotes:,} rows, {int(quotes['quote_callbacks']):,} top changes delivered")
+    for k, label in (
+        ("engine_step_read", "(a) engine stepped and read from Python"),
+        ("broker_subscription", "(b) broker subscribe_quotes, empty callback"),
+        ("runner", "(c) Runner, empty on_quote"),
+    ):
+        rate = quotes[f"{k}_quotes_per_s"] / 1e6
+        print(f"  {label:48s} {quotes[f'{k}_s']:7.3f} s  {rate:6.3f} M quotes/s")
+    print(f"  runner vs broker subscription: {quotes['runner_vs_broker_subscription']:.2f}x")
+    print(
+        f"daily bars: {int(daily['symbols'])} symbols x {int(daily['sessions'])} sessions, "
+        f"{int(daily['fills'])} fills (SMA)"
+    )
+    for k, label in (
+        ("broker_alone", "(d) simulated broker alone"),
+        ("runner_empty_on_bar", "(e) Backtest.run, empty on_bar"),
+        ("runner_sma", "(f) Backtest.run, SMA crossover"),
+    ):
+        print(f"  {label:48s} {daily[f'{k}_s']:7.3f} s")
+    print(f"  the runner's share (e - d): {daily['runner_share_s']:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
