@@ -221,7 +221,7 @@ def test_equity_curve_periods_per_year_from_a_calendar_callable() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"time_ns": T0}, "time_ns"),  # not after the last point
+        ({"time_ns": T0 - 1}, "time_ns"),  # before the last point
         ({"time_ns": 1.5e18}, "time_ns"),
         ({"time_ns": True}, "time_ns"),
         ({"equity": 0}, "equity"),
@@ -243,6 +243,17 @@ def test_a_refused_point_changes_nothing(kwargs: dict[str, object], field: str) 
     assert e.value.field == field
     assert len(curve) == 1
     np.testing.assert_array_equal(curve.equity, before)
+
+
+def test_a_point_at_the_same_time_replaces_the_last() -> None:
+    curve = EquityCurve()
+    curve.append(T0, 100.0)
+    curve.append(T0 + 1, 101.0, gross=50.0, traded=10.0)
+    curve.append(T0 + 1, 102.0, gross=60.0, traded=5.0)
+    assert len(curve) == 2
+    np.testing.assert_array_equal(curve.equity, [100.0, 102.0])
+    np.testing.assert_allclose(curve.gross_exposure(), [0.0, 60.0 / 102.0])
+    assert curve.turnover() == pytest.approx(15.0 / 102.0 * 252)
 
 
 def test_bad_periods_per_year_is_refused() -> None:

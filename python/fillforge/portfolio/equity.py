@@ -229,12 +229,13 @@ class EquityCurve:
     """An account's equity over time, point by point, and what follows from it: returns,
     drawdowns, exposure, turnover and the performance summary.
 
-    :meth:`append` takes a time (int ns, strictly increasing), the equity (Decimal converted
-    once to float; it must be positive), and optionally the gross and net market value of the
-    positions and the notional traded since the previous point. ``periods_per_year`` annualises
-    (252 for daily points), or is a callable given the first and last times, for a trading
-    calendar's sessions per year (``docs/portfolio-analytics.md`` shows one on
-    ``TradingCalendar``)."""
+    :meth:`append` takes a time (int ns, never going back), the equity (Decimal converted once
+    to float; it must be positive), and optionally the gross and net market value of the
+    positions and the notional traded since the previous point. A point at the time of the last
+    one replaces it (one value per instant, the latest; the traded notional adds up).
+    ``periods_per_year`` annualises (252 for daily points), or is a callable given the first
+    and last times, for a trading calendar's sessions per year (``docs/portfolio-analytics.md``
+    shows one on ``TradingCalendar``)."""
 
     __slots__ = ("_cache", "_equity", "_gross", "_net", "_ppy", "_times", "_traded")
 
@@ -261,24 +262,29 @@ class EquityCurve:
         net: Decimal | float | int = 0,
         traded: Decimal | float | int = 0,
     ) -> None:
-        """Record one point; refused (nothing recorded) if the time does not increase or a
-        value is not a finite number (equity positive, gross and traded not negative)."""
+        """Record one point, or replace the last one at the same time; refused (nothing
+        recorded) if the time goes back or a value is not a finite number (equity positive,
+        gross and traded not negative)."""
         if isinstance(time_ns, bool) or not isinstance(time_ns, (int, np.integer)):
             raise MetricsError("time_ns", time_ns, "must be int nanoseconds")
-        if self._times and time_ns <= self._times[-1]:
-            raise MetricsError("time_ns", time_ns, f"must be after {self._times[-1]}")
+        if self._times and time_ns < self._times[-1]:
+            raise MetricsError("time_ns", time_ns, f"before the last point ({self._times[-1]})")
         e = as_float("equity", equity)
         if e <= 0:
             raise MetricsError("equity", equity, "must be positive (returns need it)")
         g, nt, tr = as_float("gross", gross), as_float("net", net), as_float("traded", traded)
         if g < 0 or tr < 0:
             raise MetricsError("gross" if g < 0 else "traded", min(g, tr), "must be >= 0")
+        self._cache.clear()
+        if self._times and time_ns == self._times[-1]:
+            self._equity[-1], self._gross[-1], self._net[-1] = e, g, nt
+            self._traded[-1] += tr
+            return
         self._times.append(int(time_ns))
         self._equity.append(e)
         self._gross.append(g)
         self._net.append(nt)
         self._traded.append(tr)
-        self._cache.clear()
 
     def _array(self, name: str, values: list[Any], dtype: Any = np.float64) -> Any:
         arr = self._cache.get(name)
