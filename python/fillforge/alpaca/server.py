@@ -47,7 +47,7 @@ from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock, to_datetime
 from fillforge.venues import AlpacaRules
 
-__all__ = ["AlpacaServer", "Faults", "Simulation"]
+__all__ = ["AlpacaServer", "Faults", "ServedClock", "Simulation"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 T = TypeVar("T")
@@ -144,6 +144,22 @@ class Simulation:
 
     def call(self, fn: Callable[[], T]) -> T:
         return self.submit(fn).result()
+
+
+class ServedClock:
+    """The served simulation's time: its start plus the wall time since, times ``speed`` (the
+    time :meth:`AlpacaServer._sync` runs the broker to). A :class:`~fillforge.time.Clock`."""
+
+    __slots__ = ("_sim0", "_wall", "_wall0", "speed")
+
+    def __init__(self, wall: Clock, wall0: int, sim0: int, speed: float) -> None:
+        self._wall, self._wall0, self._sim0, self.speed = wall, wall0, sim0, speed
+
+    def now_ns(self) -> int:
+        return self._sim0 + int((self._wall.now_ns() - self._wall0) * self.speed)
+
+    def __repr__(self) -> str:
+        return f"ServedClock(speed={self.speed})"
 
 
 class AlpacaServer:
@@ -275,13 +291,21 @@ class AlpacaServer:
             self.simulation.call(lambda: None)  # each call runs the clock up to now first
             time.sleep(0.02)
 
+    def sim_clock(self) -> ServedClock:
+        """A clock telling the time the served simulation runs to, without a request: what a
+        client in this process gives ``AlpacaBroker(clock=...)`` so that its timers, and a
+        parent worker on it, run on the data's time at ``speed``. Refused when ``speed`` is
+        None (that clock moves only when the caller runs the broker)."""
+        if self.speed is None:
+            raise SimulationError("speed", None, "a manual clock has no time to tell")
+        return ServedClock(self.wall_clock, *self._origin, self.speed)
+
     def _sync(self) -> None:
         """Run the simulation up to the time the wall clock says it is (on the simulation
         thread, under the lock)."""
         if self.speed is None:
             return
-        wall0, sim0 = self._origin
-        target = sim0 + int((self.wall_clock.now_ns() - wall0) * self.speed)
+        target = ServedClock(self.wall_clock, *self._origin, self.speed).now_ns()
         if target > self.broker.now():
             self.broker.run(until_ns=target)
 
