@@ -252,3 +252,29 @@ def test_backtest_refusals() -> None:
     with pytest.raises(StrategyError) as e:
         bar_ends(_table("SPY"), TradingCalendar("XLON"))  # NYSE days London is shut (holidays)
     assert e.value.field == "bars"
+
+
+def test_metrics_of_a_run() -> None:
+    from fillforge.portfolio import metrics
+
+    r = Backtest(cash=100_000).add_daily_samples().run(SmaCross())
+    returns = r.returns()
+    assert np.allclose(returns, r.curve.returns())
+    m = r.metrics()
+    assert m.periods == len(r.equity) - 1
+    assert m.sharpe_ratio == pytest.approx(metrics.sharpe_ratio(returns), rel=1e-12)
+    assert m.max_drawdown == pytest.approx(metrics.max_drawdown(returns), rel=1e-12)
+    assert m.cagr == pytest.approx(metrics.cagr(returns), rel=1e-12)
+    final, start = r.final_equity, r.start_equity
+    assert final is not None
+    assert start is not None
+    assert m.total_return == pytest.approx(float(final / start - 1), rel=1e-9)
+    assert r.trades == len(r.fills) > 0
+    assert r.drawdowns()
+    # Exposure: the positions' value over equity, never above 1 without leverage; turnover
+    # counts every fill's notional once.
+    gross = r.curve.gross_exposure()
+    assert (gross >= 0).all()
+    assert (gross <= 1.0 + 1e-12).all()
+    assert gross.max() > 0.5
+    assert r.curve.turnover() > 0

@@ -9,7 +9,7 @@ from fillforge.strategy.bars import BarSchedule, BarTable, bar_ends
 from fillforge.strategy.base import CALLBACKS, Strategy
 from fillforge.strategy.context import Context
 from fillforge.strategy.history import BarHistory
-from fillforge.strategy.records import EquityCurve, FillRecord, RunResult
+from fillforge.strategy.records import EquitySamples, FillRecord, RunResult
 from fillforge.strategy.runner import EquityEvery, Runner
 
 __all__ = [
@@ -19,8 +19,8 @@ __all__ = [
     "BarSchedule",
     "BarTable",
     "Context",
-    "EquityCurve",
     "EquityEvery",
+    "EquitySamples",
     "FillRecord",
     "RunResult",
     "Runner",

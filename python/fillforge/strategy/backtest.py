@@ -163,7 +163,8 @@ class Backtest:
 
     def runner(self, strategy: Strategy, **options: Any) -> Runner:
         """A :class:`Runner` for ``strategy`` on this backtest's broker, over every listed
-        symbol (``options``: the runner's ``equity_every`` and ``step_messages``)."""
+        symbol (``options``: the runner's ``equity_every``, ``periods_per_year`` and
+        ``step_messages``)."""
         return Runner(
             strategy,
             self.broker(),

@@ -1,11 +1,10 @@
-"""What a run leaves behind: the fills (:class:`FillRecord`), the equity curve
-(:class:`EquityCurve`) and the two together as a :class:`RunResult`."""
+"""What a run leaves behind: the fills (:class:`FillRecord`), the equity samples
+(:class:`EquitySamples`) and the two together as a :class:`RunResult`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +12,10 @@ import numpy.typing as npt
 from fillforge.errors import StrategyError
 from fillforge.orders.enums import LiquiditySide, OrderSide
 from fillforge.orders.models import OrderEvent
+from fillforge.portfolio.equity import DrawdownPeriod, EquityCurve, PeriodsPerYear
+from fillforge.portfolio.metrics import PerformanceSummary
 
-__all__ = ["EquityCurve", "FillRecord", "RunResult"]
+__all__ = ["EquitySamples", "FillRecord", "RunResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +63,37 @@ class FillRecord:
         )
 
 
-class EquityCurve:
-    """Equity samples ``(time_ns, equity)`` in time order; a sample at the time of the last one
-    replaces it (one value per instant: the latest)."""
+class EquitySamples:
+    """The exact equity at each sample, and the same points (with exposure and the notional
+    traded since the point before) on a :class:`fillforge.portfolio.equity.EquityCurve` for
+    the analytics. A sample at the time of the last one replaces it. The analytics curve takes
+    positive equity only: it ends at the first sample that is not (the exact record goes on)."""
 
-    __slots__ = ("_equity", "_times")
+    __slots__ = ("_ended", "_equity", "_times", "curve", "traded")
 
-    def __init__(self) -> None:
+    def __init__(self, periods_per_year: PeriodsPerYear = 252) -> None:
         self._times: list[int] = []
         self._equity: list[Decimal] = []
+        self.curve = EquityCurve(periods_per_year)
+        self.traded = Decimal(0)  # the notional filled since the last sample
+        self._ended = False
 
-    def add(self, time_ns: int, equity: Decimal) -> None:
+    def add(self, time_ns: int, equity: Decimal, long: Decimal, short: Decimal) -> None:
+        """A sample: ``long`` and ``short`` are the market values of the long and the short
+        positions (both positive amounts)."""
         times = self._times
         if times and time_ns <= times[-1]:
             if time_ns < times[-1]:
                 raise StrategyError("time_ns", time_ns, f"before the last sample ({times[-1]})")
             self._equity[-1] = equity
-            return
-        times.append(time_ns)
-        self._equity.append(equity)
+        else:
+            times.append(time_ns)
+            self._equity.append(equity)
+        self._ended = self._ended or equity <= 0
+        if not self._ended:
+            gross, net = long + short, long - short
+            self.curve.append(time_ns, equity, gross=gross, net=net, traded=self.traded)
+        self.traded = Decimal(0)
 
     def __len__(self) -> int:
         return len(self._times)
@@ -99,8 +112,10 @@ class RunResult:
     """A finished run: the equity curve (exact, and as numpy arrays for analytics), the fills,
     and how the run ended.
 
-    ``time_ns`` (int64) and ``equity`` (float64) are the arrays ``fillforge.portfolio.metrics``
-    takes; ``equity_exact`` holds the same values as Decimals. ``stopped`` is True when the
+    ``time_ns`` (int64) and ``equity`` (float64) are the samples as arrays; ``equity_exact``
+    holds the same values as Decimals. ``curve`` is the
+    :class:`~fillforge.portfolio.equity.EquityCurve` of the same points with exposure and
+    turnover, which :meth:`metrics` and :meth:`drawdowns` read. ``stopped`` is True when the
     strategy or its owner called ``stop()`` before the data (or the deadline) ran out.
     """
 
@@ -109,24 +124,18 @@ class RunResult:
     equity_exact: tuple[Decimal, ...]
     fills: tuple[FillRecord, ...]
     stopped: bool
-    callbacks: dict[str, int] = field(default_factory=dict)
+    curve: EquityCurve
 
     @classmethod
-    def build(
-        cls,
-        curve: EquityCurve,
-        fills: list[FillRecord],
-        stopped: bool,
-        callbacks: dict[str, int],
-    ) -> RunResult:
-        values = curve.values
+    def build(cls, samples: EquitySamples, fills: list[FillRecord], stopped: bool) -> RunResult:
+        values = samples.values
         return cls(
-            time_ns=np.asarray(curve.times, np.int64),
+            time_ns=np.asarray(samples.times, np.int64),
             equity=np.asarray([float(v) for v in values], np.float64),
             equity_exact=tuple(values),
             fills=tuple(fills),
             stopped=stopped,
-            callbacks=dict(callbacks),
+            curve=samples.curve,
         )
 
     @property
@@ -145,10 +154,17 @@ class RunResult:
         out: npt.NDArray[np.float64] = e[1:] / e[:-1] - 1.0
         return out
 
-    def metrics(self, **kwargs: Any) -> Any:
-        """The portfolio analytics of this run's equity curve and fills, from
-        :mod:`fillforge.portfolio.metrics` (its keyword arguments: periods per year, the risk
-        free rate, ...)."""
-        from fillforge.portfolio import metrics
+    def metrics(self, risk_free: float = 0) -> PerformanceSummary:
+        """The headline metrics of the equity curve's returns (Sharpe, Sortino, maximum
+        drawdown, CAGR, Calmar, volatility, total return), annualised with the curve's periods
+        per year (:func:`fillforge.portfolio.metrics.summary`)."""
+        return self.curve.summary(risk_free)
 
-        return metrics.run_metrics(self, **kwargs)  # type: ignore[attr-defined]
+    def drawdowns(self) -> list[DrawdownPeriod]:
+        """Every drawdown of the equity curve (peak, trough, recovery, depth, duration)."""
+        return self.curve.drawdowns()
+
+    @property
+    def trades(self) -> int:
+        """How many fills the run had."""
+        return len(self.fills)

@@ -27,11 +27,12 @@ from typing import Any, Literal
 from fillforge.broker import Bar, Broker, Quote, Trade
 from fillforge.errors import StrategyError, TimerError
 from fillforge.orders.models import OrderEvent
+from fillforge.portfolio.equity import PeriodsPerYear
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.strategy.bars import BarSchedule, BarTable
 from fillforge.strategy.base import Strategy, overridden
 from fillforge.strategy.context import TIMER_PREFIX, Context
-from fillforge.strategy.records import EquityCurve, FillRecord, RunResult
+from fillforge.strategy.records import EquitySamples, FillRecord, RunResult
 
 __all__ = ["EquityEvery", "Runner"]
 
@@ -52,8 +53,10 @@ class Runner:
     the broker's own bars (``subscribe_bars``). ``symbols`` defaults to the tables' symbols.
     ``equity_every`` says when the equity curve takes a sample (``"auto"``: at each bar instant
     when there are tables, else at each session close when the broker's venue has sessions;
-    the start and the end are always sampled). ``step_messages`` is how many market messages a
-    simulated run applies between two looks at :meth:`stop`.
+    the start and the end are always sampled); ``periods_per_year`` annualises the curve's
+    metrics (252 for daily samples; a callable of the first and last times for a calendar's).
+    ``step_messages`` is how many market messages a simulated run applies between two looks at
+    :meth:`stop`.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class Runner:
         symbols: Iterable[str] | None = None,
         bars: Sequence[BarTable] | None = None,
         equity_every: EquityEvery = "auto",
+        periods_per_year: PeriodsPerYear = 252,
         step_messages: int = 4096,
     ) -> None:
         if not isinstance(strategy, Strategy):
@@ -109,7 +113,7 @@ class Runner:
             equity=self._equity,
         )
         self._fills: list[FillRecord] = []
-        self._curve = EquityCurve()
+        self._samples = EquitySamples(periods_per_year)
         self._state: Literal["new", "running", "done"] = "new"
         self._stopped = False
         self._busy = False
@@ -229,7 +233,7 @@ class Runner:
             finally:
                 self._stopped = True
         self._state = "done"
-        self._result = RunResult.build(self._curve, self._fills, self._stopped_by_user, {})
+        self._result = RunResult.build(self._samples, self._fills, self._stopped_by_user)
 
     def _run_simulated(self, until_ns: int | None) -> None:
         b = self.broker
@@ -343,6 +347,7 @@ class Runner:
         side = self.broker.get_order(e.order_id).request.side
         fill = FillRecord.of(e, side)
         self._fills.append(fill)
+        self._samples.traded += fill.notional
         return fill
 
     def _on_broker_bar(self, bar: Bar) -> None:
@@ -431,12 +436,20 @@ class Runner:
     # ----- equity ---------------------------------------------------------------------------
 
     def _sample(self) -> None:
-        self._curve.add(self.broker.now_ns(), self._equity())
+        b = self.broker
+        if isinstance(b, SimulatedBroker):
+            ledger = b.ledger.ledger  # its values, without a snapshot of every position
+            long, short = ledger.values()
+            equity = ledger.equity
+        else:
+            a = b.account()
+            equity, long, short = a.equity, a.long_market_value, abs(a.short_market_value)
+        self._samples.add(b.now_ns(), equity, long, short)
 
     def _equity(self) -> Decimal:
         b = self.broker
         if isinstance(b, SimulatedBroker):
-            equity: Decimal = b.ledger.equity  # the ledger's, without a whole snapshot
+            equity: Decimal = b.ledger.equity
             return equity
         return b.account().equity
 
