@@ -140,11 +140,9 @@ def test_levels_are_on_the_grid_protective_and_tiers_sum_to_the_position(
     try:
         lv = plan.levels(INST, side, entry, lots)
     except ExitPlanError as e:  # a level that rounds onto the entry or its trigger: refused
-        refused = e.field
+        if e.field not in ("stop", "break_even.lock_r"):
+            raise
         reject()
-    else:
-        refused = None
-    assert refused is None
     tick = INST.tick_size
     exact_stop = entry - side * entry * stop_pct / 100
     stop = lv.stop * tick
