@@ -277,3 +277,25 @@ def test_live_without_credentials_is_a_config_error() -> None:
         asyncio.run(agent.start())
     assert e.value.field == "broker.api_key"
     assert "APCA_API_KEY_ID" in e.value.why
+
+
+def test_the_opening_gate_denies_entries() -> None:
+    # The agent starts an hour into the first session: inside a 90-minute opening gate.
+    cfg = _config(execution={"session_gates": {"avoid_first_minutes": 90}})
+    report = _signals(cfg, {"SPY": 0.5})
+    assert [(d.symbol, d.code) for d in report.denied] == [("SPY", "session_opening")]
+
+
+def test_the_end_of_day_flatten_closes_what_the_agent_entered() -> None:
+    cfg = _config(execution={"session_gates": {"flatten_eod_time": "15:55"}})
+
+    async def body(agent: ExecutionAgent) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        await agent.execute_signals({"SPY": 0.5}, PRICES)
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        held = await agent.positions()
+        await agent.advance(agent.broker.now_ns() + 8 * HOUR)  # past the close
+        return held, await agent.positions()
+
+    held, after = _run(cfg, body)
+    assert held == {"SPY": D(24)}
+    assert after == {}
