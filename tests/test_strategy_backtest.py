@@ -278,3 +278,17 @@ def test_metrics_of_a_run() -> None:
     assert (gross <= 1.0 + 1e-12).all()
     assert gross.max() > 0.5
     assert r.curve.turnover() > 0
+
+
+def test_filling_at_the_close_is_asked_for_and_needs_no_sessions() -> None:
+    spy = _table("SPY")
+
+    class BuyAtTen(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            if len(self.ctx.history(bar.symbol)) == 10:
+                self.ctx.buy(bar.symbol, 1)
+
+    at_open = Backtest().add_bars("SPY", spy, fill_at="close").run(BuyAtTen())
+    at_close = Backtest(calendar=None).add_bars("SPY", spy, fill_at="close").run(BuyAtTen())
+    assert [f.price for f in at_open.fills] == [spy.open[10] * CENT]  # the venue was closed
+    assert [f.price for f in at_close.fills] == [spy.close[9] * CENT]  # asked for, no sessions
