@@ -5,7 +5,7 @@ the broker of each mode. Pure constructors; the agent (:mod:`fillforge.agent.cor
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +48,7 @@ __all__ = [
     "fill_model",
     "gates",
     "latency_model",
+    "market",
     "pricing",
     "simulated_broker",
     "time_of_day_table",
@@ -149,12 +150,18 @@ def time_of_day_table(cfg: Config) -> TimeOfDayTable:
     return TimeOfDayTable(tuple(windows))
 
 
-def pricing(cfg: Config, calendar: Sessions) -> TimeOfDayPricing | None:
+def market(broker: Broker, parent: ParentOrder) -> None:
+    """The pricing of market children: no limit."""
+    return None
+
+
+def pricing(cfg: Config, calendar: Sessions) -> Callable[[Broker, ParentOrder], Decimal | None]:
     """A child's limit: ``base_offset_bps`` from the mid on the passive side (adaptive: at
-    least half the spread), times the time-of-day multiplier; None for market children."""
+    least half the spread), times the time-of-day multiplier; :func:`market` (no limit) for
+    ``default_order_type: market``."""
     ex = cfg.execution
     if ex.default_order_type == "market":
-        return None
+        return market
     lo = ex.limit_orders
     base = lo.base_offset_bps if lo is not None and lo.base_offset_bps is not None else Decimal(0)
     if lo is not None and lo.adaptive_offset:
