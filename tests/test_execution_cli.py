@@ -4,6 +4,7 @@ naming the field, nothing sent)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 from fillforge.demos.policies import ExecuteParams, run_policy
 from fillforge.errors import ExecutionError
 from fillforge.execution.parent import ParentOrder
 from fillforge.execution.schedules import Policy, Slice
 from fillforge.execution.worker import ParentWorker
+from fillforge.execution_cli import demo_table
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
@@ -162,6 +166,59 @@ def test_each_demo_row_satisfies_the_cost_identity(demo: dict[str, Any]) -> None
         if filled == 20_000:  # all filled: no opportunity cost, so IS is the arrival slippage
             assert abs(Decimal(row["is_bps"]) - Decimal(row["arrival_bps"])) <= Decimal("0.01")
         assert Decimal(row["duration_s"]) >= 0
+
+
+def _render(table: Table) -> list[str]:
+    console = Console(width=80, file=io.StringIO(), record=True, color_system=None)
+    console.print(table)
+    return console.export_text().splitlines()
+
+
+def test_the_demo_table_fits_80_columns_whole(demo: dict[str, Any]) -> None:
+    lines = _render(demo_table(demo["policies"], 20_000))
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "…" not in text
+    for row in demo["policies"]:  # every figure whole, at two decimals, on its row
+        line = next(li for li in lines if li.startswith(f"│ {row['name']} "))
+        price = Decimal(row["avg_price"]).quantize(Decimal("0.01"))
+        assert f" {price} " in line
+        assert f" {Decimal(row['arrival_bps']).quantize(Decimal('0.01'))} " in line
+    assert "market (the first row) is the baseline" in text
+
+
+def test_wide_values_fold_instead_of_being_cut() -> None:
+    rows: list[dict[str, object]] = [
+        {
+            "name": "market",
+            "filled_qty": "1000000",
+            "avg_price": "123456.789",
+            "arrival_bps": "-12345.678",
+            "vwap_bps": "9999.994",
+            "is_bps": "-12345.678",
+            "fill_rate": "0.9999",
+            "duration_s": "1234567.8",
+        },
+        {"name": "pov", **dict.fromkeys(["filled_qty", "avg_price", "arrival_bps"])},
+    ]
+    rows[1].update(dict.fromkeys(["vwap_bps", "is_bps", "fill_rate", "duration_s"]))
+    lines = _render(demo_table(rows, 1_000_000))
+    text = "\n".join(lines)
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    # Folded, never cut: each column, read down its lines, holds every digit.
+    body = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    columns = ["".join(cell.strip() for cell in col) for col in zip(*body, strict=True)]
+    assert columns == [
+        "marketpov",
+        "1,000,000-",
+        "123456.79-",
+        "-12345.68-",
+        "9999.99-",
+        "-12345.68-",
+        "0.9999-",
+        "20576.1-",
+    ]
 
 
 def test_pov_runs_on_the_shipped_day() -> None:

@@ -5,6 +5,7 @@ day or a given LOBSTER pair."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -163,10 +164,45 @@ def execute(
     _out.print(SIGN)
 
 
-def _bps(text: object) -> str:
-    if text is None:
-        return "-"
-    return str(Decimal(str(text)).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
+# The demo's columns: (header, row key, how the value is shown). Headers are words no wider
+# than their values, so rich wraps a header onto two lines rather than widening its column.
+_DEMO_COLUMNS: tuple[tuple[str, str, Callable[[object], str]], ...] = (
+    ("filled", "filled_qty", lambda v: f"{Decimal(str(v)):,}"),
+    ("avg price", "avg_price", lambda v: _places(v, "0.01")),
+    ("arrival bps", "arrival_bps", lambda v: _places(v, "0.01")),
+    ("VWAP bps", "vwap_bps", lambda v: _places(v, "0.01")),
+    ("IS bps", "is_bps", lambda v: _places(v, "0.01")),
+    ("fill rate", "fill_rate", str),
+    ("minutes", "duration_s", lambda v: _places(Decimal(str(v)) / 60, "0.1")),
+)
+
+
+def _places(value: object, quantum: str) -> str:
+    """``value`` rounded half-even to ``quantum`` for display (the JSON keeps every digit)."""
+    return str(Decimal(str(value)).quantize(Decimal(quantum), ROUND_HALF_EVEN))
+
+
+def demo_table(rows: list[dict[str, object]], qty: int) -> Table:
+    """The comparison as a table that fits 80 columns whole: two decimals for prices and bps,
+    durations in minutes, and a value too wide for its column folds onto a second line instead
+    of being cut. The first row, market, is the baseline (the caption says so)."""
+    t = Table(
+        title=f"the same {qty:,}-share buy, seven ways",
+        caption="market (the first row) is the baseline",
+    )
+    body = [
+        [str(r["name"])]
+        + ["-" if r[key] is None else show(r[key]) for _, key, show in _DEMO_COLUMNS]
+        for r in rows
+    ]
+    headers = ["policy", *(header for header, _, _ in _DEMO_COLUMNS)]
+    for i, header in enumerate(headers):
+        # At least as wide as every value and each word of the header: only headers wrap.
+        widest = max([len(row[i]) for row in body] + [len(w) for w in header.split()])
+        t.add_column(header, justify="left" if i == 0 else "right", overflow="fold", width=widest)
+    for cells in body:
+        t.add_row(*cells)
+    return t
 
 
 def demo(
@@ -206,32 +242,7 @@ def demo(
     if as_json:
         print(json.dumps({"sign": SIGN, "baseline": "market", "policies": rows}))
         return
-    t = Table(title=f"the same {qty:,}-share buy, seven ways")
-    for col in (
-        "policy",
-        "filled",
-        "avg price",
-        "arrival bps",
-        "VWAP bps",
-        "IS bps",
-        "fill rate",
-        "duration s",
-    ):
-        t.add_column(col, justify="left" if col == "policy" else "right")
-    for r in rows:
-        t.add_row(
-            str(r["name"]) + (" (baseline)" if r["name"] == "market" else ""),
-            str(r["filled_qty"]),
-            str(r["avg_price"]),
-            _bps(r["arrival_bps"]),
-            _bps(r["vwap_bps"]),
-            _bps(r["is_bps"]),
-            str(r["fill_rate"]),
-            "-"
-            if r["duration_s"] is None
-            else str(Decimal(str(r["duration_s"])).quantize(Decimal("0.1"))),
-        )
-    _out.print(t)
+    _out.print(demo_table(rows, qty))
     _out.print(
         f"Sign: {SIGN}. Arrival: the mid at the decision; VWAP: the day's prints over the "
         "parent's interval; IS: implementation shortfall (Perold), unfilled marked at the end."
