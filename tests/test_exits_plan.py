@@ -52,7 +52,7 @@ def test_tiers_split_on_the_lot_grid_and_sum_to_the_position() -> None:
     assert split_lots(1, (D("0.5"), D("0.5"))) == [0, 1]
     plan = ExitPlan(stop=Distance.of_percent(2), targets=(Target(1, "0.5"), Target(2, "0.5")))
     lv = plan.levels(INST, 1, D("100"), 1)
-    assert lv.targets == ((10400, 1),)  # a tier with nothing to take is left out
+    assert lv.targets == ((10200, 0), (10400, 1))  # a tier with nothing to take gets 0
 
 
 def test_trailing_distances() -> None:
@@ -151,9 +151,7 @@ def test_levels_are_on_the_grid_protective_and_tiers_sum_to_the_position(
     assert abs(stop - exact_stop) < tick
     assert sum(n for _, n in lv.targets) == lots
     r = abs(entry - stop)
-    expected = [
-        (t, n) for t, n in zip(plan.targets, split_lots(lots, (f, 1 - f)), strict=True) if n
-    ]
+    expected = list(zip(plan.targets, split_lots(lots, (f, 1 - f)), strict=True))
     assert len(expected) == len(lv.targets)
     for (t, n), (level, got) in zip(expected, lv.targets, strict=True):
         exact = entry + side * t.r * r

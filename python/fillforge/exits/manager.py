@@ -24,7 +24,7 @@ from fillforge.errors import ExitPlanError, FillforgeError
 from fillforge.exits.plan import ExitPlan, _dec
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
 from fillforge.exits.requests import stop_request, target_request, venue_fits, venue_request
-from fillforge.orders.enums import OrderClass, OrderSide
+from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus
 from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
 from fillforge.orders.order import Order
 
@@ -32,6 +32,7 @@ __all__ = ["ExitManager"]
 
 log = logging.getLogger("fillforge.exits")
 _WATCH = frozenset({"trades", "quotes", "bars"})
+_SENDING = "\0sending"
 
 
 class ExitManager:
@@ -85,7 +86,14 @@ class ExitManager:
             )
         side = 1 if request.side is OrderSide.BUY else -1
         m = self._new(request.symbol, plan, instrument, side, atr, mode)
-        order = self.broker.submit(request)
+        m.entries_open.add(_SENDING)  # the entry's events may arrive before submit returns
+        try:
+            order = self.broker.submit(request)
+        except FillforgeError:
+            m.entries_open.discard(_SENDING)
+            self._finish(m, "entry refused")
+            raise
+        m.entries_open.discard(_SENDING)
         self._own(m, order.id, "entry")
         m.entries_open.add(order.id)
         self._put("sync", order.id)
@@ -253,12 +261,21 @@ class ExitManager:
             m = self._plans.get(e.symbol)
             if m is not None and e.fill is not None and not e.late:
                 self._by_hand(m)
+                self._advance(m)
             return
         role = m.roles.get(e.order_id, "")
-        if e.kind.value == "replaced":
+        if e.status is OrderStatus.REPLACED:
             new = self.broker.get_order(e.order_id).replaced_by
-            if new is not None:
+            if new is not None:  # the replacement carries the role on
                 self._own(m, new, role)
+                if role.startswith("tier:"):
+                    m.tiers[int(role[5:])].order_id = new
+                elif role == "stop":
+                    m.stop_order = new
+                m.roles.pop(e.order_id, None)
+                self._by_order.pop(e.order_id, None)
+                self._advance(m)
+                return
         if e.fill is not None and role:
             lots = m.instrument.to_lots(e.fill.qty)
             if role == "entry":
@@ -334,10 +351,12 @@ class ExitManager:
             m.stop_owed = True
         tick = m.instrument.tick_size
         if isinstance(x, Quote):
-            side_price = x.bid_price if m.side == 1 else x.ask_price
-            if side_price is None:
+            # A quote is a price only when it shows both sides, uncrossed: a book with one
+            # side swept is in transition (a print took it), not a price to exit at.
+            bid, ask = x.bid_price, x.ask_price
+            if bid is None or ask is None or bid >= ask:
                 return
-            prices = [side_price]
+            prices = [bid if m.side == 1 else ask]
         elif isinstance(x, Trade):
             prices = [x.price]
         else:
@@ -397,15 +416,19 @@ class ExitManager:
                     self._send_tier(m, i)
                 continue
             o = self.broker.get_order(tier.order_id)
+            qty = o.cum_qty + m.instrument.to_qty(tier.pending)
+            price = m.instrument.to_price(tier.price)
             if (
                 o.status.is_open
                 and o.pending_request is None
-                and o.leaves_qty != (m.instrument.to_qty(tier.pending))
+                and (o.order_qty != qty or o.limit_price != price)
             ):
-                qty = o.cum_qty + m.instrument.to_qty(tier.pending)
                 oid = tier.order_id
-                m.note(f"target {i} resized to {qty}")
-                self._call(m, lambda oid=oid, qty=qty: self.broker.replace(oid, qty=qty))  # type: ignore[misc]
+                m.note(f"target {i} now {qty} at {price}")
+                self._call(m, lambda o=oid, q=qty, p=price: self._replace(o, q, p))  # type: ignore[misc]
+
+    def _replace(self, order_id: str, qty: Decimal, price: Decimal) -> None:
+        self.broker.replace(order_id, qty=qty, limit_price=price)
 
     def _send_tier(self, m: ManagedExit, i: int) -> None:
         tier = m.tiers[i]

@@ -245,8 +245,7 @@ class ExitPlan:
             level = _round(e + side * t.r * r_price, tick, up=not long)
             if (level * tick <= e) if long else (level * tick >= e or level <= 0):
                 raise ExitPlanError(f"targets[{i}].r", t.r, f"rounds to the entry {e} or worse")
-            if n > 0:
-                targets.append((level, n))
+            targets.append((level, n))
         be = None
         if self.break_even is not None:
             b = self.break_even

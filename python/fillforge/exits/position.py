@@ -146,7 +146,10 @@ class ManagedExit:
                 self.watch = LevelWatch(levels, int(price / tick))
             else:
                 self.watch.rebase(levels)
+            old = self.tiers
             self.tiers = [Tier(p, n) for p, n in levels.targets]
+            for tier, was in zip(self.tiers, old, strict=False):
+                tier.order_id, tier.filled = was.order_id, was.filled  # resized by the manager
         elif self.tiers:
             self.tiers[self._last_untouched()].lots += lots
         if self.phase is Phase.WAITING:
