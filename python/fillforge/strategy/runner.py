@@ -189,12 +189,14 @@ class Runner:
         self._sample()
         via = self._direct if self.simulated else self._queued
         self._unsubscribe.append(b.subscribe(via(self._on_event)))
-        for name, kind in (("on_quote", "quotes"), ("on_trade", "trades")):
-            if overridden(s, name):
-                handler = via(self._on_quote if kind == "quotes" else self._on_trade)
-                for sym in self.ctx.symbols:
-                    sub = b.subscribe_quotes if kind == "quotes" else b.subscribe_trades
-                    self._unsubscribe.append(sub(sym, handler))
+        if overridden(s, "on_quote"):
+            on_quote = via(self._quote_handler())
+            for sym in self.ctx.symbols:
+                self._unsubscribe.append(b.subscribe_quotes(sym, on_quote))
+        if overridden(s, "on_trade"):
+            on_trade = via(self._on_trade)
+            for sym in self.ctx.symbols:
+                self._unsubscribe.append(b.subscribe_trades(sym, on_trade))
         if self._schedule is not None:
             dropped = self._schedule.skip_before(b.now_ns())
             if dropped:
@@ -308,18 +310,30 @@ class Runner:
         finally:
             self._busy = False
 
-    def _on_quote(self, q: Quote) -> None:
-        self.ctx._quotes[q.symbol] = q
-        if self._busy or self._stopped:
-            self._call(self.strategy.on_quote, q)
-            return
-        self._busy = True
-        try:
-            self.strategy.on_quote(q)
-            if self._later:
-                self._drain()
-        finally:
-            self._busy = False
+    def _quote_handler(self) -> Callable[[Quote], None]:
+        """The per-quote path, kept lean (it runs for every change of the top of the book):
+        note the quote, then call ``on_quote``, or queue it behind the callback running."""
+        quotes, on_quote, later, call = (
+            self.ctx._quotes,
+            self.strategy.on_quote,
+            self._later,
+            self._call,
+        )
+
+        def on(q: Quote) -> None:
+            quotes[q.symbol] = q
+            if self._busy or self._stopped:
+                call(on_quote, q)
+                return
+            self._busy = True
+            try:
+                on_quote(q)
+                if later:
+                    self._drain()
+            finally:
+                self._busy = False
+
+        return on
 
     def _on_trade(self, t: Trade) -> None:
         self.ctx._trades[t.symbol] = t
