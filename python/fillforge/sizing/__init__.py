@@ -17,7 +17,7 @@ every formula with its units.
 """
 
 from fillforge.sizing.base import Sizer
-from fillforge.sizing.context import NO_LIMITS, Limits, SizingContext
+from fillforge.sizing.context import NO_LIMITS, Limits, SizingContext, div, mul
 from fillforge.sizing.scaling import CorrelationAdjusted, SignalScaled, book_weights, covariance_row
 from fillforge.sizing.sizers import (
     FixedAmount,
@@ -43,4 +43,6 @@ __all__ = [
     "VolatilityTarget",
     "book_weights",
     "covariance_row",
+    "div",
+    "mul",
 ]

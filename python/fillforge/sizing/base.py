@@ -7,11 +7,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from fractions import Fraction
 from typing import Self
 
 from fillforge.errors import SizingError
-from fillforge.sizing.context import NO_LIMITS, ZERO, Limits, SizingContext, in_range, number
+from fillforge.sizing.context import (
+    NO_LIMITS,
+    ZERO,
+    Limits,
+    SizingContext,
+    in_range,
+    mul_up,
+    number,
+)
 
 __all__ = ["Sizer"]
 
@@ -30,16 +37,20 @@ class Sizer(ABC):
             raise SizingError("limits", self.limits, "must be a Limits")
 
     @abstractmethod
-    def unrounded(self, ctx: SizingContext) -> Fraction:
-        """The size before limits, buying power and the lot: exact, may be fractional or
-        negative (read as 0)."""
+    def unrounded(self, ctx: SizingContext) -> Decimal:
+        """The size before limits, buying power and the lot: may be fractional or negative
+        (read as 0). Round a quotient toward zero if anything (:func:`~fillforge.sizing.div`),
+        never up: the rounding to the lot is a floor of this value."""
 
     def size(self, ctx: SizingContext) -> Decimal:
         """The quantity to trade: :meth:`unrounded`, cut to the limits and to buying power
         (for the opening part), rounded down to the lot; 0 under a minimum."""
         if not isinstance(ctx, SizingContext):
             raise SizingError("ctx", ctx, "must be a SizingContext")
-        return self.limits.apply(self.unrounded(ctx), ctx)
+        raw = self.unrounded(ctx)
+        if not isinstance(raw, Decimal) or not raw.is_finite():
+            raise SizingError("unrounded", raw, f"{type(self).__name__} must give a finite Decimal")
+        return self.limits.apply(raw, ctx)
 
     def with_limits(self, limits: Limits) -> Self:
         """This sizer with ``limits`` instead of its own."""
@@ -47,8 +58,8 @@ class Sizer(ABC):
 
 
 def stop_distance(
-    ctx: SizingContext, fixed: Fraction | None, atr_multiple: Fraction | None
-) -> Fraction:
+    ctx: SizingContext, fixed: Decimal | None, atr_multiple: Decimal | None
+) -> Decimal:
     """The stop's distance from the entry in price per share: the sizer's fixed distance, else
     ``atr_multiple * ctx.atr``, else ``ctx.stop_distance``. Missing or zero is refused."""
     if fixed is not None:
@@ -56,7 +67,7 @@ def stop_distance(
     if atr_multiple is not None:
         if ctx.atr is None:
             raise SizingError("atr", None, "an ATR-multiple stop needs ctx.atr")
-        distance = atr_multiple * number("atr", ctx.atr)
+        distance = mul_up(atr_multiple, number("atr", ctx.atr))
         if distance <= ZERO:
             raise SizingError("atr", ctx.atr, "a zero ATR gives no stop distance")
         return distance
@@ -64,10 +75,10 @@ def stop_distance(
         raise SizingError(
             "stop_distance", None, "give a stop distance: the sizer's, an atr_multiple, or ctx's"
         )
-    return Fraction(ctx.stop_distance)
+    return ctx.stop_distance
 
 
-def stop_settings(stop: object, atr_multiple: object) -> tuple[Fraction | None, Fraction | None]:
+def stop_settings(stop: object, atr_multiple: object) -> tuple[Decimal | None, Decimal | None]:
     """A sizer's own stop: a fixed distance per share (Decimal > 0) or an ATR multiple (> 0),
     at most one of them."""
     if stop is not None and atr_multiple is not None:

@@ -1,10 +1,13 @@
 """What a sizer is asked with (:class:`SizingContext`), the limits every sizer applies
-(:class:`Limits`), and the exact-number checks the sizers share.
+(:class:`Limits`), and the exact arithmetic the sizers share.
 
 Money and quantities are Decimals (a float is refused there: money is exact); statistics (ATR,
 signal, realised volatility, covariances, weights) may be floats, as the indicators produce
-them. Internally a sizer computes in :class:`~fractions.Fraction`, exactly, so that rounding down
-to the lot is a true floor and a result never exceeds buying power by a rounding.
+them, and a float is read as the decimal it prints as (``repr``: 0.6 is 0.6, not the binary
+0.59999999999999997779...). The arithmetic never rounds a size up: products (:func:`mul`) and
+quotients (:func:`div`) are taken to 100 significant digits rounded toward minus infinity (a
+divisor's product toward plus infinity), so a size rounded down to the lot never exceeds a limit
+or buying power by a rounding. The thread's decimal context is never used or changed.
 """
 
 from __future__ import annotations
@@ -12,66 +15,103 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Final
 
 from fillforge.errors import SizingError
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
 
-__all__ = ["NO_LIMITS", "Limits", "SizingContext"]
+__all__ = ["NO_LIMITS", "Limits", "SizingContext", "div", "mul"]
 
-ZERO: Final = Fraction(0)
-ONE: Final = Fraction(1)
+ZERO: Final = Decimal(0)
+ONE: Final = Decimal(1)
+
+_TRAPS: Final = [InvalidOperation, DivisionByZero, Overflow]
+_DOWN: Final = Context(prec=100, rounding=ROUND_FLOOR, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=_TRAPS)
+_UP: Final = Context(prec=100, rounding=ROUND_CEILING, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=_TRAPS)
 
 
-def money(field_name: str, value: object) -> Fraction:
-    """A Decimal (or int) amount, exactly; a float, a NaN or an infinity is refused."""
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+def mul(a: Decimal, b: Decimal) -> Decimal:
+    """``a * b`` to 100 significant digits, rounded toward minus infinity: exact whenever the
+    factors' digits fit, as those of prices, amounts and statistics do."""
+    return _DOWN.multiply(a, b)
+
+
+def mul_up(a: Decimal, b: Decimal) -> Decimal:
+    """``a * b`` rounded toward plus infinity, for a divisor (a larger divisor, a smaller
+    size)."""
+    return _UP.multiply(a, b)
+
+
+def sub(a: Decimal, b: Decimal) -> Decimal:
+    """``a - b`` rounded toward minus infinity."""
+    return _DOWN.subtract(a, b)
+
+
+def div(a: Decimal, b: Decimal) -> Decimal:
+    """``a / b`` to 100 significant digits, rounded toward minus infinity (``b`` > 0)."""
+    return _DOWN.divide(a, b)
+
+
+def money(field_name: str, value: object) -> Decimal:
+    """A Decimal (or int) amount; a float, a NaN or an infinity is refused."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise SizingError(field_name, value, "must be a finite number")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
         raise SizingError(field_name, value, "must be a Decimal (money and quantities are exact)")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise SizingError(field_name, value, "must be a finite number")
-    return Fraction(value)
+    return Decimal(value)
 
 
-def number(field_name: str, value: object) -> Fraction:
-    """A statistic (float, int or Decimal) as an exact fraction; NaN and infinities refused.
-
-    A float is read as the shortest decimal that prints as it (``repr``): 0.6 is 3/5, what was
-    written, not the binary 0.59999999999999997779..., which would floor 400 x 0.6 to 239."""
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
-        raise SizingError(field_name, value, "must be a number")
+def number(field_name: str, value: object) -> Decimal:
+    """A statistic (float, int or Decimal) as a Decimal; a float as the decimal it prints as
+    (``repr``). NaN and infinities are refused."""
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SizingError(field_name, value, "must be a finite number")
-        return Fraction(repr(value))
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise SizingError(field_name, value, "must be a finite number")
-    return Fraction(value)
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise SizingError(field_name, value, "must be a finite number")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SizingError(field_name, value, "must be a number")
+    return Decimal(value)
 
 
 def in_range(
     field_name: str,
     value: object,
-    low: Fraction,
-    high: Fraction | None = None,
+    low: Decimal,
+    high: Decimal | None = None,
     *,
     low_open: bool = True,
     is_money: bool = False,
-) -> Fraction:
+) -> Decimal:
     """``value`` checked to lie in ``(low, high]`` (``[low, high]`` with ``low_open=False``;
     no upper bound when ``high`` is None)."""
     x = money(field_name, value) if is_money else number(field_name, value)
     below = x <= low if low_open else x < low
     if below or (high is not None and x > high):
         lo = "(" if low_open else "["
-        hi = f"{float(high):g}]" if high is not None else "inf)"
-        raise SizingError(field_name, value, f"must be in {lo}{float(low):g}, {hi}")
+        hi = f"{high}]" if high is not None else "inf)"
+        raise SizingError(field_name, value, f"must be in {lo}{low}, {hi}")
     return x
 
 
-def _optional(field_name: str, value: object, low_open: bool, is_money: bool) -> Fraction | None:
+def _optional(field_name: str, value: object, low_open: bool, is_money: bool) -> Decimal | None:
     if value is None:
         return None
     return in_range(field_name, value, ZERO, low_open=low_open, is_money=is_money)
@@ -88,40 +128,35 @@ class Limits:
     max_qty: Decimal | None = None
     min_notional: Decimal | None = None
     max_notional: Decimal | None = None
-    _exact: tuple[Fraction | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        exact = (
-            _optional("min_qty", self.min_qty, False, True),
-            _optional("max_qty", self.max_qty, True, True),
-            _optional("min_notional", self.min_notional, False, True),
-            _optional("max_notional", self.max_notional, True, True),
-        )
-        for lo, hi, name in ((0, 1, "min_qty"), (2, 3, "min_notional")):
-            a, b = exact[lo], exact[hi]
-            if a is not None and b is not None and a > b:
-                value = getattr(self, name)
-                raise SizingError(name, value, f"above {name.replace('min', 'max')}")
-        object.__setattr__(self, "_exact", exact)
+        _optional("min_qty", self.min_qty, False, True)
+        _optional("max_qty", self.max_qty, True, True)
+        _optional("min_notional", self.min_notional, False, True)
+        _optional("max_notional", self.max_notional, True, True)
+        for name in ("qty", "notional"):
+            lo, hi = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
+            if lo is not None and hi is not None and lo > hi:
+                raise SizingError(f"min_{name}", lo, f"above max_{name} {hi}")
 
-    def apply(self, qty: Fraction, ctx: SizingContext) -> Decimal:
+    def apply(self, qty: Decimal, ctx: SizingContext) -> Decimal:
         """``qty`` (a raw, unrounded size) cut to these limits and to buying power, rounded
         down to the instrument's lot; 0 when under a minimum."""
-        min_qty, max_qty, min_notional, max_notional = self._exact
-        price = ctx.exact_price
+        price = ctx.price
         q = max(qty, ZERO)
-        if max_qty is not None:
-            q = min(q, max_qty)
-        if max_notional is not None:
-            q = min(q, max_notional / price)
-        q = min(q, ctx.closing_qty + max(ctx.exact_buying_power, ZERO) / price)
+        if self.max_qty is not None:
+            q = min(q, self.max_qty)
+        if self.max_notional is not None:
+            q = min(q, div(self.max_notional, price))
+        opening = div(max(ctx.buying_power, ZERO), price)
+        q = min(q, _DOWN.add(ctx.closing_qty, opening))
         inst = ctx.instrument
-        lots = math.floor(q / Fraction(inst.lot_size))
+        lots = int(_DOWN.divide_int(q, inst.lot_size))  # the integer part of the exact quotient
         size = inst.to_qty(lots)
-        if size < inst.min_qty or (min_qty is not None and size < min_qty):
-            return Decimal(0)
-        if min_notional is not None and Fraction(size) * price < min_notional:
-            return Decimal(0)
+        if size < inst.min_qty or (self.min_qty is not None and size < self.min_qty):
+            return ZERO
+        if self.min_notional is not None and mul(size, price) < self.min_notional:
+            return ZERO
         return size
 
 
@@ -156,17 +191,16 @@ class SizingContext:
     buying_power: Decimal
     instrument: Instrument
     side: OrderSide = OrderSide.BUY
-    position: Decimal = Decimal(0)
+    position: Decimal = ZERO
     stop_distance: Decimal | None = None
     atr: Decimal | float | None = None
     signal: Decimal | float | None = None
     realised_vol: Decimal | float | None = None
     covariance_row: Mapping[str, float] | None = None
     book_weights: Mapping[str, float] | None = None
-    exact_price: Fraction = field(init=False, repr=False, compare=False)
-    exact_equity: Fraction = field(init=False, repr=False, compare=False)
-    exact_buying_power: Fraction = field(init=False, repr=False, compare=False)
-    closing_qty: Fraction = field(init=False, repr=False, compare=False)
+    closing_qty: Decimal = field(init=False, repr=False, compare=False)
+    """How much of an order on ``side`` closes the position (a buy closes a short, a sell a
+    long): that part needs no buying power."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.instrument, Instrument):
@@ -179,20 +213,21 @@ class SizingContext:
         equity = money("equity", self.equity)
         buying_power = money("buying_power", self.buying_power)
         position = money("position", self.position)
-        _optional("stop_distance", self.stop_distance, True, True)
+        stop = _optional("stop_distance", self.stop_distance, True, True)
         _optional("atr", self.atr, False, False)
         _optional("realised_vol", self.realised_vol, False, False)
         if self.signal is not None:
             in_range("signal", self.signal, -ONE, ONE, low_open=False)
         for name in ("covariance_row", "book_weights"):
             _check_map(name, getattr(self, name))
-        sign = 1 if self.side is OrderSide.BUY else -1
-        closing = max(-sign * position, ZERO)  # a buy closes a short, a sell closes a long
+        held = position if self.side is OrderSide.SELL else position.copy_negate()
         for name, value in (
-            ("exact_price", price),
-            ("exact_equity", equity),
-            ("exact_buying_power", buying_power),
-            ("closing_qty", closing),
+            ("price", price),  # an int given is kept as a Decimal
+            ("equity", equity),
+            ("buying_power", buying_power),
+            ("position", position),
+            ("stop_distance", stop),
+            ("closing_qty", max(held, ZERO)),
         ):
             object.__setattr__(self, name, value)
 

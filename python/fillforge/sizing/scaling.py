@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +19,7 @@ import numpy.typing as npt
 from fillforge.errors import SizingError
 from fillforge.orders.enums import OrderSide
 from fillforge.sizing.base import Sizer
-from fillforge.sizing.context import ZERO, SizingContext, money, number
+from fillforge.sizing.context import ZERO, SizingContext, div, money, mul, number
 
 __all__ = ["CorrelationAdjusted", "SignalScaled", "book_weights", "covariance_row"]
 
@@ -41,10 +40,10 @@ class SignalScaled(Sizer):
         super().__post_init__()
         _base(self.base)
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
+    def unrounded(self, ctx: SizingContext) -> Decimal:
         if ctx.signal is None:
             raise SizingError("signal", None, "SignalScaled needs ctx.signal")
-        return Fraction(self.base.size(ctx)) * abs(number("signal", ctx.signal))
+        return mul(self.base.size(ctx), number("signal", ctx.signal).copy_abs())
 
 
 @dataclass(frozen=True)
@@ -91,16 +90,16 @@ class CorrelationAdjusted(Sizer):
             raise SizingError("covariance_row", missing[0], "no covariance with this book symbol")
         d = 1.0 if ctx.side is OrderSide.BUY else -1.0
         c = d * math.fsum(float(w) * float(row[s]) for s, w in book.items() if w)
-        b = float(Fraction(base_qty) * ctx.exact_price / ctx.exact_equity)
+        b = float(div(mul(base_qty, ctx.price), ctx.equity))
         if c <= 0 or b <= 0 or v == 0:
             return 1.0
         return min(b * v / (c + math.hypot(c, b * v)), 1.0)
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
+    def unrounded(self, ctx: SizingContext) -> Decimal:
         base_qty = self.base.size(ctx)
-        if base_qty == 0 or ctx.exact_equity <= ZERO:
+        if base_qty == 0 or ctx.equity <= ZERO:
             return ZERO
-        return Fraction(base_qty) * number("scale", self.scale(ctx, base_qty))
+        return mul(base_qty, number("scale", self.scale(ctx, base_qty)))
 
 
 def covariance_row(
@@ -151,5 +150,5 @@ def book_weights(
         if symbol not in prices:
             raise SizingError("prices", symbol, "no price for a held symbol")
         price = number(f"prices[{symbol}]", prices[symbol])
-        out[symbol] = float(q * price / eq)
+        out[symbol] = float(div(mul(q, price), eq))
     return out

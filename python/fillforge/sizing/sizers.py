@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
 from fillforge.errors import SizingError
 from fillforge.sizing.base import Sizer, stop_distance, stop_settings
-from fillforge.sizing.context import ONE, ZERO, SizingContext, in_range, number
+from fillforge.sizing.context import (
+    ONE,
+    ZERO,
+    SizingContext,
+    div,
+    in_range,
+    mul,
+    mul_up,
+    number,
+    sub,
+)
 
 __all__ = [
     "FixedAmount",
@@ -42,10 +51,10 @@ class FixedAmount(Sizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        in_range("notional", self.notional, ZERO, is_money=True)
+        _set(self, notional=in_range("notional", self.notional, ZERO, is_money=True))
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
-        return Fraction(self.notional) / ctx.exact_price
+    def unrounded(self, ctx: SizingContext) -> Decimal:
+        return div(self.notional, ctx.price)
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,10 @@ class FixedQuantity(Sizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        in_range("qty", self.qty, ZERO, is_money=True)
+        _set(self, qty=in_range("qty", self.qty, ZERO, is_money=True))
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
-        return Fraction(self.qty)
+    def unrounded(self, ctx: SizingContext) -> Decimal:
+        return self.qty
 
 
 @dataclass(frozen=True)
@@ -68,14 +77,14 @@ class PercentOfEquity(Sizer):
     ``fraction`` is in (0, 1] (0.1 is 10%)."""
 
     fraction: Num
-    _f: Fraction = field(init=False, repr=False, compare=False)
+    _f: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _set(self, _f=in_range("fraction", self.fraction, ZERO, ONE))
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
-        return ctx.exact_equity * self._f / ctx.exact_price
+    def unrounded(self, ctx: SizingContext) -> Decimal:
+        return div(mul(ctx.equity, self._f), ctx.price)
 
 
 @dataclass(frozen=True)
@@ -91,16 +100,16 @@ class RiskBased(Sizer):
     risk_fraction: Num
     stop_distance: Decimal | None = None
     atr_multiple: Num | None = None
-    _risk: Fraction = field(init=False, repr=False, compare=False)
-    _stop: tuple[Fraction | None, Fraction | None] = field(init=False, repr=False, compare=False)
+    _risk: Decimal = field(init=False, repr=False, compare=False)
+    _stop: tuple[Decimal | None, Decimal | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         risk = in_range("risk_fraction", self.risk_fraction, ZERO, ONE)
         _set(self, _risk=risk, _stop=stop_settings(self.stop_distance, self.atr_multiple))
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
-        return ctx.exact_equity * self._risk / stop_distance(ctx, *self._stop)
+    def unrounded(self, ctx: SizingContext) -> Decimal:
+        return div(mul(ctx.equity, self._risk), stop_distance(ctx, *self._stop))
 
 
 @dataclass(frozen=True)
@@ -121,8 +130,8 @@ class Kelly(Sizer):
     cap: Num = 0.25
     stop_distance: Decimal | None = None
     atr_multiple: Num | None = None
-    _risk: Fraction = field(init=False, repr=False, compare=False)
-    _stop: tuple[Fraction | None, Fraction | None] = field(init=False, repr=False, compare=False)
+    _risk: Decimal = field(init=False, repr=False, compare=False)
+    _stop: tuple[Decimal | None, Decimal | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -132,8 +141,8 @@ class Kelly(Sizer):
         b = in_range("win_loss_ratio", self.win_loss_ratio, ZERO)
         scale = in_range("fraction", self.fraction, ZERO, ONE)
         cap = in_range("cap", self.cap, ZERO, ONE)
-        edge = p - (1 - p) / b
-        risk = min(max(edge, ZERO) * scale, cap)
+        edge = div(sub(mul(p, b), sub(ONE, p)), b)  # p - (1 - p) / b, one rounding, downward
+        risk = min(mul(max(edge, ZERO), scale), cap)
         _set(self, _risk=risk, _stop=stop_settings(self.stop_distance, self.atr_multiple))
 
     @property
@@ -141,10 +150,10 @@ class Kelly(Sizer):
         """The fraction of equity this sizer risks per trade: ``min(fraction * f*, cap)``."""
         return float(self._risk)
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
+    def unrounded(self, ctx: SizingContext) -> Decimal:
         if self._risk == ZERO:
             return ZERO
-        return ctx.exact_equity * self._risk / stop_distance(ctx, *self._stop)
+        return div(mul(ctx.equity, self._risk), stop_distance(ctx, *self._stop))
 
 
 @dataclass(frozen=True)
@@ -157,17 +166,18 @@ class VolatilityTarget(Sizer):
 
     target_annual_vol: Num
     max_leverage: Num = 1
-    _target: Fraction = field(init=False, repr=False, compare=False)
-    _lev: Fraction = field(init=False, repr=False, compare=False)
+    _target: Decimal = field(init=False, repr=False, compare=False)
+    _lev: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        target = in_range("target_annual_vol", self.target_annual_vol, ZERO, Fraction(10))
+        target = in_range("target_annual_vol", self.target_annual_vol, ZERO, Decimal(10))
         _set(self, _target=target, _lev=in_range("max_leverage", self.max_leverage, ZERO))
 
-    def unrounded(self, ctx: SizingContext) -> Fraction:
+    def unrounded(self, ctx: SizingContext) -> Decimal:
         if ctx.realised_vol is None:
             raise SizingError("realised_vol", None, "VolatilityTarget needs ctx.realised_vol")
         vol = number("realised_vol", ctx.realised_vol)
-        weight = self._lev if vol == ZERO else min(self._target / vol, self._lev)
-        return weight * ctx.exact_equity / ctx.exact_price
+        if self._target >= mul(self._lev, vol):  # target / vol >= the cap (or no volatility)
+            return div(mul(self._lev, ctx.equity), ctx.price)
+        return div(mul(self._target, ctx.equity), mul_up(vol, ctx.price))
