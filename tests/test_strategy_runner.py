@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from fillforge.broker import Quote, Trade
+from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import StrategyError, TimerError
 from fillforge.marketdata.columns import Quotes, Trades
 from fillforge.orders.enums import OrderSide, OrderStatus
@@ -371,3 +371,32 @@ def test_order_target_and_order_types() -> None:
     stp = ctx.buy("AAA", 5, stop_price=D("11.00"))
     both = ctx.buy("AAA", 5, stop_price=D("11.00"), limit_price=D("11.05"))
     assert [x.request.type.value for x in (lim, stp, both)] == ["limit", "stop", "stop_limit"]
+
+
+def test_without_bar_tables_on_bar_gets_the_brokers_minute_bars() -> None:
+    minute = 60 * 10**9
+    t = [T0, T0 + 10, minute + T0, minute + T0 + 5, 3 * minute + T0]
+    bt = Backtest(calendar=None).add_quotes(
+        "AAA", trades=_trades(t, [10_000, 10_010, 10_020, 9_990, 10_030])
+    )
+
+    class Bars(Strategy):
+        def __init__(self) -> None:
+            self.bars: list[tuple[int, Decimal, Decimal, Decimal, int]] = []
+
+        def on_bar(self, bar: Bar) -> None:
+            h = self.ctx.history(bar.symbol)
+            assert len(h) == len(self.bars) + 1
+            assert h.close[-1] == float(bar.close)
+            assert self.ctx.bar("AAA") is bar
+            self.bars.append((bar.timestamp_ns, bar.open, bar.high, bar.low, self.ctx.now_ns()))
+
+    s = Bars()
+    result = bt.run(s)
+    start = T0 - T0 % minute
+    # A minute's bar is delivered at the first print of a later minute; the last stays open.
+    assert s.bars == [
+        (start, D("100.00"), D("100.10"), D("100.00"), minute + T0),
+        (start + minute, D("100.20"), D("100.20"), D("99.90"), 3 * minute + T0),
+    ]
+    assert len(result.equity) == 2  # no sessions, no tables: the start and the end
