@@ -117,14 +117,14 @@ class ExitManager:
             self._own(m, entry.id, "entry")
             m.entries_open.add(entry.id)
             if entry.cum_qty:
-                self._entry_fill(m, entry.cum_qty, entry.avg_price or Decimal(0))
+                self._entry_fill(m, entry.id, entry.cum_qty, entry.avg_price or Decimal(0))
             self._put("sync", entry.id)
             return m
         pos = self.broker.positions().get(symbol)
         if pos is None or pos.qty == 0:
             raise ExitPlanError("symbol", symbol, "no position to protect")
         m = self._new(symbol, plan, instrument, 1 if pos.qty > 0 else -1, atr, mode)
-        self._entry_fill(m, abs(pos.qty), pos.avg_price)
+        self._entry_fill(m, "", abs(pos.qty), pos.avg_price)
         self._put("sync", None)
         return m
 
@@ -249,9 +249,11 @@ class ExitManager:
             return
         o = self.broker.get_order(order_id)
         if m.roles.get(order_id) == "entry" and order_id in m.entries_open:
-            seen = m.instrument.to_qty(m.entered)
-            if o.cum_qty > seen:
-                self._entry_fill(m, o.cum_qty - seen, o.avg_price or Decimal(0))
+            qty, value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
+            if o.cum_qty > qty:  # fills we did not see: at the rest of the order's average
+                unseen = o.cum_qty - qty
+                price = ((o.avg_price or Decimal(0)) * o.cum_qty - value) / unseen
+                self._entry_fill(m, order_id, unseen, price)
             if o.status.is_terminal:
                 m.entries_open.discard(order_id)
 
@@ -280,7 +282,7 @@ class ExitManager:
             lots = m.instrument.to_lots(e.fill.qty)
             if role == "entry":
                 if e.order_id in m.entries_open:
-                    self._entry_fill(m, e.fill.qty, e.fill.price)
+                    self._entry_fill(m, e.order_id, e.fill.qty, e.fill.price)
             else:
                 m.exited += lots
                 if role.startswith("tier:"):
@@ -293,7 +295,9 @@ class ExitManager:
             self._ended(m, e.order_id, role)
         self._advance(m)
 
-    def _entry_fill(self, m: ManagedExit, qty: Decimal, price: Decimal) -> None:
+    def _entry_fill(self, m: ManagedExit, order_id: str, qty: Decimal, price: Decimal) -> None:
+        seen_qty, seen_value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
+        m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
         before = m.levels
         m.entry_fill(m.instrument.to_lots(qty), price)
         m.note(f"entry filled {qty} at {price}")

@@ -81,6 +81,7 @@ class ManagedExit:
         self.tiers: list[Tier] = []
         self.roles: dict[str, str] = {}  # order id -> entry, tier:<i>, stop, venue_tp, venue_stop
         self.entries_open: set[str] = set()
+        self.seen: dict[str, tuple[Decimal, Decimal]] = {}  # entry order -> (qty, value) counted
         self.stop_order: str | None = None
         self.stop_owed = False
         self.stop_retry = False
