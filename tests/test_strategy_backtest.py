@@ -292,3 +292,28 @@ def test_filling_at_the_close_is_asked_for_and_needs_no_sessions() -> None:
     at_close = Backtest(calendar=None).add_bars("SPY", spy, fill_at="close").run(BuyAtTen())
     assert [f.price for f in at_open.fills] == [spy.open[10] * CENT]  # the venue was closed
     assert [f.price for f in at_close.fills] == [spy.close[9] * CENT]  # asked for, no sessions
+
+
+def test_a_delivered_bar_equals_the_validated_model() -> None:
+    got: list[Bar] = []
+
+    class First(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            if not got:
+                got.append(bar)
+
+    Backtest().add_daily_samples(["SPY"]).run(First())
+    # SPY 2016-01-04: 200.49 / 201.03 / 198.59 / 201.02, 222,353,500 shares.
+    assert got[0] == Bar(
+        symbol="SPY",
+        open=D("200.49"),
+        high=D("201.03"),
+        low=D("198.59"),
+        close=D("201.02"),
+        volume=D(222_353_500),
+        trade_count=0,
+        vwap=D("201.02"),
+        timestamp_ns=1_451_865_600 * 10**9,
+        period_ns=NS_PER_DAY,
+    )
+    assert got[0].model_dump() == Bar.model_validate(got[0].model_dump()).model_dump()

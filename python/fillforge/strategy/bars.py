@@ -72,38 +72,42 @@ class _Rows:
     """One table's columns as Python values, converted once: Decimal prices for the
     :class:`~fillforge.broker.Bar`, floats (price units) for the history."""
 
-    __slots__ = ("dec", "floats", "period", "symbol", "time", "volume")
+    __slots__ = ("c", "cf", "h", "hf", "lo", "lof", "o", "of", "period", "symbol", "time", "vol")
 
     def __init__(self, table: BarTable) -> None:
         b, tick = table.bars, table.tick
         self.symbol, self.period = table.symbol, b.period_ns
         self.time: list[int] = b.time_ns.tolist()
-        cols = (b.open, b.high, b.low, b.close)
-        self.dec = [[tick * v for v in c.tolist()] for c in cols]
+        self.o, self.h, self.lo, self.c = (
+            [tick * v for v in col.tolist()] for col in (b.open, b.high, b.low, b.close)
+        )
         inv = 1 / tick
         scale = float(inv) if inv == inv.to_integral_value() else None
-        self.floats = [(c / scale if scale is not None else c * float(tick)).tolist() for c in cols]
-        self.volume: list[float] = b.volume.tolist()
+        self.of, self.hf, self.lof, self.cf = (
+            (col / scale if scale is not None else col * float(tick)).tolist()
+            for col in (b.open, b.high, b.low, b.close)
+        )
+        self.vol: list[float] = b.volume.tolist()
 
     def bar(self, i: int) -> Bar:
-        o, h, lo, c = (col[i] for col in self.dec)
-        v = self.volume[i]
-        return Bar.trusted(
-            symbol=self.symbol,
-            open=o,
-            high=h,
-            low=lo,
-            close=c,
-            volume=Decimal(int(v)) if v.is_integer() else Decimal(repr(v)),
-            trade_count=0,
-            vwap=c,
-            timestamp_ns=self.time[i],
-            period_ns=self.period,
+        v, c = self.vol[i], self.c[i]
+        return Bar.adopt(
+            {
+                "symbol": self.symbol,
+                "open": self.o[i],
+                "high": self.h[i],
+                "low": self.lo[i],
+                "close": c,
+                "volume": Decimal(int(v)) if v.is_integer() else Decimal(repr(v)),
+                "trade_count": 0,
+                "vwap": c,
+                "timestamp_ns": self.time[i],
+                "period_ns": self.period,
+            }
         )
 
     def row(self, i: int) -> tuple[int, float, float, float, float, float]:
-        o, h, lo, c = (col[i] for col in self.floats)
-        return self.time[i], o, h, lo, c, self.volume[i]
+        return self.time[i], self.of[i], self.hf[i], self.lof[i], self.cf[i], self.vol[i]
 
 
 class BarSchedule:
