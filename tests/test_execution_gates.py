@@ -15,8 +15,11 @@ from hypothesis import strategies as st
 
 from fillforge.errors import ExecutionError
 from fillforge.execution.gates import Decision, Flattener, GateReason, SessionGates, reduces
+from fillforge.execution.parent import ParentOrder, ParentState, WorkRules
+from fillforge.execution.worker import ParentWorker
 from fillforge.orders.enums import OrderSide, OrderStatus
 from fillforge.orders.models import Instrument, OrderRequest
+from fillforge.risk.gate import RiskGate
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import TradingCalendar
 from fillforge.sim.feeds import empty_feed
@@ -295,3 +298,137 @@ def test_untag_and_bad_flattener_parameters() -> None:
         with pytest.raises(ExecutionError) as e:
             bad()
         assert e.value.field == field
+
+
+# ----- exits, the flatten and the kill switch in every gate window ------------------------------
+
+# The gates under test: 15 minutes after the open, 10 before the close at half size. "blocked" has
+# no factor, so the closing window refuses entries outright.
+HALF = SessionGates(XNYS, open_minutes=15, close_minutes=10, close_factor=D("0.5"), lot=D(1))
+BLOCKED = SessionGates(XNYS, open_minutes=15, close_minutes=10)
+# (id, day, the time inside the window, the gates, what an entry of 100 gets there)
+WINDOWS = [
+    ("opening", MONDAY, "09:35", HALF, Decision(D(0), GateReason.OPENING)),
+    ("open", MONDAY, "12:00", HALF, Decision(D(100), GateReason.OPEN)),
+    ("closing-reduced", MONDAY, "15:55", HALF, Decision(D(50), GateReason.CLOSING)),
+    ("closing-blocked", MONDAY, "15:55", BLOCKED, Decision(D(0), GateReason.CLOSING)),
+    ("early-close", BLACK_FRIDAY, "12:55", HALF, Decision(D(50), GateReason.CLOSING)),
+]
+IN_SESSION = [pytest.param(*w[1:], id=w[0]) for w in WINDOWS]
+CLOSED = pytest.param(MONDAY, "17:00", HALF, Decision(D(0), GateReason.CLOSED), id="closed")
+
+
+def _long_then_at(day: str, hhmm: str) -> SimulatedBroker:
+    """A broker holding 100 X bought at 09:30 (before any window under test), run to ``hhmm``."""
+    b = _broker(ny(day, "09:30"))
+    b.submit(_buy("X", D(100)))
+    b.run(until_ns=ny(day, hhmm))
+    return b
+
+
+def _position(b: SimulatedBroker, symbol: str = "X") -> Decimal:
+    p = b.positions().get(symbol)
+    return D(0) if p is None else p.qty
+
+
+@pytest.mark.parametrize(("day", "hhmm", "gates", "entry"), [*IN_SESSION, CLOSED])
+def test_an_exit_passes_every_gate_window_whole(
+    day: str, hhmm: str, gates: SessionGates, entry: Decision
+) -> None:
+    b = _long_then_at(day, hhmm)
+    now, pos = b.now(), _position(b)
+    assert gates.admit(now, D(100), is_exit=False) == entry  # the window is in force
+    for qty in (D(40), D(100)):  # part of the position, or all of it
+        assert reduces(pos, OrderSide.SELL, qty)
+        assert gates.admit(now, qty, is_exit=True) == Decision(qty, GateReason.EXIT)
+    assert not reduces(pos, OrderSide.SELL, D(101))  # one more would open a short: an entry
+    assert gates.admit(now, D(101), is_exit=False).reason is entry.reason
+    order = b.submit(_buy("X", D(100), "sell"))
+    if entry.reason is GateReason.CLOSED:  # the venue holds it for the next open
+        assert order.status.is_open
+        assert _position(b) == 100
+        b.run(until_ns=ny(TUESDAY, "09:30") + SECOND)
+    assert b.get_order(order.id).status is OrderStatus.FILLED
+    assert _position(b) == 0
+
+
+@pytest.mark.parametrize(("day", "hhmm", "gates", "entry"), IN_SESSION)
+def test_the_end_of_day_flatten_passes_every_gate_window(
+    day: str, hhmm: str, gates: SessionGates, entry: Decision
+) -> None:
+    # The flatten set to fire inside the window (close - minutes = the window's time).
+    close = XNYS.session_at(ny(day, hhmm)).close_ns
+    minutes = (close - ny(day, hhmm)) // MINUTE
+    b = _long_then_at(day, "09:31")
+    f = Flattener(b, XNYS, minutes, tagged=["X"])
+    assert f.arm() == ny(day, hhmm)
+    b.run(until_ns=ny(day, hhmm) - 1)
+    pos = _position(b)
+    assert gates.admit(ny(day, hhmm), D(100), is_exit=False) == entry
+    b.run(until_ns=ny(day, hhmm) + SECOND)
+    [order] = f.sent
+    side, qty = order.request.side, order.order_qty
+    assert reduces(pos, side, qty)  # the flatten only closes: an exit
+    assert gates.admit(ny(day, hhmm), qty, is_exit=True) == Decision(qty, GateReason.EXIT)
+    assert b.get_order(order.id).status is OrderStatus.FILLED
+    assert _position(b) == 0
+
+
+@pytest.mark.parametrize(("day", "hhmm", "gates", "entry"), [*IN_SESSION, CLOSED])
+def test_a_kill_switchs_flattening_orders_are_not_held_by_the_gates(
+    day: str, hhmm: str, gates: SessionGates, entry: Decision
+) -> None:
+    # The kill switch (fillforge.risk) goes straight to the broker, past the risk gate's
+    # controls and past these gates: its orders only close, so they are exits in every window.
+    b = _long_then_at(day, "09:31")
+    resting = OrderRequest(
+        symbol="X", side="buy", type="limit", qty=D(10), limit_price=D(90), time_in_force="gtc"
+    )
+    b.submit(resting)  # an entry still working when the switch fires
+    b.run(until_ns=ny(day, hhmm))
+    risk = RiskGate(b)
+    assert gates.admit(b.now(), D(100), is_exit=False) == entry
+    report = risk.kill(flatten=True, reason="test")
+    b.run(until_ns=b.now() + SECOND)  # the resting entry's cancel ends, then the flatten goes
+    flattening = [o for o in b.orders(symbol="X") if o.request.side is OrderSide.SELL]
+    [order] = flattening
+    assert report.canceled
+    assert reduces(D(100), order.request.side, order.order_qty)
+    assert gates.admit(b.now(), order.order_qty, is_exit=True).reason is GateReason.EXIT
+    if entry.reason is GateReason.CLOSED:  # accepted, and filled at the next open
+        assert order.status.is_open
+        b.run(until_ns=ny(TUESDAY, "09:30") + SECOND)
+        assert HALF.admit(ny(TUESDAY, "09:30"), D(1), False).reason is GateReason.OPENING
+    assert b.get_order(order.id).status is OrderStatus.FILLED
+    assert _position(b) == 0
+
+
+def test_a_kill_switch_stops_a_working_parent_and_flattens_what_it_bought() -> None:
+    # A parent worked through a risk gate: after the kill, its children are denied before they
+    # reach the broker, three denials in a row fail it, and the flatten closes what it bought.
+    b = _broker(ny(MONDAY, "10:00"))
+    risk = RiskGate(b)
+    spec = ParentOrder(
+        parent_id="K1",
+        symbol="X",
+        side=OrderSide.BUY,
+        qty=D(300),
+        start_ns=ny(MONDAY, "10:00"),
+        end_ns=ny(MONDAY, "10:30"),
+    )
+    rules = WorkRules(timeout_ns=5 * SECOND, max_attempts=1, fallback="market", max_rejects=3)
+    w = ParentWorker(risk, spec, Instrument(symbol="X", tick_size=D("0.01")), rules=rules, slices=3)
+    w.start()
+    b.run(until_ns=ny(MONDAY, "10:15"))
+    assert w.progress().filled == _position(b) == 200  # two slices, each at market after 5 s
+    at_broker = len(b.orders())
+    risk.kill(flatten=True, reason="test")
+    b.run(until_ns=ny(MONDAY, "10:31"))
+    assert _position(b) == 0
+    [flatten] = b.orders()[at_broker:]  # nothing else reached the broker after the kill
+    assert (flatten.request.side, flatten.order_qty) == (OrderSide.SELL, D(200))
+    assert w.parent.state is ParentState.FAILED
+    assert w.parent.reason is not None
+    assert w.parent.reason.startswith("3 children rejected in a row: halted")
+    assert [o.status for o in risk.denied()] == [OrderStatus.DENIED] * 3
+    assert w.progress().filled + w.progress().leaves == D(300)

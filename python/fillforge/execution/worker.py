@@ -38,6 +38,7 @@ Schedule = Callable[[Decimal, int, int, Decimal], list[Slice]]
 
 _ZERO = Decimal(0)
 _S = ParentState
+_REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +492,7 @@ class ParentWorker:
         task = child.task
         if task.child is child:
             task.child = None
-        if child.status is OrderStatus.REJECTED:
+        if child.status in _REFUSED:  # by the venue, or denied before it (a risk gate)
             self._rejects += 1
             if self._rejects >= self.rules.max_rejects:
                 self._fail(f"{self._rejects} children rejected in a row: {child.reason}")
