@@ -299,3 +299,41 @@ def test_the_end_of_day_flatten_closes_what_the_agent_entered() -> None:
     held, after = _run(cfg, body)
     assert held == {"SPY": D(24)}
     assert after == {}
+
+
+def test_the_exit_manager_protects_a_filled_entry() -> None:
+    cfg = _config(
+        execution={
+            "use_bracket_orders": True,
+            "bracket_orders": {
+                "stop_loss": {"method": "percentage", "percentage": 2},
+                "take_profit": {"risk_reward_ratio": 2},
+                "trailing_stop": {"enabled": True, "percentage": 3},
+            },
+        }
+    )
+
+    async def body(agent: ExecutionAgent) -> tuple[SignalReport, list[Any], dict[str, Decimal]]:
+        report = await agent.execute_signals({"SPY": 1.0}, PRICES)
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        held = await agent.positions()
+        exits = [o for o in agent.broker.orders(open_only=True, symbol="SPY")]
+        return report, exits, held
+
+    report, exits, held = _run(cfg, body)
+    assert held == {"SPY": D(49)}
+    assert report.submitted[0].kind == "bracket"
+    assert exits, "a filled entry has its exits working"
+    assert all(o.request.side.value == "sell" for o in exits)
+
+
+def test_an_atr_plan_without_the_atr_is_denied() -> None:
+    cfg = _config(
+        execution={
+            "use_bracket_orders": True,
+            "bracket_orders": {"stop_loss": {"method": "atr", "atr_multiplier": 1.5}},
+        }
+    )
+    report = _signals(cfg, {"SPY": 1.0})
+    assert [(d.symbol, d.code) for d in report.denied] == [("SPY", "no_atr")]
+    assert "atr=" in report.denied[0].why

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 from decimal import Decimal
 
-from fillforge.agent import ExecutionAgent, OrderStatus, SignalReport
+from fillforge.agent import ExecutionAgent, OrderReport, SignalReport
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.config import Mode, parse_config
 
@@ -34,7 +34,7 @@ def test_paper_mode_on_the_served_account_sends_and_fills() -> None:
             env={"K": "k", "S": "s"},
         ).config
 
-        async def main() -> tuple[SignalReport, OrderStatus, dict[str, Decimal], Mode]:
+        async def main() -> tuple[SignalReport, OrderReport, dict[str, Decimal], Mode]:
             agent = ExecutionAgent(cfg)
             await agent.start()
             try:

@@ -2,6 +2,6 @@
 from one configuration (:mod:`fillforge.config`). Layer 6."""
 
 from fillforge.agent.core import ExecutionAgent
-from fillforge.agent.results import AgentMetrics, Denial, OrderStatus, SignalReport, Submitted
+from fillforge.agent.results import AgentMetrics, Denial, OrderReport, SignalReport, Submitted
 
-__all__ = ["AgentMetrics", "Denial", "ExecutionAgent", "OrderStatus", "SignalReport", "Submitted"]
+__all__ = ["AgentMetrics", "Denial", "ExecutionAgent", "OrderReport", "SignalReport", "Submitted"]

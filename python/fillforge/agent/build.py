@@ -21,6 +21,7 @@ from fillforge.execution.pricing import (
     adaptive_offset,
     spread_bps,
 )
+from fillforge.exits import Distance, ExitPlan, Target, Trail
 from fillforge.marketdata import load_bars
 from fillforge.orders.models import Instrument
 from fillforge.risk import (
@@ -44,6 +45,7 @@ __all__ = [
     "CENT",
     "alpaca_broker",
     "controls",
+    "exit_plan",
     "fee_model",
     "fill_model",
     "gates",
@@ -210,6 +212,31 @@ def gates(cfg: Config, calendar: Sessions) -> SessionGates | None:
         close_minutes=sg.avoid_last_minutes,
         lot=Decimal(1),
     )
+
+
+def exit_plan(cfg: Config) -> ExitPlan | None:
+    """The exits of an entry (``use_bracket_orders``): the stop (ATR multiple or percent), a
+    target at ``risk_reward_ratio`` R, and a trailing stop (by ATR when ``atr_multiplier`` is
+    given, else by percent) that follows the best price since the entry. None: no stop."""
+    ex = cfg.execution
+    bo = ex.bracket_orders
+    if not ex.use_bracket_orders or bo is None or bo.stop_loss is None:
+        return None
+    sl = bo.stop_loss
+    if sl.method == "atr" and sl.atr_multiplier is not None:
+        stop = Distance.of_atr(sl.atr_multiplier)
+    else:
+        stop = Distance.of_percent(sl.percentage or Decimal(0))
+    rr = bo.take_profit.risk_reward_ratio if bo.take_profit is not None else None
+    targets = (Target(rr),) if rr is not None else ()
+    trail = None
+    tr = bo.trailing_stop
+    if tr is not None and tr.enabled:
+        if tr.atr_multiplier is not None:
+            trail = Trail(Distance.of_atr(tr.atr_multiplier))
+        elif tr.percentage is not None:
+            trail = Trail(Distance.of_percent(tr.percentage))
+    return ExitPlan(stop=stop, targets=targets, trail=trail)
 
 
 def controls(cfg: Config) -> list[Control]:

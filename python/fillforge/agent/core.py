@@ -24,8 +24,9 @@ from itertools import count
 from typing import Any, TypeVar
 
 from fillforge.agent import build
-from fillforge.agent.results import AgentMetrics, Denial, OrderStatus, SignalReport, Submitted
-from fillforge.broker import Broker
+from fillforge.agent.results import AgentMetrics, Denial, OrderReport, SignalReport, Submitted
+from fillforge.agent.sizing import Unsized, size_signal
+from fillforge.broker import AccountSnapshot, Broker
 from fillforge.config.model import Config, Mode
 from fillforge.errors import (
     BrokerUnavailableError,
@@ -37,8 +38,9 @@ from fillforge.errors import (
 from fillforge.execution import ExecutionEngine, Flattener, ParentOrder, SessionGates
 from fillforge.execution.gates import reduces
 from fillforge.execution.schedules import parse_policy, split
-from fillforge.orders.enums import OrderClass, OrderSide, OrderType
-from fillforge.orders.models import Instrument, OrderRequest, StopLoss, TakeProfit
+from fillforge.exits import ExitManager
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
+from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.replay.samples import daily_samples
 from fillforge.risk import RiskGate
 from fillforge.sim import SimulatedBroker, TradingCalendar
@@ -79,6 +81,8 @@ class ExecutionAgent:
         self._engine: ExecutionEngine | None = None
         self._gates: SessionGates | None = None
         self._flattener: Flattener | None = None
+        self._plan = build.exit_plan(config)
+        self._exits: ExitManager | None = None
         self.mode = config.mode
         self.fallbacks = 0
         self.fallback_reason: str | None = None
@@ -115,6 +119,8 @@ class ExecutionAgent:
         calendar = getattr(getattr(broker, "venue", None), "calendar", None)
         self._calendar = calendar if calendar is not None else TradingCalendar("XNYS")
         self._gates = build.gates(self.config, self._calendar)
+        if self._plan is not None:
+            self._exits = ExitManager(gate)
         sg = self.config.execution.session_gates
         minutes = sg.flatten_minutes if sg is not None else None
         if minutes is not None:
@@ -171,6 +177,8 @@ class ExecutionAgent:
             await self._call(engine.close)
         if self._flattener is not None:
             await self._call(self._flattener.disarm)
+        if self._exits is not None:
+            await self._call(self._exits.close)
         close = getattr(broker, "close", None)
         if callable(close) and broker is not self._given:
             await self._call(close)
@@ -246,35 +254,30 @@ class ExecutionAgent:
         self._kinds[pid] = "parent"
         return pid
 
-    def _bracket(
+    def _protected(
         self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, atr: Decimal | None
     ) -> tuple[str, Decimal, Decimal | None]:
-        """An entry with its protective stop (and target at the R multiple); the order id,
-        the stop and the target."""
-        distance = self._stop_distance(price, atr)
-        if distance is None:
-            raise ExecutionError("atr", atr, "stop_loss.method is atr: pass atr= for the symbol")
+        """A market entry whose exits the exit manager works (stop, target, trailing stop;
+        at the venue when one order fits, else held locally); the entry's id, and the stop
+        and target the plan gives at ``price`` (the manager sets them from the fill)."""
+        plan, exits, gate = self._plan, self._exits, self._gate
+        assert plan is not None
+        assert exits is not None
+        assert gate is not None
+        if plan.needs_atr and atr is None:
+            raise ExecutionError("atr", None, f"the exit plan needs {symbol}'s ATR: pass atr=")
+        inst = self._instrument(symbol)
         sign = 1 if side is OrderSide.BUY else -1
-        tick = self._instrument(symbol).tick_size
-        stop = ((price - sign * distance) / tick).to_integral_value(ROUND_DOWN) * tick
-        bo = self.config.execution.bracket_orders
-        rr = bo.take_profit.risk_reward_ratio if bo and bo.take_profit else None
-        target = None
-        if rr is not None:
-            target = ((price + sign * distance * rr) / tick).to_integral_value(ROUND_DOWN) * tick
-        request = OrderRequest(
-            symbol=symbol,
-            side=side,
-            type=OrderType.MARKET,
-            qty=qty,
-            order_class=OrderClass.BRACKET if target is not None else OrderClass.OTO,
-            stop_loss=StopLoss(stop_price=stop),
-            take_profit=TakeProfit(limit_price=target) if target is not None else None,
-        )
-        assert self._gate is not None
-        order = self._gate.submit(request)
-        self._kinds[order.id] = "bracket"
-        return order.id, stop, target
+        lots = int(qty / inst.lot_size)
+        levels = plan.levels(inst, sign, price, lots, atr)
+        request = OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=qty)
+        entry = gate.submit(request)
+        if entry.status is not OrderStatus.DENIED:
+            exits.attach(plan, inst, entry=entry, atr=atr)
+        oid = entry.id
+        self._kinds[oid] = "bracket"
+        target = levels.targets[0][0] * inst.tick_size if levels.targets else None
+        return oid, levels.stop * inst.tick_size, target
 
     def _stop_distance(self, price: Decimal, atr: Decimal | None) -> Decimal | None:
         bo = self.config.execution.bracket_orders
@@ -340,16 +343,16 @@ class ExecutionAgent:
 
         await self._call(run)
 
-    async def get_order_status(self, order_id: str) -> OrderStatus:
+    async def get_order_status(self, order_id: str) -> OrderReport:
         """A parent's progress or an order's state."""
         return await self._call(lambda: self._status(order_id))
 
-    def _status(self, order_id: str) -> OrderStatus:
+    def _status(self, order_id: str) -> OrderReport:
         if self._kinds.get(order_id) == "parent":
             assert self._engine is not None
             pr = self._engine.progress(order_id)
             spec = self._engine.get(order_id).spec
-            return OrderStatus(
+            return OrderReport(
                 id=order_id,
                 kind="parent",
                 symbol=spec.symbol,
@@ -362,7 +365,7 @@ class ExecutionAgent:
             )
         assert self._gate is not None
         o = self._gate.get_order(order_id)
-        return OrderStatus(
+        return OrderReport(
             id=o.id,
             kind="bracket" if self._kinds.get(order_id) == "bracket" else "order",
             symbol=o.symbol,
@@ -425,7 +428,7 @@ class ExecutionAgent:
         held = self.broker.positions()
         for symbol in sorted(signals):
             try:
-                sub = self._one(symbol, signals[symbol], prices, atr, account.equity, held)
+                sub = self._one(symbol, signals[symbol], prices, atr, account, held)
             except RiskDeniedError as e:
                 sub = Denial(symbol=symbol, code=e.code or "risk", why=str(e))
             except FillforgeError as e:
@@ -448,17 +451,18 @@ class ExecutionAgent:
         raw: float | Decimal,
         prices: Mapping[str, Decimal],
         atr: Mapping[str, Decimal],
-        equity: Decimal,
+        account: AccountSnapshot,
         held: Mapping[str, Any],
     ) -> Submitted | Denial:
         cfg = self.config
-        ex, ps, rm = cfg.execution, cfg.position_sizing, cfg.risk_management
+        ex = cfg.execution
+        equity, buying_power = account.equity, account.buying_power
 
         def no(code: str, why: str, sig: Decimal | None = None) -> Denial:
             return Denial(symbol=symbol, code=code, why=why, signal=sig)
 
         try:
-            lot = self._instrument(symbol).lot_size
+            self._instrument(symbol)
         except ExecutionError as e:
             return no("unknown_symbol", e.why)
 
@@ -478,36 +482,27 @@ class ExecutionAgent:
         if price is None or not Decimal(price) > 0:
             return no("no_price", f"no positive price given for {symbol}", signal)
         price = Decimal(price)
-        fraction = (ps.max_position_size if ps else None) or ex.max_position_size
-        if fraction is None:
-            return no("no_sizing", "set position_sizing.max_position_size", signal)
-        target = (signal * fraction * equity / price / lot).to_integral_value(ROUND_DOWN) * lot
-        if rm is not None and rm.max_position_risk is not None and ex.use_bracket_orders:
-            dist = self._stop_distance(price, atr.get(symbol))
-            if dist:
-                cap = (equity * rm.max_position_risk / dist / lot).to_integral_value(ROUND_DOWN)
-                if abs(target) > cap * lot:
-                    target = cap * lot * (1 if target > 0 else -1)
         pos = held.get(symbol)
         current = pos.qty if pos is not None else _ZERO
-        delta = target - current
-        if delta == 0:
-            return no("no_change", f"already at the target position {target}", signal)
-        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
-        qty = abs(delta)
-        cut_from = None
-        if ps is not None and ps.max_trade_size is not None and qty * price > ps.max_trade_size:
-            cut_from = qty
-            qty = (ps.max_trade_size / price / lot).to_integral_value(ROUND_DOWN) * lot
-            if qty == 0:
-                return no("max_trade_size", f"one lot costs more than {ps.max_trade_size}", signal)
-        if ps is not None and ps.min_trade_size is not None and qty * price < ps.min_trade_size:
-            return no(
-                "below_min_trade",
-                f"{qty} x {price} = {qty * price} < min_trade_size {ps.min_trade_size}",
-                signal,
-            )
+        sized = size_signal(
+            cfg,
+            symbol=symbol,
+            signal=signal,
+            price=price,
+            instrument=self._instrument(symbol),
+            equity=equity,
+            buying_power=buying_power,
+            current=current,
+            stop_distance=self._stop_distance(price, atr.get(symbol))
+            if ex.use_bracket_orders
+            else None,
+        )
+        if isinstance(sized, Unsized):
+            return no(sized.code, sized.why, signal)
+        side, qty, cut_from = sized.side, sized.qty, sized.cut_from
         exit_ = reduces(current, side, qty)
+        if self._plan is not None and self._plan.needs_atr and not exit_ and symbol not in atr:
+            return no("no_atr", f"the exit plan is in ATRs: pass atr={{{symbol!r}: ...}}", signal)
         if self._gates is not None:
             d = self._gates.admit(self.broker.now_ns(), qty, exit_)
             if d.qty == 0:
@@ -518,8 +513,8 @@ class ExecutionAgent:
         if self._flattener is not None and not exit_:
             self._flattener.tag(symbol)  # an intraday position: closed before the close
         stop = target_price = None
-        if ex.use_bracket_orders and not exit_ and _stop_given(cfg):
-            oid, stop, target_price = self._bracket(symbol, side, qty, price, atr.get(symbol))
+        if self._plan is not None and not exit_:
+            oid, stop, target_price = self._protected(symbol, side, qty, price, atr.get(symbol))
             kind = "bracket"
         else:
             oid, kind = self._parent(symbol, side, qty, price), "parent"
@@ -535,8 +530,3 @@ class ExecutionAgent:
             stop_price=stop,
             target_price=target_price,
         )
-
-
-def _stop_given(cfg: Config) -> bool:
-    bo = cfg.execution.bracket_orders
-    return bo is not None and bo.stop_loss is not None

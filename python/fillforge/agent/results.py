@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fillforge.config.model import Mode
 
-__all__ = ["AgentMetrics", "Denial", "OrderStatus", "SignalReport", "Submitted"]
+__all__ = ["AgentMetrics", "Denial", "OrderReport", "SignalReport", "Submitted"]
 
 
 class _Result(BaseModel):
@@ -43,7 +43,7 @@ class Submitted(_Result):
     target_price: Decimal | None = None
 
 
-class OrderStatus(_Result):
+class OrderReport(_Result):
     """One order or parent as it stands (``get_order_status``)."""
 
     id: str
@@ -76,7 +76,7 @@ class SignalReport(_Result):
     ``denied``; ``filled`` lists the submitted orders complete by the time it returned."""
 
     submitted: tuple[Submitted, ...] = ()
-    filled: tuple[OrderStatus, ...] = ()
+    filled: tuple[OrderReport, ...] = ()
     denied: tuple[Denial, ...] = ()
 
 

@@ -63,7 +63,7 @@ FEATURES: dict[str, tuple[str, str]] = {
         "a child's price: limit at the offset, or market",
         "execution",
     ),
-    "execution.use_bracket_orders": ("entries carry a protective stop and a target", "exits"),
+    "execution.use_bracket_orders": ("entries carry a stop, a target, a trail", "exits"),
     "execution.time_in_force": ("children's time in force", "execution"),
     "execution.limit_orders.base_offset_bps": ("static limit offset from the mid", "execution"),
     "execution.limit_orders.adaptive_offset": (
@@ -245,13 +245,14 @@ def _stop(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if tr is not None and ".trailing_stop." in key:
         if not tr.enabled and not key.endswith("enabled"):
             return "not used", "trailing_stop.enabled is false"
+        if key.endswith("percentage") and tr.atr_multiplier is not None:
+            return "not used", "the trail is by ATR when atr_multiplier is given"
+        if tr.enabled and key.endswith("atr_multiplier"):
+            return "honoured", "Trail(Distance.of_atr): needs the symbol's ATR (atr=)"
         if tr.enabled:
-            return "not honoured", (
-                "the agent's bracket carries a fixed stop; a trailing stop that follows the peak "
-                "is the stop manager's (fillforge.exits), not wired to the agent yet"
-            )
+            return "honoured", "ExitManager: from the best price since the entry, reset on re-entry"
     if ".stop_loss." in key and sl is not None and sl.method == "atr":
-        return "honoured", "needs the symbol's ATR: execute_signals(..., atr={...})"
+        return "honoured", "ExitManager; needs the symbol's ATR: execute_signals(..., atr={...})"
     return _OK
 
 
