@@ -445,3 +445,110 @@ def test_the_docs_examples_run() -> None:
     assert len(blocks) == 3
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/sizing.md", "exec"), {"__name__": "docs"})
+
+
+def test_sized_by_atr_in_a_backtest_on_the_shipped_bars() -> None:
+    """The pieces together: an incremental ATR fed the bars as they arrive, a 1%-risk 2-ATR
+    RiskBased sizer reading the account (SizingContext.from_account), entries every 40 bars on
+    the three shipped symbols. Each entry is the hand formula's count at that bar, its loss at
+    the stop is at most 1% of equity, and the ATR it used is the vectorised ATR at that bar
+    (nothing from later bars)."""
+    from fillforge.broker import Bar
+    from fillforge.indicators import ATR, atr
+    from fillforge.strategy import Backtest, Strategy
+
+    sizer = RiskBased(D("0.01"), atr_multiple=2)
+
+    class Sized(Strategy):
+        def __init__(self) -> None:
+            self.atr: dict[str, ATR] = {}
+            self.entries: list[tuple[str, int, float, Decimal, Decimal, Decimal]] = []
+
+        def on_bar(self, bar: Bar) -> None:
+            value = self.atr.setdefault(bar.symbol, ATR(14)).update(bar.high, bar.low, bar.close)
+            i = len(self.ctx.history(bar.symbol)) - 1
+            if value is None or i % 40:
+                return
+            c = SizingContext.from_account(
+                self.ctx.account(), Instrument(symbol=bar.symbol), bar.close, atr=value
+            )
+            qty = sizer.size(c)
+            self.entries.append((bar.symbol, i, value, c.equity, c.buying_power, qty))
+            if qty:
+                self.ctx.buy(bar.symbol, qty)
+
+    strategy = Sized()
+    result = Backtest(cash=D(1_000_000)).add_daily_samples().run(strategy)
+    assert result.fills
+    assert len(strategy.entries) >= 30
+    for symbol, i, value, equity, bp, qty in strategy.entries:
+        bars = strategy.ctx.history(symbol)
+        want_atr = atr(bars.high, bars.low, bars.close, 14)[i]
+        assert value == pytest.approx(want_atr, rel=1e-12)
+        risk = equity * D("0.01")
+        distance = 2 * D(repr(value))
+        want = min(
+            math.floor(risk / distance), math.floor(max(bp, D(0)) / D(repr(float(bars.close[i]))))
+        )
+        assert qty == want
+        assert qty * distance <= risk
+
+
+def test_from_account_reads_equity_buying_power_position_and_weights() -> None:
+    from fillforge.broker.models import AccountSnapshot, Position
+
+    zero = D(0)
+    account = AccountSnapshot(
+        cash=D(50_000),
+        equity=D(100_000),
+        buying_power=D(30_000),
+        reserved=zero,
+        leverage=zero,
+        long_market_value=D(30_000),
+        short_market_value=D(-20_000),
+        realized_pnl=zero,
+        unrealized_pnl=zero,
+        fees_paid=zero,
+        positions={
+            "XYZ": Position(symbol="XYZ", qty=D(-400), market_value=D(-20_000)),
+            "SPY": Position(symbol="SPY", qty=D(60), market_value=D(30_000)),
+        },
+    )
+    c = SizingContext.from_account(account, SHARES, D(50), atr=1.5)
+    assert (c.equity, c.buying_power, c.position, c.atr) == (D(100_000), D(30_000), D(-400), 1.5)
+    assert c.book_weights == {"XYZ": -0.2, "SPY": 0.3}
+    # buying 1,000 to cover the short of 400: 400 close it, 600 more cost 30,000, all there is
+    assert FixedQuantity(D(1000)).size(c) == 1000
+    assert FixedQuantity(D(1001)).size(c) == 1000
+    flat = SizingContext.from_account(account, Instrument(symbol="QQQ"), D(10), book_weights={})
+    assert flat.position == 0
+    assert flat.book_weights == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=D(1), max_value=D(10**9), places=2),
+    st.decimals(min_value=D("0.01"), max_value=D(5000), places=2),
+    st.decimals(min_value=D("0.0001"), max_value=D(1), places=4),
+    st.floats(0.01, 100),
+    st.sampled_from([D(1), D("0.001"), D(7), D(100)]),
+)
+def test_the_floor_is_exact_never_a_lot_short(
+    equity: Decimal, price: Decimal, fraction: Decimal, atr_value: float, lot: Decimal
+) -> None:
+    """Against exact rationals: the size is the true floor of the formula, not one lot less
+    (nor more), with and without the rounding of a quotient on the way."""
+    from fractions import Fraction
+
+    inst = Instrument(symbol="XYZ", lot_size=lot)
+    c = SizingContext("XYZ", price, equity, D(10**15), inst, atr=atr_value)
+    cases = [
+        (PercentOfEquity(fraction), Fraction(equity) * Fraction(fraction) / Fraction(price)),
+        (
+            RiskBased(fraction, atr_multiple=3),
+            Fraction(equity) * Fraction(fraction) / (3 * Fraction(repr(atr_value))),
+        ),
+        (FixedAmount(equity), Fraction(equity) / Fraction(price)),
+    ]
+    for sizer, exact in cases:
+        assert sizer.size(c) == math.floor(exact / Fraction(lot)) * lot

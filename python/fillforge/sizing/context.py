@@ -26,8 +26,9 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import Final
+from typing import Any, Final
 
+from fillforge.broker.models import AccountSnapshot
 from fillforge.errors import SizingError
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
@@ -201,6 +202,39 @@ class SizingContext:
     closing_qty: Decimal = field(init=False, repr=False, compare=False)
     """How much of an order on ``side`` closes the position (a buy closes a short, a sell a
     long): that part needs no buying power."""
+
+    @classmethod
+    def from_account(
+        cls,
+        account: AccountSnapshot,
+        instrument: Instrument,
+        price: Decimal,
+        *,
+        side: OrderSide = OrderSide.BUY,
+        **inputs: Any,
+    ) -> SizingContext:
+        """A context for ``instrument`` at ``price`` read off an account snapshot
+        (``broker.account()``): its equity, buying power, the position held in the symbol, and,
+        unless given, the book's weights (each position's signed market value over equity; none
+        when equity is not positive). ``inputs`` are the other fields (``atr=``, ``signal=``,
+        ``stop_distance=``, ``realised_vol=``, ``covariance_row=``...)."""
+        held = account.positions.get(instrument.symbol)
+        if "book_weights" not in inputs and account.equity > ZERO:
+            inputs["book_weights"] = {
+                s: float(div(p.market_value, account.equity))
+                for s, p in account.positions.items()
+                if p.market_value
+            }
+        return cls(
+            instrument.symbol,
+            price,
+            account.equity,
+            account.buying_power,
+            instrument,
+            side=side,
+            position=held.qty if held is not None else ZERO,
+            **inputs,
+        )
 
     def __post_init__(self) -> None:
         if not isinstance(self.instrument, Instrument):
