@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from fillforge.broker import Bar, Quote
+from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import StrategyError
 from fillforge.marketdata import NS_PER_DAY, Bars, load_bars
 from fillforge.replay.samples import daily_samples
@@ -317,3 +317,27 @@ def test_a_delivered_bar_equals_the_validated_model() -> None:
         period_ns=NS_PER_DAY,
     )
     assert got[0].model_dump() == Bar.model_validate(got[0].model_dump()).model_dump()
+
+
+def test_any_feed_can_be_listed() -> None:
+    from fillforge.orders.models import Instrument
+    from fillforge.sim.walk import WalkConfig, walk_feed
+
+    inst = Instrument(symbol="W")
+    t0 = 1_795_446_000 * 10**9
+    feed = walk_feed(inst, WalkConfig(rate=10), seed=3, start_ns=t0, end_ns=t0 + 10**10)
+    prints: list[int] = []
+
+    class Count(Strategy):
+        def on_trade(self, trade: Trade) -> None:
+            prints.append(trade.timestamp_ns)
+
+    Backtest(calendar=None).add_feed("W", feed, instrument=inst).run(Count())
+    assert prints == sorted(prints)
+    assert len(prints) > 5
+    with pytest.raises(StrategyError) as e:
+        Backtest().add_feed("W", object())  # type: ignore[arg-type]
+    assert e.value.field == "feed"
+    with pytest.raises(StrategyError) as e:
+        Backtest().add_feed("V", feed, instrument=inst)  # the instrument names another symbol
+    assert e.value.field == "instrument"

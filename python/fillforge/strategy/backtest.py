@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from fillforge import _core
 from fillforge.errors import StrategyError
 from fillforge.marketdata import NS_PER_DAY, Bars, Quotes, Trades, load_bars
 from fillforge.orders.models import Instrument
@@ -151,6 +152,21 @@ class Backtest:
         self._list(inst, lobster_feed(message, orderbook), check=check)
         return self
 
+    def add_feed(
+        self,
+        symbol: str,
+        feed: _core.Feed,
+        *,
+        instrument: Instrument | None = None,
+        check: bool = True,
+    ) -> Backtest:
+        """List ``symbol`` on any simulator feed already built (:mod:`fillforge.sim.feeds`:
+        Databento MBO, a seeded walk, your own columns), in the instrument's ticks and lots."""
+        if not isinstance(feed, _core.Feed):
+            raise StrategyError("feed", type(feed).__name__, "expected a fillforge._core.Feed")
+        self._list(self._instrument(symbol, instrument), feed, check=check)
+        return self
+
     # ----- broker and run -------------------------------------------------------------------
 
     def broker(self) -> SimulatedBroker:
@@ -196,7 +212,7 @@ class Backtest:
             raise StrategyError("instrument", instrument, f"expected an Instrument for {symbol}")
         return instrument
 
-    def _list(self, instrument: Instrument, feed: Any, *, check: bool = True) -> None:
+    def _list(self, instrument: Instrument, feed: _core.Feed, *, check: bool = True) -> None:
         if instrument.symbol in self.venue.markets:
             raise StrategyError("symbol", instrument.symbol, "already listed in this backtest")
         self.venue.add(instrument, feed, check=check)
