@@ -13,7 +13,7 @@ import importlib
 import math
 from collections import Counter
 from collections.abc import Sequence
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -23,10 +23,11 @@ from fillforge.broker import Bar
 from fillforge.config.model import BacktestConfig, Config
 from fillforge.errors import ConfigError, FillforgeError
 from fillforge.orders.enums import OrderSide, OrderStatus
-from fillforge.orders.models import OrderRequest
+from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS
 from fillforge.risk import RiskGate
 from fillforge.risk.limits import Control
+from fillforge.sizing import PercentOfEquity, SizingContext
 from fillforge.strategy import Backtest, Strategy
 
 __all__ = ["BacktestReport", "SmaCrossover", "run_backtest", "strategy_of"]
@@ -55,12 +56,20 @@ class SmaCrossover(Strategy):
         self.fast, self.slow = fast, slow
         self.fraction = fraction
         self._long: dict[str, bool] = {}
+        self._sizer = PercentOfEquity(fraction if fraction is not None else Decimal(1))
         self._controls = tuple(controls)
         self._gate: RiskGate | None = None
         self.denials: Counter[str] = Counter()
 
     def on_start(self) -> None:
         self._gate = RiskGate(self.ctx.broker, self._controls)
+
+    def _instrument(self, symbol: str) -> Instrument:
+        venue = getattr(self.ctx.broker, "venue", None)
+        if venue is not None and symbol in venue.markets:
+            inst: Instrument = venue.markets[symbol].instrument
+            return inst
+        return Instrument(symbol=symbol, tick_size=build.CENT)
 
     def on_bar(self, bar: Bar) -> None:
         closes = self.ctx.history(bar.symbol).close
@@ -74,9 +83,16 @@ class SmaCrossover(Strategy):
         self._long[bar.symbol] = long
         target = Decimal(0)
         if long:
-            fraction = self.fraction if self.fraction is not None else Decimal(1)
-            equity = self.ctx.account().equity
-            target = (equity * fraction / bar.close).to_integral_value(ROUND_DOWN)
+            account = self.ctx.account()
+            ctx = SizingContext(
+                symbol=bar.symbol,
+                price=bar.close,
+                equity=account.equity,
+                buying_power=account.buying_power,
+                instrument=self._instrument(bar.symbol),
+                position=self.ctx.position(bar.symbol),
+            )
+            target = self._sizer.size(ctx)
         delta = target - self.ctx.position(bar.symbol)
         if delta == 0 or self._gate is None:
             return
