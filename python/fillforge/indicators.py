@@ -338,6 +338,9 @@ class _Incremental:
         """Forget every observation, as if new."""
         self._value = None
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(value={self._value!r})"
+
 
 class ATR(_Incremental):
     """Wilder's average true range, one bar at a time: equal to :func:`atr` at every bar."""
