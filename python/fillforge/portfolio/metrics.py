@@ -132,8 +132,19 @@ def cum_returns_final(returns: ReturnsLike, starting_value: float = 0) -> float:
     r = _r(returns)
     if r.size == 0:
         return _NAN
-    total = float(np.nanprod(r + 1.0))
+    total = _final(r)
     return total - 1.0 if starting_value == 0 else total * starting_value
+
+
+def _final(r: FloatArray) -> float:
+    """``prod(1 + r)``, NaN as 0% (numpy's ``nanprod``, without its copy when there is no
+    NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = r + 1.0
+        total = float(np.multiply.reduce(g))
+        if math.isnan(total):
+            total = float(np.nanprod(g))
+    return total
 
 
 def _growth(r: FloatArray, out: FloatArray | None = None, nan: bool | None = None) -> FloatArray:
@@ -208,7 +219,7 @@ def annual_return(
     ann = annualization_factor(period, annualization)
     if r.size == 0:
         return _NAN
-    return _cagr(float(np.nanprod(r + 1.0)), r.size, ann)
+    return _cagr(_final(r), r.size, ann)
 
 
 def _cagr(final: float, n: int, ann: float) -> float:
@@ -357,7 +368,7 @@ def calmar_ratio(
     if r.size == 0:
         return _NAN
     mdd = _nanmin(_relative_to_peak(_growth(r))) - 1.0
-    return _calmar(_cagr(float(np.nanprod(r + 1.0)), r.size, ann), mdd)
+    return _calmar(_cagr(_final(r), r.size, ann), mdd)
 
 
 def _calmar(cagr_: float, mdd: float) -> float:
