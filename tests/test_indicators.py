@@ -384,3 +384,17 @@ def test_the_docs_examples_run() -> None:
     assert len(blocks) == 2
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/indicators.md", "exec"), {})
+
+
+def test_incremental_indicators_pickle_mid_stream() -> None:
+    import pickle
+
+    one = ATR(3)
+    for bar in zip(HIGH[:3], LOW[:3], CLOSE[:3], strict=True):
+        one.update(*bar)
+    copy = pickle.loads(pickle.dumps(one))
+    assert copy.update(HIGH[3], LOW[3], CLOSE[3]) == one.update(HIGH[3], LOW[3], CLOSE[3]) == 2.5
+    std = RollingStd(3)
+    for x in (1.0, 2.0, 4.0):
+        std.update(x)
+    assert pickle.loads(pickle.dumps(std)).update(8.0) == std.update(8.0)

@@ -552,3 +552,14 @@ def test_the_floor_is_exact_never_a_lot_short(
     ]
     for sizer, exact in cases:
         assert sizer.size(c) == math.floor(exact / Fraction(lot)) * lot
+
+
+def test_sizers_and_contexts_pickle_and_hash() -> None:
+    import pickle
+
+    c = ctx("50", atr=2.0, signal=0.5)
+    sizer = SignalScaled(Kelly(D("0.6"), 2, atr_multiple=2).with_limits(Limits(max_qty=D(900))))
+    again = pickle.loads(pickle.dumps(sizer))
+    assert again == sizer
+    assert hash(again) == hash(sizer)
+    assert again.size(pickle.loads(pickle.dumps(c))) == sizer.size(c) == 450
