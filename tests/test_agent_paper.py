@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from decimal import Decimal
+
+import pytest
 
 from fillforge.agent import ExecutionAgent, OrderReport, SignalReport
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.config import Mode, parse_config
 
 D = Decimal
+SECRET = "sEcReT-9f8e7d6c5b4a3210-never-printed"
 
 
-def test_paper_mode_on_the_served_account_sends_and_fills() -> None:
+def test_paper_mode_on_the_served_account_sends_and_fills(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
     t = dt.datetime.fromisoformat("2024-06-04T15:00:00+00:00")  # 11:00 New York
     market = scripted_broker(("AAPL",), start_ns=int(t.timestamp()) * 10**9)
     market.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(1000), ask_size=D(1000))
-    with AlpacaServer(market, key_id="k", secret_key="s") as server:
+    with AlpacaServer(market, key_id="k", secret_key=SECRET) as server:
         cfg = parse_config(
             {
                 "execution": {"mode": "paper", "default_order_type": "market"},
@@ -31,7 +38,7 @@ def test_paper_mode_on_the_served_account_sends_and_fills() -> None:
                     "base_url": server.base_url,
                 },
             },
-            env={"K": "k", "S": "s"},
+            env={"K": "k", "S": SECRET},
         ).config
 
         async def main() -> tuple[SignalReport, OrderReport, dict[str, Decimal], Mode]:
@@ -55,3 +62,8 @@ def test_paper_mode_on_the_served_account_sends_and_fills() -> None:
     assert status.state == "completed"
     assert status.avg_price == D("100.02")  # a market buy takes the ask
     assert held == {"AAPL": D(49)}
+    # The secret reached the account, and nothing printed or logged it.
+    out, err = capfd.readouterr()
+    assert SECRET not in out + err
+    assert SECRET not in caplog.text
+    assert SECRET not in repr(cfg)
