@@ -33,6 +33,7 @@ __all__ = ["ExitManager"]
 log = logging.getLogger("fillforge.exits")
 _WATCH = frozenset({"trades", "quotes", "bars"})
 _SENDING = "\0sending"
+_REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.DENIED})
 
 
 class ExitManager:
@@ -292,19 +293,18 @@ class ExitManager:
                 m.last_exit = role
                 m.note(f"{role} filled {e.fill.qty} at {e.fill.price}")
         if e.status.is_terminal:
-            self._ended(m, e.order_id, role)
+            self._ended(m, e.order_id, role, e.status)
         self._advance(m)
 
     def _entry_fill(self, m: ManagedExit, order_id: str, qty: Decimal, price: Decimal) -> None:
         seen_qty, seen_value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
         m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
-        before = m.levels
         m.entry_fill(m.instrument.to_lots(qty), price)
         m.note(f"entry filled {qty} at {price}")
         if m.mode is ExitMode.VENUE and m.working("venue"):
-            self._resize_venue(m, before is not m.levels)
+            self._resize_venue(m)
 
-    def _ended(self, m: ManagedExit, order_id: str, role: str) -> None:
+    def _ended(self, m: ManagedExit, order_id: str, role: str, status: OrderStatus) -> None:
         del m.roles[order_id]
         self._by_order.pop(order_id, None)
         if role == "entry":
@@ -318,16 +318,11 @@ class ExitManager:
             m.stop_order = None
             if m.remaining > 0 and m.phase is Phase.STOPPING:
                 m.stop_retry = True  # ended with leaves (no liquidity): resend on the next price
-        elif (
-            role.startswith("venue")
-            and not m.resizing
-            and m.remaining > 0
-            and m.phase is Phase.ACTIVE
-            and not m.working("venue")
-        ):
-            # The venue ended our exits without filling them: protect locally from here.
+        elif role.startswith("venue") and status in _REFUSED and m.phase is Phase.ACTIVE:
+            # The venue refused or expired our exits: protect locally from here (placing them
+            # again would be refused again). Any other end (canceled) places them again.
             m.mode = ExitMode.LOCAL
-            m.note(f"venue exit {order_id} ended unfilled: emulating locally")
+            m.note(f"venue exit {order_id} {status.value}: emulating locally")
 
     def _by_hand(self, m: ManagedExit) -> None:
         """A fill of an order that is not ours in a managed symbol: follow the position down."""
@@ -341,7 +336,7 @@ class ExitManager:
         if lots == 0 and not m.entries_open:
             self._finish(m, "closed by hand")
         elif m.mode is ExitMode.VENUE:
-            self._resize_venue(m, False)
+            self._resize_venue(m)
 
     # ----- market data --------------------------------------------------------------------
 
@@ -509,7 +504,7 @@ class ExitManager:
         m.note(f"venue {req.order_class.value} {req.type.value} {req.qty}")
         self._put("sync", None)
 
-    def _resize_venue(self, m: ManagedExit, _levels_moved: bool) -> None:
+    def _resize_venue(self, m: ManagedExit) -> None:
         """Cancel the venue exits; :meth:`_advance` places them again for what is held."""
         ids = m.working("venue")
         if not ids:
