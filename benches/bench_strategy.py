@@ -2,7 +2,7 @@
 backtest, each against baselines timed in the same process.
 
 Run: ``python benches/bench_strategy.py [--quotes 100000] [--symbols 10] [--years 10]
-[--repeats 3] [--json]``.
+[--repeats 3] [--only quotes|daily] [--json]``.
 
 Quotes (``--quotes`` top-of-book rows of one symbol, a seeded random walk of the mid by one
 tick, sizes fixed; ~2/3 of the rows change the top):
@@ -213,14 +213,22 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=10)
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=("quotes", "daily"), default=None)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    quotes = bench_quotes(a.quotes, a.repeats)
-    daily = bench_daily(a.symbols, a.years, a.repeats)
+    quotes = bench_quotes(a.quotes, a.repeats) if a.only != "daily" else {}
+    daily = bench_daily(a.symbols, a.years, a.repeats) if a.only != "quotes" else {}
     if a.json:
         print(json.dumps({"quotes": quotes, "daily": daily}, indent=2))
         return
-    print(f"quotes: {a.quotes:,} rows, {int(quotes['quote_callbacks']):,} top changes delivered")
+    if quotes:
+        _print_quotes(a.quotes, quotes)
+    if daily:
+        _print_daily(daily)
+
+
+def _print_quotes(n: int, quotes: dict[str, float]) -> None:
+    print(f"quotes: {n:,} rows, {int(quotes['quote_callbacks']):,} top changes delivered")
     for k, label in (
         ("engine_step_read", "(a) engine stepped and read from Python"),
         ("broker_subscription", "(b) broker subscribe_quotes, empty callback"),
@@ -229,6 +237,9 @@ def main() -> None:
         rate = quotes[f"{k}_quotes_per_s"] / 1e6
         print(f"  {label:48s} {quotes[f'{k}_s']:7.3f} s  {rate:6.3f} M quotes/s")
     print(f"  runner vs broker subscription: {quotes['runner_vs_broker_subscription']:.2f}x")
+
+
+def _print_daily(daily: dict[str, float]) -> None:
     print(
         f"daily bars: {int(daily['symbols'])} symbols x {int(daily['sessions'])} sessions, "
         f"{int(daily['fills'])} fills (SMA)"
