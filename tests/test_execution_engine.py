@@ -3,6 +3,7 @@ the worker whose child it is; the parents share the broker's child rate limit.""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 
 from fillforge.errors import ExecutionError
 from fillforge.execution.engine import ExecutionEngine
+from fillforge.execution.options import AmendTerms, WorkOptions
 from fillforge.execution.parent import ParentOrder, ParentState, WorkRules
 from fillforge.execution.worker import ParentWorker
 from fillforge.orders.enums import OrderSide
@@ -217,3 +219,36 @@ def test_a_closed_engine_takes_no_parent_and_follows_nothing() -> None:
     with pytest.raises(ExecutionError) as e:
         engine.submit(parent("P2", "BBB", 10), BBB)
     assert e.value.field == "engine"
+
+
+# ----- the keywords are written once ------------------------------------------------------------
+
+
+def _keyword_only(fn: Callable[..., object]) -> set[str]:
+    params = inspect.signature(fn).parameters.values()
+    return {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def test_the_engine_takes_the_workers_keywords_as_one_typed_dict() -> None:
+    # ParentWorker spells its keywords out; the engine passes WorkOptions and AmendTerms on, so
+    # a keyword added to the worker must be added to the TypedDict (or be one the engine sets).
+    engine_sets = {"clock", "subscribe", "transient"}
+    assert set(WorkOptions.__annotations__) == _keyword_only(ParentWorker) - engine_sets
+    assert set(AmendTerms.__annotations__) == _keyword_only(ParentWorker.amend)
+    for fn, name in ((ExecutionEngine.submit, "options"), (ExecutionEngine.amend, "terms")):
+        last = list(inspect.signature(fn).parameters.values())[-1]
+        assert (last.name, last.kind) == (name, inspect.Parameter.VAR_KEYWORD)
+
+
+def test_an_unknown_keyword_is_refused_before_anything_is_held() -> None:
+    b = market()
+    engine = ExecutionEngine(b)
+    with pytest.raises(TypeError):
+        engine.submit(parent("P1", "AAA", 10), AAA, slice=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        engine.submit(parent("P1", "AAA", 10), AAA, clock=None)  # type: ignore[call-arg]
+    assert engine.parents() == []
+    assert b.orders() == []
+    engine.submit(parent("P1", "AAA", 10), AAA, rules=RULES, slices=2)
+    with pytest.raises(TypeError):
+        engine.amend("P1", quantity=D(5))  # type: ignore[call-arg]

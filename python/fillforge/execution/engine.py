@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from decimal import Decimal
+from typing import Unpack
 
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
-from fillforge.execution.parent import Parent, ParentOrder, WorkRules, parent_of
-from fillforge.execution.worker import ParentWorker, Pricing, Progress, Schedule
+from fillforge.execution.options import AmendTerms, WorkOptions
+from fillforge.execution.parent import Parent, ParentOrder, parent_of
+from fillforge.execution.worker import ParentWorker, Progress
 from fillforge.orders.models import Instrument, OrderEvent
 from fillforge.time import Clock
 
@@ -44,14 +45,7 @@ class ExecutionEngine:
     # ----- parents ----------------------------------------------------------------------------
 
     def submit(
-        self,
-        parent: ParentOrder,
-        instrument: Instrument,
-        *,
-        rules: WorkRules | None = None,
-        schedule: Schedule | None = None,
-        slices: int = 1,
-        pricing: Pricing | None = None,
+        self, parent: ParentOrder, instrument: Instrument, **options: Unpack[WorkOptions]
     ) -> Parent:
         """Start working ``parent`` (the arguments are :class:`ParentWorker`'s). A duplicate
         parent id, or a parent the worker refuses, raises ExecutionError and adds nothing."""
@@ -64,15 +58,7 @@ class ExecutionEngine:
             if pid in self._workers:
                 raise ExecutionError("parent_id", pid, "this engine already holds that parent")
             worker = ParentWorker(
-                self.broker,
-                parent,
-                instrument,
-                rules=rules,
-                schedule=schedule,
-                slices=slices,
-                pricing=pricing,
-                clock=self._clock,
-                subscribe=False,
+                self.broker, parent, instrument, clock=self._clock, subscribe=False, **options
             )
             if self._unsubscribe is None:
                 self._unsubscribe = self.broker.subscribe(self._dispatch)
@@ -114,16 +100,9 @@ class ExecutionEngine:
     def cancel(self, parent_id: str, reason: str = "cancelled") -> None:
         self.worker(parent_id).cancel(reason)
 
-    def amend(
-        self,
-        parent_id: str,
-        *,
-        qty: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        end_ns: int | None = None,
-    ) -> None:
+    def amend(self, parent_id: str, **terms: Unpack[AmendTerms]) -> None:
         """:meth:`ParentWorker.amend` on ``parent_id``."""
-        self.worker(parent_id).amend(qty=qty, limit_price=limit_price, end_ns=end_ns)
+        self.worker(parent_id).amend(**terms)
 
     def close(self) -> None:
         """Stop following the broker: one unsubscribe, and every worker's timers dropped (the

@@ -21,6 +21,7 @@ from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
 from fillforge.execution.callbacks import ParentTimers, StepQueue, clock_of
 from fillforge.execution.children import Child, Intent, Task
+from fillforge.execution.options import Schedule
 from fillforge.execution.parent import Parent, ParentOrder, ParentRecord, ParentState, WorkRules
 from fillforge.execution.pricing import BPS
 from fillforge.execution.retry import is_transient
@@ -32,9 +33,6 @@ from fillforge.orders.order import Order
 from fillforge.time import Clock
 
 __all__ = ["ParentWorker", "Pricing", "Progress", "Schedule", "near_touch"]
-
-Schedule = Callable[[Decimal, int, int, Decimal], list[Slice]]
-"""Slices of ``qty`` between ``start_ns`` and ``end_ns`` on a ``lot`` grid."""
 
 _ZERO = Decimal(0)
 _S = ParentState
