@@ -100,6 +100,18 @@ def test_bad_plans_are_refused_naming_the_field(make: object, field: str) -> Non
     assert isinstance(e.value, ValueError)
 
 
+def test_an_atr_reading_may_be_a_float_read_as_it_prints() -> None:
+    plan = ExitPlan(stop=Distance.of_atr(2))
+    assert plan.levels(INST, 1, D("100"), 1, atr=1.1).stop == 9780  # 1.1, not 1.10000000000000008
+    assert plan.levels(INST, 1, D("100"), 1, atr=D("1.1")) == plan.levels(
+        INST, 1, D(100), 1, atr=1.1
+    )
+    for bad in (float("nan"), float("inf"), -1.0, 0, True, "x"):
+        with pytest.raises(ExitPlanError) as e:
+            plan.levels(INST, 1, D("100"), 1, atr=bad)  # type: ignore[arg-type]
+        assert e.value.field == "atr"
+
+
 def test_levels_refusals() -> None:
     plan = ExitPlan(stop=Distance.of_atr(2))
     with pytest.raises(ExitPlanError) as e:

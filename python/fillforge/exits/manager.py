@@ -21,7 +21,7 @@ from decimal import Decimal
 from fillforge.broker.models import Bar, Quote, Trade
 from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
-from fillforge.exits.plan import ExitPlan, _dec
+from fillforge.exits.plan import ExitPlan, Stat, atr_value
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
 from fillforge.exits.requests import stop_request, target_request, venue_fits, venue_request
 from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus
@@ -77,7 +77,7 @@ class ExitManager:
         plan: ExitPlan,
         instrument: Instrument,
         *,
-        atr: Decimal | int | str | None = None,
+        atr: Stat | None = None,
         mode: ExitMode | str | None = None,
     ) -> ManagedExit:
         """Send ``request`` (a simple order that opens a position) and manage its exits."""
@@ -106,7 +106,7 @@ class ExitManager:
         instrument: Instrument,
         *,
         entry: Order | None = None,
-        atr: Decimal | int | str | None = None,
+        atr: Stat | None = None,
         mode: ExitMode | str | None = None,
     ) -> ManagedExit:
         """Manage ``entry``'s exits (an order already sent), or without it the position held in
@@ -145,13 +145,13 @@ class ExitManager:
         """The plan working on ``symbol``, if any."""
         return self._plans.get(symbol)
 
-    def update_atr(self, symbol: str, atr: Decimal | int | str) -> None:
+    def update_atr(self, symbol: str, atr: Stat) -> None:
         """A new ATR for ``symbol``: an ATR trail takes the new distance (its stop never
         loosens). The initial stop and R stay as set at the entry."""
         m = self._plans.get(symbol)
         if m is None:
             raise ExitPlanError("symbol", symbol, "no plan working")
-        m.atr = _dec("atr", atr)
+        m.atr = atr_value(atr)
         ticks = m.plan.trail_ticks_for(m.instrument, m.atr)
         if ticks is None or m.watch is None:
             return
@@ -181,7 +181,7 @@ class ExitManager:
         plan: ExitPlan,
         instrument: Instrument,
         side: int,
-        atr: Decimal | int | str | None,
+        atr: Stat | None,
         mode: ExitMode | str | None,
     ) -> ManagedExit:
         if not isinstance(plan, ExitPlan):
@@ -190,7 +190,7 @@ class ExitManager:
             raise ExitPlanError("instrument", instrument, f"expected the Instrument of {symbol}")
         if symbol in self._plans:
             raise ExitPlanError("symbol", symbol, "a plan is already working on it")
-        a = None if atr is None else _dec("atr", atr)
+        a = None if atr is None else atr_value(atr)
         if plan.needs_atr and a is None:
             raise ExitPlanError("atr", None, "this plan has an ATR rule: give the current ATR")
         want = self.mode if mode is None else _mode(mode)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from fillforge.errors import ExitPlanError
+from fillforge.errors import ExitPlanError, SizingError
 from fillforge.orders.models import Instrument
+from fillforge.sizing.context import number
 
 __all__ = [
     "BreakEven",
@@ -25,10 +26,12 @@ __all__ = [
     "ExitPlan",
     "Target",
     "Trail",
+    "atr_value",
     "split_lots",
 ]
 
 Number = Decimal | int | str
+Stat = Decimal | int | str | float
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
@@ -46,6 +49,22 @@ def _dec(field_name: str, value: object, *, positive: bool = True) -> Decimal:
         raise ExitPlanError(field_name, value, "not a finite number")
     if d < 0 or (positive and d == 0):
         raise ExitPlanError(field_name, value, "must be positive" if positive else "must be >= 0")
+    return d
+
+
+def atr_value(value: object) -> Decimal:
+    """An ATR reading (a statistic: a float as the indicators give it, an int, a Decimal or
+    decimal text) as
+    a positive Decimal; a float is read as the decimal it prints as, as :mod:`fillforge.sizing`
+    reads statistics. Money and the plan's own parameters stay exact (no floats)."""
+    if isinstance(value, str):
+        return _dec("atr", value)
+    try:
+        d = number("atr", value)
+    except SizingError as e:
+        raise ExitPlanError("atr", value, e.why) from None
+    if d <= 0:
+        raise ExitPlanError("atr", value, "must be positive")
     return d
 
 
@@ -84,7 +103,7 @@ class Distance:
         if atr is None:
             raise ExitPlanError(f"{field_name}.atr", None, "an ATR rule needs the current ATR")
         assert self.atr is not None
-        return _dec("atr", atr) * self.atr
+        return atr_value(atr) * self.atr
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +237,7 @@ class ExitPlan:
         side: int,
         entry: Number,
         lots: int,
-        atr: Number | None = None,
+        atr: Stat | None = None,
     ) -> ExitLevels:
         """The levels for a position of ``lots`` (> 0) entered at ``entry`` (the average fill
         price; it may be off the tick grid), ``side`` +1 long, -1 short."""
@@ -227,7 +246,7 @@ class ExitPlan:
         if isinstance(lots, bool) or not isinstance(lots, int) or lots <= 0:
             raise ExitPlanError("lots", lots, "must be a positive int")
         e = _dec("entry", entry)
-        a = None if atr is None else _dec("atr", atr)
+        a = None if atr is None else atr_value(atr)
         tick = instrument.tick_size
         long = side == 1
         exact = e - side * self.stop.price(e, a, "stop")
@@ -277,9 +296,9 @@ class ExitPlan:
             trail_activation=activation,
         )
 
-    def trail_ticks_for(self, instrument: Instrument, atr: Number) -> int | None:
+    def trail_ticks_for(self, instrument: Instrument, atr: Stat) -> int | None:
         """The ATR trail's distance in ticks for a new ``atr`` (None if the trail is not ATR)."""
         if self.trail is None or self.trail.distance.atr is None:
             return None
-        dist = self.trail.distance.price(_ONE, _dec("atr", atr), "trail")
+        dist = self.trail.distance.price(_ONE, atr_value(atr), "trail")
         return max(1, _round(dist, instrument.tick_size, up=False))

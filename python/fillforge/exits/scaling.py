@@ -18,7 +18,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fillforge.broker.models import Quote, Trade
 from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
-from fillforge.exits.plan import Distance, _dec
+from fillforge.exits.plan import Distance, Stat, _dec, atr_value
 from fillforge.orders.enums import OrderSide, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
@@ -62,13 +62,13 @@ class ScaleIn:
             raise ExitPlanError("max_adds", self.max_adds, "must be at least 1")
 
     def levels(
-        self, instrument: Instrument, side: int, entry: Decimal, atr: Decimal | None = None
+        self, instrument: Instrument, side: int, entry: Decimal, atr: Stat | None = None
     ) -> list[int]:
         """Each add's level in ticks, nearest first: ``entry -/+ k * step`` rounded away from the
         price (an add buys no higher, or sells no lower, than the rule asks)."""
         s = _side(side)
         e = _dec("entry", entry)
-        d = self.step.price(e, None if atr is None else _dec("atr", atr), "step")
+        d = self.step.price(e, None if atr is None else atr_value(atr), "step")
         tick = instrument.tick_size
         out = []
         for k in range(1, self.max_adds + 1):
@@ -86,7 +86,7 @@ class ScaleIn:
         price: Decimal,
         adds_done: int,
         position_qty: Decimal,
-        atr: Decimal | None = None,
+        atr: Stat | None = None,
     ) -> list[tuple[int, Decimal]]:
         """The adds due at ``price``: ``(level_ticks, qty)`` for every level reached that has
         not been added yet, each capped so the position never exceeds ``max_qty``."""
@@ -142,12 +142,12 @@ class ScaleOut:
         object.__setattr__(self, "tiers", tiers)
 
     def levels(
-        self, instrument: Instrument, side: int, entry: Decimal, atr: Decimal | None = None
+        self, instrument: Instrument, side: int, entry: Decimal, atr: Stat | None = None
     ) -> list[int]:
         """Each tier's level in ticks, rounded toward the entry (reached no later than asked)."""
         s = _side(side)
         e = _dec("entry", entry)
-        a = None if atr is None else _dec("atr", atr)
+        a = None if atr is None else atr_value(atr)
         tick, out = instrument.tick_size, []
         for i, t in enumerate(self.tiers):
             exact = (e + s * t.gain.price(e, a, f"tiers[{i}].gain")) / tick
@@ -167,7 +167,7 @@ class ScaleOut:
         price: Decimal,
         done: set[int] | frozenset[int],
         position_qty: Decimal,
-        atr: Decimal | None = None,
+        atr: Stat | None = None,
     ) -> list[tuple[int, Decimal]]:
         """``(tier index, qty)`` due at ``price``, the highest tier first: every tier reached and
         not done, each ``fraction`` of ``initial_qty`` (in whole lots, rounded down), and all of
@@ -210,7 +210,7 @@ class Scaler:
         *,
         scale_in: ScaleIn | None = None,
         scale_out: ScaleOut | None = None,
-        atr: Decimal | None = None,
+        atr: Stat | None = None,
         on_add: Callable[[Order], None] | None = None,
     ) -> None:
         self.broker = broker
@@ -218,7 +218,8 @@ class Scaler:
         self.side = _side(side)
         self.entry = _dec("entry", entry)
         self.initial_qty = _dec("initial_qty", initial_qty)
-        self.scale_in, self.scale_out, self.atr = scale_in, scale_out, atr
+        self.scale_in, self.scale_out = scale_in, scale_out
+        self.atr = None if atr is None else atr_value(atr)  # set it again as the ATR moves
         self.on_add = on_add
         self.adds: list[Order] = []
         self.outs: dict[int, Order] = {}
