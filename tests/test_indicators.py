@@ -398,3 +398,11 @@ def test_incremental_indicators_pickle_mid_stream() -> None:
     for x in (1.0, 2.0, 4.0):
         std.update(x)
     assert pickle.loads(pickle.dumps(std)).update(8.0) == std.update(8.0)
+
+
+def test_numpy_scalars_feed_the_incremental_classes() -> None:
+    mean = RollingMean(2)
+    mean.update(np.int64(3))
+    assert mean.update(np.float32(4.0)) == 3.5
+    with pytest.raises(IndicatorError):
+        mean.update(np.float64("inf"))

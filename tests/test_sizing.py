@@ -563,3 +563,13 @@ def test_sizers_and_contexts_pickle_and_hash() -> None:
     assert again == sizer
     assert hash(again) == hash(sizer)
     assert again.size(pickle.loads(pickle.dumps(c))) == sizer.size(c) == 450
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    """A vectorised indicator's element is a numpy float (whose repr is "np.float64(...)")."""
+    c = ctx("50", atr=np.float64(2.0), signal=np.float32(0.5))
+    assert RiskBased(D("0.01"), atr_multiple=1).size(c) == 500
+    assert SignalScaled(FixedQuantity(D(10))).size(c) == 5
+    assert FixedQuantity(np.int64(7)).size(c) == 7  # type: ignore[arg-type]
+    with pytest.raises(SizingError):
+        ctx(atr=np.float64("nan"))

@@ -20,10 +20,11 @@ before anything changes. The formulas and the precision each one keeps are in
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
-Number: TypeAlias = float | int | Decimal
+Number: TypeAlias = float | int | Decimal | np.floating[Any] | np.integer[Any]
 Series: TypeAlias = npt.ArrayLike | Sequence[Decimal]
 """A 1-D series: a numpy array or any sequence of numbers (Decimals included)."""
 
@@ -79,7 +80,7 @@ def _number(field: str, value: object) -> float:
     """One observation as a finite float."""
     if type(value) is float and value - value == 0.0:  # the common case: a finite float
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
         raise IndicatorError(field, value, "must be a number")
     try:
         f = float(value)

@@ -13,6 +13,7 @@ or buying power by a rounding. The thread's decimal context is never used or cha
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import (
@@ -66,30 +67,31 @@ def div(a: Decimal, b: Decimal) -> Decimal:
 
 
 def money(field_name: str, value: object) -> Decimal:
-    """A Decimal (or int) amount; a float, a NaN or an infinity is refused."""
+    """A Decimal (or integer) amount; a float, a NaN or an infinity is refused."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise SizingError(field_name, value, "must be a finite number")
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise SizingError(field_name, value, "must be a Decimal (money and quantities are exact)")
-    return Decimal(value)
+    return Decimal(int(value))
 
 
 def number(field_name: str, value: object) -> Decimal:
-    """A statistic (float, int or Decimal) as a Decimal; a float as the decimal it prints as
-    (``repr``). NaN and infinities are refused."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SizingError(field_name, value, "must be a finite number")
-        return Decimal(repr(value))
+    """A statistic (a float, an integer, a Decimal, or a numpy number) as a Decimal; a float as
+    the decimal it prints as (``repr``). NaN and infinities are refused."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise SizingError(field_name, value, "must be a finite number")
         return value
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SizingError(field_name, value, "must be a number")
-    return Decimal(value)
+    if isinstance(value, numbers.Integral):
+        return Decimal(int(value))
+    f = float(value)  # a numpy float too (whose own repr is "np.float64(...)")
+    if not math.isfinite(f):
+        raise SizingError(field_name, value, "must be a finite number")
+    return Decimal(repr(f))
 
 
 def in_range(
