@@ -14,6 +14,7 @@ while we are inside one of its methods (the simulated broker does) never re-ente
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -66,7 +67,7 @@ class ExitManager:
         self._by_order: dict[str, ManagedExit] = {}
         self._feeds: dict[str, list[Callable[[], None]]] = {}
         self._queue: deque[tuple[str, object]] = deque()
-        self._busy = False
+        self._drain_lock = threading.Lock()
         self._unsubscribe = broker.subscribe(self._on_event)
 
     # ----- the API ------------------------------------------------------------------------
@@ -220,25 +221,30 @@ class ExitManager:
         self._put("event", e)
 
     def _put(self, kind: str, item: object) -> None:
+        """Queue one input and drain the queue unless someone is draining it already: a broker
+        calling back from inside our own request (same thread) or from its stream or scheduler
+        thread (another one) is served in arrival order, one input at a time."""
         self._queue.append((kind, item))
-        if self._busy:
-            return
-        self._busy = True
-        try:
-            while self._queue:
-                k, x = self._queue.popleft()
-                if k == "event":
-                    assert isinstance(x, OrderEvent)
-                    self._event(x)
-                elif k == "sync":
-                    if isinstance(x, str):
-                        self._sync_order(x)
-                    for m in list(self._plans.values()):
-                        self._advance(m)
-                else:
-                    self._market(k, x)
-        finally:
-            self._busy = False
+        while self._queue:
+            if not self._drain_lock.acquire(blocking=False):
+                return  # the drainer (this thread further up, or another) will take it
+            try:
+                while self._queue:
+                    self._step(*self._queue.popleft())
+            finally:
+                self._drain_lock.release()
+
+    def _step(self, kind: str, x: object) -> None:
+        if kind == "event":
+            assert isinstance(x, OrderEvent)
+            self._event(x)
+        elif kind == "sync":
+            if isinstance(x, str):
+                self._sync_order(x)
+            for m in list(self._plans.values()):
+                self._advance(m)
+        else:
+            self._market(kind, x)
 
     # ----- order events -------------------------------------------------------------------
 
