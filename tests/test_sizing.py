@@ -573,3 +573,9 @@ def test_numpy_numbers_are_numbers() -> None:
     assert FixedQuantity(np.int64(7)).size(c) == 7  # type: ignore[arg-type]
     with pytest.raises(SizingError):
         ctx(atr=np.float64("nan"))
+
+
+def test_a_size_is_capped_at_what_an_order_can_carry() -> None:
+    huge = SizingContext("XYZ", D("0.0001"), D("1e30"), D("1e30"), SHARES)
+    assert PercentOfEquity(1).size(huge) == 2**63 - 1
+    assert SHARES.to_lots(PercentOfEquity(1).size(huge)) == 2**63 - 1

@@ -36,6 +36,9 @@ from fillforge.orders.models import Instrument
 
 __all__ = ["NO_LIMITS", "Limits", "SizingContext", "div", "mul"]
 
+MAX_LOTS: Final = 2**63 - 1
+"""The most lots a size can be: the most an :class:`~fillforge.orders.models.Instrument` turns
+into an order's quantity."""
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
 
@@ -155,6 +158,7 @@ class Limits:
         q = min(q, _DOWN.add(ctx.closing_qty, opening))
         inst = ctx.instrument
         lots = int(_DOWN.divide_int(q, inst.lot_size))  # the integer part of the exact quotient
+        lots = min(lots, MAX_LOTS)
         size = inst.to_qty(lots)
         if size < inst.min_qty or (self.min_qty is not None and size < self.min_qty):
             return ZERO
