@@ -337,3 +337,29 @@ def test_an_atr_plan_without_the_atr_is_denied() -> None:
     report = _signals(cfg, {"SPY": 1.0})
     assert [(d.symbol, d.code) for d in report.denied] == [("SPY", "no_atr")]
     assert "atr=" in report.denied[0].why
+
+
+def test_time_slicing_cuts_a_large_order_into_children() -> None:
+    cfg = _config(
+        execution={
+            "time_slicing": {
+                "enabled": True,
+                "size_threshold_usd": 1000,
+                "child_order_size_usd": 500,
+                "interval_seconds": 60,
+            }
+        }
+    )
+
+    async def body(agent: ExecutionAgent) -> tuple[Any, Any]:
+        small = await agent.submit_order("SPY", "buy", D(4), price=D("201.00"))  # 804: one
+        large = await agent.submit_order("SPY", "buy", D(20), price=D("201.00"))  # 4,020
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        return await agent.get_order_status(small), await agent.get_order_status(large)
+
+    small, large = _run(cfg, body)
+    assert small.children == 1
+    # 500 / 201 -> children of 2 shares, 60 s apart: ten of them
+    assert large.children == 10
+    assert large.filled_qty == 20
+    assert large.state == "completed"

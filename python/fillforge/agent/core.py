@@ -362,6 +362,7 @@ class ExecutionAgent:
                 filled_qty=pr.filled,
                 avg_price=pr.avg_price,
                 reason=pr.reason,
+                children=pr.children,
             )
         assert self._gate is not None
         o = self._gate.get_order(order_id)
@@ -384,7 +385,10 @@ class ExecutionAgent:
 
     async def performance(self) -> AgentMetrics:
         """The account and the agent's counters (fallbacks included)."""
-        a = await self._call(self.broker.account)
+        return await self._call(self._performance)
+
+    def _performance(self) -> AgentMetrics:
+        a = self.broker.account()
         start = self._start_equity or a.equity
         return AgentMetrics(
             mode=self.mode,

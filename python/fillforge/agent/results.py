@@ -55,6 +55,7 @@ class OrderReport(_Result):
     filled_qty: Decimal
     avg_price: Decimal | None = None
     reason: str | None = None
+    children: int | None = None  # a parent's child orders so far
 
     @property
     def done(self) -> bool:
