@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,21 @@ def test_the_curves_arrays_are_read_only_snapshots() -> None:
     curve.append(T0 + 2, 99.0)
     assert curve.returns().size == 2
     assert r.size == 1
+
+
+def test_the_docs_calendar_example_runs() -> None:
+    """docs/portfolio-analytics.md's periods-per-year callable on the XNYS calendar."""
+    doc = Path(__file__).resolve().parents[1] / "docs" / "portfolio-analytics.md"
+    text = doc.read_text()
+    start = text.index("```python\n") + len("```python\n")
+    code = text[start : text.index("```", start)]
+    namespace: dict[str, object] = {}
+    exec(compile(code, str(doc), "exec"), namespace)
+    curve = namespace["curve"]
+    assert isinstance(curve, EquityCurve)
+    jan_2023 = 1_672_700_000 * 10**9  # 2023-01-02
+    curve.append(jan_2023, 100.0)
+    curve.append(jan_2023 + 200 * NS_PER_DAY, 110.0)
+    assert curve.periods_per_year() == 250.0  # XNYS had 250 sessions in 2023
+    curve.append(jan_2023 + 400 * NS_PER_DAY, 120.0)  # into 2024 (252 sessions)
+    assert curve.periods_per_year() == 251.0
