@@ -400,3 +400,41 @@ def test_without_bar_tables_on_bar_gets_the_brokers_minute_bars() -> None:
         (start + minute, D("100.20"), D("100.20"), D("99.90"), 3 * minute + T0),
     ]
     assert len(result.equity) == 2  # no sessions, no tables: the start and the end
+
+
+def test_warmup_fills_the_history_before_on_start_and_refuses_open_bars() -> None:
+    from fillforge.marketdata import load_bars
+    from fillforge.replay.samples import spy_daily_sample
+    from fillforge.sim.calendar import TradingCalendar
+    from fillforge.strategy import BarTable
+
+    spy = BarTable.of(
+        "SPY", load_bars(spy_daily_sample(), tick="0.01"), D("0.01"), TradingCalendar("XNYS")
+    )
+    seen: list[int] = []
+
+    class Lookback(Strategy):
+        def on_start(self) -> None:
+            h = self.ctx.history("SPY")
+            seen.append(len(h))
+            bar = self.ctx.bar("SPY")
+            assert bar is not None
+            assert bar.close == D("266.86")  # 2017-12-29
+            assert h.close[-1] == 266.86
+
+        def on_bar(self, bar: Bar) -> None:  # pragma: no cover - no bar after the warm-up
+            raise AssertionError("warm-up bars are history, not on_bar")
+
+    def broker(start_ns: int) -> SimulatedBroker:
+        venue = Venue(calendar=None)
+        venue.add(Instrument(symbol="SPY"), empty_feed())
+        return SimulatedBroker(venue, start_ns=start_ns)
+
+    after = int(spy.end_ns[-1])
+    Runner(Lookback(), broker(after), symbols=["SPY"], warmup=[spy]).run()
+    assert seen == [503]
+    runner = Runner(Lookback(), broker(after - 1), symbols=["SPY"], warmup=[spy])
+    with pytest.raises(StrategyError) as e:  # the last bar has not closed yet
+        runner.run()
+    assert e.value.field == "warmup"
+    assert seen == [503]

@@ -51,6 +51,8 @@ class Runner:
     ``bars`` replays bar tables (:class:`~fillforge.strategy.bars.BarTable`, one per symbol)
     to ``on_bar`` at each bar's end, on a simulated broker only; without them ``on_bar`` gets
     the broker's own bars (``subscribe_bars``). ``symbols`` defaults to the tables' symbols.
+    ``warmup`` tables (any broker) fill the history before ``on_start`` with bars that have all
+    ended by the broker's time at the start (a live strategy's lookback; no ``on_bar`` for them).
     ``equity_every`` says when the equity curve takes a sample (``"auto"``: at each bar instant
     when there are tables, else at each session close when the broker's venue has sessions;
     the start and the end are always sampled); ``periods_per_year`` annualises the curve's
@@ -66,6 +68,7 @@ class Runner:
         *,
         symbols: Iterable[str] | None = None,
         bars: Sequence[BarTable] | None = None,
+        warmup: Sequence[BarTable] | None = None,
         equity_every: EquityEvery = "auto",
         periods_per_year: PeriodsPerYear = 252,
         step_messages: int = 4096,
@@ -85,13 +88,9 @@ class Runner:
                 raise StrategyError("symbols", s, "expected non-empty symbol strings")
         if len(set(syms)) != len(syms):
             raise StrategyError("symbols", syms, "a symbol is listed twice")
-        seen: set[str] = set()
-        for t in tables:
-            if not isinstance(t, BarTable):
-                raise StrategyError("bars", type(t).__name__, "expected BarTable")
-            if t.symbol not in syms or t.symbol in seen:
-                raise StrategyError("bars", t.symbol, "one table per symbol of the runner")
-            seen.add(t.symbol)
+        _check_tables("bars", tables, syms)
+        self._warmup = list(warmup or ())
+        _check_tables("warmup", self._warmup, syms)
         self.simulated = isinstance(broker, SimulatedBroker)
         if tables and not self.simulated:
             raise StrategyError("bars", len(tables), "bar tables replay on a SimulatedBroker only")
@@ -186,6 +185,7 @@ class Runner:
         if not self.simulated:
             self._inbox = queue.SimpleQueue()
         s.ctx = self.ctx
+        self._warm_up(b.now_ns())
         self._sample()
         via = self._direct if self.simulated else self._queued
         self._unsubscribe.append(b.subscribe(via(self._on_event)))
@@ -209,6 +209,22 @@ class Runner:
                 self._unsubscribe.append(b.subscribe_bars(sym, via(self._on_broker_bar)))
         self._arm_equity(None)
         self._call(lambda _: s.on_start(), None)
+
+    def _warm_up(self, now: int) -> None:
+        """The warm-up tables' bars into the history, before any callback: every one of them
+        must have ended by ``now`` (a bar still open, or in the future, would be look-ahead)."""
+        if not self._warmup:
+            return
+        sched = BarSchedule(self._warmup)
+        if sched.last_end > now:
+            raise StrategyError(
+                "warmup", sched.last_end, f"a bar ends after the broker's time {now}"
+            )
+        ctx = self.ctx
+        while sched.next_end() is not None:
+            for bar, row in sched.pop():
+                ctx._bars[bar.symbol] = bar
+                ctx._histories[bar.symbol].append_row(*row)
 
     def _finish(self, ok: bool) -> None:
         self._stopped = True
@@ -466,6 +482,16 @@ class Runner:
             equity: Decimal = b.ledger.equity
             return equity
         return b.account().equity
+
+
+def _check_tables(field: str, tables: list[BarTable], symbols: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for t in tables:
+        if not isinstance(t, BarTable):
+            raise StrategyError(field, type(t).__name__, "expected BarTable")
+        if t.symbol not in symbols or t.symbol in seen:
+            raise StrategyError(field, t.symbol, "one table per symbol of the runner")
+        seen.add(t.symbol)
 
 
 def _check_every(every: EquityEvery, tables: bool) -> Literal["bar", "close", "none"] | int:
