@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,13 +118,15 @@ def test_subscriptions_deliver_changes_and_only_subscribed_markets_pay(
 ) -> None:
     b = _replayed()
     observed: list[str] = []
-    real = market_data.SimMarketData.observe
+    real = market_data.SimMarketData.watching
 
-    def counting(self: market_data.SimMarketData, market: object) -> None:
-        observed.append(market.symbol)  # type: ignore[attr-defined]
-        real(self, market)  # type: ignore[arg-type]
+    def counting(
+        self: market_data.SimMarketData, symbol: str
+    ) -> tuple[tuple[Callable[[Any], None], ...], bool]:
+        observed.append(symbol)  # a watched run of this market's engine
+        return real(self, symbol)
 
-    monkeypatch.setattr(market_data.SimMarketData, "observe", counting)
+    monkeypatch.setattr(market_data.SimMarketData, "watching", counting)
     quotes: list[Quote] = []
     trades: list[Trade] = []
     bars: list[Bar] = []

@@ -8,6 +8,10 @@ from numpy.typing import NDArray
 
 __version__: Final[str]
 
+# A side's best level (price in ticks, qty in lots), and the recorded top (bid, ask).
+_Level = tuple[int, int]
+_Top = tuple[_Level | None, _Level | None]
+
 STATUS_CODES: Final[dict[str, int]]
 REASON_CODES: Final[dict[str, int]]
 OP_CODES: Final[dict[str, int]]
@@ -349,6 +353,21 @@ class SimEngine:
     def run(
         self, max_messages: int = ..., until_ns: int = ..., stop_on_user: bool = True
     ) -> int: ...
+    def run_watched(
+        self,
+        max_messages: int = ...,
+        until_ns: int = ...,
+        quotes: bool = True,
+        prints: bool = True,
+    ) -> tuple[int, int, bool, bool, _Top | None]:
+        """Apply messages until one changes a user order, prints (``prints``) or ends an
+        instant with a recorded top other than the one last handed out (``quotes``):
+        ``(applied, now, changed, printed, top)``, ``now`` the engine's clock after the run,
+        ``top`` the new ``(bid, ask)`` when it moved."""
+    def take_top_change(self) -> _Top | None:
+        """The recorded top ``(bid, ask)`` if it moved since last handed out, else None."""
+    def reset_watched_top(self) -> None:
+        """Take the top as it stands as handed out: report changes from now on."""
     @property
     def position(self) -> int: ...
     @property

@@ -17,12 +17,14 @@ _KINDS: tuple[DataKind, ...] = ("quotes", "trades", "bars")
 
 class Subscriptions:
     """Callbacks per (kind, symbol), in the order they subscribed. A broker asks
-    :meth:`callbacks` when it has something to deliver, so unsubscribed symbols cost a lookup."""
+    :meth:`callbacks` when it has something to deliver, so unsubscribed symbols cost a lookup.
+    ``version`` counts the changes: a broker may keep what it read while it is unchanged."""
 
-    __slots__ = ("_subs",)
+    __slots__ = ("_subs", "version")
 
     def __init__(self) -> None:
         self._subs: dict[DataKind, dict[str, list[Callable[[Any], None]]]] = {k: {} for k in _KINDS}
+        self.version = 0
 
     def add(
         self, kind: DataKind, symbol: str, callback: Callable[[Any], None]
@@ -33,11 +35,13 @@ class Subscriptions:
         if not callable(callback):
             raise SubscriptionError("callback", callback, "expected a function of the data")
         self._subs[kind].setdefault(symbol, []).append(callback)
+        self.version += 1
 
         def unsubscribe() -> None:
             subs = self._subs[kind].get(symbol)
             if subs is not None and callback in subs:
                 subs.remove(callback)
+                self.version += 1
                 if not subs:
                     del self._subs[kind][symbol]
 

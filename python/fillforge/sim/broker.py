@@ -387,6 +387,11 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                     t = m.engine.next_time
                     assert t is not None
                     bound = min(bound, t + (1 if first.index < m.index else 0))
+            if self.venue.speed is None and watched(first.symbol):
+                n = self._run_watched(first, budget, int(min(bound, 1 << 62)))
+                applied += n
+                budget -= n
+                continue
             if self.venue.speed is not None:  # paced: one timestamp at a time, each when due
                 sched.pace(int(nxt))
                 bound = min(bound, nxt + 1)
@@ -399,6 +404,39 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             reports.drain(first)
             if observed and n:
                 self._market_data.observe(first)
+        return applied
+
+    def _run_watched(self, market: Market, budget: int, bound: int) -> int:
+        """A subscribed market, up to ``bound``: its engine runs until a message changes a user
+        order, prints or moves the top of the book; what changed is delivered, and it runs on
+        while nothing the callbacks did (a request in flight, a timer) is due before ``bound``.
+        Returns the messages applied."""
+        sched, md, e, symbol = self._sched, self._market_data, market.engine, market.symbol
+        version = md.subscriptions.version
+        quote_cbs, prints = md.watching(symbol)
+        run, deliver_quote = e.run_watched, md.deliver_quote
+        applied = 0
+        while budget > 0:
+            if md.subscriptions.version != version:  # a callback (un)subscribed
+                version = md.subscriptions.version
+                quote_cbs, prints = md.watching(symbol)
+            n, now, changed, printed, top = run(budget, bound, bool(quote_cbs), prints)
+            if n == 0:
+                break
+            applied += n
+            budget -= n
+            if now > sched.now:
+                sched.now = now
+            if changed:
+                self._reports.drain(market)
+            if printed:
+                md.deliver_print(market)
+            if top is not None:
+                deliver_quote(market, top, now, quote_cbs)
+            elif not printed:
+                break  # the run reached its bound: the loop decides what comes next
+            if changed or sched.due_before(bound):
+                break  # orders changed, or a callback made something due first
         return applied
 
     def run_until_done(self) -> int:

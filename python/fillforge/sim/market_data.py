@@ -5,9 +5,11 @@ applies the data.
 On demand costs nothing while the replay runs: :meth:`SimMarketData.latest_quote` reads the
 engine's recorded best bid and ask, :meth:`SimMarketData.last_trade` finds the last print the
 engine has applied in the feed (an index of the feed's prints, built on first use) or the last
-scripted one. Subscriptions cost only their symbols: the broker applies a subscribed market's
-messages one at a time and calls :meth:`SimMarketData.observe` after each; other markets run
-in batches as before. See ``docs/broker.md``.
+scripted one. Subscriptions cost only their symbols and only their changes: the broker runs a
+subscribed market's engine until a message prints or ends an instant with a new top of the book
+(``SimEngine.run_watched``: the engine keeps the top it last handed out), then calls
+:meth:`SimMarketData.deliver`; other markets run in batches as before. A paced venue still steps
+one message at a time (:meth:`SimMarketData.observe`). See ``docs/broker.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ BAR_PERIOD_NS = 60 * NS_PER_SECOND
 _PRINTS = (FeedKind.EXECUTE, FeedKind.HIDDEN, FeedKind.TRADE)
 _NO_TIME = -(2**63)
 _Top = tuple[tuple[int, int] | None, tuple[int, int] | None]
+_ZERO = Decimal(0)
+_CACHE_MAX = 4096  # prices and sizes of one market converted to Decimal, kept for reuse
+_adopt_quote = Quote.adopt
 
 
 class _Tape:
@@ -99,7 +104,8 @@ class SimMarketData:
         self.subscriptions = Subscriptions()
         self._tapes: dict[str, _Tape] = {}
         self._scripted: dict[str, Trade] = {}
-        self._tops: dict[str, _Top] = {}
+        self._decimals: dict[str, _Decimals] = {}
+        self._watching: dict[str, tuple[int, tuple[Callable[[Any], None], ...], bool]] = {}
         self._bars: dict[str, _BarBuilder] = {}
 
     # ----- on demand ----------------------------------------------------------------------
@@ -130,10 +136,62 @@ class SimMarketData:
         self, kind: DataKind, symbol: str, callback: Callable[[Any], None]
     ) -> Callable[[], None]:
         market = self._venue.market(symbol)  # an unlisted symbol is refused
-        if kind == "quotes" and symbol not in self._tops:
-            e = market.engine
-            self._tops[symbol] = (e.best_bid(), e.best_ask())  # deliver changes from now on
+        if kind == "quotes" and not self.subscriptions.callbacks("quotes", symbol):
+            market.engine.reset_watched_top()  # deliver changes from now on
         return self.subscriptions.add(kind, symbol, callback)
+
+    def watching(self, symbol: str) -> tuple[tuple[Callable[[Any], None], ...], bool]:
+        """``symbol``'s quote callbacks, and whether its prints (trades or bars) have any; read
+        again only when the subscriptions changed."""
+        subs = self.subscriptions
+        got = self._watching.get(symbol)
+        if got is None or got[0] != subs.version:
+            prints = bool(subs.callbacks("trades", symbol) or subs.callbacks("bars", symbol))
+            got = self._watching[symbol] = (
+                subs.version,
+                tuple(subs.callbacks("quotes", symbol)),
+                prints,
+            )
+        return got[1], got[2]
+
+    def deliver_print(self, market: Market) -> None:
+        """A watched run stopped after a print (the message at ``market``'s position - 1)."""
+        self._deliver_trade(self._trade_at(market, market.engine.position - 1))
+
+    def deliver_quote(
+        self, market: Market, top: _Top, now: int, callbacks: tuple[Callable[[Any], None], ...]
+    ) -> None:
+        """A watched run moved ``market``'s top to ``top`` at ``now``: hand it to ``callbacks``
+        (what :meth:`watching` gave). On the replay's hot path: one model, cached Decimals."""
+        bid, ask = top
+        if bid is None and ask is None:
+            return
+        d = self._decimals.get(market.symbol)
+        if d is None:
+            d = self._decimals[market.symbol] = _Decimals(market)
+        prices, qtys = d.prices, d.qtys
+        if bid is None:
+            bp, bq = None, _ZERO
+        else:
+            bp = prices.get(bid[0]) or d.price(bid[0])
+            bq = qtys.get(bid[1]) or d.qty(bid[1])
+        if ask is None:
+            ap, aq = None, _ZERO
+        else:
+            ap = prices.get(ask[0]) or d.price(ask[0])
+            aq = qtys.get(ask[1]) or d.qty(ask[1])
+        q = _adopt_quote(
+            {
+                "symbol": market.symbol,
+                "bid_price": bp,
+                "bid_size": bq,
+                "ask_price": ap,
+                "ask_size": aq,
+                "timestamp_ns": now,
+            }
+        )
+        for cb in callbacks:
+            cb(q)
 
     def observe(self, market: Market) -> None:
         """A subscribed market applied one message of its feed: deliver what changed."""
@@ -152,20 +210,16 @@ class SimMarketData:
 
     def quote_moved(self, market: Market) -> None:
         """Deliver the quote if the top of the book changed since the last one delivered."""
-        subs = self.subscriptions.callbacks("quotes", market.symbol)
-        if not subs:
+        if not self.subscriptions.callbacks("quotes", market.symbol):
             return
-        e = market.engine
-        top = (e.best_bid(), e.best_ask())
-        if top == self._tops.get(market.symbol):
-            return
-        self._tops[market.symbol] = top
-        q = self._quote(market)
-        if q is not None:
-            for cb in subs:
-                cb(q)
+        top = market.engine.take_top_change()
+        if top is not None:
+            self._deliver_quote(market, top)
 
     # ----- helpers ------------------------------------------------------------------------
+
+    def _deliver_quote(self, market: Market, top: _Top) -> None:
+        self.deliver_quote(market, top, market.engine.now, self.watching(market.symbol)[0])
 
     def _deliver_trade(self, trade: Trade) -> None:
         for cb in self.subscriptions.callbacks("trades", trade.symbol):
@@ -177,19 +231,30 @@ class SimMarketData:
                 for cb in bar_subs:
                     cb(bar)
 
-    def _quote(self, market: Market) -> Quote | None:
-        e, inst = market.engine, market.instrument
-        bid, ask = e.best_bid(), e.best_ask()
+    def _quote(
+        self, market: Market, top: _Top | None = None, now: int | None = None
+    ) -> Quote | None:
+        """``top`` (default: the engine's recorded top) at ``now`` (default: the engine's
+        clock) as a quote; None with both sides empty."""
+        e = market.engine
+        bid, ask = (e.best_bid(), e.best_ask()) if top is None else top
         if bid is None and ask is None:
             return None
-        zero = Decimal(0)
-        return Quote.trusted(
-            symbol=market.symbol,
-            bid_price=None if bid is None else inst.to_price(bid[0]),
-            bid_size=zero if bid is None else inst.to_qty(bid[1]),
-            ask_price=None if ask is None else inst.to_price(ask[0]),
-            ask_size=zero if ask is None else inst.to_qty(ask[1]),
-            timestamp_ns=e.now if e.now > _NO_TIME else self._now(),
+        symbol = market.symbol
+        d = self._decimals.get(symbol)
+        if d is None:
+            d = self._decimals[symbol] = _Decimals(market)
+        if now is None:
+            now = e.now
+        return Quote.adopt(
+            {
+                "symbol": symbol,
+                "bid_price": None if bid is None else d.price(bid[0]),
+                "bid_size": _ZERO if bid is None else d.qty(bid[1]),
+                "ask_price": None if ask is None else d.price(ask[0]),
+                "ask_size": _ZERO if ask is None else d.qty(ask[1]),
+                "timestamp_ns": now if now > _NO_TIME else self._now(),
+            }
         )
 
     def _tape(self, market: Market) -> _Tape:
@@ -206,3 +271,31 @@ class SimMarketData:
             size=inst.to_qty(int(tape.qty[i])),
             timestamp_ns=int(tape.time[i]),
         )
+
+
+class _Decimals:
+    """One market's prices (ticks) and sizes (lots) as Decimal, converted once each: a quote
+    stream repeats a few hundred of them (cleared past :data:`_CACHE_MAX`)."""
+
+    __slots__ = ("_inst", "prices", "qtys")
+
+    def __init__(self, market: Market) -> None:
+        self._inst = market.instrument
+        self.prices: dict[int, Decimal] = {}
+        self.qtys: dict[int, Decimal] = {}
+
+    def price(self, ticks: int) -> Decimal:
+        p = self.prices.get(ticks)
+        if p is None:
+            if len(self.prices) >= _CACHE_MAX:
+                self.prices.clear()
+            p = self.prices[ticks] = self._inst.to_price(ticks)
+        return p
+
+    def qty(self, lots: int) -> Decimal:
+        q = self.qtys.get(lots)
+        if q is None:
+            if len(self.qtys) >= _CACHE_MAX:
+                self.qtys.clear()
+            q = self.qtys[lots] = self._inst.to_qty(lots)
+        return q

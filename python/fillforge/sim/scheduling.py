@@ -138,6 +138,16 @@ class Scheduler:
         due = self.timers.next_ns() if self.timers else None
         return NEVER if due is None else due
 
+    def due_before(self, t: int) -> bool:
+        """Whether a request in flight or a timer is due before ``t``."""
+        pending = self._pending
+        if pending and pending[0][0] < t:
+            return True
+        if not self.timers:
+            return False
+        due = self.timers.next_ns()
+        return due is not None and due < t
+
     # ----- sessions and pacing ----------------------------------------------------------------
 
     def next_close(self) -> float:

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use fillforge_core::book::MAX_ABS_PRICE;
-use fillforge_core::sim::{Engine, Feed, FeedMsg, SimError, UserEvent};
+use fillforge_core::sim::{
+    Engine, Feed, FeedMsg, SimError, Top, UserEvent, WATCH_PRINT, WATCH_QUOTE, WATCH_USER,
+};
 use fillforge_core::{BookError, Side, TimeInForce};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -57,6 +59,17 @@ pub(crate) fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
 
 fn stop_on_user_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     args::flag(obj, "stop_on_user", REPLAY_ERR)
+}
+
+/// A watched run applies up to this many messages holding the GIL, then releases it.
+const WATCHED_WITH_GIL: usize = 1024;
+
+fn quotes_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "quotes", REPLAY_ERR)
+}
+
+fn prints_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    args::flag(obj, "prints", REPLAY_ERR)
 }
 
 fn recorded_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -227,6 +240,54 @@ impl PySimEngine {
     ) -> PyResult<usize> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
         py.detach(|| self.engine.guard(|e| Ok(e.run(n, until_ns, stop_on_user))))
+    }
+
+    /// Apply up to `max_messages` messages timed before `until_ns`, stopping after the first
+    /// that changed a user order, printed (with `prints`), or ended an instant with a recorded
+    /// top of the book other than the one last handed out (with `quotes`). Returns `(applied,
+    /// now, changed, printed, top)`: the engine's clock after the run, `changed` when the last
+    /// message changed a user order (its events wait), `printed` when it printed, `top` the new
+    /// `(bid, ask)` when it moved the top (each side `(price, qty)` or None), else None. Runs
+    /// without the GIL.
+    #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, quotes = true, prints = true))]
+    fn run_watched(
+        &mut self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
+        #[pyo3(from_py_with = until_from_py)] until_ns: i64,
+        #[pyo3(from_py_with = quotes_from_py)] quotes: bool,
+        #[pyo3(from_py_with = prints_from_py)] prints: bool,
+    ) -> PyResult<(usize, i64, bool, bool, Option<Top>)> {
+        let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
+        // Most watched runs stop within a few messages (a quote stream moves the top at nearly
+        // every instant): those keep the GIL, which costs less than releasing it. A run that
+        // goes on past WATCHED_WITH_GIL messages releases it for the rest.
+        let first = n.min(WATCHED_WITH_GIL);
+        let (mut applied, mut flags) =
+            self.engine.guard(|e| Ok(e.run_watched(first, until_ns, quotes, prints)))?;
+        if flags == 0 && applied == first && first < n {
+            let (more, f) =
+                py.detach(|| self.engine.guard(|e| Ok(e.run_watched(n - first, until_ns, quotes, prints))))?;
+            applied += more;
+            flags = f;
+        }
+        let e = self.engine.alive()?;
+        let top = if flags & WATCH_QUOTE != 0 { Some(e.top()) } else { None };
+        Ok((applied, e.now(), flags & WATCH_USER != 0, flags & WATCH_PRINT != 0, top))
+    }
+
+    /// The recorded top of the book `(bid, ask)` if it moved since it was last handed out (by
+    /// `run_watched` or this call), else None.
+    fn take_top_change(&mut self) -> PyResult<Option<Top>> {
+        self.engine.guard(|e| Ok(e.take_top_change()))
+    }
+
+    /// Take the recorded top as it stands as handed out: report changes from now on.
+    fn reset_watched_top(&mut self) -> PyResult<()> {
+        self.engine.guard(|e| {
+            e.reset_watched_top();
+            Ok(())
+        })
     }
 
     #[getter]

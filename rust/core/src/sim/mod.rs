@@ -17,9 +17,11 @@ pub mod feed;
 pub(crate) mod ids;
 pub mod markets;
 pub(crate) mod truebook;
+mod watch;
 
 pub use feed::{flag, kind, AuctionPrint, Feed, FeedError, FeedFlag, FeedKind, FeedMsg};
 pub use markets::{run_merged, MergedRun};
+pub use watch::{Top, WATCH_PRINT, WATCH_QUOTE, WATCH_USER};
 
 use crate::book::{OrderId, OrderRequest, OrderType, Price, Qty, Report, Side, Status, TimeInForce};
 use crate::error::{BookError, Reason, TrailingError};
@@ -173,6 +175,8 @@ pub struct Engine {
     stats: SimStats,
     /// Refuse a user order that would trade with the user's own resting order (on by default).
     prevent_wash: bool,
+    /// The top of the book last handed to a quote subscriber ([`Engine::run_watched`]).
+    watched_top: Top,
 }
 
 #[inline]
@@ -234,6 +238,7 @@ impl Engine {
             msg: u64::MAX,
             stats: SimStats::default(),
             prevent_wash: true,
+            watched_top: (None, None),
         };
         engine.seed();
         engine
@@ -324,25 +329,36 @@ impl Engine {
         // replayer are disjoint fields.
         let end = self.pos.saturating_add(max_msgs).min(self.feed.msgs.len());
         let start = self.pos;
-        while self.pos < end {
-            let m = self.feed.msgs[self.pos];
-            if m.time_ns >= until_ns {
-                break;
-            }
-            self.now = self.now.max(m.time_ns);
-            self.msg = self.pos as u64;
-            let before = self.events.len();
-            self.apply(&m);
-            if self.check {
-                if let Some(s) = &self.feed.snapshots {
-                    self.r.check(self.pos, s);
-                }
-            }
-            self.pos += 1;
-            if stop_on_user && self.events.len() > before {
+        while self.pos < end && self.feed.msgs[self.pos].time_ns < until_ns {
+            let (_, changed) = self.step();
+            if stop_on_user && changed {
                 break;
             }
         }
+        self.ran(start)
+    }
+
+    /// Apply the feed's next message (the caller checked there is one, timed before its bound)
+    /// and move past it. Returns the message and whether it changed a user order.
+    #[inline(always)]
+    fn step(&mut self) -> (FeedMsg, bool) {
+        let m = self.feed.msgs[self.pos];
+        self.now = self.now.max(m.time_ns);
+        self.msg = self.pos as u64;
+        let before = self.events.len();
+        self.apply(&m);
+        if self.check {
+            if let Some(s) = &self.feed.snapshots {
+                self.r.check(self.pos, s);
+            }
+        }
+        self.pos += 1;
+        (m, self.events.len() > before)
+    }
+
+    /// After a run that started at message `start`: count what it applied.
+    #[inline]
+    fn ran(&mut self, start: usize) -> usize {
         self.msg = u64::MAX;
         let applied = self.pos - start;
         self.stats.messages += applied as u64;
