@@ -372,6 +372,34 @@ def test_mutated_seed_configs_are_a_config_error_or_load(
             error = None
     if error is not None:
         assert isinstance(error.field, str)
-        assert error.field
+        top = error.field.split(".")[0].split("[")[0]
+        assert top in data or error.field == "(top level)", error.field
         return
     check(loaded)  # the table is made for whatever loaded
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    secret=st.text(alphabet="abcdefghijkLMNOP0123456789-_", min_size=12, max_size=30),
+    bad=st.sampled_from(
+        [
+            ("type", "dream"),
+            ("base_url", "ftp://x"),
+            ("port", "x"),
+            ("api_key", 12345678),
+            ("client_id", -1),
+        ]
+    ),
+    where=st.sampled_from(["broker", "execution.broker"]),
+)
+def test_a_secret_never_shows_in_an_error(secret: str, bad: tuple[str, Any], where: str) -> None:
+    block: dict[str, Any] = {"type": "alpaca", "secret_key": secret, bad[0]: bad[1]}
+    data: dict[str, Any] = (
+        {"broker": block} if where == "broker" else {"execution": {"broker": block}}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ConfigError) as e:
+            parse_config(data, env={})
+    assert secret not in str(e.value)
+    assert secret not in repr(e.value.value)

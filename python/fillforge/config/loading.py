@@ -262,6 +262,8 @@ def _config_error(e: ValidationError, data: Any) -> ConfigError:
             value = None
     if parts and isinstance(parts[-1], str) and parts[-1] in SECRET_KEYS:
         value = MASK
+    elif isinstance(value, dict | list):
+        value = _masked(value)  # a whole block as the value: its secrets stay hidden
     return ConfigError(path, value, why + more)
 
 
