@@ -114,6 +114,11 @@ def test_kelly_fractional_capped_and_no_edge() -> None:
     assert Kelly(D("0.4"), 1).size(c) == 0  # f* = 0.4 - 0.6 = -0.2: no bet
     assert Kelly(D("0.4"), 1).risk_fraction == 0
     assert Kelly(D("0.5"), 1).size(c) == 0  # a fair coin: f* = 0
+    # p = 0.5, b = 3: f* = 0.5 - 0.5 / 3 = 1/3 exactly; 300 risked to a 1.00 stop is 100 shares,
+    # not the 99 a rounded 0.333... would give
+    third = Kelly(D("0.5"), 3, fraction=1, cap=1)
+    assert third.risk_fraction == pytest.approx(1 / 3)
+    assert third.size(ctx("1", "300", stop_distance=D(1))) == 100
 
 
 def test_volatility_target() -> None:
@@ -529,7 +534,7 @@ def test_from_account_reads_equity_buying_power_position_and_weights() -> None:
 @given(
     st.decimals(min_value=D(1), max_value=D(10**9), places=2),
     st.decimals(min_value=D("0.01"), max_value=D(5000), places=2),
-    st.decimals(min_value=D("0.0001"), max_value=D(1), places=4),
+    st.decimals(min_value=D("0.0001"), max_value=D("0.9999"), places=4),
     st.floats(0.01, 100),
     st.sampled_from([D(1), D("0.001"), D(7), D(100)]),
 )
@@ -549,6 +554,13 @@ def test_the_floor_is_exact_never_a_lot_short(
             Fraction(equity) * Fraction(fraction) / (3 * Fraction(repr(atr_value))),
         ),
         (FixedAmount(equity), Fraction(equity) / Fraction(price)),
+        (
+            Kelly(fraction, D(3), fraction=D("0.5"), cap=1, atr_multiple=3),
+            Fraction(equity)
+            * max(Fraction(fraction) - (1 - Fraction(fraction)) / 3, Fraction(0))
+            / 2
+            / (3 * Fraction(repr(atr_value))),
+        ),
     ]
     for sizer, exact in cases:
         assert sizer.size(c) == math.floor(exact / Fraction(lot)) * lot

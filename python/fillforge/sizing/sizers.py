@@ -130,7 +130,11 @@ class Kelly(Sizer):
     cap: Num = 0.25
     stop_distance: Decimal | None = None
     atr_multiple: Num | None = None
-    _risk: Decimal = field(init=False, repr=False, compare=False)
+    # The fraction risked is _num / _den, or _cap when that is smaller (_num 0: no edge). It is
+    # kept as a ratio so that a size divides once: p=0.5, b=3 risks exactly 1/3.
+    _num: Decimal = field(init=False, repr=False, compare=False)
+    _den: Decimal = field(init=False, repr=False, compare=False)
+    _cap: Decimal | None = field(init=False, repr=False, compare=False)
     _stop: tuple[Decimal | None, Decimal | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,19 +145,25 @@ class Kelly(Sizer):
         b = in_range("win_loss_ratio", self.win_loss_ratio, ZERO)
         scale = in_range("fraction", self.fraction, ZERO, ONE)
         cap = in_range("cap", self.cap, ZERO, ONE)
-        edge = div(sub(mul(p, b), sub(ONE, p)), b)  # p - (1 - p) / b, one rounding, downward
-        risk = min(mul(max(edge, ZERO), scale), cap)
-        _set(self, _risk=risk, _stop=stop_settings(self.stop_distance, self.atr_multiple))
+        # fraction * f* = fraction * (p * b - (1 - p)) / b
+        num = mul(max(sub(mul(p, b), sub(ONE, p)), ZERO), scale)
+        capped = cap if num >= mul(cap, b) else None
+        stop = stop_settings(self.stop_distance, self.atr_multiple)
+        _set(self, _num=num, _den=b, _cap=capped, _stop=stop)
 
     @property
     def risk_fraction(self) -> float:
-        """The fraction of equity this sizer risks per trade: ``min(fraction * f*, cap)``."""
-        return float(self._risk)
+        """The fraction of equity this sizer risks per trade: ``min(fraction * f*, cap)``, 0
+        without an edge."""
+        return float(self._cap if self._cap is not None else div(self._num, self._den))
 
     def unrounded(self, ctx: SizingContext) -> Decimal:
-        if self._risk == ZERO:
+        if self._num == ZERO:
             return ZERO
-        return div(mul(ctx.equity, self._risk), stop_distance(ctx, *self._stop))
+        distance = stop_distance(ctx, *self._stop)
+        if self._cap is not None:
+            return div(mul(ctx.equity, self._cap), distance)
+        return div(mul(ctx.equity, self._num), mul_up(self._den, distance))
 
 
 @dataclass(frozen=True)
