@@ -447,7 +447,7 @@ def test_the_docs_examples_run() -> None:
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "sizing.md").read_text()
     blocks = text.split("```python\n")[1:]
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/sizing.md", "exec"), {"__name__": "docs"})
 
