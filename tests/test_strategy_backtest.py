@@ -12,6 +12,7 @@ import pytest
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import StrategyError
 from fillforge.marketdata import NS_PER_DAY, Bars, load_bars
+from fillforge.orders.models import OrderEvent
 from fillforge.replay.samples import daily_samples
 from fillforge.sim.calendar import TradingCalendar
 from fillforge.strategy import Backtest, BarTable, FillRecord, Runner, Strategy, bar_ends
@@ -341,3 +342,43 @@ def test_any_feed_can_be_listed() -> None:
     with pytest.raises(StrategyError) as e:
         Backtest().add_feed("V", feed, instrument=inst)  # the instrument names another symbol
     assert e.value.field == "instrument"
+
+
+class JoinAndCancel(Strategy):
+    """On every 200th quote: join the bid with 10 shares, cancel what is left 2 s later."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.events: list[tuple[str, str, int]] = []
+
+    def on_quote(self, quote: Quote) -> None:
+        self.n += 1
+        if self.n % 200 or quote.bid_price is None:
+            return
+        o = self.ctx.buy(quote.symbol, 10, limit_price=quote.bid_price)
+        self.ctx.set_timer(o.id, at_ns=self.ctx.now_ns() + 2 * 10**9)
+
+    def on_timer(self, name: str, t_ns: int) -> None:
+        if self.ctx.broker.get_order(name).status.is_open:
+            self.ctx.cancel(name)
+
+    def on_order(self, event: OrderEvent) -> None:
+        self.events.append((event.order_id, event.kind.value, event.ts))
+
+
+def _lobster_run() -> tuple[tuple[FillRecord, ...], list[tuple[str, str, int]]]:
+    s = JoinAndCancel()
+    bt = Backtest(calendar=None).add_lobster()
+    start = bt.broker().now_ns()
+    r = bt.run(s, until_ns=start + 20 * 60 * 10**9)  # the first twenty minutes
+    return r.fills, s.events
+
+
+def test_full_depth_runs_are_deterministic() -> None:
+    fills, events = _lobster_run()
+    again = _lobster_run()
+    assert len(events) > 50
+    assert any(kind == "canceled" for _, kind, _ in events)
+    assert fills  # some joined bids were filled by the recorded flow
+    assert fills == again[0]
+    assert events == again[1]
