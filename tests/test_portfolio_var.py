@@ -211,6 +211,9 @@ def test_the_model_answers_many_questions_without_changing() -> None:
         ({"returns": {"AAPL": [0.01, 0.02], "MSFT": [0.01]}}, "returns[MSFT]"),
         ({"returns": {"AAPL": [0.01, math.nan]}}, "returns[AAPL][1]"),
         ({"returns": [[0.01, 0.02]]}, "returns"),
+        ({"returns": {1: [0.01, 0.02]}}, "returns"),
+        ({"exposures": {"AAPL": 1.0, 7: 0.0}}, "exposures"),
+        ({"exposures": {"AAPL": 1.0, "GOOG": math.nan}}, "exposures[GOOG]"),
     ],
 )
 def test_bad_portfolio_input_is_refused(kwargs: dict[str, object], field: str) -> None:
