@@ -249,3 +249,15 @@ def check_against_ledger(fills: list[tuple[str, str, D, D, D]], marks: dict[str,
     # Per position, the merged trades add up to the closed positions' round trips.
     merged = book.round_trips(by="position")
     assert sum((t.qty for t in merged), D(0)) <= sum((t.qty for t in trips), D(0))
+
+
+def test_a_strategys_fill_records_are_fills() -> None:
+    from fillforge.strategy.records import FillRecord
+
+    def record(side: OrderSide, qty: int, price: int, t: int) -> FillRecord:
+        return FillRecord(time_ns=t, symbol="R", side=side, qty=D(qty), price=D(price),
+                          commission=D("0.5"), order_id=f"o{t}", client_order_id=f"c{t}",
+                          trade_id=f"t{t}", liquidity=LiquiditySide.TAKER)  # fmt: skip
+
+    (trip,) = round_trips([record(OrderSide.BUY, 10, 100, 1), record(OrderSide.SELL, 10, 90, 2)])
+    assert (trip.gross_pnl, trip.fees, trip.pnl) == (D(-100), D(1), D(-101))
