@@ -36,12 +36,19 @@ def _fail(e: FillforgeError) -> typer.Exit:
 
 
 def _read(path: Path) -> object:
+    """The file read quietly: what its warnings say (unknown keys, a literal secret), the
+    command prints itself, in its table; the warnings and the log line would say it twice."""
     from fillforge.config import read_config
 
-    # The warnings are shown once, by the table or the log; not twice.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_config(path)
+    log = logging.getLogger("fillforge.config")
+    was = log.disabled
+    log.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_config(path)
+    finally:
+        log.disabled = was
 
 
 @config_app.command("check")
@@ -54,7 +61,6 @@ def check(
     from fillforge.config.loading import ConfigFile
     from fillforge.config.mapping import check as check_rows
 
-    logging.getLogger("fillforge.config").propagate = False  # the table says it all
     try:
         loaded = _read(file)
     except ConfigError as e:
@@ -112,7 +118,6 @@ def backtest(
     from fillforge.agent.backtest import run_backtest
     from fillforge.config.loading import ConfigFile
 
-    logging.getLogger("fillforge.config").propagate = False
     try:
         loaded = _read(config)
         assert isinstance(loaded, ConfigFile)
