@@ -86,6 +86,7 @@ def test_atr_incremental_equals_vectorised(
     got = [one.update(h, lo, c) for h, lo, c in zip(high, low, close, strict=True)]
     want = atr(high, low, close, period)
     check_incremental(want, got, true_range(high, low, close).tolist(), period)
+    assert got[period - 1 :] == want.tolist()[period - 1 :]  # bit for bit, not just close
     assert one.ready == (len(high) >= period)
     assert one.value == got[-1]
 
@@ -100,6 +101,7 @@ def test_returns_incremental_equals_vectorised(
     got = [one.update(p) for p in close]
     want = returns(close, log=log)
     check_incremental(want, got, [1.0] * len(close), 1)
+    assert got[1:] == want.tolist()[1:]  # bit for bit
 
 
 @settings(max_examples=150, deadline=None)
