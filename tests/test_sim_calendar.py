@@ -374,3 +374,18 @@ def test_no_disk_cache_when_turned_off_or_unwritable(
     _fresh(monkeypatch, str(blocker))  # a file where the directory should be: cannot write
     assert TradingCalendar("XNYS").is_trading_day(dt.date(2024, 11, 29))
     assert blocker.read_text() == "x"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(-8000, 25000), min_size=0, max_size=40))
+def test_session_bounds_agrees_with_session_day_by_day(days: list[int]) -> None:
+    """The vectorised lookup the bar feeds use gives each day's session, or not found (a
+    weekend, a holiday, a day outside the calendar's span)."""
+    nyse = TradingCalendar("XNYS")
+    opens, closes, found = nyse.session_bounds(np.array(days, np.int64))
+    for n, o, c, f in zip(days, opens.tolist(), closes.tolist(), found.tolist(), strict=True):
+        day = dt.date(1970, 1, 1) + dt.timedelta(days=n)
+        inside = calendar.FIRST_DAY <= day <= calendar.LAST_DAY
+        s = nyse.session(day) if inside else None
+        assert f == (s is not None)
+        assert (o, c) == ((s.open_ns, s.close_ns) if s is not None else (0, 0))

@@ -31,7 +31,7 @@ import tempfile
 import warnings
 import zipfile
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from itertools import pairwise
@@ -40,6 +40,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from fillforge.errors import SimulationError
 from fillforge.orders.models import FrozenModel
@@ -92,6 +93,11 @@ class _Table:
     breaks: dict[int, tuple[int, int]]
     lo_ns: int  # the covered span of time, [lo_ns, hi_ns)
     hi_ns: int
+    # The same days (UNIX epoch days), opens and closes as arrays, for vectorised lookups
+    # (derived from the lists above, so left out of comparisons).
+    day_numbers: npt.NDArray[np.int64] = field(compare=False)
+    open_array: npt.NDArray[np.int64] = field(compare=False)
+    close_array: npt.NDArray[np.int64] = field(compare=False)
 
     @property
     def span(self) -> str:
@@ -154,6 +160,22 @@ class TradingCalendar:
         lo = bisect_left(t.days, _check_day(first, "first", t))
         hi = bisect_right(t.days, _check_day(last, "last", t))
         return [t.session(i) for i in range(lo, hi)]
+
+    def session_bounds(
+        self, days: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The sessions labelled ``days`` (UNIX epoch day numbers), in one vectorised lookup:
+        ``(opens, closes, found)``, the times in UTC epoch ns, both 0 where ``found`` is False
+        (no session that day, or a day outside the calendar's span)."""
+        t = self._table
+        d = np.asarray(days, dtype=np.int64)
+        i = np.searchsorted(t.day_numbers, d)
+        inside = i < len(t.day_numbers)
+        j = np.where(inside, i, 0)
+        found = inside & (t.day_numbers[j] == d)
+        zero = np.zeros(len(d), np.int64)
+        opens = np.where(found, t.open_array[j], zero)
+        return opens, np.where(found, t.close_array[j], zero), found
 
     def session_at(self, t_ns: int) -> Session | None:
         """The session whose ``[open, close)`` holds ``t_ns`` (breaks included), or None."""
@@ -364,6 +386,9 @@ def _table(
         breaks=breaks,
         lo_ns=min(opens[0], _utc_ns(first)),
         hi_ns=max(closes[-1], _utc_ns(last) + _DAY_NS),
+        day_numbers=np.array(days, dtype="datetime64[D]").astype(np.int64),
+        open_array=np.array(opens, dtype=np.int64),
+        close_array=np.array(closes, dtype=np.int64),
     )
 
 

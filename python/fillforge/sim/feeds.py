@@ -250,17 +250,13 @@ def _session_times(bars: Bars, session: str | TradingCalendar) -> npt.NDArray[np
     if bars.period_ns < NS_PER_DAY:
         raise MarketDataError(bars.source, None, "session", str(session), "only for daily bars")
     cal = session if isinstance(session, TradingCalendar) else TradingCalendar(session)
-    out = np.empty((len(bars), 4), np.int64)
-    for i, t in enumerate(bars.time_ns.tolist()):
-        day = date.fromordinal(date(1970, 1, 1).toordinal() + t // NS_PER_DAY)
-        s = cal.session(day)
-        if s is None:
-            raise MarketDataError(
-                bars.source, i, "session", day.isoformat(), f"no {cal.name} session"
-            )
-        span = s.close_ns - s.open_ns
-        out[i] = (s.open_ns, s.open_ns + span // 3, s.open_ns + 2 * span // 3, s.close_ns - 1)
-    return out
+    opens, closes, found = cal.session_bounds(bars.time_ns // NS_PER_DAY)
+    if not found.all():
+        i = int(np.argmin(found))
+        day = date.fromordinal(date(1970, 1, 1).toordinal() + int(bars.time_ns[i]) // NS_PER_DAY)
+        raise MarketDataError(bars.source, i, "session", day.isoformat(), f"no {cal.name} session")
+    span = closes - opens
+    return np.stack([opens, opens + span // 3, opens + 2 * span // 3, closes - 1], axis=1)
 
 
 _MBO_KIND = {ord("A"): FeedKind.ADD, ord("C"): FeedKind.REDUCE, ord("M"): FeedKind.MODIFY}
