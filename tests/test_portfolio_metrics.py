@@ -264,6 +264,10 @@ def test_inputs_convert_once_from_lists_and_decimals() -> None:
         (lambda: m.max_drawdown(["a"]), "returns"),
         (lambda: m.summary([0.1, 0.2], period="secondly"), "period"),
         (lambda: m.simple_returns(np.array([[1, 2]])), "prices"),
+        (lambda: m.value_at_risk([0.1, 0.2], cutoff=5), "cutoff"),
+        (lambda: m.conditional_value_at_risk([0.1, 0.2], cutoff=-0.1), "cutoff"),
+        (lambda: m.annual_volatility([0.1, 0.2], alpha="2"), "alpha"),
+        (lambda: m.omega_ratio([0.1, 0.2], annualization=0), "annualization"),
     ],
 )
 def test_bad_arguments_are_refused(call: Callable[[], object], field: str) -> None:

@@ -411,19 +411,28 @@ def value_at_risk(returns: ReturnsLike, cutoff: float = 0.05) -> float:
     negative number for a loss. NaN for an empty series or one with a NaN. The risk side's
     positive-loss VaR is :func:`fillforge.portfolio.var.historical_var`."""
     r = _r(returns)
+    c = _cutoff(cutoff)
     if r.size == 0:
         return _NAN
-    return float(np.percentile(r, 100 * as_float("cutoff", cutoff)))
+    return float(np.percentile(r, 100 * c))
+
+
+def _cutoff(cutoff: object) -> float:
+    c = as_float("cutoff", cutoff)
+    if not 0.0 <= c <= 1.0:
+        raise MetricsError("cutoff", cutoff, "must be between 0 and 1 (0.05 is the 5% tail)")
+    return c
 
 
 def conditional_value_at_risk(returns: ReturnsLike, cutoff: float = 0.05) -> float:
     """empyrical's CVaR: the mean of the ``floor((n - 1) * cutoff) + 1`` lowest returns, NaNs
     dropped first (negative for a loss; NaN if nothing is left)."""
     r = _r(returns)
+    c = _cutoff(cutoff)
     r = r[~np.isnan(r)]
     if r.size == 0:
         return _NAN
-    k = int((r.size - 1) * as_float("cutoff", cutoff))
+    k = int((r.size - 1) * c)
     return float(np.mean(np.partition(r, k)[: k + 1]))
 
 
