@@ -363,3 +363,37 @@ def test_time_slicing_cuts_a_large_order_into_children() -> None:
     assert large.children == 10
     assert large.filled_qty == 20
     assert large.state == "completed"
+
+
+def test_the_kill_switch_cancels_flattens_and_halts() -> None:
+    cfg = _config(
+        execution={
+            "time_slicing": {
+                "enabled": True,
+                "size_threshold_usd": 1000,
+                "child_order_size_usd": 1000,
+                "interval_seconds": 600,
+            }
+        }
+    )
+
+    async def body(agent: ExecutionAgent) -> tuple[Any, ...]:
+        pid = await agent.submit_order("SPY", "buy", D(20), price=D("201.00"))
+        await agent.advance(agent.broker.now_ns() + 60 * NS_PER_SECOND)
+        held = await agent.positions()  # the first child of 4 filled; the rest wait
+        report = await agent.kill(flatten=True, reason="test")
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        status = await agent.get_order_status(pid)
+        after = await agent.execute_signals({"SPY": 0.5}, PRICES)
+        perf = await agent.performance()
+        return held, report, status, after, perf, await agent.positions()
+
+    held, report, status, after, perf, flat = _run(cfg, body)
+    assert held == {"SPY": D(4)}
+    assert status.state == "cancelled"
+    assert status.reason == "kill switch: test"
+    assert status.filled_qty == 4  # no child after the kill
+    assert report.failed == {}
+    assert flat == {}  # flattened
+    assert perf.risk_state == "halted"
+    assert [d.code for d in after.denied] == ["halted"]

@@ -42,7 +42,7 @@ from fillforge.exits import ExitManager
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.replay.samples import daily_samples
-from fillforge.risk import RiskGate
+from fillforge.risk import KillReport, RiskGate
 from fillforge.sim import SimulatedBroker, TradingCalendar
 from fillforge.time import NS_PER_SECOND
 
@@ -378,6 +378,22 @@ class ExecutionAgent:
             reason=getattr(self._gate, "denial", lambda _i: None)(o.id),
         )
 
+    async def kill(self, *, flatten: bool = False, reason: str = "manual") -> KillReport:
+        """The kill switch: every working parent is cancelled (so no child follows), then the
+        risk manager halts trading, cancels every open order and, with ``flatten``, closes
+        every position once its cancels are done. New entries are denied (``halted``) until
+        the risk manager is reset."""
+
+        def run() -> KillReport:
+            assert self._engine is not None
+            assert self._gate is not None
+            for p in self._engine.parents():
+                if not p.state.is_done:
+                    self._engine.cancel(p.id, f"kill switch: {reason}")
+            return self._gate.manager.kill(flatten=flatten, reason=reason)
+
+        return await self._call(run)
+
     async def positions(self) -> dict[str, Decimal]:
         """Signed quantity by symbol (open positions only)."""
         held = await self._call(self.broker.positions)
@@ -405,6 +421,7 @@ class ExecutionAgent:
             denials_by_code=dict(self._denials),
             fallbacks=self.fallbacks,
             fallback_reason=self.fallback_reason,
+            risk_state=str(self._gate.manager.state) if self._gate is not None else "active",
         )
 
     # ----- signals ----------------------------------------------------------------------------

@@ -98,3 +98,4 @@ class AgentMetrics(_Result):
     denials_by_code: dict[str, int] = Field(default_factory=dict)
     fallbacks: int = 0
     fallback_reason: str | None = None
+    risk_state: str = "active"  # the risk manager's trading state: active, reducing, halted
