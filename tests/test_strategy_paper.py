@@ -150,3 +150,40 @@ def _spy_table() -> BarTable:
     from fillforge.replay.samples import spy_daily_sample
 
     return BarTable.of("SPY", load_bars(spy_daily_sample(), tick="0.01"), D("0.01"))
+
+
+def test_run_async_on_the_paper_account_stopped_from_the_event_loop(served: ServedAlpaca) -> None:
+    import asyncio
+
+    broker = _alpaca(served)
+    try:
+
+        class Watch(Strategy):
+            def __init__(self) -> None:
+                self.quotes = 0
+                self.stops = 0
+
+            def on_quote(self, quote: Quote) -> None:
+                self.quotes += 1
+
+            def on_stop(self) -> None:
+                self.stops += 1
+
+        s = Watch()
+        runner = Runner(s, broker, symbols=["AAPL"], equity_every="none")
+
+        async def main() -> bool:
+            task = asyncio.create_task(runner.run_async(timeout_s=30))
+            for _ in range(200):  # the loop keeps serving while the strategy runs
+                await asyncio.sleep(0.05)
+                if s.quotes >= 2:
+                    break
+            runner.stop()
+            result = await task
+            return result.stopped
+
+        assert asyncio.run(main())
+        assert s.quotes >= 2
+        assert s.stops == 1
+    finally:
+        broker.close()
