@@ -9,6 +9,7 @@ import math
 import pickle
 from decimal import Decimal
 from statistics import NormalDist
+from types import SimpleNamespace
 
 import empyrical
 import numpy as np
@@ -18,9 +19,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fillforge.errors import MetricsError
+from fillforge.marketdata.bars import load_bars
+from fillforge.portfolio.ledger import Ledger
 from fillforge.portfolio.var import (
     StressResult,
     VarModel,
+    daily_returns,
+    exposures_of,
     historical_cvar,
     historical_scenarios,
     historical_var,
@@ -31,6 +36,8 @@ from fillforge.portfolio.var import (
     stress,
     worst_window,
 )
+from fillforge.replay.samples import daily_samples
+from fillforge.time import to_iso
 
 RETURN = st.floats(-0.5, 0.5, allow_nan=False, allow_infinity=False)
 SERIES = hnp.arrays(np.float64, st.integers(1, 300), elements=RETURN)
@@ -306,3 +313,55 @@ def test_the_worst_window_is_the_worst_pnl_the_model_sees(
     assert w.end - w.start == days
     # And no historical VaR at that horizon exceeds that worst loss.
     assert portfolio_var(exp, hist, horizon_days=days) <= w.loss + 1e-6
+
+
+# --- from the shipped daily bars and the ledger -----------------------------------------------
+
+
+def test_the_current_portfolio_on_the_shipped_daily_bars() -> None:
+    bars = {s: load_bars(p, tick="0.01") for s, p in daily_samples().items()}
+    times, rets = daily_returns(bars)
+    assert times.size == 502  # 503 sessions, 2016-01-04 to 2017-12-29
+    assert set(rets) == {"AAPL", "GOOG", "SPY"}
+    closes = bars["SPY"].close
+    assert rets["SPY"][0] == pytest.approx(closes[1] / closes[0] - 1, rel=1e-15)
+    # The ledger's positions are the exposures: long SPY, short AAPL.
+    ledger = Ledger(Decimal(1_000_000))
+    ledger.apply_fill("SPY", "buy", Decimal(500), Decimal("200.00"))
+    ledger.apply_fill("AAPL", "sell", Decimal(200), Decimal("150.00"))
+    exposures = exposures_of(ledger.positions())
+    assert exposures == {"AAPL": Decimal("-30000.00"), "SPY": Decimal("100000.00")}
+    out = historical_scenarios(exposures, rets)
+    day = out["worst_day"]
+    assert day.start is not None
+    assert to_iso(int(times[day.start])).startswith("2016-06-24")  # the Brexit vote
+    assert day.total < 0
+    for method in ("historical", "parametric"):
+        var = portfolio_var(exposures, rets, method=method)  # type: ignore[arg-type]
+        cvar = portfolio_cvar(exposures, rets, method=method)  # type: ignore[arg-type]
+        assert 0 < var <= cvar <= day.loss * 1.5
+    # The hedge: short AAPL against long SPY has less VaR than SPY alone.
+    assert portfolio_var(exposures, rets) < portfolio_var({"SPY": 100_000}, rets)
+
+
+def test_daily_returns_align_on_common_sessions_and_refuse_bad_bars() -> None:
+    a = SimpleNamespace(time_ns=np.array([1, 2, 3, 4]), close=np.array([100, 110, 121, 100]))
+    b = SimpleNamespace(time_ns=np.array([1, 3, 4]), close=np.array([50, 55, 44]))
+    times, rets = daily_returns({"A": a, "B": b})
+    np.testing.assert_array_equal(times, [3, 4])
+    np.testing.assert_allclose(rets["A"], [0.21, 100 / 121 - 1])  # across the session B lacks
+    np.testing.assert_allclose(rets["B"], [0.1, -0.2])
+    bad = [
+        ({}, "bars"),
+        ({"A": 5}, "bars[A]"),
+        ({"A": SimpleNamespace(time_ns=np.array([2, 1]), close=np.array([1, 1]))}, "bars[A]"),
+        ({"A": SimpleNamespace(time_ns=np.array([1, 2]), close=np.array([1, 0]))}, "bars[A].close"),
+        ({"A": a, "C": SimpleNamespace(time_ns=np.array([9]), close=np.array([1]))}, "bars"),
+    ]
+    for arg, field in bad:
+        with pytest.raises(MetricsError) as e:
+            daily_returns(arg)
+        assert e.value.field == field
+    with pytest.raises(MetricsError) as e:
+        exposures_of([object()])
+    assert e.value.field == "positions"

@@ -31,10 +31,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
 from statistics import NormalDist
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from fillforge.errors import MetricsError
 from fillforge.portfolio._series import (
@@ -45,11 +47,14 @@ from fillforge.portfolio._series import (
     check_count,
     finite_array,
 )
+from fillforge.portfolio.metrics import simple_returns
 
 __all__ = [
     "StressResult",
     "VarMethod",
     "VarModel",
+    "daily_returns",
+    "exposures_of",
     "historical_cvar",
     "historical_scenarios",
     "historical_var",
@@ -369,6 +374,49 @@ def historical_scenarios(
     for days in windows:
         r = worst_window(exposures, returns, days, sectors=sectors)
         out[r.name] = r
+    return out
+
+
+# --- inputs from bars and positions ---------------------------------------------------------
+
+
+def daily_returns(bars: Mapping[str, Any]) -> tuple[npt.NDArray[np.int64], dict[str, FloatArray]]:
+    """Aligned close-to-close returns from each symbol's daily bars (a
+    :class:`~fillforge.marketdata.columns.Bars`, or anything with ``time_ns`` and ``close``
+    arrays): on the sessions every symbol has (a session one symbol lacks is dropped for all,
+    so a return may span it), each symbol's ``close[t] / close[t-1] - 1`` (integer tick closes
+    are differenced exactly). Returns the time of each return (its later bar's) and the returns
+    by symbol, ready for :class:`VarModel`, :func:`stress` and the historical scenarios."""
+    if not isinstance(bars, Mapping) or not bars:
+        raise MetricsError("bars", type(bars).__name__, "must map symbol to daily bars")
+    series: dict[str, tuple[npt.NDArray[np.int64], Any]] = {}
+    for s, b in bars.items():
+        try:
+            t, c = np.asarray(b.time_ns, dtype=np.int64), np.asarray(b.close)
+        except AttributeError:
+            raise MetricsError(f"bars[{s}]", type(b).__name__, "needs time_ns and close") from None
+        if t.ndim != 1 or c.shape != t.shape or (t.size > 1 and not bool(np.all(t[1:] > t[:-1]))):
+            raise MetricsError(f"bars[{s}]", f"{t.size} bars", "times must strictly increase")
+        if not bool(np.all(c > 0)):
+            raise MetricsError(f"bars[{s}].close", "...", "closes must be positive")
+        series[s] = (t, c)
+    common = reduce(np.intersect1d, (t for t, _ in series.values()))
+    if common.size < 2:
+        raise MetricsError("bars", f"{common.size} common sessions", "needs at least 2")
+    out = {s: simple_returns(c[np.searchsorted(t, common)]) for s, (t, c) in series.items()}
+    return common[1:], out
+
+
+def exposures_of(positions: Mapping[str, Any] | Iterable[Any]) -> dict[str, Decimal]:
+    """Each position's market value (signed, exact): the exposures of the current portfolio,
+    from a ledger's or a broker's positions (``Ledger.positions()``, ``broker.positions()``)."""
+    items: Iterable[Any] = positions.values() if isinstance(positions, Mapping) else positions
+    out: dict[str, Decimal] = {}
+    for p in items:
+        try:
+            out[p.symbol] = p.market_value
+        except AttributeError:
+            raise MetricsError("positions", type(p).__name__, "a Position is needed") from None
     return out
 
 
