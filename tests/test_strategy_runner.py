@@ -438,3 +438,14 @@ def test_warmup_fills_the_history_before_on_start_and_refuses_open_bars() -> Non
         runner.run()
     assert e.value.field == "warmup"
     assert seen == [503]
+
+
+def test_stopped_before_it_runs() -> None:
+    broker = _two_markets()
+    s = Recorder()
+    runner = Runner(s, broker, symbols=["AAA"])
+    runner.stop()
+    result = runner.run()
+    assert s.seen == []  # neither on_start nor on_stop
+    assert result.stopped
+    assert broker.venue.market("AAA").engine.position == 0  # nothing replayed

@@ -123,6 +123,7 @@ class Runner:
         self._timer_gen: dict[str, int] = {}
         self._result: RunResult | None = None
         self._stopped_by_user = False
+        self._started = False
 
     # ----- running --------------------------------------------------------------------------
 
@@ -208,7 +209,9 @@ class Runner:
             for sym in self.ctx.symbols:
                 self._unsubscribe.append(b.subscribe_bars(sym, via(self._on_broker_bar)))
         self._arm_equity(None)
-        self._call(lambda _: s.on_start(), None)
+        if not self._stopped:  # stopped before it ran: neither on_start nor on_stop
+            self._started = True
+            self._call(lambda _: s.on_start(), None)
 
     def _warm_up(self, now: int) -> None:
         """The warm-up tables' bars into the history, before any callback: every one of them
@@ -244,6 +247,7 @@ class Runner:
                     self._record(item[1])
         if ok:
             self._sample()
+        if ok and self._started:
             self._busy, self._stopped = False, False
             self._later.clear()
             try:
