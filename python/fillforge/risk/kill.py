@@ -18,10 +18,10 @@ flattening order already covers (position plus the open flattening orders' quant
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import count
-from threading import RLock
 
 from fillforge.broker.protocol import Broker
 from fillforge.errors import FillforgeError
@@ -54,10 +54,10 @@ class KillSwitch:
         self,
         broker: Broker,
         on_flatten: Callable[[str, str | None, str | None], None],
-        lock: RLock | None = None,
+        guard: AbstractContextManager[None] | None = None,
     ) -> None:
         self._broker = broker
-        self._lock = lock if lock is not None else RLock()
+        self._guard = guard if guard is not None else nullcontext()
         self._on_flatten = on_flatten
         self._flatteners: dict[str, tuple[str, Decimal]] = {}  # id -> (symbol, signed qty)
         self._waiting: set[str] = set()
@@ -155,6 +155,6 @@ class KillSwitch:
                 b.set_timer(name, self._flatten_waiting, at_ns=b.now_ns() + 1)
 
     def _flatten_waiting(self, due_ns: int) -> None:
-        with self._lock:
+        with self._guard:
             if self._waiting:
                 self._flatten({}, set(self._waiting))

@@ -27,7 +27,7 @@ of the broker's time), and prices (:class:`~fillforge.risk.prices.BrokerPrices` 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -140,6 +140,47 @@ class _Trading:
         self.state: str = T.ACTIVE
 
 
+class _Guard:
+    """The manager's re-entrant lock, and an inbox for the broker's events: a thread that finds
+    the lock taken leaves its event in the inbox, and whoever holds the lock applies it before
+    it leaves."""
+
+    __slots__ = ("_apply", "_inbox", "_lock")
+
+    def __init__(self, apply: Callable[[OrderEvent], None]) -> None:
+        self._lock = RLock()
+        self._inbox: deque[OrderEvent] = deque()
+        self._apply = apply
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._inbox:
+            self._run()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if self._inbox:
+            self.drain()
+
+    def _run(self) -> None:
+        inbox, apply = self._inbox, self._apply
+        while inbox:
+            apply(inbox.popleft())
+
+    def post(self, event: OrderEvent) -> None:
+        self._inbox.append(event)
+        self.drain()
+
+    def drain(self) -> None:
+        while self._inbox:
+            if not self._lock.acquire(blocking=False):
+                return  # the holder applies it on its way out
+            try:
+                self._run()
+            finally:
+                self._lock.release()
+
+
 def _codes(c: Control) -> tuple[str, ...]:
     codes: tuple[str, ...] = getattr(c, "codes", (c.code,))
     return codes
@@ -198,14 +239,14 @@ class RiskManager:
         self.reset_daily = bool(reset_daily)
         self.prices: Prices = prices if prices is not None else BrokerPrices(broker)
         self._session_start = session_start or self._next_open
-        self._lock = RLock()
+        self._guard = _Guard(self._apply)
         self._trading = _Trading()
         self._cause = ""
         self._breached: set[str] = set()  # account limits breached at the last evaluation
         self._subscribers: list[RiskSubscriber] = []
         self.counters: Counter[str] = Counter()
         self.view = RiskView()
-        self.kill_switch = KillSwitch(broker, self._flattened, self._lock)
+        self.kill_switch = KillSwitch(broker, self._flattened, self._guard)
         # Open orders: id -> (symbol, side, leaves); and their leaves by (symbol, side).
         self._open: dict[str, tuple[str, OrderSide, Decimal]] = {}
         self._pending: dict[tuple[str, OrderSide], Decimal] = {}
@@ -228,7 +269,7 @@ class RiskManager:
     def state(self) -> TradingState:
         """The trading state now (a session that started since the last order is rolled
         first: it may reset a daily limit's state)."""
-        with self._lock:
+        with self._guard:
             now = self._broker.now_ns()
             if now >= self._roll_at:
                 self._roll(now)
@@ -259,19 +300,19 @@ class RiskManager:
 
     def reduce(self, reason: str = "manual") -> None:
         """Move to ``reducing`` by hand (halted stays halted)."""
-        with self._lock:
+        with self._guard:
             self._move("reduce", "manual", reason)
 
     def halt(self, reason: str = "manual") -> None:
         """Move to ``halted`` by hand."""
-        with self._lock:
+        with self._guard:
             self._move("halt", "manual", reason)
 
     def reset(self, reason: str = "manual", *, rebase: bool = True) -> None:
         """Back to ``active`` by hand, and disengage the kill switch. With ``rebase`` the
         session's start equity and the drawdown's peak restart from the equity now (else the
         same loss or drawdown denies the next order again)."""
-        with self._lock:
+        with self._guard:
             self.kill_switch.reset()
             if rebase:
                 self._refresh(self._broker.now_ns())
@@ -300,7 +341,7 @@ class RiskManager:
     def kill(self, *, flatten: bool = False, reason: str = "manual") -> KillReport:
         """Halt, cancel every open order and, with ``flatten``, flatten every position with
         market orders that bypass the halted state (:mod:`fillforge.risk.kill`). Idempotent."""
-        with self._lock:
+        with self._guard:
             self._move("halt", "kill_switch", reason)
             report = self.kill_switch.fire(flatten=flatten)
             self.counters["kill_switch"] += 1
@@ -336,7 +377,7 @@ class RiskManager:
         """Judge a new order: return if it may go, else raise
         :class:`~fillforge.errors.RiskDeniedError` (after recording the denial and acting on
         its breach). Changes nothing at the broker unless a breach fires the kill switch."""
-        with self._lock:
+        with self._guard:
             view = self._current()
             side = request.side
             sym = request.symbol
@@ -354,7 +395,7 @@ class RiskManager:
         lowers the quantity; reducing refuses one that raises it; otherwise the controls judge
         the order as it would be (its open quantity at the new terms, the order itself not
         counted among the open ones)."""
-        with self._lock:
+        with self._guard:
             view = self._current()
             r = order.request
             new_qty = terms.qty if terms.qty is not None else order.order_qty
@@ -381,7 +422,7 @@ class RiskManager:
 
     def sent(self, order: Order) -> None:
         """Count an order the gate sent (orders per day) and follow it."""
-        with self._lock:
+        with self._guard:
             self.view.orders_today += 1
             if order.status in OPEN_STATUSES and order.id not in self._open:
                 self._track(order.id, order.symbol, order.request.side, order.leaves_qty)
@@ -449,7 +490,7 @@ class RiskManager:
         """Ask every account control (daily loss, drawdown) now; the breaches. A breach that
         was not one at the last evaluation is a ``breach`` event, counted (``breach:<code>``)
         and acted on as ``on_breach`` says; one that lasts is reported once."""
-        with self._lock:
+        with self._guard:
             view = self._current()
             found = []
             for c in self._accounts:
@@ -498,7 +539,7 @@ class RiskManager:
 
     def refresh(self) -> RiskView:
         """Re-read the account from the broker now."""
-        with self._lock:
+        with self._guard:
             self._refresh(self._broker.now_ns())
             return self.view
 
@@ -535,22 +576,27 @@ class RiskManager:
     # ----- the broker's events -------------------------------------------------------------
 
     def _on_event(self, ev: OrderEvent) -> None:
-        with self._lock:
-            if ev.kind in _FILLS:
-                self.view.fills_today += 1
-                self._dirty = True
-            oid = ev.order_id
-            entry = self._open.get(oid)
-            if ev.status in OPEN_STATUSES:
-                if entry is None:
-                    side = self._broker.get_order(oid).request.side
-                    self._track(oid, ev.symbol, side, ev.leaves_qty)
-                elif entry[2] != ev.leaves_qty:
-                    self._untrack(oid)
-                    self._track(oid, ev.symbol, entry[1], ev.leaves_qty)
-            elif entry is not None:
+        """The broker's order event: applied now if no other thread is inside the manager,
+        else by that thread when it leaves (a broker's stream thread never waits on the
+        manager's lock while holding the broker's own: no lock-order deadlock)."""
+        self._guard.post(ev)
+
+    def _apply(self, ev: OrderEvent) -> None:
+        if ev.kind in _FILLS:
+            self.view.fills_today += 1
+            self._dirty = True
+        oid = ev.order_id
+        entry = self._open.get(oid)
+        if ev.status in OPEN_STATUSES:
+            if entry is None:
+                side = self._broker.get_order(oid).request.side
+                self._track(oid, ev.symbol, side, ev.leaves_qty)
+            elif entry[2] != ev.leaves_qty:
                 self._untrack(oid)
-            self.kill_switch.on_event(ev)
+                self._track(oid, ev.symbol, entry[1], ev.leaves_qty)
+        elif entry is not None:
+            self._untrack(oid)
+        self.kill_switch.on_event(ev)
 
     def _track(self, oid: str, symbol: str, side: OrderSide, leaves: Decimal) -> None:
         self._open[oid] = (symbol, side, leaves)
@@ -576,7 +622,7 @@ class RiskManager:
 
     def close(self) -> None:
         """Stop following the broker (its events and the watch timer)."""
-        with self._lock:
+        with self._guard:
             self._unsubscribe()
             if self._watching:
                 self._broker.cancel_timer("fillforge.risk.watch")
