@@ -327,7 +327,29 @@ def _adaptive(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     )
 
 
+def _mode(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
+    b = cfg.broker_config
+    if cfg.mode is Mode.SIMULATION:
+        return "honoured", "SimulatedBroker on the shipped daily bars of backtest.symbols"
+    if b is not None and b.type != "alpaca":
+        return (
+            "not honoured",
+            f"mode {cfg.mode} needs a broker: {_IBKR if b.type == 'ibkr' else _POLYGON}",
+        )
+    url = b.base_url if b is not None and b.base_url else f"Alpaca's {cfg.mode} endpoint"
+    return "honoured", f"AlpacaBroker on {url}"
+
+
+def _position_cap(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
+    ps = cfg.position_sizing
+    if ps is None or ps.max_position_size is None:
+        return "honoured", "also the sizing fraction (position_sizing.max_position_size is absent)"
+    return _OK
+
+
 RULES: dict[str, Rule] = {
+    "execution.mode": _mode,
+    "execution.max_position_size": _position_cap,
     "execution.limit_orders.adaptive_offset": _adaptive,
     "execution.spread_multiplier": _frictions,
     "execution.slippage_bps": _frictions,
