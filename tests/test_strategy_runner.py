@@ -449,3 +449,29 @@ def test_stopped_before_it_runs() -> None:
     assert s.seen == []  # neither on_start nor on_stop
     assert result.stopped
     assert broker.venue.market("AAA").engine.position == 0  # nothing replayed
+
+
+def test_on_fill_follows_its_on_order_before_what_on_order_set_off() -> None:
+    venue = Venue(calendar=None)
+    venue.add(Instrument(symbol="AAA"), empty_feed())
+    broker = SimulatedBroker(venue, start_ns=T0)
+    broker.quote("AAA", D("10.00"), D("10.02"), bid_size=D(1000), ask_size=D(1000))
+    log: list[str] = []
+
+    class Chain(Strategy):
+        def on_start(self) -> None:
+            self.ctx.buy("AAA", 1)
+
+        def on_order(self, event: OrderEvent) -> None:
+            log.append(f"{event.order_id}:{event.kind.value}")
+            if event.kind.value == "fill" and event.order_id == "o-1":
+                self.ctx.sell("AAA", 1)  # its events come after o-1's on_fill
+
+        def on_fill(self, fill: FillRecord) -> None:
+            log.append(f"{fill.order_id}:on_fill")
+
+    Runner(Chain(), broker, symbols=["AAA"]).run()
+    i = log.index("o-1:fill")
+    assert log[i + 1] == "o-1:on_fill"
+    assert log[i + 2].startswith("o-2:")
+    assert log[-1] == "o-2:on_fill"

@@ -371,9 +371,15 @@ class Runner:
         fill = self._record(e)
         if self._stopped:
             return
-        self._call(self.strategy.on_order, e)
-        if fill is not None:
-            self._call(self.strategy.on_fill, fill)
+        if fill is None:
+            self._call(self.strategy.on_order, e)
+        else:  # one slot: what on_order sets off comes after this fill's on_fill
+            self._call(self._order_and_fill, (e, fill))
+
+    def _order_and_fill(self, pair: tuple[OrderEvent, FillRecord]) -> None:
+        self.strategy.on_order(pair[0])
+        if not self._stopped:
+            self.strategy.on_fill(pair[1])
 
     def _record(self, e: OrderEvent) -> FillRecord | None:
         if e.fill is None or e.symbol not in self.ctx._histories:
