@@ -397,3 +397,16 @@ def test_the_kill_switch_cancels_flattens_and_halts() -> None:
     assert flat == {}  # flattened
     assert perf.risk_state == "halted"
     assert [d.code for d in after.denied] == ["halted"]
+
+
+def test_paper_on_an_ibkr_block_is_refused_not_simulated() -> None:
+    cfg = parse_config(
+        {"execution": {"mode": "paper", "fallback": "simulation"}, "broker": {"type": "ibkr"}},
+        env={},
+    ).config
+    agent = ExecutionAgent(cfg, env={})
+    with pytest.raises(ConfigError) as e:
+        asyncio.run(agent.start())
+    assert e.value.field == "broker.type"
+    assert e.value.why == "no IBKR adapter yet (issue 20)"
+    assert agent.fallbacks == 0

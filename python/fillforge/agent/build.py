@@ -124,6 +124,10 @@ def alpaca_broker(
 
     environ = os.environ if env is None else env
     b = cfg.broker_config
+    if b is not None and b.type != "alpaca":
+        where = "broker.type" if cfg.broker is not None else "execution.broker.type"
+        vendor = {"ibkr": "IBKR", "polygon": "Polygon"}[b.type]
+        raise ConfigError(where, b.type, f"no {vendor} adapter yet (issue 20)")
     key = _secret(cfg, "api_key", "APCA_API_KEY_ID", environ)
     secret = _secret(cfg, "secret_key", "APCA_API_SECRET_KEY", environ)
     url = b.base_url if b is not None else None
