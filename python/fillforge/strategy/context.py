@@ -184,12 +184,6 @@ class Context:
             raise StrategyError("symbol", symbol, f"not one of the runner's {self.symbols}")
         return h
 
-    # ----- what the runner writes -----------------------------------------------------------
-
-    def _fired(self, name: str, recurring: bool) -> None:
-        if not recurring:
-            self._timers.discard(name)
-
 
 def _qty(qty: Decimal | int) -> Decimal:
     if isinstance(qty, bool) or not isinstance(qty, (int, Decimal)):
