@@ -303,10 +303,11 @@ class ExecutionAgent:
             if p is None:
                 raise ExecutionError("price", None, f"no market price for {symbol}: pass price=")
             self._check(symbol, s, q, p)
+            pid = self._parent(symbol, s, q, p)
             self._sent += 1
             if self._flattener is not None:
                 self._flattener.tag(symbol)
-            return self._parent(symbol, s, q, p)
+            return pid
 
         return await self._call(send)
 
@@ -530,15 +531,15 @@ class ExecutionAgent:
                 return no(f"session_{d.reason}", f"session gate: {d.reason}", signal)
             qty = d.qty
         self._check(symbol, side, qty, price)
-        self._sent += 1
-        if self._flattener is not None and not exit_:
-            self._flattener.tag(symbol)  # an intraday position: closed before the close
         stop = target_price = None
         if self._plan is not None and not exit_:
             oid, stop, target_price = self._protected(symbol, side, qty, price, atr.get(symbol))
             kind = "bracket"
         else:
             oid, kind = self._parent(symbol, side, qty, price), "parent"
+        self._sent += 1
+        if self._flattener is not None and not exit_:
+            self._flattener.tag(symbol)  # an intraday position: closed before the close
         return Submitted(
             symbol=symbol,
             id=oid,

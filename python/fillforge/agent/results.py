@@ -28,7 +28,9 @@ class Denial(_Result):
 
 class Submitted(_Result):
     """An order the agent sent for a signal. ``kind`` is ``parent`` (worked by the execution
-    engine) or ``bracket`` (an entry with its stop and target legs). ``cut_from`` is the quantity
+    engine) or ``bracket`` (a market entry whose exits, the stop, target and trailing stop of
+    the file, the exit manager works; ``stop_price`` and ``target_price`` are the plan's levels
+    at the decision price). ``cut_from`` is the quantity
     sizing asked for when ``max_trade_size`` cut it."""
 
     symbol: str
