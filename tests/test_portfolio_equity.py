@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from fillforge.portfolio.equity import (
     gross_exposure,
     longest_drawdown,
     net_exposure,
+    notional_by_period,
     time_in_market,
     turnover,
     turnover_series,
@@ -291,3 +293,30 @@ def test_the_docs_calendar_example_runs() -> None:
     assert curve.periods_per_year() == 250.0  # XNYS had 250 sessions in 2023
     curve.append(jan_2023 + 400 * NS_PER_DAY, 120.0)  # into 2024 (252 sessions)
     assert curve.periods_per_year() == 251.0
+
+
+def test_notional_by_period_bins_fills_for_turnover() -> None:
+    times = [T0, T0 + NS_PER_DAY, T0 + 2 * NS_PER_DAY]
+    fills = [
+        ("A", "buy", Decimal(10), Decimal(100), Decimal(1), T0 - 5),  # before the start: point 0
+        ("A", "sell", Decimal(4), Decimal(110), Decimal(0), T0 + 1),  # in the first period
+        SimpleNamespace(
+            symbol="B",
+            side="sell",
+            qty=Decimal(2),
+            price=Decimal(50),
+            commission=Decimal(0),
+            time_ns=T0 + NS_PER_DAY,
+        ),
+        ("A", "buy", Decimal(1), Decimal(90), Decimal(0), T0 + 2 * NS_PER_DAY),
+    ]
+    traded = notional_by_period(fills, times)
+    np.testing.assert_allclose(traded, [1000.0, 540.0, 90.0])
+    equity = [10_000.0, 10_000.0, 9_000.0]
+    assert turnover(traded[1:], equity[1:]) == pytest.approx((0.054 + 0.01) / 2 * 252)
+    with pytest.raises(MetricsError) as e:
+        notional_by_period([("A", "buy", Decimal(1), Decimal(1), Decimal(0), T0 + 10**15)], times)
+    assert e.value.field == "fills[0].time_ns"
+    with pytest.raises(MetricsError) as e:
+        notional_by_period([], [T0, T0])
+    assert e.value.field == "times_ns"

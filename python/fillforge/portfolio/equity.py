@@ -12,7 +12,7 @@ peak up to floating-point rounding ends the drawdown.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -30,6 +30,7 @@ from fillforge.portfolio.metrics import (
     simple_returns,
     summary,
 )
+from fillforge.portfolio.trades import fill_fields
 from fillforge.time import NS_PER_DAY
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "gross_exposure",
     "longest_drawdown",
     "net_exposure",
+    "notional_by_period",
     "time_in_market",
     "turnover",
     "turnover_series",
@@ -196,6 +198,29 @@ def time_in_market(position_values: Any) -> float:
     if v.shape[0] == 0:
         return math.nan
     return float(np.mean(np.any(v != 0, axis=1)))
+
+
+def notional_by_period(fills: Iterable[Any], times_ns: Any) -> FloatArray:
+    """The notional traded (``|qty * price|``) in each period of a curve with points at
+    ``times_ns``: a fill at time ``t`` counts at the first point at or after ``t`` (fills at or
+    before the first point count there; fills after the last point are refused). Fills are
+    tuples or objects as :func:`~fillforge.portfolio.trades.round_trips` takes them."""
+    t = np.asarray(times_ns, dtype=np.int64)
+    if t.ndim != 1 or t.size == 0 or (t.size > 1 and not bool(np.all(t[1:] > t[:-1]))):
+        raise MetricsError("times_ns", f"{t.size} times", "must be strictly increasing")
+    out = np.zeros(t.size)
+    for i, fill in enumerate(fills):
+        fields = fill_fields(fill)
+        when = fields[5] if len(fields) > 5 else 0
+        if isinstance(when, bool) or not isinstance(when, (int, np.integer)):
+            raise MetricsError(f"fills[{i}].time_ns", when, "must be int nanoseconds")
+        k = int(np.searchsorted(t, when, side="left"))
+        if k == t.size:
+            raise MetricsError(f"fills[{i}].time_ns", when, f"after the last point {t[-1]}")
+        qty = as_float(f"fills[{i}].qty", fields[2])
+        price = as_float(f"fills[{i}].price", fields[3])
+        out[k] += abs(qty * price)
+    return out
 
 
 def turnover_series(traded_notional: Any, equity: Any) -> FloatArray:

@@ -45,6 +45,7 @@ __all__ = [
     "RoundTrip",
     "TradeBook",
     "TradeStats",
+    "fill_fields",
     "round_trips",
     "trade_stats",
 ]
@@ -160,17 +161,7 @@ class TradeBook:
     def add_fill(self, fill: Any) -> list[RoundTrip]:
         """Book a fill given as a tuple ``(symbol, side, qty, price, fee, time_ns)`` (fee and
         time optional) or an object with those attributes (``fee`` or ``commission``)."""
-        if isinstance(fill, tuple):
-            if not 4 <= len(fill) <= 6:
-                raise MetricsError("fill", fill, "a tuple (symbol, side, qty, price, fee, time)")
-            return self.add(*fill)
-        fee: Any = getattr(fill, "fee", None)
-        if fee is None:
-            fee = getattr(fill, "commission", ZERO)
-        try:
-            return self.add(fill.symbol, fill.side, fill.qty, fill.price, fee, fill.time_ns)
-        except AttributeError as e:
-            raise MetricsError("fill", type(fill).__name__, f"lacks {e.name}") from None
+        return self.add(*fill_fields(fill))
 
     def add_event(self, event: OrderEvent, side: OrderSide | str) -> list[RoundTrip]:
         """Book the fill an order event carries; ``side`` is the order's (the event does not
@@ -259,6 +250,23 @@ class TradeBook:
             for lot in lots:
                 total = _add(total, _mul(lot.qty, _sub(m, lot.price)))
         return total
+
+
+def fill_fields(fill: Any) -> tuple[Any, ...]:
+    """A fill's ``(symbol, side, qty, price[, fee[, time_ns]])``, unchecked, from a tuple or
+    from an object with those attributes (``fee`` or ``commission``: a strategy's fill record
+    is one). The one reading of a fill for the analytics."""
+    if isinstance(fill, tuple):
+        if not 4 <= len(fill) <= 6:
+            raise MetricsError("fill", fill, "a tuple (symbol, side, qty, price, fee, time)")
+        return fill
+    fee: Any = getattr(fill, "fee", None)
+    if fee is None:
+        fee = getattr(fill, "commission", ZERO)
+    try:
+        return (fill.symbol, fill.side, fill.qty, fill.price, fee, fill.time_ns)
+    except AttributeError as e:
+        raise MetricsError("fill", type(fill).__name__, f"lacks {e.name}") from None
 
 
 def _merge(trips: list[RoundTrip]) -> RoundTrip:
