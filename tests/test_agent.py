@@ -9,6 +9,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -410,3 +411,15 @@ def test_paper_on_an_ibkr_block_is_refused_not_simulated() -> None:
     assert e.value.field == "broker.type"
     assert e.value.why == "no IBKR adapter yet (issue 20)"
     assert agent.fallbacks == 0
+
+
+def test_from_file_refuses_an_unknown_key_in_live_mode_only(tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text("execution:\n  mode: live\nrisk_management:\n  max_daly_loss: 0.02\n")
+    with pytest.warns(UserWarning, match="max_daly_loss"), pytest.raises(ConfigError) as e:
+        ExecutionAgent.from_file(path, env={})
+    assert e.value.field == "risk_management.max_daly_loss"
+    path.write_text("execution:\n  mode: simulation\nrisk_management:\n  max_daly_loss: 0.02\n")
+    with pytest.warns(UserWarning, match="max_daly_loss"):
+        agent = ExecutionAgent.from_file(path, env={})
+    assert agent.config.mode is Mode.SIMULATION

@@ -21,12 +21,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_DOWN, Decimal
 from itertools import count
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fillforge.agent import build
 from fillforge.agent.results import AgentMetrics, Denial, OrderReport, SignalReport, Submitted
 from fillforge.agent.sizing import Unsized, size_signal
 from fillforge.broker import AccountSnapshot, Broker
+from fillforge.config.loading import read_config
 from fillforge.config.model import Config, Mode
 from fillforge.errors import (
     BrokerUnavailableError,
@@ -91,6 +93,24 @@ class ExecutionAgent:
         self._denials: Counter[str] = Counter()
         self._seq = count(1)
         self._start_equity: Decimal | None = None
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        broker: Broker | None = None,
+        symbols: tuple[str, ...] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecutionAgent:
+        """An agent for the YAML file at ``path``. In mode live a key fillforge does not know
+        is refused (``ConfigError`` naming it): a misspelt limit must not go unapplied with
+        real money; elsewhere it is reported (a warning and a log line) and the agent builds."""
+        loaded = read_config(path, env=env)
+        if loaded.config.mode is Mode.LIVE and loaded.unknown_keys:
+            key = loaded.unknown_keys[0]
+            raise ConfigError(key, "...", "mode live: fillforge does not know this key")
+        return cls(loaded.config, broker=broker, symbols=symbols, env=env)
 
     # ----- lifecycle --------------------------------------------------------------------------
 
