@@ -259,6 +259,18 @@ def test_a_point_at_the_same_time_replaces_the_last() -> None:
     assert curve.turnover() == pytest.approx(15.0 / 102.0 * 252)
 
 
+def test_a_curve_of_one_point_has_nan_figures() -> None:
+    for ppy in (252, lambda a, b: 250.0):
+        curve = EquityCurve(periods_per_year=ppy)
+        curve.append(T0, 100.0)
+        s = curve.summary()
+        assert s.periods == 0
+        assert math.isnan(s.sharpe_ratio)
+        assert math.isnan(curve.turnover())
+        assert curve.drawdowns() == []
+    assert EquityCurve().summary().annualization == 252.0
+
+
 def test_bad_periods_per_year_is_refused() -> None:
     for bad in (0, -252, math.nan, "252"):
         with pytest.raises(MetricsError):

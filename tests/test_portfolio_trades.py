@@ -193,6 +193,11 @@ def test_a_refused_fill_changes_nothing_and_other_refusals() -> None:
     with pytest.raises(MetricsError) as e:
         book.unrealized_pnl({})
     assert e.value.field == "marks[A]"
+    book.add("A", "buy", D(1), D(10), D(0), 100)
+    with pytest.raises(MetricsError) as e:
+        book.add("A", "sell", D(1), D(11), D(0), 99)  # before the last fill
+    assert e.value.field == "time_ns"
+    assert book.position("A") == D(6)
 
 
 # --- against the ledger ----------------------------------------------------------------------

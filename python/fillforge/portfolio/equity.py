@@ -345,7 +345,11 @@ class EquityCurve:
 
     def summary(self, risk_free: float = 0) -> PerformanceSummary:
         """:func:`~fillforge.portfolio.metrics.summary` of the returns, annualised with
-        :meth:`periods_per_year`."""
+        :meth:`periods_per_year` (every figure NaN before two points)."""
+        if len(self._times) < 2:
+            ann = math.nan if callable(self._ppy) else float(self._ppy)
+            nan = math.nan
+            return PerformanceSummary(nan, nan, nan, nan, nan, nan, nan, 0, ann)
         return summary(self.returns(), risk_free, annualization=self.periods_per_year())
 
     def drawdowns(self) -> list[DrawdownPeriod]:
@@ -367,5 +371,7 @@ class EquityCurve:
     def turnover(self) -> float:
         """Annual turnover: the notional traded at each point after the first over that point's
         equity, averaged and times :meth:`periods_per_year`."""
+        if len(self._times) < 2:
+            return math.nan
         traded = self._array("traded", self._traded)
         return turnover(traded[1:], self.equity[1:], annualization=self.periods_per_year())

@@ -19,10 +19,11 @@ P&L of FIFO and of the ledger's average cost differ trade by trade, never in tot
 ``sum(gross_pnl) + unrealised of the open lots`` equals the ledger's realised plus unrealised
 P&L on the same fills.
 
-Fills come as tuples ``(symbol, side, qty, price, fee, time_ns)``, as objects with those
-attributes (``fee`` or ``commission``; a strategy's fill record is one), or as an order event
-that carries a fill together with the order's side (:meth:`TradeBook.add_event`). Quantities,
-prices and fees must be exact (Decimal, int or a numeric string; a float is refused).
+Fills come in time order (a fill before the last one is refused; equal times are fine), as
+tuples ``(symbol, side, qty, price, fee, time_ns)``, as objects with those attributes (``fee``
+or ``commission``; a strategy's fill record is one), or as an order event that carries a fill
+together with the order's side (:meth:`TradeBook.add_event`). Quantities, prices and fees must
+be exact (Decimal, int or a numeric string; a float is refused).
 """
 
 from __future__ import annotations
@@ -118,13 +119,14 @@ class TradeBook:
     flat (``by="position"``: one trade per holding period, average entry and exit prices over
     all its fills; a position still open is not a trade yet)."""
 
-    __slots__ = ("_episode", "_episodes", "_lots", "_trips")
+    __slots__ = ("_episode", "_episodes", "_last_ns", "_lots", "_trips")
 
     def __init__(self) -> None:
         self._lots: dict[str, deque[_Lot]] = {}
         self._trips: list[RoundTrip] = []
         self._episodes: list[int] = []  # each trip's holding period
         self._episode = 0
+        self._last_ns = 0  # fills come in time order (equal times allowed)
 
     def add(
         self,
@@ -143,6 +145,9 @@ class TradeBook:
         f = _exact("fee", fee, positive=False)
         if isinstance(time_ns, bool) or not isinstance(time_ns, int):
             raise MetricsError("time_ns", time_ns, "must be int nanoseconds")
+        if time_ns < self._last_ns:
+            raise MetricsError("time_ns", time_ns, f"before the last fill ({self._last_ns})")
+        self._last_ns = time_ns
         lots = self._lots.setdefault(symbol, deque())
         signed = q if s is _BUY else _neg(q)
         closed: list[RoundTrip] = []
