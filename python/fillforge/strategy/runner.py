@@ -33,6 +33,7 @@ from fillforge.strategy.bars import BarSchedule, BarTable
 from fillforge.strategy.base import Strategy, overridden
 from fillforge.strategy.context import TIMER_PREFIX, Context
 from fillforge.strategy.records import EquitySamples, FillRecord, RunResult
+from fillforge.strategy.sessions import SessionBars
 
 __all__ = ["EquityEvery", "Runner"]
 
@@ -42,6 +43,7 @@ EquityEvery = Literal["auto", "bar", "close", "none"] | int
 
 _BARS = "\0strategy-bars"  # the broker timers the runner keeps for itself
 _EQUITY = "\0strategy-equity"
+_SESSION = "\0strategy-sessions"
 _Item = tuple[Callable[[Any], None], Any]
 
 
@@ -53,6 +55,9 @@ class Runner:
     the broker's own bars (``subscribe_bars``). ``symbols`` defaults to the tables' symbols.
     ``warmup`` tables (any broker) fill the history before ``on_start`` with bars that have all
     ended by the broker's time at the start (a live strategy's lookback; no ``on_bar`` for them).
+    ``session_bars`` makes ``on_bar`` get one bar per symbol and session, built from the
+    broker's prints and delivered at each session close (:mod:`fillforge.strategy.sessions`):
+    a daily strategy on a live or paper broker.
     ``equity_every`` says when the equity curve takes a sample (``"auto"``: at each bar instant
     when there are tables, else at each session close when the broker's venue has sessions;
     the start and the end are always sampled); ``periods_per_year`` annualises the curve's
@@ -69,6 +74,7 @@ class Runner:
         symbols: Iterable[str] | None = None,
         bars: Sequence[BarTable] | None = None,
         warmup: Sequence[BarTable] | None = None,
+        session_bars: bool = False,
         equity_every: EquityEvery = "auto",
         periods_per_year: PeriodsPerYear = 252,
         step_messages: int = 4096,
@@ -98,7 +104,13 @@ class Runner:
             raise StrategyError("step_messages", step_messages, "expected an int >= 1")
         if step_messages < 1:
             raise StrategyError("step_messages", step_messages, "expected an int >= 1")
-        self._every = _check_every(equity_every, bool(tables))
+        if not isinstance(session_bars, bool):
+            raise StrategyError("session_bars", session_bars, "expected True or False")
+        if session_bars and tables:
+            raise StrategyError("session_bars", True, "bar tables already deliver the bars")
+        self._sessions = SessionBars(syms) if session_bars else None
+        self._session_close = self._session_at = 0
+        self._every = _check_every(equity_every, bool(tables) or session_bars)
         self.strategy, self.broker = strategy, broker
         self._step = step_messages
         self._schedule = BarSchedule(tables) if tables else None
@@ -194,7 +206,7 @@ class Runner:
             on_quote = via(self._quote_handler())
             for sym in self.ctx.symbols:
                 self._unsubscribe.append(b.subscribe_quotes(sym, on_quote))
-        if overridden(s, "on_trade"):
+        if overridden(s, "on_trade") or self._sessions is not None:
             on_trade = via(self._on_trade)
             for sym in self.ctx.symbols:
                 self._unsubscribe.append(b.subscribe_trades(sym, on_trade))
@@ -205,6 +217,8 @@ class Runner:
                     "bars", dropped, "bars that ended before the broker's clock (start earlier)"
                 )
             self._arm_bars()
+        elif self._sessions is not None:
+            self._arm_session(None)
         elif overridden(s, "on_bar"):
             for sym in self.ctx.symbols:
                 self._unsubscribe.append(b.subscribe_bars(sym, via(self._on_broker_bar)))
@@ -265,14 +279,15 @@ class Runner:
         while not self._stopped:
             if b.run(max_messages=step, until_ns=until_ns) < step:
                 break
-        sched = self._schedule
-        if self._stopped or sched is None or sched.next_end() is None:
-            self._stopped_by_user = self._stopped
-            return
         # The data ended before the last bars' end (a daily bar's close is printed just before
         # its session closes): run the clock on to deliver them.
-        end = sched.last_end + 1
-        if until_ns is None or end < until_ns:
+        end = None
+        sched, sessions = self._schedule, self._sessions
+        if sched is not None and sched.next_end() is not None:
+            end = sched.last_end + 1
+        elif sessions is not None and sessions:
+            end = self._session_at + 1
+        if not self._stopped and end is not None and (until_ns is None or end < until_ns):
             b.run(until_ns=end)
         self._stopped_by_user = self._stopped
 
@@ -357,6 +372,8 @@ class Runner:
 
     def _on_trade(self, t: Trade) -> None:
         self.ctx._trades[t.symbol] = t
+        if self._sessions is not None:
+            self._sessions.add(t)
         self._call(self.strategy.on_trade, t)
 
     def _drain(self) -> None:
@@ -423,6 +440,42 @@ class Runner:
             self.broker.set_timer(_BARS, self._bars_due, at_ns=due)
             self._own_timers.add(_BARS)
 
+    def _next_close(self) -> tuple[int, int] | None:
+        """The venue's next session close (its own time), and when that is on the clock the
+        broker's timers run on: now plus the venue's time to its close (a served paper account
+        keeps its own time; on a simulated broker the two are the same). None: no sessions."""
+        b = self.broker
+        c = b.clock()
+        if c.next_close_ns is None:
+            return None
+        return c.next_close_ns, b.now_ns() + max(c.next_close_ns - c.timestamp_ns, 0)
+
+    def _arm_session(self, _t: int | None) -> None:
+        """Deliver the session bars at each close, then wait for the next one."""
+        sessions = self._sessions
+        assert sessions is not None
+        if _t is not None:
+            self._own_timers.discard(_SESSION)
+            if self._stopped:
+                return
+            bars = sessions.close(self._session_close)
+            ctx = self.ctx
+            for bar in bars:
+                ctx._bars[bar.symbol] = bar
+                ctx._histories[bar.symbol].append(bar)
+            if self._every == "bar":
+                self._sample()
+            for bar in bars:
+                self._call(self.strategy.on_bar, bar)
+        if self._stopped:
+            return
+        nxt = self._next_close()
+        if nxt is None:
+            raise StrategyError("session_bars", True, "the broker's venue has no sessions")
+        self._session_close, self._session_at = nxt
+        self.broker.set_timer(_SESSION, self._arm_session, at_ns=self._session_at)
+        self._own_timers.add(_SESSION)
+
     def _arm_equity(self, _t: int | None) -> None:
         every, b = self._every, self.broker
         if self._stopped:
@@ -431,12 +484,9 @@ class Runner:
             self._own_timers.discard(_EQUITY)
             self._sample()
         if every == "close":
-            c = b.clock()
-            if c.next_close_ns is not None:
-                # The venue's time to its close, on the timers' clock (a served paper account
-                # keeps its own time; on a simulated broker the two are the same).
-                at = b.now_ns() + max(c.next_close_ns - c.timestamp_ns, 0)
-                b.set_timer(_EQUITY, self._arm_equity, at_ns=at)
+            nxt = self._next_close()
+            if nxt is not None:
+                b.set_timer(_EQUITY, self._arm_equity, at_ns=nxt[1])
                 self._own_timers.add(_EQUITY)
         elif isinstance(every, int) and _t is None:
             b.set_timer(_EQUITY, self._sample_at, every_ns=every)
@@ -515,6 +565,6 @@ def _check_every(every: EquityEvery, tables: bool) -> Literal["bar", "close", "n
         return "bar" if tables else "close"
     if every in ("bar", "close", "none"):
         if every == "bar" and not tables:
-            raise StrategyError("equity_every", every, "'bar' needs bar tables")
+            raise StrategyError("equity_every", every, "'bar' needs bar tables or session bars")
         return every
     raise StrategyError("equity_every", every, "expected 'auto', 'bar', 'close', 'none' or ns")
