@@ -11,6 +11,7 @@ from fillforge.strategy.context import Context
 from fillforge.strategy.history import BarHistory
 from fillforge.strategy.records import EquitySamples, FillRecord, RunResult
 from fillforge.strategy.runner import EquityEvery, Runner
+from fillforge.strategy.sessions import SessionBars
 
 __all__ = [
     "CALLBACKS",
@@ -24,6 +25,7 @@ __all__ = [
     "FillRecord",
     "RunResult",
     "Runner",
+    "SessionBars",
     "Strategy",
     "bar_ends",
 ]
