@@ -51,6 +51,8 @@ __all__ = [
 log = logging.getLogger("fillforge.config")
 
 MASK = "**********"
+MAX_BYTES = 1 << 20
+MAX_VALUES = 100_000  # YAML aliases can make a small file expand exponentially
 SECRET_KEYS = frozenset({"api_key", "secret_key"})
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PLACEHOLDER = re.compile(
@@ -140,8 +142,14 @@ class _Reader:
         self.env = env
         self.secrets: dict[str, SecretSource] = {}
         self.literal: list[str] = []  # warned about once the file is valid
+        self.values = 0
 
     def resolve(self, value: Any, path: tuple[str | int, ...]) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ConfigError(
+                "(top level)", "...", f"more than {MAX_VALUES:,} values (YAML aliases?): refused"
+            )
         if isinstance(value, dict):
             return {k: self.resolve(v, (*path, str(k))) for k, v in value.items()}
         if isinstance(value, list):
@@ -302,6 +310,8 @@ def read_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     """Read and validate the YAML file at ``path``."""
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_BYTES:
+            raise ConfigError("file", str(path), f"larger than {MAX_BYTES:,} bytes: refused")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
