@@ -347,8 +347,17 @@ def _position_cap(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     return _OK
 
 
+def _fallback(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
+    if value == "simulation":
+        if cfg.mode is Mode.SIMULATION:
+            return "not used", "mode simulation has no broker to lose"
+        return "honoured", "opt-in: an unreachable broker falls back, logged and counted"
+    return "honoured", "an unreachable broker raises BrokerUnavailableError"
+
+
 RULES: dict[str, Rule] = {
     "execution.mode": _mode,
+    "execution.fallback": _fallback,
     "execution.max_position_size": _position_cap,
     "execution.limit_orders.adaptive_offset": _adaptive,
     "execution.spread_multiplier": _frictions,
