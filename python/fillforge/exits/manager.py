@@ -25,7 +25,7 @@ from fillforge.errors import ExitPlanError, FillforgeError
 from fillforge.exits.plan import ExitPlan, Stat, atr_value
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
 from fillforge.exits.requests import stop_request, target_request, venue_fits, venue_request
-from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus
+from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
 from fillforge.orders.order import Order
 
@@ -264,10 +264,32 @@ class ExitManager:
             if o.status.is_terminal:
                 m.entries_open.discard(order_id)
 
+    def _claim_leg(self, m: ManagedExit, o: Order) -> bool:
+        """Own ``o`` as the stop leg of the OCO just placed, if it is that leg (a broker that
+        shows an OCO's legs as separate orders names no group: the leg is the unowned stop on
+        the exit side at the leg's stop price)."""
+        if m.pending_leg is None or o.id in self._by_order:
+            return False
+        side, stop = m.pending_leg
+        if o.request.type is not OrderType.STOP or o.request.side is not side:
+            return False
+        if o.stop_price != stop:
+            return False
+        m.pending_leg = None
+        self._own(m, o.id, "venue_stop")
+        return True
+
     def _event(self, e: OrderEvent) -> None:
         m = self._by_order.get(e.order_id)
         if m is None:
             m = self._plans.get(e.symbol)
+            if (
+                m is not None
+                and m.pending_leg is not None
+                and self._claim_leg(m, self.broker.get_order(e.order_id))
+            ):
+                self._event(e)
+                return
             if m is not None and e.fill is not None and not e.late:
                 self._by_hand(m)
                 self._advance(m)
@@ -501,12 +523,18 @@ class ExitManager:
             m.mode = ExitMode.LOCAL
             m.note("venue refused the exits: emulating locally")
             return
-        if order.group_id is None:
+        if req.order_class is not OrderClass.OCO:
             self._own(m, order.id, "venue_trail" if m.plan.trail is not None else "venue_stop")
-        else:
+        elif order.group_id is not None:  # the broker keeps the OCO as a group
             for o in self.broker.orders(symbol=m.symbol):
                 if o.group_id == order.group_id:
                     self._own(m, o.id, "venue_tp" if o.id == order.id else "venue_stop")
+        else:  # legs as separate orders (Alpaca): the stop leg is claimed when it shows
+            self._own(m, order.id, "venue_tp")
+            assert req.stop_loss is not None
+            m.pending_leg = (req.side, req.stop_loss.stop_price)
+            for o in self.broker.orders(open_only=True, symbol=m.symbol):
+                self._claim_leg(m, o)
         m.note(f"venue {req.order_class.value} {req.type.value} {req.qty}")
         self._put("sync", None)
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from fillforge.exits.plan import ExitLevels, ExitPlan
 from fillforge.exits.watch import LevelWatch
+from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
 
 __all__ = ["ExitMode", "ManagedExit", "Phase", "Tier"]
@@ -86,6 +87,7 @@ class ManagedExit:
         self.stop_owed = False
         self.stop_retry = False
         self.resizing = False
+        self.pending_leg: tuple[OrderSide, Decimal] | None = None  # an OCO stop leg to claim
         self.reason: str | None = None
         self.last_exit: str | None = None
         self.log: list[str] = []
