@@ -115,6 +115,7 @@ class RiskView:
         "qty",
         "start_equity",
         "value",
+        "version",
     )
 
     def __init__(self, equity: Decimal = ZERO) -> None:
@@ -124,6 +125,7 @@ class RiskView:
         self.gross = self.net = ZERO
         self.orders_today = self.fills_today = self.open_orders = 0
         self.now_ns = 0
+        self.version = 0  # bumped whenever the equity or the positions change
 
     def set_positions(self, positions: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         """Replace the positions: symbol -> (signed qty, signed market value)."""
@@ -133,6 +135,7 @@ class RiskView:
         for v in self.value.values():
             gross, net = _add(gross, _abs(v)), _add(net, v)
         self.gross, self.net = gross, net
+        self.version += 1
 
     def __repr__(self) -> str:
         return (
@@ -152,12 +155,18 @@ class Prices(Protocol):
 class Proposal:
     """One order (or replacement) being judged: ``qty`` of ``symbol`` on ``side``; ``position``
     held and ``pending`` (the signed open quantity of the orders on the same side, not counting
-    this one) when it was asked. The market prices are read lazily from ``prices``: only the
+    this one) when it was asked. The worst-case positions (``before``, ``after``) and
+    ``adds_risk`` are computed once; the market prices are read lazily from ``prices``: only the
     controls that need them pay for them."""
 
     __slots__ = (
         "_quote",
         "_reference",
+        "adds_risk",
+        "after",
+        "before",
+        "buy",
+        "fixed_price",
         "is_replace",
         "pending",
         "position",
@@ -178,22 +187,28 @@ class Proposal:
         *,
         is_replace: bool = False,
     ) -> None:
-        self.request = request
-        self.symbol = request.symbol
-        self.side = request.side
+        self.request = r = request
+        self.symbol = r.symbol
+        side = self.side = r.side
+        buy = self.buy = side is _BUY
         self.position, self.pending, self.prices = position, pending, prices
         self.is_replace = is_replace
         self._reference: Decimal | bool | None = False  # False: not read yet
         self._quote: tuple[Decimal | None, Decimal | None] | None = None
+        lp = r.limit_price
+        self.fixed_price = lp if lp is not None else r.stop_price
         if qty is None:  # a notional order: its size at the price it would trade at
-            notional = request.notional
+            notional = r.notional
             price = self.price
             qty = _div(notional, price) if notional is not None and price else ZERO
         self.qty = qty
+        before = self.before = _add(position, pending) if pending else position
+        after = self.after = _add(before, qty) if buy else _sub(before, qty)
+        self.adds_risk = _abs(after) > _abs(before)
 
     @property
     def sign(self) -> int:
-        return 1 if self.side is _BUY else -1
+        return 1 if self.buy else -1
 
     @property
     def reference(self) -> Decimal | None:
@@ -218,36 +233,19 @@ class Proposal:
     def touch(self) -> Decimal | None:
         """The price a market order would meet: the ask for a buy, the bid for a sell."""
         bid, ask = self.quote
-        return ask if self.side is _BUY else bid
+        return ask if self.buy else bid
 
     @property
     def price(self) -> Decimal | None:
         """What the order is valued at: its limit price (a stop's stop price), else the
         reference price."""
-        r = self.request
-        p = r.limit_price if r.limit_price is not None else r.stop_price
+        p = self.fixed_price
         return p if p is not None else self.reference
 
     @property
     def notional(self) -> Decimal | None:
         p = self.price
         return None if p is None else _mul(self.qty, p)
-
-    @property
-    def before(self) -> Decimal:
-        """The worst-case position without this order: position plus same-side open orders."""
-        return _add(self.position, self.pending)
-
-    @property
-    def after(self) -> Decimal:
-        """The worst-case position if this order and the open ones on its side all fill."""
-        q = self.qty
-        return _add(self.before, q if self.side is _BUY else -q)
-
-    @property
-    def adds_risk(self) -> bool:
-        """Whether the absolute position after is larger than before."""
-        return _abs(self.after) > _abs(self.before)
 
     @property
     def reduces(self) -> bool:
@@ -258,7 +256,7 @@ class Proposal:
         if cls is not _SIMPLE and cls is not _OCO:
             return False
         pos = self.position
-        if not pos or (pos > ZERO) == (self.side is _BUY):
+        if not pos or (pos > ZERO) == self.buy:
             return False
         return _add(self.qty, _abs(self.pending)) <= _abs(pos)
 
@@ -267,7 +265,7 @@ class Proposal:
         """Whether the order is on the other side of the position but would take it through
         zero to the other side."""
         pos = self.position
-        if not pos or (pos > ZERO) == (self.side is _BUY):
+        if not pos or (pos > ZERO) == self.buy:
             return False
         return _add(self.qty, _abs(self.pending)) > _abs(pos)
 
@@ -346,7 +344,10 @@ class MaxOrderNotional:
         lim = self.per_symbol.get(p.symbol, self.limit)
         if lim is None:
             return
-        n = p.notional
+        price = p.fixed_price
+        if price is None:
+            price = p.reference
+        n = None if price is None else _mul(p.qty, price)
         if n is None:
             raise _deny(self.code, "price", None, f"{p.symbol}: no price to value the order at")
         if n > lim:
@@ -376,25 +377,22 @@ class PriceBand:
                 return
             raise _deny(self.code, "reference", None, f"{p.symbol}: no reference price")
         r = p.request
+        band = _mul(ref, self._frac)
         if r.type is _MARKET:
             touch = p.touch
-            if touch is not None:
-                self._within("touch", touch, ref, p.symbol)
+            if touch is not None and _abs(_sub(touch, ref)) > band:
+                raise self._outside("touch", touch, ref, p.symbol)
             return
-        if r.limit_price is not None:
-            self._within("limit_price", r.limit_price, ref, p.symbol)
-        if r.stop_price is not None:
-            self._within("stop_price", r.stop_price, ref, p.symbol)
+        lp, sp = r.limit_price, r.stop_price
+        if lp is not None and _abs(_sub(lp, ref)) > band:
+            raise self._outside("limit_price", lp, ref, p.symbol)
+        if sp is not None and _abs(_sub(sp, ref)) > band:
+            raise self._outside("stop_price", sp, ref, p.symbol)
 
-    def _within(self, field: str, price: Decimal, ref: Decimal, symbol: str) -> None:
-        if _abs(_sub(price, ref)) > _mul(ref, self._frac):
-            bps = _div(_mul(_abs(_sub(price, ref)), _BPS), ref).quantize(_ONE)
-            raise _deny(
-                self.code,
-                field,
-                price,
-                f"{symbol}: {bps} bps from the reference {ref}, over {self.max_bps}",
-            )
+    def _outside(self, field: str, price: Decimal, ref: Decimal, symbol: str) -> RiskDeniedError:
+        bps = _div(_mul(_abs(_sub(price, ref)), _BPS), ref).quantize(_ONE)
+        why = f"{symbol}: {bps} bps from the reference {ref}, over {self.max_bps}"
+        return _deny(self.code, field, price, why)
 
     def __repr__(self) -> str:
         return f"PriceBand({self.max_bps} bps)"
@@ -545,6 +543,16 @@ class DailyLossLimit:
             raise RiskError("amount", None, "give amount, pct or both")
         self.amount = None if amount is None else limit_of("amount", amount)
         self.pct = None if pct is None else limit_of("pct", pct)
+        self._seen: tuple[int, Decimal, RiskDeniedError | None] = (-1, ZERO, None)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        # The answer changes only with the view (its version) and the session's start equity.
+        version, start, e = self._seen
+        if version != view.version or start != view.start_equity:
+            e = self.breach(view)
+            self._seen = (view.version, view.start_equity, e)
+        if e is not None and not p.reduces:
+            raise e
 
     def breach(self, view: RiskView) -> RiskDeniedError | None:
         loss = _sub(view.start_equity, view.equity)
@@ -556,11 +564,6 @@ class DailyLossLimit:
             why = f"the session lost {loss} from {view.start_equity}, the limit is {lim}"
             return _deny(self.code, "loss", loss, why)
         return None
-
-    def check(self, p: Proposal, view: RiskView) -> None:
-        e = self.breach(view)
-        if e is not None and not p.reduces:
-            raise e
 
     def __repr__(self) -> str:
         return f"DailyLossLimit(amount={self.amount}, pct={self.pct})"
@@ -574,6 +577,15 @@ class MaxDrawdown:
 
     def __init__(self, pct: Decimal | int | str) -> None:
         self.pct = limit_of("pct", pct)
+        self._seen: tuple[int, Decimal, RiskDeniedError | None] = (-1, ZERO, None)
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        version, peak, e = self._seen
+        if version != view.version or peak != view.peak_equity:
+            e = self.breach(view)
+            self._seen = (view.version, view.peak_equity, e)
+        if e is not None and not p.reduces:
+            raise e
 
     def breach(self, view: RiskView) -> RiskDeniedError | None:
         peak = view.peak_equity
@@ -584,11 +596,6 @@ class MaxDrawdown:
             why = f"equity {view.equity} is {dd:.4%} below its peak {peak}, the limit is {self.pct}"
             return _deny(self.code, "drawdown", dd, why)
         return None
-
-    def check(self, p: Proposal, view: RiskView) -> None:
-        e = self.breach(view)
-        if e is not None and not p.reduces:
-            raise e
 
     def __repr__(self) -> str:
         return f"MaxDrawdown({self.pct})"

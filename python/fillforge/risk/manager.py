@@ -58,7 +58,7 @@ __all__ = [
 
 _DAY_NS: Final = 86_400 * NS_PER_SECOND
 _add, _sub = CTX.add, CTX.subtract
-_BUY = OrderSide.BUY
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 _FILLS = frozenset({EventKind.FILL, EventKind.PARTIAL_FILL})
 
 
@@ -78,6 +78,8 @@ RISK_TABLE: list[Row] = [
     ("resume", [T.ACTIVE], None, ()),
 ]
 _MACHINE: TableMachine | None = None
+# Members read once (``TradingState.ACTIVE`` goes through the enum metaclass's slow hook).
+_ACTIVE, _REDUCING, _HALTED = T.ACTIVE, T.REDUCING, T.HALTED
 
 
 def _event(name: str) -> FastEvent:
@@ -244,12 +246,15 @@ class RiskManager:
         self._cause = ""
         self._breached: set[str] = set()  # account limits breached at the last evaluation
         self._subscribers: list[RiskSubscriber] = []
-        self.counters: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+        self._passed = 0  # the allowed decisions: an int, on the hot path
         self.view = RiskView()
         self.kill_switch = KillSwitch(broker, self._flattened, self._guard)
         # Open orders: id -> (symbol, side, leaves); and their leaves by (symbol, side).
         self._open: dict[str, tuple[str, OrderSide, Decimal]] = {}
-        self._pending: dict[tuple[str, OrderSide], Decimal] = {}
+        # Open quantity by symbol, one dict per side (an enum in a key hashes slowly).
+        self._pending: dict[OrderSide, dict[str, Decimal]] = {_BUY: {}, _SELL: {}}
+        self._buying, self._selling = self._pending[_BUY], self._pending[_SELL]
         self._dirty = True
         self._refreshed_ns = -1
         now = broker.now_ns()
@@ -287,6 +292,14 @@ class RiskManager:
     def killed(self) -> bool:
         """Whether the kill switch fired since the last :meth:`reset`."""
         return self.kill_switch.engaged
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Decisions by code: ``allowed``, each denial code, ``kill_switch`` (firings) and
+        ``breach:<code>`` (account limits found crossed between orders)."""
+        out = {"allowed": self._passed} if self._passed else {}
+        out.update(self._counts)
+        return out
 
     @property
     def controls(self) -> tuple[Control, ...]:
@@ -344,7 +357,7 @@ class RiskManager:
         with self._guard:
             self._move("halt", "kill_switch", reason)
             report = self.kill_switch.fire(flatten=flatten)
-            self.counters["kill_switch"] += 1
+            self._counts["kill_switch"] += 1
             self._emit(
                 RiskEvent(
                     "kill",
@@ -429,8 +442,8 @@ class RiskManager:
 
     def _judge(self, p: Proposal, view: RiskView) -> None:
         state = self._trading.state
-        if state is not T.ACTIVE:
-            if state is T.HALTED:
+        if state is not _ACTIVE:
+            if state is _HALTED:
                 e = RiskDeniedError(
                     "state", "halted", "trading is halted: only cancels pass", "halted"
                 )
@@ -448,7 +461,7 @@ class RiskManager:
         self._allowed(p, view)
 
     def _allowed(self, p: Proposal, view: RiskView) -> None:
-        self.counters["allowed"] += 1
+        self._passed += 1
         if self._subscribers:
             self._emit(
                 RiskEvent(
@@ -457,7 +470,7 @@ class RiskManager:
             )
 
     def _denied(self, p: Proposal, e: RiskDeniedError) -> RiskDeniedError:
-        self.counters[e.code] += 1
+        self._counts[e.code] += 1
         self._emit(
             RiskEvent(
                 "denied",
@@ -502,7 +515,7 @@ class RiskManager:
                 if e.code in self._breached:
                     continue
                 self._breached.add(e.code)
-                self.counters[f"breach:{e.code}"] += 1
+                self._counts[f"breach:{e.code}"] += 1
                 self._emit(
                     RiskEvent(
                         "breach",
@@ -600,21 +613,23 @@ class RiskManager:
 
     def _track(self, oid: str, symbol: str, side: OrderSide, leaves: Decimal) -> None:
         self._open[oid] = (symbol, side, leaves)
-        key = (symbol, side)
-        self._pending[key] = _add(self._pending.get(key, ZERO), leaves)
+        book = self._pending[side]
+        book[symbol] = _add(book.get(symbol, ZERO), leaves)
 
     def _untrack(self, oid: str) -> None:
         symbol, side, leaves = self._open.pop(oid)
-        key = (symbol, side)
-        left = _sub(self._pending[key], leaves)
+        book = self._pending[side]
+        left = _sub(book[symbol], leaves)
         if left:
-            self._pending[key] = left
+            book[symbol] = left
         else:
-            del self._pending[key]
+            del book[symbol]
 
     def _signed_pending(self, symbol: str, side: OrderSide) -> Decimal:
-        q = self._pending.get((symbol, side), ZERO)
-        return q if side is _BUY else -q
+        if side is _BUY:
+            return self._buying.get(symbol, ZERO)
+        q = self._selling.get(symbol)
+        return ZERO if q is None else -q
 
     def _emit(self, event: RiskEvent) -> None:
         for cb in list(self._subscribers):
