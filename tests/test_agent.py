@@ -423,3 +423,22 @@ def test_from_file_refuses_an_unknown_key_in_live_mode_only(tmp_path: Path) -> N
     with pytest.warns(UserWarning, match="max_daly_loss"):
         agent = ExecutionAgent.from_file(path, env={})
     assert agent.config.mode is Mode.SIMULATION
+
+
+def test_performance_has_the_metrics_of_the_sessions_it_saw() -> None:
+    async def body(agent: ExecutionAgent) -> list[Any]:
+        seen = []
+        await agent.execute_signals({"SPY": 1.0}, PRICES)
+        for _ in range(5):
+            await agent.advance(agent.broker.now_ns() + 24 * HOUR)
+            seen.append(await agent.performance())
+        return seen
+
+    seen = _run(_config(), body)  # from Monday 2016-01-04, a day at a time to Saturday
+    first, last = seen[0], seen[-1]
+    assert first.sessions == 2  # Monday's and Tuesday's
+    assert last.sessions == 5  # to Friday's: Saturday has no session
+    assert last.sharpe_ratio is not None
+    assert last.max_drawdown is not None
+    assert last.max_drawdown <= 0
+    assert last.cagr is not None

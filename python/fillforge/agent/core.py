@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ from fillforge.execution.schedules import parse_policy, split
 from fillforge.exits import ExitManager
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
+from fillforge.portfolio.equity import EquityCurve
 from fillforge.replay.samples import daily_samples
 from fillforge.risk import KillReport, RiskGate
 from fillforge.sim import SimulatedBroker, TradingCalendar
@@ -93,6 +95,8 @@ class ExecutionAgent:
         self._denials: Counter[str] = Counter()
         self._seq = count(1)
         self._start_equity: Decimal | None = None
+        ppy = config.backtest.periods_per_year if config.backtest else 252
+        self._curve = EquityCurve(periods_per_year=ppy)
 
     @classmethod
     def from_file(
@@ -148,6 +152,19 @@ class ExecutionAgent:
             await self._call(flattener.arm)
             self._flattener = flattener
         self._start_equity = (await self._call(broker.account)).equity
+        await self._call(self._record)
+
+    def _record(self) -> AccountSnapshot:
+        """The account now, and its equity as the point of the session it falls in (at the
+        session's close; the latest value of a session replaces the earlier ones). Between
+        sessions nothing is recorded: the market is shut."""
+        a = self.broker.account()
+        hours = self._calendar.session_at(self.broker.now_ns())
+        if hours is not None and a.equity > 0:
+            t = hours.close_ns
+            if not len(self._curve) or t >= int(self._curve.times_ns[-1]):
+                self._curve.append(t, a.equity)
+        return a
 
     def _connect(self) -> Broker:
         if self._given is not None:
@@ -425,8 +442,9 @@ class ExecutionAgent:
         return await self._call(self._performance)
 
     def _performance(self) -> AgentMetrics:
-        a = self.broker.account()
+        a = self._record()
         start = self._start_equity or a.equity
+        figures = self._curve.summary()
         return AgentMetrics(
             mode=self.mode,
             configured_mode=self.config.mode,
@@ -443,6 +461,11 @@ class ExecutionAgent:
             fallbacks=self.fallbacks,
             fallback_reason=self.fallback_reason,
             risk_state=str(self._gate.manager.state) if self._gate is not None else "active",
+            sessions=len(self._curve),
+            sharpe_ratio=_finite(figures.sharpe_ratio),
+            sortino_ratio=_finite(figures.sortino_ratio),
+            max_drawdown=_finite(figures.max_drawdown),
+            cagr=_finite(figures.cagr),
         )
 
     # ----- signals ----------------------------------------------------------------------------
@@ -466,7 +489,7 @@ class ExecutionAgent:
     ) -> SignalReport:
         submitted: list[Submitted] = []
         denied: list[Denial] = []
-        account = self.broker.account()
+        account = self._record()
         held = self.broker.positions()
         for symbol in sorted(signals):
             try:
@@ -572,3 +595,8 @@ class ExecutionAgent:
             stop_price=stop,
             target_price=target_price,
         )
+
+
+def _finite(x: float) -> float | None:
+    """A metric as JSON can hold it: NaN and infinities (too few sessions) are None."""
+    return None if math.isnan(x) or math.isinf(x) else x

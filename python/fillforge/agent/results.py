@@ -101,3 +101,10 @@ class AgentMetrics(_Result):
     fallbacks: int = 0
     fallback_reason: str | None = None
     risk_state: str = "active"  # the risk manager's trading state: active, reducing, halted
+    # fillforge.portfolio.metrics over the equity at each session the agent saw (None: too
+    # few sessions), annualised by backtest.periods_per_year (252)
+    sessions: int = 0
+    sharpe_ratio: float | None = None
+    sortino_ratio: float | None = None
+    max_drawdown: float | None = None
+    cagr: float | None = None
