@@ -23,6 +23,7 @@ from fillforge.risk import (
     MaxDrawdown,
     MaxOrderNotional,
     MaxOrderQty,
+    MaxPosition,
     PriceBand,
     RiskEvent,
     RiskManager,
@@ -230,6 +231,28 @@ def test_the_watch_acts_on_a_breach_between_orders() -> None:
     assert "flatten" in kinds
     assert d.manager.counters["breach:daily_loss"] == 1
     d.manager.close()
+
+
+def test_every_denial_code_is_documented() -> None:
+    import inspect
+    from pathlib import Path
+
+    import fillforge.risk as risk
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "risk-manager.md").read_text()
+    codes = {"halted", "reducing"}
+    for _, cls in inspect.getmembers(risk, inspect.isclass):
+        if isinstance(getattr(cls, "code", None), str):
+            codes |= set(getattr(cls, "codes", (cls.code,)))
+    assert len(codes) >= 17
+    missing = sorted(c for c in codes if f"`{c}`" not in doc and c != "max_position")
+    assert not missing, missing
+
+
+def test_a_sub_code_can_be_given_a_breach() -> None:
+    d = Desk([MaxPosition(qty=10)], on_breach={"max_position_qty": Breach.HALT})
+    d.denied(d.market("AAA", "buy", 11), "max_position_qty")
+    assert d.manager.state is H
 
 
 def test_bad_options_are_refused() -> None:

@@ -230,6 +230,7 @@ class PortfolioVaR:
             raise RiskError("amount", None, "give amount, pct or both")
         self.amount = None if amount is None else limit_of("amount", amount)
         self.pct = None if pct is None else limit_of("pct", pct)
+        self.horizon_days = horizon_days
         try:
             self.model = VarModel(
                 returns, confidence=confidence, method=method, horizon_days=horizon_days
@@ -256,7 +257,7 @@ class PortfolioVaR:
         limit = self.limit(view)
         if var_after > limit:
             var = Decimal(repr(round(var_after, 2)))
-            why = f"the 1-day VaR would be {var}, over the limit of {limit:.2f}"
+            why = f"the {self.horizon_days}-day VaR would be {var}, over the limit of {limit:.2f}"
             raise RiskDeniedError("var", var, why, self.code)
 
     def __repr__(self) -> str:

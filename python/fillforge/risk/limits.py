@@ -409,6 +409,7 @@ class MaxPosition:
     judged. Codes ``max_position_qty``, ``max_position_notional``, ``max_position_pct``."""
 
     code = "max_position"
+    codes = ("max_position_qty", "max_position_notional", "max_position_pct")
 
     def __init__(
         self,
