@@ -263,6 +263,15 @@ def test_max_trades_per_day_counts_fills() -> None:
     d.passed(d.market("AAA", "buy", 1))
 
 
+def test_a_fill_after_the_session_start_counts_for_the_new_session() -> None:
+    d = Desk([MaxTradesPerDay(1)])
+    resting = d.limit("AAA", "buy", 1, "99.00")
+    d.price("AAA", "98.00", ts=DAY + 5)  # fills it after midnight, before any order is asked
+    assert resting.status is OrderStatus.FILLED
+    d.denied(d.market("AAA", "buy", 1), "max_trades_per_day")
+    assert d.manager.view.fills_today == 1
+
+
 # ----- profit and loss --------------------------------------------------------------------------
 
 

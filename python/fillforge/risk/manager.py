@@ -257,6 +257,8 @@ class RiskManager:
         self._buying, self._selling = self._pending[_BUY], self._pending[_SELL]
         self._dirty = True
         self._refreshed_ns = -1
+        self._next_fills = 0  # fills timed in a session the manager has not rolled to yet
+        self._roll_at = 2**63  # (set below, once the account is read)
         now = broker.now_ns()
         for o in broker.orders(open_only=True):
             self._track(o.id, o.symbol, o.request.side, o.leaves_qty)
@@ -571,7 +573,7 @@ class RiskManager:
         self._refresh(now)
         v = self.view
         v.start_equity = v.equity
-        v.orders_today = v.fills_today = 0
+        v.orders_today, v.fills_today, self._next_fills = 0, self._next_fills, 0
         if (
             self.reset_daily
             and self._trading.state != T.ACTIVE
@@ -596,7 +598,10 @@ class RiskManager:
 
     def _apply(self, ev: OrderEvent) -> None:
         if ev.kind in _FILLS:
-            self.view.fills_today += 1
+            if ev.ts >= self._roll_at:  # the next session's, not yet rolled to
+                self._next_fills += 1
+            else:
+                self.view.fills_today += 1
             self._dirty = True
         oid = ev.order_id
         entry = self._open.get(oid)

@@ -64,7 +64,10 @@ class PriceBook:
             self._last[symbol] = last
         if bid is not None or ask is not None:
             old_bid, old_ask = self._quote.get(symbol, (None, None))
-            self._quote[symbol] = (bid if bid is not None else old_bid, ask or old_ask)
+            self._quote[symbol] = (
+                bid if bid is not None else old_bid,
+                ask if ask is not None else old_ask,
+            )
 
     def on_trade(self, trade: Trade) -> None:
         self._last[trade.symbol] = trade.price
