@@ -139,3 +139,29 @@ def test_closing_the_gate_stops_following_the_broker() -> None:
     d.broker.submit(_buy(1))
     assert heard == []
     assert isinstance(d.manager, RiskManager)
+
+
+def test_an_execution_worker_through_the_gate_sees_its_children_denied() -> None:
+    from fillforge.execution.parent import ParentOrder, ParentState, WorkRules
+    from fillforge.execution.worker import ParentWorker
+    from fillforge.orders.models import Instrument
+    from fillforge.risk import MaxPosition
+
+    d = Desk([MaxPosition(qty=30)])
+    now, s = d.broker.now(), 10**9
+    parent = ParentOrder(
+        parent_id="P1",
+        symbol="AAA",
+        side=OrderSide.BUY,
+        qty=D(60),
+        start_ns=now,
+        end_ns=now + 60 * s,
+    )
+    w = ParentWorker(d.gate, parent, Instrument(symbol="AAA"), rules=WorkRules(max_attempts=1))
+    w.start()
+    d.broker.run(until_ns=now + 120 * s)
+    assert w.parent.state is ParentState.FAILED
+    assert w.parent.reason is not None
+    assert "max_position_qty" in w.parent.reason
+    assert d.broker.orders() == []  # no child reached the broker
+    assert d.manager.counters["max_position_qty"] >= 1
