@@ -1,5 +1,6 @@
 """The same exit plan on AlpacaBroker against the served paper account: the venue OCO, and the
-local emulation driven by the broker's polled trades and quotes, both stop the position out."""
+local emulation driven by the broker's polled trades and quotes, and a bracket entry (its legs
+claimed as they show) all stop the position out."""
 
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ def live(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
         yield b
 
 
-@pytest.mark.parametrize("mode", ["venue", "local"])
+@pytest.mark.parametrize(("mode", "bracket"), [("venue", False), ("local", False), ("venue", True)])
 def test_a_stop_on_the_served_paper_account(
-    alpaca_server: AlpacaServer, live: AlpacaBroker, mode: str
+    alpaca_server: AlpacaServer, live: AlpacaBroker, mode: str, bracket: bool
 ) -> None:
     alpaca_server.call(lambda b: b.quote("AAPL", D("99.98"), D("100.00"), bid_size=D(1000)))
     mgr = ExitManager(live, mode=mode)
     plan = ExitPlan(stop=Distance.of_percent(2), targets=(Target(2),))
-    m = mgr.enter(OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(10)), plan, AAPL)
+    entry = OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(10))
+    m = mgr.enter(entry, plan, AAPL, bracket=bracket)
     assert eventually(lambda: m.phase is Phase.ACTIVE), m.log
     assert (m.mode, m.entry_price, m.stop_price) == (ExitMode(mode), D("100.00"), D("98.00"))
     assert eventually(lambda: len(live.orders(open_only=True)) == (2 if mode == "venue" else 1))

@@ -10,6 +10,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from fillforge.errors import ExitPlanError
 from fillforge.exits import Distance, ExitManager, ExitMode, ExitPlan, Phase, Target, Trail
 from fillforge.marketdata import NS_PER_DAY, Bars
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
@@ -161,3 +162,76 @@ def test_on_daily_bars_a_venue_stop_fills_at_its_price_a_local_stop_after_the_pr
     sells = [o for o in broker.orders() if o.request.side is OrderSide.SELL and o.cum_qty]
     assert [o.avg_price for o in sells] == [price]
     assert broker.positions() == {}
+
+
+# ----- bracket entries ---------------------------------------------------------------------------
+
+
+def test_a_bracket_entry_holds_the_exits_at_the_venue(
+    sim: SimHarness, sim_instrument: Instrument
+) -> None:
+    sim.path("99.00", "100.00")  # the ask is 100.00: the bracket's reference
+    mgr = ExitManager(sim.broker)
+    m = mgr.enter(market(), PLAN, sim_instrument, bracket=True)
+    (entry,) = [o for o in sim.broker.orders() if o.request.side is OrderSide.BUY]
+    assert entry.group_id is not None
+    assert sim.broker.manager.group(entry.group_id).order_class.value == "bracket"
+    legs = sorted((o.stop_price or o.limit_price) for o in sim.broker.orders(open_only=True))
+    assert legs == [D("98.00"), D("104.00")]  # 2% and 2R from the 100.00 reference
+    assert working(sim) == [(OrderType.LIMIT, D(100)), (OrderType.STOP, D(100))]
+    assert len({o.group_id for o in sim.broker.orders()}) == 1  # one group: the venue's
+    sim.path("102.00", "104.20")
+    assert (m.reason, sim.broker.positions(), sim.broker.orders(open_only=True)) == (
+        "targets",
+        {},
+        [],
+    )
+
+
+def test_a_bracket_moves_its_legs_to_the_actual_entry(
+    sim: SimHarness, sim_instrument: Instrument
+) -> None:
+    sim.quote("99.99", "100.00", size=1000)
+    mgr = ExitManager(sim.broker)
+    entry = OrderRequest(
+        symbol="TEST",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        limit_price=D("100.50"),
+        qty=D(100),
+    )
+    m = mgr.enter(entry, PLAN, sim_instrument, bracket=True)
+    assert m.entry_price == D("100.00")  # filled at the offer, better than the limit
+    legs = sorted(
+        (o.request.type, o.stop_price or o.limit_price) for o in sim.broker.orders(open_only=True)
+    )
+    # Sent at 98.49 / 104.52 (from the 100.50 limit); now 2% and 2R from 100.00.
+    assert legs == [(OrderType.LIMIT, D("104.00")), (OrderType.STOP, D("98.00"))]
+    sim.path("99.00", "97.90")
+    assert (m.reason, sim.broker.positions()) == ("stop", {})
+
+
+def test_bracket_refusals_send_nothing(sim: SimHarness, sim_instrument: Instrument) -> None:
+    sim.path("99.00", "100.00")
+    mgr = ExitManager(sim.broker)
+    tiers = ExitPlan(stop=Distance.of_percent(2), targets=(Target(1, "0.5"), Target(2, "0.5")))
+    trail = ExitPlan(stop=Distance.of_percent(2), trail=Trail(Distance.of_percent(1)))
+    ioc = OrderRequest(
+        symbol="TEST",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        limit_price=D("100.00"),
+        time_in_force=OrderTimeInForce.IOC,
+        qty=D(1),
+    )
+    for call, field in [
+        (lambda: mgr.enter(market(), PLAN, sim_instrument, bracket=True, mode="local"), "bracket"),
+        (lambda: mgr.enter(market(), tiers, sim_instrument, bracket=True), "bracket"),
+        (lambda: mgr.enter(market(), trail, sim_instrument, bracket=True), "bracket"),
+        (lambda: mgr.enter(ioc, PLAN, sim_instrument, bracket=True), "time_in_force"),
+    ]:
+        with pytest.raises(ExitPlanError) as e:
+            call()
+        assert e.value.field == field
+        assert mgr.get("TEST") is None
+    assert sim.broker.orders() == []

@@ -24,7 +24,13 @@ from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
 from fillforge.exits.plan import ExitPlan, Stat, atr_value
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
-from fillforge.exits.requests import stop_request, target_request, venue_fits, venue_request
+from fillforge.exits.requests import (
+    bracket_request,
+    stop_request,
+    target_request,
+    venue_fits,
+    venue_request,
+)
 from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
 from fillforge.orders.order import Order
@@ -80,8 +86,15 @@ class ExitManager:
         *,
         atr: Stat | None = None,
         mode: ExitMode | str | None = None,
+        bracket: bool = False,
     ) -> ManagedExit:
-        """Send ``request`` (a simple order that opens a position) and manage its exits."""
+        """Send ``request`` (a simple order that opens a position) and manage its exits.
+
+        With ``bracket=True`` (venue mode, a plan of a stop and at most one target, no trail)
+        the entry goes as one bracket (OTO for a stop alone): the venue holds the exits from the
+        moment the entry fills. Their levels come from the entry's limit price, else the touch
+        it would take, else the last trade; once the entry is done they are moved by replace to
+        the levels of the actual average entry."""
         if request.order_class is not OrderClass.SIMPLE:
             raise ExitPlanError(
                 "order_class", request.order_class.value, "enter with a simple order"
@@ -90,6 +103,9 @@ class ExitManager:
         m = self._new(request.symbol, plan, instrument, side, atr, mode)
         m.entries_open.add(_SENDING)  # the entry's events may arrive before submit returns
         try:
+            if bracket:
+                request = bracket_request(m, request, self._reference(m, request))
+                m.bracket = True
             order = self.broker.submit(request)
         except FillforgeError:
             m.entries_open.discard(_SENDING)
@@ -98,8 +114,40 @@ class ExitManager:
         m.entries_open.discard(_SENDING)
         self._own(m, order.id, "entry")
         m.entries_open.add(order.id)
+        if bracket:
+            self._own_legs(m, request, order)
         self._put("sync", order.id)
         return m
+
+    def _reference(self, m: ManagedExit, request: OrderRequest) -> Decimal:
+        """The price a bracket's levels are set from before the entry fills."""
+        if request.limit_price is not None:
+            return request.limit_price
+        q = self.broker.latest_quote(m.symbol)
+        touch = None if q is None else (q.ask_price if m.side == 1 else q.bid_price)
+        if touch is not None:
+            return touch
+        t = self.broker.last_trade(m.symbol)
+        if t is None:
+            raise ExitPlanError("bracket", True, f"no limit, quote or trade to price {m.symbol}")
+        return t.price
+
+    def _own_legs(self, m: ManagedExit, request: OrderRequest, order: Order) -> None:
+        """Own a bracket's or OCO's exit legs: by group where the broker keeps one, else claim
+        each leg when it shows (a broker that lists legs as separate orders: Alpaca)."""
+        tp, sl = request.take_profit, request.stop_loss
+        exit_side = OrderSide.SELL if m.side == 1 else OrderSide.BUY
+        if order.group_id is not None:
+            for o in self.broker.orders(symbol=m.symbol):
+                if o.group_id == order.group_id and o.id not in m.roles:
+                    self._own(m, o.id, "venue_stop" if o.stop_price else "venue_tp")
+            return
+        if tp is not None and request.order_class is not OrderClass.OCO:
+            m.pending_legs.append(("venue_tp", OrderType.LIMIT, exit_side, tp.limit_price))
+        if sl is not None:
+            m.pending_legs.append(("venue_stop", OrderType.STOP, exit_side, sl.stop_price))
+        for o in self.broker.orders(open_only=True, symbol=m.symbol):
+            self._claim_leg(m, o)
 
     def attach(
         self,
@@ -265,19 +313,20 @@ class ExitManager:
                 m.entries_open.discard(order_id)
 
     def _claim_leg(self, m: ManagedExit, o: Order) -> bool:
-        """Own ``o`` as the stop leg of the OCO just placed, if it is that leg (a broker that
-        shows an OCO's legs as separate orders names no group: the leg is the unowned stop on
-        the exit side at the leg's stop price)."""
-        if m.pending_leg is None or o.id in self._by_order:
+        """Own ``o`` as a leg just placed, if it is one (a broker that shows legs as separate
+        orders names no group: a leg is the unowned stop or limit on the exit side at the
+        leg's price)."""
+        if o.id in self._by_order:
             return False
-        side, stop = m.pending_leg
-        if o.request.type is not OrderType.STOP or o.request.side is not side:
-            return False
-        if o.stop_price != stop:
-            return False
-        m.pending_leg = None
-        self._own(m, o.id, "venue_stop")
-        return True
+        for leg in m.pending_legs:
+            role, kind, side, price = leg
+            if o.request.type is not kind or o.request.side is not side:
+                continue
+            if (o.stop_price if kind is OrderType.STOP else o.limit_price) == price:
+                m.pending_legs.remove(leg)
+                self._own(m, o.id, role)
+                return True
+        return False
 
     def _event(self, e: OrderEvent) -> None:
         m = self._by_order.get(e.order_id)
@@ -285,7 +334,7 @@ class ExitManager:
             m = self._plans.get(e.symbol)
             if (
                 m is not None
-                and m.pending_leg is not None
+                and m.pending_legs
                 and self._claim_leg(m, self.broker.get_order(e.order_id))
             ):
                 self._event(e)
@@ -329,7 +378,7 @@ class ExitManager:
         m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
         m.entry_fill(m.instrument.to_lots(qty), price)
         m.note(f"entry filled {qty} at {price}")
-        if m.mode is ExitMode.VENUE and m.working("venue"):
+        if m.mode is ExitMode.VENUE and m.working("venue") and not m.bracket:
             self._resize_venue(m)
 
     def _ended(self, m: ManagedExit, order_id: str, role: str, status: OrderStatus) -> None:
@@ -489,7 +538,9 @@ class ExitManager:
                 self._send_stop(m)
             return
         if m.mode is ExitMode.VENUE:
-            if not m.working("venue") and m.remaining > 0:
+            if m.bracket and not m.entries_open and not m.pending_legs:
+                self._rebase_bracket(m)
+            elif not m.working("venue") and m.remaining > 0 and not m.pending_legs:
                 m.resizing = False
                 self._place_venue(m)
         elif m.tiers:
@@ -525,18 +576,30 @@ class ExitManager:
             return
         if req.order_class is not OrderClass.OCO:
             self._own(m, order.id, "venue_trail" if m.plan.trail is not None else "venue_stop")
-        elif order.group_id is not None:  # the broker keeps the OCO as a group
-            for o in self.broker.orders(symbol=m.symbol):
-                if o.group_id == order.group_id:
-                    self._own(m, o.id, "venue_tp" if o.id == order.id else "venue_stop")
-        else:  # legs as separate orders (Alpaca): the stop leg is claimed when it shows
+        else:
             self._own(m, order.id, "venue_tp")
-            assert req.stop_loss is not None
-            m.pending_leg = (req.side, req.stop_loss.stop_price)
-            for o in self.broker.orders(open_only=True, symbol=m.symbol):
-                self._claim_leg(m, o)
+            self._own_legs(m, req, order)
         m.note(f"venue {req.order_class.value} {req.type.value} {req.qty}")
         self._put("sync", None)
+
+    def _rebase_bracket(self, m: ManagedExit) -> None:
+        """The entry is done: move the bracket's legs to the levels of the actual average
+        entry (once), then manage them as any venue exits."""
+        m.bracket = False
+        assert m.watch is not None
+        inst = m.instrument
+        for oid in m.working("venue"):
+            o = self.broker.get_order(oid)
+            if not o.status.is_open:
+                continue
+            if m.roles[oid] == "venue_stop" and o.stop_price != inst.to_price(m.watch.stop):
+                m.note(f"bracket stop moved to {inst.to_price(m.watch.stop)} (actual entry)")
+                self._move_venue_stop(m)
+            elif m.roles[oid] == "venue_tp" and m.tiers:
+                price = inst.to_price(m.tiers[0].price)
+                if o.limit_price != price:
+                    m.note(f"bracket target moved to {price} (actual entry)")
+                    self._call(m, lambda o=oid, p=price: self.broker.replace(o, limit_price=p))  # type: ignore[misc]
 
     def _resize_venue(self, m: ManagedExit) -> None:
         """Cancel the venue exits; :meth:`_advance` places them again for what is held."""

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from fillforge.exits.plan import ExitLevels, ExitPlan
 from fillforge.exits.watch import LevelWatch
-from fillforge.orders.enums import OrderSide
+from fillforge.orders.enums import OrderSide, OrderType
 from fillforge.orders.models import Instrument
 
 __all__ = ["ExitMode", "ManagedExit", "Phase", "Tier"]
@@ -87,7 +87,9 @@ class ManagedExit:
         self.stop_owed = False
         self.stop_retry = False
         self.resizing = False
-        self.pending_leg: tuple[OrderSide, Decimal] | None = None  # an OCO stop leg to claim
+        # Legs of a bracket or OCO to claim when they show: (role, type, side, price).
+        self.pending_legs: list[tuple[str, OrderType, OrderSide, Decimal]] = []
+        self.bracket = False  # the entry went as a bracket: its legs move once it is done
         self.reason: str | None = None
         self.last_exit: str | None = None
         self.log: list[str] = []

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fillforge.errors import ExitPlanError
 from fillforge.exits.plan import ExitPlan
-from fillforge.exits.position import ManagedExit
+from fillforge.exits.position import ExitMode, ManagedExit
 from fillforge.orders.enums import OrderClass, OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
 
-__all__ = ["exit_side", "stop_request", "target_request", "venue_fits", "venue_request"]
+__all__ = [
+    "bracket_request",
+    "exit_side",
+    "stop_request",
+    "target_request",
+    "venue_fits",
+    "venue_request",
+]
 
 _GTC = OrderTimeInForce.GTC
 
@@ -95,3 +103,29 @@ def stop_request(m: ManagedExit, lots: int) -> OrderRequest:
     return OrderRequest(
         symbol=m.symbol, side=exit_side(m), type=OrderType.MARKET, qty=m.instrument.to_qty(lots)
     )
+
+
+def bracket_request(m: ManagedExit, entry: OrderRequest, reference: Decimal) -> OrderRequest:
+    """``entry`` as a bracket (an OTO for a stop alone) with the plan's levels at ``reference``.
+    Only a stop and at most one target fit; the mode must be venue."""
+    plan = m.plan
+    if m.mode is not ExitMode.VENUE or venue_fits(plan) is not None or plan.trail is not None:
+        raise ExitPlanError(
+            "bracket", True, "a bracket holds a stop and at most one target at the venue"
+        )
+    if entry.qty is None:
+        raise ExitPlanError("bracket", True, "a bracket entry needs qty (not notional)")
+    inst = m.instrument
+    levels = plan.levels(inst, m.side, reference, inst.to_lots(entry.qty), m.atr)
+    data = entry.model_dump()
+    data["stop_loss"] = StopLoss(stop_price=inst.to_price(levels.stop))
+    if levels.targets:
+        data["order_class"] = OrderClass.BRACKET
+        data["take_profit"] = TakeProfit(limit_price=inst.to_price(levels.targets[0][0]))
+    else:
+        data["order_class"] = OrderClass.OTO
+    if entry.time_in_force not in (OrderTimeInForce.DAY, _GTC):
+        raise ExitPlanError(
+            "time_in_force", entry.time_in_force.value, "a bracket entry takes day or gtc"
+        )
+    return OrderRequest(**data)
