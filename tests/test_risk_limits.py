@@ -399,3 +399,34 @@ def test_bad_parameters_are_refused_naming_the_field(make: object, field: str) -
     with pytest.raises(RiskError) as e:
         make()  # type: ignore[operator]
     assert e.value.field == field
+
+
+def test_the_reference_is_the_mid_without_a_trade_and_a_price_book_serves_held_prices() -> None:
+    from fillforge.risk import PriceBook
+
+    venue = Venue("V", calendar=None)
+    venue.add(Instrument(symbol="ZZZ"), empty_feed())
+    broker = SimulatedBroker(venue, cash=D(10**5), start_ns=0)
+    broker.quote("ZZZ", D("9.00"), D("11.00"), bid_size=D(10), ask_size=D(10))  # mid 10.00
+    limit = OrderRequest(
+        symbol="ZZZ", side=OrderSide.BUY, type=OrderType.LIMIT, limit_price=D("10.10"), qty=D(1)
+    )
+    asking = RiskGate(broker, [PriceBand(100)])
+    assert asking.submit(limit).status is not OrderStatus.DENIED  # 100 bps from the mid
+    asking.close()
+    book = PriceBook()
+    book.follow(broker, ["ZZZ"])
+    assert book.quote("ZZZ") == (D("9.00"), D("11.00"))
+    assert book.last("ZZZ") is None
+    m = RiskManager(broker, [PriceBand(100)], prices=book, refresh_ns=0)
+    held = RiskGate(broker, manager=m)
+    broker.trade("ZZZ", D("9.50"), D(1), aggressor=OrderSide.SELL)  # the book hears it
+    assert book.last("ZZZ") == D("9.50")
+    o = held.submit(limit)  # 10.10 is 632 bps from 9.50
+    assert o.status is OrderStatus.DENIED
+    e = held.denial(o.id)
+    assert e is not None
+    assert "632 bps" in e.why
+    book.set("ZZZ", last=D("10.05"))
+    assert held.submit(limit).status is not OrderStatus.DENIED
+    book.close()
