@@ -10,7 +10,6 @@ same figures.
 from __future__ import annotations
 
 import importlib
-import math
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from fillforge.agent import build
+from fillforge.agent.results import figure
 from fillforge.broker import Bar
 from fillforge.config.model import BacktestConfig, Config
 from fillforge.errors import ConfigError, FillforgeError
@@ -157,10 +157,6 @@ class BacktestReport(BaseModel):
 _KEYS = ("sharpe_ratio", "sortino_ratio", "max_drawdown", "cagr", "trades", "final_equity")
 
 
-def _finite(x: float) -> float | None:
-    return None if math.isnan(x) or math.isinf(x) else round(x, 12)
-
-
 def run_backtest(cfg: Config) -> BacktestReport:
     """Run the file's strategy on the shipped daily bars of ``backtest.symbols``."""
     from fillforge.portfolio import metrics
@@ -183,14 +179,14 @@ def run_backtest(cfg: Config) -> BacktestReport:
     except FillforgeError:
         raise
     returns = result.returns()
-    ann = float(bt.periods_per_year)
+    figures = metrics.summary(returns, annualization=float(bt.periods_per_year))
     final = result.final_equity if result.final_equity is not None else bt.cash
     sc = cfg.strategy
     return BacktestReport(
-        sharpe_ratio=_finite(metrics.sharpe_ratio(returns, annualization=ann)),
-        sortino_ratio=_finite(metrics.sortino_ratio(returns, annualization=ann)),
-        max_drawdown=_finite(metrics.max_drawdown(returns)),
-        cagr=_finite(metrics.cagr(returns, annualization=ann)),
+        sharpe_ratio=figure(figures.sharpe_ratio),
+        sortino_ratio=figure(figures.sortino_ratio),
+        max_drawdown=figure(figures.max_drawdown),
+        cagr=figure(figures.cagr),
         trades=len(result.fills),
         final_equity=str(final),
         symbols=list(bt.symbols),

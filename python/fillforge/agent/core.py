@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fillforge.agent import build
-from fillforge.agent.results import AgentMetrics, Denial, OrderReport, SignalReport, Submitted
+from fillforge.agent.results import (
+    AgentMetrics,
+    Denial,
+    OrderReport,
+    SignalReport,
+    Submitted,
+    figure,
+)
 from fillforge.agent.sizing import Unsized, size_signal
 from fillforge.broker import AccountSnapshot, Broker
 from fillforge.config.loading import read_config
@@ -462,10 +468,10 @@ class ExecutionAgent:
             fallback_reason=self.fallback_reason,
             risk_state=str(self._gate.manager.state) if self._gate is not None else "active",
             sessions=len(self._curve),
-            sharpe_ratio=_finite(figures.sharpe_ratio),
-            sortino_ratio=_finite(figures.sortino_ratio),
-            max_drawdown=_finite(figures.max_drawdown),
-            cagr=_finite(figures.cagr),
+            sharpe_ratio=figure(figures.sharpe_ratio),
+            sortino_ratio=figure(figures.sortino_ratio),
+            max_drawdown=figure(figures.max_drawdown),
+            cagr=figure(figures.cagr),
         )
 
     # ----- signals ----------------------------------------------------------------------------
@@ -595,8 +601,3 @@ class ExecutionAgent:
             stop_price=stop,
             target_price=target_price,
         )
-
-
-def _finite(x: float) -> float | None:
-    """A metric as JSON can hold it: NaN and infinities (too few sessions) are None."""
-    return None if math.isnan(x) or math.isinf(x) else x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Literal
 
@@ -9,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fillforge.config.model import Mode
 
-__all__ = ["AgentMetrics", "Denial", "OrderReport", "SignalReport", "Submitted"]
+__all__ = ["AgentMetrics", "Denial", "OrderReport", "SignalReport", "Submitted", "figure"]
+
+
+def figure(x: float) -> float | None:
+    """A metric as JSON holds it: rounded to 12 decimals (the last float digits are noise and
+    would differ between machines); NaN and infinities (too little data) are None."""
+    return None if math.isnan(x) or math.isinf(x) else round(x, 12)
 
 
 class _Result(BaseModel):
