@@ -29,8 +29,6 @@ from fillforge.risk.exposure import (
 from fillforge.risk.gate import RiskGate
 from fillforge.risk.kill import KillReport, KillSwitch
 from fillforge.risk.limits import (
-    AccountControl,
-    Control,
     DailyLossLimit,
     MaxDrawdown,
     MaxOpenOrders,
@@ -40,9 +38,6 @@ from fillforge.risk.limits import (
     MaxPosition,
     MaxTradesPerDay,
     PriceBand,
-    Prices,
-    Proposal,
-    RiskView,
 )
 from fillforge.risk.manager import (
     DEFAULT_ON_BREACH,
@@ -53,6 +48,7 @@ from fillforge.risk.manager import (
     TradingState,
 )
 from fillforge.risk.prices import BrokerPrices, PriceBook
+from fillforge.risk.proposal import AccountControl, Control, Prices, Proposal, RiskView
 from fillforge.risk.reservations import Reservation, ReservationBook
 
 __all__ = [

@@ -18,7 +18,7 @@ import numpy as np
 from fillforge.errors import MetricsError, RiskDeniedError, RiskError
 from fillforge.portfolio._exact import CTX, ZERO
 from fillforge.portfolio.var import VarMethod, VarModel
-from fillforge.risk.limits import Proposal, RiskView, limit_of
+from fillforge.risk.proposal import Proposal, RiskView, limit_of
 
 __all__ = [
     "CorrelationExposure",

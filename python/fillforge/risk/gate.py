@@ -34,8 +34,8 @@ from fillforge.orders.manager import EventStream, OrderManager, Subscriber
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 from fillforge.risk.kill import KillReport
-from fillforge.risk.limits import Control
 from fillforge.risk.manager import Breach, RiskManager
+from fillforge.risk.proposal import Control
 
 __all__ = ["RiskGate"]
 

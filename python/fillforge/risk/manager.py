@@ -27,24 +27,30 @@ of the broker's time), and prices (:class:`~fillforge.risk.prices.BrokerPrices` 
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from enum import StrEnum
-from threading import RLock
-from typing import Final
 
 from fillforge.broker.protocol import Broker
 from fillforge.errors import RiskDeniedError, RiskError
-from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderSide
-from fillforge.orders.machine import FastEvent, Row, TableMachine
+from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 from fillforge.portfolio._exact import CTX, ZERO
+from fillforge.risk.account import AccountWatch
 from fillforge.risk.kill import KillReport, KillSwitch
-from fillforge.risk.limits import AccountControl, Control, Prices, Proposal, RiskView
 from fillforge.risk.prices import BrokerPrices
+from fillforge.risk.proposal import AccountControl, Control, Prices, Proposal, RiskView
+from fillforge.risk.states import (
+    DEFAULT_ON_BREACH,
+    RISK_TABLE,
+    Breach,
+    RiskEvent,
+    RiskSubscriber,
+    TradingState,
+    risk_event,
+)
+from fillforge.risk.states import Guard as _Guard
+from fillforge.risk.states import Trading as _Trading
 from fillforge.time import NS_PER_SECOND
 
 __all__ = [
@@ -56,131 +62,14 @@ __all__ = [
     "TradingState",
 ]
 
-_DAY_NS: Final = 86_400 * NS_PER_SECOND
-_add, _sub = CTX.add, CTX.subtract
-_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
-_FILLS = frozenset({EventKind.FILL, EventKind.PARTIAL_FILL})
-
-
-class TradingState(StrEnum):
-    ACTIVE = "active"
-    REDUCING = "reducing"
-    HALTED = "halted"
-
-
+_sub = CTX.subtract
+_BUY = OrderSide.BUY
 T = TradingState
-RISK_TABLE: list[Row] = [
-    ("reduce", [T.ACTIVE], T.REDUCING, ()),
-    ("reduce", [T.REDUCING, T.HALTED], None, ()),  # never loosens
-    ("halt", [T.ACTIVE, T.REDUCING], T.HALTED, ()),
-    ("halt", [T.HALTED], None, ()),
-    ("resume", [T.REDUCING, T.HALTED], T.ACTIVE, ()),
-    ("resume", [T.ACTIVE], None, ()),
-]
-_MACHINE: TableMachine | None = None
 # Members read once (``TradingState.ACTIVE`` goes through the enum metaclass's slow hook).
-_ACTIVE, _REDUCING, _HALTED = T.ACTIVE, T.REDUCING, T.HALTED
-
-
-def _event(name: str) -> FastEvent:
-    global _MACHINE
-    if _MACHINE is None:
-        _MACHINE = TableMachine([str(s) for s in T], RISK_TABLE, T.ACTIVE, T)
-    return _MACHINE.event(name)
-
-
-class Breach(StrEnum):
-    """What a denial with a given code does beyond denying the order."""
-
-    DENY = "deny"  # nothing more
-    REDUCE = "reducing"  # move to reducing
-    HALT = "halted"  # move to halted
-    KILL = "kill"  # halt and cancel every open order
-    FLATTEN = "flatten"  # halt, cancel every open order and flatten every position
-
-
-_TRIGGER = {Breach.REDUCE: "reduce", Breach.HALT: "halt", Breach.KILL: "halt"}
-DEFAULT_ON_BREACH: Final[Mapping[str, Breach]] = {
-    "daily_loss": Breach.HALT,
-    "max_drawdown": Breach.REDUCE,
-}
+_ACTIVE, _HALTED = T.ACTIVE, T.HALTED
 # The denials of the states themselves: never a breach.
-_STATE_CODES: Final = frozenset({"halted", "reducing"})
-
-
-@dataclass(frozen=True, slots=True)
-class RiskEvent:
-    """One thing the manager did, at broker time ``ts``: ``kind`` is ``allowed``, ``denied``
-    (an order refused: ``code``, ``field``, ``value``, ``why``), ``breach`` (an account limit
-    crossed between orders), ``state`` (``prev_state`` -> ``state``, ``code`` the cause),
-    ``kill`` (the kill switch fired) or ``flatten`` (a flattening order sent, ``order_id``, or
-    refused, ``why``). ``state`` is the trading state after it."""
-
-    kind: str
-    ts: int
-    state: TradingState
-    code: str = ""
-    field: str = ""
-    value: object = None
-    why: str = ""
-    request: OrderRequest | None = None
-    order_id: str | None = None
-    symbol: str | None = None
-    prev_state: TradingState | None = None
-
-
-RiskSubscriber = Callable[[RiskEvent], None]
-
-
-class _Trading:
-    """The state the table runs on (a model for :class:`~fillforge.orders.machine.FastEvent`)."""
-
-    __slots__ = ("state",)
-    id = "risk"
-
-    def __init__(self) -> None:
-        self.state: str = T.ACTIVE
-
-
-class _Guard:
-    """The manager's re-entrant lock, and an inbox for the broker's events: a thread that finds
-    the lock taken leaves its event in the inbox, and whoever holds the lock applies it before
-    it leaves."""
-
-    __slots__ = ("_apply", "_inbox", "_lock")
-
-    def __init__(self, apply: Callable[[OrderEvent], None]) -> None:
-        self._lock = RLock()
-        self._inbox: deque[OrderEvent] = deque()
-        self._apply = apply
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        if self._inbox:
-            self._run()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
-        if self._inbox:
-            self.drain()
-
-    def _run(self) -> None:
-        inbox, apply = self._inbox, self._apply
-        while inbox:
-            apply(inbox.popleft())
-
-    def post(self, event: OrderEvent) -> None:
-        self._inbox.append(event)
-        self.drain()
-
-    def drain(self) -> None:
-        while self._inbox:
-            if not self._lock.acquire(blocking=False):
-                return  # the holder applies it on its way out
-            try:
-                self._run()
-            finally:
-                self._lock.release()
+_STATE_CODES = frozenset({"halted", "reducing"})
+_TRIGGER = {Breach.REDUCE: "reduce", Breach.HALT: "halt", Breach.KILL: "halt"}
 
 
 def _codes(c: Control) -> tuple[str, ...]:
@@ -237,10 +126,8 @@ class RiskManager:
             raise RiskError("refresh_ns", refresh_ns, "must be an int of nanoseconds >= 0")
         if watch_ns is not None and (not isinstance(watch_ns, int) or watch_ns <= 0):
             raise RiskError("watch_ns", watch_ns, "must be a positive int of nanoseconds")
-        self.refresh_ns = refresh_ns
         self.reset_daily = bool(reset_daily)
         self.prices: Prices = prices if prices is not None else BrokerPrices(broker)
-        self._session_start = session_start or self._next_open
         self._guard = _Guard(self._apply)
         self._trading = _Trading()
         self._cause = ""
@@ -248,23 +135,13 @@ class RiskManager:
         self._subscribers: list[RiskSubscriber] = []
         self._counts: Counter[str] = Counter()
         self._passed = 0  # the allowed decisions: an int, on the hot path
-        self.view = RiskView()
         self.kill_switch = KillSwitch(broker, self._flattened, self._guard)
-        # Open orders: id -> (symbol, side, leaves); and their leaves by (symbol, side).
-        self._open: dict[str, tuple[str, OrderSide, Decimal]] = {}
-        # Open quantity by symbol, one dict per side (an enum in a key hashes slowly).
-        self._pending: dict[OrderSide, dict[str, Decimal]] = {_BUY: {}, _SELL: {}}
-        self._buying, self._selling = self._pending[_BUY], self._pending[_SELL]
-        self._dirty = True
-        self._refreshed_ns = -1
-        self._next_fills = 0  # fills timed in a session the manager has not rolled to yet
-        self._roll_at = 2**63  # (set below, once the account is read)
-        now = broker.now_ns()
-        for o in broker.orders(open_only=True):
-            self._track(o.id, o.symbol, o.request.side, o.leaves_qty)
-        self._refresh(now)
-        self.view.start_equity = self.view.peak_equity = self.view.equity
-        self._roll_at = self._session_start(now)
+        self.account = AccountWatch(
+            broker,
+            refresh_ns=refresh_ns,
+            session_start=session_start,
+            on_roll=self._session_started,
+        )
         self._unsubscribe = broker.subscribe(self._on_event)
         self._watching = watch_ns is not None
         if watch_ns is not None:
@@ -278,8 +155,8 @@ class RiskManager:
         first: it may reset a daily limit's state)."""
         with self._guard:
             now = self._broker.now_ns()
-            if now >= self._roll_at:
-                self._roll(now)
+            if now >= self.account.roll_at:
+                self.account.roll(now)
             return TradingState(self._trading.state)
 
     def _now_state(self) -> TradingState:
@@ -330,14 +207,12 @@ class RiskManager:
         with self._guard:
             self.kill_switch.reset()
             if rebase:
-                self._refresh(self._broker.now_ns())
-                v = self.view
-                v.start_equity = v.peak_equity = v.equity
+                self.account.rebase()
             self._move("resume", "reset", reason)
 
     def _move(self, trigger: str, code: str, why: str) -> None:
         prev = self._trading.state
-        _event(trigger).trigger(self._trading)
+        risk_event(trigger).trigger(self._trading)
         if self._trading.state != prev:
             self._cause = code
             self._emit(
@@ -393,14 +268,14 @@ class RiskManager:
         :class:`~fillforge.errors.RiskDeniedError` (after recording the denial and acting on
         its breach). Changes nothing at the broker unless a breach fires the kill switch."""
         with self._guard:
-            view = self._current()
+            view = self.account.current()
             side = request.side
             sym = request.symbol
             p = Proposal(
                 request,
                 request.qty,
                 view.qty.get(sym, ZERO),
-                self._signed_pending(sym, side),
+                self.account.pending(sym, side),
                 self.prices,
             )
             self._judge(p, view)
@@ -411,7 +286,7 @@ class RiskManager:
         the order as it would be (its open quantity at the new terms, the order itself not
         counted among the open ones)."""
         with self._guard:
-            view = self._current()
+            view = self.account.current()
             r = order.request
             new_qty = terms.qty if terms.qty is not None else order.order_qty
             open_qty = max(_sub(new_qty, order.cum_qty), ZERO)
@@ -423,9 +298,9 @@ class RiskManager:
             if terms.stop_price is not None:
                 update["stop_price"] = terms.stop_price
             new = r.model_copy(update=update)
-            pending = self._signed_pending(r.symbol, r.side)
+            pending = self.account.pending(r.symbol, r.side)
             mine = order.leaves_qty if r.side is _BUY else -order.leaves_qty
-            if order.id in self._open:
+            if self.account.is_open(order.id):
                 pending = _sub(pending, mine)
             p = Proposal(
                 new, open_qty, view.qty.get(r.symbol, ZERO), pending, self.prices, is_replace=True
@@ -438,9 +313,7 @@ class RiskManager:
     def sent(self, order: Order) -> None:
         """Count an order the gate sent (orders per day) and follow it."""
         with self._guard:
-            self.view.orders_today += 1
-            if order.status in OPEN_STATUSES and order.id not in self._open:
-                self._track(order.id, order.symbol, order.request.side, order.leaves_qty)
+            self.account.sent(order)
 
     def _judge(self, p: Proposal, view: RiskView) -> None:
         state = self._trading.state
@@ -506,7 +379,7 @@ class RiskManager:
         was not one at the last evaluation is a ``breach`` event, counted (``breach:<code>``)
         and acted on as ``on_breach`` says; one that lasts is reported once."""
         with self._guard:
-            view = self._current()
+            view = self.account.current()
             found = []
             for c in self._accounts:
                 e = c.breach(view)
@@ -533,60 +406,30 @@ class RiskManager:
             return found
 
     def _watch(self, due_ns: int) -> None:
-        self._dirty = True
+        self.account.dirty = True
         self.evaluate()
 
     # ----- the account --------------------------------------------------------------------
 
-    def _current(self) -> RiskView:
-        """The view, rolled to the session and re-read from the broker if stale."""
-        now = self._broker.now_ns()
-        view = self.view
-        if now >= self._roll_at:
-            self._roll(now)
-        elif self._dirty or (
-            now != self._refreshed_ns and now - self._refreshed_ns >= self.refresh_ns
-        ):
-            self._refresh(now)
-        view.now_ns = now
-        view.open_orders = len(self._open)
-        return view
+    @property
+    def view(self) -> RiskView:
+        """The account as the controls last read it."""
+        return self.account.view
 
     def refresh(self) -> RiskView:
         """Re-read the account from the broker now."""
         with self._guard:
-            self._refresh(self._broker.now_ns())
-            return self.view
+            self.account.refresh(self._broker.now_ns())
+            return self.account.view
 
-    def _refresh(self, now: int) -> None:
-        a = self._broker.account()
-        v = self.view
-        v.equity = a.equity
-        v.set_positions({s: (p.qty, p.market_value) for s, p in a.positions.items()})
-        if a.equity > v.peak_equity:
-            v.peak_equity = a.equity
-        self._refreshed_ns, self._dirty = now, False
-
-    def _roll(self, now: int) -> None:
-        """A new session: restart the day's counts and start equity from now."""
-        self._roll_at = max(self._session_start(now), now + 1)
-        self._refresh(now)
-        v = self.view
-        v.start_equity = v.equity
-        v.orders_today, v.fills_today, self._next_fills = 0, self._next_fills, 0
+    def _session_started(self) -> None:
         if (
             self.reset_daily
-            and self._trading.state != T.ACTIVE
+            and self._trading.state is not _ACTIVE
             and self._cause in self._daily
             and not self.kill_switch.engaged
         ):
             self._move("resume", "session_start", "a new session resets the daily limits")
-
-    def _next_open(self, now: int) -> int:
-        c = self._broker.clock()
-        if c.next_open_ns is not None and c.next_open_ns > now:
-            return c.next_open_ns
-        return (now // _DAY_NS + 1) * _DAY_NS
 
     # ----- the broker's events -------------------------------------------------------------
 
@@ -597,44 +440,8 @@ class RiskManager:
         self._guard.post(ev)
 
     def _apply(self, ev: OrderEvent) -> None:
-        if ev.kind in _FILLS:
-            if ev.ts >= self._roll_at:  # the next session's, not yet rolled to
-                self._next_fills += 1
-            else:
-                self.view.fills_today += 1
-            self._dirty = True
-        oid = ev.order_id
-        entry = self._open.get(oid)
-        if ev.status in OPEN_STATUSES:
-            if entry is None:
-                side = self._broker.get_order(oid).request.side
-                self._track(oid, ev.symbol, side, ev.leaves_qty)
-            elif entry[2] != ev.leaves_qty:
-                self._untrack(oid)
-                self._track(oid, ev.symbol, entry[1], ev.leaves_qty)
-        elif entry is not None:
-            self._untrack(oid)
+        self.account.apply(ev)
         self.kill_switch.on_event(ev)
-
-    def _track(self, oid: str, symbol: str, side: OrderSide, leaves: Decimal) -> None:
-        self._open[oid] = (symbol, side, leaves)
-        book = self._pending[side]
-        book[symbol] = _add(book.get(symbol, ZERO), leaves)
-
-    def _untrack(self, oid: str) -> None:
-        symbol, side, leaves = self._open.pop(oid)
-        book = self._pending[side]
-        left = _sub(book[symbol], leaves)
-        if left:
-            book[symbol] = left
-        else:
-            del book[symbol]
-
-    def _signed_pending(self, symbol: str, side: OrderSide) -> Decimal:
-        if side is _BUY:
-            return self._buying.get(symbol, ZERO)
-        q = self._selling.get(symbol)
-        return ZERO if q is None else -q
 
     def _emit(self, event: RiskEvent) -> None:
         for cb in list(self._subscribers):

@@ -1,0 +1,143 @@
+"""The risk manager's vocabulary: the trading states and their table, what a breach does, the
+events it publishes, and its lock (:mod:`fillforge.risk.manager` uses them; ``docs/risk-manager.md``
+describes them)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from threading import RLock
+from typing import Final
+
+from fillforge.orders.machine import FastEvent, Row, TableMachine
+from fillforge.orders.models import OrderEvent, OrderRequest
+
+__all__ = [
+    "DEFAULT_ON_BREACH",
+    "RISK_TABLE",
+    "Breach",
+    "Guard",
+    "RiskEvent",
+    "RiskSubscriber",
+    "Trading",
+    "TradingState",
+    "risk_event",
+]
+
+
+class TradingState(StrEnum):
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+T = TradingState
+RISK_TABLE: list[Row] = [
+    ("reduce", [T.ACTIVE], T.REDUCING, ()),
+    ("reduce", [T.REDUCING, T.HALTED], None, ()),  # never loosens
+    ("halt", [T.ACTIVE, T.REDUCING], T.HALTED, ()),
+    ("halt", [T.HALTED], None, ()),
+    ("resume", [T.REDUCING, T.HALTED], T.ACTIVE, ()),
+    ("resume", [T.ACTIVE], None, ()),
+]
+_MACHINE: TableMachine | None = None
+
+
+def risk_event(name: str) -> FastEvent:
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = TableMachine([str(s) for s in T], RISK_TABLE, T.ACTIVE, T)
+    return _MACHINE.event(name)
+
+
+class Breach(StrEnum):
+    """What a denial with a given code does beyond denying the order."""
+
+    DENY = "deny"  # nothing more
+    REDUCE = "reducing"  # move to reducing
+    HALT = "halted"  # move to halted
+    KILL = "kill"  # halt and cancel every open order
+    FLATTEN = "flatten"  # halt, cancel every open order and flatten every position
+
+
+DEFAULT_ON_BREACH: Final[Mapping[str, Breach]] = {
+    "daily_loss": Breach.HALT,
+    "max_drawdown": Breach.REDUCE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """One thing the manager did, at broker time ``ts``: ``kind`` is ``allowed``, ``denied``
+    (an order refused: ``code``, ``field``, ``value``, ``why``), ``breach`` (an account limit
+    crossed between orders), ``state`` (``prev_state`` -> ``state``, ``code`` the cause),
+    ``kill`` (the kill switch fired) or ``flatten`` (a flattening order sent, ``order_id``, or
+    refused, ``why``). ``state`` is the trading state after it."""
+
+    kind: str
+    ts: int
+    state: TradingState
+    code: str = ""
+    field: str = ""
+    value: object = None
+    why: str = ""
+    request: OrderRequest | None = None
+    order_id: str | None = None
+    symbol: str | None = None
+    prev_state: TradingState | None = None
+
+
+RiskSubscriber = Callable[[RiskEvent], None]
+
+
+class Trading:
+    """The state the table runs on (a model for :class:`~fillforge.orders.machine.FastEvent`)."""
+
+    __slots__ = ("state",)
+    id = "risk"
+
+    def __init__(self) -> None:
+        self.state: str = T.ACTIVE
+
+
+class Guard:
+    """The manager's re-entrant lock, and an inbox for the broker's events: a thread that finds
+    the lock taken leaves its event in the inbox, and whoever holds the lock applies it before
+    it leaves."""
+
+    __slots__ = ("_apply", "_inbox", "_lock")
+
+    def __init__(self, apply: Callable[[OrderEvent], None]) -> None:
+        self._lock = RLock()
+        self._inbox: deque[OrderEvent] = deque()
+        self._apply = apply
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._inbox:
+            self._run()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if self._inbox:
+            self.drain()
+
+    def _run(self) -> None:
+        inbox, apply = self._inbox, self._apply
+        while inbox:
+            apply(inbox.popleft())
+
+    def post(self, event: OrderEvent) -> None:
+        self._inbox.append(event)
+        self.drain()
+
+    def drain(self) -> None:
+        while self._inbox:
+            if not self._lock.acquire(blocking=False):
+                return  # the holder applies it on its way out
+            try:
+                self._run()
+            finally:
+                self._lock.release()
