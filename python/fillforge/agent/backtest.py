@@ -25,8 +25,7 @@ from fillforge.errors import ConfigError, FillforgeError
 from fillforge.orders.enums import OrderSide, OrderStatus
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS
-from fillforge.risk import RiskGate
-from fillforge.risk.limits import Control
+from fillforge.risk import Control, RiskGate
 from fillforge.sizing import PercentOfEquity, SizingContext
 from fillforge.strategy import Backtest, Strategy
 

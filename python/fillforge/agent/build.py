@@ -25,6 +25,7 @@ from fillforge.exits import Distance, ExitPlan, Target, Trail
 from fillforge.marketdata import load_bars
 from fillforge.orders.models import Instrument
 from fillforge.risk import (
+    Control,
     DailyLossLimit,
     GrossExposure,
     MaxDrawdown,
@@ -35,7 +36,6 @@ from fillforge.risk import (
     MaxPosition,
     PriceBand,
 )
-from fillforge.risk.limits import Control
 from fillforge.sim import FeeModel, LatencyModel, SimulatedBroker, Venue, bars_feed
 from fillforge.sim.latency import Delay
 from fillforge.sim.venue import FillModel
