@@ -177,3 +177,10 @@ def test_levels_are_on_the_grid_protective_and_tiers_sum_to_the_position(
     trigger, lock = lv.break_even
     assert (lock * tick >= entry) if side == 1 else (lock * tick <= entry)
     assert (trigger > lock) if side == 1 else (trigger < lock)
+
+
+def test_the_watch_reads_the_engines_stop_where_stopstate_has_it() -> None:
+    from fillforge.exits import watch
+    from fillforge.trailing import StopState
+
+    assert list(StopState.__dataclass_fields__).index("stop") == watch._STOP

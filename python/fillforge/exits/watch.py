@@ -18,6 +18,7 @@ __all__ = ["LevelWatch"]
 
 _INSTRUMENT = np.zeros(1, np.uint32)
 _TRAIL_ID = 1
+_STOP = 10  # the stop's place in the engine's state tuple (StopState's field order)
 
 
 class LevelWatch:
@@ -35,6 +36,8 @@ class LevelWatch:
         self.break_even_done = levels.break_even is None
         self._engine: TrailingStops | None = None
         self.fired: set[int] = set()  # target indices already triggered
+        self._px = np.zeros(1, np.int64)  # the one price of an engine update, reused
+        self._targets = [level for level, _ in levels.targets]
         if levels.trail_ticks is not None or levels.trail_bps is not None:
             self._engine = TrailingStops(1)
             self._engine.add(
@@ -76,18 +79,28 @@ class LevelWatch:
             if self.crossed(price, trigger):
                 self.break_even_done = True
                 self._tighten(lock)
-        if self._engine is not None and _TRAIL_ID in self._engine:
-            ids, _ = self._engine.update_last(_INSTRUMENT, np.array([price], np.int64))
+        engine = self._engine
+        if engine is not None:
+            self._px[0] = price
+            ids, _ = engine.update_last(_INSTRUMENT, self._px)
             if len(ids):
                 hit = True
+                self._engine = None  # triggered: the engine removed it
             else:
-                self._ratchet()
+                state = engine.get(_TRAIL_ID)
+                stop = None if state is None else state[_STOP]
+                if isinstance(stop, int):
+                    self._tighten(stop)
         # Every target the price has reached, from the farthest down: a jump past several
         # fires them all.
+        if len(self.fired) == len(self._targets):
+            return hit, []
+        long = self.side == 1
         crossed = [
             i
-            for i in range(len(self.levels.targets) - 1, -1, -1)
-            if i not in self.fired and self.crossed(price, self.levels.targets[i][0])
+            for i in range(len(self._targets) - 1, -1, -1)
+            if i not in self.fired
+            and (price >= self._targets[i] if long else price <= self._targets[i])
         ]
         self.fired.update(crossed)
         return hit, crossed
@@ -95,6 +108,7 @@ class LevelWatch:
     def rebase(self, levels: ExitLevels) -> None:
         """New levels for the same entry (more of it filled) before anything has fired."""
         self.levels = levels
+        self._targets = [level for level, _ in levels.targets]
         self.stop = levels.stop
         self.break_even_done = levels.break_even is None
         self._ratchet()
