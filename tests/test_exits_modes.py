@@ -235,3 +235,18 @@ def test_bracket_refusals_send_nothing(sim: SimHarness, sim_instrument: Instrume
         assert e.value.field == field
         assert mgr.get("TEST") is None
     assert sim.broker.orders() == []
+
+
+def test_a_venue_trailing_stop_only_when_it_starts_no_looser_than_the_stop() -> None:
+    from fillforge.exits import venue_fits
+
+    def plan(stop: Distance, trail: Distance) -> ExitPlan:
+        return ExitPlan(stop=stop, trail=Trail(trail))
+
+    pct, atr = Distance.of_percent, Distance.of_atr
+    assert venue_fits(plan(pct(10), pct(5))) is None
+    assert venue_fits(plan(pct(5), pct(5))) is None
+    assert venue_fits(plan(atr(3), atr(2))) is None
+    assert venue_fits(plan(pct(5), pct(10))) is not None  # the 5% stop would be lost
+    assert venue_fits(plan(pct(5), atr(1))) is not None  # not comparable before the entry
+    assert venue_fits(ExitPlan(stop=pct(2), targets=(Target(1, "0.5"), Target(2, "0.5"))))

@@ -29,6 +29,14 @@ def venue_fits(plan: ExitPlan) -> str | None:
         return "partial targets need several exits of one position"
     if plan.trail is not None and (plan.targets or plan.break_even or plan.trail.after_r):
         return "a venue trailing stop cannot sit in an OCO, move to break-even or wait to arm"
+    if plan.trail is not None:
+        # The venue's trailing stop replaces the fixed stop: it must start no looser.
+        t, st = plan.trail.distance, plan.stop
+        same = (t.percent is not None and st.percent is not None and t.percent <= st.percent) or (
+            t.atr is not None and st.atr is not None and t.atr <= st.atr
+        )
+        if not same:
+            return "the trail may start looser than the stop: a venue trailing stop holds one"
     return None
 
 
