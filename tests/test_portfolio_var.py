@@ -365,3 +365,43 @@ def test_daily_returns_align_on_common_sessions_and_refuse_bad_bars() -> None:
     with pytest.raises(MetricsError) as e:
         exposures_of([object()])
     assert e.value.field == "positions"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.tuples(st.integers(5, 80), st.just(3)), elements=RETURN),
+    st.lists(st.floats(-1e6, 1e6), min_size=3, max_size=3),
+    st.sampled_from(["historical", "parametric"]),
+    st.sampled_from(["var", "cvar"]),
+    st.integers(1, 3),
+    CONFIDENCE,
+)
+def test_contributions_add_up_to_the_whole(
+    m: np.ndarray, e: list[float], method: str, measure: str, days: int, c: float
+) -> None:
+    hist = {s: m[:, i] for i, s in enumerate("ABC")}
+    exp = dict(zip("ABC", e, strict=True))
+    model = VarModel(hist, method=method, horizon_days=days, confidence=c)  # type: ignore[arg-type]
+    parts = model.contributions(exp, measure)  # type: ignore[arg-type]
+    whole = model.var(exp) if measure == "var" else model.cvar(exp)
+    scale = sum(abs(x) for x in e) + 1.0
+    assert sum(parts.values()) == pytest.approx(whole, rel=1e-9, abs=1e-9 * scale)
+    one = VarModel({"A": hist["A"]}, method=method, horizon_days=days, confidence=c)  # type: ignore[arg-type]
+    solo = one.contributions({"A": e[0]}, measure)  # type: ignore[arg-type]
+    assert solo["A"] == pytest.approx(
+        one.var({"A": e[0]}) if measure == "var" else one.cvar({"A": e[0]}),
+        rel=1e-9,
+        abs=1e-9 * scale,
+    )
+
+
+def test_contributions_name_the_risky_leg() -> None:
+    hist = _history()
+    model = VarModel(hist, method="parametric")
+    parts = model.contributions({"AAPL": 1e5, "XOM": 1e3, "MSFT": 0})
+    assert parts["AAPL"] > 50 * abs(parts["XOM"])  # the small, unrelated leg adds little
+    assert parts["MSFT"] == 0.0
+    assert model.contributions({}) == dict.fromkeys(model.symbols, 0.0)
+    with pytest.raises(MetricsError) as e:
+        model.contributions({"AAPL": 1.0}, "es")  # type: ignore[arg-type]
+    assert e.value.field == "measure"

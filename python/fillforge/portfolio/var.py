@@ -230,6 +230,43 @@ class VarModel:
         mean, std = self._moments(e)
         return self._tail * std - mean
 
+    def contributions(
+        self, exposures: Exposures, measure: Literal["var", "cvar"] = "var"
+    ) -> dict[str, float]:
+        """Each symbol's share of the VaR (or CVaR), in currency; the shares sum to the whole
+        (Euler allocation: ``e_i * d VaR / d e_i``). Historical: minus each symbol's P&L on the
+        days that set the quantile (the two order statistics it interpolates between, with the
+        same weights) or, for CVaR, averaged over the tail days. Parametric:
+        ``e_i * (z * (S e)_i / sigma - h * mu_i)`` with ``z`` the VaR quantile or the CVaR
+        multiple ``phi(z) / (1 - c)``. A symbol with no exposure contributes 0."""
+        if measure not in ("var", "cvar"):
+            raise MetricsError("measure", measure, "must be 'var' or 'cvar'")
+        e = self._vector(exposures)
+        if not e.any():
+            return dict.fromkeys(self.symbols, 0.0)
+        if self.method == "parametric":
+            std = self._moments(e)[1]  # sqrt(h) * sigma
+            k = self._z if measure == "var" else self._tail
+            share = -e * self._h * self._mean
+            if std > 0:  # d(sqrt(h) * sigma) / de = h * S e / (sqrt(h) * sigma)
+                share += e * (k * self._h * (self._cov @ e) / std)
+        else:
+            pnl_by = self._m * e  # each day's P&L by symbol
+            pnl = pnl_by.sum(axis=1)
+            n = pnl.size
+            if measure == "cvar":
+                k = int((n - 1) * (1.0 - self._c))
+                tail = np.argpartition(pnl, k)[: k + 1]
+                share = -pnl_by[tail].mean(axis=0)
+            else:
+                pos = (n - 1) * (100.0 * (1.0 - self._c) / 100.0)
+                lo = min(int(pos), n - 1)
+                hi = min(lo + 1, n - 1)
+                order = np.argpartition(pnl, (lo, hi)) if n > 1 else np.zeros(1, dtype=np.intp)
+                t = pos - lo
+                share = -(pnl_by[order[lo]] * (1.0 - t) + pnl_by[order[hi]] * t)
+        return {s: float(share[i]) for i, s in enumerate(self.symbols)}
+
     def _moments(self, e: FloatArray) -> tuple[float, float]:
         mean = float(self._mean @ e) * self._h
         variance = max(float(e @ self._cov @ e), 0.0)
