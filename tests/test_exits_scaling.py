@@ -184,3 +184,23 @@ def test_scaling_refusals_name_the_field() -> None:
     with pytest.raises(ExitPlanError) as e:
         out_of_order.due(INST, 1, D(100), D(10), D(120), set(), D(10))
     assert e.value.field == "tiers"
+
+
+def test_a_scale_out_shrinks_the_exit_plan_that_protects_the_position(
+    sim: SimHarness, sim_instrument: Instrument
+) -> None:
+    sim.path("99.00", "100.00")
+    mgr = ExitManager(sim.broker)
+    m = mgr.enter(
+        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(100)),
+        ExitPlan(stop=Distance.of_percent(10)),
+        sim_instrument,
+    )
+    Scaler(sim.broker, sim_instrument, 1, D(100), D(100), scale_out=THIRDS)
+    sim.path("110.50")  # the 5% and 10% tiers: 50 off
+    assert held(sim) == 50
+    assert m.remaining == 50
+    (stop,) = sim.broker.orders(open_only=True)
+    assert (stop.request.type.value, stop.order_qty) == ("stop", D(50))  # resized at the venue
+    sim.path("95.00", "89.90")
+    assert (m.reason, held(sim)) == ("stop", 0)
