@@ -101,6 +101,11 @@ def test_buys_are_scaled_down_to_the_cash() -> None:
     assert tight[0].qty == D(950)
 
 
+def test_a_zero_target_not_held_needs_no_price() -> None:
+    orders = rebalance({"A": D("0.5"), "GONE": D(0)}, {"GONE": D(0)}, {"A": D(10)}, D(1000))
+    assert [(o.symbol, o.qty) for o in orders] == [("A", D(50))]
+
+
 def test_current_weights() -> None:
     w = current_weights({"A": D(10), "B": D(-5), "C": D(0)}, {"A": D(20), "B": D(10)}, D(1000))
     assert w == {"A": D("0.2"), "B": D("-0.05")}

@@ -107,9 +107,11 @@ def rebalance(
     sells: list[RebalanceOrder] = []
     buys: list[RebalanceOrder] = []
     for s in symbols:
+        q, t = held.get(s, ZERO), want.get(s, ZERO)
+        if not q and not t:
+            continue  # nothing held, nothing wanted: no price needed
         p = _price(prices, s)
-        q = held.get(s, ZERO)
-        w, t = _div(_mul(q, p), e), want.get(s, ZERO)
+        w = _div(_mul(q, p), e)
         if _abs(_sub(w, t)) <= d:
             continue
         lot, min_qty = _lot(lot_of, s)
