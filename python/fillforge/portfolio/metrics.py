@@ -468,10 +468,10 @@ def summary(
     *,
     required_return: float | None = None,
 ) -> PerformanceSummary:
-    """Every headline metric in one pass over shared intermediates (each equals its function's
-    value): the growth path is compounded once for the total return, CAGR and drawdowns, and
-    the mean once for Sharpe and Sortino. The Sortino threshold is ``required_return``, by
-    default ``risk_free``."""
+    """Every headline metric from shared intermediates (each equals its function's value): the
+    growth path is compounded once for the total return, CAGR and drawdowns, the mean taken
+    once for Sharpe and Sortino, in two scratch arrays; ``returns`` is never modified. The
+    Sortino threshold is ``required_return``, by default ``risk_free``."""
     r = _r(returns)
     ann = annualization_factor(period, annualization)
     n = int(r.size)
