@@ -127,8 +127,11 @@ class OrderManager:
         # A parent's children: (child number, venue index, client order id) by the parent id
         # their client order ids name (split_child_id); the parents whose lists are out of order
         # (orders read back from a venue come in the venue's order) are sorted when asked for.
+        # Registering an order only queues an id that may be a child's (one substring test and
+        # an append); the ids are parsed when children are first asked for.
         self._children: dict[str, list[tuple[int, int, str]]] = {}
         self._unsorted: set[str] = set()
+        self._maybe_children: deque[str] = deque()
         self.groups: dict[str, OrderGroup] = {}
         self._subscribers: list[Subscriber] = []
         self._streams: list[EventStream] = []
@@ -180,6 +183,9 @@ class OrderManager:
         (:func:`~fillforge.orders.models.parent_of`), in the order of their child numbers (the
         order they were made), each as its live order (the last of its replace chain); empty for
         an unknown parent."""
+        maybe = self._maybe_children
+        while maybe:
+            self._index_child(maybe.popleft())
         kids = self._children.get(parent_id)
         if kids is None:
             return []
@@ -263,8 +269,8 @@ class OrderManager:
         self.orders[rec.id] = rec.view
         cid = rec.client_order_id
         self._by_client[cid] = rec.view
-        if "-c" in cid:  # parent_of's own first test, inlined: one per order
-            self._index_child(cid)
+        if "-c" in cid:  # parent_of's own first test: may be a child's id
+            self._maybe_children.append(cid)
         self._publish(rec._emit(rec.state, _CREATED, ts))
         return rec
 
@@ -390,7 +396,7 @@ class OrderManager:
         # The client order id moves to the live order unless the replace asked for a new one.
         cid = new.client_order_id
         if cid != o.client_order_id and "-c" in cid:
-            self._index_child(cid)
+            self._maybe_children.append(cid)
         self._by_client[cid] = new.view
         self._publish(old_ev)
         g = self.groups.get(o.group_id) if o.group_id else None
