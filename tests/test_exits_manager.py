@@ -382,14 +382,25 @@ def test_refusals_name_the_field_and_send_nothing(
         (lambda: mgr.enter(buy(), tiers, Instrument(symbol="OTHER")), "instrument"),
         (lambda: ExitManager(sim.broker, watch=("ticks",)), "watch"),
         (lambda: mgr.update_atr("TEST", "1"), "symbol"),
+        # 0.001% of 100 rounds onto the entry: refused before the entry is sent.
+        (
+            lambda: mgr.enter(buy(), ExitPlan(stop=Distance.of_percent("0.001")), sim_instrument),
+            "stop",
+        ),
     ]
     for call, field in cases:
         with pytest.raises(ExitPlanError) as e:
             call()
         assert e.value.field == field
     assert sim.broker.orders() == []
+    assert mgr.get("TEST") is None
+    other = sim.broker.submit(buy(1))
+    with pytest.raises(ExitPlanError) as e:
+        mgr.attach(tiers, Instrument(symbol="OTHER"), entry=other)
+    assert e.value.field == "entry"
+    sim.broker.submit(buy(1, "sell"))
     mgr.enter(buy(), tiers, sim_instrument)
     with pytest.raises(ExitPlanError) as e:
         mgr.enter(buy(), tiers, sim_instrument)  # one plan per symbol
     assert e.value.field == "symbol"
-    assert len(sim.broker.orders(symbol="TEST", open_only=False)) == 3  # entry and two tiers
+    assert len(sim.broker.orders(open_only=True)) == 2  # the two tiers of the one plan
