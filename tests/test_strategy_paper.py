@@ -187,3 +187,86 @@ def test_run_async_on_the_paper_account_stopped_from_the_event_loop(served: Serv
         assert s.stops == 1
     finally:
         broker.close()
+
+
+def test_session_bars_on_a_paper_account_replaying_daily_bars() -> None:
+    # The served account replays SPY's daily bars at 100,000x (a day in under a second). The
+    # broker polls the latest print; the runner builds each session's bar from the prints and
+    # hands it over an hour (of the data's time) after the close, so the last poll is in.
+    import secrets
+
+    from fillforge.alpaca.server import AlpacaServer
+    from fillforge.broker import Bar
+    from fillforge.marketdata import Bars, load_bars
+    from fillforge.orders.models import Instrument
+    from fillforge.replay.samples import spy_daily_sample
+    from fillforge.sim import SimulatedBroker, TradingCalendar, Venue, bars_feed
+
+    cal = TradingCalendar("XNYS")
+    full = load_bars(spy_daily_sample(), tick="0.01")
+    n = 5  # 2016-01-04 to 01-08
+    spy = Bars(
+        full.source,
+        full.period_ns,
+        full.time_ns[:n],
+        full.open[:n],
+        full.high[:n],
+        full.low[:n],
+        full.close[:n],
+        full.volume[:n],
+    )
+    venue = Venue("ALPACA-SIM", calendar=cal)
+    venue.add(Instrument(symbol="SPY"), bars_feed(spy, session=cal))
+    first_open = cal.next_open(int(spy.time_ns[0]))
+    sim = SimulatedBroker(venue, start_ns=first_open - 48 * 3600 * NS_PER_SECOND)
+    hour = 3600 * NS_PER_SECOND
+    server = AlpacaServer(
+        sim,
+        key_id=f"PK{secrets.token_hex(8).upper()}",
+        secret_key="s" * 24,
+        speed=100_000,
+        requests_per_minute=60_000,  # the polls of a day in under a second
+    )
+    got: list[Bar] = []
+    started: list[int] = []
+
+    class Daily(Strategy):
+        def on_start(self) -> None:
+            started.append(self.ctx.now_ns())
+
+        def on_bar(self, bar: Bar) -> None:
+            got.append(bar)
+
+    with server:
+        broker = AlpacaBroker(
+            server.key_id,
+            server.secret_key,
+            url_override=server.base_url,
+            stream_url=server.stream_url,
+            clock=server.sim_clock(),
+            data_poll_every=0.01,
+            requests_per_minute=60_000,
+        ).connect()
+        try:
+            runner = Runner(
+                Daily(), broker, symbols=["SPY"], session_bars=True, session_delay_ns=hour
+            )
+            last_close = cal.next_close(int(spy.time_ns[4]))
+            runner.run(until_ns=last_close + 2 * hour, timeout_s=60)
+        finally:
+            broker.close()
+    # Sessions that opened after the runner started (connecting takes up to a day or two of
+    # the data's time at this speed): each is that session's bar. Its close is exact (the last
+    # print stands until the next open, so a poll always sees it); a poll can miss a print in
+    # between at this speed, so the open, high and low lie within the session's range.
+    days = spy.time_ns.tolist()
+    whole = [b for b in got if cal.next_open(b.timestamp_ns) > started[0]]
+    assert len(whole) >= 2
+    first = days.index(whole[0].timestamp_ns)
+    assert [b.timestamp_ns for b in whole] == days[first : first + len(whole)]
+    cent = D("0.01")
+    for b in whole:
+        i = days.index(b.timestamp_ns)
+        lo, hi = spy.low[i] * cent, spy.high[i] * cent
+        assert b.close == spy.close[i] * cent
+        assert lo <= b.low <= b.open <= b.high <= hi

@@ -108,3 +108,11 @@ def test_session_bar_refusals() -> None:
     with pytest.raises(StrategyError) as e:  # no sessions to close
         Runner(SmaCross(), SimulatedBroker(venue), symbols=["SPY"], session_bars=True).run()
     assert e.value.field == "session_bars"
+
+
+def test_session_delay_refusals() -> None:
+    broker = _prints_broker(["SPY"])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(StrategyError) as e:
+            Runner(Strategy(), broker, symbols=["SPY"], session_bars=True, session_delay_ns=bad)  # type: ignore[arg-type]
+        assert e.value.field == "session_delay_ns"

@@ -57,7 +57,8 @@ class Runner:
     ended by the broker's time at the start (a live strategy's lookback; no ``on_bar`` for them).
     ``session_bars`` makes ``on_bar`` get one bar per symbol and session, built from the
     broker's prints and delivered at each session close (:mod:`fillforge.strategy.sessions`):
-    a daily strategy on a live or paper broker.
+    a daily strategy on a live or paper broker; ``session_delay_ns`` later when the broker's
+    last prints arrive late (a broker that polls: at least one poll period).
     ``equity_every`` says when the equity curve takes a sample (``"auto"``: at each bar instant
     when there are tables, else at each session close when the broker's venue has sessions;
     the start and the end are always sampled); ``periods_per_year`` annualises the curve's
@@ -75,6 +76,7 @@ class Runner:
         bars: Sequence[BarTable] | None = None,
         warmup: Sequence[BarTable] | None = None,
         session_bars: bool = False,
+        session_delay_ns: int = 0,
         equity_every: EquityEvery = "auto",
         periods_per_year: PeriodsPerYear = 252,
         step_messages: int = 4096,
@@ -108,6 +110,11 @@ class Runner:
             raise StrategyError("session_bars", session_bars, "expected True or False")
         if session_bars and tables:
             raise StrategyError("session_bars", True, "bar tables already deliver the bars")
+        if isinstance(session_delay_ns, bool) or not isinstance(session_delay_ns, int):
+            raise StrategyError("session_delay_ns", session_delay_ns, "expected an int of ns")
+        if session_delay_ns < 0:
+            raise StrategyError("session_delay_ns", session_delay_ns, "expected ns >= 0")
+        self._session_delay = session_delay_ns
         self._sessions = SessionBars(syms) if session_bars else None
         self._session_close = self._session_at = 0
         self._every = _check_every(equity_every, bool(tables) or session_bars)
@@ -472,7 +479,8 @@ class Runner:
         nxt = self._next_close()
         if nxt is None:
             raise StrategyError("session_bars", True, "the broker's venue has no sessions")
-        self._session_close, self._session_at = nxt
+        self._session_close, at = nxt
+        self._session_at = at + self._session_delay
         self.broker.set_timer(_SESSION, self._arm_session, at_ns=self._session_at)
         self._own_timers.add(_SESSION)
 
