@@ -5,7 +5,8 @@ fee schedule for routing); nothing below imports this package.
 
 - :mod:`.parent`: the :class:`ParentOrder` spec, its :class:`WorkRules` and lifecycle;
 - :mod:`.worker`, :mod:`.engine`: :class:`ParentWorker`, which works one parent on a broker's
-  clock and timers, and :class:`ExecutionEngine`, many parents on one broker subscription;
+  clock and timers, and :class:`ExecutionEngine`, many parents on one broker subscription
+  (:mod:`.options`: their shared keywords, :class:`WorkOptions` and :class:`AmendTerms`);
 - :mod:`.schedules`, :mod:`.pov`: how a quantity is cut into timed slices (TWAP, VWAP, POV, iceberg,
   Almgren-Chriss implementation shortfall);
 - :mod:`.pricing`, :mod:`.adaptive`: the limit price of a child;
@@ -17,6 +18,7 @@ from fillforge.execution.adaptive import AdaptiveMix, AdaptivePricing
 from fillforge.execution.cost import ParentCost, cost_rows, parent_cost
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.gates import Flattener, SessionGates
+from fillforge.execution.options import AmendTerms, WorkOptions
 from fillforge.execution.parent import Parent, ParentOrder, ParentState, WorkRules
 from fillforge.execution.pov import PovTracker
 from fillforge.execution.pricing import (
@@ -43,6 +45,7 @@ from fillforge.execution.worker import ParentWorker, Progress
 __all__ = [
     "AdaptiveMix",
     "AdaptivePricing",
+    "AmendTerms",
     "ExecutionEngine",
     "Flattener",
     "Iceberg",
@@ -59,6 +62,7 @@ __all__ = [
     "Slice",
     "TimeOfDayPricing",
     "TimeOfDayTable",
+    "WorkOptions",
     "WorkRules",
     "adaptive_offset",
     "allocate",
