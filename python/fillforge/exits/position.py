@@ -131,15 +131,16 @@ class ManagedExit:
 
     def entry_fill(self, lots: int, price: Decimal) -> None:
         """``lots`` more entered at ``price``: levels follow the average entry until anything has
-        fired; afterwards only the last untouched tier grows, so the tiers still sum to what
-        entered."""
+        fired (a trail's progress is kept); afterwards only the last untouched tier grows, so the
+        tiers still sum to what entered."""
         self.entered += lots
         self._entry_value += price * lots
         self.entry_price = self._entry_value / self.entered
         fresh = self.watch is None or (
-            not self.watch.fired
-            and self.watch.stop == self.watch.levels.stop
+            not self.watch.fired  # no target reached, none filled, no break-even, no stop
+            and not any(t.filled for t in self.tiers)
             and (self.watch.levels.break_even is None or not self.watch.break_even_done)
+            and self.phase is not Phase.STOPPING
         )
         if fresh:
             levels = self.plan.levels(
