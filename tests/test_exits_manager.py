@@ -404,3 +404,22 @@ def test_refusals_name_the_field_and_send_nothing(
         mgr.enter(buy(), tiers, sim_instrument)  # one plan per symbol
     assert e.value.field == "symbol"
     assert len(sim.broker.orders(open_only=True)) == 2  # the two tiers of the one plan
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_break_even_for_a_short_moves_the_stop_down(
+    sim: SimHarness, sim_instrument: Instrument, mode: str
+) -> None:
+    plan = ExitPlan(
+        stop=Distance.of_percent(2),
+        targets=(Target(3),),
+        break_even=BreakEven(after_r="1.5", lock_r="0.25"),
+    )
+    m = start(sim, sim_instrument, plan, mode, side="sell")
+    assert m.stop_price == D("102.00")
+    sim.path("97.01")
+    assert m.stop_price == D("102.00")  # 1.5R below is 97.00: not yet
+    sim.path("97.00")
+    assert m.stop_price == D("99.50")  # the entry less a quarter R, locked
+    sim.path("99.00", "99.60")
+    assert (m.reason, exit_fills(sim, m)) == ("stop", [(D("99.60"), D(100))])
