@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fillforge.agent import ExecutionAgent, SignalReport
 from fillforge.config import Mode, parse_config
@@ -442,3 +444,31 @@ def test_performance_has_the_metrics_of_the_sessions_it_saw() -> None:
     assert last.max_drawdown is not None
     assert last.max_drawdown <= 0
     assert last.cagr is not None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    spy=st.floats(-1.5, 1.5, allow_nan=False),
+    aapl=st.floats(-1.5, 1.5, allow_nan=False),
+    price=st.decimals("50", "500", places=2),
+)
+def test_every_signal_is_submitted_or_denied_within_the_limits(
+    spy: float, aapl: float, price: Decimal
+) -> None:
+    cfg = _config(
+        execution={"signal_threshold": 0.05},
+        position_sizing={"max_position_size": 0.5, "max_trade_size": 20000, "min_trade_size": 500},
+    )
+    report = _signals(cfg, {"SPY": spy, "AAPL": aapl}, {"SPY": price, "AAPL": price})
+    sent = {s.symbol for s in report.submitted}
+    refused = {d.symbol for d in report.denied}
+    assert sent | refused == {"SPY", "AAPL"}
+    assert not sent & refused
+    for s in report.submitted:
+        assert s.qty > 0
+        assert s.qty * s.price <= 20000
+        assert s.qty * s.price >= 500
+        assert (s.side == "buy") == (s.signal is not None and s.signal > 0)
+    for d in report.denied:
+        assert d.code
+        assert d.why
