@@ -34,6 +34,22 @@ def test_the_example_config_ships_with_the_package() -> None:
     assert "unknown" not in statuses.values()
 
 
+def test_config_example_prints_the_shipped_file_and_refuses_an_unknown_name(
+    tmp_path: Path,
+) -> None:
+    printed = runner.invoke(app, ["config", "example"])
+    assert printed.exit_code == 0
+    assert printed.output == EXAMPLE.read_text()
+    copy = tmp_path / "mine.yaml"
+    copy.write_text(printed.output)
+    assert _json(copy) == _json(EXAMPLE)  # what a user copies out runs as shipped
+    listed = runner.invoke(app, ["config", "example", "--list"])
+    assert listed.output.split() == ["sma_backtest"]
+    bad = runner.invoke(app, ["config", "example", "nope"])
+    assert bad.exit_code == 2
+    assert "name='nope'" in bad.output
+
+
 def test_backtest_json_has_the_keys_and_is_deterministic() -> None:
     first = _json(EXAMPLE)
     assert set(first) == KEYS

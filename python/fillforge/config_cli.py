@@ -21,7 +21,9 @@ __all__ = ["backtest", "config_app"]
 
 _out = Console()
 _err = Console(stderr=True)
-config_app = typer.Typer(help="Check a configuration file.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Check a configuration file, or print a shipped example.", no_args_is_help=True
+)
 _STATUS_STYLE = {
     "honoured": "green",
     "not honoured": "red",
@@ -49,6 +51,31 @@ def _read(path: Path) -> object:
             return read_config(path)
     finally:
         log.disabled = was
+
+
+@config_app.command("example")
+def example(
+    name: Annotated[
+        str, typer.Argument(help="Which shipped example (see the list with --list).")
+    ] = "sma_backtest",
+    list_them: Annotated[bool, typer.Option("--list", help="List the shipped examples.")] = False,
+) -> None:
+    """Print a configuration the package ships, to start from:
+    ``fillforge config example > my.yaml && fillforge backtest my.yaml``."""
+    from importlib.resources import files
+
+    shipped = {
+        p.name.removesuffix(".yaml"): p
+        for p in files("fillforge.data").joinpath("configs").iterdir()
+        if p.name.endswith(".yaml")
+    }
+    if list_them:
+        for n in sorted(shipped):
+            print(n)
+        return
+    if name not in shipped:
+        raise _fail(ConfigError("name", name, f"no shipped example; one of {sorted(shipped)}"))
+    print(shipped[name].read_text(), end="")
 
 
 @config_app.command("check")
