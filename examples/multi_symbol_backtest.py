@@ -81,12 +81,14 @@ def controls() -> list[Control]:
 
 @dataclass
 class Report:
-    """One run: its result, the strategy (with its plans) and the risk manager's decisions by
-    code (``allowed``, and each denial code: ``max_position_pct``, ``daily_loss``...)."""
+    """One run: its result, the strategy (with its plans), the risk manager's decisions by code
+    (``allowed``, and each denial code: ``max_position_pct``, ``daily_loss``...) and the gated
+    broker the orders went to (``broker.get_order(fill.order_id)``)."""
 
     result: RunResult
     strategy: Breakout
     risk: dict[str, int]
+    broker: Broker
 
 
 def wire(broker: Broker) -> tuple[RiskGate, Breakout]:
@@ -106,7 +108,7 @@ def backtest(
         bt.add_bars(symbol, b)
     gate, strategy = wire(bt.broker())
     result = bt.runner(strategy, warmup=warmup or None).run()
-    return Report(result, strategy, gate.manager.counters)
+    return Report(result, strategy, gate.manager.counters, gate)
 
 
 def sample_bars() -> dict[str, Bars]:
@@ -202,7 +204,7 @@ def paper(sessions: int = 20, speed: float = 100_000) -> PaperRun:
             )
             started = broker.now_ns()
             result = runner.run(until_ns=last_close + 2 * hour, timeout_s=600)
-            report = Report(result, strategy, gate.manager.counters)
+            report = Report(result, strategy, gate.manager.counters, gate)
         finally:
             broker.close()
     return PaperRun(report, backtest(live, warm, rules="alpaca"), started, first_open)
