@@ -165,3 +165,21 @@ def test_an_execution_worker_through_the_gate_sees_its_children_denied() -> None
     assert "max_position_qty" in w.parent.reason
     assert d.broker.orders() == []  # no child reached the broker
     assert d.manager.counters["max_position_qty"] >= 1
+
+
+def test_the_docs_example_runs() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "risk-manager.md").read_text()
+    block = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert block is not None
+    d = Desk([])
+    d.gate.close()
+    d.manager.close()
+    scope: dict[str, object] = {"broker": d.broker, "request": _buy(10)}
+    exec(block.group(1), scope)
+    gate = scope["broker"]
+    assert isinstance(gate, RiskGate)
+    assert gate.manager.state == "halted"  # the example ends with the kill switch
+    assert d.broker.positions() == {}  # ... which flattened the 10 bought

@@ -40,6 +40,10 @@ from fillforge.risk.proposal import Control
 __all__ = ["RiskGate"]
 
 
+def _nothing() -> None:
+    pass
+
+
 class RiskGate:
     """``broker`` behind ``manager`` (or a new :class:`RiskManager` over ``broker`` with
     ``controls`` and ``on_breach``; build the manager yourself for its other options). Denied
@@ -196,8 +200,9 @@ class RiskGate:
         return self.broker.subscribe_bars(symbol, callback)
 
     def close(self) -> None:
-        """Stop following the broker (the gate's and the manager's subscriptions)."""
-        self._unsubscribe()
+        """Stop following the broker (the gate's and the manager's subscriptions). Idempotent."""
+        stop, self._unsubscribe = self._unsubscribe, _nothing
+        stop()
         self.manager.close()
 
     def __repr__(self) -> str:

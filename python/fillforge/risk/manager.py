@@ -72,6 +72,10 @@ _STATE_CODES = frozenset({"halted", "reducing"})
 _TRIGGER = {Breach.REDUCE: "reduce", Breach.HALT: "halt", Breach.KILL: "halt"}
 
 
+def _nothing() -> None:
+    pass
+
+
 def _codes(c: Control) -> tuple[str, ...]:
     codes: tuple[str, ...] = getattr(c, "codes", (c.code,))
     return codes
@@ -448,9 +452,10 @@ class RiskManager:
             cb(event)
 
     def close(self) -> None:
-        """Stop following the broker (its events and the watch timer)."""
+        """Stop following the broker (its events and the watch timer). Idempotent."""
         with self._guard:
-            self._unsubscribe()
+            stop, self._unsubscribe = self._unsubscribe, _nothing
+            stop()
             if self._watching:
                 self._broker.cancel_timer("fillforge.risk.watch")
                 self._watching = False
