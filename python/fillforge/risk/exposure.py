@@ -231,12 +231,21 @@ class PortfolioVaR:
         self.amount = None if amount is None else limit_of("amount", amount)
         self.pct = None if pct is None else limit_of("pct", pct)
         self.horizon_days = horizon_days
+        self._seen: tuple[int, float] = (-1, 0.0)
         try:
             self.model = VarModel(
                 returns, confidence=confidence, method=method, horizon_days=horizon_days
             )
         except MetricsError as e:
             raise RiskError(e.field, e.value, e.why) from None
+
+    def _before(self, view: RiskView) -> float:
+        """The VaR of the book as it is: asked once per account read (its version)."""
+        version, var = self._seen
+        if version != view.version:
+            var = self.model.var(view.value)
+            self._seen = (view.version, var)
+        return var
 
     def limit(self, view: RiskView) -> float:
         lims = [] if self.amount is None else [float(self.amount)]
@@ -249,7 +258,7 @@ class PortfolioVaR:
         after = {**view.value, p.symbol: new}
         try:
             var_after = self.model.var(after)
-            var_before = self.model.var(view.value)
+            var_before = self._before(view)
         except MetricsError as e:
             raise RiskDeniedError("symbol", e.field, f"VaR unknown: {e.why}", self.code) from None
         if var_after <= var_before:
