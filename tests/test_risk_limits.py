@@ -430,3 +430,13 @@ def test_the_reference_is_the_mid_without_a_trade_and_a_price_book_serves_held_p
     book.set("ZZZ", last=D("10.05"))
     assert held.submit(limit).status is not OrderStatus.DENIED
     book.close()
+
+
+def test_one_control_shared_by_two_managers_judges_each_account() -> None:
+    loss = DailyLossLimit(1000)
+    losing, fine = Desk([loss], on_breach={}), Desk([loss], on_breach={})
+    losing.market("AAA", "buy", 500)
+    losing.price("AAA", "97.00")
+    losing.denied(losing.market("BBB", "buy", 1), "daily_loss")
+    fine.passed(fine.market("BBB", "buy", 1))
+    losing.denied(losing.market("BBB", "buy", 1), "daily_loss")

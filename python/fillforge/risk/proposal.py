@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import count
 from typing import Protocol, runtime_checkable
 
 from fillforge.errors import RiskDeniedError, RiskError
@@ -37,6 +38,7 @@ __all__ = [
 _add, _sub, _mul, _div, _abs = CTX.add, CTX.subtract, CTX.multiply, CTX.divide, CTX.abs
 _BUY = OrderSide.BUY
 _SIMPLE, _OCO = OrderClass.SIMPLE, OrderClass.OCO
+_VERSIONS = count(1)
 
 
 def limit_of(field: str, value: object, *, allow_zero: bool = False) -> Decimal:
@@ -102,7 +104,9 @@ class RiskView:
         self.gross = self.net = ZERO
         self.orders_today = self.fills_today = self.open_orders = 0
         self.now_ns = 0
-        self.version = 0  # bumped whenever the equity or the positions change
+        # A new number, unique in the process, whenever the equity or the positions change:
+        # a control may cache an answer by it (shared between managers, it cannot collide).
+        self.version = next(_VERSIONS)
 
     def set_positions(self, positions: Mapping[str, tuple[Decimal, Decimal]]) -> None:
         """Replace the positions: symbol -> (signed qty, signed market value)."""
@@ -112,7 +116,7 @@ class RiskView:
         for v in self.value.values():
             gross, net = _add(gross, _abs(v)), _add(net, v)
         self.gross, self.net = gross, net
-        self.version += 1
+        self.version = next(_VERSIONS)
 
     def __repr__(self) -> str:
         return (
