@@ -70,3 +70,34 @@ def test_the_readme_says_what_the_demo_compares() -> None:
     intro = README.read_text().split("fillforge demo")[0]
     assert "seven execution policies" in intro
     assert len(COMPARED) == 7
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+def test_the_readme_backtest_runs_and_trades() -> None:
+    section = _section("Backtesting a strategy")
+    m = re.search(r"```python\n(.*?)```", section, re.S)
+    assert m is not None, "the README lost its backtest block"
+    scope: dict[str, object] = {}
+    exec(compile(m.group(1), "README.md", "exec"), scope)
+    result = scope["result"]
+    assert result.trades > 0  # type: ignore[attr-defined]
+    assert result.metrics().max_drawdown <= 0  # type: ignore[attr-defined]
+
+
+def test_the_readme_backtest_commands_are_the_cli_s() -> None:
+    from typer.testing import CliRunner
+
+    from fillforge.cli import app
+
+    section = _section("Backtesting a strategy")
+    for command in ("config example", "config check", "backtest"):
+        assert f"fillforge {command} " in section
+        words = command.split()
+        shown = CliRunner().invoke(app, [*words, "--help"])
+        assert shown.exit_code == 0, (command, shown.output)
