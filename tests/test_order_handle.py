@@ -38,6 +38,7 @@ FIELDS = (
     "id",
     "client_order_id",
     "parent_id",
+    "reason",
     "request",
     "symbol",
     "group_id",

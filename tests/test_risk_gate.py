@@ -56,6 +56,8 @@ def test_a_denied_order_is_seen_everywhere_the_gate_shows_orders() -> None:
     denial = next(e for e in events if e.kind is EventKind.DENIED)
     assert denial.reason is not None
     assert denial.reason.startswith("max_order_qty: ")
+    assert no.reason == denial.reason  # the code read off the order itself
+    assert ok.reason is None
     assert [e.order_id for e in heard] == [e.order_id for e in events]
     e = d.gate.denial(no.id)
     assert e is not None

@@ -65,6 +65,7 @@ class OrderRecord:
         "notional_filled",
         "order_qty",
         "pending_request",
+        "reason",
         "replaced_by",
         "replaces",
         "request",
@@ -101,6 +102,7 @@ class OrderRecord:
         self.group_id = group_id
         self.replaces: str | None = None
         self.replaced_by: str | None = None
+        self.reason: str | None = None  # the last reason an event gave
         self.created_ts = self.updated_ts = ts
         self.view = view = _new_view(Order)
         _bind_view(view, self)
@@ -182,6 +184,8 @@ class OrderRecord:
         related: str | None = None,
     ) -> OrderEvent:
         self.updated_ts = ts
+        if reason is not None:
+            self.reason = reason
         st, cum, qty = self.state, self.cum_qty, self.order_qty
         return _adopt(
             {

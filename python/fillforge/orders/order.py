@@ -162,6 +162,12 @@ class Order:
         return self._r.state  # type: ignore[return-value]
 
     @property
+    def reason(self) -> str | None:
+        """The last reason an event of this order gave (a rejection's or denial's, a cancel's
+        when one was given; a risk denial's is ``"<code>: <why>"``), None before any."""
+        return self._r.reason
+
+    @property
     def order_qty(self) -> Decimal:
         return self._r.order_qty
 
