@@ -227,15 +227,27 @@ class ExitManager(VenueOrders):
         resolved = ExitMode.LOCAL if want is ExitMode.LOCAL or why is not None else ExitMode.VENUE
         m = ManagedExit(symbol, plan, instrument, side, resolved, a)
         self._plans[symbol] = m
-        feeds = []
+        self._feeds[symbol] = []
+        if resolved is ExitMode.LOCAL or plan.break_even is not None:
+            self._follow(m)
+        return m
+
+    def _follow(self, m: ManagedExit) -> None:
+        """Subscribe to ``m``'s market data, once: a local plan's triggers read it, and so does
+        a venue plan's break-even (it moves the venue stop). A venue plan with nothing to move
+        (a stop, an OCO, the venue's trailing stop) needs none: on the simulator a subscription
+        makes the venue hand each of the symbol's prints to Python. A plan that falls back to
+        local emulation subscribes then."""
+        symbol = m.symbol
+        if self._feeds.get(symbol) or self._plans.get(symbol) is not m:
+            return
+        feeds = self._feeds.setdefault(symbol, [])
         if "trades" in self.watch:
             feeds.append(self.broker.subscribe_trades(symbol, lambda t: self._put("trade", t)))
         if "quotes" in self.watch:
             feeds.append(self.broker.subscribe_quotes(symbol, lambda q: self._put("quote", q)))
         if "bars" in self.watch:
             feeds.append(self.broker.subscribe_bars(symbol, lambda b: self._put("bar", b)))
-        self._feeds[symbol] = feeds
-        return m
 
     # ----- the queue ----------------------------------------------------------------------
 
@@ -365,6 +377,7 @@ class ExitManager(VenueOrders):
             # again would be refused again). Any other end (canceled) places them again.
             m.mode = ExitMode.LOCAL
             m.note(f"venue exit {order_id} {status.value}: emulating locally")
+            self._follow(m)
 
     def _by_hand(self, m: ManagedExit) -> None:
         """A fill of an order that is not ours in a managed symbol: follow the position down."""

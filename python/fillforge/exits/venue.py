@@ -23,13 +23,17 @@ log = logging.getLogger("fillforge.exits")
 
 
 class VenueOrders:
-    """Order handling for the exit manager (a base class: the manager supplies ``_put``)."""
+    """Order handling for the exit manager (a base class: the manager supplies ``_put`` and
+    ``_follow``)."""
 
     broker: Broker
     _by_order: dict[str, ManagedExit]
 
     def _put(self, kind: str, item: object) -> None:
         raise NotImplementedError  # the manager's queue
+
+    def _follow(self, m: ManagedExit) -> None:
+        raise NotImplementedError  # the manager's market-data subscriptions
 
     def _check_levels(self, m: ManagedExit, request: OrderRequest) -> None:
         """Refuse, before sending, a plan whose levels cannot be set at the price the entry is
@@ -106,6 +110,7 @@ class VenueOrders:
         if order is None:
             m.mode = ExitMode.LOCAL
             m.note("venue refused the exits: emulating locally")
+            self._follow(m)
             return
         if req.order_class is not OrderClass.OCO:
             self._own(m, order.id, "venue_trail" if m.plan.trail is not None else "venue_stop")
