@@ -15,9 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from fillforge.errors import RiskDeniedError
+from fillforge.exits import Distance, ExitManager, ExitMode, ExitPlan, Trail
 from fillforge.marketdata import NS_PER_DAY
 from fillforge.orders.enums import OrderSide, OrderType
+from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.strategy import FillRecord
+from fillforge.testing import SimHarness
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -214,3 +218,75 @@ def test_multi_symbol_strategy_on_the_served_paper_account(multi: ModuleType) ->
     assert entries(paper) == entries(bt)
     assert fills(paper) == fills(bt)
     assert paper.result.final_equity == bt.result.final_equity
+
+
+# ----- the exits seam the benchmark needed: a venue-held plan follows no prices ----------------
+
+
+class _NoTrailingStops:
+    """A control that denies every trailing-stop order (a venue that does not take them)."""
+
+    code = "no_trailing_stop"
+
+    def check(self, proposal: Any, view: Any) -> None:
+        if proposal.request.type is OrderType.TRAILING_STOP:
+            raise RiskDeniedError("type", "trailing_stop", "not taken here", self.code)
+
+
+def _counting(broker: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Note every market-data subscription made on ``broker``."""
+    made: list[str] = []
+    for kind in ("trades", "quotes", "bars"):
+        real = getattr(broker, f"subscribe_{kind}")
+
+        def sub(symbol: str, cb: Any, _real: Any = real, _kind: str = kind) -> Any:
+            made.append(_kind)
+            return _real(symbol, cb)
+
+        monkeypatch.setattr(broker, f"subscribe_{kind}", sub)
+    return made
+
+
+@pytest.mark.parametrize("mode", ["venue", "local"])
+def test_a_venue_trailing_stop_needs_no_price_subscription(
+    sim: SimHarness, sim_instrument: Instrument, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # The venue's trailing stop is the stop: the manager has nothing to move, so it does not ask
+    # the simulator to hand it each print. Emulated locally, the same plan reads trades and
+    # quotes. Both exit the same way.
+    made = _counting(sim.broker, monkeypatch)
+    plan = ExitPlan(stop=Distance.of_percent(10), trail=Trail(Distance.of_percent(5)))
+    sim.path("99.00", "100.00")
+    m = ExitManager(sim.broker, mode=mode).enter(
+        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=Decimal(100)), plan, sim_instrument
+    )
+    assert made == ([] if mode == "venue" else ["trades", "quotes"])
+    sim.path("110.00", "104.00")
+    assert m.reason == "stop"
+    assert "TEST" not in sim.broker.positions()  # flat
+
+
+@pytest.mark.parametrize("raise_denied", [False, True])
+def test_a_refused_venue_exit_falls_back_to_local_prices(
+    sim: SimHarness,
+    sim_instrument: Instrument,
+    monkeypatch: pytest.MonkeyPatch,
+    raise_denied: bool,
+) -> None:
+    # The venue will not take the trailing stop (denied, returned or raised): the plan emulates
+    # it locally and subscribes to prices then, so the stop still fires.
+    from fillforge.risk import RiskGate
+
+    gate = RiskGate(sim.broker, [_NoTrailingStops()], raise_denied=raise_denied)
+    made = _counting(gate, monkeypatch)
+    plan = ExitPlan(stop=Distance.of_percent(10), trail=Trail(Distance.of_percent(5)))
+    sim.path("99.00", "100.00")
+    m = ExitManager(gate, mode="venue").enter(
+        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=Decimal(100)), plan, sim_instrument
+    )
+    assert m.mode is ExitMode.LOCAL
+    assert any("emulating locally" in line for line in m.log)
+    assert made == ["trades", "quotes"]
+    sim.path("110.00", "104.00")
+    assert m.reason == "stop"
+    assert "TEST" not in sim.broker.positions()  # flat
