@@ -47,10 +47,9 @@ def _deny(code: str, field: str, value: object, why: str) -> RiskDeniedError:
 # ----- the order itself ---------------------------------------------------------------------
 
 
-class MaxOrderQty:
-    """An order's quantity at most ``limit`` (``per_symbol`` overrides it for some symbols)."""
-
-    code = "max_order_qty"
+class _OrderLimit:
+    """A limit on each order: ``limit`` for every symbol, ``per_symbol`` overriding it for some
+    (no limit for a symbol neither names)."""
 
     def __init__(
         self,
@@ -60,31 +59,28 @@ class MaxOrderQty:
     ) -> None:
         self.limit = None if limit is None else limit_of("limit", limit)
         self.per_symbol = per_symbol_limits("per_symbol", per_symbol)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.limit}, per_symbol={self.per_symbol})"
+
+
+class MaxOrderQty(_OrderLimit):
+    """An order's quantity at most ``limit`` (``per_symbol`` overrides it for some symbols)."""
+
+    code = "max_order_qty"
 
     def check(self, p: Proposal, view: RiskView) -> None:
         lim = self.per_symbol.get(p.symbol, self.limit)
         if lim is not None and p.qty > lim:
             raise _deny(self.code, "qty", p.qty, f"{p.symbol}: over the order limit of {lim}")
 
-    def __repr__(self) -> str:
-        return f"MaxOrderQty({self.limit}, per_symbol={self.per_symbol})"
 
-
-class MaxOrderNotional:
+class MaxOrderNotional(_OrderLimit):
     """An order's notional (qty x price) at most ``limit`` (``per_symbol`` overrides it). An
     order with no price to value it at (a market order in a market that shows none) is denied:
     its notional is unknown."""
 
     code = "max_order_notional"
-
-    def __init__(
-        self,
-        limit: Decimal | int | str | None = None,
-        *,
-        per_symbol: Mapping[str, object] | None = None,
-    ) -> None:
-        self.limit = None if limit is None else limit_of("limit", limit)
-        self.per_symbol = per_symbol_limits("per_symbol", per_symbol)
 
     def check(self, p: Proposal, view: RiskView) -> None:
         lim = self.per_symbol.get(p.symbol, self.limit)
@@ -98,9 +94,6 @@ class MaxOrderNotional:
             raise _deny(self.code, "price", None, f"{p.symbol}: no price to value the order at")
         if n > lim:
             raise _deny(self.code, "notional", n, f"{p.symbol}: over the order limit of {lim}")
-
-    def __repr__(self) -> str:
-        return f"MaxOrderNotional({self.limit}, per_symbol={self.per_symbol})"
 
 
 class PriceBand:
@@ -275,7 +268,31 @@ class MaxTradesPerDay:
 # ----- profit and loss ----------------------------------------------------------------------
 
 
-class DailyLossLimit:
+class _AccountLimit:
+    """An account-wide limit: :meth:`breach` says whether the account is past it, and while it
+    is, every order that does not reduce a position is denied. The answer changes only with the
+    account read (the view's version) and the equity it is measured from (:meth:`_anchor`), so
+    it is kept until either changes."""
+
+    _seen: tuple[int, Decimal, RiskDeniedError | None] = (-1, ZERO, None)
+
+    def _anchor(self, view: RiskView) -> Decimal:
+        raise NotImplementedError
+
+    def breach(self, view: RiskView) -> RiskDeniedError | None:
+        raise NotImplementedError
+
+    def check(self, p: Proposal, view: RiskView) -> None:
+        version, anchor, e = self._seen
+        now = self._anchor(view)
+        if version != view.version or anchor != now:
+            e = self.breach(view)
+            self._seen = (view.version, now, e)
+        if e is not None and not p.reduces:
+            raise e
+
+
+class DailyLossLimit(_AccountLimit):
     """The session's loss, ``start_equity - equity`` (realised and unrealised, net of fees),
     below ``amount`` and below ``pct`` of the start equity (each optional). At or past either,
     every order that does not reduce a position is denied (code ``daily_loss``)."""
@@ -290,16 +307,9 @@ class DailyLossLimit:
             raise RiskError("amount", None, "give amount, pct or both")
         self.amount = None if amount is None else limit_of("amount", amount)
         self.pct = None if pct is None else limit_of("pct", pct)
-        self._seen: tuple[int, Decimal, RiskDeniedError | None] = (-1, ZERO, None)
 
-    def check(self, p: Proposal, view: RiskView) -> None:
-        # The answer changes only with the view (its version) and the session's start equity.
-        version, start, e = self._seen
-        if version != view.version or start != view.start_equity:
-            e = self.breach(view)
-            self._seen = (view.version, view.start_equity, e)
-        if e is not None and not p.reduces:
-            raise e
+    def _anchor(self, view: RiskView) -> Decimal:
+        return view.start_equity
 
     def breach(self, view: RiskView) -> RiskDeniedError | None:
         loss = _sub(view.start_equity, view.equity)
@@ -316,7 +326,7 @@ class DailyLossLimit:
         return f"DailyLossLimit(amount={self.amount}, pct={self.pct})"
 
 
-class MaxDrawdown:
+class MaxDrawdown(_AccountLimit):
     """Equity at most ``pct`` (a fraction) below its peak: ``(peak - equity) / peak``. At or past
     it, every order that does not reduce a position is denied (code ``max_drawdown``)."""
 
@@ -324,15 +334,9 @@ class MaxDrawdown:
 
     def __init__(self, pct: Decimal | int | str) -> None:
         self.pct = limit_of("pct", pct)
-        self._seen: tuple[int, Decimal, RiskDeniedError | None] = (-1, ZERO, None)
 
-    def check(self, p: Proposal, view: RiskView) -> None:
-        version, peak, e = self._seen
-        if version != view.version or peak != view.peak_equity:
-            e = self.breach(view)
-            self._seen = (view.version, view.peak_equity, e)
-        if e is not None and not p.reduces:
-            raise e
+    def _anchor(self, view: RiskView) -> Decimal:
+        return view.peak_equity
 
     def breach(self, view: RiskView) -> RiskDeniedError | None:
         peak = view.peak_equity
