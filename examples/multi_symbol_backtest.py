@@ -60,9 +60,10 @@ class Breakout(Strategy):
         working = self.exits.get(bar.symbol)
         if working is not None and working.phase is not Phase.DONE:
             return  # in a position (or its entry is on its way): the trailing stop works it
-        if len(h.close) <= n or h.close[-1] <= h.close[-n - 1 : -1].max():
+        close = h.close  # float64 in dollars, oldest first, up to this bar
+        if len(close) <= n or close[-1] <= close[-n - 1 : -1].max():
             return
-        a = float(atr(h.high[-n:], h.low[-n:], h.close[-n:])[-1])  # Wilder's, 14 bars
+        a = float(atr(h.high[-n:], h.low[-n:], close[-n:])[-1])  # Wilder's, 14 bars
         inst = Instrument(symbol=bar.symbol)
         ctx = SizingContext.from_account(self.ctx.account(), inst, bar.close, atr=a)
         qty = min(RISK.size(ctx), CAP.size(ctx))
