@@ -382,3 +382,39 @@ def test_full_depth_runs_are_deterministic() -> None:
     assert fills  # some joined bids were filled by the recorded flow
     assert fills == again[0]
     assert events == again[1]
+
+
+class _BuyEachFirstBar(Strategy):
+    """Buys 100 shares of each symbol at its first bar; keeps what the broker answered."""
+
+    def on_start(self) -> None:
+        self.sent: list[object] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.ctx.position(bar.symbol) == 0 and not any(
+            o.symbol == bar.symbol
+            for o in self.sent  # type: ignore[attr-defined]
+        ):
+            self.sent.append(self.ctx.buy(bar.symbol, 100))
+
+
+def test_a_backtest_s_orders_pass_the_risk_controls_given() -> None:
+    """``Backtest.run(risk=...)``: the strategy trades through a RiskGate on the simulated
+    broker, as on a paper or live account; a denied order ends denied with its code, and the
+    broker never sees it."""
+    from fillforge.orders.enums import OrderStatus
+    from fillforge.risk import MaxOrderQty
+
+    denied = _BuyEachFirstBar()
+    bt = Backtest(cash=Decimal(1_000_000)).add_daily_samples(["AAPL", "SPY"])
+    runner = bt.runner(denied, risk=[MaxOrderQty(50)])
+    result = runner.run()
+    assert [o.status for o in denied.sent] == [OrderStatus.DENIED] * 2  # type: ignore[attr-defined]
+    assert all(o.reason.startswith("max_order_qty: ") for o in denied.sent)  # type: ignore[attr-defined]
+    assert len(result.fills) == 0
+    assert bt.broker().orders() == []  # the simulated broker never saw them
+    assert runner.broker.manager.counters["max_order_qty"] == 2  # type: ignore[attr-defined]
+    allowed = _BuyEachFirstBar()
+    ok = Backtest(cash=Decimal(1_000_000)).add_daily_samples(["AAPL", "SPY"])
+    assert len(ok.run(allowed, risk=[MaxOrderQty(500)]).fills) == 2
+    assert [o.status for o in allowed.sent] == [OrderStatus.FILLED] * 2  # type: ignore[attr-defined]

@@ -13,15 +13,17 @@ bar's open at the earliest (``docs/strategy.md``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from fillforge import _core
+from fillforge.broker import Broker
 from fillforge.errors import StrategyError
 from fillforge.marketdata import NS_PER_DAY, Bars, Quotes, Trades, load_bars
 from fillforge.orders.models import Instrument
 from fillforge.replay.samples import daily_samples, lobster_sample
+from fillforge.risk import Breach, Control, RiskGate
 from fillforge.sim import (
     FeeModel,
     FillModel,
@@ -177,13 +179,26 @@ class Backtest:
             self._broker = SimulatedBroker(self.venue, cash=self._cash, rules=self._rules)
         return self._broker
 
-    def runner(self, strategy: Strategy, **options: Any) -> Runner:
+    def runner(
+        self,
+        strategy: Strategy,
+        *,
+        risk: Iterable[Control] | None = None,
+        on_breach: Mapping[str, Breach | str] | None = None,
+        **options: Any,
+    ) -> Runner:
         """A :class:`Runner` for ``strategy`` on this backtest's broker, over every listed
         symbol (``options``: the runner's ``equity_every``, ``periods_per_year`` and
-        ``step_messages``)."""
+        ``step_messages``). With ``risk`` (pre-trade controls of :mod:`fillforge.risk`, and
+        ``on_breach``), the strategy trades through a :class:`~fillforge.risk.RiskGate` on the
+        broker, as it would on a paper or live account: a denied order ends denied with its code
+        (``runner.broker`` is the gate; ``runner.broker.manager`` its manager)."""
+        broker: Broker = self.broker()
+        if risk is not None or on_breach is not None:
+            broker = RiskGate(broker, risk or (), on_breach=on_breach)
         return Runner(
             strategy,
-            self.broker(),
+            broker,
             symbols=list(self.venue.markets),
             bars=self._tables,
             **options,
@@ -195,9 +210,13 @@ class Backtest:
         *,
         until_ns: int | None = None,
         equity_every: EquityEvery = "auto",
+        risk: Iterable[Control] | None = None,
+        on_breach: Mapping[str, Breach | str] | None = None,
     ) -> RunResult:
-        """Run ``strategy`` to the end of the data (or ``until_ns``) and return the result."""
-        return self.runner(strategy, equity_every=equity_every).run(until_ns=until_ns)
+        """Run ``strategy`` to the end of the data (or ``until_ns``) and return the result
+        (``risk``, ``on_breach``: as :meth:`runner`)."""
+        runner = self.runner(strategy, equity_every=equity_every, risk=risk, on_breach=on_breach)
+        return runner.run(until_ns=until_ns)
 
     # ----- helpers --------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from fillforge.broker import Bar, Broker, Quote, Trade
 from fillforge.errors import StrategyError, TimerError
 from fillforge.orders.models import OrderEvent
 from fillforge.portfolio.equity import PeriodsPerYear
+from fillforge.risk.gate import RiskGate
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.strategy.bars import BarSchedule, BarTable
 from fillforge.strategy.base import Strategy, overridden
@@ -99,7 +100,8 @@ class Runner:
         _check_tables("bars", tables, syms)
         self._warmup = list(warmup or ())
         _check_tables("warmup", self._warmup, syms)
-        self.simulated = isinstance(broker, SimulatedBroker)
+        self._sim = _simulator(broker)
+        self.simulated = self._sim is not None
         if tables and not self.simulated:
             raise StrategyError("bars", len(tables), "bar tables replay on a SimulatedBroker only")
         if isinstance(step_messages, bool) or not isinstance(step_messages, int):
@@ -127,7 +129,7 @@ class Runner:
             arm=self._arm,
             disarm=self._disarm,
             stop=self.stop,
-            qty=broker.ledger.ledger.qty if isinstance(broker, SimulatedBroker) else None,
+            qty=self._sim.ledger.ledger.qty if self._sim is not None else None,
             equity=self._equity,
         )
         self._fills: list[FillRecord] = []
@@ -279,8 +281,8 @@ class Runner:
         self._result = RunResult.build(self._samples, self._fills, self._stopped_by_user)
 
     def _run_simulated(self, until_ns: int | None) -> None:
-        b = self.broker
-        assert isinstance(b, SimulatedBroker)
+        b = self._sim
+        assert b is not None
         self._stopped_by_user = False
         step = self._step
         while not self._stopped:
@@ -534,9 +536,9 @@ class Runner:
     # ----- equity ---------------------------------------------------------------------------
 
     def _sample(self) -> None:
-        b = self.broker
-        if isinstance(b, SimulatedBroker):
-            ledger = b.ledger.ledger  # its values, without a snapshot of every position
+        b, sim = self.broker, self._sim
+        if sim is not None:
+            ledger = sim.ledger.ledger  # its values, without a snapshot of every position
             long, short = ledger.values()
             equity = ledger.equity
         else:
@@ -545,11 +547,18 @@ class Runner:
         self._samples.add(b.now_ns(), equity, long, short)
 
     def _equity(self) -> Decimal:
-        b = self.broker
-        if isinstance(b, SimulatedBroker):
-            equity: Decimal = b.ledger.equity
+        if self._sim is not None:
+            equity: Decimal = self._sim.ledger.equity
             return equity
-        return b.account().equity
+        return self.broker.account().equity
+
+
+def _simulator(broker: Broker) -> SimulatedBroker | None:
+    """The simulated broker a run drives: ``broker`` itself, or the one behind a
+    :class:`~fillforge.risk.RiskGate` (the strategy's orders then pass the gate's controls)."""
+    if isinstance(broker, RiskGate):
+        broker = broker.broker
+    return broker if isinstance(broker, SimulatedBroker) else None
 
 
 def _check_tables(field: str, tables: list[BarTable], symbols: tuple[str, ...]) -> None:
