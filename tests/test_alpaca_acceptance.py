@@ -34,6 +34,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
+from polling import eventually, wait_for
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.sim.broker import SimulatedBroker
@@ -527,19 +528,10 @@ def updates(alpaca_server: AlpacaServer) -> Iterator[list[TradeUpdate]]:
     stream.subscribe_trade_updates(on_update)
     thread = threading.Thread(target=stream.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not alpaca_server._streams and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: bool(alpaca_server._streams), 10, 0.01)
     yield seen
     stream.stop()
     thread.join(timeout=0.5)  # the SDK notices the stop at its next 5 s read poll (daemon)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_a19_trade_updates_stream(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
+from polling import wait_for
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
@@ -18,13 +19,6 @@ from fillforge.sim.broker import Broker, SimulatedBroker
 from fillforge.testing import ALPACA_SERVER_START_NS
 
 D = Decimal
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
+from polling import eventually
+from served_helpers import SCRIPTED_AAPL_MSFT
 from ws_client import ws_connect
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
@@ -72,16 +74,6 @@ LIVE = all(os.environ.get(k) for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")
 PACE = RateLimiter(SlidingWindow(180, 60 * NS_PER_SECOND))
 # Accepted and working, in any of the states a venue reports before it acknowledges.
 WORKING = {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PENDING_NEW}
-
-
-def eventually(cond: Callable[[], bool], timeout: float, every: float = 0.02) -> bool:
-    """Poll ``cond`` until it holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-    return True
 
 
 def cents(x: Decimal) -> Decimal:
@@ -280,20 +272,7 @@ def _paper() -> Iterator[Target]:
 def served() -> Iterator[ServedAlpaca]:
     """One ``fillforge serve alpaca`` process for the whole module, its clock in market hours:
     the paper code path (a long-lived account, out of process) run on every CI run."""
-    with served_alpaca(
-        "--data",
-        "scripted",
-        "--quote",
-        "AAPL=100.00/100.02x100000",
-        "--quote",
-        "MSFT=50.00/50.02x100000",
-        "--start",
-        "2024-06-04T10:00:00-04:00",
-        "--rate-limit",
-        "100000",
-        "--duration",
-        "600",
-    ) as server:
+    with served_alpaca(*SCRIPTED_AAPL_MSFT, "--duration", "600") as server:
         yield server
 
 

@@ -5,11 +5,12 @@ idempotent, bypasses the halted state it sets, and fires by hand or on a breach.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from polling import eventually
+from served_helpers import SCRIPTED_AAPL_MSFT
 from test_risk_limits import SYMBOLS, Desk
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
@@ -148,30 +149,8 @@ def test_kill_fires_with_nothing_to_do() -> None:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[ServedAlpaca]:
-    with served_alpaca(
-        "--data",
-        "scripted",
-        "--quote",
-        "AAPL=100.00/100.02x100000",
-        "--quote",
-        "MSFT=50.00/50.02x100000",
-        "--start",
-        "2024-06-04T10:00:00-04:00",
-        "--rate-limit",
-        "100000",
-        "--duration",
-        "300",
-    ) as server:
+    with served_alpaca(*SCRIPTED_AAPL_MSFT, "--duration", "300") as server:
         yield server
-
-
-def _eventually(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _limit(symbol: str, side: OrderSide, qty: int, price: str) -> OrderRequest:
@@ -195,13 +174,13 @@ def test_kill_cancels_and_flattens_on_the_served_paper_account(served: ServedAlp
         gate = RiskGate(live, [MaxOrderQty(1000)])
         buy = gate.submit(OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(10)))
         short = gate.submit(OrderRequest(symbol="MSFT", side=OrderSide.SELL, qty=D(6)))
-        assert _eventually(lambda: buy.status is OrderStatus.FILLED)
-        assert _eventually(lambda: short.status is OrderStatus.FILLED)
+        assert eventually(lambda: buy.status is OrderStatus.FILLED)
+        assert eventually(lambda: short.status is OrderStatus.FILLED)
         resting = [
             gate.submit(_limit("AAPL", OrderSide.BUY, 1, "90.00")),
             gate.submit(_limit("MSFT", OrderSide.SELL, 1, "60.00")),
         ]
-        assert _eventually(lambda: all(o.status is OrderStatus.NEW for o in resting))
+        assert eventually(lambda: all(o.status is OrderStatus.NEW for o in resting))
         denied = gate.submit(OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(5000)))
         assert denied.status is OrderStatus.DENIED  # the same controls on paper
         assert {s: p.qty for s, p in live.positions().items()} == {"AAPL": 10, "MSFT": -6}
@@ -210,8 +189,8 @@ def test_kill_cancels_and_flattens_on_the_served_paper_account(served: ServedAlp
         assert sorted(report.canceled) == sorted(o.id for o in resting)
         # Both symbols had working orders: they flatten once those are canceled, not before
         # (a market order against the account's own working order is a wash trade).
-        assert _eventually(lambda: live.positions() == {}), live.positions()
-        assert _eventually(lambda: not live.orders(open_only=True))
+        assert eventually(lambda: live.positions() == {}), live.positions()
+        assert eventually(lambda: not live.orders(open_only=True))
         assert all(o.status is OrderStatus.CANCELED for o in resting)
         flat = [
             o
