@@ -139,3 +139,33 @@ def test_a_strategy_named_module_colon_class(tmp_path: Path) -> None:
     out = _json(path)
     assert set(out) == KEYS
     assert out["trades"] > 0  # type: ignore[operator]
+
+
+def test_a_user_strategy_trades_behind_the_file_s_limits_too(tmp_path: Path) -> None:
+    """A ``module:Class`` strategy submits through its own ``ctx``: the file's limits still
+    deny its orders (the backtest runs it behind a RiskGate, as on paper or live)."""
+    (tmp_path / "my_strategies.py").write_text(
+        "from fillforge.strategy import Strategy\n"
+        "class BuyOnce(Strategy):\n"
+        "    def on_bar(self, bar):\n"
+        "        if not self.ctx.orders(symbol=bar.symbol):\n"
+        "            self.ctx.buy(bar.symbol, 100)\n"
+    )
+    path = tmp_path / "mine.yaml"
+    limits = {"execution": {"max_order_size": 5000}}
+    body = {"strategy": {"name": "my_strategies:BuyOnce"}, "backtest": {"symbols": ["SPY"]}}
+    path.write_text(yaml.safe_dump({**limits, **body}))
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert _json(path)["trades"] == 0
+        assert (
+            "orders denied: max_order_notional"
+            in runner.invoke(app, ["backtest", str(path)]).output
+        )
+        path.write_text(yaml.safe_dump(body))  # no limits: the same strategy trades
+        assert _json(path)["trades"] == 1
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("my_strategies", None)

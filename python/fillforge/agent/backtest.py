@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,11 +20,11 @@ from fillforge.agent import build
 from fillforge.agent.results import figure
 from fillforge.broker import Bar
 from fillforge.config.model import BacktestConfig, Config
-from fillforge.errors import ConfigError, FillforgeError
-from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.errors import ConfigError
+from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS
-from fillforge.risk import Control, RiskGate
+from fillforge.risk import RiskGate
 from fillforge.sizing import PercentOfEquity, SizingContext
 from fillforge.strategy import Backtest, Strategy
 
@@ -36,16 +35,13 @@ class SmaCrossover(Strategy):
     """Long ``fraction`` of equity in a symbol while its ``fast``-bar mean of closes is above
     its ``slow``-bar mean, flat otherwise; decided at each bar's close, filled at the next
     open. It trades only when the cross flips (the position is sized once, at the entry).
-
-    Its orders go through a :class:`~fillforge.risk.RiskGate` with ``controls`` (the file's
-    limits): a denied order ends ``denied`` with its code, counted in :attr:`denials`."""
+    :func:`run_backtest` runs it (as any strategy the file names) behind the file's limits."""
 
     def __init__(
         self,
         fast: int = 10,
         slow: int = 30,
         fraction: Decimal | None = None,
-        controls: Sequence[Control] = (),
     ) -> None:
         for name, n in (("fast", fast), ("slow", slow)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -56,12 +52,6 @@ class SmaCrossover(Strategy):
         self.fraction = fraction
         self._long: dict[str, bool] = {}
         self._sizer = PercentOfEquity(fraction if fraction is not None else Decimal(1))
-        self._controls = tuple(controls)
-        self._gate: RiskGate | None = None
-        self.denials: Counter[str] = Counter()
-
-    def on_start(self) -> None:
-        self._gate = RiskGate(self.ctx.broker, self._controls)
 
     def _instrument(self, symbol: str) -> Instrument:
         venue = getattr(self.ctx.broker, "venue", None)
@@ -93,13 +83,10 @@ class SmaCrossover(Strategy):
             )
             target = self._sizer.size(ctx)
         delta = target - self.ctx.position(bar.symbol)
-        if delta == 0 or self._gate is None:
+        if delta == 0:
             return
         side = OrderSide.BUY if delta > 0 else OrderSide.SELL
-        order = self._gate.submit(OrderRequest(symbol=bar.symbol, side=side, qty=abs(delta)))
-        if order.status is OrderStatus.DENIED:
-            why = self._gate.denial(order.id)
-            self.denials[getattr(why, "code", "risk")] += 1
+        self.ctx.submit(OrderRequest(symbol=bar.symbol, side=side, qty=abs(delta)))
 
 
 def strategy_of(cfg: Config, n_symbols: int) -> Strategy:
@@ -118,7 +105,7 @@ def strategy_of(cfg: Config, n_symbols: int) -> Strategy:
             raise ConfigError(
                 f"strategy.params.{name}", params[name], "sma_crossover takes fast, slow"
             )
-        return SmaCrossover(**params, fraction=fraction, controls=build.controls(cfg))
+        return SmaCrossover(**params, fraction=fraction)
     module, _, cls_name = sc.name.partition(":")
     try:
         cls = getattr(importlib.import_module(module), cls_name)
@@ -173,10 +160,15 @@ def run_backtest(cfg: Config) -> BacktestReport:
         latency=build.latency_model(cfg),
         fill_model=build.fill_model(cfg),
     ).add_daily_samples(bt.symbols)
-    try:
-        result = run.run(strategy, equity_every="bar")
-    except FillforgeError:
-        raise
+    # Every strategy, built in or the user's, trades behind the file's limits, as on paper.
+    runner = run.runner(strategy, equity_every="bar", risk=build.controls(cfg))
+    result = runner.run()
+    gate = runner.broker
+    assert isinstance(gate, RiskGate)
+    denied: Counter[str] = Counter()
+    for order in gate.denied():
+        why = gate.denial(order.id)
+        denied[why.code if why is not None else "risk"] += 1
     returns = result.returns()
     figures = metrics.summary(returns, annualization=float(bt.periods_per_year))
     final = result.final_equity if result.final_equity is not None else bt.cash
@@ -191,5 +183,5 @@ def run_backtest(cfg: Config) -> BacktestReport:
         symbols=list(bt.symbols),
         strategy=sc.name if sc else "",
         bars=len(returns) + 1,
-        denied=dict(getattr(strategy, "denials", {})),
+        denied=dict(denied),
     )
