@@ -199,11 +199,7 @@ class Account:
     ) -> Decimal:
         """What :meth:`reserve` would check, without reserving: return the buying power the order
         would take now, or raise as :meth:`reserve` does."""
-        check_symbol(symbol)
-        intent = OrderIntent(
-            symbol, side_of(side), positive("qty", qty), positive("price", price), request
-        )
-        return self._check(intent)
+        return self._check(_intent(symbol, side, qty, price, request))
 
     def _check(self, intent: OrderIntent) -> Decimal:
         self.checks.check(intent, self.context)
@@ -240,10 +236,9 @@ class Account:
             raise OrderValidationError("order_id", order_id, "must be a non-empty string")
         if self.book.reservation(order_id) is not None:
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
-        check_symbol(symbol)
-        s, q, p = side_of(side), positive("qty", qty), positive("price", price)
-        needed = self._check(OrderIntent(symbol, s, q, p, request))
-        self.book.add(order_id, symbol, s, q, p)
+        intent = _intent(symbol, side, qty, price, request)
+        needed = self._check(intent)
+        self.book.add(order_id, symbol, intent.side, intent.qty, intent.price)
         return needed
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
@@ -269,3 +264,13 @@ class Account:
 
     def __repr__(self) -> str:
         return f"Account(cash={self.cash}, leverage={self.leverage}, checks={self.checks!r})"
+
+
+def _intent(
+    symbol: str, side: OrderSide | str, qty: Decimal, price: Decimal, request: OrderRequest | None
+) -> OrderIntent:
+    """An order's intent from the account's arguments, each checked (a bad one raises)."""
+    check_symbol(symbol)
+    return OrderIntent(
+        symbol, side_of(side), positive("qty", qty), positive("price", price), request
+    )
