@@ -28,9 +28,10 @@ walks, one-cent ticks):
 (h) issue 17's row: ``Backtest.run`` with the strategy of ``examples/multi_symbol_backtest.py``
     (``Breakout``: a 50-session closing-high breakout sized by ``RiskBased`` to a 3-ATR stop and
     capped at 20% of equity, its orders through a ``RiskGate`` with a 25% position limit and a
-    2% daily loss limit, a 3-ATR trailing stop held at the venue by ``fillforge.exits``), wired
-    as the example wires it. Its ratio to (e) is what sizing, risk and stops add to the runner.
-    The issue's target (<= 2 s on its machine) is about 6.4 s on this one (3.2x slower).
+    2% daily loss limit, a 3-ATR trailing stop held at the venue by ``fillforge.exits``), run as
+    the example runs it (``Backtest.runner(strategy, risk=controls())``). Its ratio to (e) is
+    what sizing, risk and stops add to the runner. The issue's target (<= 2 s on its machine)
+    is about 6.4 s on this one (3.2x slower).
     ``--only example`` runs (e) and (h) alone.
 
 Best of ``--repeats`` runs each, garbage collector off while timing.
@@ -56,6 +57,7 @@ from fillforge.broker import Bar, Quote
 from fillforge.indicators import RollingMean
 from fillforge.marketdata import NS_PER_DAY, Bars, Quotes
 from fillforge.orders.models import Instrument
+from fillforge.risk import RiskGate
 from fillforge.sim import SimulatedBroker, TradingCalendar, Venue, bars_feed, quotes_trades_feed
 from fillforge.strategy import Backtest, Runner, Strategy
 
@@ -215,7 +217,7 @@ class IncrementalSmaCross(Strategy):
 
 
 def _example() -> ModuleType:
-    """``examples/multi_symbol_backtest.py`` as a module: its ``Breakout`` and ``wire``."""
+    """``examples/multi_symbol_backtest.py`` as a module: its ``Breakout`` and ``controls``."""
     name = "multi_symbol_backtest"
     if name not in sys.modules:
         path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
@@ -259,9 +261,11 @@ def bench_daily(
         backtest().run(IncrementalSmaCross())
 
     def sized_risked_stopped() -> None:
-        bt = backtest()
-        gate, strategy = example.wire(bt.broker())  # the risk gate, and exits through it
-        result = bt.run(strategy)
+        strategy = example.Breakout()
+        runner = backtest().runner(strategy, risk=example.controls())  # behind a RiskGate
+        result = runner.run()
+        gate = runner.broker
+        assert isinstance(gate, RiskGate)
         breakout["fills"] = float(result.trades)
         breakout["entries"] = float(len(strategy.plans))
         breakout["stops"] = float(sum(p.reason == "stop" for p in strategy.plans))

@@ -51,9 +51,14 @@ class Breakout(Strategy):
     """Long a close above the highest close of the previous ``lookback`` sessions, sized by risk
     to a 3-ATR stop that then trails 3 ATR behind the peak; one position per symbol."""
 
-    def __init__(self, exits: ExitManager, lookback: int = 50) -> None:
-        self.exits, self.lookback = exits, lookback
+    exits: ExitManager
+
+    def __init__(self, lookback: int = 50) -> None:
+        self.lookback = lookback
         self.plans: list[ManagedExit] = []  # every position's exits, in entry order
+
+    def on_start(self) -> None:
+        self.exits = ExitManager(self.ctx.broker)  # through the risk gate, as the strategy's orders
 
     def on_bar(self, bar: Bar) -> None:
         h, n = self.ctx.history(bar.symbol), self.lookback
@@ -92,12 +97,6 @@ class Report:
     broker: Broker
 
 
-def wire(broker: Broker) -> tuple[RiskGate, Breakout]:
-    """The gate around ``broker`` and the strategy whose exit manager trades through it."""
-    gate = RiskGate(broker, controls())
-    return gate, Breakout(ExitManager(gate))
-
-
 def backtest(
     bars: dict[str, Bars] | None = None,
     warmup: list[BarTable] | None = None,
@@ -107,8 +106,11 @@ def backtest(
     bt = Backtest(cash=CASH, rules=rules)
     for symbol, b in (bars or sample_bars()).items():
         bt.add_bars(symbol, b)
-    gate, strategy = wire(bt.broker())
-    result = bt.runner(strategy, warmup=warmup or None).run()
+    strategy = Breakout()
+    runner = bt.runner(strategy, risk=controls(), warmup=warmup or None)  # behind a RiskGate
+    result = runner.run()
+    gate = runner.broker
+    assert isinstance(gate, RiskGate)
     return Report(result, strategy, gate.manager.counters, gate)
 
 
@@ -192,7 +194,7 @@ def paper(sessions: int = 20, speed: float = 100_000) -> PaperRun:
             requests_per_minute=60_000,
         ).connect()
         try:
-            gate, strategy = wire(broker)
+            gate, strategy = RiskGate(broker, controls()), Breakout()
             # Session bars from the polled prints, handed over an hour after each close.
             runner = Runner(
                 strategy,
