@@ -1,6 +1,12 @@
-"""The served paper account the tests run against out of process (``fillforge serve alpaca``)."""
+"""The Alpaca-compatible account the tests run against: in process (the ``alpaca_server``
+fixture) or out of process (``fillforge serve alpaca``), and an :class:`AlpacaBroker` on it."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from fillforge.alpaca import AlpacaServer, ServedAlpaca
+from fillforge.alpaca.broker import AlpacaBroker
 
 # Scripted quotes for AAPL and MSFT, deep enough to fill any test order at the touch, the clock in
 # market hours, and no rate limit a test could reach; add "--duration" (how long it may serve).
@@ -16,3 +22,15 @@ SCRIPTED_AAPL_MSFT = (
     "--rate-limit",
     "100000",
 )
+
+
+def alpaca_broker(server: AlpacaServer | ServedAlpaca, **options: Any) -> AlpacaBroker:
+    """An :class:`AlpacaBroker` on ``server``'s account, REST and stream; ``options`` are
+    AlpacaBroker's other keywords (``clock``, ``timeout``, ``data_poll_every``, ...)."""
+    return AlpacaBroker(
+        server.key_id,
+        server.secret_key,
+        url_override=server.base_url,
+        stream_url=server.stream_url,
+        **options,
+    )

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from polling import wait_for
+from served_helpers import alpaca_broker
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
@@ -23,11 +24,8 @@ D = Decimal
 
 @pytest.fixture
 def adapter(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
-    b = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
+    b = alpaca_broker(
+        alpaca_server,
         timeout=2.0,
         max_wait=0.5,
     )
@@ -106,12 +104,7 @@ def test_the_same_strategy_gets_the_same_fills_on_both_brokers(alpaca_server: Al
     expected = strategy(sim, script_sim)
     assert sum(q for _, q in expected) == 60
 
-    with AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
-    ) as live:
+    with alpaca_broker(alpaca_server) as live:
         wait_for(lambda: bool(alpaca_server._streams))
 
         def script_server(bid: str, ask: str, size: int) -> None:
@@ -184,11 +177,8 @@ def test_a_thousand_orders_under_random_faults_lose_and_duplicate_nothing(
     rng = random.Random(20261123)
     quote(alpaca_server, "100.00", "100.02", size=10**6)
     faults = alpaca_server.faults
-    with AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
+    with alpaca_broker(
+        alpaca_server,
         timeout=0.3,
         max_wait=0.02,
         attempts=10,
@@ -264,12 +254,7 @@ def test_without_the_sdk_hook_a_timer_reconciles_instead(
     monkeypatch.setattr("fillforge.alpaca.order_sync._SDK_CONNECT", "_no_such_step")
     monkeypatch.setattr("fillforge.alpaca.order_sync._FALLBACK_RECONCILE_S", 0.2)
     with pytest.warns(RuntimeWarning, match="reconciled every 0.2 s"):
-        adapter = AlpacaBroker(
-            alpaca_server.key_id,
-            alpaca_server.secret_key,
-            url_override=alpaca_server.base_url,
-            stream_url=alpaca_server.stream_url,
-        )
+        adapter = alpaca_broker(alpaca_server)
     with adapter:
         wait_for(lambda: bool(alpaca_server._streams))
         quote(alpaca_server, "100.00", "100.02")

@@ -15,6 +15,7 @@ import pytest
 import requests
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestBarRequest, StockLatestTradeRequest
+from served_helpers import alpaca_broker
 
 from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
@@ -188,11 +189,8 @@ def test_subscription_refusals() -> None:
 
 @pytest.fixture
 def live(alpaca_server: AlpacaServer) -> AlpacaBroker:
-    b = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
+    b = alpaca_broker(
+        alpaca_server,
         data_poll_every=0.02,
     )
     yield b  # type: ignore[misc]

@@ -10,11 +10,10 @@ from decimal import Decimal
 
 import pytest
 from polling import eventually
-from served_helpers import SCRIPTED_AAPL_MSFT
+from served_helpers import SCRIPTED_AAPL_MSFT, alpaca_broker
 from test_risk_limits import SYMBOLS, Desk
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.risk import (
@@ -165,12 +164,7 @@ def _limit(symbol: str, side: OrderSide, qty: int, price: str) -> OrderRequest:
 
 
 def test_kill_cancels_and_flattens_on_the_served_paper_account(served: ServedAlpaca) -> None:
-    with AlpacaBroker(
-        served.key_id,
-        served.secret_key,
-        url_override=served.base_url,
-        stream_url=served.stream_url,
-    ) as live:
+    with alpaca_broker(served) as live:
         gate = RiskGate(live, [MaxOrderQty(1000)])
         buy = gate.submit(OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(10)))
         short = gate.submit(OrderRequest(symbol="MSFT", side=OrderSide.SELL, qty=D(6)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from served_helpers import alpaca_broker
+
 from fillforge.alpaca import AlpacaServer
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.orders.enums import EventKind, OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderEvent, OrderRequest
 from fillforge.sim.aio import AsyncAdapter, AsyncBroker
@@ -54,12 +55,7 @@ def test_async_strategy_on_the_simulated_broker(sim_broker: SimulatedBroker) -> 
 
 def test_async_strategy_waits_for_a_fill_from_alpaca(alpaca_server: AlpacaServer) -> None:
     alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
-    sync = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
-    )
+    sync = alpaca_broker(alpaca_server)
 
     async def strategy() -> OrderEvent:
         with sync:
