@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
+from order_helpers import gtc_limit
 from polling import wait_for
 from served_helpers import alpaca_broker
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
-from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import OrderRequest
 from fillforge.sim.broker import Broker, SimulatedBroker
 from fillforge.testing import ALPACA_SERVER_START_NS
@@ -35,15 +36,7 @@ def adapter(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
 
 
 def limit(side: str, qty: int, price: str, cid: str | None = None) -> OrderRequest:
-    return OrderRequest(
-        symbol="AAPL",
-        side=OrderSide(side),
-        type=OrderType.LIMIT,
-        time_in_force=OrderTimeInForce.GTC,
-        qty=D(qty),
-        limit_price=D(price),
-        client_order_id=cid,
-    )
+    return gtc_limit("AAPL", side, qty, price, client_order_id=cid)
 
 
 def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000) -> None:

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from order_helpers import gtc_limit
 from polling import eventually
 from served_helpers import SCRIPTED_AAPL_MSFT, alpaca_broker
 from test_risk_limits import SYMBOLS, Desk
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
-from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.risk import (
     Breach,
@@ -152,17 +153,6 @@ def served() -> Iterator[ServedAlpaca]:
         yield server
 
 
-def _limit(symbol: str, side: OrderSide, qty: int, price: str) -> OrderRequest:
-    return OrderRequest(
-        symbol=symbol,
-        side=side,
-        type=OrderType.LIMIT,
-        time_in_force=OrderTimeInForce.GTC,
-        qty=D(qty),
-        limit_price=D(price),
-    )
-
-
 def test_kill_cancels_and_flattens_on_the_served_paper_account(served: ServedAlpaca) -> None:
     with alpaca_broker(served) as live:
         gate = RiskGate(live, [MaxOrderQty(1000)])
@@ -171,8 +161,8 @@ def test_kill_cancels_and_flattens_on_the_served_paper_account(served: ServedAlp
         assert eventually(lambda: buy.status is OrderStatus.FILLED)
         assert eventually(lambda: short.status is OrderStatus.FILLED)
         resting = [
-            gate.submit(_limit("AAPL", OrderSide.BUY, 1, "90.00")),
-            gate.submit(_limit("MSFT", OrderSide.SELL, 1, "60.00")),
+            gate.submit(gtc_limit("AAPL", OrderSide.BUY, 1, "90.00")),
+            gate.submit(gtc_limit("MSFT", OrderSide.SELL, 1, "60.00")),
         ]
         assert eventually(lambda: all(o.status is OrderStatus.NEW for o in resting))
         denied = gate.submit(OrderRequest(symbol="AAPL", side=OrderSide.BUY, qty=D(5000)))

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from order_helpers import gtc_limit
 
 from fillforge.errors import RiskError
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
@@ -71,16 +72,7 @@ class Desk:
         return self.gate.submit(OrderRequest(symbol=symbol, side=OrderSide(side), qty=D(qty)))
 
     def limit(self, symbol: str, side: str, qty: int | str, price: str) -> Order:
-        return self.gate.submit(
-            OrderRequest(
-                symbol=symbol,
-                side=OrderSide(side),
-                type=OrderType.LIMIT,
-                time_in_force=OrderTimeInForce.GTC,
-                qty=D(qty),
-                limit_price=D(price),
-            )
-        )
+        return self.gate.submit(gtc_limit(symbol, side, qty, price))
 
     def denied(self, order: Order, code: str, field: str | None = None) -> None:
         assert order.status is OrderStatus.DENIED, order

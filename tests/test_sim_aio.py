@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from order_helpers import gtc_limit
 from served_helpers import alpaca_broker
 
 from fillforge.alpaca import AlpacaServer
-from fillforge.orders.enums import EventKind, OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.enums import EventKind, OrderSide, OrderStatus
 from fillforge.orders.models import OrderEvent, OrderRequest
 from fillforge.sim.aio import AsyncAdapter, AsyncBroker
 from fillforge.sim.broker import SimulatedBroker
@@ -17,14 +18,7 @@ D = Decimal
 
 
 def limit(qty: int, price: str) -> OrderRequest:
-    return OrderRequest(
-        symbol="TEST",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        time_in_force=OrderTimeInForce.GTC,
-        qty=D(qty),
-        limit_price=D(price),
-    )
+    return gtc_limit("TEST", OrderSide.BUY, qty, price)
 
 
 def test_async_strategy_on_the_simulated_broker(sim_broker: SimulatedBroker) -> None:
@@ -61,14 +55,7 @@ def test_async_strategy_waits_for_a_fill_from_alpaca(alpaca_server: AlpacaServer
         with sync:
             broker = AsyncAdapter(sync)
             events = broker.events()
-            req = OrderRequest(
-                symbol="AAPL",
-                side=OrderSide.BUY,
-                type=OrderType.LIMIT,
-                time_in_force=OrderTimeInForce.GTC,
-                qty=D(5),
-                limit_price=D("99.50"),
-            )
+            req = gtc_limit("AAPL", OrderSide.BUY, 5, "99.50")
             order = await broker.submit(req)
             while not alpaca_server._streams:
                 await asyncio.sleep(0.01)
