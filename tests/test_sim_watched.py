@@ -120,6 +120,7 @@ def _engine(rows: list[tuple[int, int, int, int, int]]) -> _core.SimEngine:
 
 
 Q, TR = int(FeedKind.QUOTE), int(FeedKind.TRADE)
+NOTHING = (False, False, False, 0, 0, 0, 0)  # no change, no print, the top not moved
 
 
 def test_run_watched_stops_at_an_instants_end_with_a_new_top_and_says_why() -> None:
@@ -134,20 +135,19 @@ def test_run_watched_stops_at_an_instants_end_with_a_new_top_and_says_why() -> N
             (40, Q, -1, 102, 5),
         ]
     )
-    n, now, changed, printed, top = e.run_watched(quotes=True, prints=True)
-    assert (n, now, changed, printed, top) == (2, 10, False, False, ((100, 5), (102, 5)))
-    assert e.run_watched(quotes=True, prints=True) == (3, 30, False, True, ((100, 3), (102, 5)))
-    assert e.run_watched(quotes=True, prints=False) == (2, 40, False, False, ((101, 7), (102, 5)))
-    assert e.run_watched() == (0, 40, False, False, None)  # the feed has ended
+    assert e.run_watched(quotes=True, prints=True) == (2, 10, False, False, True, 100, 5, 102, 5)
+    assert e.run_watched(quotes=True, prints=True) == (3, 30, False, True, True, 100, 3, 102, 5)
+    assert e.run_watched(quotes=True, prints=False) == (2, 40, False, False, True, 101, 7, 102, 5)
+    assert e.run_watched() == (0, 40, False, False, False, 0, 0, 0, 0)  # the feed has ended
 
 
 def test_run_watched_keeps_to_its_budget_and_bound_and_what_it_watches() -> None:
     rows = [(t, Q, s, 100 + t + (0 if s == 1 else 2), 5) for t in range(1, 6) for s in (1, -1)]
     e = _engine(rows)
-    assert e.run_watched(1) == (1, 1, False, False, None)  # mid-instant: no top yet
-    assert e.run_watched(until_ns=4, quotes=False, prints=False) == (5, 3, False, False, None)
+    assert e.run_watched(1) == (1, 1, False, False, False, 0, 0, 0, 0)  # mid-instant
+    assert e.run_watched(until_ns=4, quotes=False, prints=False) == (5, 3, *NOTHING)
     # the top it last handed out is still the start's: the next instant's end is a change
-    assert e.run_watched() == (2, 4, False, False, ((104, 5), (106, 5)))
+    assert e.run_watched() == (2, 4, False, False, True, 104, 5, 106, 5)
     e.reset_watched_top()
     assert e.take_top_change() is None
     e.run(1)  # half an instant: the bid moved

@@ -359,11 +359,12 @@ class SimEngine:
         until_ns: int = ...,
         quotes: bool = True,
         prints: bool = True,
-    ) -> tuple[int, int, bool, bool, _Top | None]:
+    ) -> tuple[int, int, bool, bool, bool, int, int, int, int]:
         """Apply messages until one changes a user order, prints (``prints``) or ends an
         instant with a recorded top other than the one last handed out (``quotes``):
-        ``(applied, now, changed, printed, top)``, ``now`` the engine's clock after the run,
-        ``top`` the new ``(bid, ask)`` when it moved."""
+        ``(applied, now, changed, printed, moved, bid_price, bid_qty, ask_price, ask_qty)``,
+        ``now`` the engine's clock after the run, the top when ``moved`` (qty 0: an empty
+        side; all 0 otherwise)."""
     def take_top_change(self) -> _Top | None:
         """The recorded top ``(bid, ask)`` if it moved since last handed out, else None."""
     def reset_watched_top(self) -> None:

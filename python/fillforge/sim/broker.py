@@ -412,15 +412,18 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         while nothing the callbacks did (a request in flight, a timer) is due before ``bound``.
         Returns the messages applied."""
         sched, md, e, symbol = self._sched, self._market_data, market.engine, market.symbol
-        version = md.subscriptions.version
+        subs = md.subscriptions
+        version = subs.version
         quote_cbs, prints = md.watching(symbol)
         run, deliver_quote = e.run_watched, md.deliver_quote
         applied = 0
         while budget > 0:
-            if md.subscriptions.version != version:  # a callback (un)subscribed
-                version = md.subscriptions.version
+            if subs.version != version:  # a callback (un)subscribed
+                version = subs.version
                 quote_cbs, prints = md.watching(symbol)
-            n, now, changed, printed, top = run(budget, bound, bool(quote_cbs), prints)
+            n, now, changed, printed, moved, bp, bq, ap, aq = run(
+                budget, bound, bool(quote_cbs), prints
+            )
             if n == 0:
                 break
             applied += n
@@ -431,8 +434,8 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 self._reports.drain(market)
             if printed:
                 md.deliver_print(market)
-            if top is not None:
-                deliver_quote(market, top, now, quote_cbs)
+            if moved:
+                deliver_quote(market, now, bp, bq, ap, aq, quote_cbs)
             elif not printed:
                 break  # the run reached its bound: the loop decides what comes next
             if changed or sched.due_before(bound):

@@ -159,34 +159,31 @@ class SimMarketData:
         self._deliver_trade(self._trade_at(market, market.engine.position - 1))
 
     def deliver_quote(
-        self, market: Market, top: _Top, now: int, callbacks: tuple[Callable[[Any], None], ...]
+        self,
+        market: Market,
+        now: int,
+        bid_price: int,
+        bid_qty: int,
+        ask_price: int,
+        ask_qty: int,
+        callbacks: tuple[Callable[[Any], None], ...],
     ) -> None:
-        """A watched run moved ``market``'s top to ``top`` at ``now``: hand it to ``callbacks``
-        (what :meth:`watching` gave). On the replay's hot path: one model, cached Decimals."""
-        bid, ask = top
-        if bid is None and ask is None:
+        """``market``'s top moved at ``now`` (ticks and lots; qty 0: an empty side): hand the
+        quote to ``callbacks`` (what :meth:`watching` gave). On the replay's hot path: one
+        model, the Decimals converted once per price and size."""
+        if not bid_qty and not ask_qty:
             return
         d = self._decimals.get(market.symbol)
         if d is None:
             d = self._decimals[market.symbol] = _Decimals(market)
         prices, qtys = d.prices, d.qtys
-        if bid is None:
-            bp, bq = None, _ZERO
-        else:
-            bp = prices.get(bid[0]) or d.price(bid[0])
-            bq = qtys.get(bid[1]) or d.qty(bid[1])
-        if ask is None:
-            ap, aq = None, _ZERO
-        else:
-            ap = prices.get(ask[0]) or d.price(ask[0])
-            aq = qtys.get(ask[1]) or d.qty(ask[1])
         q = _adopt_quote(
             {
                 "symbol": market.symbol,
-                "bid_price": bp,
-                "bid_size": bq,
-                "ask_price": ap,
-                "ask_size": aq,
+                "bid_price": (prices.get(bid_price) or d.price(bid_price)) if bid_qty else None,
+                "bid_size": (qtys.get(bid_qty) or d.qty(bid_qty)) if bid_qty else _ZERO,
+                "ask_price": (prices.get(ask_price) or d.price(ask_price)) if ask_qty else None,
+                "ask_size": (qtys.get(ask_qty) or d.qty(ask_qty)) if ask_qty else _ZERO,
                 "timestamp_ns": now,
             }
         )
@@ -219,7 +216,9 @@ class SimMarketData:
     # ----- helpers ------------------------------------------------------------------------
 
     def _deliver_quote(self, market: Market, top: _Top) -> None:
-        self.deliver_quote(market, top, market.engine.now, self.watching(market.symbol)[0])
+        (bp, bq), (ap, aq) = top[0] or (0, 0), top[1] or (0, 0)
+        cbs = self.watching(market.symbol)[0]
+        self.deliver_quote(market, market.engine.now, bp, bq, ap, aq, cbs)
 
     def _deliver_trade(self, trade: Trade) -> None:
         for cb in self.subscriptions.callbacks("trades", trade.symbol):

@@ -61,6 +61,9 @@ fn stop_on_user_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     args::flag(obj, "stop_on_user", REPLAY_ERR)
 }
 
+/// What `run_watched` answers: applied, now, changed, printed, moved, and the top's four numbers.
+type Watched = (usize, i64, bool, bool, bool, i64, u64, i64, u64);
+
 /// A watched run applies up to this many messages holding the GIL, then releases it.
 const WATCHED_WITH_GIL: usize = 1024;
 
@@ -245,10 +248,11 @@ impl PySimEngine {
     /// Apply up to `max_messages` messages timed before `until_ns`, stopping after the first
     /// that changed a user order, printed (with `prints`), or ended an instant with a recorded
     /// top of the book other than the one last handed out (with `quotes`). Returns `(applied,
-    /// now, changed, printed, top)`: the engine's clock after the run, `changed` when the last
-    /// message changed a user order (its events wait), `printed` when it printed, `top` the new
-    /// `(bid, ask)` when it moved the top (each side `(price, qty)` or None), else None. Runs
-    /// without the GIL.
+    /// now, changed, printed, moved, bid_price, bid_qty, ask_price, ask_qty)`: the engine's
+    /// clock after the run, `changed` when the last message changed a user order (its events
+    /// wait), `printed` when it printed, `moved` when it moved the top, and then the new top
+    /// (a side with qty 0 is empty; all four are 0 when not `moved`). Flat, so a quote costs
+    /// one tuple. A long run releases the GIL.
     #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, quotes = true, prints = true))]
     fn run_watched(
         &mut self,
@@ -257,7 +261,7 @@ impl PySimEngine {
         #[pyo3(from_py_with = until_from_py)] until_ns: i64,
         #[pyo3(from_py_with = quotes_from_py)] quotes: bool,
         #[pyo3(from_py_with = prints_from_py)] prints: bool,
-    ) -> PyResult<(usize, i64, bool, bool, Option<Top>)> {
+    ) -> PyResult<Watched> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
         // Most watched runs stop within a few messages (a quote stream moves the top at nearly
         // every instant): those keep the GIL, which costs less than releasing it. A run that
@@ -272,8 +276,14 @@ impl PySimEngine {
             flags = f;
         }
         let e = self.engine.alive()?;
-        let top = if flags & WATCH_QUOTE != 0 { Some(e.top()) } else { None };
-        Ok((applied, e.now(), flags & WATCH_USER != 0, flags & WATCH_PRINT != 0, top))
+        let moved = flags & WATCH_QUOTE != 0;
+        let ((bp, bq), (ap, aq)) = if moved {
+            let (bid, ask) = e.top();
+            (bid.unwrap_or((0, 0)), ask.unwrap_or((0, 0)))
+        } else {
+            ((0, 0), (0, 0))
+        };
+        Ok((applied, e.now(), flags & WATCH_USER != 0, flags & WATCH_PRINT != 0, moved, bp, bq, ap, aq))
     }
 
     /// The recorded top of the book `(bid, ask)` if it moved since it was last handed out (by
