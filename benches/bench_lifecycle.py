@@ -31,6 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from bench_timers import best_time
 from transitions import Machine
 
 from fillforge import Fill, OrderEvent, OrderManager, OrderRequest, VenueReport
@@ -83,15 +84,8 @@ def drive(trigger: Callable[[NaiveOrder, str], Any], o: NaiveOrder) -> None:
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        t0 = time.perf_counter_ns()
-        fn()
-        best = min(best, time.perf_counter_ns() - t0)
-        gc.enable()
-    return best
+    """Best wall nanoseconds of ``fn()`` over ``repeats`` runs."""
+    return best_time(fn, repeats, time.perf_counter_ns)
 
 
 def main() -> int:

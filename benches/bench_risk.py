@@ -31,7 +31,6 @@ figures come from, so <= 16 us here for (b).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 from collections.abc import Callable
@@ -127,22 +126,9 @@ def _returns(days: int = 500) -> dict[str, list[float]]:
     return {s: list(common + rng.normal(0, 0.01, days)) for s in SYMBOLS}
 
 
-def best_cpu(fn: Callable[[], object], repeats: int) -> float:
-    """Best CPU time of ``fn()`` (this process, all threads) over ``repeats`` runs."""
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-        gc.enable()
-    return best
-
-
 def _per_order(fn: Callable[[], object], n: int, repeats: int) -> tuple[float, float]:
     """(wall, CPU) microseconds per order of ``fn``, which handles ``n`` orders."""
-    return best_time(fn, repeats) / n * US, best_cpu(fn, repeats) / n * US
+    return best_time(fn, repeats) / n * US, best_time(fn, repeats, time.process_time) / n * US
 
 
 def _check_loop(m: RiskManager, orders: list[OrderRequest]) -> None:
