@@ -209,60 +209,52 @@ def _position_limits(
 # ----- counts -------------------------------------------------------------------------------
 
 
-class MaxOpenOrders:
+class _CountLimit:
+    """At most ``limit`` (a whole number) of something the account view counts."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = count_of("limit", limit)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.limit})"
+
+
+class MaxOpenOrders(_CountLimit):
     """At most ``limit`` orders working at the broker (a new order that would be one more is
     denied; a replacement takes its order's place and is not)."""
 
     code = "max_open_orders"
-
-    def __init__(self, limit: int) -> None:
-        self.limit = count_of("limit", limit)
 
     def check(self, p: Proposal, view: RiskView) -> None:
         if not p.is_replace and view.open_orders >= self.limit:
             why = f"{view.open_orders} orders are open, the limit is {self.limit}"
             raise _deny(self.code, "open_orders", view.open_orders, why)
 
-    def __repr__(self) -> str:
-        return f"MaxOpenOrders({self.limit})"
 
-
-class MaxOrdersPerDay:
+class MaxOrdersPerDay(_CountLimit):
     """At most ``limit`` orders sent per session (counted as the gate sends them; a
     replacement is not a new order). The count restarts at the venue session's start."""
 
     code = "max_orders_per_day"
     daily = True
 
-    def __init__(self, limit: int) -> None:
-        self.limit = count_of("limit", limit)
-
     def check(self, p: Proposal, view: RiskView) -> None:
         if not p.is_replace and view.orders_today >= self.limit:
             why = f"{view.orders_today} orders sent this session, the limit is {self.limit}"
             raise _deny(self.code, "orders_today", view.orders_today, why)
 
-    def __repr__(self) -> str:
-        return f"MaxOrdersPerDay({self.limit})"
 
-
-class MaxTradesPerDay:
+class MaxTradesPerDay(_CountLimit):
     """At most ``limit`` fills per session: once reached, a new order (which could fill) is
     denied. The count restarts at the venue session's start."""
 
     code = "max_trades_per_day"
     daily = True
 
-    def __init__(self, limit: int) -> None:
-        self.limit = count_of("limit", limit)
-
     def check(self, p: Proposal, view: RiskView) -> None:
         if view.fills_today >= self.limit:
             why = f"{view.fills_today} fills this session, the limit is {self.limit}"
             raise _deny(self.code, "fills_today", view.fills_today, why)
-
-    def __repr__(self) -> str:
-        return f"MaxTradesPerDay({self.limit})"
 
 
 # ----- profit and loss ----------------------------------------------------------------------
