@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from fillforge.orders.enums import OrderClass, OrderStatus
-from fillforge.orders.machine import GROUP_STATES, GROUP_TABLE, FastEvent, TableMachine
+from fillforge.orders.machine import GROUP_STATES, GROUP_TABLE, table_events
 from fillforge.orders.order import Order
 
 if TYPE_CHECKING:
@@ -47,14 +47,7 @@ class LegAction:
     qty: Decimal | None = None
 
 
-_MACHINE: TableMachine | None = None
-
-
-def _event(name: str) -> FastEvent:
-    global _MACHINE
-    if _MACHINE is None:
-        _MACHINE = TableMachine(GROUP_STATES, GROUP_TABLE, "entry_working")
-    return _MACHINE.event(name)
+_event: Final = table_events(GROUP_STATES, GROUP_TABLE, "entry_working")
 
 
 class OrderGroup:

@@ -31,6 +31,7 @@ __all__ = [
     "TableMachine",
     "diagram",
     "order_machine",
+    "table_events",
 ]
 
 Row = tuple[str, Sequence[str], str | None, Sequence[str]]
@@ -217,6 +218,25 @@ def order_machine() -> TableMachine:
 
 
 _ORDER_MACHINE: TableMachine | None = None
+
+
+def table_events(
+    states: Sequence[str],
+    table: Sequence[Row],
+    initial: str,
+    state_type: Callable[[str], str] = str,
+) -> Callable[[str], FastEvent]:
+    """The lookup of a table machine's events by name; the machine is built once, at the first
+    lookup (not at import). A module keeps one for its table: ``_event = table_events(...)``."""
+    machine: TableMachine | None = None
+
+    def event(name: str) -> FastEvent:
+        nonlocal machine
+        if machine is None:
+            machine = TableMachine(states, table, initial, state_type)
+        return machine.event(name)
+
+    return event
 
 
 def diagram(table: Sequence[Row], states: Sequence[str], initial: str, title: str) -> str:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from threading import RLock
 from typing import Final
 
-from fillforge.orders.machine import FastEvent, Row, TableMachine
+from fillforge.orders.machine import Row, table_events
 from fillforge.orders.models import OrderEvent, OrderRequest
 
 __all__ = [
@@ -42,14 +42,7 @@ RISK_TABLE: list[Row] = [
     ("resume", [T.REDUCING, T.HALTED], T.ACTIVE, ()),
     ("resume", [T.ACTIVE], None, ()),
 ]
-_MACHINE: TableMachine | None = None
-
-
-def risk_event(name: str) -> FastEvent:
-    global _MACHINE
-    if _MACHINE is None:
-        _MACHINE = TableMachine([str(s) for s in T], RISK_TABLE, T.ACTIVE, T)
-    return _MACHINE.event(name)
+risk_event: Final = table_events([str(s) for s in T], RISK_TABLE, T.ACTIVE, T)
 
 
 class Breach(StrEnum):
