@@ -28,6 +28,7 @@ from fillforge.alpaca import uuid_ids
 from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
 from fillforge.broker import Bar, Broker
+from fillforge.errors import StrategyError
 from fillforge.exits import Distance, ExitManager, ExitPlan, ManagedExit, Phase, Trail
 from fillforge.indicators import atr
 from fillforge.marketdata import NS_PER_DAY, Bars, load_bars
@@ -125,6 +126,8 @@ def split(sessions: int) -> tuple[dict[str, Bars], list[BarTable]]:
     cal = TradingCalendar("XNYS")
     bars = sample_bars()
     days = bars[SYMBOLS[0]].time_ns
+    if isinstance(sessions, bool) or not isinstance(sessions, int) or not 5 <= sessions < 400:
+        raise StrategyError("sessions", sessions, "a whole number of sessions in [5, 400)")
     k = len(days) - sessions
     while days[k] - days[k - 1] < 3 * NS_PER_DAY:
         k += 1
@@ -163,7 +166,6 @@ def paper(sessions: int = 20, speed: float = 100_000) -> PaperRun:
     """The same strategy class on a served Alpaca paper account that replays the last
     ``sessions`` daily bars of the samples at ``speed`` times real time (the bars before are
     the runner's warm-up), and a backtest of the same sessions on Alpaca's venue rules."""
-
     cal = TradingCalendar("XNYS")
     live, warm = split(sessions)
     venue = Venue("ALPACA-SIM", calendar=cal)
@@ -233,7 +235,10 @@ def main() -> None:
     a = ap.parse_args()
     show("backtest: AAPL, GOOG, SPY daily bars 2016-2017", backtest())
     if a.paper:
-        run = paper(a.sessions)
+        try:
+            run = paper(a.sessions)
+        except StrategyError as e:
+            ap.error(str(e))
         show(f"paper account: the last {a.sessions} sessions at 100,000x", run.paper)
         show("backtest of the same sessions (Alpaca's venue rules)", run.backtest)
 

@@ -290,3 +290,12 @@ def test_a_refused_venue_exit_falls_back_to_local_prices(
     sim.path("110.00", "104.00")
     assert m.reason == "stop"
     assert "TEST" not in sim.broker.positions()  # flat
+
+
+@pytest.mark.parametrize("sessions", [0, 4, 400, 2.5, True])
+def test_multi_symbol_paper_refuses_a_bad_window(multi: ModuleType, sessions: object) -> None:
+    from fillforge.errors import StrategyError
+
+    with pytest.raises(StrategyError) as e:
+        multi.paper(sessions=sessions)
+    assert e.value.field == "sessions"
