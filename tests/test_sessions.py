@@ -7,12 +7,11 @@ Alpaca server with its clock on a Saturday."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from alpaca.trading.client import TradingClient
+from time_helpers import ny
 
 from fillforge.alpaca import AlpacaServer, walk_broker
 from fillforge.orders.enums import OrderStatus
@@ -25,13 +24,6 @@ from fillforge.sim.walk import WalkConfig
 
 D = Decimal
 SECOND = 10**9
-_NY = ZoneInfo("America/New_York")
-
-
-def ny(day: str, hhmm: str) -> int:
-    """Epoch ns of ``day`` (ISO) at ``hhmm`` New York time."""
-    t = dt.datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=_NY)
-    return int(t.timestamp()) * SECOND
 
 
 FRIDAY, SATURDAY, MONDAY, TUESDAY = "2026-12-04", "2026-12-05", "2026-12-07", "2026-12-08"

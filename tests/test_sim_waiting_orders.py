@@ -5,9 +5,9 @@ replace that overtakes it replaces it in place (Alpaca's semantics: a new id, th
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+
+from time_helpers import ny
 
 from fillforge.orders.enums import EventKind, OrderStatus
 from fillforge.orders.models import Instrument, OrderRequest
@@ -18,12 +18,6 @@ from fillforge.sim.venue import Venue
 
 D = Decimal
 SECOND = 10**9
-_NY = ZoneInfo("America/New_York")
-
-
-def ny(day: str, hhmm: str) -> int:
-    t = dt.datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=_NY)
-    return int(t.timestamp()) * SECOND
 
 
 SATURDAY, MONDAY = "2026-12-05", "2026-12-07"
