@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles.
+"""Shared test configuration: hypothesis profiles, and the ``client`` fixture.
 
 ``ci`` (the default) is deterministic (``derandomize``: the same examples on every run, no example
 database) and has no deadline, because timing on a shared CI machine is noise. ``long`` explores
@@ -10,7 +10,11 @@ their own ``max_examples`` multiply it when that variable says ``long`` (see
 import os
 
 import pytest
+from alpaca.trading.client import TradingClient
 from hypothesis import HealthCheck, settings
+from served_helpers import trading_client
+
+from fillforge.alpaca import AlpacaServer
 
 settings.register_profile(
     "ci",
@@ -38,3 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
     )
+
+
+@pytest.fixture
+def client(alpaca_server: AlpacaServer) -> TradingClient:
+    """alpaca-py's TradingClient on the in-process Alpaca server, retries off."""
+    return trading_client(alpaca_server)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from alpaca.trading.client import TradingClient
+
 from fillforge.alpaca import AlpacaServer, ServedAlpaca
 from fillforge.alpaca.broker import AlpacaBroker
 
@@ -22,6 +24,14 @@ SCRIPTED_AAPL_MSFT = (
     "--rate-limit",
     "100000",
 )
+
+
+def trading_client(server: AlpacaServer | ServedAlpaca) -> TradingClient:
+    """alpaca-py's TradingClient on ``server``'s account, its retries off: a 429 must surface at
+    once, not after the SDK's 3 x 3 s sleeps."""
+    c = TradingClient(server.key_id, server.secret_key, url_override=server.base_url)
+    c._retry = 0
+    return c
 
 
 def alpaca_broker(server: AlpacaServer | ServedAlpaca, **options: Any) -> AlpacaBroker:

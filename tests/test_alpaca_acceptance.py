@@ -44,15 +44,6 @@ from fillforge.time import NS_PER_SECOND, SimulatedClock
 D = Decimal
 
 
-@pytest.fixture
-def client(alpaca_server: AlpacaServer) -> TradingClient:
-    c = TradingClient(
-        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.base_url
-    )
-    c._retry = 0  # a 429 must surface at once, not after the SDK's 3 x 3 s sleeps
-    return c
-
-
 def script(server: AlpacaServer, fn: Callable[[SimulatedBroker], Any]) -> None:
     server.call(fn)
 

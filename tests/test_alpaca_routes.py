@@ -35,6 +35,7 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
     UpdateWatchlistRequest,
 )
+from served_helpers import trading_client
 from ws_client import ws_connect
 
 from fillforge.alpaca import AlpacaServer, scripted_broker, uuid_ids
@@ -67,17 +68,6 @@ def manual() -> Iterator[AlpacaServer]:
     broker = scripted_broker(("AAPL", "MSFT", "SPY"), start_ns=ALPACA_SERVER_START_NS)
     with make_server(broker, speed=None) as server:
         yield server
-
-
-def client_for(server: AlpacaServer) -> TradingClient:
-    c = TradingClient(server.key_id, server.secret_key, url_override=server.base_url)
-    c._retry = 0
-    return c
-
-
-@pytest.fixture
-def client(alpaca_server: AlpacaServer) -> TradingClient:
-    return client_for(alpaca_server)
 
 
 def http(
@@ -285,7 +275,7 @@ def test_fees_are_fee_activities() -> None:
     )
     with make_server(broker) as server:
         quote(server, "100.00", "100.02")
-        market(client_for(server), OrderSide.BUY, 5)
+        market(trading_client(server), OrderSide.BUY, 5)
         got = activities(server)
     assert [a["activity_type"] for a in got] == ["FEE", "FILL", "CSD"]
     fee = NonTradeActivity(**got[0])
@@ -302,7 +292,7 @@ def test_fees_are_fee_activities() -> None:
 
 
 def history(server: AlpacaServer, **params: Any) -> PortfolioHistory:
-    return client_for(server).get_portfolio_history(GetPortfolioHistoryRequest(**params))
+    return trading_client(server).get_portfolio_history(GetPortfolioHistoryRequest(**params))
 
 
 def test_portfolio_history_of_a_fresh_account(alpaca_server: AlpacaServer) -> None:
@@ -320,7 +310,7 @@ def test_portfolio_history_of_a_fresh_account(alpaca_server: AlpacaServer) -> No
 
 
 def test_portfolio_history_follows_the_equity(manual: AlpacaServer) -> None:
-    c = client_for(manual)
+    c = trading_client(manual)
     quote(manual, "100.00", "100.02")
     market(c, OrderSide.BUY, 10)  # 10:00: cash for shares marked at 100.02, equity unchanged
     manual.call(lambda b: b.run(until_ns=ALPACA_SERVER_START_NS + 2 * MINUTE_NS + 30 * 10**9))
@@ -344,7 +334,7 @@ def test_portfolio_history_follows_the_equity(manual: AlpacaServer) -> None:
 
 
 def test_portfolio_history_the_next_day(manual: AlpacaServer) -> None:
-    c = client_for(manual)
+    c = trading_client(manual)
     quote(manual, "100.00", "100.02")
     market(c, OrderSide.BUY, 10)
     quote(manual, "101.00", "101.02")
@@ -526,7 +516,7 @@ def test_max_margin_multiplier_caps_the_leverage() -> None:
     account = Account(D(100_000), leverage=2)
     broker = SimulatedBroker(venue, account=account, start_ns=ALPACA_SERVER_START_NS)
     with make_server(broker) as server:
-        c = client_for(server)
+        c = trading_client(server)
         assert c.get_account_configurations().max_margin_multiplier == "2"
         assert c.get_account().buying_power == "200000"
         configure(server, max_margin_multiplier="1")
@@ -541,7 +531,7 @@ def test_an_account_leverage_outside_one_to_four_round_trips() -> None:
     account = Account(D(100_000), leverage=10)
     broker = SimulatedBroker(venue, account=account, start_ns=ALPACA_SERVER_START_NS)
     with make_server(broker) as server:
-        c = client_for(server)
+        c = trading_client(server)
         cfg = c.get_account_configurations()
         assert cfg.max_margin_multiplier == "10"
         cfg.no_shorting = True

@@ -149,15 +149,6 @@ def test_equity_is_cash_plus_positions_at_the_last_trade(
 # ----- the Alpaca server, through alpaca-py ----------------------------------------------------
 
 
-@pytest.fixture
-def client(alpaca_server: AlpacaServer) -> TradingClient:
-    c = TradingClient(
-        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.base_url
-    )
-    c._retry = 0
-    return c
-
-
 def _script_trade(server: AlpacaServer, price: str) -> None:
     server.call(lambda b: b.trade("AAPL", D(price), D(1)))
 

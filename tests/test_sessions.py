@@ -214,15 +214,6 @@ def alpaca_server_start() -> int:
     return ny("2026-11-28", "11:00")  # a Saturday
 
 
-@pytest.fixture
-def client(alpaca_server: AlpacaServer) -> TradingClient:
-    c = TradingClient(
-        alpaca_server.key_id, alpaca_server.secret_key, url_override=alpaca_server.base_url
-    )
-    c._retry = 0
-    return c
-
-
 def test_served_orders_wait_for_the_open(
     alpaca_server: AlpacaServer, client: TradingClient
 ) -> None:
