@@ -3,6 +3,7 @@ fixture) or out of process (``fillforge serve alpaca``), and an :class:`AlpacaBr
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from alpaca.trading.client import TradingClient
@@ -24,6 +25,12 @@ SCRIPTED_AAPL_MSFT = (
     "--rate-limit",
     "100000",
 )
+
+
+def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000, symbol: str = "AAPL") -> None:
+    """Script ``symbol``'s quote on the in-process server's venue: ``size`` on each side."""
+    d = Decimal
+    server.call(lambda b: b.quote(symbol, d(bid), d(ask), bid_size=d(size), ask_size=d(size)))
 
 
 def trading_client(server: AlpacaServer | ServedAlpaca) -> TradingClient:

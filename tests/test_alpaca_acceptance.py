@@ -35,6 +35,7 @@ from alpaca.trading.requests import (
 )
 from alpaca.trading.stream import TradingStream
 from polling import eventually, wait_for
+from served_helpers import quote
 
 from fillforge.alpaca import AlpacaServer, ServedAlpaca, scripted_broker, served_alpaca
 from fillforge.sim.broker import SimulatedBroker
@@ -46,10 +47,6 @@ D = Decimal
 
 def script(server: AlpacaServer, fn: Callable[[SimulatedBroker], Any]) -> None:
     server.call(fn)
-
-
-def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000, symbol: str = "AAPL") -> None:
-    script(server, lambda b: b.quote(symbol, D(bid), D(ask), bid_size=D(size), ask_size=D(size)))
 
 
 def trade(server: AlpacaServer, price: str, qty: int = 10, *, aggressor: str = "sell") -> None:

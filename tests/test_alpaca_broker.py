@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from order_helpers import gtc_limit
 from polling import wait_for
-from served_helpers import alpaca_broker
+from served_helpers import alpaca_broker, quote
 
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.alpaca.broker import AlpacaBroker, AlpacaError
@@ -37,10 +37,6 @@ def adapter(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
 
 def limit(side: str, qty: int, price: str, cid: str | None = None) -> OrderRequest:
     return gtc_limit("AAPL", side, qty, price, client_order_id=cid)
-
-
-def quote(server: AlpacaServer, bid: str, ask: str, size: int = 1000) -> None:
-    server.call(lambda b: b.quote("AAPL", D(bid), D(ask), bid_size=D(size), ask_size=D(size)))
 
 
 def test_adapter_is_a_broker_and_follows_an_order(

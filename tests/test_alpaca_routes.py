@@ -35,7 +35,7 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
     UpdateWatchlistRequest,
 )
-from served_helpers import trading_client
+from served_helpers import quote, trading_client
 from ws_client import ws_connect
 
 from fillforge.alpaca import AlpacaServer, scripted_broker, uuid_ids
@@ -92,10 +92,6 @@ def refused(r: requests.Response, status: int, field: str | None = None) -> dict
     if field is not None:
         assert body["message"].startswith(f"{field}="), body["message"]
     return body
-
-
-def quote(server: AlpacaServer, bid: str, ask: str, symbol: str = "AAPL", size: int = 1000) -> None:
-    server.call(lambda b: b.quote(symbol, D(bid), D(ask), bid_size=D(size), ask_size=D(size)))
 
 
 def market(client: TradingClient, side: OrderSide, qty: float, symbol: str = "AAPL") -> Any:
