@@ -11,6 +11,7 @@ import pytest
 from alpaca.trading.client import TradingClient
 from hypothesis import given
 from hypothesis import strategies as st
+from served_helpers import quote
 
 from fillforge.alpaca import AlpacaServer
 from fillforge.errors import SimulationError
@@ -153,18 +154,21 @@ def _script_trade(server: AlpacaServer, price: str) -> None:
     server.call(lambda b: b.trade("AAPL", D(price), D(1)))
 
 
-def test_served_positions_and_account_follow_the_market(
-    alpaca_server: AlpacaServer, client: TradingClient
-) -> None:
+def _buy_ten_at_100(server: AlpacaServer, client: TradingClient) -> None:
+    """A 99.99/100.00 quote, then a market buy of 10 AAPL through alpaca-py: filled at 100."""
     from alpaca.trading.enums import OrderSide, TimeInForce
     from alpaca.trading.requests import MarketOrderRequest
 
-    alpaca_server.call(
-        lambda b: b.quote("AAPL", D("99.99"), D("100.00"), bid_size=D(1000), ask_size=D(1000))
-    )
+    quote(server, "99.99", "100.00")
     client.submit_order(
         MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
     )
+
+
+def test_served_positions_and_account_follow_the_market(
+    alpaca_server: AlpacaServer, client: TradingClient
+) -> None:
+    _buy_ten_at_100(alpaca_server, client)
     [p] = client.get_all_positions()
     assert (p.current_price, p.unrealized_pl, p.market_value) == ("100", "0", "1000")
     _script_trade(alpaca_server, "80.00")  # a 20% fall, nothing else called
@@ -185,15 +189,7 @@ def test_served_positions_and_account_follow_the_market(
 def test_served_lastday_price_after_a_session_boundary(
     alpaca_server: AlpacaServer, client: TradingClient
 ) -> None:
-    from alpaca.trading.enums import OrderSide, TimeInForce
-    from alpaca.trading.requests import MarketOrderRequest
-
-    alpaca_server.call(
-        lambda b: b.quote("AAPL", D("99.99"), D("100.00"), bid_size=D(1000), ask_size=D(1000))
-    )
-    client.submit_order(
-        MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
-    )
+    _buy_ten_at_100(alpaca_server, client)
     _script_trade(alpaca_server, "90.00")
     tuesday = T0 + 24 * 3600 * SECOND
     alpaca_server.call(lambda b: b.run(until_ns=tuesday))  # through Monday's 16:00 close
