@@ -299,3 +299,17 @@ def test_multi_symbol_paper_refuses_a_bad_window(multi: ModuleType, sessions: ob
     with pytest.raises(StrategyError) as e:
         multi.paper(sessions=sessions)
     assert e.value.field == "sessions"
+
+
+def test_the_walkthrough_shows_the_example_as_it_is(multi: ModuleType) -> None:
+    # docs/backtest-example.md quotes the strategy: every line it shows is in the example, in
+    # the same order (the class's docstring aside), so the page cannot drift from the code.
+    doc = (EXAMPLES.parent / "docs" / "backtest-example.md").read_text()
+    block = re.search(r"```python\n(PLAN = .*?)```", doc, re.S)
+    assert block is not None
+    source = (EXAMPLES / "multi_symbol_backtest.py").read_text().splitlines()
+    at = 0
+    for line in block[1].splitlines():
+        if line.strip():
+            at = source.index(line, at) + 1  # ValueError: the page shows a line the code lacks
+    assert "class Breakout(Strategy):" in block[1]
