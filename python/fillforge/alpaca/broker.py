@@ -212,12 +212,19 @@ class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             assert isinstance(found, AlpacaOrder)
             return found
 
-        placed = self._call(lambda: self._client.submit_order(req), before_retry=lookup)
-        assert isinstance(placed, AlpacaOrder)
+        mine = request.model_copy(update={"client_order_id": cid})
         with self._lock:
-            order = self._orders.adopt(placed, request.model_copy(update={"client_order_id": cid}))
-            for leg in placed.legs or []:
-                self._orders.adopt(leg, None)
+            self._orders.sending[cid] = mine  # the stream may show it before the reply
+        try:
+            placed = self._call(lambda: self._client.submit_order(req), before_retry=lookup)
+            assert isinstance(placed, AlpacaOrder)
+            with self._lock:
+                order = self._orders.adopt(placed, mine)
+                for leg in placed.legs or []:
+                    self._orders.adopt(leg, None)
+        finally:
+            with self._lock:
+                self._orders.sending.pop(cid, None)
         return order
 
     def cancel(self, order_id: str) -> None:

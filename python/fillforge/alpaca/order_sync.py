@@ -72,6 +72,10 @@ class OrderSync:
         self._call = call
         self._time = clock
         self.reconnects = 0
+        # Requests on their way, by client order id: an order the stream (or a reconcile) shows
+        # before the REST reply returns is adopted with the request we sent, not one read back
+        # from the wire (Alpaca answers a collared market order as a limit).
+        self.sending: dict[str, OrderRequest] = {}
 
     def ns(self, t: Any) -> int:
         """An SDK time (an aware datetime) in ns; the clock's time when the SDK gives none."""
@@ -147,6 +151,8 @@ class OrderSync:
         if oid in self.manager.orders:
             self.sync(a)
             return self.manager.get(oid)
+        if request is None and a.client_order_id is not None:
+            request = self.sending.get(a.client_order_id)
         r = request or request_of(a)
         simple = r.model_copy(
             update={"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
