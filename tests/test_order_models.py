@@ -292,6 +292,10 @@ def test_trusted_equals_validated() -> None:
         Fill.trusted(trade_id="x")
     with pytest.raises(OrderValidationError, match="bogus"):
         Fill.trusted(**f.model_dump(), bogus=1)
+    made = Fill.adopter()(dict(f.model_dump()))  # the hot paths' bound form of adopt
+    assert made == f
+    assert made.model_dump_json() == f.model_dump_json()
+    assert made.model_fields_set == Fill.adopt(dict(f.model_dump())).model_fields_set
 
 
 @pytest.mark.parametrize(

@@ -415,7 +415,7 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         subs = md.subscriptions
         version = subs.version
         quote_cbs, prints = md.watching(symbol)
-        run, deliver_quote = e.run_watched, md.deliver_quote
+        run, make = e.run_watched, md.quote_maker(market)
         applied = 0
         while budget > 0:
             if subs.version != version:  # a callback (un)subscribed
@@ -435,7 +435,10 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             if printed:
                 md.deliver_print(market)
             if moved:
-                deliver_quote(market, now, bp, bq, ap, aq, quote_cbs)
+                q = make(now, bp, bq, ap, aq)
+                if q is not None:
+                    for cb in quote_cbs:
+                        cb(q)
             elif not printed:
                 break  # the run reached its bound: the loop decides what comes next
             if changed or sched.due_before(bound):

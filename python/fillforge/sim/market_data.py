@@ -34,7 +34,7 @@ _NO_TIME = -(2**63)
 _Top = tuple[tuple[int, int] | None, tuple[int, int] | None]
 _ZERO = Decimal(0)
 _CACHE_MAX = 4096  # prices and sizes of one market converted to Decimal, kept for reuse
-_adopt_quote = Quote.adopt
+_adopt_quote = Quote.adopter()
 
 
 class _Tape:
@@ -158,37 +158,33 @@ class SimMarketData:
         """A watched run stopped after a print (the message at ``market``'s position - 1)."""
         self._deliver_trade(self._trade_at(market, market.engine.position - 1))
 
-    def deliver_quote(
-        self,
-        market: Market,
-        now: int,
-        bid_price: int,
-        bid_qty: int,
-        ask_price: int,
-        ask_qty: int,
-        callbacks: tuple[Callable[[Any], None], ...],
-    ) -> None:
-        """``market``'s top moved at ``now`` (ticks and lots; qty 0: an empty side): hand the
-        quote to ``callbacks`` (what :meth:`watching` gave). On the replay's hot path: one
-        model, the Decimals converted once per price and size."""
-        if not bid_qty and not ask_qty:
-            return
-        d = self._decimals.get(market.symbol)
+    def quote_maker(self, market: Market) -> Callable[[int, int, int, int, int], Quote | None]:
+        """``make(now, bid_price, bid_qty, ask_price, ask_qty)``: ``market``'s top at ``now``
+        (ticks and lots; qty 0: an empty side) as a :class:`Quote`, None with both sides empty.
+        On the replay's hot path: one model per quote, each price and size converted to Decimal
+        once (the names it needs bound in the closure)."""
+        symbol = market.symbol
+        d = self._decimals.get(symbol)
         if d is None:
-            d = self._decimals[market.symbol] = _Decimals(market)
-        prices, qtys = d.prices, d.qtys
-        q = _adopt_quote(
-            {
-                "symbol": market.symbol,
-                "bid_price": (prices.get(bid_price) or d.price(bid_price)) if bid_qty else None,
-                "bid_size": (qtys.get(bid_qty) or d.qty(bid_qty)) if bid_qty else _ZERO,
-                "ask_price": (prices.get(ask_price) or d.price(ask_price)) if ask_qty else None,
-                "ask_size": (qtys.get(ask_qty) or d.qty(ask_qty)) if ask_qty else _ZERO,
-                "timestamp_ns": now,
-            }
-        )
-        for cb in callbacks:
-            cb(q)
+            d = self._decimals[symbol] = _Decimals(market)
+        prices, qtys, price, qty, adopt = d.prices, d.qtys, d.price, d.qty, _adopt_quote
+        zero = _ZERO
+
+        def make(now: int, bp: int, bq: int, ap: int, aq: int) -> Quote | None:
+            if not bq and not aq:
+                return None
+            return adopt(
+                {
+                    "symbol": symbol,
+                    "bid_price": (prices.get(bp) or price(bp)) if bq else None,
+                    "bid_size": (qtys.get(bq) or qty(bq)) if bq else zero,
+                    "ask_price": (prices.get(ap) or price(ap)) if aq else None,
+                    "ask_size": (qtys.get(aq) or qty(aq)) if aq else zero,
+                    "timestamp_ns": now,
+                }
+            )
+
+        return make
 
     def observe(self, market: Market) -> None:
         """A subscribed market applied one message of its feed: deliver what changed."""
@@ -217,8 +213,10 @@ class SimMarketData:
 
     def _deliver_quote(self, market: Market, top: _Top) -> None:
         (bp, bq), (ap, aq) = top[0] or (0, 0), top[1] or (0, 0)
-        cbs = self.watching(market.symbol)[0]
-        self.deliver_quote(market, market.engine.now, bp, bq, ap, aq, cbs)
+        q = self.quote_maker(market)(market.engine.now, bp, bq, ap, aq)
+        if q is not None:
+            for cb in self.watching(market.symbol)[0]:
+                cb(q)
 
     def _deliver_trade(self, trade: Trade) -> None:
         for cb in self.subscriptions.callbacks("trades", trade.symbol):

@@ -143,8 +143,6 @@ class Scheduler:
         pending = self._pending
         if pending and pending[0][0] < t:
             return True
-        if not self.timers:
-            return False
         due = self.timers.next_ns()
         return due is not None and due < t
 
