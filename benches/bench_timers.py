@@ -18,6 +18,7 @@ import gc
 import json
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
@@ -27,18 +28,32 @@ from fillforge.sim.venue import Venue
 US = 1_000
 
 
+_T = TypeVar("_T")
+
+
 def best_time(
     fn: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter
 ) -> float:
     """Best time of ``fn()`` over ``repeats`` runs, with the collector off while timed: wall
     seconds by default; ``clock`` reads another (``time.process_time``: the CPU time of this
     process, all threads; ``time.perf_counter_ns``: wall nanoseconds)."""
+    return best_of(lambda _: fn(), lambda: None, repeats, clock)
+
+
+def best_of(
+    fn: Callable[[_T], object],
+    setup: Callable[[], _T],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """:func:`best_time` of ``fn`` on what ``setup`` builds, untimed, before each run."""
     best = float("inf")
     for _ in range(repeats):
+        arg = setup()
         gc.collect()
         gc.disable()
         t0 = clock()
-        fn()
+        fn(arg)
         best = min(best, clock() - t0)
         gc.enable()
     return best
