@@ -472,3 +472,38 @@ def test_every_signal_is_submitted_or_denied_within_the_limits(
     for d in report.denied:
         assert d.code
         assert d.why
+
+
+def test_rebalance_to_target_weights_through_the_policy_and_the_limits() -> None:
+    """Target weights become orders on the lot grid, sells first, each worked as a parent
+    under the file's policy and checked by its limits; a second call inside the drift sends
+    nothing; a weight the limits refuse is a denial with its code."""
+
+    async def body(agent: ExecutionAgent) -> tuple[Any, ...]:
+        first = await agent.rebalance({"SPY": 0.3, "AAPL": 0.2}, PRICES)
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        held = await agent.positions()
+        again = await agent.rebalance({"SPY": 0.3, "AAPL": 0.2}, PRICES, drift="0.02")
+        out = await agent.rebalance({"SPY": 0.3}, PRICES)  # AAPL held, not named: sold
+        await agent.advance(agent.broker.now_ns() + HOUR)
+        return first, held, again, out, await agent.positions()
+
+    first, held, again, out, after = _run(_config(), body)
+    by = {s.symbol: s for s in first.submitted}
+    # 30% of 100,000 at 201 = 149.25 -> 149 SPY; 20% at 105 = 190.47 -> 190 AAPL
+    assert (by["SPY"].side, by["SPY"].qty, by["SPY"].kind) == ("buy", 149, "parent")
+    assert (by["AAPL"].side, by["AAPL"].qty) == ("buy", 190)
+    assert held == {"SPY": D(149), "AAPL": D(190)}
+    assert again.submitted == ()
+    assert again.denied == ()
+    assert [(s.symbol, s.side, s.qty) for s in out.submitted] == [("AAPL", "sell", 190)]
+    assert after == {"SPY": D(149)}
+
+    capped = _config(execution={"max_order_size": 20_000})
+
+    async def limited(agent: ExecutionAgent) -> Any:
+        return await agent.rebalance({"SPY": 0.3, "AAPL": 0.1}, PRICES)
+
+    report = _run(capped, limited)
+    assert {d.symbol: d.code for d in report.denied} == {"SPY": "max_order_notional"}
+    assert [s.symbol for s in report.submitted] == ["AAPL"]

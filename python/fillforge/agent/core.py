@@ -24,16 +24,13 @@ from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fillforge.agent import build
+from fillforge.agent import build, intents
 from fillforge.agent.results import (
     AgentMetrics,
-    Denial,
     OrderReport,
     SignalReport,
-    Submitted,
     figure,
 )
-from fillforge.agent.sizing import Unsized, size_signal
 from fillforge.broker import AccountSnapshot, Broker
 from fillforge.config.loading import read_config
 from fillforge.config.model import Config, Mode
@@ -42,10 +39,8 @@ from fillforge.errors import (
     ConfigError,
     ExecutionError,
     FillforgeError,
-    RiskDeniedError,
 )
 from fillforge.execution import ExecutionEngine, Flattener, ParentOrder, SessionGates
-from fillforge.execution.gates import reduces
 from fillforge.execution.schedules import parse_policy, split
 from fillforge.exits import ExitManager
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
@@ -485,119 +480,18 @@ class ExecutionAgent:
     ) -> SignalReport:
         """Turn signals in [-1, 1] (the target position's direction and strength) into sized,
         risk-checked orders worked under the file's policy; see ``docs/agent.md``."""
-        return await self._call(lambda: self._signals(signals, prices, atr or {}))
+        return await self._call(lambda: intents.signals(self, signals, prices, atr or {}))
 
-    def _signals(
+    async def rebalance(
         self,
-        signals: Mapping[str, float | Decimal],
+        targets: Mapping[str, float | Decimal | str],
         prices: Mapping[str, Decimal],
-        atr: Mapping[str, Decimal],
+        *,
+        drift: Decimal | str = _ZERO,
     ) -> SignalReport:
-        submitted: list[Submitted] = []
-        denied: list[Denial] = []
-        account = self._record()
-        held = self.broker.positions()
-        for symbol in sorted(signals):
-            try:
-                sub = self._one(symbol, signals[symbol], prices, atr, account, held)
-            except RiskDeniedError as e:
-                sub = Denial(symbol=symbol, code=e.code or "risk", why=str(e))
-            except FillforgeError as e:
-                sub = Denial(symbol=symbol, code="refused", why=str(e))
-            if isinstance(sub, Denial):
-                self._denials[sub.code] += 1
-                denied.append(sub)
-            else:
-                submitted.append(sub)
-        filled = []
-        for s in submitted:
-            st = self._status(s.id)
-            if st.filled_qty >= st.qty:
-                filled.append(st)
-        return SignalReport(submitted=tuple(submitted), filled=tuple(filled), denied=tuple(denied))
-
-    def _one(
-        self,
-        symbol: str,
-        raw: float | Decimal,
-        prices: Mapping[str, Decimal],
-        atr: Mapping[str, Decimal],
-        account: AccountSnapshot,
-        held: Mapping[str, Any],
-    ) -> Submitted | Denial:
-        cfg = self.config
-        ex = cfg.execution
-        equity, buying_power = account.equity, account.buying_power
-
-        def no(code: str, why: str, sig: Decimal | None = None) -> Denial:
-            return Denial(symbol=symbol, code=code, why=why, signal=sig)
-
-        try:
-            self._instrument(symbol)
-        except ExecutionError as e:
-            return no("unknown_symbol", e.why)
-
-        try:
-            signal = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
-        except (ArithmeticError, TypeError, ValueError):
-            return no("bad_signal", f"{raw!r} is not a number")
-        if not signal.is_finite() or abs(signal) > _ONE:
-            return no("bad_signal", f"{raw!r}: a signal is in [-1, 1]")
-        if not ex.enabled:
-            return no("disabled", "execution.enabled is false", signal)
-        if abs(signal) < ex.signal_threshold:
-            return no(
-                "below_threshold", f"|{signal}| < signal_threshold {ex.signal_threshold}", signal
-            )
-        price = prices.get(symbol)
-        if price is None or not Decimal(price) > 0:
-            return no("no_price", f"no positive price given for {symbol}", signal)
-        price = Decimal(price)
-        pos = held.get(symbol)
-        current = pos.qty if pos is not None else _ZERO
-        sized = size_signal(
-            cfg,
-            symbol=symbol,
-            signal=signal,
-            price=price,
-            instrument=self._instrument(symbol),
-            equity=equity,
-            buying_power=buying_power,
-            current=current,
-            stop_distance=self._stop_distance(price, atr.get(symbol))
-            if ex.use_bracket_orders
-            else None,
-        )
-        if isinstance(sized, Unsized):
-            return no(sized.code, sized.why, signal)
-        side, qty, cut_from = sized.side, sized.qty, sized.cut_from
-        exit_ = reduces(current, side, qty)
-        if self._plan is not None and self._plan.needs_atr and not exit_ and symbol not in atr:
-            return no("no_atr", f"the exit plan is in ATRs: pass atr={{{symbol!r}: ...}}", signal)
-        if self._gates is not None:
-            d = self._gates.admit(self.broker.now_ns(), qty, exit_)
-            if d.qty == 0:
-                return no(f"session_{d.reason}", f"session gate: {d.reason}", signal)
-            qty = d.qty
-        self._check(symbol, side, qty, price)
-        stop = target_price = None
-        if self._plan is not None and not exit_:
-            oid, stop, target_price = self._protected(symbol, side, qty, price, atr.get(symbol))
-            kind = "bracket"
-        else:
-            oid, kind = self._parent(symbol, side, qty, price), "parent"
-        self._sent += 1
-        if self._flattener is not None and not exit_:
-            self._flattener.tag(symbol)  # an intraday position: closed before the close
-        return Submitted(
-            symbol=symbol,
-            id=oid,
-            kind=kind,  # type: ignore[arg-type]
-            side=str(side),  # type: ignore[arg-type]
-            qty=qty,
-            price=price,
-            signal=signal,
-            cut_from=cut_from,
-            stop_price=stop,
-            target_price=target_price,
-        )
+        """Bring the weights to ``targets`` (fractions of equity, long only; a symbol held and
+        not named goes to 0) where they drifted by more than ``drift``: the orders from
+        :func:`fillforge.portfolio.rebalance.rebalance` (on each instrument's lot grid, sells
+        first), each through the session gates, the risk gate and the file's policy, as
+        :meth:`execute_signals` sends them; see ``docs/agent.md``."""
+        return await self._call(lambda: intents.rebalance(self, targets, prices, drift))
