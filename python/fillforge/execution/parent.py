@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NoReturn, Self
+from typing import Annotated, Any, Final, Literal, NoReturn, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fillforge.errors import ExecutionError
 from fillforge.execution.schedules import Policy, parse_policy
 from fillforge.orders.enums import OrderSide
-from fillforge.orders.machine import FastEvent, Row, TableMachine
+from fillforge.orders.machine import Row, table_events
 from fillforge.orders.models import (
     MAX_PARENT_ID,
     PARENT_ID_CHARS,
@@ -187,14 +187,7 @@ PARENT_TABLE: list[Row] = [
     ("fail", [P.PENDING, P.WORKING, P.PAUSED], P.FAILED, ()),
 ]
 
-_MACHINE: TableMachine | None = None
-
-
-def _event(name: str) -> FastEvent:
-    global _MACHINE
-    if _MACHINE is None:
-        _MACHINE = TableMachine([str(s) for s in P], PARENT_TABLE, P.PENDING, P)
-    return _MACHINE.event(name)
+_event: Final = table_events([str(s) for s in P], PARENT_TABLE, P.PENDING, P)
 
 
 class ParentRecord:
