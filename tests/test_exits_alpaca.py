@@ -4,11 +4,12 @@ claimed as they show) all stop the position out."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from polling import eventually
+from served_helpers import alpaca_broker
 
 from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
@@ -20,24 +21,9 @@ D = Decimal
 AAPL = Instrument(symbol="AAPL", tick_size=D("0.01"))
 
 
-def eventually(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
-
 @pytest.fixture
 def live(alpaca_server: AlpacaServer) -> Iterator[AlpacaBroker]:
-    b = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
-        data_poll_every=0.02,
-    )
+    b = alpaca_broker(alpaca_server, data_poll_every=0.02)
     with b:  # starts the trade-update stream
         assert eventually(lambda: bool(alpaca_server._streams))
         yield b
