@@ -23,15 +23,15 @@ child, quantity and price, in order. Only the times may differ, and each fill mu
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from polling import eventually
+from served_helpers import alpaca_broker
 
 from fillforge.alpaca import AlpacaServer, data_broker
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.broker import Broker
 from fillforge.errors import SimulationError
 from fillforge.execution.adaptive import AdaptiveMix, AdaptivePricing
@@ -187,12 +187,6 @@ def test_the_served_clock_tells_the_time_the_server_runs_to(tmp_path: Path) -> N
         manual.sim_clock()
 
 
-def _until(done: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("policy", [twap, adaptive_twap], ids=["twap", "adaptive_twap"])
 def test_the_same_children_and_fills_on_the_served_account_and_the_simulator(
     policy: Policy, tmp_path: Path
@@ -208,13 +202,7 @@ def test_the_same_children_and_fills_on_the_served_account_and_the_simulator(
         speed=SPEED,
     )
     with server:
-        live = AlpacaBroker(
-            server.key_id,
-            server.secret_key,
-            url_override=server.base_url,
-            stream_url=server.stream_url,
-            clock=server.sim_clock(),  # the data's time, as the server replays it
-        )
+        live = alpaca_broker(server, clock=server.sim_clock())  # the data's time, as replayed
         try:
             live.connect()
             # The broker's timer thread waits in wall seconds as if its clock ran at 1x; a
@@ -223,7 +211,7 @@ def test_the_same_children_and_fills_on_the_served_account_and_the_simulator(
             assert live.now_ns() < START  # the worker starts before the parent does
             wl = policy(live)
             wl.start()
-            _until(lambda: wl.parent.state.is_done, (3 * SLICE + LEAD) / SPEED + 15)
+            eventually(lambda: wl.parent.state.is_done, (3 * SLICE + LEAD) / SPEED + 15)
             got_children, got_fills, got_times = outcome(live, wl)
             state, filled = wl.parent.state, wl.progress().filled
         finally:
