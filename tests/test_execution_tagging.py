@@ -5,15 +5,14 @@ venue after a restart."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from polling import wait_for
+from served_helpers import alpaca_broker
 
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
 from fillforge.execution import parent as parent_module
 from fillforge.execution.engine import ExecutionEngine
@@ -197,27 +196,11 @@ def test_a_replace_under_a_new_client_order_id_retags_the_order_by_that_id() -> 
 # ----- the served Alpaca paper account --------------------------------------------------------
 
 
-def _alpaca(server: AlpacaServer) -> AlpacaBroker:
-    return AlpacaBroker(
-        server.key_id,
-        server.secret_key,
-        url_override=server.base_url,
-        stream_url=server.stream_url,
-    )
-
-
-def _until(what: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not what():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_children_are_tagged_on_alpaca_and_read_back_after_a_restart(
     alpaca_server: AlpacaServer,
 ) -> None:
     alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
-    first = _alpaca(alpaca_server)
+    first = alpaca_broker(alpaca_server)
     try:
         first.connect()
         now = first.now_ns()
@@ -226,7 +209,7 @@ def test_children_are_tagged_on_alpaca_and_read_back_after_a_restart(
         w = ParentWorker(first, spec, AAPL, rules=WorkRules(timeout_ns=None), slices=30)
         w.start()
         first.submit(limit("plain", "AAPL"))
-        _until(lambda: len(first.manager.children("A1")) >= 2)
+        wait_for(lambda: len(first.manager.children("A1")) >= 2, 10, 0.02)
         w.close()  # the process goes away: its children stay at the venue, resting
         kids = first.manager.children("A1")  # two, or more on a slow machine: a child a second
         cids = [f"A1-c{n}" for n in range(1, len(kids) + 1)]
@@ -240,7 +223,7 @@ def test_children_are_tagged_on_alpaca_and_read_back_after_a_restart(
 
     # A new process on the same account: the open children come back from the venue and are
     # tagged from their client order ids alone.
-    second = _alpaca(alpaca_server)
+    second = alpaca_broker(alpaca_server)
     try:
         second.connect()
         back = second.manager.children("A1")
@@ -249,12 +232,12 @@ def test_children_are_tagged_on_alpaca_and_read_back_after_a_restart(
         assert {o.parent_id for o in back} == {"A1"}
         assert second.get_order_by_client_id("plain").parent_id is None
         # An order another client sends reaches this one on the stream, tagged the same way.
-        third = _alpaca(alpaca_server)
+        third = alpaca_broker(alpaca_server)
         try:
             third.submit(limit("B7-c1", "AAPL"))
         finally:
             third.close()
-        _until(lambda: len(second.manager.children("B7")) == 1)
+        wait_for(lambda: len(second.manager.children("B7")) == 1, 10, 0.02)
         assert second.manager.children("B7")[0].parent_id == "B7"
     finally:
         second.close()
