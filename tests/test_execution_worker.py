@@ -17,8 +17,8 @@ import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from served_helpers import alpaca_broker
 
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError, FillforgeError, InsufficientBuyingPowerError
@@ -449,11 +449,8 @@ def test_the_same_parent_gives_the_same_children_on_alpaca_and_on_the_simulator(
 ) -> None:
     alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
     clock = WallClock()
-    live = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
+    live = alpaca_broker(
+        alpaca_server,
         clock=clock,  # the clock its timers run on, which the worker must tell the time by
     )
     try:
@@ -500,11 +497,8 @@ def test_a_worker_on_alpaca_tells_the_time_by_the_broker_without_a_clock(
 ) -> None:
     alpaca_server.call(lambda b: b.quote("AAPL", D("100.00"), D("100.02")))
     clock = _HourAhead()
-    live = AlpacaBroker(
-        alpaca_server.key_id,
-        alpaca_server.secret_key,
-        url_override=alpaca_server.base_url,
-        stream_url=alpaca_server.stream_url,
+    live = alpaca_broker(
+        alpaca_server,
         clock=clock,
     )
     try:

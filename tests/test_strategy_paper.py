@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from served_helpers import alpaca_broker
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
 from fillforge.alpaca.broker import AlpacaBroker
@@ -93,11 +94,8 @@ def served() -> Iterator[ServedAlpaca]:
 
 
 def _alpaca(served: ServedAlpaca) -> AlpacaBroker:
-    return AlpacaBroker(
-        served.key_id,
-        served.secret_key,
-        url_override=served.base_url,
-        stream_url=served.stream_url,
+    return alpaca_broker(
+        served,
         data_poll_every=0.05,
     ).connect()
 
@@ -238,11 +236,8 @@ def test_session_bars_on_a_paper_account_replaying_daily_bars() -> None:
             got.append(bar)
 
     with server:
-        broker = AlpacaBroker(
-            server.key_id,
-            server.secret_key,
-            url_override=server.base_url,
-            stream_url=server.stream_url,
+        broker = alpaca_broker(
+            server,
             clock=server.sim_clock(),
             data_poll_every=0.01,
             requests_per_minute=60_000,
