@@ -5,13 +5,12 @@ tagged intraday."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from time_helpers import ny
 
 from fillforge.errors import ExecutionError
 from fillforge.execution.gates import Decision, Flattener, GateReason, SessionGates, reduces
@@ -28,15 +27,9 @@ from fillforge.sim.venue import Venue
 D = Decimal
 SECOND = 10**9
 MINUTE = 60 * SECOND
-_NY = ZoneInfo("America/New_York")
 XNYS = TradingCalendar("XNYS")
 MONDAY, TUESDAY = "2026-12-07", "2026-12-08"
 BLACK_FRIDAY = "2024-11-29"  # NYSE closes at 13:00
-
-
-def ny(day: str, hhmm: str) -> int:
-    t = dt.datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=_NY)
-    return int(t.timestamp()) * SECOND
 
 
 def _broker(start_ns: int, symbols: tuple[str, ...] = ("X",)) -> SimulatedBroker:

@@ -10,5 +10,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 def ny(day: str, hhmm: str) -> int:
-    """Epoch ns of ``day`` (ISO date) at ``hhmm`` New York time (EST or EDT, as on that day)."""
-    return from_iso(f"{day}T{hhmm}:00", naive_zone=NEW_YORK)
+    """Epoch ns of ``day`` (ISO date) at ``hhmm`` (or ``hh:mm:ss``) New York time (EST or EDT,
+    as on that day)."""
+    seconds = "" if hhmm.count(":") == 2 else ":00"
+    return from_iso(f"{day}T{hhmm}{seconds}", naive_zone=NEW_YORK)
