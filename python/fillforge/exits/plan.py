@@ -52,6 +52,14 @@ def _dec(field_name: str, value: object, *, positive: bool = True) -> Decimal:
     return d
 
 
+def _fraction(value: object) -> Decimal:
+    """A ``fraction`` of the position: a Decimal in (0, 1]."""
+    f = _dec("fraction", value)
+    if f > _ONE:
+        raise ExitPlanError("fraction", f, "must be at most 1")
+    return f
+
+
 def atr_value(value: object) -> Decimal:
     """An ATR reading (a statistic: a float as the indicators give it, an int, a Decimal or
     decimal text) as
@@ -115,10 +123,7 @@ class Target:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "r", _dec("r", self.r))
-        f = _dec("fraction", self.fraction)
-        if f > _ONE:
-            raise ExitPlanError("fraction", f, "must be at most 1")
-        object.__setattr__(self, "fraction", f)
+        object.__setattr__(self, "fraction", _fraction(self.fraction))
 
 
 @dataclass(frozen=True, slots=True)

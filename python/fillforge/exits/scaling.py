@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from fillforge.broker.models import Quote, Trade
 from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
-from fillforge.exits.plan import Distance, Stat, _dec, atr_value
+from fillforge.exits.plan import Distance, Stat, _dec, _fraction, _round, atr_value
 from fillforge.orders.enums import OrderSide, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
@@ -70,13 +70,7 @@ class ScaleIn:
         e = _dec("entry", entry)
         d = self.step.price(e, None if atr is None else atr_value(atr), "step")
         tick = instrument.tick_size
-        out = []
-        for k in range(1, self.max_adds + 1):
-            exact = (e - s * k * d) / tick
-            out.append(
-                int(exact.to_integral_value(rounding=ROUND_FLOOR if s == 1 else ROUND_CEILING))
-            )
-        return out
+        return [_round(e - s * k * d, tick, up=s != 1) for k in range(1, self.max_adds + 1)]
 
     def due(
         self,
@@ -116,10 +110,7 @@ class ScaleOutTier:
     def __post_init__(self) -> None:
         if not isinstance(self.gain, Distance):
             raise ExitPlanError("gain", self.gain, "expected a Distance")
-        f = _dec("fraction", self.fraction)
-        if f > _ONE:
-            raise ExitPlanError("fraction", f, "must be at most 1")
-        object.__setattr__(self, "fraction", f)
+        object.__setattr__(self, "fraction", _fraction(self.fraction))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +141,7 @@ class ScaleOut:
         a = None if atr is None else atr_value(atr)
         tick, out = instrument.tick_size, []
         for i, t in enumerate(self.tiers):
-            exact = (e + s * t.gain.price(e, a, f"tiers[{i}].gain")) / tick
-            out.append(
-                int(exact.to_integral_value(rounding=ROUND_FLOOR if s == 1 else ROUND_CEILING))
-            )
+            out.append(_round(e + s * t.gain.price(e, a, f"tiers[{i}].gain"), tick, up=s != 1))
         if out != (sorted(out) if s == 1 else sorted(out, reverse=True)):
             raise ExitPlanError("tiers", out, "levels must move away from the entry in order")
         return out
