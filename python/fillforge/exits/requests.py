@@ -4,6 +4,7 @@ limit, the stop's market order. Pure builders over :class:`ManagedExit`; the man
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from fillforge.errors import ExitPlanError
 from fillforge.exits.plan import ExitPlan
@@ -49,16 +50,14 @@ def venue_request(m: ManagedExit, lots: int) -> OrderRequest:
     stop, else a stop order. Exits are good till canceled."""
     assert m.watch is not None
     assert m.levels is not None
-    inst, side, qty = m.instrument, exit_side(m), m.instrument.to_qty(lots)
+    inst, qty = m.instrument, m.instrument.to_qty(lots)
     stop = inst.to_price(m.watch.stop)
     if m.tiers:
         tp = inst.to_price(m.tiers[0].price)
-        return OrderRequest(
-            symbol=m.symbol,
-            side=side,
-            type=OrderType.LIMIT,
-            time_in_force=_GTC,
-            qty=qty,
+        return _gtc_exit(
+            m,
+            OrderType.LIMIT,
+            qty,
             limit_price=tp,
             order_class=OrderClass.OCO,
             take_profit=TakeProfit(limit_price=tp),
@@ -67,42 +66,26 @@ def venue_request(m: ManagedExit, lots: int) -> OrderRequest:
     if m.plan.trail is not None:
         lv = m.levels
         if lv.trail_ticks is not None:
-            return OrderRequest(
-                symbol=m.symbol,
-                side=side,
-                type=OrderType.TRAILING_STOP,
-                time_in_force=_GTC,
-                qty=qty,
-                trail_price=inst.to_price(lv.trail_ticks),
-            )
-        return OrderRequest(
-            symbol=m.symbol,
-            side=side,
-            type=OrderType.TRAILING_STOP,
-            time_in_force=_GTC,
-            qty=qty,
-            trail_percent=Decimal(lv.trail_bps or 0) / 100,
-        )
-    return OrderRequest(
-        symbol=m.symbol,
-        side=side,
-        type=OrderType.STOP,
-        time_in_force=_GTC,
-        qty=qty,
-        stop_price=stop,
-    )
+            trail_price = inst.to_price(lv.trail_ticks)
+            return _gtc_exit(m, OrderType.TRAILING_STOP, qty, trail_price=trail_price)
+        trail_percent = Decimal(lv.trail_bps or 0) / 100
+        return _gtc_exit(m, OrderType.TRAILING_STOP, qty, trail_percent=trail_percent)
+    return _gtc_exit(m, OrderType.STOP, qty, stop_price=stop)
 
 
 def target_request(m: ManagedExit, i: int, lots: int) -> OrderRequest:
     """Tier ``i``'s limit order for ``lots`` at its level."""
     inst = m.instrument
+    return _gtc_exit(
+        m, OrderType.LIMIT, inst.to_qty(lots), limit_price=inst.to_price(m.tiers[i].price)
+    )
+
+
+def _gtc_exit(m: ManagedExit, kind: OrderType, qty: Decimal, **prices: Any) -> OrderRequest:
+    """A good-till-canceled order of ``kind`` for ``qty`` on ``m``'s exit side; ``prices`` are
+    its other fields (limit, stop, trail, legs)."""
     return OrderRequest(
-        symbol=m.symbol,
-        side=exit_side(m),
-        type=OrderType.LIMIT,
-        time_in_force=_GTC,
-        qty=inst.to_qty(lots),
-        limit_price=inst.to_price(m.tiers[i].price),
+        symbol=m.symbol, side=exit_side(m), type=kind, time_in_force=_GTC, qty=qty, **prices
     )
 
 
