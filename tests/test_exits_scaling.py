@@ -14,6 +14,7 @@ from fillforge.exits import (
     Distance,
     ExitManager,
     ExitPlan,
+    ManagedExit,
     ScaleIn,
     ScaleOut,
     ScaleOutTier,
@@ -37,6 +38,18 @@ THIRDS = ScaleOut(
 def held(sim: SimHarness) -> Decimal:
     pos = sim.broker.positions().get("TEST")
     return D(0) if pos is None else pos.qty
+
+
+def _long_100_with_a_stop(sim: SimHarness, inst: Instrument) -> tuple[ExitManager, ManagedExit]:
+    """A market buy of 100 at 100.00, entered through an ExitManager with a 10% stop."""
+    sim.path("99.00", "100.00")
+    mgr = ExitManager(sim.broker)
+    m = mgr.enter(
+        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(100)),
+        ExitPlan(stop=Distance.of_percent(10)),
+        inst,
+    )
+    return mgr, m
 
 
 # ----- scale-out -------------------------------------------------------------------------------
@@ -126,13 +139,7 @@ def test_scale_in_for_a_short_adds_on_rallies_and_atr_steps() -> None:
 def test_scale_in_on_the_simulated_broker_grows_the_exits(
     sim: SimHarness, sim_instrument: Instrument
 ) -> None:
-    sim.path("99.00", "100.00")
-    mgr = ExitManager(sim.broker)
-    m = mgr.enter(
-        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(100)),
-        ExitPlan(stop=Distance.of_percent(10)),
-        sim_instrument,
-    )
+    mgr, m = _long_100_with_a_stop(sim, sim_instrument)
     plan = ScaleIn(step=Distance.of_percent(2), add_qty=D(50), max_adds=3, max_qty=D(200))
     scaler = Scaler(
         sim.broker,
@@ -189,13 +196,7 @@ def test_scaling_refusals_name_the_field() -> None:
 def test_a_scale_out_shrinks_the_exit_plan_that_protects_the_position(
     sim: SimHarness, sim_instrument: Instrument
 ) -> None:
-    sim.path("99.00", "100.00")
-    mgr = ExitManager(sim.broker)
-    m = mgr.enter(
-        OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(100)),
-        ExitPlan(stop=Distance.of_percent(10)),
-        sim_instrument,
-    )
+    _, m = _long_100_with_a_stop(sim, sim_instrument)
     Scaler(sim.broker, sim_instrument, 1, D(100), D(100), scale_out=THIRDS)
     sim.path("110.50")  # the 5% and 10% tiers: 50 off
     assert held(sim) == 50
