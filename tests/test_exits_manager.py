@@ -27,6 +27,12 @@ from fillforge.testing import SimHarness
 
 D = Decimal
 MODES = ["venue", "local"]
+# A 2% stop, a target at 3R, and the stop to the entry plus a quarter R once 1.5R is reached.
+BREAK_EVEN_PLAN = ExitPlan(
+    stop=Distance.of_percent(2),
+    targets=(Target(3),),
+    break_even=BreakEven(after_r="1.5", lock_r="0.25"),
+)
 
 
 def buy(qty: int = 100, side: str = "buy") -> OrderRequest:
@@ -189,12 +195,7 @@ def test_after_a_tier_the_stop_sells_only_what_is_left_and_cancels_the_other_tie
 def test_break_even_moves_the_stop_after_the_profit_threshold(
     sim: SimHarness, sim_instrument: Instrument, mode: str
 ) -> None:
-    plan = ExitPlan(
-        stop=Distance.of_percent(2),
-        targets=(Target(3),),
-        break_even=BreakEven(after_r="1.5", lock_r="0.25"),
-    )
-    m = start(sim, sim_instrument, plan, mode)
+    m = start(sim, sim_instrument, BREAK_EVEN_PLAN, mode)
     sim.path("102.99")
     assert m.stop_price == D("98.00")  # 1.5R is 103.00: not yet
     sim.path("103.00")
@@ -410,12 +411,7 @@ def test_refusals_name_the_field_and_send_nothing(
 def test_break_even_for_a_short_moves_the_stop_down(
     sim: SimHarness, sim_instrument: Instrument, mode: str
 ) -> None:
-    plan = ExitPlan(
-        stop=Distance.of_percent(2),
-        targets=(Target(3),),
-        break_even=BreakEven(after_r="1.5", lock_r="0.25"),
-    )
-    m = start(sim, sim_instrument, plan, mode, side="sell")
+    m = start(sim, sim_instrument, BREAK_EVEN_PLAN, mode, side="sell")
     assert m.stop_price == D("102.00")
     sim.path("97.01")
     assert m.stop_price == D("102.00")  # 1.5R below is 97.00: not yet
