@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from order_helpers import gtc_limit
 
 from fillforge.errors import ExitPlanError
 from fillforge.exits import (
@@ -21,7 +22,7 @@ from fillforge.exits import (
     Target,
     Trail,
 )
-from fillforge.orders.enums import OrderClass, OrderSide, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderClass, OrderSide, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.testing import SimHarness
 
@@ -301,14 +302,7 @@ def test_a_partial_entry_fill_sizes_the_exits_to_what_filled(
     sim.quote("99.99", "100.01", size=1000)
     mgr = ExitManager(sim.broker, mode=mode)
     plan = ExitPlan(stop=Distance.of_percent(2), targets=(Target(2),))
-    entry = OrderRequest(
-        symbol="TEST",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        limit_price=D("100.00"),
-        time_in_force=OrderTimeInForce.GTC,
-        qty=D(100),
-    )
+    entry = gtc_limit("TEST", "buy", 100, "100.00")
     m = mgr.enter(entry, plan, sim_instrument)
     assert m.phase is Phase.WAITING
     assert open_orders(sim) == [o.id for o in sim.broker.orders(open_only=True)]

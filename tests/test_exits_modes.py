@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from order_helpers import gtc_limit
 
 from fillforge.errors import ExitPlanError
 from fillforge.exits import Distance, ExitManager, ExitMode, ExitPlan, Phase, Target, Trail
@@ -89,16 +90,7 @@ def test_attach_to_an_entry_already_sent_and_detach(
     sim: SimHarness, sim_instrument: Instrument
 ) -> None:
     sim.quote("99.99", "100.01", size=1000)
-    entry = sim.broker.submit(
-        OrderRequest(
-            symbol="TEST",
-            side=OrderSide.SELL,
-            type=OrderType.LIMIT,
-            limit_price=D("100.00"),
-            time_in_force=OrderTimeInForce.GTC,
-            qty=D(100),
-        )
-    )
+    entry = sim.broker.submit(gtc_limit("TEST", "sell", 100, "100.00"))
     mgr = ExitManager(sim.broker)
     m = mgr.attach(PLAN, sim_instrument, entry=entry)
     assert (m.side, m.phase) == (-1, Phase.WAITING)
@@ -117,14 +109,7 @@ def test_an_entry_that_ends_unfilled_ends_the_plan(
 ) -> None:
     sim.quote("99.99", "100.01", size=1000)
     mgr = ExitManager(sim.broker)
-    entry = OrderRequest(
-        symbol="TEST",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        limit_price=D("99.00"),
-        time_in_force=OrderTimeInForce.GTC,
-        qty=D(100),
-    )
+    entry = gtc_limit("TEST", "buy", 100, "99.00")
     m = mgr.enter(entry, PLAN, sim_instrument)
     sim.broker.cancel(sim.broker.orders(open_only=True)[0].id)
     assert (m.phase, m.reason) == (Phase.DONE, "entry unfilled")
