@@ -12,7 +12,7 @@ import pytest
 from order_helpers import gtc_limit
 
 from fillforge.errors import RiskError
-from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
 from fillforge.risk import (
@@ -225,14 +225,7 @@ def test_max_orders_per_day_rolls_at_the_venue_calendar_open() -> None:
     broker = SimulatedBroker(venue, cash=D(10**5), start_ns=monday_10am)
     gate = RiskGate(broker, [MaxOrdersPerDay(1)])
     broker.quote("AAA", D("99.99"), D("100.01"), bid_size=D(100), ask_size=D(100))
-    limit = OrderRequest(
-        symbol="AAA",
-        side=OrderSide.BUY,
-        type=OrderType.LIMIT,
-        time_in_force=OrderTimeInForce.GTC,
-        limit_price=D("90.00"),
-        qty=D(1),
-    )
+    limit = gtc_limit("AAA", "buy", 1, "90.00")
     assert gate.submit(limit).status is not OrderStatus.DENIED
     assert gate.submit(limit).status is OrderStatus.DENIED
     # 23:00 the same day (UTC has passed midnight: no matter) and 9:29 the next day: same session

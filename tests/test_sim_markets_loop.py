@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from order_helpers import gtc_limit
 
 from fillforge import _core
 from fillforge.codes import FeedKind, Side
-from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
-from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
+from fillforge.orders.models import Instrument, OrderEvent
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.latency import Delay, LatencyModel
 from fillforge.sim.venue import Venue
@@ -157,16 +157,8 @@ def _broker_log(speed: float | None) -> list[str]:
         for s in ("AAA", "BBB"):
             buy = step % 2 == 1
             tick = Decimal("0.01") * (step % 4)
-            broker.submit(
-                OrderRequest(
-                    symbol=s,
-                    side=OrderSide.BUY if buy else OrderSide.SELL,
-                    qty=Decimal(10 + step),
-                    type=OrderType.LIMIT,
-                    limit_price=Decimal("99.90") + tick if buy else Decimal("100.10") - tick,
-                    time_in_force=OrderTimeInForce.GTC,
-                )
-            )
+            price = Decimal("99.90") + tick if buy else Decimal("100.10") - tick
+            broker.submit(gtc_limit(s, "buy" if buy else "sell", 10 + step, price))
         broker.run(max_messages=7 + step)
     broker.run()
     return log

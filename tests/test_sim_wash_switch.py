@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from order_helpers import gtc_limit
 
 from fillforge import _core
 from fillforge.codes import EngineEvent, Side
@@ -14,10 +15,8 @@ from fillforge.orders.enums import (
     LiquiditySide,
     OrderSide,
     OrderStatus,
-    OrderTimeInForce,
-    OrderType,
 )
-from fillforge.orders.models import Instrument, OrderRequest
+from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
@@ -72,18 +71,8 @@ def test_the_venue_passes_the_switch_and_the_broker_reports_both_fills() -> None
     broker = SimulatedBroker(venue, cash=D(100_000))
     broker.quote("TEST", D("99.00"), D("101.00"))
 
-    def limit(side: OrderSide, qty: int, price: str) -> OrderRequest:
-        return OrderRequest(
-            symbol="TEST",
-            side=side,
-            qty=D(qty),
-            type=OrderType.LIMIT,
-            limit_price=D(price),
-            time_in_force=OrderTimeInForce.GTC,
-        )
-
-    buy = broker.submit(limit(OrderSide.BUY, 10, "100.00"))
-    sell = broker.submit(limit(OrderSide.SELL, 4, "100.00"))
+    buy = broker.submit(gtc_limit("TEST", OrderSide.BUY, 10, "100.00"))
+    sell = broker.submit(gtc_limit("TEST", OrderSide.SELL, 4, "100.00"))
     assert sell.status is OrderStatus.FILLED
     assert buy.status is OrderStatus.PARTIALLY_FILLED
     assert [(f.price, f.qty, f.liquidity) for f in sell.fills.values()] == [
