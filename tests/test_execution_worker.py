@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from polling import eventually
 from served_helpers import alpaca_broker
 
 from fillforge.alpaca.server import AlpacaServer
@@ -456,9 +456,7 @@ def test_the_same_parent_gives_the_same_children_on_alpaca_and_on_the_simulator(
     try:
         live.connect()
         w = _timeout_to_market(live, clock.now_ns(), clock)
-        deadline = time.monotonic() + 10
-        while not w.parent.state.is_done and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: w.parent.state.is_done, 10)
         assert w.parent.state is ParentState.COMPLETED
         on_alpaca = _children(live)
     finally:
@@ -506,9 +504,7 @@ def test_a_worker_on_alpaca_tells_the_time_by_the_broker_without_a_clock(
         now = live.now_ns()
         assert now - clock.now_ns() <= 0 < now - WallClock().now_ns()
         w = _timeout_to_market(live, now)  # no clock=: the broker's now_ns
-        deadline = time.monotonic() + 10
-        while not w.parent.state.is_done and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: w.parent.state.is_done, 10)
         assert w.parent.state is ParentState.COMPLETED
         assert [c[:2] for c in _children(live)] == [("A1-c1", "limit"), ("A1-c2", "market")]
     finally:

@@ -15,6 +15,7 @@ import pytest
 import requests
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestBarRequest, StockLatestTradeRequest
+from polling import eventually
 from served_helpers import alpaca_broker
 
 from fillforge.alpaca.broker import AlpacaBroker
@@ -273,9 +274,7 @@ def test_alpaca_subscriptions_poll_the_data_client(
     _script(alpaca_server, lambda b: b.quote("AAPL", D("100.01"), D("100.03")))
     _script(alpaca_server, lambda b: b.trade("AAPL", D("100.03"), D(2), aggressor=OrderSide.BUY))
     assert got.wait(5)
-    deadline = time.monotonic() + 5
-    while not quotes and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: bool(quotes), 5, 0.01)
     assert quotes[-1].bid_price == D("100.01")
     assert (trades[0].price, trades[0].size) == (D("100.03"), D(2))
     stop()
