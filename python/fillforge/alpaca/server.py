@@ -146,6 +146,10 @@ class Simulation:
         return self.submit(fn).result()
 
 
+KEEP_ALIVE_S = 75
+"""How long the server keeps an idle HTTP connection open for the client's next request."""
+
+
 class ServedClock:
     """The served simulation's time: its start plus the wall time since, times ``speed`` (the
     time :meth:`AlpacaServer._sync` runs the broker to). A :class:`~fillforge.time.Clock`."""
@@ -267,6 +271,11 @@ class AlpacaServer:
             log_level="warning",
             access_log=False,
             interface="asgi3",
+            # uvicorn closes an idle keep-alive connection after 5 s by default; a client that
+            # waited about that long (for a stream event, say) then sends on a pooled connection
+            # the server is closing and gets "connection reset". Keep idle ones as a hosted API
+            # does, past any wait a client makes between two calls.
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         server = uvicorn.Server(config)
         self.simulation.start()
