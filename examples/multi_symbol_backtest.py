@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from fillforge.alpaca import uuid_ids
-from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.alpaca.server import AlpacaServer
 from fillforge.broker import Bar, Broker
 from fillforge.errors import StrategyError
@@ -165,7 +164,10 @@ class PaperRun:
 def paper(sessions: int = 20, speed: float = 100_000) -> PaperRun:
     """The same strategy class on a served Alpaca paper account that replays the last
     ``sessions`` daily bars of the samples at ``speed`` times real time (the bars before are
-    the runner's warm-up), and a backtest of the same sessions on Alpaca's venue rules."""
+    the runner's warm-up), and a backtest of the same sessions on Alpaca's venue rules. Needs
+    alpaca-py (``pip install fillforge[alpaca]``); the backtest alone does not."""
+    from fillforge.alpaca.broker import AlpacaBroker
+
     cal = TradingCalendar("XNYS")
     live, warm = split(sessions)
     venue = Venue("ALPACA-SIM", calendar=cal)

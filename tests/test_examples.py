@@ -315,3 +315,19 @@ def test_the_walkthrough_shows_the_example_as_it_is(multi: ModuleType) -> None:
         if line.strip():
             at = source.index(line, at) + 1  # ValueError: the page shows a line the code lacks
     assert "class Breakout(Strategy):" in block[1]
+
+
+def test_the_multi_symbol_backtest_runs_without_alpaca_py() -> None:
+    """The backtest needs nothing of the ``alpaca`` extra (only ``--paper`` does): run the
+    example with alpaca-py made unimportable."""
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['alpaca'] = None  # import alpaca... now raises ImportError\n"
+        f"sys.argv = [{str(EXAMPLES / 'multi_symbol_backtest.py')!r}]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "final equity" in done.stdout
