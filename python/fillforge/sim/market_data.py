@@ -104,7 +104,7 @@ class SimMarketData:
         self.subscriptions = Subscriptions()
         self._tapes: dict[str, _Tape] = {}
         self._scripted: dict[str, Trade] = {}
-        self._decimals: dict[str, _Decimals] = {}
+        self._makers: dict[str, Callable[[int, int, int, int, int], Quote | None]] = {}
         self._watching: dict[str, tuple[int, tuple[Callable[[Any], None], ...], bool]] = {}
         self._bars: dict[str, _BarBuilder] = {}
 
@@ -162,11 +162,12 @@ class SimMarketData:
         """``make(now, bid_price, bid_qty, ask_price, ask_qty)``: ``market``'s top at ``now``
         (ticks and lots; qty 0: an empty side) as a :class:`Quote`, None with both sides empty.
         On the replay's hot path: one model per quote, each price and size converted to Decimal
-        once (the names it needs bound in the closure)."""
+        once (the names it needs bound in the closure); one per market, made on first use."""
         symbol = market.symbol
-        d = self._decimals.get(symbol)
-        if d is None:
-            d = self._decimals[symbol] = _Decimals(market)
+        made = self._makers.get(symbol)
+        if made is not None:
+            return made
+        d = _Decimals(market)
         prices, qtys, price, qty, adopt = d.prices, d.qtys, d.price, d.qty, _adopt_quote
         zero = _ZERO
 
@@ -184,6 +185,7 @@ class SimMarketData:
                 }
             )
 
+        self._makers[symbol] = make
         return make
 
     def observe(self, market: Market) -> None:
@@ -228,31 +230,13 @@ class SimMarketData:
                 for cb in bar_subs:
                     cb(bar)
 
-    def _quote(
-        self, market: Market, top: _Top | None = None, now: int | None = None
-    ) -> Quote | None:
-        """``top`` (default: the engine's recorded top) at ``now`` (default: the engine's
-        clock) as a quote; None with both sides empty."""
+    def _quote(self, market: Market) -> Quote | None:
+        """The engine's recorded top now as a quote (:meth:`quote_maker`'s); None with both
+        sides empty."""
         e = market.engine
-        bid, ask = (e.best_bid(), e.best_ask()) if top is None else top
-        if bid is None and ask is None:
-            return None
-        symbol = market.symbol
-        d = self._decimals.get(symbol)
-        if d is None:
-            d = self._decimals[symbol] = _Decimals(market)
-        if now is None:
-            now = e.now
-        return Quote.adopt(
-            {
-                "symbol": symbol,
-                "bid_price": None if bid is None else d.price(bid[0]),
-                "bid_size": _ZERO if bid is None else d.qty(bid[1]),
-                "ask_price": None if ask is None else d.price(ask[0]),
-                "ask_size": _ZERO if ask is None else d.qty(ask[1]),
-                "timestamp_ns": now if now > _NO_TIME else self._now(),
-            }
-        )
+        (bp, bq), (ap, aq) = e.best_bid() or (0, 0), e.best_ask() or (0, 0)
+        now = e.now
+        return self.quote_maker(market)(now if now > _NO_TIME else self._now(), bp, bq, ap, aq)
 
     def _tape(self, market: Market) -> _Tape:
         tape = self._tapes.get(market.symbol)
