@@ -82,6 +82,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
         "unreachable: connection refused; no fallback (execution.fallback is none)",
     ),
     "IndicatorError": ("period", 0, "must be a positive int"),
+    "JournalError": ("path", "orders.journal", "a writer (pid 4242) already holds it"),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -134,6 +135,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "ConfigError": ValueError,
     "IndicatorError": ValueError,
     "BrokerUnavailableError": ConnectionError,
+    "JournalError": ValueError,
 }
 
 EXPORTED = sorted(

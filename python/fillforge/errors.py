@@ -61,6 +61,7 @@ __all__ = [
     "InvalidPriceError",
     "InvalidQuantityError",
     "InvalidTransitionError",
+    "JournalError",
     "MarketDataError",
     "MetricsError",
     "NotFoundError",
@@ -300,3 +301,10 @@ class BrokerUnavailableError(_FieldError, ConnectionError):
     was opted into (:mod:`fillforge.agent`): ``field`` names the setting (``broker.base_url``),
     ``value`` what it was, ``why`` what failed. Live trading never turns into simulation
     silently."""
+
+
+class JournalError(_FieldError, ValueError):
+    """The journal refused: a damaged or torn file opened for writing without ``repair``, a
+    second writer, a record that is not JSON, a path or URL that names no journal
+    (:mod:`fillforge.journal`). ``field`` names what (``path``, ``seq``, ``payload``), ``value``
+    what it was, ``why`` says why; nothing was changed."""
