@@ -83,6 +83,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     ),
     "IndicatorError": ("period", 0, "must be a positive int"),
     "JournalError": ("path", "orders.journal", "a writer (pid 4242) already holds it"),
+    "SweepError": ("results", "sweep/results.parquet", "written by another sweep (config hash)"),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -136,6 +137,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "IndicatorError": ValueError,
     "BrokerUnavailableError": ConnectionError,
     "JournalError": ValueError,
+    "SweepError": ValueError,
 }
 
 EXPORTED = sorted(

@@ -79,6 +79,7 @@ __all__ = [
     "SizingError",
     "StrategyError",
     "SubscriptionError",
+    "SweepError",
     "ThrottleError",
     "TimeError",
     "TimerError",
@@ -308,3 +309,10 @@ class JournalError(_FieldError, ValueError):
     second writer, a record that is not JSON, a path or URL that names no journal
     (:mod:`fillforge.journal`). ``field`` names what (``path``, ``seq``, ``payload``), ``value``
     what it was, ``why`` says why; nothing was changed."""
+
+
+class SweepError(_FieldError, ValueError):
+    """A parameter sweep refused: a results file that is another sweep's or damaged, a trial
+    that failed, a Ray cluster that cannot be reached (:mod:`fillforge.sweep`). ``field`` names
+    what (``results``, ``trial``, ``--address``), ``value`` what it was, ``why`` says why; the
+    completed trials already recorded are kept."""
