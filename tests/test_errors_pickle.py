@@ -84,6 +84,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "IndicatorError": ("period", 0, "must be a positive int"),
     "JournalError": ("path", "orders.journal", "a writer (pid 4242) already holds it"),
     "SweepError": ("results", "sweep/results.parquet", "written by another sweep (config hash)"),
+    "CcxtError": ("binance", "InvalidOrder", "Order would immediately match and take."),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -138,6 +139,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "BrokerUnavailableError": ConnectionError,
     "JournalError": ValueError,
     "SweepError": ValueError,
+    "CcxtError": None,  # ccxt's kind says which: OrderNotFound or InvalidOrder from one class
 }
 
 EXPORTED = sorted(

@@ -44,6 +44,7 @@ __all__ = [
     "BatchInputError",
     "BrokerUnavailableError",
     "CapacityError",
+    "CcxtError",
     "ClockWentBackwardsError",
     "ConfigError",
     "DecimalTextError",
@@ -316,3 +317,14 @@ class SweepError(_FieldError, ValueError):
     that failed, a Ray cluster that cannot be reached (:mod:`fillforge.sweep`). ``field`` names
     what (``results``, ``trial``, ``--address``), ``value`` what it was, ``why`` says why; the
     completed trials already recorded are kept."""
+
+
+class CcxtError(OrderError):
+    """A venue reached through ccxt refused a request, and retrying would not help
+    (:mod:`fillforge.venues.ccxt`): ``exchange`` is ccxt's id (``binance``), ``kind`` ccxt's
+    error class (``InvalidOrder``, ``OrderNotFound``, ``InsufficientFunds``...), ``message``
+    the venue's answer. Nothing was changed locally."""
+
+    def __init__(self, exchange: str | None, kind: str | None, message: str) -> None:
+        super().__init__(f"{exchange} {kind}: {message}")
+        self.exchange, self.kind, self.message = exchange, kind, message
