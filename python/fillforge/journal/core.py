@@ -1,0 +1,262 @@
+"""The write-ahead journal: sequence numbers, checksums and group commit over a store.
+
+:meth:`Journal.append` gives the record the next seq, stamps it with the journal's clock,
+chains its checksum to the previous record's and queues it; a writer thread commits everything
+queued so far in one transaction (group commit) and only then counts it durable.
+:meth:`Journal.sync` returns once every record appended before it is durable;
+:meth:`Journal.write_ahead` is both (an order's intent, durable before the order is sent).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Final
+
+from fillforge.errors import JournalError
+from fillforge.journal.codec import Record, chain_crc, check_kind, encode_payload, iter_records
+from fillforge.journal.store import Row, Store
+from fillforge.journal.verify import Recovery, scan
+from fillforge.time import Clock, WallClock
+
+__all__ = ["Journal"]
+
+_READ_BATCH: Final = 20_000
+_POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+class Journal:
+    """An append-only, write-ahead journal (see the module's docstring); open one with
+    :meth:`open`. Thread-safe: any thread may append, sync and read."""
+
+    def __init__(self, store: Store, clock: Clock, recovery: Recovery, last_crc: int) -> None:
+        self._store = store
+        self._clock = clock
+        self._recovery = recovery
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._durable_cv = threading.Condition(self._lock)
+        self._pending: list[Row] = []
+        self._next_seq = recovery.kept + 1
+        self._durable = recovery.kept
+        self._crc = last_crc
+        self._error: JournalError | None = None
+        self._closing = False
+        self._closed = False
+        # A read-only view of a damaged journal shows only the records it kept.
+        self._read_limit = recovery.kept if recovery.dropped else None
+        self._writer: threading.Thread | None = None
+        if store.writable:
+            self._writer = threading.Thread(
+                target=self._write_loop, name=f"journal-writer:{store.name}", daemon=True
+            )
+            self._writer.start()
+
+    @classmethod
+    def open(
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        clock: Clock | None = None,
+        readonly: bool = False,
+        repair: bool = False,
+        schema: int | None = None,
+    ) -> Journal:
+        """Open (creating it if needed) the journal at a path (SQLite, WAL mode) or a
+        ``postgresql://`` URL, checking every record (:attr:`recovery` says what was found).
+
+        ``clock`` stamps the records (the wall clock if not given). ``readonly`` opens without
+        taking the writer lock, for inspecting a journal another process writes. A damaged
+        journal is refused for writing (JournalError naming the damage) unless ``repair``,
+        which cuts it back to its last good record and says so in :attr:`recovery`.
+        ``schema`` stops the migrations at that version (tests of the migrations)."""
+        clock = clock if clock is not None else WallClock()
+        store = _open_store(target, writable=not readonly, now_ns=clock.now_ns(), schema=schema)
+        try:
+            found = scan(store, extra=_torn_tail(store))
+            recovery = found.recovery
+            if readonly or recovery.ok:
+                return cls(store, clock, recovery, found.last_crc)
+            if not repair:
+                raise JournalError("path", store.name, _refusal(recovery))
+            store.truncate_from(recovery.kept + 1)
+            again = scan(store)
+            if not again.recovery.ok or again.recovery.kept != recovery.kept:
+                raise JournalError(
+                    "path", store.name, f"repair failed: {again.recovery.reason or 'records lost'}"
+                )
+            return cls(store, clock, replace(recovery, repaired=True), found.last_crc)
+        except BaseException:
+            store.close()
+            raise
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, kind: str, payload: Mapping[str, Any]) -> int:
+        """Queue a record and return its seq; it is durable once :meth:`sync` returns.
+
+        ``payload`` is a JSON-mode dict (a Decimal as a str, as ``model_dump(mode="json")``
+        gives it); anything else is refused with a JournalError and nothing is appended."""
+        check_kind(kind)
+        data = encode_payload(payload)
+        with self._lock:
+            self._check_open()
+            seq = self._next_seq
+            ts = self._clock.now_ns()
+            crc = chain_crc(self._crc, seq, ts, kind, data)
+            self._pending.append((seq, ts, kind, data, crc))
+            self._crc, self._next_seq = crc, seq + 1
+            if len(self._pending) == 1:
+                self._work.notify()
+        return seq
+
+    def sync(self) -> None:
+        """Return once every record appended so far is durable (committed and fsynced)."""
+        with self._lock:
+            target = self._next_seq - 1
+            while self._durable < target and self._error is None:
+                self._durable_cv.wait()
+            if self._error is not None:
+                raise self._error
+
+    def write_ahead(self, kind: str, payload: Mapping[str, Any]) -> int:
+        """Append and sync: the record is durable when this returns its seq."""
+        seq = self.append(kind, payload)
+        self.sync()
+        return seq
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next append will get (ids derived from it never repeat)."""
+        with self._lock:
+            return self._next_seq
+
+    @property
+    def durable_seq(self) -> int:
+        """The highest seq known durable."""
+        with self._lock:
+            return self._durable
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def records(self, since: int = 0, kinds: tuple[str, ...] | None = None) -> Iterator[Record]:
+        """The records with seq > ``since`` (of these kinds, if given), in seq order. A writer
+        syncs first, so everything appended before the call is included."""
+        if self._store.writable and not self._closed:
+            self.sync()
+        limit = self._read_limit
+        for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH):
+            if limit is not None and rows[-1][0] > limit:
+                rows = [r for r in rows if r[0] <= limit]
+                yield from iter_records((r[0], r[1], r[2], r[3]) for r in rows)
+                return
+            yield from iter_records((r[0], r[1], r[2], r[3]) for r in rows)
+
+    @property
+    def recovery(self) -> Recovery:
+        """What opening found: the records kept, what was dropped and why."""
+        return self._recovery
+
+    @property
+    def name(self) -> str:
+        """The journal's path or URL (without a password)."""
+        return self._store.name
+
+    @property
+    def schema_version(self) -> int:
+        return self._store.schema_version()
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit and sync what is queued, stop the writer, close the store (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closing = True
+            self._work.notify()
+        try:
+            if self._writer is not None:
+                self._writer.join()
+        finally:
+            with self._lock:
+                self._closed = True
+            self._store.close()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the writer thread --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if not self._store.writable:
+            raise JournalError("path", self._store.name, "opened read-only")
+        if self._closing:
+            raise JournalError("path", self._store.name, "closed")
+        if self._error is not None:
+            raise self._error
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closing:
+                    self._work.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                self._store.append(batch)
+            except Exception as e:  # the disk, the server: the journal stops taking records
+                with self._lock:
+                    self._error = JournalError(
+                        "path", self._store.name, f"writing seq {batch[0][0]}.. failed: {e}"
+                    )
+                    self._durable_cv.notify_all()
+                return
+            with self._lock:
+                self._durable = batch[-1][0]
+                self._durable_cv.notify_all()
+
+
+def _open_store(
+    target: str | os.PathLike[str], *, writable: bool, now_ns: int, schema: int | None
+) -> Store:
+    text = os.fspath(target)
+    if not text:
+        raise JournalError("path", text, "empty: give a file path or a postgresql:// URL")
+    if text.startswith(_POSTGRES_SCHEMES):
+        from fillforge.journal.postgres import PostgresStore
+
+        return PostgresStore(text, writable=writable, now_ns=now_ns, schema=schema)
+    from fillforge.journal.sqlite import SqliteStore
+
+    return SqliteStore(text, writable=writable, now_ns=now_ns, schema=schema)
+
+
+def _torn_tail(store: Store) -> tuple[str, ...]:
+    return ()
+
+
+def _refusal(r: Recovery) -> str:
+    if r.dropped is None:
+        lost = "no record lost"
+    else:
+        first, last = r.dropped
+        lost = f"would drop seq {first}..{'?' if last is None else last}"
+    return (
+        f"damaged: {r.reason}; {r.kept} good records (seq 1..{r.kept}), {lost}; "
+        "open with repair=True to cut it back to its last good record"
+    )

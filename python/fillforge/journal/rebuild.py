@@ -1,0 +1,308 @@
+"""The orders a journal knows, rebuilt from its ``order.*`` records (issue 18).
+
+:class:`OrderBook` is the one reader of the records :class:`~fillforge.journal.broker.
+JournalledBroker` and :mod:`~fillforge.journal.reconcile` write: the broker keeps one up to date
+as it writes (every record it appends goes through :meth:`OrderBook.apply`), and a restart builds
+one by applying the journal's records in order (:func:`rebuild`). So what a restart sees is,
+record for record, what the process saw before it died.
+
+For each order: the request and client order id (from its ``order.submit`` intent), the venue's
+order id once known, its status, the quantity filled and the fills by the venue's execution id,
+and the parent it is a child of (:func:`~fillforge.orders.models.parent_of`). Across orders: every
+fill by execution id (a fill journalled twice counts once), the signed position per symbol those
+fills make, the last fill's venue time (where reconciliation asks the broker's history from), and
+the cancels and replaces written ahead with no outcome yet.
+
+The record kinds and their payloads (JSON-mode: quantities and prices as decimal strings):
+
+``order.session``     ``{"prefix"}``: the client order id prefix of this journal (written once).
+``order.submit``      ``{"cid", "request"}``: written ahead of the send; the seq names the intent.
+``order.ack``         ``{"cid", "oid", "status"}``: the broker took it (its venue order id).
+``order.reject``      ``{"cid", "error", "message"}``: the broker refused it; nothing was sent.
+``order.send_failed`` ``{"cid", "error", "message"}``: the send's outcome is unknown (a network
+                      failure): the intent stays pending until reconciliation resolves it.
+``order.cancel``      ``{"oid"}``; ``order.cancel_ack`` / ``order.cancel_reject``: a cancel.
+``order.replace``     ``{"oid", "terms"}``; ``order.replace_ack`` ``{"oid", "new_oid"}`` /
+                      ``order.replace_reject``: a replace.
+``order.event``       ``{"oid", "cid", "kind", "status", "symbol", "side", "ts"[, "fill"]}``:
+                      an order event the broker published; ``fill`` is ``{"id", "qty", "price",
+                      "fee", "ts"}`` with the venue's execution id.
+``order.fill``        ``{"oid", "cid", "symbol", "side", "fill"}``: a fill reconciliation found
+                      in the broker's history that the journal did not have.
+``order.resolved``    ``{"cid", "oid", "outcome", "status", "reason"}``: reconciliation's
+                      verdict on an order (``adopted``, ``unsent``, ``gone``, ``closed``) or on a
+                      cancel or replace (``cancel_*``, ``replace_*``).
+``order.reconciled``  a reconciliation's summary (:class:`~fillforge.journal.reconcile.
+                      RecoveryReport`'s counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+from fillforge.orders.enums import OPEN_STATUSES
+from fillforge.orders.models import parent_of
+
+__all__ = [
+    "INTENT",
+    "PENDING",
+    "SEND_UNKNOWN",
+    "JournalFill",
+    "JournalOrder",
+    "OrderBook",
+    "RecordSource",
+    "rebuild",
+]
+
+_ZERO: Final = Decimal(0)
+INTENT: Final = "intent"  # written ahead; no outcome yet
+SEND_UNKNOWN: Final = "send_unknown"  # the send failed in a way that may have reached the venue
+PENDING: Final = frozenset({INTENT, SEND_UNKNOWN})
+_OPEN: Final = frozenset(s.value for s in OPEN_STATUSES)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFill:
+    """One execution as journalled: the venue's execution id, its order, size, price, fee and
+    venue time."""
+
+    exec_id: str
+    order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts_ns: int
+
+
+@dataclass(slots=True)
+class JournalOrder:
+    """One order as the journal knows it. ``seq`` is its ``order.submit`` intent (None: an
+    order learned from the broker's events, such as a bracket's leg or a replacement);
+    ``status`` is the venue's status value, or :data:`INTENT` / :data:`SEND_UNKNOWN` while the
+    outcome of the send is unknown, or a resolution (``unsent``, ``refused``, ``gone``)."""
+
+    client_order_id: str
+    seq: int | None
+    request: dict[str, Any] | None
+    symbol: str
+    side: str
+    order_id: str | None = None
+    status: str = INTENT
+    filled: Decimal = _ZERO
+    fills: list[str] = field(default_factory=list)
+    replaced_by: str | None = None
+    resolution: str | None = None
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent order this order is a child of (from its client order id)."""
+        return parent_of(self.client_order_id)
+
+    @property
+    def is_open(self) -> bool:
+        """Working (or possibly working) at the venue, as far as the journal knows."""
+        return self.status in _OPEN
+
+    @property
+    def is_pending(self) -> bool:
+        """Written ahead with no known outcome: reconciliation must ask the venue."""
+        return self.status in PENDING
+
+
+class RecordSource(Protocol):
+    """What :func:`rebuild` reads: the journal's records, oldest first (``Journal.records``)."""
+
+    def records(self, since: int = 0, kinds: Iterable[str] | None = None) -> Iterable[Any]: ...
+
+
+class OrderBook:
+    """The orders, fills and positions the ``order.*`` records describe (see the module)."""
+
+    def __init__(self) -> None:
+        self.prefix: str | None = None
+        self.by_cid: dict[str, JournalOrder] = {}
+        self.by_oid: dict[str, JournalOrder] = {}
+        self.intents: list[JournalOrder] = []  # every order.submit, in seq order
+        self.fills: dict[str, JournalFill] = {}
+        self.positions: dict[str, Decimal] = {}
+        self.last_fill_ts = 0
+        self.duplicate_fills = 0
+        self.pending_cancels: dict[str, int] = {}  # order id -> the cancel intent's seq
+        self.pending_replaces: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.last_seq = 0
+        self._apply: dict[str, Callable[[dict[str, Any]], None]] = {
+            "order.event": self._event,
+            "order.submit": self._submit,
+            "order.ack": self._ack,
+            "order.reject": self._reject,
+            "order.send_failed": self._send_failed,
+            "order.cancel": self._cancel,
+            "order.cancel_ack": self._cancel_done,
+            "order.cancel_reject": self._cancel_done,
+            "order.replace": self._replace,
+            "order.replace_ack": self._replace_ack,
+            "order.replace_reject": self._replace_done,
+            "order.fill": self._recovered_fill,
+            "order.resolved": self._resolved,
+            "order.session": self._session,
+        }
+
+    # ----- applying records --------------------------------------------------------------------
+
+    def apply(self, seq: int, kind: str, payload: dict[str, Any]) -> None:
+        """Apply one record (kinds other than ``order.*`` are not this book's: skipped)."""
+        self.last_seq = seq
+        self._seq = seq
+        handler = self._apply.get(kind)
+        if handler is not None:
+            handler(payload)
+
+    _seq = 0
+
+    def _session(self, p: dict[str, Any]) -> None:
+        self.prefix = p["prefix"]
+
+    def _submit(self, p: dict[str, Any]) -> None:
+        r = p["request"]
+        o = JournalOrder(p["cid"], self._seq, r, r["symbol"], r["side"])
+        self.by_cid[o.client_order_id] = o
+        self.intents.append(o)
+
+    def _ack(self, p: dict[str, Any]) -> None:
+        o = self.by_cid[p["cid"]]
+        oid = p["oid"]
+        o.order_id = oid
+        self.by_oid[oid] = o
+        if o.status in PENDING:
+            o.status = p["status"]
+
+    def _reject(self, p: dict[str, Any]) -> None:
+        o = self.by_cid[p["cid"]]
+        o.status, o.resolution = "refused", p["message"]
+
+    def _send_failed(self, p: dict[str, Any]) -> None:
+        o = self.by_cid[p["cid"]]
+        if o.status == INTENT:
+            o.status = SEND_UNKNOWN
+
+    def _cancel(self, p: dict[str, Any]) -> None:
+        self.pending_cancels[p["oid"]] = self._seq
+
+    def _cancel_done(self, p: dict[str, Any]) -> None:
+        self.pending_cancels.pop(p["oid"], None)
+
+    def _replace(self, p: dict[str, Any]) -> None:
+        self.pending_replaces[p["oid"]] = (self._seq, p["terms"])
+
+    def _replace_ack(self, p: dict[str, Any]) -> None:
+        self.pending_replaces.pop(p["oid"], None)
+        new = p.get("new_oid")
+        o = self.by_oid.get(p["oid"])
+        if o is not None and new is not None:
+            o.replaced_by = new
+
+    def _replace_done(self, p: dict[str, Any]) -> None:
+        self.pending_replaces.pop(p["oid"], None)
+
+    def _order_for(self, p: dict[str, Any]) -> JournalOrder:
+        """The order an event or fill names: by venue id, else by client order id (its first
+        event), else a new one (a leg, a replacement, an order placed elsewhere)."""
+        oid = p["oid"]
+        o = self.by_oid.get(oid)
+        if o is not None:
+            return o
+        cid = p["cid"]
+        o = self.by_cid.get(cid)
+        if o is None or (o.order_id is not None and o.order_id != oid):
+            o = JournalOrder(cid, None, None, p["symbol"], p["side"], status="new")
+            self.by_cid[cid] = o  # a replacement takes its client order id over
+        o.order_id = oid
+        self.by_oid[oid] = o
+        return o
+
+    def _event(self, p: dict[str, Any]) -> None:
+        o = self._order_for(p)
+        o.status = p["status"]
+        if p["kind"] == "replaced":
+            o.replaced_by = p.get("related")
+        f = p.get("fill")
+        if f is not None:
+            self._fill(o, f)
+
+    def _recovered_fill(self, p: dict[str, Any]) -> None:
+        self._fill(self._order_for(p), p["fill"])
+
+    def _fill(self, o: JournalOrder, f: dict[str, Any]) -> None:
+        fid = f["id"]
+        if fid in self.fills:
+            self.duplicate_fills += 1
+            return
+        qty, ts = Decimal(f["qty"]), f["ts"]
+        oid = o.order_id
+        assert oid is not None
+        self.fills[fid] = JournalFill(
+            fid, oid, o.symbol, o.side, qty, Decimal(f["price"]), Decimal(f["fee"]), ts
+        )
+        o.filled += qty
+        o.fills.append(fid)
+        pos = self.positions
+        pos[o.symbol] = pos.get(o.symbol, _ZERO) + (qty if o.side == "buy" else -qty)
+        if ts > self.last_fill_ts:
+            self.last_fill_ts = ts
+
+    def _resolved(self, p: dict[str, Any]) -> None:
+        outcome = p["outcome"]
+        if outcome.startswith("cancel_"):
+            self.pending_cancels.pop(p["oid"], None)
+            return
+        if outcome.startswith("replace_"):
+            self.pending_replaces.pop(p["oid"], None)
+            o = self.by_oid.get(p["oid"])
+            if o is not None and p.get("new_oid"):
+                o.replaced_by = p["new_oid"]
+            return
+        cid, oid = p.get("cid"), p.get("oid")
+        o = self.by_cid.get(cid) if cid is not None else self.by_oid.get(oid or "")
+        if o is None:
+            return
+        if oid is not None and o.order_id is None:
+            o.order_id = oid
+            self.by_oid[oid] = o
+        o.status, o.resolution = p["status"], outcome
+
+    # ----- questions ---------------------------------------------------------------------------
+
+    def open_orders(self) -> list[JournalOrder]:
+        """Orders the journal holds open at the venue (each once, by venue id)."""
+        return [o for o in self.by_oid.values() if o.status in _OPEN]
+
+    def pending(self) -> list[JournalOrder]:
+        """Intents written ahead whose send has no known outcome."""
+        return [o for o in self.intents if o.status in PENDING]
+
+    def position(self, symbol: str) -> Decimal:
+        return self.positions.get(symbol, _ZERO)
+
+    def __repr__(self) -> str:
+        return (
+            f"OrderBook(intents={len(self.intents)}, orders={len(self.by_oid)}, "
+            f"fills={len(self.fills)}, last_seq={self.last_seq})"
+        )
+
+
+def rebuild(journal: RecordSource) -> OrderBook:
+    """The :class:`OrderBook` of every ``order.*`` record in ``journal``, in order."""
+    book = OrderBook()
+    handlers = book._apply
+    for r in journal.records(0, None):
+        handler = handlers.get(r.kind)
+        book._seq = r.seq
+        if handler is not None:
+            handler(r.payload)
+    book.last_seq = book._seq
+    return book

@@ -1,0 +1,276 @@
+"""The default journal store: one SQLite file in WAL mode, ``synchronous=FULL`` (a commit is
+fsynced before it returns), one append-only table.
+
+One process writes a journal at a time: the writer holds an exclusive ``flock`` on ``PATH.lock``
+(which also names its pid), so a second writer, in this process or another, is refused with a
+:class:`~fillforge.errors.JournalError`; the lock goes with the process, even on kill -9.
+Readers (inspect, export, verify) open the file read-only and never take the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+from fillforge.errors import JournalError
+from fillforge.journal.store import Migration, Row, check_migrations
+
+__all__ = ["MIGRATIONS", "SqliteStore"]
+
+MIGRATIONS: Final = (
+    Migration(
+        1,
+        "the append-only journal table",
+        (
+            "CREATE TABLE journal (seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, "
+            "kind TEXT NOT NULL, payload BLOB NOT NULL, crc INTEGER NOT NULL)",
+        ),
+    ),
+    Migration(
+        2,
+        "an index on (kind, seq) for reads of some kinds",
+        ("CREATE INDEX journal_kind_seq ON journal (kind, seq)",),
+    ),
+)
+check_migrations(MIGRATIONS)
+
+_SCHEMA_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER PRIMARY KEY, "
+    "description TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
+)
+_COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
+
+
+class SqliteStore:
+    """A journal in one SQLite file (see the module's docstring)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, writable: bool, now_ns: int, schema: int | None
+    ) -> None:
+        self._path = Path(path)
+        self._writable = writable
+        self._lock_fd: int | None = None
+        if writable:
+            self._lock_fd = _take_writer_lock(self._path)
+        try:
+            self._db = self._connect()
+            if writable:
+                self._migrate(now_ns, len(MIGRATIONS) if schema is None else schema)
+            else:
+                self.schema_version()  # a file that is not a journal fails here
+        except BaseException:
+            self._release_lock()
+            raise
+
+    # -- the Store protocol -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self._path)
+
+    @property
+    def writable(self) -> bool:
+        return self._writable
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def schema_version(self) -> int:
+        try:
+            row = self._db.execute("SELECT max(version) FROM journal_schema").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"not a fillforge journal: {e}") from None
+        return int(row[0] or 0)
+
+    def append(self, rows: Sequence[Row]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def read(self, since: int, kinds: tuple[str, ...] | None, batch: int) -> Iterator[list[Row]]:
+        db = self._reader()
+        try:
+            if kinds is None:
+                cur = db.execute(
+                    f"SELECT {_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq", (since,)
+                )
+            else:
+                marks = ", ".join("?" * len(kinds))
+                cur = db.execute(
+                    f"SELECT {_COLUMNS} FROM journal WHERE seq > ? AND kind IN ({marks}) "
+                    "ORDER BY seq",
+                    (since, *kinds),
+                )
+            while rows := cur.fetchmany(batch):
+                yield rows
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        finally:
+            if db is not self._db:
+                db.close()
+
+    def max_seq(self) -> int | None:
+        try:
+            row = self._db.execute("SELECT max(seq) FROM journal").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        return None if row[0] is None else int(row[0])
+
+    def truncate_from(self, seq: int) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM journal WHERE seq >= ?", (seq,))
+            self._db.execute("COMMIT")
+            if not self.integrity_problems():
+                return
+        except sqlite3.DatabaseError:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        self._rebuild(seq)
+
+    def integrity_problems(self) -> list[str]:
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            return [f"SQLite: {e}"]
+        return [f"SQLite quick_check: {r[0]}" for r in rows if r[0] != "ok"]
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        finally:
+            self._release_lock()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._writable:
+            try:
+                db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                # A WAL restarted after a checkpoint is cut back to what it holds, so no stale
+                # frames of an earlier generation follow the live ones (see verify's WAL check).
+                db.execute("PRAGMA journal_size_limit=0")
+            except sqlite3.DatabaseError as e:
+                raise JournalError("path", self.name, f"cannot open for writing: {e}") from None
+            return db
+        if not self._path.is_file():
+            raise JournalError("path", self.name, "no journal file at this path")
+        return self._open_read_only()
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self._path.resolve()))}?mode=ro"
+        try:
+            return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"cannot open read-only: {e}") from None
+
+    def _reader(self) -> sqlite3.Connection:
+        """The writer reads through a connection of its own, so a long read never holds the
+        writing connection; a read-only store reads through its one connection."""
+        return self._open_read_only() if self._writable else self._db
+
+    def _migrate(self, now_ns: int, target: int) -> None:
+        db = self._db
+        try:
+            db.execute(_SCHEMA_TABLE)
+            current = self.schema_version()
+            if current > len(MIGRATIONS):
+                raise JournalError(
+                    "path",
+                    self.name,
+                    f"schema version {current} is newer than this fillforge knows "
+                    f"({len(MIGRATIONS)})",
+                )
+            for m in MIGRATIONS[current:target]:
+                db.execute("BEGIN IMMEDIATE")
+                for stmt in m.statements:
+                    db.execute(stmt)
+                db.execute(
+                    "INSERT INTO journal_schema (version, description, applied_ns) "
+                    "VALUES (?, ?, ?)",
+                    (m.version, m.description, now_ns),
+                )
+                db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise JournalError("path", self.name, f"cannot migrate the schema: {e}") from None
+
+    def _rebuild(self, seq: int) -> None:
+        """Damage below the records (a torn or corrupted page): copy the records before ``seq``
+        into a fresh file and put it in place of the damaged one."""
+        tmp = self._path.with_name(self._path.name + ".repair")
+        tmp.unlink(missing_ok=True)
+        fresh = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            fresh.execute("PRAGMA journal_mode=DELETE")
+            fresh.execute("PRAGMA synchronous=FULL")
+            fresh.execute(_SCHEMA_TABLE)
+            for row in self._db.execute(
+                "SELECT version, description, applied_ns FROM journal_schema ORDER BY version"
+            ):
+                m = MIGRATIONS[row[0] - 1]
+                for stmt in m.statements:
+                    fresh.execute(stmt)
+                fresh.execute("INSERT INTO journal_schema VALUES (?, ?, ?)", row)
+            fresh.execute("BEGIN")
+            cur = self._db.execute(
+                f"SELECT {_COLUMNS} FROM journal WHERE seq < ? ORDER BY seq", (seq,)
+            )
+            while rows := cur.fetchmany(10_000):
+                fresh.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows)
+            fresh.execute("COMMIT")
+        finally:
+            fresh.close()
+        self._db.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, self._path)
+        _fsync_dir(self._path.parent)
+        self._db = self._connect()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+
+def _take_writer_lock(path: Path) -> int:
+    lock = Path(f"{path}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise JournalError("path", str(path), f"cannot create its lock file: {e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise JournalError(
+            "path", str(path), f"another writer (pid {holder}) has it open for writing"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

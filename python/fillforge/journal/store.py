@@ -1,0 +1,72 @@
+"""What a journal store is: the table every backend keeps, its migrations, and the calls the
+journal makes on it (:class:`Store`). The backends are :mod:`fillforge.journal.sqlite` (the
+default, embedded) and :mod:`fillforge.journal.postgres` (a shared deployment)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Migration", "Row", "Store", "check_migrations"]
+
+# One stored record: (seq, ts_ns, kind, payload bytes, chained crc32).
+Row = tuple[int, int, str, bytes, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered schema change; a store applies the ones past its recorded version, in
+    order, each in its own transaction together with its row in the schema table."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+def check_migrations(migrations: Sequence[Migration]) -> None:
+    """A backend's list must be numbered 1, 2, 3... (checked when the module loads)."""
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(migrations) + 1)):
+        raise AssertionError(f"migrations must be numbered 1..n in order, got {versions}")
+
+
+class Store(Protocol):
+    """A journal's storage: the append-only ``journal`` table and its schema table.
+
+    Rows go in through :meth:`append` (one transaction; durable when it returns) and come back
+    in seq order through :meth:`read`. Only the writer (which holds the store's writer lock) may
+    call :meth:`append` and :meth:`truncate_from`."""
+
+    @property
+    def name(self) -> str:
+        """The journal's path or URL (without a password), for messages."""
+        ...
+
+    @property
+    def writable(self) -> bool: ...
+
+    def schema_version(self) -> int: ...
+
+    def append(self, rows: Sequence[Row]) -> None:
+        """Insert the rows in one transaction, committed durably before returning."""
+        ...
+
+    def read(self, since: int, kinds: tuple[str, ...] | None, batch: int) -> Iterator[list[Row]]:
+        """Rows with seq > since (of these kinds, if given), in seq order, ``batch`` at a time."""
+        ...
+
+    def max_seq(self) -> int | None:
+        """The highest stored seq (None when empty), read without scanning; may raise on a
+        damaged store."""
+        ...
+
+    def truncate_from(self, seq: int) -> None:
+        """Remove every record with seq >= ``seq`` (repair), durably."""
+        ...
+
+    def integrity_problems(self) -> list[str]:
+        """Damage the database itself finds below the records (SQLite's quick_check)."""
+        ...
+
+    def close(self) -> None: ...
