@@ -19,7 +19,13 @@ from fillforge.execution.cost import ParentCost, cost_rows, parent_cost
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.gates import Flattener, SessionGates
 from fillforge.execution.options import AmendTerms, WorkOptions
-from fillforge.execution.parent import Parent, ParentOrder, ParentState, WorkRules
+from fillforge.execution.parent import (
+    Parent,
+    ParentOrder,
+    ParentSnapshot,
+    ParentState,
+    WorkRules,
+)
 from fillforge.execution.pov import PovTracker
 from fillforge.execution.pricing import (
     TimeOfDayPricing,
@@ -52,6 +58,7 @@ __all__ = [
     "Parent",
     "ParentCost",
     "ParentOrder",
+    "ParentSnapshot",
     "ParentState",
     "ParentWorker",
     "Policy",

@@ -11,15 +11,16 @@ a held parent's child are ignored. The parents share the broker's child rate lim
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Unpack
 
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
 from fillforge.execution.options import AmendTerms, WorkOptions
-from fillforge.execution.parent import Parent, ParentOrder, parent_of
-from fillforge.execution.worker import ParentWorker, Progress
+from fillforge.execution.parent import Parent, ParentOrder, ParentSnapshot, parent_of
+from fillforge.execution.worker import ParentObserver, ParentWorker, Progress
 from fillforge.orders.models import Instrument, OrderEvent
+from fillforge.orders.order import Order
 from fillforge.time import Clock
 
 __all__ = ["ExecutionEngine"]
@@ -41,6 +42,21 @@ class ExecutionEngine:
         self._lock = threading.RLock()
         self._unsubscribe: Callable[[], None] | None = None
         self._closed = False
+        self._observer: Callable[[str, str, ParentSnapshot], None] | None = None
+
+    def observe(self, observer: Callable[[str, str, ParentSnapshot], None] | None) -> None:
+        """Tell ``observer(parent_id, what changed, snapshot)`` every change of every parent's
+        lifecycle or plan, those held now and those to come (``docs/state-recovery.md``)."""
+        with self._lock:
+            self._observer = observer
+            for pid, w in self._workers.items():
+                w.observe(self._told(pid))
+
+    def _told(self, pid: str) -> ParentObserver | None:
+        observer = self._observer
+        if observer is None:
+            return None
+        return lambda kind, snap: observer(pid, kind, snap)
 
     # ----- parents ----------------------------------------------------------------------------
 
@@ -57,18 +73,59 @@ class ExecutionEngine:
             pid = parent.parent_id
             if pid in self._workers:
                 raise ExecutionError("parent_id", pid, "this engine already holds that parent")
-            worker = ParentWorker(
-                self.broker, parent, instrument, clock=self._clock, subscribe=False, **options
-            )
-            if self._unsubscribe is None:
-                self._unsubscribe = self.broker.subscribe(self._dispatch)
-            self._workers[pid] = worker
+            worker = self._add(parent, instrument, options)
             try:
                 worker.start()
             except BaseException:
                 del self._workers[pid]
                 raise
             return worker.parent
+
+    def restore(
+        self,
+        snap: ParentSnapshot,
+        instrument: Instrument,
+        children: Iterable[Order] | None = None,
+        *,
+        last_child: int = 0,
+        **options: Unpack[WorkOptions],
+    ) -> Parent:
+        """Take up a parent after a restart from its snapshot (:meth:`ParentWorker.restore`):
+        ``children`` are its orders as the broker (or the recovered order book) shows them
+        (default: the broker's orders whose client order id names the parent). ``options`` are
+        :meth:`submit`'s; the snapshot's rules and slices are used unless given."""
+        if not isinstance(snap, ParentSnapshot):
+            raise ExecutionError("snapshot", snap, "expected a ParentSnapshot")
+        pid = snap.spec.parent_id
+        options.setdefault("rules", snap.rules)
+        options.setdefault("slices", snap.slices)
+        with self._lock:
+            if self._closed:
+                raise ExecutionError("engine", self, "closed: it takes no new parent")
+            if pid in self._workers:
+                raise ExecutionError("parent_id", pid, "this engine already holds that parent")
+            worker = self._add(snap.spec, instrument, options)
+            if children is None:
+                children = [o for o in self.broker.orders() if parent_of(o.client_order_id) == pid]
+            try:
+                worker.restore(snap, children, last_child=last_child)
+            except BaseException:
+                del self._workers[pid]
+                raise
+            return worker.parent
+
+    def _add(
+        self, parent: ParentOrder, instrument: Instrument, options: WorkOptions
+    ) -> ParentWorker:
+        pid = parent.parent_id
+        worker = ParentWorker(
+            self.broker, parent, instrument, clock=self._clock, subscribe=False, **options
+        )
+        worker.observe(self._told(pid))
+        if self._unsubscribe is None:
+            self._unsubscribe = self.broker.subscribe(self._dispatch)
+        self._workers[pid] = worker
+        return worker
 
     def get(self, parent_id: str) -> Parent:
         """The parent ``parent_id`` as it stands."""

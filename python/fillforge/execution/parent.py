@@ -37,6 +37,7 @@ __all__ = [
     "Parent",
     "ParentOrder",
     "ParentRecord",
+    "ParentSnapshot",
     "ParentState",
     "WorkRules",
     "child_client_order_id",
@@ -254,3 +255,32 @@ class Parent:
 
     def __repr__(self) -> str:
         return f"Parent(id={self.id!r}, {self._r.state}, qty={self.spec.qty})"
+
+
+class ParentSnapshot(BaseModel):
+    """What rebuilds a parent after a restart (``docs/state-recovery.md``): its spec as it
+    stands (after any amend), the rules it is worked by, its state, and where its plan was cut
+    (``plan_ns``: when, ``plan_base``: what was filled or held by open slices then), so the same
+    pure schedule gives back the same slices. Its children are not in it: they are the broker's
+    orders with the client order ids ``<parent>-c<n>``, read back at the restart.
+
+    ``model_dump(mode="json")`` is a plain JSON dict (Decimals as text); ``model_validate`` of
+    that dict gives the snapshot back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: ParentOrder
+    rules: WorkRules
+    slices: Annotated[int, Field(ge=1)] = 1
+    state: ParentState
+    reason: str | None = None
+    ended_ns: int | None = None
+    plan_ns: int
+    plan_base: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    arrival_price: Decimal | None = None
+    first_child_mid: Decimal | None = None
+    first_child_ns: int | None = None
+    ending: bool = False
+    swept: bool = False
+    children: Annotated[int, Field(ge=0)] = 0
+    filled: Annotated[Decimal, Field(ge=0)] = Decimal(0)

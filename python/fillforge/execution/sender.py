@@ -82,6 +82,7 @@ class ChildSender:
         limiter = limiter_for(broker, rules.child_rate_limit, rules.child_rate_window_ns, now)
         self._pacer = Pacer(limiter, timers, now)
         self.children: dict[str, Child] = {}
+        self.last_n = 0  # the highest child number used (a recovered parent skips past its own)
 
     @property
     def queued(self) -> Decimal:
@@ -100,7 +101,7 @@ class ChildSender:
             if limit is not None and beyond(spec.side, price, limit):
                 price = limit
             price = self._to_tick(spec.side, price)
-        n = len(self.children) + 1
+        n = self.last_n = self.last_n + 1
         cid = child_client_order_id(spec.parent_id, n)
         child = Child(n, cid, task, task.remaining, price, task.mode, self._now())
         child.resting = price is not None and tif is OrderTimeInForce.DAY

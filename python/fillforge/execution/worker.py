@@ -13,26 +13,37 @@ callbacks`' (one step at a time, whatever thread or call it comes from).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
 from fillforge.execution.callbacks import ParentTimers, StepQueue, clock_of
-from fillforge.execution.children import Child, Intent, Task
+from fillforge.execution.children import Child, Intent, Mode, Task
 from fillforge.execution.options import Schedule
-from fillforge.execution.parent import Parent, ParentOrder, ParentRecord, ParentState, WorkRules
+from fillforge.execution.parent import (
+    Parent,
+    ParentOrder,
+    ParentRecord,
+    ParentSnapshot,
+    ParentState,
+    WorkRules,
+)
 from fillforge.execution.pricing import BPS
 from fillforge.execution.retry import is_transient
 from fillforge.execution.schedules import Slice, twap
 from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
-from fillforge.orders.enums import OrderSide, OrderStatus
-from fillforge.orders.models import Fill, Instrument, OrderEvent
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
+from fillforge.orders.models import Fill, Instrument, OrderEvent, split_child_id
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 
-__all__ = ["ParentWorker", "Pricing", "Progress", "Schedule", "near_touch"]
+__all__ = ["ParentObserver", "ParentWorker", "Pricing", "Progress", "Schedule", "near_touch"]
+
+ParentObserver = Callable[[str, ParentSnapshot], None]
+"""Told ``(what changed, the parent's snapshot after it)``: ``started``, ``paused``,
+``resumed``, ``amended``, ``completed``, ``cancelled``, ``failed`` or ``restored``."""
 
 _ZERO = Decimal(0)
 _S = ParentState
@@ -134,6 +145,9 @@ class ParentWorker:
         self._first_ns: int | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._subscribe, self._following = subscribe, False
+        self._slices = slices
+        self._plan_ns, self._plan_base = 0, _ZERO
+        self._observer: ParentObserver | None = None
 
     # ----- what users read ------------------------------------------------------------------
 
@@ -235,12 +249,14 @@ class ParentWorker:
         if self._arrival is None:
             self._arrival = self._mid()
         self._replan(self._now())
+        self._changed("started")
 
     def pause(self) -> None:
         """Stop sending; the working children are cancelled and their remainder comes back."""
         with self._lock:
             self._need("pause")
             self._rec.fire("pause")
+            self._changed("paused")
         self._post(lambda: self._cancel_all("pause"))
 
     def resume(self) -> None:
@@ -248,6 +264,7 @@ class ParentWorker:
         with self._lock:
             self._need("resume")
             self._rec.fire("resume")
+            self._changed("resumed")
         self._post(lambda: self._catch_up(self._now()))
 
     def cancel(self, reason: str = "cancelled") -> None:
@@ -317,6 +334,136 @@ class ParentWorker:
                 self._unsubscribe()
                 self._unsubscribe = None
 
+    # ----- recovery (docs/state-recovery.md) -------------------------------------------------
+
+    def observe(self, observer: ParentObserver | None) -> None:
+        """Tell ``observer`` every change of the parent's lifecycle or plan, with the snapshot
+        after it (None: stop telling)."""
+        self._observer = observer
+
+    def _changed(self, kind: str) -> None:
+        if self._observer is not None:
+            self._observer(kind, self.snapshot())
+
+    def snapshot(self) -> ParentSnapshot:
+        """What rebuilds this parent after a restart (:meth:`restore`)."""
+        rec = self._rec
+        return ParentSnapshot(
+            spec=rec.spec,
+            rules=self.rules,
+            slices=self._slices,
+            state=ParentState(rec.state),
+            reason=rec.reason,
+            ended_ns=rec.ended_ns,
+            plan_ns=self._plan_ns,
+            plan_base=self._plan_base,
+            arrival_price=self._arrival,
+            first_child_mid=self._first_mid,
+            first_child_ns=self._first_ns,
+            ending=self._ending,
+            swept=self._swept,
+            children=self._sender.last_n,
+            filled=self._filled,
+        )
+
+    def restore(
+        self, snap: ParentSnapshot, children: Iterable[Order], *, last_child: int = 0
+    ) -> None:
+        """Take up the parent ``snap`` describes, instead of :meth:`start`: its state, its
+        children (the broker's orders ``<parent>-c<n>``, fills and all; a live one keeps
+        working), and its plan, cut again at the same time from the same base so the schedule
+        gives the same slices. A working parent then catches up at once with what its schedule
+        had sent by now (the slices missed while it was down, as one child, as :meth:`resume`
+        does), and follows its timetable for the rest; an end time passed while down applies
+        its ``at_end`` rule now. New children are numbered after ``last_child`` and every child
+        seen, so no client order id is used twice."""
+        with self._lock:
+            self._need("start")
+            rec = self._rec
+            if snap.spec != rec.spec:
+                raise ExecutionError("spec", snap.spec.parent_id, "not this worker's parent")
+            rec.state, rec.reason, rec.ended_ns = snap.state, snap.reason, snap.ended_ns
+            self._arrival = snap.arrival_price
+            self._first_mid, self._first_ns = snap.first_child_mid, snap.first_child_ns
+            self._ending, self._swept = snap.ending, snap.swept
+            self._sender.last_n = max(last_child, snap.children)
+            for order in sorted(children, key=lambda o: o.created_ts):
+                self._adopt_child(order)
+        self._post(lambda: self._take_up(snap))
+
+    def _adopt_child(self, order: Order) -> None:
+        split = split_child_id(order.client_order_id)
+        if split is None or split[0] != self._rec.id or order.replaced_by is not None:
+            return
+        n = split[1]
+        mode: Mode = "market" if order.request.type is OrderType.MARKET else "policy"
+        task = Task(order.order_qty, attempts=1, mode=mode)
+        child = Child(n, order.client_order_id, task, order.order_qty, order.limit_price, mode, 0)
+        child.sent_ns, child.order_id, child.sent = order.created_ts, order.id, True
+        child.fills = dict(order.fills)
+        child.status, child.resting = order.status, child.limit_price is not None
+        task.children.append(child)
+        if order.status.is_terminal:
+            child.ended, child.reason, task.closed = True, order.reason, True
+        else:
+            child.working = order.leaves_qty
+            task.child = child
+            self._tasks.append(task)
+            self._unended.append(child)
+        self._children[child.client_order_id] = child
+        self._sender.last_n = max(self._sender.last_n, n)
+        self._filled += child.filled
+        self._notional += child.notional
+
+    def _take_up(self, snap: ParentSnapshot) -> None:
+        state = self._rec.state
+        if ParentState(state).is_done:
+            if any(c.live for c in self._unended):
+                self._following = True  # its last children's ends are still to come
+                if self._subscribe:
+                    self._unsubscribe = self.broker.subscribe(self.feed)
+            self._changed("restored")
+            return
+        self._following = True
+        if self._subscribe:
+            self._unsubscribe = self.broker.subscribe(self.feed)
+        now = self._now()
+        self._cut(snap.plan_ns, snap.plan_base, now)
+        timeout = self.rules.timeout_ns
+        for c in self._unended:
+            if timeout is not None and c.resting and c.live:
+                self._timers.set(f"t{c.n}", c.sent_ns + timeout, self._timeout_step(c))
+        self._changed("restored")
+        if self._filled >= self._rec.spec.qty:
+            self._finish("complete", None)
+        elif self._ending:
+            self._settle()
+        else:
+            self._catch_up(now)
+
+    def _timeout_step(self, child: Child) -> Callable[[int], None]:
+        return lambda t: self._on_timeout(child)
+
+    def _cut(self, plan_ns: int, base: Decimal, now: int) -> None:
+        """The plan as :meth:`_replan` cut it at ``plan_ns`` from ``base``; timers for the
+        slices still to come and the end."""
+        spec, lot = self._rec.spec, self.instrument.lot_size
+        begin = max(plan_ns, spec.start_ns)
+        rest = spec.qty - base
+        slices = self._schedule(rest, begin, spec.end_ns, lot) if rest > 0 else []
+        plan, cum = [(plan_ns, base)], base
+        for s in slices:
+            cum += s.qty
+            plan.append((s.due_ns, cum))
+        self._gen += 1
+        self._plan, self._plan_ns, self._plan_base = plan, plan_ns, base
+        gen = self._gen
+        for i, (due, _) in enumerate(plan[1:], 1):
+            if due > now:
+                self._timers.set(f"s{gen}.{i}", due, self._slice_step(gen, i))
+        if not self._ending:
+            self._timers.set("end", spec.end_ns, lambda t: self._on_end())
+
     def _need(self, trigger: str) -> None:
         if not self._rec.allowed(trigger):
             raise ExecutionError("state", self._rec.state, f"cannot {trigger} a parent here")
@@ -352,6 +499,7 @@ class ParentWorker:
             cum += s.qty
             plan.append((s.due_ns, cum))
         self._plan = plan
+        self._plan_ns, self._plan_base = now, base
         gen = self._gen
         for i, (due, _) in enumerate(plan[1:], 1):
             self._timers.set(f"s{gen}.{i}", due, self._slice_step(gen, i))
@@ -400,6 +548,8 @@ class ParentWorker:
                     and beyond(self._rec.spec.side, price, limit)
                 ):
                     self._cancel_child(c, "reprice")
+        if not ParentState(self._rec.state).is_done:
+            self._changed("amended")
 
     # ----- children -------------------------------------------------------------------------
 
@@ -571,6 +721,7 @@ class ParentWorker:
 
     def _finish(self, trigger: str, reason: str | None) -> None:
         self._rec.fire(trigger, reason, self._now())
+        self._changed(str(self._rec.state))
         self._timers.clear()
         if not any(c.live for c in self._unended):
             self.close()
