@@ -42,6 +42,7 @@ __all__ = [
     "AlpacaError",
     "AuctionWindowError",
     "BatchInputError",
+    "BinanceApiError",
     "BrokerUnavailableError",
     "CapacityError",
     "CcxtError",
@@ -328,3 +329,14 @@ class CcxtError(OrderError):
     def __init__(self, exchange: str | None, kind: str | None, message: str) -> None:
         super().__init__(f"{exchange} {kind}: {message}")
         self.exchange, self.kind, self.message = exchange, kind, message
+
+
+class BinanceApiError(OrderError):
+    """A request refused as Binance refuses it (:mod:`fillforge.binance`, the Binance-compatible
+    server): the HTTP ``status``, Binance's ``code`` (``-1121`` invalid symbol, ``-2010`` new
+    order rejected, ``-2011`` unknown order, ``-1022`` bad signature...) and its ``msg``.
+    Nothing was changed."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(f"Binance {status} ({code}): {msg}")
+        self.status, self.code, self.msg = status, code, msg
