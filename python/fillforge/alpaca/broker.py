@@ -20,11 +20,13 @@ orders right (:mod:`~fillforge.alpaca.order_sync`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Unpack
+from typing import Any, Unpack
 
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
@@ -72,13 +74,14 @@ from fillforge.broker.polling import PolledMarketData
 from fillforge.errors import AlpacaError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import ManagedOrders, OrderManager
-from fillforge.orders.models import OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
-from fillforge.time import Clock, WallClock, from_seconds
+from fillforge.time import Clock, WallClock, from_iso, from_seconds, to_iso
 
 __all__ = ["AlpacaBroker", "AlpacaError"]
 
 _RECONCILE = "\0reconcile"  # the scheduler's timer name for the reconcile timer
+_PAGE = 100  # account activities per page (Alpaca's most)
 
 
 class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
@@ -316,6 +319,55 @@ class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             next_open_ns=self._orders.ns(c.next_open),
             next_close_ns=self._orders.ns(c.next_close),
         )
+
+    # ----- history (fillforge.journal.reconcile.FillHistory) ---------------------------------
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """The account's fills at or after ``ts_ns``, oldest first: Alpaca's ``FILL`` account
+        activities, paged. Each fill's ``trade_id`` is the execution id (the activity id's part
+        after ``::``, the trade-update stream's ``execution_id``)."""
+        params: dict[str, Any] = {"direction": "asc", "page_size": _PAGE}
+        if ts_ns > 0:
+            params["after"] = to_iso(ts_ns - 1)  # Alpaca's "after" is strict
+        out: list[Fill] = []
+        while True:
+            get = functools.partial(self._client.get, "/account/activities/FILL", dict(params))
+            page = expect(list, self._call(get))
+            for a in page:
+                ts = from_iso(a["transaction_time"], "transaction_time")
+                out.append(
+                    Fill(
+                        trade_id=str(a["id"]).rpartition("::")[2],
+                        order_id=str(a["order_id"]),
+                        price=Decimal(a["price"]),
+                        qty=Decimal(a["qty"]),
+                        ts_event=ts,
+                        ts_recv=ts,
+                    )
+                )
+            if len(page) < _PAGE:
+                return out
+            params["page_token"] = page[-1]["id"]
+
+    def venue_order(self, order_id: str) -> Order | None:
+        """Alpaca's order ``order_id`` (asked, not the local copy), brought into the local
+        orders; None when Alpaca has none."""
+        return self._venue_lookup(lambda: self._client.get_order_by_id(order_id))
+
+    def venue_order_by_client_id(self, client_order_id: str) -> Order | None:
+        """Alpaca's order with this client order id (asked), brought into the local orders;
+        None when Alpaca has none."""
+        return self._venue_lookup(lambda: self._client.get_order_by_client_id(client_order_id))
+
+    def _venue_lookup(self, ask: Callable[[], object]) -> Order | None:
+        try:
+            got = expect(AlpacaOrder, self._call(ask))
+        except AlpacaError as e:
+            if e.status in (404, 422):  # none (422: not even a well-formed id)
+                return None
+            raise
+        with self._lock:
+            return self._orders.adopt(got, None)
 
     # ----- market data ----------------------------------------------------------------------
 

@@ -24,9 +24,10 @@ The record kinds and their payloads (JSON-mode: quantities and prices as decimal
 ``order.cancel``      ``{"oid"}``; ``order.cancel_ack`` / ``order.cancel_reject``: a cancel.
 ``order.replace``     ``{"oid", "terms"}``; ``order.replace_ack`` ``{"oid", "new_oid"}`` /
                       ``order.replace_reject``: a replace.
-``order.event``       ``{"oid", "cid", "kind", "status", "symbol", "side", "ts"[, "fill"]}``:
-                      an order event the broker published; ``fill`` is ``{"id", "qty", "price",
-                      "fee", "ts"}`` with the venue's execution id.
+``order.event``       ``{"oid", "cid", "kind", "status", "symbol", "side", "ts"[, "related"]
+                      [, "fill", "cum"]}``: an order event the broker published; ``fill`` is
+                      ``{"id", "qty", "price", "fee", "ts"}`` with the venue's execution id,
+                      ``cum`` the order's filled quantity after it.
 ``order.fill``        ``{"oid", "cid", "symbol", "side", "fill"}``: a fill reconciliation found
                       in the broker's history that the journal did not have.
 ``order.resolved``    ``{"cid", "oid", "outcome", "status", "reason"}``: reconciliation's
@@ -135,6 +136,7 @@ class OrderBook:
         self.pending_cancels: dict[str, int] = {}  # order id -> the cancel intent's seq
         self.pending_replaces: dict[str, tuple[int, dict[str, Any]]] = {}
         self.last_seq = 0
+        self._seq = 0
         self._apply: dict[str, Callable[[dict[str, Any]], None]] = {
             "order.event": self._event,
             "order.submit": self._submit,
@@ -156,13 +158,10 @@ class OrderBook:
 
     def apply(self, seq: int, kind: str, payload: dict[str, Any]) -> None:
         """Apply one record (kinds other than ``order.*`` are not this book's: skipped)."""
-        self.last_seq = seq
-        self._seq = seq
+        self.last_seq = self._seq = seq
         handler = self._apply.get(kind)
         if handler is not None:
             handler(payload)
-
-    _seq = 0
 
     def _session(self, p: dict[str, Any]) -> None:
         self.prefix = p["prefix"]
@@ -232,17 +231,27 @@ class OrderBook:
             o.replaced_by = p.get("related")
         f = p.get("fill")
         if f is not None:
-            self._fill(o, f)
+            self._fill(o, f, Decimal(p["cum"]))
 
     def _recovered_fill(self, p: dict[str, Any]) -> None:
-        self._fill(self._order_for(p), p["fill"])
+        self._fill(self._order_for(p), p["fill"], None)
 
-    def _fill(self, o: JournalOrder, f: dict[str, Any]) -> None:
+    def _fill(self, o: JournalOrder, f: dict[str, Any], cum: Decimal | None) -> None:
+        """Count a fill once: by execution id, and (for a broker's event, which says the
+        order's filled quantity after it) only what it adds beyond what is already counted: a
+        broker that rebuilt an order's history after a restart reports fills the journal has
+        under other ids (alpaca-py's REST catch-up), and those add nothing."""
         fid = f["id"]
         if fid in self.fills:
             self.duplicate_fills += 1
             return
-        qty, ts = Decimal(f["qty"]), f["ts"]
+        qty = Decimal(f["qty"])
+        if cum is not None and o.filled + qty > cum:
+            qty = cum - o.filled
+            if qty <= 0:
+                self.duplicate_fills += 1
+                return
+        ts = f["ts"]
         oid = o.order_id
         assert oid is not None
         self.fills[fid] = JournalFill(
@@ -262,18 +271,18 @@ class OrderBook:
             return
         if outcome.startswith("replace_"):
             self.pending_replaces.pop(p["oid"], None)
+            old = self.by_oid.get(p["oid"])
+            if old is not None and p.get("new_oid"):
+                old.replaced_by = p["new_oid"]
+            return
+        if "symbol" in p:  # the venue's view of an order: ids, status
+            o: JournalOrder | None = self._order_for(p)
+        elif p.get("oid") is not None:
             o = self.by_oid.get(p["oid"])
-            if o is not None and p.get("new_oid"):
-                o.replaced_by = p["new_oid"]
-            return
-        cid, oid = p.get("cid"), p.get("oid")
-        o = self.by_cid.get(cid) if cid is not None else self.by_oid.get(oid or "")
-        if o is None:
-            return
-        if oid is not None and o.order_id is None:
-            o.order_id = oid
-            self.by_oid[oid] = o
-        o.status, o.resolution = p["status"], outcome
+        else:
+            o = self.by_cid.get(p["cid"])
+        if o is not None:
+            o.status, o.resolution = p["status"], outcome
 
     # ----- questions ---------------------------------------------------------------------------
 

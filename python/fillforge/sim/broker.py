@@ -29,10 +29,10 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.codes import FeedKind
-from fillforge.errors import FillforgeError, SimulationError
+from fillforge.errors import FillforgeError, SimulationError, UnknownOrderIdError
 from fillforge.orders.enums import OrderSide, OrderStatus
 from fillforge.orders.manager import ManagedOrders, OrderManager
-from fillforge.orders.models import OrderRequest, ReplaceTerms
+from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 from fillforge.sim.account import Account, AccountSnapshot, Position, market_marks
 from fillforge.sim.arrivals import Arrivals
@@ -245,6 +245,28 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         """A working trailing stop's (stop price, water mark), None once it is not held."""
         o = self.manager.get(order_id)
         return self._ids.trailing_state(o, self.venue.market(o.symbol))
+
+    # ----- history (fillforge.journal.reconcile.FillHistory) ---------------------------------
+
+    def fills_since(self, ts_ns: int) -> list[Fill]:
+        """Every fill of this account at or after ``ts_ns`` (venue time), oldest first: what a
+        restarted process asks for to find the fills it missed (its own fill records)."""
+        out = [
+            f for o in self.manager.orders.values() for f in o.fills.values() if f.ts_event >= ts_ns
+        ]
+        out.sort(key=lambda f: f.ts_event)
+        return out
+
+    def venue_order(self, order_id: str) -> Order | None:
+        """The venue's order ``order_id`` (None: it has none)."""
+        return self.manager.orders.get(order_id)
+
+    def venue_order_by_client_id(self, client_order_id: str) -> Order | None:
+        """The venue's order with this client order id (None: it has none)."""
+        try:
+            return self.manager.by_client_order_id(client_order_id)
+        except UnknownOrderIdError:
+            return None
 
     @property
     def ledger(self) -> Account:
