@@ -45,6 +45,7 @@ from fillforge.risk.manager import (
     Breach,
     RiskEvent,
     RiskManager,
+    RiskSnapshot,
     TradingState,
 )
 from fillforge.risk.prices import BrokerPrices, PriceBook
@@ -87,6 +88,7 @@ __all__ = [
     "RiskEvent",
     "RiskGate",
     "RiskManager",
+    "RiskSnapshot",
     "RiskView",
     "SectorExposure",
     "ShortLimitCheck",

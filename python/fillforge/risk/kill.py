@@ -17,7 +17,7 @@ flattening order already covers (position plus the open flattening orders' quant
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -91,6 +91,30 @@ class KillSwitch:
         if flatten:
             sent = self._flatten(failed, set(self._waiting) | set(b.positions()))
         return KillReport(tuple(canceled), tuple(sent), tuple(sorted(self._waiting)), failed)
+
+    def restore(
+        self, engaged: bool, waiting: Iterable[str], flattening: Mapping[str, tuple[str, Decimal]]
+    ) -> None:
+        """Take up the state a :class:`~fillforge.risk.states.RiskSnapshot` kept: engaged or
+        not, its open flattening orders, and the symbols waiting to be flattened (looked at
+        again from a timer due at once: their cancels may have ended while nobody watched)."""
+        self.engaged = bool(engaged)
+        self._flatteners = {oid: (s, Decimal(q)) for oid, (s, q) in flattening.items()}
+        self._waiting = set(waiting)
+        if self._waiting:
+            b = self._broker
+            name = f"fillforge.risk.flatten.{next(self._timers)}"
+            b.set_timer(name, self._flatten_waiting, at_ns=b.now_ns() + 1)
+
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        """The symbols waiting for their open orders' cancels before they are flattened."""
+        return tuple(sorted(self._waiting))
+
+    @property
+    def open_flatteners(self) -> dict[str, tuple[str, Decimal]]:
+        """The open flattening orders: id -> (symbol, signed open quantity)."""
+        return dict(self._flatteners)
 
     def reset(self) -> None:
         """Disengage (the manager's reset); flattening orders still open stay tracked."""

@@ -45,6 +45,7 @@ from fillforge.risk.states import (
     RISK_TABLE,
     Breach,
     RiskEvent,
+    RiskSnapshot,
     RiskSubscriber,
     TradingState,
     risk_event,
@@ -59,6 +60,7 @@ __all__ = [
     "Breach",
     "RiskEvent",
     "RiskManager",
+    "RiskSnapshot",
     "TradingState",
 ]
 
@@ -137,6 +139,7 @@ class RiskManager:
         self._cause = ""
         self._breached: set[str] = set()  # account limits breached at the last evaluation
         self._subscribers: list[RiskSubscriber] = []
+        self._observer: Callable[[str, RiskSnapshot], None] | None = None
         self._counts: Counter[str] = Counter()
         self._passed = 0  # the allowed decisions: an int, on the hot path
         self.kill_switch = KillSwitch(broker, self._flattened, self._guard)
@@ -204,6 +207,59 @@ class RiskManager:
         with self._guard:
             self._move("halt", "manual", reason)
 
+    # ----- recovery (docs/state-recovery.md) -----------------------------------------------
+
+    def observe(self, observer: Callable[[str, RiskSnapshot], None] | None) -> None:
+        """Tell ``observer(what changed, snapshot)`` after every change worth keeping across a
+        restart: ``state``, ``kill``, ``sent`` (an order counted), ``denied``, ``breach``,
+        ``session`` (the day's figures rolled), ``reset`` (None: stop telling)."""
+        self._observer = observer
+
+    def _changed(self, kind: str) -> None:
+        if self._observer is not None:
+            self._observer(kind, self.snapshot())
+
+    def snapshot(self) -> RiskSnapshot:
+        """The manager's state as :meth:`restore` takes it back."""
+        with self._guard:
+            v, ks = self.account.view, self.kill_switch
+            return RiskSnapshot(
+                state=TradingState(self._trading.state),
+                cause=self._cause,
+                killed=ks.engaged,
+                waiting=ks.waiting,
+                flattening=ks.open_flatteners,
+                counts=dict(self._counts),
+                allowed=self._passed,
+                breached=tuple(sorted(self._breached)),
+                start_equity=v.start_equity,
+                peak_equity=v.peak_equity,
+                orders_today=v.orders_today,
+                fills_today=v.fills_today,
+                roll_at=self.account.roll_at,
+            )
+
+    def restore(self, snap: RiskSnapshot) -> None:
+        """Take back the state ``snap`` kept (after a restart): the trading state, the kill
+        switch, the counters and the session's figures. A session that started while the
+        process was down rolls on the next order, as it would have (the daily counts restart,
+        a daily limit's state resets); the equity and positions are read from the broker."""
+        if not isinstance(snap, RiskSnapshot):
+            raise RiskError("snapshot", snap, "expected a RiskSnapshot")
+        with self._guard:
+            self._trading.state = snap.state
+            self._cause = snap.cause
+            self.kill_switch.restore(snap.killed, snap.waiting, snap.flattening)
+            self._counts = Counter(snap.counts)
+            self._passed = snap.allowed
+            self._breached = set(snap.breached)
+            v = self.account.view
+            v.start_equity, v.peak_equity = snap.start_equity, snap.peak_equity
+            v.orders_today, v.fills_today = snap.orders_today, snap.fills_today
+            self.account.roll_at = snap.roll_at
+            self.account.dirty = True
+            self._changed("restored")
+
     def reset(self, reason: str = "manual", *, rebase: bool = True) -> None:
         """Back to ``active`` by hand, and disengage the kill switch. With ``rebase`` the
         session's start equity and the drawdown's peak restart from the equity now (else the
@@ -213,12 +269,14 @@ class RiskManager:
             if rebase:
                 self.account.rebase()
             self._move("resume", "reset", reason)
+            self._changed("reset")
 
     def _move(self, trigger: str, code: str, why: str) -> None:
         prev = self._trading.state
         risk_event(trigger).trigger(self._trading)
         if self._trading.state != prev:
             self._cause = code
+            self._changed("state")
             self._emit(
                 RiskEvent(
                     "state",
@@ -239,6 +297,7 @@ class RiskManager:
             self._move("halt", "kill_switch", reason)
             report = self.kill_switch.fire(flatten=flatten)
             self._counts["kill_switch"] += 1
+            self._changed("kill")
             self._emit(
                 RiskEvent(
                     "kill",
@@ -318,6 +377,7 @@ class RiskManager:
         """Count an order the gate sent (orders per day) and follow it."""
         with self._guard:
             self.account.sent(order)
+            self._changed("sent")
 
     def _judge(self, p: Proposal, view: RiskView) -> None:
         state = self._trading.state
@@ -350,6 +410,7 @@ class RiskManager:
 
     def _denied(self, p: Proposal, e: RiskDeniedError) -> RiskDeniedError:
         self._counts[e.code] += 1
+        self._changed("denied")
         self._emit(
             RiskEvent(
                 "denied",
@@ -395,6 +456,7 @@ class RiskManager:
                     continue
                 self._breached.add(e.code)
                 self._counts[f"breach:{e.code}"] += 1
+                self._changed("breach")
                 self._emit(
                     RiskEvent(
                         "breach",
@@ -427,6 +489,7 @@ class RiskManager:
             return self.account.view
 
     def _session_started(self) -> None:
+        self._changed("session")
         if (
             self.reset_daily
             and self._trading.state is not _ACTIVE

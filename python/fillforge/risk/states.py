@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from threading import RLock
-from typing import Final
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from fillforge.orders.machine import Row, table_events
 from fillforge.orders.models import OrderEvent, OrderRequest
@@ -20,6 +23,7 @@ __all__ = [
     "Breach",
     "Guard",
     "RiskEvent",
+    "RiskSnapshot",
     "RiskSubscriber",
     "Trading",
     "TradingState",
@@ -134,3 +138,31 @@ class Guard:
                 self._run()
             finally:
                 self._lock.release()
+
+
+_Count = Annotated[int, Field(ge=0)]
+
+
+class RiskSnapshot(BaseModel):
+    """What the risk manager needs back after a restart (``docs/state-recovery.md``): the
+    trading state and what caused it, the kill switch (engaged, the symbols waiting for their
+    cancels before they are flattened, its open flattening orders: id -> (symbol, signed open
+    quantity)), the decision counters, the account limits found breached, and the session's
+    figures the daily limits use (start and peak equity, orders and fills counted today, when
+    the session rolls). The positions and the equity are the broker's, read again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: TradingState = TradingState.ACTIVE
+    cause: str = ""
+    killed: bool = False
+    waiting: tuple[str, ...] = ()
+    flattening: dict[str, tuple[str, Decimal]] = Field(default_factory=dict)
+    counts: dict[str, _Count] = Field(default_factory=dict)
+    allowed: _Count = 0
+    breached: tuple[str, ...] = ()
+    start_equity: Decimal
+    peak_equity: Decimal
+    orders_today: _Count = 0
+    fills_today: _Count = 0
+    roll_at: int
