@@ -30,6 +30,7 @@ LAYER = {
     "sizing": 3,
     "sim": 4,
     "alpaca": 4,
+    "binance": 4,  # the Binance-compatible server (issue 20)
     "demos": 5,
     "execution": 5,
     "strategy": 5,

@@ -1,0 +1,571 @@
+"""The routes of the Binance-compatible server: what ccxt's ``binance`` calls for spot.
+
+Public: ``GET /api/v3/ping``, ``/time``, ``/exchangeInfo`` (each symbol's PRICE_FILTER,
+LOT_SIZE and NOTIONAL filters from its instrument), ``/depth`` and ``/ticker/bookTicker`` (the
+top of the simulated book), ``/ticker/price`` and ``/ticker/24hr`` (last price and top of book;
+the day's statistics are not kept and show as zero), and empty futures market lists
+(``/fapi/v1/exchangeInfo``, ``/dapi/v1/exchangeInfo``) so a default ``load_markets()`` works.
+
+Signed: ``GET /api/v3/account``, ``POST/GET/DELETE /api/v3/order``, ``GET/DELETE
+/api/v3/openOrders``, ``GET /api/v3/allOrders``, ``GET /api/v3/myTrades``.
+
+The venue's rules, checked on the simulation thread before the order is submitted (so nothing
+changes when one refuses): the NOTIONAL filter (price times quantity at least ``min_notional``;
+a market order is valued at the touch it would take); ``LIMIT_MAKER`` is refused when its price
+would take (``-2010 Order would immediately match and take.``); a stop (``STOP_LOSS``,
+``STOP_LOSS_LIMIT``) is refused when the last price has already reached it (``-2010 Stop price
+would trigger immediately.``) and triggers when a later print reaches it. The grids, the
+account's balance checks and the matching are the simulated broker's own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from fillforge.binance import wire
+from fillforge.binance.wire import money
+from fillforge.errors import BinanceApiError, FillforgeError, UnknownOrderIdError
+from fillforge.orders.enums import OrderSide, OrderType
+from fillforge.orders.order import Order
+
+if TYPE_CHECKING:
+    from fillforge.binance.server import BinanceServer
+
+__all__ = ["add_routes"]
+
+_UNKNOWN_ORDER = "Unknown order sent."
+_MAX_LIMIT = 1000
+
+
+def add_routes(app: FastAPI, server: BinanceServer) -> None:
+    """Register every route on ``app``."""
+    from fillforge.binance.server import params_of
+
+    broker = server.broker
+
+    async def answer(
+        request: Request, fn: Callable[[dict[str, str]], Any], *, signed: bool = True
+    ) -> Response:
+        query = request.url.query
+        body = (await request.body()).decode("utf-8", "replace")
+        headers: dict[str, str] = {}
+        try:
+            if signed:
+                params = server.signed(request.headers, query, body)
+            else:
+                params = params_of(query, body)
+
+            def job() -> Any:
+                try:
+                    return fn(params)
+                except FillforgeError as e:
+                    raise wire.refusal_of(e) from None
+
+            out = await server.run(job)
+            if isinstance(out, tuple):
+                out, headers = out
+            return JSONResponse(out, headers=headers)
+        except BinanceApiError as r:
+            return JSONResponse(wire.error(r.code, r.msg), r.status)
+
+    def symbol_of(params: dict[str, str], required: bool = True) -> str | None:
+        s = params.get("symbol")
+        if not s:
+            if required:
+                wire.mandatory(params, "symbol")
+            return None
+        if s not in broker.venue.markets:
+            raise BinanceApiError(400, wire.BAD_SYMBOL, "Invalid symbol.")
+        return s
+
+    def find(params: dict[str, str], symbol: str, missing: int, message: str) -> Order:
+        oid = wire.int_param(params, "orderId")
+        cid = params.get("origClientOrderId")
+        if oid is None and not cid:
+            raise BinanceApiError(
+                400,
+                wire.MANDATORY,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
+        try:
+            o = (
+                broker.get_order(str(oid))
+                if oid is not None
+                else broker.get_order_by_client_id(cid or "")
+            )
+        except UnknownOrderIdError:
+            raise BinanceApiError(400, missing, message) from None
+        if o.symbol != symbol or (cid and oid is not None and o.client_order_id != cid):
+            raise BinanceApiError(400, missing, message)
+        return o
+
+    def shown(o: Order, fills: bool = False) -> dict[str, Any]:
+        listed = None
+        if fills:
+            quote = server.assets[o.symbol][1]
+            listed = [wire.fill_json(f, quote) for f in o.fills.values()]
+        return wire.order_json(o, int(o.id), maker=o.id in server.makers, fills=listed)
+
+    def window(params: dict[str, str]) -> tuple[int | None, int | None, int]:
+        lo, hi = wire.int_param(params, "startTime"), wire.int_param(params, "endTime")
+        limit = wire.int_param(params, "limit")
+        limit = 500 if limit is None else limit
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise BinanceApiError(400, wire.BAD_PARAMETER, f"Illegal value for 'limit': {limit}.")
+        return lo, hi, limit
+
+    # ----- public -------------------------------------------------------------------------
+
+    @app.get("/api/v3/ping")
+    async def ping() -> Response:
+        return JSONResponse({})
+
+    @app.get("/api/v3/time")
+    async def server_time() -> Response:
+        return JSONResponse({"serverTime": server.now_ms()})
+
+    @app.get("/api/v3/exchangeInfo")
+    async def exchange_info(request: Request) -> Response:
+        def info(params: dict[str, str]) -> Any:
+            wanted = [params["symbol"]] if params.get("symbol") else list(broker.venue.markets)
+            for s in wanted:
+                if s not in broker.venue.markets:
+                    raise BinanceApiError(400, wire.BAD_SYMBOL, "Invalid symbol.")
+            return {
+                "timezone": "UTC",
+                "serverTime": server.now_ms(),
+                "rateLimits": [
+                    _limit("REQUEST_WEIGHT", "MINUTE", 1, server.weight_per_minute),
+                    _limit("ORDERS", "SECOND", 10, server.orders_per_10s),
+                ],
+                "exchangeFilters": [],
+                "symbols": [_symbol_json(server, s) for s in wanted],
+            }
+
+        return await answer(request, info, signed=False)
+
+    @app.get("/fapi/v1/exchangeInfo")
+    @app.get("/dapi/v1/exchangeInfo")
+    async def no_futures() -> Response:
+        return JSONResponse(
+            {"timezone": "UTC", "serverTime": server.now_ms(), "rateLimits": [], "symbols": []}
+        )
+
+    @app.get("/api/v3/depth")
+    async def depth(request: Request) -> Response:
+        def book(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            assert s is not None
+            q = broker.latest_quote(s)
+            bids = (
+                []
+                if q is None or q.bid_price is None
+                else [[money(q.bid_price), money(q.bid_size)]]
+            )
+            asks = (
+                []
+                if q is None or q.ask_price is None
+                else [[money(q.ask_price), money(q.ask_size)]]
+            )
+            return {"lastUpdateId": broker.now() // 1_000_000, "bids": bids, "asks": asks}
+
+        return await answer(request, book, signed=False)
+
+    @app.get("/api/v3/ticker/bookTicker")
+    async def book_ticker(request: Request) -> Response:
+        return await answer(request, lambda p: _tickers(server, p, _book_ticker), signed=False)
+
+    @app.get("/api/v3/ticker/price")
+    async def price_ticker(request: Request) -> Response:
+        return await answer(request, lambda p: _tickers(server, p, _price_ticker), signed=False)
+
+    @app.get("/api/v3/ticker/24hr")
+    async def day_ticker(request: Request) -> Response:
+        return await answer(request, lambda p: _tickers(server, p, _day_ticker), signed=False)
+
+    # ----- account and orders -------------------------------------------------------------
+
+    @app.get("/api/v3/account")
+    async def account(request: Request) -> Response:
+        return await answer(request, lambda _p: _account_json(server))
+
+    @app.get("/sapi/v1/capital/config/getall")
+    async def coins(request: Request) -> Response:
+        def listed(_p: dict[str, str]) -> Any:
+            return [
+                {
+                    "coin": b["asset"],
+                    "name": b["asset"],
+                    "free": b["free"],
+                    "locked": b["locked"],
+                    "freeze": "0",
+                    "withdrawing": "0",
+                    "isLegalMoney": False,
+                    "trading": True,
+                    "depositAllEnable": False,
+                    "withdrawAllEnable": False,
+                    "networkList": [],
+                }
+                for b in _account_json(server)["balances"]
+            ]
+
+        return await answer(request, listed)
+
+    @app.get("/sapi/v1/margin/allPairs")
+    @app.get("/sapi/v1/margin/isolated/allPairs")
+    async def no_margin(request: Request) -> Response:
+        return await answer(request, lambda _p: [])  # spot only: no margin pairs
+
+    @app.post("/api/v3/order")
+    async def new_order(request: Request) -> Response:
+        def place(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            assert s is not None
+            market = broker.venue.market(s)
+            new = wire.order_request(params, market.instrument)
+            market.instrument.check(new.request)  # the grids first: PRICE_FILTER, LOT_SIZE
+            _venue_rules(server, new)
+            headers = server.order_count(server.api_key)
+            o = broker.submit(new.request)
+            if new.binance_type == "LIMIT_MAKER":
+                server.makers.add(o.id)
+            if new.response_type == "ACK":
+                out = {
+                    "symbol": o.symbol,
+                    "orderId": int(o.id),
+                    "orderListId": -1,
+                    "clientOrderId": o.client_order_id,
+                    "transactTime": broker.now() // 1_000_000,
+                }
+                return out, headers
+            full = shown(o, fills=new.response_type == "FULL")
+            full.setdefault("transactTime", broker.now() // 1_000_000)
+            return full, headers
+
+        return await answer(request, place)
+
+    @app.get("/api/v3/order")
+    async def query_order(request: Request) -> Response:
+        def query(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            assert s is not None
+            return shown(find(params, s, wire.NO_SUCH_ORDER, "Order does not exist."))
+
+        return await answer(request, query)
+
+    def cancel_one(o: Order) -> dict[str, Any]:
+        broker.cancel(o.id)
+        out = shown(o)
+        out["origClientOrderId"] = o.client_order_id
+        out["transactTime"] = broker.now() // 1_000_000
+        return out
+
+    @app.delete("/api/v3/order")
+    async def cancel_order(request: Request) -> Response:
+        def cancel(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            assert s is not None
+            o = find(params, s, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
+            if not o.status.is_open or o.pending_request is not None:
+                raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
+            return cancel_one(o)
+
+        return await answer(request, cancel)
+
+    @app.get("/api/v3/openOrders")
+    async def open_orders(request: Request) -> Response:
+        def listed(params: dict[str, str]) -> Any:
+            s = symbol_of(params, required=False)
+            return [shown(o) for o in broker.orders(open_only=True, symbol=s)]
+
+        return await answer(request, listed)
+
+    @app.delete("/api/v3/openOrders")
+    async def cancel_all(request: Request) -> Response:
+        def cancel_every(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            mine = [
+                o
+                for o in broker.orders(open_only=True, symbol=s)
+                if o.status.is_open and o.pending_request is None
+            ]
+            if not mine:
+                raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
+            return [cancel_one(o) for o in mine]
+
+        return await answer(request, cancel_every)
+
+    @app.get("/api/v3/allOrders")
+    async def all_orders(request: Request) -> Response:
+        def listed(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            lo, hi, limit = window(params)
+            first = wire.int_param(params, "orderId")
+            kept = []
+            for o in sorted(broker.orders(symbol=s), key=lambda o: int(o.id)):
+                t = o.created_ts // 1_000_000
+                if first is not None and int(o.id) < first:
+                    continue
+                if (lo is not None and t < lo) or (hi is not None and t > hi):
+                    continue
+                kept.append(o)
+            # Without an orderId, the most recent ``limit``; with one, from it on.
+            kept = kept[:limit] if first is not None else kept[-limit:]
+            return [shown(o) for o in kept]
+
+        return await answer(request, listed)
+
+    @app.get("/api/v3/myTrades")
+    async def my_trades(request: Request) -> Response:
+        def listed(params: dict[str, str]) -> Any:
+            s = symbol_of(params)
+            assert s is not None
+            lo, hi, limit = window(params)
+            only = wire.int_param(params, "orderId")
+            from_id = wire.int_param(params, "fromId")
+            quote = server.assets[s][1]
+            rows = []
+            for o in broker.orders(symbol=s):
+                if only is not None and int(o.id) != only:
+                    continue
+                for f in o.fills.values():
+                    row = wire.trade_json(o, int(o.id), f, quote)
+                    if from_id is not None and row["id"] < from_id:
+                        continue
+                    if (lo is not None and row["time"] < lo) or (
+                        hi is not None and row["time"] > hi
+                    ):
+                        continue
+                    rows.append(row)
+            rows.sort(key=lambda r: int(r["id"]))
+            return rows[:limit] if from_id is not None else rows[-limit:]
+
+        return await answer(request, listed)
+
+    # ----- the user-data stream's listen key ----------------------------------------------
+
+    keys: set[str] = set()
+
+    @app.post("/api/v3/userDataStream")
+    async def listen_key(request: Request) -> Response:
+        try:
+            server.keyed(request.headers)
+        except BinanceApiError as r:
+            return JSONResponse(wire.error(r.code, r.msg), r.status)
+        key = secrets.token_urlsafe(45)[:60]
+        keys.add(key)
+        return JSONResponse({"listenKey": key})
+
+    @app.put("/api/v3/userDataStream")
+    @app.delete("/api/v3/userDataStream")
+    async def keep_alive(request: Request) -> Response:
+        try:
+            server.keyed(request.headers)
+            params = params_of(request.url.query, (await request.body()).decode("utf-8", "replace"))
+            if params.get("listenKey") not in keys:
+                raise BinanceApiError(400, -1125, "This listenKey does not exist.")
+        except BinanceApiError as r:
+            return JSONResponse(wire.error(r.code, r.msg), r.status)
+        if request.method == "DELETE":
+            keys.discard(params["listenKey"])
+        return JSONResponse({})
+
+
+def _limit(kind: str, interval: str, n: int, limit: int) -> dict[str, Any]:
+    return {"rateLimitType": kind, "interval": interval, "intervalNum": n, "limit": limit}
+
+
+def _symbol_json(server: BinanceServer, symbol: str) -> dict[str, Any]:
+    inst = server.broker.venue.market(symbol).instrument
+    base, quote = server.assets[symbol]
+    return {
+        "symbol": symbol,
+        "status": "TRADING",
+        "baseAsset": base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": list(wire.ORDER_TYPES),
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": False,
+        "amendAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": money(inst.tick_size),
+                "maxPrice": money(Decimal(1_000_000)),
+                "tickSize": money(inst.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": money(max(inst.lot_size, inst.min_qty)),
+                "maxQty": money(Decimal(9000)),
+                "stepSize": money(inst.lot_size),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": money(server.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": money(Decimal(9_000_000)),
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_MAKER"],
+    }
+
+
+def _venue_rules(server: BinanceServer, new: wire.NewOrder) -> None:
+    """The NOTIONAL filter, post-only and stops that would trigger at once (module notes)."""
+    r = new.request
+    market = server.broker.venue.market(r.symbol)
+    bid, ask, last = market.best_bid(), market.best_ask(), market.last()
+    buy = r.side is OrderSide.BUY
+    if r.notional is not None:
+        value: Decimal | None = r.notional
+    else:
+        price = r.limit_price if r.limit_price is not None else (ask if buy else bid)
+        value = None if price is None or r.qty is None else price * r.qty
+    if value is not None and value < server.min_notional:
+        raise BinanceApiError(400, wire.FILTER, "Filter failure: NOTIONAL")
+    if new.binance_type == "LIMIT_MAKER" and r.limit_price is not None:
+        far = ask if buy else bid
+        if far is not None and (r.limit_price >= far if buy else r.limit_price <= far):
+            raise BinanceApiError(400, wire.NEW_REJECTED, "Order would immediately match and take.")
+    if r.type in (OrderType.STOP, OrderType.STOP_LIMIT) and r.stop_price is not None:
+        ref = last if last is not None else market.mid()
+        if ref is not None and (ref >= r.stop_price if buy else ref <= r.stop_price):
+            raise BinanceApiError(400, wire.NEW_REJECTED, "Stop price would trigger immediately.")
+
+
+def _account_json(server: BinanceServer) -> dict[str, Any]:
+    broker = server.broker
+    ledger = broker.ledger
+    rate = server.fee_rate
+    bps = int(rate * 10_000)
+    free_quote = ledger.buying_power
+    balances = [
+        {
+            "asset": server.quote_asset,
+            "free": money(free_quote),
+            "locked": money(max(ledger.cash - free_quote, Decimal(0))),
+        }
+    ]
+    for symbol, (base, _) in server.assets.items():
+        held = max(ledger.qty(symbol), Decimal(0))
+        locked = sum(
+            (
+                o.leaves_qty
+                for o in broker.orders(open_only=True, symbol=symbol)
+                if o.request.side is OrderSide.SELL
+            ),
+            Decimal(0),
+        )
+        balances.append(
+            {
+                "asset": base,
+                "free": money(max(held - locked, Decimal(0))),
+                "locked": money(min(locked, held)),
+            }
+        )
+    return {
+        "makerCommission": bps,
+        "takerCommission": bps,
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {
+            "maker": money(rate),
+            "taker": money(rate),
+            "buyer": money(Decimal(0)),
+            "seller": money(Decimal(0)),
+        },
+        "canTrade": True,
+        "canWithdraw": False,
+        "canDeposit": False,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": broker.now() // 1_000_000,
+        "accountType": "SPOT",
+        "balances": balances,
+        "permissions": ["SPOT"],
+        "uid": 1,
+    }
+
+
+def _tickers(
+    server: BinanceServer,
+    params: dict[str, str],
+    one: Callable[[BinanceServer, str], dict[str, Any]],
+) -> Any:
+    s = params.get("symbol")
+    if s:
+        if s not in server.broker.venue.markets:
+            raise BinanceApiError(400, wire.BAD_SYMBOL, "Invalid symbol.")
+        return one(server, s)
+    return [one(server, m) for m in server.broker.venue.markets]
+
+
+def _book_ticker(server: BinanceServer, symbol: str) -> dict[str, Any]:
+    q = server.broker.latest_quote(symbol)
+    return {
+        "symbol": symbol,
+        "bidPrice": money(None if q is None else q.bid_price),
+        "bidQty": money(None if q is None else q.bid_size),
+        "askPrice": money(None if q is None else q.ask_price),
+        "askQty": money(None if q is None else q.ask_size),
+    }
+
+
+def _last(server: BinanceServer, symbol: str) -> Decimal | None:
+    market = server.broker.venue.market(symbol)
+    last = market.last()
+    return last if last is not None else market.mid()
+
+
+def _price_ticker(server: BinanceServer, symbol: str) -> dict[str, Any]:
+    return {"symbol": symbol, "price": money(_last(server, symbol))}
+
+
+def _day_ticker(server: BinanceServer, symbol: str) -> dict[str, Any]:
+    top = _book_ticker(server, symbol)
+    last = money(_last(server, symbol))
+    now = server.broker.now() // 1_000_000
+    zero = money(Decimal(0))
+    return {
+        **top,
+        "priceChange": zero,
+        "priceChangePercent": "0.000",
+        "weightedAvgPrice": last,
+        "prevClosePrice": last,
+        "lastPrice": last,
+        "lastQty": zero,
+        "openPrice": last,
+        "highPrice": last,
+        "lowPrice": last,
+        "volume": zero,
+        "quoteVolume": zero,
+        "openTime": now - 86_400_000,
+        "closeTime": now,
+        "firstId": -1,
+        "lastId": -1,
+        "count": 0,
+    }
