@@ -39,6 +39,8 @@ LAYER = {
     "agent": 6,
     "testing": 7,
     "cli": 7,
+    "monitor": 7,  # metrics, alerts, the live page and serve monitor (issue 19)
+    "monitor_cli": 7,
     "execution_cli": 7,
     "config_cli": 7,
     "__main__": 7,
