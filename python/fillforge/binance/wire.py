@@ -52,6 +52,7 @@ SIGNATURE = -1022
 ILLEGAL_CHARS = -1100
 MANDATORY = -1102
 UNREAD_PARAMS = -1104
+NOT_REQUIRED = -1106
 BAD_TIF = -1115
 BAD_ORDER_TYPE = -1116
 BAD_SIDE = -1117
@@ -264,9 +265,7 @@ def order_request(params: Mapping[str, str], instrument: Instrument) -> NewOrder
             fields["time_in_force"] = tif
         elif tif_text:
             raise BinanceApiError(
-                400,
-                BAD_PARAMETER,
-                f"Invalid data sent for a parameter: timeInForce is not for {kind} orders.",
+                400, NOT_REQUIRED, "Parameter 'timeInForce' sent when not required."
             )
         else:
             fields["time_in_force"] = OrderTimeInForce.GTC
