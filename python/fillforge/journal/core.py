@@ -82,7 +82,8 @@ class Journal:
                 return cls(store, clock, recovery, found.last_crc)
             if not repair:
                 raise JournalError("path", store.name, _refusal(recovery))
-            store.truncate_from(recovery.kept + 1)
+            last = recovery.dropped[1] if recovery.dropped else None
+            store.truncate_from(recovery.kept + 1, clock.now_ns(), last, recovery.reason)
             again = scan(store)
             if not again.recovery.ok or again.recovery.kept != recovery.kept:
                 raise JournalError(
@@ -106,7 +107,7 @@ class Journal:
             self._check_open()
             seq = self._next_seq
             ts = self._clock.now_ns()
-            crc = chain_crc(self._crc, seq, ts, kind, data)
+            crc = chain_crc(self._crc, ts, kind, data)
             self._pending.append((seq, ts, kind, data, crc))
             self._crc, self._next_seq = crc, seq + 1
             if len(self._pending) == 1:
@@ -150,10 +151,9 @@ class Journal:
         limit = self._read_limit
         for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH):
             if limit is not None and rows[-1][0] > limit:
-                rows = [r for r in rows if r[0] <= limit]
-                yield from iter_records((r[0], r[1], r[2], r[3]) for r in rows)
+                yield from iter_records([r for r in rows if r[0] <= limit])
                 return
-            yield from iter_records((r[0], r[1], r[2], r[3]) for r in rows)
+            yield from iter_records(rows)
 
     @property
     def recovery(self) -> Recovery:
@@ -187,6 +187,26 @@ class Journal:
             self._store.close()
         if self._error is not None:
             raise self._error
+
+    def abandon(self) -> None:
+        """Drop the journal as a kill -9 would: what is queued but not yet durable is
+        discarded (a commit already under way may still land), the writer stops, the store is
+        closed and the writer lock released. Waiting and later calls get a JournalError. For
+        crash tests in one process."""
+        with self._lock:
+            if self._closed:
+                return
+            self._pending.clear()
+            self._closing = True
+            if self._error is None:
+                self._error = JournalError("path", self._store.name, "abandoned")
+            self._work.notify()
+        if self._writer is not None:
+            self._writer.join()
+        with self._lock:
+            self._closed = True
+            self._durable_cv.notify_all()
+        self._store.close()
 
     def __enter__(self) -> Journal:
         return self

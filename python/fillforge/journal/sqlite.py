@@ -14,6 +14,7 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
@@ -34,8 +35,11 @@ MIGRATIONS: Final = (
     ),
     Migration(
         2,
-        "an index on (kind, seq) for reads of some kinds",
-        ("CREATE INDEX journal_kind_seq ON journal (kind, seq)",),
+        "a log of repairs: when, what was kept, what was cut and why",
+        (
+            "CREATE TABLE journal_repairs (at_ns INTEGER NOT NULL, kept INTEGER NOT NULL, "
+            "dropped_first INTEGER, dropped_last INTEGER, reason TEXT NOT NULL)",
+        ),
     ),
 )
 check_migrations(MIGRATIONS)
@@ -45,6 +49,18 @@ _SCHEMA_TABLE: Final = (
     "description TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
 )
 _COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
+_INSERT_ONE: Final = f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+# codec.record_bytes of the next ? records after seq ?, concatenated by SQLite.
+_CHAIN_BATCH: Final = (
+    "SELECT min(seq), max(seq), count(*), CAST(group_concat(ts_ns || kind || payload, '') AS BLOB)"
+    " FROM (SELECT seq, ts_ns, kind, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?)"
+)
+# Rows go in CHUNK to a statement: one sqlite3_step per chunk, so the writer thread gives up and
+# takes back the GIL once per chunk, not once per row (which slowed the appending threads 3x).
+_CHUNK: Final = 256
+_INSERT_CHUNK: Final = f"INSERT INTO journal ({_COLUMNS}) VALUES " + ", ".join(
+    ["(?, ?, ?, ?, ?)"] * _CHUNK
+)
 
 
 class SqliteStore:
@@ -93,7 +109,11 @@ class SqliteStore:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows)
+            full = len(rows) - len(rows) % _CHUNK
+            for k in range(0, full, _CHUNK):
+                db.execute(_INSERT_CHUNK, list(chain.from_iterable(rows[k : k + _CHUNK])))
+            if full < len(rows):
+                db.executemany(_INSERT_ONE, rows[full:])
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -121,6 +141,22 @@ class SqliteStore:
             if db is not self._db:
                 db.close()
 
+    def chain_batches(self, since: int, batch: int) -> Iterator[tuple[int, int, int, int, bytes]]:
+        db = self._reader()
+        try:
+            while True:
+                first, last, count, content = db.execute(_CHAIN_BATCH, (since, batch)).fetchone()
+                if not count:
+                    return
+                (crc,) = db.execute("SELECT crc FROM journal WHERE seq = ?", (last,)).fetchone()
+                yield first, last, count, crc, content
+                since = last
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        finally:
+            if db is not self._db:
+                db.close()
+
     def max_seq(self) -> int | None:
         try:
             row = self._db.execute("SELECT max(seq) FROM journal").fetchone()
@@ -128,17 +164,23 @@ class SqliteStore:
             raise JournalError("path", self.name, f"unreadable: {e}") from None
         return None if row[0] is None else int(row[0])
 
-    def truncate_from(self, seq: int) -> None:
+    def truncate_from(self, seq: int, at_ns: int, last: int | None, reason: str) -> None:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM journal WHERE seq >= ?", (seq,))
             self._db.execute("COMMIT")
-            if not self.integrity_problems():
-                return
+            ok = not self.integrity_problems()
         except sqlite3.DatabaseError:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-        self._rebuild(seq)
+            ok = False
+        if not ok:
+            self._rebuild(seq)
+        self._db.execute(
+            "INSERT INTO journal_repairs (at_ns, kept, dropped_first, dropped_last, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (at_ns, seq - 1, seq, last, reason),
+        )
 
     def integrity_problems(self) -> list[str]:
         try:
@@ -228,11 +270,16 @@ class SqliteStore:
                     fresh.execute(stmt)
                 fresh.execute("INSERT INTO journal_schema VALUES (?, ?, ?)", row)
             fresh.execute("BEGIN")
+            with contextlib.suppress(sqlite3.DatabaseError):
+                fresh.executemany(
+                    "INSERT INTO journal_repairs VALUES (?, ?, ?, ?, ?)",
+                    self._db.execute("SELECT * FROM journal_repairs").fetchall(),
+                )
             cur = self._db.execute(
                 f"SELECT {_COLUMNS} FROM journal WHERE seq < ? ORDER BY seq", (seq,)
             )
             while rows := cur.fetchmany(10_000):
-                fresh.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows)
+                fresh.executemany(_INSERT_ONE, rows)
             fresh.execute("COMMIT")
         finally:
             fresh.close()

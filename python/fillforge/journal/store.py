@@ -56,13 +56,21 @@ class Store(Protocol):
         """Rows with seq > since (of these kinds, if given), in seq order, ``batch`` at a time."""
         ...
 
+    def chain_batches(self, since: int, batch: int) -> Iterator[tuple[int, int, int, int, bytes]]:
+        """For each next ``batch`` records after ``since``: the first and last seq, how many
+        there are, the last one's stored checksum, and every record's
+        :func:`~fillforge.journal.codec.record_bytes` concatenated, built by the database (the
+        fast check of a whole batch at once)."""
+        ...
+
     def max_seq(self) -> int | None:
         """The highest stored seq (None when empty), read without scanning; may raise on a
         damaged store."""
         ...
 
-    def truncate_from(self, seq: int) -> None:
-        """Remove every record with seq >= ``seq`` (repair), durably."""
+    def truncate_from(self, seq: int, at_ns: int, last: int | None, reason: str) -> None:
+        """Remove every record with seq >= ``seq`` (repair), durably, and log the repair in
+        the ``journal_repairs`` table (when, what was kept and cut, why)."""
         ...
 
     def integrity_problems(self) -> list[str]:
