@@ -77,6 +77,7 @@ CRASH_POINTS: Final = (
 _PREFIX = re.compile(r"[A-Za-z0-9_.:]{1,24}")  # no "-": it separates the prefix from the seq
 _PARTIAL_FILL: Final = EventKind.PARTIAL_FILL
 _REPLACED: Final = EventKind.REPLACED
+_NEW: Final = EventKind.NEW
 
 
 class Crash(BaseException):
@@ -222,8 +223,11 @@ class JournalledBroker:
             "side": side,
             "ts": e.ts,
         }
-        if e.kind is _REPLACED:
-            p["related"] = e.related_id
+        if e.related_id is not None:
+            if e.kind is _REPLACED:
+                p["related"] = e.related_id
+            elif e.kind is _NEW:  # a replacement's first event names the order it replaces
+                p["replaces"] = e.related_id
         f = e.fill
         if f is not None:
             p["fill"] = {

@@ -25,9 +25,11 @@ The record kinds and their payloads (JSON-mode: quantities and prices as decimal
 ``order.replace``     ``{"oid", "terms"}``; ``order.replace_ack`` ``{"oid", "new_oid"}`` /
                       ``order.replace_reject``: a replace.
 ``order.event``       ``{"oid", "cid", "kind", "status", "symbol", "side", "ts"[, "related"]
-                      [, "fill", "cum"]}``: an order event the broker published; ``fill`` is
-                      ``{"id", "qty", "price", "fee", "ts"}`` with the venue's execution id,
-                      ``cum`` the order's filled quantity after it.
+                      [, "replaces"][, "fill", "cum"]}``: an order event the broker published;
+                      ``related`` the replacement of a ``replaced`` order, ``replaces`` the
+                      order a replacement replaces; ``fill`` is ``{"id", "qty", "price", "fee",
+                      "ts"}`` with the venue's execution id, ``cum`` the order's filled
+                      quantity after it (a replacement's counts its predecessor's).
 ``order.fill``        ``{"oid", "cid", "symbol", "side", "fill"}``: a fill reconciliation found
                       in the broker's history that the journal did not have.
 ``order.resolved``    ``{"cid", "oid", "outcome", "status", "reason"}``: reconciliation's
@@ -210,7 +212,8 @@ class OrderBook:
 
     def _order_for(self, p: dict[str, Any]) -> JournalOrder:
         """The order an event or fill names: by venue id, else by client order id (its first
-        event), else a new one (a leg, a replacement, an order placed elsewhere)."""
+        event), else a new one (a leg, a replacement, an order placed elsewhere). A replacement
+        carries the executions of the order it replaces (its filled quantity starts there)."""
         oid = p["oid"]
         o = self.by_oid.get(oid)
         if o is not None:
@@ -220,6 +223,10 @@ class OrderBook:
         if o is None or (o.order_id is not None and o.order_id != oid):
             o = JournalOrder(cid, None, None, p["symbol"], p["side"], status="new")
             self.by_cid[cid] = o  # a replacement takes its client order id over
+            prev = self.by_oid.get(p.get("replaces") or "")
+            if prev is not None:
+                o.filled = prev.filled
+                prev.replaced_by = oid
         o.order_id = oid
         self.by_oid[oid] = o
         return o
@@ -259,6 +266,13 @@ class OrderBook:
         )
         o.filled += qty
         o.fills.append(fid)
+        nxt = o.replaced_by
+        while nxt is not None:  # its replacements carry its executions
+            later = self.by_oid.get(nxt)
+            if later is None:
+                break
+            later.filled += qty
+            nxt = later.replaced_by
         pos = self.positions
         pos[o.symbol] = pos.get(o.symbol, _ZERO) + (qty if o.side == "buy" else -qty)
         if ts > self.last_fill_ts:

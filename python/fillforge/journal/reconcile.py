@@ -111,7 +111,7 @@ class _Run:
             p["cid"] = o.client_order_id
         if v is not None:
             p.update(oid=v.id, cid=v.client_order_id, status=v.status.value)
-            p.update(symbol=v.symbol, side=v.request.side.value)
+            p.update(symbol=v.symbol, side=v.request.side.value, replaces=v.replaces)
         self.jb.record("order.resolved", p)
         self.resolved.append((str(p.get("cid") or p.get("oid")), outcome))
 
@@ -203,7 +203,8 @@ class _Run:
     def fills(self, overlap_ns: int) -> None:
         since = max(self.book.last_fill_ts - overlap_ns, 0)
         unknown: dict[str, list[Fill]] = defaultdict(list)
-        for f in self.venue.fills_since(since):
+        history = {f.trade_id: f for f in reversed(self.venue.fills_since(since))}
+        for f in reversed(history.values()):  # each execution once, oldest first
             if f.trade_id in self.book.fills:
                 self.deduplicated += 1
             else:

@@ -251,11 +251,13 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     def fills_since(self, ts_ns: int) -> list[Fill]:
         """Every fill of this account at or after ``ts_ns`` (venue time), oldest first: what a
         restarted process asks for to find the fills it missed (its own fill records)."""
-        out = [
-            f for o in self.manager.orders.values() for f in o.fills.values() if f.ts_event >= ts_ns
-        ]
-        out.sort(key=lambda f: f.ts_event)
-        return out
+        seen = {  # a replacement carries its predecessor's fills: each one once
+            f.trade_id: f
+            for o in self.manager.orders.values()
+            for f in o.fills.values()
+            if f.ts_event >= ts_ns
+        }
+        return sorted(seen.values(), key=lambda f: f.ts_event)
 
     def venue_order(self, order_id: str) -> Order | None:
         """The venue's order ``order_id`` (None: it has none)."""
