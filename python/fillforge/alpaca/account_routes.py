@@ -15,6 +15,7 @@ reaches them. The other fields are stored and answered back.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -46,6 +47,7 @@ from fillforge.alpaca.account_state import (
     Watchlists,
 )
 from fillforge.alpaca.asgi import read_body, replaying
+from fillforge.alpaca.operations import body_arg, body_of
 from fillforge.errors import FillforgeError
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import OrderEvent
@@ -330,13 +332,56 @@ def _activity_query(
     return ActivityQuery(category, date, until, after, direction, page_size, page_token)
 
 
+async def _text(request: Request) -> str:
+    return body_arg(await request.body())
+
+
+def _account_operations(server: AlpacaServer, state: AccountRoutes) -> None:
+    """Register the account routes' operations (:mod:`~fillforge.alpaca.operations`): the
+    configuration's patch, the watchlists' changes, and the equity history's mark (a read of
+    the history records the equity at that time)."""
+    ops, lists, broker = server.ops, state.watchlists, server.broker
+
+    def find(args: dict[str, Any]) -> Watchlist:
+        return lists.get(args["id"]) if "id" in args else lists.by_name(args.get("name"))
+
+    def body(args: dict[str, Any]) -> dict[str, Any]:
+        return wire.json_object(body_of(args))
+
+    def create(args: dict[str, Any]) -> dict[str, Any]:
+        b = body(args)
+        return state.watchlist_json(lists.create(b.get("name"), b.get("symbols"), args["id"]))
+
+    def update(args: dict[str, Any]) -> dict[str, Any]:
+        w, b = find(args), body(args)
+        return state.watchlist_json(lists.update(w, b.get("name"), b.get("symbols")))
+
+    def add(args: dict[str, Any]) -> dict[str, Any]:
+        w, b = find(args), body(args)
+        return state.watchlist_json(lists.add(w, b.get("symbol")))
+
+    def remove(args: dict[str, Any]) -> dict[str, Any]:
+        return state.watchlist_json(lists.remove(find(args), args["symbol"]))
+
+    ops.register("account.configure", lambda args: state.configure(body(args)))
+    ops.register(
+        "account.mark", lambda args: state.history.record(broker.now(), broker.ledger.equity)
+    )
+    ops.register("watchlists.create", create)
+    ops.register("watchlists.update", update)
+    ops.register("watchlists.add", add)
+    ops.register("watchlists.remove", remove)
+    ops.register("watchlists.delete", lambda args: lists.delete(find(args)))
+
+
 def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
-    """Register the account routes (and :class:`TradingRules`) on ``app``; the state is also
-    at ``app.state.account``."""
+    """Register the account routes (and :class:`TradingRules`) on ``app``, and their
+    operations; the state is also at ``app.state.account``."""
     state = AccountRoutes(server)
     app.state.account = state
     app.add_middleware(TradingRules, server=server, config=state.config)
-    broker = server.broker
+    _account_operations(server, state)
+    broker, ops = server.broker, server.ops
     # Every call that reads or changes the simulation (the broker, the account's state) runs on
     # the server's simulation thread, in arrival order (``await server.run``), never on the
     # event loop under a lock.
@@ -419,9 +464,8 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
                 cashflow_types=cashflow_types,
                 tz=state.tz,
             )
-            now = broker.now()
-            state.history.record(now, broker.ledger.equity)
-            return portfolio_history(state.history, broker.venue.calendar, now, q)
+            ops.apply("account.mark", {})
+            return portfolio_history(state.history, broker.venue.calendar, broker.now(), q)
 
         return await server.run(lambda: _answer(build))
 
@@ -442,8 +486,8 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         openapi_extra=_body(ConfigurationPatch),
     )
     async def patch_configurations(request: Request) -> Response:
-        raw = await request.body()
-        return await server.run(lambda: _answer(lambda: state.configure(wire.json_object(raw))))
+        args = {"body": body_arg(await request.body())}
+        return await server.run(lambda: _answer(lambda: ops.apply("account.configure", args)))
 
     # --- latest quote ---
 
@@ -485,15 +529,12 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         openapi_extra=_body(WatchlistCreate),
     )
     async def create_watchlist(request: Request) -> Response:
-        raw = await request.body()
+        # The id is chosen here and journalled with the operation: a restart gives it again.
+        args = {"body": body_arg(await request.body()), "id": str(uuid.uuid4())}
+        return await server.run(lambda: _answer(lambda: ops.apply("watchlists.create", args)))
 
-        def create() -> dict[str, Any]:
-            body = wire.json_object(raw)
-            return state.watchlist_json(
-                state.watchlists.create(body.get("name"), body.get("symbols"))
-            )
-
-        return await server.run(lambda: _answer(create))
+    async def change(op: str, args: dict[str, Any], status: int = 200) -> Response:
+        return await server.run(lambda: _answer(lambda: ops.apply(op, args), status))
 
     async def by_id(
         watchlist_id: str, then: Callable[[Watchlist], Any], status: int = 200
@@ -509,33 +550,17 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
             lambda: _answer(lambda: then(state.watchlists.by_name(name)), status)
         )
 
-    def update(raw: bytes) -> Callable[[Watchlist], Any]:
-        def go(w: Watchlist) -> dict[str, Any]:
-            body = wire.json_object(raw)
-            return state.watchlist_json(
-                state.watchlists.update(w, body.get("name"), body.get("symbols"))
-            )
-
-        return go
-
-    def add(raw: bytes) -> Callable[[Watchlist], Any]:
-        def go(w: Watchlist) -> dict[str, Any]:
-            body = wire.json_object(raw)
-            return state.watchlist_json(state.watchlists.add(w, body.get("symbol")))
-
-        return go
-
     @app.get("/v2/watchlists:by_name", responses=one)
     async def get_watchlist_by_name(name: Name = None) -> Response:
         return await by_name(name, state.watchlist_json)
 
     @app.put("/v2/watchlists:by_name", responses=one, openapi_extra=_body(WatchlistUpdate))
     async def update_watchlist_by_name(request: Request, name: Name = None) -> Response:
-        return await by_name(name, update(await request.body()))
+        return await change("watchlists.update", {"name": name, "body": await _text(request)})
 
     @app.post("/v2/watchlists:by_name", responses=one, openapi_extra=_body(WatchlistAsset))
     async def add_to_watchlist_by_name(request: Request, name: Name = None) -> Response:
-        return await by_name(name, add(await request.body()))
+        return await change("watchlists.add", {"name": name, "body": await _text(request)})
 
     @app.delete(
         "/v2/watchlists:by_name",
@@ -543,7 +568,7 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         responses={204: {"description": "deleted"}, **_errors(404, 422)},
     )
     async def delete_watchlist_by_name(name: Name = None) -> Response:
-        return await by_name(name, state.watchlists.delete, 204)
+        return await change("watchlists.delete", {"name": name}, 204)
 
     @app.get("/v2/watchlists/{watchlist_id}", responses=one)
     async def get_watchlist(watchlist_id: str) -> Response:
@@ -551,11 +576,12 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
 
     @app.put("/v2/watchlists/{watchlist_id}", responses=one, openapi_extra=_body(WatchlistUpdate))
     async def update_watchlist(watchlist_id: str, request: Request) -> Response:
-        return await by_id(watchlist_id, update(await request.body()))
+        args = {"id": watchlist_id, "body": await _text(request)}
+        return await change("watchlists.update", args)
 
     @app.post("/v2/watchlists/{watchlist_id}", responses=one, openapi_extra=_body(WatchlistAsset))
     async def add_to_watchlist(watchlist_id: str, request: Request) -> Response:
-        return await by_id(watchlist_id, add(await request.body()))
+        return await change("watchlists.add", {"id": watchlist_id, "body": await _text(request)})
 
     @app.delete(
         "/v2/watchlists/{watchlist_id}",
@@ -563,12 +589,10 @@ def add_account_routes(app: FastAPI, server: AlpacaServer) -> AccountRoutes:
         responses={204: {"description": "deleted"}, **_errors(404, 422)},
     )
     async def delete_watchlist(watchlist_id: str) -> Response:
-        return await by_id(watchlist_id, state.watchlists.delete, 204)
+        return await change("watchlists.delete", {"id": watchlist_id}, 204)
 
     @app.delete("/v2/watchlists/{watchlist_id}/{symbol:path}", responses=one)
     async def remove_from_watchlist(watchlist_id: str, symbol: str) -> Response:
-        return await by_id(
-            watchlist_id, lambda w: state.watchlist_json(state.watchlists.remove(w, symbol))
-        )
+        return await change("watchlists.remove", {"id": watchlist_id, "symbol": symbol})
 
     return state

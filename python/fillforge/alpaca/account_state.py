@@ -167,13 +167,14 @@ class Watchlists:
                 return w
         raise NotFoundError("watchlist not found")
 
-    def create(self, name: object, symbols: object) -> Watchlist:
+    def create(self, name: object, symbols: object, watchlist_id: str | None = None) -> Watchlist:
+        """A new list, its id ``watchlist_id`` (default: a fresh UUID)."""
         n = self._unique_name(name, None)
         syms = self._symbols(symbols)
         if len(self._lists) >= MAX_WATCHLISTS:
             raise OrderValidationError("name", name, f"at most {MAX_WATCHLISTS} watchlists")
         now = self.clock()
-        w = Watchlist(str(uuid.uuid4()), n, syms, now, now)
+        w = Watchlist(watchlist_id or str(uuid.uuid4()), n, syms, now, now)
         self._lists[w.id] = w
         return w
 

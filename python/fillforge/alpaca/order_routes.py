@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
+from fillforge.alpaca.operations import body_arg, body_of
 from fillforge.errors import (
     DuplicateClientOrderIdError,
     FillforgeError,
@@ -106,9 +107,65 @@ def _unprocessable(message: str) -> JSONResponse:
     return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, message), 422)
 
 
+def _order_operations(server: AlpacaServer) -> None:
+    """Register the order routes' operations (:mod:`~fillforge.alpaca.operations`): submit,
+    replace, cancel, cancel all."""
+    broker, ops = server.broker, server.ops
+
+    def submit(args: dict[str, Any]) -> Response:
+        order = broker.submit(wire.order_request(wire.json_object(body_of(args))))
+        # Alpaca answers a new order group with its legs.
+        return JSONResponse(server.order_json(order, nested=True))
+
+    def replace(args: dict[str, Any]) -> Response:
+        order_id = args["id"]
+        old = broker.get_order(order_id)
+        body = wire.json_object(body_of(args))
+        try:
+            broker.replace(
+                order_id,
+                qty=wire.decimal_field(body, "qty"),
+                limit_price=wire.decimal_field(body, "limit_price"),
+                stop_price=wire.decimal_field(body, "stop_price"),
+                trail=wire.decimal_field(body, "trail"),
+            )
+        except InvalidTransitionError:
+            return _unprocessable(_NOT_REPLACEABLE)
+        if old.replaced_by is None:
+            return _unprocessable(_NOT_REPLACEABLE)
+        return JSONResponse(server.order_json(broker.get_order(old.replaced_by)))
+
+    def cancel(args: dict[str, Any]) -> Response:
+        o = broker.get_order(args["id"])
+        if not o.status.is_open:
+            return _unprocessable(f"order is {o.status.alpaca}: not cancelable")
+        broker.cancel(o.id)
+        return Response(status_code=204)
+
+    def cancel_every(args: dict[str, Any]) -> Response:
+        out = []
+        for o in broker.orders(open_only=True):
+            if not o.status.is_open or o.pending_request is not None:
+                continue
+            try:
+                broker.cancel(o.id)
+                out.append({"id": o.id, "status": 200, "body": server.order_json(o)})
+            except FillforgeError as e:
+                code, body = status_of(e)
+                out.append({"id": o.id, "status": code, "body": body})
+        return JSONResponse(out, status_code=207)
+
+    ops.register("orders.submit", submit)
+    ops.register("orders.replace", replace)
+    ops.register("orders.cancel", cancel)
+    ops.register("orders.cancel_all", cancel_every)
+
+
 def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
-    """Register ``/v2/orders`` (submit, list, get, replace, cancel, cancel all) on ``app``."""
-    broker = server.broker
+    """Register ``/v2/orders`` (submit, list, get, replace, cancel, cancel all) on ``app``, and
+    their operations."""
+    broker, ops = server.broker, server.ops
+    _order_operations(server)
 
     @app.post(
         "/v2/orders",
@@ -116,14 +173,8 @@ def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
         openapi_extra=api.body(api.OrderIn),
     )
     async def submit_order(request: Request) -> Response:
-        raw = await request.body()
-
-        def submit() -> Response:
-            order = broker.submit(wire.order_request(wire.json_object(raw)))
-            # Alpaca answers a new order group with its legs.
-            return JSONResponse(server.order_json(order, nested=True))
-
-        return await answer(server, submit)
+        args = {"body": body_arg(await request.body())}
+        return await answer(server, lambda: ops.apply("orders.submit", args))
 
     @app.get("/v2/orders", responses=api.answers(list[api.OrderOut], 422))
     async def list_orders(
@@ -189,26 +240,8 @@ def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
         openapi_extra=api.body(api.ReplaceIn),
     )
     async def replace_order(order_id: str, request: Request) -> Response:
-        raw = await request.body()
-
-        def replace() -> Response:
-            old = broker.get_order(order_id)
-            body = wire.json_object(raw)
-            try:
-                broker.replace(
-                    order_id,
-                    qty=wire.decimal_field(body, "qty"),
-                    limit_price=wire.decimal_field(body, "limit_price"),
-                    stop_price=wire.decimal_field(body, "stop_price"),
-                    trail=wire.decimal_field(body, "trail"),
-                )
-            except InvalidTransitionError:
-                return _unprocessable(_NOT_REPLACEABLE)
-            if old.replaced_by is None:
-                return _unprocessable(_NOT_REPLACEABLE)
-            return JSONResponse(server.order_json(broker.get_order(old.replaced_by)))
-
-        return await answer(server, replace)
+        args = {"id": order_id, "body": body_arg(await request.body())}
+        return await answer(server, lambda: ops.apply("orders.replace", args))
 
     @app.delete(
         "/v2/orders/{order_id}",
@@ -216,14 +249,7 @@ def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
         responses=api.answers(None, 404, 413, 422, status=204),
     )
     async def cancel_order(order_id: str) -> Response:
-        def cancel() -> Response:
-            o = broker.get_order(order_id)
-            if not o.status.is_open:
-                return _unprocessable(f"order is {o.status.alpaca}: not cancelable")
-            broker.cancel(order_id)
-            return Response(status_code=204)
-
-        return await answer(server, cancel)
+        return await answer(server, lambda: ops.apply("orders.cancel", {"id": order_id}))
 
     @app.delete(
         "/v2/orders",
@@ -231,17 +257,4 @@ def add_order_routes(app: FastAPI, server: AlpacaServer) -> None:
         responses=api.answers(list[api.MultiStatusOut], 413, status=207),
     )
     async def cancel_all() -> Response:
-        def cancel_every() -> Response:
-            out = []
-            for o in broker.orders(open_only=True):
-                if not o.status.is_open or o.pending_request is not None:
-                    continue
-                try:
-                    broker.cancel(o.id)
-                    out.append({"id": o.id, "status": 200, "body": server.order_json(o)})
-                except FillforgeError as e:
-                    code, body = status_of(e)
-                    out.append({"id": o.id, "status": code, "body": body})
-            return JSONResponse(out, status_code=207)
-
-        return await answer(server, cancel_every)
+        return await answer(server, lambda: ops.apply("orders.cancel_all", {}))

@@ -31,7 +31,7 @@ def _no_position() -> JSONResponse:
 
 def add_position_routes(app: FastAPI, server: AlpacaServer) -> None:
     """Register ``/v2/positions`` (list, get, close, close all) on ``app``."""
-    broker = server.broker
+    broker, ops = server.broker, server.ops
 
     def close(symbol: str, qty: str | None = None, percentage: str | None = None) -> Order | None:
         asked = {"qty": qty, "percentage": percentage}
@@ -41,6 +41,39 @@ def add_position_routes(app: FastAPI, server: AlpacaServer) -> None:
             qty=wire.decimal_field(asked, "qty"),
             percentage=wire.decimal_field(asked, "percentage"),
         )
+
+    # The operations (fillforge.alpaca.operations): a close, and closing every position.
+
+    def closed(args: dict[str, Any]) -> Response:
+        order = close(server.symbol_of(args["symbol"]), args.get("qty"), args.get("percentage"))
+        return _no_position() if order is None else JSONResponse(server.order_json(order))
+
+    def close_every(args: dict[str, Any]) -> Response:
+        out: list[dict[str, Any]] = []
+        if flag(args.get("cancel_orders")):
+            for o in broker.orders(open_only=True):
+                if o.status.is_open and o.pending_request is None:
+                    broker.cancel(o.id)
+        for symbol in list(broker.positions()):
+            try:
+                order = close(symbol)
+            except FillforgeError as e:
+                code, body = status_of(e)
+                out.append({"status": code, "symbol": symbol, "body": body})
+                continue
+            assert order is not None
+            out.append(
+                {
+                    "order_id": order.id,
+                    "status": 200,
+                    "symbol": symbol,
+                    "body": server.order_json(order),
+                }
+            )
+        return JSONResponse(out, status_code=207)
+
+    ops.register("positions.close", closed)
+    ops.register("positions.close_all", close_every)
 
     @app.get("/v2/positions", responses=api.answers(list[api.PositionOut]))
     async def positions() -> Response:
@@ -71,11 +104,8 @@ def add_position_routes(app: FastAPI, server: AlpacaServer) -> None:
     async def close_one(
         symbol: str, qty: str | None = None, percentage: str | None = None
     ) -> Response:
-        def closed() -> Response:
-            order = close(server.symbol_of(symbol), qty, percentage)
-            return _no_position() if order is None else JSONResponse(server.order_json(order))
-
-        return await answer(server, closed)
+        args = {"symbol": symbol, "qty": qty, "percentage": percentage}
+        return await answer(server, lambda: ops.apply("positions.close", args))
 
     @app.delete(
         "/v2/positions",
@@ -83,28 +113,5 @@ def add_position_routes(app: FastAPI, server: AlpacaServer) -> None:
         responses=api.answers(list[api.MultiStatusOut], 413, 422, status=207),
     )
     async def close_all(cancel_orders: str | None = None) -> Response:
-        def close_every() -> Response:
-            out: list[dict[str, Any]] = []
-            if flag(cancel_orders):
-                for o in broker.orders(open_only=True):
-                    if o.status.is_open and o.pending_request is None:
-                        broker.cancel(o.id)
-            for symbol in list(broker.positions()):
-                try:
-                    order = close(symbol)
-                except FillforgeError as e:
-                    code, body = status_of(e)
-                    out.append({"status": code, "symbol": symbol, "body": body})
-                    continue
-                assert order is not None
-                out.append(
-                    {
-                        "order_id": order.id,
-                        "status": 200,
-                        "symbol": symbol,
-                        "body": server.order_json(order),
-                    }
-                )
-            return JSONResponse(out, status_code=207)
-
-        return await answer(server, close_every)
+        args = {"cancel_orders": cancel_orders}
+        return await answer(server, lambda: ops.apply("positions.close_all", args))

@@ -22,7 +22,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -35,6 +35,7 @@ from fillforge.alpaca import wire
 from fillforge.alpaca.account_routes import add_account_routes
 from fillforge.alpaca.asgi import client_address, read_body, replaying
 from fillforge.alpaca.data_routes import data_router, latest_quote_json
+from fillforge.alpaca.operations import Operations
 from fillforge.alpaca.order_routes import add_order_routes, answer, fail
 from fillforge.alpaca.position_routes import add_position_routes
 from fillforge.alpaca.stream_routes import add_stream_routes
@@ -46,6 +47,9 @@ from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock, to_datetime
 from fillforge.venues import AlpacaRules
+
+if TYPE_CHECKING:
+    from fillforge.alpaca.durable import ServerJournal
 
 __all__ = ["AlpacaServer", "Faults", "ServedClock", "Simulation"]
 
@@ -238,6 +242,11 @@ class AlpacaServer:
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
         self.faults = Faults()
+        # Every state change a request makes is an operation (fillforge.alpaca.operations); a
+        # journal (fillforge.alpaca.durable) listens to them and makes them durable before
+        # any answer or stream frame shows their effects (``journal.settle``).
+        self.ops = Operations()
+        self.journal: ServerJournal | None = None
         self.app_routes = self._build()
         self.app = self._gate
 
@@ -308,6 +317,11 @@ class AlpacaServer:
         if self.speed is None:
             raise SimulationError("speed", None, "a manual clock has no time to tell")
         return ServedClock(self.wall_clock, *self._origin, self.speed)
+
+    def resume_clock(self) -> None:
+        """The served clock runs on from the broker's time now (a restored server resumes at
+        the journalled time, not where the wall clock would have taken it)."""
+        self._origin = (self.wall_clock.now_ns(), self.broker.now())
 
     def _sync(self) -> None:
         """Run the simulation up to the time the wall clock says it is (on the simulation
@@ -429,11 +443,15 @@ class AlpacaServer:
                     return None
 
                 await self.app_routes(scope, receive, swallow)
+                if self.journal is not None:
+                    await self.journal.settle(key)
             return await self._fault_response(key, int(fault[1]))(scope, receive, send)
         extra = [(k.lower().encode(), v.encode()) for k, v in self._limit_headers(key).items()]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if self.journal is not None:  # what the answer shows is durable first
+                    await self.journal.settle(key)
                 if fault is not None:
                     await asyncio.sleep(fault[1])
                 message["headers"] = [*message.get("headers", []), *extra]

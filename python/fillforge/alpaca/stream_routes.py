@@ -114,6 +114,8 @@ class TradeStream:
                         await ws.close(code=1012)
                         return
                     if listening:
+                        if self.server.journal is not None:  # durable before it is shown
+                            await self.server.journal.settle(None)
                         await ws.send_text(get.result())
                 else:
                     get.cancel()
