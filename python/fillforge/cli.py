@@ -10,17 +10,36 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from fillforge import __version__, config_cli, execution_cli
+from fillforge.cli_errors import DEBUG_ENV, OneLineErrors, refuse, say_error
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
 
 _NEW_YORK = ZoneInfo("America/New_York")
 
-app = typer.Typer(help="fillforge: an order-execution engine.", no_args_is_help=True)
+app = typer.Typer(
+    help="fillforge: an order-execution engine.", no_args_is_help=True, cls=OneLineErrors
+)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar=DEBUG_ENV,
+            help="Show the traceback of a refused input instead of its one error line.",
+        ),
+    ] = False,
+) -> None:
+    """fillforge: an order-execution engine. A refused input is one ``error:`` line on stderr
+    and exit code 2 (``docs/cli.md``)."""
+
+
 replay_app = typer.Typer(
     help="Replay real venue data through the order book.", no_args_is_help=True
 )
@@ -35,7 +54,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 
 
 def _fail(err: ReplayError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {err}")
+    say_error(str(err))
     return typer.Exit(2)
 
 
@@ -150,9 +169,9 @@ def _standing_quote(text: str) -> tuple[str, Decimal, Decimal, Decimal]:
 
 
 def _bad(flag: str, value: object, why: str) -> typer.Exit:
-    """``error: --flag=value: why`` on one line, and exit code 2."""
-    console.print(f"[red]error:[/red] {escape(f'{flag}={value!r}: {why}')}", soft_wrap=True)
-    return typer.Exit(2)
+    """``error: --flag=value: why`` on one line, and exit code 2 (``serve alpaca``'s
+    refusals: on stdout, where its callers have always read them)."""
+    return refuse(flag, value, why, stdout=True)
 
 
 def _positive_decimal(flag: str, text: str, *, zero: bool = False) -> Decimal:
@@ -303,6 +322,14 @@ def serve_alpaca(
             "for the next open."
         ),
     ] = "XNYS",
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the account in this journal (a path, a postgresql:// URL, or 'default': "
+            "$FILLFORGE_STATE_DIR/alpaca-paper.journal); a restart on it resumes the account "
+            "(docs/alpaca-durable.md)."
+        ),
+    ] = None,
 ) -> None:
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
@@ -317,15 +344,16 @@ def serve_alpaca(
     from fillforge.sim.walk import MAX_RATE, MAX_VOLATILITY, MIN_RATE, WalkConfig
 
     if not key_id or not secret_key:
-        console.print("[red]error:[/red] set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or flags)")
+        say_error("set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or flags)", stdout=True)
         raise typer.Exit(2)
+    _serve_flags(host, port, speed, rate_limit, duration)
     sources = data or ["lobster"]
     named = [d for d in sources if d in ("lobster", "scripted")]
     if named and len(sources) > 1:
         raise _bad("--data", named[0], "stands alone: give it once, with no other --data")
     kind = named[0] if named else "path"
     if kind == "lobster" and (quote or start):
-        console.print("[red]error:[/red] --quote and --start need --data scripted")
+        say_error("--quote and --start need --data scripted", stdout=True)
         raise typer.Exit(2)
     if kind != "scripted":
         if quote:
@@ -351,8 +379,7 @@ def serve_alpaca(
         try:
             start_ns = from_iso(start, "--start")
         except TimeError:
-            console.print(f"[red]error:[/red] --start={start!r}: expected ISO 8601 with an offset")
-            raise typer.Exit(2) from None
+            raise _bad("--start", start, "expected ISO 8601 with an offset") from None
     try:
         sessions = TradingCalendar(calendar)
         _ = sessions.tz  # builds the sessions: a calendar that cannot is refused here
@@ -363,7 +390,7 @@ def serve_alpaca(
     try:
         quotes = [_standing_quote(q) for q in quote or ()]
     except ValueError as e:
-        console.print(f"[red]error:[/red] --quote={escape(str(e))}")
+        say_error(f"--quote={e}", stdout=True)
         raise typer.Exit(2) from None
     vol = (
         0.2
@@ -371,6 +398,18 @@ def serve_alpaca(
         else _ranged_float("--volatility", volatility, 0, MAX_VOLATILITY, percent=True)
     )
     steps = 1.0 if rate is None else _ranged_float("--rate", rate, MIN_RATE, MAX_RATE)
+    kept = None
+    if journal is not None:  # the journal's seed and start, or the ones it now records
+        from fillforge.alpaca.durable import open_served
+
+        shape = dict(data=sources, quote=quote or [], walk=walk, volatility=volatility, rate=rate)
+        shape |= dict(format=data_format, symbol=symbol, tick=tick, lot=lot, cash=cash)
+        shape |= dict(calendar=calendar)
+        try:
+            kept = open_served(journal, shape, run_seed, start_ns, fresh=kind == "scripted")
+        except FillforgeError as e:
+            raise _bad(*_journal_refusal(journal, e)) from None
+        run_seed, start_ns = kept.setup.seed, kept.setup.start_ns
 
     broker: SimulatedBroker
     walk_end: int | None = None
@@ -455,6 +494,13 @@ def serve_alpaca(
         requests_per_minute=rate_limit,
         speed=speed,
     )
+    if kept is not None:
+        try:
+            restored = kept.restore(server)
+        except FillforgeError as e:
+            kept.close()
+            raise _bad(*_journal_refusal(journal, e)) from None
+        console.print(f"journal {kept.journal.name}: {restored.summary()}", style="dim")
     with server:
         print(server.base_url, flush=True)
         print(server.stream_url, flush=True)
@@ -472,6 +518,42 @@ def serve_alpaca(
             time.sleep(duration)
         except KeyboardInterrupt:
             pass
+    if kept is not None:
+        kept.close()
+
+
+def _journal_refusal(journal: str | None, e: Exception) -> tuple[str, object, str]:
+    """A journal's refusal as (flag, value, why): an option that differs from the journal's
+    names that option; anything else names --journal."""
+    field, value, why = (getattr(e, a, None) for a in ("field", "value", "why"))
+    if isinstance(field, str) and field.startswith("--"):
+        return field, value, str(why)
+    return "--journal", journal, str(e) if why is None else f"{field} {value}: {why}"
+
+
+def _serve_flags(
+    host: str, port: int, speed: float, rate_limit: int, duration: float | None
+) -> None:
+    """The server's own flags, refused before anything starts (one line each)."""
+    import math
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise _bad("--port", port, "must be in [0, 65535] (0 picks a free one)")
+    if not (math.isfinite(speed) and speed > 0):
+        raise _bad("--speed", speed, "must be a positive finite factor")
+    if rate_limit < 1:
+        raise _bad("--rate-limit", rate_limit, "must be at least 1 request per minute")
+    if duration is not None and not (math.isfinite(duration) and duration >= 0):
+        raise _bad("--duration", duration, "must be a finite number of seconds >= 0")
+    try:  # the address is free and ours to bind (uvicorn would say so in a log traceback)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise _bad("--host", host, f"cannot serve on port {port}: {why}") from None
 
 
 def _why(e: Exception) -> str:

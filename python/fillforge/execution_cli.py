@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fillforge.errors import ExecutionError, FillforgeError, InternalError
+from fillforge.cli_progress import progress
+from fillforge.errors import (
+    ExecutionError,
+    FillforgeError,
+    InsufficientBuyingPowerError,
+    InternalError,
+    OrderError,
+)
 from fillforge.time import to_datetime
 
 if TYPE_CHECKING:  # the commands import the simulator when they run, not when the CLI starts
@@ -52,6 +59,16 @@ def _refuse(field: str, value: object, why: str) -> typer.Exit:
     """``error: --field=value: why`` on one line of stderr, and exit code 2."""
     _err.print(f"[red]error:[/red] {escape(f'--{field}={value!r}: {why}')}", soft_wrap=True)
     return typer.Exit(2)
+
+
+def _unaffordable(qty: object, e: OrderError) -> typer.Exit:
+    """A child the simulated broker refused: the parent's size is what the flags can change
+    (``--qty``, one line), not the child's own field."""
+    if isinstance(e, InsufficientBuyingPowerError):
+        why = f"more than the simulated account's {e.available} buys (a child needs {e.needed})"
+    else:
+        why = f"the simulated broker refused a child order: {getattr(e, 'why', None) or e}"
+    return _refuse("qty", qty, why)
 
 
 def _iso(ns: int) -> str:
@@ -121,6 +138,8 @@ def execute(
         run = run_policy(params, day)
     except ExecutionError as e:
         raise _refuse(e.field, e.value, e.why) from None
+    except OrderError as e:
+        raise _unaffordable(qty, e) from None
     except InternalError as e:
         _err.print(f"[red]simulator error:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(1) from None
@@ -223,22 +242,30 @@ def demo(
     except ExecutionError as e:
         raise _refuse(e.field, e.value, e.why) from None
     day = Day()
-    if not as_json:
-        _out.print(
-            f"Buying {qty:,} GOOG from {params.start:%H:%M} to {params.end:%H:%M} New York time "
-            f"on Nasdaq {day.date} (LOBSTER sample, 10 levels; data: LOBSTER, lobsterdata.com), "
-            "by each policy on its own fresh simulated exchange."
-        )
+    intro = (
+        f"Buying {qty:,} GOOG from {params.start:%H:%M} to {params.end:%H:%M} New York time "
+        f"on Nasdaq {day.date} (LOBSTER sample, 10 levels; data: LOBSTER, lobsterdata.com), "
+        "by each policy on its own fresh simulated exchange."
+    )
     runs: list[PolicyRun] = []
     rows: list[dict[str, object]] = []
-    for policy in COMPARED:
-        try:
-            run = run_policy(ExecuteParams(policy, params.side, params.qty), day)
-        except InternalError as e:  # a simulator fault: reported in the row, not hidden
-            rows.append({"name": policy.value, **dict.fromkeys(_DEMO_KEYS), "error": str(e)})
-            continue
-        runs.append(run)
-        rows.append(_row(run, _DEMO_KEYS))
+    said = as_json  # the intro, once the size is known to be tradable
+    with progress(len(COMPARED), "policies") as advance:
+        for policy in COMPARED:
+            try:
+                run = run_policy(ExecuteParams(policy, params.side, params.qty), day)
+            except InternalError as e:  # a simulator fault: reported in the row, not hidden
+                rows.append({"name": policy.value, **dict.fromkeys(_DEMO_KEYS), "error": str(e)})
+                continue
+            except OrderError as e:  # the first policy (market) meets it at once
+                raise _unaffordable(qty, e) from None
+            finally:
+                advance(1)
+            if not said:
+                _out.print(intro)
+                said = True
+            runs.append(run)
+            rows.append(_row(run, _DEMO_KEYS))
     if as_json:
         print(json.dumps({"sign": SIGN, "baseline": "market", "policies": rows}))
         return
