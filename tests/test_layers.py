@@ -28,6 +28,7 @@ LAYER = {
     "venues": 3,
     "replay": 3,
     "sizing": 3,
+    "journal": 3,  # the write-ahead journal and recovery (issue 18)
     "sim": 4,
     "alpaca": 4,
     "binance": 4,  # the Binance-compatible server (issue 20)
@@ -37,12 +38,17 @@ LAYER = {
     "exits": 5,
     "config": 6,
     "agent": 6,
+    "sweep": 6,  # parameter sweeps on Ray (issue 19)
     "testing": 7,
     "cli": 7,
     "monitor": 7,  # metrics, alerts, the live page and serve monitor (issue 19)
     "monitor_cli": 7,
     "execution_cli": 7,
     "config_cli": 7,
+    "journal_cli": 7,
+    "sweep_cli": 7,
+    "cli_errors": 7,
+    "cli_progress": 7,
     "__main__": 7,
     "__init__": 8,  # the package's front door re-exports from every layer
 }
