@@ -500,10 +500,11 @@ def serve_alpaca(
         except FillforgeError as e:
             kept.close()
             raise _bad(*_journal_refusal(journal, e)) from None
-        console.print(f"journal {kept.journal.name}: {restored.summary()}", style="dim")
     with server:
         print(server.base_url, flush=True)
         print(server.stream_url, flush=True)
+        if kept is not None:
+            console.print(f"journal {kept.journal.name}: {restored.summary()}", style="dim")
         served = ", ".join(broker.venue.markets)
         console.print(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
         if walk_end is not None:

@@ -29,6 +29,8 @@ class ServedAlpaca:
     key_id: str
     secret_key: str = field(repr=False)
     output: list[str] = field(default_factory=list, repr=False)
+    pid: int = 0
+    """The server process's id (a test's kill -9)."""
 
 
 @contextlib.contextmanager
@@ -76,7 +78,7 @@ def served_alpaca(
                 r.join(timeout=5)
             said = "".join(output).strip()[-500:]
             raise SimulationError("args", args, f"the server did not start: {said}")
-        served = ServedAlpaca(urls[0], urls[1], key, secret, output)
+        served = ServedAlpaca(urls[0], urls[1], key, secret, output, proc.pid)
         yield served
     finally:
         if proc.poll() is None:
