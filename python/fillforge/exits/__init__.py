@@ -16,6 +16,7 @@ from fillforge.exits.plan import (
     split_lots,
 )
 from fillforge.exits.position import ExitMode, ManagedExit, Phase, Tier
+from fillforge.exits.recovery import ExitSnapshot
 from fillforge.exits.requests import venue_fits
 from fillforge.exits.scaling import ScaleIn, ScaleOut, ScaleOutTier, Scaler
 from fillforge.exits.watch import LevelWatch
@@ -27,6 +28,7 @@ __all__ = [
     "ExitManager",
     "ExitMode",
     "ExitPlan",
+    "ExitSnapshot",
     "LevelWatch",
     "ManagedExit",
     "Phase",

@@ -24,6 +24,7 @@ from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
 from fillforge.exits.plan import ExitPlan, Stat, atr_value
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
+from fillforge.exits.recovery import ExitSnapshot, exit_snapshot, managed_exit
 from fillforge.exits.requests import (
     bracket_request,
     stop_request,
@@ -74,6 +75,8 @@ class ExitManager(VenueOrders):
         self._feeds: dict[str, list[Callable[[], None]]] = {}
         self._queue: deque[tuple[str, object]] = deque()
         self._drain_lock = threading.Lock()
+        self._observer: Callable[[str, ExitSnapshot], None] | None = None
+        self._told: dict[str, ExitSnapshot] = {}
         self._unsubscribe = broker.subscribe(self._on_event)
 
     # ----- the API ------------------------------------------------------------------------
@@ -200,6 +203,72 @@ class ExitManager(VenueOrders):
             self.detach(symbol)
         self._unsubscribe()
 
+    # ----- recovery (docs/state-recovery.md) ----------------------------------------------
+
+    def observe(self, observer: Callable[[str, ExitSnapshot], None] | None) -> None:
+        """Tell ``observer(symbol, snapshot)`` whenever a plan's state changes (its phase,
+        sizes, orders, or a local trigger: the stop reached, the trail's water mark), once per
+        change, the last time when it is done (None: stop telling)."""
+        self._observer = observer
+
+    def snapshot(self, symbol: str) -> ExitSnapshot:
+        """The state of the plan working on ``symbol`` (:meth:`restore` takes it back)."""
+        m = self._plans.get(symbol)
+        if m is None:
+            raise ExitPlanError("symbol", symbol, "no plan working")
+        return exit_snapshot(m)
+
+    def restore(self, snap: ExitSnapshot) -> ManagedExit:
+        """Take up a plan after a restart from its snapshot: its orders are its own again, its
+        market data followed again, and it catches up with what the broker did while nobody
+        watched: fills of its entries and exits (counted once: what each order filled beyond
+        what the snapshot had seen), orders that ended, a position closed by hand."""
+        if not isinstance(snap, ExitSnapshot):
+            raise ExitPlanError("snapshot", snap, "expected an ExitSnapshot")
+        if snap.phase is Phase.DONE:
+            raise ExitPlanError("snapshot", snap.symbol, "that plan is done")
+        if snap.symbol in self._plans:
+            raise ExitPlanError("symbol", snap.symbol, "a plan is already working on it")
+        m = managed_exit(snap)
+        self._plans[m.symbol] = m
+        self._feeds[m.symbol] = []
+        for oid in m.roles:
+            self._by_order[oid] = m
+        if m.mode is ExitMode.LOCAL or m.plan.break_even is not None:
+            self._follow(m)
+        self._told[m.symbol] = snap
+        self._put("restored", m.symbol)
+        return m
+
+    def _catch_up(self, m: ManagedExit) -> None:
+        for oid, role in list(m.roles.items()):
+            try:
+                o = self.broker.get_order(oid)
+            except LookupError:
+                continue
+            if role == "entry":
+                self._sync_order(oid)
+                continue
+            qty, value = m.seen.get(oid, (Decimal(0), Decimal(0)))
+            if o.cum_qty > qty:
+                unseen = o.cum_qty - qty
+                price = ((o.avg_price or Decimal(0)) * o.cum_qty - value) / unseen
+                self._exit_fill(m, oid, role, unseen, price)
+            if o.status.is_terminal and oid in m.roles:
+                self._ended(m, oid, role, o.status)
+        self._by_hand(m)
+        self._advance(m)
+
+    def _tell(self, symbol: str) -> None:
+        observer = self._observer
+        m = self._plans.get(symbol)
+        if observer is None or m is None:
+            return
+        snap = exit_snapshot(m)
+        if snap != self._told.get(symbol):
+            self._told[symbol] = snap
+            observer(symbol, snap)
+
     # ----- set-up -------------------------------------------------------------------------
 
     def _new(
@@ -272,6 +341,11 @@ class ExitManager(VenueOrders):
                         m = self._plans.get(getattr(x, "symbol", ""))
                         if m is not None:
                             m.note(f"refused: {e}")
+                    if self._observer is not None:
+                        symbol = x if isinstance(x, str) and kind == "restored" else None
+                        symbol = symbol or getattr(x, "symbol", None)
+                        for s in [symbol] if symbol else list(self._plans):
+                            self._tell(s)
             finally:
                 self._drain_lock.release()
 
@@ -279,6 +353,10 @@ class ExitManager(VenueOrders):
         if kind == "event":
             assert isinstance(x, OrderEvent)
             self._event(x)
+        elif kind == "restored":
+            m = self._plans.get(str(x))
+            if m is not None:
+                self._catch_up(m)
         elif kind == "sync":
             if isinstance(x, str):
                 self._sync_order(x)
@@ -334,18 +412,11 @@ class ExitManager(VenueOrders):
                 self._advance(m)
                 return
         if e.fill is not None and role:
-            lots = m.instrument.to_lots(e.fill.qty)
             if role == "entry":
                 if e.order_id in m.entries_open:
                     self._entry_fill(m, e.order_id, e.fill.qty, e.fill.price)
             else:
-                m.exited += lots
-                if role.startswith("tier:"):
-                    m.tiers[int(role[5:])].filled += lots
-                elif role == "venue_tp" and m.tiers:
-                    m.tiers[0].filled += lots
-                m.last_exit = role
-                m.note(f"{role} filled {e.fill.qty} at {e.fill.price}")
+                self._exit_fill(m, e.order_id, role, e.fill.qty, e.fill.price)
         if e.status.is_terminal:
             self._ended(m, e.order_id, role, e.status)
         self._advance(m)
@@ -357,6 +428,20 @@ class ExitManager(VenueOrders):
         m.note(f"entry filled {qty} at {price}")
         if m.mode is ExitMode.VENUE and m.working("venue") and not m.bracket:
             self._resize_venue(m)
+
+    def _exit_fill(
+        self, m: ManagedExit, order_id: str, role: str, qty: Decimal, price: Decimal
+    ) -> None:
+        seen_qty, seen_value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
+        m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
+        lots = m.instrument.to_lots(qty)
+        m.exited += lots
+        if role.startswith("tier:"):
+            m.tiers[int(role[5:])].filled += lots
+        elif role == "venue_tp" and m.tiers:
+            m.tiers[0].filled += lots
+        m.last_exit = role
+        m.note(f"{role} filled {qty} at {price}")
 
     def _ended(self, m: ManagedExit, order_id: str, role: str, status: OrderStatus) -> None:
         del m.roles[order_id]
@@ -547,6 +632,8 @@ class ExitManager(VenueOrders):
         )
         if self._plans.get(m.symbol) is m:
             del self._plans[m.symbol]
+        if self._observer is not None and self._told.pop(m.symbol, None) is not None:
+            self._observer(m.symbol, exit_snapshot(m))  # the last word: done, and why
         for unsubscribe in self._feeds.pop(m.symbol, []):
             unsubscribe()
 

@@ -93,7 +93,7 @@ class ManagedExit:
         self.reason: str | None = None
         self.last_exit: str | None = None
         self.log: list[str] = []
-        self._entry_value = Decimal(0)
+        self.entry_value = Decimal(0)
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -134,8 +134,8 @@ class ManagedExit:
         fired (a trail's progress is kept); afterwards only the last untouched tier grows, so the
         tiers still sum to what entered."""
         self.entered += lots
-        self._entry_value += price * lots
-        self.entry_price = self._entry_value / self.entered
+        self.entry_value += price * lots
+        self.entry_price = self.entry_value / self.entered
         fresh = self.watch is None or (
             not self.watch.fired  # no target reached, none filled, no break-even, no stop
             and not any(t.filled for t in self.tiers)

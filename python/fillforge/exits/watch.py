@@ -32,6 +32,7 @@ class LevelWatch:
     def __init__(self, levels: ExitLevels, arm_at: int) -> None:
         self.levels = levels
         self.side = levels.side
+        self.arm_at = arm_at
         self.stop = levels.stop
         self.break_even_done = levels.break_even is None
         self._engine: TrailingStops | None = None
@@ -50,6 +51,30 @@ class LevelWatch:
                 price=arm_at,
             )
             self._ratchet()
+
+    @classmethod
+    def resumed(
+        cls,
+        levels: ExitLevels,
+        arm_at: int,
+        *,
+        stop: int,
+        break_even_done: bool,
+        fired: set[int],
+        trail_live: bool,
+        hwm: int | None,
+    ) -> LevelWatch:
+        """A watch taken up after a restart: the trail starts again from its water mark
+        ``hwm`` (the best price it had seen; None: not armed yet, from ``arm_at``), and the stop
+        is at least the one it had reached (it never loosens)."""
+        w = cls(levels, arm_at if hwm is None else hwm)
+        w.arm_at = arm_at
+        if not trail_live:
+            w._engine = None  # it had triggered
+        w._tighten(stop)
+        w.break_even_done = break_even_done
+        w.fired = set(fired)
+        return w
 
     # ----- queries ------------------------------------------------------------------------
 
