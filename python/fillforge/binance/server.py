@@ -19,6 +19,7 @@ The server's lifecycle, its simulation thread and its clock are the Alpaca serve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -35,7 +36,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from fillforge.alpaca.asgi import client_address, read_body, replaying
-from fillforge.alpaca.server import KEEP_ALIVE_S, ServedClock, Simulation
+from fillforge.alpaca.server import KEEP_ALIVE_S, Faults, ServedClock, Simulation
 from fillforge.binance import wire
 from fillforge.errors import BinanceApiError, SimulationError
 from fillforge.sim.broker import SimulatedBroker
@@ -108,7 +109,10 @@ class BinanceServer:
     thread, in turn with the requests (scripted prices in tests). The clock follows the wall
     clock at ``speed`` as the Alpaca server's does (None: the caller moves it).
 
-    ``weight_per_minute`` (Binance: 6000) and ``orders_per_10s`` (Binance: 100) are the limits;
+    ``faults`` injects failures and delays into the next requests (the Alpaca server's
+    :class:`~fillforge.alpaca.server.Faults`: a 503 after carrying the request out, an answer
+    later than the client's timeout). ``weight_per_minute`` (Binance: 6000) and
+    ``orders_per_10s`` (Binance: 100) are the limits;
     ``min_notional`` is every symbol's NOTIONAL filter (price times quantity, in the quote
     asset); ``fee_rate`` is the commission rate the account shows (the venue's fee model
     charges it).
@@ -163,6 +167,7 @@ class BinanceServer:
         self._thread: threading.Thread | None = None
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.faults = Faults()  # injected failures and delays, for resilience tests
         self.makers: set[str] = set()  # orders placed as LIMIT_MAKER (shown as such)
         self.app_routes = self._build()
         self.app = self._gate
@@ -347,9 +352,23 @@ class BinanceServer:
             headers = {"Retry-After": str(max(wait, 1)), **self._weight_header(address)}
             return await JSONResponse(body, 429, headers=headers)(scope, receive, send)
         extra = [(k.lower().encode(), v.encode()) for k, v in self._weight_header(address).items()]
+        fault = self.faults.next() if path.startswith("/api/") else None
+        if fault is not None and fault[0] == "fail":
+            if fault[2]:  # carry the request out, then answer with the fault instead
+
+                async def swallow(message: Message) -> None:
+                    return None
+
+                await self.app_routes(scope, receive, swallow)
+            body = wire.error(
+                wire.UNKNOWN, "An unknown error occurred while processing the request."
+            )
+            return await JSONResponse(body, int(fault[1]))(scope, receive, send)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if fault is not None:  # a delay: the request was carried out, the answer late
+                    await asyncio.sleep(fault[1])
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
