@@ -76,7 +76,7 @@ class Journal:
         clock = clock if clock is not None else WallClock()
         store = _open_store(target, writable=not readonly, now_ns=clock.now_ns(), schema=schema)
         try:
-            found = scan(store, extra=_torn_tail(store))
+            found = scan(store)
             recovery = found.recovery
             if readonly or recovery.ok:
                 return cls(store, clock, recovery, found.last_crc)
@@ -264,10 +264,6 @@ def _open_store(
     from fillforge.journal.sqlite import SqliteStore
 
     return SqliteStore(text, writable=writable, now_ns=now_ns, schema=schema)
-
-
-def _torn_tail(store: Store) -> tuple[str, ...]:
-    return ()
 
 
 def _refusal(r: Recovery) -> str:

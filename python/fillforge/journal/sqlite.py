@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from fillforge.errors import JournalError
 from fillforge.journal.store import Migration, Row, check_migrations
+from fillforge.journal.wal import torn_wal_tail
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
 
@@ -72,11 +73,16 @@ class SqliteStore:
         self._path = Path(path)
         self._writable = writable
         self._lock_fd: int | None = None
+        self._torn = ""
         if writable:
             self._lock_fd = _take_writer_lock(self._path)
         try:
+            if writable or _no_writer(self._path):
+                self._torn = torn_wal_tail(self._path)
             self._db = self._connect()
             if writable:
+                if self._torn:  # said once (recovery.torn); a later open finds a clean WAL
+                    self.checkpoint()
                 self._migrate(now_ns, len(MIGRATIONS) if schema is None else schema)
             else:
                 self.schema_version()  # a file that is not a journal fails here
@@ -176,11 +182,15 @@ class SqliteStore:
             ok = False
         if not ok:
             self._rebuild(seq)
+        self.checkpoint()
         self._db.execute(
             "INSERT INTO journal_repairs (at_ns, kept, dropped_first, dropped_last, reason) "
             "VALUES (?, ?, ?, ?, ?)",
             (at_ns, seq - 1, seq, last, reason),
         )
+
+    def torn_tail(self) -> str:
+        return self._torn
 
     def integrity_problems(self) -> list[str]:
         try:
@@ -188,6 +198,10 @@ class SqliteStore:
         except sqlite3.DatabaseError as e:
             return [f"SQLite: {e}"]
         return [f"SQLite quick_check: {r[0]}" for r in rows if r[0] != "ok"]
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty the WAL (a torn tail included)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         try:
@@ -313,6 +327,21 @@ def _take_writer_lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def _no_writer(path: Path) -> bool:
+    """No writer holds the journal (its lock file is free): its WAL is quiet, and may be read."""
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDONLY)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # releases the shared lock at once: a writer may start
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -73,6 +73,11 @@ class Store(Protocol):
         the ``journal_repairs`` table (when, what was kept and cut, why)."""
         ...
 
+    def torn_tail(self) -> str:
+        """What the store found after its last complete commit when it opened (one line), or
+        "": a write cut short by a crash, which the database leaves out."""
+        ...
+
     def integrity_problems(self) -> list[str]:
         """Damage the database itself finds below the records (SQLite's quick_check)."""
         ...

@@ -35,13 +35,16 @@ class Recovery:
     inclusive range ``(first, last)`` (``last`` None when the damage hides how far the journal
     went), or None when nothing was dropped. ``reason``: why, in one line ("" when intact);
     ``problems``: every problem found, one line each. ``repaired``: the journal was cut back to
-    its last good record (``Journal.open(..., repair=True)``)."""
+    its last good record (``Journal.open(..., repair=True)``). ``torn``: a write cut short at
+    the end (a crash mid-commit), which the store's own recovery left out: nothing it held was
+    ever part of the journal, so it is reported, not refused ("" when none)."""
 
     kept: int
     dropped: tuple[int, int | None] | None = None
     reason: str = ""
     problems: tuple[str, ...] = field(default=())
     repaired: bool = False
+    torn: str = ""
 
     @property
     def ok(self) -> bool:
@@ -58,12 +61,8 @@ class Scan:
     last_crc: int
 
 
-def scan(
-    store: Store, *, deep: bool = False, page_check: bool = True, extra: tuple[str, ...] = ()
-) -> Scan:
-    """Check every record in seq order (see the module's docstring for ``deep``).
-
-    ``extra``: problems found before (a torn WAL tail), reported first."""
+def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
+    """Check every record in seq order (see the module's docstring for ``deep``)."""
     expected, crc, problem = 1, 0, ""
     try:
         if deep:
@@ -80,7 +79,7 @@ def scan(
                 break
     except JournalError as e:
         problem = f"cannot read past seq {expected - 1}: {e.why}"
-    problems = list(extra)
+    problems = []
     if problem:
         problems.append(problem)
     if page_check:
@@ -92,8 +91,9 @@ def scan(
         except JournalError:
             last_seq = None
         dropped = (expected, None if last_seq is None else max(last_seq, expected))
-    reason = problem or (problems[0] if problems else "")
-    return Scan(Recovery(expected - 1, dropped, reason, tuple(problems)), crc)
+    torn = store.torn_tail()
+    reason = problem or (problems[0] if problems else torn)
+    return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc)
 
 
 def _walk(store: Store, since: int, crc: int, until: int | None) -> tuple[int, int, str]:
