@@ -12,6 +12,7 @@ store. See docs/journal.md.
 from fillforge.errors import JournalError
 from fillforge.journal.codec import Record
 from fillforge.journal.core import Journal
-from fillforge.journal.verify import Recovery
+from fillforge.journal.export import Exported, export
+from fillforge.journal.verify import Recovery, verify
 
-__all__ = ["Journal", "JournalError", "Record", "Recovery"]
+__all__ = ["Exported", "Journal", "JournalError", "Record", "Recovery", "export", "verify"]

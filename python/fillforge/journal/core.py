@@ -18,14 +18,13 @@ from typing import Any, Final
 
 from fillforge.errors import JournalError
 from fillforge.journal.codec import Record, chain_crc, check_kind, encode_payload, iter_records
-from fillforge.journal.store import Row, Store
+from fillforge.journal.store import Row, Store, open_store
 from fillforge.journal.verify import Recovery, scan
 from fillforge.time import Clock, WallClock
 
 __all__ = ["Journal"]
 
 _READ_BATCH: Final = 20_000
-_POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
 class Journal:
@@ -74,7 +73,7 @@ class Journal:
         which cuts it back to its last good record and says so in :attr:`recovery`.
         ``schema`` stops the migrations at that version (tests of the migrations)."""
         clock = clock if clock is not None else WallClock()
-        store = _open_store(target, writable=not readonly, now_ns=clock.now_ns(), schema=schema)
+        store = open_store(target, writable=not readonly, now_ns=clock.now_ns(), schema=schema)
         try:
             found = scan(store)
             recovery = found.recovery
@@ -249,21 +248,6 @@ class Journal:
             with self._lock:
                 self._durable = batch[-1][0]
                 self._durable_cv.notify_all()
-
-
-def _open_store(
-    target: str | os.PathLike[str], *, writable: bool, now_ns: int, schema: int | None
-) -> Store:
-    text = os.fspath(target)
-    if not text:
-        raise JournalError("path", text, "empty: give a file path or a postgresql:// URL")
-    if text.startswith(_POSTGRES_SCHEMES):
-        from fillforge.journal.postgres import PostgresStore
-
-        return PostgresStore(text, writable=writable, now_ns=now_ns, schema=schema)
-    from fillforge.journal.sqlite import SqliteStore
-
-    return SqliteStore(text, writable=writable, now_ns=now_ns, schema=schema)
 
 
 def _refusal(r: Recovery) -> str:

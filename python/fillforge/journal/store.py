@@ -4,11 +4,16 @@ default, embedded) and :mod:`fillforge.journal.postgres` (a shared deployment)."
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-__all__ = ["Migration", "Row", "Store", "check_migrations"]
+from fillforge.errors import JournalError
+
+__all__ = ["Migration", "Row", "Store", "check_migrations", "open_store"]
+
+_POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 # One stored record: (seq, ts_ns, kind, payload bytes, chained crc32).
 Row = tuple[int, int, str, bytes, int]
@@ -83,3 +88,20 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def open_store(
+    target: str | os.PathLike[str], *, writable: bool, now_ns: int, schema: int | None = None
+) -> Store:
+    """The store at ``target``: a ``postgresql://`` URL opens the PostgreSQL store, anything
+    else is a path to a SQLite journal."""
+    text = os.fspath(target)
+    if not text:
+        raise JournalError("path", text, "empty: give a file path or a postgresql:// URL")
+    if text.startswith(_POSTGRES_SCHEMES):
+        from fillforge.journal.postgres import PostgresStore
+
+        return PostgresStore(text, writable=writable, now_ns=now_ns, schema=schema)
+    from fillforge.journal.sqlite import SqliteStore
+
+    return SqliteStore(text, writable=writable, now_ns=now_ns, schema=schema)

@@ -15,14 +15,15 @@ A batch that fails is walked record by record to name the first bad one. The exa
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass, field
 
 from fillforge.errors import JournalError
 from fillforge.journal.codec import chain_crc
-from fillforge.journal.store import Store
+from fillforge.journal.store import Store, open_store
 
-__all__ = ["Recovery", "Scan", "scan"]
+__all__ = ["Recovery", "Scan", "scan", "verify"]
 
 _BATCH = 50_000
 
@@ -94,6 +95,20 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
     torn = store.torn_tail()
     reason = problem or (problems[0] if problems else torn)
     return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc)
+
+
+def verify(target: str | os.PathLike[str]) -> Recovery:
+    """Check the journal at a path or URL read-only, record by record (the exact check: every
+    seq, every stored checksum, the database's own pages, a torn WAL tail), without changing
+    it. ``ok`` when intact; else ``problems`` has one line per problem."""
+    store = open_store(target, writable=False, now_ns=0)
+    try:
+        r = scan(store, deep=True).recovery
+    finally:
+        store.close()
+    if r.torn:
+        return Recovery(r.kept, r.dropped, r.reason, (*r.problems, r.torn), torn=r.torn)
+    return r
 
 
 def _walk(store: Store, since: int, crc: int, until: int | None) -> tuple[int, int, str]:
