@@ -1,6 +1,6 @@
 """How :class:`~fillforge.venues.ccxt.CcxtBroker` calls ccxt: rate limited locally by the Rust
-throttle (ccxt's own sleep-based limiter is turned off), and network errors, timeouts, 429s and
-exchange outages retried with exponential backoff and jitter (tenacity). Before a retry, the
+throttle (ccxt's own sleep-based limiter is turned off), and what ccxt calls an operation that
+failed (network errors, timeouts, 429s, exchange outages, "execution status unknown") retried with exponential backoff and jitter (tenacity). Before a retry, the
 caller may look for what the first try did (a submit finds its order by client order id), so a
 retry never makes a duplicate. Other ccxt errors raise :class:`~fillforge.errors.CcxtError` at
 once, naming ccxt's error class."""
@@ -20,10 +20,9 @@ from fillforge.time import NS_PER_MINUTE
 __all__ = ["RETRYABLE", "Transport", "typed"]
 
 _T = TypeVar("_T")
-# What a retry can help with: the request may or may not have been carried out.
-RETRYABLE: Final = (
-    ccxt.NetworkError,  # RequestTimeout, ExchangeNotAvailable, DDoSProtection, RateLimitExceeded
-)
+# What a retry can help with (ccxt's OperationFailed: network errors, timeouts, outages, rate
+# limits, a stale timestamp, an unreadable answer): the request may or may not have been done.
+RETRYABLE: Final = (ccxt.OperationFailed,)
 
 
 def typed(exchange: str, e: ccxt.BaseError) -> CcxtError:
