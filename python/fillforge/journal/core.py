@@ -154,6 +154,13 @@ class Journal:
                 return
             yield from iter_records(rows)
 
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind the journal holds (durable ones; a writer syncs
+        first)."""
+        if self._store.writable and not self._closed:
+            self.sync()
+        return self._store.kind_counts()
+
     @property
     def recovery(self) -> Recovery:
         """What opening found: the records kept, what was dropped and why."""

@@ -136,6 +136,17 @@ class PostgresStore:
             yield first, last, count, crc, bytes(content)
             since = last
 
+    def kind_counts(self) -> dict[str, int]:
+        import psycopg
+
+        try:
+            rows = self._db.execute(
+                f"SELECT kind, count(*) FROM {self._schema}.journal GROUP BY kind ORDER BY kind"
+            ).fetchall()
+        except psycopg.Error as e:
+            raise JournalError("path", self._name, f"unreadable: {_first_line(e)}") from None
+        return {k: int(n) for k, n in rows}
+
     def max_seq(self) -> int | None:
         (last,) = self._one(f"SELECT max(seq) FROM {self._schema}.journal")
         return None if last is None else int(last)

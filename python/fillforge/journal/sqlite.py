@@ -163,6 +163,15 @@ class SqliteStore:
             if db is not self._db:
                 db.close()
 
+    def kind_counts(self) -> dict[str, int]:
+        try:
+            rows = self._db.execute(
+                "SELECT kind, count(*) FROM journal GROUP BY kind ORDER BY kind"
+            ).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        return {k: int(n) for k, n in rows}
+
     def max_seq(self) -> int | None:
         try:
             row = self._db.execute("SELECT max(seq) FROM journal").fetchone()

@@ -68,6 +68,10 @@ class Store(Protocol):
         fast check of a whole batch at once)."""
         ...
 
+    def kind_counts(self) -> dict[str, int]:
+        """How many records of each kind, counted by the database."""
+        ...
+
     def max_seq(self) -> int | None:
         """The highest stored seq (None when empty), read without scanning; may raise on a
         damaged store."""
