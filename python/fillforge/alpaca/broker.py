@@ -71,7 +71,7 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.broker.polling import PolledMarketData
-from fillforge.errors import AlpacaError
+from fillforge.errors import AlpacaError, DuplicateClientOrderIdError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
@@ -367,7 +367,14 @@ class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 return None
             raise
         with self._lock:
-            return self._orders.adopt(got, None)
+            try:
+                return self._orders.adopt(got, None)
+            except DuplicateClientOrderIdError:
+                # A replaced order whose client order id moved on to its replacement, which is
+                # held here: its view comes from an order manager of its own.
+                own = OrderManager(clock=self._time.now_ns)
+                alone = OrderSync(own, threading.RLock(), self._client, self._call, self._time)
+                return alone.adopt(got, None)
 
     # ----- market data ----------------------------------------------------------------------
 
