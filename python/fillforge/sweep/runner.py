@@ -1,0 +1,139 @@
+"""Running a sweep's trials: in this process, or on Ray (a local Ray by default, started and
+shut down by the sweep; the same code on a cluster given its address).
+
+On Ray the bars are put in the object store once (``ray.put``) and each worker process takes
+them from there once, on its first trial (a per-process cache keyed by the object's id); a
+trial then reads no file. Rows are recorded as trials finish, in whatever order; the table is
+ordered by the trials' place in the sweep, so the order of completion never shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fillforge.errors import SweepError
+from fillforge.marketdata import Bars
+from fillforge.sweep.config import Trial, WalkForward
+from fillforge.sweep.record import TrialRecord
+from fillforge.sweep.trial import run_trial
+
+__all__ = ["LocalRay", "run_in_process", "run_on_ray"]
+
+Progress = Callable[[int], None]
+_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+_CACHE: dict[str, Mapping[str, Bars]] = {}  # a worker process's bars, by object id
+
+
+def _done(_: int) -> None:
+    return None
+
+
+def run_in_process(
+    todo: list[Trial],
+    bars: Mapping[str, Bars],
+    wf: WalkForward,
+    record: TrialRecord,
+    advance: Progress = _done,
+) -> None:
+    """Run ``todo`` one after another here, recording each row as it finishes."""
+    for trial in todo:
+        record.add(run_trial(trial, bars, wf))
+        advance(1)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise SweepError(
+            "ray", "not installed", "pip install 'fillforge[ray]' (or run --in-process)"
+        ) from None
+    return ray
+
+
+@dataclass
+class LocalRay:
+    """A Ray for one sweep: ``address`` None starts a local one with ``workers`` CPUs (no
+    dashboard, workers' logs kept off the terminal) and shuts it down on exit; an address
+    (``ray://host:10001`` or ``auto``) connects to a running cluster, which stays up. A Ray
+    already started in this process (a test's, a notebook's) is used as it is."""
+
+    workers: int | None = None
+    address: str | None = None
+
+    def __enter__(self) -> Any:
+        ray = _ray()
+        self._owned = False
+        if ray.is_initialized():
+            return ray
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+            "configure_logging": True,
+        }
+        if self.address is None:
+            options.update(num_cpus=self.workers, object_store_memory=_OBJECT_STORE_BYTES)
+        try:
+            ray.init(address=self.address, **options)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+            why = " ".join(str(e).split())[:300] or type(e).__name__
+            raise SweepError(
+                "--address", self.address, f"cannot start or reach Ray: {why}"
+            ) from None
+        self._owned = True
+        return ray
+
+    def __exit__(self, *_: object) -> None:
+        if self._owned:
+            _ray().shutdown()
+
+
+def _remote_trial(
+    trial: Trial, bars_box: list[Any], wf: WalkForward
+) -> dict[str, Any]:  # pragma: no cover (runs in a Ray worker)
+    import ray
+
+    ref = bars_box[0]  # boxed: Ray hands the reference over unresolved
+    key = ref.hex()
+    bars = _CACHE.get(key)
+    if bars is None:
+        _CACHE.clear()  # one sweep's bars at a time
+        bars = _CACHE[key] = ray.get(ref)
+    return run_trial(trial, bars, wf)
+
+
+def run_on_ray(
+    ray: Any,
+    todo: list[Trial],
+    bars: Mapping[str, Bars],
+    wf: WalkForward,
+    record: TrialRecord,
+    advance: Progress = _done,
+) -> None:
+    """Run ``todo`` on ``ray`` (initialised), recording each row as its trial finishes; a
+    trial that fails on a worker is a :class:`~fillforge.errors.SweepError` naming it (the
+    rows recorded so far stay, and a rerun resumes after them)."""
+    if not todo:
+        return
+    bars_ref = ray.put(dict(bars))
+    remote = ray.remote(num_cpus=1, max_retries=0)(_remote_trial)
+    pending = {remote.remote(t, [bars_ref], wf): t for t in todo}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            trial = pending.pop(ref)
+            try:
+                row = ray.get(ref)
+            except Exception as e:  # a worker's failure arrives wrapped in Ray's error types
+                for rest in pending:
+                    ray.cancel(rest)
+                why = " ".join(str(e).split())[:300]
+                raise SweepError(
+                    "trial", trial.trial_id, f"failed on a Ray worker: {why}"
+                ) from None
+            record.add(row)
+            advance(1)
