@@ -64,6 +64,11 @@ _REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 _W = len(WindowStats.zeros())
 
 
+def _text(v: Decimal) -> str:
+    """A Decimal as plain text without trailing zeros (``10.000`` -> ``10``, ``0E-11`` -> ``0``)."""
+    return format(v.normalize(), "f") if v else "0"
+
+
 @dataclass(slots=True)
 class _Live:
     """An order the monitor follows until it ends."""
@@ -269,6 +274,20 @@ class ExecutionMonitor:
                 side_key = (live.symbol, live.side)
                 t.timeouts[side_key] = t.timeouts.get(side_key, 0) + 1
 
+    def copy_totals(self) -> Totals:
+        """A consistent copy of the counters (for a scrape, while events keep coming)."""
+        with self._lock:
+            t = self.totals
+            return Totals(
+                dict(t.orders),
+                dict(t.fills),
+                dict(t.filled_qty),
+                dict(t.filled_notional),
+                dict(t.timeouts),
+                {k: Histogram(list(h.buckets), h.sum, h.count) for k, h in t.slippage.items()},
+                dict(t.events),
+            )
+
     # ----- windows and alerts -----------------------------------------------------------------
 
     def stats(self, span_ns: int | None = None, now: int | None = None) -> WindowStats:
@@ -308,12 +327,12 @@ class ExecutionMonitor:
         positions = [
             {
                 "symbol": p.symbol,
-                "qty": str(p.qty),
-                "avg_price": str(p.avg_price),
-                "mark": None if p.mark is None else str(p.mark),
-                "market_value": str(p.market_value),
-                "unrealized_pnl": str(p.unrealized_pnl),
-                "realized_pnl": str(p.realized_pnl),
+                "qty": _text(p.qty),
+                "avg_price": _text(p.avg_price),
+                "mark": None if p.mark is None else _text(p.mark),
+                "market_value": _text(p.market_value),
+                "unrealized_pnl": _text(p.unrealized_pnl),
+                "realized_pnl": _text(p.realized_pnl),
             }
             for p in acct.positions.values()
         ]
@@ -324,9 +343,9 @@ class ExecutionMonitor:
                 "symbol": o.symbol,
                 "side": str(o.request.side),
                 "type": str(o.request.type),
-                "qty": str(o.order_qty),
-                "filled": str(o.cum_qty),
-                "limit_price": None if o.limit_price is None else str(o.limit_price),
+                "qty": _text(o.order_qty),
+                "filled": _text(o.cum_qty),
+                "limit_price": None if o.limit_price is None else _text(o.limit_price),
                 "status": str(o.status),
                 "parent_id": o.parent_id,
                 "created_ns": o.created_ts,
@@ -335,12 +354,12 @@ class ExecutionMonitor:
         ]
         out: dict[str, Any] = {
             "account": {
-                "cash": str(acct.cash),
-                "equity": str(acct.equity),
-                "buying_power": str(acct.buying_power),
-                "realized_pnl": str(acct.realized_pnl),
-                "unrealized_pnl": str(acct.unrealized_pnl),
-                "fees_paid": str(acct.fees_paid),
+                "cash": _text(acct.cash),
+                "equity": _text(acct.equity),
+                "buying_power": _text(acct.buying_power),
+                "realized_pnl": _text(acct.realized_pnl),
+                "unrealized_pnl": _text(acct.unrealized_pnl),
+                "fees_paid": _text(acct.fees_paid),
             },
             "positions": positions,
             "open_orders": orders,
@@ -363,12 +382,12 @@ class ExecutionMonitor:
                     "side": str(p.spec.side),
                     "policy": str(p.spec.policy),
                     "state": str(g.state),
-                    "qty": str(g.qty),
-                    "filled": str(g.filled),
-                    "working": str(g.working),
+                    "qty": _text(g.qty),
+                    "filled": _text(g.filled),
+                    "working": _text(g.working),
                     "progress": str((g.filled / g.qty).quantize(Decimal("0.0001"))),
-                    "avg_price": None if g.avg_price is None else str(g.avg_price),
-                    "arrival_price": None if g.arrival_price is None else str(g.arrival_price),
+                    "avg_price": None if g.avg_price is None else _text(g.avg_price),
+                    "arrival_price": None if g.arrival_price is None else _text(g.arrival_price),
                     "slippage_bps": None
                     if g.slippage_bps is None
                     else str(g.slippage_bps.quantize(Decimal("0.01"))),

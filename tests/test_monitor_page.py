@@ -1,0 +1,156 @@
+"""The live monitoring page on the Alpaca paper server, in a real headless browser (Debian's
+chromium driven by playwright): orders placed through alpaca-py show up without a reload, the
+alert banner appears when a rule fires, and the screenshot is not blank."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from polling import wait_for
+from served_helpers import quote, trading_client
+
+from fillforge.alpaca import AlpacaServer
+from fillforge.monitor import alerts_config
+from fillforge.monitor.page import attach
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def png_colors(data: bytes) -> int:
+    """How many distinct pixel colors an 8-bit RGB/RGBA PNG holds (rows unfiltered)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height, channels = 8, b"", 0, 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8
+            assert color in (2, 6)
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw, stride = zlib.decompress(idat), width * channels
+    prev, colors, i = bytearray(stride), set(), 0
+    for _ in range(height):
+        f, row = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride):
+            a = row[x - channels] if x >= channels else 0
+            b, c = prev[x], prev[x - channels] if x >= channels else 0
+            if f == 1:
+                row[x] = (row[x] + a) & 255
+            elif f == 2:
+                row[x] = (row[x] + b) & 255
+            elif f == 3:
+                row[x] = (row[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                row[x] = (row[x] + pred) & 255
+        colors.update(bytes(row[x : x + 3]) for x in range(0, stride, channels * 7))
+        prev = row
+    return len(colors)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        except Exception as e:  # no chromium here: say why
+            pytest.skip(f"chromium cannot start ({CHROMIUM}): {e}")
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def state(server: AlpacaServer) -> dict[str, Any]:
+    with urllib.request.urlopen(server.base_url + "/monitor/state", timeout=10) as r:
+        return dict(json.load(r))
+
+
+def test_the_page_follows_orders_and_shows_the_alert(
+    alpaca_server: AlpacaServer, browser: Any, tmp_path: Path
+) -> None:
+    # Two canceled orders are enough for the fill-rate rule here (the default asks for 10).
+    config = alerts_config({"rules": {"fill_rate": {"min_samples": 2}}})
+    monitor = attach(alpaca_server, config=config, interval_s=0.1)
+    quote(alpaca_server, "100.00", "100.02", size=100_000)
+    quote(alpaca_server, "50.00", "50.02", size=100_000, symbol="MSFT")
+    client: TradingClient = trading_client(alpaca_server)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(alpaca_server.base_url + "/monitor")
+    page.wait_for_selector("#conn.live", timeout=10_000)
+    assert page.locator("#alert-banner").is_hidden()
+
+    # Orders placed after the page loaded appear in it without a reload.
+    resting = [
+        client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL", qty=5, side="buy", time_in_force="gtc", limit_price=90 + i
+            )
+        )
+        for i in range(2)
+    ]
+    client.submit_order(MarketOrderRequest(symbol="MSFT", qty=3, side="buy", time_in_force="day"))
+    for o in resting:
+        page.wait_for_selector(f"#orders td:text-is('{o.client_order_id}')", timeout=10_000)
+    page.wait_for_selector("#positions td:text-is('MSFT')", timeout=10_000)
+    assert page.locator("#orders tbody tr").count() == 2
+
+    # Cancel both: 3 of 13 shares filled among the orders that ended: the fill-rate rule fires.
+    for o in resting:
+        client.cancel_order_by_id(o.id)
+    page.wait_for_selector("#alert-banner.on", timeout=10_000)
+    banner = page.inner_text("#alert-banner")
+    assert "fill_rate" in banner
+    page.wait_for_selector("#orders td.empty", timeout=10_000)
+    assert [a["name"] for a in monitor.snapshot()["alerts"]["active"]] == ["fill_rate"]
+    assert "raised: fill_rate" in page.inner_text("#alerts")
+
+    shot = tmp_path / "monitor.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert png_colors(shot.read_bytes()) > 20  # text, tables, the banner: not a blank page
+
+
+def test_state_and_metrics_routes_on_the_server(alpaca_server: AlpacaServer) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    attach(alpaca_server)
+    quote(alpaca_server, "100.00", "100.02", size=100_000)
+    client = trading_client(alpaca_server)
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side="buy", time_in_force="day"))
+    # The market order may still be on its way: poll the state until it has filled.
+    wait_for(lambda: state(alpaca_server)["totals"]["fills"] == 1, timeout=10)
+    with urllib.request.urlopen(alpaca_server.base_url + "/metrics", timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    key = (("side", "buy"), ("status", "filled"), ("symbol", "AAPL"))
+    assert samples[("fillforge_orders_total", key)] == 1
+    assert samples[("fillforge_position_quantity", (("symbol", "AAPL"),))] == 10
+    assert samples[("fillforge_fill_rate_ratio", (("window", "3600s"),))] == 1
+    # Bought at the ask against a mid 1 cent under it: +1 bp (a cost).
+    assert samples[("fillforge_slippage_average_bps", (("window", "3600s"),))] == pytest.approx(
+        float(Decimal("0.01") / Decimal("100.01") * 10_000), abs=0.01
+    )
