@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fillforge import __version__, config_cli, execution_cli, journal_cli
+from fillforge import __version__, config_cli, execution_cli, journal_cli, sweep_cli
 from fillforge.cli_errors import DEBUG_ENV, OneLineErrors, refuse, say_error
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
@@ -138,6 +138,10 @@ app.command("execute")(execution_cli.execute)
 app.add_typer(config_cli.config_app, name="config")
 app.command("backtest")(config_cli.backtest)
 app.add_typer(journal_cli.journal_app, name="journal")
+from fillforge import binance_cli  # noqa: E402 - registered here, beside the others
+
+serve_app.command("binance")(binance_cli.serve_binance)
+app.command("sweep")(sweep_cli.sweep)
 
 
 @replay_app.command("check")

@@ -30,6 +30,7 @@ import copy
 import hashlib
 import itertools
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ __all__ = [
     "Trial",
     "WalkForward",
     "parse_sweep",
+    "quiet_config",
     "read_sweep",
     "trials",
 ]
@@ -194,15 +196,23 @@ def parse_sweep(data: object, *, source: str = "<sweep>", here: Path | None = No
     return cfg
 
 
-def _quiet(data: dict[str, Any], source: str) -> ConfigFile:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unknown keys are refused below, by name
-        return parse_config(data, source=source)
+def quiet_config(data: dict[str, Any], source: str) -> ConfigFile:
+    """The configuration parsed without its warnings and log line: the sweep refuses unknown
+    keys itself, by their key path in the sweep file."""
+    log = logging.getLogger("fillforge.config")
+    was = log.disabled
+    log.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return parse_config(data, source=source)
+    finally:
+        log.disabled = was
 
 
 def _check_base(base: dict[str, Any], source: str) -> None:
     try:
-        loaded = _quiet(base, source)
+        loaded = quiet_config(base, source)
     except ConfigError as e:
         raise ConfigError(f"base.{e.field}", e.value, e.why) from None
     if loaded.unknown_keys:
@@ -287,12 +297,12 @@ def trials(cfg: SweepConfig) -> list[Trial]:
                 raise ConfigError(f"{where}.{name}", value, e.why) from None
         if not out:  # every trial sets the same keys: the first says whether they exist
             try:
-                unknown = _quiet(data, "<trial>").unknown_keys
+                unknown = quiet_config(data, "<trial>").unknown_keys
             except ConfigError:
                 unknown = ()
-            for name in point:
+            for name, value in point.items():
                 if name in unknown:
-                    raise ConfigError(f"{where}.{name}", name, "not a configuration key")
+                    raise ConfigError(f"{where}.{name}", value, "not a configuration key")
         trial_id = _digest(data, cfg.seed, __version__).hex()[:16]
         if trial_id in seen:
             continue

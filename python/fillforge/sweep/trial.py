@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-import warnings
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 from fillforge.agent import build
 from fillforge.agent.backtest import strategy_of
 from fillforge.agent.results import figure
-from fillforge.config import Config, parse_config
+from fillforge.config import Config
 from fillforge.config.model import BacktestConfig
 from fillforge.errors import ConfigError, FillforgeError
 from fillforge.marketdata import Bars, load_bars
@@ -29,7 +28,7 @@ from fillforge.orders.models import Instrument
 from fillforge.portfolio import metrics
 from fillforge.replay.samples import daily_samples
 from fillforge.strategy import Backtest
-from fillforge.sweep.config import Trial, WalkForward
+from fillforge.sweep.config import Trial, WalkForward, quiet_config
 from fillforge.sweep.stats import moments, walk_forward
 
 __all__ = ["load_daily_bars", "run_trial", "trial_config"]
@@ -47,10 +46,9 @@ def load_daily_bars(symbols: list[str]) -> dict[str, Bars]:
 
 
 def trial_config(trial: Trial) -> Config:
-    """The trial's configuration, validated (its refusal names the key path)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the sweep refused unknown keys already
-        return parse_config(trial.config, source=f"trial {trial.trial_id}").config
+    """The trial's configuration, validated (its refusal names the key path; the sweep
+    refused unknown keys already)."""
+    return quiet_config(trial.config, f"trial {trial.trial_id}").config
 
 
 def _row(trial: Trial) -> dict[str, Any]:
