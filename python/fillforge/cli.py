@@ -141,6 +141,9 @@ app.add_typer(journal_cli.journal_app, name="journal")
 from fillforge import binance_cli  # noqa: E402 - registered here, beside the others
 
 serve_app.command("binance")(binance_cli.serve_binance)
+from fillforge import monitor_cli  # noqa: E402 - registered here, beside the others
+
+serve_app.command("monitor")(monitor_cli.serve_monitor)
 app.command("sweep")(sweep_cli.sweep)
 
 

@@ -117,7 +117,8 @@ class ExecutionMonitor:
     (default: :data:`~fillforge.monitor.alerts.DEFAULT_RULES`); ``clock`` tells the time
     (default: the broker, which is a :class:`~fillforge.time.Clock`); ``call(fn)`` runs ``fn``
     where the broker may be read (default: here; a served simulation's thread for the Alpaca
-    server). ``window_s`` is the window the page and the gauges show.
+    server). ``window_s`` is the window the page and the gauges show; ``refresh_every_s`` how
+    old :meth:`refresh`'s reads of the broker may be before it reads again (0: every time).
     """
 
     def __init__(
@@ -130,6 +131,7 @@ class ExecutionMonitor:
         clock: Clock | None = None,
         call: Call | None = None,
         window_s: int = 3600,
+        refresh_every_s: int | float | Decimal = 0,
     ) -> None:
         self.broker = broker
         self.engine = engine
@@ -139,6 +141,8 @@ class ExecutionMonitor:
         self._call: Call = call if call is not None else (lambda fn: fn())
         self.alerts = Alerts(self.config.rules)
         self.window_ns = from_seconds(window_s, "window_s")
+        self._refresh_ns = from_seconds(refresh_every_s, "refresh_every_s")
+        self._read_ns: int | None = None
         self._timeout_ns = (
             None
             if self.config.order_timeout_s is None
@@ -312,12 +316,18 @@ class ExecutionMonitor:
 
     def refresh(self) -> dict[str, Any]:
         """Read positions, the account, open orders, parents and the trading state (through
-        ``call``), age the alerts to now, and return :meth:`snapshot`."""
-        state = self._call(self._read)
-        with self._lock:
-            if state != self._state:
-                self._state = state
-                self.version += 1
+        ``call``), age the alerts to now, and return :meth:`snapshot`. The reads are reused
+        while younger than ``refresh_every_s`` (a remote broker's rate limit: every page and
+        every scrape refreshes)."""
+        now = self.clock.now_ns()
+        last = self._read_ns
+        if last is None or now - last >= self._refresh_ns or now < last:
+            state = self._call(self._read)
+            with self._lock:
+                self._read_ns = now
+                if state != self._state:
+                    self._state = state
+                    self.version += 1
         self.evaluate()
         return self.snapshot()
 
