@@ -44,6 +44,7 @@ LAYER = {
     "monitor": 7,  # metrics, alerts, the live page and serve monitor (issue 19)
     "monitor_cli": 7,
     "execution_cli": 7,
+    "binance_cli": 7,
     "config_cli": 7,
     "journal_cli": 7,
     "sweep_cli": 7,
