@@ -165,6 +165,10 @@ def test_served_quick_matrix(server: AlpacaServer, tmp_path: Path) -> None:
     check_served(server, journal)
 
 
+@pytest.mark.skipif(
+    not os.environ.get("FILLFORGE_CRASH_LONG"),
+    reason="about 2 minutes (15 agent lives at ~7 s of imports each): FILLFORGE_CRASH_LONG=1",
+)
 @pytest.mark.parametrize("seed", [21])
 def test_served_thousand_orders(server: AlpacaServer, tmp_path: Path, seed: int) -> None:
     journal = tmp_path / "agent.journal"
