@@ -28,7 +28,7 @@ from served_helpers import alpaca_broker, quote
 import fillforge
 from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.journal import Journal
-from fillforge.journal.broker import CRASH_POINTS, JournalledBroker
+from fillforge.journal.broker import ORDER_POINTS, JournalledBroker
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide
 from fillforge.sim.broker import SimulatedBroker
@@ -94,7 +94,7 @@ def run_served(
         for run in range(lives + 50):
             crash = None
             if run < lives:
-                point = rng.choice(CRASH_POINTS)
+                point = rng.choice(ORDER_POINTS)
                 crash = f"{point}:{rng.randint(1, MOST.get(point, 8))}"
             args = [
                 sys.executable,

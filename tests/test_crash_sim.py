@@ -16,7 +16,7 @@ import pytest
 from crash_agent import Trader, prints, problems
 
 from fillforge.journal import Journal
-from fillforge.journal.broker import CRASH_POINTS, Crash, CrashHook, JournalledBroker
+from fillforge.journal.broker import ORDER_POINTS, Crash, CrashHook, JournalledBroker
 from fillforge.journal.reconcile import RecoveryReport, reconcile
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
@@ -73,7 +73,7 @@ def run_matrix(tmp_path: Path, orders: int, seed: int, most: int) -> Counter[str
     path = tmp_path / "agent.journal"
 
     def hook() -> CrashHook:
-        return CrashHook(rng.choice(CRASH_POINTS), rng.randint(1, most), _crash)
+        return CrashHook(rng.choice(ORDER_POINTS), rng.randint(1, most), _crash)
 
     h = hook()
     jb, _ = start(broker, path, h)
@@ -110,4 +110,4 @@ def test_quick_matrix_every_point(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", [11])
 def test_thousand_orders_with_random_kills(tmp_path: Path, seed: int) -> None:
     crashes = run_matrix(tmp_path, orders=1000, seed=seed, most=25)
-    assert set(crashes) == set(CRASH_POINTS), crashes  # every kill point was exercised
+    assert set(crashes) == set(ORDER_POINTS), crashes  # every kill point was exercised

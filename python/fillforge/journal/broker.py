@@ -58,14 +58,21 @@ from fillforge.orders.manager import EventStream, Subscriber
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 
-__all__ = ["CRASH_POINTS", "Crash", "CrashHook", "JournalledBroker", "OrderJournal"]
+__all__ = [
+    "CRASH_POINTS",
+    "ORDER_POINTS",
+    "Crash",
+    "CrashHook",
+    "JournalledBroker",
+    "OrderJournal",
+]
 
-#: Where :class:`CrashHook` can kill: after the intent is durable and before the send
-#: (``journal``); after the send, before its ack is journalled (``send``); when a partial fill
-#: arrives, before it is journalled (``fill``); a cancel or a replace written ahead, before it
-#: is sent (``cancel``, ``replace``) and after it was sent, before its outcome is journalled
-#: (``cancel_sent``, ``replace_sent``).
-CRASH_POINTS: Final = (
+#: Where :class:`JournalledBroker` lets :class:`CrashHook` kill: after the intent is durable and
+#: before the send (``journal``); after the send, before its ack is journalled (``send``); when a
+#: partial fill arrives, before it is journalled (``fill``); a cancel or a replace written ahead,
+#: before it is sent (``cancel``, ``replace``) and after it was sent, before its outcome is
+#: journalled (``cancel_sent``, ``replace_sent``).
+ORDER_POINTS: Final = (
     "journal",
     "send",
     "fill",
@@ -74,6 +81,9 @@ CRASH_POINTS: Final = (
     "replace",
     "replace_sent",
 )
+#: Every crash point: the order points, and ``schedule`` (in the middle of a parent order's
+#: schedule, between two children: the execution engine's, hit by whoever owns it).
+CRASH_POINTS: Final = (*ORDER_POINTS, "schedule")
 _PREFIX = re.compile(r"[A-Za-z0-9_.:]{1,24}")  # no "-": it separates the prefix from the seq
 _PARTIAL_FILL: Final = EventKind.PARTIAL_FILL
 _REPLACED: Final = EventKind.REPLACED
