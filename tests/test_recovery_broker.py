@@ -1,0 +1,332 @@
+"""JournalledBroker and reconciliation, one rule at a time (issue 18): ids from the journal's
+sequence, intents durable before the send, refusals journalled, the rebuilt book equal to the
+live one, and each reconcile verdict (unsent, adopted, missed fills applied once, gone, cancels
+and replaces with no outcome) made to fire against a ``SimulatedBroker``."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from crash_agent import Trader, prints, problems
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fillforge import broker as fb
+from fillforge.errors import DuplicateClientOrderIdError, FillforgeError, JournalError
+from fillforge.journal import Journal
+from fillforge.journal.broker import Crash, CrashHook, JournalledBroker
+from fillforge.journal.rebuild import rebuild
+from fillforge.journal.reconcile import reconcile
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
+from fillforge.orders.models import Instrument, OrderRequest, parent_of
+from fillforge.sim.aio import AsyncAdapter
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.feeds import empty_feed
+from fillforge.sim.venue import Venue
+
+D = Decimal
+BOOKS = {"TEST": (D("99.99"), D("100.01"))}
+
+
+def _crash() -> NoReturn:
+    raise Crash("kill -9")
+
+
+def venue() -> SimulatedBroker:
+    v = Venue("TESTX", calendar=None)
+    v.add(Instrument(symbol="TEST"), empty_feed())
+    b = SimulatedBroker(v, cash=D(1_000_000))
+    b.quote("TEST", D("99.99"), D("100.01"), bid_size=D(20), ask_size=D(20))
+    return b
+
+
+def resting(qty: int = 50, price: str = "99.90", cid: str | None = None) -> OrderRequest:
+    return OrderRequest(
+        symbol="TEST",
+        side=OrderSide.BUY,
+        type=OrderType.LIMIT,
+        time_in_force=OrderTimeInForce.GTC,
+        qty=D(qty),
+        limit_price=D(price),
+        client_order_id=cid,
+    )
+
+
+def agent(b: SimulatedBroker, path: Path, hook: CrashHook | None = None) -> JournalledBroker:
+    return JournalledBroker(b, Journal.open(path), crash=hook)
+
+
+def drop(jb: JournalledBroker) -> None:
+    jb.detach()
+    jb.journal.close()  # type: ignore[attr-defined]
+
+
+def kinds(path: Path) -> list[str]:
+    with Journal.open(path, readonly=True) as j:
+        return [r.kind for r in j.records()]
+
+
+# ----- the broker ------------------------------------------------------------------------------
+
+
+def test_it_has_the_broker_interface(tmp_path: Path) -> None:
+    for name, fn in inspect.getmembers(fb.Broker, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        got = getattr(JournalledBroker, name)
+        assert inspect.signature(got).parameters.keys() == inspect.signature(fn).parameters.keys()
+        assert [p.default for p in inspect.signature(got).parameters.values()] == [
+            p.default for p in inspect.signature(fn).parameters.values()
+        ], name
+    jb = agent(venue(), tmp_path / "j")
+    assert isinstance(jb, fb.Broker)
+    drop(jb)
+
+
+def test_ids_come_from_the_sequence_and_never_repeat_across_restarts(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    seen = []
+    for _life in range(3):
+        jb = agent(b, path)
+        for _ in range(3):
+            seq = jb.journal.next_seq  # type: ignore[attr-defined]
+            o = jb.submit(resting())
+            assert o.client_order_id == f"{jb.prefix}-{seq}"
+            seen.append(o.client_order_id)
+        prefix = jb.prefix
+        drop(jb)
+    assert len(set(seen)) == 9
+    assert agent(b, path).prefix == prefix  # the journal keeps its prefix
+    other = agent(venue(), tmp_path / "other")
+    assert other.prefix != prefix  # another journal, other ids
+
+
+def test_a_callers_client_order_id_is_kept_and_journalled(tmp_path: Path) -> None:
+    jb = agent(venue(), tmp_path / "j")
+    o = jb.submit(resting(cid="P7-c3"))
+    assert o.client_order_id == "P7-c3"
+    assert parent_of(o.client_order_id) == "P7"
+    assert jb.book.by_cid["P7-c3"].parent_id == "P7"
+    before = jb.journal.next_seq  # type: ignore[attr-defined]
+    with pytest.raises(DuplicateClientOrderIdError):
+        jb.submit(resting(cid="P7-c3"))
+    assert jb.journal.next_seq == before  # type: ignore[attr-defined]  # nothing written
+    drop(jb)
+
+
+def test_the_intent_is_durable_before_the_send(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    seen: list[list[str]] = []
+
+    class Watching(SimulatedBroker):
+        def submit(self, request: OrderRequest) -> Any:
+            with Journal.open(path, readonly=True) as j:  # what a restart would read
+                seen.append([r.payload.get("cid") for r in j.records(kinds=("order.submit",))])
+            return super().submit(request)
+
+    b = venue()
+    w = Watching(b.venue, cash=D(1_000_000))
+    jb = agent(w, path)
+    o = jb.submit(resting())
+    assert seen == [[o.client_order_id]]
+    drop(jb)
+
+
+def test_a_refusal_is_journalled_and_changes_nothing(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path)
+    bad = OrderRequest(symbol="NOPE", side=OrderSide.BUY, qty=D(1))
+    with pytest.raises(FillforgeError):
+        jb.submit(bad)
+    (o,) = jb.book.intents
+    assert o.status == "refused"
+    assert not o.is_pending
+    assert b.orders() == []
+    drop(jb)
+    assert kinds(path)[-2:] == ["order.submit", "order.reject"]
+
+
+def test_a_bad_prefix_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(JournalError) as e:
+        JournalledBroker(venue(), Journal.open(tmp_path / "j"), prefix="a-b")
+    assert e.value.field == "prefix"
+
+
+def test_a_bad_crash_point_is_refused() -> None:
+    with pytest.raises(JournalError) as e:
+        CrashHook("nowhere", 1)
+    assert e.value.field == "point"
+
+
+@settings(max_examples=8)
+@given(seed=st.integers(0, 10_000))
+def test_the_rebuilt_book_is_the_live_book(tmp_path_factory: Any, seed: int) -> None:
+    path = tmp_path_factory.mktemp("j") / "j"
+    b, rng = venue(), random.Random(seed)
+    jb = agent(b, path)
+    trader = Trader(jb, random.Random(seed + 1), BOOKS, 30)
+    for _ in range(60):
+        trader.step()
+        for symbol, price, qty, side in prints(rng, BOOKS, 60):
+            b.trade(symbol, price, qty, aggressor=side)
+    again = rebuild(jb.journal)  # type: ignore[arg-type]
+    live = jb.book
+    assert again.positions == live.positions
+    assert again.fills == live.fills
+    assert {k: (o.status, o.filled) for k, o in again.by_oid.items()} == {
+        k: (o.status, o.filled) for k, o in live.by_oid.items()
+    }
+    assert problems(again, b.orders(), {s: p.qty for s, p in b.positions().items()}) == []
+    drop(jb)
+
+
+def test_the_async_twin_journals_the_same(tmp_path: Path) -> None:
+    b = venue()
+    jb = agent(b, tmp_path / "j")
+
+    async def go() -> str:
+        a = AsyncAdapter(jb)
+        o = await a.submit(resting())
+        a.close()
+        return o.client_order_id
+
+    cid = asyncio.run(go())
+    assert jb.book.by_cid[cid].status == "new"
+    drop(jb)
+
+
+# ----- reconcile -------------------------------------------------------------------------------
+
+
+def test_an_intent_that_never_left_is_resolved_unsent_not_resent(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path, CrashHook("journal", 1, _crash))
+    with pytest.raises(Crash):
+        jb.submit(resting())
+    drop(jb)
+    jb = agent(b, path)
+    (cid,) = [o.client_order_id for o in jb.book.pending()]
+    report = reconcile(jb)
+    assert report.unsent == (cid,)
+    assert report.adopted == ()
+    assert b.orders() == []  # never resubmitted
+    assert jb.book.by_cid[cid].status == "unsent"
+    assert reconcile(jb).resolved == ()  # settled: a second pass finds nothing
+    drop(jb)
+
+
+def test_an_intent_that_reached_the_venue_is_adopted(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path, CrashHook("send", 1, _crash))
+    jb.detach()  # the send's events are lost with the process (appended, not yet committed)
+    with pytest.raises(Crash):
+        jb.submit(resting())
+    drop(jb)
+    jb = agent(b, path)
+    assert [o.status for o in jb.book.intents] == ["intent"]
+    report = reconcile(jb)
+    (v,) = b.orders()
+    assert report.adopted == (v.client_order_id,)
+    assert report.unsent == ()
+    assert jb.book.by_cid[v.client_order_id].order_id == v.id
+    assert len(b.orders()) == 1  # not sent twice
+    drop(jb)
+
+
+def test_fills_missed_while_down_are_applied_exactly_once(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path, CrashHook("fill", 1, _crash))
+    o = jb.submit(resting(qty=50, price="99.90"))
+    b.trade("TEST", D("99.90"), D(30), aggressor=OrderSide.SELL)  # 10 for us: the agent dies
+    b.trade("TEST", D("99.90"), D(35), aggressor=OrderSide.SELL)  # 35 more while it is down
+    with pytest.raises(Crash):
+        jb.submit(resting())  # the dead agent's next call
+    drop(jb)
+    assert b.get_order(o.id).cum_qty == 45
+    jb = agent(b, path)
+    assert jb.book.by_oid[o.id].filled == 0
+    report = reconcile(jb)
+    assert len(report.fills_applied) == 2
+    assert jb.book.by_oid[o.id].filled == 45
+    assert jb.book.position("TEST") == 45
+    assert reconcile(jb).fills_applied == ()  # once
+    drop(jb)
+    assert agent(b, path).book.position("TEST") == 45  # and durable
+
+
+def test_an_order_the_broker_no_longer_knows_is_resolved_gone(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    jb = agent(venue(), path)
+    o = jb.submit(resting())
+    jb.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(5)))  # fills 5
+    drop(jb)
+    jb = agent(venue(), path)  # a venue that lost everything
+    report = reconcile(jb)
+    assert (o.client_order_id, "gone") in report.resolved
+    assert jb.book.by_oid[o.id].status == "gone"
+    assert any("unknown to the broker" in d for d in report.discrepancies)
+    assert any(d.startswith("position TEST") for d in report.discrepancies)
+    drop(jb)
+
+
+@pytest.mark.parametrize(
+    ("point", "outcome", "status"),
+    [("cancel", "cancel_unsent", OrderStatus.NEW), ("cancel_sent", "cancel_done", None)],
+)
+def test_a_cancel_with_no_outcome(
+    tmp_path: Path, point: str, outcome: str, status: OrderStatus | None
+) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path, CrashHook(point, 1, _crash))
+    o = jb.submit(resting())
+    with pytest.raises(Crash):
+        jb.cancel(o.id)
+    drop(jb)
+    jb = agent(b, path)
+    report = reconcile(jb)
+    assert (o.id, outcome) in report.resolved
+    assert b.get_order(o.id).status is (status or OrderStatus.CANCELED)
+    assert jb.book.by_oid[o.id].status == b.get_order(o.id).status.value
+    assert not jb.book.pending_cancels
+    drop(jb)
+
+
+@pytest.mark.parametrize(
+    ("point", "outcome"), [("replace", "replace_unsent"), ("replace_sent", "replace_done")]
+)
+def test_a_replace_with_no_outcome(tmp_path: Path, point: str, outcome: str) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path, CrashHook(point, 1, _crash))
+    o = jb.submit(resting())
+    b.trade("TEST", D("99.90"), D(25), aggressor=OrderSide.SELL)  # 5 filled before the replace
+    with pytest.raises(Crash):
+        jb.replace(o.id, limit_price=D("99.80"))
+    drop(jb)
+    jb = agent(b, path)
+    report = reconcile(jb)
+    assert (o.id, outcome) in report.resolved
+    new = b.get_order(o.id).replaced_by
+    assert (new is not None) == (outcome == "replace_done")
+    if new is not None:
+        assert jb.book.by_oid[new].filled == 5  # it carries the old order's executions
+    held = {s: p.qty for s, p in b.positions().items()}
+    assert problems(jb.book, b.orders(), held) == []
+    drop(jb)
+
+
+def test_a_broker_without_history_cannot_be_reconciled(tmp_path: Path) -> None:
+    class Bare:
+        def subscribe(self, cb: Any) -> Any:
+            return lambda: None
+
+    jb = JournalledBroker(Bare(), Journal.open(tmp_path / "j"))  # type: ignore[arg-type]
+    with pytest.raises(JournalError) as e:
+        reconcile(jb)
+    assert e.value.field == "broker"
+    drop(jb)
