@@ -142,8 +142,8 @@ class BinanceServer:
             ("weight_per_minute", weight_per_minute),
             ("orders_per_10s", orders_per_10s),
         ):
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise SimulationError(name, limit, "expected a positive integer")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1 << 24:
+                raise SimulationError(name, limit, "expected an integer from 1 to 2**24")
         self.broker = broker
         self.assets = {s: split_symbol(s) for s in broker.venue.markets}
         quotes = {q for _, q in self.assets.values()}

@@ -1,0 +1,112 @@
+"""Unmodified ccxt against fillforge's Binance-compatible server over loopback: orders per second
+from one client and the submit latency (p50, p99).
+
+Run: ``python benches/bench_binance_server.py [--orders 2000] [--json]``.
+
+One ``ccxt.binance`` client (its own sleep-based rate limiter off, as ``CcxtBroker`` runs it: the
+server's limits are raised so the bench measures the round trip, not Binance's 100 orders per
+10 s) sends ``--orders`` market orders of 0.001 BTC one after another, alternately buy and sell
+against a deep scripted quote. Each is a full round trip: ccxt builds and HMAC-signs the request,
+the server checks key, signature and timestamp, parses, applies the filters, submits to the
+simulated broker (account check, match, fill, fee), and answers the FULL JSON that ccxt parses.
+Twice: with ``ccxt.binance`` itself, and with ``CcxtBroker.submit`` on top of it (the instrument
+check, the local throttle, the order machine and the fill records added). The server runs in
+this process (client and server share one interpreter and its GIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from fillforge.binance import BinanceServer, scripted_broker
+from fillforge.orders.models import OrderRequest
+from fillforge.venues.ccxt import CcxtBroker
+
+D = Decimal
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))]
+
+
+def timed(send: Callable[[int], Any], n: int) -> dict[str, Any]:
+    for i in range(50):  # warm up the connection and the code paths
+        send(i)
+    lat = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        s = time.perf_counter()
+        send(i)
+        lat.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    return {
+        "orders": n,
+        "orders_per_s": round(n / total),
+        "submit_p50_ms": round(statistics.median(lat) * 1e3, 3),
+        "submit_p99_ms": round(pct(lat, 99) * 1e3, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orders", type=int, default=2000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    broker = scripted_broker(start_ns=1_700_000_000_000_000_000, cash=D(10_000_000))
+    broker.quote("BTCUSDT", D("30000.00"), D("30000.10"), bid_size=D(10_000), ask_size=D(10_000))
+    key, secret = secrets.token_hex(16), secrets.token_hex(32)
+    out: dict[str, Any] = {}
+    with BinanceServer(
+        broker,
+        api_key=key,
+        secret_key=secret,
+        speed=None,
+        weight_per_minute=10**6,
+        orders_per_10s=10**6,
+    ) as server:
+        ex = ccxt.binance(
+            {
+                "apiKey": key,
+                "secret": secret,
+                "urls": {"api": server.urls},
+                "enableRateLimit": False,
+            }
+        )
+        ex.load_markets()
+        sides = ("buy", "sell")
+        # A first buy, so every sell has BTC to sell.
+        ex.create_order("BTC/USDT", "market", "buy", 1)
+        out["ccxt"] = timed(
+            lambda i: ex.create_order("BTC/USDT", "market", sides[i & 1], 0.001), args.orders
+        )
+        cb = CcxtBroker(ex, poll_every=None, requests_per_minute=10**6)
+        reqs = [
+            OrderRequest(
+                symbol="BTC/USDT", side=s, type="market", time_in_force="ioc", qty=D("0.001")
+            )
+            for s in sides
+        ]
+        with cb:
+            out["ccxt_broker"] = timed(lambda i: cb.submit(reqs[i & 1]), args.orders)
+    if args.json:
+        print(json.dumps(out))
+        return
+    for name, r in out.items():
+        print(
+            f"{name:12s} {r['orders']} orders: {r['orders_per_s']:,} orders/s, "
+            f"submit p50 {r['submit_p50_ms']} ms, p99 {r['submit_p99_ms']} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
