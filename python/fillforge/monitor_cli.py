@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from fillforge.errors import ConfigError
+from fillforge.errors import BrokerUnavailableError, ConfigError
 
 __all__ = ["serve_monitor"]
 
@@ -87,6 +87,8 @@ def serve_monitor(
         raise ConfigError("--interval", interval, "expected a positive number of seconds")
     if duration is not None and not duration >= 0:
         raise ConfigError("--duration", duration, "expected a number of seconds >= 0")
+    if not 0 <= port <= 65535:
+        raise ConfigError("--port", port, "expected 0 (any free port) to 65535")
     rules = _alerts(alerts)
     if url is not None:
         from fillforge.alpaca.broker import AlpacaBroker
@@ -98,7 +100,12 @@ def serve_monitor(
 
         assert config is not None
         broker = alpaca_broker(load_config(config))
-    broker.connect()
+    try:
+        broker.connect()
+    except OSError as e:  # refused, unreachable, timed out (requests' errors are OSErrors)
+        broker.close()
+        where = ("--url", url) if url is not None else ("--config", str(config))
+        raise BrokerUnavailableError(*where, f"cannot reach the account: {e}") from None
     monitor = ExecutionMonitor(broker, config=rules, refresh_every_s=interval)
     server = MonitorServer(monitor, host=host, port=port, interval_s=interval)
     try:
