@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from fillforge.alpaca import AlpacaServer, scripted_broker
 from fillforge.errors import FillforgeError
 from fillforge.journal.broker import JournalledBroker
 from fillforge.journal.rebuild import OrderBook
@@ -31,6 +33,20 @@ from fillforge.orders.order import Order
 
 D = Decimal
 TICK = D("0.01")
+START_NS = 1_795_446_000 * 10**9  # 2026-11-23T10:00:00-05:00, a Monday in regular hours
+
+
+def paper_server() -> AlpacaServer:
+    """The paper account the recovery tests trade on (start it with ``with``): AAPL and MSFT on
+    scripted prices, 1,000,000 in cash, no rate limit an agent could reach, its clock from a
+    fixed weekday morning, a fresh random key pair."""
+    broker = scripted_broker(("AAPL", "MSFT"), cash=D(1_000_000), start_ns=START_NS)
+    return AlpacaServer(
+        broker,
+        key_id=f"PK{secrets.token_hex(8).upper()}",
+        secret_key=secrets.token_urlsafe(24),
+        requests_per_minute=1_000_000,
+    )
 
 
 class Trader:

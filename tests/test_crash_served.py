@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import threading
@@ -22,11 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from crash_agent import prints, problems
+from crash_agent import paper_server, prints, problems
 from served_helpers import alpaca_broker, quote
 
 import fillforge
-from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.alpaca import AlpacaServer
 from fillforge.journal import Journal
 from fillforge.journal.broker import ORDER_POINTS, JournalledBroker
 from fillforge.journal.reconcile import reconcile
@@ -38,7 +37,6 @@ AGENT = Path(__file__).with_name("crash_agent.py")
 BOOKS = {"AAPL": (D("100.00"), D("100.02")), "MSFT": (D("50.00"), D("50.02"))}
 # How many passes of each point a life lasts at most: the rarer points sooner.
 MOST = {"journal": 30, "send": 30, "fill": 6}
-START_NS = 1_795_446_000 * 10**9  # 2026-11-23T10:00:00-05:00, a Monday in regular hours
 
 
 class Market(threading.Thread):
@@ -146,15 +144,7 @@ def check_served(server: AlpacaServer, journal: Path) -> None:
 
 @pytest.fixture
 def server() -> Iterator[AlpacaServer]:
-    """The paper account: AAPL and MSFT on scripted prices, 1,000,000 in cash, no rate limit
-    the agent could reach, its clock from a fixed weekday morning."""
-    broker = scripted_broker(("AAPL", "MSFT"), cash=D(1_000_000), start_ns=START_NS)
-    with AlpacaServer(
-        broker,
-        key_id=f"PK{secrets.token_hex(8).upper()}",
-        secret_key=secrets.token_urlsafe(24),
-        requests_per_minute=1_000_000,
-    ) as s:
+    with paper_server() as s:
         yield s
 
 
