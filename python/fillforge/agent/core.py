@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fillforge.agent import build, intents
+from fillforge.agent.recovery import AgentBook, AgentJournal, RecoveryReport, book_of
 from fillforge.agent.results import (
     AgentMetrics,
     OrderReport,
@@ -41,8 +42,10 @@ from fillforge.errors import (
     FillforgeError,
 )
 from fillforge.execution import ExecutionEngine, Flattener, ParentOrder, SessionGates
+from fillforge.execution.options import WorkOptions
 from fillforge.execution.schedules import parse_policy, split
 from fillforge.exits import ExitManager
+from fillforge.journal import Journal
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.portfolio.equity import EquityCurve
@@ -73,6 +76,7 @@ class ExecutionAgent:
         broker: Broker | None = None,
         symbols: tuple[str, ...] | None = None,
         env: Mapping[str, str] | None = None,
+        journal: str | Path | Journal | None = None,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", type(config).__name__, "expected a fillforge Config")
@@ -98,6 +102,11 @@ class ExecutionAgent:
         self._start_equity: Decimal | None = None
         ppy = config.backtest.periods_per_year if config.backtest else 252
         self._curve = EquityCurve(periods_per_year=ppy)
+        self._journal_target = journal if journal is not None else config.journal
+        self._journal: AgentJournal | None = None
+        self._book: AgentBook | None = None
+        self.recovery: RecoveryReport | None = None
+        """What the start found in the journal and rebuilt (None: no journal)."""
 
     @classmethod
     def from_file(
@@ -107,6 +116,7 @@ class ExecutionAgent:
         broker: Broker | None = None,
         symbols: tuple[str, ...] | None = None,
         env: Mapping[str, str] | None = None,
+        journal: str | Path | Journal | None = None,
     ) -> ExecutionAgent:
         """An agent for the YAML file at ``path``. In mode live a key fillforge does not know
         is refused (``ConfigError`` naming it): a misspelt limit must not go unapplied with
@@ -115,7 +125,7 @@ class ExecutionAgent:
         if loaded.config.mode is Mode.LIVE and loaded.unknown_keys:
             key = loaded.unknown_keys[0]
             raise ConfigError(key, "...", "mode live: fillforge does not know this key")
-        return cls(loaded.config, broker=broker, symbols=symbols, env=env)
+        return cls(loaded.config, broker=broker, symbols=symbols, env=env, journal=journal)
 
     # ----- lifecycle --------------------------------------------------------------------------
 
@@ -138,7 +148,16 @@ class ExecutionAgent:
             self._pool = None
             raise
         self._broker = broker
-        gate = RiskGate(broker, build.controls(self.config))
+        target = self._journal_target
+        if target is not None:
+            try:
+                self._journal = await self._call(lambda: AgentJournal(target, broker))
+            except BaseException:
+                self._pool.shutdown(wait=False)
+                self._pool = None
+                raise
+        routed = self._journal.broker if self._journal is not None else broker
+        gate = RiskGate(routed, build.controls(self.config))
         self._gate = gate
         self._engine = ExecutionEngine(gate)
         calendar = getattr(getattr(broker, "venue", None), "calendar", None)
@@ -153,6 +172,9 @@ class ExecutionAgent:
             await self._call(flattener.arm)
             self._flattener = flattener
         self._start_equity = (await self._call(broker.account)).equity
+        journal = self._journal
+        if journal is not None:
+            self.recovery = await self._call(lambda: journal.take_up(self))
         await self._call(self._record)
 
     def _record(self) -> AccountSnapshot:
@@ -165,6 +187,7 @@ class ExecutionAgent:
             t = hours.close_ns
             if not len(self._curve) or t >= int(self._curve.times_ns[-1]):
                 self._curve.append(t, a.equity)
+                self._book_changed()
         return a
 
     def _connect(self) -> Broker:
@@ -220,6 +243,9 @@ class ExecutionAgent:
         close = getattr(broker, "close", None)
         if callable(close) and broker is not self._given:
             await self._call(close)
+        if self._journal is not None:
+            await self._call(self._journal.close)
+            self._journal = None
         self._pool.shutdown(wait=True)
         self._pool = None
 
@@ -236,6 +262,57 @@ class ExecutionAgent:
         if not isinstance(broker, SimulatedBroker):
             raise ExecutionError("mode", self.mode, "only a simulation can be advanced")
         await self._call(lambda: broker.run(until_ns=until_ns))
+
+    @classmethod
+    async def recover(
+        cls,
+        config: Config,
+        journal: str | Path | Journal,
+        *,
+        broker: Broker | None = None,
+        symbols: tuple[str, ...] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecutionAgent:
+        """An agent started on ``journal`` after a crash: orders reconciled with the broker,
+        then parents, exit plans, risk and the agent's book rebuilt; :attr:`recovery` says what
+        was found (``docs/state-recovery.md``)."""
+        agent = cls(config, broker=broker, symbols=symbols, env=env, journal=journal)
+        await agent.start()
+        return agent
+
+    def _book_now(self) -> AgentBook:
+        times, values = self._curve.times_ns, self._curve.equity
+        curve = tuple((int(t), Decimal(repr(float(v)))) for t, v in zip(times, values, strict=True))
+        nxt = next(self._seq)
+        self._seq = count(nxt)
+        return book_of(self._kinds, self._sent, self._denials, nxt, self._start_equity, curve)
+
+    def _book_changed(self) -> None:
+        """Journal the agent's book when it changed (a journal only)."""
+        if self._journal is None:
+            return
+        book = self._book_now()
+        if book != self._book:
+            self._book = book
+            self._journal.writer.portfolio(book)
+
+    def _restore_book(self, book: AgentBook) -> None:
+        self._kinds.update(book.kinds)
+        self._sent = book.sent
+        self._denials = Counter(book.denials)
+        self._seq = count(max(book.next_parent, next(self._seq)))
+        if book.start_equity is not None:
+            self._start_equity = book.start_equity
+        for t, v in book.curve:
+            if not len(self._curve) or t > int(self._curve.times_ns[-1]):
+                self._curve.append(t, v)
+        self._book = book
+
+    def _taken_parent(self, parent_id: str) -> None:
+        """A parent id the journal holds: it is a parent's, and no new one takes it."""
+        self._kinds[parent_id] = "parent"
+        if parent_id.startswith("ff") and parent_id[2:].isdigit():
+            self._seq = count(max(int(parent_id[2:]) + 1, next(self._seq)))
 
     # ----- orders -----------------------------------------------------------------------------
 
@@ -259,19 +336,11 @@ class ExecutionAgent:
         ts = cfg.execution.time_slicing
         inst = self._instrument(symbol)
         end = now + _PARENT_WINDOW_NS
-        schedule = None
         if ts is not None and ts.enabled and ts.child_order_size_usd is not None:
             child = (ts.child_order_size_usd / price).to_integral_value(ROUND_DOWN) or _ONE
-            threshold = (ts.size_threshold_usd or _ZERO) / price
             interval = int((ts.interval_seconds or _ZERO) * NS_PER_SECOND)
             n = int(qty / child) + 1
             end = max(end, now + n * interval + NS_PER_SECOND)
-
-            def schedule(q: Decimal, s: int, e: int, lot: Decimal) -> Any:
-                return split(
-                    q, threshold, child, lot, start_ns=s, end_ns=e - 1, interval_ns=interval
-                )
-
         spec = ParentOrder(
             parent_id=pid,
             symbol=symbol,
@@ -282,15 +351,29 @@ class ExecutionAgent:
             decision_price=price,
             policy=parse_policy(cfg.execution.default_order_type),
         )
-        engine.submit(
-            spec,
-            inst,
-            rules=build.work_rules(cfg),
-            schedule=schedule,
-            pricing=build.pricing(cfg, self._calendar),
-        )
+        options = self._slicing(price)
+        options["rules"] = build.work_rules(cfg)
+        engine.submit(spec, inst, **options)
         self._kinds[pid] = "parent"
         return pid
+
+    def _slicing(self, price: Decimal | None) -> WorkOptions:
+        """A parent's schedule (the file's time slicing, sized at ``price``) and pricing: the
+        same for a parent sent now and one taken up after a restart."""
+        cfg = self.config
+        ts = cfg.execution.time_slicing
+        schedule = None
+        if ts is not None and ts.enabled and ts.child_order_size_usd is not None and price:
+            child = (ts.child_order_size_usd / price).to_integral_value(ROUND_DOWN) or _ONE
+            threshold = (ts.size_threshold_usd or _ZERO) / price
+            interval = int((ts.interval_seconds or _ZERO) * NS_PER_SECOND)
+
+            def schedule(q: Decimal, s: int, e: int, lot: Decimal) -> Any:
+                return split(
+                    q, threshold, child, lot, start_ns=s, end_ns=e - 1, interval_ns=interval
+                )
+
+        return {"schedule": schedule, "pricing": build.pricing(cfg, self._calendar)}
 
     def _protected(
         self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, atr: Decimal | None
@@ -345,6 +428,7 @@ class ExecutionAgent:
             self._sent += 1
             if self._flattener is not None:
                 self._flattener.tag(symbol)
+            self._book_changed()
             return pid
 
         return await self._call(send)
@@ -480,7 +564,9 @@ class ExecutionAgent:
     ) -> SignalReport:
         """Turn signals in [-1, 1] (the target position's direction and strength) into sized,
         risk-checked orders worked under the file's policy; see ``docs/agent.md``."""
-        return await self._call(lambda: intents.signals(self, signals, prices, atr or {}))
+        return await self._call(
+            lambda: self._booked(intents.signals(self, signals, prices, atr or {}))
+        )
 
     async def rebalance(
         self,
@@ -494,4 +580,10 @@ class ExecutionAgent:
         :func:`fillforge.portfolio.rebalance.rebalance` (on each instrument's lot grid, sells
         first), each through the session gates, the risk gate and the file's policy, as
         :meth:`execute_signals` sends them; see ``docs/agent.md``."""
-        return await self._call(lambda: intents.rebalance(self, targets, prices, drift))
+        return await self._call(
+            lambda: self._booked(intents.rebalance(self, targets, prices, drift))
+        )
+
+    def _booked(self, report: SignalReport) -> SignalReport:
+        self._book_changed()
+        return report

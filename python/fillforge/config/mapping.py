@@ -128,6 +128,7 @@ FEATURES: dict[str, tuple[str, str]] = {
     "backtest.symbols": ("symbols of the shipped daily bars", "replay"),
     "backtest.cash": ("starting cash", "sim.account"),
     "backtest.periods_per_year": ("annualisation of the metrics", "portfolio.metrics"),
+    "journal": ("the write-ahead journal; a restart recovers from it", "agent.recovery"),
 }
 for _where in ("broker", "execution.broker"):
     FEATURES[f"{_where}.type"] = ("the broker adapter", "alpaca")
@@ -417,7 +418,7 @@ def check(loaded: ConfigFile) -> list[KeyRow]:
             continue
         feature, module = FEATURES[pat]
         status, note = RULES.get(pat, _honoured)(cfg, key, value)
-        if key.rsplit(".", 1)[1] in ("api_key", "secret_key"):
+        if key.rsplit(".", 1)[-1] in ("api_key", "secret_key"):
             secret_note = _secret_note(cfg, key, loaded.secrets.get(key))
             note = f"{note}; {secret_note}" if note else secret_note
         rows.append(KeyRow(key, feature, f"fillforge.{module}", _show(value), status, note))

@@ -428,6 +428,20 @@ class Config(Block):
     broker: BrokerConfig | None = None
     strategy: StrategyConfig | None = None
     backtest: BacktestConfig | None = None
+    journal: str | None = None
+    """The agent's write-ahead journal: a path (SQLite) or a ``postgresql://`` URL; with it,
+    every intent and state change is journalled and a restart recovers from it
+    (``docs/state-recovery.md``)."""
+
+    @field_validator("journal")
+    @classmethod
+    def _journal(cls, target: str | None) -> str | None:
+        if target is None:
+            return None
+        text = target.strip()
+        if not text or any(c in text for c in "\0\n\r"):
+            raise ValueError("expected a journal path or a postgresql:// URL")
+        return text
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -43,6 +43,8 @@ class ExecutionEngine:
         self._unsubscribe: Callable[[], None] | None = None
         self._closed = False
         self._observer: Callable[[str, str, ParentSnapshot], None] | None = None
+        self.before_slice: Callable[[], None] | None = None
+        """Given to every parent's worker (:attr:`ParentWorker.before_slice`)."""
 
     def observe(self, observer: Callable[[str, str, ParentSnapshot], None] | None) -> None:
         """Tell ``observer(parent_id, what changed, snapshot)`` every change of every parent's
@@ -122,6 +124,7 @@ class ExecutionEngine:
             self.broker, parent, instrument, clock=self._clock, subscribe=False, **options
         )
         worker.observe(self._told(pid))
+        worker.before_slice = self.before_slice
         if self._unsubscribe is None:
             self._unsubscribe = self.broker.subscribe(self._dispatch)
         self._workers[pid] = worker

@@ -148,6 +148,9 @@ class ParentWorker:
         self._slices = slices
         self._plan_ns, self._plan_base = 0, _ZERO
         self._observer: ParentObserver | None = None
+        self.before_slice: Callable[[], None] | None = None
+        """Called at each slice's time once a child was sent, before the slice's child: the
+        middle of the schedule (the crash tests' ``schedule`` point)."""
 
     # ----- what users read ------------------------------------------------------------------
 
@@ -517,6 +520,8 @@ class ParentWorker:
 
     def _on_slice(self, gen: int, i: int) -> None:
         if gen == self._gen and self._rec.state == _S.WORKING and not self._ending:
+            if self.before_slice is not None and self._children:
+                self.before_slice()
             self._send_deficit(self._plan[i][1])
 
     def _catch_up(self, now: int) -> None:

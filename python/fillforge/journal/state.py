@@ -21,10 +21,13 @@ The kinds (payloads are JSON-mode dicts; a snapshot is ``model_dump(mode="json")
 ``config.start``            ``{"digest", "config", "restart"}``: the configuration at a start
 ==========================  ===================================================================
 
-Appends are group-committed (:meth:`~fillforge.journal.Journal.append`): a state record is
-durable no later than the next order's intent, which is written ahead (``write_ahead`` syncs
-everything appended before it), so no child order reaches a broker before its parent's record
-is durable.
+The frequent records (``risk.sent``, ``risk.denied``, ``exit.state``, ``portfolio.book``) are
+group-committed (:meth:`~fillforge.journal.Journal.append`): each is durable no later than the
+next order's intent, which is written ahead (``write_ahead`` syncs everything appended before
+it), so no order reaches a broker before the state that led to it is durable. The rare ones
+that must never be lost even with no order after them (a parent's lifecycle: a cancelled or
+paused parent must not come back working; the risk state and the kill switch: a halt must
+survive a crash; the configuration) are written ahead: durable when the call returns.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ PARENT_CHANGES: Final = (
     "restored",
 )
 RISK_CHANGES: Final = ("state", "kill", "sent", "denied", "breach", "session", "reset", "restored")
+_GROUP_COMMITTED: Final = frozenset({"sent", "denied"})  # the risk changes not written ahead
 EXIT_KINDS: Final = ("exit.state", "exit.done")
 STATE_KINDS: Final = (
     *(f"parent.{c}" for c in PARENT_CHANGES),
@@ -78,6 +82,7 @@ class StateJournal(Protocol):
     """The journal calls the state needs (``fillforge.journal.Journal``)."""
 
     def append(self, kind: str, payload: dict[str, Any]) -> int: ...
+    def sync(self) -> None: ...
     def records(self, since: int = 0, kinds: Any = None) -> Iterable[Any]: ...
 
 
@@ -128,7 +133,7 @@ class StateWriter:
     def parent(self, parent_id: str, change: str, snapshot: BaseModel) -> int:
         if change not in PARENT_CHANGES:
             raise JournalError("change", change, f"one of {', '.join(PARENT_CHANGES)}")
-        return self.journal.append(
+        return self._ahead(
             f"parent.{change}", {"parent_id": parent_id, "snapshot": _dump(snapshot)}
         )
 
@@ -140,7 +145,10 @@ class StateWriter:
     def risk(self, change: str, snapshot: BaseModel) -> int:
         if change not in RISK_CHANGES:
             raise JournalError("change", change, f"one of {', '.join(RISK_CHANGES)}")
-        return self.journal.append(f"risk.{change}", {"snapshot": _dump(snapshot)})
+        payload = {"snapshot": _dump(snapshot)}
+        if change in _GROUP_COMMITTED:
+            return self.journal.append(f"risk.{change}", payload)
+        return self._ahead(f"risk.{change}", payload)
 
     def portfolio(self, snapshot: BaseModel) -> int:
         return self.journal.append("portfolio.book", {"snapshot": _dump(snapshot)})
@@ -156,11 +164,16 @@ class StateWriter:
             changed=before is not None and saved.config_digest != digest,
             differences=() if before is None else _differences(before, config),
         )
-        self.journal.append(
+        self._ahead(
             "config.start",
             {"digest": digest, "config": dict(config), "restart": before is not None},
         )
         return check
+
+    def _ahead(self, kind: str, payload: dict[str, Any]) -> int:
+        seq = self.journal.append(kind, payload)
+        self.journal.sync()
+        return seq
 
 
 @dataclass(slots=True)
