@@ -147,11 +147,10 @@ class Journal:
         syncs first, so everything appended before the call is included."""
         if self._store.writable and not self._closed:
             self.sync()
-        limit = self._read_limit
-        for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH):
-            if limit is not None and rows[-1][0] > limit:
-                yield from iter_records([r for r in rows if r[0] <= limit])
-                return
+        limit = self._read_limit  # a damaged journal read-only: up to its last good record
+        if limit is not None and since >= limit:
+            return
+        for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH, limit):
             yield from iter_records(rows)
 
     def counts(self) -> dict[str, int]:

@@ -98,10 +98,15 @@ class PostgresStore:
         except psycopg.Error as e:
             raise JournalError("path", self._name, f"write failed: {e}") from None
 
-    def read(self, since: int, kinds: tuple[str, ...] | None, batch: int) -> Iterator[list[Row]]:
+    def read(
+        self, since: int, kinds: tuple[str, ...] | None, batch: int, until: int | None = None
+    ) -> Iterator[list[Row]]:
         import psycopg
 
         where, args = "seq > %s", [since]
+        if until is not None:
+            where += " AND seq <= %s"
+            args.append(until)
         if kinds is not None:
             where += " AND kind = ANY(%s)"
             args.append(list(kinds))  # type: ignore[arg-type]

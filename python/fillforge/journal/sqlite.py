@@ -80,7 +80,9 @@ class SqliteStore:
             if writable or _no_writer(self._path):
                 self._torn = torn_wal_tail(self._path)
             self._db = self._connect()
-            if writable:
+            if self._damaged():  # scanning reports it; a repair rebuilds the file
+                pass
+            elif writable:
                 if self._torn:  # said once (recovery.torn); a later open finds a clean WAL
                     self.checkpoint()
                 self._migrate(now_ns, len(MIGRATIONS) if schema is None else schema)
@@ -104,6 +106,19 @@ class SqliteStore:
     def path(self) -> Path:
         return self._path
 
+    def _damaged(self) -> bool:
+        """The file is an SQLite database whose pages are damaged (SQLITE_CORRUPT), as opposed
+        to a file that is no database at all (refused with a JournalError)."""
+        try:
+            self._db.execute("SELECT max(version) FROM journal_schema").fetchone()
+        except sqlite3.DatabaseError as e:
+            if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+                return True
+            if "no such table" in str(e) and self._writable:
+                return False  # a new file: the migrations make the tables
+            raise JournalError("path", self.name, f"not a fillforge journal: {e}") from None
+        return False
+
     def schema_version(self) -> int:
         try:
             row = self._db.execute("SELECT max(version) FROM journal_schema").fetchone()
@@ -125,20 +140,19 @@ class SqliteStore:
             raise
         db.execute("COMMIT")
 
-    def read(self, since: int, kinds: tuple[str, ...] | None, batch: int) -> Iterator[list[Row]]:
+    def read(
+        self, since: int, kinds: tuple[str, ...] | None, batch: int, until: int | None = None
+    ) -> Iterator[list[Row]]:
+        where, args = "seq > ?", [since]
+        if until is not None:
+            where += " AND seq <= ?"
+            args.append(until)
+        if kinds is not None:
+            where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args.extend(kinds)  # type: ignore[arg-type]
         db = self._reader()
         try:
-            if kinds is None:
-                cur = db.execute(
-                    f"SELECT {_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq", (since,)
-                )
-            else:
-                marks = ", ".join("?" * len(kinds))
-                cur = db.execute(
-                    f"SELECT {_COLUMNS} FROM journal WHERE seq > ? AND kind IN ({marks}) "
-                    "ORDER BY seq",
-                    (since, *kinds),
-                )
+            cur = db.execute(f"SELECT {_COLUMNS} FROM journal WHERE {where} ORDER BY seq", args)
             while rows := cur.fetchmany(batch):
                 yield rows
         except sqlite3.DatabaseError as e:
@@ -230,6 +244,8 @@ class SqliteStore:
                 # frames of an earlier generation follow the live ones (see verify's WAL check).
                 db.execute("PRAGMA journal_size_limit=0")
             except sqlite3.DatabaseError as e:
+                if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+                    return db  # damaged pages: the scan says where, a repair rebuilds the file
                 raise JournalError("path", self.name, f"cannot open for writing: {e}") from None
             return db
         if not self._path.is_file():
@@ -277,7 +293,8 @@ class SqliteStore:
 
     def _rebuild(self, seq: int) -> None:
         """Damage below the records (a torn or corrupted page): copy the records before ``seq``
-        into a fresh file and put it in place of the damaged one."""
+        (those the scan read whole) into a fresh file, keep the damaged file beside it as
+        ``PATH.damaged-<n>`` (evidence is never destroyed), and put the fresh one in place."""
         tmp = self._path.with_name(self._path.name + ".repair")
         tmp.unlink(missing_ok=True)
         fresh = sqlite3.connect(tmp, isolation_level=None)
@@ -285,11 +302,14 @@ class SqliteStore:
             fresh.execute("PRAGMA journal_mode=DELETE")
             fresh.execute("PRAGMA synchronous=FULL")
             fresh.execute(_SCHEMA_TABLE)
-            for row in self._db.execute(
-                "SELECT version, description, applied_ns FROM journal_schema ORDER BY version"
-            ):
-                m = MIGRATIONS[row[0] - 1]
-                for stmt in m.statements:
+            try:
+                applied = self._db.execute(
+                    "SELECT version, description, applied_ns FROM journal_schema ORDER BY version"
+                ).fetchall()
+            except sqlite3.DatabaseError:  # unreadable: the fresh file gets every migration
+                applied = [(m.version, m.description, 0) for m in MIGRATIONS]
+            for row in applied:
+                for stmt in MIGRATIONS[row[0] - 1].statements:
                     fresh.execute(stmt)
                 fresh.execute("INSERT INTO journal_schema VALUES (?, ?, ?)", row)
             fresh.execute("BEGIN")
@@ -298,17 +318,29 @@ class SqliteStore:
                     "INSERT INTO journal_repairs VALUES (?, ?, ?, ?, ?)",
                     self._db.execute("SELECT * FROM journal_repairs").fetchall(),
                 )
-            cur = self._db.execute(
-                f"SELECT {_COLUMNS} FROM journal WHERE seq < ? ORDER BY seq", (seq,)
-            )
-            while rows := cur.fetchmany(10_000):
-                fresh.executemany(_INSERT_ONE, rows)
+            copied = 0
+            with contextlib.suppress(sqlite3.DatabaseError):
+                cur = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM journal WHERE seq < ? ORDER BY seq", (seq,)
+                )
+                while rows := cur.fetchmany(1_000):
+                    fresh.executemany(_INSERT_ONE, rows)
+                    copied += len(rows)
+            if copied != seq - 1:
+                raise JournalError(
+                    "path", self.name, f"repair read {copied} of the {seq - 1} good records back"
+                )
             fresh.execute("COMMIT")
         finally:
             fresh.close()
         self._db.close()
+        n = 1
+        while Path(f"{self._path}.damaged-{n}").exists():
+            n += 1
+        os.replace(self._path, f"{self._path}.damaged-{n}")
         for suffix in ("-wal", "-shm"):
-            Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{self._path}{suffix}", f"{self._path}.damaged-{n}{suffix}")
         os.replace(tmp, self._path)
         _fsync_dir(self._path.parent)
         self._db = self._connect()

@@ -57,8 +57,11 @@ class Store(Protocol):
         """Insert the rows in one transaction, committed durably before returning."""
         ...
 
-    def read(self, since: int, kinds: tuple[str, ...] | None, batch: int) -> Iterator[list[Row]]:
-        """Rows with seq > since (of these kinds, if given), in seq order, ``batch`` at a time."""
+    def read(
+        self, since: int, kinds: tuple[str, ...] | None, batch: int, until: int | None = None
+    ) -> Iterator[list[Row]]:
+        """Rows with since < seq (<= until, if given) of these kinds (if given), in seq order,
+        ``batch`` at a time."""
         ...
 
     def chain_batches(self, since: int, batch: int) -> Iterator[tuple[int, int, int, int, bytes]]:

@@ -26,6 +26,7 @@ from fillforge.journal.store import Store, open_store
 __all__ = ["Recovery", "Scan", "scan", "verify"]
 
 _BATCH = 50_000
+_WALK_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +66,18 @@ class Scan:
 def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
     """Check every record in seq order (see the module's docstring for ``deep``)."""
     expected, crc, problem = 1, 0, ""
-    try:
-        if deep:
-            expected, crc, problem = _walk(store, 0, 0, None)
-        else:
+    if not deep:
+        try:
             for first, last, count, stored, content in store.chain_batches(0, _BATCH):
                 ok = first == expected and last - first + 1 == count
-                if ok and zlib.crc32(content, crc) == stored & 0xFFFFFFFF:
-                    expected, crc = last + 1, stored & 0xFFFFFFFF
-                    continue
-                expected, crc, problem = _walk(store, expected - 1, crc, last)
-                if not problem:  # the batch was fine record by record: a stale read
-                    continue
-                break
-    except JournalError as e:
-        problem = f"cannot read past seq {expected - 1}: {e.why}"
+                if not ok or zlib.crc32(content, crc) != stored & 0xFFFFFFFF:
+                    deep = True  # find the first bad record, one by one
+                    break
+                expected, crc = last + 1, stored & 0xFFFFFFFF
+        except JournalError:
+            deep = True  # unreadable somewhere in the batch: find where, one by one
+    if deep:
+        expected, crc, problem = _walk(store, expected - 1, crc)
     problems = []
     if problem:
         problems.append(problem)
@@ -111,24 +109,26 @@ def verify(target: str | os.PathLike[str]) -> Recovery:
     return r
 
 
-def _walk(store: Store, since: int, crc: int, until: int | None) -> tuple[int, int, str]:
-    """Check records after ``since`` one by one (up to ``until``), from checksum ``crc``:
-    (the next expected seq, the checksum so far, the first problem or "")."""
+def _walk(store: Store, since: int, crc: int) -> tuple[int, int, str]:
+    """Check the records after ``since`` one by one, from checksum ``crc``: (the next expected
+    seq, the checksum so far, the first problem or ""). Read in small batches, so a read that
+    fails (a damaged page) stops close to the damage."""
     expected = since + 1
-    for batch in store.read(since, None, _BATCH):
-        for seq, ts_ns, kind, payload, stored in batch:
-            if until is not None and seq > until:
-                return expected, crc, ""
-            if seq != expected:
-                gap = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
-                return expected, crc, f"seq {gap} missing (the next stored record is seq {seq})"
-            c = chain_crc(crc, ts_ns, kind, payload)
-            if c != stored & 0xFFFFFFFF:
-                return (
-                    expected,
-                    crc,
-                    f"seq {seq} ({kind}): checksum mismatch (stored {stored & 0xFFFFFFFF:08x}, "
-                    f"computed {c:08x}): a corrupted record",
-                )
-            crc, expected = c, expected + 1
+    try:
+        for batch in store.read(since, None, _WALK_BATCH):
+            for seq, ts_ns, kind, payload, stored in batch:
+                if seq != expected:
+                    gap = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+                    return expected, crc, f"seq {gap} missing (the next stored record is seq {seq})"
+                c = chain_crc(crc, ts_ns, kind, payload)
+                if c != stored & 0xFFFFFFFF:
+                    return (
+                        expected,
+                        crc,
+                        f"seq {seq} ({kind}): checksum mismatch (stored {stored & 0xFFFFFFFF:08x}, "
+                        f"computed {c:08x}): a corrupted record",
+                    )
+                crc, expected = c, expected + 1
+    except JournalError as e:
+        return expected, crc, f"cannot read past seq {expected - 1}: {e.why}"
     return expected, crc, ""

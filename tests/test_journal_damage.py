@@ -1,0 +1,273 @@
+"""Damage is detected, not guessed around (issue 18): a changed, removed or swapped record, a
+changed checksum, a flipped byte in the file, a torn WAL tail and a truncated database file are
+each found by ``verify`` and at start-up; recovery keeps every record before the damage and says
+exactly what it dropped; a damaged journal opens for writing only with ``repair=True``, which
+cuts it back to its last good record, logs the repair, and the seqs and the chain go on from
+there. Record-level damage runs on both stores; file-level damage is SQLite's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
+from typer.testing import CliRunner
+
+from fillforge.cli import app
+from fillforge.journal import Journal, JournalError, verify
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 20
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "orders.journal")
+    return fresh_journal_url(request.getfixturevalue("postgres_server"))
+
+
+def _fill(target: str, n: int = N) -> None:
+    with Journal.open(target) as j:
+        for i in range(1, n + 1):
+            j.append("test.rec", {"i": i, "note": f"record number {i:04d}"})
+
+
+def _tamper(target: str, sql: str, *args: Any) -> None:
+    """Run ``sql`` ({t} is the journal table, %s a parameter; statements split by ";") behind
+    the journal's back."""
+    statements = [x.strip() for x in sql.split(";") if x.strip()]
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        parts = urlsplit(target)
+        name = parse_qs(parts.query)["journal"][0]
+        with psycopg.connect(parts._replace(query="").geturl(), autocommit=True) as pg:
+            for x in statements:
+                pg.execute(x.format(t=f"fillforge_{name}.journal"), args)  # type: ignore[arg-type]
+    else:
+        with sqlite3.connect(target) as db:
+            for x in statements:
+                db.execute(x.format(t="journal").replace("%s", "?"), args)
+        db.close()
+
+
+TAMPERING = {
+    # what, the SQL, the first seq dropped, a word the problem says
+    "a payload changed": (
+        "UPDATE {t} SET payload = %s WHERE seq = 7",
+        (b'{"i":70}',),
+        7,
+        "checksum",
+    ),
+    "a record removed": ("DELETE FROM {t} WHERE seq = 7", (), 7, "missing"),
+    "two records swapped": (
+        "UPDATE {t} SET seq = -8 WHERE seq = 8; UPDATE {t} SET seq = 8 WHERE seq = 7; "
+        "UPDATE {t} SET seq = 7 WHERE seq = -8",
+        (),
+        7,
+        "checksum",
+    ),
+    "a kind changed": ("UPDATE {t} SET kind = 'test.other' WHERE seq = 12", (), 12, "checksum"),
+    "a time changed": ("UPDATE {t} SET ts_ns = ts_ns + 1 WHERE seq = 3", (), 3, "checksum"),
+    "the last checksum changed": (
+        "UPDATE {t} SET crc = crc + 1 WHERE seq = 20",
+        (),
+        20,
+        "checksum",
+    ),
+    "the first record removed": ("DELETE FROM {t} WHERE seq = 1", (), 1, "missing"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERING))
+def test_record_damage_is_found_kept_before_and_repaired(target: str, what: str) -> None:
+    sql, args, first_bad, word = TAMPERING[what]
+    _fill(target)
+    _tamper(target, sql, *args)
+
+    found = verify(target)
+    assert not found.ok
+    assert found.kept == first_bad - 1
+    assert found.dropped == (first_bad, N)
+    assert word in found.reason
+    assert f"seq {first_bad}" in found.reason
+
+    with pytest.raises(JournalError, match=r"damaged: .*repair=True") as err:
+        Journal.open(target)
+    assert f"would drop seq {first_bad}..{N}" in str(err.value)
+
+    with Journal.open(target, readonly=True) as r:  # a reader sees the good records only
+        assert r.recovery.kept == first_bad - 1
+        assert r.recovery.dropped == (first_bad, N)
+        assert [x.payload["i"] for x in r.records()] == list(range(1, first_bad))
+
+    with Journal.open(target, repair=True) as j:
+        assert j.recovery.repaired
+        assert j.recovery.kept == first_bad - 1
+        assert j.recovery.dropped == (first_bad, N)
+        assert j.next_seq == first_bad
+        assert j.write_ahead("test.rec", {"i": "after"}) == first_bad
+    assert verify(target).ok
+    with Journal.open(target) as j:  # the chain goes on from the last good record
+        assert j.recovery.ok
+        got = [x.payload["i"] for x in j.records()]
+        assert got == [*range(1, first_bad), "after"]
+
+
+def test_a_middle_checksum_changed_is_found_by_verify(target: str) -> None:
+    """Opening checks every byte of every record's content, and the stored checksum at the
+    end of each batch; ``verify`` checks every stored checksum too."""
+    _fill(target)
+    _tamper(target, "UPDATE {t} SET crc = crc + 1 WHERE seq = 9")
+    found = verify(target)
+    assert (found.kept, found.dropped) == (8, (9, N))
+
+
+def test_a_flipped_byte_in_the_file_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    _fill(str(path))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"record number 0013")
+    data[at + 3] ^= 0x20
+    path.write_bytes(bytes(data))
+    found = verify(path)
+    assert (found.kept, found.dropped) == (12, (13, N))
+    with pytest.raises(JournalError, match="seq 13"):
+        Journal.open(path)
+    with Journal.open(path, repair=True) as j:
+        assert j.next_seq == 13
+    with sqlite3.connect(path) as db:  # the repair is logged
+        rows = db.execute("SELECT kept, dropped_first, dropped_last, reason FROM journal_repairs")
+        ((kept, first, last, reason),) = rows.fetchall()
+    db.close()
+    assert (kept, first, last) == (12, 13, N)
+    assert "checksum" in reason
+
+
+_KILLED_MID_WAL = """
+import os, signal, sys
+from fillforge.journal import Journal
+j = Journal.open(sys.argv[1])
+for i in range(1, 2001):
+    j.append("test.rec", {"i": i, "note": "x" * 100})
+j.sync()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _killed_writer(path: Path) -> bytes:
+    """A journal whose writer was killed: its WAL is left as it was (not checkpointed)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    done = subprocess.run([sys.executable, "-c", _KILLED_MID_WAL, str(path)], env=env)
+    assert done.returncode == -signal.SIGKILL
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 0
+    return wal.read_bytes()
+
+
+@pytest.mark.parametrize("how", ["cut mid-frame", "garbage after the last commit"])
+def test_a_torn_wal_tail_is_reported_and_left_out(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "j"
+    wal = _killed_writer(path)
+    intact = verify(path)
+    assert intact.ok
+    assert intact.kept == 2000
+    torn = wal[:-1500] if how == "cut mid-frame" else wal + os.urandom(5000)
+    Path(f"{path}-wal").write_bytes(torn)
+
+    found = verify(path)
+    assert not found.ok
+    assert found.problems[-1].startswith("torn tail:")
+    kept = found.kept
+    assert kept <= 2000
+    if how == "garbage after the last commit":
+        assert kept == 2000  # nothing of the journal was in the garbage
+
+    with Journal.open(path) as j:  # SQLite left the torn write out: the journal opens, says so
+        assert j.recovery.torn.startswith("torn tail:")
+        assert j.recovery.ok
+        assert j.recovery.kept == kept
+        assert [r.payload["i"] for r in j.records()] == list(range(1, kept + 1))
+        assert j.write_ahead("test.rec", {"i": "next"}) == kept + 1
+    assert verify(path).ok  # the writer checkpointed the torn bytes away
+
+
+def _checkpointed(path: Path, n: int) -> None:
+    _fill(str(path), n)  # closed: checkpointed into the main file, the WAL removed
+    assert not Path(f"{path}-wal").exists()
+
+
+def test_a_zeroed_page_keeps_the_records_before_it(tmp_path: Path) -> None:
+    """A torn page write in the database file: the records before the damaged page are kept,
+    the rest reported dropped; the repair keeps the damaged file beside the rebuilt one."""
+    path = tmp_path / "j"
+    _checkpointed(path, 3_000)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"record number 1500")
+    page = at // 4096 * 4096
+    data[page : page + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+    found = verify(path)
+    assert not found.ok
+    assert 1_000 < found.kept < 1_500
+    assert found.dropped is not None
+    assert found.dropped[0] == found.kept + 1
+    assert any("SQLite" in p or "cannot read" in p for p in found.problems)
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open(path)
+    with Journal.open(path, repair=True) as j:
+        assert j.recovery.kept == found.kept
+        assert j.next_seq == found.kept + 1
+    assert verify(path).ok
+    assert Path(f"{path}.damaged-1").read_bytes() == bytes(data)  # the evidence, as it was
+    with Journal.open(path) as j:
+        assert [r.payload["i"] for r in j.records()] == list(range(1, found.kept + 1))
+
+
+def test_a_truncated_database_file_is_found_and_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    _checkpointed(path, 3_000)
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    found = verify(path)
+    assert not found.ok
+    assert found.kept < 3_000
+    with Journal.open(path, readonly=True) as r:  # a reader can look: nothing it cannot check
+        assert r.recovery.kept == found.kept
+        assert len(list(r.records())) <= found.kept
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open(path)
+    with Journal.open(path, repair=True) as j:
+        assert j.recovery.repaired
+        assert j.recovery.kept == found.kept
+        assert j.next_seq == found.kept + 1
+    assert verify(path).ok
+    assert Path(f"{path}.damaged-1").exists()
+
+
+def test_cli_verify_exits_1_with_one_line_per_problem(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    _fill(str(path))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["journal", "verify", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "ok: 20 records" in ok.output
+    _tamper(str(path), "DELETE FROM {t} WHERE seq = 5")
+    bad = runner.invoke(app, ["journal", "verify", str(path)])
+    assert bad.exit_code == 1
+    lines = bad.output.strip().splitlines()
+    assert lines[0].startswith("damaged: seq 5 missing")
+    assert lines[-1] == "kept: seq 1..4; a repair would drop seq 5..20"
+    assert "Traceback" not in bad.output
+    js = runner.invoke(app, ["journal", "verify", str(path), "--json"])
+    assert js.exit_code == 1
+    assert '"kept": 4' in js.output
