@@ -28,6 +28,7 @@ from fillforge.execution.parent import ParentSnapshot
 from fillforge.exits.recovery import ExitSnapshot
 from fillforge.journal import Journal
 from fillforge.journal.broker import CrashHook, JournalledBroker
+from fillforge.journal.reconcile import RecoveryReport as OrdersReport
 from fillforge.journal.reconcile import reconcile
 from fillforge.journal.state import ConfigCheck, SavedState, StateWriter, load_state
 from fillforge.orders.models import split_child_id
@@ -166,7 +167,7 @@ class AgentJournal:
     def take_up(self, agent: ExecutionAgent) -> RecoveryReport:
         """Reconcile the orders, wire every component to the journal, rebuild each from its
         last snapshot, journal the configuration; the report (also logged)."""
-        saved, jb, w = self.saved, self.broker, self.writer
+        jb, w = self.broker, self.writer
         orders = reconcile(jb) if jb.book.by_cid else None
         gate, engine, exits = agent._gate, agent._engine, agent._exits
         assert gate is not None
@@ -178,6 +179,14 @@ class AgentJournal:
         crash = self.crash
         if crash is not None:  # the crash tests' kill in the middle of a parent's schedule
             engine.before_slice = lambda: crash.hit("schedule")
+        with w.deferred():
+            return self._take_up(agent, orders)
+
+    def _take_up(self, agent: ExecutionAgent, orders: OrdersReport | None) -> RecoveryReport:
+        saved, jb, w = self.saved, self.broker, self.writer
+        gate, engine, exits = agent._gate, agent._engine, agent._exits
+        assert gate is not None
+        assert engine is not None
         problems: list[str] = []
         risk = saved.risk_snapshot(RiskSnapshot)
         if risk is not None:
@@ -222,7 +231,6 @@ class AgentJournal:
             problems=tuple(problems),
         )
         agent._book_changed()
-        self.journal.sync()
         if not report.first_start:
             log.info("recovered from the journal:\n%s", report.text())
         return report

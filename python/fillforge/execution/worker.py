@@ -425,7 +425,7 @@ class ParentWorker:
                 self._following = True  # its last children's ends are still to come
                 if self._subscribe:
                     self._unsubscribe = self.broker.subscribe(self.feed)
-            self._changed("restored")
+                self._changed("restored")
             return
         self._following = True
         if self._subscribe:

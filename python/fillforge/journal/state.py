@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
@@ -129,6 +130,19 @@ class StateWriter:
 
     def __init__(self, journal: StateJournal) -> None:
         self.journal = journal
+        self._deferred = 0
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Inside, records to be written ahead are only appended; one sync at the end makes
+        them all durable (a restart taking up many components syncs once, not once each)."""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+            if not self._deferred:
+                self.journal.sync()
 
     def parent(self, parent_id: str, change: str, snapshot: BaseModel) -> int:
         if change not in PARENT_CHANGES:
@@ -172,7 +186,8 @@ class StateWriter:
 
     def _ahead(self, kind: str, payload: dict[str, Any]) -> int:
         seq = self.journal.append(kind, payload)
-        self.journal.sync()
+        if not self._deferred:
+            self.journal.sync()
         return seq
 
 
