@@ -169,7 +169,11 @@ class ServerJournal:
         self._config_seq = config_seq
         self._wall = wall
         self._server: AlpacaServer | None = None
-        self._dirty = False  # an operation or an order event since the last sync
+        # The last seq that must be durable before an answer goes out (an operation's, or the
+        # clock's after an order event), and whether an order event came since the last answer.
+        self._needed = 0
+        self._needed_lock = threading.Lock()
+        self._event = False
         self._stop = threading.Event()
         self._checkpoints: threading.Thread | None = None
         self._last_t = -1
@@ -274,28 +278,34 @@ class ServerJournal:
         """Journal an operation before it runs (on the simulation thread)."""
         assert self._server is not None
         broker = self._server.broker
-        self._dirty = True
-        self.journal.append(
+        seq = self.journal.append(
             OP, {"t": broker.now(), "op": name, "args": args, "orders": len(broker.manager)}
         )
+        self._need(seq)
 
     def _on_event(self, e: OrderEvent) -> None:
-        self._dirty = True  # a fill or a status change a client may see next
+        self._event = True  # a fill or a status change a client may see next
+
+    def _need(self, seq: int) -> None:
+        with self._needed_lock:
+            self._needed = max(self._needed, seq)
 
     async def settle(self, key: str | None) -> None:
         """Before an answer (``key``: the request's key id, for the rate windows) or a stream
-        frame (``key`` None) is sent: journal the simulated time it shows and, if an operation
-        or an order event happened since the last time, wait until the journal is durable."""
+        frame (``key`` None) is sent: journal the simulated time it shows and wait until every
+        operation so far (and, after an order event, that time) is durable."""
         assert self._server is not None
-        dirty, self._dirty = self._dirty, False  # an event from now on marks it again
+        event, self._event = self._event, False  # an event from now on marks it again
         t = self._server.broker.now()
-        if key is not None or (dirty and t > self._last_t):
+        if key is not None or event:
             payload: dict[str, Any] = {"t": t, "wall": self._wall.now_ns()}
             if key is not None:
                 payload["key"] = key
             self._last_t = max(self._last_t, t)
-            self.journal.append(CLOCK, payload)
-        if dirty:
+            seq = self.journal.append(CLOCK, payload)
+            if event:
+                self._need(seq)
+        if self.journal.durable_seq < self._needed:  # (only ever grows: a stale read waits)
             await asyncio.to_thread(self.journal.sync)
 
     def _checkpoint_loop(self) -> None:
