@@ -232,10 +232,12 @@ class OrderBook:
         return o
 
     def _event(self, p: dict[str, Any]) -> None:
-        o = self._order_for(p)
+        o = self.by_oid.get(p["oid"])  # _order_for's first step, inlined: most events
+        if o is None:
+            o = self._order_for(p)
         o.status = p["status"]
-        if p["kind"] == "replaced":
-            o.replaced_by = p.get("related")
+        if "related" in p:  # a replaced order names its replacement
+            o.replaced_by = p["related"]
         f = p.get("fill")
         if f is not None:
             self._fill(o, f, Decimal(p["cum"]))
