@@ -302,6 +302,12 @@ class OrderBook:
 
     # ----- questions ---------------------------------------------------------------------------
 
+    def orders(self) -> list[JournalOrder]:
+        """Every order once: each venue order (a replaced one and its replacement are two), and
+        the intents that never got a venue id (unsent, refused, pending). ``by_cid`` holds only
+        the live order of a replace chain (the client order id moves on with it)."""
+        return [*self.by_oid.values(), *(o for o in self.intents if o.order_id is None)]
+
     def open_orders(self) -> list[JournalOrder]:
         """Orders the journal holds open at the venue (each once, by venue id)."""
         return [o for o in self.by_oid.values() if o.status in _OPEN]
