@@ -312,3 +312,80 @@ def test_any_kill_point_conserves_the_parent(
     for p in report.parents:
         assert p.filled + p.working + p.leaves == p.qty
     run(agent.stop)
+
+
+def bracket_config() -> Config:
+    data: dict[str, Any] = {
+        "execution": {
+            "mode": "simulation",
+            "default_order_type": "market",
+            "use_bracket_orders": True,
+            "bracket_orders": {
+                "stop_loss": {"method": "percentage", "percentage": 5},
+                "take_profit": {"risk_reward_ratio": 4},
+                "trailing_stop": {"enabled": True, "percentage": 3},
+            },
+        },
+        "position_sizing": {"max_position_size": 0.1},
+    }
+    return parse_config(data, env={}).config
+
+
+def walk(b: SimulatedBroker, prices: list[str], start: int) -> None:
+    """A print at each price, one a minute, with a deep quote around it."""
+    for i, p in enumerate(prices):
+        t = T0 + (start + i) * 60 * S
+        b.run(until_ns=t)
+        price = D(p)
+        b.trade("SPY", price, D(1), ts=t)
+        b.quote(
+            "SPY", price - D("0.01"), price + D("0.01"), bid_size=D(10**6), ask_size=D(10**6), ts=t
+        )
+
+
+UP = ["202.00", "206.00", "210.00", "208.00"]
+DOWN = ["205.00", "203.50", "201.00", "199.00"]
+
+
+@pytest.mark.parametrize("kill_after", [0, 2, 4, 6])
+def test_a_protected_entry_keeps_its_trailing_stop_across_a_crash(
+    tmp_path: Path, kill_after: int
+) -> None:
+    """Long 500 SPY at 200.01 with a 5% stop, a 4R target and a 3% trailing stop held locally;
+    the peak 210 sets the trail at 203.70; the fall through it exits the whole position, with
+    or without a crash on the way."""
+
+    def exits(b: SimulatedBroker) -> list[tuple[str, Decimal, Decimal]]:
+        return [
+            (str(o.request.side), f.price, f.qty)
+            for o in b.orders()
+            for f in o.fills.values()
+            if o.request.side.value == "sell"
+        ]
+
+    async def life(b: SimulatedBroker, crash: int | None, path: Path) -> None:
+        agent, proc = await started(bracket_config(), b, path)
+        report = await agent.execute_signals({"SPY": 1.0}, {"SPY": D("200.00")})
+        assert [s.kind for s in report.submitted] == ["bracket"]
+        for i, p in enumerate(UP + DOWN):
+            if i == crash:
+                await kill(agent, proc)
+                agent = await ExecutionAgent.recover(
+                    bracket_config(),
+                    path,
+                    broker=Mortal(b),  # type: ignore[arg-type]
+                )
+                assert agent.recovery is not None
+                # protected since the entry filled, until the stop at the 6th price
+                assert agent.recovery.exits == (("SPY",) if crash <= 5 else ())
+            walk(b, [p], 1 + i)
+        await agent.stop()
+
+    twin_market = market()
+    run(lambda: life(twin_market, None, tmp_path / "twin.journal"))
+    b = market()
+    run(lambda: life(b, kill_after, tmp_path / "agent.journal"))
+    assert exits(b) == exits(twin_market)
+    [(_, price, qty)] = exits(b)  # one stop, at the bid standing when 203.50 crossed 203.70
+    assert (price, qty) == (D("204.99"), D(500))
+    assert b.positions().get("SPY") is None

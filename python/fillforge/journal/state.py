@@ -21,13 +21,15 @@ The kinds (payloads are JSON-mode dicts; a snapshot is ``model_dump(mode="json")
 ``config.start``            ``{"digest", "config", "restart"}``: the configuration at a start
 ==========================  ===================================================================
 
-The frequent records (``risk.sent``, ``risk.denied``, ``exit.state``, ``portfolio.book``) are
+The frequent records (``risk.sent``, ``risk.denied``, ``portfolio.book``) are
 group-committed (:meth:`~fillforge.journal.Journal.append`): each is durable no later than the
 next order's intent, which is written ahead (``write_ahead`` syncs everything appended before
 it), so no order reaches a broker before the state that led to it is durable. The rare ones
 that must never be lost even with no order after them (a parent's lifecycle: a cancelled or
 paused parent must not come back working; the risk state and the kill switch: a halt must
-survive a crash; the configuration) are written ahead: durable when the call returns.
+survive a crash; an exit plan, down to its trailing stop's water mark: a position must not lose
+its stop, nor have it loosened; the configuration) are written ahead: durable when the call
+returns.
 """
 
 from __future__ import annotations
@@ -152,9 +154,11 @@ class StateWriter:
         )
 
     def exit(self, symbol: str, snapshot: BaseModel) -> int:
+        """A plan's state, written ahead: a new water mark of its trailing stop included (the
+        stop it set must not loosen because of a crash)."""
         data = _dump(snapshot)
         kind = "exit.done" if data.get("phase") == "done" else "exit.state"
-        return self.journal.append(kind, {"symbol": symbol, "snapshot": data})
+        return self._ahead(kind, {"symbol": symbol, "snapshot": data})
 
     def risk(self, change: str, snapshot: BaseModel) -> int:
         if change not in RISK_CHANGES:
