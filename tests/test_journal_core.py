@@ -131,6 +131,15 @@ def test_a_refused_record_changes_nothing(
     assert [r.seq for r in journal.records()] == [1]
 
 
+def test_a_payload_that_contains_itself_is_refused(journal: Journal) -> None:
+    loop: dict[str, Any] = {"a": 1}
+    loop["self"] = loop
+    with pytest.raises(JournalError) as err:
+        journal.append("test.loop", loop)
+    assert err.value.field == "payload"
+    assert journal.next_seq == 1
+
+
 def test_group_commit_under_threads_loses_and_duplicates_nothing(target: str) -> None:
     threads, each = 8, 400
     with Journal.open(target) as j:

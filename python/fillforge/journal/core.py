@@ -17,7 +17,14 @@ from types import TracebackType
 from typing import Any, Final
 
 from fillforge.errors import JournalError
-from fillforge.journal.codec import Record, chain_crc, check_kind, encode_payload, iter_records
+from fillforge.journal.codec import (
+    GOOD_KINDS,
+    Record,
+    chain_crc,
+    check_kind,
+    encode_payload,
+    iter_records,
+)
 from fillforge.journal.store import Row, Store, open_store
 from fillforge.journal.verify import Recovery, scan
 from fillforge.time import Clock, WallClock
@@ -44,6 +51,10 @@ class Journal:
         self._crc = last_crc
         self._error: JournalError | None = None
         self._closing = False
+        # Why appends are refused (read-only, closed, failed), checked once per append.
+        self._refused: JournalError | None = (
+            None if store.writable else JournalError("path", store.name, "opened read-only")
+        )
         self._closed = False
         # A read-only view of a damaged journal shows only the records it kept.
         self._read_limit = recovery.kept if recovery.dropped else None
@@ -100,10 +111,12 @@ class Journal:
 
         ``payload`` is a JSON-mode dict (a Decimal as a str, as ``model_dump(mode="json")``
         gives it); anything else is refused with a JournalError and nothing is appended."""
-        check_kind(kind)
+        if kind not in GOOD_KINDS:
+            check_kind(kind)
         data = encode_payload(payload)
         with self._lock:
-            self._check_open()
+            if self._refused is not None:
+                raise self._refused
             seq = self._next_seq
             ts = self._clock.now_ns()
             crc = chain_crc(self._crc, ts, kind, data)
@@ -182,6 +195,8 @@ class Journal:
             if self._closed:
                 return
             self._closing = True
+            if self._refused is None:
+                self._refused = JournalError("path", self._store.name, "closed")
             self._work.notify()
         try:
             if self._writer is not None:
@@ -205,6 +220,7 @@ class Journal:
             self._closing = True
             if self._error is None:
                 self._error = JournalError("path", self._store.name, "abandoned")
+            self._refused = self._error
             self._work.notify()
         if self._writer is not None:
             self._writer.join()
@@ -226,14 +242,6 @@ class Journal:
 
     # -- the writer thread --------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if not self._store.writable:
-            raise JournalError("path", self._store.name, "opened read-only")
-        if self._closing:
-            raise JournalError("path", self._store.name, "closed")
-        if self._error is not None:
-            raise self._error
-
     def _write_loop(self) -> None:
         while True:
             with self._lock:
@@ -249,6 +257,7 @@ class Journal:
                     self._error = JournalError(
                         "path", self._store.name, f"writing seq {batch[0][0]}.. failed: {e}"
                     )
+                    self._refused = self._error
                     self._durable_cv.notify_all()
                 return
             with self._lock:
