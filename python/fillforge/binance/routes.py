@@ -37,7 +37,7 @@ from fillforge.orders.order import Order
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
 
-__all__ = ["add_routes"]
+__all__ = ["account_json", "add_routes"]
 
 _UNKNOWN_ORDER = "Unknown order sent."
 _MAX_LIMIT = 1000
@@ -193,7 +193,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
 
     @app.get("/api/v3/account")
     async def account(request: Request) -> Response:
-        return await answer(request, lambda _p: _account_json(server))
+        return await answer(request, lambda _p: account_json(server))
 
     @app.get("/sapi/v1/capital/config/getall")
     async def coins(request: Request) -> Response:
@@ -212,7 +212,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
                     "withdrawAllEnable": False,
                     "networkList": [],
                 }
-                for b in _account_json(server)["balances"]
+                for b in account_json(server)["balances"]
             ]
 
         return await answer(request, listed)
@@ -350,7 +350,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
 
     # ----- the user-data stream's listen key ----------------------------------------------
 
-    keys: set[str] = set()
+    keys = server.listen_keys
 
     @app.post("/api/v3/userDataStream")
     async def listen_key(request: Request) -> Response:
@@ -456,7 +456,7 @@ def _venue_rules(server: BinanceServer, new: wire.NewOrder) -> None:
             raise BinanceApiError(400, wire.NEW_REJECTED, "Stop price would trigger immediately.")
 
 
-def _account_json(server: BinanceServer) -> dict[str, Any]:
+def account_json(server: BinanceServer) -> dict[str, Any]:
     broker = server.broker
     ledger = broker.ledger
     rate = server.fee_rate

@@ -168,7 +168,10 @@ class BinanceServer:
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
         self.faults = Faults()  # injected failures and delays, for resilience tests
-        self.makers: set[str] = set()  # orders placed as LIMIT_MAKER (shown as such)
+        self.makers: set[str] = set()
+        self.listen_keys: set[str] = (
+            set()
+        )  # from POST /api/v3/userDataStream  # orders placed as LIMIT_MAKER (shown as such)
         self.app_routes = self._build()
         self.app = self._gate
 
@@ -191,12 +194,17 @@ class BinanceServer:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def urls(self) -> dict[str, str]:
-        """ccxt's ``urls["api"]`` for this server: every API ccxt's ``binance`` knows, on this
-        server under Binance's own paths (ccxt merges a partial override with its defaults,
-        which would send the rest to the real venue). What is not served answers 404."""
+    def urls(self) -> dict[str, Any]:
+        """ccxt's ``urls["api"]`` for this server: every REST API ccxt's ``binance`` knows, on
+        this server under Binance's own paths (ccxt merges a partial override with its defaults,
+        which would send the rest to the real venue; what is not served answers 404), and
+        ``ws`` for ccxt.pro: the raw streams at ``/ws`` and the WebSocket API at
+        ``/ws-api/v3`` (the user-data stream, :mod:`fillforge.binance.stream`)."""
         b = self.base_url
-        return {name: f"{b}{path}" for name, path in _CCXT_APIS.items()}
+        out: dict[str, Any] = {name: f"{b}{path}" for name, path in _CCXT_APIS.items()}
+        ws = f"ws://{self.host}:{self.port}"
+        out["ws"] = {"spot": f"{ws}/ws", "ws-api": {"spot": f"{ws}/ws-api/v3"}}
+        return out
 
     def start(self) -> BinanceServer:
         config = uvicorn.Config(
@@ -299,6 +307,23 @@ class BinanceServer:
         mine = hmac.new(self._secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(mine.encode(), given.lower().encode("utf-8", "surrogatepass")):
             raise BinanceApiError(400, wire.SIGNATURE, "Signature for this request is not valid.")
+        self._fresh(params)
+        return params
+
+    def ws_signed(self, params: dict[str, str]) -> None:
+        """A WebSocket API request's parameters, checked as Binance does: ``apiKey``, the
+        HMAC-SHA256 ``signature`` of the other parameters sorted by name (``k=v&...``), then
+        ``timestamp`` within ``recvWindow``."""
+        self.keyed({"x-mbx-apikey": params.get("apiKey", "")})
+        given = params.get("signature", "")
+        payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+        mine = hmac.new(self._secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mine.encode(), given.lower().encode("utf-8", "surrogatepass")):
+            raise BinanceApiError(400, wire.SIGNATURE, "Signature for this request is not valid.")
+        self._fresh(params)
+
+    def _fresh(self, params: Mapping[str, str]) -> None:
+        """``timestamp`` within ``recvWindow`` (default 5000 ms, at most 60000) of now."""
         stamp = wire.int_param(params, "timestamp")
         if stamp is None:
             raise BinanceApiError(
@@ -321,7 +346,6 @@ class BinanceServer:
             raise BinanceApiError(
                 400, wire.TIMESTAMP, "Timestamp for this request is outside of the recvWindow."
             )
-        return params
 
     # ----- the gate ---------------------------------------------------------------------------
 
@@ -390,6 +414,7 @@ class BinanceServer:
 
     def _build(self) -> FastAPI:
         from fillforge.binance.routes import add_routes
+        from fillforge.binance.stream import add_stream_routes
 
         app = FastAPI(
             title="fillforge Binance-compatible spot server",
@@ -399,6 +424,7 @@ class BinanceServer:
             redoc_url=None,
         )
         add_routes(app, self)
+        self.stream = add_stream_routes(app, self)
         return app
 
 

@@ -1,22 +1,23 @@
-"""``CcxtBroker``: the :class:`~fillforge.broker.Broker` interface on a crypto venue through
-ccxt's unified API (Binance, Bybit, Coinbase, or any ccxt exchange with the same calls).
+"""``CcxtBroker``: the :class:`~fillforge.broker.Broker` interface on a crypto venue through ccxt's
+unified API (Binance, Bybit, Coinbase, or any ccxt exchange with the same calls).
 
-Symbols are ccxt's unified ones (``BTC/USDT``). Instruments come from ``load_markets()`` once,
-tick and lot from each market's precision and the minimum from its amount limit
+Symbols are ccxt's unified ones (``BTC/USDT``). Instruments come from ``load_markets()`` once, tick
+and lot from each market's precision and the minimum from its amount limit
 (:func:`~fillforge.venues.ccxt.convert.instrument_of`); every request is checked against its
 instrument before anything is sent. Quantities are fractional; fills carry the venue's fees.
 
 Robustness, as :class:`~fillforge.alpaca.AlpacaBroker`'s: every call is limited by the Rust
 throttle and retried on network errors and outages (:mod:`~fillforge.venues.ccxt.transport`); a
-submit always carries a client order id and, before a retry, looks its order up by it, so a
-timeout never makes a duplicate. The venue's order states are polled (every ``poll_every``
-seconds, while orders are open) and reconciled after a start and after every run of network
-failures (:mod:`~fillforge.venues.ccxt.sync`); the order events go to the same
-:class:`~fillforge.orders.manager.OrderManager` stream as every other broker's. Credentials come
-from the arguments or ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET`` and are never logged.
+submit always carries a client order id and, before a retry, looks its order up by it, so a timeout
+never makes a duplicate. The venue's order states are polled (every ``poll_every`` seconds, while
+orders are open), streamed where ccxt.pro offers a websocket (``stream=True``:
+:mod:`~fillforge.venues.ccxt.stream`), and reconciled after a start, after every run of network
+failures and after every stream reconnect (:mod:`~fillforge.venues.ccxt.sync`); the order events go
+to the same :class:`~fillforge.orders.manager.OrderManager` stream as every other broker's.
+Credentials come from the arguments or ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET`` and are never
+logged.
 
-Async code wraps it in :class:`fillforge.sim.aio.AsyncAdapter` (each call on a worker thread).
-"""
+Async code wraps it in :class:`fillforge.sim.aio.AsyncAdapter` (each call on a worker thread)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms, Venu
 from fillforge.orders.order import Order
 from fillforge.time import Clock, WallClock, from_seconds
 from fillforge.venues.ccxt.convert import decimal_of, instrument_of, order_args
+from fillforge.venues.ccxt.stream import OrderStream, pro_exchange
 from fillforge.venues.ccxt.sync import OrderSync
 from fillforge.venues.ccxt.transport import Transport
 
@@ -66,7 +68,8 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     exchange; ``config`` goes to its constructor (``urls`` to point it at a compatible server,
     ``options``...). ``quote`` is the account's cash currency. ``timeout`` bounds each request
     (seconds); ``attempts`` and ``max_wait`` the retries; ``poll_every`` (seconds) how often open
-    orders are polled (None: only on :meth:`reconcile`). ``clock`` tells the time (default: the
+    orders are polled (None: only on :meth:`reconcile`); ``stream`` also follows them on
+    ccxt.pro's ``watch_orders`` websocket. ``clock`` tells the time (default: the
     wall clock): timers, times the venue gives none for.
     """
 
@@ -88,6 +91,7 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         poll_every: float | None = 1.0,
         clock: Clock | None = None,
         data_poll_every: float = 1.0,
+        stream: bool = False,
     ) -> None:
         if isinstance(exchange, str):
             cls = getattr(ccxt, exchange, None)
@@ -124,6 +128,8 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self._orders = OrderSync(self.manager, self._lock, exchange, self._call, self._time)
         self._transport.reconnected = self._after_reconnect
         self._poll_every = poll_every
+        self._want_stream = stream
+        self._stream: OrderStream | None = None
         self.instruments: dict[str, Instrument] = {}
 
     def __repr__(self) -> str:
@@ -146,9 +152,17 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         return self.instruments
 
     def connect(self) -> CcxtBroker:
-        """Load the markets, reconcile, and poll open orders every ``poll_every`` seconds."""
+        """Load the markets, start the order websocket (``stream=True``), reconcile, and poll
+        open orders every ``poll_every`` seconds."""
         if not self.instruments:
             self.load_markets()
+        if self._want_stream and self._stream is None:
+            pro = pro_exchange(self.exchange)
+            if pro is None:
+                raise CcxtError(self.id, "NotSupported", "ccxt.pro has no websocket for it")
+            self._stream = OrderStream(pro, self._orders, self._after_stream_reconnect)
+            self._stream.start()
+            self._stream.ready.wait(timeout=5)
         self.reconcile()
         if self._poll_every is not None and _POLL not in self._timers:
             every = from_seconds(self._poll_every, "poll_every")
@@ -160,12 +174,24 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         if _POLL in self._timers:
             self._timers.cancel(_POLL)
         self._timers.close()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
 
     def __enter__(self) -> CcxtBroker:
         return self.connect()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _after_stream_reconnect(self) -> None:
+        self._reconnects += 1
+        self._orders.reconcile_quietly()
+
+    @property
+    def stream(self) -> OrderStream | None:
+        """The order websocket, while it runs."""
+        return self._stream
 
     def _after_reconnect(self) -> None:
         self._reconnects += 1

@@ -57,7 +57,7 @@ class OrderSync:
         clock: Clock,
     ) -> None:
         self.manager = manager
-        self._lock = lock
+        self.lock = self._lock = lock
         self._ex = exchange
         self._call = call
         self._time = clock

@@ -1,9 +1,9 @@
 """How :class:`~fillforge.venues.ccxt.CcxtBroker` calls ccxt: rate limited locally by the Rust
 throttle (ccxt's own sleep-based limiter is turned off), and what ccxt calls an operation that
-failed (network errors, timeouts, 429s, exchange outages, "execution status unknown") retried with exponential backoff and jitter (tenacity). Before a retry, the
-caller may look for what the first try did (a submit finds its order by client order id), so a
-retry never makes a duplicate. Other ccxt errors raise :class:`~fillforge.errors.CcxtError` at
-once, naming ccxt's error class."""
+failed (network errors, timeouts, 429s, exchange outages, "execution status unknown") retried
+with exponential backoff and jitter (tenacity). Before a retry, the caller may look for what the
+first try did (a submit finds its order by client order id), so a retry never makes a duplicate.
+Other ccxt errors raise :class:`~fillforge.errors.CcxtError` at once, naming ccxt's error class."""
 
 from __future__ import annotations
 
