@@ -94,6 +94,8 @@ BAD = [
     (["--url", "http://127.0.0.1:9", "--port", "70000"], "--port=70000: expected 0"),
     (["--url", "http://127.0.0.1:9"], "--url='http://127.0.0.1:9': cannot reach the account"),
     (["--url", "http://127.0.0.1:9", "--alerts", "{missing}"], "--alerts="),
+    (["--config", "{simulation}"], "execution.mode='simulation': a simulation has no account"),
+    (["--config", "{simulation}", "--url", "http://x"], "give the account's --url, or an agent"),
     (
         ["--url", "http://127.0.0.1:9", "--alerts", "{bad_rule}"],
         "monitor.rules.fill_rate.below='lots'",
@@ -105,7 +107,13 @@ BAD = [
 def test_a_bad_flag_is_one_line(tmp_path: Path, args: list[str], says: str) -> None:
     bad_rule = tmp_path / "alerts.yaml"
     bad_rule.write_text("monitor:\n  rules:\n    fill_rate:\n      below: lots\n")
-    files = {"missing": str(tmp_path / "nope.yaml"), "bad_rule": str(bad_rule)}
+    simulation = tmp_path / "agent.yaml"
+    simulation.write_text("execution:\n  mode: simulation\n")
+    files = {
+        "missing": str(tmp_path / "nope.yaml"),
+        "bad_rule": str(bad_rule),
+        "simulation": str(simulation),
+    }
     argv = ["serve", "monitor", "--duration", "0", *(a.format(**files) for a in args)]
     env = {"APCA_API_KEY_ID": "cli-key", "APCA_API_SECRET_KEY": "cli-secret"}
     result = CliRunner().invoke(app, argv, env=env)

@@ -97,9 +97,14 @@ def serve_monitor(
     else:
         from fillforge.agent.build import alpaca_broker
         from fillforge.config import load_config
+        from fillforge.config.model import Mode
 
         assert config is not None
-        broker = alpaca_broker(load_config(config))
+        cfg = load_config(config)
+        if cfg.mode is Mode.SIMULATION:
+            why = "a simulation has no account to follow: give a paper or live file, or --url"
+            raise ConfigError("execution.mode", str(cfg.mode), why)
+        broker = alpaca_broker(cfg)
     try:
         broker.connect()
     except OSError as e:  # refused, unreachable, timed out (requests' errors are OSErrors)
