@@ -25,6 +25,7 @@ __all__ = ["LocalRay", "run_in_process", "run_on_ray"]
 Progress = Callable[[int], None]
 _OBJECT_STORE_BYTES = 128 * 1024 * 1024
 _CACHE: dict[str, Mapping[str, Bars]] = {}  # a worker process's bars, by object id
+LOADS: dict[str, int] = {}  # how often this process took each object from the store
 
 
 def _done(_: int) -> None:
@@ -103,6 +104,7 @@ def _remote_trial(
     if bars is None:
         _CACHE.clear()  # one sweep's bars at a time
         bars = _CACHE[key] = ray.get(ref)
+        LOADS[key] = LOADS.get(key, 0) + 1
     return run_trial(trial, bars, wf)
 
 
