@@ -175,6 +175,12 @@ class JournalledBroker:
         self.prefix: str = self.book.prefix
         self._unsubscribe = inner.subscribe(self._on_event)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a record is written and applied to :attr:`book`: hold it to read the
+        book consistently while the broker's event thread journals."""
+        return self._lock
+
     # ----- journal writes ------------------------------------------------------------------
 
     def _write_ahead(self, kind: str, payload: dict[str, Any]) -> int:

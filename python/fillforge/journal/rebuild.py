@@ -124,7 +124,11 @@ class RecordSource(Protocol):
 
 
 class OrderBook:
-    """The orders, fills and positions the ``order.*`` records describe (see the module)."""
+    """The orders, fills and positions the ``order.*`` records describe (see the module).
+
+    Its writer (a :class:`~fillforge.journal.broker.JournalledBroker`) applies records under its
+    ``lock``; the list queries here copy what they walk, so another thread may call them while
+    records arrive (take the broker's lock for a view consistent across several reads)."""
 
     def __init__(self) -> None:
         self.prefix: str | None = None
@@ -306,15 +310,16 @@ class OrderBook:
         """Every order once: each venue order (a replaced one and its replacement are two), and
         the intents that never got a venue id (unsent, refused, pending). ``by_cid`` holds only
         the live order of a replace chain (the client order id moves on with it)."""
-        return [*self.by_oid.values(), *(o for o in self.intents if o.order_id is None)]
+        known = list(self.by_oid.values())  # copied at once: another thread may be writing
+        return [*known, *(o for o in list(self.intents) if o.order_id is None)]
 
     def open_orders(self) -> list[JournalOrder]:
         """Orders the journal holds open at the venue (each once, by venue id)."""
-        return [o for o in self.by_oid.values() if o.status in _OPEN]
+        return [o for o in list(self.by_oid.values()) if o.status in _OPEN]
 
     def pending(self) -> list[JournalOrder]:
         """Intents written ahead whose send has no known outcome."""
-        return [o for o in self.intents if o.status in PENDING]
+        return [o for o in list(self.intents) if o.status in PENDING]
 
     def position(self, symbol: str) -> Decimal:
         return self.positions.get(symbol, _ZERO)
