@@ -360,3 +360,33 @@ def test_broker_refuses_off_grid_terms_before_sending(broker: CcxtBroker) -> Non
     with pytest.raises(OrderValidationError, match="lot"):
         broker.submit(_limit("0.000001", D(29000)))
     assert broker.orders() == []
+
+
+def test_edit_is_a_cancel_replace(venue: Venue) -> None:
+    ex = venue.exchange
+    px = (venue.bid * D("0.9")).quantize(D("0.01"))
+    o = ex.create_order(SYMBOL, "limit", "buy", 0.001, float(px))
+    edited = ex.edit_order(o["id"], SYMBOL, "limit", "buy", 0.002, float(px - 1))
+    assert edited["id"] != o["id"]
+    assert edited["status"] == "open"
+    assert (edited["amount"], edited["price"]) == (0.002, float(px - 1))
+    assert ex.fetch_order(o["id"], SYMBOL)["status"] == "canceled"
+    assert [x["id"] for x in ex.fetch_open_orders(SYMBOL)] == [edited["id"]]
+    ex.cancel_order(edited["id"], SYMBOL)
+
+
+def test_broker_replace_gives_a_new_order_and_the_old_one_replaced(
+    broker: CcxtBroker, venue: Venue
+) -> None:
+    px = venue.bid * D("0.9")
+    o = broker.submit(_limit("0.001", px))
+    events = broker.events()
+    broker.replace(o.id, qty=D("0.002"), limit_price=(px - 1).quantize(D("0.01")))
+    assert o.status is OrderStatus.REPLACED
+    assert o.replaced_by is not None
+    new = broker.get_order(o.replaced_by)
+    assert new.status is OrderStatus.NEW
+    assert (new.order_qty, new.limit_price) == (D("0.002"), (px - 1).quantize(D("0.01")))
+    assert [e.kind.value for e in events] == ["replace_requested", "replaced", "new"]
+    assert [x["id"] for x in venue.exchange.fetch_open_orders(SYMBOL)] == [new.id]
+    broker.cancel(new.id)

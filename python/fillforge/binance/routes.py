@@ -222,33 +222,79 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def no_margin(request: Request) -> Response:
         return await answer(request, lambda _p: [])  # spot only: no margin pairs
 
+    def place(params: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Check and submit a new order; its answer (ACK, RESULT or FULL) and headers."""
+        new = checked(params)
+        headers = server.order_count(server.api_key)
+        return submitted(new), headers
+
+    def checked(params: dict[str, str]) -> wire.NewOrder:
+        s = symbol_of(params)
+        assert s is not None
+        market = broker.venue.market(s)
+        new = wire.order_request(params, market.instrument)
+        market.instrument.check(new.request)  # the grids first: PRICE_FILTER, LOT_SIZE
+        _venue_rules(server, new)
+        return new
+
+    def submitted(new: wire.NewOrder) -> dict[str, Any]:
+        o = broker.submit(new.request)
+        if new.binance_type == "LIMIT_MAKER":
+            server.makers.add(o.id)
+        if new.response_type == "ACK":
+            return {
+                "symbol": o.symbol,
+                "orderId": int(o.id),
+                "orderListId": -1,
+                "clientOrderId": o.client_order_id,
+                "transactTime": broker.now() // 1_000_000,
+            }
+        full = shown(o, fills=new.response_type == "FULL")
+        full.setdefault("transactTime", broker.now() // 1_000_000)
+        return full
+
     @app.post("/api/v3/order")
     async def new_order(request: Request) -> Response:
-        def place(params: dict[str, str]) -> Any:
+        return await answer(request, place)
+
+    @app.post("/api/v3/order/cancelReplace")
+    async def cancel_replace(request: Request) -> Response:
+        def replace(params: dict[str, str]) -> Any:
+            mode = wire.mandatory(params, "cancelReplaceMode")
+            if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+                raise BinanceApiError(400, wire.BAD_PARAMETER, "Invalid cancelReplaceMode.")
             s = symbol_of(params)
             assert s is not None
-            market = broker.venue.market(s)
-            new = wire.order_request(params, market.instrument)
-            market.instrument.check(new.request)  # the grids first: PRICE_FILTER, LOT_SIZE
-            _venue_rules(server, new)
+            new = checked(params)  # a new order the venue would refuse changes nothing
+            old = find(
+                {
+                    "orderId": params.get("cancelOrderId", ""),
+                    "origClientOrderId": params.get("cancelOrigClientOrderId", ""),
+                },
+                s,
+                wire.CANCEL_REJECTED,
+                _UNKNOWN_ORDER,
+            )
+            if not old.status.is_open or old.pending_request is not None:
+                raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
             headers = server.order_count(server.api_key)
-            o = broker.submit(new.request)
-            if new.binance_type == "LIMIT_MAKER":
-                server.makers.add(o.id)
-            if new.response_type == "ACK":
-                out = {
-                    "symbol": o.symbol,
-                    "orderId": int(o.id),
-                    "orderListId": -1,
-                    "clientOrderId": o.client_order_id,
-                    "transactTime": broker.now() // 1_000_000,
-                }
-                return out, headers
-            full = shown(o, fills=new.response_type == "FULL")
-            full.setdefault("transactTime", broker.now() // 1_000_000)
-            return full, headers
+            canceled = cancel_one(old)
+            try:
+                placed = submitted(new)
+            except FillforgeError as e:
+                refused = wire.refusal_of(e)
+                raise BinanceApiError(
+                    400, -2021, f"Order cancel-replace partially failed: {refused.msg}"
+                ) from None
+            body = {
+                "cancelResult": "SUCCESS",
+                "newOrderResult": "SUCCESS",
+                "cancelResponse": canceled,
+                "newOrderResponse": placed,
+            }
+            return body, headers
 
-        return await answer(request, place)
+        return await answer(request, replace)
 
     @app.get("/api/v3/order")
     async def query_order(request: Request) -> Response:
@@ -400,7 +446,7 @@ def _symbol_json(server: BinanceServer, symbol: str) -> dict[str, Any]:
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "amendAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
