@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.parent import ParentOrder
 from fillforge.monitor import ExecutionMonitor
+from fillforge.monitor.collector import SHOWN_ORDERS
 from fillforge.monitor.prometheus import METRICS, exposition, registry
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
@@ -164,3 +165,15 @@ def test_the_grafana_dashboard_queries_exported_metrics() -> None:
     for p in dash["panels"]:
         assert p["datasource"]["uid"] == "${DS_PROMETHEUS}"
         assert p["title"]
+
+
+def test_the_page_lists_the_newest_open_orders_and_counts_them_all() -> None:
+    b = market()
+    m = ExecutionMonitor(b)
+    ids = [b.submit(order("buy", 1, "90.00")).id for _ in range(SHOWN_ORDERS + 5)]
+    b.run(until_ns=S)
+    snap = m.refresh()
+    assert snap["open_orders_count"] == SHOWN_ORDERS + 5
+    assert [o["id"] for o in snap["open_orders"]] == ids[5:]
+    samples, _ = scrape(m)
+    assert samples[("fillforge_open_orders", ())] == SHOWN_ORDERS + 5

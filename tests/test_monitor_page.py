@@ -96,7 +96,7 @@ def test_the_page_follows_orders_and_shows_the_alert(
     client: TradingClient = trading_client(alpaca_server)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(alpaca_server.base_url + "/monitor")
-    page.wait_for_selector("#conn.live", timeout=10_000)
+    page.wait_for_selector("#conn.live", timeout=20_000)
     assert page.locator("#alert-banner").is_hidden()
 
     # Orders placed after the page loaded appear in it without a reload.
@@ -110,17 +110,17 @@ def test_the_page_follows_orders_and_shows_the_alert(
     ]
     client.submit_order(MarketOrderRequest(symbol="MSFT", qty=3, side="buy", time_in_force="day"))
     for o in resting:
-        page.wait_for_selector(f"#orders td:text-is('{o.client_order_id}')", timeout=10_000)
-    page.wait_for_selector("#positions td:text-is('MSFT')", timeout=10_000)
+        page.wait_for_selector(f"#orders td:text-is('{o.client_order_id}')", timeout=20_000)
+    page.wait_for_selector("#positions td:text-is('MSFT')", timeout=20_000)
     assert page.locator("#orders tbody tr").count() == 2
 
     # Cancel both: 3 of 13 shares filled among the orders that ended: the fill-rate rule fires.
     for o in resting:
         client.cancel_order_by_id(o.id)
-    page.wait_for_selector("#alert-banner.on", timeout=10_000)
+    page.wait_for_selector("#alert-banner.on", timeout=20_000)
     banner = page.inner_text("#alert-banner")
     assert "fill_rate" in banner
-    page.wait_for_selector("#orders td.empty", timeout=10_000)
+    page.wait_for_selector("#orders td.empty", timeout=20_000)
     assert [a["name"] for a in monitor.snapshot()["alerts"]["active"]] == ["fill_rate"]
     assert "raised: fill_rate" in page.inner_text("#alerts")
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from fillforge.execution.engine import ExecutionEngine
     from fillforge.risk.manager import RiskManager
 
-__all__ = ["SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
+__all__ = ["SHOWN_ORDERS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
 
 T = TypeVar("T")
 Call = Callable[[Callable[[], Any]], Any]
@@ -47,6 +47,8 @@ Call = Callable[[Callable[[], Any]], Any]
 SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (-50, -25, -10, -5, -2, 0, 2, 5, 10, 15, 25, 50, 100)
 """The upper bounds of the slippage histogram's buckets, bps (then +Inf)."""
 
+SHOWN_ORDERS = 200
+"""The page lists the newest this many open orders (and counts them all)."""
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
 _FILL_KINDS = frozenset({EventKind.FILL, EventKind.PARTIAL_FILL})
@@ -334,6 +336,7 @@ class ExecutionMonitor:
     def _read(self) -> dict[str, Any]:
         b = self.broker
         acct = b.account()
+        opened = b.orders(open_only=True)
         positions = [
             {
                 "symbol": p.symbol,
@@ -360,7 +363,7 @@ class ExecutionMonitor:
                 "parent_id": o.parent_id,
                 "created_ns": o.created_ts,
             }
-            for o in b.orders(open_only=True)
+            for o in opened[-SHOWN_ORDERS:]
         ]
         out: dict[str, Any] = {
             "account": {
@@ -373,6 +376,7 @@ class ExecutionMonitor:
             },
             "positions": positions,
             "open_orders": orders,
+            "open_orders_count": len(opened),
             "parents": self._parents(),
             "trading_state": None if self.risk is None else str(self.risk.state),
             "killed": None if self.risk is None else self.risk.killed,
@@ -428,6 +432,7 @@ class ExecutionMonitor:
             "account": state.get("account"),
             "positions": state.get("positions", []),
             "open_orders": state.get("open_orders", []),
+            "open_orders_count": state.get("open_orders_count", 0),
             "parents": state.get("parents", []),
             "trading_state": state.get("trading_state"),
             "killed": state.get("killed"),

@@ -155,7 +155,7 @@ def _families(m: ExecutionMonitor) -> Iterator[Metric]:
             g.add_metric([window], v)
         yield g
     g = gauge("fillforge_open_orders")
-    g.add_metric([], len(snap["open_orders"]))
+    g.add_metric([], snap["open_orders_count"])
     yield g
     for name, key in (
         ("fillforge_position_quantity", "qty"),
