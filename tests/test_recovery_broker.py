@@ -330,3 +330,14 @@ def test_a_broker_without_history_cannot_be_reconciled(tmp_path: Path) -> None:
         reconcile(jb)
     assert e.value.field == "broker"
     drop(jb)
+
+
+def test_a_journal_that_stops_taking_records_stops_the_orders(tmp_path: Path) -> None:
+    b = venue()
+    jb = agent(b, tmp_path / "j")
+    jb.submit(resting(qty=50, price="99.90"))
+    jb.journal.close()  # type: ignore[attr-defined]  # the disk is gone
+    b.trade("TEST", D("99.90"), D(30), aggressor=OrderSide.SELL)  # an event it cannot journal
+    with pytest.raises(JournalError):
+        jb.submit(resting())
+    assert len(b.orders()) == 1  # nothing sent unjournalled

@@ -205,9 +205,9 @@ class JournalledBroker:
             raise self._dead
 
     def _die(self, why: BaseException) -> None:
-        """A crash raised where it cannot propagate (in the inner broker's event delivery):
-        from here on nothing is journalled and every request raises it again, as if the
-        process had died at that point."""
+        """A crash (or a journal that stopped taking records) met where it cannot propagate,
+        in the inner broker's event delivery: from here on nothing is journalled and every
+        request (submit, cancel, replace) raises it again, so nothing is sent unjournalled."""
         self._dead = why
         self.detach()
 
@@ -254,7 +254,10 @@ class JournalledBroker:
                 "ts": f.ts_event,
             }
             p["cum"] = str(e.cum_qty)
-        self.record("order.event", p)
+        try:
+            self.record("order.event", p)
+        except JournalError as why:  # the journal stopped taking records: fail closed
+            self._die(why)
 
     # ----- requests ------------------------------------------------------------------------
 
