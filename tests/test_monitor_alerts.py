@@ -259,3 +259,28 @@ def test_config_errors_name_the_key_path() -> None:
     assert c.rules["fill_rate"] == AlertRule(metric="fill_rate", below=D("0.9"))
     assert not c.rules["timeouts"].enabled
     assert c.rules["slippage"].above == 15
+
+
+def test_a_failing_callback_or_event_never_stops_trading(caplog: pytest.LogCaptureFixture) -> None:
+    b = market("100.00", "100.40")
+    m = ExecutionMonitor(b, config=alerts_config({"rules": {"slippage": {"min_samples": 1}}}))
+    seen = Seen(m)
+
+    def broken(alert: Alert) -> None:
+        raise RuntimeError("a user's callback fails")
+
+    m.alerts.subscribe(broken)
+    m.alerts._subscribers.reverse()  # the broken one first: the next one still hears
+    caplog.set_level(logging.INFO, "fillforge.monitor")
+    o = b.submit(market_order())
+    step(b)
+    assert b.get_order(o.id).cum_qty == 10
+    assert seen.states("slippage") == ["raised"]
+    assert any("alert callback" in r.getMessage() for r in caplog.records)
+    # An event the monitor cannot read is logged and counted; the broker goes on.
+    m.on_event(None)  # type: ignore[arg-type]
+    assert m.errors == 1
+    o = b.submit(market_order())
+    step(b)
+    assert b.get_order(o.id).cum_qty == 10
+    assert m.stats().fills == 2

@@ -354,7 +354,10 @@ class Alerts:
             else:
                 log.info("alert cleared: %s", change.message)
             for cb in list(self._subscribers):
-                cb(change)
+                try:
+                    cb(change)
+                except Exception as x:  # a failing callback must not stop the others, or trading
+                    log.error("alert callback %r failed on %s: %r", cb, change.name, x)
         return changes
 
     @staticmethod

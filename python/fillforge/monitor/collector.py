@@ -21,6 +21,7 @@ simulated time. The definitions are in ``docs/monitoring.md``:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["SHOWN_ORDERS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
 
 T = TypeVar("T")
+log = logging.getLogger("fillforge.monitor")
 Call = Callable[[Callable[[], Any]], Any]
 
 SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (-50, -25, -10, -5, -2, 0, 2, 5, 10, 15, 25, 50, 100)
@@ -157,18 +159,26 @@ class ExecutionMonitor:
         self._live: dict[str, _Live] = {}
         self._lock = threading.RLock()
         self.version = 0  # moves with every change the page shows
+        self.errors = 0  # events that could not be counted (logged)
         self._state: dict[str, Any] = {}
         self._unsubscribe: Callable[[], None] | None = broker.subscribe(self.on_event)
 
     # ----- the event path ---------------------------------------------------------------------
 
     def on_event(self, e: OrderEvent) -> None:
-        """Count one order event (the broker calls this; a test may too)."""
-        with self._lock:
-            changed = self._count(e)
-            self.version += 1
-        if changed:
-            self.evaluate()
+        """Count one order event (the broker calls this; a test may too). Watching never
+        stops trading: an event the monitor cannot count is logged (one line) and counted in
+        :attr:`errors`, and the broker's publication goes on."""
+        try:
+            with self._lock:
+                changed = self._count(e)
+                self.version += 1
+            if changed:
+                self.evaluate()
+        except Exception as x:
+            self.errors += 1
+            what = f"{getattr(e, 'kind', '?')} event of {getattr(e, 'order_id', '?')}"
+            log.error("monitor: %s not counted: %r", what, x)
 
     def _count(self, e: OrderEvent) -> bool:
         t = self.totals
