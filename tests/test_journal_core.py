@@ -117,6 +117,7 @@ def test_records_carry_the_clock_the_kind_and_filter_by_kind_and_since(target: s
         (".order", {}, "kind"),
         ("order.{x}", {}, "kind"),
         (7, {}, "kind"),
+        (["order.intent"], {}, "kind"),
         ("x" * 201, {}, "kind"),
     ],
 )

@@ -111,7 +111,7 @@ class Journal:
 
         ``payload`` is a JSON-mode dict (a Decimal as a str, as ``model_dump(mode="json")``
         gives it); anything else is refused with a JournalError and nothing is appended."""
-        if kind not in GOOD_KINDS:
+        if type(kind) is not str or kind not in GOOD_KINDS:
             check_kind(kind)
         data = encode_payload(payload)
         with self._lock:
