@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_state_recovery_support import Mortal
 
 from fillforge.agent import ExecutionAgent
 from fillforge.config import parse_config
@@ -33,7 +34,6 @@ from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
 from fillforge.time import NS_PER_SECOND
-from tests.test_state_recovery_support import Mortal
 
 D = Decimal
 S = NS_PER_SECOND

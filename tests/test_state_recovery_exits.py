@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_state_recovery_support import Mortal
 
 from fillforge.errors import ExitPlanError
 from fillforge.exits import (
@@ -29,7 +30,6 @@ from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
 from fillforge.testing import SimHarness
-from tests.test_state_recovery_support import Mortal
 
 D = Decimal
 TRAILING = ExitPlan(

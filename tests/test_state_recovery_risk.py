@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_state_recovery_support import Mortal
 
 from fillforge.errors import RiskError
 from fillforge.orders.enums import OrderSide, OrderStatus
@@ -26,7 +27,6 @@ from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
 from fillforge.time import NS_PER_SECOND
-from tests.test_state_recovery_support import Mortal
 
 D = Decimal
 S = NS_PER_SECOND
