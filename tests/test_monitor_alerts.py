@@ -8,12 +8,14 @@ import logging
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fillforge.errors import ConfigError
+from fillforge.errors import ConfigError, FillforgeError
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.parent import ParentOrder, WorkRules
 from fillforge.monitor import Alert, AlertRule, ExecutionMonitor, alerts_config
-from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
+from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.risk import MaxOrderQty, RiskGate
 from fillforge.sim.broker import SimulatedBroker
@@ -284,3 +286,58 @@ def test_a_failing_callback_or_event_never_stops_trading(caplog: pytest.LogCaptu
     step(b)
     assert b.get_order(o.id).cum_qty == 10
     assert m.stats().fills == 2
+
+
+_ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("market"), st.sampled_from(["buy", "sell"]), st.integers(1, 50)),
+        st.tuples(
+            st.just("limit"), st.sampled_from(["99.98", "100.00", "100.02"]), st.integers(1, 50)
+        ),
+        st.tuples(st.just("cancel"), st.integers(0, 30), st.just(0)),
+        st.tuples(st.just("print"), st.sampled_from(["99.99", "100.00"]), st.integers(1, 80)),
+        st.tuples(st.just("wait"), st.integers(1, 5), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(actions=_ACTIONS)
+def test_the_counts_agree_with_the_broker(actions: list[tuple[str, object, int]]) -> None:
+    """Whatever the tape, the monitor's window (longer than the tape) counts what the broker's
+    own orders say: orders, fills, cancels, ended quantity and what of it filled."""
+    b = market()
+    b.quote("AAA", D("100.00"), D("100.02"), bid_size=D(20), ask_size=D(20))
+    m = ExecutionMonitor(b)
+    ids: list[str] = []
+    for kind, arg, n in actions:
+        try:
+            if kind == "market":
+                ids.append(b.submit(market_order(str(arg), n)).id)
+            elif kind == "limit":
+                ids.append(b.submit(resting_buy(n, str(arg))).id)
+            elif kind == "cancel" and ids:
+                b.cancel(ids[int(arg) % len(ids)])  # type: ignore[call-overload]
+            elif kind == "print":
+                b.trade("AAA", D(str(arg)), D(n))
+            elif kind == "wait":
+                step(b, int(arg))  # type: ignore[call-overload]
+        except FillforgeError:
+            pass  # refused (nothing to cancel, no short sale): nothing changed
+    step(b)
+    orders = b.orders()
+    ended = [o for o in orders if o.status.is_terminal]
+    s = m.stats()
+    assert s.orders == len(orders)
+    assert s.fills == sum(len(o.fills) for o in orders)
+    assert s.cancels == sum(o.status is OrderStatus.CANCELED for o in orders)
+    assert s.ended == len(ended)
+    assert s.ended_qty == sum((o.order_qty for o in ended), D(0))
+    assert s.ended_filled == sum((o.cum_qty for o in ended), D(0))
+    assert s.ended_partial == sum(0 < o.cum_qty < o.order_qty for o in ended)
+    assert s.rejects == sum(o.status is OrderStatus.REJECTED for o in orders)  # by the venue
+    assert s.timeouts == 0
+    filled = m.totals.filled_qty
+    assert sum(filled.values(), D(0)) == sum((o.cum_qty for o in orders), D(0))
+    assert m.errors == 0
