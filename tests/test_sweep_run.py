@@ -87,6 +87,7 @@ def test_a_rerun_skips_the_recorded_trials(first: Path, tmp_path: Path) -> None:
     again = run_sweep(parse_sweep(SWEEP), first, in_process=True)
     assert (again.ran, again.resumed) == (0, 4)
     assert pq.read_table(first / "results.parquet").equals(pq.read_table(again.parquet))
+    assert [list(r) for r in again.rows] == [list(r) for r in run_sweep_rows(first)]
     # Two trials recorded, one of them torn by a crash mid-write: three run, the table is the same.
     lines = (first / "trials.jsonl").read_text().splitlines(keepends=True)
     partial = tmp_path / "partial"
@@ -98,6 +99,12 @@ def test_a_rerun_skips_the_recorded_trials(first: Path, tmp_path: Path) -> None:
         pq.read_table(first / "results.parquet")
     )
     assert len((partial / "trials.jsonl").read_text().splitlines()) == 4
+
+
+def run_sweep_rows(directory: Path) -> list[dict[str, Any]]:
+    """The rows as the table holds them, keys in its column order."""
+    table = pq.read_table(directory / "results.parquet")
+    return [{k: r[k] for k in table.column_names if r[k] is not None} for r in table.to_pylist()]
 
 
 def test_a_damaged_record_is_refused_and_left_alone(first: Path, tmp_path: Path) -> None:

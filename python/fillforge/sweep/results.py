@@ -46,7 +46,8 @@ def finish_rows(rows: list[dict[str, Any]], cfg: SweepConfig) -> list[dict[str, 
         else:
             failed = ["invalid"]
         out.append({**row, "passed": not failed, "failed": ",".join(failed)})
-    return out
+    order = columns(out)
+    return [{k: r[k] for k in order if k in r} for r in out]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +159,44 @@ def _column(values: list[Any]) -> Any:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
+_HEAD = ("index", "trial_id", "seed")
+_FIGURES = (
+    "status",
+    "why",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "cagr",
+    "trades",
+    "final_equity",
+    "returns",
+    "sharpe_per_period",
+    "skew",
+    "kurtosis",
+)
+_TAIL = ("oos_sharpe_mean", "passed", "failed")
+
+
+def _rank(key: str) -> tuple[int, int, str]:
+    if key in _HEAD:
+        return (0, _HEAD.index(key), "")
+    if key.startswith("param."):
+        return (1, 0, "")  # the file's order (a stable sort keeps it)
+    if key in _FIGURES:
+        return (2, _FIGURES.index(key), "")
+    for i, prefix in enumerate(("is_sharpe_", "oos_sharpe_")):
+        number = key.removeprefix(prefix)
+        if number != key and number.isdigit():
+            return (3, int(number) * 2 + i, "")
+    if key in _TAIL:
+        return (4, _TAIL.index(key), "")
+    return (5, 0, key)
+
+
 def columns(rows: list[dict[str, Any]]) -> list[str]:
-    """Every key of any row, in first-seen order (an invalid trial has no figures)."""
-    return list(dict.fromkeys(k for r in rows for k in r))
+    """Every key of any row (an invalid trial has no figures), in one order whatever the rows
+    (and however a row was read back): ids, parameters, figures, splits, verdicts."""
+    return sorted(dict.fromkeys(k for r in rows for k in r), key=_rank)
 
 
 def table(rows: list[dict[str, Any]]) -> Any:
