@@ -198,3 +198,57 @@ def test_any_crash_point_conserves_the_parent_and_finishes_its_quantity(
     assert w.parent.state is ParentState.COMPLETED
     assert w.filled == D(qty) == b.positions()["AAA"].qty
     assert sum((c[2] for c in children(b)), D(0)) == D(qty)  # never over-filled
+
+
+def _lifecycle(
+    act: Callable[[ExecutionEngine], None], at: int, kill_at: int
+) -> tuple[SimulatedBroker, ExecutionEngine, Journalled, ExecutionEngine]:
+    """Submit, ``act`` on the parent at ``at`` s, die at ``kill_at`` s, take it up."""
+    b = market()
+    first = Mortal(b)
+    journal = Journalled()
+    engine = ExecutionEngine(first)
+    engine.observe(journal)
+    engine.submit(spec(), AAA, rules=RULES, slices=4)
+    tape(b, range(1, at))
+    act(engine)
+    tape(b, range(at, kill_at))
+    first.die()
+    second = ExecutionEngine(Mortal(b))
+    second.observe(journal)
+    second.restore(journal.last["P1"], AAA)
+    return b, engine, journal, second
+
+
+def test_a_paused_parent_comes_back_paused_and_resumes_with_its_timetable() -> None:
+    b, _, journal, engine = _lifecycle(lambda e: e.pause("P1"), at=5, kill_at=20)
+    assert journal.kinds[:2] == ["started", "paused"]
+    assert engine.get("P1").state is ParentState.PAUSED
+    before = children(b)
+    tape(b, range(20, 30))
+    assert children(b) == before  # paused: nothing sent
+    engine.resume("P1")
+    tape(b, range(30, 70))
+    w = engine.worker("P1")
+    assert w.parent.state is ParentState.COMPLETED
+    assert w.filled == D(60) == b.positions()["AAA"].qty
+
+
+def test_an_amended_parent_comes_back_with_its_new_terms() -> None:
+    b, _, journal, engine = _lifecycle(lambda e: e.amend("P1", qty=D(40)), at=5, kill_at=20)
+    assert "amended" in journal.kinds
+    assert engine.get("P1").spec.qty == D(40)
+    tape(b, range(20, 70))
+    w = engine.worker("P1")
+    assert w.parent.state is ParentState.COMPLETED
+    assert w.filled == D(40) == b.positions()["AAA"].qty
+
+
+def test_a_cancelled_parent_stays_cancelled() -> None:
+    b, _, journal, engine = _lifecycle(lambda e: e.cancel("P1", "by hand"), at=5, kill_at=20)
+    assert journal.kinds[-1] == "cancelled"
+    p = engine.get("P1")
+    assert (p.state, p.reason) == (ParentState.CANCELLED, "by hand")
+    before = children(b)
+    tape(b, range(20, 70))
+    assert children(b) == before
