@@ -20,6 +20,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -296,6 +297,7 @@ class Alerts:
         self.active: dict[str, Alert] = {}
         self.history: deque[Alert] = deque(maxlen=keep)
         self.raised_total: dict[str, int] = dict.fromkeys(self.rules, 0)
+        self.metrics = frozenset(r.metric for r in self.rules.values())
         # What evaluate reads of each rule, read once (a pydantic property costs per read).
         self._plan = [
             (
@@ -322,13 +324,20 @@ class Alerts:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
-    def evaluate(self, stats: Callable[[int], WindowStats], ts: int) -> list[Alert]:
-        """Move every rule by ``stats(window_ns)`` at ``ts``; the changes, after they were
-        delivered."""
+    def evaluate(
+        self,
+        stats: Callable[[int], WindowStats],
+        ts: int,
+        metrics: AbstractSet[str] | None = None,
+    ) -> list[Alert]:
+        """Move every rule (on ``metrics``; default: all) by ``stats(window_ns)`` at ``ts``;
+        the changes, after they were delivered."""
         changes: list[Alert] = []
         read: dict[int, WindowStats] = {}  # each window read once, however many rules read it
         with self._lock:
             for name, rule, span, metric, above, threshold, clear, least in self._plan:
+                if metrics is not None and metric not in metrics:
+                    continue
                 window = read.get(span)
                 if window is None:
                     window = read[span] = stats(span)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,6 +66,16 @@ _TIMED = (OrderStatus.CANCELED, OrderStatus.EXPIRED)
 _REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 # Indexes into a window's vector (WindowStats' fields after span_ns).
 _W = len(WindowStats.zeros())
+# The metrics an entry of the vector moves: orders, rejects, cancels, timeouts, ended, and
+# fills with an arrival price.
+_MOVES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (0, ("reject_rate", "cancel_rate")),
+    (1, ("reject_rate",)),
+    (2, ("cancel_rate",)),
+    (3, ("timeouts",)),
+    (5, ("fill_rate", "partial_fill_rate")),
+    (11, ("slippage_bps",)),
+)
 
 
 def _text(v: Decimal) -> str:
@@ -171,16 +181,19 @@ class ExecutionMonitor:
         :attr:`errors`, and the broker's publication goes on."""
         try:
             with self._lock:
-                changed = self._count(e)
+                vector = self._count(e)
                 self.version += 1
-            if changed:
-                self.evaluate()
+            if vector is not None:
+                moved = {m for i, metrics in _MOVES for m in metrics if vector[i]}
+                if moved & self.alerts.metrics:  # only the rules whose metric moved
+                    self.evaluate(metrics=moved)
         except Exception as x:
             self.errors += 1
             what = f"{getattr(e, 'kind', '?')} event of {getattr(e, 'order_id', '?')}"
             log.error("monitor: %s not counted: %r", what, x)
 
-    def _count(self, e: OrderEvent) -> bool:
+    def _count(self, e: OrderEvent) -> list[Number] | None:
+        """Count ``e``; what it adds to the windows (None: nothing)."""
         t = self.totals
         kind = e.kind
         t.events[kind] = t.events.get(kind, 0) + 1
@@ -190,7 +203,7 @@ class ExecutionMonitor:
         if live is None:
             ended = kind is EventKind.REPLACED or (e.status.is_terminal and kind not in _FILL_KINDS)
             if ended and e.status not in _REFUSED:
-                return False  # an order seen first at its end (it worked before we started)
+                return None  # an order seen first at its end (it worked before we started)
             live = self._follow(e)
             vector = [0] * _W
             vector[0] = 1
@@ -224,12 +237,11 @@ class ExecutionMonitor:
             vector = vector or [0] * _W
             self._ended(e, live, vector)
             del self._live[oid]
-        if vector is None:
-            return False
-        now = self.clock.now_ns()
-        for w in self._rolling:
-            w.add(now, vector)
-        return True
+        if vector is not None:
+            now = self.clock.now_ns()
+            for w in self._rolling:
+                w.add(now, vector)
+        return vector
 
     def _follow(self, e: OrderEvent) -> _Live:
         """Start following the order of ``e``: its side, arrival price and timeout."""
@@ -317,10 +329,11 @@ class ExecutionMonitor:
             at = self.clock.now_ns() if now is None else now
             return WindowStats.of(span, w.totals(at))
 
-    def evaluate(self, now: int | None = None) -> None:
-        """Move the alert rules to what the windows say at ``now`` (default: the clock's)."""
+    def evaluate(self, now: int | None = None, metrics: Set[str] | None = None) -> None:
+        """Move the alert rules (those on ``metrics``; default: all) to what the windows say
+        at ``now`` (default: the clock's)."""
         at = self.clock.now_ns() if now is None else now
-        if self.alerts.evaluate(lambda span: self.stats(span, at), at):
+        if self.alerts.evaluate(lambda span: self.stats(span, at), at, metrics):
             with self._lock:
                 self.version += 1
 
