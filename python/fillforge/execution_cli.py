@@ -146,6 +146,8 @@ def execute(
     out = _row(run, _EXEC_KEYS)
     out["how"] = run.how
     out["sign"] = SIGN
+    baselines = _baselines(run)
+    out["baselines"] = baselines
     out["start"] = _iso(run.cost.start_ns)
     out["end"] = _iso(run.cost.end_ns)
     out["children"] = [
@@ -177,10 +179,33 @@ def execute(
     )
     t.add_row("how", run.how)
     for key in (*_EXEC_KEYS, "start", "end"):
-        t.add_row(key, str(out[key]))
+        shown = str(out[key])
+        if key in _AGAINST and out[key] is not None:
+            shown += f" (vs {_AGAINST[key]} {baselines[key]})"
+        t.add_row(key, shown)
     t.add_row("children / fills", f"{len(run.children)} / {len(run.fills)}")
     _out.print(t)
-    _out.print(SIGN)
+    _out.print(f"{SIGN}; IS marks the unfilled rest at the end's price")
+
+
+# What each cost in bps is measured against, named next to its figure (the price: "baselines").
+_AGAINST = {
+    "arrival_bps": "arrival, the mid at the decision,",
+    "vwap_bps": "the interval's VWAP",
+    "is_bps": "the decision price",
+}
+
+
+def _baselines(run: PolicyRun) -> dict[str, str | None]:
+    """The price each bps figure is measured against (JSON: ``baselines``)."""
+    from fillforge.execution.cost import cost_rows
+
+    row = cost_rows([run.cost])[0]
+    return {
+        "arrival_bps": row["arrival_price"],
+        "vwap_bps": row["interval_vwap"],
+        "is_bps": row["decision_price"],
+    }
 
 
 # The demo's columns: (header, row key, how the value is shown). Headers are words no wider
