@@ -7,11 +7,12 @@ Run: ``python benches/bench_recovery.py [--orders 2000] [--events 1000000] [--di
    through a ``JournalledBroker`` on a SQLite journal in ``--dir`` (the intent written ahead and
    fsynced before each send; every event appended, group-committed); microseconds per order
    each way, and the difference. In one process, one after the other.
-2. **Recovery for ``--events`` records**: a journal of that many ``order.*`` records (orders
-   through a ``JournalledBroker`` whose intents are appended, not fsynced, to build it quickly;
-   a venue clock moving 1 ms per order), then, timed: opening the journal (its checksum scan),
-   rebuilding the order book from the records, and reconciling with the same venue (its fill
-   history from 60 s before the last journalled fill, deduplicated).
+2. **Recovery for ``--events`` records**: a journal of that many ``order.*`` records (earlier
+   days' orders, all filled: copies of the records a real buy and a real sell make, each with
+   its own ids; then 2,000 orders today through a ``JournalledBroker`` on the venue, a quarter
+   of them resting), then, timed: opening the journal (its checksum scan), rebuilding the order
+   book from every record, and reconciling with the venue (its fill history from 60 s before
+   the last journalled fill, deduplicated by execution id).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from fillforge.journal import Journal
 from fillforge.journal.broker import JournalledBroker
 from fillforge.journal.rebuild import rebuild
 from fillforge.journal.reconcile import reconcile
-from fillforge.orders.enums import OrderSide
+from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
@@ -47,6 +49,14 @@ def venue() -> SimulatedBroker:
 
 
 ORDERS = [OrderRequest(symbol="TEST", side=s, qty=D(10)) for s in (OrderSide.BUY, OrderSide.SELL)]
+RESTING = OrderRequest(
+    symbol="TEST",
+    side=OrderSide.BUY,
+    qty=D(10),
+    type=OrderType.LIMIT,
+    time_in_force=OrderTimeInForce.GTC,
+    limit_price=D(90),
+)
 
 
 def per_order(submit: Any, n: int) -> float:
@@ -70,34 +80,52 @@ def overhead(n: int, where: Path) -> dict[str, float]:
     }
 
 
-class _Appending:
-    """A journal whose write-ahead only appends (to build a big journal quickly)."""
-
-    def __init__(self, j: Journal) -> None:
-        self.j = j
-        self.append = j.append
-        self.sync = j.sync
-        self.records = j.records
-
-    @property
-    def next_seq(self) -> int:
-        return self.j.next_seq
-
-    def write_ahead(self, kind: str, payload: dict[str, Any]) -> int:
-        return self.j.append(kind, payload)
+def _templates(b: SimulatedBroker, where: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The records one buy and one sell make through a JournalledBroker (intent, events, ack)."""
+    with Journal.open(where / "template.journal") as j:
+        jb = JournalledBroker(b, j, prefix="T")
+        first = j.next_seq
+        for r in ORDERS:
+            jb.submit(r)
+        jb.detach()
+        return [(r.kind, r.payload) for r in j.records(first - 1)]
 
 
-def recovery(events: int, where: Path) -> dict[str, Any]:
+def _swap(x: Any, old: dict[str, str], ts: int) -> Any:
+    """``x`` with every string of ``old`` replaced and every time set to ``ts``."""
+    if isinstance(x, dict):
+        return {k: ts if k == "ts" else _swap(v, old, ts) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_swap(v, old, ts) for v in x]
+    return old.get(x, x) if isinstance(x, str) else x
+
+
+def recovery(events: int, where: Path, tail: int = 2000) -> dict[str, Any]:
+    """A journal of ``events`` records: what earlier days left (copies of a real buy's and a
+    real sell's records, each with its own ids, filled long before), then ``tail`` orders today
+    through a JournalledBroker on the venue that is reconciled with (some resting). Then timed:
+    open, rebuild, reconcile."""
     path = where / "recovery.journal"
     b = venue()
+    templates = _templates(venue(), where)
+    ids = sorted({v for _, p in templates for v in _strings(p) if v.startswith(("T-", "o-"))})
+    ids += sorted({p["fill"]["id"] for _, p in templates if "fill" in p})
+    day = 86_400 * 10**9
     with Journal.open(path) as j:
-        jb = JournalledBroker(b, _Appending(j))  # type: ignore[arg-type]
-        i, t = 0, b.now_ns()
-        while j.next_seq <= events:
-            t += 1_000_000
-            b.quote("TEST", D("99.99"), D("100.01"), bid_size=BIG, ask_size=BIG, ts=t)
-            jb.submit(ORDERS[i & 1])
-            i += 1
+        n = 0
+        while j.next_seq + len(templates) + 6 * tail <= events:
+            n += 1
+            old = {x: f"{x}.{n}" for x in ids}
+            for kind, payload in templates:
+                j.append(kind, _swap(payload, old, n))
+        t = b.now_ns() + day
+        b.quote("TEST", D("99.99"), D("100.01"), bid_size=BIG, ask_size=BIG, ts=t)
+        jb = JournalledBroker(b, j, prefix="today")
+        for i in range(tail):
+            if i % 4 == 3:  # a resting buy, open at the restart
+                jb.submit(RESTING)
+            else:
+                jb.submit(ORDERS[i & 1])
         jb.detach()
         records = j.next_seq - 1
     t0 = time.perf_counter()
@@ -112,7 +140,7 @@ def recovery(events: int, where: Path) -> dict[str, Any]:
     j.close()
     return {
         "records": records,
-        "orders": i,
+        "orders": len(book.intents),
         "open_s": round(t1 - t0, 2),
         "rebuild_s": round(t2 - t1, 2),
         "reconcile_s": round(t3 - t2, 2),
@@ -120,6 +148,17 @@ def recovery(events: int, where: Path) -> dict[str, Any]:
         "fills_deduplicated": report.fills_deduplicated,
         "discrepancies": len(report.discrepancies),
     }
+
+
+def _strings(x: Any) -> Iterator[str]:
+    if isinstance(x, dict):
+        for v in x.values():
+            yield from _strings(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _strings(v)
+    elif isinstance(x, str):
+        yield x
 
 
 def main() -> None:
