@@ -355,6 +355,8 @@ class ExecutionAgent:
         options["rules"] = build.work_rules(cfg)
         engine.submit(spec, inst, **options)
         self._kinds[pid] = "parent"
+        if self._journal is not None:  # durable before its id is given (a no-op when its
+            self._journal.journal.sync()  # first child's intent, written ahead, synced it)
         return pid
 
     def _slicing(self, price: Decimal | None) -> WorkOptions:

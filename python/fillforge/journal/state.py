@@ -21,10 +21,12 @@ The kinds (payloads are JSON-mode dicts; a snapshot is ``model_dump(mode="json")
 ``config.start``            ``{"digest", "config", "restart"}``: the configuration at a start
 ==========================  ===================================================================
 
-The frequent records (``risk.sent``, ``risk.denied``, ``portfolio.book``) are
+The frequent records (``parent.started``, ``risk.sent``, ``risk.denied``, ``portfolio.book``) are
 group-committed (:meth:`~fillforge.journal.Journal.append`): each is durable no later than the
 next order's intent, which is written ahead (``write_ahead`` syncs everything appended before
-it), so no order reaches a broker before the state that led to it is durable. The rare ones
+it), so no order reaches a broker before the state that led to it is durable (whoever starts a
+parent whose first slice is not due at once syncs before saying it was taken: the agent's
+``submit_order`` does). The rare ones
 that must never be lost even with no order after them (a parent's lifecycle: a cancelled or
 paused parent must not come back working; the risk state and the kill switch: a halt must
 survive a crash; an exit plan, down to its trailing stop's water mark: a position must not lose
@@ -149,9 +151,10 @@ class StateWriter:
     def parent(self, parent_id: str, change: str, snapshot: BaseModel) -> int:
         if change not in PARENT_CHANGES:
             raise JournalError("change", change, f"one of {', '.join(PARENT_CHANGES)}")
-        return self._ahead(
-            f"parent.{change}", {"parent_id": parent_id, "snapshot": _dump(snapshot)}
-        )
+        payload = {"parent_id": parent_id, "snapshot": _dump(snapshot)}
+        if change == "started":  # its first child's intent, written ahead, syncs it
+            return self.journal.append("parent.started", payload)
+        return self._ahead(f"parent.{change}", payload)
 
     def exit(self, symbol: str, snapshot: BaseModel) -> int:
         """A plan's state, written ahead: a new water mark of its trailing stop included (the
