@@ -154,3 +154,17 @@ def test_state_and_metrics_routes_on_the_server(alpaca_server: AlpacaServer) -> 
     assert samples[("fillforge_slippage_average_bps", (("window", "3600s"),))] == pytest.approx(
         float(Decimal("0.01") / Decimal("100.01") * 10_000), abs=0.01
     )
+
+
+def test_attach_refuses_a_server_others_can_reach() -> None:
+    from fillforge.alpaca import scripted_broker
+    from fillforge.errors import ConfigError
+
+    server = AlpacaServer(scripted_broker(("AAPL",)), key_id="k", secret_key="s", host="0.0.0.0")
+    with pytest.raises(ConfigError) as e:
+        attach(server)
+    assert e.value.field == "host"
+    assert "expose=True" in e.value.why
+    attach(server, expose=True)  # said so: the routes are added (the server never started)
+    app = server.app_routes
+    assert (app.url_path_for("page"), app.url_path_for("metrics")) == ("/monitor", "/metrics")

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["attach", "monitor_router", "page_html"]
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 def page_html() -> str:
     """The page (package data beside this module)."""
@@ -103,10 +105,16 @@ def attach(
     config: AlertsConfig | None = None,
     interval_s: float = 0.25,
     window_s: int = 3600,
+    expose: bool = False,
 ) -> ExecutionMonitor:
     """Monitor ``server``'s simulated account and serve the page at ``/monitor`` and the metrics
-    at ``/metrics`` on the server itself (routes outside ``/v2`` need no key). The monitor follows
-    the broker from the simulation thread; its clock is the served simulation's."""
+    at ``/metrics`` on the server itself. Those routes need no key (a browser and a scraper
+    reach them as they are): on a server bound to anything but the loopback interface they are
+    refused unless ``expose=True`` says to show the account to whoever reaches it. The monitor
+    follows the broker from the simulation thread; its clock is the served simulation's."""
+    if not expose and server.host not in _LOOPBACK:
+        why = "the page needs no key: bind 127.0.0.1, or pass expose=True to show it anyway"
+        raise ConfigError("host", server.host, why)
 
     def build(broker: Any) -> ExecutionMonitor:
         return ExecutionMonitor(
