@@ -2,8 +2,9 @@
 alone and under concurrency, reading 1 M records back, verifying 1 M records.
 
 Run: ``python benches/bench_journal.py [--events 200000] [--records 1000000] [--dir DIR]
-[--postgres URL] [--json]`` (``--postgres``, or ``FILLFORGE_TEST_POSTGRES``, adds the PostgreSQL
-store's throughput and write_ahead rows).
+[--postgres URL] [--only throughput|write_ahead|read] [--json]`` (``--postgres``, or
+``FILLFORGE_TEST_POSTGRES``, adds the PostgreSQL store's throughput and write_ahead rows; a
+``big.journal`` already in ``--dir`` is read again, not rebuilt).
 
 The payload is an order intent as :class:`~fillforge.journal.broker.JournalledBroker` writes it
 (``order.submit``: a client order id and the request, ~190 bytes of JSON). Every commit is
@@ -60,8 +61,9 @@ def _pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
-def throughput(target: str, events: int, batch: int | None, threads: int = 1) -> float:
-    """Events/s: ``events`` appends, synced every ``batch`` (None: once at the end)."""
+def throughput(target: str, events: int, batch: int | None, threads: int = 1) -> dict[str, float]:
+    """Events/s (wall) and the process's CPU microseconds per event: ``events`` appends,
+    synced every ``batch`` (None: once at the end)."""
     payloads = [_payload(i) for i in range(events)]
     with Journal.open(target) as j:
         per = events // threads
@@ -74,7 +76,7 @@ def throughput(target: str, events: int, batch: int | None, threads: int = 1) ->
                     j.sync()
             j.sync()
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if threads == 1:
             work(0)
         else:
@@ -83,8 +85,9 @@ def throughput(target: str, events: int, batch: int | None, threads: int = 1) ->
                 t.start()
             for t in ts:
                 t.join()
-        elapsed = time.perf_counter() - t0
-    return per * threads / elapsed
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = per * threads
+    return {"events_per_s": round(n / elapsed), "cpu_us_per_event": round(cpu / n * 1e6, 1)}
 
 
 def write_ahead_latency(target: str, threads: int, calls: int) -> dict[str, float]:
@@ -162,6 +165,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="where the journals go (a temp dir)")
     ap.add_argument("--postgres", default=os.environ.get("FILLFORGE_TEST_POSTGRES"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", choices=["throughput", "write_ahead", "read"], default=None)
     args = ap.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="bench-journal-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -176,27 +180,31 @@ def main() -> None:
         if not args.json:
             print(f"{key}: {value}", flush=True)
 
-    for b in (1, 10, 100, 1_000, None):
-        n = min(args.events, 5_000) if b == 1 else args.events
-        say(f"sqlite_events_per_s_sync_every_{b or 'all'}", round(throughput(sqlite(), n, b)))
-    say("sqlite_events_per_s_4_threads", round(throughput(sqlite(), args.events, None, 4)))
-    for threads, calls in ((1, 300), (4, 150), (16, 60)):
-        r = write_ahead_latency(sqlite(), threads, calls)
-        say(f"sqlite_write_ahead_{threads}_threads", {k: round(v, 1) for k, v in r.items()})
-    if args.postgres:
+    if args.only in (None, "throughput"):
+        for b in (1, 10, 100, 1_000, None):
+            n = min(args.events, 5_000) if b == 1 else args.events
+            say(f"sqlite_sync_every_{b or 'all'}", throughput(sqlite(), n, b))
+        say("sqlite_4_threads", throughput(sqlite(), args.events, None, 4))
+    if args.only in (None, "write_ahead"):
+        for threads, calls in ((1, 300), (4, 150), (16, 60)):
+            r = write_ahead_latency(sqlite(), threads, calls)
+            say(f"sqlite_write_ahead_{threads}_threads", {k: round(v, 1) for k, v in r.items()})
+    if args.postgres and args.only in (None, "throughput", "write_ahead"):
         sep = "&" if "?" in args.postgres else "?"
 
         def pg() -> str:
             return f"{args.postgres}{sep}journal=bench{os.getpid()}_{next(counter)}"
 
-        say("postgres_events_per_s_sync_every_all", round(throughput(pg(), args.events, None)))
+        say("postgres_sync_every_all", throughput(pg(), args.events, None))
         for threads, calls in ((1, 300), (16, 60)):
             r = write_ahead_latency(pg(), threads, calls)
             say(f"postgres_write_ahead_{threads}_threads", {k: round(v, 1) for k, v in r.items()})
-    big = base / "big.journal"
-    say("build_s", round(build(big, args.records), 2))
-    say("read_back", {k: round(v, 3) for k, v in read_back(big).items()})
-    say("verify", {k: round(v, 3) for k, v in verify_time(big).items()})
+    if args.only in (None, "read"):
+        big = base / "big.journal"
+        if not big.exists():
+            say("build_s", round(build(big, args.records), 2))
+        say("read_back", {k: round(v, 3) for k, v in read_back(big).items()})
+        say("verify", {k: round(v, 3) for k, v in verify_time(big).items()})
     if args.json:
         print(json.dumps(out))
 
