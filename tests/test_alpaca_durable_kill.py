@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderSide, TimeInForce
@@ -32,6 +33,7 @@ from served_helpers import SCRIPTED_AAPL_MSFT, trading_client
 from ws_client import ws_connect
 
 from fillforge.alpaca import ServedAlpaca, served_alpaca
+from fillforge.errors import SimulationError
 
 CLIENTS = 4
 ROUNDS = 3
@@ -244,3 +246,31 @@ def test_kill_9_under_load_loses_nothing(tmp_path: Path) -> None:
     for route, answer in before.items():
         assert after[route] == answer, route
     assert before["/v2/positions"], "the clients' market orders left no position"
+
+
+def test_the_default_journal_and_a_restart_with_other_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--journal default`` keeps the account in $FILLFORGE_STATE_DIR/alpaca-paper.journal; a
+    restart on it with another --cash is refused in one line naming the option, and starts
+    nothing."""
+    monkeypatch.setenv("FILLFORGE_STATE_DIR", str(tmp_path / "state"))
+    args = (*SCRIPTED_AAPL_MSFT, "--journal", "default")
+    with served_alpaca(*args, key_id=KEY, secret_key=SECRET) as served:
+        wait_for(lambda: "journal" in "".join(served.output))
+        assert (tmp_path / "state" / "alpaca-paper.journal").exists()
+        o = trading_client(served).submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=2, side="buy", time_in_force="day")
+        )
+        _kill(served)
+    with (
+        pytest.raises(SimulationError) as e,
+        served_alpaca(*args, "--cash", "5000", key_id=KEY, secret_key=SECRET),
+    ):
+        pass
+    said = e.value.why
+    assert "error: --cash" in said
+    assert "5000" in said
+    assert "was started with '100000'" in said
+    with served_alpaca(*args, key_id=KEY, secret_key=SECRET) as served:
+        assert trading_client(served).get_order_by_id(o.id).filled_qty == "2"
