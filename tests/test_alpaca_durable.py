@@ -26,6 +26,7 @@ from alpaca.trading.requests import (
     StopLossRequest,
     TakeProfitRequest,
 )
+from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
 from served_helpers import trading_client
 
 from fillforge.alpaca import AlpacaServer, walk_broker
@@ -60,7 +61,7 @@ def build(setup: ServerSetup, *, speed: float | None = None, rpm: int = 100_000)
     return AlpacaServer(broker, key_id=KEY, secret_key=SECRET, speed=speed, requests_per_minute=rpm)
 
 
-def serve(path: Path, **kw: Any) -> tuple[AlpacaServer, ServerJournal]:
+def serve(path: Path | str, **kw: Any) -> tuple[AlpacaServer, ServerJournal]:
     """Open the journal, build the server from its setup, restore it and start it."""
     kept = ServerJournal.open(path, ServerSetup(dict(OPTIONS), seed=11, start_ns=T0))
     server = build(kept.setup, **kw)
@@ -179,8 +180,14 @@ def journal_path(tmp_path: Path) -> Path:
     return tmp_path / "paper.journal"
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_restored_server_answers_every_route_as_before(journal_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "store"), [(1, "sqlite"), (2, "sqlite"), (3, "postgres")])
+def test_a_restored_server_answers_every_route_as_before(
+    request: pytest.FixtureRequest, tmp_path: Path, seed: int, store: str
+) -> None:
+    """On the default store (SQLite) and on a real PostgreSQL server."""
+    journal_path: Any = tmp_path / "paper.journal"
+    if store == "postgres":
+        journal_path = fresh_journal_url(request.getfixturevalue("postgres_server"))
     rng = random.Random(seed)
     server, kept = serve(journal_path)
     try:
