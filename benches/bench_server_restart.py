@@ -1,6 +1,7 @@
 """How long ``fillforge serve alpaca --journal P`` takes to restart on a journal of many orders.
 
-Run: ``python benches/bench_server_restart.py [--orders 100000] [--profile] [--json]``.
+Run: ``python benches/bench_server_restart.py [--orders 100000] [--runs 3] [--profile] [--json]
+[--keep DIR]``.
 
 1. Writes the journal a served account would have after ``--orders`` orders: the server of
    ``serve alpaca --data scripted`` (the options below) is built in this process, its journal
@@ -155,10 +156,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--keep", type=Path, help="a directory to keep the journal in (reused when it is there)"
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "paper.journal"
-        written = write_journal(path, a.orders)
+        path = (a.keep or Path(d)) / "paper.journal"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = {"reused": str(path)} if path.exists() else write_journal(path, a.orders)
         runs = [restart(path) for _ in range(a.runs)]
         report = {"journal": written, "restarts": runs}
         if a.json:
