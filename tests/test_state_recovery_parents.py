@@ -20,6 +20,7 @@ from test_state_recovery_support import Mortal
 from fillforge.errors import ExecutionError
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.parent import ParentOrder, ParentSnapshot, ParentState, WorkRules
+from fillforge.execution.worker import ParentWorker
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
@@ -252,3 +253,22 @@ def test_a_cancelled_parent_stays_cancelled() -> None:
     before = children(b)
     tape(b, range(20, 70))
     assert children(b) == before
+
+
+def test_a_worker_on_its_own_is_restored_the_same_way() -> None:
+    b = market()
+    first = Mortal(b)
+    w = ParentWorker(first, spec(), AAA, rules=RULES, slices=4)
+    kept: list[ParentSnapshot] = []
+    w.observe(lambda kind, snap: kept.append(snap))
+    w.start()
+    tape(b, range(1, 20))
+    first.die()
+    again = ParentWorker(Mortal(b), spec(), AAA, rules=RULES, slices=4)
+    again.restore(kept[-1])
+    tape(b, range(20, 70))
+    assert again.parent.state is ParentState.COMPLETED
+    assert again.filled == D(60) == b.positions()["AAA"].qty
+    with pytest.raises(ExecutionError) as e:
+        again.restore(kept[-1])  # once only: it is no longer pending
+    assert e.value.field == "state"

@@ -107,8 +107,6 @@ class ExecutionEngine:
             if pid in self._workers:
                 raise ExecutionError("parent_id", pid, "this engine already holds that parent")
             worker = self._add(snap.spec, instrument, options)
-            if children is None:
-                children = [o for o in self.broker.orders() if parent_of(o.client_order_id) == pid]
             try:
                 worker.restore(snap, children, last_child=last_child)
             except BaseException:

@@ -35,7 +35,7 @@ from fillforge.execution.retry import is_transient
 from fillforge.execution.schedules import Slice, twap
 from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
-from fillforge.orders.models import Fill, Instrument, OrderEvent, split_child_id
+from fillforge.orders.models import Fill, Instrument, OrderEvent, parent_of, split_child_id
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 
@@ -370,7 +370,7 @@ class ParentWorker:
         )
 
     def restore(
-        self, snap: ParentSnapshot, children: Iterable[Order], *, last_child: int = 0
+        self, snap: ParentSnapshot, children: Iterable[Order] | None = None, *, last_child: int = 0
     ) -> None:
         """Take up the parent ``snap`` describes, instead of :meth:`start`: its state, its
         children (the broker's orders ``<parent>-c<n>``, fills and all; a live one keeps
@@ -379,7 +379,9 @@ class ParentWorker:
         had sent by now (the slices missed while it was down, as one child, as :meth:`resume`
         does), and follows its timetable for the rest; an end time passed while down applies
         its ``at_end`` rule now. New children are numbered after ``last_child`` and every child
-        seen, so no client order id is used twice."""
+        seen, so no client order id is used twice. ``children`` default: the broker's orders
+        whose client order id names the parent, read once the worker follows the events (an
+        event after the read is applied after it; fills count once, by trade id)."""
         with self._lock:
             self._need("start")
             rec = self._rec
@@ -390,6 +392,12 @@ class ParentWorker:
             self._first_mid, self._first_ns = snap.first_child_mid, snap.first_child_ns
             self._ending, self._swept = snap.ending, snap.swept
             self._sender.last_n = max(last_child, snap.children)
+            self._following = True  # events from here on queue behind this step
+            if self._subscribe:
+                self._unsubscribe = self.broker.subscribe(self.feed)
+            if children is None:
+                pid = rec.id
+                children = [o for o in self.broker.orders() if parent_of(o.client_order_id) == pid]
             for order in sorted(children, key=lambda o: o.created_ts):
                 self._adopt_child(order)
         self._post(lambda: self._take_up(snap))
@@ -421,15 +429,11 @@ class ParentWorker:
     def _take_up(self, snap: ParentSnapshot) -> None:
         state = self._rec.state
         if ParentState(state).is_done:
-            if any(c.live for c in self._unended):
-                self._following = True  # its last children's ends are still to come
-                if self._subscribe:
-                    self._unsubscribe = self.broker.subscribe(self.feed)
+            if any(c.live for c in self._unended):  # its last children's ends are to come
                 self._changed("restored")
+            else:
+                self.close()
             return
-        self._following = True
-        if self._subscribe:
-            self._unsubscribe = self.broker.subscribe(self.feed)
         now = self._now()
         self._cut(snap.plan_ns, snap.plan_base, now)
         timeout = self.rules.timeout_ns
