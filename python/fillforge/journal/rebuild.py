@@ -45,7 +45,7 @@ import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from fillforge.orders.enums import OPEN_STATUSES
 from fillforge.orders.models import parent_of
@@ -68,10 +68,9 @@ PENDING: Final = frozenset({INTENT, SEND_UNKNOWN})
 _OPEN: Final = frozenset(s.value for s in OPEN_STATUSES)
 
 
-@dataclass(frozen=True, slots=True)
-class JournalFill:
+class JournalFill(NamedTuple):
     """One execution as journalled: the venue's execution id, its order, size, price, fee and
-    venue time."""
+    venue time (a named tuple: a replay makes one per fill, and a tuple is the cheapest)."""
 
     exec_id: str
     order_id: str
