@@ -12,11 +12,16 @@ simulated broker (account check, match, fill, fee), and answers the FULL JSON th
 Twice: with ``ccxt.binance`` itself, and with ``CcxtBroker.submit`` on top of it (the instrument
 check, the local throttle, the order machine and the fill records added). The server runs in
 this process (client and server share one interpreter and its GIL).
+
+Then ``--fills`` times: a resting order is filled by a scripted quote; the delay from just before
+the quote to the moment ccxt.pro's ``watch_orders`` (the user-data stream over the WebSocket API)
+returns the order filled.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import secrets
 import statistics
@@ -26,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 import ccxt
+import ccxt.pro
 
 from fillforge.binance import BinanceServer, scripted_broker
 from fillforge.orders.models import OrderRequest
@@ -57,9 +63,54 @@ def timed(send: Callable[[int], Any], n: int) -> dict[str, Any]:
     }
 
 
+def fill_to_stream(server: BinanceServer, n: int) -> dict[str, Any]:
+    """``n`` times: a resting buy, a quote that fills it, and the wait for its ``closed`` update
+    on ccxt.pro's ``watch_orders``."""
+
+    async def run() -> list[float]:
+        pro = ccxt.pro.binance(
+            {"apiKey": server.api_key, "secret": server.secret_key, "urls": {"api": server.urls}}
+        )
+
+        async def until(seen: Callable[[dict[str, Any]], bool]) -> None:
+            # watch_orders returns the updates since its last call (ccxt.pro keeps them).
+            while not any(seen(x) for x in await pro.watch_orders("BTC/USDT")):
+                pass
+
+        def quote(bid: Decimal) -> None:
+            server.call(lambda b: b.quote("BTCUSDT", bid, bid + 1, bid_size=D(10), ask_size=D(10)))
+
+        try:
+            await pro.load_markets()
+            subscribed = asyncio.ensure_future(pro.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.5)  # the subscription is confirmed
+            delays = []
+            for i in range(n):
+                bid = D(30_000) - i % 50
+                quote(bid)
+                o = await pro.create_order("BTC/USDT", "limit", "buy", 0.001, float(bid))
+                await until(lambda x, oid=o["id"]: x["id"] == oid)  # its NEW
+                t0 = time.perf_counter()
+                await asyncio.to_thread(quote, bid - 2)  # the ask falls through it: a fill
+                await until(lambda x, oid=o["id"]: x["id"] == oid and x["status"] == "closed")
+                delays.append(time.perf_counter() - t0)
+            subscribed.cancel()
+            return delays
+        finally:
+            await pro.close()
+
+    delays = asyncio.run(run())
+    return {
+        "fills": n,
+        "fill_to_event_p50_ms": round(statistics.median(delays) * 1e3, 3),
+        "fill_to_event_p99_ms": round(pct(delays, 99) * 1e3, 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=2000)
+    ap.add_argument("--fills", type=int, default=200)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     broker = scripted_broker(start_ns=1_700_000_000_000_000_000, cash=D(10_000_000))
@@ -98,13 +149,21 @@ def main() -> None:
         ]
         with cb:
             out["ccxt_broker"] = timed(lambda i: cb.submit(reqs[i & 1]), args.orders)
+        if args.fills:
+            out["stream"] = fill_to_stream(server, args.fills)
     if args.json:
         print(json.dumps(out))
         return
+    stream = out.pop("stream", None)
     for name, r in out.items():
         print(
             f"{name:12s} {r['orders']} orders: {r['orders_per_s']:,} orders/s, "
             f"submit p50 {r['submit_p50_ms']} ms, p99 {r['submit_p99_ms']} ms"
+        )
+    if stream is not None:
+        print(
+            f"fill -> watch_orders event, {stream['fills']} fills: p50 "
+            f"{stream['fill_to_event_p50_ms']} ms, p99 {stream['fill_to_event_p99_ms']} ms"
         )
 
 
