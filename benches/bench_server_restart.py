@@ -1,7 +1,7 @@
 """How long ``fillforge serve alpaca --journal P`` takes to restart on a journal of many orders.
 
 Run: ``python benches/bench_server_restart.py [--orders 100000] [--runs 3] [--profile] [--json]
-[--keep DIR]``.
+[--keep DIR] [--overhead N]``.
 
 1. Writes the journal a served account would have after ``--orders`` orders: the server of
    ``serve alpaca --data scripted`` (the options below) is built in this process, its journal
@@ -12,7 +12,9 @@ Run: ``python benches/bench_server_restart.py [--orders 100000] [--runs 3] [--pr
 2. Restarts ``fillforge serve alpaca --journal P`` on it in its own process, three times: the
    wall time from the command's start to its URLs (serving), and the replay's own time as the
    server reports it (the rest is the interpreter, imports and building the server).
-3. With ``--profile``: the replay in this process under cProfile, its top functions.
+3. With ``--overhead N``: what the journal adds per order: one alpaca-py client's N market orders
+   against ``serve alpaca`` with and without ``--journal`` (orders/s, submit latency), twice.
+4. With ``--profile``: the replay in this process under cProfile, its top functions.
 """
 
 from __future__ import annotations
@@ -136,6 +138,39 @@ def restart(path: Path) -> dict[str, Any]:
     }
 
 
+def overhead(orders: int, journal: Path | None) -> dict[str, Any]:
+    """One alpaca-py client's ``orders`` market orders, alternately buy and sell, against
+    ``serve alpaca`` in its own process, with ``--journal journal`` or without: orders/s and the
+    submit latency (each answer waits for its operation to be durable)."""
+    from alpaca.trading.requests import MarketOrderRequest
+
+    extra = () if journal is None else ("--journal", str(journal))
+    with served_alpaca(*ARGS, *extra, key_id=KEY, secret_key="bench-secret") as served:
+        from alpaca.trading.client import TradingClient
+
+        client = TradingClient(KEY, "bench-secret", url_override=served.base_url)
+        reqs = [
+            MarketOrderRequest(symbol="AAPL", qty=1, side=side, time_in_force="day")
+            for side in ("buy", "sell")
+        ]
+        for i in range(50):  # warm up
+            client.submit_order(reqs[i & 1])
+        lat = []
+        began = time.perf_counter()
+        for i in range(orders):
+            t = time.perf_counter()
+            client.submit_order(reqs[i & 1])
+            lat.append(time.perf_counter() - t)
+        wall = time.perf_counter() - began
+    lat.sort()
+    return {
+        "journal": journal is not None,
+        "orders_per_s": round(orders / wall),
+        "p50_ms": round(lat[len(lat) // 2] * 1e3, 2),
+        "p99_ms": round(lat[int(len(lat) * 0.99)] * 1e3, 2),
+    }
+
+
 def profile(path: Path, top: int = 15) -> str:
     """The replay in this process under cProfile: its top functions by cumulative time."""
     kept = ServerJournal.open(path, ServerSetup(OPTIONS))
@@ -155,6 +190,12 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--overhead",
+        type=int,
+        default=0,
+        help="also time this many market orders with and without --journal",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--keep", type=Path, help="a directory to keep the journal in (reused when it is there)"
@@ -172,6 +213,9 @@ def main() -> None:
             print(f"journal: {written}")
             for r in runs:
                 print(f"restart: {r}")
+        if a.overhead:
+            for j in (None, Path(d) / "overhead.journal", None, Path(d) / "overhead2.journal"):
+                print(f"overhead: {overhead(a.overhead, j)}")
         if a.profile:
             print(profile(path))
 
