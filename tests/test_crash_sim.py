@@ -48,7 +48,7 @@ def refresh(broker: SimulatedBroker) -> None:
 def start(
     broker: SimulatedBroker, path: Path, hook: CrashHook | None
 ) -> tuple[JournalledBroker, RecoveryReport]:
-    jb = JournalledBroker(broker, Journal.open(path), crash=hook)
+    jb = JournalledBroker(broker, Journal.open(path), crash=hook, checkpoint_every=97)
     return jb, reconcile(jb)
 
 

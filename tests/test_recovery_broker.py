@@ -21,7 +21,7 @@ from fillforge import broker as fb
 from fillforge.errors import DuplicateClientOrderIdError, FillforgeError, JournalError
 from fillforge.journal import Journal
 from fillforge.journal.broker import Crash, CrashHook, JournalledBroker
-from fillforge.journal.rebuild import rebuild
+from fillforge.journal.rebuild import OrderBook, rebuild
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest, parent_of
@@ -184,6 +184,45 @@ def test_the_rebuilt_book_is_the_live_book(tmp_path_factory: Any, seed: int) -> 
     }
     assert problems(again, b.orders(), {s: p.qty for s, p in b.positions().items()}) == []
     drop(jb)
+
+
+def same(a: OrderBook, b: OrderBook) -> None:
+    assert (a.prefix, a.last_fill_ts, a.duplicate_fills) == (
+        b.prefix,
+        b.last_fill_ts,
+        b.duplicate_fills,
+    )
+    assert a.positions == b.positions
+    assert a.fills == b.fills
+    assert a.by_oid == b.by_oid
+    assert a.by_cid == b.by_cid
+    assert a.intents == b.intents
+    assert a.pending_cancels == b.pending_cancels
+    assert a.pending_replaces == b.pending_replaces
+
+
+@settings(max_examples=8)
+@given(seed=st.integers(0, 10_000), every=st.integers(5, 60))
+def test_a_checkpoint_and_the_records_after_it_are_every_record(
+    tmp_path_factory: Any, seed: int, every: int
+) -> None:
+    path = tmp_path_factory.mktemp("j") / "j"
+    b, rng = venue(), random.Random(seed)
+    jb = JournalledBroker(b, Journal.open(path), checkpoint_every=every)
+    trader = Trader(jb, random.Random(seed + 1), BOOKS, 30)
+    for _ in range(40):
+        trader.step()
+        for symbol, price, qty, side in prints(rng, BOOKS, 60):
+            b.trade(symbol, price, qty, aggressor=side)
+    drop(jb)
+    assert "order.checkpoint" in kinds(path)
+    with Journal.open(path) as j:
+        fast, full = rebuild(j), rebuild(j, full=True)
+        assert fast.replayed < full.replayed
+        same(fast, full)
+        again = JournalledBroker(b, j)  # and it goes on from there
+        assert again.book.replayed == fast.replayed
+        again.detach()
 
 
 def test_the_async_twin_journals_the_same(tmp_path: Path) -> None:

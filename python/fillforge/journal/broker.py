@@ -59,6 +59,7 @@ from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 
 __all__ = [
+    "CHECKPOINT_EVERY",
     "CRASH_POINTS",
     "ORDER_POINTS",
     "Crash",
@@ -84,6 +85,8 @@ ORDER_POINTS: Final = (
 #: Every crash point: the order points, and ``schedule`` (in the middle of a parent order's
 #: schedule, between two children: the execution engine's, hit by whoever owns it).
 CRASH_POINTS: Final = (*ORDER_POINTS, "schedule")
+#: How many records :class:`JournalledBroker` writes between two checkpoints of its book.
+CHECKPOINT_EVERY: Final = 100_000
 _PREFIX = re.compile(r"[A-Za-z0-9_.:]{1,24}")  # no "-": it separates the prefix from the seq
 _PARTIAL_FILL: Final = EventKind.PARTIAL_FILL
 _REPLACED: Final = EventKind.REPLACED
@@ -147,7 +150,8 @@ class JournalledBroker:
     ``book`` is the journal's :class:`~fillforge.journal.rebuild.OrderBook` (default: rebuilt
     from ``journal``); the broker keeps it up to date with every record it writes. ``prefix``
     names this journal's client order ids (default: the one the journal holds, else a new random
-    one, journalled). ``crash`` is the crash tests' :class:`CrashHook`.
+    one, journalled). ``crash`` is the crash tests' :class:`CrashHook`. Every
+    ``checkpoint_every`` records (None: never) the book is checkpointed (:meth:`checkpoint`).
     """
 
     def __init__(
@@ -158,12 +162,21 @@ class JournalledBroker:
         prefix: str | None = None,
         book: OrderBook | None = None,
         crash: CrashHook | None = None,
+        checkpoint_every: int | None = CHECKPOINT_EVERY,
     ) -> None:
         if prefix is not None and (not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix)):
             raise JournalError("prefix", prefix, "expected 1-24 of A-Z a-z 0-9 _ . : (no '-')")
+        if checkpoint_every is not None and (
+            isinstance(checkpoint_every, bool)
+            or not isinstance(checkpoint_every, int)
+            or checkpoint_every < 1
+        ):
+            raise JournalError("checkpoint_every", checkpoint_every, "expected records >= 1")
         self.inner = inner
         self.journal = journal
         self.book = book if book is not None else rebuild(journal)
+        self._every = checkpoint_every
+        self._since_checkpoint = self.book.replayed
         self._crash = crash
         self._dead: BaseException | None = None
         # Held only around a journal write and the book's update (never across a call to the
@@ -186,14 +199,32 @@ class JournalledBroker:
     def _write_ahead(self, kind: str, payload: dict[str, Any]) -> int:
         with self._lock:
             seq = self.journal.write_ahead(kind, payload)
-            self.book.apply(seq, kind, payload)
+            self._applied(seq, kind, payload)
         return seq
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
         """Append one ``order.*`` record (group commit) and apply it to the book."""
         with self._lock:
             seq = self.journal.append(kind, payload)
-            self.book.apply(seq, kind, payload)
+            self._applied(seq, kind, payload)
+        return seq
+
+    def _applied(self, seq: int, kind: str, payload: dict[str, Any]) -> None:
+        self.book.apply(seq, kind, payload)
+        self._since_checkpoint += 1
+        if self._every is not None and self._since_checkpoint >= self._every:
+            self.checkpoint()
+
+    def checkpoint(self) -> int:
+        """Append the whole book as an ``order.checkpoint`` record (a restart reads it and the
+        records after it, not every record); its seq. Made every ``checkpoint_every`` records
+        by the thread that writes the record that reaches the count (a pause that grows with
+        the book: about a microsecond per order and fill)."""
+        with self._lock:
+            payload = self.book.checkpoint()
+            seq = self.journal.append("order.checkpoint", payload)
+            self.book.apply(seq, "order.checkpoint", payload)
+            self._since_checkpoint = 0
         return seq
 
     def _hit(self, point: str) -> None:

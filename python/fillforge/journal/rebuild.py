@@ -37,6 +37,8 @@ The record kinds and their payloads (JSON-mode: quantities and prices as decimal
                       cancel or replace (``cancel_*``, ``replace_*``).
 ``order.reconciled``  a reconciliation's summary (:class:`~fillforge.journal.reconcile.
                       RecoveryReport`'s counts).
+``order.checkpoint``  the whole book (:meth:`OrderBook.checkpoint`): a restart starts from the
+                      last one and applies only the records after it; a full replay skips it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from fillforge.orders.enums import OPEN_STATUSES
 from fillforge.orders.models import parent_of
 
 __all__ = [
+    "CHECKPOINT_LOOKBACK",
     "INTENT",
     "PENDING",
     "SEND_UNKNOWN",
@@ -142,6 +145,7 @@ class OrderBook:
         self.pending_cancels: dict[str, int] = {}  # order id -> the cancel intent's seq
         self.pending_replaces: dict[str, tuple[int, dict[str, Any]]] = {}
         self.last_seq = 0
+        self.replayed = 0  # order.* records a rebuild applied after its checkpoint
         self._seq = 0
         self._apply: dict[str, Callable[[dict[str, Any]], None]] = {
             "order.event": self._event,
@@ -304,6 +308,69 @@ class OrderBook:
         if o is not None:
             o.status, o.resolution = p["status"], outcome
 
+    # ----- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The whole book as one JSON-mode payload (``order.checkpoint``): :meth:`restore` of it
+        is this book, so a restart reads the last checkpoint and the records after it instead of
+        every record."""
+        orders = self.orders()
+        index = {id(o): i for i, o in enumerate(orders)}
+        return {
+            "v": 1,
+            "prefix": self.prefix,
+            "last_fill_ts": self.last_fill_ts,
+            "duplicate_fills": self.duplicate_fills,
+            "orders": [
+                [
+                    o.client_order_id,
+                    o.seq,
+                    o.request,
+                    o.symbol,
+                    o.side,
+                    o.order_id,
+                    o.status,
+                    str(o.filled),
+                    o.fills,
+                    o.replaced_by,
+                    o.resolution,
+                ]
+                for o in orders
+            ],
+            "live": [index[id(o)] for o in self.by_cid.values()],
+            "intents": [index[id(o)] for o in self.intents],
+            "fills": [
+                [f.exec_id, f.order_id, str(f.qty), str(f.price), str(f.fee), f.ts_ns]
+                for f in self.fills.values()
+            ],
+            "positions": {s: str(q) for s, q in self.positions.items()},
+            "cancels": self.pending_cancels,
+            "replaces": {oid: [seq, terms] for oid, (seq, terms) in self.pending_replaces.items()},
+        }
+
+    def _restore(self, p: dict[str, Any]) -> None:
+        """This book becomes the checkpoint ``p`` (see :meth:`checkpoint`)."""
+        orders = [
+            JournalOrder(c, q, r, sym, side, oid, st, Decimal(f), fl, rb, res)
+            for c, q, r, sym, side, oid, st, f, fl, rb, res in p["orders"]
+        ]
+        self.prefix = p["prefix"]
+        self.last_fill_ts = p["last_fill_ts"]
+        self.duplicate_fills = p["duplicate_fills"]
+        self.by_oid = {o.order_id: o for o in orders if o.order_id is not None}
+        self.by_cid = {orders[i].client_order_id: orders[i] for i in p["live"]}
+        self.intents = [orders[i] for i in p["intents"]]
+        by_oid, fills = self.by_oid, {}
+        for fid, oid, qty, price, fee, ts in p["fills"]:
+            o = by_oid[oid]
+            fills[fid] = JournalFill(
+                fid, oid, o.symbol, o.side, Decimal(qty), Decimal(price), Decimal(fee), ts
+            )
+        self.fills = fills
+        self.positions = {s: Decimal(q) for s, q in p["positions"].items()}
+        self.pending_cancels = dict(p["cancels"])
+        self.pending_replaces = {oid: (sq, t) for oid, (sq, t) in p["replaces"].items()}
+
     # ----- questions ---------------------------------------------------------------------------
 
     def orders(self) -> list[JournalOrder]:
@@ -331,21 +398,41 @@ class OrderBook:
         )
 
 
-def rebuild(journal: RecordSource) -> OrderBook:
-    """The :class:`OrderBook` of every ``order.*`` record in ``journal``, in order."""
+#: How far back from its end :func:`rebuild` looks for a checkpoint (records): past a few of
+#: :class:`~fillforge.journal.broker.JournalledBroker`'s checkpoint intervals.
+CHECKPOINT_LOOKBACK: Final = 1_000_000
+
+
+def rebuild(journal: RecordSource, *, full: bool = False) -> OrderBook:
+    """The :class:`OrderBook` the ``order.*`` records in ``journal`` make, in order: from the
+    last ``order.checkpoint`` within :data:`CHECKPOINT_LOOKBACK` records of its end and the
+    records after it, or (``full``, or none found) from every record. Both give the same book."""
     book = OrderBook()
+    since = 0
+    end = getattr(journal, "next_seq", None)
+    if not full and isinstance(end, int):
+        last = None
+        window = max(end - 1 - CHECKPOINT_LOOKBACK, 0)
+        for r in journal.records(window, ("order.checkpoint",)):
+            last = r
+        if last is not None:
+            book._restore(last.payload)
+            book.last_seq = book._seq = since = last.seq
     handlers = book._apply
     # A million records make a few hundred thousand objects that live on: the cyclic collector
     # would walk them again and again while they are made (none of them is garbage).
     collecting = gc.isenabled()
     gc.disable()
+    n = 0
     try:
-        for r in journal.records(0, None):
+        for r in journal.records(since, None):
             handler = handlers.get(r.kind)
             book._seq = r.seq
             if handler is not None:
                 handler(r.payload)
+                n += 1
     finally:
+        book.replayed = n
         if collecting:
             gc.enable()
     book.last_seq = book._seq
