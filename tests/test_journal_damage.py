@@ -158,7 +158,8 @@ from fillforge.journal import Journal
 j = Journal.open(sys.argv[1])
 for i in range(1, 2001):
     j.append("test.rec", {"i": i, "note": "x" * 100})
-j.sync()
+    if i % 100 == 0:
+        j.sync()  # a commit every 100 records: the WAL holds twenty transactions
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -198,6 +199,37 @@ def test_a_torn_wal_tail_is_reported_and_left_out(tmp_path: Path, how: str) -> N
         assert [r.payload["i"] for r in j.records()] == list(range(1, kept + 1))
         assert j.write_ahead("test.rec", {"i": "next"}) == kept + 1
     assert verify(path).ok  # the writer checkpointed the torn bytes away
+
+
+@pytest.mark.parametrize("where", ["the header", "a frame before later commits"])
+def test_a_damaged_wal_losing_committed_work_is_refused_and_kept(
+    tmp_path: Path, where: str
+) -> None:
+    """Damage in the WAL that makes SQLite leave out committed transactions (its header, or a
+    frame with commits after it) is not a torn tail: opening for writing is refused (and the
+    WAL left as it is, so the next open still sees it); a repair keeps the WAL aside."""
+    path = tmp_path / "j"
+    wal = bytearray(_killed_writer(path))
+    at = 4 if where == "the header" else 32 + 24 + 100  # the magic; frame 1's page
+    wal[at] ^= 0xFF
+    Path(f"{path}-wal").write_bytes(bytes(wal))
+
+    found = verify(path)
+    assert not found.ok
+    assert found.reason.startswith("damaged WAL:")
+    assert found.dropped == (found.kept + 1, None)
+    assert found.kept < 2000
+    for _ in range(2):  # refused, and refused again: the refusal destroyed nothing
+        with pytest.raises(JournalError, match="damaged WAL"):
+            Journal.open(path)
+        assert Path(f"{path}-wal").read_bytes() == bytes(wal)
+    with Journal.open(path, repair=True) as j:
+        assert j.recovery.repaired
+        kept = j.recovery.kept
+        assert j.next_seq == kept + 1
+        j.write_ahead("test.rec", {"i": "after"})
+    assert Path(f"{path}.damaged-1-wal").read_bytes() == bytes(wal)
+    assert verify(path).ok
 
 
 def _checkpointed(path: Path, n: int) -> None:

@@ -166,8 +166,8 @@ class PostgresStore:
                 (at_ns, seq - 1, seq, last, reason),
             )
 
-    def torn_tail(self) -> str:
-        return ""  # the server's own recovery: a commit that returned is whole
+    def tail_report(self) -> tuple[str, bool]:
+        return "", False  # the server's own recovery: a commit that returned is whole
 
     def integrity_problems(self) -> list[str]:
         return []  # the server checks its own pages (data checksums, when the cluster has them)

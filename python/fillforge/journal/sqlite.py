@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from itertools import chain
@@ -21,7 +22,7 @@ from urllib.parse import quote
 
 from fillforge.errors import JournalError
 from fillforge.journal.store import Migration, Row, check_migrations
-from fillforge.journal.wal import torn_wal_tail
+from fillforge.journal.wal import WalTail, wal_tail
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
 
@@ -73,18 +74,23 @@ class SqliteStore:
         self._path = Path(path)
         self._writable = writable
         self._lock_fd: int | None = None
-        self._torn = ""
+        self._tail = WalTail("", False)
         if writable:
             self._lock_fd = _take_writer_lock(self._path)
         try:
             if writable or _no_writer(self._path):
-                self._torn = torn_wal_tail(self._path)
-            self._db = self._connect()
-            if self._damaged():  # scanning reports it; a repair rebuilds the file
+                self._tail = wal_tail(self._path)
+            if self._tail.damaged:
+                # Read-only until a repair: a writing connection would checkpoint the WAL away
+                # when it closed, and with it the evidence that committed work is missing.
+                self._db = self._open_read_only()
+            else:
+                self._db = self._connect()
+            if self._tail.damaged or self._damaged():  # the scan reports it; repair deals
                 pass
             elif writable:
-                if self._torn:  # said once (recovery.torn); a later open finds a clean WAL
-                    self.checkpoint()
+                if self._tail.text and not self._tail.damaged:
+                    self.checkpoint()  # said once (recovery.torn); the next open finds it clean
                 self._migrate(now_ns, len(MIGRATIONS) if schema is None else schema)
             else:
                 self.schema_version()  # a file that is not a journal fails here
@@ -194,6 +200,13 @@ class SqliteStore:
         return None if row[0] is None else int(row[0])
 
     def truncate_from(self, seq: int, at_ns: int, last: int | None, reason: str) -> None:
+        if self._tail.damaged:  # the damaged WAL goes aside, as evidence, then SQLite drops it
+            shutil.copyfile(f"{self._path}-wal", _aside(self._path, "-wal"))
+            self._db.close()
+            self._db = self._connect()
+            self.checkpoint()
+            self._tail = WalTail("", False)
+            self._migrate(at_ns, len(MIGRATIONS))
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM journal WHERE seq >= ?", (seq,))
@@ -212,8 +225,8 @@ class SqliteStore:
             (at_ns, seq - 1, seq, last, reason),
         )
 
-    def torn_tail(self) -> str:
-        return self._torn
+    def tail_report(self) -> tuple[str, bool]:
+        return self._tail
 
     def integrity_problems(self) -> list[str]:
         try:
@@ -334,13 +347,11 @@ class SqliteStore:
         finally:
             fresh.close()
         self._db.close()
-        n = 1
-        while Path(f"{self._path}.damaged-{n}").exists():
-            n += 1
-        os.replace(self._path, f"{self._path}.damaged-{n}")
+        aside = _aside(self._path, "")
+        os.replace(self._path, aside)
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
-                os.replace(f"{self._path}{suffix}", f"{self._path}.damaged-{n}{suffix}")
+                os.replace(f"{self._path}{suffix}", f"{aside}{suffix}")
         os.replace(tmp, self._path)
         _fsync_dir(self._path.parent)
         self._db = self._connect()
@@ -368,6 +379,14 @@ def _take_writer_lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def _aside(path: Path, suffix: str) -> str:
+    """The first free ``PATH.damaged-N`` (+ ``suffix``): where damaged files are kept."""
+    n = 1
+    while Path(f"{path}.damaged-{n}").exists() or Path(f"{path}.damaged-{n}{suffix}").exists():
+        n += 1
+    return f"{path}.damaged-{n}{suffix}"
 
 
 def _no_writer(path: Path) -> bool:

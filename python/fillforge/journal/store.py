@@ -85,9 +85,10 @@ class Store(Protocol):
         the ``journal_repairs`` table (when, what was kept and cut, why)."""
         ...
 
-    def torn_tail(self) -> str:
-        """What the store found after its last complete commit when it opened (one line), or
-        "": a write cut short by a crash, which the database leaves out."""
+    def tail_report(self) -> tuple[str, bool]:
+        """What the store found after its last complete commit when it opened: one line ("" when
+        nothing), and whether it is damage (committed work the database leaves out) rather than
+        a torn tail (a write cut short by a crash, never committed)."""
         ...
 
     def integrity_problems(self) -> list[str]:

@@ -78,20 +78,23 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
             deep = True  # unreadable somewhere in the batch: find where, one by one
     if deep:
         expected, crc, problem = _walk(store, expected - 1, crc)
-    problems = []
+    line, damaged = store.tail_report()
+    problems = [line] if damaged else []
     if problem:
         problems.append(problem)
     if page_check:
         problems.extend(store.integrity_problems())
     dropped: tuple[int, int | None] | None = None
+    if damaged and not problem:
+        dropped = (expected, None)  # committed records SQLite cannot show: how many is unknown
     if problem:
         try:
             last_seq = store.max_seq()
         except JournalError:
             last_seq = None
         dropped = (expected, None if last_seq is None else max(last_seq, expected))
-    torn = store.torn_tail()
-    reason = problem or (problems[0] if problems else torn)
+    torn = "" if damaged else line
+    reason = (line if damaged else problem) or (problems[0] if problems else torn)
     return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc)
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["torn_wal_tail"]
+__all__ = ["WalTail", "wal_tail"]
 
 _MAGIC: Final = (0x377F0682, 0x377F0683)
 _HEADER: Final = 32
@@ -30,26 +30,37 @@ _FRAME_HEADER: Final = 24
 _CHUNK: Final = 512  # frames checked per numpy pass
 
 
-def torn_wal_tail(db_path: Path) -> str:
-    """One line describing what follows the last valid commit in ``db_path``'s WAL, or "" when
-    there is no WAL or it ends at a commit."""
+class WalTail(NamedTuple):
+    """What follows the WAL's last valid commit: one line ("" when nothing), and whether it is
+    damage (committed frames are among what SQLite leaves out) rather than a torn tail (a write
+    cut short, never committed)."""
+
+    text: str
+    damaged: bool
+
+
+_NOTHING: Final = WalTail("", False)
+
+
+def wal_tail(db_path: Path) -> WalTail:
+    """Read ``db_path``'s WAL as SQLite's recovery does and say what it will leave out."""
     try:
         data = Path(f"{db_path}-wal").read_bytes()
     except FileNotFoundError:
-        return ""
-    if not data:
-        return ""
-    if len(data) < _HEADER:
-        return _torn(len(data), "the WAL is shorter than its header")
+        return _NOTHING
+    if len(data) <= _HEADER:
+        return _torn(len(data), "a WAL with no frame") if data else _NOTHING
     magic, _version, page, _ckpt, salt1, salt2, c1, c2 = struct.unpack(">8I", data[:_HEADER])
-    if magic not in _MAGIC:
-        return _torn(len(data), "the WAL's header is not SQLite's")
     big = magic == _MAGIC[1]
-    s0, s1 = _checksum_plain(data[:24], big)
-    if (s0, s1) != (c1, c2):
-        return _torn(len(data), "the WAL's header fails its checksum")
+    if magic not in _MAGIC or _checksum_plain(data[:24], big) != (c1, c2):
+        return WalTail(
+            f"damaged WAL: its header fails its check, so SQLite leaves out all {len(data):,} "
+            "bytes of it, committed transactions included",
+            True,
+        )
     frame = _FRAME_HEADER + page
     frames = (len(data) - _HEADER) // frame
+    s0, s1 = c1, c2
     committed_end, k = _HEADER, 0
     powers = _powers(1 + page // 8)
     while k < frames:
@@ -59,31 +70,47 @@ def torn_wal_tail(db_path: Path) -> str:
         parts = _frame_parts(block, big, powers)
         for i in range(n):
             h = heads[i]
+            bad = ""
             if (int(h[2]), int(h[3])) != (salt1, salt2):
-                return _end(data, committed_end, frame, "a frame of another WAL generation")
-            s0, s1 = _advance(powers[-1], (s0, s1), parts[i])
-            if (s0, s1) != (int(h[4]), int(h[5])):
-                return _end(data, committed_end, frame, "a frame that fails its checksum")
+                bad = "a frame of another WAL generation"
+            else:
+                s0, s1 = _advance(powers[-1], (s0, s1), parts[i])
+                if (s0, s1) != (int(h[4]), int(h[5])):
+                    bad = "a frame that fails its checksum"
+            if bad:
+                return _end(data, committed_end, frame, bad, (salt1, salt2), k + i + 1)
             if h[1]:
                 committed_end = _HEADER + (k + i + 1) * frame
         k += n
-    if committed_end < len(data):
-        return _end(data, committed_end, frame, "an unfinished transaction")
-    return ""
+    return _end(data, committed_end, frame, "an unfinished transaction", (salt1, salt2), frames)
 
 
-def _end(data: bytes, committed_end: int, frame: int, what: str) -> str:
+def _end(
+    data: bytes, committed_end: int, frame: int, what: str, salts: tuple[int, int], after: int
+) -> WalTail:
     extra = len(data) - committed_end
     if extra == 0:
-        return ""
+        return _NOTHING
     first = (committed_end - _HEADER) // frame + 1
+    frames = (len(data) - _HEADER) // frame
+    for k in range(after, frames):  # a commit of this WAL beyond the break: committed work lost
+        at = _HEADER + k * frame
+        _page, size, a, b = struct.unpack(">4I", data[at : at + 16])
+        if size and (a, b) == salts:
+            return WalTail(
+                f"damaged WAL: from frame {first}, {what}, and committed frames follow it "
+                f"(frame {k + 1}): SQLite leaves out {extra:,} bytes, committed transactions "
+                "included",
+                True,
+            )
     return _torn(extra, f"from frame {first}: {what}")
 
 
-def _torn(extra: int, what: str) -> str:
-    return (
-        f"torn tail: {extra} bytes of the WAL after its last complete commit ({what}), which "
-        "SQLite's recovery leaves out: a write cut short, whose records are not in the journal"
+def _torn(extra: int, what: str) -> WalTail:
+    return WalTail(
+        f"torn tail: {extra:,} bytes of the WAL after its last complete commit ({what}), which "
+        "SQLite's recovery leaves out: a write cut short, whose records are not in the journal",
+        False,
     )
 
 
