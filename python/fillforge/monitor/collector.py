@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fillforge.broker import Broker
@@ -64,6 +66,9 @@ _STATUS_NAMES = {
 }
 _TIMED = (OrderStatus.CANCELED, OrderStatus.EXPIRED)
 _REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
+# Read once: a member read through the enum class goes through its metaclass's slow hook.
+_REPLACED, _CANCELED, _BUY = EventKind.REPLACED, OrderStatus.CANCELED, OrderSide.BUY
+_TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 # Indexes into a window's vector (WindowStats' fields after span_ns).
 _W = len(WindowStats.zeros())
 # The metrics an entry of the vector moves: orders, rejects, cancels, timeouts, ended, and
@@ -97,18 +102,22 @@ class _Live:
 
 @dataclass(slots=True)
 class Histogram:
-    """Cumulative bucket counts (Prometheus' ``le`` buckets), their sum and count."""
+    """Counts per bucket (``counts[i]``: observations in ``(bound[i-1], bound[i]]``, the last
+    past every bound), their sum and count; :meth:`cumulative` gives Prometheus' ``le``
+    buckets."""
 
-    buckets: list[int]
+    counts: list[int]
     sum: float = 0.0
     count: int = 0
 
     def observe(self, v: float) -> None:
-        for i, bound in enumerate(SLIPPAGE_BUCKETS_BPS):
-            if v <= bound:
-                self.buckets[i] += 1
+        self.counts[bisect_left(SLIPPAGE_BUCKETS_BPS, v)] += 1
         self.sum += v
         self.count += 1
+
+    def cumulative(self) -> list[int]:
+        """Observations at or under each bound, in bound order."""
+        return list(accumulate(self.counts[: len(SLIPPAGE_BUCKETS_BPS)]))
 
 
 @dataclass(slots=True)
@@ -201,7 +210,7 @@ class ExecutionMonitor:
         live = self._live.get(oid)
         vector: list[Number] | None = None
         if live is None:
-            ended = kind is EventKind.REPLACED or (e.status.is_terminal and kind not in _FILL_KINDS)
+            ended = kind is _REPLACED or (e.status in _TERMINAL and kind not in _FILL_KINDS)
             if ended and e.status not in _REFUSED:
                 return None  # an order seen first at its end (it worked before we started)
             live = self._follow(e)
@@ -227,13 +236,13 @@ class ExecutionMonitor:
                 vector[11] = 1
                 hist = t.slippage.get(side_key)
                 if hist is None:
-                    hist = t.slippage[side_key] = Histogram([0] * len(SLIPPAGE_BUCKETS_BPS))
+                    hist = t.slippage[side_key] = Histogram([0] * (len(SLIPPAGE_BUCKETS_BPS) + 1))
                 hist.observe(float(cost / arrival * _BPS))
-        if kind is EventKind.REPLACED:
+        if kind is _REPLACED:
             if e.related_id is not None:
                 self._live[e.related_id] = live
             del self._live[oid]
-        elif e.status.is_terminal:
+        elif e.status in _TERMINAL:
             vector = vector or [0] * _W
             self._ended(e, live, vector)
             del self._live[oid]
@@ -248,7 +257,7 @@ class ExecutionMonitor:
         side, sign = "unknown", 1
         try:
             side = str(self.broker.get_order(e.order_id).request.side)
-            sign = 1 if side == OrderSide.BUY else -1
+            sign = 1 if side == _BUY else -1
         except (FillforgeError, LookupError):
             pass
         arrival: Decimal | None = None
@@ -290,7 +299,7 @@ class ExecutionMonitor:
         if status in _REFUSED:
             vector[1] = 1
         elif status in _TIMED:
-            if status is OrderStatus.CANCELED:
+            if status is _CANCELED:
                 vector[2] = 1
             timeout = live.timeout_ns
             if (
@@ -312,7 +321,7 @@ class ExecutionMonitor:
                 dict(t.filled_qty),
                 dict(t.filled_notional),
                 dict(t.timeouts),
-                {k: Histogram(list(h.buckets), h.sum, h.count) for k, h in t.slippage.items()},
+                {k: Histogram(list(h.counts), h.sum, h.count) for k, h in t.slippage.items()},
                 dict(t.events),
             )
 

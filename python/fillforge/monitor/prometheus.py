@@ -134,7 +134,7 @@ def _families(m: ExecutionMonitor) -> Iterator[Metric]:
     )
     for (sym, side), hist in sorted(t.slippage.items()):
         bounds = [
-            (str(float(b)), n) for b, n in zip(SLIPPAGE_BUCKETS_BPS, hist.buckets, strict=True)
+            (str(float(b)), n) for b, n in zip(SLIPPAGE_BUCKETS_BPS, hist.cumulative(), strict=True)
         ]
         h.add_metric([sym, side], [*bounds, ("+Inf", hist.count)], hist.sum)
     yield h
