@@ -102,7 +102,9 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
 
 class BinanceServer:
-    """The server around one :class:`SimulatedBroker` whose account's cash is the quote asset.
+    """The server around one :class:`SimulatedBroker` whose account's cash is the quote asset
+    and whose order ids are integers, as Binance's are (the brokers of
+    :mod:`fillforge.binance.paper` are made so).
 
     ``start()`` serves in a background thread (``port=0``: an ephemeral one) and returns when it
     listens; use it as a context manager. :meth:`call` runs ``fn(broker)`` on the simulation
