@@ -11,7 +11,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from fillforge.broker import Bar
 from fillforge.errors import SweepError
+from fillforge.strategy import Strategy
 from fillforge.sweep import parse_sweep, run_sweep, trials
 
 SWEEP: dict[str, Any] = {
@@ -124,3 +126,24 @@ def test_another_sweeps_rows_stay_out_of_the_table(first: Path) -> None:
     assert (run.ran, run.resumed) == (0, 1)  # the same trial (same config and seed) is reused
     assert [r["trial_id"] for r in run.rows] == [trials(parse_sweep(other))[0].trial_id]
     run_sweep(parse_sweep(SWEEP), first, in_process=True)  # leave the module's files as they were
+
+
+class Fragile(Strategy):
+    """Breaks on its first bar when ``boom`` is set: a strategy's bug, not a refusal."""
+
+    def __init__(self, boom: int = 0) -> None:
+        self.boom = boom
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.boom:
+            raise ZeroDivisionError("a bug in the strategy")
+
+
+def test_a_failing_trial_stops_the_sweep_and_keeps_what_finished(tmp_path: Path) -> None:
+    sweep = {
+        "base": {"strategy": {"name": f"{__name__}:Fragile"}, "backtest": {"symbols": ["SPY"]}},
+        "grid": {"strategy.params.boom": [0, 1, 0.0]},
+    }
+    with pytest.raises(SweepError, match=r"failed here .*ZeroDivisionError: a bug in the"):
+        run_sweep(parse_sweep(sweep), tmp_path, in_process=True)
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 1  # boom 0 finished

@@ -39,10 +39,21 @@ def run_in_process(
     record: TrialRecord,
     advance: Progress = _done,
 ) -> None:
-    """Run ``todo`` one after another here, recording each row as it finishes."""
+    """Run ``todo`` one after another here, recording each row as it finishes; a trial that
+    fails (an error that is not a refusal: a strategy's bug) is a
+    :class:`~fillforge.errors.SweepError` naming it, as on Ray."""
     for trial in todo:
-        record.add(run_trial(trial, bars, wf))
+        try:
+            row = run_trial(trial, bars, wf)
+        except Exception as e:
+            raise _failed(trial, e, "here") from e
+        record.add(row)
         advance(1)
+
+
+def _failed(trial: Trial, e: BaseException, where: str) -> SweepError:
+    why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    return SweepError("trial", trial.trial_id, f"failed {where} ({trial.params}): {why}")
 
 
 def _ray() -> Any:
@@ -133,9 +144,7 @@ def run_on_ray(
             except Exception as e:  # a worker's failure arrives wrapped in Ray's error types
                 for rest in pending:
                     ray.cancel(rest)
-                why = " ".join(str(e).split())[:300]
-                raise SweepError(
-                    "trial", trial.trial_id, f"failed on a Ray worker: {why}"
-                ) from None
+                cause = getattr(e, "cause", None)  # RayTaskError: the worker's exception
+                raise _failed(trial, cause or e, "on a Ray worker") from None
             record.add(row)
             advance(1)
