@@ -341,3 +341,12 @@ def test_the_counts_agree_with_the_broker(actions: list[tuple[str, object, int]]
     filled = m.totals.filled_qty
     assert sum(filled.values(), D(0)) == sum((o.cum_qty for o in orders), D(0))
     assert m.errors == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("window_s", 0), ("window_s", -5), ("window_s", "1h")]
+)
+def test_a_bad_window_is_refused(option: str, value: object) -> None:
+    with pytest.raises(FillforgeError) as e:
+        ExecutionMonitor(market(), **{option: value})  # type: ignore[arg-type]
+    assert e.value.field == option  # type: ignore[attr-defined]

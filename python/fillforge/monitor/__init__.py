@@ -1,6 +1,7 @@
 """Monitoring (layer 7): execution metrics from a broker's live order events, alert rules on
 rolling windows, a Prometheus ``/metrics`` endpoint and a live page (``fillforge serve
-monitor``, or :func:`attach` on the Alpaca paper server). See ``docs/monitoring.md``.
+monitor``, or :func:`fillforge.monitor.page.attach` on the Alpaca paper server). See
+``docs/monitoring.md``.
 
 The alert rules (:mod:`fillforge.monitor.alerts`) and the windows
 (:mod:`fillforge.monitor.windows`) import only the layers below the brokers; the collector, the

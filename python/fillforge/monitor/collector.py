@@ -31,7 +31,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fillforge.broker import Broker
-from fillforge.errors import FillforgeError
+from fillforge.errors import ConfigError, FillforgeError
 from fillforge.monitor.alerts import Alerts, AlertsConfig, WindowStats
 from fillforge.monitor.windows import Number, Rolling
 from fillforge.orders.enums import EventKind, OrderSide, OrderStatus
@@ -164,6 +164,8 @@ class ExecutionMonitor:
         self._call: Call = call if call is not None else (lambda fn: fn())
         self.alerts = Alerts(self.config.rules)
         self.window_ns = from_seconds(window_s, "window_s")
+        if self.window_ns <= 0:
+            raise ConfigError("window_s", window_s, "expected a positive number of seconds")
         self._refresh_ns = from_seconds(refresh_every_s, "refresh_every_s")
         self._read_ns: int | None = None
         self._timeout_ns = (
