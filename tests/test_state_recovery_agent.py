@@ -57,12 +57,12 @@ def config(**execution: Any) -> Config:
     return parse_config(data, env={}).config
 
 
-def market() -> SimulatedBroker:
-    venue = Venue(calendar=None)
+def market(calendar: str | None = None, start: int = T0) -> SimulatedBroker:
+    venue = Venue(calendar=calendar)
     venue.add(Instrument(symbol="SPY", tick_size=D("0.01")), empty_feed())
-    b = SimulatedBroker(venue, cash=D(1_000_000), start_ns=T0)
-    b.quote("SPY", D("199.99"), D("200.01"), bid_size=D(10**6), ask_size=D(10**6), ts=T0)
-    b.trade("SPY", D("200.00"), D(1), ts=T0)
+    b = SimulatedBroker(venue, cash=D(1_000_000), start_ns=start)
+    b.quote("SPY", D("199.99"), D("200.01"), bid_size=D(10**6), ask_size=D(10**6), ts=start)
+    b.trade("SPY", D("200.00"), D(1), ts=start)
     return b
 
 
@@ -389,3 +389,27 @@ def test_a_protected_entry_keeps_its_trailing_stop_across_a_crash(
     [(_, price, qty)] = exits(b)  # one stop, at the bid standing when 203.50 crossed 203.70
     assert (price, qty) == (D("204.99"), D(500))
     assert b.positions().get("SPY") is None
+
+
+def test_the_end_of_day_flattener_still_closes_what_was_opened_before_the_crash(
+    tmp_path: Path,
+) -> None:
+    cfg = config(session_gates={"flatten_eod_time": "15:55"})
+    morning = 1_700_060_400 * S  # Wednesday 15 November 2023, 15:00 UTC: 10:00 New York
+    b = market("XNYS", morning)
+    path = tmp_path / "agent.journal"
+    close = morning + 330 * 60 * S  # 15:30 New York
+
+    async def body() -> None:
+        agent, proc = await started(cfg, b, path)
+        await agent.submit_order("SPY", "buy", D(10), price=D(200))  # one child: filled now
+        assert b.positions()["SPY"].qty == D(10)
+        await kill(agent, proc)
+        again = await ExecutionAgent.recover(cfg, path, broker=Mortal(b))  # type: ignore[arg-type]
+        b.run(until_ns=close)
+        assert b.positions()["SPY"].qty == D(10)
+        b.run(until_ns=close + 40 * 60 * S)  # past 15:55 New York
+        assert b.positions().get("SPY") is None
+        await again.stop()
+
+    run(body)

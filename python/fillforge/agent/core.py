@@ -285,7 +285,8 @@ class ExecutionAgent:
         curve = tuple((int(t), Decimal(repr(float(v)))) for t, v in zip(times, values, strict=True))
         nxt = next(self._seq)
         self._seq = count(nxt)
-        return book_of(self._kinds, self._sent, self._denials, nxt, self._start_equity, curve)
+        tags = self._flattener.tagged if self._flattener is not None else ()
+        return book_of(self._kinds, self._sent, self._denials, nxt, self._start_equity, curve, tags)
 
     def _book_changed(self) -> None:
         """Journal the agent's book when it changed (a journal only)."""
@@ -306,6 +307,9 @@ class ExecutionAgent:
         for t, v in book.curve:
             if not len(self._curve) or t > int(self._curve.times_ns[-1]):
                 self._curve.append(t, v)
+        if self._flattener is not None:
+            for symbol in book.intraday:
+                self._flattener.tag(symbol)
         self._book = book
 
     def _taken_parent(self, parent_id: str) -> None:

@@ -15,7 +15,7 @@ What it did is a :class:`RecoveryReport`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -58,6 +58,8 @@ class AgentBook(_Frozen):
     next_parent: Annotated[int, Field(ge=1)] = 1
     start_equity: Decimal | None = None
     curve: tuple[tuple[int, Decimal], ...] = ()
+    intraday: tuple[str, ...] = ()
+    """The symbols the end-of-day flattener closes (positions opened intraday)."""
 
 
 class ParentRecovered(_Frozen):
@@ -194,6 +196,11 @@ class AgentJournal:
         book = saved.portfolio_snapshot(AgentBook)
         if book is not None:
             agent._restore_book(book)
+        flattener = agent._flattener
+        if flattener is not None:  # its orders' numbers go on after the journal's
+            prefix = f"{flattener.name}-"
+            seqs = [c.rsplit("-", 1)[-1] for c in jb.book.by_cid if c.startswith(prefix)]
+            flattener.skip_to(max((int(n) for n in seqs if n.isdigit()), default=0))
         parents = self._parents(agent, problems)
         taken = []
         for snap in saved.exit_snapshots(ExitSnapshot):
@@ -290,8 +297,10 @@ def book_of(
     next_parent: int,
     start_equity: Decimal | None,
     curve: tuple[tuple[int, Decimal], ...],
+    intraday: Iterable[str] = (),
 ) -> AgentBook:
     return AgentBook(
+        intraday=tuple(sorted(intraday)),
         kinds=dict(kinds),  # type: ignore[arg-type]
         sent=sent,
         denials=dict(denials),

@@ -229,6 +229,13 @@ class Flattener:
             raise ExecutionError("symbol", symbol, "expected a non-empty symbol")
         self._tags.add(symbol)
 
+    def skip_to(self, seq: int) -> None:
+        """Number the next flattening order after ``seq`` (a restart: the orders a journal
+        shows were sent keep their client order ids)."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ExecutionError("seq", seq, "expected an int >= 0")
+        self._seq = max(self._seq, seq)
+
     def untag(self, symbol: str) -> None:
         if symbol not in self._tags:
             raise ExecutionError("symbol", symbol, "not tagged intraday")
