@@ -52,7 +52,7 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.errors import DuplicateClientOrderIdError, JournalError
-from fillforge.journal.rebuild import OrderBook, rebuild
+from fillforge.journal.rebuild import CHECKPOINT_EVERY, OrderBook, rebuild
 from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import EventStream, Subscriber
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
@@ -85,8 +85,6 @@ ORDER_POINTS: Final = (
 #: Every crash point: the order points, and ``schedule`` (in the middle of a parent order's
 #: schedule, between two children: the execution engine's, hit by whoever owns it).
 CRASH_POINTS: Final = (*ORDER_POINTS, "schedule")
-#: How many records :class:`JournalledBroker` writes between two checkpoints of its book.
-CHECKPOINT_EVERY: Final = 100_000
 _PREFIX = re.compile(r"[A-Za-z0-9_.:]{1,24}")  # no "-": it separates the prefix from the seq
 _PARTIAL_FILL: Final = EventKind.PARTIAL_FILL
 _REPLACED: Final = EventKind.REPLACED

@@ -53,6 +53,7 @@ from fillforge.orders.enums import OPEN_STATUSES
 from fillforge.orders.models import parent_of
 
 __all__ = [
+    "CHECKPOINT_EVERY",
     "CHECKPOINT_LOOKBACK",
     "INTENT",
     "PENDING",
@@ -398,8 +399,11 @@ class OrderBook:
         )
 
 
-#: How far back from its end :func:`rebuild` looks for a checkpoint (records): past a few of
-#: :class:`~fillforge.journal.broker.JournalledBroker`'s checkpoint intervals.
+#: How many records :class:`~fillforge.journal.broker.JournalledBroker` writes between two
+#: checkpoints of its book (by default).
+CHECKPOINT_EVERY: Final = 100_000
+#: How far back from its end :func:`rebuild` looks for a checkpoint (records): first twice
+#: :data:`CHECKPOINT_EVERY`, then this far (other writers' records come in between).
 CHECKPOINT_LOOKBACK: Final = 1_000_000
 
 
@@ -412,9 +416,11 @@ def rebuild(journal: RecordSource, *, full: bool = False) -> OrderBook:
     end = getattr(journal, "next_seq", None)
     if not full and isinstance(end, int):
         last = None
-        window = max(end - 1 - CHECKPOINT_LOOKBACK, 0)
-        for r in journal.records(window, ("order.checkpoint",)):
-            last = r
+        for back in (2 * CHECKPOINT_EVERY, CHECKPOINT_LOOKBACK):  # the nearest first
+            for r in journal.records(max(end - 1 - back, 0), ("order.checkpoint",)):
+                last = r
+            if last is not None or back >= end:
+                break
         if last is not None:
             book._restore(last.payload)
             book.last_seq = book._seq = since = last.seq
