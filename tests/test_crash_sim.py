@@ -53,10 +53,10 @@ def start(
 
 
 def abandon(jb: JournalledBroker) -> None:
-    """Drop the agent as a kill -9 would: its callbacks leave the venue, its journal is closed
-    (what it had appended lands: the group commit that was under way when it died)."""
+    """Drop the agent as a kill -9 would: its callbacks leave the venue, its journal is
+    abandoned (what was appended and not yet durable is lost, as in a kill)."""
     jb.detach()
-    jb.journal.close()  # type: ignore[attr-defined]
+    jb.journal.abandon()  # type: ignore[attr-defined]
 
 
 def check(jb: JournalledBroker, broker: SimulatedBroker) -> None:
