@@ -274,3 +274,22 @@ def test_the_default_journal_and_a_restart_with_other_options(
     assert "was started with '100000'" in said
     with served_alpaca(*args, key_id=KEY, secret_key=SECRET) as served:
         assert trading_client(served).get_order_by_id(o.id).filled_qty == "2"
+
+
+def test_a_journalled_server_with_its_monitor(tmp_path: Path) -> None:
+    """``serve alpaca --journal P --monitor`` (a service's command line) after a kill -9: the
+    metrics and the page answer, and the account holds its position."""
+    args = (*SCRIPTED_AAPL_MSFT, "--journal", str(tmp_path / "paper.journal"), "--monitor")
+    with served_alpaca(*args, key_id=KEY, secret_key=SECRET) as served:
+        trading_client(served).submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=3, side="buy", time_in_force="day")
+        )
+        _kill(served)
+    with served_alpaca(*args, key_id=KEY, secret_key=SECRET) as served:
+        wait_for(lambda: "metrics:" in "".join(served.output))
+        metrics = requests.get(served.base_url + "/metrics", timeout=15)
+        assert metrics.status_code == 200
+        assert "fillforge" in metrics.text
+        page = requests.get(served.base_url + "/monitor", timeout=15)
+        assert page.status_code == 200
+        assert trading_client(served).get_open_position("AAPL").qty == "3"

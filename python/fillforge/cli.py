@@ -338,6 +338,14 @@ def serve_alpaca(
             "(docs/alpaca-durable.md)."
         ),
     ] = None,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="Also serve the live monitoring page at /monitor and Prometheus metrics at "
+            "/metrics.",
+        ),
+    ] = False,
 ) -> None:
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
     import time
@@ -509,10 +517,20 @@ def serve_alpaca(
             kept.close()
             raise _bad(*_journal_refusal(journal, e)) from None
     with server:
+        if monitor:
+            from fillforge.monitor.page import attach
+
+            try:
+                attach(server)
+            except FillforgeError as e:
+                raise _bad("--monitor", True, _why(e)) from None
         print(server.base_url, flush=True)
         print(server.stream_url, flush=True)
         if kept is not None:
             console.print(f"journal {kept.journal.name}: {restored.summary()}", style="dim")
+        if monitor:
+            where = server.base_url
+            console.print(f"monitor: {where}/monitor, metrics: {where}/metrics", style="dim")
         served = ", ".join(broker.venue.markets)
         console.print(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
         if walk_end is not None:
