@@ -177,3 +177,20 @@ def test_the_page_lists_the_newest_open_orders_and_counts_them_all() -> None:
     assert [o["id"] for o in snap["open_orders"]] == ids[5:]
     samples, _ = scrape(m)
     assert samples[("fillforge_open_orders", ())] == SHOWN_ORDERS + 5
+
+
+def test_the_equity_curve_keeps_each_change() -> None:
+    b = market()
+    m = ExecutionMonitor(b)
+    b.submit(order("buy", 100))
+    b.run(until_ns=S)
+    first = m.refresh()["equity_curve"]
+    assert len(first) == 1
+    m.refresh()  # nothing moved: no new point
+    b.trade("AAA", D("101.00"), D(1))  # a print marks the position
+    curve = m.refresh()["equity_curve"]
+    assert len(curve) == 2
+    mark = m.snapshot()["positions"][0]["mark"]
+    assert D(curve[1][1]) - D(curve[0][1]) == 100 * (D(mark) - D("100.02"))
+    assert D(curve[1][1]) > D(curve[0][1])
+    assert curve[1][0] >= curve[0][0]

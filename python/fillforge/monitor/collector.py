@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from fillforge.execution.engine import ExecutionEngine
     from fillforge.risk.manager import RiskManager
 
-__all__ = ["SHOWN_ORDERS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
+__all__ = ["EQUITY_POINTS", "SHOWN_ORDERS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
 
 T = TypeVar("T")
 log = logging.getLogger("fillforge.monitor")
@@ -51,6 +52,8 @@ Call = Callable[[Callable[[], Any]], Any]
 SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (-50, -25, -10, -5, -2, 0, 2, 5, 10, 15, 25, 50, 100)
 """The upper bounds of the slippage histogram's buckets, bps (then +Inf)."""
 
+EQUITY_POINTS = 500
+"""The page's equity sparkline keeps this many changes of equity."""
 SHOWN_ORDERS = 200
 """The page lists the newest this many open orders (and counts them all)."""
 _ZERO = Decimal(0)
@@ -182,6 +185,8 @@ class ExecutionMonitor:
         self.version = 0  # moves with every change the page shows
         self.errors = 0  # events that could not be counted (logged)
         self._state: dict[str, Any] = {}
+        # (time, equity) at each read that changed it: the page's sparkline.
+        self._equity: deque[tuple[int, str]] = deque(maxlen=EQUITY_POINTS)
         self._unsubscribe: Callable[[], None] | None = broker.subscribe(self.on_event)
 
     # ----- the event path ---------------------------------------------------------------------
@@ -364,6 +369,9 @@ class ExecutionMonitor:
                 if state != self._state:
                     self._state = state
                     self.version += 1
+                    equity = state["account"]["equity"]
+                    if not self._equity or self._equity[-1][1] != equity:
+                        self._equity.append((now, equity))
         self.evaluate()
         return self.snapshot()
 
@@ -457,6 +465,7 @@ class ExecutionMonitor:
                 counts[status] = counts.get(status, 0) + n
             state = dict(self._state)
             version = self.version
+            equity = [list(p) for p in self._equity]
         return {
             "version": version,
             "ts": self.clock.now_ns(),
@@ -470,6 +479,7 @@ class ExecutionMonitor:
             "parents": state.get("parents", []),
             "trading_state": state.get("trading_state"),
             "killed": state.get("killed"),
+            "equity_curve": equity,
             "sign": "slippage: positive bps = cost (a buy above arrival, a sell below)",
         }
 
