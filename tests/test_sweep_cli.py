@@ -75,3 +75,15 @@ def test_a_bad_sweep_file_is_one_line(tmp_path: Path) -> None:
     clash = runner.invoke(app, ["sweep", str(config), "--address", "auto", "--workers", "2"])
     assert clash.exit_code == 2
     assert "--workers=2: not with --address" in clash.stderr
+
+
+def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["sweep", str(config), "-o", str(out), "--address", "127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: --address='127.0.0.1:1': cannot reach Ray there: Connection refused"
+    ]
+    assert not (out / "trials.jsonl").exists()  # nothing ran

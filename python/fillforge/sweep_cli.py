@@ -129,8 +129,7 @@ def sweep(
     if as_json:
         print(
             json.dumps(
-                {"summary": run.summary.as_dict(), "rows": run.rows, "directory": str(output)},
-                sort_keys=True,
+                {"summary": run.summary.as_dict(), "rows": run.rows, "directory": str(output)}
             )
         )
         return

@@ -81,14 +81,15 @@ class LocalRay:
         self._owned = False
         if ray.is_initialized():
             return ray
-        options: dict[str, Any] = {
-            "include_dashboard": False,
-            "log_to_driver": False,
-            "logging_level": logging.ERROR,
-            "configure_logging": True,
-        }
-        if self.address is None:
-            options.update(num_cpus=self.workers, object_store_memory=_OBJECT_STORE_BYTES)
+        options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+        if self.address is None:  # a cluster's own settings are not a client's to give
+            options.update(
+                num_cpus=self.workers,
+                object_store_memory=_OBJECT_STORE_BYTES,
+                include_dashboard=False,
+            )
+        if self.address is not None:
+            _reachable(self.address)
         try:
             ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
@@ -102,6 +103,21 @@ class LocalRay:
     def __exit__(self, *_: object) -> None:
         if self._owned:
             _ray().shutdown()
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ``host:port`` (or ``ray://host:port``) that answers no TCP connection is refused at
+    once (Ray itself would retry for minutes, logging as it goes); ``auto`` is left to Ray."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise SweepError("--address", address, f"cannot reach Ray there: {why}") from None
 
 
 def _remote_trial(
