@@ -166,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout=30.0,
         requests_per_minute=1_000_000,
     )
-    jb = JournalledBroker(broker, journal, crash=hook)
+    jb = JournalledBroker(broker, journal, crash=hook, checkpoint_every=args.checkpoint_every)
     broker.connect()
     report = reconcile(jb)
     print(json.dumps({"run": args.run, **report.counts()}), flush=True)
@@ -192,6 +192,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run", type=int, default=0)
     p.add_argument("--pause", type=float, default=0.0)
+    p.add_argument("--checkpoint-every", type=int, default=300)
     return _serve(p.parse_args(argv))
 
 

@@ -380,3 +380,52 @@ def test_a_journal_that_stops_taking_records_stops_the_orders(tmp_path: Path) ->
     with pytest.raises(JournalError):
         jb.submit(resting())
     assert len(b.orders()) == 1  # nothing sent unjournalled
+
+
+class _LostReply(SimulatedBroker):
+    """The request reaches the venue; the reply is lost on the way back."""
+
+    def submit(self, request: OrderRequest) -> Any:
+        super().submit(request)
+        raise ConnectionError("connection reset by peer")
+
+
+class _Unreachable(SimulatedBroker):
+    """Neither the request nor a lookup gets through (until ``up``)."""
+
+    up = False
+
+    def submit(self, request: OrderRequest) -> Any:
+        raise ConnectionError("no route to host")
+
+    def venue_order_by_client_id(self, client_order_id: str) -> Any:
+        if not self.up:
+            raise ConnectionError("no route to host")
+        return super().venue_order_by_client_id(client_order_id)
+
+
+def test_a_lost_reply_is_looked_up_at_once_and_adopted(tmp_path: Path) -> None:
+    b = venue()
+    jb = agent(_LostReply(b.venue, cash=D(1_000_000)), tmp_path / "j")
+    jb.detach()  # only the lookup can tell (no events)
+    with pytest.raises(ConnectionError):
+        jb.submit(resting())
+    (o,) = jb.book.intents
+    assert o.order_id is not None  # acked from the venue's answer
+    assert o.status == "new"
+    drop(jb)
+
+
+def test_a_send_with_no_answer_at_all_waits_for_reconciliation(tmp_path: Path) -> None:
+    b = venue()
+    down = _Unreachable(b.venue, cash=D(1_000_000))
+    jb = agent(down, tmp_path / "j")
+    with pytest.raises(ConnectionError):
+        jb.submit(resting())
+    (o,) = jb.book.intents
+    assert o.status == "send_unknown"
+    assert o.is_pending
+    down.up = True
+    report = reconcile(jb)
+    assert report.unsent == (o.client_order_id,)
+    drop(jb)
