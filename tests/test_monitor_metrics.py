@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from fillforge.execution.engine import ExecutionEngine
 from fillforge.execution.parent import ParentOrder
 from fillforge.monitor import ExecutionMonitor
-from fillforge.monitor.collector import SHOWN_ORDERS
 from fillforge.monitor.prometheus import METRICS, exposition, registry
+from fillforge.monitor.reads import SHOWN_ORDERS
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.risk import RiskManager

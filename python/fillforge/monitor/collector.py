@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fillforge.broker import Broker
 from fillforge.errors import ConfigError, FillforgeError
 from fillforge.monitor.alerts import Alerts, AlertsConfig, WindowStats
+from fillforge.monitor.reads import read_account
 from fillforge.monitor.windows import Number, Rolling
 from fillforge.orders.enums import EventKind, OrderSide, OrderStatus
 from fillforge.orders.models import OrderEvent, parent_of
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from fillforge.execution.engine import ExecutionEngine
     from fillforge.risk.manager import RiskManager
 
-__all__ = ["EQUITY_POINTS", "SHOWN_ORDERS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
+__all__ = ["EQUITY_POINTS", "SLIPPAGE_BUCKETS_BPS", "ExecutionMonitor", "Totals"]
 
 T = TypeVar("T")
 log = logging.getLogger("fillforge.monitor")
@@ -54,8 +55,6 @@ SLIPPAGE_BUCKETS_BPS: tuple[float, ...] = (-50, -25, -10, -5, -2, 0, 2, 5, 10, 1
 
 EQUITY_POINTS = 500
 """The page's equity sparkline keeps this many changes of equity."""
-SHOWN_ORDERS = 200
-"""The page lists the newest this many open orders (and counts them all)."""
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
 _FILL_KINDS = frozenset({EventKind.FILL, EventKind.PARTIAL_FILL})
@@ -84,11 +83,6 @@ _MOVES: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, ("fill_rate", "partial_fill_rate")),
     (11, ("slippage_bps",)),
 )
-
-
-def _text(v: Decimal) -> str:
-    """A Decimal as plain text without trailing zeros (``10.000`` -> ``10``, ``0E-11`` -> ``0``)."""
-    return format(v.normalize(), "f") if v else "0"
 
 
 @dataclass(slots=True)
@@ -376,82 +370,7 @@ class ExecutionMonitor:
         return self.snapshot()
 
     def _read(self) -> dict[str, Any]:
-        b = self.broker
-        acct = b.account()
-        opened = b.orders(open_only=True)
-        positions = [
-            {
-                "symbol": p.symbol,
-                "qty": _text(p.qty),
-                "avg_price": _text(p.avg_price),
-                "mark": None if p.mark is None else _text(p.mark),
-                "market_value": _text(p.market_value),
-                "unrealized_pnl": _text(p.unrealized_pnl),
-                "realized_pnl": _text(p.realized_pnl),
-            }
-            for p in acct.positions.values()
-        ]
-        orders = [
-            {
-                "id": o.id,
-                "client_order_id": o.client_order_id,
-                "symbol": o.symbol,
-                "side": str(o.request.side),
-                "type": str(o.request.type),
-                "qty": _text(o.order_qty),
-                "filled": _text(o.cum_qty),
-                "limit_price": None if o.limit_price is None else _text(o.limit_price),
-                "status": str(o.status),
-                "parent_id": o.parent_id,
-                "created_ns": o.created_ts,
-            }
-            for o in opened[-SHOWN_ORDERS:]
-        ]
-        out: dict[str, Any] = {
-            "account": {
-                "cash": _text(acct.cash),
-                "equity": _text(acct.equity),
-                "buying_power": _text(acct.buying_power),
-                "realized_pnl": _text(acct.realized_pnl),
-                "unrealized_pnl": _text(acct.unrealized_pnl),
-                "fees_paid": _text(acct.fees_paid),
-            },
-            "positions": positions,
-            "open_orders": orders,
-            "open_orders_count": len(opened),
-            "parents": self._parents(),
-            "trading_state": None if self.risk is None else str(self.risk.state),
-            "killed": None if self.risk is None else self.risk.killed,
-        }
-        return out
-
-    def _parents(self) -> list[dict[str, Any]]:
-        if self.engine is None:
-            return []
-        out = []
-        for p in self.engine.parents():
-            g = self.engine.progress(p.id)
-            out.append(
-                {
-                    "id": p.id,
-                    "symbol": p.spec.symbol,
-                    "side": str(p.spec.side),
-                    "policy": str(p.spec.policy),
-                    "state": str(g.state),
-                    "qty": _text(g.qty),
-                    "filled": _text(g.filled),
-                    "working": _text(g.working),
-                    "progress": str((g.filled / g.qty).quantize(Decimal("0.0001"))),
-                    "avg_price": None if g.avg_price is None else _text(g.avg_price),
-                    "arrival_price": None if g.arrival_price is None else _text(g.arrival_price),
-                    "slippage_bps": None
-                    if g.slippage_bps is None
-                    else str(g.slippage_bps.quantize(Decimal("0.01"))),
-                    "children": g.children,
-                    "reason": g.reason,
-                }
-            )
-        return out
+        return read_account(self.broker, self.engine, self.risk)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the page shows, JSON-mode (Decimal as text, times in ns): the last
