@@ -147,3 +147,29 @@ def test_a_failing_trial_stops_the_sweep_and_keeps_what_finished(tmp_path: Path)
     with pytest.raises(SweepError, match=r"failed here .*ZeroDivisionError: a bug in the"):
         run_sweep(parse_sweep(sweep), tmp_path, in_process=True)
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 1  # boom 0 finished
+
+
+def test_a_random_sweeps_heatmap_bins_its_draws(tmp_path: Path) -> None:
+    sweep = {
+        **SWEEP,
+        "grid": None,
+        "random": {
+            "samples": 12,
+            "params": {
+                "strategy.params.fast": {"low": 2, "high": 30},
+                "strategy.params.slow": {"choices": [80, 40]},
+            },
+        },
+    }
+    run = run_sweep(
+        parse_sweep({k: v for k, v in sweep.items() if v is not None}), tmp_path, in_process=True
+    )
+    fasts = {r["param.strategy.params.fast"] for r in run.rows}
+    page = (tmp_path / "heatmap.html").read_text()
+    head = page[page.index("<table>") : page.index("</tr>")]
+    if len(fasts) > 8:  # more distinct draws than bins: 8 equal-width bins, low to high
+        assert head.count("<th>[") == 8
+        assert f"<th>[{min(fasts)}, " in head
+    else:
+        assert [f"<th>{f}</th>" in head for f in sorted(fasts)] == [True] * len(fasts)
+    assert page.index("<th>40</th>") < page.index("<th>80</th>")  # rows sorted, not drawn order

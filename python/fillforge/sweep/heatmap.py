@@ -1,7 +1,8 @@
 """A sweep's results as one self-contained HTML page (no script, no server, no download): a
 heatmap of the metric over the first two swept parameters (the best value over any others),
 each cell coloured red (low) to green (high), a trial that fails a constraint struck through
-and one that is invalid grey; under it the summary and every trial in a table."""
+and one that is invalid grey (random samples: the values binned); under it the summary and
+every trial in a table."""
 
 from __future__ import annotations
 
@@ -50,17 +51,41 @@ def _score(row: dict[str, Any], metric: str) -> float | None:
     return None if value is None else float(value)
 
 
+_BINS = 8
+
+
+def _axis(values: list[Any], drawn: bool) -> tuple[dict[Any, Any], list[Any]]:
+    """Each value's column or row label: itself, in the order first seen (a grid's order;
+    random draws: sorted), or, for more than ``_BINS`` distinct numbers drawn at random, one of
+    ``_BINS`` equal-width bins ``[low, high)``, in increasing order."""
+    distinct = list(dict.fromkeys(values))
+    numbers = [v for v in distinct if isinstance(v, int | float) and not isinstance(v, bool)]
+    if drawn:
+        distinct = sorted(
+            distinct, key=lambda v: (isinstance(v, str), v if v in numbers else 0, str(v))
+        )
+    if not drawn or len(distinct) <= _BINS or len(numbers) != len(distinct):
+        return {v: v for v in distinct}, distinct
+    low, high = float(min(numbers)), float(max(numbers))
+    width = (high - low) / _BINS or 1.0
+    edges = [low + i * width for i in range(_BINS + 1)]
+    labels = [f"[{edges[i]:.4g}, {edges[i + 1]:.4g})" for i in range(_BINS)]
+    out = {}
+    for v in sorted(numbers):
+        out[v] = labels[min(int((float(v) - low) / width), _BINS - 1)]
+    return out, labels  # every bin, an empty one too: an axis
+
+
 def _grid(rows: list[dict[str, Any]], cfg: SweepConfig) -> str:
     names = cfg.names
     x_name = names[0]
     y_name = names[1] if len(names) > 1 else None
-    xs = list(dict.fromkeys(r[f"param.{x_name}"] for r in rows))
-    ys = list(dict.fromkeys(r[f"param.{y_name}"] for r in rows)) if y_name else [None]
-    if cfg.random is not None:
-        xs, ys = sorted(xs, key=str), sorted(ys, key=str)
+    drawn = cfg.random is not None
+    x_of, xs = _axis([r[f"param.{x_name}"] for r in rows], drawn)
+    y_of, ys = _axis([r[f"param.{y_name}"] for r in rows], drawn) if y_name else ({}, [None])
     cells: dict[tuple[Any, Any], dict[str, Any]] = {}
     for r in rows:  # the best trial of each cell (over any other parameters)
-        key = (r[f"param.{x_name}"], r[f"param.{y_name}"] if y_name else None)
+        key = (x_of[r[f"param.{x_name}"]], y_of[r[f"param.{y_name}"]] if y_name else None)
         held = cells.get(key)
         if held is None or (_score(r, cfg.metric) or -math.inf) > (
             _score(held, cfg.metric) or -math.inf
