@@ -88,7 +88,8 @@ class Journal:
         try:
             # Every record's content, not SQLite's whole-file quick_check (verify runs that): a
             # damaged page under the records fails their scan anyway.
-            found = scan(store, page_check=False)
+            # A repair looks at everything verify does (every stored checksum, the pages).
+            found = scan(store, deep=repair and not readonly, page_check=repair and not readonly)
             recovery = found.recovery
             if readonly or recovery.ok:
                 return cls(store, clock, recovery, found.last_crc)
@@ -96,7 +97,8 @@ class Journal:
                 raise JournalError("path", store.name, _refusal(recovery))
             last = recovery.dropped[1] if recovery.dropped else None
             store.truncate_from(recovery.kept + 1, clock.now_ns(), last, recovery.reason)
-            again = scan(store, page_check=False)
+            store.rewrite_checksums(found.fixes)
+            again = scan(store, deep=True, page_check=True)
             if not again.recovery.ok or again.recovery.kept != recovery.kept:
                 raise JournalError(
                     "path", store.name, f"repair failed: {again.recovery.reason or 'records lost'}"
@@ -163,10 +165,24 @@ class Journal:
         if self._store.writable and not self._closed:
             self.sync()
         limit = self._read_limit  # a damaged journal read-only: up to its last good record
-        if limit is not None and since >= limit:
+        if limit is None:
+            for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH):
+                yield from iter_records(rows)
             return
+        # The damage may hide behind the good records (a duplicated or misplaced seq): only the
+        # rows the scan checked, seqs strictly rising up to the last good one, are shown.
+        if since >= limit:
+            return
+        last = since
         for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH, limit):
-            yield from iter_records(rows)
+            good: list[Row] = []
+            for r in rows:
+                if not last < r[0] <= limit:
+                    yield from iter_records(good)
+                    return
+                good.append(r)
+                last = r[0]
+            yield from iter_records(good)
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind the journal holds (durable ones; a writer syncs

@@ -166,6 +166,14 @@ class PostgresStore:
                 (at_ns, seq - 1, seq, last, reason),
             )
 
+    def rewrite_checksums(self, fixes: Sequence[tuple[int, int]]) -> None:
+        if fixes:
+            with self._db.transaction(), self._db.cursor() as cur:
+                cur.executemany(
+                    f"UPDATE {self._schema}.journal SET crc = %s WHERE seq = %s",
+                    [(c, s) for s, c in fixes],
+                )
+
     def tail_report(self) -> tuple[str, bool]:
         return "", False  # the server's own recovery: a commit that returned is whole
 

@@ -53,9 +53,13 @@ _SCHEMA_TABLE: Final = (
 _COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
 _INSERT_ONE: Final = f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 # codec.record_bytes of the next ? records after seq ?, concatenated by SQLite.
+# A value of the wrong type (a flipped bit in a record's type byte) would concatenate the same
+# and decode wrong: such rows are counted, and make the batch fail.
 _CHAIN_BATCH: Final = (
-    "SELECT min(seq), max(seq), count(*), CAST(group_concat(ts_ns || kind || payload, '') AS BLOB)"
-    " FROM (SELECT seq, ts_ns, kind, payload FROM journal WHERE seq > ? ORDER BY seq LIMIT ?)"
+    "SELECT min(seq), max(seq), count(*), CAST(group_concat(ts_ns || kind || payload, '') AS BLOB),"
+    " sum(typeof(ts_ns) != 'integer' OR typeof(kind) != 'text' OR typeof(payload) != 'blob'"
+    " OR typeof(crc) != 'integer') FROM (SELECT seq, ts_ns, kind, payload, crc FROM journal"
+    " WHERE seq > ? ORDER BY seq LIMIT ?)"
 )
 # Rows go in CHUNK to a statement: one sqlite3_step per chunk, so the writer thread gives up and
 # takes back the GIL once per chunk, not once per row (which slowed the appending threads 3x).
@@ -171,11 +175,14 @@ class SqliteStore:
         db = self._reader()
         try:
             while True:
-                first, last, count, content = db.execute(_CHAIN_BATCH, (since, batch)).fetchone()
+                row = db.execute(_CHAIN_BATCH, (since, batch)).fetchone()
+                first, last, count, content, mistyped = row
                 if not count:
                     return
-                (crc,) = db.execute("SELECT crc FROM journal WHERE seq = ?", (last,)).fetchone()
-                yield first, last, count, crc, content
+                crc = db.execute("SELECT crc FROM journal WHERE seq = ?", (last,)).fetchone()
+                if mistyped or crc is None or not isinstance(content, bytes):
+                    raise JournalError("seq", first, "a batch with a value of the wrong type")
+                yield first, last, count, crc[0], content
                 since = last
         except sqlite3.DatabaseError as e:
             raise JournalError("path", self.name, f"unreadable: {e}") from None
@@ -224,6 +231,16 @@ class SqliteStore:
             "VALUES (?, ?, ?, ?, ?)",
             (at_ns, seq - 1, seq, last, reason),
         )
+
+    def rewrite_checksums(self, fixes: Sequence[tuple[int, int]]) -> None:
+        if not fixes or self._tail.damaged:
+            return  # a damaged WAL: truncate_from reconnects first, and a rebuild copies rows
+        with contextlib.suppress(sqlite3.DatabaseError):  # damaged pages: the rebuild follows
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "UPDATE journal SET crc = ? WHERE seq = ?", [(c, s) for s, c in fixes]
+            )
+            self._db.execute("COMMIT")
 
     def tail_report(self) -> tuple[str, bool]:
         return self._tail

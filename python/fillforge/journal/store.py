@@ -91,6 +91,10 @@ class Store(Protocol):
         a torn tail (a write cut short by a crash, never committed)."""
         ...
 
+    def rewrite_checksums(self, fixes: Sequence[tuple[int, int]]) -> None:
+        """Write each ``(seq, crc)``'s true checksum over a damaged stored one (repair)."""
+        ...
+
     def integrity_problems(self) -> list[str]:
         """Damage the database itself finds below the records (SQLite's quick_check)."""
         ...

@@ -27,6 +27,7 @@ __all__ = ["Recovery", "Scan", "scan", "verify"]
 
 _BATCH = 50_000
 _WALK_BATCH = 256
+_TYPES = (int, int, str, bytes, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Scan:
 
     recovery: Recovery
     last_crc: int
+    fixes: list[tuple[int, int]] = field(default_factory=list)  # (seq, its true checksum)
 
 
 def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
@@ -74,12 +76,18 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
                     deep = True  # find the first bad record, one by one
                     break
                 expected, crc = last + 1, stored & 0xFFFFFFFF
-        except JournalError:
-            deep = True  # unreadable somewhere in the batch: find where, one by one
+        except (JournalError, TypeError, ValueError):
+            deep = True  # unreadable or mistyped somewhere in the batch: find where, one by one
+    fixes: list[tuple[int, int]] = []
     if deep:
-        expected, crc, problem = _walk(store, expected - 1, crc)
+        expected, crc, problem, fixes = _walk(store, expected - 1, crc)
     line, damaged = store.tail_report()
     problems = [line] if damaged else []
+    problems += [
+        f"seq {seq}: its stored checksum is damaged; the record is intact (the next record's "
+        "checksum vouches for it): a repair rewrites it"
+        for seq, _ in fixes
+    ]
     if problem:
         problems.append(problem)
     if page_check:
@@ -95,7 +103,7 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
         dropped = (expected, None if last_seq is None else max(last_seq, expected))
     torn = "" if damaged else line
     reason = (line if damaged else problem) or (problems[0] if problems else torn)
-    return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc)
+    return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc, fixes)
 
 
 def verify(target: str | os.PathLike[str]) -> Recovery:
@@ -112,26 +120,53 @@ def verify(target: str | os.PathLike[str]) -> Recovery:
     return r
 
 
-def _walk(store: Store, since: int, crc: int) -> tuple[int, int, str]:
+def _walk(store: Store, since: int, crc: int) -> tuple[int, int, str, list[tuple[int, int]]]:
     """Check the records after ``since`` one by one, from checksum ``crc``: (the next expected
-    seq, the checksum so far, the first problem or ""). Read in small batches, so a read that
-    fails (a damaged page) stops close to the damage."""
+    seq, the checksum so far, the first problem or "", the stored checksums that are damaged
+    while their records are intact). Read in small batches, so a read that fails (a damaged
+    page) stops close to the damage.
+
+    A record whose stored checksum does not match is kept only when the next record vouches
+    for it: the next record's stored checksum, which was chained from this record's true one,
+    matches the chain computed from this record's content. Then the content is intact and only
+    its stored checksum is damaged (a repair rewrites it). Otherwise, or for the last record,
+    the record is damaged."""
     expected = since + 1
+    fixes: list[tuple[int, int]] = []
+    doubt: tuple[int, int, str] | None = None  # (seq, crc before it, the problem) to vouch for
+
+    def refuse(problem: str) -> tuple[int, int, str, list[tuple[int, int]]]:
+        if doubt is not None:  # the record in doubt goes with what follows
+            return doubt[0], doubt[1], doubt[2], fixes
+        return expected, crc, problem, fixes
+
     try:
         for batch in store.read(since, None, _WALK_BATCH):
             for seq, ts_ns, kind, payload, stored in batch:
+                if (type(seq), type(ts_ns), type(kind), type(payload), type(stored)) != _TYPES:
+                    return refuse(f"seq {expected}: a value of the wrong type stored")
+                if seq < expected:
+                    return refuse(f"seq {seq} stored again after seq {expected - 1}")
                 if seq != expected:
                     gap = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
-                    return expected, crc, f"seq {gap} missing (the next stored record is seq {seq})"
+                    return refuse(f"seq {gap} missing (the next stored record is seq {seq})")
                 c = chain_crc(crc, ts_ns, kind, payload)
-                if c != stored & 0xFFFFFFFF:
-                    return (
-                        expected,
+                matches = c == stored & 0xFFFFFFFF
+                if doubt is not None:
+                    if not matches:
+                        return refuse("")
+                    fixes.append((doubt[0], crc))
+                    doubt = None
+                elif not matches:
+                    doubt = (
+                        seq,
                         crc,
-                        f"seq {seq} ({kind}): checksum mismatch (stored {stored & 0xFFFFFFFF:08x}, "
-                        f"computed {c:08x}): a corrupted record",
+                        f"seq {seq} ({kind}): checksum mismatch (stored {stored & 0xFFFFFFFF:08x},"
+                        f" computed {c:08x}): a corrupted record",
                     )
                 crc, expected = c, expected + 1
     except JournalError as e:
-        return expected, crc, f"cannot read past seq {expected - 1}: {e.why}"
-    return expected, crc, ""
+        return refuse(f"cannot read past seq {expected - 1}: {e.why}")
+    if doubt is not None:
+        return refuse("")
+    return expected, crc, "", fixes
