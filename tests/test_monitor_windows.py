@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fillforge.errors import TimeError
-from fillforge.monitor.alerts import WindowStats
+from fillforge.monitor.alerts import AlertRule, Alerts, WindowStats
 from fillforge.monitor.windows import Rolling
 
 _money = st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False)
@@ -73,3 +73,48 @@ def test_rates_of_a_window() -> None:
 def test_a_window_needs_a_positive_span(span: object) -> None:
     with pytest.raises(TimeError):
         Rolling(span, (0,))  # type: ignore[arg-type]
+
+
+_rates = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(0, 40)),  # (orders, rejects) in the window
+    max_size=60,
+)
+
+
+@given(
+    seq=_rates,
+    above=st.decimals("0.01", "0.5", places=2),
+    gap=st.decimals("0", "0.1", places=2),
+    least=st.integers(0, 10),
+)
+def test_hysteresis_raises_once_and_clears_once(
+    seq: list[tuple[int, int]], above: Decimal, gap: Decimal, least: int
+) -> None:
+    """Whatever the values, changes alternate raised, cleared, raised...; a raise comes only
+    with the value past the threshold on enough samples, a clear only with the value back at
+    or under the clear level (or no sample at all)."""
+    clear = max(above - gap, Decimal(0))
+    rule = AlertRule(metric="reject_rate", above=above, clear=clear, min_samples=least)
+    alerts = Alerts({"r": rule})
+    state = "cleared"
+    for ts, (orders, rejects) in enumerate(seq):
+        stats = WindowStats(3600 * 10**9, orders=orders, rejects=min(rejects, orders))
+        value, samples = stats.value("reject_rate")
+        changes = alerts.evaluate(lambda span, s=stats: s, ts)
+        assert len(changes) <= 1
+        if changes:
+            c = changes[0]
+            assert c.state != state  # never twice the same way in a row
+            state = c.state
+            if c.state == "raised":
+                assert value is not None
+                assert value > above
+                assert samples >= max(least, 1)
+            else:
+                assert samples == 0 or (value is not None and value <= clear)
+        elif state == "raised":
+            assert samples != 0
+            assert value is None or value > clear
+        else:
+            assert value is None or samples < least or samples == 0 or value <= above
+        assert ("r" in alerts.active) == (state == "raised")
