@@ -429,3 +429,18 @@ def test_a_send_with_no_answer_at_all_waits_for_reconciliation(tmp_path: Path) -
     report = reconcile(jb)
     assert report.unsent == (o.client_order_id,)
     drop(jb)
+
+
+def test_another_clients_fills_are_reported_not_applied(tmp_path: Path) -> None:
+    b, path = venue(), tmp_path / "j"
+    jb = agent(b, path)
+    jb.submit(resting())
+    drop(jb)
+    b.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(7), client_order_id="other"))
+    jb = agent(b, path)
+    report = reconcile(jb)
+    assert report.fills_applied == ()
+    assert any("did not place" in d for d in report.discrepancies)
+    assert any(d.startswith("position TEST") for d in report.discrepancies)
+    assert jb.book.position("TEST") == 0
+    drop(jb)

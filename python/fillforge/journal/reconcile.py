@@ -15,10 +15,11 @@ and, journalling every verdict as ``order.resolved`` / ``order.fill``:
 3. **Orders the journal holds open**: asked for by venue id. Unknown to the broker: resolved
    *gone*. Otherwise their status is brought up to the broker's (*closed* when it ended).
 4. **Fills missed while down, applied exactly once**: the broker's fills since the last
-   journalled fill (less ``overlap_ns``) are deduplicated by execution id; for an order with
-   fills the journal does not know, what is missing is the broker's filled quantity less the
-   journal's, taken from its latest unknown fills (a broker may have reported earlier fills
-   under other ids, as alpaca-py's REST catch-up does). Each one is journalled as
+   journalled fill (less ``overlap_ns``) are deduplicated by execution id (fills of orders the
+   journal did not place, another client's on the same account, are reported, not applied); for
+   an order with fills the journal does not know, what is missing is the broker's filled
+   quantity less the journal's, taken from its latest unknown fills (a broker may have reported
+   earlier fills under other ids, as alpaca-py's REST catch-up does). Each one is journalled as
    ``order.fill``; the rest count as deduplicated.
 5. **Positions**: the journal's (the signed sum of its fills) are compared with the broker's;
    every difference is reported (the journal cannot change the broker's).
@@ -123,6 +124,19 @@ class _Run:
             o = self.book.by_oid[v.id]
         return o
 
+    def ours(self, v: Order) -> bool:
+        """Whether an order the journal has not seen is one of its own: its client order id is
+        the journal's (an intent, or a replacement that took one over), or it replaces one of
+        its orders, or it is a leg of one of its bracket, OCO or OTO orders."""
+        book = self.book
+        cid = v.client_order_id
+        return (
+            cid in book.by_cid
+            or (v.replaces is not None and v.replaces in book.by_oid)
+            or (v.group_id is not None and v.group_id in book.by_oid)
+            or cid.rpartition("-")[0] in book.by_cid
+        )
+
     # 1. intents with no outcome
     def intents(self) -> None:
         for o in self.book.pending():
@@ -216,7 +230,15 @@ class _Run:
                     f"{len(fills)} fill(s) of {oid}, which the broker does not show: not applied"
                 )
                 continue
-            o = self.learn(v) if oid not in self.book.by_oid else self.book.by_oid[oid]
+            o = self.book.by_oid.get(oid)
+            if o is None:
+                if not self.ours(v):
+                    self.discrepancies.append(
+                        f"{len(fills)} fill(s) of {oid} ({v.client_order_id}), an order this "
+                        "journal did not place: not applied"
+                    )
+                    continue
+                o = self.learn(v)
             need = v.cum_qty - o.filled
             take: list[Fill] = []
             got = _ZERO
