@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -87,3 +88,17 @@ def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
         "error: --address='127.0.0.1:1': cannot reach Ray there: Connection refused"
     ]
     assert not (out / "trials.jsonl").exists()  # nothing ran
+
+
+def test_the_progress_bar_draws_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from fillforge.cli_progress import progress
+
+    with progress(4, "trials") as advance:  # stderr is captured: not a terminal
+        advance(4)
+    assert capsys.readouterr() == ("", "")
+    with progress(4, "trials", force=True) as advance:
+        advance(2)
+        advance(2)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "trials" in err

@@ -28,7 +28,7 @@ def progress(
     if not shown or total <= 0:
         yield _silent
         return
-    console = Console(stderr=True)
+    console = Console(stderr=True, force_terminal=True if force else None)
     with Progress(
         TextColumn(f"{what}"),
         BarColumn(),
