@@ -325,6 +325,8 @@ def test_the_rate_window_survives_a_restart(journal_path: Path) -> None:
     try:
         for _ in range(4):
             assert get(server, "/v2/account")[0] == 200
+        # A read waits for no fsync: its rate entry lands with the next group commit.
+        kept.journal.sync()
     finally:
         crash(server, kept)
     again, kept = serve(journal_path, rpm=5)
@@ -376,3 +378,16 @@ def test_the_default_journal_path(tmp_path: Path) -> None:
     with pytest.raises(JournalError) as e:
         default_journal_path({"FILLFORGE_STATE_DIR": str(blocked / "sub")})
     assert e.value.field == "path"
+
+
+def test_a_server_record_without_its_fields_is_refused_naming_it(journal_path: Path) -> None:
+    kept = ServerJournal.open(journal_path, ServerSetup(dict(OPTIONS), seed=11, start_ns=T0))
+    seq = kept.journal.append(OP, {"t": T0, "op": "orders.cancel_all", "args": {}})
+    kept.journal.close()
+    kept = ServerJournal.open(journal_path, ServerSetup(dict(OPTIONS)))
+    with pytest.raises(JournalError) as e:
+        kept.restore(build(kept.setup))
+    assert e.value.field == "seq"
+    assert e.value.value == seq
+    assert "orders" in e.value.why
+    kept.journal.close()

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from fillforge.errors import JournalError
-from fillforge.journal import Journal
+from fillforge.journal import Journal, Record
 from fillforge.orders.models import OrderEvent
 from fillforge.throttle import RateLimiter, SlidingWindow, key_of
 from fillforge.time import NS_PER_MINUTE, Clock, WallClock, to_datetime
@@ -221,27 +221,27 @@ class ServerJournal:
         records = operations = refused = 0
         for r in self.journal.records(since=self._config_seq):
             records += 1
-            p = r.payload
             if r.kind == OP:
-                t = int(p["t"])
+                t, name, args, orders = _operation(r)
                 if t > broker.now():
                     broker.run(until_ns=t)
-                if len(broker.manager) != p["orders"]:
+                if len(broker.manager) != orders:
                     why = (
-                        f"the replay diverged before {p['op']}: {len(broker.manager)} orders, "
-                        f"the journal says {p['orders']} (another fillforge version or data?)"
+                        f"the replay diverged before {name}: {len(broker.manager)} orders, "
+                        f"the journal says {orders} (another fillforge version or data?)"
                     )
                     raise JournalError("seq", r.seq, why)
                 operations += 1
                 try:
-                    server.ops.replay(p["op"], p["args"])
+                    server.ops.replay(name, args)
                 except Exception:  # refused again, exactly as it was the first time
                     refused += 1
                 final = max(final, t)
             elif r.kind == CLOCK:
-                final = max(final, int(p["t"]))
-                if "key" in p:
-                    window.add(int(p["wall"]), str(p["key"]))
+                t, wall, key = _clock(r)
+                final = max(final, t)
+                if key is not None:
+                    window.add(wall, key)
         if final > broker.now():
             broker.run(until_ns=final)
         rate = _refill(server.limiter, window, self._wall.now_ns())
@@ -295,17 +295,21 @@ class ServerJournal:
         frame (``key`` None) is sent: journal the simulated time it shows and wait until every
         operation so far (and, after an order event, that time) is durable."""
         assert self._server is not None
-        event, self._event = self._event, False  # an event from now on marks it again
-        t = self._server.broker.now()
-        if key is not None or event:
-            payload: dict[str, Any] = {"t": t, "wall": self._wall.now_ns()}
-            if key is not None:
-                payload["key"] = key
-            self._last_t = max(self._last_t, t)
-            seq = self.journal.append(CLOCK, payload)
-            if event:
-                self._need(seq)
-        if self.journal.durable_seq < self._needed:  # (only ever grows: a stale read waits)
+        # Under the lock: an answer that finds the event taken by another one waits for the
+        # time that one journals for it.
+        with self._needed_lock:
+            event, self._event = self._event, False  # an event from now on marks it again
+            t = self._server.broker.now()
+            if key is not None or event:
+                payload: dict[str, Any] = {"t": t, "wall": self._wall.now_ns()}
+                if key is not None:
+                    payload["key"] = key
+                self._last_t = max(self._last_t, t)
+                seq = self.journal.append(CLOCK, payload)
+                if event:
+                    self._needed = max(self._needed, seq)
+            needed = self._needed
+        if self.journal.durable_seq < needed:
             await asyncio.to_thread(self.journal.sync)
 
     def _checkpoint_loop(self) -> None:
@@ -335,6 +339,31 @@ class ServerJournal:
 
     def __repr__(self) -> str:
         return f"ServerJournal({self.journal.name!r})"
+
+
+# ----- records -----------------------------------------------------------------------------------
+
+
+def _operation(r: Record) -> tuple[int, str, dict[str, Any], int]:
+    """A ``server.op`` record's time, operation, arguments and order count."""
+    try:
+        p = r.payload
+        args = p["args"]
+        if not isinstance(args, dict):
+            raise TypeError("args is not an object")
+        return int(p["t"]), str(p["op"]), args, int(p["orders"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise JournalError("seq", r.seq, f"not a server.op record: {e!r}") from None
+
+
+def _clock(r: Record) -> tuple[int, int, str | None]:
+    """A ``server.clock`` record's simulated time, wall time and key (None: a checkpoint)."""
+    try:
+        p = r.payload
+        key = p.get("key")
+        return int(p["t"]), int(p["wall"]), None if key is None else str(key)
+    except (KeyError, TypeError, ValueError) as e:
+        raise JournalError("seq", r.seq, f"not a server.clock record: {e!r}") from None
 
 
 # ----- the setup ---------------------------------------------------------------------------------
