@@ -68,7 +68,7 @@ def test_serves_the_shipped_sample_to_ccxt() -> None:
         (
             ("--data", "scripted", "--quote", "BTCUSDT=abc"),
             {"BINANCE_API_KEY": "k", "BINANCE_SECRET": "s"},
-            "SYMBOL=BID/ASK",
+            "SYMBOL=BID/ASK[xSIZE]",
         ),
     ],
 )

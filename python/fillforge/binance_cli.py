@@ -28,13 +28,16 @@ def _decimal(flag: str, text: str) -> Decimal:
     return value
 
 
-def _standing_quote(text: str) -> tuple[str, Decimal, Decimal]:
-    """``SYMBOL=BID/ASK``."""
+def _standing_quote(text: str) -> tuple[str, Decimal, Decimal, Decimal]:
+    """``SYMBOL=BID/ASK[xSIZE]`` (size: 1 unless given)."""
     symbol, _, prices = text.partition("=")
+    prices, _, size = prices.partition("x")
     bid, _, ask = prices.partition("/")
     if not symbol or not bid or not ask:
-        raise refuse("--quote", text, "expected SYMBOL=BID/ASK, e.g. BTCUSDT=30000.00/30000.10")
-    return symbol.strip().upper(), _decimal("--quote", bid), _decimal("--quote", ask)
+        why = "expected SYMBOL=BID/ASK[xSIZE], e.g. BTCUSDT=30000.00/30000.10x2"
+        raise refuse("--quote", text, why)
+    amount = _decimal("--quote", size) if size else Decimal(1)
+    return symbol.strip().upper(), _decimal("--quote", bid), _decimal("--quote", ask), amount
 
 
 def serve_binance(
@@ -53,7 +56,10 @@ def serve_binance(
     speed: Annotated[float, typer.Option(help="Simulation seconds per wall-clock second.")] = 1.0,
     quote: Annotated[
         list[str] | None,
-        typer.Option(help="With --data scripted: a standing quote SYMBOL=BID/ASK (repeat)."),
+        typer.Option(
+            help="With --data scripted: a standing quote SYMBOL=BID/ASK[xSIZE] (size 1 unless "
+            "given; repeat for more symbols)."
+        ),
     ] = None,
     symbol: Annotated[
         str | None, typer.Option(help="With --data PATH: the symbol (default: the data's).")
@@ -116,8 +122,8 @@ def serve_binance(
             quotes = [_standing_quote(q) for q in quote or ()]
             names = dict.fromkeys(["BTCUSDT", "ETHUSDT", *(q[0] for q in quotes)])
             broker = scripted_broker(names, cash=money, start_ns=WallClock().now_ns())
-            for sym, bid, ask in quotes:
-                broker.quote(sym, bid, ask, bid_size=Decimal(1), ask_size=Decimal(1))
+            for sym, bid, ask, size in quotes:
+                broker.quote(sym, bid, ask, bid_size=size, ask_size=size)
         else:
             broker = data_broker(list(sources), symbol=symbol, cash=money)
         server = BinanceServer(
