@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import threading
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,18 @@ from polling import wait_for
 from served_helpers import quote, trading_client
 
 from fillforge.alpaca import AlpacaServer
-from fillforge.monitor import alerts_config
+from fillforge.execution.engine import ExecutionEngine
+from fillforge.execution.parent import ParentOrder
+from fillforge.monitor import ExecutionMonitor, alerts_config
 from fillforge.monitor.page import attach
+from fillforge.monitor.serve import MonitorServer
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import Instrument
+from fillforge.risk import RiskManager
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.feeds import empty_feed
+from fillforge.sim.venue import Venue
+from fillforge.time import NS_PER_SECOND
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -168,3 +179,54 @@ def test_attach_refuses_a_server_others_can_reach() -> None:
     attach(server, expose=True)  # said so: the routes are added (the server never started)
     app = server.app_routes
     assert (app.url_path_for("page"), app.url_path_for("metrics")) == ("/monitor", "/metrics")
+
+
+def test_the_page_shows_parents_and_the_trading_state(browser: Any, tmp_path: Path) -> None:
+    """A monitor served on its own (MonitorServer) over a simulated broker with an engine and a
+    risk manager: the parent's row and progress appear and move, the trading state follows."""
+    venue = Venue(calendar=None)
+    venue.add(Instrument(symbol="AAA"), empty_feed())
+    b = SimulatedBroker(venue, cash=Decimal(1_000_000), start_ns=0)
+    b.quote(
+        "AAA",
+        Decimal("100.00"),
+        Decimal("100.02"),
+        bid_size=Decimal(1000),
+        ask_size=Decimal(1000),
+        ts=0,
+    )
+    lock = threading.Lock()  # the page reads the broker between the test's steps
+
+    def locked(fn: Callable[[], Any]) -> Any:
+        with lock:
+            return fn()
+
+    engine, risk = ExecutionEngine(b), RiskManager(b)
+    monitor = ExecutionMonitor(b, engine=engine, risk=risk, call=locked)
+    spec = ParentOrder(
+        parent_id="P1",
+        symbol="AAA",
+        side=OrderSide.BUY,
+        qty=Decimal(40),
+        start_ns=NS_PER_SECOND,
+        end_ns=9 * NS_PER_SECOND,
+    )
+    with lock:
+        engine.submit(spec, Instrument(symbol="AAA"), slices=4)
+    with MonitorServer(monitor, interval_s=0.1) as server:
+        page = browser.new_page()
+        page.goto(server.base_url + "/")  # redirects to /monitor
+        page.wait_for_selector("#parents td:text-is('P1')", timeout=20_000)
+        page.wait_for_selector("#trading.state-active", timeout=20_000)
+        with lock:
+            b.run(
+                until_ns=10 * NS_PER_SECOND
+            )  # the slices rest at the bid; at the end the rest is swept at market
+        page.wait_for_selector("#parents td:text-is('40 / 40')", timeout=20_000)
+        assert "completed" in page.inner_text("#parents")
+        with lock:
+            risk.halt("test")
+        page.wait_for_selector("#trading.state-halted", timeout=20_000)
+        page.screenshot(path=str(tmp_path / "parents.png"))
+    monitor.close()
+    engine.close()
