@@ -9,9 +9,10 @@ Run: ``python benches/bench_server_restart.py [--orders 100000] [--runs 3] [--pr
    requests would apply them (each journalled ahead, and a clock record per request as the
    answers append it): half market buys that fill against the standing quotes, half buy limits
    that rest (GTC, 1 share below the bid), and whenever 50 rest, a cancel of one of them.
-2. Restarts ``fillforge serve alpaca --journal P`` on it in its own process, three times: the
-   wall time from the command's start to its URLs (serving), and the replay's own time as the
-   server reports it (the rest is the interpreter, imports and building the server).
+2. Restores it in this process (the replay alone, wall and CPU time), then restarts ``fillforge
+   serve alpaca --journal P`` on it in its own process, ``--runs`` times: the wall time from the
+   command's start to its URLs (serving), and the replay's own wall and CPU time as the server
+   reports them (the rest is the interpreter, imports and building the server).
 3. With ``--overhead N``: what the journal adds per order: one alpaca-py client's N market orders
    against ``serve alpaca`` with and without ``--journal`` (orders/s, submit latency), twice.
 4. With ``--profile``: the replay in this process under cProfile, its top functions.
@@ -120,7 +121,7 @@ def restart(path: Path) -> dict[str, Any]:
     own seconds as it prints them."""
     began = time.perf_counter()
     with served_alpaca(
-        *ARGS, "--journal", str(path), key_id=KEY, secret_key="bench-secret", start_timeout=600
+        *ARGS, "--journal", str(path), key_id=KEY, secret_key="bench-secret", start_timeout=3600
     ) as served:
         serving = time.perf_counter() - began
         deadline = time.monotonic() + 10
@@ -128,11 +129,15 @@ def restart(path: Path) -> dict[str, Any]:
         while "restored" not in said and time.monotonic() < deadline:
             time.sleep(0.05)
             said = " ".join("".join(served.output).split())
-    found = re.search(r"restored ([\d,]+) operations .* from ([\d,]+) records in ([\d.]+) s", said)
+    found = re.search(
+        r"restored ([\d,]+) operations .* from ([\d,]+) records in ([\d.]+) s \(([\d.]+) s CPU",
+        said,
+    )
     assert found is not None, said
     return {
         "serving_s": round(serving, 2),
         "replay_s": float(found.group(3)),
+        "replay_cpu_s": float(found.group(4)),
         "operations": int(found.group(1).replace(",", "")),
         "records": int(found.group(2).replace(",", "")),
     }
@@ -171,6 +176,20 @@ def overhead(orders: int, journal: Path | None) -> dict[str, Any]:
     }
 
 
+def replay(path: Path) -> dict[str, Any]:
+    """The restore in this process (no interpreter start, no imports): its wall and CPU time."""
+    kept = ServerJournal.open(path, ServerSetup(OPTIONS))
+    server = build(kept.setup)
+    done = kept.restore(server)
+    kept.journal.abandon()  # (no server.start record: the journal stays as written)
+    return {
+        "replay_s": round(done.seconds, 2),
+        "replay_cpu_s": round(done.cpu_seconds, 2),
+        "operations": done.operations,
+        "records": done.records,
+    }
+
+
 def profile(path: Path, top: int = 15) -> str:
     """The replay in this process under cProfile: its top functions by cumulative time."""
     kept = ServerJournal.open(path, ServerSetup(OPTIONS))
@@ -205,12 +224,14 @@ def main() -> None:
         path = (a.keep or Path(d)) / "paper.journal"
         path.parent.mkdir(parents=True, exist_ok=True)
         written = {"reused": str(path)} if path.exists() else write_journal(path, a.orders)
+        inproc = replay(path)
         runs = [restart(path) for _ in range(a.runs)]
-        report = {"journal": written, "restarts": runs}
+        report = {"journal": written, "in_process": inproc, "restarts": runs}
         if a.json:
             print(json.dumps(report))
         else:
             print(f"journal: {written}")
+            print(f"in process: {inproc}")
             for r in runs:
                 print(f"restart: {r}")
         if a.overhead:

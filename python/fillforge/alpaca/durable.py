@@ -135,13 +135,16 @@ class Restored:
     """Requests of the last minute put back in the rate windows."""
     seconds: float
     """How long the replay took (wall time)."""
+    cpu_seconds: float
+    """The processor time it took (what a loaded machine does not stretch)."""
 
     def summary(self) -> str:
         if not self.records:
             return "new"
         return (
             f"restored {self.operations:,} operations ({self.refused:,} refused again) from "
-            f"{self.records:,} records in {self.seconds:.2f} s; the clock resumes at "
+            f"{self.records:,} records in {self.seconds:.2f} s ({self.cpu_seconds:.2f} s CPU); "
+            f"the clock resumes at "
             f"{to_datetime(self.clock_ns).isoformat()}"
         )
 
@@ -213,7 +216,7 @@ class ServerJournal:
         """Replay the journal into ``server`` (built from :attr:`setup`, not started yet), then
         journal it from now on. A replay that does not give the journalled state is refused
         with a :class:`~fillforge.errors.JournalError` naming the record."""
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         broker = server.broker
         final = broker.now()
         limit = server.limiter.limits[0]
@@ -254,6 +257,7 @@ class ServerJournal:
             clock_ns=broker.now(),
             rate_entries=rate,
             seconds=time.perf_counter() - began,
+            cpu_seconds=time.process_time() - cpu,
         )
         self.journal.write_ahead(
             START,
