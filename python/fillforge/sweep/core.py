@@ -16,7 +16,7 @@ from typing import Any
 
 from fillforge.config.model import BacktestConfig
 from fillforge.errors import SweepError
-from fillforge.sweep.config import SweepConfig, trials
+from fillforge.sweep.config import SweepConfig, Trial, trials
 from fillforge.sweep.heatmap import heatmap_html
 from fillforge.sweep.record import TrialRecord
 from fillforge.sweep.results import SweepSummary, finish_rows, summarize, write_parquet
@@ -52,10 +52,10 @@ def _no_progress(_: int) -> AbstractContextManager[Callable[[int], None]]:
     return nullcontext(lambda _n: None)
 
 
-def _symbols(cfg: SweepConfig) -> list[str]:
-    """Every symbol any trial backtests (a swept ``backtest.symbols`` included)."""
+def _symbols(todo: list[Trial]) -> list[str]:
+    """Every symbol any of ``todo`` backtests (a swept ``backtest.symbols`` included)."""
     out: dict[str, None] = {}
-    for t in trials(cfg):
+    for t in todo:
         bt = t.config.get("backtest") or {}
         for s in bt.get("symbols") or BacktestConfig().symbols:
             if isinstance(s, str):
@@ -85,7 +85,7 @@ def run_sweep(
     todo = [t for t in every if t.trial_id not in record.done]
     resumed = len(every) - len(todo)
     if todo:
-        bars = load_daily_bars(_symbols(cfg))
+        bars = load_daily_bars(_symbols(todo))
         with progress(len(todo)) as advance:
             if in_process:
                 run_in_process(todo, bars, cfg.walk_forward, record, advance)
