@@ -265,3 +265,25 @@ def test_every_exchange_builds_and_takes_the_same_order_arguments() -> None:
 def test_an_unknown_exchange_is_refused() -> None:
     with pytest.raises(CcxtError, match="not an exchange"):
         CcxtBroker("nosuchvenue")
+
+
+def test_it_is_a_broker_with_market_data_and_a_clock(server: BinanceServer) -> None:
+    from fillforge.broker import Broker
+
+    with _broker(server, data_poll_every=0.05) as b:
+        assert isinstance(b, Broker)
+        q = b.latest_quote(SYMBOL)
+        assert q is not None
+        assert (q.bid_price, q.ask_price) == (BID, ASK)
+        assert b.last_trade(SYMBOL) is not None  # the mid until the first print
+        seen: list[Any] = []
+        stop = b.subscribe_quotes(SYMBOL, seen.append)
+        server.call(
+            lambda sim: sim.quote("BTCUSDT", BID - 1, ASK - 1, bid_size=D(3), ask_size=D(3))
+        )
+        _eventually(lambda: bool(seen))
+        stop()
+        assert seen[-1].bid_price == BID - 1
+        c = b.clock()
+        assert c.is_open
+        assert abs(c.timestamp_ns // 1_000_000 - server.now_ms()) < 60_000  # the server's time
