@@ -287,3 +287,21 @@ def test_it_is_a_broker_with_market_data_and_a_clock(server: BinanceServer) -> N
         c = b.clock()
         assert c.is_open
         assert abs(c.timestamp_ns // 1_000_000 - server.now_ms()) < 60_000  # the server's time
+
+
+def test_a_venue_that_finds_orders_by_venue_id_only_still_gets_no_duplicate(
+    server: BinanceServer,
+) -> None:
+    with _broker(server) as b:
+        by_id = b.exchange.fetch_order
+
+        def venue_id_only(oid: Any, symbol: Any = None, params: Any = None) -> Any:
+            if oid is None:  # as Bybit or Coinbase answer a lookup without a venue id
+                raise ccxt.ArgumentsRequired("fetchOrder() requires an id")
+            return by_id(oid, symbol, params or {})
+
+        b.exchange.fetch_order = venue_id_only
+        server.faults.fail(503, 1, after=True)
+        o = b.submit(_rest(cid="found-in-the-list"))
+        assert o.client_order_id == "found-in-the-list"
+        assert len(server.call(lambda sim: sim.orders())) == 1

@@ -219,10 +219,7 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         mine = request.model_copy(update={"client_order_id": cid})
 
         def lookup() -> dict[str, Any] | None:
-            try:
-                return dict(self.exchange.fetch_order(None, symbol, {"clientOrderId": cid}))
-            except ccxt.OrderNotFound:
-                return None
+            return self._by_client_id(symbol, cid)
 
         with self._lock:
             self._orders.sending[cid] = mine
@@ -237,6 +234,22 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         finally:
             with self._lock:
                 self._orders.sending.pop(cid, None)
+
+    def _by_client_id(self, symbol: str, cid: str) -> dict[str, Any] | None:
+        """The venue's order with this client order id, None when it has none: asked by the id
+        where the exchange takes it (Binance), else found among its orders in ``symbol``."""
+        ex = self.exchange
+        try:
+            return dict(ex.fetch_order(None, symbol, {"clientOrderId": cid}))
+        except ccxt.OrderNotFound:
+            return None
+        except (ccxt.ArgumentsRequired, ccxt.NotSupported, ccxt.BadRequest):
+            pass  # this exchange finds orders by venue id only
+        listed = ex.fetch_orders(symbol) if ex.has.get("fetchOrders") else []
+        if not listed:
+            listed = ex.fetch_open_orders(symbol) + ex.fetch_closed_orders(symbol)
+        found = [o for o in listed if o.get("clientOrderId") == cid]
+        return dict(found[0]) if found else None
 
     def cancel(self, order_id: str) -> None:
         """Ask to cancel; an order that ended meanwhile is brought up to date, and the venue's
