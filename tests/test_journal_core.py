@@ -273,6 +273,19 @@ def test_a_schema_newer_than_this_code_is_refused(tmp_path: Path) -> None:
         Journal.open(path)
 
 
+def test_another_applications_database_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    db.close()
+    with pytest.raises(JournalError, match="not a fillforge journal"):
+        Journal.open(path)
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert tables == {"users"}
+
+
 @pytest.mark.parametrize("what", ["text", "directory", "missing", "empty"])
 def test_a_path_that_is_no_journal_gets_one_clear_error(tmp_path: Path, what: str) -> None:
     path = tmp_path / "thing"

@@ -99,6 +99,8 @@ class SqliteStore:
             else:
                 self.schema_version()  # a file that is not a journal fails here
         except BaseException:
+            if hasattr(self, "_db"):
+                self._db.close()
             self._release_lock()
             raise
 
@@ -124,10 +126,13 @@ class SqliteStore:
         except sqlite3.DatabaseError as e:
             if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
                 return True
-            if "no such table" in str(e) and self._writable:
-                return False  # a new file: the migrations make the tables
+            if "no such table" in str(e) and self._writable and not self._has_tables():
+                return False  # a new, empty file: the migrations make the tables
             raise JournalError("path", self.name, f"not a fillforge journal: {e}") from None
         return False
+
+    def _has_tables(self) -> bool:
+        return bool(self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
     def schema_version(self) -> int:
         try:
