@@ -272,3 +272,53 @@ def test_a_worker_on_its_own_is_restored_the_same_way() -> None:
     with pytest.raises(ExecutionError) as e:
         again.restore(kept[-1])  # once only: it is no longer pending
     assert e.value.field == "state"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    qty=st.integers(1, 10**6),
+    start=st.integers(0, 2**60),
+    length=st.integers(1, 2**40),
+    limit=st.none() | st.decimals(min_value="0.01", max_value="100000", places=2),
+    policy=st.sampled_from(["twap", "vwap", "is", "pov", "iceberg", "limit"]),
+    state=st.sampled_from(list(ParentState)),
+    base=st.integers(0, 10**6),
+    rules=st.builds(
+        WorkRules,
+        timeout_ns=st.none() | st.integers(1, 10**12),
+        fallback=st.sampled_from(["market", "ladder", "none"]),
+        at_end=st.sampled_from(["market", "stop"]),
+        child_rate_limit=st.integers(1, 10**6),
+    ),
+)
+def test_a_parent_snapshot_round_trips_through_json(
+    qty: int,
+    start: int,
+    length: int,
+    limit: Decimal | None,
+    policy: str,
+    state: ParentState,
+    base: int,
+    rules: WorkRules,
+) -> None:
+    snap = ParentSnapshot(
+        spec=ParentOrder(
+            parent_id="P.1:x",
+            symbol="AAA",
+            side=OrderSide.SELL,
+            qty=D(qty),
+            start_ns=start,
+            end_ns=start + length,
+            limit_price=limit,
+            decision_price=D("99.995"),
+            policy=policy,
+        ),
+        rules=rules,
+        slices=7,
+        state=state,
+        plan_ns=start,
+        plan_base=D(min(base, qty)),
+        arrival_price=D("100.005"),
+        children=3,
+    )
+    assert ParentSnapshot.model_validate(snap.model_dump(mode="json")) == snap
