@@ -6,6 +6,7 @@ configuration names (``--config``). A bad flag or file prints one ``error:`` lin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -90,6 +91,10 @@ def serve_monitor(
     if not 0 <= port <= 65535:
         raise ConfigError("--port", port, "expected 0 (any free port) to 65535")
     rules = _alerts(alerts)
+    for module, extra in (("prometheus_client", "monitor"), ("alpaca", "alpaca")):
+        if importlib.util.find_spec(module) is None:
+            why = f"needs {module}: pip install 'fillforge[alpaca,monitor]'"
+            raise ConfigError(f"extra {extra}", module, why)
     if url is not None:
         from fillforge.alpaca.broker import AlpacaBroker
 
