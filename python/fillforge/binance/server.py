@@ -25,7 +25,6 @@ import hmac
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -297,7 +296,7 @@ class BinanceServer:
         ``signature`` of the query string followed by the body (less the signature itself),
         then ``timestamp`` within ``recvWindow`` (default 5000 ms, at most 60000)."""
         self.keyed(headers)
-        params = _params(query, body)
+        params = wire.params_of(query, body)
         given = params.pop("signature", None)
         if given is None:
             raise BinanceApiError(
@@ -428,22 +427,3 @@ class BinanceServer:
         add_routes(app, self)
         self.stream = add_stream_routes(app, self)
         return app
-
-
-def _params(query: str, body: str) -> dict[str, str]:
-    """Query string and form body as one mapping (the body's value wins, as Binance has it)."""
-    out: dict[str, str] = {}
-    for text in (query, body):
-        if text:
-            try:
-                pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False)
-            except ValueError:
-                why = "Illegal characters found in a parameter."
-                raise BinanceApiError(400, wire.ILLEGAL_CHARS, why) from None
-            out.update(pairs)
-    return out
-
-
-def params_of(query: str, body: str) -> dict[str, str]:
-    """The parameters of an unsigned request."""
-    return _params(query, body)

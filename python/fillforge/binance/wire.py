@@ -11,6 +11,7 @@ maps them to its exception classes exactly as it maps the real venue's.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -396,3 +397,18 @@ def trade_json(o: Order, binance_id: int, f: Fill, quote_asset: str) -> dict[str
         "isMaker": f.liquidity.value == "maker",
         "isBestMatch": True,
     }
+
+
+def params_of(query: str, body: str) -> dict[str, str]:
+    """A request's parameters: the query string and the form body as one mapping (the body's
+    value wins, as Binance has it)."""
+    out: dict[str, str] = {}
+    for text in (query, body):
+        if text:
+            try:
+                pairs = urllib.parse.parse_qsl(text, keep_blank_values=True)
+            except ValueError:
+                why = "Illegal characters found in a parameter."
+                raise BinanceApiError(400, ILLEGAL_CHARS, why) from None
+            out.update(pairs)
+    return out
