@@ -33,8 +33,9 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def traded(tmp_path: Path) -> tuple[Path, SimulatedBroker]:
-    """A journal of three orders: one filled at once, one partly filled and resting, one
-    resting and cancelled; with records of kinds the exporter does not know in between."""
+    """A journal of four intents: one filled at once, one partly filled and resting, one
+    resting and cancelled, one resting and replaced (five venue orders); with records of kinds
+    the exporter does not know in between."""
     v = Venue("TESTX", calendar=None)
     v.add(Instrument(symbol="TEST"), empty_feed())
     broker = SimulatedBroker(v, cash=D(1_000_000))
@@ -47,6 +48,8 @@ def traded(tmp_path: Path) -> tuple[Path, SimulatedBroker]:
     b = jb.submit(gtc_limit("TEST", "buy", 30, "100.01"))
     c = jb.submit(gtc_limit("TEST", "sell", 5, "101.00"))
     jb.cancel(c.id)
+    d = jb.submit(gtc_limit("TEST", "sell", 7, "102.00"))
+    jb.replace(d.id, limit_price=D("102.50"))  # the original and its replacement: two orders
     journal.append("strategy.note", {"text": "a kind nobody registered"})
 
     def settled() -> bool:
@@ -55,6 +58,7 @@ def traded(tmp_path: Path) -> tuple[Path, SimulatedBroker]:
             orders[a.id].cum_qty == 10
             and orders[b.id].cum_qty > 0
             and orders[c.id].status.value == "canceled"
+            and orders[d.id].status.value == "replaced"
         )
 
     wait_for(settled)
@@ -75,16 +79,22 @@ def test_export_writes_one_line_per_order_and_per_fill(
     assert done.order_book == out / "order_book.jsonl"
 
     venue = {o.id: o for o in broker.orders()}
-    assert len(orders) == 3
+    assert len(orders) == len(venue) == 5  # the replaced order and its replacement both
     for line in orders:
         o = venue[line["order_id"]]
         assert line["client_order_id"] == o.client_order_id
         assert line["status"] == o.status.value
         assert D(line["filled_qty"]) == o.cum_qty
         assert line["symbol"] == "TEST"
-        assert line["intent_seq"] >= 1
-        assert line["request"]["symbol"] == "TEST"
-    assert [x["side"] for x in orders] == ["buy", "buy", "sell"]
+        if line["intent_seq"] is None:  # learned from the venue's events: the replacement
+            assert line["order_id"] == next(x["replaced_by"] for x in orders if x["replaced_by"])
+        else:
+            assert line["intent_seq"] >= 1
+            assert line["request"]["symbol"] == "TEST"
+    assert sorted(x["side"] for x in orders) == ["buy", "buy", "sell", "sell", "sell"]
+    replaced = [x for x in orders if x["status"] == "replaced"]
+    assert len(replaced) == 1
+    assert replaced[0]["replaced_by"] in venue
 
     # every fill once, with its execution id, and the fills add up to each order's filled qty
     assert len({t["exec_id"] for t in trades}) == len(trades)
@@ -122,13 +132,13 @@ def test_cli_export_and_inspect(traded: tuple[Path, SimulatedBroker], tmp_path: 
     out = tmp_path / "cli-out"
     r = runner.invoke(app, ["journal", "export", str(path), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "3 orders" in r.output
-    assert len(_lines(out / "order_book.jsonl")) == 3
+    assert "5 orders" in r.output
+    assert len(_lines(out / "order_book.jsonl")) == 5
 
     r = runner.invoke(app, ["journal", "inspect", str(path), "--json", "-n", "2"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
-    assert summary["kinds"]["order.submit"] == 3
+    assert summary["kinds"]["order.submit"] == 4
     assert summary["kinds"]["strategy.note"] == 1
     assert summary["records"] == sum(summary["kinds"].values())
     assert summary["first"]["seq"] == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final
@@ -159,14 +159,15 @@ class Journal:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def records(self, since: int = 0, kinds: tuple[str, ...] | None = None) -> Iterator[Record]:
+    def records(self, since: int = 0, kinds: Iterable[str] | None = None) -> Iterator[Record]:
         """The records with seq > ``since`` (of these kinds, if given), in seq order. A writer
         syncs first, so everything appended before the call is included."""
         if self._store.writable and not self._closed:
             self.sync()
+        ks = None if kinds is None else tuple(kinds)
         limit = self._read_limit  # a damaged journal read-only: up to its last good record
         if limit is None:
-            for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH):
+            for rows in self._store.read(since, ks, _READ_BATCH):
                 yield from iter_records(rows)
             return
         # The damage may hide behind the good records (a duplicated or misplaced seq): only the
@@ -174,7 +175,7 @@ class Journal:
         if since >= limit:
             return
         last = since
-        for rows in self._store.read(since, tuple(kinds) if kinds else None, _READ_BATCH, limit):
+        for rows in self._store.read(since, ks, _READ_BATCH, limit):
             good: list[Row] = []
             for r in rows:
                 if not last < r[0] <= limit:

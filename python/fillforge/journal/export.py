@@ -2,9 +2,11 @@
 and ``trade_log.jsonl`` (one line per fill), the files users know as ``order_book.json`` and
 ``trade_log.json``.
 
-The orders and fills are the journal's :class:`~fillforge.journal.rebuild.OrderBook` (the one
-reader of the ``order.*`` records, which a restart rebuilds too), so the export says what a
-recovery would see. Records of other kinds are skipped. Money and quantities are decimal strings,
+The orders and fills are the journal's :class:`~fillforge.journal.rebuild.OrderBook`, built by
+:func:`~fillforge.journal.rebuild.rebuild` (the one reader of the ``order.*`` records, which a
+restart runs too), so the export says what a recovery would see: every venue order once (a
+replaced order and its replacement are two lines) and the intents that never reached the venue.
+Records of other kinds are skipped. Money and quantities are decimal strings,
 times both UNIX nanoseconds and RFC 3339 text. Each file is written beside its final name and
 renamed over it, so a reader never sees half a file.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from fillforge.errors import JournalError
 from fillforge.journal.core import Journal
-from fillforge.journal.rebuild import JournalFill, JournalOrder, OrderBook
+from fillforge.journal.rebuild import JournalFill, JournalOrder, OrderBook, rebuild
 from fillforge.time import to_iso
 
 __all__ = ["ORDER_BOOK", "TRADE_LOG", "Exported", "export"]
@@ -55,8 +57,9 @@ def export(journal: Journal | str | os.PathLike[str], out_dir: str | os.PathLike
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise JournalError("out_dir", str(out), f"cannot create it: {e.strerror}") from None
-    cid_of = {o.order_id: o.client_order_id for o in book.by_cid.values() if o.order_id}
-    orders = [_order_line(o) for o in book.by_cid.values()]
+    every = book.orders()  # each venue order once (a replaced one and its replacement), and
+    cid_of = {o.order_id: o.client_order_id for o in every if o.order_id}  # the unsent intents
+    orders = [_order_line(o) for o in every]
     trades = [_trade_line(f, cid_of.get(f.order_id)) for f in book.fills.values()]
     order_book, trade_log = out / ORDER_BOOK, out / TRADE_LOG
     _write_lines(order_book, orders)
@@ -65,15 +68,14 @@ def export(journal: Journal | str | os.PathLike[str], out_dir: str | os.PathLike
 
 
 def _book(journal: Journal) -> OrderBook:
-    book = OrderBook()
-    for r in journal.records():
-        try:
-            book.apply(r.seq, r.kind, r.payload)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as e:
-            raise JournalError(
-                "seq", r.seq, f"a {r.kind} record the order book cannot read: {e!r}"
-            ) from None
-    return book
+    try:
+        return rebuild(journal)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as e:
+        if isinstance(e, JournalError):
+            raise
+        raise JournalError(
+            "path", journal.name, f"an order.* record the order book cannot read: {e!r}"
+        ) from None
 
 
 def _order_line(o: JournalOrder) -> dict[str, Any]:
