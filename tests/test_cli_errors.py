@@ -39,6 +39,7 @@ CASES: list[tuple[list[str], str]] = [
     (["journal", "inspect", "{tmp}/none.journal"], "path='{tmp}/none.journal'"),
     (["sweep", "{tmp}/none.yaml"], "file='{tmp}/none.yaml'"),
     (["sweep", "--workers", "0", "{tmp}/none.yaml"], "--workers=0"),
+    (["sweep", "--workers", "2", "--in-process", "{tmp}/none.yaml"], "--workers=2"),
     (["serve", "alpaca", "--port", "99999"], "--port=99999"),
     (["serve", "alpaca", "--speed", "0"], "--speed=0.0"),
     (["serve", "alpaca", "--rate-limit", "0"], "--rate-limit=0"),

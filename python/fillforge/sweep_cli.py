@@ -112,6 +112,8 @@ def sweep(
         raise refuse("CONFIG", None, "give a sweep file (fillforge sweep --example prints one)")
     if workers is not None and workers < 1:
         raise refuse("--workers", workers, "must be at least 1")
+    if in_process and workers is not None:
+        raise refuse("--workers", workers, "not with --in-process (one trial at a time, here)")
     if address is not None and (workers is not None or in_process):
         flag, value = ("--workers", workers) if workers is not None else ("--in-process", True)
         raise refuse(flag, value, "not with --address (the cluster has its own workers)")
