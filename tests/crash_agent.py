@@ -49,6 +49,11 @@ def paper_server() -> AlpacaServer:
     )
 
 
+class Crash(BaseException):
+    """A simulated kill -9 for the in-process crash tests (a ``CrashHook``'s action raises it):
+    not an Exception, so nothing on the way out handles it."""
+
+
 class Trader:
     """Random orders on ``books`` (symbol: (bid, ask)): marketable limits at the touch, resting
     limits 1-5 ticks away, cancels and replaces of what the journal holds open. The side leans

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from crash_agent import Trader, prints, problems
+from crash_agent import Crash, Trader, prints, problems
 
 from fillforge.journal import Journal
-from fillforge.journal.broker import ORDER_POINTS, Crash, CrashHook, JournalledBroker
+from fillforge.journal.broker import ORDER_POINTS, CrashHook, JournalledBroker
 from fillforge.journal.reconcile import RecoveryReport, reconcile
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker

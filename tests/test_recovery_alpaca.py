@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from crash_agent import paper_server, problems
+from crash_agent import Crash, paper_server, problems
 from polling import eventually
 from served_helpers import alpaca_broker, quote
 
 from fillforge.alpaca import AlpacaServer
 from fillforge.alpaca.broker import AlpacaBroker
 from fillforge.journal import Journal
-from fillforge.journal.broker import Crash, CrashHook, JournalledBroker
+from fillforge.journal.broker import CrashHook, JournalledBroker
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest

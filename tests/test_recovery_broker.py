@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from crash_agent import Trader, prints, problems
+from crash_agent import Crash, Trader, prints, problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fillforge import broker as fb
 from fillforge.errors import DuplicateClientOrderIdError, FillforgeError, JournalError
 from fillforge.journal import Journal
-from fillforge.journal.broker import Crash, CrashHook, JournalledBroker
+from fillforge.journal.broker import CrashHook, JournalledBroker
 from fillforge.journal.rebuild import OrderBook, rebuild
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType

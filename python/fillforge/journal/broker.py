@@ -62,7 +62,6 @@ __all__ = [
     "CHECKPOINT_EVERY",
     "CRASH_POINTS",
     "ORDER_POINTS",
-    "Crash",
     "CrashHook",
     "JournalledBroker",
     "OrderJournal",
@@ -91,14 +90,10 @@ _REPLACED: Final = EventKind.REPLACED
 _NEW: Final = EventKind.NEW
 
 
-class Crash(BaseException):
-    """A simulated kill -9 (the in-process crash tests): not an Exception, so nothing on the
-    way out handles it."""
-
-
 class CrashHook:
     """Counts the passes of each crash point and crashes at the ``at``-th pass of ``point``:
-    ``action`` (default: SIGKILL this process; the in-process tests raise :class:`Crash`)."""
+    ``action`` (default: SIGKILL this process; the in-process tests raise a ``BaseException``
+    of their own, ``tests/crash_agent.Crash``, that nothing on the way out handles)."""
 
     def __init__(self, point: str, at: int, action: Callable[[], None] | None = None) -> None:
         if point not in CRASH_POINTS:
