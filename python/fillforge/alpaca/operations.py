@@ -44,6 +44,9 @@ class Operations:
     def __init__(self) -> None:
         self._ops: dict[str, Operation] = {}
         self._listeners: list[Listener] = []
+        self.replaying = False
+        """True while :meth:`replay` runs: nobody reads the answer (the server skips writing
+        the order JSON)."""
 
     def register(self, name: str, op: Operation) -> None:
         if name in self._ops:
@@ -67,7 +70,12 @@ class Operations:
 
     def replay(self, name: str, args: dict[str, Any]) -> Any:
         """Run a journalled operation again, telling no listener (a restart's replay)."""
-        return self._op(name)(args)
+        op = self._op(name)
+        self.replaying = True
+        try:
+            return op(args)
+        finally:
+            self.replaying = False
 
     def _op(self, name: str) -> Operation:
         op = self._ops.get(name)

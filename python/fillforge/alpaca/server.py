@@ -479,6 +479,8 @@ class AlpacaServer:
     # ----- answers (on the simulation thread) -------------------------------------------------
 
     def order_json(self, o: Order, nested: bool = False) -> dict[str, Any]:
+        if self.ops.replaying:  # a restart's replay: nobody reads the answer
+            return {}
         stop = hwm = None
         if o.request.type is OrderType.TRAILING_STOP and o.status.is_open:
             state = self.broker.trailing_state(o.id)
