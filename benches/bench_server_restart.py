@@ -209,6 +209,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--served-only", action="store_true", help="skip the in-process replay")
     ap.add_argument(
         "--overhead",
         type=int,
@@ -224,7 +225,7 @@ def main() -> None:
         path = (a.keep or Path(d)) / "paper.journal"
         path.parent.mkdir(parents=True, exist_ok=True)
         written = {"reused": str(path)} if path.exists() else write_journal(path, a.orders)
-        inproc = replay(path)
+        inproc = {} if a.served_only else replay(path)
         runs = [restart(path) for _ in range(a.runs)]
         report = {"journal": written, "in_process": inproc, "restarts": runs}
         if a.json:
