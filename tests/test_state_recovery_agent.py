@@ -28,7 +28,7 @@ from fillforge.config import parse_config
 from fillforge.config.model import Config
 from fillforge.errors import ConfigError, RiskDeniedError
 from fillforge.journal import Journal
-from fillforge.journal.broker import Crash, CrashHook
+from fillforge.journal.broker import CrashHook
 from fillforge.orders.models import Instrument
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
@@ -39,6 +39,11 @@ D = Decimal
 S = NS_PER_SECOND
 T0 = 1_700_000_000 * S  # a Tuesday, 22:13 UTC: the agent's clock is the simulated market's
 T = TypeVar("T")
+
+
+class Killed(BaseException):
+    """A kill -9 in the middle of a step: not an Exception, so nothing on the way out handles
+    it."""
 
 
 def config(**execution: Any) -> Config:
@@ -264,7 +269,7 @@ def test_the_schedule_crash_point_kills_between_two_children(tmp_path: Path) -> 
     path = tmp_path / "agent.journal"
 
     def die() -> None:
-        raise Crash("schedule")
+        raise Killed("schedule")
 
     async def body() -> None:
         agent, proc = await started(config(), b, path)
@@ -274,7 +279,7 @@ def test_the_schedule_crash_point_kills_between_two_children(tmp_path: Path) -> 
         assert agent._engine is not None
         agent._engine.before_slice = lambda: crash.hit("schedule")
         await agent.submit_order("SPY", "buy", D(50), price=D(200))
-        with pytest.raises(Crash):
+        with pytest.raises(Killed):
             b.run(until_ns=T0 + 600 * S)
         await kill(agent, proc)
         assert [c[0] for c in children(b, "ff1")] == ["ff1-c1", "ff1-c2"]

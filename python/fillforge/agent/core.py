@@ -50,7 +50,7 @@ from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.portfolio.equity import EquityCurve
 from fillforge.replay.samples import daily_samples
-from fillforge.risk import KillReport, RiskGate
+from fillforge.risk import KillReport, RiskGate, RiskManager
 from fillforge.sim import SimulatedBroker, TradingCalendar
 from fillforge.time import NS_PER_SECOND
 
@@ -250,6 +250,20 @@ class ExecutionAgent:
         self._pool = None
 
     @property
+    def engine(self) -> ExecutionEngine:
+        """The execution engine working the parents (after :meth:`start`)."""
+        if self._engine is None:
+            raise ExecutionError("agent", "stopped", "call start() first")
+        return self._engine
+
+    @property
+    def risk(self) -> RiskManager:
+        """The risk manager behind the gate (after :meth:`start`)."""
+        if self._gate is None:
+            raise ExecutionError("agent", "stopped", "call start() first")
+        return self._gate.manager
+
+    @property
     def broker(self) -> Broker:
         """The broker behind the gate (for a simulation: advance it with ``run``)."""
         if self._broker is None:
@@ -288,29 +302,18 @@ class ExecutionAgent:
         tags = self._flattener.tagged if self._flattener is not None else ()
         return book_of(self._kinds, self._sent, self._denials, nxt, self._start_equity, curve, tags)
 
-    def _book_changed(self) -> None:
-        """Journal the agent's book when it changed (a journal only)."""
+    def _book_changed(self, *, sync: bool = False) -> None:
+        """Journal the agent's book when it changed (a journal only); with ``sync``, everything
+        journalled so far is durable on return (a facade call that sent orders: its parents and
+        the book are on disk before their ids are given)."""
         if self._journal is None:
             return
         book = self._book_now()
         if book != self._book:
             self._book = book
             self._journal.writer.portfolio(book)
-
-    def _restore_book(self, book: AgentBook) -> None:
-        self._kinds.update(book.kinds)
-        self._sent = book.sent
-        self._denials = Counter(book.denials)
-        self._seq = count(max(book.next_parent, next(self._seq)))
-        if book.start_equity is not None:
-            self._start_equity = book.start_equity
-        for t, v in book.curve:
-            if not len(self._curve) or t > int(self._curve.times_ns[-1]):
-                self._curve.append(t, v)
-        if self._flattener is not None:
-            for symbol in book.intraday:
-                self._flattener.tag(symbol)
-        self._book = book
+        if sync:
+            self._journal.journal.sync()
 
     def _taken_parent(self, parent_id: str) -> None:
         """A parent id the journal holds: it is a parent's, and no new one takes it."""
@@ -359,8 +362,6 @@ class ExecutionAgent:
         options["rules"] = build.work_rules(cfg)
         engine.submit(spec, inst, **options)
         self._kinds[pid] = "parent"
-        if self._journal is not None:  # durable before its id is given (a no-op when its
-            self._journal.journal.sync()  # first child's intent, written ahead, synced it)
         return pid
 
     def _slicing(self, price: Decimal | None) -> WorkOptions:
@@ -434,7 +435,7 @@ class ExecutionAgent:
             self._sent += 1
             if self._flattener is not None:
                 self._flattener.tag(symbol)
-            self._book_changed()
+            self._book_changed(sync=True)
             return pid
 
         return await self._call(send)
@@ -591,5 +592,5 @@ class ExecutionAgent:
         )
 
     def _booked(self, report: SignalReport) -> SignalReport:
-        self._book_changed()
+        self._book_changed(sync=True)
         return report

@@ -15,8 +15,10 @@ What it did is a :class:`RecoveryReport`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -195,7 +197,7 @@ class AgentJournal:
             gate.manager.restore(risk)
         book = saved.portfolio_snapshot(AgentBook)
         if book is not None:
-            agent._restore_book(book)
+            restore_book(agent, book)
         flattener = agent._flattener
         if flattener is not None:  # its orders' numbers go on after the journal's
             prefix = f"{flattener.name}-"
@@ -284,6 +286,24 @@ class AgentJournal:
         self.broker.detach()
         if self._owned:
             self.journal.close()
+
+
+def restore_book(agent: ExecutionAgent, book: AgentBook) -> None:
+    """Give ``agent`` its book back (after a restart)."""
+    agent._kinds.update(book.kinds)
+    agent._sent = book.sent
+    agent._denials = Counter(book.denials)
+    agent._seq = count(max(book.next_parent, next(agent._seq)))
+    if book.start_equity is not None:
+        agent._start_equity = book.start_equity
+    curve = agent._curve
+    for t, v in book.curve:
+        if not len(curve) or t > int(curve.times_ns[-1]):
+            curve.append(t, v)
+    if agent._flattener is not None:
+        for symbol in book.intraday:
+            agent._flattener.tag(symbol)
+    agent._book = book
 
 
 def void(_: object) -> None:
