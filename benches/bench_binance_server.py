@@ -75,30 +75,38 @@ def fill_to_stream(server: BinanceServer, n: int) -> dict[str, Any]:
         pro = ccxt.pro.binance(
             {"apiKey": server.api_key, "secret": server.secret_key, "urls": {"api": server.urls}}
         )
+        pending: asyncio.Future[Any] | None = None
 
         async def until(seen: Callable[[dict[str, Any]], bool]) -> None:
-            # watch_orders returns the updates since its last call (ccxt.pro keeps them).
-            while not any(seen(x) for x in await pro.watch_orders("BTC/USDT")):
-                pass
+            # ccxt.pro wakes a watch with the next message only, and keeps every update in its
+            # cache: with a watch always waiting, look in the cache after each wake-up.
+            nonlocal pending
+            while True:
+                if pending is None or pending.done():
+                    pending = asyncio.ensure_future(pro.watch_orders("BTC/USDT"))
+                    await asyncio.sleep(0)
+                if any(seen(x) for x in (pro.orders or ())):
+                    return
+                await pending
 
         def quote(bid: Decimal) -> None:
             server.call(lambda b: b.quote("BTCUSDT", bid, bid + 1, bid_size=D(10), ask_size=D(10)))
 
         try:
             await pro.load_markets()
-            subscribed = asyncio.ensure_future(pro.watch_orders("BTC/USDT"))
+            pending = asyncio.ensure_future(pro.watch_orders("BTC/USDT"))
             await asyncio.sleep(0.5)  # the subscription is confirmed
             delays = []
             for i in range(n):
                 bid = D(30_000) - i % 50
                 quote(bid)
                 o = await pro.create_order("BTC/USDT", "limit", "buy", 0.001, float(bid))
-                await until(lambda x, oid=o["id"]: x["id"] == oid)  # its NEW
+                await asyncio.wait_for(until(lambda x, oid=o["id"]: x["id"] == oid), 30)  # NEW
                 t0 = time.perf_counter()
                 await asyncio.to_thread(quote, bid - 2)  # the ask falls through it: a fill
-                await until(lambda x, oid=o["id"]: x["id"] == oid and x["status"] == "closed")
+                filled = until(lambda x, oid=o["id"]: x["id"] == oid and x["status"] == "closed")
+                await asyncio.wait_for(filled, 30)
                 delays.append(time.perf_counter() - t0)
-            subscribed.cancel()
             return delays
         finally:
             await pro.close()
@@ -167,12 +175,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     out: dict[str, Any] = {"served": served(args.orders)}
+    print("served:", out["served"], file=sys.stderr, flush=True)
     broker = scripted_broker(start_ns=1_700_000_000_000_000_000, cash=D(1_000_000_000))
     broker.quote("BTCUSDT", D("30000.00"), D("30000.10"), bid_size=D(100_000), ask_size=D(100_000))
     key, secret = secrets.token_hex(16), secrets.token_hex(32)
     limits = {"weight_per_minute": 1 << 24, "orders_per_10s": 1 << 24}
     with BinanceServer(broker, api_key=key, secret_key=secret, speed=None, **limits) as server:
         out["in_process"] = submit_loops(server.urls, key, secret, args.orders)
+        print("in process:", out["in_process"], file=sys.stderr, flush=True)
         if args.fills:
             out["stream"] = fill_to_stream(server, args.fills)
     if args.json:

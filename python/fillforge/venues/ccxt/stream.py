@@ -53,6 +53,7 @@ class OrderStream:
         self.updates = 0
         self.failures = 0
         self.ready = threading.Event()  # set once the first subscription is confirmed
+        self._applied: dict[str, tuple[Any, Any, Any]] = {}  # each order's last state applied
 
     def start(self) -> None:
         if self._thread is None:
@@ -91,6 +92,10 @@ class OrderStream:
                         await asyncio.to_thread(self._reconnected)
                     self.ready.set()
                 clients = now
+                # ccxt.pro wakes a watch with the next message only: an update that came while
+                # no watch was waiting sits in its cache until another message comes. With this
+                # watch waiting, every update in the cache not yet applied is applied now.
+                await self._drain()
                 got = await watching
             except (Exception, asyncio.CancelledError):  # anything a socket can raise
                 if self._stopping.is_set():
@@ -100,9 +105,23 @@ class OrderStream:
                 failed += 1
                 continue
             for raw in got:
-                await asyncio.to_thread(self._apply, dict(raw))
+                await self._apply_changed(dict(raw))
         with contextlib.suppress(Exception):
             await self._pro.close()
+
+    async def _drain(self) -> None:
+        cached = getattr(self._pro, "orders", None)
+        for raw in list(cached or ()):
+            await self._apply_changed(dict(raw))
+
+    async def _apply_changed(self, raw: dict[str, Any]) -> None:
+        """Apply an update unless this state of the order was applied already."""
+        state = (raw.get("status"), raw.get("filled"), raw.get("lastUpdateTimestamp"))
+        oid = str(raw.get("id"))
+        if self._applied.get(oid) == state:
+            return
+        self._applied[oid] = state
+        await asyncio.to_thread(self._apply, raw)
 
     def _clients(self) -> set[int]:
         return {id(c) for c in (getattr(self._pro, "clients", None) or {}).values()}
