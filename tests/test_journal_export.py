@@ -7,6 +7,7 @@ per fill) that agree with the venue; records of kinds the exporter does not know
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,23 @@ def test_cli_bad_path_is_one_line(tmp_path: Path, command: str) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("error:")
     assert "missing.journal" in lines[0]
+
+
+def test_cli_export_of_a_damaged_journal_says_so_and_exits_1(
+    traded: tuple[Path, SimulatedBroker], tmp_path: Path
+) -> None:
+    path, _ = traded
+    with Journal.open(path, readonly=True) as j:
+        fourth_submit = [r.seq for r in j.records(kinds=("order.submit",))][3]
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM journal WHERE seq = ?", (fourth_submit,))
+    db.close()
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["journal", "export", str(path), "-o", str(out)])
+    assert r.exit_code == 1
+    assert f"damaged: seq {fourth_submit} missing" in r.output
+    assert f"exported the good records only (seq 1..{fourth_submit - 1})" in r.output
+    assert len(_lines(out / "order_book.jsonl")) == 3  # the orders before the damage
+    done = export(path, tmp_path / "api")
+    assert not done.recovery.ok
+    assert done.recovery.kept == fourth_submit - 1

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fillforge.journal import Journal, Record, export, verify
+from fillforge.journal import Journal, JournalError, Record, export, verify
 from fillforge.time import to_iso
 
 __all__ = ["journal_app"]
@@ -42,15 +42,18 @@ def inspect(
 ) -> None:
     """Counts by kind, the first and last seq and time, and the last N records."""
     with Journal.open(target, readonly=True) as j:
-        counts = j.counts()
-        total = sum(counts.values())
         kept = j.recovery.kept
+        try:
+            counts, schema = j.counts(), j.schema_version
+        except JournalError:  # damaged pages: the state line says what opening found
+            counts, schema = {}, None
+        total = sum(counts.values())
         first = next(j.records(0), None)
         tail = list(j.records(max(0, kept - last))) if last else []
         recovery = j.recovery
         summary: dict[str, Any] = {
             "journal": j.name,
-            "schema_version": j.schema_version,
+            "schema_version": schema,
             "records": total,
             "kinds": counts,
             "first": _brief(first),
@@ -72,7 +75,7 @@ def inspect(
     for name in ("first", "last"):
         b = summary[name]
         t.add_row(name, "-" if b is None else f"seq {b['seq']:,} at {b['time']} ({b['kind']})")
-    t.add_row("schema version", str(summary["schema_version"]))
+    t.add_row("schema version", str(summary["schema_version"] or "unreadable"))
     status = "intact" if recovery.ok else f"[red]{escape(recovery.reason)}[/red]"
     t.add_row("state", status)
     out.print(t)
@@ -95,8 +98,10 @@ def export_cmd(
     ],
     as_json: _Json = False,
 ) -> None:
-    """Write order_book.jsonl (one line per order) and trade_log.jsonl (one line per fill)."""
+    """Write order_book.jsonl (one line per order) and trade_log.jsonl (one line per fill);
+    exit 1 when the journal is damaged (its good records are exported, and it says so)."""
     done = export(target, out_dir)
+    r = done.recovery
     if as_json:
         print(
             json.dumps(
@@ -106,14 +111,23 @@ def export_cmd(
                     "order_book": str(done.order_book),
                     "trade_log": str(done.trade_log),
                     "last_seq": done.last_seq,
+                    "ok": r.ok,
+                    "kept": r.kept,
+                    "problems": list(r.problems),
                 }
             )
         )
-        return
-    _out().print(
-        f"{done.orders:,} orders -> {escape(str(done.order_book))}\n"
-        f"{done.trades:,} trades -> {escape(str(done.trade_log))}"
-    )
+    else:
+        _out().print(
+            f"{done.orders:,} orders -> {escape(str(done.order_book))}\n"
+            f"{done.trades:,} trades -> {escape(str(done.trade_log))}"
+        )
+        if not r.ok:
+            _out().print(
+                f"damaged: {escape(r.reason)}; exported the good records only ({_kept(r.kept)})"
+            )
+    if not r.ok:
+        raise typer.Exit(1)
 
 
 @journal_app.command("verify")
@@ -140,11 +154,15 @@ def verify_cmd(target: _Target, as_json: _Json = False) -> None:
         if r.dropped:
             first, end = r.dropped
             _out().print(
-                f"kept: seq 1..{r.kept:,}; a repair would drop seq {first:,}.."
+                f"kept: {_kept(r.kept)}; a repair would drop seq {first:,}.."
                 f"{'?' if end is None else f'{end:,}'}"
             )
     if not r.ok:
         raise typer.Exit(1)
+
+
+def _kept(kept: int) -> str:
+    return f"seq 1..{kept:,}" if kept else "no record"
 
 
 def _last(j: Journal, kept: int) -> Record | None:

@@ -23,6 +23,7 @@ from typing import Any
 from fillforge.errors import JournalError
 from fillforge.journal.core import Journal
 from fillforge.journal.rebuild import JournalFill, JournalOrder, OrderBook, rebuild
+from fillforge.journal.verify import Recovery
 from fillforge.time import to_iso
 
 __all__ = ["ORDER_BOOK", "TRADE_LOG", "Exported", "export"]
@@ -40,19 +41,21 @@ class Exported:
     order_book: Path
     trade_log: Path
     last_seq: int
+    recovery: Recovery  # the journal's state: when damaged, only its good records were read
 
 
 def export(journal: Journal | str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Exported:
     """Write ``order_book.jsonl`` and ``trade_log.jsonl`` for ``journal`` (an open journal, or
-    a path or URL, opened read-only) into ``out_dir`` (created if needed)."""
+    a path or URL, opened read-only) into ``out_dir`` (created if needed). A damaged journal
+    exports its good records only; ``Exported.recovery`` says so."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise JournalError("out_dir", str(out), "exists and is not a directory")
     if isinstance(journal, Journal):
-        book = _book(journal)
+        book, recovery = _book(journal), journal.recovery
     else:
         with Journal.open(journal, readonly=True) as j:
-            book = _book(j)
+            book, recovery = _book(j), j.recovery
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -64,7 +67,7 @@ def export(journal: Journal | str | os.PathLike[str], out_dir: str | os.PathLike
     order_book, trade_log = out / ORDER_BOOK, out / TRADE_LOG
     _write_lines(order_book, orders)
     _write_lines(trade_log, trades)
-    return Exported(len(orders), len(trades), order_book, trade_log, book.last_seq)
+    return Exported(len(orders), len(trades), order_book, trade_log, book.last_seq, recovery)
 
 
 def _book(journal: Journal) -> OrderBook:
