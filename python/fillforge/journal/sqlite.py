@@ -342,6 +342,10 @@ class SqliteStore:
                     "SELECT version, description, applied_ns FROM journal_schema ORDER BY version"
                 ).fetchall()
             except sqlite3.DatabaseError:  # unreadable: the fresh file gets every migration
+                applied = []
+            if [r[0] for r in applied] != list(range(1, len(applied) + 1)) or not (
+                0 < len(applied) <= len(MIGRATIONS)
+            ):  # unreadable or damaged itself: the fresh file gets every migration
                 applied = [(m.version, m.description, 0) for m in MIGRATIONS]
             for row in applied:
                 for stmt in MIGRATIONS[row[0] - 1].statements:
@@ -353,14 +357,21 @@ class SqliteStore:
                     "INSERT INTO journal_repairs VALUES (?, ?, ?, ?, ?)",
                     self._db.execute("SELECT * FROM journal_repairs").fetchall(),
                 )
-            copied = 0
+            copied, rows = 0, []
             with contextlib.suppress(sqlite3.DatabaseError):
-                cur = self._db.execute(
+                # One row at a time (a fetch of many that meets the damage loses them all), and
+                # only the run 1, 2, 3... the scan checked (a duplicated seq ends it).
+                for row in self._db.execute(
                     f"SELECT {_COLUMNS} FROM journal WHERE seq < ? ORDER BY seq", (seq,)
-                )
-                while rows := cur.fetchmany(1_000):
-                    fresh.executemany(_INSERT_ONE, rows)
-                    copied += len(rows)
+                ):
+                    if row[0] != copied + 1:
+                        break
+                    rows.append(row)
+                    copied += 1
+                    if len(rows) == 1_000:
+                        fresh.executemany(_INSERT_ONE, rows)
+                        rows = []
+            fresh.executemany(_INSERT_ONE, rows)
             if copied != seq - 1:
                 raise JournalError(
                     "path", self.name, f"repair read {copied} of the {seq - 1} good records back"
