@@ -12,6 +12,7 @@ killed process included). Requires psycopg 3 (``pip install 'fillforge[postgres]
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
@@ -45,6 +46,7 @@ check_migrations(MIGRATIONS)
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
 _LOCK_CLASS: Final = 0x66F0  # the advisory lock's first key: fillforge journals
+_LOCK_WAIT_S: Final = 2.0
 
 
 class PostgresStore:
@@ -214,7 +216,16 @@ class PostgresStore:
 
     def _lock(self) -> None:
         key = zlib.crc32(self._schema.encode()) - (1 << 31)  # an int4
-        (got,) = self._one("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (_LOCK_CLASS, key))
+        # A writer that just closed its connection holds the lock until its server process has
+        # ended, a few milliseconds later: try for a moment before calling it another writer.
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while True:
+            (got,) = self._one(
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (_LOCK_CLASS, key)
+            )
+            if got or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         if not got:
             (pid,) = self._one(
                 "SELECT min(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid "
