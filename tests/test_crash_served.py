@@ -21,10 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from crash_agent import paper_server, prints, problems
 from served_helpers import alpaca_broker, quote
 
-import fillforge
 from fillforge.alpaca import AlpacaServer
 from fillforge.journal import Journal
 from fillforge.journal.broker import ORDER_POINTS, JournalledBroker
@@ -66,11 +66,7 @@ def _print(b: SimulatedBroker, trade: tuple[str, D, D, OrderSide]) -> None:
 
 
 def _env(server: AlpacaServer, crash: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["APCA_API_KEY_ID"], env["APCA_API_SECRET_KEY"] = server.key_id, server.secret_key
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(fillforge.__file__).parent.parent), env.get("PYTHONPATH", "")]
-    )
+    env = child_env(APCA_API_KEY_ID=server.key_id, APCA_API_SECRET_KEY=server.secret_key)
     env.pop("FILLFORGE_CRASH_AT", None)
     if crash is not None:
         env["FILLFORGE_CRASH_AT"] = crash

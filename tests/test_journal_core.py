@@ -7,7 +7,6 @@ server (see postgres_server.py)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_env import child_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
@@ -200,7 +200,7 @@ time.sleep(120)
 
 
 def test_a_writer_in_another_process_holds_the_journal_until_it_dies(target: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = child_env()
     child = subprocess.Popen(
         [sys.executable, "-c", _HOLD, target], stdout=subprocess.PIPE, text=True, env=env
     )

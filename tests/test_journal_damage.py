@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from child_env import child_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
@@ -181,7 +182,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def _killed_writer(path: Path) -> bytes:
     """A journal whose writer was killed: its WAL is left as it was (not checkpointed)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = child_env()
     done = subprocess.run([sys.executable, "-c", _KILLED_MID_WAL, str(path)], env=env)
     assert done.returncode == -signal.SIGKILL
     wal = Path(f"{path}-wal")

@@ -5,13 +5,13 @@ writer's seqs go on from there. On both stores, several kill points each."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
 
 from fillforge.journal import Journal, verify
@@ -52,7 +52,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def _run_until_killed(target: str, seed: int) -> int:
     """The highest seq the child reported durable before it was killed (0: none)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, target, str(seed)],
         capture_output=True,

@@ -5,7 +5,6 @@ placed after it started; a bad flag or alerts file is one ``error:`` line and ex
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from child_env import child_env
 from polling import wait_for
 from served_helpers import quote, trading_client
 from typer.testing import CliRunner
@@ -31,11 +31,8 @@ def get(url: str) -> str:
 
 def test_serve_monitor_follows_a_paper_server(alpaca_server: AlpacaServer, tmp_path: Path) -> None:
     quote(alpaca_server, "100.00", "100.02", size=100_000)
-    env = dict(
-        os.environ,
-        APCA_API_KEY_ID=alpaca_server.key_id,
-        APCA_API_SECRET_KEY=alpaca_server.secret_key,
-        PYTHONPATH=str(ROOT / "python"),
+    env = child_env(
+        APCA_API_KEY_ID=alpaca_server.key_id, APCA_API_SECRET_KEY=alpaca_server.secret_key
     )
     cmd = [sys.executable, "-m", "fillforge", "serve", "monitor", "--url", alpaca_server.base_url]
     log = tmp_path / "stderr.txt"

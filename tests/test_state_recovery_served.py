@@ -12,7 +12,6 @@ quantity, and the journal holds every order the server has, each fill once
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,10 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from crash_agent import paper_server, problems
 from served_helpers import alpaca_broker, quote
 
-import fillforge
 from fillforge.alpaca import AlpacaServer
 from fillforge.journal import Journal
 from fillforge.journal.broker import JournalledBroker
@@ -52,11 +51,7 @@ class Book(threading.Thread):
 
 
 def _env(server: AlpacaServer, crash: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["APCA_API_KEY_ID"], env["APCA_API_SECRET_KEY"] = server.key_id, server.secret_key
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(fillforge.__file__).parent.parent), env.get("PYTHONPATH", "")]
-    )
+    env = child_env(APCA_API_KEY_ID=server.key_id, APCA_API_SECRET_KEY=server.secret_key)
     env.pop("FILLFORGE_CRASH_AT", None)
     if crash is not None:
         env["FILLFORGE_CRASH_AT"] = crash
