@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fillforge.broker import Broker
-from fillforge.errors import ExitPlanError, FillforgeError
+from fillforge.errors import ExitPlanError, FillforgeError, UnknownOrderIdError
 from fillforge.execution.parent import ParentSnapshot
 from fillforge.exits.recovery import ExitSnapshot
 from fillforge.journal import Journal
@@ -34,6 +34,7 @@ from fillforge.journal.reconcile import RecoveryReport as OrdersReport
 from fillforge.journal.reconcile import reconcile
 from fillforge.journal.state import ConfigCheck, SavedState, StateWriter, load_state
 from fillforge.orders.models import split_child_id
+from fillforge.orders.order import Order
 from fillforge.risk import RiskSnapshot
 
 if TYPE_CHECKING:
@@ -260,6 +261,7 @@ class AgentJournal:
                 engine.restore(
                     snap,
                     agent._instrument(snap.spec.symbol),
+                    self._children(pid),
                     last_child=last.get(pid, 0),
                     **agent._slicing(snap.spec.decision_price or snap.arrival_price),
                 )
@@ -280,6 +282,26 @@ class AgentJournal:
                 )
             )
         return tuple(out)
+
+    def _children(self, pid: str) -> list[Order]:
+        """Every order of parent ``pid`` the journal knows, as the broker shows it now: its local
+        copy, else asked of the venue. A restarted live broker holds only the open orders; a
+        child filled before the crash would otherwise go uncounted and its quantity be sent
+        again (a served kill -9 test over-filled a parent this way)."""
+        inner = self.broker.inner
+        ask = getattr(inner, "venue_order", None)
+        out: list[Order] = []
+        for o in self.broker.book.by_oid.values():
+            split = split_child_id(o.client_order_id)
+            if split is None or split[0] != pid or o.order_id is None:
+                continue
+            try:
+                out.append(inner.get_order(o.order_id))
+            except UnknownOrderIdError:
+                got = ask(o.order_id) if ask is not None else None
+                if got is not None:
+                    out.append(got)
+        return out
 
     def close(self) -> None:
         """Stop journalling the broker's events; close the journal if this opened it."""
