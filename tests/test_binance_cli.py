@@ -3,7 +3,6 @@ against it, and bad flags are one-line refusals (exit 2) before anything starts.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -11,13 +10,13 @@ from pathlib import Path
 
 import ccxt
 import pytest
+from child_env import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")}
-    env["PYTHONPATH"] = str(ROOT / "python")
+    env = {k: v for k, v in child_env(**extra).items() if not k.startswith("BINANCE_")}
     env.update(extra)
     return env
 

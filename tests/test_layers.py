@@ -18,6 +18,7 @@ LAYER = {
     "codes": 1,
     "_model": 1,
     "throttle": 1,
+    "serving": 1,  # uvicorn in a background thread (the local servers, the monitor page)
     "trailing": 1,
     "broker": 2,
     "orders": 2,

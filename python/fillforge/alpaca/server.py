@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,6 +41,7 @@ from fillforge.alpaca.stream_routes import add_stream_routes
 from fillforge.errors import FillforgeError, OrderValidationError, SimulationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
+from fillforge.serving import BackgroundServer
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import RateLimiter, SlidingWindow
@@ -233,8 +233,7 @@ class AlpacaServer:
         self.simulation = Simulation(self._sync)
         self.lock = self.simulation.lock  # held by every call on the simulation
         self.limiter = RateLimiter(SlidingWindow(requests_per_minute, NS_PER_MINUTE))
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundServer | None = None
         self._created_ns = broker.now()
         self.speed = speed
         self.wall_clock = wall_clock if wall_clock is not None else WallClock()
@@ -273,31 +272,17 @@ class AlpacaServer:
         return f"ws://{self.host}:{self.port}/stream"
 
     def start(self) -> AlpacaServer:
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            interface="asgi3",
-            # uvicorn closes an idle keep-alive connection after 5 s by default; a client that
-            # waited about that long (for a stream event, say) then sends on a pooled connection
-            # the server is closing and gets "connection reset". Keep idle ones as a hosted API
-            # does, past any wait a client makes between two calls.
-            timeout_keep_alive=KEEP_ALIVE_S,
-        )
-        server = uvicorn.Server(config)
+        # uvicorn closes an idle keep-alive connection after 5 s by default; a client that
+        # waited about that long (for a stream event, say) then sends on a pooled connection the
+        # server is closing and gets "connection reset". Keep idle ones as a hosted API does,
+        # past any wait a client makes between two calls.
+        http = BackgroundServer(self.app, name="alpaca-server", keep_alive_s=KEEP_ALIVE_S)
         self.simulation.start()
-        self._server = server
-        self._thread = threading.Thread(target=server.run, name="alpaca-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.simulation.stop()
-                raise SimulationError("port", self.port, "the server did not start")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        port = http.start(self.host, self.port)
+        if port is None:
+            self.simulation.stop()
+            raise SimulationError("port", self.port, "the server did not start")
+        self._http, self.port = http, port
         if self.speed is not None:
             self._ticking.set()
             self._ticker = threading.Thread(target=self._tick, name="alpaca-clock", daemon=True)
@@ -337,10 +322,9 @@ class AlpacaServer:
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        http, self._http = self._http, None
+        if http is not None:
+            http.stop()
         self.simulation.stop()
 
     def restart(self) -> None:
@@ -350,7 +334,7 @@ class AlpacaServer:
         self.start()
 
     def __enter__(self) -> AlpacaServer:
-        return self.start() if self._server is None else self
+        return self.start() if self._http is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -38,6 +37,7 @@ from fillforge.alpaca.asgi import client_address, read_body, replaying
 from fillforge.alpaca.server import KEEP_ALIVE_S, Faults, ServedClock, Simulation
 from fillforge.binance import wire
 from fillforge.errors import BinanceApiError, SimulationError
+from fillforge.serving import BackgroundServer
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock
@@ -164,8 +164,7 @@ class BinanceServer:
         self.simulation = Simulation(self._sync)
         self.lock = self.simulation.lock
         self._origin = (self.wall_clock.now_ns(), broker.now())
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: BackgroundServer | None = None
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
         self.faults = Faults()  # injected failures and delays, for resilience tests
@@ -208,27 +207,13 @@ class BinanceServer:
         return out
 
     def start(self) -> BinanceServer:
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            interface="asgi3",
-            timeout_keep_alive=KEEP_ALIVE_S,
-        )
-        server = uvicorn.Server(config)
+        http = BackgroundServer(self.app, name="binance-server", keep_alive_s=KEEP_ALIVE_S)
         self.simulation.start()
-        self._server = server
-        self._thread = threading.Thread(target=server.run, name="binance-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.simulation.stop()
-                raise SimulationError("port", self.port, "the server did not start")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        port = http.start(self.host, self.port)
+        if port is None:
+            self.simulation.stop()
+            raise SimulationError("port", self.port, "the server did not start")
+        self._http, self.port = http, port
         if self.speed is not None:
             self._ticking.set()
             self._ticker = threading.Thread(target=self._tick, name="binance-clock", daemon=True)
@@ -258,14 +243,13 @@ class BinanceServer:
         if self._ticker is not None:
             self._ticker.join(timeout=10)
             self._ticker = None
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        http, self._http = self._http, None
+        if http is not None:
+            http.stop()
         self.simulation.stop()
 
     def __enter__(self) -> BinanceServer:
-        return self.start() if self._server is None else self
+        return self.start() if self._http is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

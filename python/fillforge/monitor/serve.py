@@ -6,16 +6,13 @@ page.attach`)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from fillforge.errors import ConfigError
 from fillforge.monitor.collector import ExecutionMonitor
 from fillforge.monitor.page import monitor_router
+from fillforge.serving import BackgroundServer
 
 __all__ = ["MonitorServer"]
 
@@ -43,8 +40,7 @@ class MonitorServer:
         async def root() -> RedirectResponse:
             return RedirectResponse("/monitor")
 
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer(self.app, name="monitor-server")
 
     @property
     def base_url(self) -> str:
@@ -52,26 +48,14 @@ class MonitorServer:
 
     def start(self) -> MonitorServer:
         """Serve in a background thread; returns once it listens."""
-        config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", access_log=False
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(target=server.run, name="monitor-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ConfigError("port", self.port, f"cannot serve on {self.host}:{self.port}")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        port = self._http.start(self.host, self.port)
+        if port is None:
+            raise ConfigError("port", self.port, f"cannot serve on {self.host}:{self.port}")
+        self.port = port
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> MonitorServer:
         return self.start()
