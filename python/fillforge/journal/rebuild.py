@@ -414,23 +414,24 @@ def rebuild(journal: RecordSource, *, full: bool = False) -> OrderBook:
     book = OrderBook()
     since = 0
     end = getattr(journal, "next_seq", None)
-    if not full and isinstance(end, int):
-        last = None
-        for back in (2 * CHECKPOINT_EVERY, CHECKPOINT_LOOKBACK):  # the nearest first
-            for r in journal.records(max(end - 1 - back, 0), ("order.checkpoint",)):
-                last = r
-            if last is not None or back >= end:
-                break
-        if last is not None:
-            book._restore(last.payload)
-            book.last_seq = book._seq = since = last.seq
-    handlers = book._apply
-    # A million records make a few hundred thousand objects that live on: the cyclic collector
-    # would walk them again and again while they are made (none of them is garbage).
+    # A million records (or a checkpoint of them) make a few hundred thousand objects that live
+    # on: the cyclic collector would walk them again and again while they are made (none of
+    # them is garbage).
     collecting = gc.isenabled()
     gc.disable()
     n = 0
     try:
+        if not full and isinstance(end, int):
+            last = None
+            for back in (2 * CHECKPOINT_EVERY, CHECKPOINT_LOOKBACK):  # the nearest first
+                for r in journal.records(max(end - 1 - back, 0), ("order.checkpoint",)):
+                    last = r
+                if last is not None or back >= end:
+                    break
+            if last is not None:
+                book._restore(last.payload)
+                book.last_seq = book._seq = since = last.seq
+        handlers = book._apply
         for r in journal.records(since, None):
             handler = handlers.get(r.kind)
             book._seq = r.seq
