@@ -168,10 +168,8 @@ class BinanceServer:
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
         self.faults = Faults()  # injected failures and delays, for resilience tests
-        self.makers: set[str] = set()
-        self.listen_keys: set[str] = (
-            set()
-        )  # from POST /api/v3/userDataStream  # orders placed as LIMIT_MAKER (shown as such)
+        self.makers: set[str] = set()  # orders placed as LIMIT_MAKER (shown as such)
+        self.listen_keys: set[str] = set()  # from POST /api/v3/userDataStream
         self.app_routes = self._build()
         self.app = self._gate
 
