@@ -84,6 +84,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "IndicatorError": ("period", 0, "must be a positive int"),
     "JournalError": ("path", "orders.journal", "a writer (pid 4242) already holds it"),
     "SweepError": ("results", "sweep/results.parquet", "written by another sweep (config hash)"),
+    "ReportError": ("output", "/readonly/report.html", "cannot be written: permission denied"),
     "CcxtError": ("binance", "InvalidOrder", "Order would immediately match and take."),
     "BinanceApiError": (400, -2010, "Order would immediately match and take."),
 }
@@ -140,6 +141,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "BrokerUnavailableError": ConnectionError,
     "JournalError": ValueError,
     "SweepError": ValueError,
+    "ReportError": ValueError,
     "CcxtError": None,  # ccxt's kind says which: OrderNotFound or InvalidOrder from one class
     "BinanceApiError": None,  # its code says which: -2013 (no such order) or -2010 (refused)
 }

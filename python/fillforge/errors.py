@@ -74,6 +74,7 @@ __all__ = [
     "PriceOffGridError",
     "QuantityOffGridError",
     "ReplayError",
+    "ReportError",
     "RequestTooLargeError",
     "RiskDeniedError",
     "RiskError",
@@ -340,3 +341,10 @@ class BinanceApiError(OrderError):
     def __init__(self, status: int, code: int, msg: str) -> None:
         super().__init__(f"Binance {status} ({code}): {msg}")
         self.status, self.code, self.msg = status, code, msg
+
+
+class ReportError(_FieldError, ValueError):
+    """A report could not be written (:mod:`fillforge.report`): an input that is neither a
+    journal nor a run directory holding one, an output that cannot be written, a PNG folder
+    that is a file. ``field`` names what (``input``, ``output``, ``png``), ``value`` what it
+    was, ``why`` says why; nothing was written."""
