@@ -85,6 +85,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "JournalError": ("path", "orders.journal", "a writer (pid 4242) already holds it"),
     "SweepError": ("results", "sweep/results.parquet", "written by another sweep (config hash)"),
     "ReportError": ("output", "/readonly/report.html", "cannot be written: permission denied"),
+    "TcaError": ("key", "weekday", "expected one of policy, venue, symbol, hour"),
     "CcxtError": ("binance", "InvalidOrder", "Order would immediately match and take."),
     "BinanceApiError": (400, -2010, "Order would immediately match and take."),
 }
@@ -142,6 +143,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "JournalError": ValueError,
     "SweepError": ValueError,
     "ReportError": ValueError,
+    "TcaError": ValueError,
     "CcxtError": None,  # ccxt's kind says which: OrderNotFound or InvalidOrder from one class
     "BinanceApiError": None,  # its code says which: -2013 (no such order) or -2010 (refused)
 }

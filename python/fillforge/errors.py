@@ -83,6 +83,7 @@ __all__ = [
     "StrategyError",
     "SubscriptionError",
     "SweepError",
+    "TcaError",
     "ThrottleError",
     "TimeError",
     "TimerError",
@@ -348,3 +349,10 @@ class ReportError(_FieldError, ValueError):
     journal nor a run directory holding one, an output that cannot be written, a PNG folder
     that is a file. ``field`` names what (``input``, ``output``, ``png``), ``value`` what it
     was, ``why`` says why; nothing was written."""
+
+
+class TcaError(_FieldError, ValueError):
+    """Transaction-cost analysis refused its input (:mod:`fillforge.analytics`): an unknown
+    grouping key, market data of the wrong shape, a markout horizon that is not positive.
+    ``field`` names what (``key``, ``market``, ``horizons``), ``value`` what it was, ``why``
+    says why; nothing was changed."""
