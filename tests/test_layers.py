@@ -33,6 +33,7 @@ LAYER = {
     "sim": 4,
     "alpaca": 4,
     "binance": 4,  # the Binance-compatible server (issue 20)
+    "massive": 4,  # the Massive (Polygon)-compatible market-data server (issue 20)
     "demos": 5,
     "execution": 5,
     "strategy": 5,
@@ -46,6 +47,7 @@ LAYER = {
     "monitor_cli": 7,
     "execution_cli": 7,
     "binance_cli": 7,
+    "massive_cli": 7,
     "config_cli": 7,
     "journal_cli": 7,
     "sweep_cli": 7,
