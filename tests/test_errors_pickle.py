@@ -88,6 +88,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "TcaError": ("key", "weekday", "expected one of policy, venue, symbol, hour"),
     "CcxtError": ("binance", "InvalidOrder", "Order would immediately match and take."),
     "BinanceApiError": (400, -2010, "Order would immediately match and take."),
+    "MarketDataApiError": ("api_key", 401, "massive: Unknown API Key"),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -146,6 +147,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "TcaError": ValueError,
     "CcxtError": None,  # ccxt's kind says which: OrderNotFound or InvalidOrder from one class
     "BinanceApiError": None,  # its code says which: -2013 (no such order) or -2010 (refused)
+    "MarketDataApiError": ConnectionError,
 }
 
 EXPORTED = sorted(

@@ -64,6 +64,7 @@ __all__ = [
     "InvalidQuantityError",
     "InvalidTransitionError",
     "JournalError",
+    "MarketDataApiError",
     "MarketDataError",
     "MetricsError",
     "NotFoundError",
@@ -356,3 +357,12 @@ class TcaError(_FieldError, ValueError):
     grouping key, market data of the wrong shape, a markout horizon that is not positive.
     ``field`` names what (``key``, ``market``, ``horizons``), ``value`` what it was, ``why``
     says why; nothing was changed."""
+
+
+class MarketDataApiError(_FieldError, ConnectionError):
+    """A market-data provider refused or failed a request (:mod:`fillforge.marketdata`'s
+    Alpaca and Massive sources): ``field`` names what (``api_key`` for a 401 or 403,
+    ``rate_limit`` for a 429 still refused after the retries, ``status`` for a 5xx or any other
+    answer), ``value`` the HTTP status, ``why`` the provider's message. Bad input to a source
+    (an unknown symbol, a start after the end, a timeframe it has not) is a
+    :class:`MarketDataError` instead."""
