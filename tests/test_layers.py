@@ -51,6 +51,8 @@ LAYER = {
     "config_cli": 7,
     "journal_cli": 7,
     "sweep_cli": 7,
+    "report": 7,  # fillforge report: the HTML report and its charts (issue 19)
+    "report_cli": 7,
     "cli_errors": 7,
     "cli_progress": 7,
     "__main__": 7,

@@ -145,6 +145,12 @@ from fillforge import monitor_cli  # noqa: E402 - registered here, beside the ot
 
 serve_app.command("monitor")(monitor_cli.serve_monitor)
 app.command("sweep")(sweep_cli.sweep)
+from fillforge import run_cli  # noqa: E402 - registered here, beside the others
+
+app.command("run")(run_cli.run)
+from fillforge import report_cli  # noqa: E402 - registered here, beside the others
+
+app.command("report")(report_cli.report)
 
 
 @replay_app.command("check")

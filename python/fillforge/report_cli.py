@@ -1,0 +1,53 @@
+"""``fillforge report RUN_OR_JOURNAL -o report.html [--png DIR] [--json]`` (registered by
+:mod:`fillforge.cli`): one self-contained HTML report of a journal (or of the journal in a run
+directory), each chart also as a PNG with ``--png``. A bad input or output is one ``error:`` line
+on stderr and exit code 2 (``docs/report.md``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["report"]
+
+_out = Console(highlight=False, soft_wrap=True)
+
+
+def report(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_OR_JOURNAL",
+            help="A journal (SQLite path or postgresql:// URL) or a run directory holding one.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", help="Also write each chart as DIR/<chart>.png."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: the files written.")
+    ] = False,
+) -> None:
+    """Write one self-contained HTML report (equity and drawdown, slippage, shortfall by
+    policy, fill rate and cost by policy and hour, latency, positions). Positive cost = a cost."""
+    from fillforge.report import open_input, report_data, write_report
+
+    with open_input(source) as journal:
+        data = report_data(journal)
+    written = write_report(data, output, png)
+    if as_json:
+        print(json.dumps({"report": str(output), "png": [str(p) for p in written[1:]]}))
+        return
+    _out.print(f"wrote {output} ({len(data.fills):,} fills, {len(data.parents):,} parents)")
+    if png is not None:
+        _out.print(f"wrote {len(written) - 1} PNG files in {png}")
+    if data.costs is None:
+        _out.print(f"no TCA charts: {data.costs_missing}")
