@@ -10,6 +10,19 @@ the routes ride on its key check and rate limit).
 - ``GET /v2/stocks/bars/latest?symbols=...``: the last completed minute bar of each symbol's
   prints. The server keeps a symbol's bars from the first time a client asks for them (a
   subscription on the simulated broker costs its market a Python call per message).
+- Historical bars, trades and quotes, as alpaca-py's ``get_stock_bars`` / ``get_stock_trades`` /
+  ``get_stock_quotes`` call them (``GET /v2/stocks/bars?symbols=A,B``, and the one-symbol
+  ``GET /v2/stocks/{symbol}/bars``; likewise ``trades`` and ``quotes``) from the market history
+  (:func:`fillforge.massive.history.shipped_history`: the shipped daily bars and the GOOG LOBSTER
+  day; a server's ``market_history`` attribute, when set, instead). ``start`` and ``end`` (RFC
+  3339 or a date; both inclusive, as Alpaca reads them; default: all), ``timeframe`` (``1Min``,
+  ``1Hour``, ``1Day``; also ``1T``, ``1H``, ``1D``), ``limit`` (1 to 10,000, default 1,000; a
+  server's ``data_page_limit`` caps it lower) and ``page_token`` (the ``next_page_token`` of the
+  previous page, null after the last). Symbols come in alphabetical order, each one's rows in
+  time order; only ascending ``sort``. A symbol the history does not hold is refused with 422
+  ``invalid symbol`` (Alpaca answers an unknown ticker's history with nothing; a local server
+  knows its whole universe). A day bar from a bars file has no ``n`` or ``vw`` (the file has
+  neither).
 
 Prices and sizes are JSON numbers, as Alpaca sends them; times RFC 3339 with nanoseconds. The
 ``feed`` parameter is accepted and ignored (one venue: every feed is the simulated book).
@@ -17,8 +30,9 @@ Prices and sizes are JSON numbers, as Alpaca sends them; times RFC 3339 with nan
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+import base64
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -27,7 +41,8 @@ from pydantic import BaseModel
 from fillforge.alpaca import openapi as api
 from fillforge.alpaca import wire
 from fillforge.broker import Bar
-from fillforge.errors import SimulationError
+from fillforge.errors import OrderValidationError, SimulationError
+from fillforge.massive.history import BarRow, History, QuoteRow, TradeRow, shipped_history
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.time import to_iso
 
@@ -35,6 +50,17 @@ __all__ = ["data_router", "latest_quote_json", "latest_trade_json"]
 
 
 _T = TypeVar("_T")
+_MAX_LIMIT: Final = 10_000
+_DEFAULT_LIMIT: Final = 1_000
+_TIMEFRAMES: Final = {
+    "1Min": "minute",
+    "1T": "minute",
+    "1Hour": "hour",
+    "1H": "hour",
+    "1Day": "day",
+    "1D": "day",
+}
+_FAR: Final = 1 << 62  # no end given: every row
 
 
 class _Server(Protocol):
@@ -105,6 +131,144 @@ def _symbols(text: str) -> list[str]:
     return [s for s in text.split(",") if s]
 
 
+def history_bar_json(row: BarRow) -> dict[str, Any]:
+    """A history bar in Alpaca's shape (no ``n``/``vw`` when the source had none)."""
+    out: dict[str, Any] = {
+        "t": wire.timestamp(row.t),
+        "o": float(row.o),
+        "h": float(row.h),
+        "l": float(row.l),
+        "c": float(row.c),
+        "v": row.v,
+    }
+    if row.n is not None:
+        out["n"] = row.n
+    if row.vw is not None:
+        out["vw"] = float(row.vw)
+    return out
+
+
+def history_trade_json(row: TradeRow) -> dict[str, Any]:
+    return {
+        "t": wire.timestamp(row.t),
+        "x": "V",
+        "p": float(row.price),
+        "s": row.size,
+        "c": ["@"],
+        "i": row.seq,
+        "z": "C",
+    }
+
+
+def history_quote_json(row: QuoteRow) -> dict[str, Any]:
+    """A history quote in Alpaca's shape: a side the book did not show is price 0, size 0."""
+    return {
+        "t": wire.timestamp(row.t),
+        "bx": "V",
+        "bp": 0 if row.bid is None else float(row.bid),
+        "bs": row.bid_size,
+        "ax": "V",
+        "ap": 0 if row.ask is None else float(row.ask),
+        "as": row.ask_size,
+        "c": ["R"],
+        "z": "C",
+    }
+
+
+_JSON: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
+    "bars": history_bar_json,
+    "trades": history_trade_json,
+    "quotes": history_quote_json,
+}
+
+
+class _Query(NamedTuple):
+    """A historical request, checked: rows of ``kind`` in [start, end] from the cursor on."""
+
+    kind: str
+    symbols: list[str]
+    timeframe: str
+    start: int
+    end: int
+    limit: int
+    cursor: tuple[str, int] | None
+
+
+def _token(symbol: str, index: int) -> str:
+    return base64.urlsafe_b64encode(f"{symbol}:{index}".encode()).decode()
+
+
+def _cursor(token: str | None) -> tuple[str, int] | None:
+    if not token:
+        return None
+    try:
+        symbol, _, index = base64.urlsafe_b64decode(token.encode()).decode().rpartition(":")
+        return symbol, int(index)
+    except (ValueError, UnicodeError):
+        raise OrderValidationError("page_token", token, "not a page token of this server") from None
+
+
+def _query(
+    history: History,
+    kind: str,
+    symbols: list[str],
+    params: dict[str, str | None],
+    page_cap: int,
+) -> _Query:
+    """Check a historical request's parameters; OrderValidationError names the bad one."""
+    if not symbols:
+        raise OrderValidationError("symbols", "", "at least one symbol")
+    for s in symbols:
+        if not history.has(s):
+            raise OrderValidationError("symbols", s, f"invalid symbol: {s}")
+    timeframe = ""
+    if kind == "bars":
+        raw = params.get("timeframe") or ""
+        if raw not in _TIMEFRAMES:
+            why = "invalid timeframe: this server has 1Min, 1Hour and 1Day"
+            raise OrderValidationError("timeframe", raw, why)
+        timeframe = _TIMEFRAMES[raw]
+    start = wire.query_time(params.get("start"), "start") or 0
+    end = wire.query_time(params.get("end"), "end")
+    end = _FAR if end is None else end
+    if start > end:
+        raise OrderValidationError("start", params.get("start"), "after end")
+    raw_limit = params.get("limit") or str(_DEFAULT_LIMIT)
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
+        raise OrderValidationError("limit", raw_limit, f"expected 1 to {_MAX_LIMIT}")
+    sort = params.get("sort") or "asc"
+    if sort != "asc":
+        raise OrderValidationError("sort", sort, "this server answers asc only")
+    cursor = _cursor(params.get("page_token"))
+    if cursor is not None and cursor[0] not in symbols:
+        raise OrderValidationError("page_token", params.get("page_token"), "for other symbols")
+    limit = min(int(raw_limit), page_cap)
+    return _Query(kind, sorted(set(symbols)), timeframe, start, end, limit, cursor)
+
+
+def history_page(history: History, q: _Query) -> tuple[dict[str, Sequence[NamedTuple]], str | None]:
+    """One page: up to ``q.limit`` rows, symbol by symbol, and the next page's token."""
+    out: dict[str, Sequence[NamedTuple]] = {}
+    left = q.limit
+    for symbol in q.symbols:
+        if q.cursor is not None and symbol < q.cursor[0]:
+            continue
+        window = history.window(q.kind, symbol, q.start, q.end + 1, q.timeframe)
+        lo = window.start
+        if q.cursor is not None and symbol == q.cursor[0]:
+            lo = max(lo, q.cursor[1])
+        if lo >= window.stop:
+            continue
+        if left == 0:
+            return out, _token(symbol, lo)
+        hi = min(window.stop, lo + left)
+        out[symbol] = history.rows(q.kind, symbol, q.timeframe)[lo:hi]
+        left -= hi - lo
+        if hi < window.stop:
+            return out, _token(symbol, hi)
+    return out, None
+
+
 def data_router(server: _Server) -> APIRouter:
     """The market-data routes on ``server``'s simulated broker."""
     router = APIRouter()
@@ -148,4 +312,74 @@ def data_router(server: _Server) -> APIRouter:
 
         return JSONResponse({"bars": await server.run(latest)})
 
+    for kind in ("bars", "trades", "quotes"):
+        _historical_routes(router, server, kind)
     return router
+
+
+def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
+    """``/v2/stocks/{kind}`` (symbols=...) and ``/v2/stocks/{symbol}/{kind}``."""
+    to_json = _JSON[kind]
+
+    def history() -> History:
+        given = getattr(server, "market_history", None)
+        return given if isinstance(given, History) else shipped_history()
+
+    def answer(symbols: list[str], params: dict[str, str | None]) -> tuple[Any, str | None]:
+        h = history()
+        cap = getattr(server, "data_page_limit", _MAX_LIMIT)
+        q = _query(h, kind, symbols, params, cap if isinstance(cap, int) else _MAX_LIMIT)
+        page, token = history_page(h, q)
+        return {s: [to_json(r) for r in rows] for s, rows in page.items()}, token
+
+    def refused(e: OrderValidationError) -> Response:
+        why = e.why if e.why.startswith("invalid") else f"invalid {e.field} {e.value!r}: {e.why}"
+        return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, why), 422)
+
+    @router.get(f"/v2/stocks/{kind}", responses=api.answers(None, 422))
+    def many(
+        symbols: str,
+        timeframe: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | None = None,
+        page_token: str | None = None,
+        sort: str | None = None,
+        feed: str | None = None,
+        adjustment: str | None = None,
+        asof: str | None = None,
+        currency: str | None = None,
+    ) -> Response:
+        del feed, adjustment, asof, currency
+        params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
+        params.update(page_token=page_token, sort=sort)
+        try:
+            rows, token = answer(_symbols(symbols), params)
+        except OrderValidationError as e:
+            return refused(e)
+        return JSONResponse({kind: rows, "next_page_token": token})
+
+    @router.get(f"/v2/stocks/{{symbol}}/{kind}", responses=api.answers(None, 422))
+    def one(
+        symbol: str,
+        timeframe: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: str | None = None,
+        page_token: str | None = None,
+        sort: str | None = None,
+        feed: str | None = None,
+        adjustment: str | None = None,
+        asof: str | None = None,
+        currency: str | None = None,
+    ) -> Response:
+        del feed, adjustment, asof, currency
+        params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
+        params.update(page_token=page_token, sort=sort)
+        try:
+            rows, token = answer([symbol], params)
+        except OrderValidationError as e:
+            return refused(e)
+        return JSONResponse(
+            {kind: rows.get(symbol, []), "symbol": symbol, "next_page_token": token}
+        )

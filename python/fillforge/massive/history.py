@@ -153,11 +153,10 @@ class History:
     def add_daily_bars(self, symbol: str, path: Path) -> None:
         """A daily bars file's rows as ``symbol``'s day bars (merged with any already held)."""
         bars = load_bars(path, tick=_CENT)
+        columns = (bars.time_ns, bars.open, bars.high, bars.low, bars.close, bars.volume)
         rows = [
-            BarRow(int(t), *(Decimal(int(x)) * _CENT for x in (o, h, lo, c)), int(v), None, None)
-            for t, o, h, lo, c, v in zip(
-                bars.time_ns, bars.open, bars.high, bars.low, bars.close, bars.volume, strict=True
-            )
+            BarRow(int(t), _cents(o), _cents(h), _cents(lo), _cents(c), int(v), None, None)
+            for t, o, h, lo, c, v in zip(*columns, strict=True)
         ]
         self._merge_bars(symbol, "day", rows)
 
@@ -247,6 +246,10 @@ def _seconds_ns(text: str, path: Path, line: int) -> int:
     if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 9:
         raise MarketDataError(str(path), line, "time", text, "not seconds after midnight")
     return int(whole) * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+
+
+def _cents(ticks: object) -> Decimal:
+    return Decimal(int(ticks)) * _CENT  # type: ignore[call-overload]  # a numpy int64
 
 
 def _lobster_price(text: str) -> Decimal:
