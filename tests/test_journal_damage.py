@@ -372,3 +372,47 @@ def test_any_flipped_bit_is_found_or_harmless(tmp_path: Path, where: float, bit:
     with Journal.open(path) as j:
         after = [x.payload for x in j.records()]
     assert after == [*expected[:kept], {"i": "after"}]
+
+
+# What only the fast scan at open can miss if its checks go: values of the wrong type whose
+# bytes concatenate the same, and a run of missing records as long as a whole batch. With a
+# batch of 3, the 40 records make many batches, checked by several threads.
+FAST_SCAN_DAMAGE = {
+    "a kind stored as a blob": ("UPDATE journal SET kind = CAST(kind AS BLOB) WHERE seq = 9", 9),
+    "a payload stored as text": (
+        "UPDATE journal SET payload = CAST(payload AS TEXT) WHERE seq = 17",
+        17,
+    ),
+    "a kind stored as NULL": ("UPDATE journal SET kind = NULL WHERE seq = 4", 4),
+    "a batch's worth missing": ("DELETE FROM journal WHERE seq BETWEEN 10 AND 16", 10),
+    "the last batch missing": ("DELETE FROM journal WHERE seq > 37", None),
+}
+
+
+@pytest.mark.parametrize("what", sorted(FAST_SCAN_DAMAGE))
+def test_the_fast_scan_at_open_finds_what_the_walk_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    verify_module = sys.modules["fillforge.journal.verify"]  # the name is also its function
+    target = str(tmp_path / "orders.journal")
+    _fill(target, 40)
+    sql, first_bad = FAST_SCAN_DAMAGE[what]
+    with sqlite3.connect(target) as db:
+        if what == "a kind stored as NULL":  # the column is NOT NULL: rebuild it without
+            db.executescript(
+                "CREATE TABLE j2 (seq INTEGER PRIMARY KEY, ts_ns, kind, payload, crc);"
+                "INSERT INTO j2 SELECT * FROM journal; DROP TABLE journal;"
+                "ALTER TABLE j2 RENAME TO journal;"
+            )
+        db.execute(sql)
+    db.close()
+    monkeypatch.setattr(verify_module, "_BATCH", 3)
+    if first_bad is None:  # records cut from the end are not damage the file can show
+        with Journal.open(target) as j:
+            assert j.recovery.ok and j.next_seq == 38
+        return
+    with pytest.raises(JournalError, match=rf"seq {first_bad}"):
+        Journal.open(target)
+    with Journal.open(target, readonly=True) as r:
+        assert r.recovery.kept == first_bad - 1
+        assert [x.payload["i"] for x in r.records()] == list(range(1, first_bad))

@@ -53,6 +53,8 @@ LAYER = {
     "sweep_cli": 7,
     "report": 7,  # fillforge report: the HTML report and its charts (issue 19)
     "report_cli": 7,
+    "run": 7,  # fillforge run CONFIG: the agent, the runner and a broker wired (issue 19)
+    "run_cli": 7,
     "cli_errors": 7,
     "cli_progress": 7,
     "__main__": 7,

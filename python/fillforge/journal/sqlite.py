@@ -14,7 +14,10 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import Final
@@ -52,15 +55,22 @@ _SCHEMA_TABLE: Final = (
 )
 _COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
 _INSERT_ONE: Final = f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-# codec.record_bytes of the next ? records after seq ?, concatenated by SQLite.
-# A value of the wrong type (a flipped bit in a record's type byte) would concatenate the same
-# and decode wrong: such rows are counted, and make the batch fail.
-_CHAIN_BATCH: Final = (
+# codec.record_bytes of the records with seq in (?, ?], concatenated by SQLite (a rowid range is
+# scanned in rowid order, so the concatenation is in seq order; were it not, the chain would fail
+# and the record-by-record walk, which orders, would decide). A value of the wrong type (a flipped
+# bit in a record's type byte: a kind stored as a blob, a payload as text) would concatenate the
+# same and read back wrong: such rows are counted (SQLite orders numbers < text < blobs, so a text
+# is ``>= ''`` and ``< x''``, a blob ``>= x''``: comparisons, no function call per row), and make
+# the batch fail. A timestamp or checksum of the wrong type changes the bytes or fails the check.
+_CHAIN_RANGE: Final = (
     "SELECT min(seq), max(seq), count(*), CAST(group_concat(ts_ns || kind || payload, '') AS BLOB),"
-    " sum(typeof(ts_ns) != 'integer' OR typeof(kind) != 'text' OR typeof(payload) != 'blob'"
-    " OR typeof(crc) != 'integer') FROM (SELECT seq, ts_ns, kind, payload, crc FROM journal"
-    " WHERE seq > ? ORDER BY seq LIMIT ?)"
+    " count(*) - count(CASE WHEN kind >= '' AND kind < x'' AND payload >= x'' THEN 1 END)"
+    " FROM journal WHERE seq > ? AND seq <= ?"
 )
+# A batch: its first and last seq, how many records, the last one's stored checksum, their bytes.
+_Batch = tuple[int, int, int, int, bytes]
+# Batches checked at once: SQLite builds each on its own connection without the GIL.
+_CHAIN_THREADS: Final = max(1, min(4, os.cpu_count() or 1))
 # Rows go in CHUNK to a statement: one sqlite3_step per chunk, so the writer thread gives up and
 # takes back the GIL once per chunk, not once per row (which slowed the appending threads 3x).
 _CHUNK: Final = 256
@@ -176,24 +186,12 @@ class SqliteStore:
             if db is not self._db:
                 db.close()
 
-    def chain_batches(self, since: int, batch: int) -> Iterator[tuple[int, int, int, int, bytes]]:
-        db = self._reader()
-        try:
-            while True:
-                row = db.execute(_CHAIN_BATCH, (since, batch)).fetchone()
-                first, last, count, content, mistyped = row
-                if not count:
-                    return
-                crc = db.execute("SELECT crc FROM journal WHERE seq = ?", (last,)).fetchone()
-                if mistyped or crc is None or not isinstance(content, bytes):
-                    raise JournalError("seq", first, "a batch with a value of the wrong type")
-                yield first, last, count, crc[0], content
-                since = last
-        except sqlite3.DatabaseError as e:
-            raise JournalError("path", self.name, f"unreadable: {e}") from None
-        finally:
-            if db is not self._db:
-                db.close()
+    def chain_batches(self, since: int, batch: int) -> Iterator[_Batch]:
+        top = self.max_seq()
+        if top is None or top <= since:
+            return
+        with _ChainReaders(self) as readers:
+            yield from readers.batches(since, top, batch)
 
     def kind_counts(self) -> dict[str, int]:
         try:
@@ -393,6 +391,59 @@ class SqliteStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
+
+
+class _ChainReaders:
+    """The checksum scan's batches, each built by SQLite on a read-only connection of its own in
+    one of a few threads (the concatenation runs without the GIL), handed back in seq order, a
+    few at a time (a batch's bytes are held until the scan has checked them)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(_CHAIN_THREADS, thread_name_prefix="journal-scan")
+
+    def __enter__(self) -> _ChainReaders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for db in self._connections:
+            db.close()
+
+    def batches(self, since: int, top: int, batch: int) -> Iterator[_Batch]:
+        ahead: deque[tuple[int, Future[_Batch]]] = deque()
+        starts = iter(range(since, top, batch))
+        for lo in starts:
+            ahead.append((lo, self._pool.submit(self._batch, lo, min(lo + batch, top))))
+            if len(ahead) > 2 * _CHAIN_THREADS:
+                break
+        while ahead:
+            lo, future = ahead.popleft()
+            got = future.result()
+            nxt = next(starts, None)
+            if nxt is not None:
+                ahead.append((nxt, self._pool.submit(self._batch, nxt, min(nxt + batch, top))))
+            yield got
+
+    def _batch(self, lo: int, hi: int) -> _Batch:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._store._open_read_only()
+            with self._lock:
+                self._connections.append(db)
+        try:
+            first, last, count, content, mistyped = db.execute(_CHAIN_RANGE, (lo, hi)).fetchone()
+            if not count:  # a run of missing seqs: the walk says where
+                raise JournalError("seq", lo + 1, "missing")
+            crc = db.execute("SELECT crc FROM journal WHERE seq = ?", (last,)).fetchone()
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self._store.name, f"unreadable: {e}") from None
+        if mistyped or crc is None or not isinstance(content, bytes):
+            raise JournalError("seq", first, "a batch with a value of the wrong type")
+        return first, last, count, crc[0], content
 
 
 def _take_writer_lock(path: Path) -> int:
