@@ -34,6 +34,7 @@ LAYER = {
     "alpaca": 4,
     "binance": 4,  # the Binance-compatible server (issue 20)
     "massive": 4,  # the Massive (Polygon)-compatible market-data server (issue 20)
+    "ibkr": 4,  # the local IB gateway, TWS API socket protocol (issue 20)
     "demos": 5,
     "execution": 5,
     "strategy": 5,
@@ -47,6 +48,7 @@ LAYER = {
     "monitor_cli": 7,
     "execution_cli": 7,
     "binance_cli": 7,
+    "ibkr_cli": 7,
     "massive_cli": 7,
     "config_cli": 7,
     "journal_cli": 7,

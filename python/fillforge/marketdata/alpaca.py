@@ -59,6 +59,7 @@ class AlpacaMarketData:
         max_wait: float = 2.0,
         timeout: float = 30.0,
     ) -> None:
+        from alpaca.data.enums import DataFeed
         from alpaca.data.historical import StockHistoricalDataClient
 
         if not key_id or not secret_key:
@@ -66,13 +67,18 @@ class AlpacaMarketData:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise MarketDataError(_NAME, None, "attempts", attempts, "expected an integer >= 1")
         self.base_url = base_url or _DATA_URL
+        try:
+            self._feed = None if feed is None else DataFeed(feed)
+        except ValueError:
+            why = f"expected one of {', '.join(f.value for f in DataFeed)}"
+            raise MarketDataError(_NAME, None, "feed", feed, why) from None
         self.feed = feed
         self._attempts, self._max_wait = attempts, max_wait
         client = StockHistoricalDataClient(key_id, secret_key, raw_data=True, url_override=base_url)
         client._retry = 0  # retried here, with backoff, instead of the client's fixed sleeps
         session = client._session
         plain = session.request
-        session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})
+        session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
         self._client = client
 
     def __repr__(self) -> str:
@@ -100,7 +106,7 @@ class AlpacaMarketData:
             timeframe=frames[tf],
             start=_floor(start_ns),
             end=_ceil(end_ns),
-            feed=self.feed,
+            feed=self._feed,
         )
         rows = self._rows(lambda: self._client.get_stock_bars(request), sym)
         return [_bar(sym, r, t, tf.period_ns) for r in rows if start_ns <= (t := _time(r)) < end_ns]
@@ -112,7 +118,7 @@ class AlpacaMarketData:
         if start_ns == end_ns:
             return []
         request = StockTradesRequest(
-            symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self.feed
+            symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self._feed
         )
         rows = self._rows(lambda: self._client.get_stock_trades(request), sym)
         return [
@@ -133,7 +139,7 @@ class AlpacaMarketData:
         if start_ns == end_ns:
             return []
         request = StockQuotesRequest(
-            symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self.feed
+            symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self._feed
         )
         rows = self._rows(lambda: self._client.get_stock_quotes(request), sym)
         return [_quote(sym, r, t) for r in rows if start_ns <= (t := _time(r)) < end_ns]
@@ -142,7 +148,7 @@ class AlpacaMarketData:
         from alpaca.data.requests import StockLatestQuoteRequest
 
         sym = check_symbol(_NAME, symbol)
-        request = StockLatestQuoteRequest(symbol_or_symbols=sym, feed=self.feed)
+        request = StockLatestQuoteRequest(symbol_or_symbols=sym, feed=self._feed)
         got = self._call(lambda: self._client.get_stock_latest_quote(request), sym)
         row = got.get(sym) if isinstance(got, dict) else None
         if not isinstance(row, dict):
