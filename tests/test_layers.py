@@ -39,6 +39,7 @@ LAYER = {
     "execution": 5,
     "strategy": 5,
     "exits": 5,
+    "analytics": 5,  # transaction-cost analysis from the journal (issue 19)
     "config": 6,
     "agent": 6,
     "sweep": 6,  # parameter sweeps on Ray (issue 19)
