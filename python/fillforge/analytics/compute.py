@@ -415,7 +415,7 @@ def analyse(
         "trading_cost": f_trading,
     }
     latency = _latency(orders, parents)
-    return TcaResult(orders, parents, fills, latency, reasons, hs, tape)
+    return TcaResult(orders, parents, fills, latency, reasons, hs, tape, market)
 
 
 def _venue_names(venue: npt.NDArray[Any], names: Mapping[str, str] | None) -> npt.NDArray[Any]:

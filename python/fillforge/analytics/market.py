@@ -241,6 +241,7 @@ class QuoteSource(Protocol):
     """What :class:`MarketRecorder` subscribes to (any :class:`~fillforge.broker.Broker`)."""
 
     def now_ns(self) -> int: ...
+    def latest_quote(self, symbol: str) -> Quote | None: ...
 
     def subscribe_quotes(
         self, symbol: str, callback: Callable[[Quote], None]
@@ -262,13 +263,19 @@ class MarketRecorder:
         self._t: dict[str, list[tuple[int, float, float]]] = {s: [] for s in symbols}
         self._stop: list[Callable[[], None]] = []
         for s in symbols:
+            now = broker.latest_quote(s)  # the quote in force when the recording starts
+            if now is not None:
+                self._quote(now.model_copy(update={"timestamp_ns": broker.now_ns()}))
             self._stop.append(broker.subscribe_quotes(s, self._quote))
             self._stop.append(broker.subscribe_trades(s, self._trade))
 
     def _quote(self, q: Quote) -> None:
         bid = float(q.bid_price) if q.bid_price is not None else np.nan
         ask = float(q.ask_price) if q.ask_price is not None else np.nan
-        self._q[q.symbol].append((q.timestamp_ns, bid, ask))
+        rows = self._q[q.symbol]
+        if rows and rows[-1][0] > q.timestamp_ns:  # an older quote than the one in force
+            return
+        rows.append((q.timestamp_ns, bid, ask))
 
     def _trade(self, t: Trade) -> None:
         self._t[t.symbol].append((t.timestamp_ns, float(t.price), float(t.size)))

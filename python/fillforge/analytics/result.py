@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from fillforge.broker.models import Trade
 from fillforge.errors import TcaError
 from fillforge.execution.cost import ParentCost, parent_cost
 from fillforge.orders.models import Fill
 from fillforge.time import NS_PER_HOUR, to_datetime
 
 if TYPE_CHECKING:
+    from fillforge.analytics.market import MarketData
     from fillforge.analytics.tape import Tape
 
 __all__ = ["CONVENTION", "GroupKey", "TcaResult"]
@@ -81,6 +83,7 @@ class TcaResult:
     reasons: dict[str, str]
     horizons_s: tuple[int, ...]
     tape: Tape
+    market: MarketData | None = None
 
     @property
     def markouts(self) -> dict[int, npt.NDArray[np.float64]]:
@@ -166,13 +169,35 @@ class TcaResult:
                         ts_event=jf.ts_ns,
                     )
                 )
+        trades: list[Trade] = []
+        market = self.market
+        start, end = snap.spec.start_ns, int(p["end_ns"][r])
+        if market is not None and end >= start:
+            sm = market.symbol(snap.spec.symbol)
+            lo = int(np.searchsorted(sm.t_ns, start, side="left"))
+            hi = int(np.searchsorted(sm.t_ns, end, side="right"))
+            for t, px, q in zip(
+                sm.t_ns[lo:hi].tolist(),
+                sm.price[lo:hi].tolist(),
+                sm.qty[lo:hi].tolist(),
+                strict=True,
+            ):
+                trades.append(
+                    Trade(
+                        symbol=snap.spec.symbol,
+                        price=Decimal(repr(px)),
+                        size=Decimal(repr(q)),
+                        timestamp_ns=t,
+                    )
+                )
         return parent_cost(
             snap.spec,
             fills,
+            trades=trades,
             arrival_price=arrival_d,
             final_price=final_d,
             first_child_mid=p0_d,
-            end_ns=int(p["end_ns"][r]) if p["end_ns"][r] >= snap.spec.start_ns else None,
+            end_ns=end if end >= start else None,
         )
 
     def __repr__(self) -> str:
