@@ -203,7 +203,12 @@ def _latency(d: ReportData) -> Figure:
         _missing(ax, "no order with both its intent and its ack or fill in this journal")
         return fig
     names = list(stages)
-    ax.boxplot([stages[n] for n in names], vert=False, showfliers=True)
+    import matplotlib
+
+    # ``orientation`` came in matplotlib 3.10 (and ``vert`` is deprecated since 3.11).
+    old = tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) < (3, 10)
+    sideways: dict[str, Any] = {"vert": False} if old else {"orientation": "horizontal"}
+    ax.boxplot([stages[n] for n in names], showfliers=True, **sideways)
     ax.set_yticks(range(1, len(names) + 1), [f"{n} (n={len(stages[n])})" for n in names])
     every = [v for n in names for v in stages[n]]
     lo, hi = min(every), max(every)

@@ -1,0 +1,246 @@
+"""``fillforge report`` (issue 19): the report of a real journal (a JournalledBroker over a
+SimulatedBroker on the shipped LOBSTER day, four parents by three policies) has every chart,
+its numbers agree with the journal's fills, the same journal gives the same bytes, the PNG
+export writes valid PNGs, a journal with no orders still gives a chart per figure that says why
+it is empty, and a bad input or output is one error line that writes nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from child_env import child_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_report_support import POLICIES, traded_journal
+from typer.testing import CliRunner
+
+from fillforge.cli import app
+from fillforge.errors import JournalError, ReportError
+from fillforge.journal import Journal
+from fillforge.journal.rebuild import JournalFill, rebuild
+from fillforge.report import CHARTS, ReportData, open_input, report_data, write_report
+from fillforge.report.data import LATENCY_STAGES, _pnl
+
+Image = pytest.importorskip("PIL.Image")
+ImageStat = pytest.importorskip("PIL.ImageStat")
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def journal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return traded_journal(tmp_path_factory.mktemp("report") / "agent.journal")
+
+
+@pytest.fixture(scope="module")
+def data(journal_path: Path) -> ReportData:
+    with open_input(str(journal_path)) as j:
+        return report_data(j)
+
+
+def test_the_data_agrees_with_the_journal(journal_path: Path, data: ReportData) -> None:
+    with Journal.open(journal_path, readonly=True) as j:
+        book = rebuild(j)
+    assert len(data.fills) == len(book.fills) > 0
+    assert sorted(f.exec_id for f in data.fills) == sorted(book.fills)
+    # P&L at the end: what was paid and received, the positions at each symbol's last price.
+    cash = sum(
+        (f.qty * f.price * (1 if f.side == "sell" else -1) - f.fee for f in data.fills), D(0)
+    )
+    last = {f.symbol: f.price for f in data.fills}
+    marked = sum((q * last[s] for s, q in book.positions.items()), D(0))
+    assert data.final_pnl == cash + marked
+    assert {s: series[-1][1] for s, series in data.positions.items()} == {
+        s: q for s, q in book.positions.items() if s in data.positions
+    }
+    assert data.max_drawdown <= 0
+    assert sorted({p.policy for p in data.parents}) == POLICIES
+    assert len(data.parents) == 4
+    assert all(p.filled <= p.qty for p in data.parents)
+    assert set(data.latency_ns) == set(LATENCY_STAGES)
+    assert len(data.latency_ns["intent to ack"]) == len(book.intents)
+    assert all(ns >= 0 for v in data.latency_ns.values() for ns in v)
+    assert data.latency_ns["intent to first fill"]
+
+
+def test_the_html_has_every_chart_and_is_self_contained(data: ReportData, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert write_report(data, out) == [out]
+    page = out.read_text()
+    for c in CHARTS:
+        assert f'id="chart-{c.slug}"' in page
+        assert f"<h2>{c.title}</h2>" in page
+    assert page.count('src="data:image/svg+xml;base64,') == len(CHARTS)
+    assert "Sign convention: a positive cost or slippage figure is a cost" in page
+    assert "default-src 'none'" in page  # the page may fetch nothing
+    for forbidden in ("<script", "http://", "https://", "<link"):
+        assert forbidden not in page
+
+
+def test_the_same_journal_gives_the_same_bytes(journal_path: Path, tmp_path: Path) -> None:
+    outputs = []
+    for run in ("a", "b"):
+        with open_input(str(journal_path)) as j:
+            d = report_data(j)
+        write_report(d, tmp_path / f"{run}.html", tmp_path / run)
+        outputs.append(
+            [(tmp_path / f"{run}.html").read_bytes()]
+            + [(tmp_path / run / f"{c.slug}.png").read_bytes() for c in CHARTS]
+        )
+    assert outputs[0] == outputs[1]
+
+
+def _variance(png: bytes) -> float:
+    with Image.open(io.BytesIO(png)) as img:
+        return float(ImageStat.Stat(img.convert("L")).var[0])
+
+
+def test_png_export_writes_a_valid_png_per_chart(data: ReportData, tmp_path: Path) -> None:
+    written = write_report(data, tmp_path / "r.html", tmp_path / "png" / "nested")
+    assert [p.name for p in written[1:]] == [f"{c.slug}.png" for c in CHARTS]
+    for path in written[1:]:
+        raw = path.read_bytes()
+        assert raw.startswith(b"\x89PNG\r\n\x1a\n")
+        with Image.open(path) as img:
+            img.verify()  # the chunks and their checksums
+        with Image.open(path) as img:
+            assert img.size == (900, 460)
+        assert _variance(raw) > 50, path.name  # drew something: not one flat color
+
+
+def test_an_empty_journal_says_why_each_chart_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.journal"
+    with Journal.open(path) as j:
+        j.append("risk.state", {"snapshot": {}})
+    with open_input(str(path)) as j:
+        d = report_data(j)
+    assert (d.fills, d.pnl, d.parents) == ([], [], [])
+    written = write_report(d, tmp_path / "r.html", tmp_path / "png")
+    for p in written[1:]:
+        assert _variance(p.read_bytes()) > 5  # the sentence, the dashed frame
+    assert "no transaction-cost analysis" in (tmp_path / "r.html").read_text() or d.costs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B"]),
+            st.sampled_from(["buy", "sell"]),
+            st.integers(1, 500),
+            st.integers(1, 20_000),
+            st.integers(0, 300),
+        ),
+        max_size=30,
+    )
+)
+def test_pnl_is_cash_plus_marked_positions_and_drawdown_is_from_the_peak(
+    trades: list[tuple[str, str, int, int, int]],
+) -> None:
+    fills = [
+        JournalFill(f"e{i}", f"o{i}", s, side, D(q), D(p) / 100, D(fee) / 100, i)
+        for i, (s, side, q, p, fee) in enumerate(trades)
+    ]
+    d = ReportData(source="x")
+    _pnl(fills, d)
+    held: dict[str, Decimal] = {}
+    cash = D(0)
+    peak = None
+    for f, (_, value), (_, dd) in zip(fills, d.pnl, d.drawdown, strict=True):
+        signed = f.qty if f.side == "buy" else -f.qty
+        held[f.symbol] = held.get(f.symbol, D(0)) + signed
+        cash -= signed * f.price + f.fee
+        last = {g.symbol: g.price for g in fills[: fills.index(f) + 1]}
+        assert value == cash + sum((q * last[s] for s, q in held.items()), D(0))
+        peak = value if peak is None else max(peak, value)
+        assert dd == value - peak <= 0
+    assert d.fees == sum((f.fee for f in fills), D(0))
+
+
+def test_a_run_directory_is_read_through_its_journal(journal_path: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")
+    (run / "notes.db").write_text("not a journal")  # tried, skipped
+    (run / "zz.journal").write_bytes(journal_path.read_bytes())
+    with open_input(str(run)) as j:
+        assert sum(j.counts().values()) > 0
+    empty = tmp_path / "sweep"
+    empty.mkdir()
+    (empty / "results.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ReportError) as e:
+        open_input(str(empty))
+    assert (e.value.field, e.value.value) == ("input", str(empty))
+    assert "backtest or sweep run leaves none" in e.value.why
+
+
+def test_the_cli_writes_the_report(journal_path: Path, tmp_path: Path) -> None:
+    out, png = tmp_path / "r.html", tmp_path / "charts"
+    r = CliRunner().invoke(app, ["report", str(journal_path), "-o", str(out), "--png", str(png)])
+    assert r.exit_code == 0, r.output
+    assert f"wrote {out}" in r.output
+    assert sorted(p.name for p in png.iterdir()) == sorted(f"{c.slug}.png" for c in CHARTS)
+    r = CliRunner().invoke(app, ["report", str(journal_path), "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {"report": str(out), "png": []}
+
+
+def _bad_cases(tmp: Path, journal: Path) -> list[tuple[list[str], str]]:
+    text = tmp / "notes.txt"
+    text.write_text("hello")
+    a_file = tmp / "a-file"
+    a_file.write_text("x")
+    out = str(tmp / "r.html")
+    return [
+        ([str(tmp / "missing.journal"), "-o", out], "input="),
+        ([str(text), "-o", out], "not a fillforge journal"),
+        ([str(tmp), "-o", out], "no fillforge journal in this directory"),
+        ([str(journal), "-o", str(tmp / "no-such-dir" / "r.html")], "output="),
+        ([str(journal), "-o", str(tmp)], "is a directory"),
+        ([str(journal), "-o", out, "--png", str(a_file)], "png="),
+    ]
+
+
+def test_bad_input_or_output_is_one_line_and_writes_nothing(
+    journal_path: Path, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "bad"
+    tmp.mkdir()
+    for args, says in _bad_cases(tmp, journal_path):
+        before = sorted(p.name for p in tmp.rglob("*"))
+        r = CliRunner().invoke(app, ["report", *args])
+        assert r.exit_code == 2, (args, r.output)
+        lines = [x for x in r.output.splitlines() if x.strip()]
+        assert len(lines) == 1, (args, r.output)
+        assert lines[0].startswith("error:"), lines
+        assert says in lines[0], (args, lines[0])
+        assert "Traceback" not in r.output
+        assert sorted(p.name for p in tmp.rglob("*")) == before, args  # nothing written
+
+
+def test_a_real_process_says_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fillforge", "report", str(tmp_path / "none.journal")],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("error: input=")
+    assert proc.stdout == ""
+
+
+def test_a_journal_error_names_the_path(tmp_path: Path) -> None:
+    text = tmp_path / "x.journal"
+    text.write_text("hello")
+    with pytest.raises(JournalError) as e:
+        open_input(str(text))
+    assert e.value.field == "path"
