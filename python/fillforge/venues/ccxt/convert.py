@@ -85,7 +85,7 @@ def _asset(market: dict[str, Any]) -> AssetClass:
 
 
 def order_args(
-    r: OrderRequest, client_order_id: str
+    r: OrderRequest, client_order_id: str, venue: str = "binance"
 ) -> tuple[str, str, str, Any, Any, dict[str, Any]]:
     """``create_order(symbol, type, side, amount, price, params)`` for ``r``: market, limit
     (GTC/IOC/FOK), stop and stop-limit (``stopPrice``); a notional market order spends

@@ -1,9 +1,11 @@
 """The order websocket of :class:`~fillforge.venues.ccxt.CcxtBroker`, where ccxt offers one:
 ccxt.pro's ``watch_orders`` (Binance's user-data stream, Bybit's and Coinbase's order channels)
-on an event loop of its own thread. Each order update is applied as a poll's snapshot would be
-(:meth:`~fillforge.venues.ccxt.sync.OrderSync.sync`, fills from the venue's trades), so an update
-seen twice, or seen by the stream and a poll, counts once. When the socket fails, the stream
-backs off, reconnects and reconciles, so what happened meanwhile is not lost.
+on an event loop of its own thread (the sync broker: :meth:`OrderStream.start`) or as a task on
+the caller's loop (the async broker: :meth:`OrderStream.run`). Each order update is applied as a
+poll's snapshot would be (:meth:`~fillforge.venues.ccxt.sync.OrderSync.apply`, fills from the
+venue's trades), so an update seen twice, or seen by the stream and a poll, counts once. When
+the socket fails, the stream backs off, reconnects and reconciles, so what happened meanwhile is
+not lost.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fillforge.errors import FillforgeError
-from fillforge.venues.ccxt.sync import OrderSync
 
 __all__ = ["OrderStream", "pro_exchange"]
 
@@ -40,12 +41,17 @@ def pro_exchange(exchange: Any) -> Any | None:
 
 
 class OrderStream:
-    """``watch_orders`` in a thread, each update into ``orders``; ``reconnected`` is called after
+    """``watch_orders``, each update awaited through ``apply``; ``reconnected`` is awaited after
     every reconnect (the broker reconciles there)."""
 
-    def __init__(self, pro: Any, orders: OrderSync, reconnected: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        pro: Any,
+        apply: Callable[[dict[str, Any]], Awaitable[None]],
+        reconnected: Callable[[], Awaitable[None]],
+    ) -> None:
         self._pro = pro
-        self._orders = orders
+        self._apply_one = apply
         self._reconnected = reconnected
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -71,9 +77,16 @@ class OrderStream:
         self._thread = None
 
     def _run(self) -> None:
-        asyncio.run(self._main())
+        asyncio.run(self.run())
 
-    async def _main(self) -> None:
+    async def aclose(self) -> None:
+        """Stop a stream that runs on the caller's loop (:meth:`run` as a task)."""
+        self._stopping.set()
+        with contextlib.suppress(Exception):
+            await self._pro.close()
+
+    async def run(self) -> None:
+        """Follow ``watch_orders`` until stopped (see the class)."""
         self._loop = asyncio.get_running_loop()
         failed = 0
         clients: set[int] = set()
@@ -89,7 +102,7 @@ class OrderStream:
                     await self._subscribed(watching)
                     if failed or renewed:  # what happened while the socket was down
                         failed = 0
-                        await asyncio.to_thread(self._reconnected)
+                        await self._reconnected()
                     self.ready.set()
                 clients = now
                 # ccxt.pro wakes a watch with the next message only: an update that came while
@@ -121,7 +134,9 @@ class OrderStream:
         if self._applied.get(oid) == state:
             return
         self._applied[oid] = state
-        await asyncio.to_thread(self._apply, raw)
+        with contextlib.suppress(FillforgeError):
+            await self._apply_one(raw)
+            self.updates += 1
 
     def _clients(self) -> set[int]:
         return {id(c) for c in (getattr(self._pro, "clients", None) or {}).values()}
@@ -136,15 +151,3 @@ class OrderStream:
                 await asyncio.sleep(0.05)  # the request on its way
                 return
             await asyncio.sleep(0.01)
-
-    def _apply(self, raw: dict[str, Any]) -> None:
-        """One order update (on a worker thread: fetching its trades may take a request)."""
-        with contextlib.suppress(FillforgeError):
-            oid = str(raw.get("id"))
-            trades = self._orders.trades_of(raw)
-            with self._orders.lock:
-                if oid in self._orders.manager.orders:
-                    self._orders.sync(raw, trades)
-                elif raw.get("status") == "open":
-                    self._orders.adopt(raw, None, trades)
-            self.updates += 1

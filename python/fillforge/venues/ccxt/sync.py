@@ -15,9 +15,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 
 from fillforge.errors import CcxtError, FillforgeError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderSide, OrderTimeInForce, OrderType
@@ -26,10 +25,10 @@ from fillforge.orders.models import Fill, OrderRequest, VenueReport
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 from fillforge.venues.ccxt.convert import decimal_of
+from fillforge.venues.ccxt.steps import Ask, Steps
 
 __all__ = ["OrderSync"]
 
-_T = TypeVar("_T")
 _NS_PER_MS: Final = 1_000_000
 _ENDED: Final = {
     "canceled": EventKind.CANCELED,
@@ -38,28 +37,17 @@ _ENDED: Final = {
 }
 
 
-class _Call(Protocol):
-    def __call__(
-        self, fn: Callable[[], _T], before_retry: Callable[[], _T | None] | None = ...
-    ) -> _T: ...
-
-
 class OrderSync:
-    """ccxt's orders into ``manager`` under ``lock``: ``call`` sends ccxt calls (rate limited,
-    retried), ``clock`` stamps what the venue gives no time for."""
+    """ccxt's orders into ``manager`` under ``lock``; ``clock`` stamps what the venue gives no
+    time for. What needs the venue is written as steps (:mod:`~fillforge.venues.ccxt.steps`),
+    run by the sync and the async broker alike."""
 
     def __init__(
-        self,
-        manager: OrderManager,
-        lock: threading.RLock,
-        exchange: Any,
-        call: _Call,
-        clock: Clock,
+        self, manager: OrderManager, lock: threading.RLock, clock: Clock, has: dict[str, Any]
     ) -> None:
         self.manager = manager
+        self._has = has  # the exchange's ccxt features (``fetchOrderTrades``...)
         self.lock = self._lock = lock
-        self._ex = exchange
-        self._call = call
         self._time = clock
         self.sending: dict[str, OrderRequest] = {}
         self.seen_trades: set[str] = set()
@@ -69,9 +57,9 @@ class OrderSync:
     def ns(self, ms: Any) -> int:
         return int(ms) * _NS_PER_MS if ms is not None else self._time.now_ns()
 
-    # ----- the venue's state ------------------------------------------------------------------
+    # ----- the venue's state (steps) -------------------------------------------------------
 
-    def trades_of(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+    def trades_of(self, raw: dict[str, Any]) -> Steps[list[dict[str, Any]]]:
         """The order's trades: those its answer lists, else the venue's for the order."""
         listed = raw.get("trades") or []
         filled = decimal_of(raw.get("filled")) or Decimal(0)
@@ -80,45 +68,43 @@ class OrderSync:
         if listed or filled <= (known.cum_qty if known is not None else Decimal(0)):
             return list(listed)
         symbol = raw.get("symbol")
-        if self._ex.has.get("fetchOrderTrades"):
-            got = self._call(lambda: self._ex.fetch_order_trades(oid, symbol))
+        if self._has.get("fetchOrderTrades"):
+            got = yield Ask(lambda ex: ex.fetch_order_trades(oid, symbol))
         else:
-            got = [
-                t
-                for t in self._call(lambda: self._ex.fetch_my_trades(symbol))
-                if str(t.get("order")) == oid
-            ]
+            mine = yield Ask(lambda ex: ex.fetch_my_trades(symbol))
+            got = [t for t in mine if str(t.get("order")) == oid]
         return list(got)
 
-    def reconcile(self) -> None:
+    def apply(self, raw: dict[str, Any]) -> Steps[Order | None]:
+        """Apply one order snapshot (a stream's update, a poll's answer): its trades fetched
+        when it lists none, then synced, or adopted when new here and still open."""
+        trades = yield from self.trades_of(raw)
+        with self._lock:
+            if str(raw["id"]) in self.manager.orders:
+                self.sync(raw, trades)
+                return self.manager.get(str(raw["id"]))
+            if raw.get("status") == "open":
+                return self.adopt(raw, None, trades)
+        return None
+
+    def reconcile(self) -> Steps[None]:
         """Bring every local open order, and any open order the venue has in a symbol we trade,
         up to the venue's state (after a start, a reconnect, or on the poll timer)."""
         with self._lock:
             symbols = sorted(self.symbols | {o.symbol for o in self.manager.open_orders()})
         remote: dict[str, dict[str, Any]] = {}
         for s in symbols:
-            for raw in self._call(functools.partial(self._ex.fetch_open_orders, s)):
+            for raw in (yield Ask(functools.partial(_open_orders, symbol=s))):
                 remote[str(raw["id"])] = raw
-        for oid, raw in remote.items():
-            trades = self.trades_of(raw)
-            with self._lock:
-                if oid in self.manager.orders:
-                    self.sync(raw, trades)
-                else:
-                    self.adopt(raw, None, trades)
+        for raw in remote.values():
+            yield from self.apply(raw)
         with self._lock:
             gone = [o for o in self.manager.open_orders() if o.id not in remote]
         for o in gone:
-            raw = self._call(functools.partial(self._ex.fetch_order, o.id, o.symbol))
-            trades = self.trades_of(raw)
-            with self._lock:
-                self.sync(raw, trades)
+            yield from self.apply(
+                (yield Ask(functools.partial(_one_order, oid=o.id, symbol=o.symbol)))
+            )
         self.reconciles += 1
-
-    def reconcile_quietly(self, _t: int = 0) -> None:
-        """:meth:`reconcile`, a failure left for the next one (the poll timer's)."""
-        with contextlib.suppress(FillforgeError):
-            self.reconcile()
 
     # ----- one order (under the lock) ---------------------------------------------------------
 
@@ -223,6 +209,14 @@ class OrderSync:
         # A report the state already reflects (seen on a poll and a reply) is refused.
         with contextlib.suppress(FillforgeError):
             self.manager.apply(VenueReport.trusted(kind=kind, order_id=oid, ts=t))
+
+
+def _open_orders(ex: Any, symbol: str) -> Any:
+    return ex.fetch_open_orders(symbol)
+
+
+def _one_order(ex: Any, oid: str, symbol: str) -> Any:
+    return ex.fetch_order(oid, symbol)
 
 
 def request_of(raw: dict[str, Any]) -> OrderRequest:

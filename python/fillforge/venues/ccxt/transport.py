@@ -7,11 +7,17 @@ Other ccxt errors raise :class:`~fillforge.errors.CcxtError` at once, naming ccx
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar, cast
 
 import ccxt
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from fillforge.errors import CcxtError
 from fillforge.throttle import RateLimiter, SlidingWindow
@@ -55,13 +61,35 @@ class Transport:
         except RETRYABLE as e:
             raise typed(self._exchange, e) from None
 
+    async def acall(
+        self,
+        fn: Callable[[], Awaitable[_T]],
+        before_retry: Callable[[], Awaitable[_T | None]] | None = None,
+    ) -> _T:
+        """:meth:`call` for an async exchange (``ccxt.async_support``): the same throttle,
+        retries and lookup, awaited."""
+        try:
+            async for attempt in AsyncRetrying(**self._policy()):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1 and before_retry is not None:
+                        found = await self._aguarded(before_retry)
+                        if found is not None:
+                            return found
+                    return await self._aguarded(fn)
+        except RETRYABLE as e:
+            raise typed(self._exchange, e) from None
+        raise AssertionError("unreachable")  # AsyncRetrying re-raises the last error
+
+    def _policy(self) -> dict[str, Any]:
+        return {
+            "retry": retry_if_exception(lambda e: isinstance(e, RETRYABLE)),
+            "wait": self._backoff,
+            "stop": stop_after_attempt(self._attempts),
+            "reraise": True,
+        }
+
     def _retrying(self, fn: Callable[[], _T], before_retry: Callable[[], _T | None] | None) -> _T:
-        for attempt in Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, RETRYABLE)),
-            wait=self._backoff,
-            stop=stop_after_attempt(self._attempts),
-            reraise=True,
-        ):
+        for attempt in Retrying(**self._policy()):
             with attempt:
                 if attempt.retry_state.attempt_number > 1 and before_retry is not None:
                     found = self._guarded(before_retry)
@@ -74,14 +102,30 @@ class Transport:
         self._limiter.acquire_blocking("rest")
         try:
             out = fn()
-        except RETRYABLE:
+        except ccxt.BaseError as e:
+            raise self._failed(e) from None
+        self._answered()
+        return out
+
+    async def _aguarded(self, fn: Callable[[], Awaitable[_T]]) -> _T:
+        await self._limiter.acquire("rest")
+        try:
+            out = await fn()
+        except ccxt.BaseError as e:
+            raise self._failed(e) from None
+        self._answered()
+        return out
+
+    def _failed(self, e: ccxt.BaseError) -> BaseException:
+        """What a failed call raises: a network failure as is (retried; counted), else typed."""
+        if isinstance(e, RETRYABLE):
             self.failures += 1
             self._down = True
-            raise
-        except ccxt.BaseError as e:
-            raise typed(self._exchange, e) from None
+            return cast(BaseException, e)
+        return typed(self._exchange, e)
+
+    def _answered(self) -> None:
         if self._down:
             self._down = False
             if self.reconnected is not None:
                 self.reconnected()
-        return out
