@@ -54,6 +54,7 @@ LAYER = {
     "config_cli": 7,
     "journal_cli": 7,
     "sweep_cli": 7,
+    "tca_cli": 7,
     "report": 7,  # fillforge report: the HTML report and its charts (issue 19)
     "report_cli": 7,
     "run": 7,  # fillforge run CONFIG: the agent, the runner and a broker wired (issue 19)

@@ -141,6 +141,9 @@ app.add_typer(journal_cli.journal_app, name="journal")
 from fillforge import binance_cli  # noqa: E402 - registered here, beside the others
 
 serve_app.command("binance")(binance_cli.serve_binance)
+from fillforge import massive_cli  # noqa: E402 - registered here, beside the others
+
+serve_app.command("massive")(massive_cli.serve_massive)
 from fillforge import monitor_cli  # noqa: E402 - registered here, beside the others
 
 serve_app.command("monitor")(monitor_cli.serve_monitor)
@@ -151,6 +154,9 @@ app.command("run")(run_cli.run)
 from fillforge import report_cli  # noqa: E402 - registered here, beside the others
 
 app.command("report")(report_cli.report)
+from fillforge import tca_cli  # noqa: E402 - registered here, beside the others
+
+app.command("tca")(tca_cli.tca_command)
 
 
 @replay_app.command("check")
