@@ -1,0 +1,91 @@
+"""``fillforge serve massive``: the Massive (formerly Polygon)-compatible market-data server
+(registered by :mod:`fillforge.cli`). The server's modules load when the command runs, not when
+the CLI starts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fillforge.cli_errors import refuse
+
+__all__ = ["serve_massive"]
+
+console = Console(stderr=True)
+
+
+def serve_massive(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="'sample': the shipped data (AAPL, GOOG and SPY daily bars 2016-2017, the GOOG "
+            "LOBSTER day 2012-06-21); or your own files: daily bars CSVs named SYMBOL_daily_*.csv "
+            "and LOBSTER message files (the orderbook file beside each). Repeat for more files."
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MASSIVE_API_KEY", help="API key (or MASSIVE_API_KEY).", show_default=False
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per minute per address (default: no limit).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Serve Massive's aggregates, trades, quotes and last-quote routes on market-data files (for
+    the massive client with ``base=`` pointed at it); prints the base URL."""
+    from fillforge.errors import MarketDataError
+    from fillforge.massive.history import load_history, shipped_history
+    from fillforge.massive.server import MassiveServer
+
+    if not api_key:
+        raise refuse("--api-key", "", "set MASSIVE_API_KEY (or the flag)")
+    if not 0 <= port <= 65535:
+        raise refuse("--port", port, "must be in [0, 65535]")
+    if rate_limit is not None and rate_limit < 1:
+        raise refuse("--rate-limit", rate_limit, "must be >= 1")
+    if duration is not None and not duration >= 0:
+        raise refuse("--duration", duration, "must be >= 0")
+    sources = data or ["sample"]
+    if "sample" in sources and len(sources) > 1:
+        raise refuse("--data", "sample", "stands alone: give it once, with no other --data")
+    try:
+        if sources == ["sample"]:
+            history = shipped_history()
+        else:
+            for s in sources:
+                if not Path(s).is_file():
+                    raise refuse("--data", s, "no such file")
+            history = load_history([Path(s) for s in sources])
+    except MarketDataError as e:
+        raise refuse("--data", e.source, f"{e.field}={e.value!r}: {e.why}") from None
+    server = MassiveServer(
+        history, api_key=api_key, host=host, port=port, requests_per_minute=rate_limit
+    )
+    with server:
+        print(server.base_url, flush=True)
+        console.print(
+            f"serving {', '.join(history.symbols)}; massive: RESTClient(base={server.base_url!r})"
+            "; Ctrl-C stops",
+            style="dim",
+        )
+        try:
+            if duration is None:
+                while True:
+                    time.sleep(3600)
+            else:
+                time.sleep(duration)
+        except KeyboardInterrupt:
+            pass
