@@ -89,6 +89,7 @@ EXAMPLES: dict[str, tuple[Any, ...]] = {
     "CcxtError": ("binance", "InvalidOrder", "Order would immediately match and take."),
     "BinanceApiError": (400, -2010, "Order would immediately match and take."),
     "MarketDataApiError": ("api_key", 401, "massive: Unknown API Key"),
+    "IbkrError": (201, "Order rejected - reason:price off the tick grid", 12),
 }
 
 # The built-in base each class takes (None: a base class whose subclasses choose).
@@ -148,6 +149,7 @@ BUILTIN: dict[str, type[Exception] | None] = {
     "CcxtError": None,  # ccxt's kind says which: OrderNotFound or InvalidOrder from one class
     "BinanceApiError": None,  # its code says which: -2013 (no such order) or -2010 (refused)
     "MarketDataApiError": ConnectionError,
+    "IbkrError": None,  # its code says which: 10147 (no such order) or 201 (refused)
 }
 
 EXPORTED = sorted(

@@ -55,6 +55,7 @@ __all__ = [
     "ExecutionError",
     "ExitPlanError",
     "FillforgeError",
+    "IbkrError",
     "IndicatorError",
     "InsufficientBuyingPowerError",
     "InsufficientQtyError",
@@ -366,3 +367,15 @@ class MarketDataApiError(_FieldError, ConnectionError):
     answer), ``value`` the HTTP status, ``why`` the provider's message. Bad input to a source
     (an unknown symbol, a start after the end, a timeframe it has not) is a
     :class:`MarketDataError` instead."""
+
+
+class IbkrError(OrderError):
+    """Interactive Brokers (TWS, IB Gateway or fillforge's local gateway) refused a request
+    (:mod:`fillforge.venues.ibkr`): IB's error ``code`` (``201`` order rejected, ``110`` price
+    off the tick grid, ``200`` no such contract, ``10147`` no such order to cancel...), its
+    ``message``, and the ``req_id`` (the order id for an order) it was about. Nothing was
+    changed locally."""
+
+    def __init__(self, code: int, message: str, req_id: int = -1) -> None:
+        super().__init__(f"IB error {code} (reqId {req_id}): {message}")
+        self.code, self.message, self.req_id = code, message, req_id
