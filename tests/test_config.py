@@ -255,7 +255,8 @@ def test_config_check_names_what_it_cannot_honour() -> None:
     }
     assert ibkr["broker.type"]["note"] == "no IBKR adapter yet (issue 20)"
     polygon = _rows(SEEDS / "broker-polygon.yaml")
-    assert "no Polygon adapter yet (issue 20)" in polygon["broker.type"]["note"]
+    assert polygon["broker.type"]["status"] == "honoured"  # a market-data source (issue 20)
+    assert "MassiveMarketData" in polygon["broker.type"]["note"]
     engine = _rows(SEEDS / "engine-execution.yaml")
     assert engine["risk_management.max_position_risk"]["status"] == "not honoured"
     assert "stop" in engine["risk_management.max_position_risk"]["note"]

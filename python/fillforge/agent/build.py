@@ -23,6 +23,7 @@ from fillforge.execution.pricing import (
 )
 from fillforge.exits import Distance, ExitPlan, Target, Trail
 from fillforge.marketdata import load_bars
+from fillforge.marketdata.source import MarketDataSource
 from fillforge.orders.models import Instrument
 from fillforge.risk import (
     Control,
@@ -140,6 +141,21 @@ def alpaca_broker(
         attempts=2,
         max_wait=1.0,
     )
+
+
+def massive_market_data(cfg: Config, *, env: Mapping[str, str] | None = None) -> MarketDataSource:
+    """The Massive (formerly Polygon) market-data source of a ``type: polygon`` block: its
+    ``api_key`` (else ``POLYGON_API_KEY``, else ``MASSIVE_API_KEY``) and ``base_url`` (else
+    Massive's)."""
+    from fillforge.marketdata.massive import MassiveMarketData
+
+    environ = os.environ if env is None else env
+    b = cfg.broker_config
+    if b is None or b.type != "polygon":
+        where = "broker.type" if cfg.broker is not None else "execution.broker.type"
+        raise ConfigError(where, b.type if b else None, "a market-data source needs type polygon")
+    var = "POLYGON_API_KEY" if environ.get("POLYGON_API_KEY") else "MASSIVE_API_KEY"
+    return MassiveMarketData(_secret(cfg, "api_key", var, environ), base_url=b.base_url)
 
 
 def time_of_day_table(cfg: Config) -> TimeOfDayTable:

@@ -195,7 +195,9 @@ def _broker(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if b.type == "ibkr":
         return "not honoured", _IBKR
     if b.type == "polygon":
-        return "not honoured", _POLYGON
+        if leaf in ("api_key", "base_url", "type"):
+            return "honoured", "MassiveMarketData, a market-data source (agent.build)"
+        return "not honoured", "not a Massive (Polygon) setting"
     if leaf in ("host", "port", "client_id"):
         return "not honoured", "not an Alpaca setting (IB gateways take it: issue 20)"
     if cfg.mode is Mode.SIMULATION:
