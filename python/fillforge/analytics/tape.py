@@ -36,6 +36,8 @@ _TERMINAL: Final = frozenset(
     {"filled", "canceled", "expired", "rejected", "denied", "done_for_day", "replaced"}
 )
 _PARENT_PREFIX: Final = "parent."
+# Events a broker makes before the venue has the order (the venue's first word is another).
+_LOCAL: Final = frozenset({"created", "submitted", "pending_new"})
 
 
 class JournalSource(Protocol):
@@ -52,7 +54,8 @@ class Tape:
     ``client_order_id``, ``parent_id`` ("" for an order of no parent), ``venue`` (a routed
     part's venue index as text, else ""), ``symbol``, ``side`` (+1 buy, -1 sell), ``status``,
     ``qty`` (NaN: a notional order), ``limit_price`` (NaN: none), ``send_rec_ns`` (its
-    ``order.submit``), ``ack_rec_ns``, ``accept_venue_ns`` (its first venue event),
+    ``order.submit``), ``ack_rec_ns``, ``accept_venue_ns`` (the venue's first word on it:
+    accepted, filled or rejected),
     ``end_rec_ns`` (the record that ended it), ``refused`` (rejected before or by the venue).
     ``symbol_code``, ``venue_code`` and ``parent_code`` index :attr:`names` (``symbol``,
     ``venue``, ``parent_id``): the columns TCA groups by, as ints.
@@ -111,7 +114,7 @@ def _read(source: JournalSource) -> Tape:
         kind, p = r.kind, r.payload
         if kind == "order.event":
             oid = p["oid"]
-            if oid not in accepted:
+            if oid not in accepted and p["kind"] not in _LOCAL:
                 accepted[oid] = p["ts"]
             if p["status"] in _TERMINAL:
                 ended[oid] = r.ts_ns
