@@ -19,7 +19,7 @@ from fillforge.errors import CcxtError
 from fillforge.orders.enums import AssetClass, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 
-__all__ = ["STATUS", "decimal_of", "instrument_of", "order_args"]
+__all__ = ["STATUS", "decimal_of", "fee_in_quote", "instrument_of", "order_args"]
 
 # ccxt's precision modes (ccxt.base.decimal_to_precision): 2 decimal places, 3 significant
 # digits, 4 tick size.
@@ -87,31 +87,77 @@ def _asset(market: dict[str, Any]) -> AssetClass:
 def order_args(
     r: OrderRequest, client_order_id: str, venue: str = "binance"
 ) -> tuple[str, str, str, Any, Any, dict[str, Any]]:
-    """``create_order(symbol, type, side, amount, price, params)`` for ``r``: market, limit
-    (GTC/IOC/FOK), stop and stop-limit (``stopPrice``); a notional market order spends
-    ``cost`` of the quote asset (``quoteOrderQty`` on Binance)."""
+    """``create_order(symbol, type, side, amount, price, params)`` for ``r`` on ``venue`` (a
+    ccxt id): market (by quantity, or a ``notional`` to spend: ``cost``, Binance's
+    ``quoteOrderQty``), limit (GTC/IOC/FOK), stop and stop-limit. The stops are where venues
+    differ: Binance takes its own types (``STOP_LOSS``, ``STOP_LOSS_LIMIT`` with ``stopPrice``);
+    Bybit a market or limit order with ccxt's ``triggerPrice``; Coinbase a stop-limit only, with
+    ``stopPrice`` and the direction the price must move (a sell stop down, a buy stop up: ccxt's
+    default for a bare trigger is the other way), and a market buy by notional only (its API
+    takes the quote to spend; ccxt replaces ``clientOrderId`` with an id of its own there, so the
+    API's ``client_order_id`` is sent as well)."""
     params: dict[str, Any] = {"clientOrderId": client_order_id}
+    if venue == "coinbase":  # ccxt's coinbase sends its own id unless given the API's field
+        params["client_order_id"] = client_order_id
     price: Any = None
     amount: Any = None if r.qty is None else _num(r.qty)
+    stops_native = venue not in _TRIGGER_VENUES
     if r.type is OrderType.MARKET:
         kind = "market"
         if r.notional is not None:
             params["cost"] = _num(r.notional)
-            params["quoteOrderQty"] = _num(r.notional)
+            if venue == "binance":
+                params["quoteOrderQty"] = _num(r.notional)
+        elif venue == "coinbase" and r.side.value == "buy":
+            raise CcxtError(venue, "NotSupported", "a market buy takes a notional on Coinbase")
     elif r.type is OrderType.LIMIT:
         kind, price = "limit", _num(r.limit_price)
     elif r.type is OrderType.STOP_LIMIT:
-        kind, price = "STOP_LOSS_LIMIT", _num(r.limit_price)
-        params["stopPrice"] = _num(r.stop_price)
+        kind, price = ("STOP_LOSS_LIMIT" if stops_native else "limit"), _num(r.limit_price)
+        params.update(_trigger(r, venue))
     elif r.type is OrderType.STOP:
-        kind = "STOP_LOSS"
-        params["stopPrice"] = _num(r.stop_price)
+        if venue == "coinbase":
+            raise CcxtError(venue, "NotSupported", "Coinbase has stop-limit orders only")
+        kind = "STOP_LOSS" if stops_native else "market"
+        params.update(_trigger(r, venue))
     else:
         raise CcxtError(None, "NotSupported", f"{r.type.value} orders are not sent through ccxt")
     tif = r.time_in_force
-    if kind != "market" and kind != "STOP_LOSS":
+    if kind not in ("market", "STOP_LOSS"):
         params["timeInForce"] = "GTC" if tif is OrderTimeInForce.DAY else tif.value.upper()
     return r.symbol, kind, r.side.value, amount, price, params
+
+
+_TRIGGER_VENUES: Final = frozenset({"bybit", "coinbase"})  # stops as ccxt's triggerPrice
+
+
+def _trigger(r: OrderRequest, venue: str) -> dict[str, Any]:
+    if venue == "binance" or venue not in _TRIGGER_VENUES:
+        return {"stopPrice": _num(r.stop_price)}
+    if venue == "coinbase":
+        way = "STOP_DIRECTION_STOP_DOWN" if r.side.value == "sell" else "STOP_DIRECTION_STOP_UP"
+        return {"stopPrice": _num(r.stop_price), "stop_direction": way}
+    return {"triggerPrice": _num(r.stop_price)}
+
+
+def fee_in_quote(
+    fee: dict[str, Any] | None, symbol: str, price: Decimal, rate: Decimal | None = None
+) -> Decimal:
+    """A trade's fee in the quote asset of ``symbol`` (``BASE/QUOTE``), exactly: one in the
+    quote asset as is (Coinbase), one in the base asset (Binance's and Bybit's buys pay in what
+    they receive) valued at the trade's ``price``, one in a third currency (BNB) at ``rate``, its
+    price in the quote asset (0 when the venue has no such market: see ``docs/ccxt.md``)."""
+    if not fee:
+        return Decimal(0)
+    cost = abs(decimal_of(fee.get("cost")) or Decimal(0))
+    base, _, quote = symbol.partition("/")
+    quote = quote.split(":")[0]
+    currency = fee.get("currency")
+    if currency in (None, quote):
+        return cost
+    if currency == base:
+        return cost * price
+    return cost * rate if rate is not None else Decimal(0)
 
 
 def _num(d: Decimal | None) -> str | None:

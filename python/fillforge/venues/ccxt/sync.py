@@ -24,12 +24,13 @@ from fillforge.orders.manager import OrderManager
 from fillforge.orders.models import Fill, OrderRequest, VenueReport
 from fillforge.orders.order import Order
 from fillforge.time import Clock
-from fillforge.venues.ccxt.convert import decimal_of
+from fillforge.venues.ccxt.convert import decimal_of, fee_in_quote
 from fillforge.venues.ccxt.steps import Ask, Steps
 
 __all__ = ["OrderSync"]
 
 _NS_PER_MS: Final = 1_000_000
+FEE_RATE: Final = "fillforge_fee_rate"  # a trade's third fee currency's price, in the quote asset
 _ENDED: Final = {
     "canceled": EventKind.CANCELED,
     "expired": EventKind.EXPIRED,
@@ -65,15 +66,36 @@ class OrderSync:
         filled = decimal_of(raw.get("filled")) or Decimal(0)
         oid = str(raw["id"])
         known = self.manager.orders.get(oid)
+        symbol = str(raw.get("symbol"))
         if listed or filled <= (known.cum_qty if known is not None else Decimal(0)):
-            return list(listed)
-        symbol = raw.get("symbol")
-        if self._has.get("fetchOrderTrades"):
-            got = yield Ask(lambda ex: ex.fetch_order_trades(oid, symbol))
+            got = list(listed)
+        elif self._has.get("fetchOrderTrades"):
+            got = list((yield Ask(lambda ex: ex.fetch_order_trades(oid, symbol))))
         else:
             mine = yield Ask(lambda ex: ex.fetch_my_trades(symbol))
             got = [t for t in mine if str(t.get("order")) == oid]
-        return list(got)
+        return (yield from self._fee_rates(got, symbol))
+
+    def _fee_rates(self, trades: list[dict[str, Any]], symbol: str) -> Steps[list[dict[str, Any]]]:
+        """Trades whose fee is in a third currency (Binance's BNB) carry its price in the
+        quote asset (the venue's last, asked once per currency), so the fee is exact."""
+        base, _, quote = symbol.partition("/")
+        quote = quote.split(":")[0]
+        rates: dict[str, Decimal | None] = {}
+        out = []
+        for t in trades:
+            cur = (t.get("fee") or {}).get("currency")
+            if cur is None or cur in (base, quote) or str(t.get("id")) in self.seen_trades:
+                out.append(t)
+                continue
+            if cur not in rates:
+                try:
+                    ticker = yield Ask(functools.partial(_ticker, symbol=f"{cur}/{quote}"))
+                    rates[cur] = decimal_of(ticker.get("last"))
+                except CcxtError:  # no such market: the fee stays unvalued (0)
+                    rates[cur] = None
+            out.append({**t, FEE_RATE: rates[cur]})
+        return out
 
     def apply(self, raw: dict[str, Any]) -> Steps[Order | None]:
         """Apply one order snapshot (a stream's update, a poll's answer): its trades fetched
@@ -159,16 +181,13 @@ class OrderSync:
         if qty <= 0:
             return
         self.seen_trades.add(tid)
-        fee = trade.get("fee") or {}
-        commission = decimal_of(fee.get("cost")) or Decimal(0)
-        base = o.symbol.split("/")[0]
-        if fee.get("currency") == base:
-            commission *= price  # a fee taken in the base asset, valued in the quote asset
+        rate = decimal_of(trade.get(FEE_RATE))
+        commission = fee_in_quote(trade.get("fee"), o.symbol, price, rate)
         maker = trade.get("takerOrMaker") == "maker"
         # A trade listed in a new-order answer has no time of its own: the order's.
         stamp = trade.get("timestamp")
         t = self.ns(stamp) if stamp is not None else order_ts
-        self._fill(o, tid, price, qty, abs(commission), maker, t, final)
+        self._fill(o, tid, price, qty, commission, maker, t, final)
 
     def _catch_up(self, o: Order, raw: dict[str, Any], t: int, final: bool) -> None:
         filled = decimal_of(raw.get("filled")) or Decimal(0)
@@ -213,6 +232,10 @@ class OrderSync:
 
 def _open_orders(ex: Any, symbol: str) -> Any:
     return ex.fetch_open_orders(symbol)
+
+
+def _ticker(ex: Any, symbol: str) -> Any:
+    return ex.fetch_ticker(symbol)
 
 
 def _one_order(ex: Any, oid: str, symbol: str) -> Any:
