@@ -19,11 +19,10 @@ import itertools
 from collections.abc import Callable
 from decimal import Decimal
 
-from fillforge.errors import FillforgeError
+from fillforge.errors import FillforgeError, IbkrError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.messages import ContractInfo, Execution, IbOrder
 from fillforge.ibkr.orders import OrderSpec, refusal, to_request
-from fillforge.ibkr.wire import ProtocolError
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderStatus
 from fillforge.orders.models import OrderEvent
 from fillforge.sim.broker import SimulatedBroker
@@ -81,7 +80,7 @@ class Book:
         """The listed stock a request names (by conId, else symbol), else error 200."""
         found = self.by_con_id.get(con_id) if con_id else self.contracts.get(symbol.upper())
         if found is None or (symbol and found.symbol != symbol.upper()):
-            raise ProtocolError(200, "No security definition has been found for the request")
+            raise IbkrError(200, "No security definition has been found for the request")
         return found
 
     def place(self, client_id: int, spec: OrderSpec) -> None:
@@ -91,7 +90,7 @@ class Book:
         if old is not None:
             return self._modify(old, spec)
         if spec.order_id <= 0:
-            raise ProtocolError(103, f"Duplicate order id {spec.order_id}")
+            raise IbkrError(103, f"Duplicate order id {spec.order_id}")
         info = self.contract(spec.contract.con_id, spec.contract.symbol)
         request = to_request(spec, info.symbol)
         try:
@@ -102,7 +101,7 @@ class Book:
         if spec.parent_id:
             parent = self.orders.get((client_id, spec.parent_id))
             if parent is None or (parent.is_done and parent.status != "Filled"):
-                raise ProtocolError(201, f"Order rejected - reason:parent {spec.parent_id} unknown")
+                raise IbkrError(201, f"Order rejected - reason:parent {spec.parent_id} unknown")
         o = IbOrder(
             client_id=client_id,
             order_id=spec.order_id,
@@ -152,17 +151,17 @@ class Book:
             self.broker.submit(request)
         except FillforgeError as e:
             err = refusal(e)
-            self.send(o.client_id, m.error(o.order_id, err.code, err.text))
+            self.send(o.client_id, m.error(o.order_id, err.code, err.message))
             self._set(o, "Cancelled")
         finally:
             self._sending = None
 
     def _modify(self, o: IbOrder, spec: OrderSpec) -> None:
         if o.is_done:
-            raise ProtocolError(104, f"Can't modify a {o.status.lower()} order")
+            raise IbkrError(104, f"Can't modify a {o.status.lower()} order")
         qty, lmt, aux = spec.total_qty, spec.lmt_price, spec.aux_price
         if qty <= o.filled:
-            raise ProtocolError(434, f"The order size cannot be at or below the filled {o.filled}")
+            raise IbkrError(434, f"The order size cannot be at or below the filled {o.filled}")
         to_request(spec, o.contract.symbol)  # the new terms must make an order
         if o.sim_id is None:  # waiting in the gateway: nothing sent yet
             o.total_qty, o.lmt_price, o.aux_price = qty, lmt, aux
@@ -191,11 +190,9 @@ class Book:
     def cancel(self, client_id: int, order_id: int) -> None:
         o = self.orders.get((client_id, order_id))
         if o is None:
-            raise ProtocolError(
-                10147, f"OrderId {order_id} that needs to be cancelled is not found."
-            )
+            raise IbkrError(10147, f"OrderId {order_id} that needs to be cancelled is not found.")
         if o.is_done:
-            raise ProtocolError(
+            raise IbkrError(
                 10148,
                 f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: "
                 f"{o.status}.",

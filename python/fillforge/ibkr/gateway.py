@@ -25,11 +25,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fillforge.alpaca.server import ServedClock, Simulation
-from fillforge.errors import SimulationError
+from fillforge.errors import IbkrError, SimulationError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.book import Book
 from fillforge.ibkr.messages import ContractInfo
-from fillforge.ibkr.wire import SERVER_VERSION, Framer, ProtocolError, client_range, frame
+from fillforge.ibkr.wire import SERVER_VERSION, Framer, client_range, frame
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.time import Clock, WallClock
 
@@ -247,8 +247,8 @@ class IbGateway:
                     break
                 try:
                     messages = framer.feed(data)
-                except ProtocolError as e:
-                    session.send(m.error(-1, e.code, e.text))
+                except IbkrError as e:
+                    session.send(m.error(-1, e.code, e.message))
                     break
                 for fields in messages:
                     if not await self._handle(session, fields):
@@ -266,7 +266,7 @@ class IbGateway:
         if not session.version:
             try:
                 low, high = client_range(fields)
-            except ProtocolError:
+            except IbkrError:
                 return False
             if not low <= SERVER_VERSION <= high:
                 return False  # TWS closes on a client it cannot serve
@@ -280,13 +280,13 @@ class IbGateway:
                 with contextlib.suppress(ValueError):
                     req_id = int(fields[_REQ_ID_AT[msg_id]] or -1)
             if session.client_id is None and msg_id != 71:
-                raise ProtocolError(504, "Not connected: startApi must come first")
+                raise IbkrError(504, "Not connected: startApi must come first")
             handler = self._handlers.get(msg_id)
             if handler is None:
-                raise ProtocolError(505, f"Fatal Error: Unknown message id {fields[:1]}")
+                raise IbkrError(505, f"Fatal Error: Unknown message id {fields[:1]}")
             return await handler(session, fields) is not False
-        except ProtocolError as e:
-            session.send(m.error(req_id, e.code, e.text))
+        except IbkrError as e:
+            session.send(m.error(req_id, e.code, e.message))
         except ValueError as e:
             session.send(m.error(req_id, 320, f"Error reading request: {e}"))
         except Exception as e:  # never a crash: the client is told, the gateway serves on

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from fillforge.errors import FillforgeError
-from fillforge.ibkr.wire import Contract, ProtocolError, decimal, integer
+from fillforge.errors import FillforgeError, IbkrError
+from fillforge.ibkr.wire import Contract, decimal, integer
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest
 
@@ -65,14 +65,14 @@ def _flag(fields: Sequence[str], at: int, default: bool) -> bool:
 
 def read_place_order(fields: Sequence[str]) -> OrderSpec:
     """The terms of a ``placeOrder``; a frame too short or a field that does not parse raises
-    :class:`~fillforge.ibkr.wire.ProtocolError` (320, or 201 for what the gateway does not
+    :class:`~fillforge.errors.IbkrError` (320, or 201 for what the gateway does not
     trade)."""
     order_id = integer(fields, 1, "orderId")
     contract = Contract.read(fields, 2)
     if contract.sec_type not in ("STK", ""):
-        raise ProtocolError(201, f"Order rejected - reason:secType {contract.sec_type} not traded")
+        raise IbkrError(201, f"Order rejected - reason:secType {contract.sec_type} not traded")
     if len(fields) <= _OCA_TYPE:
-        raise ProtocolError(320, "Error reading request: the placeOrder message is cut short")
+        raise IbkrError(320, "Error reading request: the placeOrder message is cut short")
     qty = decimal(fields, _QTY, "totalQuantity")
     return OrderSpec(
         order_id=order_id,
@@ -102,22 +102,22 @@ def to_request(
     aux_price: Decimal | None = None,
 ) -> OrderRequest:
     """The fillforge order for ``spec`` (``qty``/prices override its own, for a modify); what
-    IB would refuse raises :class:`ProtocolError` with IB's code (201 rejected, 110 off the
+    IB would refuse raises :class:`IbkrError` with IB's code (201 rejected, 110 off the
     tick grid, 434 a zero size)."""
     side = _SIDES.get(spec.action)
     if side is None:
-        raise ProtocolError(201, f"Order rejected - reason:action {spec.action!r} is not BUY/SELL")
+        raise IbkrError(201, f"Order rejected - reason:action {spec.action!r} is not BUY/SELL")
     kind = _TYPES.get(spec.order_type)
     if kind is None:
-        raise ProtocolError(
+        raise IbkrError(
             201, f"Order rejected - reason:order type {spec.order_type!r} is not supported"
         )
     tif = _TIFS.get(spec.tif)
     if tif is None:
-        raise ProtocolError(201, f"Order rejected - reason:time in force {spec.tif!r} unsupported")
+        raise IbkrError(201, f"Order rejected - reason:time in force {spec.tif!r} unsupported")
     size = spec.total_qty if qty is None else qty
     if size <= 0:
-        raise ProtocolError(434, "The order size cannot be zero")
+        raise IbkrError(434, "The order size cannot be zero")
     lmt = spec.lmt_price if lmt_price is None else lmt_price
     aux = spec.aux_price if aux_price is None else aux_price
     try:
@@ -131,14 +131,14 @@ def to_request(
             stop_price=aux if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
         )
     except FillforgeError as e:
-        raise ProtocolError(201, f"Order rejected - reason:{e}") from None
+        raise IbkrError(201, f"Order rejected - reason:{e}") from None
 
 
-def refusal(e: FillforgeError) -> ProtocolError:
+def refusal(e: FillforgeError) -> IbkrError:
     """A fillforge refusal as IB's error: 110 for a price off the tick grid, else 201."""
     message = str(e)
     if "tick size" in message:
-        return ProtocolError(
+        return IbkrError(
             110, f"The price does not conform to the minimum price variation: {message}"
         )
-    return ProtocolError(201, f"Order rejected - reason:{message}")
+    return IbkrError(201, f"Order rejected - reason:{message}")

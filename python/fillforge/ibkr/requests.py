@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from fillforge.errors import IbkrError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.orders import read_place_order
-from fillforge.ibkr.wire import Contract, In, Out, ProtocolError, integer
+from fillforge.ibkr.wire import Contract, In, Out, integer
 from fillforge.time import NS_PER_SECOND
 
 if TYPE_CHECKING:
@@ -132,10 +133,10 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
         req_id = integer(f, 2, "reqId")
         c = Contract.read(f, 3)
         if c.sec_type not in ("STK", ""):
-            raise ProtocolError(200, "No security definition has been found for the request")
+            raise IbkrError(200, "No security definition has been found for the request")
         info = book.contract(c.con_id, c.symbol)
         if c.currency and c.currency != info.currency:
-            raise ProtocolError(200, "No security definition has been found for the request")
+            raise IbkrError(200, "No security definition has been found for the request")
         s.send(m.contract_details(req_id, info))
         s.send([Out.CONTRACT_DATA_END, 1, req_id])
 
@@ -293,9 +294,9 @@ def _since(text: str) -> int | None:
         return None
     head = raw.replace("-", " ").split()
     if len(head) < 2:
-        raise ProtocolError(320, f"Error reading request: execution filter time {text!r}")
+        raise IbkrError(320, f"Error reading request: execution filter time {text!r}")
     try:
         t = dt.datetime.strptime(head[0] + head[1], "%Y%m%d%H:%M:%S").replace(tzinfo=dt.UTC)
     except ValueError:
-        raise ProtocolError(320, f"Error reading request: execution filter time {text!r}") from None
+        raise IbkrError(320, f"Error reading request: execution filter time {text!r}") from None
     return int(t.timestamp()) * NS_PER_SECOND

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from fillforge.errors import IbkrError
+
 __all__ = [
     "MAX_FRAME",
     "SERVER_VERSION",
@@ -22,7 +24,6 @@ __all__ = [
     "Framer",
     "In",
     "Out",
-    "ProtocolError",
     "encode",
     "frame",
     "text",
@@ -95,15 +96,6 @@ class Out:
     COMPLETED_ORDERS_END = 102
 
 
-class ProtocolError(Exception):
-    """A frame the gateway cannot read: answered with IB error ``code`` and ``text``, never a
-    crash (internal to the gateway; nothing outside it sees this class)."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(f"{code}: {text}")
-        self.code, self.text = code, text
-
-
 def text(value: object) -> str:
     """One field's text: Decimal in plain notation, bool as 1/0, None empty."""
     if value is None:
@@ -129,7 +121,7 @@ def frame(fields: Iterable[object]) -> bytes:
 class Framer:
     """Cuts the bytes a client sends into messages (lists of fields): first the ``API\\0``
     greeting and its version frame, then length-prefixed frames. :meth:`feed` returns the
-    messages complete so far; a frame past :data:`MAX_FRAME` raises :class:`ProtocolError`."""
+    messages complete so far; a frame past :data:`MAX_FRAME` raises :class:`IbkrError`."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -142,13 +134,13 @@ class Framer:
             if len(self._buf) < 4:
                 return out
             if bytes(self._buf[:4]) != b"API\0":
-                raise ProtocolError(507, "Bad message length: the greeting is not API\\0")
+                raise IbkrError(507, "Bad message length: the greeting is not API\\0")
             del self._buf[:4]
             self.greeted = True
         while len(self._buf) >= 4:
             (size,) = _LENGTH.unpack_from(self._buf)
             if size > MAX_FRAME:
-                raise ProtocolError(507, f"Bad message length {size}")
+                raise IbkrError(507, f"Bad message length {size}")
             if len(self._buf) < 4 + size:
                 break
             raw = bytes(self._buf[4 : 4 + size])
@@ -165,13 +157,13 @@ def client_range(fields: Sequence[str]) -> tuple[int, int]:
     raw = fields[0] if fields else ""
     head = raw.split(" ", 1)[0]
     if not head.startswith("v"):
-        raise ProtocolError(530, f"Unsupported version text {raw!r}")
+        raise IbkrError(530, f"Unsupported version text {raw!r}")
     low, _, high = head[1:].partition("..")
     try:
         lo = int(low)
         hi = int(high) if high else lo
     except ValueError:
-        raise ProtocolError(530, f"Unsupported version text {raw!r}") from None
+        raise IbkrError(530, f"Unsupported version text {raw!r}") from None
     return lo, hi
 
 
@@ -196,40 +188,38 @@ class Contract:
     def read(cls, fields: Sequence[str], at: int) -> Contract:
         """The contract whose twelve fields start at ``at``."""
         if len(fields) < at + 12:
-            raise ProtocolError(320, "Error reading request: the contract is cut short")
+            raise IbkrError(320, "Error reading request: the contract is cut short")
         f = fields[at : at + 12]
         try:
             con_id = int(f[0] or 0)
         except ValueError:
-            raise ProtocolError(320, f"Error reading request: conId {f[0]!r}") from None
+            raise IbkrError(320, f"Error reading request: conId {f[0]!r}") from None
         return cls(con_id, *f[1:])
 
 
 def integer(fields: Sequence[str], at: int, name: str) -> int:
     """Field ``at`` as an int (empty: 0), else error 320 naming ``name``."""
     if len(fields) <= at:
-        raise ProtocolError(320, f"Error reading request: {name} missing")
+        raise IbkrError(320, f"Error reading request: {name} missing")
     raw = fields[at]
     try:
         return int(raw) if raw else 0
     except ValueError:
-        raise ProtocolError(
-            320, f"Error reading request: {name}={raw!r} is not an integer"
-        ) from None
+        raise IbkrError(320, f"Error reading request: {name}={raw!r} is not an integer") from None
 
 
 def decimal(fields: Sequence[str], at: int, name: str) -> Decimal | None:
     """Field ``at`` as a Decimal (empty, or IB's unset 1.7976931348623157E308: None), else error
     320 naming ``name``."""
     if len(fields) <= at:
-        raise ProtocolError(320, f"Error reading request: {name} missing")
+        raise IbkrError(320, f"Error reading request: {name} missing")
     raw = fields[at]
     if not raw or raw.upper().startswith("1.7976931348623157E308"):
         return None
     try:
         value = Decimal(raw)
     except ArithmeticError:
-        raise ProtocolError(320, f"Error reading request: {name}={raw!r} is not a number") from None
+        raise IbkrError(320, f"Error reading request: {name}={raw!r} is not a number") from None
     if not value.is_finite():
-        raise ProtocolError(320, f"Error reading request: {name}={raw!r} is not a number")
+        raise IbkrError(320, f"Error reading request: {name}={raw!r} is not a number")
     return value
