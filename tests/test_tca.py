@@ -74,7 +74,8 @@ def test_a_sell_filled_above_arrival_is_a_gain(tmp_path: Path) -> None:
     desk.at(2)
     r = tca(tmp_path / "j", desk.close())
     avg = one(r, "orders", "avg_price")
-    assert one(r, "orders", "filled_qty") == 10 and avg >= 100.02
+    assert one(r, "orders", "filled_qty") == 10
+    assert avg >= 100.02
     assert one(r, "orders", "arrival_bps") == pytest.approx(-(avg - 100) / 100 * 1e4)
     assert one(r, "orders", "arrival_bps") < 0  # negative = gain
     assert one(r, "parents", "is_cost") == pytest.approx(-10 * (avg - 100))
@@ -108,8 +109,10 @@ def test_an_unfilled_remainder_makes_opportunity_cost_and_fees_add(
     market = desk.close()
     r = tca(tmp_path / "j", market)
     p = {k: v[0] for k, v in r.parents.items()}
-    assert p["kind"] == "parent" and p["policy"] == "twap"
-    assert p["filled_qty"] == 60 and p["leaves_qty"] == 40
+    assert p["kind"] == "parent"
+    assert p["policy"] == "twap"
+    assert p["filled_qty"] == 60
+    assert p["leaves_qty"] == 40
     assert p["decision_price"] == pytest.approx(float(pd))
     assert p["first_child_mid"] == pytest.approx(100.0)
     assert p["final_price"] == pytest.approx(100.5 if side == "buy" else 99.5)
@@ -127,11 +130,13 @@ def test_an_unfilled_remainder_makes_opportunity_cost_and_fees_add(
     exact = r.parent_cost("p1")
     assert exact is not None
     assert exact.is_cost == D("31.2")
-    assert exact.delay_cost == D("10.00") and exact.opportunity_cost == D("20.00")
+    assert exact.delay_cost == D("10.00")
+    assert exact.opportunity_cost == D("20.00")
     assert exact.fees == D("0.6")
     assert float(exact.is_bps) == pytest.approx(p["is_bps"], abs=1e-9)
     by = r.group_by("policy")["twap"]
-    assert by["is_cost"] == pytest.approx(31.2) and by["fees_cost"] == pytest.approx(0.6)
+    assert by["is_cost"] == pytest.approx(31.2)
+    assert by["fees_cost"] == pytest.approx(0.6)
 
 
 def test_a_journalled_parent_is_costed_without_market_data_until_it_leaves_a_remainder(
@@ -159,7 +164,8 @@ def test_a_journalled_parent_is_costed_without_market_data_until_it_leaves_a_rem
     assert "opportunity_cost" in r.reasons
     for figure in ("mid", "markout", "spread", "vwap", "twap"):
         assert r.reasons[figure] == NO_MARKET
-    assert np.isnan(r.fills["markout_1s_bps"]).all() and np.isnan(r.orders["arrival_bps"]).all()
+    assert np.isnan(r.fills["markout_1s_bps"]).all()
+    assert np.isnan(r.orders["arrival_bps"]).all()
     assert r.parent_cost("part") is None
     assert r.total()["parents_without_is"] == 1
 
@@ -179,12 +185,15 @@ def test_fill_partial_reject_and_cancel_rates(tmp_path: Path) -> None:
     r = tca(tmp_path / "j", desk.close())
     total = r.total()
     filled = r.orders["filled_qty"]
-    assert total["orders"] == 4 and total["refused"] == 1 and total["canceled"] == 2
+    assert total["orders"] == 4
+    assert total["refused"] == 1
+    assert total["canceled"] == 2
     assert total["reject_ratio"] == pytest.approx(1 / 4)
     assert total["cancel_ratio"] == pytest.approx(2 / 4)
     assert total["partial_fill_rate"] == pytest.approx(1 / 4)  # of the 4 ended orders
     got = filled[r.orders["partial"]]
-    assert len(got) == 1 and 0 < got[0] < 50
+    assert len(got) == 1
+    assert 0 < got[0] < 50
     # Filled over asked, of the orders that ended and reached the venue: 10 + 0 + got of 110.
     assert total["fill_rate"] == pytest.approx((10 + got[0]) / 110)
 
@@ -223,7 +232,8 @@ def test_grouping_by_venue_policy_symbol_and_hour(tmp_path: Path) -> None:
     assert np.isnan(venues["NYSE"]["delay_cost"])  # a parent's, not a venue's
     policies = r.group_by("policy")
     assert set(policies) == {"twap", "vwap", "none"}
-    assert policies["none"]["orders"] == 2 and policies["twap"]["parents"] == 1
+    assert policies["none"]["orders"] == 2
+    assert policies["twap"]["parents"] == 1
     hours = r.group_by("hour", dt.timezone(dt.timedelta(hours=-5)))
     assert set(hours) == {"17:00", "18:00"}  # T0 is 22:13 UTC
     assert r.group_by("symbol")[SYMBOL]["fills"] == 4
@@ -281,7 +291,8 @@ def test_bad_input_is_refused_with_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(TcaError, match="market"):
         tca(tmp_path / "j", market={"TEST": []})  # type: ignore[arg-type]
     empty = tca(tmp_path / "j")
-    assert len(empty.orders["side"]) == 0 and empty.group_by("policy") == {}
+    assert len(empty.orders["side"]) == 0
+    assert empty.group_by("policy") == {}
     assert empty.total()["orders"] == 0
     with pytest.raises(TcaError, match="parent_id"):
         empty.parent_cost("nope")

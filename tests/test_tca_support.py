@@ -17,8 +17,8 @@ from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
 from fillforge.sim.broker import SimulatedBroker
-from fillforge.sim.fees import FeeModel
 from fillforge.sim.feeds import empty_feed
+from fillforge.sim.fees import FeeModel
 from fillforge.sim.latency import LatencyModel
 from fillforge.sim.venue import Venue
 
