@@ -140,6 +140,7 @@ def _figures(session: RunSession, finished: dict[str, Any], ended: str) -> dict[
         "broker": session.where,
         "strategy": session.strategy_name,
         "strategy_params": {k: str(v) for k, v in session.strategy_params.items()},
+        "strategy_default": session.default_strategy,
         "symbols": list(session.symbols),
         "data": span,
         "ended": ended,
@@ -156,6 +157,7 @@ def _figures(session: RunSession, finished: dict[str, Any], ended: str) -> dict[
         "pnl": str(final - session.cash),
         "realized_pnl": str(m.realized_pnl) if m is not None else None,
         "unrealized_pnl": str(m.unrealized_pnl) if m is not None else None,
+        "fees_paid": str(m.fees_paid) if m is not None else None,
         "fees": str(t.fees),
         "slippage_vs_arrival": str(t.slippage),
         "positions": {k: str(v) for k, v in finished.get("positions", {}).items()},
@@ -170,7 +172,8 @@ def _lines(f: dict[str, Any]) -> list[str]:
         f"fillforge run {f['config']}: mode {f['mode']} on the {f['broker']}"
         if f["broker"] == "simulated exchange"
         else f"fillforge run {f['config']}: mode {f['mode']} on {f['broker']}",
-        f"strategy {f['strategy']}({params}) on {', '.join(f['symbols'])}",
+        f"strategy {f['strategy']}({params}) on {', '.join(f['symbols'])}"
+        + (" (the file names no strategy: the default)" if f["strategy_default"] else ""),
     ]
     if f["data"] is not None:
         out.append(f"data: the shipped daily bars, {f['data'][0]} to {f['data'][1]}")
@@ -187,7 +190,8 @@ def _lines(f: dict[str, Any]) -> list[str]:
         f"shares bought / sold {f['shares_bought'] + ' / ' + f['shares_sold']:>14}",
         f"notional traded      {_money(Decimal(f['notional_traded'])):>14}",
         "",
-        "P&L (positive = gain; baseline: the starting equity, kept in cash)",
+        "P&L (positive = gain; baseline: the starting equity, kept in cash; "
+        "P&L = realized + unrealized - fees)",
         f"  starting equity    {_money(Decimal(f['starting_equity'])):>14}",
         f"  final equity       {_money(Decimal(f['final_equity'])):>14}",
         f"  P&L                {_money(Decimal(f['pnl']), True):>14}",
@@ -196,6 +200,7 @@ def _lines(f: dict[str, Any]) -> list[str]:
         out += [
             f"    realized         {_money(Decimal(f['realized_pnl']), True):>14}",
             f"    unrealized       {_money(Decimal(f['unrealized_pnl']), True):>14}",
+            f"    fees             {_money(-Decimal(f['fees_paid']), True):>14}",
         ]
     notional = Decimal(f["notional_traded"])
     fees, slip = Decimal(f["fees"]), Decimal(f["slippage_vs_arrival"])

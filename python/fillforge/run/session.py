@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from fillforge.agent import ExecutionAgent
-from fillforge.agent.backtest import strategy_of
+from fillforge.agent.backtest import SmaCrossover, strategy_of
 from fillforge.agent.build import alpaca_broker, fee_model, fill_model, latency_model
 from fillforge.agent.recovery import RecoveryReport
 from fillforge.broker import Broker
@@ -231,6 +231,11 @@ class RunSession:
         self.strategy_name = sc.name if sc is not None else "sma_crossover"
         self.strategy_params = dict(sc.params) if sc is not None else {}
         self.strategy: Strategy = strategy_of(self.config, len(self.symbols))
+        if isinstance(self.strategy, SmaCrossover):  # its parameters as they run
+            s = self.strategy
+            self.strategy_params = {"fast": s.fast, "slow": s.slow, "fraction": s.fraction}
+        self.default_strategy = cfg.strategy is None
+        """The file names no strategy: ``sma_crossover`` with its defaults runs."""
         self.tally = RunTally()
         self.bars = 0
         self.agent: ExecutionAgent | None = None

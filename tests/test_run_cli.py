@@ -1,0 +1,297 @@
+"""``fillforge run CONFIG`` as a user runs it: a real ``python -m fillforge`` process (its
+environment from ``tests/child_env.py``) on a paper configuration, on the seed configurations
+users keep, killed with SIGTERM and rerun on its journal, against a served local Alpaca paper
+server (checked with alpaca-py), and given bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+from child_env import child_env
+from served_helpers import trading_client
+
+from fillforge.alpaca import AlpacaServer, scripted_broker
+from fillforge.journal import Journal
+from fillforge.testing import ALPACA_SERVER_START_NS
+
+SEEDS = Path("/work/shared/reference/seed-configs")
+KEYS = {"APCA_API_KEY_ID": "run-key", "APCA_API_SECRET_KEY": "run-secret"}
+NO_KEYS = {"APCA_API_KEY_ID": "", "APCA_API_SECRET_KEY": ""}
+
+PAPER = """\
+execution:
+  mode: paper
+  commission_rate: 0.0005
+  slippage_bps: 2
+backtest:
+  symbols: [SPY, AAPL]
+strategy:
+  name: sma_crossover
+  params: {fast: 5, slow: 20}
+"""
+
+# A strategy that takes a while per bar, so that a signal lands mid-run.
+SLOW = """\
+import time
+from fillforge.agent.backtest import SmaCrossover
+
+
+class SlowSma(SmaCrossover):
+    def on_bar(self, bar):
+        time.sleep(0.01)
+        super().on_bar(bar)
+"""
+
+BUY_ONCE = """\
+from decimal import Decimal
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import OrderRequest
+from fillforge.strategy import Strategy
+
+
+class BuyOnce(Strategy):
+    def __init__(self, qty=1):
+        self.qty = qty
+
+    def on_start(self):
+        for s in self.ctx.symbols:
+            self.ctx.submit(OrderRequest(symbol=s, side=OrderSide.BUY, qty=Decimal(self.qty)))
+"""
+
+
+def fillforge(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fillforge", *args],
+        cwd=cwd,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_error_line(p: subprocess.CompletedProcess[str]) -> str:
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("error: "), p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+    return lines[0]
+
+
+def test_a_paper_run_twice_gives_the_same_summary_bytes(tmp_path: Path) -> None:
+    (tmp_path / "paper.yaml").write_text(PAPER)
+    runs = []
+    for name in ("a", "b"):
+        p = fillforge("run", "paper.yaml", "--journal", f"{name}/run.journal", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert "Traceback" not in p.stderr
+        runs.append(p.stdout)
+    assert runs[0] == runs[1]
+    text = runs[0]
+    assert "mode paper on the simulated exchange" in text
+    assert "strategy sma_crossover(fast=5, slow=20, fraction=0.5) on SPY, AAPL" in text
+    sent = int(text.split("orders sent")[1].split()[0])
+    assert sent > 10
+    # what each number means: the sign conventions and a baseline beside each cost
+    assert "P&L (positive = gain" in text
+    assert "Costs (positive = paid; each against a baseline of 0)" in text
+    assert "baseline: a venue that charges nothing" in text
+    assert "baseline: every fill at the arrival price" in text
+    assert "\x1b" not in text  # no colour or progress bar in a pipe
+    # the journal holds every order the summary counts
+    with Journal.open(tmp_path / "a" / "run.journal", readonly=True) as j:
+        submits = sum(1 for _ in j.records(kinds=["order.submit"]))
+    assert submits == sent
+
+
+def test_json_is_one_object_without_progress(tmp_path: Path) -> None:
+    (tmp_path / "paper.yaml").write_text(PAPER)
+    p = fillforge("run", "paper.yaml", "--journal", "j.journal", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["mode"] == "paper"
+    assert out["broker"] == "simulated exchange"
+    assert Decimal(out["final_equity"]) - Decimal(out["starting_equity"]) == Decimal(out["pnl"])
+    parts = Decimal(out["realized_pnl"]) + Decimal(out["unrealized_pnl"])
+    assert parts - Decimal(out["fees_paid"]) == Decimal(out["pnl"])
+    assert Decimal(out["fees"]) == Decimal(out["fees_paid"]) > 0
+    assert out["orders_sent"] == out["orders_filled"] + out["open_orders_left"]
+    assert p.stderr.strip().splitlines() == ["journal j.journal"]
+
+
+@pytest.mark.parametrize(
+    "seed", ["agent-execution.yaml", "engine-execution.yaml", "execution-policy.yaml"]
+)
+def test_the_seed_configurations_run(tmp_path: Path, seed: str) -> None:
+    if not (SEEDS / seed).exists():
+        pytest.skip("no seed configurations on this machine")
+    p = fillforge(
+        "run", str(SEEDS / seed), "--journal", "j.journal", "--until", "90d", "--json",
+        cwd=tmp_path, env=child_env(**NO_KEYS),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["ended"] == "--until 90d"
+    assert out["strategy"] == "sma_crossover"
+    assert out["strategy_default"] is True
+
+
+def test_sigterm_stops_cleanly_the_journal_verifies_and_a_rerun_recovers(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slow_sma.py").write_text(SLOW)
+    (tmp_path / "slow.yaml").write_text(
+        PAPER.replace("name: sma_crossover", "name: slow_sma:SlowSma")
+    )
+    env = child_env(PYTHONPATH=str(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+    journal = tmp_path / "slow.journal"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fillforge", "run", "slow.yaml", "--journal", str(journal)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # orders are in the journal: the run is under way
+            if journal.exists():
+                with Journal.open(journal, readonly=True) as j:
+                    if sum(1 for _ in j.records(kinds=["order.submit"])) >= 2:
+                        break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run journalled no order in 60 s")
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143, err
+    assert "Traceback" not in err
+    assert "ended: stopped by SIGTERM" in out
+    assert "orders sent" in out
+    verify = fillforge("journal", "verify", str(journal), cwd=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    with Journal.open(journal, readonly=True) as j:
+        before = sum(1 for _ in j.records(kinds=["order.submit"]))
+
+    again = fillforge("run", "slow.yaml", "--journal", str(journal), "--until", "30d",
+                      cwd=tmp_path, env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "state records read" in again.stderr  # it started by recovering the journal
+    assert "first start" not in again.stderr
+    assert fillforge("journal", "verify", str(journal), cwd=tmp_path).returncode == 0
+    with Journal.open(journal, readonly=True) as j:
+        assert sum(1 for _ in j.records(kinds=["order.submit"])) >= before
+
+
+def test_a_paper_run_on_a_served_alpaca_server(tmp_path: Path) -> None:
+    (tmp_path / "buy_once.py").write_text(BUY_ONCE)
+    (tmp_path / "served.yaml").write_text(
+        "execution:\n  mode: paper\nbacktest:\n  symbols: [AAPL]\n"
+        "strategy:\n  name: buy_once:BuyOnce\n  params: {qty: 3}\n"
+    )
+    broker = scripted_broker(("AAPL",), start_ns=ALPACA_SERVER_START_NS)
+    broker.quote("AAPL", Decimal("100.00"), Decimal("100.02"), bid_size=Decimal(1000),
+                 ask_size=Decimal(1000))  # fmt: skip
+    with AlpacaServer(broker, key_id="run-key", secret_key="run-secret") as server:
+        env = child_env(**KEYS)
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+        p = fillforge(
+            "run", "served.yaml", "--url", server.base_url, "--until", "3s",
+            "--journal", "served.journal", "--json", cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["broker"] == server.base_url
+        assert out["orders_sent"] == 1
+        assert out["fills"] >= 1
+        assert out["shares_bought"] == "3"
+        assert "run-secret" not in p.stdout + p.stderr  # keys never printed
+        every = GetOrdersRequest(status=QueryOrderStatus.ALL)
+        orders = trading_client(server).get_orders(filter=every)
+        mine = [o for o in orders if o.symbol == "AAPL"]  # type: ignore[union-attr]
+        assert len(mine) == 1
+        assert str(mine[0].filled_qty) == "3"
+        positions = trading_client(server).get_all_positions()
+        assert [(x.symbol, x.qty) for x in positions] == [("AAPL", "3")]  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "served.journal", readonly=True) as j:
+        assert sum(1 for _ in j.records(kinds=["order.submit"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "says"),
+    [
+        (None, ["run", "none.yaml"], "file="),
+        ("execution:\n  mode: backtest\n", ["run", "c.yaml"], "execution.mode"),
+        ("execution:\n  mode: paper\n", ["run", "c.yaml", "--until", "soon"], "--until='soon'"),
+        ("execution:\n  mode: paper\n", ["run", "c.yaml", "--url", "ftp://x"], "--url='ftp://x'"),
+        (
+            'execution:\n  mode: live\nbroker:\n  type: alpaca\n  api_key: "your_api_key"\n'
+            '  secret_key: "your_secret_key"\n',
+            ["run", "c.yaml"],
+            "broker.api_key='<placeholder>': a placeholder, not a key: set APCA_API_KEY_ID",
+        ),
+        ("execution:\n  mode: live\n", ["run", "c.yaml"], "not set: set APCA_API_KEY_ID"),
+        (
+            'broker:\n  type: "ibkr"\n  host: "127.0.0.1"\n  port: 7497\n',
+            ["run", "c.yaml"],
+            "broker.type='ibkr': fillforge run has no IBKR",
+        ),
+        (
+            'broker:\n  type: "polygon"\n',
+            ["run", "c.yaml"],
+            "broker.type='polygon'",
+        ),
+        (
+            "execution:\n  mode: paper\nbacktest:\n  symbols: [TSLA]\n",
+            ["run", "c.yaml"],
+            "backtest.symbols='TSLA'",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, setup: str | None, args: list[str], says: str
+) -> None:
+    if setup is not None:
+        (tmp_path / "c.yaml").write_text(setup)
+    p = fillforge(*args, "--journal", "j.journal", cwd=tmp_path, env=child_env(**NO_KEYS))
+    assert says in one_error_line(p)
+    assert not (tmp_path / "j.journal").exists()  # refused before anything started
+
+
+def test_the_ibkr_seed_configuration_is_refused_in_one_line(tmp_path: Path) -> None:
+    if not (SEEDS / "broker-ibkr.yaml").exists():
+        pytest.skip("no seed configurations on this machine")
+    p = fillforge("run", str(SEEDS / "broker-ibkr.yaml"), cwd=tmp_path)
+    assert "broker.type='ibkr'" in one_error_line(p)
+    assert "use type alpaca" in p.stderr
+
+
+def test_keys_written_in_the_file_are_warned_about_never_printed(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "execution:\n  mode: simulation\nbroker:\n  type: alpaca\n"
+        '  api_key: "AKREALLOOKING1234"\n  secret_key: "s3cr3t-value-xyz"\n'
+    )
+    p = fillforge("run", "c.yaml", "--journal", "j.journal", "--until", "30d", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "warning: broker.api_key is written in the file" in p.stderr
+    assert "AKREALLOOKING1234" not in p.stdout + p.stderr
+    assert "s3cr3t-value-xyz" not in p.stdout + p.stderr
