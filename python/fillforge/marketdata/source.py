@@ -137,7 +137,7 @@ def with_retries(
     the last error is raised as it was."""
     for attempt in Retrying(
         retry=retry_if_exception(retryable),
-        wait=wait_exponential_jitter(initial=0.05, max=max_wait, jitter=0.05),
+        wait=wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.05),
         stop=stop_after_attempt(attempts),
         reraise=True,
     ):
