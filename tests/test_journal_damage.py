@@ -416,3 +416,30 @@ def test_the_fast_scan_at_open_finds_what_the_walk_finds(
     with Journal.open(target, readonly=True) as r:
         assert r.recovery.kept == first_bad - 1
         assert [x.payload["i"] for x in r.records()] == list(range(1, first_bad))
+
+
+def test_check_while_reading_opens_at_once_and_appends_only_after_the_check(target: str) -> None:
+    _fill(target)
+    with Journal.open(target, check_while_reading=True) as j:
+        assert [x.payload["i"] for x in j.records()] == list(range(1, N + 1))
+        assert j.append("test.rec", {"i": "next"}) == N + 1  # waits for the check
+        assert j.recovery.ok and j.recovery.kept == N
+    assert verify(target).ok  # the chain went on from the last record the check vouched for
+    with Journal.open(target) as j:
+        assert [x.payload["i"] for x in j.records()][-2:] == [N, "next"]
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERING))
+def test_check_while_reading_refuses_appends_to_a_damaged_journal(target: str, what: str) -> None:
+    sql, args, first_bad, word = TAMPERING[what]
+    _fill(target)
+    _tamper(target, sql, *args)
+    with Journal.open(target, check_while_reading=True) as j:
+        with pytest.raises(JournalError, match=rf"damaged: .*seq {first_bad}.*repair=True"):
+            j.append("test.rec", {"i": "after"})
+        assert not j.recovery.ok
+        assert j.recovery.kept == first_bad - 1
+        assert [x.payload["i"] for x in j.records()] == list(range(1, first_bad))
+        with pytest.raises(JournalError, match="damaged"):
+            j.write_ahead("test.rec", {"i": "after"})
+    assert verify(target).dropped == (first_bad, N)  # nothing was written

@@ -157,14 +157,21 @@ class AgentJournal:
         if isinstance(target, Journal):
             self.journal, self._owned = target, False
         else:
-            self.journal, self._owned = Journal.open(target, clock=_BrokerTime(broker)), True
+            # Checked while the state below is read from it (on the other cores); nothing is
+            # appended or sent before the check has passed.
+            self.journal = Journal.open(target, clock=_BrokerTime(broker), check_while_reading=True)
+            self._owned = True
         try:
             self.saved: SavedState = load_state(self.journal)
             self.crash = CrashHook.from_env()
             self.broker = JournalledBroker(broker, self.journal, crash=self.crash)
+            self.journal.wait_checked()
         except BaseException:
-            if self._owned:
-                self.journal.close()
+            try:  # a read that failed on damage: the check's finding says more than the read
+                self.journal.wait_checked()
+            finally:
+                if self._owned:
+                    self.journal.close()
             raise
         self.writer = StateWriter(self.journal)
         self.name = str(getattr(self.journal, "name", target))

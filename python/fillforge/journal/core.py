@@ -38,8 +38,14 @@ class Journal:
     """An append-only, write-ahead journal (see the module's docstring); open one with
     :meth:`open`. Thread-safe: any thread may append, sync and read."""
 
-    def __init__(self, store: Store, clock: Clock, recovery: Recovery, last_crc: int) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, recovery: Recovery, last_crc: int, checked: bool = True
+    ) -> None:
         self._store = store
+        self._checked = threading.Event()
+        self._checker: threading.Thread | None = None
+        if checked:
+            self._checked.set()
         self._clock = clock
         self._recovery = recovery
         self._lock = threading.Lock()
@@ -74,6 +80,7 @@ class Journal:
         readonly: bool = False,
         repair: bool = False,
         schema: int | None = None,
+        check_while_reading: bool = False,
     ) -> Journal:
         """Open (creating it if needed) the journal at a path (SQLite, WAL mode) or a
         ``postgresql://`` URL, checking every record (:attr:`recovery` says what was found).
@@ -82,9 +89,23 @@ class Journal:
         taking the writer lock, for inspecting a journal another process writes. A damaged
         journal is refused for writing (JournalError naming the damage) unless ``repair``,
         which cuts it back to its last good record and says so in :attr:`recovery`.
-        ``schema`` stops the migrations at that version (tests of the migrations)."""
+        ``schema`` stops the migrations at that version (tests of the migrations).
+
+        ``check_while_reading`` (a writer, no repair): return at once and check every record in
+        the background, so a restart reads its state (``rebuild``) while the check runs, on the
+        other cores. Nothing is appended until the check has passed: :meth:`append` waits for
+        it, and a damaged journal refuses every append with the JournalError ``open`` would
+        have raised; :attr:`recovery` waits for it too. So whatever was read meanwhile counts
+        only once ``recovery.ok``; nothing can be sent on it before, since every send is
+        written ahead."""
         clock = clock if clock is not None else WallClock()
         store = open_store(target, writable=not readonly, now_ns=clock.now_ns(), schema=schema)
+        if check_while_reading and not readonly and not repair and not store.tail_report()[1]:
+            try:
+                return cls._checking(store, clock)
+            except BaseException:
+                store.close()
+                raise
         try:
             # Every record's content, not SQLite's whole-file quick_check (verify runs that): a
             # damaged page under the records fails their scan anyway.
@@ -110,6 +131,56 @@ class Journal:
 
     # -- writing ----------------------------------------------------------------------------
 
+    @classmethod
+    def _checking(cls, store: Store, clock: Clock) -> Journal:
+        """A writer whose records are checked by a background thread (``check_while_reading``):
+        it starts from what the store's last record says (its seq and stored checksum) and is
+        closed to appends until the check agrees."""
+        top, crc = 0, 0
+        for rows in store.read(max((store.max_seq() or 0) - 1, 0), None, 1):
+            top, crc = rows[-1][0], rows[-1][4] & 0xFFFFFFFF
+        j = cls(store, clock, Recovery(top), crc, checked=False)
+        j._checker = threading.Thread(
+            target=j._check, args=(top, crc), name=f"journal-check:{store.name}", daemon=True
+        )
+        j._checker.start()
+        return j
+
+    def _check(self, top: int, crc: int) -> None:
+        try:
+            found = scan(self._store, deep=False, page_check=False)
+            recovery = found.recovery
+            if recovery.ok and (recovery.kept, found.last_crc) != (top, crc):
+                recovery = replace(  # records came or went behind the journal's back
+                    recovery,
+                    dropped=(recovery.kept + 1, top),
+                    reason=f"the last record changed while it was checked (seq {top})",
+                    problems=(f"the last record changed while it was checked (seq {top})",),
+                )
+        except BaseException as e:  # the check itself failed: nothing may be appended
+            recovery = Recovery(0, None, f"the check failed: {e}", (f"the check failed: {e}",))
+        with self._lock:
+            self._recovery = recovery
+            if not recovery.ok:
+                self._refused = JournalError("path", self._store.name, _refusal(recovery))
+                self._read_limit = recovery.kept
+        self._checked.set()
+
+    def _wait_checked(self) -> None:
+        if not self._checked.is_set():
+            self._checked.wait()
+
+    def wait_checked(self) -> Recovery:
+        """Wait for the check of a journal opened with ``check_while_reading`` (at once for
+        any other) and return what it found; a writer whose check found damage raises the
+        JournalError ``open`` would have raised (what was read from it meanwhile is void)."""
+        self._wait_checked()
+        with self._lock:
+            refused, recovery = self._refused, self._recovery
+        if self._store.writable and not recovery.ok and refused is not None:
+            raise refused
+        return recovery
+
     def append(self, kind: str, payload: Mapping[str, Any]) -> int:
         """Queue a record and return its seq; it is durable once :meth:`sync` returns.
 
@@ -118,6 +189,7 @@ class Journal:
         if type(kind) is not str or kind not in GOOD_KINDS:
             check_kind(kind)
         data = encode_payload(payload)
+        self._wait_checked()
         with self._lock:
             if self._refused is not None:
                 raise self._refused
@@ -194,7 +266,9 @@ class Journal:
 
     @property
     def recovery(self) -> Recovery:
-        """What opening found: the records kept, what was dropped and why."""
+        """What opening found: the records kept, what was dropped and why (a journal opened
+        with ``check_while_reading`` waits for its check)."""
+        self._wait_checked()
         return self._recovery
 
     @property
@@ -210,6 +284,7 @@ class Journal:
 
     def close(self) -> None:
         """Commit and sync what is queued, stop the writer, close the store (idempotent)."""
+        self._wait_checked()
         with self._lock:
             if self._closed:
                 return
@@ -232,6 +307,7 @@ class Journal:
         discarded (a commit already under way may still land), the writer stops, the store is
         closed and the writer lock released. Waiting and later calls get a JournalError. For
         crash tests in one process."""
+        self._wait_checked()
         with self._lock:
             if self._closed:
                 return

@@ -350,22 +350,25 @@ class OrderBook:
         }
 
     def _restore(self, p: dict[str, Any]) -> None:
-        """This book becomes the checkpoint ``p`` (see :meth:`checkpoint`)."""
+        """This book becomes the checkpoint ``p`` (see :meth:`checkpoint`). A checkpoint holds
+        a few distinct quantities, prices and fees many times over: each text becomes one
+        Decimal (immutable, so shared), and each fill a tuple made without a Python call."""
+        dec = _Decimals()
         orders = [
-            JournalOrder(c, q, r, sym, side, oid, st, Decimal(f), fl, rb, res)
+            JournalOrder(c, q, r, sym, side, oid, st, dec[f], fl, rb, res)
             for c, q, r, sym, side, oid, st, f, fl, rb, res in p["orders"]
         ]
         self.prefix = p["prefix"]
         self.last_fill_ts = p["last_fill_ts"]
         self.duplicate_fills = p["duplicate_fills"]
-        self.by_oid = {o.order_id: o for o in orders if o.order_id is not None}
+        self.by_oid = by_oid = {o.order_id: o for o in orders if o.order_id is not None}
         self.by_cid = {orders[i].client_order_id: orders[i] for i in p["live"]}
         self.intents = [orders[i] for i in p["intents"]]
-        by_oid, fills = self.by_oid, {}
+        new, fills = tuple.__new__, {}
         for fid, oid, qty, price, fee, ts in p["fills"]:
             o = by_oid[oid]
-            fills[fid] = JournalFill(
-                fid, oid, o.symbol, o.side, Decimal(qty), Decimal(price), Decimal(fee), ts
+            fills[fid] = new(
+                JournalFill, (fid, oid, o.symbol, o.side, dec[qty], dec[price], dec[fee], ts)
             )
         self.fills = fills
         self.positions = {s: Decimal(q) for s, q in p["positions"].items()}
@@ -397,6 +400,14 @@ class OrderBook:
             f"OrderBook(intents={len(self.intents)}, orders={len(self.by_oid)}, "
             f"fills={len(self.fills)}, last_seq={self.last_seq})"
         )
+
+
+class _Decimals(dict[str, Decimal]):
+    """Decimal texts made into Decimals once each (``cache[text]``)."""
+
+    def __missing__(self, text: str) -> Decimal:
+        value = self[text] = Decimal(text)
+        return value
 
 
 #: How many records :class:`~fillforge.journal.broker.JournalledBroker` writes between two

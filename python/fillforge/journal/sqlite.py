@@ -187,11 +187,8 @@ class SqliteStore:
                 db.close()
 
     def chain_batches(self, since: int, batch: int) -> Iterator[_Batch]:
-        top = self.max_seq()
-        if top is None or top <= since:
-            return
         with _ChainReaders(self) as readers:
-            yield from readers.batches(since, top, batch)
+            yield from readers.batches(since, batch)
 
     def kind_counts(self) -> dict[str, int]:
         try:
@@ -413,7 +410,13 @@ class _ChainReaders:
         for db in self._connections:
             db.close()
 
-    def batches(self, since: int, top: int, batch: int) -> Iterator[_Batch]:
+    def batches(self, since: int, batch: int) -> Iterator[_Batch]:
+        try:  # on a connection of the scan's own (the store's may be in use by another thread)
+            top = self._connection().execute("SELECT max(seq) FROM journal").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self._store.name, f"unreadable: {e}") from None
+        if top is None or top <= since:
+            return
         ahead: deque[tuple[int, Future[_Batch]]] = deque()
         starts = iter(range(since, top, batch))
         for lo in starts:
@@ -428,12 +431,17 @@ class _ChainReaders:
                 ahead.append((nxt, self._pool.submit(self._batch, nxt, min(nxt + batch, top))))
             yield got
 
-    def _batch(self, lo: int, hi: int) -> _Batch:
-        db = getattr(self._local, "db", None)
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's read-only connection."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = self._store._open_read_only()
             with self._lock:
                 self._connections.append(db)
+        return db
+
+    def _batch(self, lo: int, hi: int) -> _Batch:
+        db = self._connection()
         try:
             first, last, count, content, mistyped = db.execute(_CHAIN_RANGE, (lo, hi)).fetchone()
             if not count:  # a run of missing seqs: the walk says where
