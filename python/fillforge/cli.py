@@ -144,6 +144,9 @@ serve_app.command("binance")(binance_cli.serve_binance)
 from fillforge import massive_cli  # noqa: E402 - registered here, beside the others
 
 serve_app.command("massive")(massive_cli.serve_massive)
+from fillforge import ibkr_cli  # noqa: E402 - registered here, beside the others
+
+serve_app.command("ibkr")(ibkr_cli.serve_ibkr)
 from fillforge import monitor_cli  # noqa: E402 - registered here, beside the others
 
 serve_app.command("monitor")(monitor_cli.serve_monitor)
