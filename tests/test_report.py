@@ -12,6 +12,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from child_env import child_env
@@ -25,7 +26,8 @@ from fillforge.errors import JournalError, ReportError
 from fillforge.journal import Journal
 from fillforge.journal.rebuild import JournalFill, rebuild
 from fillforge.report import CHARTS, ReportData, open_input, report_data, write_report
-from fillforge.report.data import LATENCY_STAGES, _pnl
+from fillforge.report.costs import SHORTFALL_PARTS
+from fillforge.report.data import _pnl
 
 Image = pytest.importorskip("PIL.Image")
 ImageStat = pytest.importorskip("PIL.ImageStat")
@@ -62,10 +64,39 @@ def test_the_data_agrees_with_the_journal(journal_path: Path, data: ReportData) 
     assert sorted({p.policy for p in data.parents}) == POLICIES
     assert len(data.parents) == 4
     assert all(p.filled <= p.qty for p in data.parents)
-    assert set(data.latency_ns) == set(LATENCY_STAGES)
-    assert len(data.latency_ns["intent to ack"]) == len(book.intents)
-    assert all(ns >= 0 for v in data.latency_ns.values() for ns in v)
-    assert data.latency_ns["intent to first fill"]
+
+
+def test_the_cost_figures_are_the_tcas(journal_path: Path, data: ReportData) -> None:
+    from fillforge.analytics import tca
+
+    c = data.costs
+    assert c is not None, data.costs_missing
+    r = tca(journal_path)
+    by_policy = r.group_by("policy")
+    assert sorted(c.shortfall) == sorted(c.by_policy) == POLICIES
+    for policy, parts in c.shortfall.items():
+        assert set(parts) == set(SHORTFALL_PARTS)
+        assert sum(parts.values()) == pytest.approx(by_policy[policy]["is_bps"], abs=1e-9)
+        assert c.by_policy[policy] == pytest.approx(
+            (by_policy[policy]["fill_rate"], by_policy[policy]["is_bps"])
+        )
+    # Every fill is a parent's child here: each has a slippage against its parent's arrival.
+    assert len(c.slippage_bps) == len(data.fills)
+    parents = zip(r.parents["parent_id"], r.parents["arrival_price"], strict=True)
+    arrival = {p: float(a) for p, a in parents}
+    f = r.fills
+    first = f["side"][0] * (f["price"][0] / arrival[f["parent_id"][0]] - 1) * 10_000
+    assert c.slippage_bps[0] == pytest.approx(first)
+    # The parents traded 09:35-09:51 New York time (13:35 UTC on 2012-06-21).
+    assert sorted(c.by_hour) == [13]
+    with open_input(str(journal_path)) as j:
+        ny = report_data(j, tz=ZoneInfo("America/New_York")).costs
+    assert ny is not None
+    assert sorted(ny.by_hour) == [9]
+    assert ny.hour_zone == "America/New_York"
+    assert set(c.latency_ms) >= {"send to ack", "send to first fill", "decision to first send"}
+    assert len(c.latency_ms["send to ack"]) == len(r.orders["side"])
+    assert all(ms >= 0 for v in c.latency_ms.values() for ms in v)
 
 
 def test_the_html_has_every_chart_and_is_self_contained(data: ReportData, tmp_path: Path) -> None:
@@ -123,7 +154,8 @@ def test_an_empty_journal_says_why_each_chart_is_empty(tmp_path: Path) -> None:
     written = write_report(d, tmp_path / "r.html", tmp_path / "png")
     for p in written[1:]:
         assert _variance(p.read_bytes()) > 5  # the sentence, the dashed frame
-    assert "no transaction-cost analysis" in (tmp_path / "r.html").read_text() or d.costs
+    assert d.costs is not None
+    assert (d.costs.slippage_bps, d.costs.shortfall, d.costs.latency_ms) == ([], {}, {})
 
 
 @settings(max_examples=60, deadline=None)
@@ -203,6 +235,7 @@ def _bad_cases(tmp: Path, journal: Path) -> list[tuple[list[str], str]]:
         ([str(journal), "-o", str(tmp / "no-such-dir" / "r.html")], "output="),
         ([str(journal), "-o", str(tmp)], "is a directory"),
         ([str(journal), "-o", out, "--png", str(a_file)], "png="),
+        ([str(journal), "-o", out, "--tz", "Mars/Olympus"], "--tz='Mars/Olympus'"),
     ]
 
 

@@ -1,16 +1,19 @@
-"""``fillforge report RUN_OR_JOURNAL -o report.html [--png DIR] [--json]`` (registered by
-:mod:`fillforge.cli`): one self-contained HTML report of a journal (or of the journal in a run
-directory), each chart also as a PNG with ``--png``. A bad input or output is one ``error:`` line
-on stderr and exit code 2 (``docs/report.md``)."""
+"""``fillforge report RUN_OR_JOURNAL -o report.html [--png DIR] [--tz ZONE] [--json]``
+(registered by :mod:`fillforge.cli`): one self-contained HTML report of a journal (or of the
+journal in a run directory), each chart also as a PNG with ``--png``. A bad input or output is
+one ``error:`` line on stderr and exit code 2 (``docs/report.md``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
+
+from fillforge.cli_errors import refuse
 
 __all__ = ["report"]
 
@@ -32,6 +35,9 @@ def report(
         Path | None,
         typer.Option("--png", help="Also write each chart as DIR/<chart>.png."),
     ] = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="The time zone of the hours of day (IANA name).")
+    ] = "UTC",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: the files written.")
     ] = False,
@@ -40,8 +46,12 @@ def report(
     policy, fill rate and cost by policy and hour, latency, positions). Positive cost = a cost."""
     from fillforge.report import open_input, report_data, write_report
 
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise refuse("--tz", tz, "not a time zone name (America/New_York, UTC...)") from None
     with open_input(source) as journal:
-        data = report_data(journal)
+        data = report_data(journal, tz=zone)
     written = write_report(data, output, png)
     if as_json:
         print(json.dumps({"report": str(output), "png": [str(p) for p in written[1:]]}))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from fillforge.report.costs import SHORTFALL_PARTS
 from fillforge.report.data import ReportData
-from fillforge.time import NS_PER_MILLISECOND, to_datetime
+from fillforge.time import to_datetime
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -140,13 +140,14 @@ def _shortfall(d: ReportData) -> Figure:
     ax.scatter(x, totals, color="black", marker="D", zorder=3, label="total")
     ax.axhline(0, color="#888888", linewidth=0.8)
     ax.set_xticks(x, policies)
+    ax.margins(y=0.12)
     ax.set_ylabel("bps of the paper notional (positive = cost)")
     ax.legend(loc="best", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
 
-def _bars(ax: Axes, labels: list[str], values: list[float | None], ylabel: str) -> None:
+def _bars(ax: Axes, labels: list[str], values: list[float | None], ylabel: str, title: str) -> None:
     x = list(range(len(labels)))
     ax.bar(x, [v if v is not None else 0.0 for v in values], color=_COLORS[0], width=0.6)
     for i, v in enumerate(values):
@@ -154,6 +155,7 @@ def _bars(ax: Axes, labels: list[str], values: list[float | None], ylabel: str) 
             ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8, color="#777777")
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.axhline(0, color="#888888", linewidth=0.8)
     ax.grid(axis="y", alpha=0.3)
 
@@ -162,31 +164,24 @@ def _rates(d: ReportData) -> Figure:
     fig, axes = _figure(RATES.title, 2, 2)
     c = d.costs
     by_policy: dict[str, tuple[float | None, float | None]] = dict(c.by_policy) if c else {}
-    if not by_policy and d.parents:  # the fill rate the parents' snapshots give, without TCA
-        qty: dict[str, Decimal] = {}
-        done: dict[str, Decimal] = {}
-        for p in d.parents:
-            qty[p.policy] = qty.get(p.policy, Decimal(0)) + p.qty
-            done[p.policy] = done.get(p.policy, Decimal(0)) + p.filled
-        by_policy = {k: (float(done[k] / qty[k]) if qty[k] else None, None) for k in qty}
     policies = sorted(by_policy)
-    why = d.costs_missing if c is None else "no parent order in this journal"
+    why = d.costs_missing if c is None else "no order in this journal"
     if policies:
-        _bars(axes[0], policies, [by_policy[p][0] for p in policies], "fill rate by policy")
+        _bars(axes[0], policies, [by_policy[p][0] for p in policies], "fill rate", "by policy")
         axes[0].set_ylim(0, 1.05)
     else:
-        _missing(axes[0], "no parent order in this journal")
+        _missing(axes[0], why)
     if any(by_policy[p][1] is not None for p in policies):
-        _bars(axes[1], policies, [by_policy[p][1] for p in policies], "cost bps by policy")
+        _bars(axes[1], policies, [by_policy[p][1] for p in policies], "cost (bps)", "by policy")
     else:
         _missing(axes[1], why)
     hours = sorted(c.by_hour) if c else []
     if c and hours:
         labels = [f"{h:02d}h" for h in hours]
-        zone = f" ({c.hour_zone})"
-        _bars(axes[2], labels, [c.by_hour[h][0] for h in hours], f"fill rate by hour{zone}")
+        when = f"by hour of day ({c.hour_zone})"
+        _bars(axes[2], labels, [c.by_hour[h][0] for h in hours], "fill rate", when)
         axes[2].set_ylim(0, 1.05)
-        _bars(axes[3], labels, [c.by_hour[h][1] for h in hours], f"cost bps by hour{zone}")
+        _bars(axes[3], labels, [c.by_hour[h][1] for h in hours], "cost (bps)", when)
     else:
         why = d.costs_missing if c is None else "no fill with an hour"
         _missing(axes[2], why)
@@ -196,15 +191,14 @@ def _rates(d: ReportData) -> Figure:
 
 def _latency(d: ReportData) -> Figure:
     fig, (ax,) = _figure(LATENCY.title)
-    stages = {k: [ns / NS_PER_MILLISECOND for ns in v] for k, v in d.latency_ns.items() if v}
-    if d.costs is not None:
-        stages.update({k: v for k, v in d.costs.latency_ms.items() if v})
+    c = d.costs
+    stages = {k: v for k, v in c.latency_ms.items() if v} if c is not None else {}
     if not stages:
-        _missing(ax, "no order with both its intent and its ack or fill in this journal")
+        _missing(ax, d.costs_missing if c is None else "no order with a measured latency")
         return fig
-    names = list(stages)
     import matplotlib
 
+    names = list(stages)
     # ``orientation`` came in matplotlib 3.10 (and ``vert`` is deprecated since 3.11).
     old = tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) < (3, 10)
     sideways: dict[str, Any] = {"vert": False} if old else {"orientation": "horizontal"}
@@ -259,14 +253,16 @@ SHORTFALL: Final = Chart(
 RATES: Final = Chart(
     "rates",
     "Fill rate and cost by policy and by time of day",
-    "Fill rate: filled over ordered quantity (0 to 1). Cost: shortfall in bps, positive = cost.",
+    "Fill rate: the orders' filled over ordered quantity (0 to 1; a parent's children each "
+    "count). Cost: implementation shortfall in bps of the paper notional, positive = cost. "
+    "Hour of day: when an order was sent, a parent decided.",
     _rates,
 )
 LATENCY: Final = Chart(
     "latency",
     "Latency",
-    "From an order's intent (written ahead of the send) to the broker's ack and to its first "
-    "fill, between the journal's records, in milliseconds.",
+    "A parent's decision to its first child's send; an order's send (its intent, written ahead) "
+    "to the broker's ack and to its first fill; milliseconds between the journal's records.",
     _latency,
 )
 POSITIONS: Final = Chart(

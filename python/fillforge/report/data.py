@@ -8,32 +8,29 @@
   price (a journal holds no market prices; its starting cash is not known either, so the curve
   starts at 0), net of fees; its drawdown from the running peak;
 - each symbol's signed position after each fill;
-- the latency between the journal's records of an order: its intent (``order.submit``), the
-  broker's ack and its first fill (the journal's clock: the machine's, or the broker's in a
-  simulation);
 - the parents (their last snapshot: policy, quantity, filled), for the fill rate by policy;
-- the transaction-cost analysis (:mod:`fillforge.report.costs`), when it can be made.
+- the transaction-cost analysis (:mod:`fillforge.report.costs`: slippage, shortfall, rates,
+  latency), when it can be made.
 
 Money stays :class:`~decimal.Decimal` here; the charts turn it into floats to draw.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 from fillforge.journal import Journal
 from fillforge.journal.rebuild import JournalFill, rebuild
 from fillforge.journal.state import load_state
 from fillforge.report.costs import CostFigures, cost_figures
 
-__all__ = ["LATENCY_STAGES", "ParentRow", "ReportData", "report_data"]
+__all__ = ["ParentRow", "ReportData", "report_data"]
 
 _ZERO: Final = Decimal(0)
-LATENCY_STAGES: Final = ("intent to ack", "intent to first fill")
-"""The latencies measured from the journal's own records, in this order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +58,6 @@ class ReportData:
     drawdown: list[tuple[int, Decimal]] = field(default_factory=list)
     fees: Decimal = _ZERO
     positions: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
-    latency_ns: dict[str, list[int]] = field(default_factory=dict)
     parents: list[ParentRow] = field(default_factory=list)
     costs: CostFigures | None = None
     costs_missing: str = "the transaction-cost analysis was not run"
@@ -93,29 +89,6 @@ def _pnl(fills: Iterable[JournalFill], out: ReportData) -> None:
         out.positions.setdefault(f.symbol, []).append((f.ts_ns, held[f.symbol]))
 
 
-def _latency(journal: Journal) -> dict[str, list[int]]:
-    sent: dict[str, int] = {}
-    acked: set[str] = set()
-    filled: set[str] = set()
-    out: dict[str, list[int]] = {s: [] for s in LATENCY_STAGES}
-    kinds = ("order.submit", "order.ack", "order.event")
-    for r in journal.records(kinds=kinds):
-        p: dict[str, Any] = r.payload
-        cid = p.get("cid")
-        if not isinstance(cid, str):
-            continue
-        if r.kind == "order.submit":
-            sent.setdefault(cid, r.ts_ns)
-        elif cid in sent:
-            if r.kind == "order.ack" and cid not in acked:
-                acked.add(cid)
-                out[LATENCY_STAGES[0]].append(r.ts_ns - sent[cid])
-            elif r.kind == "order.event" and "fill" in p and cid not in filled:
-                filled.add(cid)
-                out[LATENCY_STAGES[1]].append(r.ts_ns - sent[cid])
-    return out
-
-
 def _parents(journal: Journal) -> list[ParentRow]:
     rows = []
     for pid, snap in sorted(load_state(journal).parents.items()):
@@ -134,17 +107,16 @@ def _parents(journal: Journal) -> list[ParentRow]:
     return rows
 
 
-def report_data(journal: Journal, *, costs: bool = True) -> ReportData:
+def report_data(journal: Journal, *, costs: bool = True, tz: dt.tzinfo = dt.UTC) -> ReportData:
     """Read ``journal`` into a :class:`ReportData` (``costs``: run the transaction-cost
-    analysis too, when it is there)."""
+    analysis too; ``tz``: the zone of its hours of day)."""
     out = ReportData(source=str(getattr(journal, "name", "journal")))
     out.records = sum(journal.counts().values())
     book = rebuild(journal)
     # Venue time first; fills at the same time keep the journal's order.
     out.fills = sorted(book.fills.values(), key=lambda f: f.ts_ns)
     _pnl(out.fills, out)
-    out.latency_ns = _latency(journal)
     out.parents = _parents(journal)
     if costs:
-        out.costs, out.costs_missing = cost_figures(journal)
+        out.costs, out.costs_missing = cost_figures(journal, tz)
     return out
