@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -475,3 +476,24 @@ def test_on_fill_follows_its_on_order_before_what_on_order_set_off() -> None:
     assert log[i + 1] == "o-1:on_fill"
     assert log[i + 2].startswith("o-2:")
     assert log[-1] == "o-2:on_fill"
+
+
+def test_a_journalled_simulated_broker_is_driven_and_every_order_journalled(
+    tmp_path: Path,
+) -> None:
+    from fillforge.journal import Journal
+    from fillforge.journal.broker import JournalledBroker
+    from fillforge.journal.rebuild import rebuild
+
+    broker = _two_markets()
+    with Journal.open(tmp_path / "run.journal") as j:
+        jb = JournalledBroker(broker, j)
+        s = Buyer()
+        result = Runner(s, jb, symbols=["AAA"]).run()  # the simulator behind the journal runs
+        (f,) = result.fills
+        assert (f.symbol, f.qty, f.price) == ("AAA", D(10), D("100.10"))
+        jb.detach()
+        book = rebuild(j)
+    [order] = book.intents
+    assert (order.symbol, order.status, order.filled) == ("AAA", "filled", D(10))
+    assert book.positions == {"AAA": D(10)}

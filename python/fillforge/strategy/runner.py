@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from fillforge.broker import Bar, Broker, Quote, Trade
 from fillforge.errors import StrategyError, TimerError
+from fillforge.journal.broker import JournalledBroker
 from fillforge.orders.models import OrderEvent
 from fillforge.portfolio.equity import PeriodsPerYear
 from fillforge.risk.gate import RiskGate
@@ -555,10 +556,16 @@ class Runner:
 
 def _simulator(broker: Broker) -> SimulatedBroker | None:
     """The simulated broker a run drives: ``broker`` itself, or the one behind a
-    :class:`~fillforge.risk.RiskGate` (the strategy's orders then pass the gate's controls)."""
-    if isinstance(broker, RiskGate):
-        broker = broker.broker
-    return broker if isinstance(broker, SimulatedBroker) else None
+    :class:`~fillforge.risk.RiskGate` (the strategy's orders then pass the gate's controls)
+    and a :class:`~fillforge.journal.broker.JournalledBroker` (they are journalled), in any
+    order."""
+    while True:
+        if isinstance(broker, RiskGate):
+            broker = broker.broker
+        elif isinstance(broker, JournalledBroker):
+            broker = broker.inner
+        else:
+            return broker if isinstance(broker, SimulatedBroker) else None
 
 
 def _check_tables(field: str, tables: list[BarTable], symbols: tuple[str, ...]) -> None:
