@@ -18,6 +18,7 @@ import pytest
 from child_env import child_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from postgres_server import fresh_journal_url, postgres_server  # noqa: F401
 from test_report_support import POLICIES, traded_journal
 from typer.testing import CliRunner
 
@@ -36,7 +37,9 @@ D = Decimal
 
 @pytest.fixture(scope="module")
 def journal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return traded_journal(tmp_path_factory.mktemp("report") / "agent.journal")
+    path = traded_journal(tmp_path_factory.mktemp("report") / "agent.journal")
+    assert isinstance(path, Path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +280,30 @@ def test_a_journal_error_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(JournalError) as e:
         open_input(str(text))
     assert e.value.field == "path"
+
+
+def test_a_postgresql_journal_gives_the_same_charts(
+    postgres_server: str,  # noqa: F811
+    data: ReportData,
+    tmp_path: Path,
+) -> None:
+    """The same trading journalled in PostgreSQL: the same figures and the same charts, from
+    the URL given to the command."""
+    url = str(traded_journal(fresh_journal_url(postgres_server)))
+    with open_input(url) as j:
+        pg = report_data(j)
+    assert (pg.fills, pg.pnl, pg.positions, pg.parents) == (
+        data.fills,
+        data.pnl,
+        data.positions,
+        data.parents,
+    )
+    assert pg.costs == data.costs
+    r = CliRunner().invoke(app, ["report", url, "-o", str(tmp_path / "pg.html")])
+    assert r.exit_code == 0, r.output
+    write_report(data, tmp_path / "sqlite.html")
+    charts = [
+        (tmp_path / name).read_text().split('<p class="sign">')[1]
+        for name in ("pg.html", "sqlite.html")
+    ]
+    assert charts[0] == charts[1]

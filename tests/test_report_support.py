@@ -35,8 +35,9 @@ class _BrokerClock:
         return self.broker.now_ns()
 
 
-def traded_journal(path: Path) -> Path:
-    """Write the journal at ``path`` (see the module) and close it."""
+def traded_journal(path: Path | str) -> Path | str:
+    """Write the journal at ``path`` (a SQLite path or a ``postgresql://`` URL; see the
+    module) and close it."""
     day = Day()
     broker = day.broker()
     start = day.ns(dt.time(9, 35))
