@@ -154,7 +154,9 @@ class TcaResult:
         arrival_d = Decimal(repr(float(arrival)))
         if snap.arrival_price is not None and snap.spec.decision_price is None:
             arrival_d = snap.arrival_price
-        p0_d = snap.first_child_mid if snap.first_child_mid is not None else Decimal(repr(p0))
+        p0_d = (
+            snap.first_child_mid if snap.first_child_mid is not None else Decimal(repr(float(p0)))
+        )
         final_d = Decimal(repr(float(final))) if not np.isnan(final) else arrival_d
         fills: list[Fill] = []
         for row in np.flatnonzero(self.orders["parent_row"] == r).tolist():
