@@ -277,3 +277,28 @@ def test_a_local_server_is_reached_directly_whatever_proxy_the_environment_names
         attempts=1,
     )
     assert adapter.account().cash == D(100_000)
+
+
+def test_the_lookup_before_a_retry_is_retried_typed_and_never_duplicates(
+    alpaca_server: AlpacaServer,
+) -> None:
+    """A submit placed but answered 500: before sending again, the broker asks for the order by
+    its client order id; that lookup may meet a 429 too. It is retried like any request, and
+    once the tries are spent the refusal is an AlpacaError, never alpaca-py's APIError."""
+    quote(alpaca_server, "100.00", "100.02")
+    faults = alpaca_server.faults
+    with alpaca_broker(alpaca_server, timeout=2.0, max_wait=0.05, attempts=3) as b:
+        faults.fail(500, after=True)  # placed; the client sees a 500
+        faults.fail(429, after=False)  # the first lookup is refused, the second finds it
+        o = b.submit(limit("buy", 1, "99.00", cid="look-1"))
+        assert (o.client_order_id, o.status) == ("look-1", OrderStatus.NEW)
+        assert faults.injected == 2
+
+        faults.fail(500, after=True)
+        faults.fail(429, n=2, after=False)  # every lookup refused: the tries run out
+        with pytest.raises(AlpacaError) as e:
+            b.submit(limit("buy", 1, "98.90", cid="look-2"))
+        assert e.value.status == 429
+        assert faults.injected == 5
+    placed = alpaca_server.call(lambda broker: [o.client_order_id for o in broker.orders()])
+    assert sorted(placed) == ["look-1", "look-2"]  # each once: nothing was sent twice

@@ -1,7 +1,8 @@
 """How :class:`~fillforge.alpaca.broker.AlpacaBroker` calls alpaca-py: rate limited locally by
 the Rust throttle, each HTTP request bounded by a timeout, and timeouts, 429 (waiting for
 ``X-Ratelimit-Reset``) and 5xx retried with exponential backoff and jitter (tenacity). Other
-4xx raise :class:`~fillforge.errors.AlpacaError` at once."""
+4xx raise :class:`~fillforge.errors.AlpacaError` at once, and so does the last 429 or 5xx once
+the tries are spent (a timeout or lost connection stays the ``requests`` error it is)."""
 
 from __future__ import annotations
 
@@ -53,25 +54,31 @@ class Transport:
     ) -> _T:
         """``fn()``, rate-limited per ``key`` and retried on timeouts, 429 and 5xx. Before each
         retry, ``before_retry()`` may find that the first try went through: its answer, if not
-        None, is returned instead (so a retried submit never makes a duplicate)."""
-        for attempt in Retrying(
-            retry=retry_if_exception(_retryable),
-            wait=self._wait,
-            stop=stop_after_attempt(self._attempts),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1 and before_retry is not None:
-                    found = before_retry()
-                    if found is not None:
-                        return found
-                self._limiter.acquire_blocking(key)
-                try:
-                    return fn()
-                except APIError as e:
-                    if _retryable(e):
-                        raise
-                    raise _typed(e) from None
+        None, is returned instead (so a retried submit never makes a duplicate). The lookup is
+        a request like any other: rate-limited, retried on the same failures, and its refusals
+        typed. Every refusal is an AlpacaError, the last one's once the tries are spent."""
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception(_retryable),
+                wait=self._wait,
+                stop=stop_after_attempt(self._attempts),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        if attempt.retry_state.attempt_number > 1 and before_retry is not None:
+                            self._limiter.acquire_blocking(key)
+                            found = before_retry()
+                            if found is not None:
+                                return found
+                        self._limiter.acquire_blocking(key)
+                        return fn()
+                    except APIError as e:
+                        if _retryable(e):
+                            raise
+                        raise _typed(e) from None
+        except APIError as e:  # retried as often as allowed
+            raise _typed(e) from None
         raise AssertionError("unreachable")  # Retrying re-raises the last error
 
     def _wait(self, state: RetryCallState) -> float:
