@@ -290,7 +290,9 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         """Script a top-of-book quote (None: that side empty) at ``ts`` (default: now).
 
         Displayed size ahead of a resting user order keeps it queued; a quote crossing a user
-        order fills it at the order's price.
+        order fills it at the quote's price (on top-of-book and bar data, the price that traded:
+        a gap through the order fills at the first price past it), as ``docs/simulator.md``
+        describes.
         """
         market = self.venue.market(symbol)
         inst = market.instrument
