@@ -14,6 +14,7 @@ from rich.table import Table
 
 from fillforge import __version__, config_cli, execution_cli, journal_cli, sweep_cli
 from fillforge.cli_errors import DEBUG_ENV, OneLineErrors, refuse, say_error
+from fillforge.cli_progress import progress
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
@@ -51,6 +52,15 @@ app.add_typer(serve_app, name="serve")
 
 console = Console()
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+NoProgress = Annotated[
+    bool, typer.Option("--no-progress", help="No progress bar (also off with --json).")
+]
+
+
+def _bar(as_json: bool, no_progress: bool) -> bool | None:
+    """A progress bar's ``force``: never with ``--json`` or ``--no-progress``, else when the
+    output is a terminal (:func:`fillforge.cli_progress.shown`)."""
+    return False if as_json or no_progress else None
 
 
 def _fail(err: ReplayError) -> typer.Exit:
@@ -86,10 +96,12 @@ def replay_lobster_cmd(
     message_csv: Annotated[Path, typer.Argument(help="LOBSTER message file (.csv or .csv.gz).")],
     orderbook_csv: Annotated[Path, typer.Argument(help="Matching orderbook file.")],
     as_json: JsonFlag = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Replay a LOBSTER pair and check the book after every event; exit 1 on any mismatch."""
     try:
-        r = replay_lobster(message_csv, orderbook_csv)
+        with progress(None, f"replay {message_csv.name}", force=_bar(as_json, no_progress)):
+            r = replay_lobster(message_csv, orderbook_csv)
     except ReplayError as err:
         raise _fail(err) from err
     if as_json:
@@ -105,10 +117,12 @@ def replay_lobster_cmd(
 def replay_cme_cmd(
     mbo_csv: Annotated[Path, typer.Argument(help="Databento MBO CSV (.csv or .csv.gz).")],
     as_json: JsonFlag = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Replay CME market-by-order data; compare engine fills with the exchange's for each trade."""
     try:
-        r = replay_cme(mbo_csv)
+        with progress(None, f"replay {mbo_csv.name}", force=_bar(as_json, no_progress)):
+            r = replay_cme(mbo_csv)
     except ReplayError as err:
         raise _fail(err) from err
     if as_json:
@@ -136,7 +150,6 @@ def replay_cme_cmd(
 app.command("demo")(execution_cli.demo)
 app.command("execute")(execution_cli.execute)
 app.add_typer(config_cli.config_app, name="config")
-app.command("backtest")(config_cli.backtest)
 app.add_typer(journal_cli.journal_app, name="journal")
 from fillforge import binance_cli  # noqa: E402 - registered here, beside the others
 
@@ -154,6 +167,7 @@ app.command("sweep")(sweep_cli.sweep)
 from fillforge import run_cli  # noqa: E402 - registered here, beside the others
 
 app.command("run")(run_cli.run)
+app.command("backtest")(run_cli.backtest)
 from fillforge import report_cli  # noqa: E402 - registered here, beside the others
 
 app.command("report")(report_cli.report)
@@ -163,10 +177,11 @@ app.command("tca")(tca_cli.tca_command)
 
 
 @replay_app.command("check")
-def replay_check_cmd() -> None:
+def replay_check_cmd(no_progress: NoProgress = False) -> None:
     """Replay the shipped LOBSTER sample and check the book against the true book."""
     message, orderbook = lobster_sample()
-    r = replay_lobster(message, orderbook)
+    with progress(None, f"replay {message.name}", force=_bar(False, no_progress)):
+        r = replay_lobster(message, orderbook)
     console.print(_lobster_table(message.name, r))
     _print_mismatches(r)
     if not r.ok:

@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo
 import typer
 
 from fillforge.cli_errors import refuse
-from fillforge.cli_progress import progress
+from fillforge.cli_progress import Advance, progress
 from fillforge.errors import TimeError
 from fillforge.time import NS_PER_SECOND, from_iso, to_datetime
 
 if TYPE_CHECKING:  # the command imports the agent when it runs, not when the CLI starts
     from fillforge.run import RunSession
 
-__all__ = ["RUN_DIR", "run"]
+__all__ = ["RUN_DIR", "backtest", "run"]
 
 RUN_DIR = "fillforge-runs"
 """Where a run keeps its journal when neither ``--journal`` nor the file's ``journal`` names
@@ -272,20 +272,18 @@ def run(
     target = _journal_target(journal, loaded.config.journal, config)
     force = False if as_json or no_progress else None
     session = RunSession(loaded.config, journal=target, url=url, name=config.name)
-    with progress(session.bars or None, "run", force=force) as advance, _stops(session.stop) as got:
-        session.tick = lambda: advance(1, note=session.tally.note(session.pnl()))
+    with _stops(session.stop) as got:
         session.start()
-        say_journal(target, session)
-        if span_ns is not None:
-            assert session.agent is not None
-            at_ns = session.agent.broker.now_ns() + span_ns
-        pulse = None if session.simulated else _pulse(session, advance)
         try:
-            session.run(until_ns=at_ns)
+            say_journal(target, session)
+            if span_ns is not None:
+                assert session.agent is not None
+                at_ns = session.agent.broker.now_ns() + span_ns
+            with progress(session.bars or None, "run", force=force) as advance:
+                session.tick = lambda: advance(1, note=session.tally.note(session.pnl()))
+                _run(session, advance, at_ns)
         finally:
-            if pulse is not None:
-                pulse.set()
-    finished = session.finish()
+            finished = session.finish()  # the journal closed, whatever ended the run
     ended = "the end of the data" if session.simulated else "the deadline"
     if got:
         ended = f"stopped by {signal.Signals(got[0]).name}"
@@ -310,7 +308,17 @@ def say_journal(target: str, session: RunSession) -> None:
         print(r.text(), file=sys.stderr)
 
 
-def _pulse(session: RunSession, advance: Callable[..., None]) -> threading.Event:
+def _run(session: RunSession, advance: Advance, at_ns: int | None) -> None:
+    """The run to its end; a paper or live run's progress line refreshed each second."""
+    pulse = None if session.simulated else _pulse(session, advance)
+    try:
+        session.run(until_ns=at_ns)
+    finally:
+        if pulse is not None:
+            pulse.set()
+
+
+def _pulse(session: RunSession, advance: Advance) -> threading.Event:
     """A paper or live run: the progress line's orders, fills and P&L refreshed each second."""
     done = threading.Event()
 
@@ -320,3 +328,19 @@ def _pulse(session: RunSession, advance: Callable[..., None]) -> threading.Event
 
     threading.Thread(target=loop, name="run-progress", daemon=True).start()
     return done
+
+
+def backtest(
+    config: Annotated[Path, typer.Argument(help="A YAML configuration with a strategy block.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (also off with --json).")
+    ] = False,
+) -> None:
+    """Backtest the configuration's strategy on the shipped daily bars; print the metrics
+    (sharpe_ratio, sortino_ratio, max_drawdown, cagr, trades, final_equity)."""
+    from fillforge import config_cli
+
+    force = False if as_json or no_progress else None
+    with progress(None, f"backtest {config.name}", force=force):
+        config_cli.backtest(config, as_json)

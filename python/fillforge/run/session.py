@@ -216,7 +216,7 @@ class RunSession:
         self.journal = journal
         self._env = env
         self.tick: Callable[[], None] | None = None
-        """Called after each of the strategy's bars (a progress bar's step); set before start."""
+        """Called after each of the strategy's bars (a progress bar's step)."""
         bt = self.config.backtest or BacktestConfig()
         self.symbols = tuple(bt.symbols)
         self.cash = bt.cash
@@ -232,8 +232,8 @@ class RunSession:
         self.strategy_params = dict(sc.params) if sc is not None else {}
         self.strategy: Strategy = strategy_of(self.config, len(self.symbols))
         if isinstance(self.strategy, SmaCrossover):  # its parameters as they run
-            s = self.strategy
-            self.strategy_params = {"fast": s.fast, "slow": s.slow, "fraction": s.fraction}
+            sma = self.strategy
+            self.strategy_params = {"fast": sma.fast, "slow": sma.slow, "fraction": sma.fraction}
         self.default_strategy = cfg.strategy is None
         """The file names no strategy: ``sma_crossover`` with its defaults runs."""
         self.tally = RunTally()
@@ -300,18 +300,18 @@ class RunSession:
         else:
             runner = Runner(self.strategy, gate, symbols=self.symbols)
         self._runner = runner
-        if self.tick is not None:
-            self._watch_bars(self.tick)
+        self._watch_bars()
         if self._stop_requested:
             runner.stop()
 
-    def _watch_bars(self, tick: Callable[[], None]) -> None:
-        """``tick()`` after each of the strategy's bars (the progress bar's steps)."""
+    def _watch_bars(self) -> None:
+        """:attr:`tick` after each of the strategy's bars (the progress bar's steps)."""
         on_bar = self.strategy.on_bar
 
         def counted(bar: object) -> None:
             on_bar(bar)  # type: ignore[arg-type]
-            tick()
+            if self.tick is not None:
+                self.tick()
 
         self.strategy.on_bar = counted  # type: ignore[method-assign]
 
