@@ -34,7 +34,7 @@ from fillforge.orders.order import Order
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
 
-__all__ = ["account_json", "add_routes"]
+__all__ = ["account_json", "add_routes", "venue_rules"]
 
 _UNKNOWN_ORDER = "Unknown order sent."
 _MAX_LIMIT = 1000
@@ -137,7 +137,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
         market = broker.venue.market(s)
         new = wire.order_request(params, market.instrument)
         market.instrument.check(new.request)  # the grids first: PRICE_FILTER, LOT_SIZE
-        _venue_rules(server, new)
+        venue_rules(server, new)
         return new
 
     def submitted(new: wire.NewOrder) -> dict[str, Any]:
@@ -328,7 +328,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
         return JSONResponse({})
 
 
-def _venue_rules(server: BinanceServer, new: wire.NewOrder) -> None:
+def venue_rules(server: BinanceServer, new: wire.NewOrder) -> None:
     """The NOTIONAL filter, post-only and stops that would trigger at once (module notes)."""
     r = new.request
     market = server.broker.venue.market(r.symbol)

@@ -58,6 +58,8 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/depth"): 5,
     ("GET", "/api/v3/openOrders"): 6,
     ("GET", "/api/v3/order"): 4,
+    ("GET", "/api/v3/orderList"): 4,
+    ("GET", "/api/v3/openOrderList"): 6,
     ("GET", "/api/v3/ticker/24hr"): 2,
     ("GET", "/api/v3/ticker/bookTicker"): 2,
     ("GET", "/api/v3/ticker/price"): 2,
@@ -396,6 +398,7 @@ class BinanceServer:
         return {"X-MBX-ORDER-COUNT-10S": str(self.order_limit.count_in_window(key))}
 
     def _build(self) -> FastAPI:
+        from fillforge.binance.lists import add_list_routes
         from fillforge.binance.routes import add_routes
         from fillforge.binance.stream import add_stream_routes
 
@@ -407,5 +410,6 @@ class BinanceServer:
             redoc_url=None,
         )
         add_routes(app, self)
+        add_list_routes(app, self)
         self.stream = add_stream_routes(app, self)
         return app

@@ -96,7 +96,7 @@ class UserStream:
             "p": shown["price"],
             "P": shown["stopPrice"],
             "F": money(None),
-            "g": -1,
+            "g": shown["orderListId"],
             "C": "",
             "x": kind,
             "X": shown["status"],

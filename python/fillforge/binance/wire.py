@@ -32,8 +32,10 @@ from fillforge.orders.models import Fill, Instrument, OrderRequest
 from fillforge.orders.order import Order
 
 __all__ = [
+    "client_id_ok",
     "error",
     "fill_json",
+    "list_id",
     "money",
     "order_json",
     "order_request",
@@ -296,6 +298,11 @@ def order_request(params: Mapping[str, str], instrument: Instrument) -> NewOrder
     return NewOrder(request, kind, response)
 
 
+def client_id_ok(cid: str) -> bool:
+    """Whether ``cid`` is a client order id Binance takes (its characters, up to 36)."""
+    return _CLIENT_ID.fullmatch(cid) is not None
+
+
 def _missing(name: str) -> Decimal:
     raise BinanceApiError(
         400, MANDATORY, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
@@ -344,7 +351,7 @@ def order_json(
     out: dict[str, Any] = {
         "symbol": o.symbol,
         "orderId": binance_id,
-        "orderListId": -1,
+        "orderListId": list_id(o),
         "clientOrderId": o.client_order_id,
         "price": money(r.limit_price or Decimal(0)),
         "origQty": money(qty or Decimal(0)),
@@ -369,6 +376,11 @@ def order_json(
     return out
 
 
+def list_id(o: Order) -> int:
+    """The order list (OCO) an order is a leg of: its group's id; -1 for a lone order."""
+    return int(o.group_id) if o.group_id else -1
+
+
 def fill_json(f: Fill, quote_asset: str) -> dict[str, Any]:
     """One fill as a FULL new-order answer lists it."""
     return {
@@ -386,7 +398,7 @@ def trade_json(o: Order, binance_id: int, f: Fill, quote_asset: str) -> dict[str
         "symbol": o.symbol,
         "id": trade_number(f.trade_id),
         "orderId": binance_id,
-        "orderListId": -1,
+        "orderListId": list_id(o),
         "price": money(f.price),
         "qty": money(f.qty),
         "quoteQty": money(f.price * f.qty),
