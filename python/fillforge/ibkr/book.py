@@ -88,7 +88,14 @@ class Book:
         key = (client_id, spec.order_id)
         old = self.orders.get(key)
         if old is not None:
-            return self._modify(old, spec)
+            try:
+                return self._modify(old, spec)
+            except IbkrError as e:  # the order works on unchanged: IB's validation error
+                if e.code == 104:
+                    raise
+                raise IbkrError(
+                    321, f"Error validating request.-'modify' : cause - {e.message}"
+                ) from None
         if spec.order_id <= 0:
             raise IbkrError(103, f"Duplicate order id {spec.order_id}")
         info = self.contract(spec.contract.con_id, spec.contract.symbol)

@@ -227,6 +227,10 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             details = self._loop.run(lambda: self.ib.reqContractDetailsAsync(stock), self.timeout)
         except self._ib_mod.RequestError as e:
             raise OrderValidationError("symbol", symbol, f"IB {e.code}: {e.message}") from None
+        except ConnectionError:
+            raise BrokerUnavailableError(
+                "connection", "down", "contract details not asked"
+            ) from None
         if not details:
             raise OrderValidationError("symbol", symbol, "no such contract at IB")
         inst = instrument_of(symbol, details[0])

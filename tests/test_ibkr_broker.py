@@ -1,0 +1,246 @@
+"""IbkrBroker on unmodified ib_async against the local IB gateway over real sockets: orders,
+brackets, OCO, modify, cancel, commissions, positions, the account; a connection dropped while
+a fill happens, then reconnected: the fill is applied exactly once; through JournalledBroker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from polling import wait_for
+
+pytest.importorskip("ib_async")
+
+from fillforge.broker import Broker
+from fillforge.errors import IbkrError, OrderValidationError
+from fillforge.ibkr import IbGateway, scripted_broker
+from fillforge.journal import Journal
+from fillforge.journal.broker import JournalledBroker
+from fillforge.journal.rebuild import rebuild
+from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
+from fillforge.sim.broker import SimulatedBroker
+from fillforge.time import WallClock
+from fillforge.venues.ibkr import IbkrBroker
+
+D = Decimal
+
+
+@pytest.fixture
+def gateway() -> Iterator[IbGateway]:
+    sim = scripted_broker(["AAPL", "MSFT"], start_ns=WallClock().now_ns())
+    sim.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(500), ask_size=D(500))
+    sim.quote("MSFT", D("300.00"), D("300.05"))
+    with IbGateway(sim) as g:
+        yield g
+
+
+@pytest.fixture
+def broker(gateway: IbGateway) -> Iterator[IbkrBroker]:
+    with IbkrBroker(port=gateway.port, client_id=9, reconnect_every=0.05, timeout=10) as b:
+        yield b
+
+
+def limit(side: str, qty: int, price: str, **extra: object) -> OrderRequest:
+    return OrderRequest(
+        symbol="AAPL",
+        side=OrderSide(side),
+        type="limit",
+        time_in_force="gtc",
+        qty=D(qty),
+        limit_price=D(price),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def market(side: str, qty: int, symbol: str = "AAPL") -> OrderRequest:
+    return OrderRequest(symbol=symbol, side=OrderSide(side), type="market", qty=D(qty))
+
+
+def buyers_take(gateway: IbGateway, price: str) -> None:
+    """A print at ``price`` lifting every offer up to it (1000 shares)."""
+
+    def run(sim: SimulatedBroker) -> None:
+        sim.trade("AAPL", D(price), D(1000), aggressor=OrderSide.BUY)
+
+    gateway.call(run)
+
+
+def test_it_is_a_broker(broker: IbkrBroker) -> None:
+    assert isinstance(broker, Broker)
+
+
+def test_instrument_from_contract_details(broker: IbkrBroker) -> None:
+    inst = broker.instrument("AAPL")
+    assert (inst.tick_size, inst.lot_size, inst.min_qty) == (D("0.01"), 1, 1)
+    with pytest.raises(OrderValidationError) as e:
+        broker.instrument("NOPE")
+    assert e.value.field == "symbol"
+
+
+def test_market_order_fills_with_commission_and_position(broker: IbkrBroker) -> None:
+    o = broker.submit(market("buy", 10))
+    wait_for(lambda: o.status is OrderStatus.FILLED)
+    [fill] = o.fills.values()
+    assert (fill.price, fill.qty, fill.commission) == (D("100.02"), 10, 1)
+    assert broker.positions()["AAPL"].qty == 10
+    acct = broker.account()
+    assert acct.cash == D(1_000_000) - D("1000.20") - 1
+    assert acct.fees_paid == 1
+
+
+def test_limit_rests_is_replaced_then_cancelled(broker: IbkrBroker) -> None:
+    o = broker.submit(limit("buy", 5, "99.00"))
+    wait_for(lambda: o.status is OrderStatus.NEW)
+    broker.replace(o.id, limit_price=D("99.50"))
+    assert o.status is OrderStatus.REPLACED
+    [new] = broker.orders(open_only=True)
+    assert (new.limit_price, new.order_qty) == (D("99.50"), 5)
+    broker.cancel(new.id)
+    wait_for(lambda: new.status is OrderStatus.CANCELED)
+
+
+def test_stop_waits_for_the_market(broker: IbkrBroker, gateway: IbGateway) -> None:
+    o = broker.submit(
+        OrderRequest(symbol="AAPL", side="buy", type="stop", qty=D(3), stop_price=D("101.00"))
+    )
+    wait_for(lambda: o.status is OrderStatus.NEW)
+    buyers_take(gateway, "101.00")
+    wait_for(lambda: o.status is OrderStatus.FILLED)
+
+
+def test_bracket_entry_fills_then_take_profit_cancels_stop(
+    broker: IbkrBroker, gateway: IbGateway
+) -> None:
+    entry = broker.submit(
+        limit(
+            "buy",
+            3,
+            "100.02",
+            order_class="bracket",
+            take_profit=TakeProfit(limit_price=D("101.00")),
+            stop_loss=StopLoss(stop_price=D("99.00")),
+        )
+    )
+    assert entry.group_id is not None
+    group = broker.manager.groups[entry.group_id]
+    take, stop = group.exits
+    wait_for(lambda: entry.status is OrderStatus.FILLED)
+    wait_for(lambda: take.status is OrderStatus.NEW and stop.status is OrderStatus.NEW)
+    buyers_take(gateway, "101.00")
+    wait_for(lambda: take.status is OrderStatus.FILLED)
+    wait_for(lambda: stop.status is OrderStatus.CANCELED)
+    wait_for(lambda: "AAPL" not in broker.positions())
+
+
+def test_oco_one_fill_cancels_the_other(broker: IbkrBroker, gateway: IbGateway) -> None:
+    broker.submit(market("buy", 2))
+    wait_for(lambda: broker.positions().get("AAPL") is not None)
+    first = broker.submit(
+        OrderRequest(
+            symbol="AAPL",
+            side="sell",
+            type="limit",
+            time_in_force="gtc",
+            qty=D(2),
+            order_class="oco",
+            take_profit=TakeProfit(limit_price=D("101.00")),
+            stop_loss=StopLoss(stop_price=D("98.00")),
+        )
+    )
+    assert first.group_id is not None
+    take, stop = broker.manager.groups[first.group_id].exits
+    wait_for(lambda: take.status is OrderStatus.NEW and stop.status is OrderStatus.NEW)
+    buyers_take(gateway, "101.00")
+    wait_for(lambda: take.status is OrderStatus.FILLED)
+    wait_for(lambda: stop.status is OrderStatus.CANCELED)
+
+
+def test_cancel_all(broker: IbkrBroker) -> None:
+    a = broker.submit(limit("buy", 1, "90.00"))
+    b = broker.submit(limit("sell", 1, "110.00"))
+    wait_for(lambda: a.status is OrderStatus.NEW and b.status is OrderStatus.NEW)
+    broker.cancel_all()
+    wait_for(lambda: a.status is OrderStatus.CANCELED and b.status is OrderStatus.CANCELED)
+
+
+def test_bad_input_gets_typed_errors_and_sends_nothing(broker: IbkrBroker) -> None:
+    with pytest.raises(OrderValidationError) as e:
+        broker.submit(limit("buy", 1, "100.001"))
+    assert e.value.field == "limit_price"
+    with pytest.raises(OrderValidationError) as e:
+        broker.submit(OrderRequest(symbol="AAPL", side="buy", type="market", notional=D(100)))
+    assert e.value.field == "notional"
+    o = broker.submit(limit("buy", 1, "99.00"))
+    wait_for(lambda: o.status is OrderStatus.NEW)
+    with pytest.raises(OrderValidationError):
+        broker.replace(o.id, limit_price=D("99.001"))
+    assert o.status is OrderStatus.NEW
+    assert len(broker.orders()) == 1
+
+
+def test_a_modify_ib_refuses_raises_ibkr_error_and_changes_nothing(broker: IbkrBroker) -> None:
+    o = broker.submit(limit("buy", 1, "99.00"))
+    wait_for(lambda: o.status is OrderStatus.NEW)
+    with pytest.raises(IbkrError) as e:
+        broker.replace(o.id, qty=D(100_000))  # beyond the account's buying power
+    assert e.value.code == 321  # IB's validation error: the order works on unchanged
+    assert o.status is OrderStatus.NEW
+    assert o.order_qty == 1
+
+
+def test_fill_while_disconnected_is_applied_exactly_once(
+    broker: IbkrBroker, gateway: IbGateway
+) -> None:
+    resting = broker.submit(limit("sell", 4, "100.50"))
+    wait_for(lambda: resting.status is OrderStatus.NEW)
+    events = []
+    broker.subscribe(events.append)
+    gateway.drop(9)  # the network fails ...
+    buyers_take(gateway, "100.50")  # ... while the order fills
+    wait_for(lambda: broker.reconnects == 1, timeout=15)
+    wait_for(lambda: resting.status is OrderStatus.FILLED)
+    assert resting.cum_qty == 4
+    assert len(resting.fills) == 1
+    assert broker.reconcile() == 0  # read back again: nothing new
+    assert sum(1 for e in events if e.fill is not None) == 1
+    assert broker.positions()["AAPL"].qty == -4
+
+
+def test_submit_while_down_is_sent_once_after_the_reconnect(
+    broker: IbkrBroker, gateway: IbGateway
+) -> None:
+    broker.instrument("AAPL")  # known before the connection drops
+    broker._auto = False  # hold the reconnect until the order has been tried
+    gateway.drop(9)
+    wait_for(lambda: not broker.connected)
+    o = broker.submit(market("buy", 3))
+    assert o.status is OrderStatus.PENDING_NEW
+    broker.connect()
+    wait_for(lambda: o.status is OrderStatus.FILLED)
+    broker.reconcile()
+    assert len(o.fills) == 1
+    assert len(broker.executions()) == 1
+
+
+def test_through_journalled_broker_fills_are_journalled_once(
+    broker: IbkrBroker, gateway: IbGateway, tmp_path: Path
+) -> None:
+    journal = Journal.open(tmp_path / "ib.journal")
+    jb = JournalledBroker(broker, journal)
+    bought = jb.submit(market("buy", 6))
+    resting = jb.submit(limit("sell", 6, "100.50"))
+    wait_for(lambda: bought.status is OrderStatus.FILLED and resting.status is OrderStatus.NEW)
+    gateway.drop(9)
+    buyers_take(gateway, "100.50")
+    wait_for(lambda: broker.reconnects == 1, timeout=15)
+    wait_for(lambda: resting.status is OrderStatus.FILLED)
+    broker.reconcile()
+    jb.detach()
+    journal.close()
+    book = rebuild(Journal.open(tmp_path / "ib.journal", readonly=True))
+    execs = {f.execution.execId for f in broker.executions()}
+    assert set(book.fills) == execs
+    assert len(execs) == 2
