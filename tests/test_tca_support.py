@@ -38,10 +38,12 @@ class Desk:
         *,
         fees: FeeModel | None = None,
         latency: LatencyModel | None = None,
+        start_ns: int = T0,
     ) -> None:
         v = Venue("TESTX", calendar=None, fees=fees, latency=latency)
         v.add(Instrument(symbol=SYMBOL), empty_feed())
-        self.sim = SimulatedBroker(v, cash=D(100_000_000), start_ns=T0)
+        self.sim = SimulatedBroker(v, cash=D(100_000_000), start_ns=start_ns)
+        self.start_ns = start_ns
         self.journal = Journal.open(target, clock=self.sim)
         self.broker = JournalledBroker(self.sim, self.journal)
         self.state = StateWriter(self.journal)
@@ -51,8 +53,8 @@ class Desk:
         self.sim.quote(SYMBOL, D(bid), D(ask), bid_size=D(size), ask_size=D(size))
 
     def at(self, seconds: float) -> None:
-        """Run the simulation to ``T0 + seconds``."""
-        self.sim.run(until_ns=T0 + int(seconds * S))
+        """Run the simulation to ``seconds`` after the start."""
+        self.sim.run(until_ns=self.start_ns + int(seconds * S))
 
     def order(
         self,

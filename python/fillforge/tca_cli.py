@@ -174,7 +174,17 @@ def _parents_table(r: TcaResult, shown: list[str], tz: dt.tzinfo) -> Table:
     for pid in shown[:_PARENTS_SHOWN]:
         c = r.parent_cost(pid)
         if c is None:
-            t.add_row(pid, *["n/a"] * (len(heads) - 1))
+            i = int(np.flatnonzero(r.parents["parent_id"] == pid)[0])
+            side = "buy" if r.parents["side"][i] > 0 else "sell"
+            filled, qty = (_cell(r.parents[k][i]) for k in ("filled_qty", "qty"))
+            known = (_cell(r.parents["decision_price"][i]),)
+            t.add_row(
+                pid,
+                f"{r.parents['policy'][i]} {side}",
+                f"{filled}/{qty}",
+                *known,
+                *["n/a"] * (len(heads) - 4),
+            )
             continue
         row = cost_rows([c], tz)[0]
         keys = ("decision_price", "is_bps", "delay_bps", "trading_bps", "opportunity_bps")
@@ -276,11 +286,8 @@ def tca_command(
     if by not in GROUP_KEYS:
         raise refuse("--by", by, f"expected one of {', '.join(GROUP_KEYS)}")
     zone = _zone(tz)
-    market = (
-        market_from_files(data, _grid("--tick", tick), _grid("--lot", lot), symbol)
-        if data
-        else None
-    )
+    tick, lot = _grid("--tick", tick), _grid("--lot", lot)
+    market = market_from_files(data, tick, lot, symbol) if data else None
     r = tca(journal, market)
     if as_json:
         typer.echo(json.dumps(summary_json(r, by, zone), indent=2, default=str))

@@ -4,6 +4,7 @@ latency arrays, the reason behind every NaN, and summaries by policy, venue, sym
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
@@ -282,10 +283,11 @@ def _summaries(r: TcaResult, oi: Any, pi: Any, fi: Any, n: int) -> dict[str, lis
         result["parents"] = [float(x) for x in np.bincount(pi, minlength=n)]
         result["parents_without_is"] = [float(x) for x in count(pi, ~ok)]
         paper = add(pi, p["paper_notional"], ok)
-        result["paper_notional"] = [float(x) for x in paper]
+        result["paper_notional"] = [float(x) for x in paper]  # of the parents of known IS
+        known = count(pi, ok)  # a group with no parent of known shortfall: NaN, not 0
         for column, (name, bps) in _COSTS.items():
             sums = add(pi, p[column], ok)
-            result[name] = [float(x) for x in sums]
+            result[name] = [float(x) if known[i] else math.nan for i, x in enumerate(sums)]
             result[bps] = [_div(sums[i], paper[i], 1e4) for i in range(n)]
     else:
         nan = [float("nan")] * n
