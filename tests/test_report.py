@@ -27,6 +27,7 @@ from fillforge.errors import JournalError, ReportError
 from fillforge.journal import Journal
 from fillforge.journal.rebuild import JournalFill, rebuild
 from fillforge.report import CHARTS, ReportData, open_input, report_data, write_report
+from fillforge.report.charts import thin
 from fillforge.report.costs import SHORTFALL_PARTS
 from fillforge.report.data import _pnl
 
@@ -307,3 +308,19 @@ def test_a_postgresql_journal_gives_the_same_charts(
         for name in ("pg.html", "sqlite.html")
     ]
     assert charts[0] == charts[1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-1_000, 1_000), max_size=3_000), st.integers(8, 400))
+def test_a_thinned_series_keeps_its_ends_peaks_and_troughs(values: list[int], most: int) -> None:
+    series = [(i, D(v)) for i, v in enumerate(values)]
+    got = thin(series, most)
+    if len(series) <= most:
+        assert got == series
+        return
+    assert len(got) <= most
+    assert [t for t, _ in got] == sorted({t for t, _ in got})  # in time order, no repeats
+    assert set(got) <= set(series)
+    assert (got[0], got[-1]) == (series[0], series[-1])
+    assert min(v for _, v in got) == min(values)
+    assert max(v for _, v in got) == max(values)

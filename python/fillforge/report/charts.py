@@ -25,13 +25,16 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["CHARTS", "SIGN", "Chart"]
+__all__ = ["CHARTS", "MOST_POINTS", "SIGN", "Chart", "thin"]
 
 SIGN: Final = (
     "Sign convention: a positive cost or slippage figure is a cost (a buy filled above its "
     "benchmark, a sell below it), a negative one a gain; P&L is positive when money was made."
 )
 _SIZE: Final = (9.0, 4.6)
+MOST_POINTS: Final = 4_000
+"""A series longer than this is thinned for drawing (:func:`thin`)."""
+_MOST_OUTLIERS: Final = 5_000  # a latency box plot draws its outliers up to this many samples
 _COLORS: Final = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -68,6 +71,27 @@ def _missing(ax: Axes, why: str) -> None:
     )  # fmt: skip
 
 
+def thin(
+    series: Sequence[tuple[int, Decimal]], most: int = MOST_POINTS
+) -> list[tuple[int, Decimal]]:
+    """At most about ``most`` points of a time series to draw: cut into ``most // 4`` runs,
+    each keeps its first, lowest, highest and last point (in time order), so every peak and
+    trough of the curve (a drawdown's bottom) is still drawn; a short series is kept whole."""
+    n = len(series)
+    if n <= most:
+        return list(series)
+    runs = max(1, most // 4)
+    out: list[tuple[int, Decimal]] = []
+    for k in range(runs):
+        run = series[k * n // runs : (k + 1) * n // runs]
+        if not run:
+            continue
+        lo = min(range(len(run)), key=lambda i: run[i][1])
+        hi = max(range(len(run)), key=lambda i: run[i][1])
+        out += [run[i] for i in sorted({0, lo, hi, len(run) - 1})]
+    return out
+
+
 def _times(series: Sequence[tuple[int, Decimal]]) -> list[Any]:
     return [to_datetime(ts) for ts, _ in series]
 
@@ -90,12 +114,13 @@ def _equity(d: ReportData) -> Figure:
         _missing(top, "no fills in this journal")
         _missing(bottom, "no fills, no drawdown")
         return fig
-    top.step(_times(d.pnl), _values(d.pnl), where="post", color=_COLORS[0], linewidth=1.4)
+    pnl, drawdown = thin(d.pnl), thin(d.drawdown)
+    top.step(_times(pnl), _values(pnl), where="post", color=_COLORS[0], linewidth=1.4)
     top.axhline(0, color="#888888", linewidth=0.8)
     top.set_ylabel("P&L (currency)")
     top.grid(alpha=0.3)
-    dd = _values(d.drawdown)
-    bottom.fill_between(_times(d.drawdown), dd, 0, step="post", color=_COLORS[1], alpha=0.5)
+    dd = _values(drawdown)
+    bottom.fill_between(_times(drawdown), dd, 0, step="post", color=_COLORS[1], alpha=0.5)
     bottom.set_ylabel("drawdown")
     bottom.grid(alpha=0.3)
     _dates(top)
@@ -202,7 +227,8 @@ def _latency(d: ReportData) -> Figure:
     # ``orientation`` came in matplotlib 3.10 (and ``vert`` is deprecated since 3.11).
     old = tuple(int(x) for x in matplotlib.__version__.split(".")[:2]) < (3, 10)
     sideways: dict[str, Any] = {"vert": False} if old else {"orientation": "horizontal"}
-    ax.boxplot([stages[n] for n in names], showfliers=True, **sideways)
+    outliers = sum(len(v) for v in stages.values()) <= _MOST_OUTLIERS
+    ax.boxplot([stages[n] for n in names], showfliers=outliers, **sideways)
     ax.set_yticks(range(1, len(names) + 1), [f"{n} (n={len(stages[n])})" for n in names])
     every = [v for n in names for v in stages[n]]
     lo, hi = min(every), max(every)
@@ -218,8 +244,8 @@ def _positions(d: ReportData) -> Figure:
     if not d.positions:
         _missing(ax, "no fills in this journal")
         return fig
-    for i, (symbol, series) in enumerate(sorted(d.positions.items())):
-        color = _COLORS[i % len(_COLORS)]
+    for i, (symbol, whole) in enumerate(sorted(d.positions.items())):
+        color, series = _COLORS[i % len(_COLORS)], thin(whole)
         ax.step(_times(series), _values(series), where="post", label=symbol, color=color)
     ax.axhline(0, color="#888888", linewidth=0.8)
     ax.set_ylabel("signed quantity (long > 0)")
@@ -262,7 +288,9 @@ LATENCY: Final = Chart(
     "latency",
     "Latency",
     "A parent's decision to its first child's send; an order's send (its intent, written ahead) "
-    "to the broker's ack and to its first fill; milliseconds between the journal's records.",
+    "to the broker's ack and to its first fill; milliseconds between the journal's records. "
+    "Boxes: quartiles and median; whiskers: 1.5 x the interquartile range (outliers drawn up "
+    "to 5,000 samples).",
     _latency,
 )
 POSITIONS: Final = Chart(
