@@ -206,6 +206,10 @@ def test_a_run_directory_is_read_through_its_journal(journal_path: Path, tmp_pat
     (run / "zz.journal").write_bytes(journal_path.read_bytes())
     with open_input(str(run)) as j:
         assert sum(j.counts().values()) > 0
+    (run / "aa.journal").write_bytes(journal_path.read_bytes())
+    with pytest.raises(ReportError) as two:
+        open_input(str(run))
+    assert two.value.why == "holds 2 journals: give one (aa.journal, zz.journal)"
     empty = tmp_path / "sweep"
     empty.mkdir()
     (empty / "results.parquet").write_bytes(b"PAR1")

@@ -1,11 +1,12 @@
 """What ``fillforge report`` reads: a journal (a SQLite path or a ``postgresql://`` URL) or a run
 directory holding one (``docs/report.md``).
 
-A run directory is searched (not recursively) for a journal file: ``*.journal``, ``*.sqlite``,
-``*.sqlite3``, ``*.db`` or a file named ``journal``, in name order; the first that opens as a
-fillforge journal is read. ``fillforge backtest`` and a sweep's trials leave no journal (they
-print or tabulate their figures): their report is made from the journal an agent or a paper run
-wrote (its configuration's ``journal:``).
+A run directory (``fillforge run`` keeps its journals in ``./fillforge-runs/``) is searched, not
+recursively, for a journal file: ``*.journal``, ``*.sqlite``, ``*.sqlite3``, ``*.db`` or a file
+named ``journal``; the one of them that opens as a fillforge journal is read (several: refused,
+naming them). ``fillforge backtest`` and a sweep's trials leave no journal (they print or
+tabulate their figures): their report is made from the journal an agent or a paper run wrote
+(``fillforge run``'s, or a configuration's ``journal:``).
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ def open_input(target: str) -> Journal:
     if not path.is_dir():
         return Journal.open(path, readonly=True)
     found = _candidates(path)
+    opened: list[Journal] = []
     for candidate in found:
         try:
-            return Journal.open(candidate, readonly=True)
+            opened.append(Journal.open(candidate, readonly=True))
         except JournalError:
             continue
+    if len(opened) == 1:
+        return opened[0]
+    for j in opened:
+        j.close()
+    if opened:
+        names = ", ".join(Path(j.name).name for j in opened)
+        raise ReportError("input", target, f"holds {len(opened)} journals: give one ({names})")
     tried = f" (tried {', '.join(p.name for p in found)})" if found else ""
     raise ReportError(
         "input",
