@@ -43,7 +43,7 @@ class _View:
     def position_qty(self, symbol: str) -> Decimal:
         return self.held
 
-    def working_orders(self, symbol: str) -> Iterable[Order]:
+    def working_orders(self, symbol: str, side: OrderSide | None = None) -> Iterable[Order]:
         return ()
 
     def hours(self) -> DayHours | None:

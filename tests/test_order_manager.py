@@ -7,6 +7,8 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fillforge import (
     DuplicateClientOrderIdError,
@@ -185,3 +187,54 @@ def test_request_replace_takes_one_replace_terms() -> None:
     assert o.pending_request is None  # a refusal changes nothing
     mgr.request_replace(o.id, ReplaceTerms(qty=Decimal(5)))
     assert o.pending_request == {"kind": "replace", "qty": Decimal(5)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["submit", "cancel", "quote"]),
+            st.sampled_from(["AAA", "BBB"]),
+            st.sampled_from(["buy", "sell"]),
+            st.integers(95, 105),
+        ),
+        max_size=40,
+    )
+)
+def test_open_orders_by_symbol_and_side_are_the_open_orders_filtered(
+    ops: list[tuple[str, str, str, int]],
+) -> None:
+    """The index by symbol and side (what a wash-trade check reads) is always the open orders,
+    oldest first, filtered: through fills at a quote, cancels and new orders."""
+    from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
+    from fillforge.orders.models import Instrument
+    from fillforge.sim import SimulatedBroker, Venue, empty_feed
+
+    v = Venue("X", calendar=None)
+    for s in ("AAA", "BBB"):
+        v.add(Instrument(symbol=s), empty_feed())
+    b = SimulatedBroker(v, cash=Decimal(10**9))
+    for s in ("AAA", "BBB"):
+        b.quote(s, Decimal(90), Decimal(110))
+    for op, symbol, side, px in ops:
+        if op == "submit":
+            b.submit(
+                OrderRequest(
+                    symbol=symbol,
+                    side=OrderSide(side),
+                    qty=Decimal(1),
+                    type=OrderType.LIMIT,
+                    limit_price=Decimal(px),
+                    time_in_force=OrderTimeInForce.GTC,
+                )
+            )
+        elif op == "cancel":
+            mine = b.orders(open_only=True, symbol=symbol)
+            if mine:
+                b.cancel(mine[px % len(mine)].id)
+        else:  # a quote through some of them fills them
+            b.quote(symbol, Decimal(px - 1), Decimal(px + 1))
+        for s in ("AAA", "BBB"):
+            every = b.manager.open_orders(s)
+            for sd in OrderSide:
+                assert b.manager.open_orders(s, sd) == [o for o in every if o.request.side is sd]

@@ -25,7 +25,14 @@ from fillforge.errors import (
     UnknownOrderIdError,
 )
 from fillforge.orders._lifecycle import OrderRecord
-from fillforge.orders.enums import OPEN_STATUSES, EventKind, OrderClass, OrderStatus, OrderType
+from fillforge.orders.enums import (
+    OPEN_STATUSES,
+    EventKind,
+    OrderClass,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
 from fillforge.orders.groups import GroupRecord, LegAction, OrderGroup
 from fillforge.orders.models import (
     OrderEvent,
@@ -123,6 +130,8 @@ class OrderManager:
         # The open orders, oldest first, kept by every event the manager publishes: listing
         # them costs what is open, not every order ever made.
         self._open: dict[str, Order] = {}
+        # The same by symbol and side (a wash-trade check asks for the other side's only).
+        self._open_by: dict[tuple[str, OrderSide], dict[str, Order]] = {}
         self._by_client: dict[str, Order] = {}
         # A parent's children: (child number, venue index, client order id) by the parent id
         # their client order ids name (split_child_id); the parents whose lists are out of order
@@ -154,10 +163,13 @@ class OrderManager:
         oid = event.order_id
         o = self.orders.get(oid)
         if o is not None:
+            key = (o.symbol, o.request.side)
             if event.status in OPEN_STATUSES:
-                self._open.setdefault(oid, o)
-            else:
-                self._open.pop(oid, None)
+                if oid not in self._open:
+                    self._open[oid] = o
+                    self._open_by.setdefault(key, {})[oid] = o
+            elif self._open.pop(oid, None) is not None:
+                self._open_by[key].pop(oid, None)
         for cb in self._subscribers:
             cb(event)
         for s in self._streams:
@@ -195,8 +207,15 @@ class OrderManager:
         by_client = self._by_client
         return [by_client[k[2]] for k in kids]
 
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """The open orders (oldest first), from the index of open orders."""
+    def open_orders(self, symbol: str | None = None, side: OrderSide | None = None) -> list[Order]:
+        """The open orders (oldest first; of ``symbol``, and on ``side`` with a symbol), from
+        the index of open orders."""
+        if symbol is not None and side is not None:
+            return [
+                o
+                for o in self._open_by.get((symbol, side), {}).values()
+                if o.state in OPEN_STATUSES
+            ]
         return [
             o
             for o in self._open.values()

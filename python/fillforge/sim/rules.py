@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fillforge.errors import FillforgeError, SimulationError
+from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
 from fillforge.orders.order import Order
 from fillforge.time import to_datetime
@@ -50,8 +51,8 @@ class BrokerView:
     def position_qty(self, symbol: str) -> Decimal:
         return self._broker.ledger.qty(symbol)
 
-    def working_orders(self, symbol: str) -> Iterable[Order]:
-        return self._broker.orders(open_only=True, symbol=symbol)
+    def working_orders(self, symbol: str, side: OrderSide | None = None) -> Iterable[Order]:
+        return self._broker.manager.open_orders(symbol, side)
 
     def hours(self) -> DayHours | None:
         cal = self._broker.venue.calendar

@@ -142,7 +142,8 @@ class AlpacaRules:
     def refuse(self, request: OrderRequest, view: VenueView) -> None:
         """Wash trades (:class:`WashTradeError`), then auction windows
         (:class:`AuctionWindowError`)."""
-        if would_wash(request, view.working_orders(request.symbol)):
+        other = OrderSide.SELL if request.side is OrderSide.BUY else OrderSide.BUY
+        if would_wash(request, view.working_orders(request.symbol, other)):
             raise WashTradeError("side", request.side.value, WASH_MESSAGE)
         why = auction_refusal(request, view.now(), view.hours())
         if why is not None:

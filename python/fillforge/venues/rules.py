@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Protocol, TypedDict, Unpack, runtime_checkable
 
 from fillforge.errors import AuctionWindowError, SimulationError, VenueRuleError, WashTradeError
+from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument, OrderRequest
 from fillforge.orders.order import Order
 
@@ -75,8 +76,8 @@ class VenueView(Protocol):
         """The account's signed position (0 when flat)."""
         ...
 
-    def working_orders(self, symbol: str) -> Iterable[Order]:
-        """The account's open orders in ``symbol``."""
+    def working_orders(self, symbol: str, side: OrderSide | None = None) -> Iterable[Order]:
+        """The account's open orders in ``symbol`` (on ``side`` only, if given)."""
         ...
 
     def hours(self) -> DayHours | None:
