@@ -44,12 +44,13 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (equity and drawdown, slippage, shortfall by
     policy, fill rate and cost by policy and hour, latency, positions). Positive cost = a cost."""
-    from fillforge.report import open_input, report_data, write_report
+    from fillforge.report import check_targets, open_input, report_data, write_report
 
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise refuse("--tz", tz, "not a time zone name (America/New_York, UTC...)") from None
+    check_targets(output, png)  # before the journal is read: a long read, then a refusal
     with open_input(source) as journal:
         data = report_data(journal, tz=zone)
     written = write_report(data, output, png)

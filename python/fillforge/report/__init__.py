@@ -9,7 +9,7 @@ files (issue 19; ``docs/report.md``).
 from fillforge.report.charts import CHARTS, SIGN, Chart
 from fillforge.report.costs import CostFigures, cost_figures
 from fillforge.report.data import ReportData, report_data
-from fillforge.report.render import render_charts, report_html, write_report
+from fillforge.report.render import check_targets, render_charts, report_html, write_report
 from fillforge.report.source import open_input
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Chart",
     "CostFigures",
     "ReportData",
+    "check_targets",
     "cost_figures",
     "open_input",
     "render_charts",

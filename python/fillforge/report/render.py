@@ -25,7 +25,7 @@ from fillforge.report.data import ReportData
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Rendered", "render_charts", "report_html", "write_report"]
+__all__ = ["Rendered", "check_targets", "render_charts", "report_html", "write_report"]
 
 _SALT: Final = "fillforge-report"
 _CSP: Final = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -130,16 +130,16 @@ def report_html(data: ReportData, rendered: Sequence[Rendered]) -> str:
     return "\n".join(out)
 
 
-def _check_output(output: Path) -> None:
+def check_targets(output: Path, png_dir: Path | None = None) -> None:
+    """Refuse (a ReportError naming it) an ``output`` or ``png_dir`` that cannot be written,
+    before any work: a directory given as the file, a file in a directory that does not exist,
+    a file given as the PNG directory."""
     if output.is_dir():
         raise ReportError("output", str(output), "is a directory, not a file")
     parent = output.parent
     if not parent.is_dir():
         raise ReportError("output", str(output), f"no directory {str(parent)!r} to write it in")
-
-
-def _check_png(png_dir: Path) -> None:
-    if png_dir.exists() and not png_dir.is_dir():
+    if png_dir is not None and png_dir.exists() and not png_dir.is_dir():
         raise ReportError("png", str(png_dir), "is a file, not a directory")
 
 
@@ -147,9 +147,7 @@ def write_report(data: ReportData, output: Path, png_dir: Path | None = None) ->
     """Write the HTML report of ``data`` to ``output`` (and each chart as ``<slug>.png`` into
     ``png_dir``); the paths written. Refused before anything is written when ``output`` or
     ``png_dir`` cannot be (a ReportError naming it)."""
-    _check_output(output)
-    if png_dir is not None:
-        _check_png(png_dir)
+    check_targets(output, png_dir)
     rendered = render_charts(data)
     page = report_html(data, rendered).encode("utf-8")
     if png_dir is not None:
