@@ -40,6 +40,8 @@ _log = logging.getLogger("fillforge.ibkr")
 _START_S = 10.0
 FIRST_CON_ID = 100_001
 """The conId of the venue's first listed stock (the next ones count up, in listing order)."""
+ACCOUNT_EVERY_NS = 250_000_000
+"""The least time between two account pushes to a ``reqAccountUpdates`` subscriber."""
 
 
 class Session:
@@ -51,14 +53,23 @@ class Session:
         self.version = 0
         self.positions = False  # reqPositions: position updates follow
         self.account_updates = False  # reqAccountUpdates: account and portfolio updates follow
+        self._out: list[bytes] = []
+        self._lock = threading.Lock()
 
     def send(self, fields: list[object]) -> None:
-        """Queue one message (from any thread; in order)."""
+        """Queue one message (from any thread; in order). The messages queued before the loop
+        gets to them go out in one write (one wake-up of the loop, one send)."""
         data = frame(fields)
-        self.loop.call_soon_threadsafe(self._write, data)
+        with self._lock:
+            first = not self._out
+            self._out.append(data)
+        if first:
+            self.loop.call_soon_threadsafe(self._flush)
 
-    def _write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
+    def _flush(self) -> None:
+        with self._lock:
+            data, self._out = b"".join(self._out), []
+        if data and not self.writer.is_closing():
             self.writer.write(data)
 
     def close(self) -> None:
@@ -105,6 +116,8 @@ class IbGateway:
         self._ticker: threading.Thread | None = None
         self._handlers = _requests(self)
         self.book.filled = self._after_fill
+        self._touched: set[str] = set()  # symbols filled since the last account push
+        self._account_due = 0
 
     def __repr__(self) -> str:
         return f"IbGateway({self.host}:{self.port}, account={self.account!r})"
@@ -185,6 +198,8 @@ class IbGateway:
             if target > self.broker.now():
                 self.broker.run(until_ns=target)
         self.book.settle()
+        if self._touched and self.wall_clock.now_ns() >= self._account_due:
+            self._push_accounts()
 
     def sim_clock(self) -> ServedClock:
         """The time the served simulation runs to."""
@@ -221,13 +236,24 @@ class IbGateway:
             s.close()
 
     def _after_fill(self, symbol: str) -> None:
-        from fillforge.ibkr.requests import push_account, push_position
+        """A fill: its position to every ``reqPositions`` subscriber now; the account's values
+        and the portfolio line to ``reqAccountUpdates`` subscribers at most every
+        :data:`ACCOUNT_EVERY_NS` (TWS sends account values every few minutes)."""
+        from fillforge.ibkr.requests import push_position
 
         for s in list(self.sessions.values()):
             if s.positions:
                 push_position(self, s, symbol)
+        self._touched.add(symbol)
+
+    def _push_accounts(self) -> None:
+        from fillforge.ibkr.requests import push_account
+
+        touched, self._touched = self._touched, set()
+        self._account_due = self.wall_clock.now_ns() + ACCOUNT_EVERY_NS
+        for s in list(self.sessions.values()):
             if s.account_updates:
-                push_account(self, s, symbol)
+                push_account(self, s, sorted(touched))
 
     def _send(self, client_id: int, fields: list[object]) -> None:
         s = self.sessions.get(client_id)

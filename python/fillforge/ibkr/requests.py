@@ -256,13 +256,13 @@ def push_position(g: IbGateway, s: Session, symbol: str) -> None:
     s.send(m.position(g.account, info, qty, avg))
 
 
-def push_account(g: IbGateway, s: Session, symbol: str | None) -> None:
-    """The account's values and the portfolio line of ``symbol`` (None: every position), to a
-    ``reqAccountUpdates`` subscriber."""
+def push_account(g: IbGateway, s: Session, symbols: list[str] | None) -> None:
+    """The account's values and the portfolio lines of ``symbols`` (None: every position), to
+    a ``reqAccountUpdates`` subscriber."""
     for tag, value in account_values(g).items():
         s.send([Out.ACCT_VALUE, 2, tag, value, "USD", g.account])
     held = g.broker.positions()
-    for sym in [symbol] if symbol is not None else list(held):
+    for sym in symbols if symbols is not None else list(held):
         info, p = g.contracts.get(sym), held.get(sym)
         if info is None:
             continue

@@ -126,6 +126,8 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self._loop = LoopThread()
         self.ib = self._loop.call(self._ib_mod.IB, timeout)
         self.ib.RaiseRequestErrors = True
+        # ib_async paces every message it sends (45 a second by default): the same limit here
+        self.ib.client.MaxRequests = messages_per_second
         self._loop.call(self._wire, timeout)
 
     def __repr__(self) -> str:
