@@ -1,5 +1,6 @@
 """An ASGI app served by uvicorn from a background thread: the one way the local venue servers
-(Alpaca, Binance) and the monitoring page listen.
+(Alpaca, Binance) and the monitoring page listen; and :func:`pump`, the one way their websockets
+carry events out while reading what the client sends.
 
 :meth:`BackgroundServer.start` returns once the socket listens (the port it bound, port 0 giving
 an ephemeral one), or ``None`` when the server did not start within ten seconds (a port taken, a
@@ -9,13 +10,19 @@ uvicorn to exit and joins its thread.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import uvicorn
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-__all__ = ["BackgroundServer"]
+__all__ = ["DROP", "BackgroundServer", "pump"]
+
+_T = TypeVar("_T")
+DROP = "\0drop"  # the queue item that closes a pumped socket (1012: clients reconnect)
 
 _START_S = 10.0
 
@@ -65,3 +72,41 @@ class BackgroundServer:
         if server is not None and thread is not None:
             server.should_exit = True
             thread.join(timeout=_START_S)
+
+
+async def pump(
+    ws: WebSocket,
+    queue: asyncio.Queue[str],
+    read: Callable[[], Awaitable[_T]],
+    on_frame: Callable[[_T], Awaitable[bool]],
+    *,
+    before_send: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Carry an accepted websocket until it ends: every text frame put on ``queue`` is sent
+    (:data:`DROP` closes the socket with 1012, "service restart", so clients reconnect; with
+    ``before_send``, only when it answers True: it may also wait, as for a journal to settle);
+    every frame the client sends is ``read()`` and handed to ``on_frame``, which answers False to
+    end the pump (having closed the socket, or not). A client that disconnects ends it quietly;
+    what the pump was waiting for is cancelled either way."""
+    receive = asyncio.ensure_future(read())
+    try:
+        while True:
+            get = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
+            if get in done:
+                frame = get.result()
+                if frame == DROP:
+                    await ws.close(code=1012)
+                    return
+                if before_send is None or await before_send():
+                    await ws.send_text(frame)
+            else:
+                get.cancel()
+            if receive in done:
+                if not await on_frame(receive.result()):
+                    return
+                receive = asyncio.ensure_future(read())
+    except WebSocketDisconnect:
+        return
+    finally:
+        receive.cancel()

@@ -19,13 +19,12 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fillforge.alpaca import wire
 from fillforge.alpaca.asgi import client_address
 from fillforge.orders.models import OrderEvent
+from fillforge.serving import DROP, pump
 
 if TYPE_CHECKING:
     from fillforge.alpaca.server import AlpacaServer
 
 __all__ = ["TradeStream", "add_stream_routes"]
-
-_DROP = "\0drop"  # the queue item that closes a stream
 
 
 class TradeStream:
@@ -63,7 +62,7 @@ class TradeStream:
         """Close every listening socket (clients reconnect)."""
         for loop, queue in list(self.listening):
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, _DROP)
+                loop.call_soon_threadsafe(queue.put_nowait, DROP)
 
     async def serve(self, ws: WebSocket) -> None:
         """The ``trade_updates`` stream. A client has ``auth_timeout`` seconds to authenticate;
@@ -104,45 +103,32 @@ class TradeStream:
         queue: asyncio.Queue[str] = asyncio.Queue()
         entry = (asyncio.get_running_loop(), queue)
         listening = False
-        receive = asyncio.ensure_future(_frame(ws))
+
+        async def shown() -> bool:
+            if listening and self.server.journal is not None:  # durable before it is shown
+                await self.server.journal.settle(None)
+            return listening
+
+        async def on_frame(req: dict[str, Any] | None) -> bool:
+            nonlocal listening
+            data = req.get("data") if req is not None else None
+            streams = data.get("streams") if isinstance(data, dict) else None
+            if req is None or req.get("action") != "listen" or not isinstance(streams, list):
+                error = {"error": "expected {action: listen, data: {streams: [...]}}"}
+                await ws.send_text(json.dumps({"stream": "listening", "data": error}))
+                await ws.close(code=1008)
+                return False
+            listening = "trade_updates" in streams
+            if listening and entry not in self.listening:
+                self.listening.append(entry)
+            elif not listening and entry in self.listening:
+                self.listening.remove(entry)
+            await ws.send_text(json.dumps({"stream": "listening", "data": {"streams": streams}}))
+            return True
+
         try:
-            while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    if get.result() == _DROP:
-                        await ws.close(code=1012)
-                        return
-                    if listening:
-                        if self.server.journal is not None:  # durable before it is shown
-                            await self.server.journal.settle(None)
-                        await ws.send_text(get.result())
-                else:
-                    get.cancel()
-                if receive in done:
-                    req = receive.result()
-                    data = req.get("data") if req is not None else None
-                    streams = data.get("streams") if isinstance(data, dict) else None
-                    if (
-                        req is None
-                        or req.get("action") != "listen"
-                        or not isinstance(streams, list)
-                    ):
-                        error = {"error": "expected {action: listen, data: {streams: [...]}}"}
-                        await ws.send_text(json.dumps({"stream": "listening", "data": error}))
-                        await ws.close(code=1008)
-                        return
-                    listening = "trade_updates" in streams
-                    if listening and entry not in self.listening:
-                        self.listening.append(entry)
-                    elif not listening and entry in self.listening:
-                        self.listening.remove(entry)
-                    await ws.send_text(
-                        json.dumps({"stream": "listening", "data": {"streams": streams}})
-                    )
-                    receive = asyncio.ensure_future(_frame(ws))
+            await pump(ws, queue, lambda: _frame(ws), on_frame, before_send=shown)
         finally:
-            receive.cancel()
             if entry in self.listening:
                 self.listening.remove(entry)
 

@@ -29,6 +29,7 @@ from fillforge.binance.wire import money
 from fillforge.errors import BinanceApiError, FillforgeError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.models import OrderEvent
+from fillforge.serving import DROP, pump
 
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
@@ -43,7 +44,6 @@ _EXEC_TYPES = {
     EventKind.EXPIRED: "EXPIRED",
     EventKind.REJECTED: "REJECTED",
 }
-_DROP = "\0drop"  # the queue item that closes a socket
 _Listener = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[str]", int | None]
 
 
@@ -75,7 +75,7 @@ class UserStream:
         """Close every user-data socket (clients reconnect)."""
         for loop, queue, _ in list(self.listening):
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, _DROP)
+                loop.call_soon_threadsafe(queue.put_nowait, DROP)
 
     def execution_report(self, e: OrderEvent, kind: str) -> dict[str, Any]:
         """Binance's ``executionReport`` for one order event."""
@@ -137,37 +137,25 @@ class UserStream:
         queue: asyncio.Queue[str] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         mine: list[_Listener] = []
-        receive = asyncio.ensure_future(_frame(ws))
+
+        async def on_frame(req: dict[str, Any] | None) -> bool:
+            answer, sub = await self._request(req)
+            if sub is not None:
+                entry: _Listener = (loop, queue, sub)
+                mine.append(entry)
+                self.listening.append(entry)
+            elif answer.get("result") == "unsubscribed":
+                for entry in mine:
+                    with contextlib.suppress(ValueError):
+                        self.listening.remove(entry)
+                mine.clear()
+                answer["result"] = {}
+            await ws.send_text(json.dumps(answer))
+            return True
+
         try:
-            while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    if get.result() == _DROP:
-                        await ws.close(code=1012)
-                        return
-                    await ws.send_text(get.result())
-                else:
-                    get.cancel()
-                if receive in done:
-                    req = receive.result()
-                    answer, sub = await self._request(req)
-                    if sub is not None:
-                        entry: _Listener = (loop, queue, sub)
-                        mine.append(entry)
-                        self.listening.append(entry)
-                    elif answer.get("result") == "unsubscribed":
-                        for entry in mine:
-                            with contextlib.suppress(ValueError):
-                                self.listening.remove(entry)
-                        mine.clear()
-                        answer["result"] = {}
-                    await ws.send_text(json.dumps(answer))
-                    receive = asyncio.ensure_future(_frame(ws))
-        except WebSocketDisconnect:
-            return
+            await pump(ws, queue, lambda: _frame(ws), on_frame)
         finally:
-            receive.cancel()
             for entry in mine:
                 with contextlib.suppress(ValueError):
                     self.listening.remove(entry)
@@ -213,25 +201,13 @@ class UserStream:
         queue: asyncio.Queue[str] = asyncio.Queue()
         entry: _Listener = (asyncio.get_running_loop(), queue, None)
         self.listening.append(entry)
-        receive = asyncio.ensure_future(_frame(ws))
+
+        async def ignored(_frame: dict[str, Any] | None) -> bool:
+            return True  # a client's frames are ignored (pings are the socket's)
+
         try:
-            while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    if get.result() == _DROP:
-                        await ws.close(code=1012)
-                        return
-                    await ws.send_text(get.result())
-                else:
-                    get.cancel()
-                if receive in done:
-                    receive.result()  # a client's frames are ignored (pings are the socket's)
-                    receive = asyncio.ensure_future(_frame(ws))
-        except WebSocketDisconnect:
-            return
+            await pump(ws, queue, lambda: _frame(ws), ignored)
         finally:
-            receive.cancel()
             with contextlib.suppress(ValueError):
                 self.listening.remove(entry)
 
