@@ -295,3 +295,68 @@ def test_keys_written_in_the_file_are_warned_about_never_printed(tmp_path: Path)
     assert "warning: broker.api_key is written in the file" in p.stderr
     assert "AKREALLOOKING1234" not in p.stdout + p.stderr
     assert "s3cr3t-value-xyz" not in p.stdout + p.stderr
+
+
+def test_a_live_configuration_trades_on_the_account_its_file_names(tmp_path: Path) -> None:
+    """Mode live takes its keys from the environment (never the file) and trades on the
+    file's base_url: here a served local account standing in for Alpaca's live API."""
+    (tmp_path / "buy_once.py").write_text(BUY_ONCE)
+    broker = scripted_broker(("AAPL",), start_ns=ALPACA_SERVER_START_NS)
+    broker.quote("AAPL", Decimal("100.00"), Decimal("100.02"), bid_size=Decimal(1000),
+                 ask_size=Decimal(1000))  # fmt: skip
+    with AlpacaServer(broker, key_id="run-key", secret_key="run-secret") as server:
+        (tmp_path / "live.yaml").write_text(
+            f"execution:\n  mode: live\nbroker:\n  type: alpaca\n  base_url: {server.base_url}\n"
+            "backtest:\n  symbols: [AAPL]\nstrategy:\n  name: buy_once:BuyOnce\n"
+        )
+        env = child_env(**KEYS)
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+        p = fillforge("run", "live.yaml", "--until", "2s", "--journal", "live.journal",
+                      cwd=tmp_path, env=env)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        assert f"mode live on {server.base_url}" in p.stdout
+        assert "orders sent                       1" in p.stdout
+        positions = trading_client(server).get_all_positions()
+        assert [(x.symbol, x.qty) for x in positions] == [("AAPL", "1")]  # type: ignore[union-attr]
+
+
+def test_an_unreachable_paper_server_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("execution:\n  mode: paper\n")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = fillforge("run", "c.yaml", "--url", f"http://127.0.0.1:{port}", "--journal", "j.journal",
+                  cwd=tmp_path, env=child_env(**KEYS))  # fmt: skip
+    line = one_error_line(p)
+    assert "broker.base_url=" in line
+    assert "unreachable" in line
+    assert "run-secret" not in p.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
+    (tmp_path / "slow_sma.py").write_text(SLOW)
+    (tmp_path / "slow.yaml").write_text(
+        PAPER.replace("name: sma_crossover", "name: slow_sma:SlowSma")
+    )
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fillforge", "run", "slow.yaml", "--journal", "s.journal"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stderr is not None
+        assert child.stderr.readline().startswith("journal ")  # started
+        time.sleep(1.0)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert "ended: stopped by SIGINT" in out
+    assert fillforge("journal", "verify", "s.journal", cwd=tmp_path).returncode == 0

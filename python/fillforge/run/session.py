@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fillforge.agent import ExecutionAgent
 from fillforge.agent.backtest import SmaCrossover, strategy_of
-from fillforge.agent.build import alpaca_broker, fee_model, fill_model, latency_model
+from fillforge.agent.build import CENT, fee_model, fill_model, latency_model
 from fillforge.agent.recovery import RecoveryReport
 from fillforge.broker import Broker
 from fillforge.config.loading import ConfigFile
@@ -38,7 +38,7 @@ from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import OrderEvent
 from fillforge.replay.samples import DAILY_SAMPLE_SYMBOLS, daily_samples
 from fillforge.risk import RiskGate
-from fillforge.sim import SimulatedBroker
+from fillforge.sim import SimulatedBroker, TradingCalendar
 from fillforge.strategy import Backtest, BarTable, Runner, RunResult, Strategy
 
 __all__ = ["RunSession", "RunTally", "check_runnable", "where_it_runs"]
@@ -198,7 +198,8 @@ def _arrival(broker: Broker, symbol: str) -> Decimal | None:
 class RunSession:
     """See the module. Build it, then :meth:`start` (connects, opens the journal, recovers),
     :meth:`run` (blocks; :meth:`stop` from a signal handler or another thread ends it),
-    :meth:`finish` (the agent's figures, then the journal closed). ``env`` supplies the keys."""
+    :meth:`finish` (the agent's figures, then the agent stopped: the journal and the broker
+    closed). ``env`` supplies the keys (default: the process's environment)."""
 
     def __init__(
         self,
@@ -242,7 +243,6 @@ class RunSession:
         self.recovery: RecoveryReport | None = None
         self.result: RunResult | None = None
         self._runner: Runner | None = None
-        self._own: Broker | None = None
         self._stop_requested = False
         self._tables: list[BarTable] = []
 
@@ -256,36 +256,39 @@ class RunSession:
             latency=latency_model(cfg),
             fill_model=fill_model(cfg),
         ).add_daily_samples(self.symbols)
-        paths = daily_samples()
-        for s in self.symbols:
-            inst = bt.venue.markets[s].instrument
-            bars = load_bars(paths[s], tick=inst.tick_size)
-            self._tables.append(BarTable.of(s, bars, inst.tick_size, bt.calendar))
-        self.bars = max(len(t.bars) for t in self._tables)
+        self._tables = self._bar_tables(bt.calendar)
         return bt.broker()
+
+    def _bar_tables(self, calendar: TradingCalendar | None) -> list[BarTable]:
+        """The strategy's bars: the shipped daily bars of the run's symbols, each ending at its
+        session's close."""
+        paths = daily_samples()
+        tables = []
+        for s in self.symbols:
+            bars = load_bars(paths[s], tick=CENT)
+            tables.append(BarTable.of(s, bars, CENT, calendar))
+        self.bars = max(len(t.bars) for t in tables)
+        return tables
 
     def start(self) -> None:
         """Build the broker, start the agent on the journal (recovering what it holds) and the
         strategy's runner behind the agent's risk gate."""
-        broker: Broker
-        if self.simulated:
-            broker = self._simulator()
-        else:
-            broker = alpaca_broker(self.config, env=self._env)
-            self._own = broker
-        agent = ExecutionAgent(self.config, broker=broker, journal=self.journal, env=self._env)
-        try:
-            asyncio.run(agent.start())
-        except BaseException:
-            self._close_broker()
-            raise
+        given = self._simulator() if self.simulated else None
+        # A paper or live broker: the agent builds it and checks that the account answers (an
+        # unreachable one is a BrokerUnavailableError, or the file's fallback to simulation).
+        agent = ExecutionAgent(self.config, broker=given, journal=self.journal, env=self._env)
+        asyncio.run(agent.start())
         self.agent = agent
         self.recovery = agent.recovery
+        broker = agent.broker
+        if isinstance(broker, SimulatedBroker) and not self.simulated:  # execution.fallback
+            self.simulated = True
+            self.where = f"simulated exchange (fallback: {agent.fallback_reason})"
+            self._tables = self._bar_tables(broker.venue.calendar)
         gate = agent.engine.broker
         assert isinstance(gate, RiskGate)
         self.tally.watch(gate)
-        if self.simulated:
-            assert isinstance(broker, SimulatedBroker)
+        if isinstance(broker, SimulatedBroker):
             journalled = gate.broker
             # The runner drives the simulation it finds behind a risk gate; the agent's gate
             # stands on the journal, so the runner is shown the simulator while it is built,
@@ -364,15 +367,6 @@ class RunSession:
                 figures = {"metrics": m, "positions": positions}
                 figures["open_orders"] = len(agent.broker.orders(open_only=True))
         finally:
-            try:
-                if agent is not None:
-                    asyncio.run(agent.stop())
-            finally:
-                self._close_broker()
+            if agent is not None:
+                asyncio.run(agent.stop())
         return figures
-
-    def _close_broker(self) -> None:
-        close = getattr(self._own, "close", None)
-        if callable(close):
-            close()
-        self._own = None
