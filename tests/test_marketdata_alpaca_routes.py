@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -115,3 +116,37 @@ def test_bad_parameters_are_422_naming_them(
 
 def test_the_key_is_required(server: AlpacaServer) -> None:
     assert get(server, "/v2/stocks/GOOG/trades", key=False).status_code == 401
+
+
+def test_a_symbol_only_the_venue_has_is_what_it_printed_so_far() -> None:
+    """The LOBSTER day served as GOOGL (a symbol the history does not hold): the trades route
+    answers the venue's prints up to the replay's clock, which are the file's executions."""
+    from fillforge.alpaca.paper import data_broker
+    from fillforge.marketdata.alpaca import AlpacaMarketData
+    from fillforge.orders.models import Instrument
+    from fillforge.replay.samples import lobster_sample
+    from fillforge.sim.datafiles import market_files
+
+    files = market_files(list(lobster_sample()))
+    broker = data_broker(files, Instrument(symbol="GOOGL", tick_size=Decimal("0.01")))
+    s = AlpacaServer(broker, key_id="PKVENUE", secret_key=secrets.token_urlsafe(24), speed=None)
+    day = shipped_history().trades("GOOG")
+    with s:
+        source = AlpacaMarketData(s.key_id, s.secret_key, base_url=s.base_url)
+        start = s.call(lambda b: b.now())  # the first message applied, nothing after it
+        assert _close(source.trades("GOOGL", 0, 1 << 62), [t for t in day if t.t <= start])
+        later = next(t.t for t in day[500:] if t.t > day[500].t)
+        until = (day[500].t + later) // 2  # between two prints
+        s.call(lambda b: b.run(until_ns=until))
+        assert _close(source.trades("GOOGL", 0, 1 << 62), [t for t in day if t.t <= until])
+        bars = source.bars("GOOGL", "minute", 0, 1 << 62)
+        assert sum(b.volume for b in bars) == sum(t.size for t in day if t.t <= until)
+        assert source.quotes("GOOGL", 0, 1 << 62) == []  # the venue's book is not kept
+
+
+def _close(got: list[Any], want: list[Any]) -> bool:
+    """The venue's prints against the file's: the same times and sizes, prices on the
+    instrument's cent grid (a hidden execution at a half cent prints rounded)."""
+    assert [(g.timestamp_ns, g.size) for g in got] == [(w.t, w.size) for w in want]
+    assert all(abs(g.price - w.price) <= Decimal("0.005") for g, w in zip(got, want, strict=True))
+    return True

@@ -14,15 +14,17 @@ the routes ride on its key check and rate limit).
   ``get_stock_quotes`` call them (``GET /v2/stocks/bars?symbols=A,B``, and the one-symbol
   ``GET /v2/stocks/{symbol}/bars``; likewise ``trades`` and ``quotes``) from the market history
   (:func:`fillforge.massive.history.shipped_history`: the shipped daily bars and the GOOG LOBSTER
-  day; a server's ``market_history`` attribute, when set, instead). ``start`` and ``end`` (RFC
-  3339 or a date; both inclusive, as Alpaca reads them; default: all), ``timeframe`` (``1Min``,
-  ``1Hour``, ``1Day``; also ``1T``, ``1H``, ``1D``), ``limit`` (1 to 10,000, default 1,000; a
-  server's ``data_page_limit`` caps it lower) and ``page_token`` (the ``next_page_token`` of the
-  previous page, null after the last). Symbols come in alphabetical order, each one's rows in
-  time order; only ascending ``sort``. A symbol the history does not hold is refused with 422
-  ``invalid symbol`` (Alpaca answers an unknown ticker's history with nothing; a local server
-  knows its whole universe). A day bar from a bars file has no ``n`` or ``vw`` (the file has
-  neither).
+  day; a server's ``market_history`` attribute, when set, instead), plus, for a symbol the
+  venue lists and the history does not hold, what the simulated venue has printed so far (its
+  feed's prints up to the replay's position, and bars of them; no quotes). ``start`` and
+  ``end`` (RFC 3339 or a date; both inclusive, as Alpaca reads them; default: all),
+  ``timeframe`` (``1Min``, ``1Hour``, ``1Day``; also ``1T``, ``1H``, ``1D``), ``limit`` (1 to
+  10,000, default 1,000; a server's ``data_page_limit`` caps it lower) and ``page_token`` (the
+  ``next_page_token`` of the previous page, null after the last). Symbols come in alphabetical
+  order, each one's rows in time order; only ascending ``sort``. A symbol neither holds is
+  refused with 422 ``invalid symbol`` (Alpaca answers an unknown ticker's history with nothing;
+  a local server knows its whole universe). A day bar from a bars file has no ``n`` or ``vw``
+  (the file has neither).
 
 Prices and sizes are JSON numbers, as Alpaca sends them; times RFC 3339 with nanoseconds. The
 ``feed`` parameter is accepted and ignored (one venue: every feed is the simulated book).
@@ -34,6 +36,7 @@ import base64
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
+import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -44,6 +47,7 @@ from fillforge.broker import Bar
 from fillforge.errors import OrderValidationError, SimulationError
 from fillforge.massive.history import BarRow, History, QuoteRow, TradeRow, shipped_history
 from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.feeds import FeedKind
 from fillforge.time import to_iso
 
 __all__ = ["data_router", "latest_quote_json", "latest_trade_json"]
@@ -317,16 +321,62 @@ def data_router(server: _Server) -> APIRouter:
     return router
 
 
+_PRINTS: Final = (FeedKind.EXECUTE, FeedKind.HIDDEN, FeedKind.TRADE)
+
+
+class _VenuePrints:
+    """What the simulated venue has printed so far, for the symbols it lists: each market's
+    feed prints up to the replay's position (read on the simulation thread; kept until the
+    position moves). Markets whose lot is not a whole number of shares have none here."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self._broker = broker
+        self._seen: dict[str, tuple[int, list[TradeRow]]] = {}
+
+    def history(self, symbols: list[str], held: History) -> History:
+        out = History()
+        for symbol in symbols:
+            market = self._broker.venue.markets.get(symbol)
+            if market is None or held.has(symbol):
+                continue
+            position = market.engine.position
+            seen = self._seen.get(symbol)
+            if seen is None or seen[0] != position:
+                seen = self._seen[symbol] = (position, self._prints(symbol, position))
+            out.add_trades(symbol, seen[1])
+        return out
+
+    def _prints(self, symbol: str, position: int) -> list[TradeRow]:
+        market = self._broker.venue.markets[symbol]
+        instrument = market.instrument
+        if instrument.lot_size != instrument.lot_size.to_integral_value():
+            return []
+        time_ns, kinds, _oid, _side, price, qty = market.feed.columns()
+        at = np.flatnonzero(np.isin(kinds[:position], _PRINTS))
+        return [
+            TradeRow(
+                int(time_ns[i]),
+                instrument.to_price(int(price[i])),
+                int(instrument.to_qty(int(qty[i]))),
+                int(i) + 1,
+            )
+            for i in at
+        ]
+
+
 def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
     """``/v2/stocks/{kind}`` (symbols=...) and ``/v2/stocks/{symbol}/{kind}``."""
     to_json = _JSON[kind]
+    venue = _VenuePrints(server.broker)
 
     def history() -> History:
         given = getattr(server, "market_history", None)
         return given if isinstance(given, History) else shipped_history()
 
-    def answer(symbols: list[str], params: dict[str, str | None]) -> tuple[Any, str | None]:
-        h = history()
+    async def answer(symbols: list[str], params: dict[str, str | None]) -> tuple[Any, str | None]:
+        held = history()
+        printed = await server.run(lambda: venue.history(symbols, held))
+        h = held.overlay(printed) if printed.symbols else held
         cap = getattr(server, "data_page_limit", _MAX_LIMIT)
         q = _query(h, kind, symbols, params, cap if isinstance(cap, int) else _MAX_LIMIT)
         page, token = history_page(h, q)
@@ -337,7 +387,7 @@ def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
         return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, why), 422)
 
     @router.get(f"/v2/stocks/{kind}", responses=api.answers(None, 422))
-    def many(
+    async def many(
         symbols: str,
         timeframe: str | None = None,
         start: str | None = None,
@@ -354,13 +404,13 @@ def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
         params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
         params.update(page_token=page_token, sort=sort)
         try:
-            rows, token = answer(_symbols(symbols), params)
+            rows, token = await answer(_symbols(symbols), params)
         except OrderValidationError as e:
             return refused(e)
         return JSONResponse({kind: rows, "next_page_token": token})
 
     @router.get(f"/v2/stocks/{{symbol}}/{kind}", responses=api.answers(None, 422))
-    def one(
+    async def one(
         symbol: str,
         timeframe: str | None = None,
         start: str | None = None,
@@ -377,7 +427,7 @@ def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
         params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
         params.update(page_token=page_token, sort=sort)
         try:
-            rows, token = answer([symbol], params)
+            rows, token = await answer([symbol], params)
         except OrderValidationError as e:
             return refused(e)
         return JSONResponse(

@@ -193,10 +193,29 @@ class History:
                             seq,
                         )
                     )
-        self._trades[symbol] = _merged(self._trades.get(symbol), trades)
         self._quotes[symbol] = _merged(self._quotes.get(symbol), quotes)
+        self.add_trades(symbol, trades)
+
+    def add_trades(self, symbol: str, trades: Sequence[TradeRow]) -> None:
+        """Prints in time order as ``symbol``'s trades, with minute, hour and day bars of them."""
+        self._trades[symbol] = _merged(self._trades.get(symbol), trades)
         for timeframe, period in TIMEFRAMES.items():
             self._merge_bars(symbol, timeframe, aggregate(trades, period))
+
+    def overlay(self, other: History) -> History:
+        """This history, plus ``other``'s symbols that this one does not hold."""
+        out = History()
+        out._bars, out._trades, out._quotes = (
+            dict(self._bars),
+            dict(self._trades),
+            dict(self._quotes),
+        )
+        for symbol in other.symbols:
+            if not self.has(symbol):
+                out._trades.update({k: v for k, v in other._trades.items() if k == symbol})
+                out._quotes.update({k: v for k, v in other._quotes.items() if k == symbol})
+                out._bars.update({k: v for k, v in other._bars.items() if k[0] == symbol})
+        return out
 
     def _merge_bars(self, symbol: str, timeframe: str, rows: list[BarRow]) -> None:
         key = (symbol, timeframe)
