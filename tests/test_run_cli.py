@@ -360,3 +360,33 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "ended: stopped by SIGINT" in out
     assert fillforge("journal", "verify", "s.journal", cwd=tmp_path).returncode == 0
+
+
+def test_a_rerun_on_a_served_account_recovers_its_journal(tmp_path: Path) -> None:
+    """The second run starts by reconciling the first run's journal with the account: its
+    order is found filled, and the journal's position matches the broker's."""
+    (tmp_path / "buy_once.py").write_text(BUY_ONCE)
+    (tmp_path / "served.yaml").write_text(
+        "execution:\n  mode: paper\nbacktest:\n  symbols: [AAPL]\n"
+        "strategy:\n  name: buy_once:BuyOnce\n  params: {qty: 2}\n"
+    )
+    broker = scripted_broker(("AAPL",), start_ns=ALPACA_SERVER_START_NS)
+    broker.quote("AAPL", Decimal("100.00"), Decimal("100.02"), bid_size=Decimal(1000),
+                 ask_size=Decimal(1000))  # fmt: skip
+    with AlpacaServer(broker, key_id="run-key", secret_key="run-secret") as server:
+        env = child_env(**KEYS)
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+        args = ("run", "served.yaml", "--url", server.base_url, "--until", "2s",
+                "--journal", "served.journal", "--json")  # fmt: skip
+        first = fillforge(*args, cwd=tmp_path, env=env)
+        assert first.returncode == 0, first.stderr
+        assert "state records read" not in first.stderr
+        second = fillforge(*args, cwd=tmp_path, env=env)
+        assert second.returncode == 0, second.stderr
+        assert "state records read" in second.stderr
+        assert "positions differ" not in second.stderr
+        assert json.loads(second.stdout)["positions"] == {"AAPL": "4"}
+        positions = trading_client(server).get_all_positions()
+        assert [(x.symbol, x.qty) for x in positions] == [("AAPL", "4")]  # type: ignore[union-attr]
+    with Journal.open(tmp_path / "served.journal", readonly=True) as j:
+        assert sum(1 for _ in j.records(kinds=["order.submit"])) == 2
