@@ -328,3 +328,16 @@ def test_a_thinned_series_keeps_its_ends_peaks_and_troughs(values: list[int], mo
     assert (got[0], got[-1]) == (series[0], series[-1])
     assert min(v for _, v in got) == min(values)
     assert max(v for _, v in got) == max(values)
+
+
+def test_without_matplotlib_the_command_names_the_extra(
+    journal_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(app, ["report", str(journal_path), "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip() == "error: matplotlib='not installed': pip install 'fillforge[report]'"
+    assert not out.exists()

@@ -44,8 +44,15 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (equity and drawdown, slippage, shortfall by
     policy, fill rate and cost by policy and hour, latency, positions). Positive cost = a cost."""
-    from fillforge.report import check_targets, open_input, report_data, write_report
+    from fillforge.report import (
+        check_targets,
+        open_input,
+        report_data,
+        require_matplotlib,
+        write_report,
+    )
 
+    require_matplotlib()  # the extra first: not after a long read
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -9,7 +9,13 @@ files (issue 19; ``docs/report.md``).
 from fillforge.report.charts import CHARTS, SIGN, Chart
 from fillforge.report.costs import CostFigures, cost_figures
 from fillforge.report.data import ReportData, report_data
-from fillforge.report.render import check_targets, render_charts, report_html, write_report
+from fillforge.report.render import (
+    check_targets,
+    render_charts,
+    report_html,
+    require_matplotlib,
+    write_report,
+)
 from fillforge.report.source import open_input
 
 __all__ = [
@@ -24,5 +30,6 @@ __all__ = [
     "render_charts",
     "report_data",
     "report_html",
+    "require_matplotlib",
     "write_report",
 ]

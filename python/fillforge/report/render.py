@@ -25,7 +25,14 @@ from fillforge.report.data import ReportData
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Rendered", "check_targets", "render_charts", "report_html", "write_report"]
+__all__ = [
+    "Rendered",
+    "check_targets",
+    "render_charts",
+    "report_html",
+    "require_matplotlib",
+    "write_report",
+]
 
 _SALT: Final = "fillforge-report"
 _CSP: Final = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -38,7 +45,8 @@ p.caption { font-size: 0.9em; color: #555; }
 """
 
 
-def _matplotlib() -> Any:
+def require_matplotlib() -> Any:
+    """matplotlib (the ``report`` extra), or a ReportError saying how to install it."""
     try:
         import matplotlib
         import matplotlib.style
@@ -53,7 +61,7 @@ def _matplotlib() -> Any:
 def _style() -> Iterator[None]:
     """matplotlib's defaults (not the user's matplotlibrc), a fixed SVG id salt, glyphs as
     paths (the SVG needs no font)."""
-    mpl = _matplotlib()
+    mpl = require_matplotlib()
     with (
         mpl.style.context("default"),
         mpl.rc_context({"svg.hashsalt": _SALT, "svg.fonttype": "path", "path.simplify": True}),
