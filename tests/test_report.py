@@ -341,3 +341,41 @@ def test_without_matplotlib_the_command_names_the_extra(
     assert r.exit_code == 2, r.output
     assert r.output.strip() == "error: matplotlib='not installed': pip install 'fillforge[report]'"
     assert not out.exists()
+
+
+def test_lone_orders_without_market_data_draw_what_is_known(tmp_path: Path) -> None:
+    """Orders sent on their own (no parent, no decision price) and no market data: the P&L,
+    positions, fill rates and latency are drawn; the slippage and costs say why they are not."""
+    from order_helpers import gtc_limit
+    from polling import wait_for
+
+    from fillforge.journal.broker import JournalledBroker
+    from fillforge.orders.models import Instrument
+    from fillforge.sim.broker import SimulatedBroker
+    from fillforge.sim.feeds import empty_feed
+    from fillforge.sim.venue import Venue
+
+    v = Venue("TESTX", calendar=None)
+    v.add(Instrument(symbol="TEST"), empty_feed())
+    broker = SimulatedBroker(v, cash=D(1_000_000))
+    broker.quote("TEST", D("99.99"), D("100.01"), bid_size=D(20), ask_size=D(20))
+    path = tmp_path / "lone.journal"
+    journal = Journal.open(path)
+    jb = JournalledBroker(broker, journal)
+    a = jb.submit(gtc_limit("TEST", "buy", 10, "100.01"))
+    b = jb.submit(gtc_limit("TEST", "sell", 4, "99.99"))
+    wait_for(lambda: all(o.cum_qty > 0 for o in broker.orders() if o.id in (a.id, b.id)))
+    jb.detach()
+    journal.close()
+    with open_input(str(path)) as j:
+        d = report_data(j)
+    assert [f.qty for f in d.fills] == [D(10), D(4)]
+    assert d.positions["TEST"][-1][1] == D(6)
+    assert d.parents == []
+    c = d.costs
+    assert c is not None
+    assert (c.slippage_bps, c.shortfall) == ([], {})
+    assert all(cost is None for _, cost in c.by_policy.values())
+    assert [rate for rate, _ in c.by_policy.values()] == [1.0]
+    written = write_report(d, tmp_path / "r.html", tmp_path / "png")
+    assert all(_variance(p.read_bytes()) > 5 for p in written[1:])

@@ -32,6 +32,14 @@ SIGN: Final = (
     "benchmark, a sell below it), a negative one a gain; P&L is positive when money was made."
 )
 _SIZE: Final = (9.0, 4.6)
+NO_COST: Final = (
+    "no shortfall known: it needs a parent order (its decision price) or the market's quotes "
+    "(a lone order's arrival), which a journal does not hold"
+)
+NO_ARRIVAL: Final = (
+    "no fill with a known arrival price: a parent's child has its parent's; a lone order's "
+    "needs the market's quotes, which a journal does not hold"
+)
 MOST_POINTS: Final = 4_000
 """A series longer than this is thinned for drawing (:func:`thin`)."""
 _MOST_OUTLIERS: Final = 5_000  # a latency box plot draws its outliers up to this many samples
@@ -132,7 +140,7 @@ def _slippage(d: ReportData) -> Figure:
     fig, (ax,) = _figure(SLIPPAGE.title)
     c = d.costs
     if c is None or not c.slippage_bps:
-        _missing(ax, d.costs_missing if c is None else "no fill with an arrival price")
+        _missing(ax, d.costs_missing if c is None else NO_ARRIVAL)
         return fig
     values = c.slippage_bps
     ax.hist(values, bins=min(40, max(5, int(math.sqrt(len(values))))), color=_COLORS[0])
@@ -185,32 +193,39 @@ def _bars(ax: Axes, labels: list[str], values: list[float | None], ylabel: str, 
     ax.grid(axis="y", alpha=0.3)
 
 
+def _rate_and_cost(
+    rate: Axes, cost: Axes, title: str, names: list[str], pairs: list[tuple[Any, Any]]
+) -> None:
+    if not names:
+        _missing(rate, "no order in this journal")
+        _missing(cost, "no order in this journal")
+        return
+    _bars(rate, names, [r for r, _ in pairs], "fill rate", title)
+    rate.set_ylim(0, 1.05)
+    costs = [c for _, c in pairs]
+    if any(v is not None for v in costs):
+        _bars(cost, names, costs, "cost (bps)", title)
+    else:
+        _missing(cost, NO_COST)
+
+
 def _rates(d: ReportData) -> Figure:
     fig, axes = _figure(RATES.title, 2, 2)
     c = d.costs
-    by_policy: dict[str, tuple[float | None, float | None]] = dict(c.by_policy) if c else {}
-    policies = sorted(by_policy)
-    why = d.costs_missing if c is None else "no order in this journal"
-    if policies:
-        _bars(axes[0], policies, [by_policy[p][0] for p in policies], "fill rate", "by policy")
-        axes[0].set_ylim(0, 1.05)
-    else:
-        _missing(axes[0], why)
-    if any(by_policy[p][1] is not None for p in policies):
-        _bars(axes[1], policies, [by_policy[p][1] for p in policies], "cost (bps)", "by policy")
-    else:
-        _missing(axes[1], why)
-    hours = sorted(c.by_hour) if c else []
-    if c and hours:
-        labels = [f"{h:02d}h" for h in hours]
-        when = f"by hour of day ({c.hour_zone})"
-        _bars(axes[2], labels, [c.by_hour[h][0] for h in hours], "fill rate", when)
-        axes[2].set_ylim(0, 1.05)
-        _bars(axes[3], labels, [c.by_hour[h][1] for h in hours], "cost (bps)", when)
-    else:
-        why = d.costs_missing if c is None else "no fill with an hour"
-        _missing(axes[2], why)
-        _missing(axes[3], why)
+    if c is None:
+        for ax in axes:
+            _missing(ax, d.costs_missing)
+        return fig
+    policies = sorted(c.by_policy)
+    _rate_and_cost(axes[0], axes[1], "by policy", policies, [c.by_policy[p] for p in policies])
+    hours = sorted(c.by_hour)
+    _rate_and_cost(
+        axes[2],
+        axes[3],
+        f"by hour of day ({c.hour_zone})",
+        [f"{h:02d}h" for h in hours],
+        [c.by_hour[h] for h in hours],
+    )
     return fig
 
 
