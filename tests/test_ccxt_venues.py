@@ -147,6 +147,20 @@ def test_coinbase_refuses_what_it_has_no_order_for() -> None:
         order_args(_req("BTC/USD", type="stop", stop_price="29100"), "x", "coinbase")
 
 
+def test_order_lists_are_not_sent_through_ccxts_unified_api() -> None:
+    oco = _req(
+        "BTC/USDT",
+        type="limit",
+        limit_price="31000",
+        order_class="oco",
+        take_profit={"limit_price": "31000"},
+        stop_loss={"stop_price": "29000", "limit_price": "28900"},
+    )
+    for venue in ("binance", "bybit", "coinbase"):
+        with pytest.raises(CcxtError, match="oco orders"):
+            order_args(oco, "x", venue)
+
+
 # ----- fees -------------------------------------------------------------------------------------
 
 

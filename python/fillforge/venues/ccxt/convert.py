@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from fillforge.errors import CcxtError
-from fillforge.orders.enums import AssetClass, OrderTimeInForce, OrderType
+from fillforge.orders.enums import AssetClass, OrderClass, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 
 __all__ = ["STATUS", "decimal_of", "fee_in_quote", "instrument_of", "order_args"]
@@ -96,6 +96,8 @@ def order_args(
     default for a bare trigger is the other way), and a market buy by notional only (its API
     takes the quote to spend; ccxt replaces ``clientOrderId`` with an id of its own there, so the
     API's ``client_order_id`` is sent as well)."""
+    if r.order_class is not OrderClass.SIMPLE:  # ccxt's unified API has no order lists
+        raise CcxtError(venue, "NotSupported", f"{r.order_class.value} orders: not through ccxt")
     params: dict[str, Any] = {"clientOrderId": client_order_id}
     if venue == "coinbase":  # ccxt's coinbase sends its own id unless given the API's field
         params["client_order_id"] = client_order_id
