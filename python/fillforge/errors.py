@@ -364,7 +364,8 @@ class MarketDataApiError(_FieldError, ConnectionError):
     """A market-data provider refused or failed a request (:mod:`fillforge.marketdata`'s
     Alpaca and Massive sources): ``field`` names what (``api_key`` for a 401 or 403,
     ``rate_limit`` for a 429 still refused after the retries, ``status`` for a 5xx or any other
-    answer), ``value`` the HTTP status, ``why`` the provider's message. Bad input to a source
+    answer), ``value`` the HTTP status, ``why`` the provider's message; or ``base_url`` and the
+    URL when no answer came (connection refused, timeouts) after the retries. Bad input to a source
     (an unknown symbol, a start after the end, a timeframe it has not) is a
     :class:`MarketDataError` instead."""
 
