@@ -21,9 +21,9 @@ parent is :func:`fillforge.execution.cost.parent_cost`'s.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +32,11 @@ from fillforge.broker.models import Quote, Trade
 from fillforge.errors import TcaError
 from fillforge.marketdata import Quotes, Trades
 
-__all__ = ["MarketData", "MarketRecorder", "QuoteSource", "SymbolMarket"]
+__all__ = ["MarketData", "MarketRecorder", "QuoteSource", "Rows", "SymbolMarket"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+_FEW = 16  # symbols up to which Rows splits by symbol in passes rather than by a sort
 
 
 def _sorted(t: I64, *cols: F64) -> tuple[I64, ...] | tuple[npt.NDArray[np.generic], ...]:
@@ -50,7 +51,8 @@ class SymbolMarket:
     """One symbol's market: quotes (``q_ns``, ``bid``, ``ask``; ``mid`` NaN where one-sided or
     crossed) and trades (``t_ns``, ``price``, ``qty``), each sorted by time; ``cum_notional``,
     ``cum_qty`` (trades, running sums with a leading 0) and ``cum_mid_ns`` (the integral of the
-    mid over time at each quote, for the TWAP) are precomputed."""
+    mid over time at each quote, for the TWAP) and ``holes`` (one-sided quotes so far, with a
+    leading 0) are precomputed."""
 
     q_ns: I64
     bid: F64
@@ -62,7 +64,35 @@ class SymbolMarket:
     cum_notional: F64
     cum_qty: F64
     cum_mid_ns: F64
+    holes: npt.NDArray[np.int64]
     until_ns: int = -1
+    q_float: F64 = field(default_factory=lambda: np.zeros(0))
+    q_rank: F64 = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        # The quote times as float offsets from the first and their ranks: np.interp of a time
+        # gives (about) its quote's rank, walking from the last one found, where a binary
+        # search starts over each time (twice as fast on times in order; made exact below).
+        if len(self.q_ns):
+            object.__setattr__(self, "q_float", (self.q_ns - self.q_ns[0]).astype(np.float64))
+            object.__setattr__(self, "q_rank", np.arange(len(self.q_ns), dtype=np.float64))
+
+    def quote_index(self, ns: I64) -> I64:
+        """The index of the last quote at or before each time (-1: none yet)."""
+        q = self.q_ns
+        n = len(q)
+        if n < 2 or len(ns) < 64:
+            out: I64 = np.searchsorted(q, ns, side="right") - 1
+            return out
+        guess = np.interp((ns - q[0]).astype(np.float64), self.q_float, self.q_rank)
+        i = np.clip(guess.astype(np.int64), 0, n - 1)
+        while True:  # exact: step back past a later quote, forward to the last one at or before
+            back = (i > 0) & (q[i] > ns)
+            ahead = (i < n - 1) & (q[np.minimum(i + 1, n - 1)] <= ns)
+            if not (back.any() or ahead.any()):
+                break
+            i = i + ahead - back
+        return np.where(ns < q[0], -1, i)
 
     @classmethod
     def build(
@@ -70,6 +100,9 @@ class SymbolMarket:
     ) -> SymbolMarket:
         q_ns, bid, ask = _sorted(q_ns, bid, ask)  # type: ignore[assignment]
         t_ns, price, qty = _sorted(t_ns, price, qty)  # type: ignore[assignment]
+        if len(q_ns) > 1:  # several quotes at one time: the last is the one in force
+            last = np.concatenate([q_ns[1:] != q_ns[:-1], [True]])
+            q_ns, bid, ask = q_ns[last], bid[last], ask[last]
         with np.errstate(invalid="ignore"):
             ok = (bid > 0) & (ask > 0) & (ask >= bid)
         mid = np.where(ok, (bid + ask) / 2, np.nan)
@@ -81,8 +114,20 @@ class SymbolMarket:
         widths = np.diff(q_ns).astype(np.float64)
         steps = np.where(np.isnan(mid[:-1]), 0.0, mid[:-1]) * widths
         cum_mid_ns = np.concatenate([zero, np.cumsum(steps)]) if len(q_ns) else zero[:0]
+        holes = np.concatenate([[0], np.cumsum(np.isnan(mid))])
         return cls(
-            q_ns, bid, ask, mid, t_ns, price, qty, cum_notional, cum_qty, cum_mid_ns, until_ns
+            q_ns,
+            bid,
+            ask,
+            mid,
+            t_ns,
+            price,
+            qty,
+            cum_notional,
+            cum_qty,
+            cum_mid_ns,
+            holes,
+            until_ns,
         )
 
     @property
@@ -96,7 +141,7 @@ class SymbolMarket:
         """The mid in force at each time (NaN: no quote yet, past the data, or one-sided)."""
         if not len(self.q_ns):
             return np.full(len(ns), np.nan)
-        i = np.searchsorted(self.q_ns, ns, side="right") - 1
+        i = self.quote_index(ns)
         out = self.mid[np.maximum(i, 0)]
         return np.where((i < 0) | (ns > self.end_ns) | (ns < 0), np.nan, out)
 
@@ -115,24 +160,73 @@ class SymbolMarket:
         NaN where a stretch has no two-sided quote or the interval leaves the data)."""
         if not len(self.q_ns):
             return np.full(len(start), np.nan)
-        a, b = self._integral(start), self._integral(end)
+        q, mid = self.q_ns, self.mid
+        i0, i1 = self.quote_index(start), self.quote_index(end)
+        j0, j1 = np.maximum(i0, 0), np.maximum(i1, 0)
+        m0, m1 = mid[j0], mid[j1]
+        a = self.cum_mid_ns[j0] + np.where(np.isnan(m0), 0.0, m0) * (start - q[j0])
+        b = self.cum_mid_ns[j1] + np.where(np.isnan(m1), 0.0, m1) * (end - q[j1])
+        holes = self.holes[j1 + 1] - self.holes[j0]  # one-sided quotes inside: counted as 0
         width = (end - start).astype(np.float64)
-        at_start = self.mid_at(start)
-        # Any one-sided stretch inside: its mid was counted as 0, so compare with coverage.
-        i0 = np.searchsorted(self.q_ns, start, side="right") - 1
-        i1 = np.searchsorted(self.q_ns, end, side="right") - 1
-        gaps = np.concatenate([[0], np.cumsum(np.isnan(self.mid))])
-        holes = gaps[np.maximum(i1, 0) + 1] - gaps[np.maximum(i0, 0)]
         with np.errstate(invalid="ignore", divide="ignore"):
-            twap = np.where(width > 0, (b - a) / width, at_start)
+            twap = np.where(width > 0, (b - a) / width, m0)
         bad = (i0 < 0) | (end > self.end_ns) | (start < 0) | (end < start) | (holes > 0)
-        return np.where(bad, np.nan, twap)
-
-    def _integral(self, ns: I64) -> F64:
-        i = np.maximum(np.searchsorted(self.q_ns, ns, side="right") - 1, 0)
-        mid = np.where(np.isnan(self.mid[i]), 0.0, self.mid[i])
-        out: F64 = self.cum_mid_ns[i] + mid * (ns - self.q_ns[i]).astype(np.float64)
+        out: F64 = np.where(bad, np.nan, twap)
         return out
+
+
+class Rows:
+    """Rows of several symbols to look the market up for (fills, orders, parents), sorted once
+    by symbol and ``times``: each symbol's rows are one slice, and a lookup at times that rise
+    with them (``times`` plus a markout horizon) walks the market's columns in order, about ten
+    times faster than at random. Results come back in the rows' own order."""
+
+    def __init__(self, market: MarketData | None, symbols: list[str], codes: Any, times: I64):
+        self.n = len(times)
+        self.parts: list[tuple[SymbolMarket, int, int]] = []
+        if market is None or not self.n:
+            self.perm = np.zeros(0, np.intp)
+            return
+        by_time = np.argsort(times, kind="stable")  # a journal's rows nearly are: quick
+        if len(symbols) <= _FEW:  # one pass a symbol beats a sort
+            c = codes[by_time]
+            parts = [by_time[c == i] for i in range(len(symbols))]
+            self.perm = np.concatenate(parts)
+            cuts = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+        else:
+            self.perm = by_time[np.argsort(codes[by_time], kind="stable")]
+            cuts = np.searchsorted(codes[self.perm], np.arange(len(symbols) + 1))
+        for c, name in enumerate(symbols):
+            lo, hi = int(cuts[c]), int(cuts[c + 1])
+            if hi > lo and name in market.symbols:
+                self.parts.append((market.symbol(name), lo, hi))
+
+    def _apply(self, fn: Callable[..., Any], *cols: I64, n_out: int = 1) -> list[F64]:
+        outs = [np.full(self.n, np.nan) for _ in range(n_out)]
+        if not self.parts:
+            return outs
+        sorted_cols = [c[self.perm] for c in cols]
+        results = [np.full(self.n, np.nan) for _ in range(n_out)]
+        for sm, lo, hi in self.parts:
+            got = fn(sm, *(c[lo:hi] for c in sorted_cols))
+            for r, g in zip(results, got if n_out > 1 else (got,), strict=True):
+                r[lo:hi] = g
+        for out, r in zip(outs, results, strict=True):
+            out[self.perm] = r
+        return outs
+
+    def mid(self, ns: I64) -> F64:
+        """The mid at ``ns`` (one time per row)."""
+        return self._apply(SymbolMarket.mid_at, ns)[0]
+
+    def vwap(self, start: I64, end: I64) -> tuple[F64, F64]:
+        """The market's VWAP over each row's ``[start, end]`` and the volume traded."""
+        v, vol = self._apply(SymbolMarket.vwap, start, end, n_out=2)
+        return v, np.where(np.isnan(vol), 0.0, vol)
+
+    def twap(self, start: I64, end: I64) -> F64:
+        """The time-weighted mid over each row's ``[start, end]``."""
+        return self._apply(SymbolMarket.twap, start, end)[0]
 
 
 def _f64(name: str, a: object) -> F64:

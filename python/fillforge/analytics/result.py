@@ -4,14 +4,14 @@ latency arrays, the reason behind every NaN, and summaries by policy, venue, sym
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from fillforge.analytics.sums import figures, grouped
 from fillforge.broker.models import Trade
 from fillforge.errors import TcaError
 from fillforge.execution.cost import ParentCost, parent_cost
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from fillforge.analytics.market import MarketData
     from fillforge.analytics.tape import Tape
 
-__all__ = ["CONVENTION", "GroupKey", "TcaResult"]
+__all__ = ["CONVENTION", "GROUP_KEYS", "GroupKey", "Grouping", "TcaResult"]
 
 CONVENTION: Final = (
     "positive = cost: a buy filled above its benchmark or a sell below it costs; "
@@ -31,7 +31,6 @@ CONVENTION: Final = (
 """The sign convention of every cost and slippage figure (execution.cost's), printed with them."""
 GroupKey = Literal["policy", "venue", "symbol", "hour"]
 GROUP_KEYS: Final = get_args(GroupKey)
-_PARENT_KEYS: Final = ("policy", "symbol", "hour")
 # A parent column -> its summed name and its bps name in a summary.
 _COSTS: Final = {
     "delay_cost": ("delay_cost", "delay_bps"),
@@ -44,6 +43,16 @@ _COSTS: Final = {
 
 def _div(a: Any, b: Any, scale: float = 1.0) -> float:
     return float(a) / float(b) * scale if b else float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """A grouping key's labels (``names``) and each order's and parent's label index
+    (``parents`` None: the key does not apply to a parent, as a venue)."""
+
+    names: list[str]
+    orders: npt.NDArray[np.integer[Any]]
+    parents: npt.NDArray[np.integer[Any]] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,9 @@ class TcaResult:
     horizons_s: tuple[int, ...]
     tape: Tape
     market: MarketData | None = None
+    groups: dict[str, Grouping] = field(default_factory=dict)
+    order_sums: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    parent_sums: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def markouts(self) -> dict[int, npt.NDArray[np.float64]]:
@@ -97,24 +109,24 @@ class TcaResult:
     def _labels(self, key: str, tz: dt.tzinfo) -> tuple[list[str], Any, Any, Any]:
         """Group labels and each order's, parent's and fill's group index (parents: None when
         ``key`` does not apply to a parent)."""
-        o, p = self.orders, self.parents
         if key not in GROUP_KEYS:
             raise TcaError("key", key, f"expected one of {', '.join(GROUP_KEYS)}")
+        pi: npt.NDArray[np.int64] | None
         if key == "hour":
-            o_lab = _hours(o["send_ns"], tz)
-            p_lab: npt.NDArray[Any] | None = _hours(p["decision_ns"], tz)
+            o_b = self.orders["send_ns"] // NS_PER_HOUR
+            p_b = self.parents["decision_ns"] // NS_PER_HOUR
+            buckets, inverse = np.unique(np.concatenate([o_b, p_b]), return_inverse=True)
+            names = [_hour(int(b), tz) for b in buckets.tolist()]
+            labels = sorted(set(names))
+            where = {label: i for i, label in enumerate(labels)}
+            to_label = np.array([where[n] for n in names] or [0], np.int64)
+            codes = to_label[inverse]
+            oi, pi = codes[: len(o_b)], codes[len(o_b) :]
         else:
-            o_lab = np.asarray(o[key], dtype=object)
-            p_lab = np.asarray(p[key], dtype=object) if key in _PARENT_KEYS else None
-        everything = list(o_lab.tolist()) + ([] if p_lab is None else list(p_lab.tolist()))
-        labels = sorted(set(everything))
-        index = {label: i for i, label in enumerate(labels)}
-        oi = np.fromiter((index[v] for v in o_lab.tolist()), np.int64, len(o_lab))
-        pi = (
-            None
-            if p_lab is None
-            else np.fromiter((index[v] for v in p_lab.tolist()), np.int64, len(p_lab))
-        )
+            g = self.groups[key]
+            labels = list(g.names)
+            oi = g.orders.astype(np.int64)
+            pi = None if g.parents is None else g.parents.astype(np.int64)
         fi = oi[self.fills["order_row"]]
         return labels, oi, pi, fi
 
@@ -124,18 +136,22 @@ class TcaResult:
         gives it. Counts and currency figures add up across groups to the total. A venue has
         no delay or opportunity cost (they belong to a parent, which may use many venues): only
         its fills' trading cost against their parent's P_0 and its fees."""
-        labels, oi, pi, fi = self._labels(key, tz)
+        labels, oi, pi, _ = self._labels(key, tz)
         n = len(labels)
-        table = _summaries(self, oi, pi, fi, n)
-        return {label: {k: v[i] for k, v in table.items()} for i, label in enumerate(labels)}
+        osums = grouped(oi, self.order_sums, n)
+        psums = None if pi is None else grouped(pi, self.parent_sums, n)
+        rows = figures(osums, psums, self.horizons_s)
+        used = np.bincount(oi, minlength=n) + (0 if pi is None else np.bincount(pi, minlength=n))
+        return {
+            label: rows[i] for label, i in sorted((lb, i) for i, lb in enumerate(labels)) if used[i]
+        }
 
     def total(self) -> dict[str, float]:
         """Every order, parent and fill as one group: counts, quantities, rates, currency costs
         and their bps (see docs/tca.md for each figure's definition)."""
-        k, n_p, m = (len(self.orders["side"]), len(self.parents["kind"]), len(self.fills["qty"]))
-        zeros = (np.zeros(k, np.int64), np.zeros(n_p, np.int64), np.zeros(m, np.int64))
-        table = _summaries(self, *zeros, 1)
-        return {name: v[0] for name, v in table.items()}
+        osums = self.order_sums.sum(axis=0, keepdims=True)
+        psums = self.parent_sums.sum(axis=0, keepdims=True)
+        return figures(osums, psums, self.horizons_s)[0]
 
     # ----- the exact cost of a parent --------------------------------------------------------
 
@@ -210,95 +226,8 @@ class TcaResult:
         )
 
 
-def _hours(ns: npt.NDArray[np.int64], tz: dt.tzinfo) -> npt.NDArray[Any]:
-    """Each time's hour of day in ``tz`` as ``"HH:00"`` (``"unknown"`` for -1)."""
-    buckets = ns // NS_PER_HOUR
-    out = np.empty(len(ns), dtype=object)
-    for b in np.unique(buckets).tolist():
-        label = (
-            "unknown"
-            if b < 0
-            else to_datetime(int(b) * NS_PER_HOUR).astimezone(tz).strftime("%H:00")
-        )
-        out[buckets == b] = label
-    return out
-
-
-def _summaries(r: TcaResult, oi: Any, pi: Any, fi: Any, n: int) -> dict[str, list[float]]:
-    """The figures of each of ``n`` groups (rows' group indexes ``oi``, ``pi``, ``fi``)."""
-    o, p, f = r.orders, r.parents, r.fills
-
-    def count(idx: Any, mask: Any) -> Any:
-        return np.bincount(idx[mask], minlength=n)
-
-    def add(idx: Any, values: Any, mask: Any = None) -> Any:
-        if mask is None:
-            return np.bincount(idx, values, minlength=n)
-        return np.bincount(idx[mask], values[mask], minlength=n)
-
-    ended, qty = o["ended"], o["qty"]
-    known = ended & ~np.isnan(qty) & ~o["refused"]
-    out: dict[str, Any] = {
-        "orders": np.bincount(oi, minlength=n),
-        "ended": count(oi, ended),
-        "refused": count(oi, o["refused"]),
-        "canceled": count(oi, o["canceled"]),
-        "partial": count(oi, o["partial"]),
-        "fills": np.bincount(fi, minlength=n),
-        "filled_qty": add(fi, f["qty"]),
-        "notional": add(fi, f["qty"] * f["price"]),
-        "fees": add(fi, f["fee"]),
-    }
-    ended_qty = add(oi, qty, known)
-    ended_filled = add(oi, o["filled_qty"], known)
-    fill_rate = [_div(ended_filled[i], ended_qty[i]) for i in range(n)]
-    partial_rate = [_div(out["partial"][i], out["ended"][i]) for i in range(n)]
-    reject = [_div(out["refused"][i], out["orders"][i]) for i in range(n)]
-    cancel = [_div(out["canceled"][i], out["orders"][i]) for i in range(n)]
-
-    def weighted(bps: Any, base: Any) -> list[float]:
-        ok = ~np.isnan(bps) & ~np.isnan(base)
-        w = f["qty"] * base
-        num, den = add(fi, bps * w, ok), add(fi, w, ok)
-        return [_div(num[i], den[i]) for i in range(n)]
-
-    arr = f["arrival_send"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slip = f["side"] * (f["price"] - arr) / arr * 1e4
-    result: dict[str, list[float]] = {k: [float(x) for x in v] for k, v in out.items()}
-    result.update(
-        fill_rate=fill_rate,
-        partial_fill_rate=partial_rate,
-        reject_ratio=reject,
-        cancel_ratio=cancel,
-        arrival_bps=weighted(slip, arr),
-        spread_bps=weighted(f["spread_bps"], f["mid"]),
-    )
-    for h in r.horizons_s:
-        result[f"markout_{h}s_bps"] = weighted(f[f"markout_{h}s_bps"], f["mid"])
-    # The shortfall: by parent for policy, symbol and hour; a venue gets its fills' trading
-    # cost and fees only.
-    if pi is not None:
-        ok = ~np.isnan(p["is_cost"])
-        result["parents"] = [float(x) for x in np.bincount(pi, minlength=n)]
-        result["parents_without_is"] = [float(x) for x in count(pi, ~ok)]
-        paper = add(pi, p["paper_notional"], ok)
-        result["paper_notional"] = [float(x) for x in paper]  # of the parents of known IS
-        known = count(pi, ok)  # a group with no parent of known shortfall: NaN, not 0
-        for column, (name, bps) in _COSTS.items():
-            sums = add(pi, p[column], ok)
-            result[name] = [float(x) if known[i] else math.nan for i, x in enumerate(sums)]
-            result[bps] = [_div(sums[i], paper[i], 1e4) for i in range(n)]
-    else:
-        nan = [float("nan")] * n
-        result["parents"] = nan
-        result["parents_without_is"] = nan
-        result["paper_notional"] = nan
-        trading = add(fi, f["trading_cost"], ~np.isnan(f["trading_cost"]))
-        result["trading_cost"] = [float(x) for x in trading]
-        result["fees_cost"] = [float(x) for x in out["fees"]]
-        for c in ("delay_cost", "opportunity_cost", "is_cost"):
-            result[c] = nan
-        for c in ("delay_bps", "trading_bps", "opportunity_bps", "fees_bps", "is_bps"):
-            result[c] = nan
-    return result
+def _hour(bucket: int, tz: dt.tzinfo) -> str:
+    """The hour of day (``"HH:00"`` in ``tz``) of an hour since the epoch (-1: unknown)."""
+    if bucket < 0:
+        return "unknown"
+    return to_datetime(bucket * NS_PER_HOUR).astimezone(tz).strftime("%H:00")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -29,7 +29,7 @@ from fillforge.journal import Journal
 from fillforge.journal.rebuild import JournalFill, OrderBook
 from fillforge.orders.models import split_child_id
 
-__all__ = ["NO_TIME", "JournalSource", "Tape", "read_tape"]
+__all__ = ["NO_TIME", "JournalSource", "Tape", "read_tape", "snapshot_columns"]
 
 NO_TIME: Final = -1
 _TERMINAL: Final = frozenset(
@@ -57,11 +57,12 @@ class Tape:
     ``order.submit``), ``ack_rec_ns``, ``accept_venue_ns`` (the venue's first word on it:
     accepted, filled or rejected),
     ``end_rec_ns`` (the record that ended it), ``refused`` (rejected before or by the venue).
-    ``symbol_code``, ``venue_code`` and ``parent_code`` index :attr:`names` (``symbol``,
-    ``venue``, ``parent_id``): the columns TCA groups by, as ints.
+    ``symbol_code``, ``venue_code``, ``parent_code`` and ``status_code`` index :attr:`names`
+    (``symbol``, ``venue``, ``parent_id``, ``status``): the columns TCA groups by, as ints.
     ``fills``: ``exec_id``, ``order`` (row in ``orders``; rows are grouped by order, in order),
     ``time_ns`` (venue time), ``qty``, ``price``, ``fee``. ``parents``: the snapshots by id, in
-    first-seen order; ``last_ns`` the last record's time (what an order still open is marked
+    first-seen order, and ``snapshots`` their figures as columns (:func:`snapshot_columns`);
+    ``last_ns`` the last record's time (what an order still open is marked
     at). ``exact``: each order row's
     :class:`~fillforge.journal.rebuild.JournalFill` list (Decimal), for a parent's exact cost."""
 
@@ -72,6 +73,11 @@ class Tape:
     exact: list[list[JournalFill]]
     records: int
     last_ns: int = NO_TIME
+    snapshots: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.snapshots:  # the parents' figures as columns, once (see snapshot_columns)
+            object.__setattr__(self, "snapshots", snapshot_columns(self.parents))
 
 
 def _open(journal: object) -> tuple[JournalSource, Journal | None]:
@@ -151,7 +157,7 @@ def _read(source: JournalSource) -> Tape:
     accept = np.full(k, NO_TIME, np.int64)
     end = np.full(k, NO_TIME, np.int64)
     refusal = np.zeros(k, bool)
-    codes: dict[str, dict[str, int]] = {"symbol": {}, "venue": {}, "parent_id": {}}
+    codes: dict[str, dict[str, int]] = {"symbol": {}, "venue": {}, "parent_id": {}, "status": {}}
     code_cols = {name: np.empty(k, np.int32) for name in codes}
     exact: list[list[JournalFill]] = []
     fill_rows: list[JournalFill] = []
@@ -180,7 +186,13 @@ def _read(source: JournalSource) -> Tape:
             refusal[i], end[i] = True, refused[c]
         elif o.status in ("rejected", "denied"):
             refusal[i] = True
-        for name, value in (("symbol", o.symbol), ("venue", venue[i]), ("parent_id", parent[i])):
+        coded = (
+            ("symbol", o.symbol),
+            ("venue", venue[i]),
+            ("parent_id", parent[i]),
+            ("status", o.status),
+        )
+        for name, value in coded:
             table = codes[name]
             code = table.get(value)
             if code is None:
@@ -219,6 +231,51 @@ def _read(source: JournalSource) -> Tape:
         "symbol_code": code_cols["symbol"],
         "venue_code": code_cols["venue"],
         "parent_code": code_cols["parent_id"],
+        "status_code": code_cols["status"],
     }
     names = {name: list(table) for name, table in codes.items()}
     return Tape(o_cols, f_cols, names, parents, exact, n, last)
+
+
+def snapshot_columns(parents: dict[str, ParentSnapshot]) -> dict[str, npt.NDArray[Any]]:
+    """The journalled parents' figures as columns, one row per parent in ``parents``' order:
+    ``parent_id``, ``policy``, ``symbol``, ``side`` (±1), ``qty``, ``decision_ns`` (its
+    start without one), ``start_ns``, ``end_ns``, ``ended_ns``, ``first_child_ns`` (NO_TIME:
+    none), ``decision_price`` (the spec's, else the worker's arrival), ``arrival`` (the
+    worker's mid when work started, when no decision price was given) and ``first_child_mid``
+    (NaN: none)."""
+    n = len(parents)
+    out: dict[str, npt.NDArray[Any]] = {
+        "parent_id": np.empty(n, dtype=object),
+        "policy": np.empty(n, dtype=object),
+        "symbol": np.empty(n, dtype=object),
+        "side": np.zeros(n),
+        "qty": np.zeros(n),
+        **{
+            name: np.full(n, NO_TIME, np.int64)
+            for name in ("decision_ns", "start_ns", "end_ns", "ended_ns", "first_child_ns")
+        },
+        **{name: np.full(n, np.nan) for name in ("decision_price", "arrival", "first_child_mid")},
+    }
+    for r, (pid, snap) in enumerate(parents.items()):
+        spec = snap.spec
+        out["parent_id"][r], out["policy"][r], out["symbol"][r] = (
+            pid,
+            spec.policy.value,
+            spec.symbol,
+        )
+        out["side"][r] = 1.0 if spec.side.value == "buy" else -1.0
+        out["qty"][r] = float(spec.qty)
+        out["decision_ns"][r] = spec.decision_ns if spec.decision_ns is not None else spec.start_ns
+        out["start_ns"][r], out["end_ns"][r] = spec.start_ns, spec.end_ns
+        if snap.ended_ns is not None:
+            out["ended_ns"][r] = snap.ended_ns
+        if snap.first_child_ns is not None:
+            out["first_child_ns"][r] = snap.first_child_ns
+        if spec.decision_price is not None:
+            out["decision_price"][r] = float(spec.decision_price)
+        elif snap.arrival_price is not None:
+            out["decision_price"][r] = out["arrival"][r] = float(snap.arrival_price)
+        if snap.first_child_mid is not None:
+            out["first_child_mid"][r] = float(snap.first_child_mid)
+    return out
