@@ -19,17 +19,25 @@ import threading
 from typing import Any
 
 from fillforge.errors import FillforgeError
-from fillforge.orders.enums import EventKind, LiquiditySide, OrderStatus
+from fillforge.orders.enums import (
+    EventKind,
+    LiquiditySide,
+    OrderSide,
+    OrderStatus,
+    OrderTimeInForce,
+    OrderType,
+)
 from fillforge.orders.manager import OrderManager
-from fillforge.orders.models import Fill, VenueReport
+from fillforge.orders.models import Fill, OrderRequest, VenueReport
 from fillforge.time import Clock
-from fillforge.venues.ibkr.convert import dec
+from fillforge.venues.ibkr.convert import IB_TYPE, dec
 
 __all__ = ["IbOrders"]
 
 _WORKING = ("PreSubmitted", "Submitted")
 _ENDED = ("Cancelled", "ApiCancelled")
 _FRESH = (OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED)
+_TYPES = {v: k for k, v in IB_TYPE.items()}
 
 
 class IbOrders:
@@ -147,6 +155,10 @@ class IbOrders:
         while we were away (cancelled, or filled by the executions just applied). Returns how
         many executions were new here."""
         new = 0
+        with self.lock:
+            for t in open_trades:  # open at IB, unknown here (placed before a restart)
+                if int(t.order.orderId) not in self.local_of:
+                    self.adopt(t.contract, t.order, t.orderStatus.status)
         for f in fills:
             seen = known.get(f.execution.execId, f)
             new += self.on_execution(f.execution, seen.commissionReport)
@@ -162,3 +174,57 @@ class IbOrders:
                 elif o.status is not OrderStatus.HELD:
                     self._report(EventKind.CANCELED, o.id, "not open at IB after a reconnect")
         return new
+
+    # ----- orders IB has and this process does not ------------------------------------------
+
+    def adopt(self, contract: Any, order: Any, status: str) -> str:
+        """Register an IB order this process did not place (one placed before a restart, by
+        this client id) as a simple local order under IB's id; its fills follow from its
+        executions. Returns the local id."""
+        ib_id = int(order.orderId)
+        local = self.local_of.get(ib_id)
+        if local is not None:
+            return local
+        local = str(ib_id)
+        self.manager.create(request_of(contract, order), order_id=local)
+        self.link(local, ib_id, contract, order)
+        self.manager.submit(local)
+        if status in _WORKING:
+            self._report(EventKind.NEW, local)
+        return local
+
+    def adopt_closed(self, fills: list[Any]) -> str | None:
+        """Register an ended IB order known only by its executions (``fills``, ib_async's, all
+        of one order): a market order for what they filled, filled by them."""
+        if not fills:
+            return None
+        first = fills[0]
+        ib_id = int(first.execution.orderId)
+        if ib_id in self.local_of:
+            return self.local_of[ib_id]
+        from ib_async import MarketOrder
+
+        total = sum((dec(f.execution.shares) for f in fills), dec(0))
+        side = "BUY" if first.execution.side == "BOT" else "SELL"
+        order = MarketOrder(side, float(total), orderId=ib_id, orderRef=first.execution.orderRef)
+        local = self.adopt(first.contract, order, "Submitted")
+        for f in fills:
+            self.on_execution(f.execution, f.commissionReport)
+        return local
+
+
+def request_of(contract: Any, order: Any) -> OrderRequest:
+    """The fillforge request an IB order stands for."""
+    kind = _TYPES.get(str(order.orderType), OrderType.LIMIT)
+    lmt, aux = dec(order.lmtPrice), dec(order.auxPrice)
+    tif = str(order.tif or "DAY").lower()
+    return OrderRequest(
+        symbol=str(contract.symbol),
+        side=OrderSide.BUY if str(order.action) == "BUY" else OrderSide.SELL,
+        type=kind,
+        time_in_force=OrderTimeInForce(tif if tif in ("day", "gtc", "ioc", "fok") else "day"),
+        qty=dec(order.totalQuantity),
+        limit_price=lmt if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and lmt > 0 else None,
+        stop_price=aux if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and aux > 0 else None,
+        client_order_id=str(order.orderRef) or None,
+    )
