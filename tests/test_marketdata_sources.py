@@ -260,11 +260,14 @@ def test_a_transient_failure_is_retried(
     want = TRADES[:50]
     window = (want[0][0], want[-1][0] + 1)
     for source, server in zip(sources, (alpaca, massive), strict=True):
+        before = server.faults.injected
         server.faults.fail(status, 2)  # two failures, then the answer: within 4 attempts
-        assert _t(source.trades("GOOG", *window)) == [
-            r for r in TRADES if window[0] <= r[0] < window[1]
-        ]
-        server.faults.clear()
+        try:
+            got = source.trades("GOOG", *window)
+        finally:
+            server.faults.clear()
+        assert _t(got) == [r for r in TRADES if window[0] <= r[0] < window[1]]
+        assert server.faults.injected - before == 2, source.name  # both were met and retried
 
 
 @pytest.mark.parametrize(("status", "field"), [(429, "rate_limit"), (503, "status")])
