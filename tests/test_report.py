@@ -244,6 +244,8 @@ def _bad_cases(tmp: Path, journal: Path) -> list[tuple[list[str], str]]:
         ([str(journal), "-o", str(tmp)], "is a directory"),
         ([str(journal), "-o", out, "--png", str(a_file)], "png="),
         ([str(journal), "-o", out, "--tz", "Mars/Olympus"], "--tz='Mars/Olympus'"),
+        ([str(journal), "-o", out, "--data", str(journal), "--tick", "abc"], "--tick='abc'"),
+        ([str(journal), "-o", out, "--data", str(journal), "--lot", "0"], "--lot='0'"),
     ]
 
 
@@ -379,3 +381,41 @@ def test_lone_orders_without_market_data_draw_what_is_known(tmp_path: Path) -> N
     assert [rate for rate, _ in c.by_policy.values()] == [1.0]
     written = write_report(d, tmp_path / "r.html", tmp_path / "png")
     assert all(_variance(p.read_bytes()) > 5 for p in written[1:])
+
+
+def test_market_data_files_give_a_lone_orders_slippage(tmp_path: Path) -> None:
+    """A lone order sent inside the shipped Tardis BTCUSDT day, reported with the day's quotes
+    (--data, as fillforge tca): its slippage is against the files' mid at its send, by hand."""
+    from test_tca_support import Desk
+
+    from fillforge.marketdata import load_tardis_quotes
+    from fillforge.tca_cli import market_from_files
+
+    data = Path(__file__).resolve().parents[1] / "python" / "fillforge" / "data" / "binance"
+    quotes = data / "tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv.gz"
+    q = load_tardis_quotes(quotes, tick=D("0.01"), lot=D("0.001"))
+    i = len(q) // 2
+    at = int(q.time_ns[i]) + 1  # just after quote i
+    mid = (int(q.bid_price[i]) + int(q.ask_price[i])) / 200
+    path = tmp_path / "btc.journal"
+    desk = Desk(path, start_ns=at)
+    desk.quote("9000.00", "9000.02")  # the desk's own venue: the fill is at 9000.02
+    desk.order("buy", 1)
+    desk.at(1)
+    desk.close()
+    market = market_from_files([quotes], "0.01", "0.001", "TEST")
+    with open_input(str(path)) as j:
+        c = report_data(j, market=market).costs
+    assert c is not None
+    assert c.slippage_bps == [pytest.approx((9000.02 - mid) / mid * 1e4)]
+    out = tmp_path / "r.html"
+    args = ["report", str(path), "-o", str(out), "--data", str(quotes), "--symbol", "TEST"]
+    r = CliRunner().invoke(app, [*args, "--tick", "0.01", "--lot", "0.001"])
+    assert r.exit_code == 0, r.output
+    assert out.exists()
+    bad = CliRunner().invoke(app, ["report", str(path), "--data", str(tmp_path / "none.csv")])
+    assert bad.exit_code == 2
+    lines = [x for x in bad.output.splitlines() if x.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    assert "none.csv" in lines[0]

@@ -1,4 +1,4 @@
-"""``fillforge report RUN_OR_JOURNAL -o report.html [--png DIR] [--tz ZONE] [--json]``
+"""``fillforge report RUN_OR_JOURNAL -o report.html [--png DIR] [--tz ZONE] [--data FILE...]``
 (registered by :mod:`fillforge.cli`): one self-contained HTML report of a journal (or of the
 journal in a run directory), each chart also as a PNG with ``--png``. A bad input or output is
 one ``error:`` line on stderr and exit code 2 (``docs/report.md``)."""
@@ -6,6 +6,7 @@ one ``error:`` line on stderr and exit code 2 (``docs/report.md``)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,17 @@ from fillforge.cli_errors import refuse
 __all__ = ["report"]
 
 _out = Console(highlight=False, soft_wrap=True)
+
+
+def _grid(flag: str, text: str) -> None:
+    """A price or size grid of --data: a number > 0 (the loaders' own check raises a bare
+    ValueError)."""
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise refuse(flag, text, "not a number") from None
+    if not d.is_finite() or d <= 0:
+        raise refuse(flag, text, "must be a number > 0")
 
 
 def report(
@@ -38,6 +50,19 @@ def report(
     tz: Annotated[
         str, typer.Option("--tz", help="The time zone of the hours of day (IANA name).")
     ] = "UTC",
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            help="A Tardis quotes or trades file of the market, for the TCA (repeat; as "
+            "fillforge tca --data).",
+        ),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="The symbol of --data (default: the file's).")
+    ] = None,
+    tick: Annotated[str, typer.Option("--tick", help="The price grid of --data.")] = "0.00000001",
+    lot: Annotated[str, typer.Option("--lot", help="The size grid of --data.")] = "0.00000001",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: the files written.")
     ] = False,
@@ -51,6 +76,7 @@ def report(
         require_matplotlib,
         write_report,
     )
+    from fillforge.tca_cli import market_from_files
 
     require_matplotlib()  # the extra first: not after a long read
     try:
@@ -58,14 +84,19 @@ def report(
     except (ZoneInfoNotFoundError, ValueError):
         raise refuse("--tz", tz, "not a time zone name (America/New_York, UTC...)") from None
     check_targets(output, png)  # before the journal is read: a long read, then a refusal
+    market = None
+    if data:
+        for flag, grid in (("--tick", tick), ("--lot", lot)):
+            _grid(flag, grid)
+        market = market_from_files(data, tick, lot, symbol)
     with open_input(source) as journal:
-        data = report_data(journal, tz=zone)
-    written = write_report(data, output, png)
+        figures = report_data(journal, tz=zone, market=market)
+    written = write_report(figures, output, png)
     if as_json:
         print(json.dumps({"report": str(output), "png": [str(p) for p in written[1:]]}))
         return
-    _out.print(f"wrote {output} ({len(data.fills):,} fills, {len(data.parents):,} parents)")
+    _out.print(f"wrote {output} ({len(figures.fills):,} fills, {len(figures.parents):,} parents)")
     if png is not None:
         _out.print(f"wrote {len(written) - 1} PNG files in {png}")
-    if data.costs is None:
-        _out.print(f"no TCA charts: {data.costs_missing}")
+    if figures.costs is None:
+        _out.print(f"no TCA charts: {figures.costs_missing}")

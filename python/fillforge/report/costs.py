@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from fillforge.analytics import CONVENTION, TcaResult, tca
+from fillforge.analytics import CONVENTION, MarketData, TcaResult, tca
 from fillforge.errors import FillforgeError
 from fillforge.journal import Journal
 from fillforge.time import NS_PER_MILLISECOND
@@ -113,9 +113,12 @@ def from_tca(r: TcaResult, tz: dt.tzinfo = dt.UTC) -> CostFigures:
     )
 
 
-def cost_figures(journal: Journal, tz: dt.tzinfo = dt.UTC) -> tuple[CostFigures | None, str]:
-    """The TCA figures of ``journal`` (hours in ``tz``), or None and why not."""
+def cost_figures(
+    journal: Journal, tz: dt.tzinfo = dt.UTC, market: MarketData | None = None
+) -> tuple[CostFigures | None, str]:
+    """The TCA figures of ``journal`` against ``market`` (the mids at each send, for lone
+    orders' arrival; optional), hours in ``tz``; or None and why not."""
     try:
-        return from_tca(tca(journal), tz), ""
+        return from_tca(tca(journal, market), tz), ""
     except FillforgeError as e:
         return None, f"the transaction-cost analysis refused this journal: {e}"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
+from fillforge.analytics import MarketData
 from fillforge.journal import Journal
 from fillforge.journal.rebuild import JournalFill, rebuild
 from fillforge.journal.state import load_state
@@ -107,9 +108,15 @@ def _parents(journal: Journal) -> list[ParentRow]:
     return rows
 
 
-def report_data(journal: Journal, *, costs: bool = True, tz: dt.tzinfo = dt.UTC) -> ReportData:
+def report_data(
+    journal: Journal,
+    *,
+    costs: bool = True,
+    tz: dt.tzinfo = dt.UTC,
+    market: MarketData | None = None,
+) -> ReportData:
     """Read ``journal`` into a :class:`ReportData` (``costs``: run the transaction-cost
-    analysis too; ``tz``: the zone of its hours of day)."""
+    analysis too, against ``market`` if given; ``tz``: the zone of its hours of day)."""
     out = ReportData(source=str(getattr(journal, "name", "journal")))
     out.records = sum(journal.counts().values())
     book = rebuild(journal)
@@ -118,5 +125,5 @@ def report_data(journal: Journal, *, costs: bool = True, tz: dt.tzinfo = dt.UTC)
     _pnl(out.fills, out)
     out.parents = _parents(journal)
     if costs:
-        out.costs, out.costs_missing = cost_figures(journal, tz)
+        out.costs, out.costs_missing = cost_figures(journal, tz, market)
     return out
