@@ -288,18 +288,10 @@ class RunSession:
         gate = agent.engine.broker
         assert isinstance(gate, RiskGate)
         self.tally.watch(gate)
-        if isinstance(broker, SimulatedBroker):
-            journalled = gate.broker
-            # The runner drives the simulation it finds behind a risk gate; the agent's gate
-            # stands on the journal, so the runner is shown the simulator while it is built,
-            # then every call goes through the journal again.
-            gate.broker = broker
-            try:
-                runner = Runner(
-                    self.strategy, gate, bars=self._tables, equity_every="bar", step_messages=512
-                )
-            finally:
-                gate.broker = journalled
+        if isinstance(broker, SimulatedBroker):  # the runner drives it, behind gate and journal
+            runner = Runner(
+                self.strategy, gate, bars=self._tables, equity_every="bar", step_messages=512
+            )
         else:
             runner = Runner(self.strategy, gate, symbols=self.symbols)
         self._runner = runner
