@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -221,3 +222,35 @@ def test_market_data_subscriptions_poll_through_the_loop(server: BinanceServer) 
         assert seen[-1].bid_price == BID - 1
 
     _go(server, body, data_poll_every=0.05)
+
+
+def test_every_exchange_builds_on_async_support() -> None:
+    for name in ("binance", "bybit", "coinbase"):
+        b = AsyncCcxtBroker(name, poll_every=None)
+        assert b.id == name
+        assert type(b.exchange).__module__.startswith("ccxt.async_support")
+        assert b.exchange.enableRateLimit is False  # the Rust throttle limits instead
+    with pytest.raises(CcxtError, match="not an exchange"):
+        AsyncCcxtBroker("nosuchvenue")
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("BINANCE_TESTNET_KEY") and os.environ.get("BINANCE_TESTNET_SECRET")),
+    reason="BINANCE_TESTNET_KEY / BINANCE_TESTNET_SECRET are not set",
+)
+def test_a_resting_limit_on_binances_testnet() -> None:  # pragma: no cover - needs keys
+    async def main() -> None:
+        b = AsyncCcxtBroker(
+            "binance",
+            api_key=os.environ["BINANCE_TESTNET_KEY"],
+            secret=os.environ["BINANCE_TESTNET_SECRET"],
+            poll_every=None,
+        )
+        b.exchange.set_sandbox_mode(True)
+        async with b:
+            last = (await b.last_trade(SYMBOL)).price  # type: ignore[union-attr]
+            o = await b.submit(_limit(price=(last / 2).quantize(D("0.01")), qty="0.001"))
+            await b.cancel(o.id)
+            assert o.status is OrderStatus.CANCELED
+
+    asyncio.run(main())
