@@ -6,7 +6,8 @@ the market it traded in (a Tardis quotes and/or trades file, read through
 :mod:`fillforge.marketdata`) for the mids, VWAP, TWAP, markouts and the spread; without it those
 figures are n/a, each with its reason. Every cost is printed with its sign convention (positive
 = cost) and its baseline. A path that is no journal, a bad flag or a bad data file is one
-``error:`` line on stderr and exit code 2 (:mod:`fillforge.cli_errors`).
+``error:`` line on stderr and exit code 2 (:mod:`fillforge.cli_errors`). ``--alerts`` replays the
+monitor's default alert rules over the journal (:mod:`fillforge.monitor.tca`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from fillforge.cli_errors import refuse
 from fillforge.errors import TcaError
 from fillforge.execution.cost import cost_rows
 from fillforge.marketdata import load_tardis_quotes, load_tardis_trades
+from fillforge.monitor.tca import journal_alerts
 from fillforge.sim.datafiles import DataFormat, market_files
+from fillforge.time import to_iso
 
 __all__ = ["market_from_files", "summary_json", "tca_command"]
 
@@ -280,6 +283,10 @@ def tca_command(
     tick: Annotated[str, typer.Option("--tick", help="The price grid of --data.")] = "0.00000001",
     lot: Annotated[str, typer.Option("--lot", help="The size grid of --data.")] = "0.00000001",
     tz: Annotated[str, typer.Option("--tz", help="The time zone of --by hour.")] = "UTC",
+    alerts: Annotated[
+        bool,
+        typer.Option("--alerts", help="Replay the monitor's default alert rules over the journal."),
+    ] = False,
 ) -> None:
     """Transaction-cost analysis of a journal: shortfall (delay, trading, opportunity, fees),
     slippage against arrival, VWAP and TWAP, markouts, spread, rates and latency."""
@@ -289,7 +296,16 @@ def tca_command(
     tick, lot = _grid("--tick", tick), _grid("--lot", lot)
     market = market_from_files(data, tick, lot, symbol) if data else None
     r = tca(journal, market)
+    changes = journal_alerts(r) if alerts else None
     if as_json:
-        typer.echo(json.dumps(summary_json(r, by, zone), indent=2, default=str))
+        doc = summary_json(r, by, zone)
+        if changes is not None:
+            doc["alerts"] = [a.as_json() for a in changes]
+        typer.echo(json.dumps(doc, indent=2, default=str))
         return
     _print(r, by, zone, market)
+    if changes is not None:
+        out = _out()
+        out.print(f"alerts (the monitor's default rules over the journal): {len(changes)}")
+        for a in changes:
+            out.print(f"  {to_iso(a.ts)} {a.state}: {a.message}")
