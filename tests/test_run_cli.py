@@ -390,3 +390,38 @@ def test_a_rerun_on_a_served_account_recovers_its_journal(tmp_path: Path) -> Non
         assert [(x.symbol, x.qty) for x in positions] == [("AAPL", "4")]  # type: ignore[union-attr]
     with Journal.open(tmp_path / "served.journal", readonly=True) as j:
         assert sum(1 for _ in j.records(kinds=["order.submit"])) == 2
+
+
+RANDOM = """\
+import random
+from decimal import Decimal
+from fillforge.orders.enums import OrderSide
+from fillforge.orders.models import OrderRequest
+from fillforge.strategy import Strategy
+
+
+class Coin(Strategy):
+    def on_bar(self, bar):
+        if random.random() < 0.1:
+            side = OrderSide.BUY if random.random() < 0.6 else OrderSide.SELL
+            qty = Decimal(random.randint(1, 20))
+            self.ctx.submit(OrderRequest(symbol=bar.symbol, side=side, qty=qty))
+"""
+
+
+def test_a_seed_repeats_a_strategy_that_draws_random_numbers(tmp_path: Path) -> None:
+    (tmp_path / "coin.py").write_text(RANDOM)
+    (tmp_path / "coin.yaml").write_text("execution:\n  mode: paper\nstrategy:\n  name: coin:Coin\n")
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+    out = []
+    for i, seed in enumerate(("7", "7", "8")):
+        p = fillforge("run", "coin.yaml", "--seed", seed, "--journal", f"c{i}.journal",
+                      cwd=tmp_path, env=env)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        out.append(p.stdout)
+    assert out[0] == out[1]
+    assert "seed 7 (Python's random" in out[0]
+    assert out[0].replace("seed 7", "seed 8") != out[2]  # another seed, other orders
+    bad = fillforge("run", "coin.yaml", "--seed", "-1", cwd=tmp_path, env=env)
+    assert "--seed" in one_error_line(bad)

@@ -112,7 +112,9 @@ def _bps(part: Decimal, whole: Decimal) -> str:
     return "n/a" if not whole else f"{part / whole * 10_000:+.2f} bps"
 
 
-def _figures(session: RunSession, finished: dict[str, Any], ended: str) -> dict[str, Any]:
+def _figures(
+    session: RunSession, finished: dict[str, Any], ended: str, seed: int | None
+) -> dict[str, Any]:
     """Every number of the summary, keyed as ``--json`` prints them (Decimals as text)."""
     from fillforge.agent.results import figure
     from fillforge.portfolio import metrics
@@ -143,6 +145,7 @@ def _figures(session: RunSession, finished: dict[str, Any], ended: str) -> dict[
         "strategy_default": session.default_strategy,
         "symbols": list(session.symbols),
         "data": span,
+        "seed": seed,
         "ended": ended,
         "orders_sent": t.orders,
         "orders_filled": t.filled_orders,
@@ -170,11 +173,13 @@ def _lines(f: dict[str, Any]) -> list[str]:
     params = ", ".join(f"{k}={v}" for k, v in f["strategy_params"].items())
     out = [
         f"fillforge run {f['config']}: mode {f['mode']} on the {f['broker']}"
-        if f["broker"] == "simulated exchange"
+        if f["broker"].startswith("simulated exchange")
         else f"fillforge run {f['config']}: mode {f['mode']} on {f['broker']}",
         f"strategy {f['strategy']}({params}) on {', '.join(f['symbols'])}"
         + (" (the file names no strategy: the default)" if f["strategy_default"] else ""),
     ]
+    if f["seed"] is not None:
+        out.append(f"seed {f['seed']} (Python's random and numpy's global generator)")
     if f["data"] is not None:
         out.append(f"data: the shipped daily bars, {f['data'][0]} to {f['data'][1]}")
     out.append(f"ended: {f['ended']}")
@@ -250,6 +255,15 @@ def run(
             "APCA_API_SECRET_KEY."
         ),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Seed Python's random and numpy's global generator before the strategy is "
+            "built (a strategy that draws from them repeats; the simulated exchange draws "
+            "nothing).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="No progress bar (also off with --json).")
@@ -271,6 +285,13 @@ def run(
     at_ns, span_ns = _until(until) if until is not None else (None, None)
     target = _journal_target(journal, loaded.config.journal, config)
     force = False if as_json or no_progress else None
+    if seed is not None:
+        import random
+
+        import numpy as np
+
+        random.seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 - the global generator strategies draw from
     session = RunSession(loaded.config, journal=target, url=url, name=config.name)
     with _stops(session.stop) as got:
         session.start()
@@ -289,7 +310,7 @@ def run(
         ended = f"stopped by {signal.Signals(got[0]).name}"
     elif at_ns is not None:
         ended = f"--until {until}"
-    figures = _figures(session, finished, ended)
+    figures = _figures(session, finished, ended, seed)
     if as_json:
         print(json.dumps(figures, sort_keys=True))
     else:
