@@ -98,6 +98,9 @@ def test_the_cost_figures_are_the_tcas(journal_path: Path, data: ReportData) -> 
     assert ny is not None
     assert sorted(ny.by_hour) == [9]
     assert ny.hour_zone == "America/New_York"
+    assert c.totals["is_bps"] == pytest.approx(r.total()["is_bps"])
+    assert c.totals["arrival_bps"] is None  # the mid at each send: no market data
+    assert c.unknown == r.reasons
     assert set(c.latency_ms) >= {"send to ack", "send to first fill", "decision to first send"}
     assert len(c.latency_ms["send to ack"]) == len(r.orders["side"])
     assert all(ms >= 0 for v in c.latency_ms.values() for ms in v)
@@ -113,6 +116,15 @@ def test_the_html_has_every_chart_and_is_self_contained(data: ReportData, tmp_pa
     assert page.count('src="data:image/svg+xml;base64,') == len(CHARTS)
     assert "Sign convention: a positive cost or slippage figure is a cost" in page
     assert "default-src 'none'" in page  # the page may fetch nothing
+    assert data.costs is not None
+    is_bps = data.costs.totals["is_bps"]
+    assert is_bps is not None
+    assert (
+        "<tr><td>implementation shortfall, bps of the paper notional (positive = cost)</td>"
+        f"<td>{is_bps:,.4g}</td></tr>"
+    ) in page
+    assert "Not known from this journal" in page
+    assert "no market data was passed" in page
     for forbidden in ("<script", "http://", "https://", "<link"):
         assert forbidden not in page
 

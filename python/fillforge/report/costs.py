@@ -22,7 +22,14 @@ from fillforge.errors import FillforgeError
 from fillforge.journal import Journal
 from fillforge.time import NS_PER_MILLISECOND
 
-__all__ = ["LATENCY_STAGES", "SHORTFALL_PARTS", "CostFigures", "cost_figures", "from_tca"]
+__all__ = [
+    "LATENCY_STAGES",
+    "SHORTFALL_PARTS",
+    "TOTALS",
+    "CostFigures",
+    "cost_figures",
+    "from_tca",
+]
 
 SHORTFALL_PARTS: Final = ("delay", "trading", "opportunity", "fees")
 """Perold's implementation shortfall, in its parts (``execution/cost.py``)."""
@@ -35,6 +42,16 @@ LATENCY_STAGES: Final = (
 """The TCA's latency arrays the report draws, and their labels."""
 
 
+TOTALS: Final = (
+    ("is_bps", "implementation shortfall, bps of the paper notional (positive = cost)"),
+    ("arrival_bps", "slippage against the mid at each order's send, bps (positive = cost)"),
+    ("fill_rate", "fill rate of the orders (filled / ordered)"),
+    ("reject_ratio", "orders refused"),
+    ("cancel_ratio", "orders cancelled"),
+)
+"""The TCA's totals the report's summary shows, and what each is."""
+
+
 @dataclass(frozen=True, slots=True)
 class CostFigures:
     """The TCA figures of one journal, in basis points (positive = cost).
@@ -44,7 +61,9 @@ class CostFigures:
     (:data:`SHORTFALL_PARTS`) in bps of the paper notional. ``by_policy`` / ``by_hour``:
     ``(fill rate of the orders, shortfall bps)``, either None when not known; hours are
     ``hour_zone``'s hour of day an order was sent (a parent decided). ``latency_ms``: by stage
-    (:data:`LATENCY_STAGES`), the measured samples."""
+    (:data:`LATENCY_STAGES`), the measured samples. ``totals``: every order and parent as one
+    group (:data:`TOTALS`; None: unknown). ``unknown``: the TCA's reasons a figure is unknown,
+    by figure."""
 
     slippage_bps: list[float] = field(default_factory=list)
     shortfall: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -54,6 +73,8 @@ class CostFigures:
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
     benchmark: str = "arrival price"
     convention: str = CONVENTION
+    totals: dict[str, float | None] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 def _known(x: Any) -> float | None:
@@ -110,6 +131,8 @@ def from_tca(r: TcaResult, tz: dt.tzinfo = dt.UTC) -> CostFigures:
         by_hour=by_hour,
         hour_zone=str(tz),
         latency_ms=latency,
+        totals={k: _known(r.total().get(k, math.nan)) for k, _ in TOTALS},
+        unknown=dict(sorted(r.reasons.items())),
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from fillforge.errors import ReportError
 from fillforge.report.charts import CHARTS, SIGN, Chart
+from fillforge.report.costs import TOTALS
 from fillforge.report.data import ReportData
 
 if TYPE_CHECKING:
@@ -110,8 +111,13 @@ def report_html(data: ReportData, rendered: Sequence[Rendered]) -> str:
         ("maximum drawdown (from the running peak)", _money(data.max_drawdown)),
         ("fees paid (a cost)", _money(data.fees)),
     ]
-    if data.costs is None:
+    c = data.costs
+    if c is None:
         rows.append(("transaction-cost analysis", e(data.costs_missing)))
+    else:
+        for key, what in TOTALS:
+            v = c.totals.get(key)
+            rows.append((e(what), "n/a (see below)" if v is None else f"{v:,.4g}"))
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -124,14 +130,22 @@ def report_html(data: ReportData, rendered: Sequence[Rendered]) -> str:
         "</table>",
         f'<p class="sign">{e(SIGN)}</p>',
     ]
+    if c is not None and c.unknown:
+        # One line per reason (several figures often share one).
+        reasons: dict[str, list[str]] = {}
+        for figure, why in c.unknown.items():
+            reasons.setdefault(why, []).append(figure)
+        out.append('<p>Not known from this journal:</p><ul class="unknown">')
+        out += [f"<li>{e(', '.join(f))}: {e(why)}</li>" for why, f in reasons.items()]
+        out.append("</ul>")
     for r in rendered:
-        c = r.chart
+        chart = r.chart
         uri = "data:image/svg+xml;base64," + base64.b64encode(r.svg()).decode("ascii")
         out += [
-            f'<section class="chart" id="chart-{c.slug}">',
-            f"<h2>{e(c.title)}</h2>",
-            f'<img alt="{e(c.title)}" src="{uri}">',
-            f'<p class="caption">{e(c.caption)}</p>',
+            f'<section class="chart" id="chart-{chart.slug}">',
+            f"<h2>{e(chart.title)}</h2>",
+            f'<img alt="{e(chart.title)}" src="{uri}">',
+            f'<p class="caption">{e(chart.caption)}</p>',
             "</section>",
         ]
     out.append("</body></html>\n")
