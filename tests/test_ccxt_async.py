@@ -203,6 +203,8 @@ def test_the_stream_brings_fills_and_reconciles_after_a_drop(server: BinanceServ
         o = await b.submit(_limit(price=BID - 1))
         _fill_down_to(server, BID - 3)
         await _eventually(lambda: o.status is OrderStatus.FILLED)  # no poll: the stream
+        assert b.stream.updates >= 1
+        assert b.stream.failures == 0
         second = await b.submit(_limit(price=BID - 10))
         server.stream.drop()  # the fill below happens while the socket is down
         _fill_down_to(server, BID - 13)

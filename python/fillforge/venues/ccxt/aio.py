@@ -132,8 +132,9 @@ class AsyncCcxtBroker(CcxtCore):
         if not self.instruments:
             await self.load_markets()
         if self._want_stream and self._stream is None:
-            pro = self.exchange if hasattr(self.exchange, "watch_orders") else None
-            pro = pro or pro_exchange(self.exchange)
+            # A ccxt.pro exchange streams itself; an async_support one gets ccxt.pro's twin.
+            own = type(self.exchange).__module__.startswith("ccxt.pro")
+            pro = self.exchange if own else pro_exchange(self.exchange)
             if pro is None:
                 raise CcxtError(self.id, "NotSupported", "ccxt.pro has no websocket for it")
             self._stream = OrderStream(pro, self._apply_update, self._after_stream_reconnect)
