@@ -425,3 +425,18 @@ def test_a_seed_repeats_a_strategy_that_draws_random_numbers(tmp_path: Path) -> 
     assert out[0].replace("seed 7", "seed 8") != out[2]  # another seed, other orders
     bad = fillforge("run", "coin.yaml", "--seed", "-1", cwd=tmp_path, env=env)
     assert "--seed" in one_error_line(bad)
+
+
+def test_the_files_fallback_to_simulation_is_honoured_and_said(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("execution:\n  mode: paper\n  fallback: simulation\n")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = fillforge("run", "c.yaml", "--url", f"http://127.0.0.1:{port}", "--journal", "j.journal",
+                  "--until", "60d", "--json", cwd=tmp_path, env=child_env(**KEYS))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["broker"].startswith("simulated exchange (fallback: unreachable")
+    assert "falling back to simulation" in p.stderr
