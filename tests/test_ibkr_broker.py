@@ -244,3 +244,27 @@ def test_through_journalled_broker_fills_are_journalled_once(
     execs = {f.execution.execId for f in broker.executions()}
     assert set(book.fills) == execs
     assert len(execs) == 2
+
+
+def test_partial_fill_then_replace_keeps_what_filled(
+    broker: IbkrBroker, gateway: IbGateway
+) -> None:
+    o = broker.submit(limit("sell", 10, "100.50"))
+    wait_for(lambda: o.status is OrderStatus.NEW)
+
+    def lift(sim: SimulatedBroker, qty: int) -> None:  # the 500 offered at 100.02 first
+        sim.trade("AAPL", D("100.50"), D(500 + qty), aggressor=OrderSide.BUY)
+        sim.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(500), ask_size=D(500))
+
+    gateway.call(lambda sim: lift(sim, 4))
+    wait_for(lambda: o.cum_qty == 4)
+    assert o.status is OrderStatus.PARTIALLY_FILLED
+    broker.replace(o.id, qty=D(7), limit_price=D("100.40"))  # 7 in all: 3 more, at 100.40
+    [new] = broker.orders(open_only=True)
+    assert (new.order_qty, new.limit_price, new.cum_qty) == (7, D("100.40"), 4)
+    gateway.call(lambda sim: lift(sim, 10))
+    wait_for(lambda: new.status is OrderStatus.FILLED)
+    assert new.cum_qty == 7
+    assert broker.positions()["AAPL"].qty == -7
+    [ib_fill] = [f for f in broker.executions() if f.execution.shares == 3]
+    assert ib_fill.execution.cumQty == 7  # one IB order throughout

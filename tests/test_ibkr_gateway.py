@@ -280,3 +280,38 @@ def test_bad_frames_get_ib_errors_and_the_gateway_serves_on(gateway: IbGateway) 
         assert _read(bad)[:4] == ["4", "2", "-1", "507"]
     again = _raw_client(gateway.port, 22)
     again.close()
+
+
+def test_modify_after_a_partial_fill_keeps_the_fills(gateway: IbGateway, ib: IB) -> None:
+    c = aapl(ib)
+    trade = ib.placeOrder(c, LimitOrder("SELL", 10, 100.50))
+    wait(ib, lambda: trade.orderStatus.status == "Submitted")
+
+    def lift(sim: SimulatedBroker, qty: int) -> None:  # past the 500 offered at 100.02
+        sim.trade("AAPL", D("100.50"), D(500 + qty), aggressor=OrderSide.BUY)
+        sim.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(500), ask_size=D(500))
+
+    gateway.call(lambda sim: lift(sim, 4))
+    wait(ib, lambda: trade.orderStatus.filled == 4)
+    trade.order.totalQuantity = 7  # IB's total: 3 more
+    ib.placeOrder(c, trade.order)
+    wait(ib, lambda: trade.orderStatus.remaining == 3)
+    gateway.call(lambda sim: lift(sim, 10))
+    wait(ib, lambda: trade.orderStatus.status == "Filled")
+    assert trade.orderStatus.filled == 7
+    assert [f.execution.cumQty for f in trade.fills] == [4, 7]
+
+
+def test_oca_reduce_type_shrinks_the_others(gateway: IbGateway, ib: IB) -> None:
+    c = aapl(ib)
+    orders = [LimitOrder("SELL", 5, 101.00), LimitOrder("SELL", 5, 102.00)]
+    placed = [ib.placeOrder(c, o) for o in ib.oneCancelsAll(orders, "exit-2", 3)]
+    wait(ib, lambda: all(t.orderStatus.status == "Submitted" for t in placed))
+
+    def lift(sim: SimulatedBroker) -> None:  # past the 500 offered at 100.02, 2 of ours
+        sim.trade("AAPL", D("101.00"), D(502), aggressor=OrderSide.BUY)
+
+    gateway.call(lift)
+    wait(ib, lambda: placed[0].orderStatus.filled == 2)
+    wait(ib, lambda: placed[1].order.totalQuantity == 3)
+    assert placed[1].orderStatus.status == "Submitted"

@@ -176,7 +176,7 @@ class Book:
             return
         changes: dict[str, Decimal] = {}
         if qty != o.total_qty:
-            changes["qty"] = qty - o.filled
+            changes["qty"] = qty  # the total, fills included (the simulated order carries them)
         if lmt is not None and lmt != o.lmt_price:
             changes["limit_price"] = lmt
         if aux is not None and aux != o.aux_price and "STP" in o.order_type:
@@ -329,8 +329,9 @@ class Book:
             o.total_qty = o.filled + left
             return self._tell(o)
         try:
-            self.broker.replace(o.sim_id, qty=left)
+            self.broker.replace(o.sim_id, qty=o.filled + left)  # the total, fills included
             o.total_qty = o.filled + left
+            self._tell(o)
         except FillforgeError:
             self._cancel(o)
         return None

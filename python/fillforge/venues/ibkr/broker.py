@@ -136,6 +136,7 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     def _wire(self) -> None:
         ib = self.ib
         ib.orderStatusEvent += self._orders.on_status
+        ib.openOrderEvent += self._orders.on_open_order
         ib.commissionReportEvent += self._on_commission
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnect
@@ -322,8 +323,11 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self, order_id: str, terms: ReplaceTerms | None = None, **changes: Unpack[ReplaceChanges]
     ) -> None:
         """Modify an order in place at IB (same IB order id); locally the order is
-        ``replaced`` by a new one (``<id>.r<n>``) once IB confirms. ``qty`` is what the new
-        order is for (IB's total is it plus what has filled)."""
+        ``replaced`` by a new one (``<id>.r<n>``, carrying its fills) once IB confirms (its
+        ``openOrder`` shows the new terms). ``qty`` is the order's new total, what has filled
+        included (FIX's, the order manager's and IB's meaning). Refused: :class:`IbkrError`;
+        no answer within ``timeout``: :class:`BrokerUnavailableError` (the order is then
+        taken as unchanged until the next reconcile)."""
         t = replace_terms(terms, changes)
         with self._lock:
             o = self.manager.get(order_id)
@@ -339,7 +343,7 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             raise OrderValidationError("trail", t.trail, "IbkrBroker sends no trailing orders")
         new = copy.copy(old)
         if t.qty is not None:
-            new.totalQuantity = float(o.cum_qty + t.qty)
+            new.totalQuantity = float(t.qty)
         if t.limit_price is not None:
             new.lmtPrice = float(t.limit_price)
         if t.stop_price is not None:
@@ -347,7 +351,7 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         done = threading.Event()
         with self._lock:
             self.manager.request_replace(order_id, t)
-            self._orders.modified[ib_id] = done
+            self._orders.modified[ib_id] = (done, new)
         self._throttle()
         try:
             self._loop.call(lambda: self.ib.placeOrder(contract, new), self.timeout)
@@ -368,7 +372,7 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 if refused is not None:
                     code, _, text = refused.partition(": ")
                     raise IbkrError(int(code), text, ib_id)
-                return
+                raise BrokerUnavailableError("timeout", self.timeout, why)
             new_id = f"{ib_id}.r{next(self._replaces)}"
             self.manager.apply(
                 VenueReport.trusted(

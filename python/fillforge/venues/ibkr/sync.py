@@ -52,7 +52,8 @@ class IbOrders:
         self.ib_orders: dict[int, tuple[Any, Any]] = {}  # IB order id -> (contract, Order)
         self.applied: set[str] = set()  # IB execution ids applied
         self.unsent: set[int] = set()  # IB order ids whose placeOrder did not go out
-        self.modified: dict[int, threading.Event] = {}  # modifies waiting for IB's answer
+        # modifies waiting for IB's answer: the event to set, and the order as sent
+        self.modified: dict[int, tuple[threading.Event, Any]] = {}
         self.refused: dict[int, str] = {}  # IB order id -> the error that refused a modify
 
     def link(self, local_id: str, ib_id: int, contract: Any, order: Any) -> None:
@@ -79,10 +80,6 @@ class IbOrders:
             local = self.local_of.get(ib_id)
             if local is None:
                 return
-            if status in _WORKING and trade.log and trade.log[-1].message == "Modified":
-                waiting = self.modified.get(ib_id)
-                if waiting is not None:
-                    waiting.set()
             o = self.manager.get(local)
             if status in _WORKING and o.status in _FRESH:
                 self._report(EventKind.NEW, local)
@@ -92,6 +89,21 @@ class IbOrders:
                 self._report(EventKind.CANCELED, local)
             elif status == "Inactive" and o.status.is_open:
                 self._report(EventKind.REJECTED, local, "inactive at IB")
+
+    def on_open_order(self, trade: Any) -> None:
+        """IB's ``openOrder``: a modify waiting for it is confirmed when the order shows the
+        terms sent."""
+        with self.lock:
+            waiting = self.modified.get(int(trade.order.orderId))
+        if waiting is None:
+            return
+        done, sent = waiting
+        now = trade.order
+        if all(
+            abs(float(getattr(now, f)) - float(getattr(sent, f))) < 1e-9
+            for f in ("totalQuantity", "lmtPrice", "auxPrice")
+        ):
+            done.set()
 
     def on_error(self, req_id: int, code: int, message: str) -> None:
         """An IB error about one of our orders: a refused new order is rejected; a refused
@@ -103,7 +115,7 @@ class IbOrders:
             waiting = self.modified.get(req_id)
             if waiting is not None:
                 self.refused[req_id] = f"{code}: {message}"
-                waiting.set()
+                waiting[0].set()
                 return
             o = self.manager.get(local)
             if o.status in _FRESH:
