@@ -315,3 +315,18 @@ def test_oca_reduce_type_shrinks_the_others(gateway: IbGateway, ib: IB) -> None:
     wait(ib, lambda: placed[0].orderStatus.filled == 2)
     wait(ib, lambda: placed[1].order.totalQuantity == 3)
     assert placed[1].orderStatus.status == "Submitted"
+
+
+def test_streaming_market_data_until_cancelled(gateway: IbGateway, ib: IB) -> None:
+    c = aapl(ib)
+    ticker = ib.reqMktData(c)
+    wait(ib, lambda: ticker.bid == 100.00 and ticker.ask == 100.02)
+    gateway.call(lambda sim: sim.quote("AAPL", D("100.10"), D("100.12")))
+    wait(ib, lambda: ticker.bid == 100.10 and ticker.ask == 100.12)
+    print_trade(gateway, "100.12", 50, OrderSide.BUY)
+    wait(ib, lambda: ticker.last == 100.12)
+    ib.cancelMktData(c)
+    ib.sleep(0.2)
+    gateway.call(lambda sim: sim.quote("AAPL", D("100.20"), D("100.22")))
+    ib.sleep(0.3)
+    assert ticker.bid == 100.10

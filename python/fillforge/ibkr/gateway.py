@@ -52,6 +52,7 @@ class Session:
         self.client_id: int | None = None
         self.version = 0
         self.positions = False  # reqPositions: position updates follow
+        self.market: dict[int, list[Callable[[], None]]] = {}  # reqMktData streams: unsubscribes
         self.account_updates = False  # reqAccountUpdates: account and portfolio updates follow
         self._out: list[bytes] = []
         self._lock = threading.Lock()
@@ -284,6 +285,11 @@ class IbGateway:
         finally:
             if session.client_id is not None and self.sessions.get(session.client_id) is session:
                 del self.sessions[session.client_id]
+            streams = [stop for stops in session.market.values() for stop in stops]
+            session.market.clear()
+            if streams:
+                with contextlib.suppress(Exception):  # the gateway may be stopping
+                    await self.run(lambda: [stop() for stop in streams])
             await asyncio.sleep(0)  # let queued writes go out first
             writer.close()
 

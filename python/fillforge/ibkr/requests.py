@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from fillforge.broker.models import Quote, Trade
 from fillforge.errors import IbkrError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.orders import read_place_order
@@ -147,19 +148,36 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
         at = 16 + (3 if len(f) > 15 and f[15] == "1" else 0)
         snapshot = len(f) > at + 1 and f[at + 1] == "1"
 
-        def ticks() -> None:
-            q = g.broker.latest_quote(info.symbol)
-            t = g.broker.last_trade(info.symbol)
+        def quote(q: Quote | None) -> None:
             if q is not None and q.bid_price is not None:
                 s.send([Out.TICK_PRICE, 6, req_id, _BID, q.bid_price, q.bid_size, 0])
             if q is not None and q.ask_price is not None:
                 s.send([Out.TICK_PRICE, 6, req_id, _ASK, q.ask_price, q.ask_size, 0])
+
+        def trade(t: Trade | None) -> None:
             if t is not None:
                 s.send([Out.TICK_PRICE, 6, req_id, _LAST, t.price, t.size, 0])
+
+        def ticks() -> None:
+            quote(g.broker.latest_quote(info.symbol))
+            trade(g.broker.last_trade(info.symbol))
             if snapshot:
                 s.send([Out.TICK_SNAPSHOT_END, 1, req_id])
+                return
+            # streaming: every later quote and trade, until cancelMktData or the disconnect
+            stop = [
+                g.broker.subscribe_quotes(info.symbol, quote),
+                g.broker.subscribe_trades(info.symbol, trade),
+            ]
+            for old in s.market.pop(req_id, []):
+                old()
+            s.market[req_id] = stop
 
         await g.run(ticks)
+
+    async def cancel_market_data(s: Session, f: list[str]) -> None:
+        req_id = integer(f, 2, "reqId")
+        await g.run(lambda: [stop() for stop in s.market.pop(req_id, [])])
 
     async def positions(s: Session, f: list[str]) -> None:
         def send() -> None:
@@ -222,7 +240,7 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
         In.REQ_ACCOUNT_SUMMARY: account_summary,
         In.REQ_ACCT_DATA: account_updates,
         In.REQ_ACCOUNT_UPDATES_MULTI: account_updates_multi,
-        In.CANCEL_MKT_DATA: ignored,
+        In.CANCEL_MKT_DATA: cancel_market_data,
         In.REQ_AUTO_OPEN_ORDERS: ignored,
         In.REQ_MARKET_DATA_TYPE: ignored,
         In.CANCEL_ACCOUNT_SUMMARY: ignored,
