@@ -16,6 +16,7 @@ from test_tca_support import SYMBOL, T0, Desk, S
 
 from fillforge.analytics import NO_MARKET, MarketData, TcaResult, tca
 from fillforge.errors import InsufficientBuyingPowerError, JournalError, TcaError
+from fillforge.journal import Journal
 from fillforge.sim.fees import FeeModel
 from fillforge.sim.latency import Delay, LatencyModel
 
@@ -297,3 +298,24 @@ def test_bad_input_is_refused_with_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(TcaError, match="parent_id"):
         empty.parent_cost("nope")
     assert T0 > 0
+
+
+def test_an_arrival_mid_the_journal_carries_is_read(tmp_path: Path) -> None:
+    """A writer that journals the mid with each intent (``order.submit``'s ``mid``) gives lone
+    orders an arrival price without market data; the records are the documented kinds."""
+    with Journal.open(tmp_path / "j") as j:
+        j.append("order.session", {"prefix": "w"})
+        request = {"symbol": SYMBOL, "side": "sell", "qty": "10"}
+        j.write_ahead("order.submit", {"cid": "w-2", "request": request, "mid": "50.00"})
+        j.append("order.ack", {"cid": "w-2", "oid": "v1", "status": "new"})
+        fill = {"id": "x1", "qty": "10", "price": "49.95", "fee": "0.10", "ts": T0}
+        event = {"oid": "v1", "cid": "w-2", "kind": "fill", "status": "filled"}
+        j.append(
+            "order.event",
+            {**event, "symbol": SYMBOL, "side": "sell", "ts": T0, "fill": fill, "cum": "10"},
+        )
+    r = tca(tmp_path / "j")
+    assert one(r, "orders", "arrival_send") == 50.0
+    assert one(r, "orders", "arrival_bps") == pytest.approx(10.0)  # sold 5 cents under 50.00
+    assert one(r, "parents", "is_cost") == pytest.approx(10 * 0.05 + 0.10)  # plus the fee
+    assert "arrival_send" not in r.reasons

@@ -145,6 +145,10 @@ def analyse(
     stop = np.where(stop == NO_TIME, send, stop)
     look = Rows(market, symbols, sym, send)
     arr_send = look.mid(send)
+    if "submit_mid" in o:  # the journal's own arrival where the market gives none
+        arr_send = np.where(np.isnan(arr_send), o["submit_mid"], arr_send)
+        if market is None and not bool(np.isnan(arr_send).any()):
+            reasons.pop("arrival_send", None)
     arr_dec = parents["arrival_price"][prow] if k else np.zeros(0)
     arr_dec = np.where(parents["kind"][prow] == "parent", arr_dec, arr_send) if k else arr_dec
     o_vwap, _ = look.vwap(send, stop)

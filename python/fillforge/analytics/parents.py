@@ -164,9 +164,13 @@ def parent_rows(
     look = Rows(market, symbols, sym, dec)
     if market is not None:
         arrival = np.where(np.isnan(arrival), look.mid(dec), arrival)
+    if "submit_mid" in o and len(plain):  # a row of orders: its first order's journalled mid
+        mid = o["submit_mid"][first_order[plain]]
+        arrival[plain] = np.where(np.isnan(arrival[plain]), mid, arrival[plain])
     arrival = np.where(np.isnan(arrival), pd_, arrival)
     pd_ = np.where(np.isnan(pd_), arrival, pd_)
     p0 = np.where(np.isnan(p0), np.where(fc != NO_TIME, look.mid(fc), arrival), p0)
+    p0[plain] = np.where(np.isnan(p0[plain]), arrival[plain], p0[plain])  # decided when sent
     final = look.mid(end)
     leaves = x - filled
     delay = side * x * (p0 - pd_)

@@ -56,7 +56,9 @@ class Tape:
     ``qty`` (NaN: a notional order), ``limit_price`` (NaN: none), ``send_rec_ns`` (its
     ``order.submit``), ``ack_rec_ns``, ``accept_venue_ns`` (the venue's first word on it:
     accepted, filled or rejected),
-    ``end_rec_ns`` (the record that ended it), ``refused`` (rejected before or by the venue).
+    ``end_rec_ns`` (the record that ended it), ``refused`` (rejected before or by the venue),
+    ``submit_mid`` (the mid its ``order.submit`` record carries, if its writer journals one:
+    ``{"cid", "request", "mid"}``; NaN otherwise, as JournalledBroker writes them today).
     ``symbol_code``, ``venue_code``, ``parent_code`` and ``status_code`` index :attr:`names`
     (``symbol``, ``venue``, ``parent_id``, ``status``): the columns TCA groups by, as ints.
     ``fills``: ``exec_id``, ``order`` (row in ``orders``; rows are grouped by order, in order),
@@ -112,6 +114,7 @@ def _read(source: JournalSource) -> Tape:
     accepted: dict[str, int] = {}
     ended: dict[str, int] = {}
     snaps: dict[str, dict[str, Any]] = {}
+    mids: dict[str, float] = {}
     n = 0
     last = NO_TIME
     for r in source.records(0, None):
@@ -126,6 +129,8 @@ def _read(source: JournalSource) -> Tape:
                 ended[oid] = r.ts_ns
         elif kind == "order.submit":
             sent[p["cid"]] = r.ts_ns
+            if "mid" in p:  # the mid when it was sent, if the writer journals it
+                mids[p["cid"]] = float(p["mid"])
         elif kind == "order.ack":
             acked.setdefault(p["cid"], r.ts_ns)
         elif kind == "order.reject":
@@ -157,6 +162,7 @@ def _read(source: JournalSource) -> Tape:
     accept = np.full(k, NO_TIME, np.int64)
     end = np.full(k, NO_TIME, np.int64)
     refusal = np.zeros(k, bool)
+    submit_mid = np.full(k, np.nan)
     codes: dict[str, dict[str, int]] = {"symbol": {}, "venue": {}, "parent_id": {}, "status": {}}
     code_cols = {name: np.empty(k, np.int32) for name in codes}
     exact: list[list[JournalFill]] = []
@@ -178,6 +184,8 @@ def _read(source: JournalSource) -> Tape:
             if req.get("limit_price") is not None:
                 limit[i] = float(req["limit_price"])
         send[i] = sent.get(c, NO_TIME) if o.seq is not None else NO_TIME
+        if c in mids and o.seq is not None:
+            submit_mid[i] = mids[c]
         ack[i] = acked.get(c, NO_TIME) if o.seq is not None else NO_TIME
         if o.order_id is not None:
             accept[i] = accepted.get(o.order_id, NO_TIME)
@@ -228,6 +236,7 @@ def _read(source: JournalSource) -> Tape:
         "accept_venue_ns": accept,
         "end_rec_ns": end,
         "refused": refusal,
+        "submit_mid": submit_mid,
         "symbol_code": code_cols["symbol"],
         "venue_code": code_cols["venue"],
         "parent_code": code_cols["parent_id"],
