@@ -440,3 +440,40 @@ def test_the_files_fallback_to_simulation_is_honoured_and_said(tmp_path: Path) -
     out = json.loads(p.stdout)
     assert out["broker"].startswith("simulated exchange (fallback: unreachable")
     assert "falling back to simulation" in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("seed", "edit", "says"),
+    [
+        (
+            "agent-execution.yaml",
+            ('mode: "simulation"', 'mode: "live"'),
+            "execution.broker.base_url='https://paper-api.alpaca.markets': mode is live",
+        ),
+        (
+            "agent-execution.yaml",
+            ('mode: "simulation"', 'mode: "live"', "paper-api.", "api."),
+            "execution.broker.api_key='<placeholder>': a placeholder, not a key",
+        ),
+        (
+            "engine-execution.yaml",
+            ('mode: "paper"', 'mode: "live"'),
+            "not set: set APCA_API_KEY_ID",
+        ),
+        ("broker-polygon.yaml", None, "broker.type='polygon'"),
+    ],
+)
+def test_seed_configurations_that_cannot_run_are_refused_in_one_line(
+    tmp_path: Path, seed: str, edit: tuple[str, ...] | None, says: str
+) -> None:
+    if not (SEEDS / seed).exists():
+        pytest.skip("no seed configurations on this machine")
+    text = (SEEDS / seed).read_text()
+    for old, new in zip(edit[::2], edit[1::2], strict=True) if edit else ():
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / seed).write_text(text)
+    p = fillforge("run", seed, "--journal", "j.journal", cwd=tmp_path, env=child_env(**NO_KEYS))
+    assert says in one_error_line(p)
+    assert "your_api_key" not in p.stderr
+    assert not (tmp_path / "j.journal").exists()
