@@ -431,3 +431,19 @@ def test_market_data_files_give_a_lone_orders_slippage(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("error:")
     assert "none.csv" in lines[0]
+
+
+def test_the_docs_python_example_runs_as_written(
+    journal_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
+    code = doc.split("## From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    runs = tmp_path / "fillforge-runs"
+    runs.mkdir()
+    (runs / "paper.journal").write_bytes(journal_path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/report.md", "exec"), {})
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
+        f"{c.slug}.png" for c in CHARTS
+    )
