@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from child_env import child_env
@@ -53,10 +54,37 @@ def test_serves_the_shipped_sample_to_ib_async_and_stops() -> None:
     assert "Traceback" not in err
 
 
+def test_serves_a_data_file() -> None:
+    from ib_async import IB, Stock
+
+    import fillforge
+
+    bars = (
+        Path(fillforge.__file__).parent / "data" / "bars" / "AAPL_daily_2016-01-04_2017-12-29.csv"
+    )
+    proc = _serve("--data", str(bars), "--symbol", "AAPL", "--duration", "60")
+    try:
+        assert proc.stdout is not None
+        host, _, port = proc.stdout.readline().strip().partition(":")
+        ib = IB()
+        ib.connect(host, int(port), clientId=1, timeout=20)
+        try:
+            [aapl] = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+            [ticker] = ib.reqTickers(aapl)
+            assert 90 < ticker.bid < ticker.ask < 120  # AAPL's close on 2016-01-04: 105.35
+        finally:
+            ib.disconnect()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--data", "nosuch"), "--data"),
+        (("--data", "nosuch.csv"), "no such file"),
+        (("--data", "sample", "--data", "scripted"), "stands alone"),
+        (("--symbol", "AAPL"), "needs --data PATH"),
         (("--quote", "AAPL=1/2"), "needs --data scripted"),
         (("--data", "scripted", "--quote", "AAPL=abc"), "SYMBOL=BID/ASK[xSIZE]"),
         (("--cash", "-5"), "--cash"),

@@ -23,12 +23,17 @@ def serve_ibkr(
     ),
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one (TWS paper: 7497).")] = 0,
     data: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             help="'sample': GOOG on the shipped LOBSTER day (2012-06-21); 'scripted': the "
-            "--quote symbols (AAPL and MSFT unless given) at standing quotes."
+            "--quote symbols (AAPL and MSFT unless given) at standing quotes; or your own "
+            "market-data files (bars, Tardis quotes/trades, LOBSTER, Databento MBO; repeat "
+            "--data for a second file)."
         ),
-    ] = "sample",
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="With --data PATH: the symbol (default: the data's).")
+    ] = None,
     speed: Annotated[float, typer.Option(help="Simulation seconds per wall-clock second.")] = 1.0,
     quote: Annotated[
         list[str] | None,
@@ -47,8 +52,8 @@ def serve_ibkr(
     port, clientId)``); prints ``host:port``."""
     from decimal import Decimal
 
-    from fillforge.errors import FillforgeError
-    from fillforge.ibkr import IbGateway, sample_broker, scripted_broker
+    from fillforge.errors import FillforgeError, MarketDataError
+    from fillforge.ibkr import IbGateway, data_broker, sample_broker, scripted_broker
     from fillforge.time import WallClock
 
     if not 0 <= port <= 65535:
@@ -57,17 +62,23 @@ def serve_ibkr(
         raise refuse("--speed", speed, "must be > 0")
     if duration is not None and not duration >= 0:
         raise refuse("--duration", duration, "must be >= 0")
-    if data not in ("sample", "scripted"):
-        raise refuse("--data", data, "expected 'sample' or 'scripted'")
-    if quote and data != "scripted":
+    sources = data or ["sample"]
+    kind = sources[0] if sources[0] in ("sample", "scripted") else "path"
+    if kind != "path" and len(sources) > 1:
+        raise refuse("--data", sources[0], "stands alone: give it once, with no other --data")
+    if quote and kind != "scripted":
         raise refuse("--quote", quote[0], "needs --data scripted")
+    if symbol and kind != "path":
+        raise refuse("--symbol", symbol, "needs --data PATH")
     if not account.isalnum():
         raise refuse("--account", account, "letters and digits only")
     money = _decimal("--cash", cash)
     quotes = [_standing_quote(q) for q in quote or ()]
     try:
-        if data == "sample":
+        if kind == "sample":
             broker = sample_broker(cash=money)
+        elif kind == "path":
+            broker = data_broker(list(sources), symbol=symbol, cash=money)
         else:
             if not quotes:
                 quotes = [
@@ -79,8 +90,10 @@ def serve_ibkr(
             for sym, bid, ask, size in quotes:
                 broker.quote(sym, bid, ask, bid_size=size, ask_size=size)
         gateway = IbGateway(broker, host=host, port=port, account=account, speed=speed)
+    except MarketDataError as e:
+        raise refuse("--data", e.source, f"{e.field}={e.value!r}: {e.why}") from None
     except FillforgeError as e:
-        raise refuse("--data", data, str(e)) from None
+        raise refuse("--data", sources[0], str(e)) from None
     try:
         gateway.start()
     except FillforgeError as e:

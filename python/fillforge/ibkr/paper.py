@@ -1,5 +1,5 @@
-"""Ready-made simulated venues for the IB gateway: US stocks whose prices a test scripts, or the
-GOOG LOBSTER day the package ships.
+"""Ready-made simulated venues for the IB gateway: US stocks whose prices a test scripts, the
+GOOG LOBSTER day the package ships, or the user's own market-data files.
 
 The venue is IB's SMART route as one simulated exchange: no sessions (orders work around the
 clock; ``outsideRth`` changes nothing), IB's fixed commission (USD 0.005 a share, at least USD 1
@@ -11,16 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 
+from fillforge.errors import SimulationError
 from fillforge.orders.models import Instrument
 from fillforge.replay import lobster_sample
 from fillforge.sim.account import Account
 from fillforge.sim.broker import SimulatedBroker
+from fillforge.sim.datafiles import market_files
 from fillforge.sim.feeds import empty_feed, lobster_feed
 from fillforge.sim.fees import FeeModel
 from fillforge.sim.venue import Venue
 
-__all__ = ["MINIMUM", "PER_SHARE", "ib_stock", "sample_broker", "scripted_broker"]
+__all__ = [
+    "MINIMUM",
+    "PER_SHARE",
+    "data_broker",
+    "ib_stock",
+    "sample_broker",
+    "scripted_broker",
+]
 
 PER_SHARE = Decimal("0.005")
 """IB's fixed US-stock commission per share (USD)."""
@@ -53,6 +63,22 @@ def scripted_broker(
     for s in symbols:
         venue.add(ib_stock(s), empty_feed())
     return _broker(venue, cash, start_ns)
+
+
+def data_broker(
+    paths: list[str | Path], *, symbol: str | None = None, cash: Decimal = Decimal(1_000_000)
+) -> SimulatedBroker:
+    """One stock on the user's market-data files (any format
+    :func:`~fillforge.sim.datafiles.market_files` reads: bars, Tardis quotes/trades, LOBSTER,
+    Databento MBO), the clock at the data's first message."""
+    files = market_files(list(paths))
+    name = symbol or files.symbol
+    if not name:
+        raise SimulationError("symbol", None, "the data names no symbol: give one")
+    venue = _venue()
+    instrument = ib_stock(name)
+    venue.add(instrument, files.feed(instrument))
+    return _broker(venue, cash, None)
 
 
 def sample_broker(*, cash: Decimal = Decimal(1_000_000)) -> SimulatedBroker:
