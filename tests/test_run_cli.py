@@ -261,6 +261,11 @@ def test_a_paper_run_on_a_served_alpaca_server(tmp_path: Path) -> None:
             "broker.type='polygon'",
         ),
         (
+            "execution:\n  enabled: false\n  mode: paper\n",
+            ["run", "c.yaml"],
+            "execution.enabled=False: the file turns execution off",
+        ),
+        (
             "execution:\n  mode: paper\nbacktest:\n  symbols: [TSLA]\n",
             ["run", "c.yaml"],
             "backtest.symbols='TSLA'",

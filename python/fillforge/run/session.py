@@ -59,7 +59,8 @@ def where_it_runs(cfg: Config, url: str | None) -> str:
 
 def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str]) -> list[str]:
     """Refuse (:class:`ConfigError`, one line) what cannot run, before anything connects: a
-    broker fillforge has no adapter for yet, ``--url`` for a live account, a live run without
+    broker fillforge has no adapter for yet, ``execution.enabled: false``, ``--url`` for a
+    live account, a live run without
     keys (a placeholder is no key). The warnings to print: keys written in the file."""
     cfg = loaded.config
     b = cfg.broker_config
@@ -70,6 +71,10 @@ def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str
             b.type,
             f"fillforge run has no {_VENDORS[b.type]} broker yet: use type alpaca (mode paper "
             "or live), or mode simulation without a broker block",
+        )
+    if not cfg.execution.enabled:
+        raise ConfigError(
+            "execution.enabled", False, "the file turns execution off: set it true to run"
         )
     if url is not None and cfg.mode is Mode.LIVE:
         raise ConfigError("--url", url, "is a paper server's address; mode live trades on Alpaca")
