@@ -296,7 +296,7 @@ def run(
     with _stops(session.stop) as got:
         session.start()
         try:
-            say_journal(target, session)
+            _say_journal(target, session)
             if span_ns is not None:
                 assert session.agent is not None
                 at_ns = session.agent.broker.now_ns() + span_ns
@@ -305,9 +305,11 @@ def run(
                 _run(session, advance, at_ns)
         finally:
             finished = session.finish()  # the journal closed, whatever ended the run
-    ended = "the end of the data" if session.simulated else "the deadline"
+    ended = "the end of the data" if session.simulated else "the broker's stream ended"
     if got:
         ended = f"stopped by {signal.Signals(got[0]).name}"
+    elif session.result is not None and session.result.stopped:
+        ended = "the strategy stopped the run"
     elif at_ns is not None:
         ended = f"--until {until}"
     figures = _figures(session, finished, ended, seed)
@@ -319,7 +321,7 @@ def run(
         raise typer.Exit(_SIGNAL_EXIT.get(signal.Signals(got[0]), 1))
 
 
-def say_journal(target: str, session: RunSession) -> None:
+def _say_journal(target: str, session: RunSession) -> None:
     """Where the journal is and what the start recovered from it (stderr: the summary on
     stdout stays the same bytes for the same run)."""
     r = session.recovery
