@@ -62,12 +62,16 @@ def _flag(codes: npt.NDArray[np.int32], names: list[str], which: frozenset[str])
     return table[codes] if len(codes) else np.zeros(0, bool)
 
 
-def _cost_parts(side: F64, qty: F64, price: F64, benchmark: F64) -> list[F64]:
-    """A fill's cost against ``benchmark`` and the benchmark's notional (0 where unknown): the
-    numerator and denominator of a quantity-weighted bps figure."""
-    ok = ~np.isnan(benchmark)
-    b = np.where(ok, benchmark, 0.0)
-    return [np.where(ok, side * qty * (price - b), 0.0), qty * b]
+def _against(paid: F64, paid_p: F64, qty: F64, benchmark: F64) -> tuple[F64, list[F64]]:
+    """Each fill against ``benchmark`` (NaN: unknown): its bps, and the numerator (the cost
+    ``s q (p - b)``) and denominator (the notional ``q b``) of a quantity-weighted bps figure,
+    0 where the benchmark is unknown. ``paid`` is ``s q``, ``paid_p`` ``s q p``."""
+    b = np.nan_to_num(benchmark, nan=0.0)
+    den = qty * b
+    num = np.where(den > 0, paid_p - paid * b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: F64 = np.where(den > 0, num / den * 1e4, np.nan)
+    return out, [num, den]
 
 
 def analyse(
@@ -102,14 +106,18 @@ def analyse(
     fs = side[fo] if m else np.zeros(0)
     at_fill = Rows(market, symbols, fsym, ft)
     mid_fill = at_fill.mid(ft)
-    spread = bps(fs * (fp - mid_fill), mid_fill)
+    paid = fs * fq  # s q: a fill's cost against b is s q p - s q b
+    paid_p = paid * fp
+    fill_cols = [fq, fq * fp, ffee, np.ones(m)]
+    spread, parts = _against(paid, paid_p, fq, mid_fill)
+    fill_cols += parts
+    quoted = ~np.isnan(mid_fill)
     markouts: dict[int, F64] = {}
-    fill_cols = [fq, fq * fp, ffee, np.ones(m), *_cost_parts(fs, fq, fp, mid_fill)]
     for h in hs:
         later = at_fill.mid(ft + h * _S)
-        markouts[h] = bps(fs * (fp - later), later)
-        fill_cols += _cost_parts(fs, fq, fp, later)
-        if market is not None and bool(np.any(np.isnan(later) & ~np.isnan(mid_fill))):
+        markouts[h], parts = _against(paid, paid_p, fq, later)
+        fill_cols += parts
+        if market is not None and bool(np.any(quoted & (parts[1] == 0))):
             reasons[f"markout_{h}s_bps"] = (
                 f"NaN where {h} s after the fill is past the market data's end (or has no "
                 "two-sided quote)"
