@@ -29,6 +29,7 @@ from fillforge.errors import IbkrError, SimulationError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.book import Book
 from fillforge.ibkr.messages import ContractInfo
+from fillforge.ibkr.requests import ORDER_MESSAGES, order_job
 from fillforge.ibkr.wire import SERVER_VERSION, Framer, client_range, frame
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.time import Clock, WallClock
@@ -277,9 +278,18 @@ class IbGateway:
                 except IbkrError as e:
                     session.send(m.error(-1, e.code, e.message))
                     break
+                orders: list[list[str]] = []  # a run of orders and cancels: one job
                 for fields in messages:
+                    if session.client_id is not None and fields and fields[0] in ORDER_MESSAGES:
+                        orders.append(fields)
+                        continue
+                    if orders:
+                        await self._orders(session, orders)
+                        orders = []
                     if not await self._handle(session, fields):
                         return
+                if orders:
+                    await self._orders(session, orders)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -292,6 +302,33 @@ class IbGateway:
                     await self.run(lambda: [stop() for stop in streams])
             await asyncio.sleep(0)  # let queued writes go out first
             writer.close()
+
+    async def _orders(self, session: Session, batch: list[list[str]]) -> None:
+        """A run of ``placeOrder``/``cancelOrder`` messages that came together, carried out in
+        turn in one simulation job (one thread hop, not one each); each refusal is answered."""
+        jobs: list[tuple[int, Callable[[], None] | IbkrError]] = []
+        for fields in batch:
+            at = _REQ_ID_AT[int(fields[0])]
+            req_id = int(fields[at]) if len(fields) > at and fields[at].isdigit() else -1
+            try:
+                jobs.append((req_id, order_job(self, session, fields)))
+            except IbkrError as e:
+                jobs.append((req_id, e))
+
+        def run_all() -> None:
+            for req_id, job in jobs:
+                try:
+                    if isinstance(job, IbkrError):
+                        raise job
+                    job()
+                    self.book.settle()
+                except IbkrError as e:
+                    session.send(m.error(req_id, e.code, e.message))
+                except Exception as e:  # never a crash: the client is told
+                    _log.exception("ibkr gateway: an order request failed")
+                    session.send(m.error(req_id, 321, f"Error validating request: {e!r}"))
+
+        await self.run(run_all)
 
     async def _handle(self, session: Session, fields: list[str]) -> bool:
         """One message; False ends the connection."""

@@ -4,6 +4,7 @@ the simulation thread (``gateway.run``); the answers go out through the session 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -59,17 +60,8 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
         s.send([Out.MANAGED_ACCTS, 1, g.account])
         return True
 
-    async def place_order(s: Session, f: list[str]) -> None:
-        spec = read_place_order(f)
-        assert s.client_id is not None
-        cid = s.client_id
-        await g.run(lambda: book.place(cid, spec))
-
-    async def cancel_order(s: Session, f: list[str]) -> None:
-        order_id = integer(f, 2, "orderId")
-        cid = s.client_id
-        assert cid is not None
-        await g.run(lambda: book.cancel(cid, order_id))
+    async def place_or_cancel(s: Session, f: list[str]) -> None:
+        await g.run(order_job(g, s, f))
 
     async def global_cancel(s: Session, f: list[str]) -> None:
         await g.run(book.cancel_all)
@@ -224,8 +216,8 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
 
     return {
         In.START_API: start_api,
-        In.PLACE_ORDER: place_order,
-        In.CANCEL_ORDER: cancel_order,
+        In.PLACE_ORDER: place_or_cancel,
+        In.CANCEL_ORDER: place_or_cancel,
         In.REQ_GLOBAL_CANCEL: global_cancel,
         In.REQ_OPEN_ORDERS: open_orders,
         In.REQ_ALL_OPEN_ORDERS: all_open_orders,
@@ -247,6 +239,22 @@ def handlers(g: IbGateway) -> dict[int, Handler]:
         In.CANCEL_POSITIONS: cancel_positions,
         In.CANCEL_ACCOUNT_UPDATES_MULTI: ignored,
     }
+
+
+ORDER_MESSAGES = frozenset({str(In.PLACE_ORDER), str(In.CANCEL_ORDER)})
+"""The requests :func:`order_job` reads (the gateway runs a run of them as one job)."""
+
+
+def order_job(g: IbGateway, s: Session, f: list[str]) -> Callable[[], None]:
+    """A ``placeOrder`` or ``cancelOrder`` read (a frame that does not read raises
+    :class:`~fillforge.errors.IbkrError` now), as the job that carries it out on the simulation
+    thread."""
+    cid = s.client_id
+    assert cid is not None
+    if f[0] == str(In.PLACE_ORDER):
+        spec = read_place_order(f)
+        return functools.partial(g.book.place, cid, spec)
+    return functools.partial(g.book.cancel, cid, integer(f, 2, "orderId"))
 
 
 def account_values(g: IbGateway) -> dict[str, Decimal]:
