@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any, get_type_hints
 
+import ccxt
+import ccxt.async_support
 import pytest
 
 from fillforge.binance import BinanceServer, scripted_broker
@@ -20,7 +22,7 @@ from fillforge.broker import AsyncBroker
 from fillforge.errors import CcxtError, OrderValidationError
 from fillforge.orders.enums import OrderStatus
 from fillforge.orders.models import OrderRequest
-from fillforge.venues.ccxt import AsyncCcxtBroker
+from fillforge.venues.ccxt import AsyncCcxtBroker, CcxtBroker
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -234,6 +236,10 @@ def test_every_exchange_builds_on_async_support() -> None:
         assert b.exchange.enableRateLimit is False  # the Rust throttle limits instead
     with pytest.raises(CcxtError, match="not an exchange"):
         AsyncCcxtBroker("nosuchvenue")
+    with pytest.raises(OrderValidationError, match=r"ccxt\.async_support"):
+        AsyncCcxtBroker(ccxt.binance())  # a sync exchange under the async broker
+    with pytest.raises(OrderValidationError, match="expected a ccxt exchange"):
+        CcxtBroker(ccxt.async_support.binance())
 
 
 @pytest.mark.skipif(

@@ -50,8 +50,13 @@ def build_exchange(
 ) -> Any:
     """``exchange`` as a ccxt exchange of ``module`` (``ccxt`` or ``ccxt.async_support``): a
     built one as is, an id built with ``config`` and the keys (arguments, else the
-    environment's ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET``)."""
+    environment's ``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_SECRET``). A built exchange of the other
+    module (a sync one for the async broker) is refused."""
     if not isinstance(exchange, str):
+        if not isinstance(exchange, module.Exchange):
+            raise OrderValidationError(
+                "exchange", type(exchange).__name__, f"expected a {module.__name__} exchange"
+            )
         return exchange
     cls = getattr(module, exchange, None)
     if not isinstance(cls, type) or not issubclass(cls, module.Exchange):
