@@ -8,6 +8,7 @@ sent as an empty field, which the decoder reads as unset.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -117,8 +118,12 @@ class Execution:
 
 def ib_time(ts_ns: int) -> str:
     """``YYYYMMDD HH:MM:SS UTC``, a time as TWS writes it with its zone."""
-    t = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)
-    return t.strftime("%Y%m%d %H:%M:%S") + " UTC"
+    return _ib_second(ts_ns // 1_000_000_000)
+
+
+@functools.lru_cache(maxsize=64)
+def _ib_second(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%d %H:%M:%S") + " UTC"
 
 
 def error(req_id: int, code: int, message: str) -> Fields:

@@ -98,6 +98,11 @@ class Out:
 
 def text(value: object) -> str:
     """One field's text: Decimal in plain notation, bool as 1/0, None empty."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -109,7 +114,8 @@ def text(value: object) -> str:
 
 def encode(fields: Iterable[object]) -> bytes:
     """One message's payload: each field's text and a NUL."""
-    return "".join(text(f) + "\0" for f in fields).encode()
+    parts = list(map(text, fields))
+    return ("\0".join(parts) + "\0").encode() if parts else b""
 
 
 def frame(fields: Iterable[object]) -> bytes:
