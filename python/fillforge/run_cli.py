@@ -123,7 +123,7 @@ def _figures(
     t = session.tally
     result = session.result
     cfg = session.config
-    final = m.equity if m is not None else session.cash
+    final = m.equity if m is not None else session.start_equity
     ppy = cfg.backtest.periods_per_year if cfg.backtest else 252
     risk: dict[str, float | None] = {}
     if result is not None and len(result.equity) > 2:
@@ -155,9 +155,9 @@ def _figures(
         "shares_bought": str(t.bought),
         "shares_sold": str(t.sold),
         "notional_traded": str(t.notional),
-        "starting_equity": str(session.cash),
+        "starting_equity": str(session.start_equity),
         "final_equity": str(final),
-        "pnl": str(final - session.cash),
+        "pnl": str(final - session.start_equity),
         "realized_pnl": str(m.realized_pnl) if m is not None else None,
         "unrealized_pnl": str(m.unrealized_pnl) if m is not None else None,
         "fees_paid": str(m.fees_paid) if m is not None else None,
@@ -196,7 +196,11 @@ def _lines(f: dict[str, Any]) -> list[str]:
         f"notional traded      {_money(Decimal(f['notional_traded'])):>14}",
         "",
         "P&L (positive = gain; baseline: the starting equity, kept in cash; "
-        "P&L = realized + unrealized - fees)",
+        + (
+            "P&L = realized + unrealized - fees)"
+            if f["broker"].startswith("simulated exchange")
+            else "realized, unrealized and fees below are the account's since it opened)"
+        ),
         f"  starting equity    {_money(Decimal(f['starting_equity'])):>14}",
         f"  final equity       {_money(Decimal(f['final_equity'])):>14}",
         f"  P&L                {_money(Decimal(f['pnl']), True):>14}",

@@ -226,6 +226,9 @@ class RunSession:
         bt = self.config.backtest or BacktestConfig()
         self.symbols = tuple(bt.symbols)
         self.cash = bt.cash
+        self.start_equity = bt.cash
+        """The account's equity when the run started (a paper or live account's, as it answers;
+        the simulated exchange's: ``backtest.cash``)."""
         self.simulated = self.config.mode is not Mode.LIVE and url is None
         if self.simulated:
             for s in self.symbols:
@@ -286,6 +289,7 @@ class RunSession:
         self.agent = agent
         self.recovery = agent.recovery
         broker = agent.broker
+        self.start_equity = broker.account().equity
         if isinstance(broker, SimulatedBroker) and not self.simulated:  # execution.fallback
             self.simulated = True
             self.where = f"simulated exchange (fallback: {agent.fallback_reason})"
@@ -343,12 +347,12 @@ class RunSession:
         return self._stop_requested
 
     def pnl(self) -> Decimal | None:
-        """Equity now less the cash the run started with (None before the start)."""
+        """Equity now less the equity the run started with (None before the start)."""
         agent = self.agent
         if agent is None:
             return None
         try:
-            return agent.broker.account().equity - self.cash
+            return agent.broker.account().equity - self.start_equity
         except Exception:  # a live account that does not answer now: no figure on the line
             return None
 
