@@ -480,3 +480,33 @@ def test_replace_chain_ids_stay_short_however_long_the_chain(sim: SimHarness) ->
     assert max(map(len, ids)) <= len(first) + 5  # "o-1" + ".r300"
     assert all(i.startswith(f"{first}.r") for i in ids[1:])
     assert [o.id for o in sim.broker.manager.chain(first)] == ids
+
+
+def test_an_oco_exit_holds_one_reservation_for_both_legs() -> None:
+    """On a long-only account, an OCO selling what is held needs it held once, not per leg
+    (venues lock one balance for both legs); a second OCO on the same shares is refused."""
+    v = Venue("X", calendar=None)
+    v.add(Instrument(symbol="TEST"), empty_feed())
+    b = SimulatedBroker(v, account=Account(cash=D(10**6), shortable=()))
+    b.quote("TEST", D("100.00"), D("100.02"), bid_size=D(1000), ask_size=D(1000))
+    b.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(100)))
+    oco = OrderRequest(
+        symbol="TEST",
+        side=OrderSide.SELL,
+        qty=D(100),
+        type=OrderType.LIMIT,
+        limit_price=D("101.00"),
+        time_in_force=OrderTimeInForce.GTC,
+        order_class=OrderClass.OCO,
+        take_profit=TakeProfit(limit_price=D("101.00")),
+        stop_loss=StopLoss(stop_price=D("99.00")),
+    )
+    first = b.submit(oco)
+    group = b.manager.group(first.group_id or "")
+    assert [leg.status for leg in group.exits] == [OrderStatus.NEW, OrderStatus.NEW]
+    with pytest.raises(FillforgeError):  # the 100 held are spoken for by the first OCO
+        b.submit(oco)
+    b.quote("TEST", D("98.90"), D("98.92"), bid_size=D(1000), ask_size=D(1000))
+    b.trade("TEST", D("98.95"), D(10))
+    assert b.ledger.qty("TEST") == 0  # the stop leg sold the 100, the other leg canceled
+    assert {leg.status for leg in group.exits} == {OrderStatus.FILLED, OrderStatus.CANCELED}

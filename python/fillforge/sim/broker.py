@@ -30,7 +30,7 @@ from fillforge.broker import (
 )
 from fillforge.codes import FeedKind
 from fillforge.errors import FillforgeError, SimulationError, UnknownOrderIdError
-from fillforge.orders.enums import OrderSide, OrderStatus
+from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus
 from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
@@ -173,9 +173,12 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         if order.group_id is None:
             self._arrivals.send(order)
         else:
+            # An OCO's legs are one exit, at most one of which can fill: the first holds the
+            # group's reservation, as venues lock one balance for both (Binance, Alpaca).
+            shared = request.order_class is OrderClass.OCO
             for m in self.manager.groups[order.group_id].members:
                 if m.status is OrderStatus.PENDING_NEW and m.id not in self._ids.uid:
-                    if account.reservation(m.id) is None:
+                    if account.reservation(m.id) is None and not shared:
                         funding.reserve(m, m.limit_price or m.stop_price or price)
                     self._arrivals.send(m)
         self._sched.deliver_due()
