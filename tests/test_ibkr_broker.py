@@ -268,3 +268,25 @@ def test_partial_fill_then_replace_keeps_what_filled(
     assert broker.positions()["AAPL"].qty == -7
     [ib_fill] = [f for f in broker.executions() if f.execution.shares == 3]
     assert ib_fill.execution.cumQty == 7  # one IB order throughout
+
+
+def test_quote_and_trade_subscriptions_stream(broker: IbkrBroker, gateway: IbGateway) -> None:
+    quotes: list[tuple[Decimal | None, Decimal | None]] = []
+    trades: list[Decimal] = []
+    stop_q = broker.subscribe_quotes("AAPL", lambda q: quotes.append((q.bid_price, q.ask_price)))
+    stop_t = broker.subscribe_trades("AAPL", lambda t: trades.append(t.price))
+    latest = broker.latest_quote("AAPL")
+    assert latest is not None
+    assert (latest.bid_price, latest.ask_price) == (D("100.00"), D("100.02"))
+    gateway.call(lambda sim: sim.quote("AAPL", D("100.10"), D("100.12")))
+    wait_for(lambda: (D("100.10"), D("100.12")) in quotes)
+    buyers_take(gateway, "100.12")
+    wait_for(lambda: D("100.12") in trades)
+    stop_q()
+    stop_t()
+    seen = len(quotes)
+    gateway.call(lambda sim: sim.quote("AAPL", D("100.20"), D("100.22")))
+    latest = broker.latest_quote("AAPL")  # a snapshot now: the stream is cancelled
+    assert latest is not None
+    assert latest.bid_price == D("100.20")
+    assert len(quotes) == seen

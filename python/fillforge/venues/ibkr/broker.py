@@ -28,27 +28,24 @@ from typing import Any, Unpack
 
 from fillforge.broker import (
     AccountSnapshot,
-    Bar,
     BrokerClock,
     MarketDataMethods,
     Position,
-    Quote,
     ReplaceChanges,
     TimerMethods,
-    Trade,
     WallTimers,
     replace_terms,
 )
-from fillforge.broker.polling import PolledMarketData
 from fillforge.errors import BrokerUnavailableError, IbkrError, OrderValidationError
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
 from fillforge.orders.manager import ManagedOrders, OrderManager
 from fillforge.orders.models import Fill, Instrument, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.throttle import RateLimiter, SlidingWindow
-from fillforge.time import NS_PER_SECOND, Clock, WallClock, from_seconds
+from fillforge.time import NS_PER_SECOND, Clock, WallClock
 from fillforge.venues.ibkr.convert import dec, ib_order, instrument_of
 from fillforge.venues.ibkr.loop import LoopThread
+from fillforge.venues.ibkr.market import StreamedMarketData
 from fillforge.venues.ibkr.sync import IbOrders
 
 __all__ = ["IbkrBroker"]
@@ -72,9 +69,11 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
     ``timeout`` bounds each request (seconds); ``messages_per_second`` the throttle;
     ``reconnect`` re-establishes a dropped connection every ``reconnect_every`` seconds (for at
     most ``give_up_after``); ``clock`` tells the time timers run on (default: the wall clock).
+    Market data: IB's streams for subscribed symbols, snapshots otherwise
+    (:mod:`~fillforge.venues.ibkr.market`).
     Use as a context manager, or :meth:`connect` / :meth:`close`."""
 
-    _market_data: PolledMarketData
+    _market_data: StreamedMarketData
     _timers: WallTimers
 
     def __init__(
@@ -92,7 +91,6 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         reconnect_every: float = 0.5,
         give_up_after: float = 300.0,
         clock: Clock | None = None,
-        data_poll_every: float = 1.0,
     ) -> None:
         self._ib_mod = _ib_async()
         if not timeout > 0:
@@ -108,11 +106,6 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         self._auto = reconnect
         self._every, self._give_up = reconnect_every, give_up_after
         self._timers = WallTimers(self._time, name="ibkr-timers")
-        self._market_data = PolledMarketData(
-            self._timers,
-            from_seconds(data_poll_every, "data_poll_every"),
-            {"quotes": self._quotes, "trades": self._trades, "bars": self._bars},
-        )
         self._lock = threading.RLock()
         self._next_ib_id = 1
         self.manager = OrderManager(clock=self._time.now_ns, id_factory=self._new_id)
@@ -129,6 +122,9 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         # ib_async paces every message it sends (45 a second by default): the same limit here
         self.ib.client.MaxRequests = messages_per_second
         self._loop.call(self._wire, timeout)
+        self._market_data = StreamedMarketData(
+            self.ib, self._loop, self.contract, self._tickers, self._time, timeout
+        )
 
     def __repr__(self) -> str:
         return f"IbkrBroker({self.host}:{self.port}, client_id={self.client_id})"
@@ -204,6 +200,7 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 time.sleep(self._every)
                 try:
                     self._open()
+                    self._market_data.restart()
                     self.reconcile()
                 except (BrokerUnavailableError, ConnectionError, OSError):
                     continue
@@ -557,41 +554,9 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             next_close_ns=None,
         )
 
-    # ----- market data (snapshots, polled) --------------------------------------------------
+    # ----- market data (streamed for subscriptions, snapshots otherwise) --------------------
 
     def _tickers(self, symbols: list[str]) -> list[Any]:
         contracts = [self.contract(s) for s in symbols]
         self._throttle()
         return list(self._loop.run(lambda: self.ib.reqTickersAsync(*contracts), self.timeout))
-
-    def _quotes(self, symbols: list[str]) -> dict[str, Quote]:
-        out = {}
-        for t in self._tickers(symbols):
-            bid, ask = dec(t.bid), dec(t.ask)
-            if bid <= 0 and ask <= 0:
-                continue
-            out[t.contract.symbol] = Quote(
-                symbol=t.contract.symbol,
-                bid_price=bid if bid > 0 else None,
-                bid_size=max(dec(t.bidSize), _ZERO),
-                ask_price=ask if ask > 0 else None,
-                ask_size=max(dec(t.askSize), _ZERO),
-                timestamp_ns=self._time.now_ns(),
-            )
-        return out
-
-    def _trades(self, symbols: list[str]) -> dict[str, Trade]:
-        out = {}
-        for t in self._tickers(symbols):
-            last = dec(t.last)
-            if last > 0:
-                out[t.contract.symbol] = Trade(
-                    symbol=t.contract.symbol,
-                    price=last,
-                    size=max(dec(t.lastSize), _ZERO),
-                    timestamp_ns=self._time.now_ns(),
-                )
-        return out
-
-    def _bars(self, symbols: list[str]) -> dict[str, Bar]:
-        return {}  # IB's real-time bars are not polled yet
