@@ -213,3 +213,14 @@ def test_a_server_refuses_bad_settings() -> None:
     with pytest.raises(SimulationError) as e:
         MassiveServer(History(), api_key="k", requests_per_minute=0)
     assert (e.value.field, e.value.value) == ("requests_per_minute", 0)
+
+
+def test_a_late_answer_past_the_timeout_is_retried() -> None:
+    from fillforge.marketdata.massive import MassiveMarketData
+
+    with MassiveServer(shipped_history(), api_key="k") as s:
+        source = MassiveMarketData("k", base_url=s.base_url, timeout=0.5, max_wait=0.05)
+        s.faults.delay(1.5, 1)  # the first answer comes after the client gave up
+        q = source.latest_quote("GOOG")
+        assert q.timestamp_ns == shipped_history().quotes("GOOG")[-1].t
+        assert s.faults.injected == 1

@@ -17,12 +17,13 @@ Every request needs the key: ``apiKey`` in the query or ``Authorization: Bearer`
 client sends); without it, or with another, 401. ``requests_per_minute`` (None: no limit)
 answers 429 past it. A ticker the history does not hold is 404 ``NOT_FOUND`` (Massive answers
 an unknown ticker's history with no results; a local server knows its whole universe).
-``faults`` (:class:`fillforge.alpaca.server.Faults`) injects failures into the next requests,
-for resilience tests.
+``faults`` (:class:`fillforge.alpaca.server.Faults`) injects failures (``fail``) or late
+answers (``delay``) into the next requests, for resilience tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import itertools
@@ -160,6 +161,8 @@ class MassiveServer:
         if fault is not None and fault[0] == "fail":
             body = wire.error(self.request_id(), "injected fault")
             return await JSONResponse(body, status_code=int(fault[1]))(scope, receive, send)
+        if fault is not None:  # a delay: the answer comes that much later
+            await asyncio.sleep(fault[1])
         await self.routes(scope, receive, send)
 
 
