@@ -352,3 +352,17 @@ def test_any_window_is_exactly_the_files_rows_in_it_across_page_sizes(
                 ], source.name
     finally:
         alpaca.data_page_limit = 1000  # type: ignore[attr-defined]
+
+
+def test_a_late_answer_past_the_timeout_is_retried_by_alpaca(alpaca: AlpacaServer) -> None:
+    source = AlpacaMarketData(
+        alpaca.key_id, alpaca.secret_key, base_url=alpaca.base_url, timeout=0.5, max_wait=0.05
+    )
+    before = alpaca.faults.injected
+    alpaca.faults.delay(1.5, 1)  # the first answer comes after the client gave up
+    try:
+        got = source.trades("GOOG", TRADES[0][0], TRADES[9][0] + 1)
+    finally:
+        alpaca.faults.clear()
+    assert _t(got) == [r for r in TRADES if TRADES[0][0] <= r[0] <= TRADES[9][0]]
+    assert alpaca.faults.injected - before == 1
