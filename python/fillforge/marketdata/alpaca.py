@@ -59,8 +59,12 @@ class AlpacaMarketData:
         max_wait: float = 2.0,
         timeout: float = 30.0,
     ) -> None:
-        from alpaca.data.enums import DataFeed
-        from alpaca.data.historical import StockHistoricalDataClient
+        try:
+            from alpaca.data.enums import DataFeed
+            from alpaca.data.historical import StockHistoricalDataClient
+        except ImportError:
+            why = "the Alpaca source needs alpaca-py: pip install 'fillforge[alpaca]'"
+            raise MarketDataError(_NAME, None, "client", "alpaca-py", why) from None
 
         if not key_id or not secret_key:
             raise MarketDataApiError("api_key", None, "alpaca: a key id and a secret are needed")
