@@ -39,11 +39,12 @@ from fillforge.broker import (
 from fillforge.errors import BrokerUnavailableError, IbkrError, OrderValidationError
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
 from fillforge.orders.manager import ManagedOrders, OrderManager
-from fillforge.orders.models import Fill, Instrument, OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_SECOND, Clock, WallClock
 from fillforge.venues.ibkr.convert import dec, ib_order, instrument_of
+from fillforge.venues.ibkr.history import VenueHistory
 from fillforge.venues.ibkr.loop import LoopThread
 from fillforge.venues.ibkr.market import StreamedMarketData
 from fillforge.venues.ibkr.sync import IbOrders
@@ -63,7 +64,7 @@ def _ib_async() -> Any:
     return ib_async
 
 
-class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
+class IbkrBroker(VenueHistory, TimerMethods, MarketDataMethods, ManagedOrders):
     """A :class:`~fillforge.broker.Broker` over one IB API connection (``host``, ``port``,
     ``client_id``). ``account`` is the account orders go to (default: the one IB manages);
     ``timeout`` bounds each request (seconds); ``messages_per_second`` the throttle;
@@ -417,62 +418,6 @@ class IbkrBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         with self._lock:
             seen = max(self._orders.local_of, default=0)
             self._next_ib_id = max(self._next_ib_id, seen + 1)
-
-    # ----- the venue's own history (journal reconciliation, FillHistory) ----------------------
-
-    def fills_since(self, ts_ns: int) -> list[Fill]:
-        """IB's executions for this client at or after ``ts_ns`` (IB's times are whole
-        seconds), oldest first, as fills of the local orders (IB's orders this process does not
-        hold are adopted first)."""
-        fills = self.executions()
-        self._adopt_closed(fills)
-        out = []
-        with self._lock:
-            for f in fills:
-                local = self._orders.local_of.get(int(f.execution.orderId))
-                o = self.manager.orders.get(local) if local is not None else None
-                got = o.fills.get(str(f.execution.execId)) if o is not None else None
-                if got is not None and got.ts_event >= ts_ns - ts_ns % NS_PER_SECOND:
-                    out.append(got)
-        return sorted(out, key=lambda f: f.ts_event)
-
-    def venue_order(self, order_id: str) -> Order | None:
-        """IB's order ``order_id`` (a local id: IB's order id, or ``<id>.r<n>`` after a modify),
-        brought up to IB's state (reconciled; adopted when this process does not hold it);
-        None when IB has none."""
-        ib_id = order_id.partition(".")[0]
-        if not ib_id.isdigit():
-            return None
-        self.reconcile()
-        self._adopt_closed(self.executions())
-        with self._lock:
-            local = self._orders.local_of.get(int(ib_id))
-            return self.manager.orders.get(local) if local is not None else None
-
-    def venue_order_by_client_id(self, client_order_id: str) -> Order | None:
-        """IB's order whose ``orderRef`` is ``client_order_id`` (asked, as :meth:`venue_order`);
-        None when IB has none."""
-        self.reconcile()
-        self._adopt_closed(self.executions())
-        with self._lock:
-            found = [
-                self.manager.orders[local]
-                for ib_id, local in self._orders.local_of.items()
-                if str(self._orders.ib_orders[ib_id][1].orderRef) == client_order_id
-            ]
-        live = [o for o in found if o.status is not OrderStatus.REPLACED] or found
-        return live[-1] if live else None
-
-    def _adopt_closed(self, fills: list[Any]) -> None:
-        by_order: dict[int, list[Any]] = {}
-        for f in fills:
-            by_order.setdefault(int(f.execution.orderId), []).append(f)
-        known = self._loop.call(lambda: {f.execution.execId: f for f in self.ib.fills()}, 5)
-        with self._lock:
-            for ib_id, group in by_order.items():
-                if ib_id not in self._orders.local_of:
-                    self._orders.adopt_closed([known.get(f.execution.execId, f) for f in group])
-        self._bump_ids()
 
     def executions(self) -> list[Any]:
         """IB's executions for this client now (``reqExecutions``), as ib_async's fills."""
