@@ -290,3 +290,42 @@ def test_quote_and_trade_subscriptions_stream(broker: IbkrBroker, gateway: IbGat
     assert latest is not None
     assert latest.bid_price == D("100.20")
     assert len(quotes) == seen
+
+
+def test_same_orders_same_fills_as_the_simulated_broker_itself() -> None:
+    """The same orders on a SimulatedBroker and through IbkrBroker -> gateway -> an identical
+    SimulatedBroker: the same fills (price, quantity, commission), in the same order."""
+
+    def venue() -> SimulatedBroker:
+        sim = scripted_broker(["AAPL"], start_ns=1_700_000_000_000_000_000)
+        sim.quote("AAPL", D("100.00"), D("100.02"), bid_size=D(7), ask_size=D(9))
+        return sim
+
+    orders = [
+        market("buy", 12),  # the 9 offered at 100.02; the rest finds nothing, cancelled
+        limit("sell", 5, "100.00"),  # 5 of the 7 bid
+        market("sell", 2),  # the other 2
+        limit("buy", 4, "99.50"),  # rests, until a print at 99.50
+    ]
+
+    def script(sim: SimulatedBroker) -> None:
+        sim.trade("AAPL", D("99.50"), D(50), aggressor=OrderSide.SELL)
+
+    direct = venue()
+    for r in orders:
+        direct.submit(r)
+    script(direct)
+    want = [(f.price, f.qty, f.commission) for o in direct.orders() for f in o.fills.values()]
+    with (
+        IbGateway(venue(), speed=None) as g,
+        IbkrBroker(port=g.port, client_id=3, timeout=10) as b,
+    ):
+        placed = []
+        for r in orders:
+            placed.append(b.submit(r))
+            wait_for(lambda o=placed[-1]: o.status is not OrderStatus.PENDING_NEW)
+        g.call(script)
+        wait_for(lambda: sum(o.cum_qty for o in placed) == sum(o.cum_qty for o in direct.orders()))
+        got = [(f.price, f.qty, f.commission) for o in placed for f in o.fills.values()]
+    assert got == want
+    assert len(want) >= 4
