@@ -14,7 +14,7 @@ from polling import wait_for
 pytest.importorskip("ib_async")
 
 from fillforge.broker import Broker
-from fillforge.errors import IbkrError, OrderValidationError
+from fillforge.errors import BrokerUnavailableError, IbkrError, OrderValidationError
 from fillforge.ibkr import IbGateway, scripted_broker
 from fillforge.journal import Journal
 from fillforge.journal.broker import JournalledBroker
@@ -329,3 +329,16 @@ def test_same_orders_same_fills_as_the_simulated_broker_itself() -> None:
         got = [(f.price, f.qty, f.commission) for o in placed for f in o.fills.values()]
     assert got == want
     assert len(want) >= 4
+
+
+def test_no_gateway_is_a_typed_error() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(BrokerUnavailableError) as e, IbkrBroker(port=port, timeout=2):
+        pass
+    assert e.value.field == "port"
+    with pytest.raises(OrderValidationError):
+        IbkrBroker(port=port, client_id=-1)

@@ -178,7 +178,11 @@ class IbkrBroker(VenueHistory, TimerMethods, MarketDataMethods, ManagedOrders):
             self._loop.stop()
 
     def __enter__(self) -> IbkrBroker:
-        return self.connect()
+        try:
+            return self.connect()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.close()
