@@ -342,3 +342,23 @@ def test_no_gateway_is_a_typed_error() -> None:
     assert e.value.field == "port"
     with pytest.raises(OrderValidationError):
         IbkrBroker(port=port, client_id=-1)
+
+
+def test_requests_while_down_change_nothing(broker: IbkrBroker, gateway: IbGateway) -> None:
+    o = broker.submit(limit("buy", 2, "99.00"))
+    wait_for(lambda: o.status is OrderStatus.NEW)
+    broker._auto = False  # stay down
+    gateway.drop(9)
+    wait_for(lambda: not broker.connected)
+    with pytest.raises(BrokerUnavailableError):
+        broker.cancel(o.id)
+    assert o.status is OrderStatus.NEW
+    with pytest.raises(BrokerUnavailableError):
+        broker.replace(o.id, limit_price=D("99.10"))
+    assert (o.status, o.limit_price) == (OrderStatus.NEW, D("99.00"))
+    with pytest.raises(BrokerUnavailableError):
+        broker.cancel_all()
+    assert o.status is OrderStatus.NEW
+    broker.connect()
+    broker.cancel(o.id)
+    wait_for(lambda: o.status is OrderStatus.CANCELED)

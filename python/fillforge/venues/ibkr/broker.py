@@ -309,17 +309,30 @@ class IbkrBroker(VenueHistory, TimerMethods, MarketDataMethods, ManagedOrders):
         try:
             self._loop.call(lambda: self.ib.cancelOrder(o), self.timeout)
         except ConnectionError:
+            self._not_sent(EventKind.CANCEL_REJECTED, [order_id])
             raise BrokerUnavailableError("connection", "down", "cancel not sent") from None
 
     def cancel_all(self) -> None:
         """IB's global cancel: every open order of the account (this client's and others')."""
         with self._lock:
+            asked = []
             for o in self.manager.open_orders():
                 if o.pending_request is None and o.status is not OrderStatus.HELD:
                     self.manager.request_cancel(o.id)
+                    asked.append(o.id)
             self.manager.outbox.clear()
         self._throttle()
-        self._loop.call(self.ib.reqGlobalCancel, self.timeout)
+        try:
+            self._loop.call(self.ib.reqGlobalCancel, self.timeout)
+        except ConnectionError:
+            self._not_sent(EventKind.CANCEL_REJECTED, asked)
+            raise BrokerUnavailableError("connection", "down", "global cancel not sent") from None
+
+    def _not_sent(self, kind: EventKind, order_ids: list[str]) -> None:
+        """A request that did not go out: its orders back as they were (a reject event)."""
+        with self._lock:
+            for oid in order_ids:
+                self._orders.report(kind, oid, "not sent: the connection is down")
 
     def replace(
         self, order_id: str, terms: ReplaceTerms | None = None, **changes: Unpack[ReplaceChanges]
@@ -358,6 +371,9 @@ class IbkrBroker(VenueHistory, TimerMethods, MarketDataMethods, ManagedOrders):
         try:
             self._loop.call(lambda: self.ib.placeOrder(contract, new), self.timeout)
             answered = done.wait(self.timeout)
+        except ConnectionError:
+            self._not_sent(EventKind.REPLACE_REJECTED, [order_id])
+            raise BrokerUnavailableError("connection", "down", "modify not sent") from None
         finally:
             with self._lock:
                 self._orders.modified.pop(ib_id, None)

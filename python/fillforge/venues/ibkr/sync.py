@@ -61,7 +61,7 @@ class IbOrders:
         self.local_of[ib_id] = local_id
         self.ib_orders[ib_id] = (contract, order)
 
-    def _report(self, kind: EventKind, local_id: str, reason: str | None = None) -> None:
+    def report(self, kind: EventKind, local_id: str, reason: str | None = None) -> None:
         """Apply a report the state may already reflect (refused then: nothing changes)."""
         with contextlib.suppress(FillforgeError):
             self.manager.apply(
@@ -82,13 +82,13 @@ class IbOrders:
                 return
             o = self.manager.get(local)
             if status in _WORKING and o.status in _FRESH:
-                self._report(EventKind.NEW, local)
+                self.report(EventKind.NEW, local)
             elif status in _WORKING and o.status is OrderStatus.HELD:
                 return  # a leg IB works before the manager has its parent's fill: later
             elif status in _ENDED and o.status.is_open:
-                self._report(EventKind.CANCELED, local)
+                self.report(EventKind.CANCELED, local)
             elif status == "Inactive" and o.status.is_open:
-                self._report(EventKind.REJECTED, local, "inactive at IB")
+                self.report(EventKind.REJECTED, local, "inactive at IB")
 
     def on_open_order(self, trade: Any) -> None:
         """IB's ``openOrder``: a modify waiting for it is confirmed when the order shows the
@@ -119,9 +119,9 @@ class IbOrders:
                 return
             o = self.manager.get(local)
             if o.status in _FRESH:
-                self._report(EventKind.REJECTED, local, f"IB {code}: {message}")
+                self.report(EventKind.REJECTED, local, f"IB {code}: {message}")
             elif o.status is OrderStatus.PENDING_CANCEL and code in (10147, 10148, 161):
-                self._report(EventKind.CANCEL_REJECTED, local, f"IB {code}: {message}")
+                self.report(EventKind.CANCEL_REJECTED, local, f"IB {code}: {message}")
 
     def on_execution(self, execution: Any, commission: Any) -> bool:
         """Apply one execution (once per execution id); True when it was new here."""
@@ -184,7 +184,7 @@ class IbOrders:
                 if t is not None:
                     self.on_status(t)
                 elif o.status is not OrderStatus.HELD:
-                    self._report(EventKind.CANCELED, o.id, "not open at IB after a reconnect")
+                    self.report(EventKind.CANCELED, o.id, "not open at IB after a reconnect")
         return new
 
     # ----- orders IB has and this process does not ------------------------------------------
@@ -202,7 +202,7 @@ class IbOrders:
         self.link(local, ib_id, contract, order)
         self.manager.submit(local)
         if status in _WORKING:
-            self._report(EventKind.NEW, local)
+            self.report(EventKind.NEW, local)
         return local
 
     def adopt_closed(self, fills: list[Any]) -> str | None:
