@@ -9,7 +9,7 @@ Run: ``python benches/bench_recovery.py [--orders 2000] [--events 1000000] [--di
    each way, and the difference. In one process, one after the other.
 2. **Recovery for ``--events`` records**: a journal of that many ``order.*`` records (earlier
    days' orders, all filled: copies of the records a real buy and a real sell make, each with
-   its own ids; the book's checkpoint after them, as ``JournalledBroker`` makes one every
+   its own ids; the book's snapshot after them, as ``JournalledBroker`` keeps one every
    100,000 records; then 2,000 orders today through a ``JournalledBroker`` on the venue, a
    quarter of them resting), then, timed: opening the journal (its checksum scan), rebuilding
    the order book (the last checkpoint and the records after it; and, for comparison, from
@@ -32,7 +32,7 @@ from typing import Any
 
 from fillforge.journal import Journal
 from fillforge.journal.broker import JournalledBroker
-from fillforge.journal.rebuild import rebuild
+from fillforge.journal.rebuild import BOOK_SNAPSHOT, rebuild
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
@@ -122,8 +122,9 @@ def recovery(events: int, where: Path, tail: int = 2000) -> dict[str, Any]:
             old = {x: f"{x}.{n}" for x in ids}
             for kind, payload in templates:
                 j.append(kind, _swap(payload, old, n))
-        # What JournalledBroker's periodic checkpoint would have left (checkpoint_every).
-        j.append("order.checkpoint", rebuild(j, full=True).checkpoint())
+        # What JournalledBroker's periodic checkpoint would have left (checkpoint_every): the
+        # book's snapshot, beside the records.
+        j.save_snapshot(BOOK_SNAPSHOT, rebuild(j, full=True).checkpoint())
         t = b.now_ns() + day
         b.quote("TEST", D("99.99"), D("100.01"), bid_size=BIG, ask_size=BIG, ts=t)
         jb = JournalledBroker(b, j, prefix="today")

@@ -249,19 +249,53 @@ def test_closed_and_abandoned_journals_refuse_writes(target: str) -> None:
         assert j2.append("test.x", {}) == len(got) + 1
 
 
+def _latest(target: str) -> int:
+    from fillforge.journal import postgres, sqlite
+
+    return len((postgres if target.startswith("postgresql://") else sqlite).MIGRATIONS)
+
+
 def test_migrations_from_schema_1_keep_the_records(target: str) -> None:
     with Journal.open(target, schema=1) as j:
         assert j.schema_version == 1
         for i in range(5):
             j.append("test.old", {"i": i})
-    with Journal.open(target) as j:  # migrated on open
+    with Journal.open(target, schema=2) as j:  # a journal from before snapshots
         assert j.schema_version == 2
+        assert j.snapshot("test.state") is None
+    with Journal.open(target) as j:  # migrated on open
+        assert j.schema_version == _latest(target)
         assert j.recovery.ok
         assert j.recovery.kept == 5
         assert [r.payload for r in j.records()] == [{"i": i} for i in range(5)]
         assert j.append("test.new", {}) == 6
+        assert j.save_snapshot("test.state", {"n": 6}) == 6
     with Journal.open(target) as j:  # nothing left to migrate
-        assert j.schema_version == 2
+        assert j.schema_version == _latest(target)
+        assert j.snapshot("test.state") == (6, {"n": 6})
+
+
+def test_a_snapshot_is_kept_beside_the_records_the_last_one_only(target: str) -> None:
+    with Journal.open(target) as j:
+        with pytest.raises(JournalError, match="no record"):
+            j.save_snapshot("test.state", {"n": 0})
+        j.append("test.x", {"i": 1})
+        assert j.save_snapshot("test.state", {"n": 1}) == 1
+        assert j.snapshot("test.state") == (1, {"n": 1})
+        j.append("test.x", {"i": 2})
+        assert j.save_snapshot("test.state", {"n": 2}) == 2
+        assert j.save_snapshot("test.other", {"m": 2}) == 2
+        with pytest.raises(JournalError, match="kind"):
+            j.save_snapshot("2bad", {})
+        with pytest.raises(JournalError, match="payload"):
+            j.save_snapshot("test.state", {"x": object()})
+        assert j.counts() == {"test.x": 2}  # no record for a snapshot
+    with Journal.open(target) as j:
+        assert j.snapshot("test.state") == (2, {"n": 2})  # the last one
+        assert j.snapshot("test.other") == (2, {"m": 2})
+        assert j.snapshot("test.none") is None
+    with Journal.open(target, readonly=True) as r:
+        assert r.snapshot("test.state") == (2, {"n": 2})
 
 
 def test_a_schema_newer_than_this_code_is_refused(tmp_path: Path) -> None:

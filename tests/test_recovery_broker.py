@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,7 +22,7 @@ from fillforge import broker as fb
 from fillforge.errors import DuplicateClientOrderIdError, FillforgeError, JournalError
 from fillforge.journal import Journal
 from fillforge.journal.broker import CrashHook, JournalledBroker
-from fillforge.journal.rebuild import OrderBook, rebuild
+from fillforge.journal.rebuild import BOOK_SNAPSHOT, OrderBook, rebuild
 from fillforge.journal.reconcile import reconcile
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest, parent_of
@@ -215,14 +216,74 @@ def test_a_checkpoint_and_the_records_after_it_are_every_record(
         for symbol, price, qty, side in prints(rng, BOOKS, 60):
             b.trade(symbol, price, qty, aggressor=side)
     drop(jb)
-    assert "order.checkpoint" in kinds(path)
+    assert "order.checkpoint" not in kinds(path)  # beside the records, not one of them
     with Journal.open(path) as j:
+        saved = j.snapshot(BOOK_SNAPSHOT)
+        assert saved is not None
         fast, full = rebuild(j), rebuild(j, full=True)
         assert fast.replayed < full.replayed
         same(fast, full)
         again = JournalledBroker(b, j)  # and it goes on from there
         assert again.book.replayed == fast.replayed
         again.detach()
+
+
+def _traded(path: Path, every: int | None, steps: int = 30) -> SimulatedBroker:
+    b, rng = venue(), random.Random(7)
+    jb = JournalledBroker(b, Journal.open(path), checkpoint_every=every)
+    trader = Trader(jb, random.Random(8), BOOKS, 30)
+    for _ in range(steps):
+        trader.step()
+        for symbol, price, qty, side in prints(rng, BOOKS, 60):
+            b.trade(symbol, price, qty, aggressor=side)
+    drop(jb)
+    return b
+
+
+def test_a_damaged_or_foreign_snapshot_is_not_used_and_the_records_decide(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    _traded(path, every=25)
+    with Journal.open(path, readonly=True) as j:
+        full = rebuild(j, full=True)
+        assert rebuild(j).replayed < full.replayed
+    with sqlite3.connect(path) as db:  # one byte of the stored book changed
+        db.execute(
+            "UPDATE journal_snapshots SET payload = CAST(replace(CAST(payload AS TEXT), "
+            "'\"filled\"', '\"fillet\"') AS BLOB)"
+        )
+    db.close()
+    with Journal.open(path, readonly=True) as j:
+        assert j.snapshot(BOOK_SNAPSHOT) is None
+        damaged = rebuild(j)
+        assert damaged.replayed == full.replayed  # every record, as if there were no snapshot
+        same(damaged, full)
+    other = tmp_path / "other"
+    _traded(other, every=25, steps=20)
+    with sqlite3.connect(other) as db:  # another journal's snapshot, copied in
+        row = db.execute("SELECT * FROM journal_snapshots").fetchone()
+    db.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR REPLACE INTO journal_snapshots VALUES (?, ?, ?, ?, ?)", row)
+    db.close()
+    with Journal.open(path, readonly=True) as j:
+        assert j.snapshot(BOOK_SNAPSHOT) is None
+        same(rebuild(j), full)
+
+
+def test_a_journal_from_before_snapshots_rebuilds_from_its_checkpoint_record(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j"
+    _traded(path, every=None)
+    with Journal.open(path) as j:  # what an earlier fillforge appended every 100,000 records
+        j.append("order.checkpoint", rebuild(j).checkpoint())
+        at = j.next_seq
+        j.append("order.session", {"prefix": rebuild(j).prefix})
+    with Journal.open(path) as j:
+        fast, full = rebuild(j), rebuild(j, full=True)
+        assert fast.last_seq == at
+        assert fast.replayed == 1
+        same(fast, full)
 
 
 def test_the_async_twin_journals_the_same(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ from fillforge.broker import (
     replace_terms,
 )
 from fillforge.errors import DuplicateClientOrderIdError, JournalError
-from fillforge.journal.rebuild import CHECKPOINT_EVERY, OrderBook, rebuild
+from fillforge.journal.rebuild import BOOK_SNAPSHOT, CHECKPOINT_EVERY, OrderBook, rebuild
 from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import EventStream, Subscriber
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
@@ -135,6 +135,7 @@ class OrderJournal(Protocol):
     def write_ahead(self, kind: str, payload: dict[str, Any]) -> int: ...
     def sync(self) -> None: ...
     def records(self, since: int = 0, kinds: Any = None) -> Any: ...
+    def save_snapshot(self, name: str, payload: dict[str, Any]) -> int: ...
 
 
 class JournalledBroker:
@@ -209,14 +210,13 @@ class JournalledBroker:
             self.checkpoint()
 
     def checkpoint(self) -> int:
-        """Append the whole book as an ``order.checkpoint`` record (a restart reads it and the
-        records after it, not every record); its seq. Made every ``checkpoint_every`` records
-        by the thread that writes the record that reaches the count (a pause that grows with
-        the book: about a microsecond per order and fill)."""
+        """Save the whole book as the journal's ``order.book`` snapshot (kept beside the
+        records, the last one only: a restart reads it and the records after it, not every
+        record); the seq it stands at. Made every ``checkpoint_every`` records by the thread
+        that writes the record that reaches the count (a pause that grows with the book: about
+        a microsecond per order and fill)."""
         with self._lock:
-            payload = self.book.checkpoint()
-            seq = self.journal.append("order.checkpoint", payload)
-            self.book.apply(seq, "order.checkpoint", payload)
+            seq = self.journal.save_snapshot(BOOK_SNAPSHOT, self.book.checkpoint())
             self._since_checkpoint = 0
         return seq
 

@@ -27,6 +27,7 @@ __all__ = [
     "encode_payload",
     "iter_records",
     "record_bytes",
+    "snapshot_crc",
 ]
 
 
@@ -106,6 +107,12 @@ def chain_crc(prev: int, ts_ns: int, kind: str, payload: bytes) -> int:
     record's checksum, 0 before the first). CRC-32 streams, so the last record's checksum is
     also the CRC of every record's bytes, concatenated, seeded with 0."""
     return zlib.crc32(b"%d%s%s" % (ts_ns, kind.encode(), payload), prev)
+
+
+def snapshot_crc(name: str, seq: int, chain_crc: int, payload: bytes) -> int:
+    """A snapshot's own checksum: CRC-32 of its seq, name and the chain checksum it stands on,
+    then its payload bytes (a snapshot is kept beside the records, outside their chain)."""
+    return zlib.crc32(b"%d:%s:%d:%s" % (seq, name.encode(), chain_crc, payload))
 
 
 def decode_payloads(payloads: Iterable[bytes]) -> list[dict[str, Any]]:

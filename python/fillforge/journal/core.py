@@ -9,6 +9,7 @@ queued so far in one transaction (group commit) and only then counts it durable.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,16 +23,19 @@ from fillforge.journal.codec import (
     Record,
     chain_crc,
     check_kind,
+    decode_payloads,
     encode_payload,
     iter_records,
+    snapshot_crc,
 )
-from fillforge.journal.store import Row, Store, open_store
+from fillforge.journal.store import Row, SnapshotRow, Store, open_store
 from fillforge.journal.verify import Recovery, scan
 from fillforge.time import Clock, WallClock
 
 __all__ = ["Journal"]
 
 _READ_BATCH: Final = 20_000
+log = logging.getLogger(__name__)
 
 
 class Journal:
@@ -52,6 +56,8 @@ class Journal:
         self._work = threading.Condition(self._lock)
         self._durable_cv = threading.Condition(self._lock)
         self._pending: list[Row] = []
+        self._snapshots: dict[str, SnapshotRow] = {}  # to write after the records they follow
+        self._snapshots_saved = self._snapshots_written = 0  # how many saves, how many written
         self._next_seq = recovery.kept + 1
         self._durable = recovery.kept
         self._crc = last_crc
@@ -217,6 +223,55 @@ class Journal:
         self.sync()
         return seq
 
+    def save_snapshot(self, name: str, payload: Mapping[str, Any]) -> int:
+        """Keep ``payload`` (a JSON-mode dict) as the snapshot ``name`` (a dotted name) of the
+        state the records so far make; the seq of the last of them. It is kept beside the
+        records, not in their chain, replacing the one before (a journal does not grow by a
+        snapshot), and written once the records it follows are: :meth:`snapshot` reads it
+        back, and a restart replays only the records after it."""
+        check_kind(name)
+        data = encode_payload(payload)
+        self._wait_checked()
+        with self._lock:
+            if self._refused is not None:
+                raise self._refused
+            seq = self._next_seq - 1
+            if seq < 1:
+                raise JournalError("snapshot", name, "the journal holds no record yet")
+            crc = self._crc
+            self._snapshots[name] = SnapshotRow(seq, crc, data, snapshot_crc(name, seq, crc, data))
+            self._snapshots_saved += 1
+            self._work.notify()
+        return seq
+
+    def snapshot(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """The last snapshot ``name`` saved, as ``(seq, payload)``: None if there is none, or
+        if it does not stand on these records (its own checksum fails, or record ``seq`` is not
+        the one it was made after: the journal was cut back, or it is another journal's)."""
+        check_kind(name)
+        if self._store.writable and not self._closed:
+            self.sync()
+            with self._lock:  # the snapshots saved so far are written (or the writer stopped)
+                target = self._snapshots_saved
+                while self._snapshots_written < target and self._error is None:
+                    self._durable_cv.wait()
+        row = self._store.get_snapshot(name)
+        if row is None:
+            return None
+        seq = row.seq
+        if snapshot_crc(name, seq, row.chain_crc, row.payload) != row.crc & 0xFFFFFFFF:
+            log.warning("journal %s: snapshot %s is damaged; not used", self.name, name)
+            return None
+        if self._read_limit is not None and seq > self._read_limit:
+            return None
+        at = [r for rows in self._store.read(seq - 1, None, 1, seq) for r in rows]
+        if not at or at[0][0] != seq or at[0][4] & 0xFFFFFFFF != row.chain_crc & 0xFFFFFFFF:
+            log.warning(
+                "journal %s: snapshot %s is not of these records; not used", self.name, name
+            )
+            return None
+        return seq, decode_payloads([row.payload])[0]
+
     @property
     def next_seq(self) -> int:
         """The seq the next append will get (ids derived from it never repeat)."""
@@ -312,6 +367,7 @@ class Journal:
             if self._closed:
                 return
             self._pending.clear()
+            self._snapshots.clear()
             self._closing = True
             if self._error is None:
                 self._error = JournalError("path", self._store.name, "abandoned")
@@ -340,24 +396,36 @@ class Journal:
     def _write_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._pending and not self._closing:
+                while not self._pending and not self._snapshots and not self._closing:
                     self._work.wait()
-                if not self._pending:
+                if not self._pending and not self._snapshots:
                     return
                 batch, self._pending = self._pending, []
-            try:
-                self._store.append(batch)
-            except Exception as e:  # the disk, the server: the journal stops taking records
+                snapshots, self._snapshots = self._snapshots, {}
+                saved = self._snapshots_saved
+            if batch:
+                try:
+                    self._store.append(batch)
+                except Exception as e:  # the disk, the server: the journal stops taking records
+                    with self._lock:
+                        self._error = JournalError(
+                            "path", self._store.name, f"writing seq {batch[0][0]}.. failed: {e}"
+                        )
+                        self._refused = self._error
+                        self._durable_cv.notify_all()
+                    return
                 with self._lock:
-                    self._error = JournalError(
-                        "path", self._store.name, f"writing seq {batch[0][0]}.. failed: {e}"
-                    )
-                    self._refused = self._error
+                    self._durable = batch[-1][0]
                     self._durable_cv.notify_all()
-                return
-            with self._lock:
-                self._durable = batch[-1][0]
-                self._durable_cv.notify_all()
+            for name, row in snapshots.items():  # after the records they stand on
+                try:
+                    self._store.put_snapshot(name, row)
+                except Exception as e:  # derived state: the records are whole without it
+                    log.warning("journal %s: snapshot %s not kept: %s", self.name, name, e)
+            if snapshots:
+                with self._lock:
+                    self._snapshots_written = saved
+                    self._durable_cv.notify_all()
 
 
 def _refusal(r: Recovery) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fillforge.errors import JournalError
-from fillforge.journal.store import Migration, Row, check_migrations
+from fillforge.journal.store import Migration, Row, SnapshotRow, check_migrations
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -38,6 +38,14 @@ MIGRATIONS: Final = (
         (
             "CREATE TABLE {s}.journal_repairs (at_ns BIGINT NOT NULL, kept BIGINT NOT NULL, "
             "dropped_first BIGINT, dropped_last BIGINT, reason TEXT NOT NULL)",
+        ),
+    ),
+    Migration(
+        3,
+        "snapshots of state derived from the records, kept beside them (the last of each name)",
+        (
+            "CREATE TABLE {s}.journal_snapshots (name TEXT PRIMARY KEY, seq BIGINT NOT NULL, "
+            "chain_crc BIGINT NOT NULL, payload BYTEA NOT NULL, crc BIGINT NOT NULL)",
         ),
     ),
 )
@@ -162,6 +170,8 @@ class PostgresStore:
         s = self._schema
         with self._db.transaction():
             self._db.execute(f"DELETE FROM {s}.journal WHERE seq >= %s", (seq,))
+            if self.schema_version() >= 3:
+                self._db.execute(f"DELETE FROM {s}.journal_snapshots WHERE seq >= %s", (seq,))
             self._db.execute(
                 f"INSERT INTO {s}.journal_repairs (at_ns, kept, dropped_first, dropped_last, "
                 "reason) VALUES (%s, %s, %s, %s, %s)",
@@ -175,6 +185,34 @@ class PostgresStore:
                     f"UPDATE {self._schema}.journal SET crc = %s WHERE seq = %s",
                     [(c, s) for s, c in fixes],
                 )
+
+    def head(self) -> tuple[int, int] | None:
+        return None  # the server keeps its own pages whole (a commit that returned is whole)
+
+    def put_snapshot(self, name: str, row: SnapshotRow) -> None:
+        import psycopg
+
+        try:
+            with self._db.transaction():
+                self._db.execute(
+                    f"INSERT INTO {self._schema}.journal_snapshots (name, seq, chain_crc, "
+                    "payload, crc) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                    "seq = excluded.seq, chain_crc = excluded.chain_crc, "
+                    "payload = excluded.payload, crc = excluded.crc",
+                    (name, *row),
+                )
+        except psycopg.Error as e:
+            raise JournalError("path", self._name, f"write failed: {_first_line(e)}") from None
+
+    def get_snapshot(self, name: str) -> SnapshotRow | None:
+        if self.schema_version() < 3:  # a journal from before snapshots
+            return None
+        got = self._one(
+            "SELECT seq, chain_crc, payload, crc FROM "
+            f"{self._schema}.journal_snapshots WHERE name = %s",
+            (name,),
+        )
+        return None if got is None else SnapshotRow(got[0], got[1], bytes(got[2]), got[3])
 
     def tail_report(self) -> tuple[str, bool]:
         return "", False  # the server's own recovery: a commit that returned is whole

@@ -37,8 +37,13 @@ The record kinds and their payloads (JSON-mode: quantities and prices as decimal
                       cancel or replace (``cancel_*``, ``replace_*``).
 ``order.reconciled``  a reconciliation's summary (:class:`~fillforge.journal.reconcile.
                       RecoveryReport`'s counts).
-``order.checkpoint``  the whole book (:meth:`OrderBook.checkpoint`): a restart starts from the
-                      last one and applies only the records after it; a full replay skips it.
+``order.checkpoint``  the whole book (:meth:`OrderBook.checkpoint`), as journals written before
+                      snapshots kept it: a restart starts from the last one and applies only the
+                      records after it; a full replay skips it.
+
+The whole book is now kept as the journal's ``order.book`` snapshot (:data:`BOOK_SNAPSHOT`,
+``Journal.save_snapshot``): beside the records, the last one only, so the journal does not grow
+by a copy of the book every :data:`CHECKPOINT_EVERY` records.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from fillforge.orders.enums import OPEN_STATUSES
 from fillforge.orders.models import parent_of
 
 __all__ = [
+    "BOOK_SNAPSHOT",
     "CHECKPOINT_EVERY",
     "CHECKPOINT_LOOKBACK",
     "INTENT",
@@ -122,7 +128,8 @@ class JournalOrder:
 
 
 class RecordSource(Protocol):
-    """What :func:`rebuild` reads: the journal's records, oldest first (``Journal.records``)."""
+    """What :func:`rebuild` reads: the journal's records, oldest first (``Journal.records``),
+    and its snapshots if it keeps them (``Journal.snapshot``)."""
 
     def records(self, since: int = 0, kinds: Iterable[str] | None = None) -> Iterable[Any]: ...
 
@@ -413,15 +420,19 @@ class _Decimals(dict[str, Decimal]):
 #: How many records :class:`~fillforge.journal.broker.JournalledBroker` writes between two
 #: checkpoints of its book (by default).
 CHECKPOINT_EVERY: Final = 100_000
+#: The name of the journal snapshot that holds the whole book (:meth:`OrderBook.checkpoint`).
+BOOK_SNAPSHOT: Final = "order.book"
 #: How far back from its end :func:`rebuild` looks for a checkpoint (records): first twice
 #: :data:`CHECKPOINT_EVERY`, then this far (other writers' records come in between).
 CHECKPOINT_LOOKBACK: Final = 1_000_000
 
 
 def rebuild(journal: RecordSource, *, full: bool = False) -> OrderBook:
-    """The :class:`OrderBook` the ``order.*`` records in ``journal`` make, in order: from the
-    last ``order.checkpoint`` within :data:`CHECKPOINT_LOOKBACK` records of its end and the
-    records after it, or (``full``, or none found) from every record. Both give the same book."""
+    """The :class:`OrderBook` the ``order.*`` records in ``journal`` make, in order: from its
+    ``order.book`` snapshot and the records after it, else (a journal from before snapshots)
+    from the last ``order.checkpoint`` record within :data:`CHECKPOINT_LOOKBACK` records of
+    its end and the records after it, or (``full``, or neither found) from every record. All
+    give the same book."""
     book = OrderBook()
     since = 0
     end = getattr(journal, "next_seq", None)
@@ -432,7 +443,12 @@ def rebuild(journal: RecordSource, *, full: bool = False) -> OrderBook:
     gc.disable()
     n = 0
     try:
-        if not full and isinstance(end, int):
+        snapshot = getattr(journal, "snapshot", None)
+        saved = snapshot(BOOK_SNAPSHOT) if snapshot is not None and not full else None
+        if saved is not None:
+            book._restore(saved[1])
+            book.last_seq = book._seq = since = saved[0]
+        elif not full and isinstance(end, int):
             last = None
             for back in (2 * CHECKPOINT_EVERY, CHECKPOINT_LOOKBACK):  # the nearest first
                 for r in journal.records(max(end - 1 - back, 0), ("order.checkpoint",)):

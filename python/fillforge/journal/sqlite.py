@@ -24,7 +24,7 @@ from typing import Final
 from urllib.parse import quote
 
 from fillforge.errors import JournalError
-from fillforge.journal.store import Migration, Row, check_migrations
+from fillforge.journal.store import Migration, Row, SnapshotRow, check_migrations
 from fillforge.journal.wal import WalTail, wal_tail
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
@@ -46,8 +46,30 @@ MIGRATIONS: Final = (
             "dropped_first INTEGER, dropped_last INTEGER, reason TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        3,
+        "snapshots of state derived from the records, kept beside them (the last of each name)",
+        (
+            "CREATE TABLE journal_snapshots (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, "
+            "chain_crc INTEGER NOT NULL, payload BLOB NOT NULL, crc INTEGER NOT NULL)",
+        ),
+    ),
+    Migration(
+        4,
+        "the head: the last record's seq and checksum, noted with every commit",
+        (
+            "CREATE TABLE journal_head (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "seq INTEGER NOT NULL, crc INTEGER NOT NULL)",
+            "INSERT INTO journal_head (id, seq, crc) SELECT 1, seq, crc FROM journal "
+            "ORDER BY seq DESC LIMIT 1",
+        ),
+    ),
 )
 check_migrations(MIGRATIONS)
+# Each table's CREATE statement, as SQLite keeps it in sqlite_master.
+_TABLES: Final = {
+    stmt.split()[2]: stmt for m in MIGRATIONS for stmt in m.statements if stmt.startswith("CREATE")
+}
 
 _SCHEMA_TABLE: Final = (
     "CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER PRIMARY KEY, "
@@ -55,6 +77,11 @@ _SCHEMA_TABLE: Final = (
 )
 _COLUMNS: Final = "seq, ts_ns, kind, payload, crc"
 _INSERT_ONE: Final = f"INSERT INTO journal ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_SET_HEAD: Final = "INSERT OR REPLACE INTO journal_head (id, seq, crc) VALUES (1, ?, ?)"
+_HEAD_FROM_RECORDS: Final = (
+    "DELETE FROM journal_head; INSERT INTO journal_head (id, seq, crc) "
+    "SELECT 1, seq, crc FROM journal ORDER BY seq DESC LIMIT 1"
+)
 # codec.record_bytes of the records with seq in (?, ?], concatenated by SQLite (a rowid range is
 # scanned in rowid order, so the concatenation is in seq order; were it not, the chain would fail
 # and the record-by-record walk, which orders, would decide). A value of the wrong type (a flipped
@@ -89,6 +116,7 @@ class SqliteStore:
         self._writable = writable
         self._lock_fd: int | None = None
         self._tail = WalTail("", False)
+        self._tables: frozenset[str] = frozenset()  # the tables the file holds
         if writable:
             self._lock_fd = _take_writer_lock(self._path)
         try:
@@ -106,6 +134,7 @@ class SqliteStore:
                 if self._tail.text and not self._tail.damaged:
                     self.checkpoint()  # said once (recovery.torn); the next open finds it clean
                 self._migrate(now_ns, len(MIGRATIONS) if schema is None else schema)
+                self._check_tables()
             else:
                 self.schema_version()  # a file that is not a journal fails here
         except BaseException:
@@ -139,7 +168,29 @@ class SqliteStore:
             if "no such table" in str(e) and self._writable and not self._has_tables():
                 return False  # a new, empty file: the migrations make the tables
             raise JournalError("path", self.name, f"not a fillforge journal: {e}") from None
+        except UnicodeDecodeError:  # SQLite's own message quotes a schema no longer UTF-8
+            raise JournalError("path", self.name, "unreadable: its schema is damaged") from None
+        self._check_tables()
         return False
+
+    def _check_tables(self) -> None:
+        """Each of the journal's tables reads as its migration made it: a flipped byte in the
+        stored schema can change a column's meaning (a ``seq`` no longer the rowid reads NULL in
+        every row, and the journal would look empty)."""
+        try:
+            stored = dict(
+                self._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            )
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
+            raise JournalError("path", self.name, "unreadable: its schema is damaged") from None
+        self._tables = frozenset(stored)
+        for table, sql in _TABLES.items():
+            if table in stored and stored[table] != sql:
+                raise JournalError(
+                    "path",
+                    self.name,
+                    f"its schema is damaged: table {table} reads {stored[table]!r}",
+                )
 
     def _has_tables(self) -> bool:
         return bool(self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
@@ -160,6 +211,8 @@ class SqliteStore:
                 db.execute(_INSERT_CHUNK, list(chain.from_iterable(rows[k : k + _CHUNK])))
             if full < len(rows):
                 db.executemany(_INSERT_ONE, rows[full:])
+            if rows and self._has_head:
+                db.execute(_SET_HEAD, (rows[-1][0], rows[-1][4]))
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -214,9 +267,15 @@ class SqliteStore:
             self.checkpoint()
             self._tail = WalTail("", False)
             self._migrate(at_ns, len(MIGRATIONS))
+            self._check_tables()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM journal WHERE seq >= ?", (seq,))
+            with contextlib.suppress(sqlite3.OperationalError):  # schema 2: no snapshots
+                self._db.execute("DELETE FROM journal_snapshots WHERE seq >= ?", (seq,))
+            if self._has_head:
+                for stmt in _HEAD_FROM_RECORDS.split("; "):
+                    self._db.execute(stmt)
             self._db.execute("COMMIT")
             ok = not self.integrity_problems()
         except sqlite3.DatabaseError:
@@ -244,6 +303,51 @@ class SqliteStore:
 
     def tail_report(self) -> tuple[str, bool]:
         return self._tail
+
+    def head(self) -> tuple[int, int] | None:
+        if not self._has_head:
+            return None
+        try:
+            got = self._db.execute("SELECT seq, crc FROM journal_head WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        return None if got is None else (int(got[0]), int(got[1]))
+
+    @property
+    def _has_head(self) -> bool:
+        return "journal_head" in self._tables
+
+    def put_snapshot(self, name: str, row: SnapshotRow) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO journal_snapshots (name, seq, chain_crc, payload, crc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, *row),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def get_snapshot(self, name: str) -> SnapshotRow | None:
+        db = self._reader()
+        try:
+            got = db.execute(
+                "SELECT seq, chain_crc, payload, crc FROM journal_snapshots WHERE name = ?",
+                (name,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # a journal from before snapshots (schema 2)
+            return None
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self.name, f"unreadable: {e}") from None
+        finally:
+            if db is not self._db:
+                db.close()
+        if got is None or not isinstance(got[2], bytes):
+            return None
+        return SnapshotRow(*got)
 
     def integrity_problems(self) -> list[str]:
         try:
@@ -367,6 +471,9 @@ class SqliteStore:
                         fresh.executemany(_INSERT_ONE, rows)
                         rows = []
             fresh.executemany(_INSERT_ONE, rows)
+            if "journal_head" in {r[0] for r in _table_names(fresh)}:
+                for stmt in _HEAD_FROM_RECORDS.split("; "):
+                    fresh.execute(stmt)
             if copied != seq - 1:
                 raise JournalError(
                     "path", self.name, f"repair read {copied} of the {seq - 1} good records back"
@@ -383,6 +490,7 @@ class SqliteStore:
         os.replace(tmp, self._path)
         _fsync_dir(self._path.parent)
         self._db = self._connect()
+        self._check_tables()
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -416,6 +524,7 @@ class _ChainReaders:
         except sqlite3.DatabaseError as e:
             raise JournalError("path", self._store.name, f"unreadable: {e}") from None
         if top is None or top <= since:
+            self._nothing_past(since)
             return
         ahead: deque[tuple[int, Future[_Batch]]] = deque()
         starts = iter(range(since, top, batch))
@@ -430,6 +539,21 @@ class _ChainReaders:
             if nxt is not None:
                 ahead.append((nxt, self._pool.submit(self._batch, nxt, min(nxt + batch, top))))
             yield got
+        self._nothing_past(top)
+
+    def _nothing_past(self, seq: int) -> None:
+        """No record past ``seq``, the highest the table reported (a damaged table may report
+        less than it holds): else the walk, record by record, decides."""
+        try:
+            past = (
+                self._connection()
+                .execute("SELECT seq FROM journal WHERE seq > ? ORDER BY seq LIMIT 1", (seq,))
+                .fetchone()
+            )
+        except sqlite3.DatabaseError as e:
+            raise JournalError("path", self._store.name, f"unreadable: {e}") from None
+        if past is not None:
+            raise JournalError("seq", past[0], "past the last seq the table reports")
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's read-only connection."""
@@ -452,6 +576,11 @@ class _ChainReaders:
         if mistyped or crc is None or not isinstance(content, bytes):
             raise JournalError("seq", first, "a batch with a value of the wrong type")
         return first, last, count, crc[0], content
+
+
+def _table_names(db: sqlite3.Connection) -> list[tuple[str]]:
+    """The names of the tables ``db`` holds."""
+    return db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
 
 
 def _take_writer_lock(path: Path) -> int:

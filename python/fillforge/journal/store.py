@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from fillforge.errors import JournalError
 
-__all__ = ["Migration", "Row", "Store", "check_migrations", "open_store"]
+__all__ = ["Migration", "Row", "SnapshotRow", "Store", "check_migrations", "open_store"]
 
 _POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
@@ -34,6 +34,18 @@ def check_migrations(migrations: Sequence[Migration]) -> None:
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(migrations) + 1)):
         raise AssertionError(f"migrations must be numbered 1..n in order, got {versions}")
+
+
+class SnapshotRow(NamedTuple):
+    """A stored snapshot: state derived from the records up to ``seq`` (kept beside the records,
+    outside their chain: it can always be made again from them). ``chain_crc`` is the stored
+    checksum of record ``seq`` (it ties the snapshot to this history), ``crc`` the snapshot's
+    own (:func:`~fillforge.journal.codec.snapshot_crc`)."""
+
+    seq: int
+    chain_crc: int
+    payload: bytes
+    crc: int
 
 
 class Store(Protocol):
@@ -97,6 +109,20 @@ class Store(Protocol):
 
     def integrity_problems(self) -> list[str]:
         """Damage the database itself finds below the records (SQLite's quick_check)."""
+        ...
+
+    def head(self) -> tuple[int, int] | None:
+        """The last record's seq and checksum as the store noted them with every commit, apart
+        from the records (None: the store keeps no such note, or holds no record): the records
+        must end there (a damaged page pointer can hide a whole run of them)."""
+        ...
+
+    def put_snapshot(self, name: str, row: SnapshotRow) -> None:
+        """Keep ``row`` as the snapshot ``name`` (replacing the one before), durably."""
+        ...
+
+    def get_snapshot(self, name: str) -> SnapshotRow | None:
+        """The snapshot ``name`` as stored (None: none, or a journal older than snapshots)."""
         ...
 
     def close(self) -> None: ...

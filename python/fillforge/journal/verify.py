@@ -81,6 +81,9 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
     fixes: list[tuple[int, int]] = []
     if deep:
         expected, crc, problem, fixes = _walk(store, expected - 1, crc)
+    head_gap: tuple[int, int | None] | None = None  # records the head says are missing
+    if not problem:
+        problem, head_gap = _head_problem(store, expected - 1, crc)
     line, damaged = store.tail_report()
     problems = [line] if damaged else []
     problems += [
@@ -95,7 +98,9 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
     dropped: tuple[int, int | None] | None = None
     if damaged and not problem:
         dropped = (expected, None)  # committed records SQLite cannot show: how many is unknown
-    if problem:
+    if problem and head_gap is not None:
+        dropped = head_gap if head_gap[1] is not None else None  # None: only the head is wrong
+    elif problem:
         try:
             last_seq = store.max_seq()
         except JournalError:
@@ -104,6 +109,27 @@ def scan(store: Store, *, deep: bool = False, page_check: bool = True) -> Scan:
     torn = "" if damaged else line
     reason = (line if damaged else problem) or (problems[0] if problems else torn)
     return Scan(Recovery(expected - 1, dropped, reason, tuple(problems), torn=torn), crc, fixes)
+
+
+def _head_problem(store: Store, kept: int, crc: int) -> tuple[str, tuple[int, int | None] | None]:
+    """Where the records end against the head the store noted with every commit: ("", None)
+    when they agree (or it keeps none), else the problem and the seqs missing (``(first,
+    None)`` when only the head is wrong). A damaged page pointer can hide a run of records
+    whole, and their chain would not show it."""
+    try:
+        head = store.head()
+    except JournalError as e:
+        return f"the journal's head is unreadable: {e.why}", (kept + 1, None)
+    if head is None or (head[0], head[1] & 0xFFFFFFFF) == (kept, crc):
+        return "", None
+    if head[0] > kept:
+        return (
+            f"seq {kept + 1}..{head[0]} missing: the journal's head says its last record is "
+            f"seq {head[0]}, its records end at seq {kept}"
+        ), (kept + 1, head[0])
+    return (
+        f"the journal's head is damaged: it says seq {head[0]}, the records end at seq {kept}"
+    ), (kept + 1, None)
 
 
 def verify(target: str | os.PathLike[str]) -> Recovery:
