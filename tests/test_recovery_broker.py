@@ -505,3 +505,22 @@ def test_another_clients_fills_are_reported_not_applied(tmp_path: Path) -> None:
     assert any(d.startswith("position TEST") for d in report.discrepancies)
     assert jb.book.position("TEST") == 0
     drop(jb)
+
+
+def test_arrival_mid_puts_the_brokers_mid_in_each_intent_for_tca(tmp_path: Path) -> None:
+    from fillforge.analytics import tca
+
+    path = tmp_path / "j"
+    b = venue()
+    with Journal.open(path) as j:
+        jb = JournalledBroker(b, j, arrival_mid=True)
+        jb.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(10)))
+        b.quote("TEST", None, D("100.01"), ask_size=D(20))  # one-sided: no mid to give
+        jb.submit(OrderRequest(symbol="TEST", side=OrderSide.BUY, qty=D(5)))
+        jb.detach()
+        intents = [r.payload for r in j.records(kinds=["order.submit"])]
+    assert [p.get("mid") for p in intents] == ["100.00", None]
+    r = tca(path)  # the arrival price from the journal alone
+    assert r.orders["arrival_send"][0] == 100.0
+    with Journal.open(tmp_path / "k") as k, pytest.raises(JournalError, match="arrival_mid"):
+        JournalledBroker(venue(), k, arrival_mid="yes")  # type: ignore[arg-type]

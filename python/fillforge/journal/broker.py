@@ -36,6 +36,7 @@ import secrets
 import signal
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Final, Protocol, Unpack
 
 from fillforge.broker import (
@@ -146,6 +147,10 @@ class JournalledBroker:
     names this journal's client order ids (default: the one the journal holds, else a new random
     one, journalled). ``crash`` is the crash tests' :class:`CrashHook`. Every
     ``checkpoint_every`` records (None: never) the book is checkpointed (:meth:`checkpoint`).
+    ``arrival_mid``: each intent also carries the inner broker's mid when it was written
+    (``order.submit``'s ``mid``), the arrival price transaction-cost analysis reads from the
+    journal alone; it costs one ``latest_quote`` per order (free on the simulated exchange, a
+    request on a live broker's data API).
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class JournalledBroker:
         book: OrderBook | None = None,
         crash: CrashHook | None = None,
         checkpoint_every: int | None = CHECKPOINT_EVERY,
+        arrival_mid: bool = False,
     ) -> None:
         if prefix is not None and (not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix)):
             raise JournalError("prefix", prefix, "expected 1-24 of A-Z a-z 0-9 _ . : (no '-')")
@@ -166,8 +172,11 @@ class JournalledBroker:
             or checkpoint_every < 1
         ):
             raise JournalError("checkpoint_every", checkpoint_every, "expected records >= 1")
+        if not isinstance(arrival_mid, bool):
+            raise JournalError("arrival_mid", arrival_mid, "expected True or False")
         self.inner = inner
         self.journal = journal
+        self._arrival_mid = arrival_mid
         self.book = book if book is not None else rebuild(journal)
         self._every = checkpoint_every
         self._since_checkpoint = self.book.replayed
@@ -300,7 +309,12 @@ class JournalledBroker:
             if request.client_order_id is None:
                 request = request.model_copy(update={"client_order_id": cid})
             wire = request.model_dump(mode="json", exclude_defaults=True)
-            self._write_ahead("order.submit", {"cid": cid, "request": wire})
+            intent: dict[str, Any] = {"cid": cid, "request": wire}
+            if self._arrival_mid:
+                mid = self._mid(request.symbol)
+                if mid is not None:
+                    intent["mid"] = str(mid)
+            self._write_ahead("order.submit", intent)
         self._hit("journal")
         try:
             order = self.inner.submit(request)
@@ -310,6 +324,16 @@ class JournalledBroker:
         self._hit("send")
         self.record("order.ack", {"cid": cid, "oid": order.id, "status": order.status.value})
         return order
+
+    def _mid(self, symbol: str) -> Decimal | None:
+        """The inner broker's mid in ``symbol`` now (None without a two-sided quote)."""
+        try:
+            q = self.inner.latest_quote(symbol)
+        except Exception:  # no quote is no arrival price, never a refused order
+            return None
+        if q is None or q.bid_price is None or q.ask_price is None:
+            return None
+        return (q.bid_price + q.ask_price) / 2
 
     def _refused(self, cid: str, e: Exception) -> None:
         """The send raised: if the venue has the order anyway, it is adopted; if it has not

@@ -16,7 +16,8 @@ the cancels and replaces written ahead with no outcome yet.
 The record kinds and their payloads (JSON-mode: quantities and prices as decimal strings):
 
 ``order.session``     ``{"prefix"}``: the client order id prefix of this journal (written once).
-``order.submit``      ``{"cid", "request"}``: written ahead of the send; the seq names the intent.
+``order.submit``      ``{"cid", "request"[, "mid"]}``: written ahead of the send; the seq names the
+                      intent; ``mid`` the broker's mid then (``arrival_mid=True``).
 ``order.ack``         ``{"cid", "oid", "status"}``: the broker took it (its venue order id).
 ``order.reject``      ``{"cid", "error", "message"}``: the broker refused it; nothing was sent.
 ``order.send_failed`` ``{"cid", "error", "message"}``: the send's outcome is unknown (a network
