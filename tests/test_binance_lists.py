@@ -32,8 +32,8 @@ def venue() -> Iterator[tuple[Any, BinanceServer]]:
     with BinanceServer(broker, api_key=key, secret_key=secret, speed=None) as server:
         ex = ccxt.binance({"apiKey": key, "secret": secret, "urls": {"api": server.urls}})
         ex.load_markets()
-        # Something to protect: twice the lists' size, as the simulated account reserves each
-        # OCO leg on its own (Binance: one balance for both; docs/binance-server.md).
+        # Something to protect: twice a list's size (the legs of one list share one
+        # reservation, as Binance locks one balance for both: docs/binance-server.md).
         ex.create_order(SYMBOL, "market", "buy", 0.1)
         yield ex, server
 
