@@ -23,6 +23,7 @@ from fillforge.errors import FillforgeError, IbkrError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.messages import ContractInfo, Execution, IbOrder
 from fillforge.ibkr.orders import OrderSpec, refusal, to_request
+from fillforge.ibkr.wire import Contract
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderStatus
 from fillforge.orders.models import OrderEvent
 from fillforge.sim.broker import SimulatedBroker
@@ -362,8 +363,6 @@ class Book:
 
 def o_spec(o: IbOrder) -> OrderSpec:
     """The terms ``o`` works on now, as a spec (for :func:`to_request`)."""
-    from fillforge.ibkr.wire import Contract
-
     c = o.contract
     contract = Contract(c.con_id, c.symbol, "STK", "", "", "", "", c.exchange, "", "USD", "", "")
     return OrderSpec(

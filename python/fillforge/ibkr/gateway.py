@@ -22,14 +22,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fillforge.alpaca.server import ServedClock, Simulation
 from fillforge.errors import IbkrError, SimulationError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.book import Book
 from fillforge.ibkr.messages import ContractInfo
-from fillforge.ibkr.requests import ORDER_MESSAGES, order_job
+from fillforge.ibkr.requests import (
+    ORDER_MESSAGES,
+    handlers,
+    order_job,
+    push_account,
+    push_position,
+)
 from fillforge.ibkr.wire import SERVER_VERSION, Framer, client_range, frame
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.time import Clock, WallClock
@@ -116,7 +122,7 @@ class IbGateway:
         self._thread: threading.Thread | None = None
         self._ticking = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._handlers = _requests(self)
+        self._handlers = handlers(self)
         self.book.filled = self._after_fill
         self._touched: set[str] = set()  # symbols filled since the last account push
         self._account_due = 0
@@ -241,16 +247,12 @@ class IbGateway:
         """A fill: its position to every ``reqPositions`` subscriber now; the account's values
         and the portfolio line to ``reqAccountUpdates`` subscribers at most every
         :data:`ACCOUNT_EVERY_NS` (TWS sends account values every few minutes)."""
-        from fillforge.ibkr.requests import push_position
-
         for s in list(self.sessions.values()):
             if s.positions:
                 push_position(self, s, symbol)
         self._touched.add(symbol)
 
     def _push_accounts(self) -> None:
-        from fillforge.ibkr.requests import push_account
-
         touched, self._touched = self._touched, set()
         self._account_due = self.wall_clock.now_ns() + ACCOUNT_EVERY_NS
         for s in list(self.sessions.values()):
@@ -366,9 +368,3 @@ class IbGateway:
 
 # Where the request id (or order id) sits in the requests that carry one, for error replies.
 _REQ_ID_AT = {1: 2, 3: 1, 4: 2, 7: 2, 9: 2, 62: 2, 76: 2}
-
-
-def _requests(gateway: IbGateway) -> dict[int, Callable[[Session, list[str]], Any]]:
-    from fillforge.ibkr.requests import handlers
-
-    return handlers(gateway)
