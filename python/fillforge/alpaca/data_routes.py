@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, NamedTuple, Protocol, TypeVar
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -273,6 +274,33 @@ def history_page(history: History, q: _Query) -> tuple[dict[str, Sequence[NamedT
     return out, None
 
 
+@dataclass
+class HistoryQuery:
+    """The query parameters of Alpaca's historical data routes (``feed``, ``adjustment``,
+    ``asof`` and ``currency`` accepted and not used: one simulated venue, in USD)."""
+
+    timeframe: str | None = None
+    start: str | None = None
+    end: str | None = None
+    limit: str | None = None
+    page_token: str | None = None
+    sort: str | None = None
+    feed: str | None = None
+    adjustment: str | None = None
+    asof: str | None = None
+    currency: str | None = None
+
+    def params(self) -> dict[str, str | None]:
+        return {
+            "timeframe": self.timeframe,
+            "start": self.start,
+            "end": self.end,
+            "limit": self.limit,
+            "page_token": self.page_token,
+            "sort": self.sort,
+        }
+
+
 def data_router(server: _Server) -> APIRouter:
     """The market-data routes on ``server``'s simulated broker."""
     router = APIRouter()
@@ -387,22 +415,8 @@ def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
         return JSONResponse(wire.error(wire.CODE_UNPROCESSABLE, why), 422)
 
     @router.get(f"/v2/stocks/{kind}", responses=api.answers(None, 422))
-    async def many(
-        symbols: str,
-        timeframe: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: str | None = None,
-        page_token: str | None = None,
-        sort: str | None = None,
-        feed: str | None = None,
-        adjustment: str | None = None,
-        asof: str | None = None,
-        currency: str | None = None,
-    ) -> Response:
-        del feed, adjustment, asof, currency
-        params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
-        params.update(page_token=page_token, sort=sort)
+    async def many(symbols: str, q: Annotated[HistoryQuery, Depends()]) -> Response:
+        params = q.params()
         try:
             rows, token = await answer(_symbols(symbols), params)
         except OrderValidationError as e:
@@ -410,22 +424,8 @@ def _historical_routes(router: APIRouter, server: _Server, kind: str) -> None:
         return JSONResponse({kind: rows, "next_page_token": token})
 
     @router.get(f"/v2/stocks/{{symbol}}/{kind}", responses=api.answers(None, 422))
-    async def one(
-        symbol: str,
-        timeframe: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: str | None = None,
-        page_token: str | None = None,
-        sort: str | None = None,
-        feed: str | None = None,
-        adjustment: str | None = None,
-        asof: str | None = None,
-        currency: str | None = None,
-    ) -> Response:
-        del feed, adjustment, asof, currency
-        params = dict(timeframe=timeframe, start=start, end=end, limit=limit)
-        params.update(page_token=page_token, sort=sort)
+    async def one(symbol: str, q: Annotated[HistoryQuery, Depends()]) -> Response:
+        params = q.params()
         try:
             rows, token = await answer([symbol], params)
         except OrderValidationError as e:
