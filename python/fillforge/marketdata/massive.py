@@ -128,12 +128,11 @@ class MassiveMarketData:
                 )
         return out
 
-    def trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
-        rows = self._all(
-            lambda: self._client.list_trades(
+    def _ticks(self, list_fn: Any, sym: str, start_ns: int, end_ns: int) -> list[Any]:
+        """Every row ``list_fn`` (the client's ``list_trades`` or ``list_quotes``) pages
+        through for [start_ns, end_ns), oldest first."""
+        return self._all(
+            lambda: list_fn(
                 sym,
                 timestamp_gte=start_ns,
                 timestamp_lt=end_ns,
@@ -143,6 +142,12 @@ class MassiveMarketData:
             ),
             sym,
         )
+
+    def trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
+        sym = check_request(_NAME, symbol, start_ns, end_ns)
+        if start_ns == end_ns:
+            return []
+        rows = self._ticks(self._client.list_trades, sym, start_ns, end_ns)
         return [
             Trade(
                 symbol=sym,
@@ -158,17 +163,7 @@ class MassiveMarketData:
         sym = check_request(_NAME, symbol, start_ns, end_ns)
         if start_ns == end_ns:
             return []
-        rows = self._all(
-            lambda: self._client.list_quotes(
-                sym,
-                timestamp_gte=start_ns,
-                timestamp_lt=end_ns,
-                order="asc",
-                sort="timestamp",
-                limit=self.page_size,
-            ),
-            sym,
-        )
+        rows = self._ticks(self._client.list_quotes, sym, start_ns, end_ns)
         return [
             _quote(sym, r.bid_price, r.bid_size, r.ask_price, r.ask_size, t)
             for r in rows
