@@ -178,7 +178,7 @@ def test_sigterm_stops_cleanly_the_journal_verifies_and_a_rerun_recovers(
         else:
             pytest.fail("the run journalled no order in 60 s")
         child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=60)
+        out, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
@@ -215,7 +215,7 @@ def test_a_paper_run_on_a_served_alpaca_server(tmp_path: Path) -> None:
         env = child_env(**KEYS)
         env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
         p = fillforge(
-            "run", "served.yaml", "--url", server.base_url, "--until", "3s",
+            "run", "served.yaml", "--url", server.base_url, "--until", "6s",
             "--journal", "served.journal", "--json", cwd=tmp_path, env=env,
         )  # fmt: skip
         assert p.returncode == 0, p.stderr
@@ -316,7 +316,7 @@ def test_a_live_configuration_trades_on_the_account_its_file_names(tmp_path: Pat
         )
         env = child_env(**KEYS)
         env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
-        p = fillforge("run", "live.yaml", "--until", "2s", "--journal", "live.journal",
+        p = fillforge("run", "live.yaml", "--until", "6s", "--journal", "live.journal",
                       cwd=tmp_path, env=env)  # fmt: skip
         assert p.returncode == 0, p.stderr
         assert f"mode live on {server.base_url}" in p.stdout
@@ -354,9 +354,14 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     try:
         assert child.stderr is not None
         assert child.stderr.readline().startswith("journal ")  # started
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # an order in the journal: the run is under way
+            with Journal.open(tmp_path / "s.journal", readonly=True) as j:
+                if any(True for _ in j.records(kinds=["order.submit"])):
+                    break
+            time.sleep(0.2)
         child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
+        out, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
@@ -381,7 +386,7 @@ def test_a_rerun_on_a_served_account_recovers_its_journal(tmp_path: Path) -> Non
     with AlpacaServer(broker, key_id="run-key", secret_key="run-secret") as server:
         env = child_env(**KEYS)
         env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
-        args = ("run", "served.yaml", "--url", server.base_url, "--until", "2s",
+        args = ("run", "served.yaml", "--url", server.base_url, "--until", "6s",
                 "--journal", "served.journal", "--json")  # fmt: skip
         first = fillforge(*args, cwd=tmp_path, env=env)
         assert first.returncode == 0, first.stderr
