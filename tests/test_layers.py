@@ -61,6 +61,7 @@ LAYER = {
     "run_cli": 7,
     "cli_errors": 7,
     "cli_progress": 7,
+    "cli_serving": 7,  # the options and the loop every serve command shares
     "__main__": 7,
     "__init__": 8,  # the package's front door re-exports from every layer
 }

@@ -88,7 +88,7 @@ BAD = [
     ([], "give the account's --url, or an agent --config"),
     (["--url", "ftp://x"], "--url='ftp://x': expected http://HOST:PORT"),
     (["--url", "http://127.0.0.1:9", "--interval", "0"], "--interval=0.0: expected a positive"),
-    (["--url", "http://127.0.0.1:9", "--port", "70000"], "--port=70000: expected 0"),
+    (["--url", "http://127.0.0.1:9", "--port", "70000"], "--port=70000: must be in [0, 65535]"),
     (["--url", "http://127.0.0.1:9"], "--url='http://127.0.0.1:9': cannot reach the account"),
     (["--url", "http://127.0.0.1:9", "--alerts", "{missing}"], "--alerts="),
     (["--config", "{simulation}"], "execution.mode='simulation': a simulation has no account"),

@@ -4,7 +4,6 @@ starts."""
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 
 from fillforge.cli_errors import refuse
+from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 
 __all__ = ["serve_binance"]
 
@@ -41,10 +41,8 @@ def _standing_quote(text: str) -> tuple[str, Decimal, Decimal, Decimal]:
 
 
 def serve_binance(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    host: Host = "127.0.0.1",
+    port: Port = 0,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -85,9 +83,7 @@ def serve_binance(
     order_limit: Annotated[
         int, typer.Option(help="New orders per 10 seconds per key (Binance: 100).")
     ] = 100,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
-    ] = None,
+    duration: Duration = None,
 ) -> None:
     """Serve a Binance-compatible spot REST API on the simulator (for ccxt with ``urls``
     pointed at it); prints the base URL."""
@@ -97,15 +93,12 @@ def serve_binance(
 
     if not api_key or not secret:
         raise refuse("--api-key", "", "set BINANCE_API_KEY and BINANCE_SECRET (or the flags)")
-    if not 0 <= port <= 65535:
-        raise refuse("--port", port, "must be in [0, 65535]")
+    check_endpoint(port, duration)
     if not speed > 0:
         raise refuse("--speed", speed, "must be > 0")
     for flag, limit in (("--weight-limit", weight_limit), ("--order-limit", order_limit)):
         if limit < 1:
             raise refuse(flag, limit, "must be >= 1")
-    if duration is not None and not duration >= 0:
-        raise refuse("--duration", duration, "must be >= 0")
     money = _decimal("--cash", cash)
     sources = data or ["sample"]
     kind = sources[0] if sources[0] in ("sample", "scripted") else "path"
@@ -148,11 +141,4 @@ def serve_binance(
             "Ctrl-C stops",
             style="dim",
         )
-        try:
-            if duration is None:
-                while True:
-                    time.sleep(3600)
-            else:
-                time.sleep(duration)
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(duration)

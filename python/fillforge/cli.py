@@ -15,6 +15,7 @@ from rich.table import Table
 from fillforge import __version__, config_cli, execution_cli, journal_cli, sweep_cli
 from fillforge.cli_errors import DEBUG_ENV, OneLineErrors, refuse, say_error
 from fillforge.cli_progress import progress
+from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 from fillforge.errors import ReplayError, TimeError
 from fillforge.replay import LobsterReport, lobster_sample, replay_cme, replay_lobster
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
@@ -259,10 +260,8 @@ _WALK_MAX_EVENTS = 500_000
 
 @serve_app.command("alpaca")
 def serve_alpaca(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    host: Host = "127.0.0.1",
+    port: Port = 0,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -285,9 +284,7 @@ def serve_alpaca(
             show_default=False,
         ),
     ] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
-    ] = None,
+    duration: Duration = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -378,7 +375,6 @@ def serve_alpaca(
     ] = False,
 ) -> None:
     """Serve an Alpaca-compatible Trading API v2 (REST + trade_updates) on the simulator."""
-    import time
 
     from fillforge.alpaca import AlpacaServer
     from fillforge.alpaca.paper import data_broker, replay_broker, scripted_broker, walk_broker
@@ -568,13 +564,7 @@ def serve_alpaca(
             console.print(
                 f"the walk is drawn until {until}; then its last quotes stand", style="dim"
             )
-        try:
-            if duration is None:
-                while True:
-                    time.sleep(3600)
-            time.sleep(duration)
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(duration)
     if kept is not None:
         kept.close()
 
@@ -595,14 +585,11 @@ def _serve_flags(
     import math
     import socket
 
-    if not 0 <= port <= 65535:
-        raise _bad("--port", port, "must be in [0, 65535] (0 picks a free one)")
+    check_endpoint(port, duration, stdout=True)
     if not (math.isfinite(speed) and speed > 0):
         raise _bad("--speed", speed, "must be a positive finite factor")
     if rate_limit < 1:
         raise _bad("--rate-limit", rate_limit, "must be at least 1 request per minute")
-    if duration is not None and not (math.isfinite(duration) and duration >= 0):
-        raise _bad("--duration", duration, "must be a finite number of seconds >= 0")
     try:  # the address is free and ours to bind (uvicorn would say so in a log traceback)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:

@@ -3,7 +3,6 @@ gateway's modules load when the command runs, not when the CLI starts."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ from rich.console import Console
 
 from fillforge.binance_cli import _decimal, _standing_quote
 from fillforge.cli_errors import refuse
+from fillforge.cli_serving import Duration, Host, check_endpoint, serve_until_stopped
 
 __all__ = ["serve_ibkr"]
 
@@ -18,9 +18,7 @@ console = Console(stderr=True)
 
 
 def serve_ibkr(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
+    host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one (TWS paper: 7497).")] = 0,
     data: Annotated[
         list[str] | None,
@@ -44,9 +42,7 @@ def serve_ibkr(
     ] = None,
     account: Annotated[str, typer.Option(help="The managed account's code.")] = "DU1234567",
     cash: Annotated[str, typer.Option(help="The account's starting cash (USD).")] = "1000000",
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
-    ] = None,
+    duration: Duration = None,
 ) -> None:
     """Serve the TWS API socket protocol on the simulator (for ib_async: ``IB().connect(host,
     port, clientId)``); prints ``host:port``."""
@@ -56,12 +52,9 @@ def serve_ibkr(
     from fillforge.ibkr import IbGateway, data_broker, sample_broker, scripted_broker
     from fillforge.time import WallClock
 
-    if not 0 <= port <= 65535:
-        raise refuse("--port", port, "must be in [0, 65535]")
+    check_endpoint(port, duration)
     if not speed > 0:
         raise refuse("--speed", speed, "must be > 0")
-    if duration is not None and not duration >= 0:
-        raise refuse("--duration", duration, "must be >= 0")
     sources = data or ["sample"]
     kind = sources[0] if sources[0] in ("sample", "scripted") else "path"
     if kind != "path" and len(sources) > 1:
@@ -106,13 +99,6 @@ def serve_ibkr(
             f"IB().connect('{gateway.host}', {gateway.port}, clientId=1); Ctrl-C stops",
             style="dim",
         )
-        try:
-            if duration is None:
-                while True:
-                    time.sleep(3600)
-            else:
-                time.sleep(duration)
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(duration)
     finally:
         gateway.stop()

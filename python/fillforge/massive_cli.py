@@ -4,7 +4,6 @@ the CLI starts."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 
 from fillforge.cli_errors import refuse
+from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 
 __all__ = ["serve_massive"]
 
@@ -19,10 +19,8 @@ console = Console(stderr=True)
 
 
 def serve_massive(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    host: Host = "127.0.0.1",
+    port: Port = 0,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -40,9 +38,7 @@ def serve_massive(
     rate_limit: Annotated[
         int | None, typer.Option(help="Requests per minute per address (default: no limit).")
     ] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
-    ] = None,
+    duration: Duration = None,
 ) -> None:
     """Serve Massive's aggregates, trades, quotes and last-quote routes on market-data files (for
     the massive client with ``base=`` pointed at it); prints the base URL."""
@@ -52,12 +48,9 @@ def serve_massive(
 
     if not api_key:
         raise refuse("--api-key", "", "set MASSIVE_API_KEY (or the flag)")
-    if not 0 <= port <= 65535:
-        raise refuse("--port", port, "must be in [0, 65535]")
     if rate_limit is not None and rate_limit < 1:
         raise refuse("--rate-limit", rate_limit, "must be >= 1")
-    if duration is not None and not duration >= 0:
-        raise refuse("--duration", duration, "must be >= 0")
+    check_endpoint(port, duration)
     sources = data or ["sample"]
     if "sample" in sources and len(sources) > 1:
         raise refuse("--data", "sample", "stands alone: give it once, with no other --data")
@@ -81,11 +74,4 @@ def serve_massive(
             "; Ctrl-C stops",
             style="dim",
         )
-        try:
-            if duration is None:
-                while True:
-                    time.sleep(3600)
-            else:
-                time.sleep(duration)
-        except KeyboardInterrupt:
-            pass
+        serve_until_stopped(duration)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 from fillforge.errors import BrokerUnavailableError, ConfigError
 
 __all__ = ["serve_monitor"]
@@ -66,16 +66,12 @@ def serve_monitor(
         Path | None,
         typer.Option(help="Alert rules, YAML or JSON (see docs/monitoring.md; default rules)."),
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 0,
+    host: Host = "127.0.0.1",
+    port: Port = 0,
     interval: Annotated[
         float, typer.Option(help="Seconds between the page's updates (and the account reads).")
     ] = 1.0,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
-    ] = None,
+    duration: Duration = None,
 ) -> None:
     """Serve the live monitoring page (/monitor) and Prometheus metrics (/metrics) of a running
     paper account: positions, open orders, P&L, execution metrics and alerts."""
@@ -86,10 +82,7 @@ def serve_monitor(
         raise ConfigError("--url", url, "give the account's --url, or an agent --config")
     if not interval > 0 or interval != interval:
         raise ConfigError("--interval", interval, "expected a positive number of seconds")
-    if duration is not None and not duration >= 0:
-        raise ConfigError("--duration", duration, "expected a number of seconds >= 0")
-    if not 0 <= port <= 65535:
-        raise ConfigError("--port", port, "expected 0 (any free port) to 65535")
+    check_endpoint(port, duration)
     rules = _alerts(alerts)
     for module, extra in (("prometheus_client", "monitor"), ("alpaca", "alpaca")):
         if importlib.util.find_spec(module) is None:
@@ -123,13 +116,7 @@ def serve_monitor(
             print(f"{server.base_url}/monitor", flush=True)
             print(f"{server.base_url}/metrics", flush=True)
             _err.print(f"monitoring {url or config}; Ctrl-C stops", style="dim")
-            try:
-                if duration is None:
-                    while True:
-                        time.sleep(3600)
-                time.sleep(duration)
-            except KeyboardInterrupt:
-                pass
+            serve_until_stopped(duration)
     finally:
         monitor.close()
         broker.close()
