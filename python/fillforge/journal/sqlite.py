@@ -311,7 +311,11 @@ class SqliteStore:
             got = self._db.execute("SELECT seq, crc FROM journal_head WHERE id = 1").fetchone()
         except sqlite3.DatabaseError as e:
             raise JournalError("path", self.name, f"unreadable: {e}") from None
-        return None if got is None else (int(got[0]), int(got[1]))
+        if got is None:
+            return None
+        if type(got[0]) is not int or type(got[1]) is not int:  # a damaged page under it
+            raise JournalError("path", self.name, f"unreadable: its head reads {got!r}")
+        return got[0], got[1]
 
     @property
     def _has_head(self) -> bool:
