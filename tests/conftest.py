@@ -7,7 +7,9 @@ their own ``max_examples`` multiply it when that variable says ``long`` (see
 ``test_book_properties.SCALE``).
 """
 
+import asyncio
 import os
+from collections.abc import Iterator
 
 import pytest
 from alpaca.trading.client import TradingClient
@@ -48,3 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def client(alpaca_server: AlpacaServer) -> TradingClient:
     """alpaca-py's TradingClient on the in-process Alpaca server, retries off."""
     return trading_client(alpaca_server)
+
+
+@pytest.fixture
+def own_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A fresh event loop as this thread's for the test, closed after it. ib_async's ``IB()``
+    runs on the thread's loop: a transport it leaves closing would otherwise be collected, with a
+    ResourceWarning, under whichever later test replaces that loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(asyncio.sleep(0))  # closing transports finish closing
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -12,6 +12,8 @@ import pytest
 from child_env import child_env
 
 pytest.importorskip("ib_async")
+# ib_async runs on the main thread's loop: each test has its own (conftest.own_event_loop).
+pytestmark = pytest.mark.usefixtures("own_event_loop")
 
 
 def _serve(*args: str) -> subprocess.Popen[str]:

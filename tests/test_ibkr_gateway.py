@@ -20,6 +20,8 @@ from fillforge.sim.broker import SimulatedBroker
 from fillforge.time import WallClock
 
 D = Decimal
+# ib_async runs on the main thread's loop: each test has its own (conftest.own_event_loop).
+pytestmark = pytest.mark.usefixtures("own_event_loop")
 
 
 @pytest.fixture

@@ -78,10 +78,11 @@ class StreamedMarketData:
         self._last: dict[tuple[DataKind, str], Any] = {}
 
     def latest_quote(self, symbol: str) -> Quote | None:
-        """The stream's quote when it has one, else a snapshot's."""
+        """The stream's quote when it has both sides, else a snapshot's (a stream just started
+        may have seen the bid's tick and not yet the ask's)."""
         ticker = self._streams.get(symbol)
         q = quote_of(ticker, self._time.now_ns()) if ticker is not None else None
-        if q is None:
+        if q is None or q.bid_price is None or q.ask_price is None:
             got = self._snapshot([symbol])
             q = quote_of(got[0], self._time.now_ns()) if got else None
         return q
