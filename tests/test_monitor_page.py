@@ -5,7 +5,6 @@ alert banner appears when a rule fires, and the screenshot is not blank."""
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import threading
 import urllib.request
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from browser import chromium
 from polling import wait_for
 from served_helpers import quote, trading_client
 
@@ -34,8 +34,6 @@ from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.feeds import empty_feed
 from fillforge.sim.venue import Venue
 from fillforge.time import NS_PER_SECOND
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def png_colors(data: bytes) -> int:
@@ -79,16 +77,8 @@ def png_colors(data: bytes) -> int:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Exception as e:  # no chromium here: say why
-            pytest.skip(f"chromium cannot start ({CHROMIUM}): {e}")
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def state(server: AlpacaServer) -> dict[str, Any]:

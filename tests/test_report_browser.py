@@ -6,33 +6,24 @@ but itself."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 from test_report_support import traded_journal
 
 from fillforge.report import CHARTS, open_input, report_data, write_report
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 Image = pytest.importorskip("PIL.Image")
 ImageStat = pytest.importorskip("PIL.ImageStat")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Exception as e:  # no chromium here: say why
-            pytest.skip(f"chromium cannot start ({CHROMIUM}): {e}")
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
