@@ -7,18 +7,8 @@ The risk manager (``docs/risk-manager.md``): limits on orders, positions, counts
 exposure (:mod:`~fillforge.risk.limits`, :mod:`~fillforge.risk.exposure`), trading states and
 the kill switch (:class:`RiskManager`), and :class:`RiskGate`, any broker behind them."""
 
-from fillforge.risk.checks import (
-    WASH_MESSAGE,
-    BuyingPowerCheck,
-    OrderIntent,
-    PreTradeCheck,
-    RiskChecks,
-    RiskContext,
-    ShortableCheck,
-    ShortLimitCheck,
-    WashTradeCheck,
-    would_wash,
-)
+from fillforge.risk import checks, gate, kill, limits, manager, prices, reservations
+from fillforge.risk.checks import *  # noqa: F403
 from fillforge.risk.exposure import (
     CorrelationExposure,
     GrossExposure,
@@ -26,74 +16,32 @@ from fillforge.risk.exposure import (
     PortfolioVaR,
     SectorExposure,
 )
-from fillforge.risk.gate import RiskGate
-from fillforge.risk.kill import KillReport, KillSwitch
-from fillforge.risk.limits import (
-    DailyLossLimit,
-    MaxDrawdown,
-    MaxOpenOrders,
-    MaxOrderNotional,
-    MaxOrderQty,
-    MaxOrdersPerDay,
-    MaxPosition,
-    MaxTradesPerDay,
-    PriceBand,
-)
-from fillforge.risk.manager import (
-    DEFAULT_ON_BREACH,
-    RISK_TABLE,
-    Breach,
-    RiskEvent,
-    RiskManager,
-    RiskSnapshot,
-    TradingState,
-)
-from fillforge.risk.prices import BrokerPrices, PriceBook
+from fillforge.risk.gate import *  # noqa: F403
+from fillforge.risk.kill import *  # noqa: F403
+from fillforge.risk.limits import *  # noqa: F403
+from fillforge.risk.manager import *  # noqa: F403
+from fillforge.risk.prices import *  # noqa: F403
 from fillforge.risk.proposal import AccountControl, Control, Prices, Proposal, RiskView
-from fillforge.risk.reservations import Reservation, ReservationBook
+from fillforge.risk.reservations import *  # noqa: F403
 
+# A module the package re-exports whole is star-imported and its __all__ added (one list to keep);
+# of exposure and proposal only the controls and the view are the package's (not their helpers).
 __all__ = [
-    "DEFAULT_ON_BREACH",
-    "RISK_TABLE",
-    "WASH_MESSAGE",
     "AccountControl",
-    "Breach",
-    "BrokerPrices",
-    "BuyingPowerCheck",
     "Control",
     "CorrelationExposure",
-    "DailyLossLimit",
     "GrossExposure",
-    "KillReport",
-    "KillSwitch",
-    "MaxDrawdown",
-    "MaxOpenOrders",
-    "MaxOrderNotional",
-    "MaxOrderQty",
-    "MaxOrdersPerDay",
-    "MaxPosition",
-    "MaxTradesPerDay",
     "NetExposure",
-    "OrderIntent",
     "PortfolioVaR",
-    "PreTradeCheck",
-    "PriceBand",
-    "PriceBook",
     "Prices",
     "Proposal",
-    "Reservation",
-    "ReservationBook",
-    "RiskChecks",
-    "RiskContext",
-    "RiskEvent",
-    "RiskGate",
-    "RiskManager",
-    "RiskSnapshot",
     "RiskView",
     "SectorExposure",
-    "ShortLimitCheck",
-    "ShortableCheck",
-    "TradingState",
-    "WashTradeCheck",
-    "would_wash",
 ]
+__all__ += checks.__all__
+__all__ += gate.__all__
+__all__ += kill.__all__
+__all__ += limits.__all__
+__all__ += manager.__all__
+__all__ += prices.__all__
+__all__ += reservations.__all__
