@@ -45,6 +45,8 @@ LAYER = {
     "sweep": 6,  # parameter sweeps on Ray (issue 19)
     "testing": 7,
     "cli": 7,
+    "alpaca_cli": 7,  # fillforge serve alpaca
+    "replay_cli": 7,  # fillforge replay lobster|cme|check
     "monitor": 7,  # metrics, alerts, the live page and serve monitor (issue 19)
     "monitor_cli": 7,
     "execution_cli": 7,
