@@ -23,16 +23,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from fillforge.broker import Broker
 from fillforge.broker.models import Quote, Trade
 from fillforge.errors import TcaError
 from fillforge.marketdata import Quotes, Trades
 
-__all__ = ["MarketData", "MarketRecorder", "QuoteSource", "Rows", "SymbolMarket"]
+__all__ = ["MarketData", "MarketRecorder", "Rows", "SymbolMarket"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -246,6 +247,16 @@ def _i64(name: str, a: object) -> I64:
     return out.astype(np.int64)
 
 
+def _columns(
+    kind: str, time_ns: object, x: tuple[str, object], y: tuple[str, object]
+) -> tuple[I64, F64, F64]:
+    """A quote or trade series' times and its two value columns, checked to be of one length."""
+    t, a, b = _i64("time_ns", time_ns), _f64(*x), _f64(*y)
+    if not len(t) == len(a) == len(b):
+        raise TcaError(kind, (len(t), len(a), len(b)), "columns differ in length")
+    return t, a, b
+
+
 class MarketData:
     """Quotes and trades by symbol (see the module). Add data with :meth:`add_quotes`,
     :meth:`add_trades` or :meth:`add_columns` (each may be called once per symbol and kind;
@@ -266,19 +277,13 @@ class MarketData:
 
     def add_quotes(self, symbol: str, time_ns: object, bid: object, ask: object) -> MarketData:
         """Best bid and offer updates of ``symbol`` (prices as numbers, not ticks)."""
-        t, b, a = _i64("time_ns", time_ns), _f64("bid", bid), _f64("ask", ask)
-        if not len(t) == len(b) == len(a):
-            raise TcaError("quotes", (len(t), len(b), len(a)), "columns differ in length")
-        self._quotes[symbol] = (t, b, a)
+        self._quotes[symbol] = _columns("quotes", time_ns, ("bid", bid), ("ask", ask))
         self._built.pop(symbol, None)
         return self
 
     def add_trades(self, symbol: str, time_ns: object, price: object, qty: object) -> MarketData:
         """The prints of ``symbol`` (prices and sizes as numbers)."""
-        t, p, q = _i64("time_ns", time_ns), _f64("price", price), _f64("qty", qty)
-        if not len(t) == len(p) == len(q):
-            raise TcaError("trades", (len(t), len(p), len(q)), "columns differ in length")
-        self._trades[symbol] = (t, p, q)
+        self._trades[symbol] = _columns("trades", time_ns, ("price", price), ("qty", qty))
         self._built.pop(symbol, None)
         return self
 
@@ -331,27 +336,12 @@ class MarketData:
         return f"MarketData(symbols={sorted(self.symbols)}, quotes={n_q}, trades={n_t})"
 
 
-class QuoteSource(Protocol):
-    """What :class:`MarketRecorder` subscribes to (any :class:`~fillforge.broker.Broker`)."""
-
-    def now_ns(self) -> int: ...
-    def latest_quote(self, symbol: str) -> Quote | None: ...
-
-    def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]: ...
-
-    def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]: ...
-
-
 class MarketRecorder:
     """Records the quotes and prints a broker publishes for ``symbols`` while it runs (the
     simulated venue's feed as the strategy saw it); :meth:`market` gives them as
     :class:`MarketData`, covering up to the broker's time then. :meth:`close` unsubscribes."""
 
-    def __init__(self, broker: QuoteSource, symbols: list[str]) -> None:
+    def __init__(self, broker: Broker, symbols: list[str]) -> None:
         self._broker = broker
         self._q: dict[str, list[tuple[int, float, float]]] = {s: [] for s in symbols}
         self._t: dict[str, list[tuple[int, float, float]]] = {s: [] for s in symbols}
