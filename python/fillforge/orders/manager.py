@@ -16,6 +16,7 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
 from typing import TypeVar
 
 from fillforge.errors import (
@@ -35,6 +36,7 @@ from fillforge.orders.enums import (
 )
 from fillforge.orders.groups import GroupRecord, LegAction, OrderGroup
 from fillforge.orders.models import (
+    Fill,
     OrderEvent,
     OrderRequest,
     ReplaceTerms,
@@ -385,12 +387,33 @@ class OrderManager:
         """Apply one venue report to its order; returns (and publishes) the resulting events,
         including any from the order's group."""
         o = self._record(report.order_id)
-        if report.kind is _REPLACED:
+        kind = report.kind
+        if kind is _REPLACED:
             return self._replace(o, report)
-        handler = _HANDLERS.get(report.kind)
+        handler = _HANDLERS.get(kind)
         if handler is None:
-            raise InvalidTransitionError(o.id, o.state, report.kind.value)
+            raise InvalidTransitionError(o.id, o.state, kind.value)
         return self._after(o, handler(o, report), report.ts)
+
+    def apply_fields(
+        self,
+        kind: EventKind,
+        order_id: str,
+        ts: int,
+        *,
+        fill: Fill | None = None,
+        reason: str | None = None,
+        qty: Decimal | None = None,
+    ) -> list[OrderEvent]:
+        """:meth:`apply` for a report given as its fields, by a caller that makes its reports
+        valid (a simulated venue's own): the same handlers, without a report object. A report
+        that carries new terms or ids (``replaced``, ``restated``, trade corrections) goes
+        through :meth:`apply`."""
+        o = self._record(order_id)
+        handler = _FIELD_HANDLERS.get(kind)
+        if handler is None:
+            raise OrderValidationError("kind", kind, "needs a VenueReport: use apply()")
+        return self._after(o, handler(o, ts, fill, reason, qty), ts)
 
     def _after(self, o: OrderRecord, event: OrderEvent, ts: int) -> list[OrderEvent]:
         """Publish ``event`` and what it sets off in the order's group."""
@@ -481,8 +504,23 @@ def _need(value: _T | None, field: str) -> _T:
     return value
 
 
-def _on_fill(o: OrderRecord, r: VenueReport) -> OrderEvent:
-    return o.fill(_need(r.fill, "fill"), r.ts, final=r.kind is _FILL)
+# A report's handlers: (record, ts, fill, reason, qty) for the kinds a report's common fields
+# describe; the rest read the whole report.
+_FieldHandler = Callable[[OrderRecord, int, Fill | None, str | None, Decimal | None], OrderEvent]
+_FIELD_HANDLERS: dict[EventKind, _FieldHandler] = {
+    EventKind.ACCEPTED: lambda o, ts, f, why, q: o.accept(ts),
+    EventKind.NEW: lambda o, ts, f, why, q: o.ack(ts, q),
+    EventKind.REJECTED: lambda o, ts, f, why, q: o.reject(why or "rejected", ts),
+    EventKind.FILL: lambda o, ts, f, why, q: o.fill(_need(f, "fill"), ts, final=True),
+    EventKind.PARTIAL_FILL: lambda o, ts, f, why, q: o.fill(_need(f, "fill"), ts),
+    EventKind.DONE_FOR_DAY: lambda o, ts, f, why, q: o.done_for_day(ts),
+    EventKind.PENDING_CANCEL: lambda o, ts, f, why, q: o.pending_cancel(ts),
+    EventKind.CANCELED: lambda o, ts, f, why, q: o.cancel(why, ts),
+    EventKind.CANCEL_REJECTED: lambda o, ts, f, why, q: o.cancel_reject(why, ts),
+    EventKind.PENDING_REPLACE: lambda o, ts, f, why, q: o.pending_replace(ts),
+    EventKind.REPLACE_REJECTED: lambda o, ts, f, why, q: o.replace_reject(why, ts),
+    EventKind.EXPIRED: lambda o, ts, f, why, q: o.expire(ts),
+}
 
 
 def _on_restate(o: OrderRecord, r: VenueReport) -> OrderEvent:
@@ -490,19 +528,13 @@ def _on_restate(o: OrderRecord, r: VenueReport) -> OrderEvent:
     return o.restate(qty, r.ts, limit_price=r.limit_price, stop_price=r.stop_price, reason=r.reason)
 
 
+def _by_fields(kind: EventKind) -> Callable[[OrderRecord, VenueReport], OrderEvent]:
+    handler = _FIELD_HANDLERS[kind]
+    return lambda o, r: handler(o, r.ts, r.fill, r.reason, r.qty)
+
+
 _HANDLERS: dict[EventKind, Callable[[OrderRecord, VenueReport], OrderEvent]] = {
-    EventKind.ACCEPTED: lambda o, r: o.accept(r.ts),
-    EventKind.NEW: lambda o, r: o.ack(r.ts, r.qty),
-    EventKind.REJECTED: lambda o, r: o.reject(r.reason or "rejected", r.ts),
-    EventKind.FILL: _on_fill,
-    EventKind.PARTIAL_FILL: _on_fill,
-    EventKind.DONE_FOR_DAY: lambda o, r: o.done_for_day(r.ts),
-    EventKind.PENDING_CANCEL: lambda o, r: o.pending_cancel(r.ts),
-    EventKind.CANCELED: lambda o, r: o.cancel(r.reason, r.ts),
-    EventKind.CANCEL_REJECTED: lambda o, r: o.cancel_reject(r.reason, r.ts),
-    EventKind.PENDING_REPLACE: lambda o, r: o.pending_replace(r.ts),
-    EventKind.REPLACE_REJECTED: lambda o, r: o.replace_reject(r.reason, r.ts),
-    EventKind.EXPIRED: lambda o, r: o.expire(r.ts),
+    **{kind: _by_fields(kind) for kind in _FIELD_HANDLERS},
     EventKind.RESTATED: _on_restate,
     EventKind.TRADE_CANCEL: lambda o, r: o.trade_cancel(_need(r.trade_id, "trade_id"), r.ts),
     EventKind.TRADE_CORRECT: lambda o, r: o.trade_correct(_need(r.fill, "fill"), r.ts),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from fillforge.codes import EngineEvent, Reason
 from fillforge.orders.enums import EventKind, LiquiditySide
@@ -25,10 +26,10 @@ _FREE = FeeModel.zero()
 # Members read once: ``EventKind.FILL`` goes through the enum metaclass's slow __getattr__ hook.
 _EE_FILL, _EE_CANCELED, _EE_EXPIRED = EngineEvent.FILL, EngineEvent.CANCELED, EngineEvent.EXPIRED
 _FILL, _PARTIAL_FILL = EventKind.FILL, EventKind.PARTIAL_FILL
-_EXPIRED, _CANCELED = EventKind.EXPIRED, EventKind.CANCELED
+_EXPIRED, _CANCELED, _REPLACED = EventKind.EXPIRED, EventKind.CANCELED, EventKind.REPLACED
 _TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
-# A report with every field at its default, in declared order: each report is this with its own
-# values, adopted whole (the broker's reports are valid by construction).
+# A report with every field at its default, in declared order: a replace report is this with its
+# own values, adopted whole (the broker's reports are valid by construction).
 _BLANK_REPORT = {name: field.default for name, field in VenueReport.model_fields.items()}
 _adopt_report = VenueReport.adopt
 
@@ -59,11 +60,12 @@ class Reports:
         self._fees: FeeModel | None = None
         self._charged = False
 
-    def report(self, kind: EventKind, order_id: str, **kw: object) -> None:
-        data = {**_BLANK_REPORT, "kind": kind, "order_id": order_id, "ts": self._w.sched.now}
-        if kw:
-            data.update(kw)
-        self._w.manager.apply(_adopt_report(data))
+    def report(self, kind: EventKind, order_id: str, **kw: Any) -> None:
+        if kind is _REPLACED:  # carries the replacement's id and terms: a whole report
+            data = {**_BLANK_REPORT, "kind": kind, "order_id": order_id, "ts": self._w.sched.now}
+            self._w.manager.apply(_adopt_report({**data, **kw}))
+        else:  # the broker's reports are valid by construction: their fields, no report object
+            self._w.manager.apply_fields(kind, order_id, self._w.sched.now, **kw)
 
     def drain(self, market: Market) -> None:
         """Turn the engine's events into venue reports for the order state machines."""
