@@ -19,7 +19,14 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fillforge.errors import JournalError
-from fillforge.journal.store import Migration, Row, SnapshotRow, check_migrations
+from fillforge.journal.store import (
+    Migration,
+    Row,
+    SnapshotRow,
+    check_migrations,
+    read_filter,
+    unreadable,
+)
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -113,13 +120,7 @@ class PostgresStore:
     ) -> Iterator[list[Row]]:
         import psycopg
 
-        where, args = "seq > %s", [since]
-        if until is not None:
-            where += " AND seq <= %s"
-            args.append(until)
-        if kinds is not None:
-            where += " AND kind = ANY(%s)"
-            args.append(list(kinds))  # type: ignore[arg-type]
+        where, args = read_filter(since, until, kinds, "%s")
         db = self._reader()
         try:
             with db.transaction(), db.cursor(name="journal_read") as cur:
@@ -131,7 +132,7 @@ class PostgresStore:
                 while rows := cur.fetchmany(batch):
                     yield [(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
         except psycopg.Error as e:
-            raise JournalError("path", self._name, f"unreadable: {e}") from None
+            raise unreadable(self._name, e) from None
         finally:
             if db is not self._db:
                 db.close()
@@ -159,7 +160,7 @@ class PostgresStore:
                 f"SELECT kind, count(*) FROM {self._schema}.journal GROUP BY kind ORDER BY kind"
             ).fetchall()
         except psycopg.Error as e:
-            raise JournalError("path", self._name, f"unreadable: {_first_line(e)}") from None
+            raise unreadable(self._name, _first_line(e)) from None
         return {k: int(n) for k, n in rows}
 
     def max_seq(self) -> int | None:
@@ -250,7 +251,7 @@ class PostgresStore:
         try:
             return self._db.execute(sql, args).fetchone()
         except psycopg.Error as e:
-            raise JournalError("path", self._name, f"unreadable: {_first_line(e)}") from None
+            raise unreadable(self._name, _first_line(e)) from None
 
     def _lock(self) -> None:
         key = zlib.crc32(self._schema.encode()) - (1 << 31)  # an int4

@@ -11,7 +11,16 @@ from typing import Final, NamedTuple, Protocol
 
 from fillforge.errors import JournalError
 
-__all__ = ["Migration", "Row", "SnapshotRow", "Store", "check_migrations", "open_store"]
+__all__ = [
+    "Migration",
+    "Row",
+    "SnapshotRow",
+    "Store",
+    "check_migrations",
+    "open_store",
+    "read_filter",
+    "unreadable",
+]
 
 _POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
@@ -34,6 +43,28 @@ def check_migrations(migrations: Sequence[Migration]) -> None:
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(migrations) + 1)):
         raise AssertionError(f"migrations must be numbered 1..n in order, got {versions}")
+
+
+def unreadable(name: str, why: object) -> JournalError:
+    """A store's refusal to read on (a driver's error, a damaged page): ``why`` says what."""
+    return JournalError("path", name, f"unreadable: {why}")
+
+
+def read_filter(
+    since: int, until: int | None, kinds: tuple[str, ...] | None, mark: str
+) -> tuple[str, list[object]]:
+    """A read's WHERE clause and its arguments: the records with seq in ``(since, until]``
+    (no upper bound: None) whose kind is one of ``kinds`` (None: any); ``mark`` is the driver's
+    placeholder (``?``, ``%s``)."""
+    where = f"seq > {mark}"
+    args: list[object] = [since]
+    if until is not None:
+        where += f" AND seq <= {mark}"
+        args.append(until)
+    if kinds is not None:
+        where += f" AND kind IN ({', '.join([mark] * len(kinds))})" if kinds else " AND FALSE"
+        args.extend(kinds)
+    return where, args
 
 
 class SnapshotRow(NamedTuple):
