@@ -9,6 +9,9 @@ size it, exit fills shrink it, and a position closed by hand cancels what is lef
 
 Every input (order events, market data) goes through one queue, so a broker that calls back
 while we are inside one of its methods (the simulated broker does) never re-enters a decision.
+The manager holds the plans, the queue and each plan's next step; its base classes hold the
+rest: :mod:`.events` (what order events do to a plan), :mod:`.local` (the local triggers and
+the exits they send), :mod:`.venue` (venue orders, owning orders by role).
 """
 
 from __future__ import annotations
@@ -19,19 +22,17 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from fillforge.broker.models import Bar, Quote, Trade
 from fillforge.broker.protocol import Broker
 from fillforge.errors import ExitPlanError, FillforgeError
+from fillforge.exits.events import ExitEvents
+from fillforge.exits.local import LocalExits
 from fillforge.exits.plan import ExitPlan, Stat, atr_value
 from fillforge.exits.position import ExitMode, ManagedExit, Phase
 from fillforge.exits.recovery import ExitSnapshot, exit_snapshot, managed_exit
 from fillforge.exits.requests import (
     bracket_request,
-    stop_request,
-    target_request,
     venue_fits,
 )
-from fillforge.exits.venue import VenueOrders
 from fillforge.orders.enums import OrderClass, OrderSide, OrderStatus
 from fillforge.orders.models import Instrument, OrderEvent, OrderRequest
 from fillforge.orders.order import Order
@@ -44,7 +45,7 @@ _SENDING = "\0sending"
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.DENIED})
 
 
-class ExitManager(VenueOrders):
+class ExitManager(ExitEvents, LocalExits):
     """Exit plans for positions on ``broker`` (one plan per symbol at a time).
 
     ``mode`` is the default :class:`ExitMode`; ``watch`` the market data local triggers read
@@ -240,25 +241,6 @@ class ExitManager(VenueOrders):
         self._put("restored", m.symbol)
         return m
 
-    def _catch_up(self, m: ManagedExit) -> None:
-        for oid, role in list(m.roles.items()):
-            try:
-                o = self.broker.get_order(oid)
-            except LookupError:
-                continue
-            if role == "entry":
-                self._sync_order(oid)
-                continue
-            qty, value = m.seen.get(oid, (Decimal(0), Decimal(0)))
-            if o.cum_qty > qty:
-                unseen = o.cum_qty - qty
-                price = ((o.avg_price or Decimal(0)) * o.cum_qty - value) / unseen
-                self._exit_fill(m, oid, role, unseen, price)
-            if o.status.is_terminal and oid in m.roles:
-                self._ended(m, oid, role, o.status)
-        self._by_hand(m)
-        self._advance(m)
-
     def _tell(self, symbol: str) -> None:
         observer = self._observer
         m = self._plans.get(symbol)
@@ -365,219 +347,6 @@ class ExitManager(VenueOrders):
         else:
             self._market(kind, x)
 
-    # ----- order events -------------------------------------------------------------------
-
-    def _sync_order(self, order_id: str) -> None:
-        """Catch up with an order's state (fills before we owned it arrive as events we saw
-        while not knowing it; the order itself is the truth)."""
-        m = self._by_order.get(order_id)
-        if m is None:
-            return
-        o = self.broker.get_order(order_id)
-        if m.roles.get(order_id) == "entry" and order_id in m.entries_open:
-            qty, value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
-            if o.cum_qty > qty:  # fills we did not see: at the rest of the order's average
-                unseen = o.cum_qty - qty
-                price = ((o.avg_price or Decimal(0)) * o.cum_qty - value) / unseen
-                self._entry_fill(m, order_id, unseen, price)
-            if o.status.is_terminal:
-                m.entries_open.discard(order_id)
-
-    def _event(self, e: OrderEvent) -> None:
-        m = self._by_order.get(e.order_id)
-        if m is None:
-            m = self._plans.get(e.symbol)
-            if (
-                m is not None
-                and m.pending_legs
-                and self._claim_leg(m, self.broker.get_order(e.order_id))
-            ):
-                self._event(e)
-                return
-            if m is not None and e.fill is not None and not e.late:
-                self._by_hand(m)
-                self._advance(m)
-            return
-        role = m.roles.get(e.order_id, "")
-        if e.status is OrderStatus.REPLACED:
-            new = self.broker.get_order(e.order_id).replaced_by
-            if new is not None:  # the replacement carries the role on
-                self._own(m, new, role)
-                if role.startswith("tier:"):
-                    m.tiers[int(role[5:])].order_id = new
-                elif role == "stop":
-                    m.stop_order = new
-                m.roles.pop(e.order_id, None)
-                self._by_order.pop(e.order_id, None)
-                self._advance(m)
-                return
-        if e.fill is not None and role:
-            if role == "entry":
-                if e.order_id in m.entries_open:
-                    self._entry_fill(m, e.order_id, e.fill.qty, e.fill.price)
-            else:
-                self._exit_fill(m, e.order_id, role, e.fill.qty, e.fill.price)
-        if e.status.is_terminal:
-            self._ended(m, e.order_id, role, e.status)
-        self._advance(m)
-
-    def _entry_fill(self, m: ManagedExit, order_id: str, qty: Decimal, price: Decimal) -> None:
-        seen_qty, seen_value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
-        m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
-        m.entry_fill(m.instrument.to_lots(qty), price)
-        m.note(f"entry filled {qty} at {price}")
-        if m.mode is ExitMode.VENUE and m.working("venue") and not m.bracket:
-            self._resize_venue(m)
-
-    def _exit_fill(
-        self, m: ManagedExit, order_id: str, role: str, qty: Decimal, price: Decimal
-    ) -> None:
-        seen_qty, seen_value = m.seen.get(order_id, (Decimal(0), Decimal(0)))
-        m.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
-        lots = m.instrument.to_lots(qty)
-        m.exited += lots
-        if role.startswith("tier:"):
-            m.tiers[int(role[5:])].filled += lots
-        elif role == "venue_tp" and m.tiers:
-            m.tiers[0].filled += lots
-        m.last_exit = role
-        m.note(f"{role} filled {qty} at {price}")
-
-    def _ended(self, m: ManagedExit, order_id: str, role: str, status: OrderStatus) -> None:
-        del m.roles[order_id]
-        self._by_order.pop(order_id, None)
-        if role == "entry":
-            m.entries_open.discard(order_id)
-        elif role.startswith("tier:"):
-            tier = m.tiers[int(role[5:])]
-            tier.order_id = None
-            if m.phase is Phase.ACTIVE and tier.pending > 0:
-                tier.lots = tier.filled  # ended unfilled by the venue: its rest goes with the stop
-        elif role == "stop":
-            m.stop_order = None
-            if m.remaining > 0 and m.phase is Phase.STOPPING:
-                m.stop_retry = True  # ended with leaves (no liquidity): resend on the next price
-        elif role.startswith("venue") and status in _REFUSED and m.phase is Phase.ACTIVE:
-            # The venue refused or expired our exits: protect locally from here (placing them
-            # again would be refused again). Any other end (canceled) places them again.
-            m.mode = ExitMode.LOCAL
-            m.note(f"venue exit {order_id} {status.value}: emulating locally")
-            self._follow(m)
-
-    def _by_hand(self, m: ManagedExit) -> None:
-        """A fill of an order that is not ours in a managed symbol: follow the position down."""
-        pos = self.broker.positions().get(m.symbol)
-        held = Decimal(0) if pos is None else pos.qty * m.side
-        lots = m.instrument.to_lots(held) if held > 0 else 0
-        if lots >= m.remaining:
-            return
-        m.note(f"position reduced by hand to {m.instrument.to_qty(lots)}")
-        m.shrink_to(lots)
-        if lots == 0 and not m.entries_open:
-            self._finish(m, "closed by hand")
-        elif m.mode is ExitMode.VENUE:
-            self._resize_venue(m)
-
-    # ----- market data --------------------------------------------------------------------
-
-    def _market(self, kind: str, x: object) -> None:
-        symbol = getattr(x, "symbol", "")
-        m = self._plans.get(symbol)
-        if m is None or m.watch is None or m.phase is Phase.DONE:
-            return
-        if m.stop_retry and self._shows_exit_side(m):
-            m.stop_retry = False
-            m.stop_owed = True
-        tick = m.instrument.tick_size
-        if isinstance(x, Quote):
-            # A quote is a price only when it shows both sides, uncrossed: a book with one
-            # side swept is in transition (a print took it), not a price to exit at.
-            bid, ask = x.bid_price, x.ask_price
-            if bid is None or ask is None or bid >= ask:
-                return
-            prices = [bid if m.side == 1 else ask]
-        elif isinstance(x, Trade):
-            prices = [x.price]
-        else:
-            assert isinstance(x, Bar)  # the adverse extreme first
-            prices = [x.open, x.low, x.high] if m.side == 1 else [x.open, x.high, x.low]
-            prices.append(x.close)
-        for p in prices:
-            if m.phase is not Phase.ACTIVE:
-                break
-            self._price(m, int(p / tick))
-        if m.stop_owed:
-            self._advance(m)
-
-    def _shows_exit_side(self, m: ManagedExit) -> bool:
-        """Does the market show the side a market exit would take (bids for a sell)?"""
-        q = self.broker.latest_quote(m.symbol)
-        return q is not None and (q.bid_price if m.side == 1 else q.ask_price) is not None
-
-    def _price(self, m: ManagedExit, p: int) -> None:
-        assert m.watch is not None
-        before = m.watch.stop
-        hit, crossed = m.watch.on_price(p)
-        if m.mode is ExitMode.VENUE:
-            if m.watch.stop != before:
-                self._move_venue_stop(m)
-            return
-        if hit:
-            m.note(
-                f"stop {m.instrument.to_price(m.watch.stop)} crossed at {m.instrument.to_price(p)}"
-            )
-            m.phase = Phase.STOPPING
-            m.stop_owed = True
-            self._cancel_open(m, m.working("tier:"))
-            return
-        if crossed:  # the farthest first: a jump past several fires them all
-            self._sync_tiers(m, crossed)
-
-    # ----- sending ------------------------------------------------------------------------
-
-    def _sync_tiers(self, m: ManagedExit, order: Iterable[int]) -> None:
-        """Place the tiers that should work now, in ``order``: every tier with something to
-        take when targets rest at the venue, else the tiers whose level was crossed; a resting
-        tier whose size changed (more of the entry filled) is resized by replace."""
-        assert m.watch is not None
-        for i in order:
-            tier = m.tiers[i]
-            if tier.pending <= 0:
-                continue
-            if tier.order_id is None:
-                if self.resting_targets or i in m.watch.fired:
-                    self._send_tier(m, i)
-                continue
-            o = self.broker.get_order(tier.order_id)
-            qty = o.cum_qty + m.instrument.to_qty(tier.pending)
-            price = m.instrument.to_price(tier.price)
-            if (
-                o.status.is_open
-                and o.pending_request is None
-                and (o.order_qty != qty or o.limit_price != price)
-            ):
-                oid = tier.order_id
-                m.note(f"target {i} now {qty} at {price}")
-                self._call(m, lambda o=oid, q=qty, p=price: self._replace(o, q, p))  # type: ignore[misc]
-
-    def _replace(self, order_id: str, qty: Decimal, price: Decimal) -> None:
-        self.broker.replace(order_id, qty=qty, limit_price=price)
-
-    def _send_tier(self, m: ManagedExit, i: int) -> None:
-        tier = m.tiers[i]
-        committed = sum(t.pending for t in m.tiers if t.order_id is not None)
-        lots = min(tier.pending, m.remaining - committed, self._held(m) - committed)
-        if lots <= 0 or tier.order_id is not None:
-            return
-        tier.lots = tier.filled + lots
-        req = target_request(m, i, lots)
-        m.note(f"target {i}: limit {req.qty} at {req.limit_price}")
-        order = self._call(m, lambda: self.broker.submit(req))
-        if order is not None:
-            tier.order_id = order.id
-            self._own(m, order.id, f"tier:{i}")
-            self._put("sync", None)
-
     def _advance(self, m: ManagedExit) -> None:
         """Do what the state asks for now: send the owed stop, place venue exits, finish."""
         if m.phase is Phase.DONE:
@@ -602,22 +371,6 @@ class ExitManager(VenueOrders):
                 self._place_venue(m)
         elif m.tiers:
             self._sync_tiers(m, range(len(m.tiers) - 1, -1, -1))
-
-    def _send_stop(self, m: ManagedExit) -> None:
-        lots = min(m.remaining, self._held(m))
-        if lots <= 0:
-            m.stop_owed = False
-            return
-        req = stop_request(m, lots)
-        m.stop_owed = False
-        order = self._call(m, lambda: self.broker.submit(req))
-        if order is None:
-            m.stop_owed = True
-            return
-        m.stop_order = order.id
-        self._own(m, order.id, "stop")
-        m.note(f"stop: market {req.qty}")
-        self._put("sync", None)
 
     # ----- ending -------------------------------------------------------------------------
 

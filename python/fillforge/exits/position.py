@@ -18,6 +18,8 @@ from fillforge.orders.models import Instrument
 
 __all__ = ["ExitMode", "ManagedExit", "Phase", "Tier"]
 
+_ZERO = Decimal(0)
+
 
 class ExitMode(StrEnum):
     """Where the exits live. ``venue``: bracket/OCO, stop or trailing-stop orders at the broker;
@@ -125,6 +127,22 @@ class ManagedExit:
         )
 
     # ----- bookkeeping (the manager calls these) ------------------------------------------
+
+    def saw(self, order_id: str, qty: Decimal, price: Decimal) -> None:
+        """Count a fill of ``order_id`` (``qty`` at ``price``) as seen."""
+        seen_qty, seen_value = self.seen.get(order_id, (_ZERO, _ZERO))
+        self.seen[order_id] = (seen_qty + qty, seen_value + qty * price)
+
+    def unseen(
+        self, order_id: str, cum_qty: Decimal, avg_price: Decimal | None
+    ) -> tuple[Decimal, Decimal] | None:
+        """What an order that filled ``cum_qty`` at ``avg_price`` on average filled beyond the
+        fills seen of it: (qty, at the rest of the order's average), None when nothing."""
+        qty, value = self.seen.get(order_id, (_ZERO, _ZERO))
+        if cum_qty <= qty:
+            return None
+        unseen = cum_qty - qty
+        return unseen, ((avg_price or _ZERO) * cum_qty - value) / unseen
 
     def note(self, text: str) -> None:
         self.log.append(text)

@@ -11,7 +11,7 @@ The snapshot is a frozen pydantic model: ``model_dump(mode="json")`` is a plain 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -90,6 +90,29 @@ class ExitSnapshot(_Frozen):
     last_exit: str | None = None
 
 
+# The snapshot's fields a ManagedExit is made with, and those it holds as they are (immutable
+# values, copied both ways by name); the others are converted each way below.
+_MADE_WITH: Final = ("symbol", "plan", "instrument", "side", "mode", "atr")
+_AS_IS: Final = (
+    "phase",
+    "entered",
+    "exited",
+    "entry_price",
+    "entry_value",
+    "levels",
+    "stop_order",
+    "stop_owed",
+    "stop_retry",
+    "resizing",
+    "bracket",
+    "reason",
+    "last_exit",
+)
+_CONVERTED: Final = ("watch", "tiers", "roles", "entries_open", "seen", "pending_legs")
+if set(ExitSnapshot.model_fields) != {*_MADE_WITH, *_AS_IS, *_CONVERTED}:  # checked at import
+    raise AssertionError("every ExitSnapshot field is made with, copied or converted, once")
+
+
 def exit_snapshot(m: ManagedExit) -> ExitSnapshot:
     """What rebuilds ``m`` after a restart."""
     w = m.watch
@@ -105,18 +128,7 @@ def exit_snapshot(m: ManagedExit) -> ExitSnapshot:
             hwm=trail.hwm if trail is not None and trail.armed else None,
         )
     return ExitSnapshot(
-        symbol=m.symbol,
-        plan=m.plan,
-        instrument=m.instrument,
-        side=m.side,
-        mode=m.mode,
-        atr=m.atr,
-        phase=m.phase,
-        entered=m.entered,
-        exited=m.exited,
-        entry_price=m.entry_price,
-        entry_value=m.entry_value,
-        levels=m.levels,
+        **{name: getattr(m, name) for name in (*_MADE_WITH, *_AS_IS)},
         watch=watch,
         tiers=tuple(
             TierState(price=t.price, lots=t.lots, filled=t.filled, order_id=t.order_id)
@@ -125,22 +137,15 @@ def exit_snapshot(m: ManagedExit) -> ExitSnapshot:
         roles=dict(m.roles),
         entries_open=tuple(sorted(m.entries_open)),
         seen=dict(m.seen),
-        stop_order=m.stop_order,
-        stop_owed=m.stop_owed,
-        stop_retry=m.stop_retry,
-        resizing=m.resizing,
         pending_legs=tuple(m.pending_legs),
-        bracket=m.bracket,
-        reason=m.reason,
-        last_exit=m.last_exit,
     )
 
 
 def managed_exit(snap: ExitSnapshot) -> ManagedExit:
     """The handle ``snap`` describes, as it stood (the manager re-registers its orders)."""
     m = ManagedExit(snap.symbol, snap.plan, snap.instrument, snap.side, snap.mode, snap.atr)
-    m.phase, m.entered, m.exited = snap.phase, snap.entered, snap.exited
-    m.entry_price, m.entry_value, m.levels = snap.entry_price, snap.entry_value, snap.levels
+    for name in _AS_IS:
+        setattr(m, name, getattr(snap, name))
     w = snap.watch
     if w is not None and snap.levels is not None:
         m.watch = LevelWatch.resumed(
@@ -156,9 +161,6 @@ def managed_exit(snap: ExitSnapshot) -> ManagedExit:
     m.roles = dict(snap.roles)
     m.entries_open = set(snap.entries_open)
     m.seen = dict(snap.seen)
-    m.stop_order, m.stop_owed, m.stop_retry = snap.stop_order, snap.stop_owed, snap.stop_retry
-    m.resizing, m.bracket = snap.resizing, snap.bracket
     m.pending_legs = list(snap.pending_legs)
-    m.reason, m.last_exit = snap.reason, snap.last_exit
     m.note("restored")
     return m
