@@ -43,6 +43,7 @@ from fillforge.errors import (
 )
 from fillforge.execution import ExecutionEngine, Flattener, ParentOrder, SessionGates
 from fillforge.execution.options import WorkOptions
+from fillforge.execution.pricing import reference_price
 from fillforge.execution.schedules import parse_policy, split
 from fillforge.exits import ExitManager
 from fillforge.journal import Journal
@@ -427,7 +428,7 @@ class ExecutionAgent:
 
         def send() -> str:
             self._instrument(symbol)
-            p = price if price is not None else self._reference(symbol)
+            p = price if price is not None else reference_price(self.broker, symbol)
             if p is None:
                 raise ExecutionError("price", None, f"no market price for {symbol}: pass price=")
             self._check(symbol, s, q, p)
@@ -439,16 +440,6 @@ class ExecutionAgent:
             return pid
 
         return await self._call(send)
-
-    def _reference(self, symbol: str) -> Decimal | None:
-        broker = self.broker
-        t = broker.last_trade(symbol)
-        if t is not None:
-            return t.price
-        q = broker.latest_quote(symbol)
-        if q is not None and q.bid_price is not None and q.ask_price is not None:
-            return (q.bid_price + q.ask_price) / 2
-        return None
 
     def _check(self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal) -> None:
         """The gate's controls for a limit order at ``price`` (a denial raises)."""

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from fillforge.config.model import Config
@@ -85,15 +85,7 @@ def size_signal(
         max_notional=ps.max_trade_size if ps else None,
         min_notional=ps.min_trade_size if ps and ps.min_trade_size else None,
     )
-    trade_ctx = SizingContext(
-        symbol=symbol,
-        price=price,
-        equity=equity,
-        buying_power=buying_power,
-        instrument=instrument,
-        side=side,
-        position=current,
-    )
+    trade_ctx = replace(ctx, side=side)  # the trade's side (the closing part needs no power)
     qty = FixedQuantity(wanted).with_limits(limits).size(trade_ctx)
     if qty == 0:
         lo = ps.min_trade_size if ps else None

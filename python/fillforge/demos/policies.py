@@ -32,7 +32,13 @@ from fillforge.errors import ExecutionError
 from fillforge.execution.cost import ParentCost, parent_cost
 from fillforge.execution.parent import ParentOrder, WorkRules
 from fillforge.execution.pov import PovTracker
-from fillforge.execution.pricing import adaptive_offset, realised_vol, spread_bps, static_limit
+from fillforge.execution.pricing import (
+    adaptive_offset,
+    quote_mid,
+    realised_vol,
+    spread_bps,
+    static_limit,
+)
 from fillforge.execution.schedules import (
     Iceberg,
     Policy,
@@ -253,13 +259,6 @@ def _at_market(broker: Broker, parent: ParentOrder) -> Decimal | None:
     return None
 
 
-def _mid(broker: Broker, symbol: str) -> Decimal | None:
-    q = broker.latest_quote(symbol)
-    if q is None or q.bid_price is None or q.ask_price is None:
-        return None
-    return (q.bid_price + q.ask_price) / 2
-
-
 class AdaptiveOffsetPricing:
     """A limit :func:`~fillforge.execution.pricing.adaptive_offset` bps on the passive side of
     the mid (below it for a buy): ``max(1 bp, half the quoted spread)``, doubled while the
@@ -450,7 +449,7 @@ def run_policy(p: ExecuteParams, day: Day | None = None, parent_id: str | None =
     start_ns, end_ns = day.ns(p.start), day.ns(p.end)
     broker = day.broker()
     broker.run(until_ns=start_ns)
-    arrival = _mid(broker, inst.symbol)
+    arrival = quote_mid(broker.latest_quote(inst.symbol))
     if arrival is None:
         raise ExecutionError("start", p.start.isoformat("minutes"), "no two-sided quote then")
     setup = _setup(p, day, arrival)
@@ -473,7 +472,7 @@ def run_policy(p: ExecuteParams, day: Day | None = None, parent_id: str | None =
 
     def on_done(_: OrderEvent) -> None:
         if not final and w.parent.state.is_done:
-            final.append(_mid(broker, inst.symbol) or arrival)
+            final.append(quote_mid(broker.latest_quote(inst.symbol)) or arrival)
 
     w.start()
     stop_driver = _driver(p, w, broker, inst.lot_size)
@@ -489,7 +488,7 @@ def run_policy(p: ExecuteParams, day: Day | None = None, parent_id: str | None =
         w.parent,
         w.fills,
         arrival_price=arrival,
-        final_price=final[0] if final else (_mid(broker, inst.symbol) or arrival),
+        final_price=final[0] if final else (quote_mid(broker.latest_quote(inst.symbol)) or arrival),
         first_child_mid=w.first_child_mid,
         trades=day.trades,
     )

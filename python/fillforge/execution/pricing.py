@@ -18,6 +18,7 @@ from itertools import pairwise
 from typing import Final, Literal, Protocol
 
 from fillforge.broker import Broker
+from fillforge.broker.models import Quote
 from fillforge.errors import ExecutionError
 from fillforge.execution.callbacks import clock_of
 from fillforge.execution.parent import ParentOrder
@@ -34,7 +35,9 @@ __all__ = [
     "TimeOfDayPricing",
     "TimeOfDayTable",
     "adaptive_offset",
+    "quote_mid",
     "realised_vol",
+    "reference_price",
     "spread_bps",
     "static_limit",
 ]
@@ -74,6 +77,20 @@ def static_limit(
     if steps < 1:
         raise ExecutionError("offset_bps", offset_bps, f"leaves no buy price from mid {m}")
     return steps * t
+
+
+def quote_mid(q: Quote | None) -> Decimal | None:
+    """The quote's mid, ``(bid + ask) / 2``; None unless the quote is two-sided."""
+    if q is None or q.bid_price is None or q.ask_price is None:
+        return None
+    return (q.bid_price + q.ask_price) / 2
+
+
+def reference_price(broker: Broker, symbol: str) -> Decimal | None:
+    """``symbol``'s price now at ``broker``: the last trade's, else the quote's mid (None:
+    neither is known)."""
+    t = broker.last_trade(symbol)
+    return t.price if t is not None else quote_mid(broker.latest_quote(symbol))
 
 
 def spread_bps(bid: Decimal, ask: Decimal) -> Decimal:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fillforge.broker import Broker
 from fillforge.errors import ConfigError, FillforgeError
+from fillforge.execution.pricing import quote_mid
 from fillforge.monitor.alerts import Alerts, AlertsConfig, WindowStats
 from fillforge.monitor.reads import read_account
 from fillforge.monitor.windows import Number, Rolling
@@ -283,9 +284,7 @@ class ExecutionMonitor:
             q = self.broker.latest_quote(symbol)
         except Exception:  # a data source that fails must not stop the count
             return None
-        if q is None or q.bid_price is None or q.ask_price is None:
-            return None
-        return (q.bid_price + q.ask_price) / 2
+        return quote_mid(q)
 
     def _ended(self, e: OrderEvent, live: _Live, vector: list[Number]) -> None:
         t, status = self.totals, e.status

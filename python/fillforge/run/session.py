@@ -29,10 +29,10 @@ from fillforge.agent import ExecutionAgent
 from fillforge.agent.backtest import SmaCrossover, strategy_of
 from fillforge.agent.build import CENT, fee_model, fill_model, latency_model
 from fillforge.agent.recovery import RecoveryReport
-from fillforge.broker import Broker
 from fillforge.config.loading import ConfigFile
 from fillforge.config.model import BacktestConfig, BrokerConfig, Config, Mode, StrategyConfig
 from fillforge.errors import ConfigError
+from fillforge.execution.pricing import reference_price
 from fillforge.marketdata import load_bars
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import OrderEvent
@@ -159,7 +159,7 @@ class RunTally:
             return
         if oid not in self._arrival:
             self.orders += 1
-            self._arrival[oid] = _arrival(gate, e.symbol)
+            self._arrival[oid] = reference_price(gate, e.symbol)
         f = e.fill
         if f is None:
             return
@@ -188,16 +188,6 @@ class RunTally:
             if sum(self.denied.values()):
                 text += f", denied {sum(self.denied.values())}"
         return text if pnl is None else f"{text}, P&L {pnl:+,.2f}"
-
-
-def _arrival(broker: Broker, symbol: str) -> Decimal | None:
-    t = broker.last_trade(symbol)
-    if t is not None:
-        return t.price
-    q = broker.latest_quote(symbol)
-    if q is not None and q.bid_price is not None and q.ask_price is not None:
-        return (q.bid_price + q.ask_price) / 2
-    return None
 
 
 class RunSession:
