@@ -187,6 +187,11 @@ class OrderRecord:
         if reason is not None:
             self.reason = reason
         st, cum, qty = self.state, self.cum_qty, self.order_qty
+        # leaves_qty, inlined (four events an order on the hot path)
+        if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and self.request.time_in_force is _DAY):
+            leaves = ZERO
+        else:
+            leaves = qty - cum if qty > cum else ZERO
         return _adopt(
             {
                 "kind": kind,
@@ -197,7 +202,7 @@ class OrderRecord:
                 "prev_status": prev,
                 "order_qty": qty,
                 "cum_qty": cum,
-                "leaves_qty": self.leaves_qty,
+                "leaves_qty": leaves,
                 "avg_price": self.notional_filled / cum if cum else None,
                 "fill": fill,
                 "ts": ts,

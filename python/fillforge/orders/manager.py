@@ -126,7 +126,8 @@ class OrderManager:
         clock: Callable[[], int] | None = None,
     ) -> None:
         counter = itertools.count(1)
-        self._next_id = id_factory or (lambda: f"o-{next(counter)}")
+        self._new_id = id_factory or (lambda: f"o-{next(counter)}")
+        self._spare_id: str | None = None  # drawn by next_id(), not used yet
         self._clock = clock or (lambda: 0)
         self.orders: dict[str, Order] = {}
         # The open orders, oldest first, kept by every event the manager publishes: listing
@@ -163,15 +164,16 @@ class OrderManager:
 
     def _publish(self, event: OrderEvent) -> OrderEvent:
         oid = event.order_id
-        o = self.orders.get(oid)
-        if o is not None:
-            key = (o.symbol, o.request.side)
-            if event.status in OPEN_STATUSES:
-                if oid not in self._open:
+        if event.status in OPEN_STATUSES:
+            if oid not in self._open:
+                o = self.orders.get(oid)
+                if o is not None:
                     self._open[oid] = o
-                    self._open_by.setdefault(key, {})[oid] = o
-            elif self._open.pop(oid, None) is not None:
-                self._open_by[key].pop(oid, None)
+                    self._open_by.setdefault((o.symbol, o.request.side), {})[oid] = o
+        else:
+            o = self._open.pop(oid, None)
+            if o is not None:
+                self._open_by[(o.symbol, o.request.side)].pop(oid, None)
         for cb in self._subscribers:
             cb(event)
         for s in self._streams:
@@ -249,6 +251,21 @@ class OrderManager:
         return out
 
     # ----- requests -------------------------------------------------------------------------
+
+    def next_id(self) -> str:
+        """The id the next order made without one will get: drawn from the id factory once and
+        kept until an order takes it, so a caller can act under it first (the simulator reserves
+        buying power under it before the order exists) and a refusal in between loses no id."""
+        if self._spare_id is None:
+            self._spare_id = self._new_id()
+        return self._spare_id
+
+    def _next_id(self) -> str:
+        spare = self._spare_id
+        if spare is None:
+            return self._new_id()
+        self._spare_id = None
+        return spare
 
     def create(
         self,

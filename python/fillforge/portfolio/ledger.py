@@ -137,6 +137,15 @@ class Ledger:
         f = decimal_or_none(fee)
         if f is None:
             raise OrderValidationError("fee", fee, "must be a finite Decimal")
+        return self.book_fill(symbol, side, q, p, f, mark=False)
+
+    def book_fill(
+        self, symbol: str, side: OrderSide, q: Decimal, p: Decimal, f: Decimal, *, mark: bool
+    ) -> Decimal:
+        """:meth:`apply_fill` for a fill its caller made valid (a simulated venue's own: a
+        symbol, an ``OrderSide`` member, finite Decimals, ``q`` and ``p`` above 0): nothing is
+        checked again. ``mark``: the fill's price marks the position from now on (the venue's
+        last trade), as :meth:`mark` would set it; otherwise it marks only an unmarked one."""
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = _Book()
@@ -164,7 +173,7 @@ class Ledger:
             book.qty = _add(q0, s)
             book.cost = _add(_sub(c0, removed), _mul(rest, p))
             book.realized = _add(book.realized, realized)
-        if book.mark is None:
+        if mark or book.mark is None:
             book.mark = p
         return realized
 

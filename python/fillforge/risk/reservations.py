@@ -121,8 +121,15 @@ class ReservationBook:
         if order_id in self._res:
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
         check_symbol(symbol)
-        side = side_of(side)
-        q, p = positive("qty", qty), positive("price", price)
+        return self.put(
+            order_id, symbol, side_of(side), positive("qty", qty), positive("price", price)
+        )
+
+    def put(
+        self, order_id: str, symbol: str, side: OrderSide, q: Decimal, p: Decimal
+    ) -> Reservation:
+        """:meth:`add` for arguments its caller has checked (an account's validated intent under
+        an order id it has no reservation for yet): nothing is checked again."""
         r = self._res[order_id] = _adopt(
             {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
         )

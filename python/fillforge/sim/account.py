@@ -238,7 +238,7 @@ class Account:
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
         intent = _intent(symbol, side, qty, price, request)
         needed = self._check(intent)
-        self.book.add(order_id, symbol, intent.side, intent.qty, intent.price)
+        self.book.put(order_id, intent.symbol, intent.side, intent.qty, intent.price)
         return needed
 
     def rekey(self, order_id: str, new_order_id: str) -> None:

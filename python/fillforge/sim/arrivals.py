@@ -42,7 +42,7 @@ class Arrivals:
         reports.after_each = self.run_outbox
 
     def cancel_delay(self) -> int:
-        return self._latency.market_data() + self._latency.cancel()
+        return self._latency.cancel_delay()
 
     def later(self, action: Callable[[str], None], order_id: str) -> None:
         """Run ``action(order_id)`` when a cancel or replace sent now reaches the venue."""
@@ -55,7 +55,7 @@ class Arrivals:
         (``accepted``) when it would reach a closed venue."""
         oid = order.id
         self._w.ids.new_uid(oid)
-        delay = self._latency.market_data() + self._latency.entry()
+        delay = self._latency.order_delay()
         auction = order.request.time_in_force in AUCTION
         waits = self._w.sched.send(oid, delay, auction=auction, arrive=self.arrive)
         if waits and self._w.manager.get(oid).status is _PENDING_NEW:

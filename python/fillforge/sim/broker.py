@@ -48,7 +48,6 @@ from fillforge.venues.rules import VenueRules, venue_rules
 __all__ = ["Broker", "BrokerClock", "SimulatedBroker"]
 
 _NO_TIME = -(2**63)  # an engine's clock before its first message
-_PROVISIONAL = "\0provisional"
 
 
 class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
@@ -160,15 +159,15 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         # A notional order's size is fixed when it reaches the venue; until then it holds the
         # buying power its notional buys at the reference price.
         qty = request.qty if request.qty is not None else request.notional / price  # type: ignore[operator]
-        # Reserve before the order exists (a refusal must leave nothing behind), then rename.
+        # Reserve under the id the order will get, before it exists: a refusal leaves nothing.
+        oid = self.manager.next_id()
         account = self._account
-        account.reserve(_PROVISIONAL, request.symbol, request.side, qty, price, request=sent)
+        account.reserve(oid, request.symbol, request.side, qty, price, request=sent)
         try:
             order = self.manager.create(request)
         except FillforgeError:
-            account.release(_PROVISIONAL)
+            account.release(oid)
             raise
-        account.rekey(_PROVISIONAL, order.id)
         self.manager.submit(order.id)
         if order.group_id is None:
             self._arrivals.send(order)

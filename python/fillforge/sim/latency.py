@@ -155,7 +155,7 @@ class LatencySampler:
     from ``SeedSequence(seed)``, so how often one path is sampled never changes another's values.
     """
 
-    __slots__ = ("_cancel", "_entry", "_market_data", "model")
+    __slots__ = ("_cancel", "_entry", "_market_data", "_to_cancel", "_to_entry", "model")
 
     def __init__(self, model: LatencyModel) -> None:
         self.model = model
@@ -163,6 +163,21 @@ class LatencySampler:
         self._entry = _Stream(model.entry, seqs[0])
         self._cancel = _Stream(model.cancel, seqs[1])
         self._market_data = _Stream(model.market_data, seqs[2])
+        # The sums of two constant paths, computed once (None when either one is random).
+        md, entry, cancel = self._market_data._const, self._entry._const, self._cancel._const
+        self._to_entry = None if md is None or entry is None else md + entry
+        self._to_cancel = None if md is None or cancel is None else md + cancel
+
+    def order_delay(self) -> int:
+        """Nanoseconds from the strategy seeing the market to its new order reaching the venue:
+        market data, then entry (one draw of each)."""
+        const = self._to_entry
+        return const if const is not None else self._market_data.next() + self._entry.next()
+
+    def cancel_delay(self) -> int:
+        """The same for a cancel or replace: market data, then the cancel path."""
+        const = self._to_cancel
+        return const if const is not None else self._market_data.next() + self._cancel.next()
 
     def entry(self) -> int:
         """Nanoseconds from sending an order (or replace) to the venue receiving it."""

@@ -49,8 +49,8 @@ class Wiring:
 
 class Reports:
     """Venue reports into the wiring's ``manager``, stamped with the scheduler's clock.
-    ``after_each`` runs after every engine event (the broker carries out the group leg actions
-    it caused)."""
+    ``after_each`` runs after every engine event that queued group leg actions (the broker
+    carries them out)."""
 
     def __init__(self, wiring: Wiring) -> None:
         self._w = wiring
@@ -77,15 +77,17 @@ class Reports:
             self._fees, self._charged = fees, fees != _FREE
         charged = self._charged
         ledger, funding, manager = self._w.funding.account.ledger, self._w.funding, self._w.manager
-        oids, advance = self._w.ids.oid, self._w.sched.advance
+        oids, advance, outbox = self._w.ids.oid, self._w.sched.advance, manager.outbox
+        tick, lot, slipped = inst.tick_size, inst.lot_size, bool(fm.slippage_bps)
         for kind, uid, price, qty, remaining, taker, reason, t, _msg in events:
             oid = oids[uid]
             advance(t)
             if kind == _EE_FILL:
                 o = manager.get(oid)
                 side, symbol = o.request.side, o.symbol
-                px = fm.taker_price(price, side, inst) if taker else inst.to_price(price)
-                q = inst.to_qty(qty)
+                # inst.to_price / to_qty, inlined (the slippage model only moves a taker's price)
+                px = fm.taker_price(price, side, inst) if taker and slipped else price * tick
+                q = qty * lot
                 liq = _TAKER if taker else _MAKER
                 fee = fees.fee(q, px, liq) if charged else _ZERO
                 fill = Fill.adopt(  # every field, in declared order
@@ -100,9 +102,8 @@ class Reports:
                         "ts_recv": t,
                     }
                 )
-                ledger.apply_fill(symbol, side, q, px, fee)
+                ledger.book_fill(symbol, side, q, px, fee, mark=True)
                 funding.filled(oid, q, remaining)
-                ledger.mark(symbol, px)
                 self.report(_FILL if remaining == 0 else _PARTIAL_FILL, oid, fill=fill)
             elif kind in (_EE_CANCELED, _EE_EXPIRED):
                 funding.release(oid)
@@ -110,7 +111,8 @@ class Reports:
                     self.report(_EXPIRED, oid)
                 else:
                     self.report(_CANCELED, oid, reason=Reason(reason).name.lower())
-            self.after_each()
+            if outbox:  # group leg actions this event caused
+                self.after_each()
 
     def expire_day(self, close: int) -> None:
         """The session closing at ``close``: DAY orders on the engines expire, the account keeps
