@@ -16,13 +16,9 @@ one simulation thread, in the order the calls come (:class:`Simulation`), never 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as dt
 import hmac
-import threading
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -41,20 +37,20 @@ from fillforge.alpaca.stream_routes import add_stream_routes
 from fillforge.errors import FillforgeError, OrderValidationError, SimulationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
-from fillforge.serving import BackgroundServer
+from fillforge.serving import KEEP_ALIVE_S, Faults, HttpSimServer, ServedClock, Simulation
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import RateLimiter, SlidingWindow
-from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock, to_datetime
+from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, NS_PER_SECOND, Clock, to_datetime
 from fillforge.venues import AlpacaRules
 
 if TYPE_CHECKING:
     from fillforge.alpaca.durable import ServerJournal
 
-__all__ = ["AlpacaServer", "Faults", "ServedClock", "Simulation"]
+# Faults, ServedClock and Simulation are fillforge.serving's, named here as they always were.
+__all__ = ["KEEP_ALIVE_S", "AlpacaServer", "Faults", "ServedClock", "Simulation"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-T = TypeVar("T")
 
 
 def _day(v: str | None, field: str) -> dt.date | None:
@@ -66,112 +62,9 @@ def _day(v: str | None, field: str) -> dt.date | None:
         raise OrderValidationError(field, v, "expected a date, YYYY-MM-DD") from None
 
 
-class Faults:
-    """Faults the server injects into its next requests, for resilience tests.
-
-    ``fail(status, n, after=True)``: the next ``n`` requests get ``status`` (500, 503, 429...),
-    handled first when ``after`` (the order exists, the client only sees the failure) or not at
-    all; ``delay(seconds, n)``: the next ``n`` responses come that much later (past a client's
-    timeout, the request was still carried out); ``drop_streams()``: close every websocket.
-    """
-
-    def __init__(self) -> None:
-        self._plan: list[tuple[str, float, bool]] = []
-        self.lock = threading.Lock()
-        self.injected = 0
-
-    def fail(self, status: int, n: int = 1, *, after: bool = True) -> None:
-        with self.lock:
-            self._plan += [("fail", status, after)] * n
-
-    def delay(self, seconds: float, n: int = 1) -> None:
-        with self.lock:
-            self._plan += [("delay", seconds, True)] * n
-
-    def clear(self) -> None:
-        with self.lock:
-            self._plan.clear()
-
-    def next(self) -> tuple[str, float, bool] | None:
-        with self.lock:
-            if not self._plan:
-                return None
-            self.injected += 1
-            return self._plan.pop(0)
-
-
-class Simulation:
-    """Every call on the simulation, run on one thread in the order the calls come.
-
-    ``submit(fn)`` queues ``fn`` (a future of its result); ``await run(fn)`` waits for it without
-    blocking the event loop; ``call(fn)`` waits for it from any other thread. Each call first runs
-    the simulation up to now (``sync``) and holds ``lock`` while it runs, so readers that take the
-    lock themselves see a whole step. Before :meth:`start` (and after :meth:`stop`) a call runs at
-    once on the caller's thread, under the lock.
-    """
-
-    def __init__(self, sync: Callable[[], None]) -> None:
-        self.lock = threading.RLock()
-        self._sync = sync
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._ident: int | None = None
-
-    def start(self) -> None:
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, "alpaca-sim")
-
-    def stop(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-        self._ident = None  # a later thread may get the old one's ident
-
-    def _job(self, fn: Callable[[], T]) -> T:
-        self._ident = threading.get_ident()
-        with self.lock:
-            self._sync()
-            return fn()
-
-    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
-        pool = self._pool
-        if pool is not None and threading.get_ident() != self._ident:
-            return pool.submit(self._job, fn)
-        done: concurrent.futures.Future[T] = concurrent.futures.Future()
-        try:
-            done.set_result(self._job(fn))
-        except BaseException as e:  # the caller's future carries it, as the pool's would
-            done.set_exception(e)
-        return done
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        return await asyncio.wrap_future(self.submit(fn))
-
-    def call(self, fn: Callable[[], T]) -> T:
-        return self.submit(fn).result()
-
-
-KEEP_ALIVE_S = 75
-"""How long the server keeps an idle HTTP connection open for the client's next request."""
-
-
-class ServedClock:
-    """The served simulation's time: its start plus the wall time since, times ``speed`` (the
-    time :meth:`AlpacaServer._sync` runs the broker to). A :class:`~fillforge.time.Clock`."""
-
-    __slots__ = ("_sim0", "_wall", "_wall0", "speed")
-
-    def __init__(self, wall: Clock, wall0: int, sim0: int, speed: float) -> None:
-        self._wall, self._wall0, self._sim0, self.speed = wall, wall0, sim0, speed
-
-    def now_ns(self) -> int:
-        return self._sim0 + int((self._wall.now_ns() - self._wall0) * self.speed)
-
-    def __repr__(self) -> str:
-        return f"ServedClock(speed={self.speed})"
-
-
-class AlpacaServer:
-    """The server around one :class:`SimulatedBroker`.
+class AlpacaServer(HttpSimServer[SimulatedBroker]):
+    """The server around one :class:`SimulatedBroker` (its lifecycle, simulation thread and clock
+    are :class:`~fillforge.serving.SimServer`'s).
 
     ``start()`` serves in a background thread (``port=0``: an ephemeral port) and returns when it
     listens; use it as a context manager in tests. Calls that touch the broker from another
@@ -188,6 +81,8 @@ class AlpacaServer:
     wall time that pacing and the ``X-Ratelimit-Reset`` header read (default:
     :class:`~fillforge.time.WallClock`).
     """
+
+    name = "alpaca"
 
     def __init__(
         self,
@@ -215,31 +110,20 @@ class AlpacaServer:
                 raise SimulationError(name, limit, "expected a positive integer")
         if not auth_timeout > 0:
             raise SimulationError("auth_timeout", auth_timeout, "expected a positive duration")
-        if speed is not None and not speed > 0:
-            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
+        super().__init__(broker, host=host, port=port, speed=speed, wall_clock=wall_clock)
+        if broker.rules is None:
+            broker.rules = AlpacaRules()
         self.max_body_bytes = max_body_bytes
         self.auth_timeout = auth_timeout
         self.login_failures_per_minute = login_failures_per_minute
         # Failed logins (HTTP and websocket) per client address: past the budget, that address
         # is answered 429 until its window clears, whatever it sends.
         self._failed_logins = RateLimiter(SlidingWindow(login_failures_per_minute, NS_PER_MINUTE))
-        if broker.rules is None:
-            broker.rules = AlpacaRules()
-        self.broker = broker
-        self.host, self.port = host, port
         self.exchange = exchange
         self.requests_per_minute = requests_per_minute
         self._key, self._secret = key_id, secret_key
-        self.simulation = Simulation(self._sync)
-        self.lock = self.simulation.lock  # held by every call on the simulation
         self.limiter = RateLimiter(SlidingWindow(requests_per_minute, NS_PER_MINUTE))
-        self._http: BackgroundServer | None = None
         self._created_ns = broker.now()
-        self.speed = speed
-        self.wall_clock = wall_clock if wall_clock is not None else WallClock()
-        self._origin = (self.wall_clock.now_ns(), broker.now())
-        self._ticking = threading.Event()
-        self._ticker: threading.Thread | None = None
         self.faults = Faults()
         # Every state change a request makes is an operation (fillforge.alpaca.operations); a
         # journal (fillforge.alpaca.durable) listens to them and makes them durable before
@@ -264,89 +148,14 @@ class AlpacaServer:
         return f"AlpacaServer({self.base_url}, key_id={self._key!r}, secret=***)"
 
     @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def stream_url(self) -> str:
         return f"ws://{self.host}:{self.port}/stream"
-
-    def start(self) -> AlpacaServer:
-        # uvicorn closes an idle keep-alive connection after 5 s by default; a client that
-        # waited about that long (for a stream event, say) then sends on a pooled connection the
-        # server is closing and gets "connection reset". Keep idle ones as a hosted API does,
-        # past any wait a client makes between two calls.
-        http = BackgroundServer(self.app, name="alpaca-server", keep_alive_s=KEEP_ALIVE_S)
-        self.simulation.start()
-        port = http.start(self.host, self.port)
-        if port is None:
-            self.simulation.stop()
-            raise SimulationError("port", self.port, "the server did not start")
-        self._http, self.port = http, port
-        if self.speed is not None:
-            self._ticking.set()
-            self._ticker = threading.Thread(target=self._tick, name="alpaca-clock", daemon=True)
-            self._ticker.start()
-        return self
-
-    def _tick(self) -> None:
-        while self._ticking.is_set():
-            self.simulation.call(lambda: None)  # each call runs the clock up to now first
-            time.sleep(0.02)
-
-    def sim_clock(self) -> ServedClock:
-        """A clock telling the time the served simulation runs to, without a request: what a
-        client in this process gives ``AlpacaBroker(clock=...)`` so that its timers, and a
-        parent worker on it, run on the data's time at ``speed``. Refused when ``speed`` is
-        None (that clock moves only when the caller runs the broker)."""
-        if self.speed is None:
-            raise SimulationError("speed", None, "a manual clock has no time to tell")
-        return ServedClock(self.wall_clock, *self._origin, self.speed)
-
-    def resume_clock(self) -> None:
-        """The served clock runs on from the broker's time now (a restored server resumes at
-        the journalled time, not where the wall clock would have taken it)."""
-        self._origin = (self.wall_clock.now_ns(), self.broker.now())
-
-    def _sync(self) -> None:
-        """Run the simulation up to the time the wall clock says it is (on the simulation
-        thread, under the lock)."""
-        if self.speed is None:
-            return
-        target = ServedClock(self.wall_clock, *self._origin, self.speed).now_ns()
-        if target > self.broker.now():
-            self.broker.run(until_ns=target)
-
-    def stop(self) -> None:
-        self._ticking.clear()
-        if self._ticker is not None:
-            self._ticker.join(timeout=10)
-            self._ticker = None
-        http, self._http = self._http, None
-        if http is not None:
-            http.stop()
-        self.simulation.stop()
 
     def restart(self) -> None:
         """Stop and serve again on the same port (the simulation keeps its state): clients see
         dropped connections and refused requests meanwhile."""
         self.stop()
         self.start()
-
-    def __enter__(self) -> AlpacaServer:
-        return self.start() if self._http is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def call(self, fn: Callable[[SimulatedBroker], Any]) -> Any:
-        """Run ``fn(broker)`` on the simulation thread, in turn with the requests (for scripted
-        prices from a test); its result, or what it raised."""
-        return self.simulation.call(lambda: fn(self.broker))
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        """``fn()`` on the simulation thread, awaited without blocking the event loop."""
-        return await self.simulation.run(fn)
 
     # ----- trade_updates --------------------------------------------------------------------
 

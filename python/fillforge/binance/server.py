@@ -13,8 +13,8 @@ client address per minute and new orders per key per 10 s are limited with the R
 ``X-MBX-ORDER-COUNT-10S``). The venue's rules are in :mod:`fillforge.binance.routes` and
 ``docs/binance-server.md``. Secrets are never logged.
 
-The server's lifecycle, its simulation thread and its clock are the Alpaca server's
-(:class:`~fillforge.alpaca.server.Simulation`, :class:`~fillforge.alpaca.server.ServedClock`).
+The server's lifecycle, its simulation thread and its clock are every local venue server's
+(:class:`~fillforge.serving.SimServer`).
 """
 
 from __future__ import annotations
@@ -23,28 +23,24 @@ import asyncio
 import hashlib
 import hmac
 import re
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from fillforge.alpaca.asgi import client_address, read_body, replaying
-from fillforge.alpaca.server import KEEP_ALIVE_S, Faults, ServedClock, Simulation
 from fillforge.binance import wire
 from fillforge.errors import BinanceApiError, SimulationError
-from fillforge.serving import BackgroundServer
+from fillforge.serving import Faults, HttpSimServer
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.throttle import RateLimiter, SlidingWindow
-from fillforge.time import NS_PER_MINUTE, NS_PER_SECOND, Clock, WallClock
+from fillforge.time import NS_PER_MINUTE, NS_PER_SECOND, Clock
 
 __all__ = ["BinanceServer", "split_symbol"]
 
-T = TypeVar("T")
 _QUOTES = ("USDT", "FDUSD", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
 _SIGNATURE = re.compile(r"(?:^|&)signature=[^&]*")
 _MAX_RECV_WINDOW_MS = 60_000
@@ -102,7 +98,7 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     raise SimulationError("symbol", symbol, f"ends in none of the quote assets {_QUOTES}")
 
 
-class BinanceServer:
+class BinanceServer(HttpSimServer[SimulatedBroker]):
     """The server around one :class:`SimulatedBroker` whose account's cash is the quote asset
     and whose order ids are integers, as Binance's are (the brokers of
     :mod:`fillforge.binance.paper` are made so).
@@ -112,14 +108,16 @@ class BinanceServer:
     thread, in turn with the requests (scripted prices in tests). The clock follows the wall
     clock at ``speed`` as the Alpaca server's does (None: the caller moves it).
 
-    ``faults`` injects failures and delays into the next requests (the Alpaca server's
-    :class:`~fillforge.alpaca.server.Faults`: a 503 after carrying the request out, an answer
+    ``faults`` injects failures and delays into the next requests (every local server's
+    :class:`~fillforge.serving.Faults`: a 503 after carrying the request out, an answer
     later than the client's timeout). ``weight_per_minute`` (Binance: 6000) and
     ``orders_per_10s`` (Binance: 100) are the limits;
     ``min_notional`` is every symbol's NOTIONAL filter (price times quantity, in the quote
     asset); ``fee_rate`` is the commission rate the account shows (the venue's fee model
     charges it).
     """
+
+    name = "binance"
 
     def __init__(
         self,
@@ -139,36 +137,26 @@ class BinanceServer:
     ) -> None:
         if not api_key or not secret_key:
             raise SimulationError("api_key", "***", "an API key and a secret are required")
-        if speed is not None and not speed > 0:
-            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
+        super().__init__(broker, host=host, port=port, speed=speed, wall_clock=wall_clock)
         for name, limit in (
             ("weight_per_minute", weight_per_minute),
             ("orders_per_10s", orders_per_10s),
         ):
             if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1 << 24:
                 raise SimulationError(name, limit, "expected an integer from 1 to 2**24")
-        self.broker = broker
-        self.assets = {s: split_symbol(s) for s in broker.venue.markets}
-        quotes = {q for _, q in self.assets.values()}
+        assets = {s: split_symbol(s) for s in broker.venue.markets}
+        quotes = {q for _, q in assets.values()}
         if len(quotes) > 1:
-            raise SimulationError("symbols", sorted(self.assets), "one quote asset (the cash)")
+            raise SimulationError("symbols", sorted(assets), "one quote asset (the cash)")
+        self.assets = assets
         self.quote_asset = quotes.pop() if quotes else "USDT"
-        self.host, self.port = host, port
-        self.speed = speed
         self.min_notional = min_notional
         self.fee_rate = fee_rate
         self.max_body_bytes = max_body_bytes
         self.weight_per_minute, self.orders_per_10s = weight_per_minute, orders_per_10s
         self._key, self._secret = api_key, secret_key
-        self.wall_clock = wall_clock if wall_clock is not None else WallClock()
         self.weights = RateLimiter(SlidingWindow(weight_per_minute, NS_PER_MINUTE))
         self.order_limit = RateLimiter(SlidingWindow(orders_per_10s, 10 * NS_PER_SECOND))
-        self.simulation = Simulation(self._sync)
-        self.lock = self.simulation.lock
-        self._origin = (self.wall_clock.now_ns(), broker.now())
-        self._http: BackgroundServer | None = None
-        self._ticking = threading.Event()
-        self._ticker: threading.Thread | None = None
         self.faults = Faults()  # injected failures and delays, for resilience tests
         self.makers: set[str] = set()  # orders placed as LIMIT_MAKER (shown as such)
         self.listen_keys: set[str] = set()  # from POST /api/v3/userDataStream
@@ -190,10 +178,6 @@ class BinanceServer:
         return f"BinanceServer({self.base_url}, api_key={self._key!r}, secret=***)"
 
     @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def urls(self) -> dict[str, Any]:
         """ccxt's ``urls["api"]`` for this server: every REST API ccxt's ``binance`` knows, on
         this server under Binance's own paths (ccxt merges a partial override with its defaults,
@@ -205,61 +189,6 @@ class BinanceServer:
         ws = f"ws://{self.host}:{self.port}"
         out["ws"] = {"spot": f"{ws}/ws", "ws-api": {"spot": f"{ws}/ws-api/v3"}}
         return out
-
-    def start(self) -> BinanceServer:
-        http = BackgroundServer(self.app, name="binance-server", keep_alive_s=KEEP_ALIVE_S)
-        self.simulation.start()
-        port = http.start(self.host, self.port)
-        if port is None:
-            self.simulation.stop()
-            raise SimulationError("port", self.port, "the server did not start")
-        self._http, self.port = http, port
-        if self.speed is not None:
-            self._ticking.set()
-            self._ticker = threading.Thread(target=self._tick, name="binance-clock", daemon=True)
-            self._ticker.start()
-        return self
-
-    def _tick(self) -> None:
-        while self._ticking.is_set():
-            self.simulation.call(lambda: None)
-            time.sleep(0.02)
-
-    def sim_clock(self) -> ServedClock:
-        """The time the served simulation runs to (for a client in this process)."""
-        if self.speed is None:
-            raise SimulationError("speed", None, "a manual clock has no time to tell")
-        return ServedClock(self.wall_clock, *self._origin, self.speed)
-
-    def _sync(self) -> None:
-        if self.speed is None:
-            return
-        target = ServedClock(self.wall_clock, *self._origin, self.speed).now_ns()
-        if target > self.broker.now():
-            self.broker.run(until_ns=target)
-
-    def stop(self) -> None:
-        self._ticking.clear()
-        if self._ticker is not None:
-            self._ticker.join(timeout=10)
-            self._ticker = None
-        http, self._http = self._http, None
-        if http is not None:
-            http.stop()
-        self.simulation.stop()
-
-    def __enter__(self) -> BinanceServer:
-        return self.start() if self._http is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def call(self, fn: Callable[[SimulatedBroker], Any]) -> Any:
-        """Run ``fn(broker)`` on the simulation thread, in turn with the requests."""
-        return self.simulation.call(lambda: fn(self.broker))
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        return await self.simulation.run(fn)
 
     # ----- authentication ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ are in :mod:`fillforge.ibkr.requests`; the order logic (ids, states, brackets, O
 :mod:`fillforge.ibkr.book`; ``docs/ibkr.md`` lists what works and what does not.
 
 An asyncio server runs on its own thread and event loop; every call on the simulation runs on
-the simulation thread of :class:`~fillforge.alpaca.server.Simulation` (the one the Alpaca and
+the simulation thread of :class:`~fillforge.serving.SimServer` (the one the Alpaca and
 Binance servers use), whose clock follows the wall clock at ``speed``. A frame the gateway
 cannot read is answered with an IB error message (code and text), never a crash; it binds
 127.0.0.1 unless told otherwise.
@@ -20,11 +20,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from fillforge.alpaca.server import ServedClock, Simulation
 from fillforge.errors import IbkrError, SimulationError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.book import Book
@@ -37,8 +35,9 @@ from fillforge.ibkr.requests import (
     push_position,
 )
 from fillforge.ibkr.wire import SERVER_VERSION, Framer, client_range, frame
+from fillforge.serving import SimServer
 from fillforge.sim.broker import SimulatedBroker
-from fillforge.time import Clock, WallClock
+from fillforge.time import Clock
 
 __all__ = ["IbGateway", "Session"]
 
@@ -84,11 +83,14 @@ class Session:
         self.loop.call_soon_threadsafe(self.writer.close)
 
 
-class IbGateway:
+class IbGateway(SimServer[SimulatedBroker]):
     """The gateway around one :class:`SimulatedBroker` (its venue's markets are the stocks it
     lists, conIds from :data:`FIRST_CON_ID` up). ``account`` is the one managed account;
     ``speed`` paces the simulation against the wall clock (None: the caller moves it, with
     :meth:`call`). Use as a context manager, or :meth:`start` / :meth:`stop`."""
+
+    name = "ibkr"
+    what = "gateway"
 
     def __init__(
         self,
@@ -100,28 +102,19 @@ class IbGateway:
         speed: float | None = 1.0,
         wall_clock: Clock | None = None,
     ) -> None:
-        if speed is not None and not speed > 0:
-            raise SimulationError("speed", speed, "a positive factor, or None for a manual clock")
+        super().__init__(broker, host=host, port=port, speed=speed, wall_clock=wall_clock)
         if not account or "," in account:
             raise SimulationError("account", account, "one account code, no commas")
-        self.broker = broker
-        self.host, self.port = host, port
         self.account = account
-        self.speed = speed
-        self.wall_clock = wall_clock if wall_clock is not None else WallClock()
         self.contracts = {
             s: ContractInfo(FIRST_CON_ID + mk.index, mk.instrument)
             for s, mk in broker.venue.markets.items()
         }
         self.sessions: dict[int, Session] = {}
         self.book = Book(broker, self.contracts, account, self._send)
-        self.simulation = Simulation(self._sync)
-        self._origin = (self.wall_clock.now_ns(), broker.now())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
-        self._ticking = threading.Event()
-        self._ticker: threading.Thread | None = None
         self._handlers = handlers(self)
         self.book.filled = self._after_fill
         self._touched: set[str] = set()  # symbols filled since the last account push
@@ -132,8 +125,7 @@ class IbGateway:
 
     # ----- running ------------------------------------------------------------------------
 
-    def start(self) -> IbGateway:
-        self.simulation.start()
+    def _listen(self) -> int | None:
         ready = threading.Event()
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -155,20 +147,10 @@ class IbGateway:
         self._thread.start()
         ready.wait(_START_S)
         if self._server is None:
-            self.stop()
-            raise SimulationError("port", self.port, "the gateway did not start")
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        if self.speed is not None:
-            self._ticking.set()
-            self._ticker = threading.Thread(target=self._tick, name="ibkr-clock", daemon=True)
-            self._ticker.start()
-        return self
+            return None
+        return int(self._server.sockets[0].getsockname()[1])
 
-    def stop(self) -> None:
-        self._ticking.clear()
-        if self._ticker is not None:
-            self._ticker.join(timeout=10)
-            self._ticker = None
+    def _close(self) -> None:
         loop, server = self._loop, self._server
         if loop is not None and server is not None and loop.is_running():
 
@@ -187,54 +169,25 @@ class IbGateway:
         if loop is not None and not loop.is_running():
             loop.close()
         self._loop = self._server = self._thread = None
-        self.simulation.stop()
-
-    def __enter__(self) -> IbGateway:
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _tick(self) -> None:
-        while self._ticking.is_set():
-            self.simulation.call(lambda: None)
-            time.sleep(0.02)
 
     def _sync(self) -> None:
-        if self.speed is not None:
-            target = ServedClock(self.wall_clock, *self._origin, self.speed).now_ns()
-            if target > self.broker.now():
-                self.broker.run(until_ns=target)
+        super()._sync()
         self.book.settle()
         if self._touched and self.wall_clock.now_ns() >= self._account_due:
             self._push_accounts()
 
-    def sim_clock(self) -> ServedClock:
-        """The time the served simulation runs to."""
-        if self.speed is None:
-            raise SimulationError("speed", None, "a manual clock has no time to tell")
-        return ServedClock(self.wall_clock, *self._origin, self.speed)
-
     def call(self, fn: Callable[[SimulatedBroker], T]) -> T:
         """Run ``fn(broker)`` on the simulation thread, in turn with the requests (scripted
         prices in tests); the orders its fills set off are sent before it returns."""
-
-        def job() -> T:
-            out = fn(self.broker)
-            self.book.settle()
-            return out
-
-        return self.simulation.call(job)
+        return super().call(lambda broker: self._settled(fn(broker)))
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Await ``fn()`` on the simulation thread (then the follow-up orders it set off)."""
+        return await super().run(lambda: self._settled(fn()))
 
-        def job() -> T:
-            out = fn()
-            self.book.settle()
-            return out
-
-        return await self.simulation.run(job)
+    def _settled(self, out: T) -> T:
+        self.book.settle()
+        return out
 
     def drop(self, client_id: int) -> None:
         """Close ``client_id``'s connection from the gateway's side (a network failure, in

@@ -37,11 +37,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from fillforge.alpaca.asgi import client_address
-from fillforge.alpaca.server import Faults
 from fillforge.errors import OrderValidationError, SimulationError
 from fillforge.massive import wire
 from fillforge.massive.history import TIMEFRAMES, History, shipped_history
-from fillforge.serving import BackgroundServer
+from fillforge.serving import BackgroundServer, Faults
 from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_MILLISECOND, NS_PER_MINUTE, Clock, WallClock
 
