@@ -8,19 +8,21 @@ timers and its event subscription, so the same worker runs on the simulated brok
 simulated time, deterministically) and on a live one (in wall time). The rules are in
 ``docs/execution.md`` ("Working a parent"). How children reach the broker is
 :mod:`~fillforge.execution.sender`'s; how the broker calls back, :mod:`~fillforge.execution.
-callbacks`' (one step at a time, whatever thread or call it comes from).
+callbacks`' (one step at a time, whatever thread or call it comes from); the rules applied to
+each child, :mod:`~fillforge.execution.child_work`'s (the worker's base class); the timetable,
+:mod:`~fillforge.execution.slice_plan`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from fillforge.broker import Broker
 from fillforge.errors import ExecutionError
 from fillforge.execution.callbacks import ParentTimers, StepQueue, clock_of
-from fillforge.execution.children import Child, Intent, Mode, Task
+from fillforge.execution.child_work import ChildWork
+from fillforge.execution.children import Task
 from fillforge.execution.options import Schedule
 from fillforge.execution.parent import (
     Parent,
@@ -30,12 +32,12 @@ from fillforge.execution.parent import (
     ParentState,
     WorkRules,
 )
-from fillforge.execution.pricing import BPS
+from fillforge.execution.progress import Progress
 from fillforge.execution.retry import is_transient
-from fillforge.execution.schedules import Slice, twap
-from fillforge.execution.sender import ChildSender, Pricing, beyond, near_touch
-from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
-from fillforge.orders.models import Fill, Instrument, OrderEvent, parent_of, split_child_id
+from fillforge.execution.schedules import twap
+from fillforge.execution.sender import Pricing, beyond, near_touch
+from fillforge.execution.slice_plan import SlicePlan
+from fillforge.orders.models import Instrument, parent_of
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 
@@ -47,37 +49,9 @@ ParentObserver = Callable[[str, ParentSnapshot], None]
 
 _ZERO = Decimal(0)
 _S = ParentState
-_REFUSED = (OrderStatus.REJECTED, OrderStatus.DENIED)
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A parent's progress at ``ts``: ``filled + working + leaves == qty`` always.
-
-    ``queued`` is the part of ``leaves`` that children waiting for the child rate limit ask for
-    (they are sent when it lets them through). ``scheduled`` is what the schedule had sent by
-    now, ``deviation = filled - scheduled`` (positive: ahead). ``slippage_bps`` is the cost of
-    the average price against the arrival price, positive when it costs (a buy above, a sell
-    below).
-    """
-
-    ts: int
-    state: ParentState
-    qty: Decimal
-    filled: Decimal
-    working: Decimal
-    leaves: Decimal
-    avg_price: Decimal | None
-    scheduled: Decimal
-    deviation: Decimal
-    arrival_price: Decimal | None
-    slippage_bps: Decimal | None
-    children: int
-    reason: str | None
-    queued: Decimal = _ZERO
-
-
-class ParentWorker:
+class ParentWorker(ChildWork):
     """Works ``parent`` on ``broker`` (its ``instrument`` gives the grids) under ``rules``.
 
     ``schedule`` cuts the quantity into slices (default: TWAP in ``slices`` equal parts);
@@ -108,45 +82,29 @@ class ParentWorker:
         if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
             raise ExecutionError("slices", slices, "expected an int >= 1")
         parent.check(instrument)
-        self.broker = broker
-        self.instrument = instrument
-        self.rules = rules if rules is not None else WorkRules()
-        self._schedule: Schedule = schedule or (lambda q, s, e, lot: twap(q, s, e, slices, lot))
-        self._now = clock_of(broker, clock)
-        self._rec = ParentRecord(parent)
-        self._prefix = f"{parent.parent_id}-c"
-        self._queue = StepQueue()
-        self._lock = self._queue.lock
-        self._post = self._queue.post
-        self._timers = ParentTimers(broker, parent.parent_id, self._queue, self._now)
-        self._sender = ChildSender(
-            broker,
-            instrument,
-            self.rules,
-            pricing or near_touch,
-            transient,
-            self._timers,
-            self._now,
-            self._fail,
-            parent.parent_id,
-        )
-        self._children = self._sender.children
-        self._tasks: list[Task] = []  # the open ones (closed tasks are dropped as found)
-        self._unended: list[Child] = []  # children not known to have ended (pruned as found)
-        self._filled = _ZERO  # every child's fills, kept as their events arrive
-        self._notional = _ZERO
-        self._plan: list[tuple[int, Decimal]] = []
-        self._gen = 0
-        self._rejects = 0
+        now = clock_of(broker, clock)
+        queue = StepQueue()
+        timers = ParentTimers(broker, parent.parent_id, queue, now)
+        self._lock = queue.lock
+        self._post = queue.post
         self._ending = False
         self._swept = False
         self._arrival: Decimal | None = parent.decision_price
-        self._first_mid: Decimal | None = None
-        self._first_ns: int | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._subscribe, self._following = subscribe, False
         self._slices = slices
-        self._plan_ns, self._plan_base = 0, _ZERO
+        rules = rules if rules is not None else WorkRules()
+        rec = ParentRecord(parent)
+        super().__init__(
+            broker, instrument, rules, rec, pricing or near_touch, transient, timers, now
+        )
+        self._plan = SlicePlan(
+            schedule or (lambda q, s, e, lot: twap(q, s, e, slices, lot)),
+            instrument.lot_size,
+            timers,
+            self._on_slice,
+            self._on_end,
+        )
         self._observer: ParentObserver | None = None
         self.before_slice: Callable[[], None] | None = None
         """Called at each slice's time once a child was sent, before the slice's child: the
@@ -159,45 +117,9 @@ class ParentWorker:
         return self._rec.view
 
     @property
-    def children(self) -> list[Order]:
-        """The children as the broker's orders (the live order of each replace chain)."""
-        out = []
-        for c in self._children.values():
-            if c.order_id is not None:
-                out.append(self.broker.get_order(c.order_id))
-        return out
-
-    @property
-    def fills(self) -> list[Fill]:
-        """Every child's fills, in time order (then by child)."""
-        out = [f for c in self._children.values() for f in c.fills.values()]
-        out.sort(key=lambda f: f.ts_event)
-        return out
-
-    @property
     def arrival_price(self) -> Decimal | None:
         """The parent's decision price, or the mid when work started (None before)."""
         return self._arrival
-
-    @property
-    def first_child_mid(self) -> Decimal | None:
-        """The mid the broker quoted when the first child was sent (None: none sent yet, or
-        no two-sided quote then): the shortfall's ``P_0``."""
-        return self._first_mid
-
-    @property
-    def first_child_ns(self) -> int | None:
-        """When the first child was sent (None: none yet)."""
-        return self._first_ns
-
-    @property
-    def filled(self) -> Decimal:
-        return self._filled
-
-    @property
-    def working(self) -> Decimal:
-        self._unended = [c for c in self._unended if not c.ended]
-        return sum((c.working for c in self._unended), _ZERO)
 
     @property
     def leaves(self) -> Decimal:
@@ -205,17 +127,12 @@ class ParentWorker:
         limit included: :attr:`queued`)."""
         return self._rec.spec.qty - self.filled - self.working
 
-    @property
-    def queued(self) -> Decimal:
-        """What children waiting for the child rate limit ask for (part of :attr:`leaves`)."""
-        return self._sender.queued
-
     def progress(self) -> Progress:
         spec, now = self._rec.spec, self._now()
         filled = self.filled
         working = self.working
-        avg = self._notional / filled if filled else None
-        scheduled = self._scheduled(now)
+        avg = self._avg_price()
+        scheduled = self._plan.scheduled(now, spec.qty)
         return Progress(
             ts=now,
             state=ParentState(self._rec.state),
@@ -358,8 +275,8 @@ class ParentWorker:
             state=ParentState(rec.state),
             reason=rec.reason,
             ended_ns=rec.ended_ns,
-            plan_ns=self._plan_ns,
-            plan_base=self._plan_base,
+            plan_ns=self._plan.ns,
+            plan_base=self._plan.base,
             arrival_price=self._arrival,
             first_child_mid=self._first_mid,
             first_child_ns=self._first_ns,
@@ -402,30 +319,6 @@ class ParentWorker:
                 self._adopt_child(order)
         self._post(lambda: self._take_up(snap))
 
-    def _adopt_child(self, order: Order) -> None:
-        split = split_child_id(order.client_order_id)
-        if split is None or split[0] != self._rec.id or order.replaced_by is not None:
-            return
-        n = split[1]
-        mode: Mode = "market" if order.request.type is OrderType.MARKET else "policy"
-        task = Task(order.order_qty, attempts=1, mode=mode)
-        child = Child(n, order.client_order_id, task, order.order_qty, order.limit_price, mode, 0)
-        child.sent_ns, child.order_id, child.sent = order.created_ts, order.id, True
-        child.fills = dict(order.fills)
-        child.status, child.resting = order.status, child.limit_price is not None
-        task.children.append(child)
-        if order.status.is_terminal:
-            child.ended, child.reason, task.closed = True, order.reason, True
-        else:
-            child.working = order.leaves_qty
-            task.child = child
-            self._tasks.append(task)
-            self._unended.append(child)
-        self._children[child.client_order_id] = child
-        self._sender.last_n = max(self._sender.last_n, n)
-        self._filled += child.filled
-        self._notional += child.notional
-
     def _take_up(self, snap: ParentSnapshot) -> None:
         state = self._rec.state
         if ParentState(state).is_done:
@@ -435,7 +328,7 @@ class ParentWorker:
                 self.close()
             return
         now = self._now()
-        self._cut(snap.plan_ns, snap.plan_base, now)
+        self._plan.cut(self._rec.spec, snap.plan_ns, snap.plan_base, now=now, end=not self._ending)
         timeout = self.rules.timeout_ns
         for c in self._unended:
             if timeout is not None and c.resting and c.live:
@@ -448,89 +341,25 @@ class ParentWorker:
         else:
             self._catch_up(now)
 
-    def _timeout_step(self, child: Child) -> Callable[[int], None]:
-        return lambda t: self._on_timeout(child)
-
-    def _cut(self, plan_ns: int, base: Decimal, now: int) -> None:
-        """The plan as :meth:`_replan` cut it at ``plan_ns`` from ``base``; timers for the
-        slices still to come and the end."""
-        spec, lot = self._rec.spec, self.instrument.lot_size
-        begin = max(plan_ns, spec.start_ns)
-        rest = spec.qty - base
-        slices = self._schedule(rest, begin, spec.end_ns, lot) if rest > 0 else []
-        plan, cum = [(plan_ns, base)], base
-        for s in slices:
-            cum += s.qty
-            plan.append((s.due_ns, cum))
-        self._gen += 1
-        self._plan, self._plan_ns, self._plan_base = plan, plan_ns, base
-        gen = self._gen
-        for i, (due, _) in enumerate(plan[1:], 1):
-            if due > now:
-                self._timers.set(f"s{gen}.{i}", due, self._slice_step(gen, i))
-        if not self._ending:
-            self._timers.set("end", spec.end_ns, lambda t: self._on_end())
-
     def _need(self, trigger: str) -> None:
         if not self._rec.allowed(trigger):
             raise ExecutionError("state", self._rec.state, f"cannot {trigger} a parent here")
 
     # ----- the plan and its slices ------------------------------------------------------------
 
-    def _open_tasks(self) -> list[Task]:
-        self._tasks = [t for t in self._tasks if not t.closed]
-        return self._tasks
-
-    def _committed(self) -> Decimal:
-        """Filled, plus what open slices hold (at the broker or about to be)."""
-        return self.filled + sum((t.remaining for t in self._open_tasks()), _ZERO)
-
     def _replan(self, now: int) -> None:
         """Plan the rest from now: the schedule of what is not yet committed, its timers."""
-        for i in range(len(self._plan)):
-            self._timers.drop(f"s{self._gen}.{i}")
-        self._gen += 1
-        spec, lot = self._rec.spec, self.instrument.lot_size
-        base = self._committed()
-        rest = spec.qty - base
-        begin = max(now, spec.start_ns)
-        slices: list[Slice] = []
-        if rest > 0 and begin < spec.end_ns:  # at the end time, the end's sweep takes the rest
-            slices = self._schedule(rest, begin, spec.end_ns, lot)
-            if sum((s.qty for s in slices), _ZERO) != rest:
-                raise ExecutionError("schedule", slices, f"the slices do not sum to {rest}")
-        plan, cum = [(now, base)], base
-        for s in slices:
-            if not begin <= s.due_ns <= spec.end_ns:
-                raise ExecutionError("schedule", s, f"due outside [{begin}, {spec.end_ns}]")
-            cum += s.qty
-            plan.append((s.due_ns, cum))
-        self._plan = plan
-        self._plan_ns, self._plan_base = now, base
-        gen = self._gen
-        for i, (due, _) in enumerate(plan[1:], 1):
-            self._timers.set(f"s{gen}.{i}", due, self._slice_step(gen, i))
-        self._timers.set("end", spec.end_ns, lambda t: self._on_end())
+        self._plan.cut(self._rec.spec, now, self._committed())
 
-    def _scheduled(self, now: int) -> Decimal:
-        done = _ZERO
-        for due, cum in self._plan:
-            if due <= now:
-                done = cum
-        return min(done, self._rec.spec.qty)
-
-    def _slice_step(self, gen: int, i: int) -> Callable[[int], None]:
-        return lambda t: self._on_slice(gen, i)
-
-    def _on_slice(self, gen: int, i: int) -> None:
-        if gen == self._gen and self._rec.state == _S.WORKING and not self._ending:
+    def _on_slice(self, target: Decimal) -> None:
+        if self._rec.state == _S.WORKING and not self._ending:
             if self.before_slice is not None and self._children:
                 self.before_slice()
-            self._send_deficit(self._plan[i][1])
+            self._send_deficit(target)
 
     def _catch_up(self, now: int) -> None:
         if self._rec.state == _S.WORKING and not self._ending:
-            self._send_deficit(self._scheduled(now))
+            self._send_deficit(self._plan.scheduled(now, self._rec.spec.qty))
 
     def _send_deficit(self, target: Decimal) -> None:
         qty = self._lots(min(target, self._rec.spec.qty) - self._committed())
@@ -560,77 +389,6 @@ class ParentWorker:
         if not ParentState(self._rec.state).is_done:
             self._changed("amended")
 
-    # ----- children -------------------------------------------------------------------------
-
-    def _next(self, task: Task) -> None:
-        """Send the task's next child, or close it, by its mode and attempts (the rules)."""
-        rules = self.rules
-        if task.remaining <= 0 or self._rec.state != _S.WORKING:
-            task.closed = True
-            return
-        if task.mode == "policy" and task.attempts >= rules.max_attempts:
-            if rules.fallback == "none":
-                task.closed = True
-                return
-            task.mode = "ladder" if rules.fallback == "ladder" else "market"
-        if task.mode == "ladder":
-            if task.rung >= rules.ladder_steps:
-                task.mode = "market"
-            else:
-                task.rung += 1
-        task.attempts += 1
-        self._send(task)
-
-    def _send(self, task: Task) -> None:
-        if self._first_ns is None:
-            self._first_ns = self._now()
-            self._first_mid = self._mid()
-        child = self._sender.send(self._rec.spec, task)
-        self._unended.append(child)
-        timeout = self.rules.timeout_ns
-        if timeout is not None and child.resting and not child.ended:
-            self._timers.set(
-                f"t{child.n}", self._now() + timeout, lambda t: self._on_timeout(child)
-            )
-
-    def _cancel_child(self, child: Child, intent: Intent) -> None:
-        if self._sender.cancel(child, intent):
-            self._child_ended(child)
-
-    def _cancel_all(self, intent: Intent) -> None:
-        for c in [c for c in self._unended if not c.ended]:
-            self._cancel_child(c, intent)
-        for t in self._tasks:
-            if t.child is None or t.child.ended:
-                t.closed = True
-
-    # ----- events ---------------------------------------------------------------------------
-
-    def feed(self, e: OrderEvent) -> None:
-        """Take one of the broker's order events (other orders' are ignored, and all are once
-        the worker stopped following the broker: :meth:`close`)."""
-        if not self._following or not e.client_order_id.startswith(self._prefix):
-            return
-        self._post(lambda: self._apply(e))
-
-    def _apply(self, e: OrderEvent) -> None:
-        child = self._children.get(e.client_order_id)
-        if child is None:
-            return
-        if e.fill is None:
-            filled, ended = child.apply(e)
-        else:  # the running totals move by what this event changes in the child's fills
-            before, paid = child.filled, child.notional
-            filled, ended = child.apply(e)
-            self._filled += child.filled - before
-            self._notional += child.notional - paid
-        if e.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
-            self._rejects = 0
-        if filled:
-            self._on_fill()
-        if ended:
-            self._child_ended(child)
-
     def _on_fill(self) -> None:
         if self._rec.state not in (_S.WORKING, _S.PAUSED):
             return
@@ -639,49 +397,10 @@ class ParentWorker:
             self._finish("complete", None)
             return
         limit = self.rules.slippage_limit_bps
-        cost = self._cost_bps(self.progress().avg_price)
+        cost = self._cost_bps(self._avg_price())
         if limit is not None and cost is not None and cost > limit:
             why = f"slippage {cost:.2f} bps past the limit {limit} bps (arrival {self._arrival})"
             self._stop("cancel", why)
-
-    def _child_ended(self, child: Child) -> None:
-        self._timers.drop(f"t{child.n}")
-        task = child.task
-        if task.child is child:
-            task.child = None
-        if child.status in _REFUSED:  # by the venue, or denied before it (a risk gate)
-            self._rejects += 1
-            if self._rejects >= self.rules.max_rejects:
-                self._fail(f"{self._rejects} children rejected in a row: {child.reason}")
-        state = self._rec.state
-        if (
-            state != _S.WORKING
-            or child.intent in ("accept", "pause", "stop", "end")
-            or child.status is OrderStatus.FILLED
-            or (task.mode == "market" and child.intent != "reprice")
-            or self._ending
-        ):
-            task.closed = True
-        elif not task.closed:
-            if child.intent == "reprice":
-                task.attempts -= 1
-                if task.mode == "ladder":
-                    task.rung -= 1
-            self._next(task)
-        self._settle()
-
-    def _on_timeout(self, child: Child) -> None:
-        if child.ended or child.cancel_asked:
-            return
-        timeout, now = self.rules.timeout_ns, self._now()
-        if timeout is not None and (child.queued or now < child.sent_ns + timeout):
-            # The clock starts once the child is sent, not while it waits for the rate limit.
-            due = now + timeout if child.queued else child.sent_ns + timeout
-            self._timers.set(f"t{child.n}", due, lambda t: self._on_timeout(child))
-            return
-        task, t = child.task, self.rules.partial_threshold
-        accept = t is not None and task.filled >= task.qty * t
-        self._cancel_child(child, "accept" if accept else "retry")
 
     # ----- the end --------------------------------------------------------------------------
 
@@ -734,25 +453,6 @@ class ParentWorker:
         self._timers.clear()
         if not any(c.live for c in self._unended):
             self.close()
-
-    # ----- prices ---------------------------------------------------------------------------
-
-    def _mid(self) -> Decimal | None:
-        q = self.broker.latest_quote(self._rec.spec.symbol)
-        if q is None or q.bid_price is None or q.ask_price is None:
-            return None
-        return (q.bid_price + q.ask_price) / 2
-
-    def _cost_bps(self, avg: Decimal | None) -> Decimal | None:
-        arrival = self._arrival
-        if avg is None or arrival is None:
-            return None
-        sign = 1 if self._rec.spec.side is OrderSide.BUY else -1
-        return sign * (avg - arrival) / arrival * BPS
-
-    def _lots(self, qty: Decimal) -> Decimal:
-        lot = self.instrument.lot_size
-        return max((qty / lot).to_integral_value(ROUND_FLOOR) * lot, _ZERO)
 
     def __repr__(self) -> str:
         return f"ParentWorker({self._rec.view!r}, filled={self.filled}, working={self.working})"
