@@ -228,6 +228,53 @@ def test_tick_round_trip_is_exact(ticks: int, tick: str) -> None:
     assert inst.to_ticks(inst.to_price(ticks)) == ticks
 
 
+@settings(max_examples=200)
+@given(
+    values=st.lists(
+        st.decimals(
+            allow_nan=False, allow_infinity=False, places=4, min_value=-(10**6), max_value=10**6
+        )
+        | st.sampled_from(
+            [
+                Decimal("100"),
+                Decimal("100.00"),
+                Decimal("1E+2"),
+                Decimal("0.01"),
+                Decimal("NaN"),
+                Decimal("sNaN"),
+                Decimal("-Infinity"),
+                Decimal("1e40"),
+            ]
+        ),
+        max_size=12,
+    ),
+    unit=st.sampled_from(["0.01", "0.25", "1", "0.0001"]),
+)
+def test_conversions_remembered_answer_as_computed(values: list[Decimal], unit: str) -> None:
+    """The memo of whole units (asked again, the same value in another exponent) gives what the
+    division gives, and an off-grid or unholdable value is refused every time it is asked."""
+    from fillforge.orders import models
+
+    inst = Instrument(symbol="X", tick_size=unit, lot_size=unit)
+
+    def outcome(v: Decimal) -> object:
+        try:
+            return inst.to_ticks(v, "price")
+        except OrderValidationError as e:
+            return (e.field, e.why)
+
+    models._WHOLE.clear()
+    fresh = [outcome(v) for v in values]
+    for v, want in zip(values, fresh, strict=True):  # asked again: from the memo where kept
+        assert outcome(v) == want
+        models._WHOLE.clear()
+        assert outcome(v) == want
+    inst.to_ticks(Decimal(5) * Decimal(unit))  # a kept value, then its other spellings
+    assert inst.to_ticks(Decimal(5) * Decimal(unit) + Decimal("0.00")) == 5
+    with pytest.raises(OrderValidationError, match="not a multiple"):
+        inst.to_lots(Decimal(5) * Decimal(unit) + Decimal("0.00001"))
+
+
 def test_enum_mappings_to_book_fix_and_alpaca() -> None:
     assert OrderSide.BUY.sign is Side.BUY
     assert OrderSide.SELL.opposite is OrderSide.BUY
