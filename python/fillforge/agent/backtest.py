@@ -154,12 +154,7 @@ def run_backtest(cfg: Config) -> BacktestReport:
                 "backtest.symbols", s, f"no shipped sample: {list(DAILY_SAMPLE_SYMBOLS)}"
             )
     strategy = strategy_of(cfg, len(bt.symbols))
-    run = Backtest(
-        cash=bt.cash,
-        fees=build.fee_model(cfg),
-        latency=build.latency_model(cfg),
-        fill_model=build.fill_model(cfg),
-    ).add_daily_samples(bt.symbols)
+    run = Backtest(cash=bt.cash, **build.frictions(cfg)).add_daily_samples(bt.symbols)
     # Every strategy, built in or the user's, trades behind the file's limits, as on paper.
     runner = run.runner(strategy, equity_every="bar", risk=build.controls(cfg))
     result = runner.run()

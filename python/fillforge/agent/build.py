@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import TypedDict
 
 from fillforge.broker import Broker
 from fillforge.config.model import Config, Mode
@@ -44,11 +45,13 @@ from fillforge.time import NS_PER_SECOND
 
 __all__ = [
     "CENT",
+    "Frictions",
     "alpaca_broker",
     "controls",
     "exit_plan",
     "fee_model",
     "fill_model",
+    "frictions",
     "gates",
     "latency_model",
     "market",
@@ -83,19 +86,28 @@ def fill_model(cfg: Config) -> FillModel:
     return FillModel(slippage_bps=cfg.execution.slippage_bps or Decimal(0))
 
 
+class Frictions(TypedDict):
+    """The simulated venue's frictions the file sets: the keywords a
+    :class:`~fillforge.sim.Venue` and a :class:`~fillforge.strategy.Backtest` take them as."""
+
+    fees: FeeModel
+    latency: LatencyModel
+    fill_model: FillModel
+
+
+def frictions(cfg: Config) -> Frictions:
+    """The file's fees, latency and slippage (:func:`fee_model`, :func:`latency_model`,
+    :func:`fill_model`), for ``Venue(..., **frictions(cfg))`` or ``Backtest(...)`` alike."""
+    return Frictions(fees=fee_model(cfg), latency=latency_model(cfg), fill_model=fill_model(cfg))
+
+
 def simulated_broker(
     cfg: Config, bars: Mapping[str, Path], *, cash: Decimal | None = None
 ) -> SimulatedBroker:
     """A simulated broker on daily bars (``symbol -> CSV``) laid on XNYS sessions, with the
     file's fees, latency and slippage. Orders decided after a bar's close fill at the next
     open (never at a price already seen)."""
-    venue = Venue(
-        "SIM",
-        calendar="XNYS",
-        fees=fee_model(cfg),
-        latency=latency_model(cfg),
-        fill_model=fill_model(cfg),
-    )
+    venue = Venue("SIM", calendar="XNYS", **frictions(cfg))
     for symbol, path in bars.items():
         venue.add(
             Instrument(symbol=symbol, tick_size=CENT),

@@ -276,9 +276,15 @@ def _config_error(e: ValidationError, data: Any) -> ConfigError:
 
 
 def parse_config(
-    data: object, *, source: str = "<config>", env: Mapping[str, str] | None = None
+    data: object,
+    *,
+    source: str = "<config>",
+    env: Mapping[str, str] | None = None,
+    quiet: bool = False,
 ) -> ConfigFile:
-    """Validate already-parsed data (a mapping) into a :class:`ConfigFile`."""
+    """Validate already-parsed data (a mapping) into a :class:`ConfigFile`. Unknown keys and a
+    literal secret are warned about (a ``UserWarning`` and a log line) unless ``quiet``: a
+    caller that reports them itself (from :attr:`ConfigFile.unknown_keys`) passes it."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -291,23 +297,24 @@ def parse_config(
         raise _config_error(e, resolved) from None
     except RecursionError:
         raise ConfigError("(top level)", "...", "nested too deeply") from None
-    for where in reader.literal:
-        message = (
-            f"{source}: {where}: a secret is written in the configuration file; "
-            "use a ${NAME} reference to an environment variable instead"
-        )
-        log.warning(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+    messages = [
+        f"{source}: {where}: a secret is written in the configuration file; "
+        "use a ${NAME} reference to an environment variable instead"
+        for where in reader.literal
+    ]
     unknown = tuple(_unknown(resolved, Config, ()))
     if unknown:
-        message = f"{source}: unknown keys, not applied: {', '.join(unknown)}"
+        messages.append(f"{source}: unknown keys, not applied: {', '.join(unknown)}")
+    for message in [] if quiet else messages:
         log.warning(message)
         warnings.warn(message, UserWarning, stacklevel=3)
     return ConfigFile(config, source, _masked(resolved), unknown, reader.secrets)
 
 
-def read_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> ConfigFile:
-    """Read and validate the YAML file at ``path``."""
+def read_config(
+    path: str | Path, *, env: Mapping[str, str] | None = None, quiet: bool = False
+) -> ConfigFile:
+    """Read and validate the YAML file at ``path`` (``quiet``: as :func:`parse_config`)."""
     p = Path(path)
     try:
         if p.is_file() and p.stat().st_size > MAX_BYTES:
@@ -316,7 +323,7 @@ def read_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ConfigError("file", str(path), f"cannot be read: {why}") from None
-    return parse_config(_yaml(text, str(path)), source=str(path), env=env)
+    return parse_config(_yaml(text, str(path)), source=str(path), env=env, quiet=quiet)
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fillforge.agent import ExecutionAgent
 from fillforge.agent.backtest import SmaCrossover, strategy_of
-from fillforge.agent.build import CENT, fee_model, fill_model, latency_model
+from fillforge.agent.build import CENT, frictions
 from fillforge.agent.recovery import RecoveryReport
 from fillforge.config.loading import ConfigFile
 from fillforge.config.model import BacktestConfig, BrokerConfig, Config, Mode, StrategyConfig
@@ -247,13 +247,7 @@ class RunSession:
     # ----- the broker ---------------------------------------------------------------------------
 
     def _simulator(self) -> SimulatedBroker:
-        cfg = self.config
-        bt = Backtest(
-            cash=self.cash,
-            fees=fee_model(cfg),
-            latency=latency_model(cfg),
-            fill_model=fill_model(cfg),
-        ).add_daily_samples(self.symbols)
+        bt = Backtest(cash=self.cash, **frictions(self.config)).add_daily_samples(self.symbols)
         self._tables = self._bar_tables(bt.calendar)
         return bt.broker()
 

@@ -30,8 +30,6 @@ import copy
 import hashlib
 import itertools
 import json
-import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -41,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fillforge import __version__
-from fillforge.config import ConfigFile, parse_config
+from fillforge.config import parse_config
 from fillforge.config.loading import key_path
 from fillforge.errors import ConfigError
 
@@ -53,7 +51,6 @@ __all__ = [
     "Trial",
     "WalkForward",
     "parse_sweep",
-    "quiet_config",
     "read_sweep",
     "trials",
 ]
@@ -196,23 +193,9 @@ def parse_sweep(data: object, *, source: str = "<sweep>", here: Path | None = No
     return cfg
 
 
-def quiet_config(data: dict[str, Any], source: str) -> ConfigFile:
-    """The configuration parsed without its warnings and log line: the sweep refuses unknown
-    keys itself, by their key path in the sweep file."""
-    log = logging.getLogger("fillforge.config")
-    was = log.disabled
-    log.disabled = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return parse_config(data, source=source)
-    finally:
-        log.disabled = was
-
-
 def _check_base(base: dict[str, Any], source: str) -> None:
     try:
-        loaded = quiet_config(base, source)
+        loaded = parse_config(base, source=source, quiet=True)
     except ConfigError as e:
         raise ConfigError(f"base.{e.field}", e.value, e.why) from None
     if loaded.unknown_keys:
@@ -297,7 +280,7 @@ def trials(cfg: SweepConfig) -> list[Trial]:
                 raise ConfigError(f"{where}.{name}", value, e.why) from None
         if not out:  # every trial sets the same keys: the first says whether they exist
             try:
-                unknown = quiet_config(data, "<trial>").unknown_keys
+                unknown = parse_config(data, source="<trial>", quiet=True).unknown_keys
             except ConfigError:
                 unknown = ()
             for name, value in point.items():

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from fillforge.sweep.config import SweepConfig
-from fillforge.sweep.results import SweepSummary, columns
+from fillforge.sweep.results import SweepSummary, columns, shown
 
 __all__ = ["heatmap_html"]
 
@@ -36,14 +36,6 @@ def _colour(value: float, low: float, high: float) -> str:
         k = (t - 0.5) / 0.5
         r, g, b = int(255 - 145 * k), int(255 - 35 * k), int(255 - 145 * k)
     return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    return str(value)
 
 
 def _score(row: dict[str, Any], metric: str) -> float | None:
@@ -93,11 +85,11 @@ def _grid(rows: list[dict[str, Any]], cfg: SweepConfig) -> str:
             cells[key] = r
     scores = [s for r in cells.values() if (s := _score(r, cfg.metric)) is not None]
     low, high = (min(scores), max(scores)) if scores else (0.0, 0.0)
-    head = "".join(f"<th>{html.escape(_show(x))}</th>" for x in xs)
+    head = "".join(f"<th>{html.escape(shown(x))}</th>" for x in xs)
     corner = html.escape(f"{y_name} \\ {x_name}" if y_name else x_name)
     out = [f"<table><tr><th>{corner}</th>{head}</tr>"]
     for y in ys:
-        out.append(f"<tr><th>{html.escape(_show(y)) if y_name else cfg.metric}</th>")
+        out.append(f"<tr><th>{html.escape(shown(y)) if y_name else cfg.metric}</th>")
         for x in xs:
             got = cells.get((x, y))
             if got is None:
@@ -111,7 +103,7 @@ def _grid(rows: list[dict[str, Any]], cfg: SweepConfig) -> str:
                 continue
             cls = "" if r["passed"] else ' class="fail"'
             colour = _colour(s, low, high)
-            out.append(f'<td{cls} style="background:{colour}" title="{tip}">{_show(s)}</td>')
+            out.append(f'<td{cls} style="background:{colour}" title="{tip}">{shown(s)}</td>')
         out.append("</tr>")
     more = f"; the best over {', '.join(names[2:])}" if len(names) > 2 else ""
     out.append(
@@ -129,21 +121,21 @@ def _summary(s: SweepSummary) -> str:
         + (
             "none"
             if best is None
-            else f"{best['trial_id']} ({_show(best.get(s.metric))}; "
+            else f"{best['trial_id']} ({shown(best.get(s.metric))}; "
             + ", ".join(f"{k[6:]}={v}" for k, v in best.items() if k.startswith("param."))
             + ")"
         ),
         "deflated Sharpe ratio of the best (probability its true Sharpe is above 0, given "
-        f"{s.valid} trials): {_show(s.deflated_sharpe)}; expected best Sharpe per period of "
-        f"as many unskilled trials: {_show(s.expected_max_sharpe)}",
+        f"{s.valid} trials): {shown(s.deflated_sharpe)}; expected best Sharpe per period of "
+        f"as many unskilled trials: {shown(s.expected_max_sharpe)}",
         "walk-forward: share of splits whose in-sample best did worse out of sample than the "
-        f"median trial: {_show(s.below_median)}",
+        f"median trial: {shown(s.below_median)}",
     ]
     lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
     picks = "".join(
         f"<tr><td>{p.split}</td><td>{html.escape(p.trial_id or '-')}</td>"
-        f"<td>{_show(p.in_sample)}</td><td>{_show(p.out_of_sample)}</td>"
-        f"<td>{_show(p.median_out_of_sample)}</td></tr>"
+        f"<td>{shown(p.in_sample)}</td><td>{shown(p.out_of_sample)}</td>"
+        f"<td>{shown(p.median_out_of_sample)}</td></tr>"
         for p in s.walk_forward
     )
     return (
@@ -156,7 +148,7 @@ def _all(rows: list[dict[str, Any]]) -> str:
     names = columns(rows)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_show(r.get(n)))}</td>" for n in names) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(shown(r.get(n)))}</td>" for n in names) + "</tr>"
         for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"

@@ -24,10 +24,21 @@ __all__ = [
     "SweepSummary",
     "columns",
     "finish_rows",
+    "shown",
     "summarize",
     "table",
     "write_parquet",
 ]
+
+
+def shown(value: Any, spec: str = ".4g") -> str:
+    """A result cell as text: a float in the format ``spec`` (NaN and infinities as Python
+    prints them), None as ``-``, anything else as ``str`` does."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format(value, spec) if math.isfinite(value) else str(value)
+    return str(value)
 
 
 def finish_rows(rows: list[dict[str, Any]], cfg: SweepConfig) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import numpy as np
 from fillforge.agent import build
 from fillforge.agent.backtest import strategy_of
 from fillforge.agent.results import figure
-from fillforge.config import Config
+from fillforge.config import Config, parse_config
 from fillforge.config.model import BacktestConfig
 from fillforge.errors import ConfigError, FillforgeError
 from fillforge.marketdata import Bars, load_bars
@@ -28,7 +28,7 @@ from fillforge.orders.models import Instrument
 from fillforge.portfolio import metrics
 from fillforge.replay.samples import daily_samples
 from fillforge.strategy import Backtest
-from fillforge.sweep.config import Trial, WalkForward, quiet_config
+from fillforge.sweep.config import Trial, WalkForward
 from fillforge.sweep.stats import moments, walk_forward
 
 __all__ = ["load_daily_bars", "run_trial", "trial_config"]
@@ -48,7 +48,7 @@ def load_daily_bars(symbols: list[str]) -> dict[str, Bars]:
 def trial_config(trial: Trial) -> Config:
     """The trial's configuration, validated (its refusal names the key path; the sweep
     refused unknown keys already)."""
-    return quiet_config(trial.config, f"trial {trial.trial_id}").config
+    return parse_config(trial.config, source=f"trial {trial.trial_id}", quiet=True).config
 
 
 def _row(trial: Trial) -> dict[str, Any]:
@@ -71,12 +71,7 @@ def run_trial(trial: Trial, bars: Mapping[str, Bars], wf: WalkForward) -> dict[s
         cfg = trial_config(trial)
         bt = cfg.backtest or BacktestConfig()
         strategy = strategy_of(cfg, len(bt.symbols))
-        run = Backtest(
-            cash=bt.cash,
-            fees=build.fee_model(cfg),
-            latency=build.latency_model(cfg),
-            fill_model=build.fill_model(cfg),
-        )
+        run = Backtest(cash=bt.cash, **build.frictions(cfg))
         for s in bt.symbols:
             if s not in bars:
                 raise ConfigError("backtest.symbols", s, "not among the sweep's loaded bars")
