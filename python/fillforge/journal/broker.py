@@ -56,7 +56,7 @@ from fillforge.errors import DuplicateClientOrderIdError, JournalError
 from fillforge.journal.rebuild import BOOK_SNAPSHOT, CHECKPOINT_EVERY, OrderBook, rebuild
 from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import EventStream, Subscriber
-from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
+from fillforge.orders.models import Fill, OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "CrashHook",
     "JournalledBroker",
     "OrderJournal",
+    "fill_record",
 ]
 
 #: Where :class:`JournalledBroker` lets :class:`CrashHook` kill: after the intent is durable and
@@ -279,13 +280,7 @@ class JournalledBroker:
                 p["replaces"] = e.related_id
         f = e.fill
         if f is not None:
-            p["fill"] = {
-                "id": f.trade_id,
-                "qty": str(f.qty),
-                "price": str(f.price),
-                "fee": str(f.commission),
-                "ts": f.ts_event,
-            }
+            p["fill"] = fill_record(f)
             p["cum"] = str(e.cum_qty)
         try:
             self.record("order.event", p)
@@ -441,6 +436,18 @@ class JournalledBroker:
 
     def __repr__(self) -> str:
         return f"JournalledBroker({self.inner!r}, prefix={self.prefix!r}, {self.book!r})"
+
+
+def fill_record(f: Fill) -> dict[str, Any]:
+    """A fill as the journal's ``order.event`` and ``order.fill`` records carry it (what
+    :mod:`~fillforge.journal.rebuild` reads back)."""
+    return {
+        "id": f.trade_id,
+        "qty": str(f.qty),
+        "price": str(f.price),
+        "fee": str(f.commission),
+        "ts": f.ts_event,
+    }
 
 
 def _why(order_id: str, e: Exception) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from fillforge.errors import JournalError
-from fillforge.journal.broker import JournalledBroker
+from fillforge.journal.broker import JournalledBroker, fill_record
 from fillforge.journal.rebuild import JournalOrder
 from fillforge.orders.models import Fill
 from fillforge.orders.order import Order
@@ -255,13 +255,7 @@ class _Run:
                         "cid": v.client_order_id,
                         "symbol": v.symbol,
                         "side": v.request.side.value,
-                        "fill": {
-                            "id": f.trade_id,
-                            "qty": str(f.qty),
-                            "price": str(f.price),
-                            "fee": str(f.commission),
-                            "ts": f.ts_event,
-                        },
+                        "fill": fill_record(f),
                     },
                 )
                 self.applied.append(f.trade_id)
