@@ -14,7 +14,7 @@ from fillforge.broker import Broker
 from fillforge.execution.callbacks import ParentTimers
 from fillforge.execution.children import Child, Intent, Mode, Task
 from fillforge.execution.parent import ParentRecord, ParentState, WorkRules
-from fillforge.execution.pricing import BPS
+from fillforge.execution.pricing import BPS, quote_mid
 from fillforge.execution.sender import ChildSender, Pricing
 from fillforge.orders.enums import OrderSide, OrderStatus, OrderType
 from fillforge.orders.models import Fill, Instrument, OrderEvent, split_child_id
@@ -270,10 +270,7 @@ class ChildWork:
         return self._notional / filled if filled else None
 
     def _mid(self) -> Decimal | None:
-        q = self.broker.latest_quote(self._rec.spec.symbol)
-        if q is None or q.bid_price is None or q.ask_price is None:
-            return None
-        return (q.bid_price + q.ask_price) / 2
+        return quote_mid(self.broker.latest_quote(self._rec.spec.symbol))
 
     def _cost_bps(self, avg: Decimal | None) -> Decimal | None:
         arrival = self._arrival
