@@ -317,8 +317,8 @@ _REPRICING = WorkRules(timeout_ns=_REPRICE_NS, max_attempts=_PASSIVE_TRIES, fall
 
 def _setup(p: ExecuteParams, day: Day, arrival: Decimal) -> _Setup:
     tick, n = day.instrument.tick_size, p.slices
-    at_touch = f"children at the near touch, repriced every {_REPRICE_NS // _S} s, at market "
-    at_touch += f"after {_PASSIVE_TRIES} tries"
+    touch = f"children at the near touch, repriced every {_REPRICE_NS // _S} s, at market "
+    touch += f"after {_PASSIVE_TRIES} tries"
     if p.policy is Policy.MARKET:
         return _Setup(
             "market orders: the whole order at the start, what the book could not take again "
@@ -346,51 +346,37 @@ def _setup(p: ExecuteParams, day: Day, arrival: Decimal) -> _Setup:
             WorkRules(timeout_ns=30 * _S, max_attempts=2, fallback="market"),
             p.limit,
         )
+
+    def at_touch(how: str, schedule: Schedule) -> _Setup:
+        """A policy whose children rest at the near touch, repriced, then go at market."""
+        return _Setup(f"{how}; {touch}", schedule, near_touch, _REPRICING, p.limit)
+
     if p.policy is Policy.TWAP:
-        return _Setup(
-            f"{n} equal slices; {at_touch}",
-            lambda q, s, e, lot: twap(q, s, e, n, lot),
-            near_touch,
-            _REPRICING,
-            p.limit,
-        )
+        return at_touch(f"{n} equal slices", lambda q, s, e, lot: twap(q, s, e, n, lot))
     if p.policy is Policy.VWAP:
         profile = day.volume_profile()
-        return _Setup(
+        return at_touch(
             "slices by half-hour volume learnt in-sample from this day's own prints "
-            f"(look-ahead: an upper bound for a forecast profile); {at_touch}",
+            "(look-ahead: an upper bound for a forecast profile)",
             lambda q, s, e, lot: vwap(q, s, e, profile, lot),
-            near_touch,
-            _REPRICING,
-            p.limit,
         )
     if p.policy is Policy.POV:
-        return _Setup(
+        return at_touch(
             f"{p.rate} of the printed volume (seen through the trade subscription), children "
-            f"of {_POV_MIN} to {_POV_MAX}; {at_touch}",
+            f"of {_POV_MIN} to {_POV_MAX}",
             _on_demand,
-            near_touch,
-            _REPRICING,
-            p.limit,
         )
     if p.policy is Policy.ICEBERG:
-        return _Setup(
-            f"shows 1/{n} of the order at a time, the next clip when one is done; {at_touch}",
-            _on_demand,
-            near_touch,
-            _REPRICING,
-            p.limit,
+        return at_touch(
+            f"shows 1/{n} of the order at a time, the next clip when one is done", _on_demand
         )
     # Almgren-Chriss over the window as one time unit, unit volatility and temporary impact,
     # no permanent impact, risk aversion 4: kappa * T about 2, a front-loaded trajectory.
-    return _Setup(
-        f"Almgren-Chriss trajectory in {n} trades, kappa*T ~ 2 (front-loaded); {at_touch}",
+    return at_touch(
+        f"Almgren-Chriss trajectory in {n} trades, kappa*T ~ 2 (front-loaded)",
         lambda q, s, e, lot: almgren_chriss(
             q, 1.0, n, 1.0, 1.0, 0.0, 4.0, lot, start_ns=s, end_ns=e
         ),
-        near_touch,
-        _REPRICING,
-        p.limit,
     )
 
 

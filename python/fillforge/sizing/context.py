@@ -83,14 +83,10 @@ def money(field_name: str, value: object) -> Decimal:
 def number(field_name: str, value: object) -> Decimal:
     """A statistic (a float, an integer, a Decimal, or a numpy number) as a Decimal; a float as
     the decimal it prints as (``repr``). NaN and infinities are refused."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise SizingError(field_name, value, "must be a finite number")
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, Decimal | numbers.Real):
         raise SizingError(field_name, value, "must be a number")
-    if isinstance(value, numbers.Integral):
-        return Decimal(int(value))
+    if isinstance(value, Decimal | numbers.Integral):
+        return money(field_name, value)  # exact already
     f = float(value)  # a numpy float too (whose own repr is "np.float64(...)")
     if not math.isfinite(f):
         raise SizingError(field_name, value, "must be a finite number")
