@@ -149,7 +149,7 @@ fn run_direct<L: LevelMap>(book: &mut Book<L>, w: &Workload) -> u64 {
                 side,
                 w.price[i],
                 w.qty[i] as u64,
-                TimeInForce::from_code(i64::from(w.tif[i])).unwrap(),
+                TimeInForce::from_code(w.tif[i]).unwrap(),
             )),
             1 => book.submit(OrderRequest::market(w.id[i], side, w.qty[i] as u64)),
             _ => book.cancel(w.id[i]),

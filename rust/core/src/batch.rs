@@ -5,51 +5,24 @@
 use crate::book::{Book, LevelMap, OrderRequest, OrderType, Report, Side, Status, TimeInForce};
 use crate::error::BookError;
 
-/// Operation codes of the `op` column.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpKind {
-    /// New limit order: `side`, `price`, `qty`, `tif`, `post_only`.
-    Limit = 0,
-    /// New market order: `side`, `qty`, `tif` (FOK all-or-none; any other tif cancels the rest).
-    Market = 1,
-    /// Cancel `order_id`.
-    Cancel = 2,
-    /// Reduce `order_id` by `qty`.
-    Reduce = 3,
-    /// Modify `order_id` to `price` and open quantity `qty`.
-    Modify = 4,
-    /// New stop order: `side`, `stop_price`, `qty`, `tif`.
-    Stop = 5,
-    /// New stop-limit order: `side`, `stop_price`, limit `price`, `qty`, `tif`.
-    StopLimit = 6,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 7] = [
-        OpKind::Limit,
-        OpKind::Market,
-        OpKind::Cancel,
-        OpKind::Reduce,
-        OpKind::Modify,
-        OpKind::Stop,
-        OpKind::StopLimit,
-    ];
-
-    pub fn from_code(value: u8) -> Result<OpKind, BookError> {
-        OpKind::ALL.get(value as usize).copied().ok_or(BookError::InvalidOp { value: i64::from(value) })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Limit => "LIMIT",
-            OpKind::Market => "MARKET",
-            OpKind::Cancel => "CANCEL",
-            OpKind::Reduce => "REDUCE",
-            OpKind::Modify => "MODIFY",
-            OpKind::Stop => "STOP",
-            OpKind::StopLimit => "STOP_LIMIT",
-        }
+crate::codes::codes! {
+    /// Operation codes of the `op` column.
+    pub enum OpKind: u8 {
+        /// New limit order: `side`, `price`, `qty`, `tif`, `post_only`.
+        Limit = 0 => LIMIT,
+        /// New market order: `side`, `qty`, `tif` (FOK all-or-none; any other tif cancels the
+        /// rest).
+        Market = 1 => MARKET,
+        /// Cancel `order_id`.
+        Cancel = 2 => CANCEL,
+        /// Reduce `order_id` by `qty`.
+        Reduce = 3 => REDUCE,
+        /// Modify `order_id` to `price` and open quantity `qty`.
+        Modify = 4 => MODIFY,
+        /// New stop order: `side`, `stop_price`, `qty`, `tif`.
+        Stop = 5 => STOP,
+        /// New stop-limit order: `side`, `stop_price`, limit `price`, `qty`, `tif`.
+        StopLimit = 6 => STOP_LIMIT,
     }
 }
 
@@ -145,11 +118,11 @@ fn qty_arg(value: i64) -> Result<u64, BookError> {
 }
 
 fn tif_arg(tif: Option<&[u8]>, i: usize, default: TimeInForce) -> Result<TimeInForce, BookError> {
-    tif.map_or(Ok(default), |t| TimeInForce::from_code(i64::from(t[i])))
+    tif.map_or(Ok(default), |t| TimeInForce::parse(i64::from(t[i])))
 }
 
 fn one<L: LevelMap>(book: &mut Book<L>, b: &BatchInput<'_>, i: usize) -> Result<Report, BookError> {
-    let op = OpKind::from_code(b.op[i])?;
+    let op = OpKind::from_code(b.op[i]).ok_or(BookError::InvalidOp { value: i64::from(b.op[i]) })?;
     let id = b.order_id[i];
     match op {
         OpKind::Cancel => return book.cancel(id),

@@ -3,82 +3,35 @@
 
 use std::fmt;
 
-/// Why an order ended the way it did, or why an operation was refused. Stable numeric codes:
-/// they cross the Python boundary in numpy arrays.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Reason {
-    None = 0,
-    /// Canceled on request (cancel, reduce to zero).
-    User = 1,
-    /// IOC or market remainder canceled after matching what it could.
-    IocRemainder = 2,
-    /// FOK order could not fill completely, so nothing filled.
-    FokUnfillable = 3,
-    /// Post-only order would have taken liquidity.
-    PostOnlyWouldCross = 4,
-    /// Matching is disabled (book-building phase): IOC, FOK and market orders are refused.
-    MatchingHalted = 5,
-    /// DAY order expired at the session end.
-    DayExpired = 6,
-    UnknownOrder = 7,
-    DuplicateOrderId = 8,
-    InvalidQuantity = 9,
-    PriceOffGrid = 10,
-    QuantityOffGrid = 11,
-    InvalidSide = 12,
-    InvalidTimeInForce = 13,
-    InvalidOp = 14,
-    InvalidOrder = 15,
-    InvalidPrice = 16,
-    /// Modify asked for the order's current price and quantity: nothing changed.
-    NoChange = 17,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 18] = [
-        Reason::None,
-        Reason::User,
-        Reason::IocRemainder,
-        Reason::FokUnfillable,
-        Reason::PostOnlyWouldCross,
-        Reason::MatchingHalted,
-        Reason::DayExpired,
-        Reason::UnknownOrder,
-        Reason::DuplicateOrderId,
-        Reason::InvalidQuantity,
-        Reason::PriceOffGrid,
-        Reason::QuantityOffGrid,
-        Reason::InvalidSide,
-        Reason::InvalidTimeInForce,
-        Reason::InvalidOp,
-        Reason::InvalidOrder,
-        Reason::InvalidPrice,
-        Reason::NoChange,
-    ];
-
-    /// The upper-case name used for the Python constant.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reason::None => "NONE",
-            Reason::User => "USER",
-            Reason::IocRemainder => "IOC_REMAINDER",
-            Reason::FokUnfillable => "FOK_UNFILLABLE",
-            Reason::PostOnlyWouldCross => "POST_ONLY_WOULD_CROSS",
-            Reason::MatchingHalted => "MATCHING_HALTED",
-            Reason::DayExpired => "DAY_EXPIRED",
-            Reason::UnknownOrder => "UNKNOWN_ORDER",
-            Reason::DuplicateOrderId => "DUPLICATE_ORDER_ID",
-            Reason::InvalidQuantity => "INVALID_QUANTITY",
-            Reason::PriceOffGrid => "PRICE_OFF_GRID",
-            Reason::QuantityOffGrid => "QUANTITY_OFF_GRID",
-            Reason::InvalidSide => "INVALID_SIDE",
-            Reason::InvalidTimeInForce => "INVALID_TIME_IN_FORCE",
-            Reason::InvalidOp => "INVALID_OP",
-            Reason::InvalidOrder => "INVALID_ORDER",
-            Reason::InvalidPrice => "INVALID_PRICE",
-            Reason::NoChange => "NO_CHANGE",
-        }
+crate::codes::codes! {
+    /// Why an order ended the way it did, or why an operation was refused. Stable numeric codes:
+    /// they cross the Python boundary in numpy arrays.
+    pub enum Reason: u8 {
+        None = 0 => NONE,
+        /// Canceled on request (cancel, reduce to zero).
+        User = 1 => USER,
+        /// IOC or market remainder canceled after matching what it could.
+        IocRemainder = 2 => IOC_REMAINDER,
+        /// FOK order could not fill completely, so nothing filled.
+        FokUnfillable = 3 => FOK_UNFILLABLE,
+        /// Post-only order would have taken liquidity.
+        PostOnlyWouldCross = 4 => POST_ONLY_WOULD_CROSS,
+        /// Matching is disabled (book-building phase): IOC, FOK and market orders are refused.
+        MatchingHalted = 5 => MATCHING_HALTED,
+        /// DAY order expired at the session end.
+        DayExpired = 6 => DAY_EXPIRED,
+        UnknownOrder = 7 => UNKNOWN_ORDER,
+        DuplicateOrderId = 8 => DUPLICATE_ORDER_ID,
+        InvalidQuantity = 9 => INVALID_QUANTITY,
+        PriceOffGrid = 10 => PRICE_OFF_GRID,
+        QuantityOffGrid = 11 => QUANTITY_OFF_GRID,
+        InvalidSide = 12 => INVALID_SIDE,
+        InvalidTimeInForce = 13 => INVALID_TIME_IN_FORCE,
+        InvalidOp = 14 => INVALID_OP,
+        InvalidOrder = 15 => INVALID_ORDER,
+        InvalidPrice = 16 => INVALID_PRICE,
+        /// Modify asked for the order's current price and quantity: nothing changed.
+        NoChange = 17 => NO_CHANGE,
     }
 }
 

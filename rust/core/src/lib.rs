@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod book;
+pub mod codes;
 pub mod error;
 pub mod replay;
 pub mod sim;
@@ -18,6 +19,7 @@ pub use book::{
     Book, BookConfig, BtreeLevels, Event, Fill, Level, LevelMap, OrderBook, OrderId, OrderInfo, OrderRequest,
     OrderType, Price, Qty, Report, Side, Status, TimeInForce, VecLevels,
 };
+pub use codes::Codes;
 pub use error::{BookError, CapacityError, Reason, ThrottleError, TrailingError};
 pub use throttle::{Decision, Limit, Throttle};
 pub use trailing::{BreakEven, StopSide, StopSpec, StopState, Trail, TrailingStops, Trigger};

@@ -365,7 +365,7 @@ fn side(buy: bool) -> Side {
 }
 
 fn tif(code: u8) -> TimeInForce {
-    TimeInForce::from_code(i64::from(code)).unwrap()
+    TimeInForce::from_code(code).unwrap()
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {

@@ -49,6 +49,15 @@ pub fn int<'py, T: FromPyObjectOwned<'py>>(
     obj.extract::<T>().map_err(|_| err(format!("{field}={}: expected an integer in {range}", shown(obj))))
 }
 
+/// A positive integer in `[1, 2^63)` (a grid step: `tick`, `lot`).
+pub fn positive(obj: &Bound<'_, PyAny>, field: &str, err: ErrFn) -> PyResult<i64> {
+    let v: i64 = int(obj, field, "[1, 2^63)", err)?;
+    if v <= 0 {
+        return Err(err(format!("{field}={v}: must be a positive integer")));
+    }
+    Ok(v)
+}
+
 /// An optional integer: None (or the argument left out) is `None`.
 pub fn opt_int<'py, T: FromPyObjectOwned<'py>>(
     obj: Option<&Bound<'py, PyAny>>,
@@ -67,6 +76,20 @@ pub fn flag(obj: &Bound<'_, PyAny>, field: &str, err: ErrFn) -> PyResult<bool> {
     obj.extract::<bool>().map_err(|_| err(format!("{field}={}: expected True or False", shown(obj))))
 }
 
+/// Declares converters for `from_py_with`: each takes the one argument pyo3 gives it and converts
+/// it with one of the functions of this module, naming its parameter and range, so that a method
+/// declares a parameter's conversion in its signature and the name and range are written once.
+/// `fn name -> T = int("field", "range", ERR);` makes `fn name(obj) -> PyResult<T>`.
+macro_rules! converters {
+    ($($(#[$meta:meta])* $vis:vis fn $name:ident -> $t:ty = $conv:ident($($arg:expr),* $(,)?);)*) => {$(
+        $(#[$meta])*
+        $vis fn $name(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<$t> {
+            $crate::args::$conv(obj, $($arg),*)
+        }
+    )*};
+}
+pub(crate) use converters;
+
 /// A capacity or size given to a constructor: an integer in `[0, 2^64)` that fits `T`; the
 /// constructor then checks its documented maximum. Anything else raises `CapacityError`.
 pub fn size<'py, T: FromPyObjectOwned<'py>>(
@@ -81,8 +104,26 @@ pub fn size<'py, T: FromPyObjectOwned<'py>>(
 
 pub const ORDER_ERR: ErrFn = InvalidOrderError::new_err;
 
-pub fn order_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    int(obj, "order_id", "[0, 2^64)", ORDER_ERR)
+/// Prices in ticks: only the type is checked here; the core checks the range (+/-2^62) and the
+/// grid, so the per-call and batch paths refuse the same prices with the same reason.
+const PRICE_RANGE: &str = "[-2^62, 2^62]";
+const PRICE_ERR: ErrFn = InvalidPriceError::new_err;
+
+// The converters below take one argument and name the parameter they convert, so that a method
+// can declare a parameter's conversion in its signature (`#[pyo3(from_py_with = args::...)]`).
+// pyo3 converts those with the arguments, before the body runs: a method whose checks must come
+// in another order (`tif` and `post_only` first, then the order's id, side, price and quantity,
+// as the book has always checked them) converts the rest in its body, in that order. The
+// optional ones take the argument as pyo3 gives an `Option` parameter (None for Python's None).
+converters! {
+    pub fn order_id -> u64 = int("order_id", "[0, 2^64)", ORDER_ERR);
+    pub fn post_only -> bool = flag("post_only", ORDER_ERR);
+    /// `price`: a limit price.
+    pub fn price -> i64 = int("price", PRICE_RANGE, PRICE_ERR);
+    /// `stop_price`: a stop's trigger price.
+    pub fn stop_price -> i64 = int("stop_price", PRICE_RANGE, PRICE_ERR);
+    /// A number of price levels to read (`depth`).
+    pub fn levels -> usize = int("levels", "[0, 2^64)", ORDER_ERR);
 }
 
 pub fn side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
@@ -92,48 +133,17 @@ pub fn side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
 
 pub fn tif(obj: &Bound<'_, PyAny>) -> PyResult<TimeInForce> {
     let v: i64 = int(obj, "tif", "{0, 1, 2, 3}", ORDER_ERR)?;
-    Ok(TimeInForce::from_code(v).map_err(CoreErr::from)?)
-}
-
-pub fn post_only(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    flag(obj, "post_only", ORDER_ERR)
-}
-
-/// A price in ticks. Only the type is checked here; the core checks the range (+/-2^62) and the
-/// grid, so the per-call and batch paths refuse the same prices with the same reason.
-fn price_named(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
-    int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
-}
-
-fn opt_price_named(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<i64>> {
-    opt_int(obj, field, "[-2^62, 2^62]", InvalidPriceError::new_err)
-}
-
-// The converters below take one argument and name the parameter they convert, so that a method
-// can declare a parameter's conversion in its signature (`#[pyo3(from_py_with = args::...)]`).
-// pyo3 converts those with the arguments, before the body runs: a method whose checks must come
-// in another order (`tif` and `post_only` first, then the order's id, side, price and quantity,
-// as the book has always checked them) converts the rest in its body, in that order. The
-// optional ones take the argument as pyo3 gives an `Option` parameter (None for Python's None).
-
-/// `price`: a limit price.
-pub fn price(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    price_named(obj, "price")
+    Ok(TimeInForce::parse(v).map_err(CoreErr::from)?)
 }
 
 /// `price`, None for a market order.
 pub fn opt_price(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    opt_price_named(obj, "price")
-}
-
-/// `stop_price`: a stop's trigger price.
-pub fn stop_price(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    price_named(obj, "stop_price")
+    opt_int(obj, "price", PRICE_RANGE, PRICE_ERR)
 }
 
 /// `limit_price`, None for none.
 pub fn limit_price(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
-    opt_price_named(obj, "limit_price")
+    opt_int(obj, "limit_price", PRICE_RANGE, PRICE_ERR)
 }
 
 /// `qty`: a quantity in lots, a positive integer (the core checks the maximum 2^62-1 and the lot).
@@ -170,9 +180,4 @@ pub fn stop_order(
         limit: self::limit_price(limit_price)?,
         qty: self::qty(qty)?,
     })
-}
-
-/// A number of price levels to read (`depth`).
-pub fn levels(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    int(obj, "levels", "[0, 2^64)", ORDER_ERR)
 }

@@ -9,7 +9,7 @@ use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::args;
-use crate::columns::{array, column};
+use crate::columns::{array, column, opt_column, Column};
 use crate::errors::{CoreErr, InvalidQuantityError, PriceOffGridError};
 use crate::guard::Guarded;
 use crate::outcome::{outcome, Outcome};
@@ -20,20 +20,12 @@ type U8s = Py<PyArray1<u8>>;
 /// `(side, price, remaining, queue_position, qty_ahead)`.
 type OrderTuple = (i8, i64, i64, u32, i64);
 
-fn tick_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    let tick: i64 = args::int(obj, "tick", "[1, 2^63)", PriceOffGridError::new_err)?;
-    if tick <= 0 {
-        return Err(PriceOffGridError::new_err(format!("tick={tick}: must be a positive integer")));
-    }
-    Ok(tick)
+args::converters! {
+    fn tick_from_py -> i64 = positive("tick", PriceOffGridError::new_err);
 }
 
 fn lot_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let lot: i64 = args::int(obj, "lot", "[1, 2^63)", InvalidQuantityError::new_err)?;
-    if lot <= 0 {
-        return Err(InvalidQuantityError::new_err(format!("lot={lot}: must be a positive integer")));
-    }
-    Ok(lot as u64)
+    Ok(args::positive(obj, "lot", InvalidQuantityError::new_err)? as u64)
 }
 
 /// Any non-negative integer that fits; `try_with_capacity` refuses more than `MAX_CAPACITY`.
@@ -265,11 +257,11 @@ impl PyOrderBook {
     }
 
     fn best_bid(&self) -> PyResult<Option<(i64, i64)>> {
-        Ok(self.book.alive()?.best(Side::Buy).map(|(p, q)| (p, q as i64)))
+        self.book.read(|x| x.best(Side::Buy).map(|(p, q)| (p, q as i64)))
     }
 
     fn best_ask(&self) -> PyResult<Option<(i64, i64)>> {
-        Ok(self.book.alive()?.best(Side::Sell).map(|(p, q)| (p, q as i64)))
+        self.book.read(|x| x.best(Side::Sell).map(|(p, q)| (p, q as i64)))
     }
 
     /// Top `levels` price levels of `side`: (prices, quantities, order counts) as int64 arrays.
@@ -280,24 +272,25 @@ impl PyOrderBook {
         #[pyo3(from_py_with = args::levels)] levels: usize,
     ) -> PyResult<(I64s, I64s, I64s)> {
         let side = args::side(side)?;
-        let book = self.book.alive()?;
-        let n = levels.min(book.level_count(side));
-        let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for l in book.depth(side).take(n) {
-            p.push(l.price);
-            q.push(l.total as i64);
-            c.push(i64::from(l.count));
-        }
+        let (p, q, c) = self.book.read(|book| {
+            let n = levels.min(book.level_count(side));
+            let (mut p, mut q, mut c) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            for l in book.depth(side).take(n) {
+                p.push(l.price);
+                q.push(l.total as i64);
+                c.push(i64::from(l.count));
+            }
+            (p, q, c)
+        })?;
         Ok((array(py, p), array(py, q), array(py, c)))
     }
 
     /// `(side, price, remaining, queue_position, qty_ahead)` of a resting order, or None.
     fn order(&self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<Option<OrderTuple>> {
-        Ok(self
-            .book
-            .alive()?
-            .order(order_id)
-            .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64)))
+        self.book.read(|b| {
+            b.order(order_id)
+                .map(|o| (o.side.sign(), o.price, o.remaining as i64, o.queue_position, o.qty_ahead as i64))
+        })
     }
 
     fn volume_at(
@@ -305,67 +298,72 @@ impl PyOrderBook {
         side: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::price)] price: i64,
     ) -> PyResult<i64> {
-        Ok(self.book.alive()?.volume_at(args::side(side)?, price) as i64)
+        let side = args::side(side)?;
+        self.book.read(|x| x.volume_at(side, price) as i64)
     }
 
     fn level_count(&self, #[pyo3(from_py_with = args::side)] side: Side) -> PyResult<usize> {
-        Ok(self.book.alive()?.level_count(side))
+        self.book.read(|x| x.level_count(side))
     }
 
     fn is_stop_pending(&self, #[pyo3(from_py_with = args::order_id)] order_id: u64) -> PyResult<bool> {
-        Ok(self.book.alive()?.is_stop_pending(order_id))
+        self.book.read(|x| x.is_stop_pending(order_id))
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        Ok(self.book.alive()?.len())
+        self.book.read(OrderBook::len)
     }
 
     #[getter]
     fn order_count(&self) -> PyResult<usize> {
-        Ok(self.book.alive()?.len())
+        self.book.read(OrderBook::len)
     }
 
     #[getter]
     fn stop_count(&self) -> PyResult<usize> {
-        Ok(self.book.alive()?.stop_count())
+        self.book.read(OrderBook::stop_count)
     }
 
     #[getter]
     fn last_trade_price(&self) -> PyResult<Option<i64>> {
-        Ok(self.book.alive()?.last_trade_price())
+        self.book.read(OrderBook::last_trade_price)
     }
 
     #[getter]
     fn fill_count(&self) -> PyResult<usize> {
-        Ok(self.book.alive()?.fills().len())
+        self.book.read(|x| x.fills().len())
     }
 
     /// Fills since the last call as (taker, maker, price, qty, maker_remaining) arrays; clears them.
     fn take_fills(&mut self, py: Python<'_>) -> PyResult<(U64s, U64s, I64s, I64s, I64s)> {
-        let f = self.book.alive()?.fills();
-        let out = (
-            array(py, f.iter().map(|x| x.taker).collect()),
-            array(py, f.iter().map(|x| x.maker).collect()),
-            array(py, f.iter().map(|x| x.price).collect()),
-            array(py, f.iter().map(|x| x.qty as i64).collect()),
-            array(py, f.iter().map(|x| x.maker_remaining as i64).collect()),
-        );
-        self.book.alive_mut()?.clear_fills();
-        Ok(out)
+        self.book.guard(|b| {
+            let f = b.fills();
+            let out = (
+                array(py, f.iter().map(|x| x.taker).collect()),
+                array(py, f.iter().map(|x| x.maker).collect()),
+                array(py, f.iter().map(|x| x.price).collect()),
+                array(py, f.iter().map(|x| x.qty as i64).collect()),
+                array(py, f.iter().map(|x| x.maker_remaining as i64).collect()),
+            );
+            b.clear_fills();
+            Ok(out)
+        })
     }
 
     /// Events since the last call as (order_id, status, reason, filled, remaining) arrays; clears them.
     fn take_events(&mut self, py: Python<'_>) -> PyResult<(U64s, U8s, U8s, I64s, I64s)> {
-        let e = self.book.alive()?.events();
-        let out = (
-            array(py, e.iter().map(|x| x.order_id).collect()),
-            array(py, e.iter().map(|x| x.status as u8).collect()),
-            array(py, e.iter().map(|x| x.reason as u8).collect()),
-            array(py, e.iter().map(|x| x.filled as i64).collect()),
-            array(py, e.iter().map(|x| x.remaining as i64).collect()),
-        );
-        self.book.alive_mut()?.clear_events();
-        Ok(out)
+        self.book.guard(|b| {
+            let e = b.events();
+            let out = (
+                array(py, e.iter().map(|x| x.order_id).collect()),
+                array(py, e.iter().map(|x| x.status as u8).collect()),
+                array(py, e.iter().map(|x| x.reason as u8).collect()),
+                array(py, e.iter().map(|x| x.filled as i64).collect()),
+                array(py, e.iter().map(|x| x.remaining as i64).collect()),
+            );
+            b.clear_events();
+            Ok(out)
+        })
     }
 
     /// Apply a whole batch of operations given as numpy columns (see the stub for dtypes).
@@ -383,35 +381,32 @@ impl PyOrderBook {
         stop_price: Option<&Bound<'py, PyAny>>,
         post_only: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyBatchResult> {
-        let op = column::<u8>(op, "op", "uint8", CoreErr::Batch)?;
-        let order_id = column::<u64>(order_id, "order_id", "uint64", CoreErr::Batch)?;
-        let side = column::<i8>(side, "side", "int8", CoreErr::Batch)?;
-        let price = column::<i64>(price, "price", "int64", CoreErr::Batch)?;
-        let qty = column::<i64>(qty, "qty", "int64", CoreErr::Batch)?;
-        let tif = tif.map(|t| column::<u8>(t, "tif", "uint8", CoreErr::Batch)).transpose()?;
-        let stop_price =
-            stop_price.map(|s| column::<i64>(s, "stop_price", "int64", CoreErr::Batch)).transpose()?;
-        let post_only =
-            post_only.map(|p| column::<bool>(p, "post_only", "bool", CoreErr::Batch)).transpose()?;
+        let wrap = CoreErr::Batch;
+        let op = column::<u8>(op, "op", wrap)?;
+        let order_id = column::<u64>(order_id, "order_id", wrap)?;
+        let side = column::<i8>(side, "side", wrap)?;
+        let price = column::<i64>(price, "price", wrap)?;
+        let qty = column::<i64>(qty, "qty", wrap)?;
+        let tif = opt_column::<u8>(tif, "tif", wrap)?;
+        let stop_price = opt_column::<i64>(stop_price, "stop_price", wrap)?;
+        let post_only = opt_column::<bool>(post_only, "post_only", wrap)?;
         let input = BatchInput {
-            op: op.as_slice().expect("contiguous"),
-            order_id: order_id.as_slice().expect("contiguous"),
-            side: side.as_slice().expect("contiguous"),
-            price: price.as_slice().expect("contiguous"),
-            qty: qty.as_slice().expect("contiguous"),
-            tif: tif.as_ref().map(|t| t.as_slice().expect("contiguous")),
-            stop_price: stop_price.as_ref().map(|s| s.as_slice().expect("contiguous")),
-            post_only: post_only.as_ref().map(|p| p.as_slice().expect("contiguous")),
+            op: op.slice(),
+            order_id: order_id.slice(),
+            side: side.slice(),
+            price: price.slice(),
+            qty: qty.slice(),
+            tif: tif.as_ref().map(Column::slice),
+            stop_price: stop_price.as_ref().map(Column::slice),
+            post_only: post_only.as_ref().map(Column::slice),
         };
         let n = input.len().map_err(|(name, len, want)| {
             CoreErr::Batch(format!("{name}: length {len} differs from op's length {want}"))
         })?;
-        let output = py.detach(|| {
-            self.book.guard(|b| {
-                let mut out = BatchOutput::with_capacity(n);
-                apply_batch(b, &input, &mut out);
-                Ok(out)
-            })
+        let output = self.book.detached(py, |b| {
+            let mut out = BatchOutput::with_capacity(n);
+            apply_batch(b, &input, &mut out);
+            Ok(out)
         })?;
         Ok(PyBatchResult::from_output(py, output))
     }

@@ -1,7 +1,11 @@
 //! Panic containment for the stateful wrappers: a panic inside a core call poisons the object
 //! (its state may be half-updated) and surfaces as `InternalError` instead of crashing Python.
-//! [`Guarded`] is the one implementation every stateful class (`OrderBook`, `SimEngine`) holds
-//! its core object in; `MarketsLoop` poisons the engines it ran when the merged run panics.
+//! [`Guarded`] is the one implementation every stateful class (`OrderBook`, `SimEngine`,
+//! `Throttle`, `TrailingStops`) holds its core object in, and the one convention they follow:
+//! a change goes through [`Guarded::guard`] (or [`Guarded::detached`] for a long call, which
+//! releases the GIL), a read through [`Guarded::read`]; bad arguments were refused with typed
+//! errors before (`args`, `columns`). `MarketsLoop` poisons the engines it ran when the merged run
+//! panics.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,19 +20,27 @@ pub struct Guarded<S> {
     poisoned: bool,
     class: &'static str,
     what: &'static str,
+    /// How a poisoned object comes back, for the refusal's message.
+    until: &'static str,
 }
 
 impl<S> Guarded<S> {
     pub fn new(state: S, class: &'static str, what: &'static str) -> Self {
-        Guarded { state, poisoned: false, class, what }
+        Guarded { state, poisoned: false, class, what, until: "until reset()" }
+    }
+
+    /// For a class without `reset()`: a poisoned one is replaced, not reset.
+    pub fn without_reset(mut self) -> Self {
+        self.until = "(make a new one)";
+        self
     }
 
     /// The state, refused (`InternalError`) once a panic poisoned it: it may be inconsistent.
     pub fn alive(&self) -> PyResult<&S> {
         if self.poisoned {
-            let class = self.class;
+            let (class, until) = (self.class, self.until);
             return Err(CoreErr::Internal(format!(
-                "this {class} hit an internal error earlier and refuses further use until reset()"
+                "this {class} hit an internal error earlier and refuses further use {until}"
             ))
             .into());
         }
@@ -59,6 +71,29 @@ impl<S> Guarded<S> {
                 Err(panic_error(self.what, payload.as_ref()))
             }
         }
+    }
+
+    /// [`guard`] without the GIL: for a call that may run long (a batch, a replay), so that
+    /// other Python threads run meanwhile.
+    ///
+    /// [`guard`]: Guarded::guard
+    pub fn detached<T: Send>(
+        &mut self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut S) -> Result<T, CoreErr> + Send,
+    ) -> PyResult<T>
+    where
+        S: Send,
+    {
+        py.detach(|| self.guard(f))
+    }
+
+    /// Read the state; a panic surfaces as `InternalError` (a read changes nothing, so it does not
+    /// poison the state).
+    pub fn read<T>(&self, f: impl FnOnce(&S) -> T) -> PyResult<T> {
+        let state = self.alive()?;
+        catch_unwind(AssertUnwindSafe(|| f(state)))
+            .map_err(|payload| panic_error(self.what, payload.as_ref()))
     }
 
     /// Mark the state untrusted (a panic in a call that ran it with others).

@@ -15,7 +15,7 @@ mod trailing;
 
 use fillforge_core::batch::OpKind;
 use fillforge_core::sim::{AuctionPrint, EventKind, FeedFlag, FeedKind};
-use fillforge_core::{Reason, Status};
+use fillforge_core::{Codes, Reason, Status};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -25,13 +25,11 @@ use pyo3::types::PyDict;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn codes<'py, V: IntoPyObject<'py>>(
-    py: Python<'py>,
-    items: impl Iterator<Item = (&'static str, V)>,
-) -> PyResult<Bound<'py, PyDict>> {
+/// The name -> code dict of one code enum.
+fn codes<C: Codes>(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
-    for (k, v) in items {
-        d.set_item(k, v)?;
+    for c in C::ALL {
+        d.set_item(c.name(), c.code())?;
     }
     Ok(d)
 }
@@ -47,13 +45,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<markets::PyMarketsLoop>()?;
     m.add_class::<throttle::PyThrottle>()?;
     m.add_class::<trailing::PyTrailingStops>()?;
-    m.add("STATUS_CODES", codes(py, Status::ALL.iter().map(|s| (s.name(), *s as u8)))?)?;
-    m.add("REASON_CODES", codes(py, Reason::ALL.iter().map(|r| (r.name(), *r as u8)))?)?;
-    m.add("OP_CODES", codes(py, OpKind::ALL.iter().map(|o| (o.name(), *o as u8)))?)?;
-    m.add("FEED_KIND_CODES", codes(py, FeedKind::ALL.iter().map(|k| (k.name(), *k as u8)))?)?;
-    m.add("FEED_FLAG_CODES", codes(py, FeedFlag::ALL.iter().map(|f| (f.name(), *f as u64)))?)?;
-    m.add("AUCTION_PRINT_CODES", codes(py, AuctionPrint::ALL.iter().map(|a| (a.name(), *a as u64)))?)?;
-    m.add("EVENT_CODES", codes(py, EventKind::ALL.iter().map(|e| (e.name(), *e as u8)))?)?;
+    m.add("STATUS_CODES", codes::<Status>(py)?)?;
+    m.add("REASON_CODES", codes::<Reason>(py)?)?;
+    m.add("OP_CODES", codes::<OpKind>(py)?)?;
+    m.add("FEED_KIND_CODES", codes::<FeedKind>(py)?)?;
+    m.add("FEED_FLAG_CODES", codes::<FeedFlag>(py)?)?;
+    m.add("AUCTION_PRINT_CODES", codes::<AuctionPrint>(py)?)?;
+    m.add("EVENT_CODES", codes::<EventKind>(py)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -40,26 +40,7 @@ impl From<SimError> for CoreErr {
 }
 
 const REPLAY_ERR: args::ErrFn = ReplayError::new_err;
-
-fn time_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
-    args::int(obj, field, "[-2^63, 2^63)", REPLAY_ERR)
-}
-
-fn t_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    time_arg(obj, "t")
-}
-
-pub(crate) fn until_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    time_arg(obj, "until_ns")
-}
-
-pub(crate) fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::int(obj, "max_messages", "[0, 2^64)", REPLAY_ERR)
-}
-
-fn stop_on_user_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "stop_on_user", REPLAY_ERR)
-}
+const TIME_RANGE: &str = "[-2^63, 2^63)";
 
 /// What `run_watched` answers: applied, now, changed, printed, moved, and the top's four numbers.
 type Watched = (usize, i64, bool, bool, bool, i64, u64, i64, u64);
@@ -67,28 +48,17 @@ type Watched = (usize, i64, bool, bool, bool, i64, u64, i64, u64);
 /// A watched run applies up to this many messages holding the GIL, then releases it.
 const WATCHED_WITH_GIL: usize = 1024;
 
-fn quotes_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "quotes", REPLAY_ERR)
-}
-
-fn prints_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "prints", REPLAY_ERR)
-}
-
-fn recorded_only_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "recorded_only", REPLAY_ERR)
-}
-
-fn check_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "check", REPLAY_ERR)
-}
-
-fn prevent_wash_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "prevent_wash", REPLAY_ERR)
-}
-
-fn close_from_py(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    args::flag(obj, "close", args::ORDER_ERR)
+args::converters! {
+    fn t_from_py -> i64 = int("t", TIME_RANGE, REPLAY_ERR);
+    pub(crate) fn until_from_py -> i64 = int("until_ns", TIME_RANGE, REPLAY_ERR);
+    pub(crate) fn max_messages_from_py -> u64 = int("max_messages", "[0, 2^64)", REPLAY_ERR);
+    fn stop_on_user_from_py -> bool = flag("stop_on_user", REPLAY_ERR);
+    fn quotes_from_py -> bool = flag("quotes", REPLAY_ERR);
+    fn prints_from_py -> bool = flag("prints", REPLAY_ERR);
+    fn recorded_only_from_py -> bool = flag("recorded_only", REPLAY_ERR);
+    fn check_from_py -> bool = flag("check", REPLAY_ERR);
+    fn prevent_wash_from_py -> bool = flag("prevent_wash", REPLAY_ERR);
+    fn close_from_py -> bool = flag("close", args::ORDER_ERR);
 }
 
 fn event_tuple(e: &UserEvent) -> EventTuple {
@@ -133,14 +103,13 @@ impl PyFeed {
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let wrap = CoreErr::Replay;
-        let t = column::<i64>(time_ns, "time_ns", "int64", wrap)?;
-        let k = column::<u8>(kind, "kind", "uint8", wrap)?;
-        let id = column::<u64>(order_id, "order_id", "uint64", wrap)?;
-        let s = column::<i8>(side, "side", "int8", wrap)?;
-        let p = column::<i64>(price, "price", "int64", wrap)?;
-        let q = column::<i64>(qty, "qty", "int64", wrap)?;
-        let (t, k, id, s, p, q) =
-            (t.as_slice()?, k.as_slice()?, id.as_slice()?, s.as_slice()?, p.as_slice()?, q.as_slice()?);
+        let t = column::<i64>(time_ns, "time_ns", wrap)?;
+        let k = column::<u8>(kind, "kind", wrap)?;
+        let id = column::<u64>(order_id, "order_id", wrap)?;
+        let s = column::<i8>(side, "side", wrap)?;
+        let p = column::<i64>(price, "price", wrap)?;
+        let q = column::<i64>(qty, "qty", wrap)?;
+        let (t, k, id, s, p, q) = (t.slice(), k.slice(), id.slice(), s.slice(), p.slice(), q.slice());
         let n = t.len();
         for (name, len) in [
             ("kind", k.len()),
@@ -227,7 +196,7 @@ impl PySimEngine {
 
     #[getter]
     fn prevent_wash(&self) -> PyResult<bool> {
-        Ok(self.engine.alive()?.prevent_wash())
+        self.engine.read(Engine::prevent_wash)
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop
@@ -242,7 +211,7 @@ impl PySimEngine {
         #[pyo3(from_py_with = stop_on_user_from_py)] stop_on_user: bool,
     ) -> PyResult<usize> {
         let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
-        py.detach(|| self.engine.guard(|e| Ok(e.run(n, until_ns, stop_on_user))))
+        self.engine.detached(py, |e| Ok(e.run(n, until_ns, stop_on_user)))
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`, stopping after the first
@@ -271,19 +240,21 @@ impl PySimEngine {
             self.engine.guard(|e| Ok(e.run_watched(first, until_ns, quotes, prints)))?;
         if flags == 0 && applied == first && first < n {
             let (more, f) =
-                py.detach(|| self.engine.guard(|e| Ok(e.run_watched(n - first, until_ns, quotes, prints))))?;
+                self.engine.detached(py, |e| Ok(e.run_watched(n - first, until_ns, quotes, prints)))?;
             applied += more;
             flags = f;
         }
-        let e = self.engine.alive()?;
         let moved = flags & WATCH_QUOTE != 0;
-        let ((bp, bq), (ap, aq)) = if moved {
-            let (bid, ask) = e.top();
-            (bid.unwrap_or((0, 0)), ask.unwrap_or((0, 0)))
-        } else {
-            ((0, 0), (0, 0))
-        };
-        Ok((applied, e.now(), flags & WATCH_USER != 0, flags & WATCH_PRINT != 0, moved, bp, bq, ap, aq))
+        let (now, ((bp, bq), (ap, aq))) = self.engine.read(|e| {
+            let top = if moved {
+                let (bid, ask) = e.top();
+                (bid.unwrap_or((0, 0)), ask.unwrap_or((0, 0)))
+            } else {
+                ((0, 0), (0, 0))
+            };
+            (e.now(), top)
+        })?;
+        Ok((applied, now, flags & WATCH_USER != 0, flags & WATCH_PRINT != 0, moved, bp, bq, ap, aq))
     }
 
     /// The recorded top of the book `(bid, ask)` if it moved since it was last handed out (by
@@ -302,27 +273,27 @@ impl PySimEngine {
 
     #[getter]
     fn position(&self) -> PyResult<usize> {
-        Ok(self.engine.alive()?.position())
+        self.engine.read(Engine::position)
     }
 
     #[getter]
     fn done(&self) -> PyResult<bool> {
-        Ok(self.engine.alive()?.is_done())
+        self.engine.read(Engine::is_done)
     }
 
     #[getter]
     fn now(&self) -> PyResult<i64> {
-        Ok(self.engine.alive()?.now())
+        self.engine.read(Engine::now)
     }
 
     #[getter]
     fn next_time(&self) -> PyResult<Option<i64>> {
-        Ok(self.engine.alive()?.next_time())
+        self.engine.read(Engine::next_time)
     }
 
     #[getter]
     fn last_trade(&self) -> PyResult<Option<i64>> {
-        Ok(self.engine.alive()?.last_trade())
+        self.engine.read(Engine::last_trade)
     }
 
     fn advance_to(&mut self, #[pyo3(from_py_with = t_from_py)] t: i64) -> PyResult<()> {
@@ -342,7 +313,7 @@ impl PySimEngine {
         price: &Bound<'_, PyAny>,
         qty: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let time_ns = time_arg(time_ns, "time_ns")?;
+        let time_ns = args::int(time_ns, "time_ns", TIME_RANGE, REPLAY_ERR)?;
         let kind: u8 = args::int(kind, "kind", "[0, 256)", REPLAY_ERR)?;
         let order_id: u64 = args::int(order_id, "order_id", "[0, 2^64)", REPLAY_ERR)?;
         let side = match args::int::<i64>(side, "side", "{1, -1, 0}", REPLAY_ERR)? {
@@ -478,7 +449,7 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Option<(i64, u64)>> {
-        Ok(self.engine.alive()?.best(Side::Buy, recorded_only))
+        self.engine.read(|x| x.best(Side::Buy, recorded_only))
     }
 
     #[pyo3(signature = (recorded_only = true))]
@@ -486,7 +457,7 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Option<(i64, u64)>> {
-        Ok(self.engine.alive()?.best(Side::Sell, recorded_only))
+        self.engine.read(|x| x.best(Side::Sell, recorded_only))
     }
 
     #[pyo3(signature = (side, levels, recorded_only = true))]
@@ -496,7 +467,8 @@ impl PySimEngine {
         #[pyo3(from_py_with = args::levels)] levels: usize,
         #[pyo3(from_py_with = recorded_only_from_py)] recorded_only: bool,
     ) -> PyResult<Vec<(i64, u64)>> {
-        Ok(self.engine.alive()?.depth(args::side(side)?, levels, recorded_only))
+        let side = args::side(side)?;
+        self.engine.read(|x| x.depth(side, levels, recorded_only))
     }
 
     /// `(side, price, open qty, qty ahead in its queue)` of a resting user order.
@@ -504,7 +476,7 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = args::order_id)] order_id: u64,
     ) -> PyResult<Option<(i8, i64, u64, u64)>> {
-        Ok(self.engine.alive()?.user_order(order_id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
+        self.engine.read(|x| x.user_order(order_id).map(|(s, p, q, a)| (s.sign(), p, q, a)))
     }
 
     /// `(stop, water mark)` of a live trailing stop.
@@ -512,21 +484,21 @@ impl PySimEngine {
         &self,
         #[pyo3(from_py_with = args::order_id)] order_id: u64,
     ) -> PyResult<Option<(Option<i64>, Option<i64>)>> {
-        Ok(self.engine.alive()?.trailing_state(order_id))
+        self.engine.read(|x| x.trailing_state(order_id))
     }
 
     #[getter]
     fn user_order_count(&self) -> PyResult<usize> {
-        Ok(self.engine.alive()?.user_order_count())
+        self.engine.read(Engine::user_order_count)
     }
 
     #[getter]
     fn book_len(&self) -> PyResult<usize> {
-        Ok(self.engine.alive()?.book_len())
+        self.engine.read(Engine::book_len)
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.engine.alive()?.stats();
+        let s = self.engine.read(Engine::stats)?;
         let d = PyDict::new(py);
         d.set_item("messages", s.messages)?;
         d.set_item("user_fills", s.user_fills)?;
@@ -545,7 +517,7 @@ impl PySimEngine {
     }
 
     fn check_invariants(&self) -> PyResult<()> {
-        self.engine.alive()?.check_invariants().map_err(|m| CoreErr::Internal(m).into())
+        self.engine.read(Engine::check_invariants)?.map_err(|m| CoreErr::Internal(m).into())
     }
 }
 

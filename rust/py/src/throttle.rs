@@ -6,28 +6,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::args;
-use crate::columns::column;
+use crate::columns::{column, opt_column, Column};
 use crate::errors::{CoreErr, ThrottleError};
+use crate::guard::Guarded;
 
 type Bools = Py<PyArray1<bool>>;
 type I64s = Py<PyArray1<i64>>;
 
 const THROTTLE_ERR: args::ErrFn = ThrottleError::new_err;
 
-fn key_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::int(obj, "key", "[0, 2^64)", THROTTLE_ERR)
-}
-
-fn now_arg(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    args::int(obj, "now", "[-2^63, 2^63)", THROTTLE_ERR)
-}
-
-fn n_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
-    args::int(obj, "n", "[0, 2^32)", THROTTLE_ERR)
-}
-
-fn limit_index_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::int(obj, "limit", "[0, number of limits)", THROTTLE_ERR)
+args::converters! {
+    fn key_arg -> u64 = int("key", "[0, 2^64)", THROTTLE_ERR);
+    fn now_arg -> i64 = int("now", "[-2^63, 2^63)", THROTTLE_ERR);
+    fn n_arg -> u32 = int("n", "[0, 2^32)", THROTTLE_ERR);
+    fn limit_index_arg -> usize = int("limit", "[0, number of limits)", THROTTLE_ERR);
 }
 
 /// The items of a `windows` or `gcra` argument, each a tuple of `N` fields; a wrong shape raises
@@ -82,7 +74,7 @@ fn limits_of(windows: Option<&Bound<'_, PyAny>>, gcra: Option<&Bound<'_, PyAny>>
 /// A keyed rate limiter enforcing every one of its limits at once.
 #[pyclass(module = "fillforge._core", name = "Throttle")]
 pub struct PyThrottle {
-    inner: Throttle,
+    inner: Guarded<Throttle>,
 }
 
 #[pymethods]
@@ -93,13 +85,16 @@ impl PyThrottle {
     #[pyo3(signature = (*, windows = None, gcra = None))]
     fn new(windows: Option<&Bound<'_, PyAny>>, gcra: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let limits = limits_of(windows, gcra)?;
-        Ok(PyThrottle { inner: Throttle::new(&limits).map_err(CoreErr::from)? })
+        let throttle = Throttle::new(&limits).map_err(CoreErr::from)?;
+        Ok(PyThrottle { inner: Guarded::new(throttle, "Throttle", "throttle") })
     }
 
     /// The limits as `("window", limit, window_ns)` or `("gcra", interval_ns, burst)` tuples.
     #[getter]
     fn limits(&self) -> Vec<(&'static str, i64, i64)> {
+        // The limits are the configuration given at construction: a panic cannot change them.
         self.inner
+            .peek()
             .limits()
             .into_iter()
             .map(|l| match l {
@@ -111,12 +106,12 @@ impl PyThrottle {
 
     #[getter]
     fn max_request(&self) -> u32 {
-        self.inner.max_request()
+        self.inner.peek().max_request()
     }
 
     #[getter]
-    fn last_time(&self) -> Option<i64> {
-        self.inner.last_time()
+    fn last_time(&self) -> PyResult<Option<i64>> {
+        self.inner.read(Throttle::last_time)
     }
 
     /// True if all `n` units passed (and were recorded in every limit); False if none did.
@@ -127,7 +122,7 @@ impl PyThrottle {
         #[pyo3(from_py_with = now_arg)] now: i64,
         #[pyo3(from_py_with = n_arg)] n: u32,
     ) -> PyResult<bool> {
-        Ok(self.inner.try_acquire(key, now, n).map_err(CoreErr::from)?)
+        self.inner.guard(|t| Ok(t.try_acquire(key, now, n)?))
     }
 
     /// Queue policy in one call: 0 if all `n` units passed, else nanoseconds until they would.
@@ -138,7 +133,7 @@ impl PyThrottle {
         #[pyo3(from_py_with = now_arg)] now: i64,
         #[pyo3(from_py_with = n_arg)] n: u32,
     ) -> PyResult<i64> {
-        Ok(self.inner.acquire(key, now, n).map_err(CoreErr::from)?.wait)
+        self.inner.guard(|t| Ok(t.acquire(key, now, n)?.wait))
     }
 
     /// `(allowed, wait_ns, limit_index)`; `limit_index` is the binding limit, -1 when allowed.
@@ -149,7 +144,7 @@ impl PyThrottle {
         #[pyo3(from_py_with = now_arg)] now: i64,
         #[pyo3(from_py_with = n_arg)] n: u32,
     ) -> PyResult<(bool, i64, i64)> {
-        let d = self.inner.acquire(key, now, n).map_err(CoreErr::from)?;
+        let d = self.inner.guard(|t| Ok(t.acquire(key, now, n)?))?;
         Ok((d.allowed, d.wait, if d.allowed { -1 } else { d.limit as i64 }))
     }
 
@@ -161,7 +156,7 @@ impl PyThrottle {
         #[pyo3(from_py_with = now_arg)] now: i64,
         #[pyo3(from_py_with = n_arg)] n: u32,
     ) -> PyResult<i64> {
-        Ok(self.inner.wait_time(key, now, n).map_err(CoreErr::from)?)
+        self.inner.guard(|t| Ok(t.wait_time(key, now, n)?))
     }
 
     /// Units `key` holds in limit `limit` at `now` (events in the window, or GCRA tokens in use).
@@ -172,35 +167,38 @@ impl PyThrottle {
         #[pyo3(from_py_with = now_arg)] now: i64,
         #[pyo3(from_py_with = limit_index_arg)] limit: usize,
     ) -> PyResult<u64> {
-        Ok(self.inner.count_in_window(key, now, limit).map_err(CoreErr::from)?)
+        self.inner.guard(|t| Ok(t.count_in_window(key, now, limit)?))
     }
 
     /// Forget one key (returns whether it was remembered), or with no key everything.
     #[pyo3(signature = (key = None))]
     fn reset(&mut self, key: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
-        Ok(match key.filter(|k| !k.is_none()) {
-            Some(k) => self.inner.reset_key(key_arg(k)?),
-            None => {
-                self.inner.reset();
-                true
+        match key.filter(|k| !k.is_none()) {
+            Some(k) => {
+                let key = key_arg(k)?;
+                self.inner.guard(|t| Ok(t.reset_key(key)))
             }
-        })
+            None => {
+                self.inner.reset(Throttle::reset);
+                Ok(true)
+            }
+        }
     }
 
     /// Forget every idle key now; returns how many were forgotten.
     fn sweep(&mut self, #[pyo3(from_py_with = now_arg)] now: i64) -> PyResult<usize> {
-        Ok(self.inner.sweep(now).map_err(CoreErr::from)?)
+        self.inner.guard(|t| Ok(t.sweep(now)?))
     }
 
     /// Remembered keys.
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self) -> PyResult<usize> {
+        self.inner.read(Throttle::len)
     }
 
     /// Slots allocated (the memory high-water mark in keys).
     #[getter]
-    fn slot_capacity(&self) -> usize {
-        self.inner.slot_capacity()
+    fn slot_capacity(&self) -> PyResult<usize> {
+        self.inner.read(Throttle::slot_capacity)
     }
 
     /// Row by row `try_acquire(keys[i], times[i], n[i])`; returns `(allowed, wait_ns)` arrays.
@@ -213,11 +211,11 @@ impl PyThrottle {
         times: &Bound<'py, PyAny>,
         n: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bools, I64s)> {
-        let keys = column::<u64>(keys, "keys", "uint64", CoreErr::ThrottleBatch)?;
-        let times = column::<i64>(times, "times", "int64", CoreErr::ThrottleBatch)?;
-        let ns = n.map(|v| column::<u32>(v, "n", "uint32", CoreErr::ThrottleBatch)).transpose()?;
-        let (k, t) = (keys.as_slice().expect("contiguous"), times.as_slice().expect("contiguous"));
-        let nv = ns.as_ref().map(|v| v.as_slice().expect("contiguous"));
+        let wrap = CoreErr::ThrottleBatch;
+        let keys = column::<u64>(keys, "keys", wrap)?;
+        let times = column::<i64>(times, "times", wrap)?;
+        let ns = opt_column::<u32>(n, "n", wrap)?;
+        let (k, t, nv) = (keys.slice(), times.slice(), ns.as_ref().map(Column::slice));
         if t.len() != k.len() {
             return Err(CoreErr::ThrottleBatch(format!(
                 "times: length {} differs from keys' {}",
@@ -243,8 +241,9 @@ impl PyThrottle {
             let mut a = allowed.try_readwrite().expect("fresh array");
             let mut w = wait.try_readwrite().expect("fresh array");
             let (a, w) = (a.as_slice_mut().expect("contiguous"), w.as_slice_mut().expect("contiguous"));
-            let inner = &mut self.inner;
-            py.detach(|| inner.acquire_batch(k, t, nv, a, w)).map_err(|(i, e)| CoreErr::ThrottleRow(i, e))?;
+            self.inner.detached(py, |th| {
+                th.acquire_batch(k, t, nv, a, w).map_err(|(i, e)| CoreErr::ThrottleRow(i, e))
+            })?;
         }
         Ok((allowed.unbind(), wait.unbind()))
     }
@@ -260,7 +259,13 @@ impl PyThrottle {
         key ^ (now as u64) ^ u64::from(n) != 1
     }
 
+    /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
+    fn _panic_for_test(&mut self) -> PyResult<()> {
+        self.inner.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+    }
+
     fn __repr__(&self) -> String {
-        format!("Throttle(limits={:?}, keys={})", self.inner.limits(), self.inner.len())
+        let t = self.inner.peek();
+        format!("Throttle(limits={:?}, keys={})", t.limits(), t.len())
     }
 }

@@ -10,12 +10,15 @@ use pyo3::prelude::*;
 use crate::args;
 use crate::columns::column;
 use crate::errors::{CoreErr, TrailingStopError};
+use crate::guard::Guarded;
 
 type U64s = Py<PyArray1<u64>>;
 type I64s = Py<PyArray1<i64>>;
 
 const TRAILING_ERR: args::ErrFn = TrailingStopError::new_err;
 const PRICE_RANGE: &str = "[-2^61, 2^61]";
+/// Builds the error of an update column with the wrong dtype or shape.
+const WRAP: fn(String) -> CoreErr = CoreErr::TrailingBatch;
 
 fn side_arg(obj: &Bound<'_, PyAny>) -> PyResult<StopSide> {
     match args::int::<i64>(obj, "side", "{-1, 1}", TRAILING_ERR)? {
@@ -27,8 +30,9 @@ fn side_arg(obj: &Bound<'_, PyAny>) -> PyResult<StopSide> {
     }
 }
 
-fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::int(obj, "id", "[0, 2^64)", TRAILING_ERR)
+args::converters! {
+    fn id_arg -> u64 = int("id", "[0, 2^64)", TRAILING_ERR);
+    fn lock_from_py -> i64 = int("breakeven_lock", "[0, breakeven_profit)", TRAILING_ERR);
 }
 
 /// An optional price in ticks (the core checks the range +/-2^61).
@@ -90,10 +94,6 @@ fn n_instruments_from_py(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
     args::size(obj, "n_instruments", &format!("[0, {MAX_INSTRUMENTS}]"))
 }
 
-fn lock_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-    args::int(obj, "breakeven_lock", "[0, breakeven_profit)", TRAILING_ERR)
-}
-
 /// `(id, instrument, side, trail_ticks, trail_bps, activation, limit_offset, breakeven, armed, hwm,
 /// stop, breakeven_active)`, `breakeven` being `(entry, profit, lock)` or None.
 type StateTuple = (
@@ -138,7 +138,7 @@ fn state_tuple(s: StopState) -> StateTuple {
 /// Many trailing stops over integer-tick prices, updated in bulk from numpy arrays.
 #[pyclass(module = "fillforge._core", name = "TrailingStops")]
 pub struct PyTrailingStops {
-    inner: TrailingStops,
+    inner: Guarded<TrailingStops>,
     out: Vec<Trigger>,
     /// Limit prices of the stop-limits among the last update's triggers (id order as returned).
     last_limits: Vec<i64>,
@@ -155,8 +155,8 @@ impl PyTrailingStops {
     where
         F: FnOnce(&mut TrailingStops, &mut Vec<Trigger>) -> RowResult + Send,
     {
-        let (inner, out) = (&mut self.inner, &mut self.out);
-        py.detach(|| f(inner, out)).map_err(|(r, e)| CoreErr::TrailingRow(r, e))?;
+        let out = &mut self.out;
+        self.inner.detached(py, |stops| f(stops, out).map_err(|(r, e)| CoreErr::TrailingRow(r, e)))?;
         Ok(self.emit(py))
     }
 
@@ -174,8 +174,9 @@ impl PyTrailingStops {
 impl PyTrailingStops {
     #[new]
     fn new(#[pyo3(from_py_with = n_instruments_from_py)] n_instruments: u32) -> PyResult<Self> {
+        let stops = TrailingStops::try_new(n_instruments).map_err(CoreErr::from)?;
         Ok(PyTrailingStops {
-            inner: TrailingStops::try_new(n_instruments).map_err(CoreErr::from)?,
+            inner: Guarded::new(stops, "TrailingStops", "trailing stops").without_reset(),
             out: Vec::new(),
             last_limits: Vec::new(),
             last_has_limit: Vec::new(),
@@ -184,13 +185,13 @@ impl PyTrailingStops {
 
     #[getter]
     fn n_instruments(&self) -> u32 {
-        self.inner.n_instruments()
+        self.inner.peek().n_instruments()
     }
 
     /// The compiled kernel in use: "generic", "avx2" or "avx512".
     #[getter]
     fn kernel(&self) -> &'static str {
-        self.inner.kernel()
+        self.inner.peek().kernel()
     }
 
     /// Add a stop. `side`: -1 sell stop (protects a long), 1 buy stop (protects a short).
@@ -232,12 +233,12 @@ impl PyTrailingStops {
             limit_offset: t.limit_offset,
             breakeven: breakeven_of(entry, profit, breakeven_lock)?,
         };
-        Ok(self.inner.add(spec, price).map_err(CoreErr::from)?)
+        self.inner.guard(|s| Ok(s.add(spec, price)?))
     }
 
     /// Remove a live stop; returns its last state tuple.
     fn remove(&mut self, #[pyo3(from_py_with = id_arg)] id: u64) -> PyResult<StateTuple> {
-        Ok(state_tuple(self.inner.remove(id).map_err(CoreErr::from)?))
+        self.inner.guard(|s| Ok(state_tuple(s.remove(id)?)))
     }
 
     /// Change the trail of a live stop (same kind); an armed stop is recomputed from its water mark.
@@ -249,20 +250,20 @@ impl PyTrailingStops {
         trail_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let trail = trail_args(trail_ticks, trail_bps)?;
-        Ok(self.inner.amend(id, trail).map_err(CoreErr::from)?)
+        self.inner.guard(|s| Ok(s.amend(id, trail)?))
     }
 
     /// The state tuple (see `StopState` in Python) or None.
-    fn get(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> Option<StateTuple> {
-        self.inner.get(id).map(state_tuple)
+    fn get(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> PyResult<Option<StateTuple>> {
+        self.inner.read(|s| s.get(id).map(state_tuple))
     }
 
-    fn __contains__(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> bool {
-        self.inner.contains(id)
+    fn __contains__(&self, #[pyo3(from_py_with = id_arg)] id: u64) -> PyResult<bool> {
+        self.inner.read(|s| s.contains(id))
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self) -> PyResult<usize> {
+        self.inner.read(TrailingStops::len)
     }
 
     /// Last prices row by row; returns `(triggered_ids, stop_prices)`.
@@ -272,9 +273,9 @@ impl PyTrailingStops {
         instruments: &Bound<'py, PyAny>,
         prices: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let i = column::<u32>(instruments, "instruments", "uint32", CoreErr::TrailingBatch)?;
-        let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
-        let (i, p) = (i.as_slice().expect("contiguous"), p.as_slice().expect("contiguous"));
+        let (i, p) =
+            (column::<u32>(instruments, "instruments", WRAP)?, column::<i64>(prices, "prices", WRAP)?);
+        let (i, p) = (i.slice(), p.slice());
         self.update(py, |inner, out| inner.update_last(i, p, out))
     }
 
@@ -286,21 +287,16 @@ impl PyTrailingStops {
         bids: &Bound<'py, PyAny>,
         asks: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let i = column::<u32>(instruments, "instruments", "uint32", CoreErr::TrailingBatch)?;
-        let b = column::<i64>(bids, "bids", "int64", CoreErr::TrailingBatch)?;
-        let a = column::<i64>(asks, "asks", "int64", CoreErr::TrailingBatch)?;
-        let (i, b, a) = (
-            i.as_slice().expect("contiguous"),
-            b.as_slice().expect("contiguous"),
-            a.as_slice().expect("contiguous"),
-        );
+        let i = column::<u32>(instruments, "instruments", WRAP)?;
+        let (b, a) = (column::<i64>(bids, "bids", WRAP)?, column::<i64>(asks, "asks", WRAP)?);
+        let (i, b, a) = (i.slice(), b.slice(), a.slice());
         self.update(py, |inner, out| inner.update_quotes(i, b, a, out))
     }
 
     /// One last price per instrument (`len(prices) == n_instruments`).
     fn update_dense<'py>(&mut self, py: Python<'py>, prices: &Bound<'py, PyAny>) -> PyResult<(U64s, I64s)> {
-        let p = column::<i64>(prices, "prices", "int64", CoreErr::TrailingBatch)?;
-        let p = p.as_slice().expect("contiguous");
+        let p = column::<i64>(prices, "prices", WRAP)?;
+        let p = p.slice();
         self.update(py, |inner, out| inner.update_dense(p, out))
     }
 
@@ -311,9 +307,8 @@ impl PyTrailingStops {
         bids: &Bound<'py, PyAny>,
         asks: &Bound<'py, PyAny>,
     ) -> PyResult<(U64s, I64s)> {
-        let b = column::<i64>(bids, "bids", "int64", CoreErr::TrailingBatch)?;
-        let a = column::<i64>(asks, "asks", "int64", CoreErr::TrailingBatch)?;
-        let (b, a) = (b.as_slice().expect("contiguous"), a.as_slice().expect("contiguous"));
+        let (b, a) = (column::<i64>(bids, "bids", WRAP)?, column::<i64>(asks, "asks", WRAP)?);
+        let (b, a) = (b.slice(), a.slice());
         self.update(py, |inner, out| inner.update_dense_quotes(b, a, out))
     }
 
@@ -326,8 +321,14 @@ impl PyTrailingStops {
         )
     }
 
+    /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
+    fn _panic_for_test(&mut self) -> PyResult<()> {
+        self.inner.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+    }
+
     fn __repr__(&self) -> String {
-        format!("TrailingStops(n_instruments={}, stops={})", self.inner.n_instruments(), self.inner.len())
+        let s = self.inner.peek();
+        format!("TrailingStops(n_instruments={}, stops={})", s.n_instruments(), s.len())
     }
 }
 

@@ -53,24 +53,22 @@ impl Side {
     }
 }
 
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TimeInForce {
-    Gtc = 0,
-    Day = 1,
-    Ioc = 2,
-    Fok = 3,
+crate::codes::codes! {
+    pub enum TimeInForce: u8 {
+        Gtc = 0 => GTC,
+        Day = 1 => DAY,
+        Ioc = 2 => IOC,
+        Fok = 3 => FOK,
+    }
 }
 
 impl TimeInForce {
-    pub fn from_code(value: i64) -> Result<TimeInForce, BookError> {
-        match value {
-            0 => Ok(TimeInForce::Gtc),
-            1 => Ok(TimeInForce::Day),
-            2 => Ok(TimeInForce::Ioc),
-            3 => Ok(TimeInForce::Fok),
-            _ => Err(BookError::InvalidTimeInForce { value }),
-        }
+    /// Parse the public encoding (`0` GTC, `1` DAY, `2` IOC, `3` FOK).
+    pub fn parse(value: i64) -> Result<TimeInForce, BookError> {
+        u8::try_from(value)
+            .ok()
+            .and_then(TimeInForce::from_code)
+            .ok_or(BookError::InvalidTimeInForce { value })
     }
 
     /// Whether an unfilled remainder may rest on the book.
@@ -111,52 +109,25 @@ impl OrderRequest {
     }
 }
 
-/// What an order is after an operation. Stable numeric codes (they cross into numpy).
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Rests on the book (possibly after partial fills). After a modify: re-queued, priority lost.
-    Resting = 1,
-    Filled = 2,
-    /// Canceled; `remaining` is the quantity canceled.
-    Canceled = 3,
-    Rejected = 4,
-    /// A stop order held off book until its trigger.
-    Pending = 5,
-    /// A held stop triggered (event only; its outcome follows as a second event).
-    Triggered = 6,
-    /// Reduced in place, queue priority kept.
-    Reduced = 7,
-    Expired = 8,
-    /// Modified in place (quantity decrease at the same price), queue priority kept.
-    Amended = 9,
-}
-
-impl Status {
-    pub const ALL: [Status; 9] = [
-        Status::Resting,
-        Status::Filled,
-        Status::Canceled,
-        Status::Rejected,
-        Status::Pending,
-        Status::Triggered,
-        Status::Reduced,
-        Status::Expired,
-        Status::Amended,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Resting => "RESTING",
-            Status::Filled => "FILLED",
-            Status::Canceled => "CANCELED",
-            Status::Rejected => "REJECTED",
-            Status::Pending => "PENDING",
-            Status::Triggered => "TRIGGERED",
-            Status::Reduced => "REDUCED",
-            Status::Expired => "EXPIRED",
-            Status::Amended => "AMENDED",
-        }
+crate::codes::codes! {
+    /// What an order is after an operation. Stable numeric codes (they cross into numpy).
+    pub enum Status: u8 {
+        /// Rests on the book (possibly after partial fills). After a modify: re-queued, priority
+        /// lost.
+        Resting = 1 => RESTING,
+        Filled = 2 => FILLED,
+        /// Canceled; `remaining` is the quantity canceled.
+        Canceled = 3 => CANCELED,
+        Rejected = 4 => REJECTED,
+        /// A stop order held off book until its trigger.
+        Pending = 5 => PENDING,
+        /// A held stop triggered (event only; its outcome follows as a second event).
+        Triggered = 6 => TRIGGERED,
+        /// Reduced in place, queue priority kept.
+        Reduced = 7 => REDUCED,
+        Expired = 8 => EXPIRED,
+        /// Modified in place (quantity decrease at the same price), queue priority kept.
+        Amended = 9 => AMENDED,
     }
 }
 

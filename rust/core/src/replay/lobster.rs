@@ -206,8 +206,8 @@ impl Replayer {
     }
 }
 
-/// Replay parsed messages against parsed snapshots. Row 0 seeds the book.
-pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> {
+/// A message file and its orderbook file must pair row by row, over at most 64 levels.
+pub(crate) fn check_pair(messages: &[Message], snaps: &Snapshots) -> Result<(), String> {
     if messages.len() != snaps.rows() {
         return Err(format!(
             "message file has {} rows but orderbook file has {}; row k of one must match row k of the other",
@@ -218,6 +218,12 @@ pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> 
     if snaps.levels > 64 {
         return Err(format!("{} levels: at most 64 are supported", snaps.levels));
     }
+    Ok(())
+}
+
+/// Replay parsed messages against parsed snapshots. Row 0 seeds the book.
+pub fn replay(messages: &[Message], snaps: &Snapshots) -> Result<Stats, String> {
+    check_pair(messages, snaps)?;
     let started = Instant::now();
     let mut r = Replayer::new(snaps.levels);
     if messages.is_empty() {

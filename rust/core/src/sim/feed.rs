@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::super::replay::lobster::{parse_messages, parse_snapshots, Message, Snapshots};
+use super::super::replay::lobster::{check_pair, parse_messages, parse_snapshots, Message, Snapshots};
 use super::super::replay::read_maybe_gz;
 use super::ids::USER_TAG;
 use crate::book::{OrderId, Price, Qty, Side};
@@ -15,59 +15,7 @@ use crate::book::{OrderId, Price, Qty, Side};
 /// LOBSTER's price for an empty level (negated on the bid side).
 const DUMMY_PRICE: i64 = 9_999_999_999;
 
-/// Generates a `#[repr]` code enum with `ALL` (every variant, in code order), `name()` (the
-/// Python member name) and `from_code()`; the bindings export each as a name -> code dict that
-/// `fillforge.codes` is tested against. Given `mod m;` after the enum, it also generates the module
-/// `m` of the codes as constants named as in Python (for `match` patterns on raw codes), so no
-/// variant is listed twice.
-macro_rules! codes {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident: $repr:ty {
-        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:ident,)*
-    } $(#[$mmeta:meta])* $mvis:vis mod $m:ident;) => {
-        $crate::sim::feed::codes! {
-            $(#[$meta])* $vis enum $name: $repr { $($(#[$vmeta])* $variant = $code => $py,)* }
-        }
-
-        $(#[$mmeta])*
-        $mvis mod $m {
-            $(
-                #[doc = concat!("`", stringify!($name), "::", stringify!($variant), "`.")]
-                pub const $py: $repr = $code;
-            )*
-        }
-    };
-    ($(#[$meta:meta])* $vis:vis enum $name:ident: $repr:ty {
-        $($(#[$vmeta:meta])* $variant:ident = $code:literal => $py:ident,)*
-    }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[repr($repr)]
-        $vis enum $name {
-            $($(#[$vmeta])* $variant = $code,)*
-        }
-
-        impl $name {
-            pub const ALL: [$name; [$($code),*].len()] = [$($name::$variant),*];
-
-            /// The name of the Python enum member.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($name::$variant => stringify!($py),)*
-                }
-            }
-
-            pub fn from_code(code: $repr) -> Option<$name> {
-                match code {
-                    $($code => Some($name::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-pub(crate) use codes;
-
-codes! {
+crate::codes::codes! {
     /// Message kinds (what each does to the book and the user's orders: `docs/simulator.md`).
     pub enum FeedKind: u8 {
         /// No effect (halts, cross trades without a print).
@@ -100,7 +48,7 @@ codes! {
     pub mod kind;
 }
 
-codes! {
+crate::codes::codes! {
     /// Flags carried in `order_id` of QUOTE and TRADE messages (which name no recorded order).
     pub enum FeedFlag: u64 {
         /// The price moved continuously from the previous print to this message's price (points
@@ -116,7 +64,7 @@ codes! {
     pub mod flag;
 }
 
-codes! {
+crate::codes::codes! {
     /// What an AUCTION message is (its `order_id`).
     pub enum AuctionPrint: u64 {
         /// The opening auction: at-the-open orders fill at its price.
@@ -212,16 +160,7 @@ impl Feed {
         if price_div < 1 {
             return Err(format!("price_div={price_div}: must be 1 or more"));
         }
-        if messages.len() != snapshots.rows() {
-            return Err(format!(
-                "message file has {} rows but orderbook file has {}",
-                messages.len(),
-                snapshots.rows()
-            ));
-        }
-        if snapshots.levels > 64 {
-            return Err(format!("{} levels: at most 64 are supported", snapshots.levels));
-        }
+        check_pair(messages, &snapshots)?;
         let tick = |row: usize, file: &str, p: i64| {
             if p % price_div == 0 {
                 Ok(p / price_div)

@@ -34,7 +34,7 @@ use truebook::{key, Replayer};
 const SYNTH_BASE: OrderId = PLACEHOLDER_BASE | USER_TAG;
 const WASH: &str = "would trade against the user's own resting order (wash trade)";
 
-feed::codes! {
+crate::codes::codes! {
     /// What happened to one of the user's orders (`UserEvent::kind`).
     pub enum EventKind: u8 {
         /// `qty` filled at `price` (`taker` says which side of the trade it was).
@@ -682,7 +682,9 @@ impl Engine {
 
     // ----- the user's orders ---------------------------------------------------------------
 
-    fn check_new(&self, id: OrderId) -> Result<(), BookError> {
+    /// The tagged id of a new user order, refused if out of range or live in any form.
+    fn new_id(&self, user: OrderId) -> Result<OrderId, BookError> {
+        let id = tag(user)?;
         let live = self.r.book.open_order(id).is_some()
             || self.stops.contains(id)
             || self.trailers.contains_key(&id)
@@ -691,7 +693,7 @@ impl Engine {
         if live {
             return Err(BookError::DuplicateOrderId { order_id: untag(id) });
         }
-        Ok(())
+        Ok(id)
     }
 
     /// Submit a market (`price` None) or limit order that matches now.
@@ -704,8 +706,7 @@ impl Engine {
         tif: TimeInForce,
         post_only: bool,
     ) -> Result<Report, SimError> {
-        let id = tag(user)?;
-        self.check_new(id)?;
+        let id = self.new_id(user)?;
         if self.would_wash(side, price) {
             return Err(BookError::InvalidOrder { order_id: user, why: WASH }.into());
         }
@@ -809,8 +810,7 @@ impl Engine {
         qty: Qty,
         tif: TimeInForce,
     ) -> Result<(), SimError> {
-        let id = tag(user)?;
-        self.check_new(id)?;
+        let id = self.new_id(user)?;
         self.r.book.check_qty("qty", qty)?;
         self.r.book.check_price("stop_price", stop)?;
         if let Some(l) = limit {
@@ -844,8 +844,7 @@ impl Engine {
         limit_offset: Option<i64>,
         tif: TimeInForce,
     ) -> Result<(), SimError> {
-        let id = tag(user)?;
-        self.check_new(id)?;
+        let id = self.new_id(user)?;
         self.r.book.check_qty("qty", qty)?;
         let spec = StopSpec {
             id,
@@ -906,8 +905,7 @@ impl Engine {
         limit: Option<Price>,
         close: bool,
     ) -> Result<(), SimError> {
-        let id = tag(user)?;
-        self.check_new(id)?;
+        let id = self.new_id(user)?;
         self.r.book.check_qty("qty", qty)?;
         if !self.auction_at[usize::from(close)].iter().any(|&i| i >= self.pos) {
             let why = if close {
