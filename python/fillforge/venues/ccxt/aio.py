@@ -43,8 +43,7 @@ from fillforge.errors import CcxtError, FillforgeError
 from fillforge.orders.manager import EventStream, Subscriber
 from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
-from fillforge.time import Clock, from_seconds
-from fillforge.venues.ccxt.core import CcxtCore, build_exchange
+from fillforge.venues.ccxt.core import CcxtCore, CcxtOptions
 from fillforge.venues.ccxt.steps import Steps, arun
 from fillforge.venues.ccxt.stream import OrderStream, pro_exchange
 
@@ -58,38 +57,12 @@ class AsyncCcxtBroker(CcxtCore):
     arguments are :class:`~fillforge.venues.ccxt.CcxtBroker`'s (``exchange``: an id, or a built
     async ccxt exchange)."""
 
-    def __init__(
-        self,
-        exchange: str | Any,
-        *,
-        api_key: str | None = None,
-        secret: str | None = None,
-        config: dict[str, Any] | None = None,
-        quote: str = "USDT",
-        requests_per_minute: int = 1200,
-        timeout: float = 10.0,
-        attempts: int = 6,
-        max_wait: float = 8.0,
-        poll_every: float | None = 1.0,
-        clock: Clock | None = None,
-        data_poll_every: float = 1.0,
-        stream: bool = False,
-    ) -> None:
-        super().__init__(
-            build_exchange(ccxt.async_support, exchange, api_key, secret, config),
-            quote=quote,
-            requests_per_minute=requests_per_minute,
-            timeout=timeout,
-            attempts=attempts,
-            max_wait=max_wait,
-            poll_every=poll_every,
-            clock=clock,
-            data_poll_every=data_poll_every,
-        )
+    def __init__(self, exchange: str | Any, **options: Unpack[CcxtOptions]) -> None:
+        super().__init__(ccxt.async_support, exchange, **options)
         self._timers = WallTimers(self._time, name="ccxt-async-timers")
         self._market_data = PolledMarketData(
             self._timers,
-            from_seconds(data_poll_every, "data_poll_every"),
+            self._data_poll_ns,
             {
                 "quotes": lambda s: self._from_thread(self._quotes(s)),
                 "trades": lambda s: self._from_thread(self._trades(s)),
@@ -97,7 +70,6 @@ class AsyncCcxtBroker(CcxtCore):
             },
         )
         self._transport.reconnected = self._after_reconnect
-        self._want_stream = stream
         self._stream: OrderStream | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -41,8 +41,8 @@ from fillforge.errors import CcxtError, FillforgeError
 from fillforge.orders.manager import ManagedOrders
 from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
-from fillforge.time import Clock, from_seconds
-from fillforge.venues.ccxt.core import CcxtCore, build_exchange
+from fillforge.time import from_seconds
+from fillforge.venues.ccxt.core import CcxtCore, CcxtOptions
 from fillforge.venues.ccxt.steps import Steps, run
 from fillforge.venues.ccxt.stream import OrderStream, pro_exchange
 
@@ -67,38 +67,12 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders, CcxtCore):
     _market_data: PolledMarketData
     _timers: WallTimers
 
-    def __init__(
-        self,
-        exchange: str | Any,
-        *,
-        api_key: str | None = None,
-        secret: str | None = None,
-        config: dict[str, Any] | None = None,
-        quote: str = "USDT",
-        requests_per_minute: int = 1200,
-        timeout: float = 10.0,
-        attempts: int = 6,
-        max_wait: float = 8.0,
-        poll_every: float | None = 1.0,
-        clock: Clock | None = None,
-        data_poll_every: float = 1.0,
-        stream: bool = False,
-    ) -> None:
-        super().__init__(
-            build_exchange(ccxt, exchange, api_key, secret, config),
-            quote=quote,
-            requests_per_minute=requests_per_minute,
-            timeout=timeout,
-            attempts=attempts,
-            max_wait=max_wait,
-            poll_every=poll_every,
-            clock=clock,
-            data_poll_every=data_poll_every,
-        )
+    def __init__(self, exchange: str | Any, **options: Unpack[CcxtOptions]) -> None:
+        super().__init__(ccxt, exchange, **options)
         self._timers = WallTimers(self._time, name="ccxt-timers")
         self._market_data = PolledMarketData(
             self._timers,
-            from_seconds(data_poll_every, "data_poll_every"),
+            self._data_poll_ns,
             {
                 "quotes": lambda s: self._run(self._quotes(s)),
                 "trades": lambda s: self._run(self._trades(s)),
@@ -106,7 +80,6 @@ class CcxtBroker(TimerMethods, MarketDataMethods, ManagedOrders, CcxtCore):
             },
         )
         self._transport.reconnected = self._after_reconnect
-        self._want_stream = stream
         self._stream: OrderStream | None = None
 
     def _run(self, steps: Steps[_T]) -> _T:

@@ -20,7 +20,7 @@ import threading
 import uuid
 from decimal import Decimal
 from types import ModuleType
-from typing import Any
+from typing import Any, TypedDict
 
 import ccxt
 
@@ -30,13 +30,13 @@ from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import OrderManager
 from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
-from fillforge.time import Clock, WallClock
+from fillforge.time import Clock, WallClock, from_seconds
 from fillforge.venues.ccxt.convert import decimal_of, instrument_of, order_args
 from fillforge.venues.ccxt.steps import Ask, Steps
 from fillforge.venues.ccxt.sync import OrderSync
 from fillforge.venues.ccxt.transport import Transport
 
-__all__ = ["CcxtCore", "build_exchange"]
+__all__ = ["CcxtCore", "CcxtOptions", "build_exchange"]
 
 _CLIENT_ID_CHARS = 32  # Binance takes 36, Bybit 36, Coinbase 128
 
@@ -70,22 +70,48 @@ def build_exchange(
     return cls(settings)
 
 
+class CcxtOptions(TypedDict, total=False):
+    """The keywords both ccxt brokers take, after the exchange (what each means:
+    :class:`~fillforge.venues.ccxt.CcxtBroker`; the defaults: :class:`CcxtCore`)."""
+
+    api_key: str | None
+    secret: str | None
+    config: dict[str, Any] | None
+    quote: str
+    requests_per_minute: int
+    timeout: float
+    attempts: int
+    max_wait: float
+    poll_every: float | None
+    clock: Clock | None
+    data_poll_every: float
+    stream: bool
+
+
 class CcxtCore:
-    """One ccxt exchange's orders and conversations (see the module); not a broker by itself."""
+    """One ccxt exchange's orders and conversations (see the module); not a broker by itself.
+    ``exchange`` is built with ``module`` (``ccxt`` or ``ccxt.async_support``:
+    :func:`build_exchange`); the keywords are :class:`CcxtOptions`."""
 
     def __init__(
         self,
-        exchange: Any,
+        module: ModuleType,
+        exchange: str | Any,
         *,
-        quote: str,
-        requests_per_minute: int,
-        timeout: float,
-        attempts: int,
-        max_wait: float,
-        poll_every: float | None,
-        clock: Clock | None,
-        data_poll_every: float,
+        api_key: str | None = None,
+        secret: str | None = None,
+        config: dict[str, Any] | None = None,
+        quote: str = "USDT",
+        requests_per_minute: int = 1200,
+        timeout: float = 10.0,
+        attempts: int = 6,
+        max_wait: float = 8.0,
+        poll_every: float | None = 1.0,
+        clock: Clock | None = None,
+        data_poll_every: float = 1.0,
+        stream: bool = False,
     ) -> None:
+        exchange = build_exchange(module, exchange, api_key, secret, config)
         if poll_every is not None and not poll_every > 0:
             raise OrderValidationError("poll_every", poll_every, "must be > 0 seconds, or None")
         if not data_poll_every > 0:
@@ -102,6 +128,8 @@ class CcxtCore:
         self._lock = threading.RLock()
         self._orders = OrderSync(self.manager, self._lock, self._time, exchange.has)
         self._poll_every = poll_every
+        self._data_poll_ns = from_seconds(data_poll_every, "data_poll_every")
+        self._want_stream = stream
         self._reconnects = 0
         self.instruments: dict[str, Instrument] = {}
 
