@@ -39,20 +39,28 @@ class Ask:
 Steps = Generator[Ask, Any, _T]
 
 
+def _next(steps: Steps[_T], value: Any, error: BaseException | None) -> tuple[Ask | None, Any]:
+    """Hand ``steps`` the last answer (or the error it raised); their next ask, or (None, their
+    result) once they are done."""
+    try:
+        return (steps.send(value) if error is None else steps.throw(error)), None
+    except StopIteration as done:
+        return None, done.value
+
+
 def run(steps: Steps[_T], exchange: Any, transport: Transport) -> _T:
     """Drive ``steps`` on a sync ccxt exchange; their result."""
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            ask = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        value, error = None, None
+        ask, value = _next(steps, value, error)
+        if ask is None:
+            return value  # type: ignore[no-any-return]
+        error = None
         try:
             value = _send(ask, exchange, transport)
         except Exception as e:  # into the steps: they may handle it
-            error = e
+            value, error = None, e
 
 
 def _send(ask: Ask, exchange: Any, transport: Transport) -> Any:
@@ -68,15 +76,14 @@ async def arun(steps: Steps[_T], exchange: Any, transport: Transport) -> _T:
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            ask = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        value, error = None, None
+        ask, value = _next(steps, value, error)
+        if ask is None:
+            return value  # type: ignore[no-any-return]
+        error = None
         try:
             value = await _asend(ask, exchange, transport)
         except Exception as e:  # into the steps: they may handle it
-            error = e
+            value, error = None, e
 
 
 async def _asend(ask: Ask, exchange: Any, transport: Transport) -> Any:
