@@ -19,7 +19,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fillforge.alpaca import wire
 from fillforge.alpaca.asgi import client_address
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, pump
+from fillforge.serving import DROP, json_frame, pump
 
 if TYPE_CHECKING:
     from fillforge.alpaca.server import AlpacaServer
@@ -147,19 +147,8 @@ async def _refuse(ws: WebSocket, why: str) -> None:
 
 
 async def _frame(ws: WebSocket) -> dict[str, Any] | None:
-    """The next frame, text or binary, as a JSON object; None when it is not one. A closed
-    socket raises :class:`WebSocketDisconnect`."""
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    raw = message.get("text")
-    if raw is None:
-        raw = message.get("bytes") or b""
-    try:
-        got = json.loads(raw, parse_constant=wire.not_json)
-    except (ValueError, RecursionError):
-        return None
-    return got if isinstance(got, dict) else None
+    """The next frame as a JSON object (NaN and the infinities refused); None if not one."""
+    return await json_frame(ws, wire.not_json)
 
 
 def _authorization(ok: bool) -> str:

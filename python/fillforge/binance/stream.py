@@ -22,14 +22,14 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket
 
 from fillforge.binance import wire
 from fillforge.binance.wire import money
 from fillforge.errors import BinanceApiError, FillforgeError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, pump
+from fillforge.serving import DROP, json_frame, pump
 
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
@@ -154,7 +154,7 @@ class UserStream:
             return True
 
         try:
-            await pump(ws, queue, lambda: _frame(ws), on_frame)
+            await pump(ws, queue, lambda: json_frame(ws), on_frame)
         finally:
             for entry in mine:
                 with contextlib.suppress(ValueError):
@@ -206,7 +206,7 @@ class UserStream:
             return True  # a client's frames are ignored (pings are the socket's)
 
         try:
-            await pump(ws, queue, lambda: _frame(ws), ignored)
+            await pump(ws, queue, lambda: json_frame(ws), ignored)
         finally:
             with contextlib.suppress(ValueError):
                 self.listening.remove(entry)
@@ -217,19 +217,3 @@ def add_stream_routes(app: FastAPI, server: BinanceServer) -> UserStream:
     app.add_api_websocket_route("/ws-api/v3", stream.websocket_api)
     app.add_api_websocket_route("/ws/{listen_key}", stream.listen_key_stream)
     return stream
-
-
-async def _frame(ws: WebSocket) -> dict[str, Any] | None:
-    """The next frame as a JSON object; None when it is not one. A closed socket raises
-    :class:`WebSocketDisconnect`."""
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    raw = message.get("text")
-    if raw is None:
-        raw = message.get("bytes") or b""
-    try:
-        got = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return got if isinstance(got, dict) else None
