@@ -22,13 +22,7 @@ from typing import Any, Final, TypeVar
 
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import MarketDataApiError, MarketDataError, TimeError
-from fillforge.marketdata.source import (
-    Timeframe,
-    check_request,
-    check_symbol,
-    number,
-    with_retries,
-)
+from fillforge.marketdata.source import ProviderSource, Timeframe, number, with_retries
 from fillforge.time import NS_PER_MICROSECOND, from_iso
 
 __all__ = ["AlpacaMarketData"]
@@ -39,7 +33,7 @@ _RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 _DATA_URL: Final = "https://data.alpaca.markets"
 
 
-class AlpacaMarketData:
+class AlpacaMarketData(ProviderSource):
     """Alpaca's historical and latest stock data. ``base_url``: the data API's root (default
     Alpaca's; a local :class:`~fillforge.alpaca.AlpacaServer`'s ``base_url`` serves it too);
     ``feed``: ``iex``, ``sip``... (None: the account's default); ``attempts`` tries per call,
@@ -85,21 +79,12 @@ class AlpacaMarketData:
         session.request = lambda *a, **kw: plain(*a, **{"timeout": timeout, **kw})  # type: ignore[method-assign]
         self._client = client
 
-    def __repr__(self) -> str:
-        return f"AlpacaMarketData({self.base_url})"
-
     # ----- the source ---------------------------------------------------------------------
 
-    def bars(
-        self, symbol: str, timeframe: Timeframe | str, start_ns: int, end_ns: int
-    ) -> list[Bar]:
+    def _bars(self, sym: str, tf: Timeframe, start_ns: int, end_ns: int) -> list[Bar]:
         from alpaca.data.requests import StockBarsRequest
         from alpaca.data.timeframe import TimeFrame
 
-        tf = Timeframe.of(_NAME, timeframe)
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
         frames = {
             Timeframe.MINUTE: TimeFrame.Minute,
             Timeframe.HOUR: TimeFrame.Hour,
@@ -115,12 +100,9 @@ class AlpacaMarketData:
         rows = self._rows(lambda: self._client.get_stock_bars(request), sym)
         return [_bar(sym, r, t, tf.period_ns) for r in rows if start_ns <= (t := _time(r)) < end_ns]
 
-    def trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
+    def _trades(self, sym: str, start_ns: int, end_ns: int) -> list[Trade]:
         from alpaca.data.requests import StockTradesRequest
 
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
         request = StockTradesRequest(
             symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self._feed
         )
@@ -136,22 +118,18 @@ class AlpacaMarketData:
             if start_ns <= (t := _time(r)) < end_ns
         ]
 
-    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> list[Quote]:
+    def _quotes(self, sym: str, start_ns: int, end_ns: int) -> list[Quote]:
         from alpaca.data.requests import StockQuotesRequest
 
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
         request = StockQuotesRequest(
             symbol_or_symbols=sym, start=_floor(start_ns), end=_ceil(end_ns), feed=self._feed
         )
         rows = self._rows(lambda: self._client.get_stock_quotes(request), sym)
         return [_quote(sym, r, t) for r in rows if start_ns <= (t := _time(r)) < end_ns]
 
-    def latest_quote(self, symbol: str) -> Quote:
+    def _latest_quote(self, sym: str) -> Quote:
         from alpaca.data.requests import StockLatestQuoteRequest
 
-        sym = check_symbol(_NAME, symbol)
         request = StockLatestQuoteRequest(symbol_or_symbols=sym, feed=self._feed)
         got = self._call(lambda: self._client.get_stock_latest_quote(request), sym)
         row = got.get(sym) if isinstance(got, dict) else None

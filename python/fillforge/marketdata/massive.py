@@ -26,13 +26,7 @@ from typing import Any, Final, TypeVar
 
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import MarketDataApiError, MarketDataError
-from fillforge.marketdata.source import (
-    Timeframe,
-    check_request,
-    check_symbol,
-    number,
-    with_retries,
-)
+from fillforge.marketdata.source import ProviderSource, Timeframe, number, with_retries
 
 __all__ = ["MassiveMarketData"]
 
@@ -43,7 +37,7 @@ _RETRYABLE: Final = (429, 500, 502, 503, 504)
 _STATUS: Final = re.compile(r"too many (\d{3}) error responses")
 
 
-class MassiveMarketData:
+class MassiveMarketData(ProviderSource):
     """Massive's historical and latest stock data. ``base_url``: the API's root (default
     Massive's; a local :class:`~fillforge.massive.server.MassiveServer`'s ``base_url`` serves
     it too); ``page_size`` rows per page (at most 50,000); ``attempts`` tries per call, backoff
@@ -87,16 +81,9 @@ class MassiveMarketData:
             connection_pool_kw={"retries": no_retries},
         )
 
-    def __repr__(self) -> str:
-        return f"MassiveMarketData({self.base_url})"
-
     # ----- the source ---------------------------------------------------------------------
 
-    def bars(
-        self, symbol: str, timeframe: Timeframe | str, start_ns: int, end_ns: int
-    ) -> list[Bar]:
-        tf = Timeframe.of(_NAME, timeframe)
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
+    def _bars(self, sym: str, tf: Timeframe, start_ns: int, end_ns: int) -> list[Bar]:
         first_ms = -(-start_ns // _NS_PER_MS)
         last_ms = -(-end_ns // _NS_PER_MS) - 1
         if last_ms < first_ms:
@@ -143,10 +130,7 @@ class MassiveMarketData:
             sym,
         )
 
-    def trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
+    def _trades(self, sym: str, start_ns: int, end_ns: int) -> list[Trade]:
         rows = self._ticks(self._client.list_trades, sym, start_ns, end_ns)
         return [
             Trade(
@@ -159,10 +143,7 @@ class MassiveMarketData:
             if start_ns <= (t := _int(r.sip_timestamp, "sip_timestamp")) < end_ns
         ]
 
-    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> list[Quote]:
-        sym = check_request(_NAME, symbol, start_ns, end_ns)
-        if start_ns == end_ns:
-            return []
+    def _quotes(self, sym: str, start_ns: int, end_ns: int) -> list[Quote]:
         rows = self._ticks(self._client.list_quotes, sym, start_ns, end_ns)
         return [
             _quote(sym, r.bid_price, r.bid_size, r.ask_price, r.ask_size, t)
@@ -170,8 +151,7 @@ class MassiveMarketData:
             if start_ns <= (t := _int(r.sip_timestamp, "sip_timestamp")) < end_ns
         ]
 
-    def latest_quote(self, symbol: str) -> Quote:
-        sym = check_symbol(_NAME, symbol)
+    def _latest_quote(self, sym: str) -> Quote:
         q = self._call(lambda: self._client.get_last_quote(sym), sym)
         if not getattr(q, "sip_timestamp", None):
             raise MarketDataError(_NAME, None, "symbol", sym, "no last quote")

@@ -32,6 +32,7 @@ from fillforge.marketdata.columns import NS_PER_DAY, NS_PER_MINUTE
 
 __all__ = [
     "MarketDataSource",
+    "ProviderSource",
     "Timeframe",
     "check_request",
     "check_symbol",
@@ -95,6 +96,50 @@ class MarketDataSource(Protocol):
         """``symbol``'s latest best bid and offer (:class:`MarketDataError` when the provider
         has none)."""
         ...
+
+
+class ProviderSource:
+    """What a provider's adapter shares with the others: the checks of every request before it
+    is sent (:func:`check_request`, :func:`check_symbol`, :meth:`Timeframe.of`) and an empty
+    window answered without asking. The adapter gives ``name``, ``base_url`` and the provider's
+    side of each call: ``_bars``, ``_trades``, ``_quotes`` (a non-empty window, a checked
+    symbol) and ``_latest_quote``."""
+
+    name: str
+    base_url: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url})"
+
+    def bars(
+        self, symbol: str, timeframe: Timeframe | str, start_ns: int, end_ns: int
+    ) -> list[Bar]:
+        tf = Timeframe.of(self.name, timeframe)
+        sym = check_request(self.name, symbol, start_ns, end_ns)
+        return [] if start_ns == end_ns else self._bars(sym, tf, start_ns, end_ns)
+
+    def trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
+        sym = check_request(self.name, symbol, start_ns, end_ns)
+        return [] if start_ns == end_ns else self._trades(sym, start_ns, end_ns)
+
+    def quotes(self, symbol: str, start_ns: int, end_ns: int) -> list[Quote]:
+        sym = check_request(self.name, symbol, start_ns, end_ns)
+        return [] if start_ns == end_ns else self._quotes(sym, start_ns, end_ns)
+
+    def latest_quote(self, symbol: str) -> Quote:
+        return self._latest_quote(check_symbol(self.name, symbol))
+
+    def _bars(self, symbol: str, tf: Timeframe, start_ns: int, end_ns: int) -> list[Bar]:
+        raise NotImplementedError
+
+    def _trades(self, symbol: str, start_ns: int, end_ns: int) -> list[Trade]:
+        raise NotImplementedError
+
+    def _quotes(self, symbol: str, start_ns: int, end_ns: int) -> list[Quote]:
+        raise NotImplementedError
+
+    def _latest_quote(self, symbol: str) -> Quote:
+        raise NotImplementedError
 
 
 def check_symbol(source: str, symbol: object) -> str:
