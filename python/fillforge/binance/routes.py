@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -38,6 +39,32 @@ __all__ = ["account_json", "add_routes", "venue_rules"]
 
 _UNKNOWN_ORDER = "Unknown order sent."
 _MAX_LIMIT = 1000
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """A listing's ``startTime`` and ``endTime`` (ms, both inclusive, either left out) and its
+    ``limit`` (default 500, at most 1000)."""
+
+    lo: int | None
+    hi: int | None
+    limit: int
+
+    @classmethod
+    def of(cls, params: dict[str, str]) -> _Window:
+        limit = wire.int_param(params, "limit")
+        limit = 500 if limit is None else limit
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise BinanceApiError(400, wire.BAD_PARAMETER, f"Illegal value for 'limit': {limit}.")
+        return cls(wire.int_param(params, "startTime"), wire.int_param(params, "endTime"), limit)
+
+    def holds(self, t_ms: int) -> bool:
+        return (self.lo is None or t_ms >= self.lo) and (self.hi is None or t_ms <= self.hi)
+
+    def page(self, rows: list[_T], from_id: bool) -> list[_T]:
+        """From a given id on, the first ``limit`` rows; else the most recent ``limit``."""
+        return rows[: self.limit] if from_id else rows[-self.limit :]
 
 
 def add_routes(app: FastAPI, server: BinanceServer) -> None:
@@ -81,14 +108,6 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
             quote = server.assets[o.symbol][1]
             listed = [wire.fill_json(f, quote) for f in o.fills.values()]
         return wire.order_json(o, int(o.id), maker=o.id in server.makers, fills=listed)
-
-    def window(params: dict[str, str]) -> tuple[int | None, int | None, int]:
-        lo, hi = wire.int_param(params, "startTime"), wire.int_param(params, "endTime")
-        limit = wire.int_param(params, "limit")
-        limit = 500 if limit is None else limit
-        if not 1 <= limit <= _MAX_LIMIT:
-            raise BinanceApiError(400, wire.BAD_PARAMETER, f"Illegal value for 'limit': {limit}.")
-        return lo, hi, limit
 
     # ----- public -------------------------------------------------------------------------
 
@@ -254,19 +273,14 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def all_orders(request: Request) -> Response:
         def listed(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            lo, hi, limit = window(params)
+            w = _Window.of(params)
             first = wire.int_param(params, "orderId")
-            kept = []
-            for o in sorted(broker.orders(symbol=s), key=lambda o: int(o.id)):
-                t = o.created_ts // 1_000_000
-                if first is not None and int(o.id) < first:
-                    continue
-                if (lo is not None and t < lo) or (hi is not None and t > hi):
-                    continue
-                kept.append(o)
-            # Without an orderId, the most recent ``limit``; with one, from it on.
-            kept = kept[:limit] if first is not None else kept[-limit:]
-            return [shown(o) for o in kept]
+            kept = [
+                o
+                for o in sorted(broker.orders(symbol=s), key=lambda o: int(o.id))
+                if (first is None or int(o.id) >= first) and w.holds(o.created_ts // 1_000_000)
+            ]
+            return [shown(o) for o in w.page(kept, first is not None)]
 
         return await answer(request, listed)
 
@@ -275,7 +289,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
         def listed(params: dict[str, str]) -> Any:
             s = symbol_of(params)
             assert s is not None
-            lo, hi, limit = window(params)
+            w = _Window.of(params)
             only = wire.int_param(params, "orderId")
             from_id = wire.int_param(params, "fromId")
             quote = server.assets[s][1]
@@ -285,15 +299,10 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
                     continue
                 for f in o.fills.values():
                     row = wire.trade_json(o, int(o.id), f, quote)
-                    if from_id is not None and row["id"] < from_id:
-                        continue
-                    if (lo is not None and row["time"] < lo) or (
-                        hi is not None and row["time"] > hi
-                    ):
-                        continue
-                    rows.append(row)
+                    if (from_id is None or row["id"] >= from_id) and w.holds(row["time"]):
+                        rows.append(row)
             rows.sort(key=lambda r: int(r["id"]))
-            return rows[:limit] if from_id is not None else rows[-limit:]
+            return w.page(rows, from_id is not None)
 
         return await answer(request, listed)
 

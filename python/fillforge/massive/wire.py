@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any, Final
 
 from fillforge.errors import OrderValidationError, TimeError
@@ -76,10 +77,10 @@ def trade_json(row: TradeRow) -> dict[str, Any]:
 def quote_json(row: QuoteRow) -> dict[str, Any]:
     return {
         "ask_exchange": NASDAQ,
-        "ask_price": 0 if row.ask is None else float(row.ask),
+        "ask_price": _price(row.ask),
         "ask_size": row.ask_size,
         "bid_exchange": NASDAQ,
-        "bid_price": 0 if row.bid is None else float(row.bid),
+        "bid_price": _price(row.bid),
         "bid_size": row.bid_size,
         "participant_timestamp": row.t,
         "sequence_number": row.seq,
@@ -91,10 +92,10 @@ def quote_json(row: QuoteRow) -> dict[str, Any]:
 def last_quote_json(ticker: str, row: QuoteRow) -> dict[str, Any]:
     return {
         "T": ticker,
-        "P": 0 if row.ask is None else float(row.ask),
+        "P": _price(row.ask),
         "S": row.ask_size,
         "X": NASDAQ,
-        "p": 0 if row.bid is None else float(row.bid),
+        "p": _price(row.bid),
         "s": row.bid_size,
         "x": NASDAQ,
         "t": row.t,
@@ -102,6 +103,11 @@ def last_quote_json(ticker: str, row: QuoteRow) -> dict[str, Any]:
         "q": row.seq,
         "z": _TAPE_C,
     }
+
+
+def _price(side: Decimal | None) -> float:
+    """A side's price as Massive shows it: 0 when the book has no such side."""
+    return 0 if side is None else float(side)
 
 
 def error(request_id: str, message: str) -> dict[str, Any]:
