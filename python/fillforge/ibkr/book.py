@@ -3,7 +3,7 @@ parent/child (bracket) and OCA groups, on one :class:`~fillforge.sim.broker.Simu
 whose events it turns into IB's messages.
 
 Everything here runs on the simulation thread (the gateway calls it through its
-:class:`~fillforge.alpaca.server.Simulation`). An order whose ``transmit`` is off waits in the
+:class:`~fillforge.serving.Simulation`). An order whose ``transmit`` is off waits in the
 gateway until an order with ``transmit`` on names it as parent (or is itself); a child waits
 (``PreSubmitted``) until its parent has filled, then works; the children of one parent, and the
 members of one OCA group, cancel (OCA type 1) or reduce (types 2 and 3, and a bracket's

@@ -17,7 +17,7 @@ Every request needs the key: ``apiKey`` in the query or ``Authorization: Bearer`
 client sends); without it, or with another, 401. ``requests_per_minute`` (None: no limit)
 answers 429 past it. A ticker the history does not hold is 404 ``NOT_FOUND`` (Massive answers
 an unknown ticker's history with no results; a local server knows its whole universe).
-``faults`` (:class:`fillforge.alpaca.server.Faults`) injects failures (``fail``) or late
+``faults`` (:class:`fillforge.serving.Faults`) injects failures (``fail``) or late
 answers (``delay``) into the next requests, for resilience tests.
 """
 
