@@ -5,6 +5,9 @@ One process writes a journal at a time: the writer holds an exclusive ``flock`` 
 (which also names its pid), so a second writer, in this process or another, is refused with a
 :class:`~fillforge.errors.JournalError`; the lock goes with the process, even on kill -9.
 Readers (inspect, export, verify) open the file read-only and never take the lock.
+
+The schema and its migrations are :mod:`.sqlite_schema`'s, the threaded checksum scan
+:mod:`.sqlite_scan`'s, the rebuild of a file damaged below the records :mod:`.sqlite_repair`'s.
 """
 
 from __future__ import annotations
