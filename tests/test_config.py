@@ -162,6 +162,27 @@ def test_unknown_keys_are_reported_not_dropped(caplog: pytest.LogCaptureFixture)
     )
 
 
+def test_quiet_reports_in_the_result_only(caplog: pytest.LogCaptureFixture) -> None:
+    """``quiet``: no warning and no log line, for a caller that shows them itself; what they
+    would have said is still in the result, and the check refuses the same bad value."""
+    data = {
+        "risk_management": {"max_daly_loss": 0.02},
+        "broker": {"type": "alpaca", "secret_key": "PKliteral1"},
+    }
+    caplog.set_level(logging.DEBUG, logger="fillforge.config")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = parse_config(data, env={}, quiet=True)
+    assert not caplog.records
+    assert loaded.unknown_keys == ("risk_management.max_daly_loss",)
+    with pytest.warns(UserWarning, match="unknown keys|a secret is written") as w:
+        parse_config(data, env={})
+    assert len(w) == 2  # the literal secret and the unknown key, when not quiet
+    assert len(caplog.records) == 2
+    with pytest.raises(ConfigError, match="max_daily_loss"):
+        parse_config({"risk_management": {"max_daily_loss": 2}}, env={}, quiet=True)
+
+
 # ----- secrets ----------------------------------------------------------------------------------
 
 SECRET = "PKsup3rs3cr3tv4lu3"

@@ -24,7 +24,9 @@ from fillforge.execution.pricing import (
     TimeOfDayPricing,
     TimeOfDayTable,
     adaptive_offset,
+    quote_mid,
     realised_vol,
+    reference_price,
     spread_bps,
     static_limit,
 )
@@ -401,6 +403,20 @@ def test_no_two_sided_quote_prices_at_market() -> None:
     pricing = TimeOfDayPricing(TABLE, b.venue.calendar, C, D(10))
     assert pricing(b, _buy("2024-11-27", "16:00")) is None
     assert pricing.decisions == []
+
+
+def test_the_reference_price_is_the_last_trade_else_the_two_sided_mid() -> None:
+    b = _sim("2024-11-27")
+    assert quote_mid(b.latest_quote("X")) == D(100)
+    assert reference_price(b, "X") == D(100)  # no print yet: the mid
+    b.quote("X", None, D("100.02"))
+    assert quote_mid(b.latest_quote("X")) is None
+    assert quote_mid(None) is None
+    assert reference_price(b, "X") is None  # neither a print nor a two-sided quote
+    b.trade("X", D("100.01"), D(10))
+    assert reference_price(b, "X") == D("100.01")  # a print wins over any quote
+    b.quote("X", D("99.90"), D("100.10"))
+    assert reference_price(b, "X") == D("100.01")
 
 
 def _negative(broker: Broker, parent: ParentOrder) -> Decimal:

@@ -20,7 +20,7 @@ from fillforge.sweep.config import SweepConfig, Trial, trials
 from fillforge.sweep.heatmap import heatmap_html
 from fillforge.sweep.record import TrialRecord
 from fillforge.sweep.results import SweepSummary, finish_rows, summarize, write_parquet
-from fillforge.sweep.runner import LocalRay, run_in_process, run_on_ray
+from fillforge.sweep.runner import LocalRay, run_trials
 from fillforge.sweep.trial import load_daily_bars
 
 __all__ = ["SweepRun", "run_sweep"]
@@ -88,10 +88,10 @@ def run_sweep(
         bars = load_daily_bars(_symbols(todo))
         with progress(len(todo)) as advance:
             if in_process:
-                run_in_process(todo, bars, cfg.walk_forward, record, advance)
+                run_trials(todo, bars, cfg.walk_forward, record, advance)
             else:
                 with LocalRay(workers, address) as ray:
-                    run_on_ray(ray, todo, bars, cfg.walk_forward, record, advance)
+                    run_trials(todo, bars, cfg.walk_forward, record, advance, ray=ray)
     ours = {t.trial_id for t in every}
     rows = finish_rows([r for k, r in record.done.items() if k in ours], cfg)
     summary = summarize(rows, cfg)

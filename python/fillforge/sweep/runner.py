@@ -10,7 +10,7 @@ ordered by the trials' place in the sweep, so the order of completion never show
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from fillforge.sweep.config import Trial, WalkForward
 from fillforge.sweep.record import TrialRecord
 from fillforge.sweep.trial import run_trial
 
-__all__ = ["LocalRay", "run_in_process", "run_on_ray"]
+__all__ = ["LocalRay", "run_trials"]
 
 Progress = Callable[[int], None]
 _OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -32,23 +32,32 @@ def _done(_: int) -> None:
     return None
 
 
-def run_in_process(
+def run_trials(
     todo: list[Trial],
     bars: Mapping[str, Bars],
     wf: WalkForward,
     record: TrialRecord,
     advance: Progress = _done,
+    *,
+    ray: Any = None,
 ) -> None:
-    """Run ``todo`` one after another here, recording each row as it finishes; a trial that
-    fails (an error that is not a refusal: a strategy's bug) is a
-    :class:`~fillforge.errors.SweepError` naming it, as on Ray."""
+    """Run ``todo`` here, one after another (``ray`` None), or on ``ray`` (initialised),
+    recording each row as its trial finishes. A trial that fails (an error that is not a
+    refusal: a strategy's bug) is a :class:`~fillforge.errors.SweepError` naming it; the rows
+    recorded so far stay, and a rerun resumes after them."""
+    rows = _here(todo, bars, wf) if ray is None else _on_ray(ray, todo, bars, wf)
+    for row in rows:
+        record.add(row)
+        advance(1)
+
+
+def _here(todo: list[Trial], bars: Mapping[str, Bars], wf: WalkForward) -> Iterator[dict[str, Any]]:
     for trial in todo:
         try:
             row = run_trial(trial, bars, wf)
         except Exception as e:
             raise _failed(trial, e, "here") from e
-        record.add(row)
-        advance(1)
+        yield row
 
 
 def _failed(trial: Trial, e: BaseException, where: str) -> SweepError:
@@ -135,17 +144,10 @@ def _remote_trial(
     return run_trial(trial, bars, wf)
 
 
-def run_on_ray(
-    ray: Any,
-    todo: list[Trial],
-    bars: Mapping[str, Bars],
-    wf: WalkForward,
-    record: TrialRecord,
-    advance: Progress = _done,
-) -> None:
-    """Run ``todo`` on ``ray`` (initialised), recording each row as its trial finishes; a
-    trial that fails on a worker is a :class:`~fillforge.errors.SweepError` naming it (the
-    rows recorded so far stay, and a rerun resumes after them)."""
+def _on_ray(
+    ray: Any, todo: list[Trial], bars: Mapping[str, Bars], wf: WalkForward
+) -> Iterator[dict[str, Any]]:
+    """Each trial's row as it finishes on a Ray worker (the bars put in the store once)."""
     if not todo:
         return
     bars_ref = ray.put(dict(bars))
@@ -162,5 +164,4 @@ def run_on_ray(
                     ray.cancel(rest)
                 cause = getattr(e, "cause", None)  # RayTaskError: the worker's exception
                 raise _failed(trial, cause or e, "on a Ray worker") from None
-            record.add(row)
-            advance(1)
+            yield row
