@@ -15,6 +15,7 @@ from fillforge.broker import Bar
 from fillforge.errors import SweepError
 from fillforge.strategy import Strategy
 from fillforge.sweep import parse_sweep, run_sweep, trials
+from fillforge.sweep.results import shown
 
 SWEEP: dict[str, Any] = {
     "base": {
@@ -173,3 +174,13 @@ def test_a_random_sweeps_heatmap_bins_its_draws(tmp_path: Path) -> None:
     else:
         assert [f"<th>{f}</th>" in head for f in sorted(fasts)] == [True] * len(fasts)
     assert page.index("<th>40</th>") < page.index("<th>80</th>")  # rows sorted, not drawn order
+
+
+def test_a_result_cell_shows_a_float_in_its_format_and_nothing_as_a_dash() -> None:
+    assert shown(1.234567) == "1.235"  # the heatmap's 4 significant digits
+    assert shown(1.234567, ".4f") == "1.2346"  # the command's table
+    assert shown(float("nan")) == "nan"
+    assert shown(float("-inf"), ".4f") == "-inf"
+    assert shown(None) == "-"
+    assert shown(12) == "12"
+    assert shown("ok") == "ok"
