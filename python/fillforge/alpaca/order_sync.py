@@ -32,11 +32,12 @@ from alpaca.trading.stream import TradingStream
 
 from fillforge.alpaca.convert import STATUS_EVENT, decimal_of, expect, request_of
 from fillforge.errors import FillforgeError
-from fillforge.orders.enums import EventKind, LiquiditySide, OrderClass
+from fillforge.orders.enums import EventKind, OrderClass
 from fillforge.orders.manager import OrderManager
-from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.models import OrderRequest, ReplaceTerms, VenueReport
 from fillforge.orders.order import Order
 from fillforge.time import Clock, from_datetime
+from fillforge.venues.reports import report_fill, report_state
 
 __all__ = ["OrderSync"]
 
@@ -209,20 +210,10 @@ class OrderSync:
     def _fill(
         self, o: Order, trade_id: str, price: Decimal, qty: Decimal, filled: Decimal, t: int
     ) -> None:
-        f = Fill.trusted(
-            trade_id=trade_id,
-            order_id=o.id,
-            price=price,
-            qty=qty,
-            liquidity=LiquiditySide.TAKER,
-            commission=Decimal(0),
-            ts_event=t,
-            ts_recv=self._time.now_ns(),
-        )
-        kind = EventKind.FILL if filled >= o.order_qty else EventKind.PARTIAL_FILL
-        self.manager.apply(VenueReport.trusted(kind=kind, order_id=o.id, ts=t, fill=f))
+        now = self._time.now_ns()
+        whole = filled >= o.order_qty
+        report_fill(self.manager, o.id, trade_id, price, qty, ts=t, ts_recv=now, whole=whole)
 
     def _report(self, kind: EventKind, oid: str, t: int) -> None:
         # A report the state already reflects (a repeat from the stream and REST) is refused.
-        with contextlib.suppress(FillforgeError):
-            self.manager.apply(VenueReport.trusted(kind=kind, order_id=oid, ts=t))
+        report_state(self.manager, kind, oid, t)

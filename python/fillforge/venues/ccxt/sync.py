@@ -12,20 +12,20 @@ up by one fill at the price the average implies; nothing counts twice.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 from decimal import Decimal
 from typing import Any, Final
 
 from fillforge.errors import CcxtError, FillforgeError
-from fillforge.orders.enums import EventKind, LiquiditySide, OrderSide, OrderTimeInForce, OrderType
+from fillforge.orders.enums import EventKind, OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.manager import OrderManager
-from fillforge.orders.models import Fill, OrderRequest, VenueReport
+from fillforge.orders.models import OrderRequest
 from fillforge.orders.order import Order
 from fillforge.time import Clock
 from fillforge.venues.ccxt.convert import decimal_of, fee_in_quote
 from fillforge.venues.ccxt.steps import Ask, Steps
+from fillforge.venues.reports import report_fill, report_state
 
 __all__ = ["OrderSync"]
 
@@ -210,24 +210,24 @@ class OrderSync:
         t: int,
         final: bool = False,
     ) -> None:
-        f = Fill.trusted(
-            trade_id=trade_id,
-            order_id=o.id,
-            price=price,
-            qty=qty,
-            liquidity=LiquiditySide.MAKER if maker else LiquiditySide.TAKER,
-            commission=commission,
-            ts_event=t,
-            ts_recv=self._time.now_ns(),
-        )
         whole = final or (o.request.notional is None and o.cum_qty + qty >= o.order_qty)
-        kind = EventKind.FILL if whole else EventKind.PARTIAL_FILL
-        self.manager.apply(VenueReport.trusted(kind=kind, order_id=o.id, ts=t, fill=f))
+        now = self._time.now_ns()
+        report_fill(
+            self.manager,
+            o.id,
+            trade_id,
+            price,
+            qty,
+            ts=t,
+            ts_recv=now,
+            whole=whole,
+            commission=commission,
+            maker=maker,
+        )
 
     def _report(self, kind: EventKind, oid: str, t: int) -> None:
         # A report the state already reflects (seen on a poll and a reply) is refused.
-        with contextlib.suppress(FillforgeError):
-            self.manager.apply(VenueReport.trusted(kind=kind, order_id=oid, ts=t))
+        report_state(self.manager, kind, oid, t)
 
 
 def _open_orders(ex: Any, symbol: str) -> Any:

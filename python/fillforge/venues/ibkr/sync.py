@@ -14,23 +14,21 @@ order a new one (``<id>.r<n>``), as fillforge's replace semantics have it.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
-from fillforge.errors import FillforgeError
 from fillforge.orders.enums import (
     EventKind,
-    LiquiditySide,
     OrderSide,
     OrderStatus,
     OrderTimeInForce,
     OrderType,
 )
 from fillforge.orders.manager import OrderManager
-from fillforge.orders.models import Fill, OrderRequest, VenueReport
+from fillforge.orders.models import OrderRequest
 from fillforge.time import Clock
 from fillforge.venues.ibkr.convert import IB_TYPE, dec
+from fillforge.venues.reports import report_fill, report_state
 
 __all__ = ["IbOrders"]
 
@@ -63,12 +61,7 @@ class IbOrders:
 
     def report(self, kind: EventKind, local_id: str, reason: str | None = None) -> None:
         """Apply a report the state may already reflect (refused then: nothing changes)."""
-        with contextlib.suppress(FillforgeError):
-            self.manager.apply(
-                VenueReport.trusted(
-                    kind=kind, order_id=local_id, ts=self._time.now_ns(), reason=reason
-                )
-            )
+        report_state(self.manager, kind, local_id, self._time.now_ns(), reason)
         self.manager.outbox.clear()  # IB works the legs itself
 
     # ----- IB's events (on ib_async's loop) ----------------------------------------------------
@@ -139,22 +132,20 @@ class IbOrders:
             when = execution.time
             ts = int(when.timestamp()) * 1_000_000_000 if when else self._time.now_ns()
             fee = dec(getattr(commission, "commission", 0.0)) if commission is not None else None
-            f = Fill.trusted(
-                trade_id=exec_id,
-                order_id=local,
-                price=price,
-                qty=qty,
-                liquidity=(
-                    LiquiditySide.MAKER if execution.lastLiquidity == 1 else LiquiditySide.TAKER
-                ),
-                commission=fee or dec(0),
-                ts_event=ts,
-                ts_recv=self._time.now_ns(),
-            )
-            whole = o.cum_qty + qty >= o.order_qty
-            kind = EventKind.FILL if whole else EventKind.PARTIAL_FILL
+            now = self._time.now_ns()
             self.applied.add(exec_id)
-            self.manager.apply(VenueReport.trusted(kind=kind, order_id=local, ts=ts, fill=f))
+            report_fill(
+                self.manager,
+                local,
+                exec_id,
+                price,
+                qty,
+                ts=ts,
+                ts_recv=now,
+                whole=o.cum_qty + qty >= o.order_qty,
+                commission=fee or dec(0),
+                maker=execution.lastLiquidity == 1,
+            )
             self.manager.outbox.clear()
             return True
 
