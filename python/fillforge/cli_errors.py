@@ -15,10 +15,13 @@ refused flag (``error: --flag='value': why``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
@@ -27,7 +30,15 @@ from typer.core import TyperGroup
 
 from fillforge.errors import FillforgeError
 
-__all__ = ["DEBUG_ENV", "OneLineErrors", "debug_requested", "refuse", "say_error"]
+__all__ = [
+    "DEBUG_ENV",
+    "OneLineErrors",
+    "debug_requested",
+    "positive_decimal",
+    "refuse",
+    "say_error",
+    "time_zone",
+]
 
 DEBUG_ENV = "FILLFORGE_DEBUG"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -50,6 +61,27 @@ def refuse(flag: str, value: object, why: str, *, stdout: bool = False) -> typer
     raise the returned exit (code 2)."""
     say_error(f"{flag}={value!r}: {why}", stdout=stdout)
     return typer.Exit(2)
+
+
+def positive_decimal(flag: str, text: str) -> Decimal:
+    """``text`` as a finite Decimal > 0, else refused naming ``flag``."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise refuse(flag, text, "not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise refuse(flag, text, "must be a finite number > 0")
+    return value
+
+
+def time_zone(name: str, flag: str = "--tz") -> dt.tzinfo:
+    """An IANA time zone name (or ``UTC``), else refused naming ``flag``."""
+    if name.upper() == "UTC":
+        return dt.UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise refuse(flag, name, "not a time zone (e.g. UTC, America/New_York)") from None
 
 
 def debug_requested(ctx: typer.Context | None = None) -> bool:

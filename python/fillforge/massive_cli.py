@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fillforge import cli_serving
 from fillforge.cli_errors import refuse
-from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 
 __all__ = ["serve_massive"]
 
@@ -19,8 +19,8 @@ console = Console(stderr=True)
 
 
 def serve_massive(
-    host: Host = "127.0.0.1",
-    port: Port = 0,
+    host: cli_serving.Host = "127.0.0.1",
+    port: cli_serving.Port = 0,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -38,11 +38,10 @@ def serve_massive(
     rate_limit: Annotated[
         int | None, typer.Option(help="Requests per minute per address (default: no limit).")
     ] = None,
-    duration: Duration = None,
+    duration: cli_serving.Duration = None,
 ) -> None:
     """Serve Massive's aggregates, trades, quotes and last-quote routes on market-data files (for
     the massive client with ``base=`` pointed at it); prints the base URL."""
-    from fillforge.errors import MarketDataError
     from fillforge.massive.history import load_history, shipped_history
     from fillforge.massive.server import MassiveServer
 
@@ -50,11 +49,11 @@ def serve_massive(
         raise refuse("--api-key", "", "set MASSIVE_API_KEY (or the flag)")
     if rate_limit is not None and rate_limit < 1:
         raise refuse("--rate-limit", rate_limit, "must be >= 1")
-    check_endpoint(port, duration)
+    cli_serving.check_endpoint(port, duration)
     sources = data or ["sample"]
     if "sample" in sources and len(sources) > 1:
         raise refuse("--data", "sample", "stands alone: give it once, with no other --data")
-    try:
+    with cli_serving.refusing_data(sources):
         if sources == ["sample"]:
             history = shipped_history()
         else:
@@ -62,8 +61,6 @@ def serve_massive(
                 if not Path(s).is_file():
                     raise refuse("--data", s, "no such file")
             history = load_history([Path(s) for s in sources])
-    except MarketDataError as e:
-        raise refuse("--data", e.source, f"{e.field}={e.value!r}: {e.why}") from None
     server = MassiveServer(
         history, api_key=api_key, host=host, port=port, requests_per_minute=rate_limit
     )
@@ -74,4 +71,4 @@ def serve_massive(
             "; Ctrl-C stops",
             style="dim",
         )
-        serve_until_stopped(duration)
+        cli_serving.serve_until_stopped(duration)
