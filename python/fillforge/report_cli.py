@@ -6,30 +6,18 @@ one ``error:`` line on stderr and exit code 2 (``docs/report.md``)."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 
-from fillforge.cli_errors import refuse
+from fillforge.cli_errors import positive_decimal, time_zone
+from fillforge.tca_cli import DataSymbol, Lot, Tick
 
 __all__ = ["report"]
 
 _out = Console(highlight=False, soft_wrap=True)
-
-
-def _grid(flag: str, text: str) -> None:
-    """A price or size grid of --data: a number > 0 (the loaders' own check raises a bare
-    ValueError)."""
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise refuse(flag, text, "not a number") from None
-    if not d.is_finite() or d <= 0:
-        raise refuse(flag, text, "must be a number > 0")
 
 
 def report(
@@ -58,11 +46,9 @@ def report(
             "fillforge tca --data).",
         ),
     ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", help="The symbol of --data (default: the file's).")
-    ] = None,
-    tick: Annotated[str, typer.Option("--tick", help="The price grid of --data.")] = "0.00000001",
-    lot: Annotated[str, typer.Option("--lot", help="The size grid of --data.")] = "0.00000001",
+    symbol: DataSymbol = None,
+    tick: Tick = "0.00000001",
+    lot: Lot = "0.00000001",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: the files written.")
     ] = False,
@@ -79,15 +65,12 @@ def report(
     from fillforge.tca_cli import market_from_files
 
     require_matplotlib()  # the extra first: not after a long read
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise refuse("--tz", tz, "not a time zone name (America/New_York, UTC...)") from None
+    zone = time_zone(tz)
     check_targets(output, png)  # before the journal is read: a long read, then a refusal
     market = None
     if data:
         for flag, grid in (("--tick", tick), ("--lot", lot)):
-            _grid(flag, grid)
+            positive_decimal(flag, grid)
         market = market_from_files(data, tick, lot, symbol)
     with open_input(source) as journal:
         figures = report_data(journal, tz=zone, market=market)

@@ -15,10 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import typer
@@ -26,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fillforge.analytics import CONVENTION, GROUP_KEYS, MarketData, TcaResult, tca
-from fillforge.cli_errors import refuse
+from fillforge.cli_errors import positive_decimal, refuse, time_zone
 from fillforge.errors import TcaError
 from fillforge.execution.cost import cost_rows
 from fillforge.marketdata import load_tardis_quotes, load_tardis_trades
@@ -246,23 +244,12 @@ def _print(r: TcaResult, by: str, tz: dt.tzinfo, market: MarketData | None) -> N
         out.print(f"n/a {', '.join(figures)}: {text}")
 
 
-def _zone(name: str) -> dt.tzinfo:
-    if name.upper() == "UTC":
-        return dt.UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise refuse("--tz", name, "not a time zone (e.g. UTC, America/New_York)") from None
-
-
-def _grid(flag: str, text: str) -> str:
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise refuse(flag, text, "not a number") from None
-    if not d.is_finite() or d <= 0:
-        raise refuse(flag, text, "must be a number > 0")
-    return text
+# The market data's options, as ``fillforge tca`` and ``fillforge report`` take them.
+DataSymbol = Annotated[
+    str | None, typer.Option("--symbol", help="The symbol of --data (default: the file's).")
+]
+Tick = Annotated[str, typer.Option("--tick", help="The price grid of --data.")]
+Lot = Annotated[str, typer.Option("--lot", help="The size grid of --data.")]
 
 
 def tca_command(
@@ -277,11 +264,9 @@ def tca_command(
         list[Path] | None,
         typer.Option("--data", help="A Tardis quotes or trades file of the market (repeat)."),
     ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", help="The symbol of --data (default: the file's).")
-    ] = None,
-    tick: Annotated[str, typer.Option("--tick", help="The price grid of --data.")] = "0.00000001",
-    lot: Annotated[str, typer.Option("--lot", help="The size grid of --data.")] = "0.00000001",
+    symbol: DataSymbol = None,
+    tick: Tick = "0.00000001",
+    lot: Lot = "0.00000001",
     tz: Annotated[str, typer.Option("--tz", help="The time zone of --by hour.")] = "UTC",
     alerts: Annotated[
         bool,
@@ -292,8 +277,9 @@ def tca_command(
     slippage against arrival, VWAP and TWAP, markouts, spread, rates and latency."""
     if by not in GROUP_KEYS:
         raise refuse("--by", by, f"expected one of {', '.join(GROUP_KEYS)}")
-    zone = _zone(tz)
-    tick, lot = _grid("--tick", tick), _grid("--lot", lot)
+    zone = time_zone(tz)
+    positive_decimal("--tick", tick)  # the grids are checked here; the loaders take the text
+    positive_decimal("--lot", lot)
     market = market_from_files(data, tick, lot, symbol) if data else None
     r = tca(journal, market)
     changes = journal_alerts(r) if alerts else None
