@@ -14,7 +14,14 @@ import typer
 from rich.console import Console
 
 from fillforge.cli_errors import refuse, say_error
-from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
+from fillforge.cli_serving import (
+    Duration,
+    Host,
+    Port,
+    Speed,
+    check_endpoint,
+    serve_until_stopped,
+)
 from fillforge.errors import TimeError
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
 
@@ -103,7 +110,7 @@ def serve_alpaca(
             "(+ orderbook) file, a Databento MBO CSV or DBN (repeat --data for a second file)."
         ),
     ] = None,
-    speed: Annotated[float, typer.Option(help="Simulation seconds per wall-clock second.")] = 1.0,
+    speed: Speed = 1.0,
     rate_limit: Annotated[int, typer.Option(help="Requests per minute per key.")] = 200,
     key_id: Annotated[
         str | None, typer.Option(envvar="APCA_API_KEY_ID", help="Key id (or APCA_API_KEY_ID).")
