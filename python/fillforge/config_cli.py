@@ -5,8 +5,6 @@ traceback reaches the user."""
 from __future__ import annotations
 
 import json
-import logging
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -42,15 +40,7 @@ def _read(path: Path) -> object:
     command prints itself, in its table; the warnings and the log line would say it twice."""
     from fillforge.config import read_config
 
-    log = logging.getLogger("fillforge.config")
-    was = log.disabled
-    log.disabled = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return read_config(path)
-    finally:
-        log.disabled = was
+    return read_config(path, quiet=True)
 
 
 @config_app.command("example")

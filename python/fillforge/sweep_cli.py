@@ -5,8 +5,8 @@ A bad file or flag is one ``error:`` line on stderr and exit code 2 (``docs/swee
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,15 +30,10 @@ def _example() -> str:
     return files("fillforge.data").joinpath("sweeps").joinpath("sma_grid.yaml").read_text()
 
 
-def _figure(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else str(value)
-    return str(value)
-
-
 def _print(run: Any) -> None:
+    from fillforge.sweep.results import shown  # loaded by now: the sweep ran
+
+    _figure = functools.partial(shown, spec=".4f")
     summary = run.summary
     names = [k for k in run.rows[0] if k.startswith("param.")] if run.rows else []
     t = Table(title=f"{summary.trials} trials ({run.ran} run now, {run.resumed} recorded before)")
