@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import threading
 import time
@@ -37,6 +38,7 @@ __all__ = [
     "SimServer",
     "Simulation",
     "json_frame",
+    "post",
     "pump",
 ]
 
@@ -129,6 +131,13 @@ async def pump(
         return
     finally:
         receive.cancel()
+
+
+def post(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str], frame: str) -> None:
+    """Put ``frame`` (or :data:`DROP`) on the queue of a socket :func:`pump` carries, from any
+    thread; a loop that closed meanwhile gets nothing."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(queue.put_nowait, frame)
 
 
 async def json_frame(

@@ -9,7 +9,6 @@ the simulation thread, where the events happen, and handed to each socket's even
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fillforge.alpaca import wire
 from fillforge.alpaca.asgi import client_address
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, json_frame, pump
+from fillforge.serving import DROP, json_frame, post, pump
 
 if TYPE_CHECKING:
     from fillforge.alpaca.server import AlpacaServer
@@ -55,14 +54,12 @@ class TradeStream:
             }
         frame = json.dumps({"stream": "trade_updates", "data": data})
         for loop, queue in list(self.listening):
-            with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
-                loop.call_soon_threadsafe(queue.put_nowait, frame)
+            post(loop, queue, frame)
 
     def drop(self) -> None:
         """Close every listening socket (clients reconnect)."""
         for loop, queue in list(self.listening):
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, DROP)
+            post(loop, queue, DROP)
 
     async def serve(self, ws: WebSocket) -> None:
         """The ``trade_updates`` stream. A client has ``auth_timeout`` seconds to authenticate;

@@ -29,7 +29,7 @@ from fillforge.binance.wire import money
 from fillforge.errors import BinanceApiError, FillforgeError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, json_frame, pump
+from fillforge.serving import DROP, json_frame, post, pump
 
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
@@ -68,14 +68,12 @@ class UserStream:
                 frame = json.dumps(
                     event if sub is None else {"subscriptionId": sub, "event": event}
                 )
-                with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
-                    loop.call_soon_threadsafe(queue.put_nowait, frame)
+                post(loop, queue, frame)
 
     def drop(self) -> None:
         """Close every user-data socket (clients reconnect)."""
         for loop, queue, _ in list(self.listening):
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, DROP)
+            post(loop, queue, DROP)
 
     def execution_report(self, e: OrderEvent, kind: str) -> dict[str, Any]:
         """Binance's ``executionReport`` for one order event."""
