@@ -42,7 +42,7 @@ _CANCELED_EV, _CANCEL_REQUESTED = EventKind.CANCELED, EventKind.CANCEL_REQUESTED
 # Every event of the order table, by name.
 _E: dict[str, FastEvent] = {name: order_machine().event(name) for name in order_machine().events}
 
-_adopt = OrderEvent.adopt  # every field below, in declared order (tested)
+_adopt = OrderEvent.adopter()  # every field below, in declared order (tested)
 # An order's view, built without a Python-level __init__ (once per order, on the hot path).
 _new_view = object.__new__
 _bind_view = Order.__dict__["_r"].__set__

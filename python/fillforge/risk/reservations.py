@@ -48,7 +48,7 @@ class Reservation(FrozenModel):
     price: Decimal
 
 
-_adopt = Reservation.adopt  # every field, declared order (a claim is valid by construction)
+_adopt = Reservation.adopter()  # every field, declared order (valid by construction)
 
 
 class ReservationBook:

@@ -32,6 +32,7 @@ _TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
 # own values, adopted whole (the broker's reports are valid by construction).
 _BLANK_REPORT = {name: field.default for name, field in VenueReport.model_fields.items()}
 _adopt_report = VenueReport.adopt
+_adopt_fill = Fill.adopter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class Reports:
                 q = qty * lot
                 liq = _TAKER if taker else _MAKER
                 fee = fees.fee(q, px, liq) if charged else _ZERO
-                fill = Fill.adopt(  # every field, in declared order
+                fill = _adopt_fill(  # every field, in declared order
                     {
                         "trade_id": self._w.ids.trade_id(),
                         "order_id": oid,
