@@ -1,6 +1,7 @@
 //! The exception hierarchy, declared here and re-exported from `fillforge.errors`, and the one
 //! conversion from core errors to it.
 
+use fillforge_core::sim::SimError;
 use fillforge_core::{
     BookError, CapacityError as CoreCapacityError, Reason, ThrottleError as CoreThrottleError, TrailingError,
 };
@@ -200,6 +201,21 @@ impl From<CoreCapacityError> for CoreErr {
 impl From<CoreThrottleError> for CoreErr {
     fn from(e: CoreThrottleError) -> Self {
         CoreErr::Throttle(e)
+    }
+}
+
+impl From<TrailingError> for CoreErr {
+    fn from(e: TrailingError) -> Self {
+        CoreErr::Trailing(e)
+    }
+}
+
+impl From<SimError> for CoreErr {
+    fn from(e: SimError) -> Self {
+        match e {
+            SimError::Book(b) => CoreErr::Book(b),
+            SimError::Trailing(t) => CoreErr::Trailing(t),
+        }
     }
 }
 

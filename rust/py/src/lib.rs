@@ -4,6 +4,7 @@
 mod args;
 mod book;
 mod columns;
+mod dicts;
 mod errors;
 mod guard;
 mod markets;

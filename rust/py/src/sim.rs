@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use fillforge_core::book::MAX_ABS_PRICE;
-use fillforge_core::sim::{
-    Engine, Feed, FeedMsg, SimError, Top, UserEvent, WATCH_PRINT, WATCH_QUOTE, WATCH_USER,
-};
+use fillforge_core::sim::{Engine, Feed, FeedMsg, Top, UserEvent, WATCH_PRINT, WATCH_QUOTE, WATCH_USER};
 use fillforge_core::{BookError, Side, TimeInForce};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -13,6 +11,7 @@ use pyo3::types::PyDict;
 
 use crate::args;
 use crate::columns::{array, column};
+use crate::dicts::set_fields;
 use crate::errors::{CoreErr, ReplayError};
 use crate::guard::Guarded;
 use crate::outcome::{outcome, Outcome};
@@ -29,15 +28,6 @@ type Columns = (
     Py<PyArray1<i64>>,
     Py<PyArray1<i64>>,
 );
-
-impl From<SimError> for CoreErr {
-    fn from(e: SimError) -> Self {
-        match e {
-            SimError::Book(b) => CoreErr::Book(b),
-            SimError::Trailing(t) => CoreErr::Trailing(t),
-        }
-    }
-}
 
 const REPLAY_ERR: args::ErrFn = ReplayError::new_err;
 const TIME_RANGE: &str = "[-2^63, 2^63)";
@@ -500,13 +490,8 @@ impl PySimEngine {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.engine.read(Engine::stats)?;
         let d = PyDict::new(py);
-        d.set_item("messages", s.messages)?;
-        d.set_item("user_fills", s.user_fills)?;
-        d.set_item("user_filled_qty", s.user_filled_qty)?;
-        d.set_item("unknown_order_refs", s.unknown_order_refs)?;
-        d.set_item("checked_levels", s.checked_levels)?;
-        d.set_item("mismatches", s.mismatches)?;
-        d.set_item("adopted_levels", s.adopted_levels)?;
+        set_fields!(d, s; messages, user_fills, user_filled_qty, unknown_order_refs);
+        set_fields!(d, s; checked_levels, mismatches, adopted_levels);
         Ok(d)
     }
 

@@ -331,9 +331,3 @@ impl PyTrailingStops {
         format!("TrailingStops(n_instruments={}, stops={})", s.n_instruments(), s.len())
     }
 }
-
-impl From<TrailingError> for CoreErr {
-    fn from(e: TrailingError) -> Self {
-        CoreErr::Trailing(e)
-    }
-}
