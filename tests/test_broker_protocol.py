@@ -152,3 +152,17 @@ def test_simulated_broker_is_a_broker_and_a_clock(sim: SimHarness) -> None:
     assert isinstance(sim.broker, fb.Broker)
     assert isinstance(sim.broker, Clock)
     assert sim.broker.now_ns() == sim.broker.now()
+
+
+def test_a_quote_has_a_mid_only_when_two_sided() -> None:
+    from decimal import Decimal
+
+    from fillforge.broker import Quote
+
+    q = Quote(
+        symbol="X", bid_price="10.01", bid_size=1, ask_price="10.04", ask_size=2, timestamp_ns=0
+    )
+    assert q.mid == Decimal("10.025")
+    one_sided = q.model_copy(update={"ask_price": None, "ask_size": 0})
+    assert one_sided.mid is None
+    assert "mid" not in q.model_dump()  # a reading of the fields, not a field

@@ -7,6 +7,7 @@ simulated broker (:mod:`fillforge.sim`) and the live one (:mod:`fillforge.alpaca
 nothing here imports either. See ``docs/broker.md``.
 """
 
+from fillforge.broker.delegate import BrokerDelegate
 from fillforge.broker.models import AccountSnapshot, Bar, BrokerClock, Position, Quote, Trade
 from fillforge.broker.protocol import AsyncBroker, Broker, ReplaceChanges, replace_terms
 from fillforge.broker.subscriptions import (
@@ -29,6 +30,7 @@ __all__ = [
     "Bar",
     "Broker",
     "BrokerClock",
+    "BrokerDelegate",
     "DataKind",
     "MarketData",
     "MarketDataMethods",

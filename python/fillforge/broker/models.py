@@ -81,6 +81,13 @@ class Quote(FrozenModel):
     ask_size: _Size
     timestamp_ns: int
 
+    @property
+    def mid(self) -> Decimal | None:
+        """The midpoint of the bid and ask, None unless the quote is two-sided (the one way to
+        read a quote's mid: arrival prices, references, the monitor)."""
+        bid, ask = self.bid_price, self.ask_price
+        return None if bid is None or ask is None else (bid + ask) / 2
+
 
 class Trade(FrozenModel):
     """A print of ``size`` at ``price`` in ``symbol`` at ``timestamp_ns``."""

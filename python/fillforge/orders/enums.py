@@ -11,6 +11,17 @@ from enum import StrEnum
 
 from fillforge.codes import Side, TimeInForce
 
+__all__ = [
+    "AssetClass",
+    "EventKind",
+    "LiquiditySide",
+    "OrderClass",
+    "OrderSide",
+    "OrderStatus",
+    "OrderTimeInForce",
+    "OrderType",
+]
+
 
 class OrderSide(StrEnum):
     BUY = "buy"

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import count
 from typing import Unpack
 
-from fillforge.broker.models import AccountSnapshot, Bar, BrokerClock, Position, Quote, Trade
+from fillforge.broker.delegate import BrokerDelegate
+from fillforge.broker.models import AccountSnapshot, Position
 from fillforge.broker.protocol import Broker, ReplaceChanges, replace_terms
-from fillforge.broker.timers import TimerCallback, TimerWhen
 from fillforge.errors import DuplicateClientOrderIdError, RiskDeniedError, RiskError
 from fillforge.orders.manager import EventStream, OrderManager, Subscriber
 from fillforge.orders.models import OrderEvent, OrderRequest, ReplaceTerms
@@ -44,7 +44,7 @@ def _nothing() -> None:
     pass
 
 
-class RiskGate:
+class RiskGate(BrokerDelegate):
     """``broker`` behind ``manager`` (or a new :class:`RiskManager` over ``broker`` with
     ``controls`` and ``on_breach``; build the manager yourself for its other options). Denied
     orders get ids ``risk-<n>``."""
@@ -58,7 +58,7 @@ class RiskGate:
         on_breach: Mapping[str, Breach | str] | None = None,
         raise_denied: bool = False,
     ) -> None:
-        self.broker = broker
+        self.broker = self.wrapped = broker
         if manager is None:
             manager = RiskManager(broker, controls, on_breach=on_breach)
         elif manager.broker is not broker:
@@ -167,37 +167,6 @@ class RiskGate:
 
     def account(self) -> AccountSnapshot:
         return self.broker.account()
-
-    def clock(self) -> BrokerClock:
-        return self.broker.clock()
-
-    def now_ns(self) -> int:
-        return self.broker.now_ns()
-
-    def set_timer(self, name: str, callback: TimerCallback, **when: Unpack[TimerWhen]) -> None:
-        self.broker.set_timer(name, callback, **when)
-
-    def cancel_timer(self, name: str) -> None:
-        self.broker.cancel_timer(name)
-
-    def latest_quote(self, symbol: str) -> Quote | None:
-        return self.broker.latest_quote(symbol)
-
-    def last_trade(self, symbol: str) -> Trade | None:
-        return self.broker.last_trade(symbol)
-
-    def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]:
-        return self.broker.subscribe_quotes(symbol, callback)
-
-    def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]:
-        return self.broker.subscribe_trades(symbol, callback)
-
-    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
-        return self.broker.subscribe_bars(symbol, callback)
 
     def close(self) -> None:
         """Stop following the broker (the gate's and the manager's subscriptions). Idempotent."""
