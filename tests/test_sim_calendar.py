@@ -389,3 +389,27 @@ def test_session_bounds_agrees_with_session_day_by_day(days: list[int]) -> None:
         s = nyse.session(day) if inside else None
         assert f == (s is not None)
         assert (o, c) == ((s.open_ns, s.close_ns) if s is not None else (0, 0))
+
+
+_TOKYO_DAY = ns(2012, 3, 2, 0)
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.integers(_TOKYO_DAY - 3_600 * 10**9, _TOKYO_DAY + 30 * 3_600 * 10**9)
+        | st.sampled_from(
+            [ns(2012, 3, 2, 2, 30), ns(2012, 3, 2, 3, 30), ns(2012, 3, 2, 3, 30) - 1]
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_is_open_remembers_its_last_stretch_without_changing_answers(times: list[int]) -> None:
+    """One calendar asked in sequence (its last open stretch remembered, a lunch break splitting
+    the session) answers every time as a new calendar asked once does."""
+    tokyo = TradingCalendar("XTKS")
+    for t in times:
+        assert tokyo.is_open(t) == TradingCalendar("XTKS").is_open(t)
+    with pytest.raises(SimulationError, match="t_ns"):
+        tokyo.is_open(float(times[-1]))  # type: ignore[arg-type]

@@ -48,6 +48,16 @@ class Arrivals:
         """Run ``action(order_id)`` when a cancel or replace sent now reaches the venue."""
         self._w.sched.schedule(self._w.sched.now + self.cancel_delay(), lambda: action(order_id))
 
+    def cancel(self, order_id: str) -> None:
+        """A cancel of one order (not a group's) sent now: it reaches the venue after its
+        latency, at once when there is none and nothing in flight to overtake."""
+        delay = self.cancel_delay()
+        sched = self._w.sched
+        if delay == 0 and not sched.in_flight:
+            self.cancel_arrive(order_id)
+        else:
+            sched.schedule(sched.now + delay, lambda: self.cancel_arrive(order_id))
+
     # ----- a new order ------------------------------------------------------------------------
 
     def send(self, order: Order) -> None:

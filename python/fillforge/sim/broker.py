@@ -206,7 +206,7 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         o = self.manager.get(order_id)
         self.manager.request_cancel(order_id)
         if o.group_id is None:
-            self._arrivals.later(self._arrivals.cancel_arrive, o.id)
+            self._arrivals.cancel(o.id)
         self._arrivals.run_outbox()
         self._sched.deliver_due()
 

@@ -127,10 +127,13 @@ class TradingCalendar:
     Times are int UTC epoch nanoseconds.
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("_open_span", "name")
 
     def __init__(self, name: str = "XNYS") -> None:
         self.name: str = _resolve(name)
+        # The last stretch of trading time is_open found (a session, or its part before or
+        # after a break): asked again inside it, the answer needs no search.
+        self._open_span: tuple[int, int] = (0, 0)
 
     def __repr__(self) -> str:
         return f"TradingCalendar({self.name!r})"
@@ -185,13 +188,22 @@ class TradingCalendar:
 
     def is_open(self, t_ns: int) -> bool:
         """Inside a session and not in its break."""
+        lo, hi = self._open_span
+        if t_ns.__class__ is int and lo <= t_ns < hi:
+            return True
         t = self._table
         ns = _check_ns(t, t_ns)
         i = self._index_at(t, ns)
         if i is None:
             return False
+        lo, hi = t.opens[i], t.closes[i]
         b = t.breaks.get(i)
-        return b is None or not b[0] <= ns < b[1]
+        if b is not None:
+            if b[0] <= ns < b[1]:
+                return False
+            lo, hi = (lo, b[0]) if ns < b[0] else (b[1], hi)
+        self._open_span = (lo, hi)
+        return True
 
     def next_close(self, t_ns: int) -> int:
         """The first close after ``t_ns``: the close of the session holding it, else the next
