@@ -19,7 +19,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import uvicorn
@@ -34,6 +34,7 @@ __all__ = [
     "BackgroundServer",
     "Faults",
     "HttpSimServer",
+    "Listeners",
     "ServedClock",
     "SimServer",
     "Simulation",
@@ -138,6 +139,37 @@ def post(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str], frame: str)
     thread; a loop that closed meanwhile gets nothing."""
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(queue.put_nowait, frame)
+
+
+_E = TypeVar("_E", bound=tuple[Any, ...])
+
+
+class Listeners(Generic[_E]):
+    """The sockets a stream's events go to, each an entry ``(loop, queue, ...)`` (the loop and
+    queue of the socket's :func:`pump`, then what the stream keeps with them): added and
+    discarded on the sockets' loops, read (a snapshot) from the simulation thread."""
+
+    def __init__(self) -> None:
+        self._entries: list[_E] = []
+
+    def add(self, entry: _E) -> None:
+        if entry not in self._entries:
+            self._entries.append(entry)
+
+    def discard(self, entry: _E) -> None:
+        with contextlib.suppress(ValueError):
+            self._entries.remove(entry)
+
+    def __iter__(self) -> Iterator[_E]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def drop(self) -> None:
+        """Close every socket with :data:`DROP` (clients reconnect)."""
+        for entry in self:
+            post(entry[0], entry[1], DROP)
 
 
 async def json_frame(

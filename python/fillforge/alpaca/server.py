@@ -37,7 +37,14 @@ from fillforge.alpaca.stream_routes import add_stream_routes
 from fillforge.errors import FillforgeError, OrderValidationError, SimulationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
-from fillforge.serving import KEEP_ALIVE_S, Faults, HttpSimServer, ServedClock, Simulation
+from fillforge.serving import (
+    KEEP_ALIVE_S,
+    Faults,
+    HttpSimServer,
+    Listeners,
+    ServedClock,
+    Simulation,
+)
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import RateLimiter, SlidingWindow
@@ -160,7 +167,7 @@ class AlpacaServer(HttpSimServer[SimulatedBroker]):
     # ----- trade_updates --------------------------------------------------------------------
 
     @property
-    def _streams(self) -> list[Any]:
+    def _streams(self) -> Listeners[Any]:
         """The listening ``trade_updates`` sockets."""
         return self.stream.listening
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fillforge.alpaca import wire
 from fillforge.alpaca.asgi import client_address
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, json_frame, post, pump
+from fillforge.serving import Listeners, json_frame, post, pump
 
 if TYPE_CHECKING:
     from fillforge.alpaca.server import AlpacaServer
@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 __all__ = ["TradeStream", "add_stream_routes"]
 
 
+_Listener = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[str]"]
+
+
 class TradeStream:
     """The ``trade_updates`` sockets of one server, and the broker events they carry."""
 
     def __init__(self, server: AlpacaServer) -> None:
         self.server = server
-        self.listening: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
+        self.listening: Listeners[_Listener] = Listeners()
         server.broker.subscribe(self._on_event)
 
     def _on_event(self, e: OrderEvent) -> None:
@@ -53,13 +56,12 @@ class TradeStream:
                 "position_qty": str(position.qty if position else 0),
             }
         frame = json.dumps({"stream": "trade_updates", "data": data})
-        for loop, queue in list(self.listening):
+        for loop, queue in self.listening:
             post(loop, queue, frame)
 
     def drop(self) -> None:
         """Close every listening socket (clients reconnect)."""
-        for loop, queue in list(self.listening):
-            post(loop, queue, DROP)
+        self.listening.drop()
 
     async def serve(self, ws: WebSocket) -> None:
         """The ``trade_updates`` stream. A client has ``auth_timeout`` seconds to authenticate;
@@ -116,18 +118,17 @@ class TradeStream:
                 await ws.close(code=1008)
                 return False
             listening = "trade_updates" in streams
-            if listening and entry not in self.listening:
-                self.listening.append(entry)
-            elif not listening and entry in self.listening:
-                self.listening.remove(entry)
+            if listening:
+                self.listening.add(entry)
+            else:
+                self.listening.discard(entry)
             await ws.send_text(json.dumps({"stream": "listening", "data": {"streams": streams}}))
             return True
 
         try:
             await pump(ws, queue, lambda: _frame(ws), on_frame, before_send=shown)
         finally:
-            if entry in self.listening:
-                self.listening.remove(entry)
+            self.listening.discard(entry)
 
 
 def add_stream_routes(app: FastAPI, server: AlpacaServer) -> TradeStream:

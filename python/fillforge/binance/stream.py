@@ -18,7 +18,6 @@ event loop (as the Alpaca server's ``trade_updates`` are).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from fillforge.binance.wire import money
 from fillforge.errors import BinanceApiError, FillforgeError
 from fillforge.orders.enums import EventKind
 from fillforge.orders.models import OrderEvent
-from fillforge.serving import DROP, json_frame, post, pump
+from fillforge.serving import Listeners, json_frame, post, pump
 
 if TYPE_CHECKING:
     from fillforge.binance.server import BinanceServer
@@ -52,7 +51,7 @@ class UserStream:
 
     def __init__(self, server: BinanceServer) -> None:
         self.server = server
-        self.listening: list[_Listener] = []
+        self.listening: Listeners[_Listener] = Listeners()
         self._next_id = 0
         server.broker.subscribe(self._on_event)
 
@@ -63,7 +62,7 @@ class UserStream:
         events = [self.execution_report(e, kind)]
         if e.fill is not None:
             events.append(self.account_position())
-        for loop, queue, sub in list(self.listening):
+        for loop, queue, sub in self.listening:
             for event in events:
                 frame = json.dumps(
                     event if sub is None else {"subscriptionId": sub, "event": event}
@@ -72,8 +71,7 @@ class UserStream:
 
     def drop(self) -> None:
         """Close every user-data socket (clients reconnect)."""
-        for loop, queue, _ in list(self.listening):
-            post(loop, queue, DROP)
+        self.listening.drop()
 
     def execution_report(self, e: OrderEvent, kind: str) -> dict[str, Any]:
         """Binance's ``executionReport`` for one order event."""
@@ -141,11 +139,10 @@ class UserStream:
             if sub is not None:
                 entry: _Listener = (loop, queue, sub)
                 mine.append(entry)
-                self.listening.append(entry)
+                self.listening.add(entry)
             elif answer.get("result") == "unsubscribed":
                 for entry in mine:
-                    with contextlib.suppress(ValueError):
-                        self.listening.remove(entry)
+                    self.listening.discard(entry)
                 mine.clear()
                 answer["result"] = {}
             await ws.send_text(json.dumps(answer))
@@ -155,8 +152,7 @@ class UserStream:
             await pump(ws, queue, lambda: json_frame(ws), on_frame)
         finally:
             for entry in mine:
-                with contextlib.suppress(ValueError):
-                    self.listening.remove(entry)
+                self.listening.discard(entry)
 
     async def _request(self, req: dict[str, Any] | None) -> tuple[dict[str, Any], int | None]:
         """One WebSocket API request: its answer, and the subscription it opened (if any)."""
@@ -198,7 +194,7 @@ class UserStream:
         await ws.accept()
         queue: asyncio.Queue[str] = asyncio.Queue()
         entry: _Listener = (asyncio.get_running_loop(), queue, None)
-        self.listening.append(entry)
+        self.listening.add(entry)
 
         async def ignored(_frame: dict[str, Any] | None) -> bool:
             return True  # a client's frames are ignored (pings are the socket's)
@@ -206,8 +202,7 @@ class UserStream:
         try:
             await pump(ws, queue, lambda: json_frame(ws), ignored)
         finally:
-            with contextlib.suppress(ValueError):
-                self.listening.remove(entry)
+            self.listening.discard(entry)
 
 
 def add_stream_routes(app: FastAPI, server: BinanceServer) -> UserStream:
