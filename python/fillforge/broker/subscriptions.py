@@ -20,11 +20,13 @@ class Subscriptions:
     :meth:`callbacks` when it has something to deliver, so unsubscribed symbols cost a lookup.
     ``version`` counts the changes: a broker may keep what it read while it is unchanged."""
 
-    __slots__ = ("_subs", "version")
+    __slots__ = ("_subs", "_watched", "version")
 
     def __init__(self) -> None:
         self._subs: dict[DataKind, dict[str, list[Callable[[Any], None]]]] = {k: {} for k in _KINDS}
         self.version = 0
+        # The symbols anything subscribes to, as of ``version`` (read on every simulation step).
+        self._watched: tuple[int, frozenset[str]] = (0, frozenset())
 
     def add(
         self, kind: DataKind, symbol: str, callback: Callable[[Any], None]
@@ -57,7 +59,11 @@ class Subscriptions:
 
     def watched(self, symbol: str) -> bool:
         """Whether anything subscribes to ``symbol``."""
-        return any(symbol in self._subs[k] for k in _KINDS)
+        version, symbols = self._watched
+        if version != self.version:
+            symbols = frozenset().union(*(self._subs[k] for k in _KINDS))
+            self._watched = (self.version, symbols)
+        return symbol in symbols
 
     def __bool__(self) -> bool:
         return any(self._subs[k] for k in _KINDS)

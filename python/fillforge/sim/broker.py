@@ -361,7 +361,8 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         until: float = NEVER if until_ns is None else until_ns
         applied = 0
         markets = list(self.venue.markets.values())
-        sched, reports, watched = self._sched, self._reports, self._market_data.watched
+        sched, reports = self._sched, self._reports
+        watched = self._market_data.subscriptions.watched
         while budget > 0:
             live = [m for m in markets if m.engine.next_time is not None]
             if len(live) == 1:
