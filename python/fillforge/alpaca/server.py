@@ -10,7 +10,8 @@ throttle (429 with Alpaca's ``X-Ratelimit-*`` headers). Secrets are never logged
 The server is thin: Alpaca's venue rules are the broker's profile (:class:`~fillforge.venues.
 AlpacaRules`), the routes (``order_routes``, ``position_routes``, ``stream_routes``,
 ``account_routes``) parse, call the broker and answer, and every call on the simulation runs on
-one simulation thread, in the order the calls come (:class:`Simulation`), never on the event loop.
+one simulation thread, in the order the calls come (:class:`~fillforge.serving.Simulation`),
+never on the event loop.
 """
 
 from __future__ import annotations
@@ -37,14 +38,7 @@ from fillforge.alpaca.stream_routes import add_stream_routes
 from fillforge.errors import FillforgeError, OrderValidationError, SimulationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.order import Order
-from fillforge.serving import (
-    KEEP_ALIVE_S,
-    Faults,
-    HttpSimServer,
-    Listeners,
-    ServedClock,
-    Simulation,
-)
+from fillforge.serving import KEEP_ALIVE_S, Faults, HttpSimServer, Listeners
 from fillforge.sim.broker import SimulatedBroker
 from fillforge.sim.calendar import FIRST_DAY, LAST_DAY
 from fillforge.throttle import RateLimiter, SlidingWindow
@@ -54,8 +48,7 @@ from fillforge.venues import AlpacaRules
 if TYPE_CHECKING:
     from fillforge.alpaca.durable import ServerJournal
 
-# Faults, ServedClock and Simulation are fillforge.serving's, named here as they always were.
-__all__ = ["KEEP_ALIVE_S", "AlpacaServer", "Faults", "ServedClock", "Simulation"]
+__all__ = ["KEEP_ALIVE_S", "AlpacaServer"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
