@@ -41,15 +41,10 @@ from typing import Any, Final, Protocol, Unpack
 
 from fillforge.broker import (
     AccountSnapshot,
-    Bar,
     Broker,
-    BrokerClock,
+    BrokerDelegate,
     Position,
-    Quote,
     ReplaceChanges,
-    TimerCallback,
-    TimerWhen,
-    Trade,
     replace_terms,
 )
 from fillforge.errors import DuplicateClientOrderIdError, JournalError
@@ -140,7 +135,7 @@ class OrderJournal(Protocol):
     def save_snapshot(self, name: str, payload: dict[str, Any]) -> int: ...
 
 
-class JournalledBroker:
+class JournalledBroker(BrokerDelegate):
     """A :class:`~fillforge.broker.Broker` that writes ahead to ``journal`` (see the module).
 
     ``book`` is the journal's :class:`~fillforge.journal.rebuild.OrderBook` (default: rebuilt
@@ -175,7 +170,7 @@ class JournalledBroker:
             raise JournalError("checkpoint_every", checkpoint_every, "expected records >= 1")
         if not isinstance(arrival_mid, bool):
             raise JournalError("arrival_mid", arrival_mid, "expected True or False")
-        self.inner = inner
+        self.inner = self.wrapped = inner
         self.journal = journal
         self._arrival_mid = arrival_mid
         self.book = book if book is not None else rebuild(journal)
@@ -397,42 +392,11 @@ class JournalledBroker:
     def account(self) -> AccountSnapshot:
         return self.inner.account()
 
-    def clock(self) -> BrokerClock:
-        return self.inner.clock()
-
-    def now_ns(self) -> int:
-        return self.inner.now_ns()
-
     def events(self) -> EventStream:
         return self.inner.events()
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         return self.inner.subscribe(callback)
-
-    def set_timer(self, name: str, callback: TimerCallback, **when: Unpack[TimerWhen]) -> None:
-        self.inner.set_timer(name, callback, **when)
-
-    def cancel_timer(self, name: str) -> None:
-        self.inner.cancel_timer(name)
-
-    def latest_quote(self, symbol: str) -> Quote | None:
-        return self.inner.latest_quote(symbol)
-
-    def last_trade(self, symbol: str) -> Trade | None:
-        return self.inner.last_trade(symbol)
-
-    def subscribe_quotes(
-        self, symbol: str, callback: Callable[[Quote], None]
-    ) -> Callable[[], None]:
-        return self.inner.subscribe_quotes(symbol, callback)
-
-    def subscribe_trades(
-        self, symbol: str, callback: Callable[[Trade], None]
-    ) -> Callable[[], None]:
-        return self.inner.subscribe_trades(symbol, callback)
-
-    def subscribe_bars(self, symbol: str, callback: Callable[[Bar], None]) -> Callable[[], None]:
-        return self.inner.subscribe_bars(symbol, callback)
 
     def __repr__(self) -> str:
         return f"JournalledBroker({self.inner!r}, prefix={self.prefix!r}, {self.book!r})"
