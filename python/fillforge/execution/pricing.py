@@ -80,10 +80,9 @@ def static_limit(
 
 
 def quote_mid(q: Quote | None) -> Decimal | None:
-    """The quote's mid, ``(bid + ask) / 2``; None unless the quote is two-sided."""
-    if q is None or q.bid_price is None or q.ask_price is None:
-        return None
-    return (q.bid_price + q.ask_price) / 2
+    """:attr:`Quote.mid <fillforge.broker.models.Quote.mid>` of a quote that may be missing
+    (``latest_quote`` before any data): None then, or when it is one-sided."""
+    return None if q is None else q.mid
 
 
 def reference_price(broker: Broker, symbol: str) -> Decimal | None:
@@ -276,13 +275,13 @@ class TimeOfDayPricing:
         self.decisions: list[tuple[int, Decimal, Decimal, Decimal]] = []
 
     def __call__(self, broker: Broker, parent: ParentOrder) -> Decimal | None:
-        q = broker.latest_quote(parent.symbol)
-        if q is None or q.bid_price is None or q.ask_price is None:
+        mid = quote_mid(broker.latest_quote(parent.symbol))
+        if mid is None:
             return None
         base = self.offset_bps
         offset = _non_negative(base(broker, parent), "offset_bps") if callable(base) else base
         now = clock_of(broker, self._clock)()
         m = self.table.multiplier_at(now, self.calendar)
-        price = static_limit((q.bid_price + q.ask_price) / 2, parent.side, offset * m, self.tick)
+        price = static_limit(mid, parent.side, offset * m, self.tick)
         self.decisions.append((now, offset, m, price))
         return price
