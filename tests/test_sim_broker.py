@@ -198,6 +198,11 @@ def test_bad_requests_raise_and_change_nothing(sim: SimHarness) -> None:
         sim.buy_limit("100.00", 1_000_000)
     assert len(sim.broker.manager) == before
     assert sim.broker.ledger.reservations() == {}
+    # The refused order's id was drawn to reserve under, and is the next order's: none is lost.
+    ids = [o.id for o in sim.broker.orders()]
+    ok = sim.buy_limit("99.00", 1)
+    assert ok.id == f"o-{len(ids) + 1}"
+    assert list(sim.broker.ledger.reservations()) == [ok.id]
 
 
 @pytest.mark.parametrize(
