@@ -50,7 +50,7 @@ from fillforge.errors import ExecutionError
 from fillforge.execution.parent import Parent, ParentOrder
 from fillforge.orders.enums import LiquiditySide, OrderSide
 from fillforge.orders.models import Fill
-from fillforge.portfolio._exact import CTX, ZERO, decimal_or_none
+from fillforge.portfolio._exact import CTX, ZERO, positive
 from fillforge.time import to_datetime
 
 __all__ = ["BPS_QUANTUM", "ParentCost", "cost_rows", "parent_cost"]
@@ -131,10 +131,7 @@ class ParentCost(BaseModel):
 
 
 def _price(field: str, value: object) -> Decimal:
-    d = decimal_or_none(value)
-    if d is None or d <= 0:
-        raise ExecutionError(field, value, "must be a finite Decimal price greater than 0")
-    return d
+    return positive(field, value, ExecutionError, "must be a finite Decimal price greater than 0")
 
 
 def _ns(field: str, value: object) -> int:

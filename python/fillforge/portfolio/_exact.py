@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Final
 
-from fillforge.errors import OrderValidationError
+from fillforge.errors import FillforgeError, OrderValidationError
 from fillforge.orders.enums import OrderSide
 
 __all__ = ["CTX", "ZERO", "check_symbol", "decimal_or_none", "positive", "side_of", "total"]
@@ -45,13 +45,20 @@ def decimal_or_none(value: object) -> Decimal | None:
     return None
 
 
-def positive(field: str, value: object) -> Decimal:
-    """``value`` as a Decimal > 0, else :class:`~fillforge.errors.OrderValidationError`."""
+def positive(
+    field: str,
+    value: object,
+    error: type[FillforgeError] = OrderValidationError,
+    why: str = "must be a finite Decimal greater than 0",
+) -> Decimal:
+    """``value`` (a Decimal, int or numeric string) as a Decimal > 0, else ``error(field, value,
+    why)`` (:class:`~fillforge.errors.OrderValidationError` unless the caller's module has its
+    own)."""
     if value.__class__ is Decimal and value.is_finite() and value > ZERO:
         return value
     d = decimal_or_none(value)
     if d is None or d <= 0:
-        raise OrderValidationError(field, value, "must be a finite Decimal greater than 0")
+        raise error(field, value, why)
     return d
 
 

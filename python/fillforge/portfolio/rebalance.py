@@ -33,7 +33,7 @@ from typing import Any, Final
 from fillforge.errors import MetricsError
 from fillforge.orders.enums import OrderSide
 from fillforge.orders.models import Instrument
-from fillforge.portfolio._exact import CTX, ZERO, decimal_or_none
+from fillforge.portfolio._exact import CTX, ZERO, decimal_or_none, positive
 
 __all__ = ["LotSpec", "RebalanceOrder", "current_weights", "rebalance"]
 
@@ -160,10 +160,7 @@ def _floor_lots(qty: Decimal, lot: Decimal) -> Decimal:
 
 
 def _money(field: str, value: object) -> Decimal:
-    d = decimal_or_none(value)
-    if d is None or d <= 0:
-        raise MetricsError(field, value, "must be an exact number > 0 (Decimal, int or str)")
-    return d
+    return positive(field, value, MetricsError, "must be an exact number > 0 (Decimal, int or str)")
 
 
 def _fraction(field: str, value: object) -> Decimal:
