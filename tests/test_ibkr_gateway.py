@@ -107,6 +107,20 @@ def test_limit_rests_is_modified_then_fills(gateway: IbGateway, ib: IB) -> None:
     assert trade.fills[0].execution.price == 99.50
 
 
+def test_outside_rth_is_kept_on_the_order_and_through_a_modify(gateway: IbGateway, ib: IB) -> None:
+    c = aapl(ib)
+    order = LimitOrder("BUY", 2, 98.00)
+    order.outsideRth = True
+    trade = ib.placeOrder(c, order)
+    wait(ib, lambda: trade.orderStatus.status == "Submitted")
+    trade.order.lmtPrice = 98.50
+    ib.placeOrder(c, trade.order)
+    wait(ib, lambda: trade.log[-1].message == "Modified")
+    (served,) = [t.order for t in ib.reqAllOpenOrders() if t.order.orderId == trade.order.orderId]
+    assert served.outsideRth is True
+    assert served.lmtPrice == 98.50
+
+
 def test_stop_rests_until_the_market_trades_through(gateway: IbGateway, ib: IB) -> None:
     c = aapl(ib)
     trade = ib.placeOrder(c, StopOrder("BUY", 3, 101.00))

@@ -127,6 +127,7 @@ class Book:
             order_ref=spec.order_ref,
             parent_id=spec.parent_id,
             transmit=spec.transmit,
+            outside_rth=spec.outside_rth,
         )
         self.orders[key] = o
         self.next_order_id = max(self.next_order_id, spec.order_id + 1)
