@@ -116,9 +116,13 @@ def test_outside_rth_is_kept_on_the_order_and_through_a_modify(gateway: IbGatewa
     trade.order.lmtPrice = 98.50
     ib.placeOrder(c, trade.order)
     wait(ib, lambda: trade.log[-1].message == "Modified")
-    (served,) = [t.order for t in ib.reqAllOpenOrders() if t.order.orderId == trade.order.orderId]
-    assert served.outsideRth is True
-    assert served.lmtPrice == 98.50
+    other = IB()  # another client: it knows the order only from the gateway's openOrder
+    other.connect("127.0.0.1", gateway.port, clientId=8, timeout=10)
+    try:
+        (served,) = [t.order for t in other.reqAllOpenOrders() if t.order.permId]
+        assert (served.outsideRth, served.lmtPrice) == (True, 98.50)
+    finally:
+        other.disconnect()
 
 
 def test_stop_rests_until_the_market_trades_through(gateway: IbGateway, ib: IB) -> None:
