@@ -50,7 +50,8 @@ INST = Instrument(symbol="TEST", tick_size=D("0.01"))
 SPEED = 5.0  # seconds of data per second of wall time on the served account
 MARGIN = 3  # seconds of data time between a decision point and the nearest market change
 T0 = from_iso("2026-11-23T10:00:00-05:00")  # a Monday in the session: the data's first quote
-LEAD = 10  # seconds from the data's start to the parent's: the served worker starts before it
+LEAD = 30  # seconds from the data's start to the parent's (6 s of wall time at SPEED): the
+# served worker is set up and started before the parent starts, even on a loaded machine
 START = T0 + LEAD * S
 SLICE = 14  # seconds between the TWAP's slices
 TIMEOUT = 6  # seconds a resting child waits before it is cancelled and the fallback runs
