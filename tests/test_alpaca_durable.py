@@ -356,9 +356,11 @@ def test_the_clock_resumes_at_the_journalled_time(journal_path: Path) -> None:
     try:
         restored = again.broker.now()
         # The last checkpoint, not the wall clock: at 1x, no more simulated time than the
-        # restart took (however long a loaded machine takes).
+        # restart took (however long a loaded machine takes). The checkpoint thread may have
+        # journalled the unseen half minute before the crash (on a loaded machine it has the
+        # time to), so the restored clock is at most that far on.
         took = int((time.monotonic() - started + 0.5) * SECOND)
-        assert seen <= restored < seen + took
+        assert seen <= restored < seen + 30 * SECOND + took
         assert get(again, "/v2/clock")[1]["timestamp"] >= clock["timestamp"]
     finally:
         again.stop()
