@@ -41,22 +41,15 @@ class Arrivals:
         self._latency = latency
         reports.after_each = self.run_outbox
 
-    def cancel_delay(self) -> int:
-        return self._latency.cancel_delay()
-
     def later(self, action: Callable[[str], None], order_id: str) -> None:
         """Run ``action(order_id)`` when a cancel or replace sent now reaches the venue."""
-        self._w.sched.schedule(self._w.sched.now + self.cancel_delay(), lambda: action(order_id))
+        sched = self._w.sched
+        sched.schedule(sched.now + self._latency.cancel_delay(), lambda: action(order_id))
 
     def cancel(self, order_id: str) -> None:
         """A cancel of one order (not a group's) sent now: it reaches the venue after its
         latency, at once when there is none and nothing in flight to overtake."""
-        delay = self.cancel_delay()
-        sched = self._w.sched
-        if delay == 0 and not sched.in_flight:
-            self.cancel_arrive(order_id)
-        else:
-            sched.schedule(sched.now + delay, lambda: self.cancel_arrive(order_id))
+        self._w.sched.after(self._latency.cancel_delay(), lambda: self.cancel_arrive(order_id))
 
     # ----- a new order ------------------------------------------------------------------------
 

@@ -63,8 +63,9 @@ class Reports:
 
     def report(self, kind: EventKind, order_id: str, **kw: Any) -> None:
         if kind is _REPLACED:  # carries the replacement's id and terms: a whole report
-            data = {**_BLANK_REPORT, "kind": kind, "order_id": order_id, "ts": self._w.sched.now}
-            self._w.manager.apply(_adopt_report({**data, **kw}))
+            ts = self._w.sched.now
+            data = {**_BLANK_REPORT, "kind": kind, "order_id": order_id, "ts": ts, **kw}
+            self._w.manager.apply(_adopt_report(data))
         else:  # the broker's reports are valid by construction: their fields, no report object
             self._w.manager.apply_fields(kind, order_id, self._w.sched.now, **kw)
 

@@ -48,6 +48,14 @@ class Scheduler:
         """Run ``action`` at ``t``, after whatever was scheduled earlier for ``t``."""
         heapq.heappush(self._pending, (t, next(self._seq), action))
 
+    def after(self, delay: int, action: Callable[[], None]) -> None:
+        """Run ``action`` ``delay`` ns from now: at once when there is no delay and nothing in
+        flight it could overtake (the rule :meth:`send` follows for a new order)."""
+        if delay == 0 and not self._pending:
+            action()
+        else:
+            self.schedule(self.now + delay, action)
+
     @property
     def next_pending(self) -> float:
         """When the next request in flight is due (:data:`NEVER` when none is)."""
