@@ -28,7 +28,7 @@ dropped day would misalign the symbols of a portfolio). Every refusal is a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
@@ -222,23 +222,24 @@ class VarModel:
 
     def var(self, exposures: Exposures) -> float:
         """The VaR of the exposures in currency, positive for a loss (0.0 for no exposure)."""
-        e = self._vector(exposures)
-        if not e.any():
-            return 0.0
-        if self.method == "historical":
-            return _hist_var(self._m @ e, self._c)
-        mean, std = self._moments(e)
-        return self._z * std - mean
+        return self._measure(exposures, _hist_var, self._z)
 
     def cvar(self, exposures: Exposures) -> float:
         """The CVaR (expected shortfall) of the exposures in currency, positive for a loss."""
+        return self._measure(exposures, _hist_cvar, self._tail)
+
+    def _measure(
+        self, exposures: Exposures, historical: Callable[[FloatArray, float], float], k: float
+    ) -> float:
+        """The VaR or CVaR: ``historical`` of the P&L series, or (parametric) ``k`` standard
+        deviations of the P&L less its mean (``k``: the VaR quantile or the CVaR multiple)."""
         e = self._vector(exposures)
         if not e.any():
             return 0.0
         if self.method == "historical":
-            return _hist_cvar(self._m @ e, self._c)
+            return historical(self._m @ e, self._c)
         mean, std = self._moments(e)
-        return self._tail * std - mean
+        return k * std - mean
 
     def contributions(
         self, exposures: Exposures, measure: Literal["var", "cvar"] = "var"
