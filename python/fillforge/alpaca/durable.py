@@ -36,7 +36,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -198,7 +198,7 @@ class ServerJournal:
             first = next(iter(journal.records()), None)
             if first is None:
                 chosen = _first_setup(setup, clock)
-                seq = journal.write_ahead(CONFIG, _setup_json(chosen))
+                seq = journal.write_ahead(CONFIG, asdict(chosen))
                 return cls(journal, chosen, seq, clock)
             if first.kind != CONFIG:
                 why = f"not a paper server's journal: its first record is {first.kind}"
@@ -379,15 +379,6 @@ def _first_setup(setup: ServerSetup, wall: Clock) -> ServerSetup:
     if start is None and setup.fresh_start:
         start = wall.now_ns()
     return ServerSetup(dict(setup.options), seed, start, setup.fresh_start)
-
-
-def _setup_json(s: ServerSetup) -> dict[str, Any]:
-    return {
-        "options": s.options,
-        "seed": s.seed,
-        "start_ns": s.start_ns,
-        "fresh_start": s.fresh_start,
-    }
 
 
 def _setup_from(payload: dict[str, Any], name: str) -> ServerSetup:
