@@ -15,8 +15,10 @@ LAYER = {
     "_core": 0,  # the compiled core
     "time": 1,
     "errors": 1,
+    "_optional": 1,  # the optional extras' imports, refused in one typed line
     "codes": 1,
     "_model": 1,
+    "_exact": 1,  # the one float/int/text -> Decimal conversion
     "throttle": 1,
     "serving": 1,  # uvicorn in a background thread (the local servers, the monitor page)
     "trailing": 1,

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
+from fillforge._optional import needs_extra
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import MarketDataApiError, MarketDataError, TimeError
-from fillforge.marketdata.source import ProviderSource, Timeframe, number, with_retries
+from fillforge.marketdata.source import ProviderSource, Timeframe, number
 from fillforge.time import NS_PER_MICROSECOND, from_iso
 
 __all__ = ["AlpacaMarketData"]
@@ -53,25 +54,21 @@ class AlpacaMarketData(ProviderSource):
         max_wait: float = 2.0,
         timeout: float = 30.0,
     ) -> None:
-        try:
+        with needs_extra(
+            "alpaca", lambda why: MarketDataError(_NAME, None, "client", "alpaca-py", why)
+        ):
             from alpaca.data.enums import DataFeed
             from alpaca.data.historical import StockHistoricalDataClient
-        except ImportError:
-            why = "the Alpaca source needs alpaca-py: pip install 'fillforge[alpaca]'"
-            raise MarketDataError(_NAME, None, "client", "alpaca-py", why) from None
 
         if not key_id or not secret_key:
             raise MarketDataApiError("api_key", None, "alpaca: a key id and a secret are needed")
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise MarketDataError(_NAME, None, "attempts", attempts, "expected an integer >= 1")
-        self.base_url = base_url or _DATA_URL
+        super().__init__(base_url or _DATA_URL, attempts=attempts, max_wait=max_wait)
         try:
             self._feed = None if feed is None else DataFeed(feed)
         except ValueError:
             why = f"expected one of {', '.join(f.value for f in DataFeed)}"
             raise MarketDataError(_NAME, None, "feed", feed, why) from None
         self.feed = feed
-        self._attempts, self._max_wait = attempts, max_wait
         client = StockHistoricalDataClient(key_id, secret_key, raw_data=True, url_override=base_url)
         client._retry = 0  # retried here, with backoff, instead of the client's fixed sleeps
         session = client._session
@@ -155,7 +152,7 @@ class AlpacaMarketData(ProviderSource):
             return isinstance(e, APIError) and (e.status_code or 0) in _RETRYABLE
 
         try:
-            return with_retries(fn, retryable, attempts=self._attempts, max_wait=self._max_wait)
+            return self._retried(fn, retryable)
         except APIError as e:
             raise _typed(e, symbol) from None
         except (requests.ConnectionError, requests.Timeout) as e:

@@ -15,6 +15,7 @@ from typing import cast
 
 import numpy as np
 
+from fillforge._optional import needs_extra
 from fillforge.errors import MarketDataError
 from fillforge.marketdata._table import Column, int_column, read_table
 from fillforge.marketdata.columns import MBO_UNDEF_PRICE, MboRecords
@@ -86,13 +87,14 @@ def load_databento_mbo_dbn(
     """Load a Databento MBO file in DBN (plain or ``.zst``) with the official ``databento-dbn``
     decoder (``pip install fillforge[dbn]``); the same columns as :func:`load_databento_mbo_csv`.
     """
-    try:
-        import databento_dbn as dbn
-    except ImportError as e:  # an optional dependency
-        raise MarketDataError(
-            os.fspath(path), None, "path", os.fspath(path), "DBN needs: pip install databento-dbn"
-        ) from e
     source = os.fspath(path)
+    with needs_extra(
+        "dbn",
+        lambda why: MarketDataError(
+            source, None, "path", source, f"DBN needs databento-dbn, {why}"
+        ),
+    ):
+        import databento_dbn as dbn
     raw = Path(source).read_bytes()
     zstd = raw[:4] == b"\x28\xb5\x2f\xfd"
     # databento-dbn's stubs type the enum's members as str.

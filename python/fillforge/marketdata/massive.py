@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
+from fillforge._optional import needs_extra
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import MarketDataApiError, MarketDataError
-from fillforge.marketdata.source import ProviderSource, Timeframe, number, with_retries
+from fillforge.marketdata.source import ProviderSource, Timeframe, check_count, number
 
 __all__ = ["MassiveMarketData"]
 
@@ -56,21 +57,17 @@ class MassiveMarketData(ProviderSource):
         max_wait: float = 2.0,
         timeout: float = 30.0,
     ) -> None:
-        try:
+        with needs_extra(
+            "massive", lambda why: MarketDataError(_NAME, None, "client", "massive", why)
+        ):
             from massive import RESTClient  # type: ignore[import-untyped]
-        except ImportError:
-            why = "the Massive source needs its client: pip install 'fillforge[massive]'"
-            raise MarketDataError(_NAME, None, "client", "massive", why) from None
         from urllib3.util.retry import Retry
 
         if not api_key:
             raise MarketDataApiError("api_key", None, "massive: an API key is needed")
-        for field, value, top in (("page_size", page_size, 50_000), ("attempts", attempts, 100)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise MarketDataError(_NAME, None, field, value, f"expected 1 to {top}")
-        self.base_url = (base_url or "https://api.massive.com").rstrip("/")
-        self.page_size = page_size
-        self._attempts, self._max_wait = attempts, max_wait
+        self.page_size = check_count(_NAME, "page_size", page_size, 50_000)
+        base = (base_url or "https://api.massive.com").rstrip("/")
+        super().__init__(base, attempts=attempts, max_wait=max_wait)
         no_retries = Retry(total=0, status_forcelist=_RETRYABLE, raise_on_status=True)
         self._client = RESTClient(
             api_key=api_key,
@@ -175,7 +172,7 @@ class MassiveMarketData(ProviderSource):
             return isinstance(e, HTTPError)
 
         try:
-            return with_retries(fn, retryable, attempts=self._attempts, max_wait=self._max_wait)
+            return self._retried(fn, retryable)
         except BadResponse as e:
             raise _refused(str(e), symbol) from None
         except MaxRetryError as e:

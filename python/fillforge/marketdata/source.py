@@ -34,6 +34,7 @@ __all__ = [
     "MarketDataSource",
     "ProviderSource",
     "Timeframe",
+    "check_count",
     "check_request",
     "check_symbol",
     "number",
@@ -100,13 +101,21 @@ class MarketDataSource(Protocol):
 
 class ProviderSource:
     """What a provider's adapter shares with the others: the checks of every request before it
-    is sent (:func:`check_request`, :func:`check_symbol`, :meth:`Timeframe.of`) and an empty
-    window answered without asking. The adapter gives ``name``, ``base_url`` and the provider's
-    side of each call: ``_bars``, ``_trades``, ``_quotes`` (a non-empty window, a checked
-    symbol) and ``_latest_quote``."""
+    is sent (:func:`check_request`, :func:`check_symbol`, :meth:`Timeframe.of`), an empty
+    window answered without asking, and the retries. The adapter gives ``name``, its
+    ``base_url``, ``attempts`` and ``max_wait`` to ``__init__``, and the provider's side of each
+    call: ``_bars``, ``_trades``, ``_quotes`` (a non-empty window, a checked
+    symbol) and ``_latest_quote``; each sends its requests through :meth:`_retried`."""
 
     name: str
     base_url: str
+
+    def __init__(self, base_url: str, *, attempts: int, max_wait: float) -> None:
+        """``attempts`` tries per call (1 to 100), backoff up to ``max_wait`` seconds
+        (:meth:`_retried`)."""
+        self.base_url = base_url
+        self._attempts = check_count(self.name, "attempts", attempts, 100)
+        self._max_wait = max_wait
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url})"
@@ -141,6 +150,10 @@ class ProviderSource:
     def _latest_quote(self, symbol: str) -> Quote:
         raise NotImplementedError
 
+    def _retried(self, call: Callable[[], _T], retryable: Callable[[BaseException], bool]) -> _T:
+        """``call()`` under :func:`with_retries` with this source's attempts and backoff."""
+        return with_retries(call, retryable, attempts=self._attempts, max_wait=self._max_wait)
+
 
 def check_symbol(source: str, symbol: object) -> str:
     """``symbol`` if it reads as a ticker (upper case, e.g. ``GOOG``, ``BRK.B``)."""
@@ -148,6 +161,13 @@ def check_symbol(source: str, symbol: object) -> str:
         why = "expected a ticker in upper case, e.g. GOOG or BRK.B"
         raise MarketDataError(source, None, "symbol", symbol, why)
     return symbol
+
+
+def check_count(source: str, field: str, value: object, most: int) -> int:
+    """``value`` if it is an integer from 1 to ``most`` (a number of tries, rows a page...)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise MarketDataError(source, None, field, value, f"expected 1 to {most}")
+    return value
 
 
 def check_request(source: str, symbol: object, start_ns: object, end_ns: object) -> str:

@@ -26,6 +26,7 @@ import time
 from decimal import Decimal
 from typing import Any, Unpack
 
+from fillforge._optional import needs_extra
 from fillforge.broker import (
     AccountSnapshot,
     BrokerClock,
@@ -55,12 +56,8 @@ _ZERO = Decimal(0)
 
 
 def _ib_async() -> Any:
-    try:
+    with needs_extra("ibkr", lambda why: BrokerUnavailableError("ib_async", None, why)):
         import ib_async
-    except ImportError:
-        raise BrokerUnavailableError(
-            "ib_async", None, "not installed: pip install 'fillforge[ibkr]' (the ibkr extra)"
-        ) from None
     return ib_async
 
 
