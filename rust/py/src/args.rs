@@ -156,6 +156,17 @@ pub fn qty(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     })
 }
 
+/// The id, side and quantity of a new order, converted in that order (the methods whose order has
+/// nothing between its side and its quantity: `OrderBook.submit_market`, `SimEngine.submit_trailing`
+/// and `SimEngine.submit_auction`).
+pub fn new_order(
+    order_id: &Bound<'_, PyAny>,
+    side: &Bound<'_, PyAny>,
+    qty: &Bound<'_, PyAny>,
+) -> PyResult<(u64, Side, u64)> {
+    Ok((self::order_id(order_id)?, self::side(side)?, self::qty(qty)?))
+}
+
 /// The arguments of a stop order, as `OrderBook.submit_stop` and `SimEngine.submit_stop` take
 /// them; [`stop_order`] checks them in this order.
 pub struct StopOrder {

@@ -171,9 +171,7 @@ impl PyOrderBook {
         qty: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<Outcome> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let qty = args::qty(qty)?;
+        let (id, side, qty) = args::new_order(order_id, side, qty)?;
         let req = OrderRequest { id, side, order_type: OrderType::Market, qty, tif, post_only: false };
         self.book.guard(|b| Ok(outcome(b.submit(req)?)))
     }
@@ -440,7 +438,7 @@ impl PyOrderBook {
 
     /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
     fn _panic_for_test(&mut self) -> PyResult<()> {
-        self.book.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+        self.book.panic_for_test()
     }
 
     fn __repr__(&self) -> String {

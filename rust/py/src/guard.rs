@@ -101,6 +101,12 @@ impl<S> Guarded<S> {
         self.poisoned = true;
     }
 
+    /// The `_panic_for_test` hook every stateful class has: a change that panics, to prove the
+    /// panic surfaces as `InternalError` and poisons the object.
+    pub fn panic_for_test(&mut self) -> PyResult<()> {
+        self.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+    }
+
     /// Bring the state back to a known one with `f` (a reset); this clears the poisoned flag.
     pub fn reset(&mut self, f: impl FnOnce(&mut S)) {
         f(&mut self.state);

@@ -47,11 +47,11 @@ impl PyMarketsLoop {
     /// changed a user order. Returns `(applied, market, changed)`: the index of the market that
     /// applied the last message (None if none) and whether that message changed a user order
     /// (its events wait in that engine). Runs without the GIL.
-    #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX))]
+    #[pyo3(signature = (max_messages = usize::MAX, until_ns = i64::MAX))]
     fn run(
         &self,
         py: Python<'_>,
-        #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
+        #[pyo3(from_py_with = max_messages_from_py)] max_messages: usize,
         #[pyo3(from_py_with = until_from_py)] until_ns: i64,
     ) -> PyResult<(usize, Option<usize>, bool)> {
         let mut refs = Vec::with_capacity(self.engines.len());
@@ -62,8 +62,8 @@ impl PyMarketsLoop {
         for r in &mut refs {
             engines.push(r.engine.alive_mut()?);
         }
-        let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
-        let done = py.detach(|| catch_unwind(AssertUnwindSafe(|| run_merged(&mut engines, n, until_ns))));
+        let done =
+            py.detach(|| catch_unwind(AssertUnwindSafe(|| run_merged(&mut engines, max_messages, until_ns))));
         drop(engines);
         match done {
             Ok(r) => Ok((r.applied, r.market, r.changed)),

@@ -41,7 +41,6 @@ const WATCHED_WITH_GIL: usize = 1024;
 args::converters! {
     fn t_from_py -> i64 = int("t", TIME_RANGE, REPLAY_ERR);
     pub(crate) fn until_from_py -> i64 = int("until_ns", TIME_RANGE, REPLAY_ERR);
-    pub(crate) fn max_messages_from_py -> u64 = int("max_messages", "[0, 2^64)", REPLAY_ERR);
     fn stop_on_user_from_py -> bool = flag("stop_on_user", REPLAY_ERR);
     fn quotes_from_py -> bool = flag("quotes", REPLAY_ERR);
     fn prints_from_py -> bool = flag("prints", REPLAY_ERR);
@@ -49,6 +48,27 @@ args::converters! {
     fn check_from_py -> bool = flag("check", REPLAY_ERR);
     fn prevent_wash_from_py -> bool = flag("prevent_wash", REPLAY_ERR);
     fn close_from_py -> bool = flag("close", args::ORDER_ERR);
+}
+
+/// `max_messages`: a count in `[0, 2^64)`, as a `usize` (a count past its range: no limit).
+pub(crate) fn max_messages_from_py(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let n: u64 = args::int(obj, "max_messages", "[0, 2^64)", REPLAY_ERR)?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// The side of a feed message (`Feed.from_columns`, `SimEngine.apply`): 1 buy, -1 sell; 0, which
+/// quotes and trades of kinds that ignore the side may carry, reads as buy.
+fn feed_side(v: i64) -> Result<Side, String> {
+    match v {
+        0 | 1 => Ok(Side::Buy),
+        -1 => Ok(Side::Sell),
+        v => Err(format!("side={v}: expected 1, -1 or 0")),
+    }
+}
+
+/// The quantity of a feed message, which may be 0 but not negative.
+fn feed_qty(q: i64) -> Result<u64, String> {
+    u64::try_from(q).map_err(|_| format!("qty={q}: negative"))
 }
 
 fn event_tuple(e: &UserEvent) -> EventTuple {
@@ -114,15 +134,9 @@ impl PyFeed {
         }
         let mut rows = Vec::with_capacity(n);
         for i in 0..n {
-            let side = match s[i] {
-                1 => Side::Buy,
-                -1 => Side::Sell,
-                // Quotes and trades of kinds that ignore the side may carry 0.
-                0 => Side::Buy,
-                v => return Err(CoreErr::Replay(format!("row {i}: side={v}: expected 1, -1 or 0")).into()),
-            };
-            let qty = u64::try_from(q[i])
-                .map_err(|_| CoreErr::Replay(format!("row {i}: qty={}: negative", q[i])))?;
+            let row = |why: String| CoreErr::Replay(format!("row {i}: {why}"));
+            let side = feed_side(i64::from(s[i])).map_err(row)?;
+            let qty = feed_qty(q[i]).map_err(row)?;
             rows.push(FeedMsg { time_ns: t[i], kind: k[i], order_id: id[i], side, price: p[i], qty });
         }
         let feed = Feed::from_rows(rows).map_err(|e| CoreErr::Replay(e.to_string()))?;
@@ -192,16 +206,15 @@ impl PySimEngine {
     /// Apply up to `max_messages` messages timed before `until_ns`; with `stop_on_user`, stop
     /// after the first that changed a user order. Returns how many were applied. The replay runs
     /// without the GIL: other Python threads run meanwhile (this engine stays borrowed).
-    #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, stop_on_user = true))]
+    #[pyo3(signature = (max_messages = usize::MAX, until_ns = i64::MAX, stop_on_user = true))]
     fn run(
         &mut self,
         py: Python<'_>,
-        #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
+        #[pyo3(from_py_with = max_messages_from_py)] max_messages: usize,
         #[pyo3(from_py_with = until_from_py)] until_ns: i64,
         #[pyo3(from_py_with = stop_on_user_from_py)] stop_on_user: bool,
     ) -> PyResult<usize> {
-        let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
-        self.engine.detached(py, |e| Ok(e.run(n, until_ns, stop_on_user)))
+        self.engine.detached(py, |e| Ok(e.run(max_messages, until_ns, stop_on_user)))
     }
 
     /// Apply up to `max_messages` messages timed before `until_ns`, stopping after the first
@@ -212,25 +225,25 @@ impl PySimEngine {
     /// wait), `printed` when it printed, `moved` when it moved the top, and then the new top
     /// (a side with qty 0 is empty; all four are 0 when not `moved`). Flat, so a quote costs
     /// one tuple. A long run releases the GIL.
-    #[pyo3(signature = (max_messages = u64::MAX, until_ns = i64::MAX, quotes = true, prints = true))]
+    #[pyo3(signature = (max_messages = usize::MAX, until_ns = i64::MAX, quotes = true, prints = true))]
     fn run_watched(
         &mut self,
         py: Python<'_>,
-        #[pyo3(from_py_with = max_messages_from_py)] max_messages: u64,
+        #[pyo3(from_py_with = max_messages_from_py)] max_messages: usize,
         #[pyo3(from_py_with = until_from_py)] until_ns: i64,
         #[pyo3(from_py_with = quotes_from_py)] quotes: bool,
         #[pyo3(from_py_with = prints_from_py)] prints: bool,
     ) -> PyResult<Watched> {
-        let n = usize::try_from(max_messages).unwrap_or(usize::MAX);
         // Most watched runs stop within a few messages (a quote stream moves the top at nearly
         // every instant): those keep the GIL, which costs less than releasing it. A run that
         // goes on past WATCHED_WITH_GIL messages releases it for the rest.
-        let first = n.min(WATCHED_WITH_GIL);
+        let first = max_messages.min(WATCHED_WITH_GIL);
         let (mut applied, mut flags) =
             self.engine.guard(|e| Ok(e.run_watched(first, until_ns, quotes, prints)))?;
-        if flags == 0 && applied == first && first < n {
+        if flags == 0 && applied == first && first < max_messages {
+            let rest = max_messages - first;
             let (more, f) =
-                self.engine.detached(py, |e| Ok(e.run_watched(n - first, until_ns, quotes, prints)))?;
+                self.engine.detached(py, |e| Ok(e.run_watched(rest, until_ns, quotes, prints)))?;
             applied += more;
             flags = f;
         }
@@ -306,14 +319,9 @@ impl PySimEngine {
         let time_ns = args::int(time_ns, "time_ns", TIME_RANGE, REPLAY_ERR)?;
         let kind: u8 = args::int(kind, "kind", "[0, 256)", REPLAY_ERR)?;
         let order_id: u64 = args::int(order_id, "order_id", "[0, 2^64)", REPLAY_ERR)?;
-        let side = match args::int::<i64>(side, "side", "{1, -1, 0}", REPLAY_ERR)? {
-            0 | 1 => Side::Buy,
-            -1 => Side::Sell,
-            v => return Err(ReplayError::new_err(format!("side={v}: expected 1, -1 or 0"))),
-        };
+        let side = feed_side(args::int(side, "side", "{1, -1, 0}", REPLAY_ERR)?).map_err(CoreErr::Replay)?;
         let price: i64 = args::int(price, "price", "[-2^62, 2^62]", REPLAY_ERR)?;
-        let qty: i64 = args::int(qty, "qty", "[0, 2^62)", REPLAY_ERR)?;
-        let qty = u64::try_from(qty).map_err(|_| CoreErr::Replay(format!("qty={qty}: negative")))?;
+        let qty = feed_qty(args::int(qty, "qty", "[0, 2^62)", REPLAY_ERR)?).map_err(CoreErr::Replay)?;
         let m = FeedMsg { time_ns, kind, order_id, side, price, qty };
         self.engine.guard(|e| e.apply_live(m).map_err(|err| CoreErr::Replay(err.to_string())))
     }
@@ -372,9 +380,7 @@ impl PySimEngine {
         limit_offset: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = args::tif)] tif: TimeInForce,
     ) -> PyResult<()> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let qty = args::qty(qty)?;
+        let (id, side, qty) = args::new_order(order_id, side, qty)?;
         let t = TrailTerms::from_py(trail_ticks, trail_bps, activation, limit_offset)?;
         self.engine
             .guard(|e| Ok(e.submit_trailing(id, side, qty, t.trail, t.activation, t.limit_offset, tif)?))
@@ -401,9 +407,7 @@ impl PySimEngine {
         limit_price: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = close_from_py)] close: bool,
     ) -> PyResult<()> {
-        let id = args::order_id(order_id)?;
-        let side = args::side(side)?;
-        let qty = args::qty(qty)?;
+        let (id, side, qty) = args::new_order(order_id, side, qty)?;
         let limit = args::limit_price(limit_price)?;
         if let Some(price) = limit.filter(|p| !(-MAX_ABS_PRICE..=MAX_ABS_PRICE).contains(p)) {
             return Err(CoreErr::Book(BookError::InvalidPrice { field: "limit_price", price }).into());

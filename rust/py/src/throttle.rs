@@ -261,7 +261,7 @@ impl PyThrottle {
 
     /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
     fn _panic_for_test(&mut self) -> PyResult<()> {
-        self.inner.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+        self.inner.panic_for_test()
     }
 
     fn __repr__(&self) -> String {

@@ -8,7 +8,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 
 use crate::args;
-use crate::columns::column;
+use crate::columns::{array, column};
 use crate::errors::{CoreErr, TrailingStopError};
 use crate::guard::Guarded;
 
@@ -166,7 +166,7 @@ impl PyTrailingStops {
         self.last_limits = self.out.iter().map(|t| t.limit.unwrap_or(t.stop)).collect();
         self.last_has_limit = self.out.iter().map(|t| t.limit.is_some()).collect();
         self.out.clear();
-        (PyArray1::from_vec(py, ids).unbind(), PyArray1::from_vec(py, stops).unbind())
+        (array(py, ids), array(py, stops))
     }
 }
 
@@ -323,7 +323,7 @@ impl PyTrailingStops {
 
     /// Test hook: make the next core call panic, to prove a panic becomes `InternalError`.
     fn _panic_for_test(&mut self) -> PyResult<()> {
-        self.inner.guard(|_| -> Result<(), CoreErr> { panic!("deliberate panic for testing") })
+        self.inner.panic_for_test()
     }
 
     fn __repr__(&self) -> String {
