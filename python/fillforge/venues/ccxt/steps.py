@@ -39,28 +39,46 @@ class Ask:
 Steps = Generator[Ask, Any, _T]
 
 
-def _next(steps: Steps[_T], value: Any, error: BaseException | None) -> tuple[Ask | None, Any]:
-    """Hand ``steps`` the last answer (or the error it raised); their next ask, or (None, their
-    result) once they are done."""
-    try:
-        return (steps.send(value) if error is None else steps.throw(error)), None
-    except StopIteration as done:
-        return None, done.value
+class _Drive:
+    """Steps being driven: the answer (or the error) their next ask gets. Used as ``with drive:``
+    around the call that answers an ask, it hands the call's error, if any, to the steps (they
+    may handle it) instead of raising it."""
+
+    __slots__ = ("_steps", "error", "value")
+
+    def __init__(self, steps: Steps[Any]) -> None:
+        self._steps = steps
+        self.value: Any = None
+        self.error: Exception | None = None
+
+    def ask(self) -> Ask | None:
+        """The steps' next ask, handed the last answer or error; None once they are done, with
+        their result in ``value``."""
+        value, error = self.value, self.error
+        self.value, self.error = None, None
+        try:
+            return self._steps.send(value) if error is None else self._steps.throw(error)
+        except StopIteration as done:
+            self.value = done.value
+            return None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> bool:
+        if isinstance(error, Exception):  # into the steps: they may handle it
+            self.error = error
+            return True
+        return False
 
 
 def run(steps: Steps[_T], exchange: Any, transport: Transport) -> _T:
     """Drive ``steps`` on a sync ccxt exchange; their result."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        ask, value = _next(steps, value, error)
-        if ask is None:
-            return value  # type: ignore[no-any-return]
-        error = None
-        try:
-            value = _send(ask, exchange, transport)
-        except Exception as e:  # into the steps: they may handle it
-            value, error = None, e
+    drive = _Drive(steps)
+    while (ask := drive.ask()) is not None:
+        with drive:
+            drive.value = _send(ask, exchange, transport)
+    return drive.value  # type: ignore[no-any-return]
 
 
 def _send(ask: Ask, exchange: Any, transport: Transport) -> Any:
@@ -73,17 +91,11 @@ def _send(ask: Ask, exchange: Any, transport: Transport) -> Any:
 
 async def arun(steps: Steps[_T], exchange: Any, transport: Transport) -> _T:
     """Drive ``steps`` on an async ccxt exchange (``ccxt.async_support``); their result."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        ask, value = _next(steps, value, error)
-        if ask is None:
-            return value  # type: ignore[no-any-return]
-        error = None
-        try:
-            value = await _asend(ask, exchange, transport)
-        except Exception as e:  # into the steps: they may handle it
-            value, error = None, e
+    drive = _Drive(steps)
+    while (ask := drive.ask()) is not None:
+        with drive:
+            drive.value = await _asend(ask, exchange, transport)
+    return drive.value  # type: ignore[no-any-return]
 
 
 async def _asend(ask: Ask, exchange: Any, transport: Transport) -> Any:
