@@ -24,6 +24,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fillforge._exact import to_decimal
 from fillforge.agent import build, intents
 from fillforge.agent.recovery import AgentBook, AgentJournal, RecoveryReport, book_of
 from fillforge.agent.results import (
@@ -297,7 +298,7 @@ class ExecutionAgent:
 
     def _book_now(self) -> AgentBook:
         times, values = self._curve.times_ns, self._curve.equity
-        curve = tuple((int(t), Decimal(repr(float(v)))) for t, v in zip(times, values, strict=True))
+        curve = tuple((int(t), to_decimal(float(v))) for t, v in zip(times, values, strict=True))
         nxt = next(self._seq)
         self._seq = count(nxt)
         tags = self._flattener.tagged if self._flattener is not None else ()

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from fillforge._exact import to_decimal
 from fillforge.agent.results import Denial, SignalReport, Submitted
 from fillforge.agent.sizing import Unsized, size_signal
 from fillforge.broker import AccountSnapshot
@@ -92,7 +93,7 @@ def _one(
         return no("unknown_symbol", e.why)
 
     try:
-        signal = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        signal = to_decimal(raw)
     except (ArithmeticError, TypeError, ValueError):
         return no("bad_signal", f"{raw!r} is not a number")
     if not signal.is_finite() or abs(signal) > _ONE:
@@ -184,7 +185,7 @@ def rebalance(
 
     account = agent._record()
     held = {s: p.qty for s, p in agent.broker.positions().items()}
-    weights = {s: Decimal(repr(w)) if isinstance(w, float) else w for s, w in targets.items()}
+    weights = {s: to_decimal(w) if isinstance(w, float) else w for s, w in targets.items()}
     orders = plan(
         weights,
         held,

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from fillforge._exact import to_decimal
 from fillforge.analytics.sums import figures, grouped
 from fillforge.broker.models import Trade
 from fillforge.errors import TcaError
@@ -168,13 +168,11 @@ class TcaResult:
         arrival, final, p0 = (p[c][r] for c in ("arrival_price", "final_price", "first_child_mid"))
         if np.isnan(arrival) or (np.isnan(final) and p["leaves_qty"][r] > 0) or np.isnan(p0):
             return None
-        arrival_d = Decimal(repr(float(arrival)))
+        arrival_d = to_decimal(float(arrival))
         if snap.arrival_price is not None and snap.spec.decision_price is None:
             arrival_d = snap.arrival_price
-        p0_d = (
-            snap.first_child_mid if snap.first_child_mid is not None else Decimal(repr(float(p0)))
-        )
-        final_d = Decimal(repr(float(final))) if not np.isnan(final) else arrival_d
+        p0_d = snap.first_child_mid if snap.first_child_mid is not None else to_decimal(float(p0))
+        final_d = to_decimal(float(final)) if not np.isnan(final) else arrival_d
         fills: list[Fill] = []
         for row in np.flatnonzero(self.orders["parent_row"] == r).tolist():
             for jf in self.tape.exact[row]:
@@ -204,8 +202,8 @@ class TcaResult:
                 trades.append(
                     Trade(
                         symbol=snap.spec.symbol,
-                        price=Decimal(repr(px)),
-                        size=Decimal(repr(q)),
+                        price=to_decimal(px),
+                        size=to_decimal(q),
                         timestamp_ns=t,
                     )
                 )

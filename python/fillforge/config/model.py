@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from fillforge._exact import to_decimal
 from fillforge.errors import ConfigError
 
 __all__ = [
@@ -79,12 +80,8 @@ class Mode(StrEnum):
 def _number(value: object) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("expected a number, not true/false")
-    if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int):
-        d = Decimal(value)
-    elif isinstance(value, float):
-        d = Decimal(repr(value))
+    if isinstance(value, Decimal | int | float):
+        d = to_decimal(value)
     elif isinstance(value, str):
         try:
             d = Decimal(value.strip())

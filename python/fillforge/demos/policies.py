@@ -44,6 +44,7 @@ from fillforge.execution.schedules import (
     Policy,
     Slice,
     VolumeProfile,
+    _decimal,
     almgren_chriss,
     parse_policy,
     twap,
@@ -120,15 +121,6 @@ def _hhmm(field: str, value: object) -> dt.time:
     raise ExecutionError(field, value, "expected a local time HH:MM")
 
 
-def _decimal(field: str, value: object) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    try:
-        return Decimal(str(value).strip())
-    except ArithmeticError:
-        raise ExecutionError(field, value, "not a number") from None
-
-
 def make_params(
     policy: object,
     side: object = "buy",
@@ -151,23 +143,23 @@ def make_params(
     sides = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
     if not isinstance(side, str) or side.lower() not in sides:
         raise ExecutionError("side", side, "must be buy or sell")
-    q = _decimal("qty", qty)
-    if not q.is_finite() or q <= 0:
+    q = _decimal(qty, "qty")
+    if q <= 0:
         raise ExecutionError("qty", qty, "must be a positive number")
     if q % lot:
         raise ExecutionError("qty", qty, f"not a multiple of the lot {lot}")
     begin, finish = _hhmm("start", start), _hhmm("end", end)
     if finish <= begin:
         raise ExecutionError("end", end, f"must be after start {begin.isoformat('minutes')}")
-    r = _decimal("rate", rate)
-    if not r.is_finite() or not 0 < r <= 1:
+    r = _decimal(rate, "rate")
+    if not 0 < r <= 1:
         raise ExecutionError("rate", rate, "must be in (0, 1]")
     if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
         raise ExecutionError("slices", slices, "must be an integer >= 1")
     cap = None
     if limit is not None:
-        cap = _decimal("limit", limit)
-        if not cap.is_finite() or cap <= 0:
+        cap = _decimal(limit, "limit")
+        if cap <= 0:
             raise ExecutionError("limit", limit, "must be a positive price")
         if cap % tick:
             raise ExecutionError("limit", limit, f"not a multiple of the tick {tick}")

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from fillforge._exact import to_decimal
 from fillforge.errors import ExecutionError
 from fillforge.marketdata.columns import Bars
 from fillforge.time import NS_PER_DAY, NS_PER_MINUTE, to_datetime
@@ -92,12 +93,8 @@ def parse_policy(name: object) -> Policy:
 def _decimal(value: object, field: str) -> Decimal:
     """``value`` as a finite Decimal: a Decimal, an int, decimal text, or a float read as the
     decimal it prints as (``0.1`` is ``Decimal("0.1")``)."""
-    if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        d = Decimal(value)
-    elif isinstance(value, float):
-        d = Decimal(repr(value))
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        d = to_decimal(value)
     elif isinstance(value, str):
         try:
             d = Decimal(value)

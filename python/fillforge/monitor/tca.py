@@ -16,19 +16,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from decimal import Decimal
 
 import numpy as np
 
+from fillforge._exact import to_decimal
 from fillforge.analytics import NO_TIME, TcaResult
 from fillforge.errors import ConfigError
 from fillforge.monitor.alerts import Alert, Alerts, AlertsConfig, WindowStats
 
 __all__ = ["journal_alerts", "tca_windows"]
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def tca_windows(r: TcaResult, at_ns: int) -> Callable[[int], WindowStats]:
@@ -56,11 +52,11 @@ def tca_windows(r: TcaResult, at_ns: int) -> Callable[[int], WindowStats]:
             timeouts=0,
             fills=int(fills.sum()),
             ended=int(ended.sum()),
-            ended_qty=_dec(o["qty"][asked].sum()),
-            ended_filled=_dec(o["filled_qty"][asked].sum()),
+            ended_qty=to_decimal(float(o["qty"][asked].sum())),
+            ended_filled=to_decimal(float(o["filled_qty"][asked].sum())),
             ended_partial=int((ended & o["partial"]).sum()),
-            slip_cost=_dec(slip[slipped].sum()),
-            slip_base=_dec(base[slipped].sum()),
+            slip_cost=to_decimal(float(slip[slipped].sum())),
+            slip_base=to_decimal(float(base[slipped].sum())),
             slip_fills=int(slipped.sum()),
         )
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from fillforge._exact import to_decimal
 from fillforge.errors import MetricsError, RiskDeniedError, RiskError
 from fillforge.portfolio._exact import CTX, ZERO
 from fillforge.portfolio.var import VarMethod, VarModel
@@ -196,7 +197,7 @@ class CorrelationExposure:
             return
         limit = float(view.equity * self.max_multiple)
         if m_after > limit or view.equity <= ZERO:
-            measure = Decimal(repr(round(m_after, 2)))
+            measure = to_decimal(round(m_after, 2))
             raise _over(
                 self.code, "correlated", measure, self.max_multiple, view, "correlated exposure"
             )
@@ -265,7 +266,7 @@ class PortfolioVaR:
             return
         limit = self.limit(view)
         if var_after > limit:
-            var = Decimal(repr(round(var_after, 2)))
+            var = to_decimal(round(var_after, 2))
             why = f"the {self.horizon_days}-day VaR would be {var}, over the limit of {limit:.2f}"
             raise RiskDeniedError("var", var, why, self.code)
 
