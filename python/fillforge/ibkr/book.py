@@ -23,7 +23,6 @@ from fillforge.errors import FillforgeError, IbkrError
 from fillforge.ibkr import messages as m
 from fillforge.ibkr.messages import ContractInfo, Execution, IbOrder
 from fillforge.ibkr.orders import OrderSpec, refusal, to_request
-from fillforge.ibkr.wire import Contract
 from fillforge.orders.enums import EventKind, LiquiditySide, OrderStatus
 from fillforge.orders.models import OrderEvent
 from fillforge.sim.broker import SimulatedBroker
@@ -154,7 +153,7 @@ class Book:
 
     def _work(self, o: IbOrder) -> None:
         """Send ``o`` to the simulated exchange (its remaining quantity)."""
-        request = to_request(o_spec(o), o.contract.symbol, qty=o.total_qty - o.filled)
+        request = to_request(o, o.contract.symbol, qty=o.total_qty - o.filled)
         self._sending = o  # the events of the submit (a market order fills in it) are o's
         try:
             self.broker.submit(request)
@@ -360,26 +359,3 @@ class Book:
     def _tell(self, o: IbOrder) -> None:
         self.send(o.client_id, m.open_order(o))
         self.send(o.client_id, m.order_status(o))
-
-
-def o_spec(o: IbOrder) -> OrderSpec:
-    """The terms ``o`` works on now, as a spec (for :func:`to_request`)."""
-    c = o.contract
-    contract = Contract(c.con_id, c.symbol, "STK", "", "", "", "", c.exchange, "", "USD", "", "")
-    return OrderSpec(
-        order_id=o.order_id,
-        contract=contract,
-        action=o.action,
-        total_qty=o.total_qty,
-        order_type=o.order_type,
-        lmt_price=o.lmt_price,
-        aux_price=o.aux_price,
-        tif=o.tif,
-        oca_group=o.oca_group,
-        account=o.account,
-        order_ref=o.order_ref,
-        transmit=o.transmit,
-        parent_id=o.parent_id,
-        outside_rth=o.outside_rth,
-        oca_type=o.oca_type,
-    )

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from fillforge.errors import FillforgeError, IbkrError
 from fillforge.ibkr.wire import Contract, decimal, integer
 from fillforge.orders.enums import OrderSide, OrderTimeInForce, OrderType
 from fillforge.orders.models import OrderRequest
 
-__all__ = ["OrderSpec", "read_place_order", "to_request"]
+__all__ = ["OrderSpec", "OrderTerms", "read_place_order", "to_request"]
 
 _TYPES = {
     "MKT": OrderType.MARKET,
@@ -35,6 +36,24 @@ _SIDES = {"BUY": OrderSide.BUY, "SELL": OrderSide.SELL}
 # positions in the placeOrder message (after the id, the contract's twelve fields at 2..13)
 _ACTION, _QTY, _TYPE, _LMT, _AUX, _TIF, _OCA, _ACCOUNT = 16, 17, 18, 19, 20, 21, 22, 23
 _REF, _TRANSMIT, _PARENT, _OUTSIDE_RTH, _OCA_TYPE = 26, 27, 28, 33, 46
+
+
+class OrderTerms(Protocol):
+    """The terms :func:`to_request` reads: a client's :class:`OrderSpec`, or the gateway's
+    :class:`~fillforge.ibkr.messages.IbOrder` working on them."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def total_qty(self) -> Decimal: ...
+    @property
+    def order_type(self) -> str: ...
+    @property
+    def lmt_price(self) -> Decimal | None: ...
+    @property
+    def aux_price(self) -> Decimal | None: ...
+    @property
+    def tif(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +113,7 @@ def read_place_order(fields: Sequence[str]) -> OrderSpec:
 
 
 def to_request(
-    spec: OrderSpec,
+    spec: OrderTerms,
     symbol: str,
     *,
     qty: Decimal | None = None,
