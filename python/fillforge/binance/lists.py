@@ -63,7 +63,6 @@ def add_list_routes(app: FastAPI, server: BinanceServer) -> None:
 
     def place(params: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         symbol = market.symbol_of(server, params)
-        assert symbol is not None
         side = wire.mandatory(params, "side")
         above, below = leg(params, "above", symbol), leg(params, "below", symbol)
         limit, stop = (above, below) if side == "SELL" else (below, above)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -59,6 +59,12 @@ async def answer(
         return JSONResponse(wire.error(r.code, r.msg), r.status)
 
 
+@overload
+def symbol_of(
+    server: BinanceServer, params: dict[str, str], required: Literal[True] = True
+) -> str: ...
+@overload
+def symbol_of(server: BinanceServer, params: dict[str, str], required: bool) -> str | None: ...
 def symbol_of(server: BinanceServer, params: dict[str, str], required: bool = True) -> str | None:
     """The ``symbol`` parameter, a listed one (``-1121`` otherwise; ``-1102`` when required and
     absent)."""
@@ -121,7 +127,6 @@ def add_market_routes(app: FastAPI, server: BinanceServer) -> None:
     async def depth(request: Request) -> Response:
         def book(params: dict[str, str]) -> Any:
             s = symbol_of(server, params)
-            assert s is not None
             q = broker.latest_quote(s)
             bids = (
                 []

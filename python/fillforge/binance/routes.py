@@ -78,8 +78,8 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     ) -> Response:
         return await market.answer(server, request, fn, signed=signed)
 
-    def symbol_of(params: dict[str, str], required: bool = True) -> str | None:
-        return market.symbol_of(server, params, required)
+    def symbol_of(params: dict[str, str]) -> str:
+        return market.symbol_of(server, params)
 
     def find(params: dict[str, str], symbol: str, missing: int, message: str) -> Order:
         oid = wire.int_param(params, "orderId")
@@ -100,6 +100,17 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
             raise BinanceApiError(400, missing, message) from None
         if o.symbol != symbol or (cid and oid is not None and o.client_order_id != cid):
             raise BinanceApiError(400, missing, message)
+        return o
+
+    def idle(o: Order) -> bool:
+        """Open, with no request in flight: an order a cancel acts on."""
+        return o.status.is_open and o.pending_request is None
+
+    def to_cancel(params: dict[str, str], symbol: str) -> Order:
+        """The order ``params`` name, if a cancel can act on it (``-2011`` otherwise)."""
+        o = find(params, symbol, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
+        if not idle(o):
+            raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
         return o
 
     def shown(o: Order, fills: bool = False) -> dict[str, Any]:
@@ -152,7 +163,6 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
 
     def checked(params: dict[str, str]) -> wire.NewOrder:
         s = symbol_of(params)
-        assert s is not None
         market = broker.venue.market(s)
         new = wire.order_request(params, market.instrument)
         market.instrument.check(new.request)  # the grids first: PRICE_FILTER, LOT_SIZE
@@ -186,19 +196,14 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
             if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
                 raise BinanceApiError(400, wire.BAD_PARAMETER, "Invalid cancelReplaceMode.")
             s = symbol_of(params)
-            assert s is not None
             new = checked(params)  # a new order the venue would refuse changes nothing
-            old = find(
+            old = to_cancel(
                 {
                     "orderId": params.get("cancelOrderId", ""),
                     "origClientOrderId": params.get("cancelOrigClientOrderId", ""),
                 },
                 s,
-                wire.CANCEL_REJECTED,
-                _UNKNOWN_ORDER,
             )
-            if not old.status.is_open or old.pending_request is not None:
-                raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
             headers = server.order_count(server.api_key)
             canceled = cancel_one(old)
             try:
@@ -222,7 +227,6 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def query_order(request: Request) -> Response:
         def query(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            assert s is not None
             return shown(find(params, s, wire.NO_SUCH_ORDER, "Order does not exist."))
 
         return await answer(request, query)
@@ -238,18 +242,14 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def cancel_order(request: Request) -> Response:
         def cancel(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            assert s is not None
-            o = find(params, s, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
-            if not o.status.is_open or o.pending_request is not None:
-                raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
-            return cancel_one(o)
+            return cancel_one(to_cancel(params, s))
 
         return await answer(request, cancel)
 
     @app.get("/api/v3/openOrders")
     async def open_orders(request: Request) -> Response:
         def listed(params: dict[str, str]) -> Any:
-            s = symbol_of(params, required=False)
+            s = market.symbol_of(server, params, required=False)
             return [shown(o) for o in broker.orders(open_only=True, symbol=s)]
 
         return await answer(request, listed)
@@ -258,11 +258,7 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def cancel_all(request: Request) -> Response:
         def cancel_every(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            mine = [
-                o
-                for o in broker.orders(open_only=True, symbol=s)
-                if o.status.is_open and o.pending_request is None
-            ]
+            mine = [o for o in broker.orders(open_only=True, symbol=s) if idle(o)]
             if not mine:
                 raise BinanceApiError(400, wire.CANCEL_REJECTED, _UNKNOWN_ORDER)
             return [cancel_one(o) for o in mine]
@@ -288,7 +284,6 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def my_trades(request: Request) -> Response:
         def listed(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            assert s is not None
             w = _Window.of(params)
             only = wire.int_param(params, "orderId")
             from_id = wire.int_param(params, "fromId")
