@@ -56,20 +56,31 @@ def _replayed(name: str, run: Callable[[], R], as_json: bool, no_progress: bool)
     return r
 
 
-def _lobster_table(title: str, r: LobsterReport) -> Table:
+def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+    """A report as a two-column table: each row a label and its value."""
     t = Table(title=title, show_header=False)
-    t.add_row("events replayed", f"{r.events:,}")
-    t.add_row("levels checked against the true book", f"{r.checked_levels:,}")
-    t.add_row("levels adopted as they came into view", f"{r.adopted_levels:,}")
-    t.add_row("mismatches", f"[{'green' if r.ok else 'red'}]{r.mismatches:,}[/]")
-    t.add_row("messages naming orders from before the file", f"{r.unknown_order_refs:,}")
-    t.add_row(
-        "executions at the head of their queue",
-        f"{r.executions_at_queue_head:,} / {r.known_executions:,}",
-    )
-    t.add_row("messages/s end to end (read, parse, replay, check)", f"{r.msgs_per_s:,.0f}")
-    t.add_row("messages/s once parsed (replay and check)", f"{r.replay_msgs_per_s:,.0f}")
+    for label, value in rows:
+        t.add_row(label, value)
     return t
+
+
+def _lobster_table(title: str, r: LobsterReport) -> Table:
+    return _table(
+        title,
+        [
+            ("events replayed", f"{r.events:,}"),
+            ("levels checked against the true book", f"{r.checked_levels:,}"),
+            ("levels adopted as they came into view", f"{r.adopted_levels:,}"),
+            ("mismatches", f"[{'green' if r.ok else 'red'}]{r.mismatches:,}[/]"),
+            ("messages naming orders from before the file", f"{r.unknown_order_refs:,}"),
+            (
+                "executions at the head of their queue",
+                f"{r.executions_at_queue_head:,} / {r.known_executions:,}",
+            ),
+            ("messages/s end to end (read, parse, replay, check)", f"{r.msgs_per_s:,.0f}"),
+            ("messages/s once parsed (replay and check)", f"{r.replay_msgs_per_s:,.0f}"),
+        ],
+    )
 
 
 def _print_lobster(title: str, r: LobsterReport) -> None:
@@ -114,23 +125,22 @@ def replay_cme_cmd(
     r = _replayed(mbo_csv.name, lambda: replay_cme(mbo_csv), as_json, no_progress)
     if as_json:
         return
-    t = Table(title=mbo_csv.name, show_header=False)
-    t.add_row("records", f"{r.records:,}")
-    t.add_row("continuous-trading trades", f"{r.trades:,}")
-    t.add_row("agreed (same makers, order and sizes)", f"{r.agreed:,} ({r.agreement:.2%})")
-    t.add_row(
-        "agreed where the data is unambiguous",
-        f"{r.unambiguous_agreed:,} / {r.unambiguous_trades:,} ({r.unambiguous_agreement:.2%})",
-    )
-    for cause, n in sorted(r.residue.items()):
-        t.add_row(f"  residue: {cause}", f"{n:,}")
-    t.add_row("book crossed at an event end after the open", f"{r.crossed_after_open:,}")
+    rows = [
+        ("records", f"{r.records:,}"),
+        ("continuous-trading trades", f"{r.trades:,}"),
+        ("agreed (same makers, order and sizes)", f"{r.agreed:,} ({r.agreement:.2%})"),
+        (
+            "agreed where the data is unambiguous",
+            f"{r.unambiguous_agreed:,} / {r.unambiguous_trades:,} ({r.unambiguous_agreement:.2%})",
+        ),
+        *((f"  residue: {cause}", f"{n:,}") for cause, n in sorted(r.residue.items())),
+        ("book crossed at an event end after the open", f"{r.crossed_after_open:,}"),
+    ]
     if r.final_best_bid is not None and r.final_best_ask is not None:
         scale = r.price_scale
-        t.add_row(
-            "final best bid / ask", f"{r.final_best_bid / scale} / {r.final_best_ask / scale}"
-        )
-    console.print(t)
+        bid, ask = r.final_best_bid / scale, r.final_best_ask / scale
+        rows.append(("final best bid / ask", f"{bid} / {ask}"))
+    console.print(_table(mbo_csv.name, rows))
 
 
 @replay_app.command("check")
