@@ -18,7 +18,7 @@ account's balance checks and the matching are the simulated broker's own.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,27 +44,40 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    """A listing's ``startTime`` and ``endTime`` (ms, both inclusive, either left out) and its
-    ``limit`` (default 500, at most 1000)."""
+    """A listing's ``startTime`` and ``endTime`` (ms, both inclusive, either left out), its
+    ``limit`` (default 500, at most 1000) and the id it starts from (``first``, if given)."""
 
     lo: int | None
     hi: int | None
     limit: int
+    first: int | None
 
     @classmethod
-    def of(cls, params: dict[str, str]) -> _Window:
+    def of(cls, params: dict[str, str], first: str) -> _Window:
+        """The window ``params`` ask for, ``first`` naming the parameter of the id to start at."""
         limit = wire.int_param(params, "limit")
         limit = 500 if limit is None else limit
         if not 1 <= limit <= _MAX_LIMIT:
             raise BinanceApiError(400, wire.BAD_PARAMETER, f"Illegal value for 'limit': {limit}.")
-        return cls(wire.int_param(params, "startTime"), wire.int_param(params, "endTime"), limit)
+        start, end = wire.int_param(params, "startTime"), wire.int_param(params, "endTime")
+        return cls(start, end, limit, wire.int_param(params, first))
 
-    def holds(self, t_ms: int) -> bool:
-        return (self.lo is None or t_ms >= self.lo) and (self.hi is None or t_ms <= self.hi)
-
-    def page(self, rows: list[_T], from_id: bool) -> list[_T]:
-        """From a given id on, the first ``limit`` rows; else the most recent ``limit``."""
-        return rows[: self.limit] if from_id else rows[-self.limit :]
+    def pick(
+        self, rows: Iterable[_T], id_of: Callable[[_T], int], ms_of: Callable[[_T], int]
+    ) -> list[_T]:
+        """The rows from the first id on whose time is in the window, by id: from a given id,
+        the first ``limit`` of them; else the most recent ``limit``."""
+        kept = sorted(
+            (
+                r
+                for r in rows
+                if (self.first is None or id_of(r) >= self.first)
+                and (self.lo is None or ms_of(r) >= self.lo)
+                and (self.hi is None or ms_of(r) <= self.hi)
+            ),
+            key=id_of,
+        )
+        return kept[: self.limit] if self.first is not None else kept[-self.limit :]
 
 
 def add_routes(app: FastAPI, server: BinanceServer) -> None:
@@ -269,14 +282,11 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def all_orders(request: Request) -> Response:
         def listed(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            w = _Window.of(params)
-            first = wire.int_param(params, "orderId")
-            kept = [
-                o
-                for o in sorted(broker.orders(symbol=s), key=lambda o: int(o.id))
-                if (first is None or int(o.id) >= first) and w.holds(o.created_ts // 1_000_000)
-            ]
-            return [shown(o) for o in w.page(kept, first is not None)]
+            w = _Window.of(params, "orderId")
+            picked = w.pick(
+                broker.orders(symbol=s), lambda o: int(o.id), lambda o: o.created_ts // 1_000_000
+            )
+            return [shown(o) for o in picked]
 
         return await answer(request, listed)
 
@@ -284,20 +294,16 @@ def add_routes(app: FastAPI, server: BinanceServer) -> None:
     async def my_trades(request: Request) -> Response:
         def listed(params: dict[str, str]) -> Any:
             s = symbol_of(params)
-            w = _Window.of(params)
+            w = _Window.of(params, "fromId")
             only = wire.int_param(params, "orderId")
-            from_id = wire.int_param(params, "fromId")
             quote = server.assets[s][1]
-            rows = []
-            for o in broker.orders(symbol=s):
-                if only is not None and int(o.id) != only:
-                    continue
-                for f in o.fills.values():
-                    row = wire.trade_json(o, int(o.id), f, quote)
-                    if (from_id is None or row["id"] >= from_id) and w.holds(row["time"]):
-                        rows.append(row)
-            rows.sort(key=lambda r: int(r["id"]))
-            return w.page(rows, from_id is not None)
+            rows = [
+                wire.trade_json(o, int(o.id), f, quote)
+                for o in broker.orders(symbol=s)
+                if only is None or int(o.id) == only
+                for f in o.fills.values()
+            ]
+            return w.pick(rows, lambda r: int(r["id"]), lambda r: int(r["time"]))
 
         return await answer(request, listed)
 
