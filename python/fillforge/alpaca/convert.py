@@ -129,7 +129,7 @@ def request_of(a: AlpacaOrder) -> OrderRequest:
         symbol=a.symbol or "",
         side=OrderSide(a.side.value if a.side else "buy"),
         type=OrderType(a.type.value if a.type else "market"),
-        time_in_force=a.time_in_force.value,  # type: ignore[arg-type]
+        time_in_force=a.time_in_force.value,
         qty=decimal_of(a.qty),
         notional=decimal_of(a.notional),
         limit_price=decimal_of(a.limit_price),

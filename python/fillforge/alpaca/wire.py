@@ -152,10 +152,10 @@ def order_request(body: dict[str, Any]) -> OrderRequest:
         "order_class": body.get("order_class") or "simple",
     }
     if tp is not None:
-        fields["take_profit"] = TakeProfit(limit_price=decimal_field(tp, "limit_price"))  # type: ignore[arg-type]
+        fields["take_profit"] = TakeProfit(limit_price=decimal_field(tp, "limit_price"))
     if sl is not None:
         fields["stop_loss"] = StopLoss(
-            stop_price=decimal_field(sl, "stop_price"),  # type: ignore[arg-type]
+            stop_price=decimal_field(sl, "stop_price"),
             limit_price=decimal_field(sl, "limit_price"),
         )
     return OrderRequest(**{k: v for k, v in fields.items() if v is not None})

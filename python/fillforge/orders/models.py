@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from decimal import Decimal
-from typing import Annotated, Any, Self, cast
+from typing import TYPE_CHECKING, Annotated, Any, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic._internal._model_construction import ModelMetaclass
 
 from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import (
@@ -86,7 +86,6 @@ def split_child_id(client_order_id: str) -> tuple[str, int, int] | None:
 
 
 _MISSING: Any = object()
-_DEPTH: ContextVar[int] = ContextVar("fillforge_model_depth", default=0)
 
 
 def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
@@ -100,24 +99,25 @@ def _as_fillforge_error(e: ValidationError) -> OrderValidationError:
     return OrderValidationError(where or e.title, first.get("input"), first["msg"])
 
 
-class FrozenModel(BaseModel):
+class _Converting(ModelMetaclass):
+    """Makes a failed construction an :class:`OrderValidationError`. Only a call of the class
+    converts (a nested model is validated by pydantic-core, which never calls the class), so
+    the error keeps its full path (``stop_loss.stop_price``); no ``__init__`` override, which
+    would make pydantic call back into Python for every nested model."""
+
+    if not TYPE_CHECKING:  # hidden from mypy, which then checks each model's own fields
+
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (a metaclass)
+            try:
+                return super().__call__(*args, **kwargs)
+            except ValidationError as e:
+                raise _as_fillforge_error(e) from None
+
+
+class FrozenModel(BaseModel, metaclass=_Converting):
     """Immutable, strict about unknown fields; a validation failure is an OrderValidationError."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, **data: Any) -> None:
-        # pydantic calls this for nested models too; only the outermost call converts, so the
-        # error keeps its full path (``stop_loss.stop_price``).
-        depth = _DEPTH.get()
-        _DEPTH.set(depth + 1)
-        try:
-            super().__init__(**data)
-        except ValidationError as e:
-            if depth:
-                raise
-            raise _as_fillforge_error(e) from None
-        finally:
-            _DEPTH.set(depth)
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:
