@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fillforge.portfolio.var import (
         StressResult,
         VarModel,
+        VarTerms,
         historical_scenarios,
         portfolio_cvar,
         portfolio_var,
@@ -51,6 +52,7 @@ _LAZY = {
     "trade_stats": "trades",
     "StressResult": "var",
     "VarModel": "var",
+    "VarTerms": "var",
     "historical_scenarios": "var",
     "portfolio_cvar": "var",
     "portfolio_var": "var",
@@ -81,6 +83,7 @@ __all__ = [
     "TradeBook",
     "TradeStats",
     "VarModel",
+    "VarTerms",
     "historical_scenarios",
     "market_marks",
     "portfolio_cvar",

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
 from statistics import NormalDist
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -296,32 +296,29 @@ class VarModel:
         return np.array(e)
 
 
+class VarTerms(TypedDict, total=False):
+    """:class:`VarModel`'s keywords, as :func:`portfolio_var` and :func:`portfolio_cvar` take
+    them (defaults: ``confidence=0.99``, ``method="historical"``, ``horizon_days=1``)."""
+
+    confidence: float
+    method: VarMethod
+    horizon_days: int
+
+
 def portfolio_var(
-    exposures: Exposures,
-    returns: Mapping[str, ReturnsLike],
-    *,
-    confidence: float = 0.99,
-    method: VarMethod = "historical",
-    horizon_days: int = 1,
+    exposures: Exposures, returns: Mapping[str, ReturnsLike], **terms: Unpack[VarTerms]
 ) -> float:
     """The VaR in currency (positive = loss) of signed exposures (market values, a short
     negative) given aligned daily return series per symbol. See the module's conventions; to
     ask many times over the same history, build a :class:`VarModel` once."""
-    model = VarModel(returns, confidence=confidence, method=method, horizon_days=horizon_days)
-    return model.var(exposures)
+    return VarModel(returns, **terms).var(exposures)
 
 
 def portfolio_cvar(
-    exposures: Exposures,
-    returns: Mapping[str, ReturnsLike],
-    *,
-    confidence: float = 0.99,
-    method: VarMethod = "historical",
-    horizon_days: int = 1,
+    exposures: Exposures, returns: Mapping[str, ReturnsLike], **terms: Unpack[VarTerms]
 ) -> float:
     """The CVaR (expected shortfall) in currency, positive = loss; as :func:`portfolio_var`."""
-    model = VarModel(returns, confidence=confidence, method=method, horizon_days=horizon_days)
-    return model.cvar(exposures)
+    return VarModel(returns, **terms).cvar(exposures)
 
 
 # --- stress and scenarios --------------------------------------------------------------------
