@@ -119,3 +119,16 @@ def test_a_bad_flag_is_one_line(tmp_path: Path, args: list[str], says: str) -> N
     assert out.startswith("error: "), out
     assert "\n" not in out, out
     assert says in out
+
+
+def test_without_alpaca_py_the_command_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [
+        m for m in sys.modules if m.split(".")[0] == "alpaca" or m == "fillforge.alpaca.broker"
+    ]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "alpaca", None)  # import alpaca...: ImportError
+    argv = ["serve", "monitor", "--duration", "0", "--url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, argv)
+    out = result.output.strip()
+    assert result.exit_code == 2, out
+    assert out == "error: client='alpaca-py': not installed: pip install 'fillforge[alpaca]'"

@@ -353,7 +353,9 @@ def test_without_matplotlib_the_command_names_the_extra(
     out = tmp_path / "r.html"
     r = CliRunner().invoke(app, ["report", str(journal_path), "-o", str(out)])
     assert r.exit_code == 2, r.output
-    assert r.output.strip() == "error: matplotlib='not installed': pip install 'fillforge[report]'"
+    assert r.output.strip() == (
+        "error: charts='matplotlib': not installed: pip install 'fillforge[report]'"
+    )
     assert not out.exists()
 
 

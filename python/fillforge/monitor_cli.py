@@ -6,7 +6,6 @@ configuration names (``--config``). A bad flag or file prints one ``error:`` lin
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fillforge._optional import needs_extra
 from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
 from fillforge.errors import BrokerUnavailableError, ConfigError
 
@@ -84,13 +84,9 @@ def serve_monitor(
         raise ConfigError("--interval", interval, "expected a positive number of seconds")
     check_endpoint(port, duration)
     rules = _alerts(alerts)
-    for module, extra in (("prometheus_client", "monitor"), ("alpaca", "alpaca")):
-        if importlib.util.find_spec(module) is None:
-            why = f"needs {module}: pip install 'fillforge[alpaca,monitor]'"
-            raise ConfigError(f"extra {extra}", module, why)
-    if url is not None:
+    with needs_extra("alpaca", lambda why: ConfigError("client", "alpaca-py", why)):
         from fillforge.alpaca.broker import AlpacaBroker
-
+    if url is not None:
         broker: Any = AlpacaBroker(url_override=url, stream_url=_stream_url(url), attempts=2)
     else:
         from fillforge.agent.build import alpaca_broker

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from fillforge._optional import needs_extra
 from fillforge.errors import JournalError
 from fillforge.journal.store import (
     Migration,
@@ -227,14 +228,13 @@ class PostgresStore:
     # -- helpers --------------------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        try:
+        with needs_extra(
+            "postgres",
+            lambda why: JournalError(
+                "path", self._name, f"the PostgreSQL store needs psycopg, {why}"
+            ),
+        ):
             import psycopg
-        except ImportError:
-            raise JournalError(
-                "path",
-                self._name,
-                "the PostgreSQL store needs psycopg: pip install 'fillforge[postgres]'",
-            ) from None
         try:
             db = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
             db.execute("SET synchronous_commit = on")

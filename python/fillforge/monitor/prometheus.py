@@ -8,7 +8,7 @@ metric families. Names carry their unit (``_ratio``, ``_bps``, ``_currency`` —
 currency —, ``_quantity``); :data:`METRICS` lists every family with its type and help, and the
 Grafana dashboard (``grafana-dashboard.json`` beside this module) queries exactly these.
 
-prometheus-client is the ``monitor`` extra (``pip install 'fillforge[monitor]'``).
+prometheus-client is one of fillforge's own dependencies (no extra to install).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-from fillforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -214,12 +212,8 @@ class _MonitorCollector:
 
 def registry(monitor: ExecutionMonitor) -> CollectorRegistry:
     """A registry of its own holding ``monitor``'s metrics."""
-    try:
-        from prometheus_client import CollectorRegistry
-    except ImportError:  # the optional extra
-        raise ConfigError(
-            "prometheus", "prometheus-client", "not installed: pip install 'fillforge[monitor]'"
-        ) from None
+    from prometheus_client import CollectorRegistry
+
     reg = CollectorRegistry(auto_describe=False)
     reg.register(_MonitorCollector(monitor))
     return reg

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from fillforge._optional import needs_extra
 from fillforge.errors import ReportError
 from fillforge.report.charts import CHARTS, SIGN, Chart
 from fillforge.report.costs import TOTALS
@@ -48,13 +49,9 @@ p.caption { font-size: 0.9em; color: #555; }
 
 def require_matplotlib() -> Any:
     """matplotlib (the ``report`` extra), or a ReportError saying how to install it."""
-    try:
+    with needs_extra("report", lambda why: ReportError("charts", "matplotlib", why)):
         import matplotlib
         import matplotlib.style
-    except ImportError:
-        raise ReportError(
-            "matplotlib", "not installed", "pip install 'fillforge[report]'"
-        ) from None
     return matplotlib
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fillforge._optional import needs_extra
 from fillforge.errors import MetricsError, SweepError
 from fillforge.sweep.config import SweepConfig
 from fillforge.sweep.stats import (
@@ -212,10 +213,8 @@ def columns(rows: list[dict[str, Any]]) -> list[str]:
 
 def table(rows: list[dict[str, Any]]) -> Any:
     """The rows as one pyarrow Table (a missing value is null)."""
-    try:
+    with needs_extra("ray", lambda why: SweepError("table", "pyarrow", why)):
         import pyarrow as pa
-    except ImportError:
-        raise SweepError("pyarrow", "not installed", "pip install 'fillforge[ray]'") from None
     names = columns(rows)
     return pa.table({n: _column([r.get(n) for r in rows]) for n in names})
 

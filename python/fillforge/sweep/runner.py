@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fillforge._optional import needs_extra
 from fillforge.errors import SweepError
 from fillforge.marketdata import Bars
 from fillforge.sweep.config import Trial, WalkForward
@@ -66,12 +67,10 @@ def _failed(trial: Trial, e: BaseException, where: str) -> SweepError:
 
 
 def _ray() -> Any:
-    try:
+    with needs_extra(
+        "ray", lambda why: SweepError("cluster", "ray", f"{why} (or run --in-process)")
+    ):
         import ray
-    except ImportError:
-        raise SweepError(
-            "ray", "not installed", "pip install 'fillforge[ray]' (or run --in-process)"
-        ) from None
     return ray
 
 
