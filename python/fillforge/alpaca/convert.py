@@ -88,12 +88,12 @@ def sdk_float(d: Decimal | None) -> float | None:
 
 def quote_of(symbol: str, q: AlpacaQuote) -> Quote:
     """A quote; a side Alpaca shows as 0 (empty) has no price."""
-    return Quote(
-        symbol=symbol,
-        bid_price=sdk_decimal(q.bid_price) if q.bid_price else None,
-        bid_size=sdk_decimal(q.bid_size) if q.bid_price else Decimal(0),
-        ask_price=sdk_decimal(q.ask_price) if q.ask_price else None,
-        ask_size=sdk_decimal(q.ask_size) if q.ask_price else Decimal(0),
+    return Quote.zero_is_empty(
+        symbol,
+        bid_price=sdk_decimal(q.bid_price),
+        bid_size=sdk_decimal(q.bid_size),
+        ask_price=sdk_decimal(q.ask_price),
+        ask_size=sdk_decimal(q.ask_size),
         timestamp_ns=from_datetime(q.timestamp),
     )
 

@@ -81,6 +81,28 @@ class Quote(FrozenModel):
     ask_size: _Size
     timestamp_ns: int
 
+    @classmethod
+    def zero_is_empty(
+        cls,
+        symbol: str,
+        *,
+        bid_price: Decimal | None,
+        bid_size: Decimal,
+        ask_price: Decimal | None,
+        ask_size: Decimal,
+        timestamp_ns: int,
+    ) -> Quote:
+        """The quote of a feed that shows a side it does not have as price 0 (or none, as
+        Alpaca and Massive do): that side has no price and size 0, whatever size came with it."""
+        return cls(
+            symbol=symbol,
+            bid_price=bid_price or None,
+            bid_size=bid_size if bid_price else _ZERO,
+            ask_price=ask_price or None,
+            ask_size=ask_size if ask_price else _ZERO,
+            timestamp_ns=timestamp_ns,
+        )
+
     @property
     def mid(self) -> Decimal | None:
         """The midpoint of the bid and ask, None unless the quote is two-sided (the one way to

@@ -213,12 +213,15 @@ def _bar(symbol: str, r: dict[str, Any], t: int, period_ns: int) -> Bar:
 
 def _quote(symbol: str, r: dict[str, Any], t: int) -> Quote:
     """Alpaca's quote: a side it does not show is price 0 (None here) and size 0."""
-    bid, ask = number(r.get("bp", 0), "bp", _NAME), number(r.get("ap", 0), "ap", _NAME)
-    return Quote(
-        symbol=symbol,
-        bid_price=bid or None,
-        bid_size=number(r.get("bs", 0), "bs", _NAME) if bid else Decimal(0),
-        ask_price=ask or None,
-        ask_size=number(r.get("as", 0), "as", _NAME) if ask else Decimal(0),
+
+    def n(key: str) -> Decimal:
+        return number(r.get(key, 0), key, _NAME)
+
+    return Quote.zero_is_empty(
+        symbol,
+        bid_price=n("bp"),
+        bid_size=n("bs"),
+        ask_price=n("ap"),
+        ask_size=n("as"),
         timestamp_ns=t,
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from fillforge._optional import needs_extra
@@ -219,13 +218,11 @@ def _int(value: object, field: str) -> int:
 
 def _quote(symbol: str, bid: Any, bid_size: Any, ask: Any, ask_size: Any, t: int) -> Quote:
     """A side Massive does not show (price 0 or absent) has no price and size 0."""
-    b = number(bid, "bid_price", _NAME) if bid else None
-    a = number(ask, "ask_price", _NAME) if ask else None
-    return Quote(
-        symbol=symbol,
-        bid_price=b,
-        bid_size=number(bid_size or 0, "bid_size", _NAME) if b else Decimal(0),
-        ask_price=a,
-        ask_size=number(ask_size or 0, "ask_size", _NAME) if a else Decimal(0),
+    return Quote.zero_is_empty(
+        symbol,
+        bid_price=number(bid or 0, "bid_price", _NAME),
+        bid_size=number(bid_size or 0, "bid_size", _NAME),
+        ask_price=number(ask or 0, "ask_price", _NAME),
+        ask_size=number(ask_size or 0, "ask_size", _NAME),
         timestamp_ns=t,
     )
