@@ -23,7 +23,7 @@ from fillforge.errors import MarketDataApiError, MarketDataError
 from fillforge.marketdata import load_bars
 from fillforge.marketdata.alpaca import AlpacaMarketData
 from fillforge.marketdata.massive import MassiveMarketData
-from fillforge.marketdata.source import MarketDataSource, Timeframe
+from fillforge.marketdata.source import MarketDataSource, Timeframe, number
 from fillforge.massive.server import MassiveServer
 from fillforge.replay.samples import daily_samples, lobster_sample
 from fillforge.testing import ALPACA_SERVER_START_NS
@@ -366,3 +366,14 @@ def test_a_late_answer_past_the_timeout_is_retried_by_alpaca(alpaca: AlpacaServe
         alpaca.faults.clear()
     assert _t(got) == [r for r in TRADES if TRADES[0][0] <= r[0] <= TRADES[9][0]]
     assert alpaca.faults.injected - before == 1
+
+
+@pytest.mark.parametrize("bad", ["abc", "", True, None, float("nan"), "inf"])
+def test_a_field_that_is_no_finite_number_is_a_typed_error(bad: object) -> None:
+    with pytest.raises(MarketDataError) as e:
+        number(bad, "bp", "alpaca")
+    assert (e.value.source, e.value.field, e.value.value) == ("alpaca", "bp", bad)
+
+
+def test_a_field_is_the_decimal_it_prints_as() -> None:
+    assert [number(v, "bp", "alpaca") for v in (579.4, 3, "1.25")] == [D("579.4"), 3, D("1.25")]

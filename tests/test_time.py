@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -104,6 +105,14 @@ def test_durations_are_exact_nanoseconds() -> None:
     assert from_seconds(Decimal("1.0000000019")) == 1_000_000_001  # floored
     assert from_seconds(-0.0000000015) == -2  # floored towards the past
     assert from_timedelta(dt.timedelta(days=1, microseconds=3)) == NS_PER_DAY + 3000
+
+
+def test_a_numpy_float_is_read_as_it_prints() -> None:
+    """A numpy float is a float (np.float64 subclasses it) whose repr is "np.float64(0.1)":
+    read through fillforge._exact.to_decimal, not refused by Decimal's parser."""
+    assert from_seconds(np.float64(0.1)) == 100_000_000
+    with pytest.raises(TimeError):
+        from_seconds(np.float64("nan"))
 
 
 @given(st.integers(-(10**18), 10**18))

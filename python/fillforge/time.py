@@ -32,6 +32,7 @@ import time as _time
 from decimal import Decimal
 from typing import Final, Protocol, runtime_checkable
 
+from fillforge._exact import to_decimal
 from fillforge.errors import TimeError
 
 __all__ = [
@@ -135,7 +136,7 @@ def from_seconds(seconds: int | float | Decimal, field: str = "seconds") -> int:
         raise TimeError(field, seconds, "expected a number of seconds")
     if isinstance(seconds, int):
         return seconds * NS_PER_SECOND
-    exact = Decimal(repr(seconds)) if isinstance(seconds, float) else seconds
+    exact = to_decimal(seconds)  # a numpy float too
     if not exact.is_finite():
         raise TimeError(field, seconds, "expected a finite number of seconds")
     return math.floor(exact * NS_PER_SECOND)

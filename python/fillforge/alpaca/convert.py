@@ -3,9 +3,9 @@ AlpacaBroker`: requests out (:func:`alpaca_request`, :func:`replace_request`), o
 trades and bars in.
 
 alpaca-py carries prices and sizes as floats. Coming in, each is read as the decimal it prints
-as (:func:`sdk_decimal`); going out, a :class:`~decimal.Decimal` becomes the float the SDK wants
-at the last step (:func:`sdk_float`). Times come in as aware datetimes and become nanoseconds
-through :func:`fillforge.time.from_datetime`.
+as (:func:`fillforge._exact.to_decimal`); going out, a :class:`~decimal.Decimal` becomes the
+float the SDK wants at the last step (:func:`sdk_float`). Times come in as aware datetimes and
+become nanoseconds through :func:`fillforge.time.from_datetime`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 
+from fillforge._exact import to_decimal
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import AlpacaError
 from fillforge.orders.enums import EventKind, OrderClass, OrderSide, OrderType
@@ -44,7 +45,6 @@ __all__ = [
     "quote_of",
     "replace_request",
     "request_of",
-    "sdk_decimal",
     "sdk_float",
     "trade_of",
 ]
@@ -70,15 +70,11 @@ def expect(cls: type[_M], value: object) -> _M:
     return value
 
 
-def decimal_of(v: object) -> Decimal | None:
-    """An SDK string (or number) field as a decimal; None when absent or empty."""
-    return None if v is None or v == "" else Decimal(str(v))
-
-
-def sdk_decimal(v: float) -> Decimal:
-    """An SDK number as the decimal it was sent as: its shortest repr (exact for JSON text of
-    up to 15 significant digits, which prices and sizes are)."""
-    return Decimal(repr(float(v)))
+def decimal_of(v: str | float | None) -> Decimal | None:
+    """An SDK string (or number) field as a decimal (a number as the decimal it was sent as: its
+    shortest repr, exact for JSON text of up to 15 significant digits, which prices and sizes
+    are); None when absent or empty."""
+    return None if v is None or v == "" else to_decimal(v)
 
 
 def sdk_float(d: Decimal | None) -> float | None:
@@ -90,10 +86,10 @@ def quote_of(symbol: str, q: AlpacaQuote) -> Quote:
     """A quote; a side Alpaca shows as 0 (empty) has no price."""
     return Quote.zero_is_empty(
         symbol,
-        bid_price=sdk_decimal(q.bid_price),
-        bid_size=sdk_decimal(q.bid_size),
-        ask_price=sdk_decimal(q.ask_price),
-        ask_size=sdk_decimal(q.ask_size),
+        bid_price=to_decimal(q.bid_price),
+        bid_size=to_decimal(q.bid_size),
+        ask_price=to_decimal(q.ask_price),
+        ask_size=to_decimal(q.ask_size),
         timestamp_ns=from_datetime(q.timestamp),
     )
 
@@ -101,8 +97,8 @@ def quote_of(symbol: str, q: AlpacaQuote) -> Quote:
 def trade_of(symbol: str, t: AlpacaTrade) -> Trade:
     return Trade(
         symbol=symbol,
-        price=sdk_decimal(t.price),
-        size=sdk_decimal(t.size),
+        price=to_decimal(t.price),
+        size=to_decimal(t.size),
         timestamp_ns=from_datetime(t.timestamp),
     )
 
@@ -111,13 +107,13 @@ def bar_of(symbol: str, b: AlpacaBar) -> Bar:
     """One of Alpaca's latest (minute) bars."""
     return Bar(
         symbol=symbol,
-        open=sdk_decimal(b.open),
-        high=sdk_decimal(b.high),
-        low=sdk_decimal(b.low),
-        close=sdk_decimal(b.close),
-        volume=sdk_decimal(b.volume),
+        open=to_decimal(b.open),
+        high=to_decimal(b.high),
+        low=to_decimal(b.low),
+        close=to_decimal(b.close),
+        volume=to_decimal(b.volume),
         trade_count=int(b.trade_count or 0),
-        vwap=sdk_decimal(b.vwap or b.close),
+        vwap=to_decimal(b.vwap or b.close),
         timestamp_ns=from_datetime(b.timestamp),
         period_ns=NS_PER_MINUTE,
     )

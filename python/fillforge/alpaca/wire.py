@@ -14,6 +14,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from fillforge._exact import to_decimal
 from fillforge.errors import OrderValidationError, TimeError
 from fillforge.orders.enums import EventKind, OrderClass, OrderStatus
 from fillforge.orders.models import OrderRequest, StopLoss, TakeProfit
@@ -99,7 +100,7 @@ def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
     if isinstance(v, str) and _NUMBER.fullmatch(v) is None:
         raise OrderValidationError(name, v, "expected a number")
     try:
-        d = Decimal(str(v))
+        d = to_decimal(v)
     except InvalidOperation:
         raise OrderValidationError(name, v, "expected a number") from None
     if not d.is_finite():

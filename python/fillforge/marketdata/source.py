@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from fillforge._exact import to_decimal
 from fillforge.broker import Bar, Quote, Trade
 from fillforge.errors import MarketDataError
 from fillforge.marketdata.columns import NS_PER_DAY, NS_PER_MINUTE
@@ -184,7 +185,10 @@ def number(value: object, field: str, source: str) -> Decimal:
     """A JSON number as the Decimal it prints as (``579.4`` -> ``Decimal('579.4')``)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise MarketDataError(source, None, field, value, "expected a number")
-    d = Decimal(value) if isinstance(value, int) else Decimal(str(value))
+    try:
+        d = to_decimal(value)
+    except InvalidOperation:  # text that is no number
+        raise MarketDataError(source, None, field, value, "expected a number") from None
     if not d.is_finite():
         raise MarketDataError(source, None, field, value, "expected a finite number")
     return d

@@ -29,6 +29,7 @@ from decimal import (
 )
 from typing import Any, Final
 
+from fillforge._exact import to_decimal
 from fillforge.broker.models import AccountSnapshot
 from fillforge.errors import SizingError
 from fillforge.orders.enums import OrderSide
@@ -90,7 +91,7 @@ def number(field_name: str, value: object) -> Decimal:
     f = float(value)  # a numpy float too (whose own repr is "np.float64(...)")
     if not math.isfinite(f):
         raise SizingError(field_name, value, "must be a finite number")
-    return Decimal(repr(f))
+    return to_decimal(f)
 
 
 def in_range(

@@ -21,6 +21,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from fillforge._exact import to_decimal
 from fillforge.broker import Bar
 from fillforge.errors import StrategyError
 from fillforge.marketdata import NS_PER_DAY, Bars
@@ -98,7 +99,7 @@ class _Rows:
                 "high": self.h[i],
                 "low": self.lo[i],
                 "close": c,
-                "volume": Decimal(int(v)) if v.is_integer() else Decimal(repr(v)),
+                "volume": Decimal(int(v)) if v.is_integer() else to_decimal(v),
                 "trade_count": 0,
                 "vwap": c,
                 "timestamp_ns": self.time[i],

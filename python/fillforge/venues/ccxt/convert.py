@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+from fillforge._exact import to_decimal
 from fillforge.errors import CcxtError
 from fillforge.orders.enums import AssetClass, OrderClass, OrderTimeInForce, OrderType
 from fillforge.orders.models import Instrument, OrderRequest
@@ -43,7 +44,7 @@ def decimal_of(v: Any) -> Decimal | None:
         return None
     if isinstance(v, bool):
         raise CcxtError(None, "BadResponse", f"expected a number, got {v!r}")
-    d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
+    d = to_decimal(v)
     if not d.is_finite():
         raise CcxtError(None, "BadResponse", f"expected a finite number, got {v!r}")
     return d

@@ -10,6 +10,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from fillforge._exact import to_decimal
 from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.models import Instrument, OrderRequest
@@ -32,7 +33,7 @@ def dec(x: float | int | str | None) -> Decimal:
         return Decimal(0)
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x) or x >= _UNSET):
         return Decimal(0)
-    return Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+    return to_decimal(x)
 
 
 def _float(d: Decimal) -> float:
