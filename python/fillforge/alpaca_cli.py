@@ -20,7 +20,7 @@ from fillforge.cli_serving import (
     Port,
     Speed,
     check_endpoint,
-    serve_until_stopped,
+    serve_announced,
 )
 from fillforge.errors import TimeError
 from fillforge.time import NS_PER_DAY, WallClock, from_iso, from_seconds, to_datetime
@@ -390,21 +390,19 @@ def serve_alpaca(
                 attach(server)
             except FillforgeError as e:
                 raise _bad("--monitor", True, _why(e)) from None
-        print(server.base_url, flush=True)
-        print(server.stream_url, flush=True)
+        notes = []
         if kept is not None:
-            console.print(f"journal {kept.journal.name}: {restored.summary()}", style="dim")
+            notes.append(f"journal {kept.journal.name}: {restored.summary()}")
         if monitor:
             where = server.base_url
-            console.print(f"monitor: {where}/monitor, metrics: {where}/metrics", style="dim")
+            notes.append(f"monitor: {where}/monitor, metrics: {where}/metrics")
         served = ", ".join(broker.venue.markets)
-        console.print(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops", style="dim")
+        notes.append(f"serving {served} at {speed}x; key id {key_id}; Ctrl-C stops")
         if walk_end is not None:
             until = to_datetime(walk_end).astimezone(_NEW_YORK).isoformat(timespec="seconds")
-            console.print(
-                f"the walk is drawn until {until}; then its last quotes stand", style="dim"
-            )
-        serve_until_stopped(duration)
+            notes.append(f"the walk is drawn until {until}; then its last quotes stand")
+        addresses = [server.base_url, server.stream_url]
+        serve_announced(addresses, notes, duration, console=console)
     if kept is not None:
         kept.close()
 

@@ -7,14 +7,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from fillforge import cli_serving
 from fillforge.cli_errors import positive_decimal, refuse
 
 __all__ = ["serve_binance"]
-
-console = Console(stderr=True)
 
 
 def serve_binance(
@@ -90,11 +87,9 @@ def serve_binance(
             orders_per_10s=order_limit,
         )
     with server:
-        print(server.base_url, flush=True)
         served = ", ".join(broker.venue.markets)
-        console.print(
+        note = (
             f"serving {served} at {speed}x; ccxt: urls={{'api': ...}} at {server.base_url}; "
-            "Ctrl-C stops",
-            style="dim",
+            "Ctrl-C stops"
         )
-        cli_serving.serve_until_stopped(duration)
+        cli_serving.serve_announced([server.base_url], [note], duration)

@@ -1,6 +1,7 @@
 """What every ``fillforge serve ...`` command shares: the ``--host``, ``--port`` and
 ``--duration`` options, their checks (one line each, before anything starts), and serving until
-the duration is over or Ctrl-C; and what the venue servers on market data share (``serve
+the duration is over or Ctrl-C, its addresses and notes printed first
+(:func:`serve_announced`); and what the venue servers on market data share (``serve
 binance``, ``serve ibkr``, ``serve massive``): ``--speed``, ``--symbol``, ``--quote``
 (:func:`standing_quote`), the checks of ``--data`` against them (:func:`data_kind`) and the
 one-line refusal of data that cannot be read (:func:`refusing_data`)."""
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from fillforge.cli_errors import positive_decimal, refuse
 from fillforge.errors import FillforgeError, MarketDataError
@@ -29,6 +31,7 @@ __all__ = [
     "check_endpoint",
     "data_kind",
     "refusing_data",
+    "serve_announced",
     "serve_until_stopped",
     "standing_quote",
 ]
@@ -102,6 +105,25 @@ def refusing_data(sources: Sequence[str]) -> Iterator[None]:
         raise refuse("--data", e.source, f"{e.field}={e.value!r}: {e.why}") from None
     except FillforgeError as e:
         raise refuse("--data", sources[0], str(e)) from None
+
+
+def serve_announced(
+    addresses: Sequence[str],
+    notes: Sequence[str],
+    duration: float | None,
+    *,
+    console: Console | None = None,
+) -> None:
+    """What every ``serve`` command does once its server is up: print each address on stdout,
+    one a line and flushed (what a script reads to connect), then each note dimmed for a person
+    (on stderr unless ``console`` says otherwise), then serve until the duration is over or
+    Ctrl-C."""
+    for address in addresses:
+        print(address, flush=True)
+    out = Console(stderr=True) if console is None else console
+    for note in notes:
+        out.print(note, style="dim")
+    serve_until_stopped(duration)
 
 
 def serve_until_stopped(duration: float | None) -> None:

@@ -6,14 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from fillforge import cli_serving
 from fillforge.cli_errors import positive_decimal, refuse
 
 __all__ = ["serve_ibkr"]
-
-console = Console(stderr=True)
 
 
 def serve_ibkr(
@@ -71,13 +68,11 @@ def serve_ibkr(
     except FillforgeError as e:
         raise refuse("--port", port, str(e)) from None
     try:
-        print(f"{gateway.host}:{gateway.port}", flush=True)
         served = ", ".join(broker.venue.markets)
-        console.print(
+        note = (
             f"serving {served} at {speed}x for account {account}; ib_async: "
-            f"IB().connect('{gateway.host}', {gateway.port}, clientId=1); Ctrl-C stops",
-            style="dim",
+            f"IB().connect('{gateway.host}', {gateway.port}, clientId=1); Ctrl-C stops"
         )
-        cli_serving.serve_until_stopped(duration)
+        cli_serving.serve_announced([f"{gateway.host}:{gateway.port}"], [note], duration)
     finally:
         gateway.stop()

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from fillforge import cli_serving
 from fillforge.cli_errors import refuse
 
 __all__ = ["serve_massive"]
-
-console = Console(stderr=True)
 
 
 def serve_massive(
@@ -65,10 +62,8 @@ def serve_massive(
         history, api_key=api_key, host=host, port=port, requests_per_minute=rate_limit
     )
     with server:
-        print(server.base_url, flush=True)
-        console.print(
+        note = (
             f"serving {', '.join(history.symbols)}; massive: RESTClient(base={server.base_url!r})"
-            "; Ctrl-C stops",
-            style="dim",
+            "; Ctrl-C stops"
         )
-        cli_serving.serve_until_stopped(duration)
+        cli_serving.serve_announced([server.base_url], [note], duration)

@@ -11,15 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from fillforge._optional import needs_extra
-from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_until_stopped
+from fillforge.cli_serving import Duration, Host, Port, check_endpoint, serve_announced
 from fillforge.errors import BrokerUnavailableError, ConfigError
 
 __all__ = ["serve_monitor"]
-
-_err = Console(stderr=True)
 
 
 def _alerts(path: Path | None) -> Any:
@@ -109,10 +106,9 @@ def serve_monitor(
     server = MonitorServer(monitor, host=host, port=port, interval_s=interval)
     try:
         with server:
-            print(f"{server.base_url}/monitor", flush=True)
-            print(f"{server.base_url}/metrics", flush=True)
-            _err.print(f"monitoring {url or config}; Ctrl-C stops", style="dim")
-            serve_until_stopped(duration)
+            addresses = [f"{server.base_url}/monitor", f"{server.base_url}/metrics"]
+            note = f"monitoring {url or config}; Ctrl-C stops"
+            serve_announced(addresses, [note], duration)
     finally:
         monitor.close()
         broker.close()
