@@ -17,6 +17,7 @@ from typing import Any
 import ccxt.pro as ccxtpro
 import pytest
 import requests
+from polling import wait_for
 from ws_client import ws_connect
 
 from fillforge.binance import BinanceServer, scripted_broker
@@ -93,6 +94,22 @@ def test_a_subscription_needs_a_good_signature_and_a_fresh_timestamp(
         ok = json.loads(ws.recv(timeout=5))
         assert ok["status"] == 200
         assert ok["result"]["subscriptionId"] >= 1
+
+
+def test_unsubscribe_and_a_closed_socket_drop_every_subscription(server: BinanceServer) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws-api/v3"
+    with ws_connect(url) as ws:
+        for _ in range(2):
+            ws.send(json.dumps(_subscribe(server, server.secret_key)))
+            assert json.loads(ws.recv(timeout=5))["status"] == 200
+        assert len(server.stream.listening) == 2
+        ws.send(json.dumps({"id": "u1", "method": "userDataStream.unsubscribe"}))
+        assert json.loads(ws.recv(timeout=5))["result"] == {}
+        assert len(server.stream.listening) == 0
+        ws.send(json.dumps(_subscribe(server, server.secret_key)))
+        assert json.loads(ws.recv(timeout=5))["status"] == 200
+        assert len(server.stream.listening) == 1
+    wait_for(lambda: len(server.stream.listening) == 0)
 
 
 def test_the_listen_key_stream_sends_execution_reports(server: BinanceServer) -> None:

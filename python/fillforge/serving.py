@@ -160,6 +160,20 @@ class Listeners(Generic[_E]):
         with contextlib.suppress(ValueError):
             self._entries.remove(entry)
 
+    def discard_socket(self, queue: asyncio.Queue[str]) -> None:
+        """Discard every entry of the socket whose queue is ``queue``."""
+        self._entries = [e for e in self._entries if e[1] is not queue]
+
+    @contextlib.contextmanager
+    def socket(self) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]]:
+        """The loop and a new queue for one socket to :func:`pump` (entered on that loop); at
+        the end, whatever entries the socket added are discarded."""
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        try:
+            yield asyncio.get_running_loop(), queue
+        finally:
+            self.discard_socket(queue)
+
     def __iter__(self) -> Iterator[_E]:
         return iter(list(self._entries))
 

@@ -99,36 +99,34 @@ class TradeStream:
 
     async def _listen(self, ws: WebSocket) -> None:
         """An authenticated stream: ``listen`` requests, and the events it listens to."""
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        entry = (asyncio.get_running_loop(), queue)
-        listening = False
+        with self.listening.socket() as entry:  # (loop, queue): added while it listens
+            listening = False
 
-        async def shown() -> bool:
-            if listening and self.server.journal is not None:  # durable before it is shown
-                await self.server.journal.settle(None)
-            return listening
+            async def shown() -> bool:
+                if listening and self.server.journal is not None:  # durable before it is shown
+                    await self.server.journal.settle(None)
+                return listening
 
-        async def on_frame(req: dict[str, Any] | None) -> bool:
-            nonlocal listening
-            data = req.get("data") if req is not None else None
-            streams = data.get("streams") if isinstance(data, dict) else None
-            if req is None or req.get("action") != "listen" or not isinstance(streams, list):
-                error = {"error": "expected {action: listen, data: {streams: [...]}}"}
-                await ws.send_text(json.dumps({"stream": "listening", "data": error}))
-                await ws.close(code=1008)
-                return False
-            listening = "trade_updates" in streams
-            if listening:
-                self.listening.add(entry)
-            else:
-                self.listening.discard(entry)
-            await ws.send_text(json.dumps({"stream": "listening", "data": {"streams": streams}}))
-            return True
+            async def on_frame(req: dict[str, Any] | None) -> bool:
+                nonlocal listening
+                data = req.get("data") if req is not None else None
+                streams = data.get("streams") if isinstance(data, dict) else None
+                if req is None or req.get("action") != "listen" or not isinstance(streams, list):
+                    error = {"error": "expected {action: listen, data: {streams: [...]}}"}
+                    await ws.send_text(json.dumps({"stream": "listening", "data": error}))
+                    await ws.close(code=1008)
+                    return False
+                listening = "trade_updates" in streams
+                if listening:
+                    self.listening.add(entry)
+                else:
+                    self.listening.discard(entry)
+                await ws.send_text(
+                    json.dumps({"stream": "listening", "data": {"streams": streams}})
+                )
+                return True
 
-        try:
-            await pump(ws, queue, lambda: _frame(ws), on_frame, before_send=shown)
-        finally:
-            self.listening.discard(entry)
+            await pump(ws, entry[1], lambda: _frame(ws), on_frame, before_send=shown)
 
 
 def add_stream_routes(app: FastAPI, server: AlpacaServer) -> TradeStream:

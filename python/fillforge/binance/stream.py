@@ -130,29 +130,19 @@ class UserStream:
     async def websocket_api(self, ws: WebSocket) -> None:
         """``/ws-api/v3``: requests in, answers and subscribed events out."""
         await ws.accept()
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        mine: list[_Listener] = []
+        with self.listening.socket() as (loop, queue):  # one entry a subscription
 
-        async def on_frame(req: dict[str, Any] | None) -> bool:
-            answer, sub = await self._request(req)
-            if sub is not None:
-                entry: _Listener = (loop, queue, sub)
-                mine.append(entry)
-                self.listening.add(entry)
-            elif answer.get("result") == "unsubscribed":
-                for entry in mine:
-                    self.listening.discard(entry)
-                mine.clear()
-                answer["result"] = {}
-            await ws.send_text(json.dumps(answer))
-            return True
+            async def on_frame(req: dict[str, Any] | None) -> bool:
+                answer, sub = await self._request(req)
+                if sub is not None:
+                    self.listening.add((loop, queue, sub))
+                elif answer.get("result") == "unsubscribed":
+                    self.listening.discard_socket(queue)
+                    answer["result"] = {}
+                await ws.send_text(json.dumps(answer))
+                return True
 
-        try:
             await pump(ws, queue, lambda: json_frame(ws), on_frame)
-        finally:
-            for entry in mine:
-                self.listening.discard(entry)
 
     async def _request(self, req: dict[str, Any] | None) -> tuple[dict[str, Any], int | None]:
         """One WebSocket API request: its answer, and the subscription it opened (if any)."""
@@ -192,17 +182,13 @@ class UserStream:
             await ws.close(code=1008)
             return
         await ws.accept()
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        entry: _Listener = (asyncio.get_running_loop(), queue, None)
-        self.listening.add(entry)
+        with self.listening.socket() as (loop, queue):
+            self.listening.add((loop, queue, None))
+            await pump(ws, queue, lambda: json_frame(ws), _ignored)
 
-        async def ignored(_frame: dict[str, Any] | None) -> bool:
-            return True  # a client's frames are ignored (pings are the socket's)
 
-        try:
-            await pump(ws, queue, lambda: json_frame(ws), ignored)
-        finally:
-            self.listening.discard(entry)
+async def _ignored(_frame: dict[str, Any] | None) -> bool:
+    return True  # a client's frames are ignored (pings are the socket's)
 
 
 def add_stream_routes(app: FastAPI, server: BinanceServer) -> UserStream:
