@@ -402,16 +402,35 @@ def test_the_kill_switch_cancels_flattens_and_halts() -> None:
     assert [d.code for d in after.denied] == ["halted"]
 
 
-def test_paper_on_an_ibkr_block_is_refused_not_simulated() -> None:
+def test_paper_on_an_unreachable_ib_gateway_raises_naming_the_port() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     cfg = parse_config(
-        {"execution": {"mode": "paper", "fallback": "simulation"}, "broker": {"type": "ibkr"}},
+        {
+            "execution": {"mode": "paper", "fallback": "none"},
+            "broker": {"type": "ibkr", "port": port},
+        },
+        env={},
+    ).config
+    agent = ExecutionAgent(cfg, env={})
+    with pytest.raises(BrokerUnavailableError) as e:
+        asyncio.run(agent.start())
+    assert (e.value.field, e.value.value) == ("broker.port", port)
+    assert "no fallback" in e.value.why
+    assert agent.fallbacks == 0
+
+
+def test_paper_on_a_polygon_block_is_refused_not_simulated() -> None:
+    cfg = parse_config(
+        {"execution": {"mode": "paper", "fallback": "simulation"}, "broker": {"type": "polygon"}},
         env={},
     ).config
     agent = ExecutionAgent(cfg, env={})
     with pytest.raises(ConfigError) as e:
         asyncio.run(agent.start())
     assert e.value.field == "broker.type"
-    assert e.value.why == "no IBKR adapter yet (issue 20)"
+    assert "market-data vendor, not a broker" in e.value.why
     assert agent.fallbacks == 0
 
 

@@ -267,14 +267,13 @@ def test_config_check_maps_every_key_of_every_seed(path: Path) -> None:
 
 
 def test_config_check_names_what_it_cannot_honour() -> None:
-    ibkr = _rows(SEEDS / "broker-ibkr.yaml")
-    assert {k for k, r in ibkr.items() if r["status"] == "not honoured"} == {
+    ibkr = _rows(SEEDS / "broker-ibkr.yaml")  # mode simulation: the gateway is not dialled
+    assert {k for k, r in ibkr.items() if r["status"] == "not used"} == {
         "broker.type",
         "broker.host",
         "broker.port",
         "broker.client_id",
     }
-    assert ibkr["broker.type"]["note"] == "no IBKR adapter yet (issue 20)"
     polygon = _rows(SEEDS / "broker-polygon.yaml")
     assert polygon["broker.type"]["status"] == "honoured"  # a market-data source (issue 20)
     assert "MassiveMarketData" in polygon["broker.type"]["note"]
@@ -283,8 +282,8 @@ def test_config_check_names_what_it_cannot_honour() -> None:
     assert "stop" in engine["risk_management.max_position_risk"]["note"]
     policy = _rows(SEEDS / "execution-policy.yaml")
     assert policy["execution.bracket_orders.stop_loss.percentage"]["status"] == "not used"
-    text = runner.invoke(app, ["config", "check", str(SEEDS / "broker-ibkr.yaml")]).output
-    assert "not honoured: broker.port: no IBKR adapter yet (issue 20)" in text
+    text = runner.invoke(app, ["config", "check", str(SEEDS / "engine-execution.yaml")]).output
+    assert "not honoured: risk_management.max_position_risk" in text
 
 
 def test_config_check_on_a_changed_policy_says_why(tmp_path: Path) -> None:

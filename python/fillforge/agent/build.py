@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from fillforge.broker import Broker
-from fillforge.config.model import Config, Mode
+from fillforge.config.model import BrokerConfig, Config, Mode
 from fillforge.errors import ConfigError
 from fillforge.execution import SessionGates, TimeOfDayTable, WorkRules
 from fillforge.execution.parent import ParentOrder
@@ -127,6 +127,52 @@ def _secret(cfg: Config, name: str, env_var: str, env: Mapping[str, str]) -> str
     return text
 
 
+def live_broker(
+    cfg: Config, *, env: Mapping[str, str] | None = None, timeout: float = 10.0
+) -> Broker:
+    """The broker of a paper or live configuration, by its block's ``type``: an IB gateway's
+    (:func:`ibkr_broker`) for ``ibkr``, else Alpaca's (:func:`alpaca_broker`)."""
+    b = cfg.broker_config
+    if b is not None and b.type == "ibkr":
+        return ibkr_broker(cfg, timeout=timeout)
+    return alpaca_broker(cfg, env=env, timeout=timeout)
+
+
+def _broker_block(cfg: Config, vendor: str) -> BrokerConfig | None:
+    """The file's broker block, which must be ``vendor``'s when there is one."""
+    b = cfg.broker_config
+    if b is not None and b.type != vendor:
+        where = "broker.type" if cfg.broker is not None else "execution.broker.type"
+        why = (
+            "Polygon (Massive) is a market-data vendor, not a broker"
+            if b.type == "polygon"
+            else f"expected a {vendor} block here"
+        )
+        raise ConfigError(where, b.type, why)
+    return b
+
+
+def ibkr_broker(cfg: Config, *, timeout: float = 10.0) -> Broker:
+    """The broker of a ``type: ibkr`` block, connected: TWS or IB Gateway at ``host`` (default
+    127.0.0.1), ``port`` (default 7497, TWS's paper port) as ``client_id`` (default 1). Paper or
+    live is the account the gateway is logged in to (by convention TWS 7497 paper, 7496 live;
+    IB Gateway 4002 paper, 4001 live). A gateway that does not answer is a
+    :class:`~fillforge.errors.BrokerUnavailableError`."""
+    from fillforge.venues.ibkr import IbkrBroker
+
+    b = _broker_block(cfg, "ibkr")
+    assert b is not None  # live_broker sends only an ibkr block here
+    host = b.host or "127.0.0.1"
+    port = b.port if b.port is not None else 7497
+    client_id = b.client_id if b.client_id is not None else 1
+    broker = IbkrBroker(host, port, client_id, timeout=timeout)
+    try:
+        return broker.connect()
+    except BaseException:
+        broker.close()
+        raise
+
+
 def alpaca_broker(
     cfg: Config, *, env: Mapping[str, str] | None = None, timeout: float = 10.0
 ) -> Broker:
@@ -136,11 +182,7 @@ def alpaca_broker(
     from fillforge.alpaca.broker import AlpacaBroker
 
     environ = os.environ if env is None else env
-    b = cfg.broker_config
-    if b is not None and b.type != "alpaca":
-        where = "broker.type" if cfg.broker is not None else "execution.broker.type"
-        vendor = {"ibkr": "IBKR", "polygon": "Polygon"}[b.type]
-        raise ConfigError(where, b.type, f"no {vendor} adapter yet (issue 20)")
+    b = _broker_block(cfg, "alpaca")
     key = _secret(cfg, "api_key", "APCA_API_KEY_ID", environ)
     secret = _secret(cfg, "secret_key", "APCA_API_SECRET_KEY", environ)
     url = b.base_url if b is not None else None

@@ -198,18 +198,22 @@ class ExecutionAgent:
         if self.config.mode is Mode.SIMULATION:
             return self._simulator()
         try:
-            broker = build.alpaca_broker(self.config, env=self._env)
+            broker = build.live_broker(self.config, env=self._env)
             broker.account()  # the account answers, or the broker is not there
             return broker
         except ConfigError:
             raise
         except (FillforgeError, OSError, Exception) as e:  # any failure to reach it
             b = self.config.broker_config
-            url = b.base_url if b is not None else None
+            where: tuple[str, object] = (
+                ("broker.port", b.port)
+                if b is not None and b.type == "ibkr"
+                else ("broker.base_url", b.base_url if b is not None else None)
+            )
             why = f"unreachable: {type(e).__name__}: {e}"
             if self.config.execution.fallback != "simulation":
                 raise BrokerUnavailableError(
-                    "broker.base_url", url, f"{why}; no fallback (execution.fallback is none)"
+                    *where, f"{why}; no fallback (execution.fallback is none)"
                 ) from None
             self.fallbacks += 1
             self.fallback_reason = why

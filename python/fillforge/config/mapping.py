@@ -25,8 +25,7 @@ from fillforge.config.model import Config, Mode
 __all__ = ["FEATURES", "KeyRow", "Status", "check"]
 
 Status = Literal["honoured", "not honoured", "not used", "unknown"]
-_IBKR = "no IBKR adapter yet (issue 20)"
-_POLYGON = "no Polygon adapter yet (issue 20); Polygon is a market-data vendor, not a broker"
+_POLYGON = "Polygon (Massive) is a market-data vendor, not a broker"
 _ENV = {
     "alpaca": {"api_key": "APCA_API_KEY_ID", "secret_key": "APCA_API_SECRET_KEY"},
     "polygon": {"api_key": "POLYGON_API_KEY"},
@@ -131,13 +130,13 @@ FEATURES: dict[str, tuple[str, str]] = {
     "journal": ("the write-ahead journal; a restart recovers from it", "agent.recovery"),
 }
 for _where in ("broker", "execution.broker"):
-    FEATURES[f"{_where}.type"] = ("the broker adapter", "alpaca")
+    FEATURES[f"{_where}.type"] = ("the broker adapter", "agent.build")
     FEATURES[f"{_where}.api_key"] = ("the API key id (secret)", "alpaca")
     FEATURES[f"{_where}.secret_key"] = ("the API secret (secret)", "alpaca")
     FEATURES[f"{_where}.base_url"] = ("the REST endpoint (paper or live)", "alpaca")
-    FEATURES[f"{_where}.host"] = ("the gateway host", "ibkr")
-    FEATURES[f"{_where}.port"] = ("the gateway port", "ibkr")
-    FEATURES[f"{_where}.client_id"] = ("the gateway client id", "ibkr")
+    FEATURES[f"{_where}.host"] = ("the gateway host", "venues.ibkr")
+    FEATURES[f"{_where}.port"] = ("the gateway port", "venues.ibkr")
+    FEATURES[f"{_where}.client_id"] = ("the gateway client id", "venues.ibkr")
 
 
 def _pattern(key: str) -> str | None:
@@ -192,16 +191,19 @@ def _broker(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if b is None:  # pragma: no cover - a broker key implies a block
         return _OK
     leaf = key.rsplit(".", 1)[1]
-    if b.type == "ibkr":
-        return "not honoured", _IBKR
     if b.type == "polygon":
         if leaf in ("api_key", "base_url", "type"):
             return "honoured", "MassiveMarketData, a market-data source (agent.build)"
         return "not honoured", "not a Massive (Polygon) setting"
-    if leaf in ("host", "port", "client_id"):
-        return "not honoured", "not an Alpaca setting (IB gateways take it: issue 20)"
+    gateway = leaf in ("host", "port", "client_id")
+    if b.type == "ibkr" and leaf in ("api_key", "secret_key", "base_url"):
+        return "not honoured", "not an IB gateway setting (TWS or IB Gateway log in themselves)"
+    if b.type == "alpaca" and gateway:
+        return "not honoured", "not an Alpaca setting (an ibkr block takes it)"
     if cfg.mode is Mode.SIMULATION:
         return "not used", "mode simulation: the simulated broker needs no connection"
+    if b.type == "ibkr":
+        return "honoured", f"IbkrBroker({leaf}=...)" if gateway else "IbkrBroker (agent.build)"
     if leaf == "base_url":
         kind = "paper" if b.is_paper_url else "live" if b.is_live_url else "a served account"
         return "honoured", f"AlpacaBroker(url_override=...), {kind}"
@@ -334,10 +336,12 @@ def _mode(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     b = cfg.broker_config
     if cfg.mode is Mode.SIMULATION:
         return "honoured", "SimulatedBroker on the shipped daily bars of backtest.symbols"
-    if b is not None and b.type != "alpaca":
+    if b is not None and b.type == "polygon":
+        return "not honoured", f"mode {cfg.mode} needs a broker: {_POLYGON}"
+    if b is not None and b.type == "ibkr":
         return (
-            "not honoured",
-            f"mode {cfg.mode} needs a broker: {_IBKR if b.type == 'ibkr' else _POLYGON}",
+            "honoured",
+            f"IbkrBroker on the IB gateway at {b.host or '127.0.0.1'}:{b.port or 7497}",
         )
     url = b.base_url if b is not None and b.base_url else f"Alpaca's {cfg.mode} endpoint"
     return "honoured", f"AlpacaBroker on {url}"
