@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -443,3 +444,16 @@ def test_a_huge_file_is_refused(tmp_path: Path) -> None:
     path.write_text("# " + "x" * (1 << 20) + "\n")
     with pytest.raises(ConfigError, match="larger than"):
         read_config(path)
+
+
+def test_the_docs_seed_tables_are_what_config_check_says() -> None:
+    """docs/config.md's table for each seed file is config check's output (they went stale)."""
+    doc = (Path(__file__).parents[1] / "docs" / "config.md").read_text()
+    tables = re.findall(r"### `([\w-]+\.yaml)` \(mode \w+\)\n\n((?:\|.*\n)+)", doc)
+    assert {name for name, _ in tables} == {p.name for p in SEED_FILES}
+    for name, table in tables:
+        rows = [
+            f"| `{r['key']}` | {r['feature']} ({r['module']}) | {r['status']} | {r['note']} |"
+            for r in _rows(SEEDS / name).values()
+        ]
+        assert table.splitlines()[2:] == rows, name
