@@ -86,6 +86,8 @@ def test_market_order_fills_with_commission_and_position(broker: IbkrBroker) -> 
     [fill] = o.fills.values()
     assert (fill.price, fill.qty, fill.commission) == (D("100.02"), 10, 1)
     assert broker.positions()["AAPL"].qty == 10
+    # Whole share counts are integers, as Alpaca and the simulator report them (IB sends 10.0).
+    assert (str(fill.qty), str(o.cum_qty), str(broker.positions()["AAPL"].qty)) == ("10",) * 3
     acct = broker.account()
     assert acct.cash == D(1_000_000) - D("1000.20") - 1
     assert acct.fees_paid == 1

@@ -251,9 +251,9 @@ def test_a_paper_run_on_a_served_alpaca_server(tmp_path: Path) -> None:
         ),
         ("execution:\n  mode: live\n", ["run", "c.yaml"], "not set: set APCA_API_KEY_ID"),
         (
-            'broker:\n  type: "ibkr"\n  host: "127.0.0.1"\n  port: 7497\n',
-            ["run", "c.yaml"],
-            "broker.type='ibkr': fillforge run has no IBKR",
+            'execution:\n  mode: paper\nbroker:\n  type: "ibkr"\n  port: 7497\n',
+            ["run", "c.yaml", "--url", "http://127.0.0.1:1"],
+            "--url='http://127.0.0.1:1': is an Alpaca paper server's",
         ),
         (
             'broker:\n  type: "polygon"\n',
@@ -282,12 +282,50 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not (tmp_path / "j.journal").exists()  # refused before anything started
 
 
-def test_the_ibkr_seed_configuration_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_the_ibkr_seed_configuration_runs_on_the_simulated_exchange(tmp_path: Path) -> None:
+    """The seed's mode is simulation: its gateway block is not used (config check says so)."""
     if not (SEEDS / "broker-ibkr.yaml").exists():
         pytest.skip("no seed configurations on this machine")
-    p = fillforge("run", str(SEEDS / "broker-ibkr.yaml"), cwd=tmp_path)
-    assert "broker.type='ibkr'" in one_error_line(p)
-    assert "use type alpaca" in p.stderr
+    p = fillforge(
+        "run", str(SEEDS / "broker-ibkr.yaml"), "--journal", "j.journal", "--until", "30d",
+        "--json", cwd=tmp_path, env=child_env(**NO_KEYS),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["broker"] == "simulated exchange"
+
+
+def test_a_paper_run_on_an_ib_gateway(tmp_path: Path) -> None:
+    """Mode paper on a type: ibkr block: the strategy's order goes through unmodified ib_async
+    to the local IB gateway over a real socket; no Alpaca keys needed."""
+    pytest.importorskip("ib_async")
+    from fillforge.ibkr import IbGateway
+    from fillforge.ibkr import scripted_broker as ib_market
+    from fillforge.time import WallClock
+
+    (tmp_path / "buy_once.py").write_text(BUY_ONCE)
+    market = ib_market(["AAPL"], start_ns=WallClock().now_ns())
+    market.quote("AAPL", Decimal("100.00"), Decimal("100.02"), bid_size=Decimal(1000),
+                 ask_size=Decimal(1000))  # fmt: skip
+    with IbGateway(market) as gateway:
+        (tmp_path / "ib.yaml").write_text(
+            "execution:\n  mode: paper\nbacktest:\n  symbols: [AAPL]\n"
+            "strategy:\n  name: buy_once:BuyOnce\n  params: {qty: 3}\n"
+            f"broker:\n  type: ibkr\n  host: 127.0.0.1\n  port: {gateway.port}\n  client_id: 5\n"
+        )
+        env = child_env(**NO_KEYS)
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tmp_path)])
+        p = fillforge(
+            "run", "ib.yaml", "--until", "6s", "--journal", "ib.journal", "--json",
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["broker"] == f"the IB gateway at 127.0.0.1:{gateway.port}"
+        assert out["orders_sent"] == 1
+        assert out["shares_bought"] == "3"
+        assert market.positions()["AAPL"].qty == Decimal(3)  # the venue's own book
+    with Journal.open(tmp_path / "ib.journal", readonly=True) as j:
+        assert sum(1 for _ in j.records(kinds=["order.submit"])) == 1
 
 
 def test_keys_written_in_the_file_are_warned_about_never_printed(tmp_path: Path) -> None:

@@ -274,8 +274,9 @@ def run(
     ] = False,
 ) -> None:
     """Run the configuration's strategy and execution agent: mode simulation or paper on the
-    simulated exchange (or --url), live on Alpaca. Orders pass the file's risk limits and are
-    journalled; Ctrl-C or SIGTERM stops cleanly; the summary says what each number means."""
+    simulated exchange (or --url), live on Alpaca; paper or live on the IB gateway of a
+    `type: ibkr` broker block. Orders pass the file's risk limits and are journalled; Ctrl-C or
+    SIGTERM stops cleanly; the summary says what each number means."""
     from fillforge.config.loading import ConfigFile
     from fillforge.config_cli import _read
     from fillforge.run import RunSession, check_runnable

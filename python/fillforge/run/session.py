@@ -9,6 +9,8 @@ deadline or a stop.
   ``fillforge serve alpaca``), keys from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY``.
 - ``live``: Alpaca's live API (or the file's ``base_url``), keys from the environment; a
   placeholder key is refused before anything connects.
+- ``paper`` or ``live`` with a ``type: ibkr`` block: the IB gateway (TWS or IB Gateway) at the
+  block's ``host`` and ``port``, on the account it is logged in to; no keys.
 
 Every order the strategy sends passes the agent's risk gate and is written ahead to the
 journal (:class:`~fillforge.journal.broker.JournalledBroker`) before the broker sees it; a
@@ -43,15 +45,24 @@ from fillforge.strategy import Backtest, BarTable, Runner, RunResult, Strategy
 
 __all__ = ["RunSession", "RunTally", "check_runnable", "where_it_runs"]
 
-_VENDORS = {"ibkr": "IBKR (Interactive Brokers)", "polygon": "Polygon (a market-data vendor)"}
 _KEY_VARS = {"api_key": "APCA_API_KEY_ID", "secret_key": "APCA_API_SECRET_KEY"}
 
 
+def _on_gateway(cfg: Config) -> bool:
+    """Whether the run trades on an IB gateway: an ``ibkr`` block, in mode paper or live."""
+    b = cfg.broker_config
+    return b is not None and b.type == "ibkr" and cfg.mode is not Mode.SIMULATION
+
+
 def where_it_runs(cfg: Config, url: str | None) -> str:
-    """``simulated exchange`` or the URL of the Alpaca API the run trades on."""
+    """``simulated exchange``, the IB gateway, or the URL of the Alpaca API the run trades
+    on."""
+    b = cfg.broker_config
+    if _on_gateway(cfg):
+        assert b is not None
+        return f"the IB gateway at {b.host or '127.0.0.1'}:{b.port or 7497}"
     if cfg.mode is not Mode.LIVE and url is None:
         return "simulated exchange"
-    b = cfg.broker_config
     if url is not None:
         return url
     return b.base_url if b is not None and b.base_url else "https://api.alpaca.markets"
@@ -59,18 +70,18 @@ def where_it_runs(cfg: Config, url: str | None) -> str:
 
 def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str]) -> list[str]:
     """Refuse (:class:`ConfigError`, one line) what cannot run, before anything connects: a
-    broker fillforge has no adapter for yet, ``execution.enabled: false``, ``--url`` for a
-    live account, a live run without
-    keys (a placeholder is no key). The warnings to print: keys written in the file."""
+    market-data vendor's block as the broker, ``execution.enabled: false``, ``--url`` for a
+    live account or an IB gateway, a live Alpaca run without keys (a placeholder is no key).
+    The warnings to print: keys written in the file."""
     cfg = loaded.config
     b = cfg.broker_config
     where = "broker" if cfg.broker is not None else "execution.broker"
-    if b is not None and b.type in _VENDORS:
+    if b is not None and b.type == "polygon":
         raise ConfigError(
             f"{where}.type",
             b.type,
-            f"fillforge run has no {_VENDORS[b.type]} broker yet: use type alpaca (mode paper "
-            "or live), or mode simulation without a broker block",
+            "Polygon (Massive) is a market-data vendor, not a broker: use type alpaca or ibkr "
+            "(mode paper or live), or mode simulation without a broker block",
         )
     if not cfg.execution.enabled:
         raise ConfigError(
@@ -78,6 +89,10 @@ def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str
         )
     if url is not None and cfg.mode is Mode.LIVE:
         raise ConfigError("--url", url, "is a paper server's address; mode live trades on Alpaca")
+    if url is not None and _on_gateway(cfg):
+        raise ConfigError(
+            "--url", url, "is an Alpaca paper server's; an ibkr block trades on its gateway"
+        )
     warnings = []
     for path, source in sorted(loaded.secrets.items()):
         if source.kind == "literal":
@@ -85,7 +100,7 @@ def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str
                 f"{path} is written in the file; keep keys in the environment "
                 f"({_KEY_VARS.get(path.rsplit('.', 1)[-1], 'a ${NAME} reference')})"
             )
-    if cfg.mode is Mode.LIVE or url is not None:
+    if (cfg.mode is Mode.LIVE or url is not None) and not _on_gateway(cfg):
         for name, var in _KEY_VARS.items():
             found = loaded.secrets.get(f"{where}.{name}")
             given = b is not None and getattr(b, name) is not None
@@ -219,7 +234,9 @@ class RunSession:
         self.start_equity = bt.cash
         """The account's equity when the run started (a paper or live account's, as it answers;
         the simulated exchange's: ``backtest.cash``)."""
-        self.simulated = self.config.mode is not Mode.LIVE and url is None
+        self.simulated = (
+            self.config.mode is not Mode.LIVE and url is None and not _on_gateway(self.config)
+        )
         if self.simulated:
             for s in self.symbols:
                 if s not in DAILY_SAMPLE_SYMBOLS:

@@ -44,7 +44,7 @@ from fillforge.orders.models import Instrument, OrderRequest, ReplaceTerms, Venu
 from fillforge.orders.order import Order
 from fillforge.throttle import RateLimiter, SlidingWindow
 from fillforge.time import NS_PER_SECOND, Clock, WallClock
-from fillforge.venues.ibkr.convert import dec, ib_order, instrument_of
+from fillforge.venues.ibkr.convert import dec, ib_order, instrument_of, shares
 from fillforge.venues.ibkr.history import VenueHistory
 from fillforge.venues.ibkr.loop import LoopThread
 from fillforge.venues.ibkr.market import StreamedMarketData
@@ -452,7 +452,7 @@ class IbkrBroker(VenueHistory, TimerMethods, MarketDataMethods, ManagedOrders):
         )
         out = {}
         for p in held:
-            qty = dec(p.position)
+            qty = shares(p.position)
             if not qty:
                 continue
             s = str(p.contract.symbol)

@@ -15,7 +15,7 @@ from fillforge.errors import OrderValidationError
 from fillforge.orders.enums import OrderType
 from fillforge.orders.models import Instrument, OrderRequest
 
-__all__ = ["IB_TIF", "IB_TYPE", "dec", "ib_order", "instrument_of"]
+__all__ = ["IB_TIF", "IB_TYPE", "dec", "ib_order", "instrument_of", "shares"]
 
 IB_TYPE = {
     OrderType.MARKET: "MKT",
@@ -34,6 +34,14 @@ def dec(x: float | int | str | None) -> Decimal:
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x) or x >= _UNSET):
         return Decimal(0)
     return to_decimal(x)
+
+
+def shares(x: float | int | str | None) -> Decimal:
+    """IB's share count (a float in ib_async) as Decimal, a whole count as an integer (``3.0``
+    is ``3``, as Alpaca and the simulator report it); a fraction as it prints."""
+    d = dec(x)
+    whole = d.to_integral_value()
+    return whole if d == whole else d
 
 
 def _float(d: Decimal) -> float:

@@ -27,7 +27,7 @@ from fillforge.orders.enums import (
 from fillforge.orders.manager import OrderManager
 from fillforge.orders.models import OrderRequest
 from fillforge.time import Clock
-from fillforge.venues.ibkr.convert import IB_TYPE, dec
+from fillforge.venues.ibkr.convert import IB_TYPE, dec, shares
 from fillforge.venues.reports import report_fill, report_state
 
 __all__ = ["IbOrders"]
@@ -126,7 +126,7 @@ class IbOrders:
             if local is None:
                 return False
             o = self.manager.get(local)
-            qty, price = dec(execution.shares), dec(execution.price)
+            qty, price = shares(execution.shares), dec(execution.price)
             if qty <= 0 or price <= 0:
                 return False
             when = execution.time
@@ -207,7 +207,7 @@ class IbOrders:
             return self.local_of[ib_id]
         from ib_async import MarketOrder
 
-        total = sum((dec(f.execution.shares) for f in fills), dec(0))
+        total = sum((shares(f.execution.shares) for f in fills), dec(0))
         side = "BUY" if first.execution.side == "BOT" else "SELL"
         order = MarketOrder(side, float(total), orderId=ib_id, orderRef=first.execution.orderRef)
         local = self.adopt(first.contract, order, "Submitted")
@@ -226,7 +226,7 @@ def request_of(contract: Any, order: Any) -> OrderRequest:
         side=OrderSide.BUY if str(order.action) == "BUY" else OrderSide.SELL,
         type=kind,
         time_in_force=OrderTimeInForce(tif if tif in ("day", "gtc", "ioc", "fok") else "day"),
-        qty=dec(order.totalQuantity),
+        qty=shares(order.totalQuantity),
         limit_price=lmt if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and lmt > 0 else None,
         stop_price=aux if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and aux > 0 else None,
         client_order_id=str(order.orderRef) or None,
