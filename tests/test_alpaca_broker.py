@@ -302,3 +302,46 @@ def test_the_lookup_before_a_retry_is_retried_typed_and_never_duplicates(
         assert faults.injected == 5
     placed = alpaca_server.call(lambda broker: [o.client_order_id for o in broker.orders()])
     assert sorted(placed) == ["look-1", "look-2"]  # each once: nothing was sent twice
+
+
+def test_a_replacement_seen_before_the_replace_reply_carries_the_fills_once(
+    alpaca_server: AlpacaServer,
+) -> None:
+    """The trade_updates stream can show the replacement (its ``filled_qty`` carries the old
+    order's fills) before the replace's REST reply or the old order's ``replaced``: it must
+    become the old order's replacement, not a new order whose fills count again (a crash run
+    journalled 4 shares twice that way)."""
+    import threading
+
+    from alpaca.trading.requests import LimitOrderRequest, ReplaceOrderRequest
+    from served_helpers import trading_client
+
+    from fillforge.alpaca.order_sync import OrderSync
+    from fillforge.orders.manager import OrderManager
+    from fillforge.time import WallClock
+
+    client = trading_client(alpaca_server)
+    quote(alpaca_server, "100.00", "100.02")
+    placed = client.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=10, side="buy", limit_price=99.50, time_in_force="gtc")
+    )
+    quote(alpaca_server, "99.40", "99.45", size=4)  # 4 of the 10 fill
+    old = client.get_order_by_id(placed.id)  # type: ignore[union-attr]
+    sync = OrderSync(OrderManager(), threading.RLock(), client, lambda f, *_: f(), WallClock())
+    sync.adopt(old, None)  # type: ignore[arg-type]
+    local = sync.manager.get(str(old.id))  # type: ignore[union-attr]
+    assert local.cum_qty == 4
+    new = client.replace_order_by_id(old.id, ReplaceOrderRequest(limit_price=99.30))  # type: ignore[union-attr]
+    assert str(new.filled_qty) == "4"  # type: ignore[union-attr]  # the old order's, carried
+    sync.adopt(new, None)  # type: ignore[arg-type]  # the stream's update, first
+    replacement = sync.manager.get(str(new.id))  # type: ignore[union-attr]
+    assert local.status is OrderStatus.REPLACED
+    assert local.replaced_by == replacement.id
+    assert replacement.cum_qty == 4
+    # The replacement carries the old order's execution (the same trade id), and makes none
+    # of its own from the carried filled_qty (a "-sync-" fill).
+    every = {f.trade_id: f for o in sync.manager.orders.values() for f in o.fills.values()}
+    assert sum(f.qty for f in every.values()) == 4
+    assert list(replacement.fills) == list(local.fills)
+    sync.replaced(str(old.id), str(new.id), 0)  # the REST reply after: changes nothing  # type: ignore[union-attr]
+    assert len(sync.manager.orders) == 2

@@ -128,3 +128,29 @@ def test_a_crash_around_the_send_recovers(server: AlpacaServer, tmp_path: Path, 
     assert len(report.unsent) == (1 if point == "journal" else 0)
     assert problems(jb.book, venue_orders, held(server)) == []
     stop(broker, jb)
+
+
+def test_a_restart_after_a_replace_counts_the_carried_fills_once(
+    server: AlpacaServer, tmp_path: Path
+) -> None:
+    """The agent asks for a replace of a partly filled order and dies before it hears back. The
+    restarted broker adopts the open replacement, whose ``filled_qty`` carries the old order's
+    fills: it names the order it replaced, so the journal counts those fills once (the crash
+    run of tests/test_crash_served.py once journalled them twice)."""
+    path = tmp_path / "j"
+    broker, jb = start(server, path)
+    o = jb.submit(buy(10, "99.95"))
+    quote(server, "100.00", "100.02", size=20)
+    server.call(lambda b: b.trade("AAPL", D("99.95"), D(24)))  # the 20 shown at 100.00, 4 of ours
+    assert eventually(lambda: jb.book.by_oid[o.id].filled == 4)
+    stop(broker, jb)
+    # The replace reached the venue; its answer did not reach the dead agent.
+    new = server.call(lambda b: b.replace(o.id, limit_price=D("99.96")) or b.orders()[-1])
+    assert new.cum_qty == 4  # the replacement carries the old order's executions
+    broker, jb = start(server, path)
+    report = reconcile(jb)
+    assert report.discrepancies == ()
+    venue_orders = server.call(lambda b: b.orders())
+    assert problems(jb.book, venue_orders, held(server)) == []
+    assert jb.book.positions["AAPL"] == 4
+    stop(broker, jb)

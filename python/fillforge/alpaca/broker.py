@@ -72,9 +72,8 @@ from fillforge.broker import (
 )
 from fillforge.broker.polling import PolledMarketData
 from fillforge.errors import AlpacaError, DuplicateClientOrderIdError
-from fillforge.orders.enums import EventKind
 from fillforge.orders.manager import ManagedOrders, OrderManager
-from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms, VenueReport
+from fillforge.orders.models import Fill, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 from fillforge.time import Clock, WallClock, from_iso, from_seconds, to_iso
 
@@ -253,16 +252,8 @@ class AlpacaBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             self.manager.request_replace(order_id, t)
         new = self._call(lambda: self._client.replace_order_by_id(order_id, req))
         assert isinstance(new, AlpacaOrder)
-        with self._lock:
-            old = self.manager.get(order_id)
-            if old.replaced_by is None:  # the stream has not said so yet
-                report = VenueReport.trusted(
-                    kind=EventKind.REPLACED,
-                    order_id=order_id,
-                    ts=self._orders.ns(new.created_at),
-                    new_order_id=str(new.id),
-                )
-                self.manager.apply(report)
+        with self._lock:  # the stream may have said so already
+            self._orders.replaced(order_id, str(new.id), self._orders.ns(new.created_at))
             self._orders.sync(new)
 
     # ----- queries ------------------------------------------------------------------------

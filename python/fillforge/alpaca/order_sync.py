@@ -147,8 +147,15 @@ class OrderSync:
     # ----- one order (under the lock) ---------------------------------------------------------
 
     def adopt(self, a: AlpacaOrder, request: OrderRequest | None) -> Order:
-        """Register an Alpaca order (ours, a leg, or one placed elsewhere) as a simple order."""
+        """Register an Alpaca order (ours, a leg, or one placed elsewhere) as a simple order;
+        the replacement of an order we hold (Alpaca's ``replaces``: the stream can show it
+        before the replace's REST reply, or the old order's ``replaced``) as that order's
+        replacement, carrying its executions, never as a new order whose ``filled_qty`` (the
+        old order's fills, carried) would count them again."""
         oid = str(a.id)
+        old = str(a.replaces) if a.replaces is not None else None
+        if oid not in self.manager.orders and old is not None and old in self.manager.orders:
+            self.replaced(old, oid, self.ns(a.created_at))
         if oid in self.manager.orders:
             self.sync(a)
             return self.manager.get(oid)
@@ -158,7 +165,7 @@ class OrderSync:
         simple = r.model_copy(
             update={"order_class": OrderClass.SIMPLE, "take_profit": None, "stop_loss": None}
         )
-        order = self.manager.create(simple, order_id=oid, ts=self.ns(a.created_at))
+        order = self.manager.create(simple, order_id=oid, ts=self.ns(a.created_at), replaces=old)
         self.manager.submit(oid, ts=self.ns(a.submitted_at))
         self.sync(a)
         return order
@@ -179,17 +186,25 @@ class OrderSync:
             self._report(EventKind.NEW, oid, t)
         self._catch_up_fills(o, a, fill, t)
         if status == "replaced" and a.replaced_by is not None and o.replaced_by is None:
-            if o.pending_request is None:  # replaced elsewhere: as if we had asked
-                self.manager.request_replace(oid, ReplaceTerms())
-            self.manager.apply(
-                VenueReport.trusted(
-                    kind=EventKind.REPLACED, order_id=oid, ts=t, new_order_id=str(a.replaced_by)
-                )
-            )
+            self.replaced(oid, str(a.replaced_by), t)
             return
         kind = STATUS_EVENT.get(status)
         if kind is not None and o.status.is_open:
             self._report(kind, oid, t)
+
+    def replaced(self, oid: str, new_oid: str, t: int) -> None:
+        """Alpaca replaced ``oid`` by ``new_oid``: the manager's replacement takes its place
+        (and its executions); a replacement the manager already holds (a stream update for it
+        came first) is left as it is."""
+        o = self.manager.get(oid)
+        if o.replaced_by is not None or not o.status.is_open or new_oid in self.manager.orders:
+            return
+        if o.pending_request is None:  # replaced elsewhere: as if we had asked
+            self.manager.request_replace(oid, ReplaceTerms())
+        report = VenueReport.trusted(
+            kind=EventKind.REPLACED, order_id=oid, ts=t, new_order_id=new_oid
+        )
+        self.manager.apply(report)
 
     def _catch_up_fills(self, o: Order, a: AlpacaOrder, fill: _StreamFill | None, t: int) -> None:
         """Fills up to Alpaca's ``filled_qty`` (see the module's notes)."""

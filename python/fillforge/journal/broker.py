@@ -85,6 +85,7 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.:]{1,24}")  # no "-": it separates the prefix
 _PARTIAL_FILL: Final = EventKind.PARTIAL_FILL
 _REPLACED: Final = EventKind.REPLACED
 _NEW: Final = EventKind.NEW
+_CREATED: Final = EventKind.CREATED
 
 
 class CrashHook:
@@ -271,7 +272,9 @@ class JournalledBroker(BrokerDelegate):
         if e.related_id is not None:
             if e.kind is _REPLACED:
                 p["related"] = e.related_id
-            elif e.kind is _NEW:  # a replacement's first event names the order it replaces
+            elif e.kind is _NEW or e.kind is _CREATED:
+                # A replacement's first event names the order it replaces (its own New; an
+                # order adopted mid-chain, its created).
                 p["replaces"] = e.related_id
         f = e.fill
         if f is not None:

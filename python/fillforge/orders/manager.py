@@ -274,11 +274,15 @@ class OrderManager:
         order_id: str | None = None,
         possible_resend: bool = False,
         ts: int | None = None,
+        replaces: str | None = None,
     ) -> Order:
         """Register a new order (and, for bracket/OCO/OTO, its group and legs).
 
         A client order id already in use raises DuplicateClientOrderIdError and changes nothing,
         unless ``possible_resend`` (FIX PossResend): then the known order is returned as is.
+        ``replaces``: the venue order this one replaced, when that order is not held here (a
+        replacement adopted from a venue after a restart); its ``created`` event names it
+        (``related_id``), so a journal counts the executions it carries once.
         Returns the order to submit (the entry; for an OCO, the take-profit leg).
         """
         cid = request.client_order_id
@@ -294,6 +298,7 @@ class OrderManager:
         t = self._now(ts)
         if request.order_class is _SIMPLE:
             rec = OrderRecord(oid, request, client_order_id=cid or oid, ts=t)
+            rec.replaces = replaces
             return self._register(rec, t).view
         return self._create_group(oid, request, cid or oid, t).view
 
@@ -309,7 +314,8 @@ class OrderManager:
         self._by_client[cid] = rec.view
         if "-c" in cid:  # parent_of's own first test: may be a child's id
             self._maybe_children.append(cid)
-        self._publish(rec._emit(rec.state, _CREATED, ts))
+        # An order adopted mid-chain names the order it replaced from its first event on.
+        self._publish(rec._emit(rec.state, _CREATED, ts, related=rec.replaces))
         return rec
 
     def _create_group(self, oid: str, r: OrderRequest, cid: str, ts: int) -> OrderRecord:
