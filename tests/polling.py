@@ -3,8 +3,13 @@ holds or a timeout passes (wall-clock time, which only bounds how long a test ma
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fillforge.agent import ExecutionAgent, OrderReport
 
 
 def eventually(cond: Callable[[], bool], timeout: float = 15.0, every: float = 0.02) -> bool:
@@ -21,3 +26,14 @@ def eventually(cond: Callable[[], bool], timeout: float = 15.0, every: float = 0
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0, every: float = 0.01) -> None:
     """As :func:`eventually`, failing the test ("timed out") when ``cond`` never holds."""
     assert eventually(cond, timeout, every), "timed out"
+
+
+async def settled(agent: ExecutionAgent, order_id: str, timeout: float = 20.0) -> OrderReport:
+    """An execution agent's order once it is done (or its last report when ``timeout`` seconds
+    pass first), asked every 50 ms without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    status = await agent.get_order_status(order_id)
+    while not status.done and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        status = await agent.get_order_status(order_id)
+    return status

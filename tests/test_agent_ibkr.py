@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 
 import pytest
+from polling import settled
 
 pytest.importorskip("ib_async")
 
@@ -44,11 +44,7 @@ def test_paper_mode_on_an_ib_gateway_sends_and_fills() -> None:
             try:
                 kind = type(agent.broker).__name__
                 report = await agent.execute_signals({"AAPL": 0.5}, {"AAPL": D("100.01")})
-                deadline = time.monotonic() + 20
-                status = await agent.get_order_status(report.submitted[0].id)
-                while not status.done and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                    status = await agent.get_order_status(report.submitted[0].id)
+                status = await settled(agent, report.submitted[0].id)
                 perf = await agent.performance()
                 return report, status, await agent.positions(), perf.mode, kind
             finally:

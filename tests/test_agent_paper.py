@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 from decimal import Decimal
 
 import pytest
+from polling import settled
 
 from fillforge.agent import ExecutionAgent, OrderReport, SignalReport
 from fillforge.alpaca import AlpacaServer, scripted_broker
@@ -46,11 +46,7 @@ def test_paper_mode_on_the_served_account_sends_and_fills(
             await agent.start()
             try:
                 report = await agent.execute_signals({"AAPL": 0.5}, {"AAPL": D("100.01")})
-                deadline = time.monotonic() + 20
-                status = await agent.get_order_status(report.submitted[0].id)
-                while not status.done and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                    status = await agent.get_order_status(report.submitted[0].id)
+                status = await settled(agent, report.submitted[0].id)
                 perf = await agent.performance()
                 return report, status, await agent.positions(), perf.mode
             finally:
