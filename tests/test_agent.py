@@ -526,3 +526,15 @@ def test_rebalance_to_target_weights_through_the_policy_and_the_limits() -> None
     report = _run(capped, limited)
     assert {d.symbol: d.code for d in report.denied} == {"SPY": "max_order_notional"}
     assert [s.symbol for s in report.submitted] == ["AAPL"]
+
+
+def test_an_alpaca_only_command_names_the_block_it_needs() -> None:
+    """serve monitor follows Alpaca accounts (build.alpaca_broker): an ibkr block is refused
+    naming the type it needs, before anything connects."""
+    from fillforge.agent.build import alpaca_broker
+
+    cfg = parse_config({"execution": {"mode": "paper"}, "broker": {"type": "ibkr"}}, env={}).config
+    with pytest.raises(ConfigError) as e:
+        alpaca_broker(cfg, env={})
+    assert (e.value.field, e.value.value) == ("broker.type", "ibkr")
+    assert e.value.why == "this needs a type alpaca block"

@@ -146,7 +146,7 @@ def _broker_block(cfg: Config, vendor: str) -> BrokerConfig | None:
         why = (
             "Polygon (Massive) is a market-data vendor, not a broker"
             if b.type == "polygon"
-            else f"expected a {vendor} block here"
+            else f"this needs a type {vendor} block"
         )
         raise ConfigError(where, b.type, why)
     return b
