@@ -162,7 +162,7 @@ class Listeners(Generic[_E]):
 
     def discard_socket(self, queue: asyncio.Queue[str]) -> None:
         """Discard every entry of the socket whose queue is ``queue``."""
-        self._entries = [e for e in self._entries if e[1] is not queue]
+        self._entries[:] = [e for e in self._entries if e[1] is not queue]  # in place, as the rest
 
     @contextlib.contextmanager
     def socket(self) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]]:
