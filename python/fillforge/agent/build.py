@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from fillforge.broker import Broker
-from fillforge.config.model import BrokerConfig, Config, Mode
+from fillforge.config.model import NOT_A_BROKER, BrokerConfig, Config, Mode
 from fillforge.errors import ConfigError
 from fillforge.execution import SessionGates, TimeOfDayTable, WorkRules
 from fillforge.execution.parent import ParentOrder
@@ -143,11 +143,7 @@ def _broker_block(cfg: Config, vendor: str) -> BrokerConfig | None:
     b = cfg.broker_config
     if b is not None and b.type != vendor:
         where = "broker.type" if cfg.broker is not None else "execution.broker.type"
-        why = (
-            "Polygon (Massive) is a market-data vendor, not a broker"
-            if b.type == "polygon"
-            else f"this needs a type {vendor} block"
-        )
+        why = NOT_A_BROKER if b.type == "polygon" else f"this needs a type {vendor} block"
         raise ConfigError(where, b.type, why)
     return b
 
@@ -161,11 +157,9 @@ def ibkr_broker(cfg: Config, *, timeout: float = 10.0) -> Broker:
     from fillforge.venues.ibkr import IbkrBroker
 
     b = _broker_block(cfg, "ibkr")
-    assert b is not None  # live_broker sends only an ibkr block here
-    host = b.host or "127.0.0.1"
-    port = b.port if b.port is not None else 7497
-    client_id = b.client_id if b.client_id is not None else 1
-    broker = IbkrBroker(host, port, client_id, timeout=timeout)
+    if b is None:
+        raise ConfigError("broker.type", None, "this needs a type ibkr block")
+    broker = IbkrBroker(*b.gateway, timeout=timeout)
     try:
         return broker.connect()
     except BaseException:

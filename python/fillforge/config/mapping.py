@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fillforge.config.loading import ConfigFile, SecretSource
-from fillforge.config.model import Config, Mode
+from fillforge.config.model import NOT_A_BROKER, Config, Mode
 
 __all__ = ["FEATURES", "KeyRow", "Status", "check"]
 
 Status = Literal["honoured", "not honoured", "not used", "unknown"]
-_POLYGON = "Polygon (Massive) is a market-data vendor, not a broker"
 _ENV = {
     "alpaca": {"api_key": "APCA_API_KEY_ID", "secret_key": "APCA_API_SECRET_KEY"},
     "polygon": {"api_key": "POLYGON_API_KEY"},
@@ -337,12 +336,10 @@ def _mode(cfg: Config, key: str, value: Any) -> tuple[Status, str]:
     if cfg.mode is Mode.SIMULATION:
         return "honoured", "SimulatedBroker on the shipped daily bars of backtest.symbols"
     if b is not None and b.type == "polygon":
-        return "not honoured", f"mode {cfg.mode} needs a broker: {_POLYGON}"
+        return "not honoured", f"mode {cfg.mode} needs a broker: {NOT_A_BROKER}"
     if b is not None and b.type == "ibkr":
-        return (
-            "honoured",
-            f"IbkrBroker on the IB gateway at {b.host or '127.0.0.1'}:{b.port or 7497}",
-        )
+        host, port, _ = b.gateway
+        return "honoured", f"IbkrBroker on the IB gateway at {host}:{port}"
     url = b.base_url if b is not None and b.base_url else f"Alpaca's {cfg.mode} endpoint"
     return "honoured", f"AlpacaBroker on {url}"
 

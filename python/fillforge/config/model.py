@@ -36,6 +36,7 @@ from fillforge.errors import ConfigError
 __all__ = [
     "ALPACA_LIVE_URL",
     "ALPACA_PAPER_URL",
+    "NOT_A_BROKER",
     "REGULAR_CLOSE_MIN",
     "REGULAR_OPEN_MIN",
     "BacktestConfig",
@@ -123,6 +124,10 @@ class Block(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
 
+NOT_A_BROKER = "Polygon (Massive) is a market-data vendor, not a broker"
+"""Why a ``type: polygon`` block cannot be the broker of a paper or live run."""
+
+
 class BrokerConfig(Block):
     """A broker or data-vendor connection block. ``api_key`` and ``secret_key`` are secrets: a
     ``${ENV}`` reference or, left out (or a placeholder such as ``your_api_key``), the vendor's
@@ -150,6 +155,13 @@ class BrokerConfig(Block):
     @property
     def is_live_url(self) -> bool:
         return self.base_url is not None and self.base_url == ALPACA_LIVE_URL
+
+    @property
+    def gateway(self) -> tuple[str, int, int]:
+        """An ``ibkr`` block's ``(host, port, client_id)``, the defaults filled in: 127.0.0.1,
+        7497 (TWS's paper port) and 1."""
+        port = 7497 if self.port is None else self.port
+        return self.host or "127.0.0.1", port, 1 if self.client_id is None else self.client_id
 
 
 class TimeOfDayWindow(BaseModel):

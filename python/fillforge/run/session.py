@@ -32,7 +32,14 @@ from fillforge.agent.backtest import SmaCrossover, strategy_of
 from fillforge.agent.build import CENT, frictions
 from fillforge.agent.recovery import RecoveryReport
 from fillforge.config.loading import ConfigFile
-from fillforge.config.model import BacktestConfig, BrokerConfig, Config, Mode, StrategyConfig
+from fillforge.config.model import (
+    NOT_A_BROKER,
+    BacktestConfig,
+    BrokerConfig,
+    Config,
+    Mode,
+    StrategyConfig,
+)
 from fillforge.errors import ConfigError
 from fillforge.execution.pricing import reference_price
 from fillforge.marketdata import load_bars
@@ -60,7 +67,8 @@ def where_it_runs(cfg: Config, url: str | None) -> str:
     b = cfg.broker_config
     if _on_gateway(cfg):
         assert b is not None
-        return f"the IB gateway at {b.host or '127.0.0.1'}:{b.port or 7497}"
+        host, port, _ = b.gateway
+        return f"the IB gateway at {host}:{port}"
     if cfg.mode is not Mode.LIVE and url is None:
         return "simulated exchange"
     if url is not None:
@@ -80,8 +88,8 @@ def check_runnable(loaded: ConfigFile, *, url: str | None, env: Mapping[str, str
         raise ConfigError(
             f"{where}.type",
             b.type,
-            "Polygon (Massive) is a market-data vendor, not a broker: use type alpaca or ibkr "
-            "(mode paper or live), or mode simulation without a broker block",
+            f"{NOT_A_BROKER}: use type alpaca or ibkr (mode paper or live), or mode simulation "
+            "without a broker block",
         )
     if not cfg.execution.enabled:
         raise ConfigError(
