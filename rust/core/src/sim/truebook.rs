@@ -22,7 +22,7 @@
 use rustc_hash::FxHashMap;
 
 use super::ids::{is_user, PLACEHOLDER_BASE};
-use crate::book::{OrderBook, OrderId, Price, Qty, Side};
+use crate::book::{Level, OrderBook, OrderId, Price, Qty, Side};
 use crate::replay::lobster::{Mismatch, Snapshots, Stats};
 
 /// Prices LOBSTER uses for empty levels.
@@ -46,31 +46,44 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
-    /// Column offset of this side's (price, size) within each level's four columns.
-    fn offset(&self) -> usize {
+    /// Append this side's levels to `out` (a plain loop over the row, the side's columns fixed
+    /// at compile time).
+    fn extend_levels(&self, out: &mut Vec<(Price, Qty)>) {
         match self.side {
-            Side::Sell => 0,
-            Side::Buy => 2,
+            Side::Sell => extend_side::<0>(self.row, out),
+            Side::Buy => extend_side::<2>(self.row, out),
         }
-    }
-
-    fn levels(&self) -> impl Iterator<Item = (Price, Qty)> + '_ {
-        let off = self.offset();
-        self.row
-            .chunks_exact(4)
-            .map(move |c| (c[off], c[off + 1]))
-            .filter(|&(p, q)| q > 0 && p != DUMMY_ASK && p != DUMMY_BID)
-            .map(|(p, q)| (p, q as Qty))
     }
 
     /// Same prices and sizes on this side as `other`.
     fn side_eq(&self, other: &View<'_>) -> bool {
-        let off = self.offset();
-        self.row
-            .chunks_exact(4)
-            .zip(other.row.chunks_exact(4))
-            .all(|(a, b)| a[off] == b[off] && a[off + 1] == b[off + 1])
+        match self.side {
+            Side::Sell => side_eq::<0>(self.row, other.row),
+            Side::Buy => side_eq::<2>(self.row, other.row),
+        }
     }
+}
+
+/// [`View::extend_levels`] for the side whose (price, size) columns start at `OFF` in each
+/// level's four.
+#[inline(always)]
+fn extend_side<const OFF: usize>(row: &[i64], out: &mut Vec<(Price, Qty)>) {
+    out.reserve(row.len() / 4);
+    for c in row.chunks_exact(4) {
+        let (p, q) = (c[OFF], c[OFF + 1]);
+        if q > 0 && p != DUMMY_ASK && p != DUMMY_BID {
+            out.push((p, q as Qty));
+        }
+    }
+}
+
+/// [`View::side_eq`] for the side whose columns start at `OFF`: every level compared, without
+/// an early exit (the rows almost always agree, and a straight loop is cheaper).
+#[inline(always)]
+fn side_eq<const OFF: usize>(a: &[i64], b: &[i64]) -> bool {
+    a.chunks_exact(4)
+        .zip(b.chunks_exact(4))
+        .fold(true, |eq, (x, y)| eq & (x[OFF] == y[OFF]) & (x[OFF + 1] == y[OFF + 1]))
 }
 
 /// Key of the worst visible price when all `n` levels are occupied (`None`: the whole side is
@@ -83,12 +96,146 @@ fn horizon(side: Side, visible: &[(Price, Qty)], n: usize) -> Option<i64> {
     }
 }
 
+/// The user's resting quantity per level (see [`is_user`]): a map for lookups by level, and the
+/// same levels per side (index `Side as usize`) sorted best first, so that the checks walk them
+/// alongside the book's depth instead of looking every level up. Both change together, only
+/// through [`UserLevels::insert`] and [`UserLevels::remove`].
+#[derive(Default)]
+pub(crate) struct UserLevels {
+    map: FxHashMap<(Side, Price), Qty>,
+    sides: [Vec<(Price, Qty)>; 2],
+}
+
+impl UserLevels {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, level: &(Side, Price)) -> Option<&Qty> {
+        self.map.get(level)
+    }
+
+    #[inline]
+    pub(crate) fn contains_key(&self, level: &(Side, Price)) -> bool {
+        self.map.contains_key(level)
+    }
+
+    /// The levels, in the map's order.
+    pub(crate) fn keys(&self) -> std::collections::hash_map::Keys<'_, (Side, Price), Qty> {
+        self.map.keys()
+    }
+
+    /// One side's levels with their quantities, best first.
+    #[inline]
+    pub(crate) fn side(&self, side: Side) -> &[(Price, Qty)] {
+        &self.sides[side as usize]
+    }
+
+    /// Where `price` is (or would go) in `side`'s best-first list.
+    fn find(&self, side: Side, price: Price) -> Result<usize, usize> {
+        let k = key(side, price);
+        self.sides[side as usize].binary_search_by(|&(p, _)| k.cmp(&key(side, p)))
+    }
+
+    pub(crate) fn insert(&mut self, level: (Side, Price), qty: Qty) {
+        self.map.insert(level, qty);
+        let (side, price) = level;
+        match self.find(side, price) {
+            Ok(i) => self.sides[side as usize][i].1 = qty,
+            Err(i) => self.sides[side as usize].insert(i, (price, qty)),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, level: &(Side, Price)) {
+        if self.map.remove(level).is_some() {
+            let (side, price) = *level;
+            if let Ok(i) = self.find(side, price) {
+                self.sides[side as usize].remove(i);
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a UserLevels {
+    type Item = (&'a (Side, Price), &'a Qty);
+    type IntoIter = std::collections::hash_map::Iter<'a, (Side, Price), Qty>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.iter()
+    }
+}
+
+/// [`key`] for a side known at compile time (`BUY`: bids).
+#[inline(always)]
+fn side_key<const BUY: bool>(price: Price) -> i64 {
+    if BUY {
+        price
+    } else {
+        -price
+    }
+}
+
+/// The common case of a check, without side effects: whether the book's `levels` (best first)
+/// with keys in `[lo, hi)` agree one for one with `expected` (the snapshot's levels in that
+/// range, best first), comparing recorded quantity (the total less the user's, from `users`,
+/// best first) and counting a book level the snapshot lacks as agreeing only if it holds no
+/// recorded quantity. `Some(levels compared)` exactly when [`Replayer::reconcile`] would find no
+/// difference and count that many checked levels; `None` sends the caller to it.
+#[inline(always)]
+fn agree<'a, const BUY: bool>(
+    levels: impl Iterator<Item = &'a Level>,
+    users: &[(Price, Qty)],
+    expected: &[(Price, Qty)],
+    lo: i64,
+    hi: i64,
+) -> Option<u64> {
+    let (mut i, mut u, mut checked) = (0, 0, 0);
+    for level in levels {
+        let k = side_key::<BUY>(level.price);
+        if k >= hi {
+            continue;
+        }
+        if k < lo {
+            break;
+        }
+        let want = match expected.get(i) {
+            // An expected level better than this one is missing from the book.
+            Some(&(p, _)) if side_key::<BUY>(p) > k => return None,
+            Some(&(p, q)) if p == level.price => {
+                i += 1;
+                q
+            }
+            _ => 0,
+        };
+        while u < users.len() && side_key::<BUY>(users[u].0) > k {
+            u += 1;
+        }
+        let total = match users.get(u) {
+            Some(&(p, q)) if p == level.price => level.total - q,
+            _ => level.total,
+        };
+        if want != total {
+            return None;
+        }
+        checked += 1;
+    }
+    // Expected levels beyond the book's are missing from it.
+    (i == expected.len()).then_some(checked)
+}
+
 /// Book state kept equal to the true book: placeholders for unknown orders, and the per-side
 /// bookkeeping of the checks. A simulator's user orders (see [`is_user`]) live in the same book;
 /// `user` holds their quantity per level so the checks compare recorded liquidity only.
 pub(crate) struct Replayer {
     pub(crate) book: OrderBook,
-    pub(crate) user: FxHashMap<(Side, Price), Qty>,
+    pub(crate) user: UserLevels,
     /// Scratch for the checks (the true side's visible levels; level differences), reused.
     visible: Vec<(Price, Qty)>,
     diffs: Vec<(Price, Qty, Qty)>,
@@ -107,7 +254,7 @@ impl Replayer {
     pub(crate) fn new(levels: usize) -> Self {
         Replayer {
             book: OrderBook::with_capacity(Default::default(), 1024),
-            user: FxHashMap::default(),
+            user: UserLevels::default(),
             visible: Vec::with_capacity(64),
             diffs: Vec::with_capacity(64),
             ids: Vec::with_capacity(64),
@@ -123,7 +270,8 @@ impl Replayer {
     /// Seed every visible level of `row` with one placeholder.
     pub(crate) fn seed(&mut self, row: &[i64]) {
         for side in [Side::Buy, Side::Sell] {
-            let seed: Vec<(Price, Qty)> = (View { row, side }).levels().collect();
+            let mut seed = Vec::new();
+            (View { row, side }).extend_levels(&mut seed);
             for &(p, q) in &seed {
                 self.reset_level(side, p, q);
             }
@@ -142,16 +290,6 @@ impl Replayer {
             self.stats.mismatched_events += 1;
         }
         self.stats.events += 1;
-    }
-
-    /// Recorded (non-user) quantity of a level whose total is `total`.
-    #[inline]
-    fn recorded(&self, side: Side, price: Price, total: Qty) -> Qty {
-        if self.user.is_empty() {
-            total
-        } else {
-            total - self.user.get(&(side, price)).copied().unwrap_or(0)
-        }
     }
 
     /// A recorded order the book does not know (resting before the file or beyond its depth)
@@ -183,12 +321,14 @@ impl Replayer {
             self.book.cancel(id).expect("listed order is live");
         }
         self.ids = ids;
-        self.placeholders.remove(&(side, price));
         if target > 0 {
             let id = self.next_placeholder;
             self.next_placeholder += 1;
             self.book.add_resting(id, side, price, target).expect("fresh placeholder");
+            // Replaces the level's previous placeholder, if any.
             self.placeholders.insert((side, price), id);
+        } else {
+            self.placeholders.remove(&(side, price));
         }
     }
 
@@ -204,7 +344,7 @@ impl Replayer {
         }
         let mut visible = std::mem::take(&mut self.visible);
         visible.clear();
-        visible.extend(now.levels());
+        now.extend_levels(&mut visible);
         let count = visible.len() as u64;
         let horizon = horizon(side, &visible, self.levels);
         self.check_side_fully(event, side, &visible, horizon);
@@ -255,14 +395,28 @@ impl Replayer {
 
     /// Compare (`check`) or adopt the levels with keys in `[lo, hi)`.
     fn reconcile(&mut self, event: usize, side: Side, now: &[(Price, Qty)], lo: i64, hi: i64, check: bool) {
-        let mut diffs = std::mem::take(&mut self.diffs);
-        diffs.clear();
         // `now` is best first, so the levels with keys in [lo, hi) are one run of it.
         let start = now.iter().position(|l| key(side, l.0) < hi).unwrap_or(now.len());
         let len = now[start..].iter().position(|l| key(side, l.0) < lo).unwrap_or(now.len() - start);
         let expected = &now[start..start + len];
+        if check {
+            let (levels, users) = (self.book.depth(side), self.user.side(side));
+            let agreed = match side {
+                Side::Buy => agree::<true>(levels, users, expected, lo, hi),
+                Side::Sell => agree::<false>(levels, users, expected, lo, hi),
+            };
+            if let Some(checked) = agreed {
+                self.stats.checked_levels += checked;
+                return;
+            }
+        }
+        let mut diffs = std::mem::take(&mut self.diffs);
+        diffs.clear();
         let mut i = 0;
         let mut checked = 0;
+        // The side's user levels, best first, walked alongside the book's levels.
+        let users = self.user.side(side);
+        let mut u = 0;
         for level in self.book.depth(side) {
             let k = key(side, level.price);
             if k >= hi {
@@ -282,7 +436,14 @@ impl Replayer {
             } else {
                 0
             };
-            let total = self.recorded(side, level.price, level.total);
+            // Recorded (non-user) quantity: the level's total less the user's there.
+            while u < users.len() && key(side, users[u].0) > k {
+                u += 1;
+            }
+            let total = match users.get(u) {
+                Some(&(p, q)) if p == level.price => level.total - q,
+                _ => level.total,
+            };
             if want != total || !check {
                 diffs.push((level.price, want, total));
             }
@@ -307,5 +468,51 @@ impl Replayer {
             self.stats.checked_levels += checked;
         }
         self.diffs = diffs;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// After any inserts and removes, each side's best-first list holds exactly the map's
+        /// levels of that side, with the map's quantities, sorted best first without duplicates.
+        #[test]
+        fn user_levels_sides_match_the_map(
+            ops in prop::collection::vec((any::<bool>(), any::<bool>(), 990i64..1010, 0u64..4), 1..200),
+        ) {
+            let mut u = UserLevels::default();
+            for (buy, insert, price, qty) in ops {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                if insert {
+                    u.insert((side, price), qty + 1);
+                } else {
+                    u.remove(&(side, price));
+                }
+                for side in [Side::Buy, Side::Sell] {
+                    let mut want: Vec<(Price, Qty)> =
+                        (&u).into_iter().filter(|(l, _)| l.0 == side).map(|(l, &q)| (l.1, q)).collect();
+                    want.sort_by_key(|&(p, _)| std::cmp::Reverse(key(side, p)));
+                    prop_assert_eq!(u.side(side), &want[..]);
+                }
+                prop_assert_eq!(u.len(), u.side(Side::Buy).len() + u.side(Side::Sell).len());
+                prop_assert_eq!(u.is_empty(), u.side(Side::Buy).is_empty() && u.side(Side::Sell).is_empty());
+            }
+        }
+    }
+
+    /// The row's levels of each side, best first, dummies and empty sizes dropped.
+    #[test]
+    fn view_levels_drop_dummies() {
+        let row = [101, 5, 100, 7, 102, 0, 99, 3, DUMMY_ASK, 0, DUMMY_BID, 0];
+        let mut out = Vec::new();
+        View { row: &row, side: Side::Sell }.extend_levels(&mut out);
+        assert_eq!(out, [(101, 5)]);
+        out.clear();
+        View { row: &row, side: Side::Buy }.extend_levels(&mut out);
+        assert_eq!(out, [(100, 7), (99, 3)]);
     }
 }
