@@ -360,24 +360,29 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         budget = max_messages if max_messages is not None else 1 << 62
         until: float = NEVER if until_ns is None else until_ns
         applied = 0
-        markets = list(self.venue.markets.values())
+        venue = self.venue
+        markets = list(venue.markets.values())
+        only = markets[0] if len(markets) == 1 else None
+        paced = venue.speed is not None
+        loop = None if paced else venue.markets_loop()
         sched, reports = self._sched, self._reports
         watched = self._market_data.subscriptions.watched
         while budget > 0:
-            live = [m for m in markets if m.engine.next_time is not None]
-            if len(live) == 1:
-                first: Market | None = live[0]
+            if only is not None:  # one market: no merge to make
+                live = [only] if only.engine.next_time is not None else []
+                first: Market | None = live[0] if live else None
             else:
+                live = [m for m in markets if m.engine.next_time is not None]
                 first = min(live, key=lambda m: (m.engine.next_time, m.index), default=None)
             nxt: float = NEVER if first is None else first.engine.next_time or 0
             # Time is known to reach this far (with no data and no end given, it stands still).
             horizon = min(nxt, until) if first is not None or until < NEVER else sched.now
             pending, close, timer = sched.next_pending, sched.next_close(), sched.next_timer
-            if pending < NEVER and pending <= min(horizon, close, timer):
+            if pending <= horizon and pending <= close and pending <= timer and pending < NEVER:
                 sched.deliver_due(int(pending))
                 continue
-            if timer <= min(horizon, close) and timer < until:  # before the data at its time
-                if self.venue.speed is not None:
+            if timer <= horizon and timer <= close and timer < until:  # before the data then
+                if paced:
                     sched.pace(int(timer))
                 sched.fire_timers(int(min(horizon, close, until - 1)))
                 continue
@@ -399,11 +404,11 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                 sched.advance(int(until))
                 break
             bound = min(until, pending, close, timer)
-            if self.venue.speed is None and not (
-                watched(first.symbol) if len(live) == 1 else any(watched(m.symbol) for m in live)
+            symbol = first.instrument.symbol
+            if loop is not None and not (
+                watched(symbol) if only is not None else any(watched(m.symbol) for m in live)
             ):
                 # Every market in time order, in Rust, to a user order's change or the bound.
-                loop = self.venue.markets_loop()
                 n, i, _ = loop.run(budget, int(min(bound, 1 << 62)))
                 applied += n
                 budget -= n
@@ -416,16 +421,16 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
                     t = m.engine.next_time
                     assert t is not None
                     bound = min(bound, t + (1 if first.index < m.index else 0))
-            if self.venue.speed is None and watched(first.symbol):
+            if not paced and watched(symbol):
                 n = self._run_watched(first, budget, int(min(bound, 1 << 62)))
                 applied += n
                 budget -= n
                 continue
-            if self.venue.speed is not None:  # paced: one timestamp at a time, each when due
+            if paced:  # paced: one timestamp at a time, each when due
                 sched.pace(int(nxt))
                 bound = min(bound, nxt + 1)
             # One message at a time, to observe it.
-            observed = watched(first.symbol)
+            observed = watched(symbol)
             n = first.engine.run(1 if observed else budget, int(min(bound, 1 << 62)), True)
             applied += n
             budget -= n
