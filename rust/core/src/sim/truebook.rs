@@ -314,6 +314,9 @@ impl Replayer {
     /// `target`: the level's composition is unknown (it was out of view, or disagreed with the
     /// true book). User orders stay, ahead of the placeholder.
     pub(crate) fn reset_level(&mut self, side: Side, price: Price, target: Qty) {
+        if target > 0 && self.resize_sole_placeholder(side, price, target) {
+            return;
+        }
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         ids.extend(self.book.level_orders(side, price).map(|(id, _)| id).filter(|&id| !is_user(id)));
@@ -330,6 +333,33 @@ impl Replayer {
         } else {
             self.placeholders.remove(&(side, price));
         }
+    }
+
+    /// [`Replayer::reset_level`] when the level holds nothing but its placeholder (no user order,
+    /// no recorded order): the placeholder itself takes `target`, in place, instead of being
+    /// canceled and replaced by a new one (the level's removal and reinsertion, two order-index
+    /// and two placeholder-map updates). The outcome is the same level, one placeholder of
+    /// `target` alone in its queue; only the placeholder's id differs, and no id from the
+    /// placeholder range is ever seen outside the reconciler (replayed ids are below it, user
+    /// ids tagged), so the new id is drawn all the same to keep the later ones unchanged.
+    /// Returns whether it applied.
+    fn resize_sole_placeholder(&mut self, side: Side, price: Price, target: Qty) -> bool {
+        let (first, second) = {
+            let mut orders = self.book.level_orders(side, price);
+            (orders.next(), orders.next())
+        };
+        let (Some((id, open)), None) = (first, second) else { return false };
+        if self.placeholders.get(&(side, price)) != Some(&id) {
+            return false;
+        }
+        if open > target {
+            self.book.reduce(id, open - target).expect("reduce below open");
+        } else if open < target {
+            // Alone in its queue, so losing its place changes nothing.
+            self.book.restate(id, price, target).expect("placeholder is live");
+        }
+        self.next_placeholder += 1;
+        true
     }
 
     /// Check and reconcile one side after message `event` (see the module docs). When neither
@@ -502,6 +532,32 @@ mod tests {
                 prop_assert_eq!(u.is_empty(), u.side(Side::Buy).is_empty() && u.side(Side::Sell).is_empty());
             }
         }
+    }
+
+    /// A placeholder alone at its level is resized in place (a new id drawn all the same);
+    /// beside a user order it is replaced behind the user's, which keeps its place.
+    #[test]
+    fn reset_level_keeps_one_placeholder_and_the_users_place() {
+        let mut r = Replayer::new(1);
+        r.seed(&[101, 5, 100, 7]);
+        let drawn = r.next_placeholder;
+        for target in [9, 4, 4, 12] {
+            r.reset_level(Side::Buy, 100, target);
+            let orders: Vec<_> = r.book.level_orders(Side::Buy, 100).collect();
+            assert_eq!(orders.len(), 1);
+            assert_eq!(orders[0].1, target);
+            assert_eq!(r.placeholders.get(&(Side::Buy, 100)), Some(&orders[0].0));
+        }
+        assert_eq!(r.next_placeholder, drawn + 4);
+        let user = super::super::ids::USER_TAG | 1;
+        r.book.add_resting(user, Side::Buy, 100, 3).unwrap();
+        r.reset_level(Side::Buy, 100, 6);
+        let orders: Vec<_> = r.book.level_orders(Side::Buy, 100).collect();
+        assert_eq!(orders, [(user, 3), (drawn + 4, 6)]);
+        assert_eq!(r.placeholders.get(&(Side::Buy, 100)), Some(&(drawn + 4)));
+        r.reset_level(Side::Buy, 100, 0);
+        assert_eq!(r.book.level_orders(Side::Buy, 100).collect::<Vec<_>>(), [(user, 3)]);
+        assert_eq!(r.placeholders.get(&(Side::Buy, 100)), None);
     }
 
     /// The row's levels of each side, best first, dummies and empty sizes dropped.
