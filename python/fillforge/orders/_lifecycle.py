@@ -8,7 +8,8 @@ triggers below (``fill``, ``cancel``, ``replace``...) can only be fired by a ven
 Every trigger checks the table first (an event it does not allow raises
 :class:`~fillforge.errors.InvalidTransitionError` and changes nothing), then updates quantities,
 then fires the event, whose destination the table resolves from the new quantities, and returns
-the :class:`~fillforge.orders.models.OrderEvent` describing the change.
+the :data:`Change` it made (the manager builds the :class:`~fillforge.orders.models.OrderEvent`
+from it, :func:`event_of`, for whoever reads events).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fillforge.orders.machine import FastEvent, order_machine
 from fillforge.orders.models import Fill, OrderEvent, OrderRequest, ReplaceTerms
 from fillforge.orders.order import Order
 
-__all__ = ["OrderRecord"]
+__all__ = ["Change", "OrderRecord", "event_of"]
 
 S = OrderStatus
 ZERO = Decimal(0)
@@ -43,6 +44,60 @@ _CANCELED_EV, _CANCEL_REQUESTED = EventKind.CANCELED, EventKind.CANCEL_REQUESTED
 _E: dict[str, FastEvent] = {name: order_machine().event(name) for name in order_machine().events}
 
 _adopt = OrderEvent.adopter()  # every field below, in declared order (tested)
+
+# What one event says, before an OrderEvent is built: the record, the event's own fields (kind,
+# previous status, time, fill, reason, late, overfill, related id) and the record's status and
+# quantities at that moment (qty, cum, notional filled). Every trigger returns one; the manager
+# builds the public OrderEvent (event_of) only for someone who reads it (a subscriber, a stream,
+# the caller of a request): a simulation nobody listens to makes no event objects.
+Change = tuple[
+    "OrderRecord",
+    EventKind,
+    str,
+    int,
+    Fill | None,
+    str | None,
+    bool,
+    bool,
+    str | None,
+    str,
+    Decimal,
+    Decimal,
+    Decimal,
+]
+
+
+def event_of(change: Change) -> OrderEvent:
+    """The :class:`~fillforge.orders.models.OrderEvent` a change describes."""
+    rec, kind, prev, ts, fill, reason, late, overfill, related, st, qty, cum, notional = change
+    # leaves_qty, as the record computed it at that moment
+    if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and rec.request.time_in_force is _DAY):
+        leaves = ZERO
+    else:
+        leaves = qty - cum if qty > cum else ZERO
+    return _adopt(
+        {
+            "kind": kind,
+            "order_id": rec.id,
+            "client_order_id": rec.client_order_id,
+            "symbol": rec.symbol,
+            "status": st,
+            "prev_status": prev,
+            "order_qty": qty,
+            "cum_qty": cum,
+            "leaves_qty": leaves,
+            "avg_price": notional / cum if cum else None,
+            "fill": fill,
+            "ts": ts,
+            "reason": reason,
+            "late": late,
+            "overfill": overfill,
+            "group_id": rec.group_id,
+            "related_id": related,
+        }
+    )
+
+
 # An order's view, built without a Python-level __init__ (once per order, on the hot path).
 _new_view = object.__new__
 _bind_view = Order.__dict__["_r"].__set__
@@ -182,57 +237,45 @@ class OrderRecord:
         late: bool = False,
         overfill: bool = False,
         related: str | None = None,
-    ) -> OrderEvent:
+    ) -> Change:
         self.updated_ts = ts
         if reason is not None:
             self.reason = reason
-        st, cum, qty = self.state, self.cum_qty, self.order_qty
-        # leaves_qty, inlined (four events an order on the hot path)
-        if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and self.request.time_in_force is _DAY):
-            leaves = ZERO
-        else:
-            leaves = qty - cum if qty > cum else ZERO
-        return _adopt(
-            {
-                "kind": kind,
-                "order_id": self.id,
-                "client_order_id": self.client_order_id,
-                "symbol": self.symbol,
-                "status": st,
-                "prev_status": prev,
-                "order_qty": qty,
-                "cum_qty": cum,
-                "leaves_qty": leaves,
-                "avg_price": self.notional_filled / cum if cum else None,
-                "fill": fill,
-                "ts": ts,
-                "reason": reason,
-                "late": late,
-                "overfill": overfill,
-                "group_id": self.group_id,
-                "related_id": related,
-            }
+        return (
+            self,
+            kind,
+            prev,
+            ts,
+            fill,
+            reason,
+            late,
+            overfill,
+            related,
+            self.state,
+            self.order_qty,
+            self.cum_qty,
+            self.notional_filled,
         )
 
-    def _simple(self, name: str, kind: EventKind, ts: int, reason: str | None = None) -> OrderEvent:
+    def _simple(self, name: str, kind: EventKind, ts: int, reason: str | None = None) -> Change:
         # No check first: nothing changes before the trigger, which raises if not allowed.
         return self._emit(self._step(name), kind, ts, reason=reason)
 
-    def hold(self, ts: int = 0) -> OrderEvent:
+    def hold(self, ts: int = 0) -> Change:
         """A contingent leg waits (Alpaca's ``held``) until its group activates it."""
         return self._simple("hold", EventKind.HELD, ts)
 
-    def submit(self, ts: int = 0) -> OrderEvent:
+    def submit(self, ts: int = 0) -> Change:
         return self._simple("submit", _SUBMITTED, ts)
 
-    def deny(self, reason: str, ts: int = 0) -> OrderEvent:
+    def deny(self, reason: str, ts: int = 0) -> Change:
         """Stopped by our own checks before it reached a venue."""
         return self._simple("deny", EventKind.DENIED, ts, reason)
 
-    def accept(self, ts: int = 0) -> OrderEvent:
+    def accept(self, ts: int = 0) -> Change:
         return self._simple("accept", _ACCEPTED_EV, ts)
 
-    def ack(self, ts: int = 0, qty: Decimal | None = None) -> OrderEvent:
+    def ack(self, ts: int = 0, qty: Decimal | None = None) -> Change:
         """The venue's New; ``qty`` fixes the quantity of a notional order."""
         _E["ack"].check(self)
         if qty is not None and not self.order_qty:
@@ -242,18 +285,18 @@ class OrderRecord:
             self._before_pending = S.NEW
         return self._emit(self._step("ack"), _NEW_EV, ts)
 
-    def reject(self, reason: str, ts: int = 0) -> OrderEvent:
+    def reject(self, reason: str, ts: int = 0) -> Change:
         return self._simple("reject", EventKind.REJECTED, ts, reason)
 
-    def done_for_day(self, ts: int = 0) -> OrderEvent:
+    def done_for_day(self, ts: int = 0) -> Change:
         return self._simple("done_for_day", EventKind.DONE_FOR_DAY, ts)
 
-    def expire(self, ts: int = 0) -> OrderEvent:
+    def expire(self, ts: int = 0) -> Change:
         _E["expire"].check(self)
         self.pending_request = None
         return self._emit(self._step("expire"), EventKind.EXPIRED, ts)
 
-    def fill(self, fill: Fill, ts: int = 0, *, final: bool = False) -> OrderEvent:
+    def fill(self, fill: Fill, ts: int = 0, *, final: bool = False) -> Change:
         """Apply an execution. A trade id seen before is ignored and reported as
         ``duplicate_fill``; a fill on an ended order is recorded with ``late``; one beyond the
         order quantity with ``overfill``. ``final`` completes a notional order."""
@@ -270,11 +313,11 @@ class OrderRecord:
         kind = _FILL if complete else _PARTIAL_FILL
         return self._emit(self._step("fill"), kind, ts, fill=fill, late=late, overfill=overfill)
 
-    def _report_duplicate(self, fill: Fill, ts: int) -> OrderEvent:
+    def _report_duplicate(self, fill: Fill, ts: int) -> Change:
         reason = f"trade_id={fill.trade_id!r} already applied"
         return self._emit(self.state, EventKind.DUPLICATE_FILL, ts, fill=fill, reason=reason)
 
-    def trade_cancel(self, trade_id: str, ts: int = 0) -> OrderEvent:
+    def trade_cancel(self, trade_id: str, ts: int = 0) -> Change:
         """Bust an execution (FIX Trade Cancel): cum qty and average price drop it."""
         if trade_id not in self.fills:
             raise OrderValidationError("trade_id", trade_id, f"no fill on order {self.id!r}")
@@ -284,7 +327,7 @@ class OrderRecord:
         self.notional_filled -= old.price * old.qty
         return self._emit(self._step("trade_bust"), EventKind.TRADE_CANCEL, ts, fill=old)
 
-    def trade_correct(self, fill: Fill, ts: int = 0) -> OrderEvent:
+    def trade_correct(self, fill: Fill, ts: int = 0) -> Change:
         """Replace an execution's price and quantity (FIX Trade Correct), same trade id."""
         old = self.fills.get(fill.trade_id)
         if old is None:
@@ -300,38 +343,38 @@ class OrderRecord:
 
     # ----- cancel ---------------------------------------------------------------------------
 
-    def request_cancel(self, ts: int = 0) -> OrderEvent:
+    def request_cancel(self, ts: int = 0) -> Change:
         """Record our cancel request; the status moves when the venue answers."""
         _E["request_cancel"].trigger(self)  # raises if ended or a request is outstanding
         self.pending_request = {"kind": "cancel"}
         return self._emit(self.state, _CANCEL_REQUESTED, ts)
 
-    def pending_cancel(self, ts: int = 0) -> OrderEvent:
+    def pending_cancel(self, ts: int = 0) -> Change:
         return self._simple("pending_cancel", EventKind.PENDING_CANCEL, ts)
 
-    def cancel(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
+    def cancel(self, reason: str | None = None, ts: int = 0) -> Change:
         """Canceled: our request confirmed, or unsolicited (IOC/FOK remainder, venue action)."""
         _E["cancel"].check(self)
         self.pending_request = None
         return self._emit(self._step("cancel"), _CANCELED_EV, ts, reason=reason)
 
-    def cancel_reject(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
+    def cancel_reject(self, reason: str | None = None, ts: int = 0) -> Change:
         _E["cancel_reject"].check(self)
         self.pending_request = None
         return self._emit(self._step("cancel_reject"), EventKind.CANCEL_REJECTED, ts, reason=reason)
 
     # ----- replace --------------------------------------------------------------------------
 
-    def request_replace(self, terms: ReplaceTerms, ts: int = 0) -> OrderEvent:
+    def request_replace(self, terms: ReplaceTerms, ts: int = 0) -> Change:
         """Record our replace request: the terms it gives (``qty``, ``limit_price``, ...)."""
         _E["request_replace"].trigger(self)  # raises if ended or a request is outstanding
         self.pending_request = {"kind": "replace", **terms.model_dump(exclude_none=True)}
         return self._emit(self.state, EventKind.REPLACE_REQUESTED, ts)
 
-    def pending_replace(self, ts: int = 0) -> OrderEvent:
+    def pending_replace(self, ts: int = 0) -> Change:
         return self._simple("pending_replace", EventKind.PENDING_REPLACE, ts)
 
-    def replace_reject(self, reason: str | None = None, ts: int = 0) -> OrderEvent:
+    def replace_reject(self, reason: str | None = None, ts: int = 0) -> Change:
         _E["replace_reject"].check(self)
         self.pending_request = None
         return self._emit(
@@ -340,7 +383,7 @@ class OrderRecord:
 
     def replace(
         self, new_order_id: str, ts: int = 0, *, client_order_id: str | None = None, **terms: Any
-    ) -> tuple[OrderEvent, OrderRecord, OrderEvent]:
+    ) -> tuple[Change, OrderRecord, Change]:
         """The venue confirmed a replace: this order becomes ``replaced`` and a new order (new
         id, ``replaces`` = this id) carries the new terms with this order's executions, its
         status resolved from them (FIX INV-5: a new qty at or below cum qty is filled)."""
@@ -387,7 +430,7 @@ class OrderRecord:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         reason: str | None = None,
-    ) -> OrderEvent:
+    ) -> Change:
         """An unsolicited change by the venue (FIX Restated): same id, new terms."""
         _E["restate"].check(self)
         self.order_qty = max(qty, self.cum_qty)

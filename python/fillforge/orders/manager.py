@@ -25,7 +25,7 @@ from fillforge.errors import (
     OrderValidationError,
     UnknownOrderIdError,
 )
-from fillforge.orders._lifecycle import OrderRecord
+from fillforge.orders._lifecycle import Change, OrderRecord, event_of
 from fillforge.orders.enums import (
     OPEN_STATUSES,
     EventKind,
@@ -162,9 +162,12 @@ class OrderManager:
         self._streams.append(s)
         return s
 
-    def _publish(self, event: OrderEvent) -> OrderEvent:
-        oid = event.order_id
-        if event.status in OPEN_STATUSES:
+    def _publish(self, change: Change) -> Change:
+        """Keep the open-order index, and deliver the change's event to every subscriber and
+        stream (built only when there is one)."""
+        rec = change[0]
+        oid = rec.id
+        if change[9] in OPEN_STATUSES:
             if oid not in self._open:
                 o = self.orders.get(oid)
                 if o is not None:
@@ -174,11 +177,13 @@ class OrderManager:
             o = self._open.pop(oid, None)
             if o is not None:
                 self._open_by[(o.symbol, o.request.side)].pop(oid, None)
-        for cb in self._subscribers:
-            cb(event)
-        for s in self._streams:
-            s.push(event)
-        return event
+        if self._subscribers or self._streams:
+            event = event_of(change)
+            for cb in self._subscribers:
+                cb(event)
+            for s in self._streams:
+                s.push(event)
+        return change
 
     # ----- queries --------------------------------------------------------------------------
 
@@ -374,11 +379,11 @@ class OrderManager:
             for leg in g._r.exits:
                 if leg is not o:
                     self._publish(leg.submit(t))
-        return self._publish(o.submit(t))
+        return event_of(self._publish(o.submit(t)))
 
     def deny(self, order_id: str, reason: str, ts: int | None = None) -> OrderEvent:
         o, t = self._record(order_id), self._now(ts)
-        return self._after(o, o.deny(reason, t), t)[0]
+        return event_of(self._after(o, o.deny(reason, t), t)[0])
 
     def request_cancel(self, order_id: str, ts: int | None = None) -> list[OrderEvent]:
         """Ask to cancel; for a group member, the whole group is canceled (Alpaca's rule)."""
@@ -386,11 +391,11 @@ class OrderManager:
         g = self.groups.get(o.group_id) if o.group_id else None
         t = self._now(ts)
         if g is not None:
-            return self._run_actions(g._r.cancel(), t)
-        return [self._publish(o.request_cancel(t))]
+            return _events(self._run_actions(g._r.cancel(), t))
+        return [event_of(self._publish(o.request_cancel(t)))]
 
     def cancel_group(self, group_id: str, ts: int | None = None) -> list[OrderEvent]:
-        return self._run_actions(self.group(group_id)._r.cancel(), self._now(ts))
+        return _events(self._run_actions(self.group(group_id)._r.cancel(), self._now(ts)))
 
     def request_replace(
         self, order_id: str, terms: ReplaceTerms, ts: int | None = None
@@ -402,7 +407,7 @@ class OrderManager:
         cid = terms.client_order_id
         if cid is not None and cid in self._by_client:
             raise DuplicateClientOrderIdError(f"client_order_id={cid!r}: already used")
-        return self._publish(o.request_replace(terms, self._now(ts)))
+        return event_of(self._publish(o.request_replace(terms, self._now(ts))))
 
     # ----- venue reports --------------------------------------------------------------------
 
@@ -412,11 +417,11 @@ class OrderManager:
         o = self._record(report.order_id)
         kind = report.kind
         if kind is _REPLACED:
-            return self._replace(o, report)
+            return _events(self._replace(o, report))
         handler = _HANDLERS.get(kind)
         if handler is None:
             raise InvalidTransitionError(o.id, o.state, kind.value)
-        return self._after(o, handler(o, report), report.ts)
+        return _events(self._after(o, handler(o, report), report.ts))
 
     def apply_fields(
         self,
@@ -427,25 +432,26 @@ class OrderManager:
         fill: Fill | None = None,
         reason: str | None = None,
         qty: Decimal | None = None,
-    ) -> list[OrderEvent]:
+    ) -> None:
         """:meth:`apply` for a report given as its fields, by a caller that makes its reports
-        valid (a simulated venue's own): the same handlers, without a report object. A report
-        that carries new terms or ids (``replaced``, ``restated``, trade corrections) goes
-        through :meth:`apply`."""
+        valid (a simulated venue's own): the same handlers, without a report object, and no
+        events handed back (subscribers and streams get them as ever): a simulation nobody
+        listens to builds no event objects. A report that carries new terms or ids
+        (``replaced``, ``restated``, trade corrections) goes through :meth:`apply`."""
         o = self._record(order_id)
         handler = _FIELD_HANDLERS.get(kind)
         if handler is None:
             raise OrderValidationError("kind", kind, "needs a VenueReport: use apply()")
-        return self._after(o, handler(o, ts, fill, reason, qty), ts)
+        self._after(o, handler(o, ts, fill, reason, qty), ts)
 
-    def _after(self, o: OrderRecord, event: OrderEvent, ts: int) -> list[OrderEvent]:
-        """Publish ``event`` and what it sets off in the order's group."""
-        self._publish(event)
-        if o.group_id is None or event.kind is _DUPLICATE_FILL:
-            return [event]
-        return [event, *self._run_actions(self.groups[o.group_id]._r.on_member(o), ts)]
+    def _after(self, o: OrderRecord, change: Change, ts: int) -> list[Change]:
+        """Publish ``change`` and what it sets off in the order's group."""
+        self._publish(change)
+        if o.group_id is None or change[1] is _DUPLICATE_FILL:
+            return [change]
+        return [change, *self._run_actions(self.groups[o.group_id]._r.on_member(o), ts)]
 
-    def _replace(self, o: OrderRecord, report: VenueReport) -> list[OrderEvent]:
+    def _replace(self, o: OrderRecord, report: VenueReport) -> list[Change]:
         new_id = report.new_order_id
         assert new_id is not None
         if new_id in self.orders:
@@ -485,10 +491,10 @@ class OrderManager:
 
     # ----- group actions --------------------------------------------------------------------
 
-    def _run_actions(self, actions: list[LegAction], ts: int) -> list[OrderEvent]:
+    def _run_actions(self, actions: list[LegAction], ts: int) -> list[Change]:
         """Apply leg actions: held legs change here; working legs get a request and the
         action is queued in ``outbox`` for the venue."""
-        events: list[OrderEvent] = []
+        events: list[Change] = []
         for a in actions:
             leg = self.orders[a.order_id]._r
             if a.action == "submit":
@@ -517,6 +523,10 @@ class OrderManager:
         return f"OrderManager(orders={len(self.orders)}, groups={len(self.groups)})"
 
 
+def _events(changes: list[Change]) -> list[OrderEvent]:
+    return [event_of(c) for c in changes]
+
+
 def _unknown(order_id: str) -> UnknownOrderIdError:
     return UnknownOrderIdError(f"order_id={order_id!r}: no such order")
 
@@ -529,7 +539,7 @@ def _need(value: _T | None, field: str) -> _T:
 
 # A report's handlers: (record, ts, fill, reason, qty) for the kinds a report's common fields
 # describe; the rest read the whole report.
-_FieldHandler = Callable[[OrderRecord, int, Fill | None, str | None, Decimal | None], OrderEvent]
+_FieldHandler = Callable[[OrderRecord, int, Fill | None, str | None, Decimal | None], Change]
 _FIELD_HANDLERS: dict[EventKind, _FieldHandler] = {
     EventKind.ACCEPTED: lambda o, ts, f, why, q: o.accept(ts),
     EventKind.NEW: lambda o, ts, f, why, q: o.ack(ts, q),
@@ -546,17 +556,17 @@ _FIELD_HANDLERS: dict[EventKind, _FieldHandler] = {
 }
 
 
-def _on_restate(o: OrderRecord, r: VenueReport) -> OrderEvent:
+def _on_restate(o: OrderRecord, r: VenueReport) -> Change:
     qty = _need(r.qty, "qty")
     return o.restate(qty, r.ts, limit_price=r.limit_price, stop_price=r.stop_price, reason=r.reason)
 
 
-def _by_fields(kind: EventKind) -> Callable[[OrderRecord, VenueReport], OrderEvent]:
+def _by_fields(kind: EventKind) -> Callable[[OrderRecord, VenueReport], Change]:
     handler = _FIELD_HANDLERS[kind]
     return lambda o, r: handler(o, r.ts, r.fill, r.reason, r.qty)
 
 
-_HANDLERS: dict[EventKind, Callable[[OrderRecord, VenueReport], OrderEvent]] = {
+_HANDLERS: dict[EventKind, Callable[[OrderRecord, VenueReport], Change]] = {
     **{kind: _by_fields(kind) for kind in _FIELD_HANDLERS},
     EventKind.RESTATED: _on_restate,
     EventKind.TRADE_CANCEL: lambda o, r: o.trade_cancel(_need(r.trade_id, "trade_id"), r.ts),
