@@ -238,3 +238,32 @@ def test_open_orders_by_symbol_and_side_are_the_open_orders_filtered(
             every = b.manager.open_orders(s)
             for sd in OrderSide:
                 assert b.manager.open_orders(s, sd) == [o for o in every if o.request.side is sd]
+
+
+def test_create_and_submit_in_one_call_publishes_what_two_calls_do() -> None:
+    """``create(..., submit=True)`` is ``create`` then ``submit`` at the same time: the same
+    events (an OCO's two legs both sent), built for a subscriber though none is handed back; the
+    events a caller gets back equal the ones a subscriber gets."""
+    oco = OrderRequest(
+        symbol="AAPL",
+        side="sell",
+        qty="10",
+        type="limit",
+        order_class="oco",
+        take_profit={"limit_price": "12"},
+        stop_loss={"stop_price": "9"},
+    )
+    for request in (req(), oco):
+        one, two = OrderManager(), OrderManager()
+        got_one: list[OrderEvent] = []
+        got_two: list[OrderEvent] = []
+        one.subscribe(got_one.append)
+        two.subscribe(got_two.append)
+        a = one.create(request, ts=7, submit=True)
+        b = two.create(request, ts=7)
+        returned = two.submit(b.id, ts=7)
+        assert got_one == got_two
+        assert got_two[-1] == returned
+        assert a.status is S.PENDING_NEW
+        assert [o.status for o in one.orders.values()] == [S.PENDING_NEW] * len(one.orders)
+    assert len(got_one) == 4  # the OCO: two legs created, two sent

@@ -280,6 +280,7 @@ class OrderManager:
         possible_resend: bool = False,
         ts: int | None = None,
         replaces: str | None = None,
+        submit: bool = False,
     ) -> Order:
         """Register a new order (and, for bracket/OCO/OTO, its group and legs).
 
@@ -288,6 +289,8 @@ class OrderManager:
         ``replaces``: the venue order this one replaced, when that order is not held here (a
         replacement adopted from a venue after a restart); its ``created`` event names it
         (``related_id``), so a journal counts the executions it carries once.
+        ``submit``: mark it sent at once (:meth:`submit`, at the same time), as a broker sending
+        it now does; its events go to subscribers and streams as ever.
         Returns the order to submit (the entry; for an OCO, the take-profit leg).
         """
         cid = request.client_order_id
@@ -304,8 +307,12 @@ class OrderManager:
         if request.order_class is _SIMPLE:
             rec = OrderRecord(oid, request, client_order_id=cid or oid, ts=t)
             rec.replaces = replaces
-            return self._register(rec, t).view
-        return self._create_group(oid, request, cid or oid, t).view
+            self._register(rec, t)
+        else:
+            rec = self._create_group(oid, request, cid or oid, t)
+        if submit:
+            self._submit(rec, t)
+        return rec.view
 
     def _record(self, order_id: str) -> OrderRecord:
         o = self.orders.get(order_id)  # get(), inlined: once per request and venue report
@@ -372,14 +379,15 @@ class OrderManager:
 
     def submit(self, order_id: str, ts: int | None = None) -> OrderEvent:
         """Mark an order sent (pending new). For an OCO, submits both legs."""
-        o = self._record(order_id)
-        t = self._now(ts)
+        return event_of(self._submit(self._record(order_id), self._now(ts)))
+
+    def _submit(self, o: OrderRecord, t: int) -> Change:
         g = self.groups.get(o.group_id) if o.group_id else None
         if g is not None and g.entry is None:
             for leg in g._r.exits:
                 if leg is not o:
                     self._publish(leg.submit(t))
-        return event_of(self._publish(o.submit(t)))
+        return self._publish(o.submit(t))
 
     def deny(self, order_id: str, reason: str, ts: int | None = None) -> OrderEvent:
         o, t = self._record(order_id), self._now(ts)

@@ -164,11 +164,10 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
         account = self._account
         account.reserve(oid, request.symbol, request.side, qty, price, request=sent)
         try:
-            order = self.manager.create(request)
+            order = self.manager.create(request, ts=self._sched.now, submit=True)
         except FillforgeError:
             account.release(oid)
             raise
-        self.manager.submit(order.id)
         if order.group_id is None:
             self._arrivals.send(order)
         else:

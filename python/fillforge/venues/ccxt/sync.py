@@ -146,8 +146,7 @@ class OrderSync:
             r = r.model_copy(update={"client_order_id": cid})
         self.symbols.add(r.symbol)
         t = self.ns(raw.get("timestamp"))
-        order = self.manager.create(r, order_id=oid, ts=t)
-        self.manager.submit(oid, ts=t)
+        order = self.manager.create(r, order_id=oid, ts=t, submit=True)
         self.sync(raw, trades)
         return order
 
