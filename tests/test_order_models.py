@@ -465,3 +465,69 @@ def test_random_requests_obey_every_rule_or_name_a_field(kw: dict[str, Any]) -> 
     base = r.take_profit.limit_price if r.order_class == "oco" and r.take_profit else r.limit_price
     if r.stop_loss is not None and base is not None:
         assert r.stop_loss.stop_price < base if long else r.stop_loss.stop_price > base
+
+
+@settings(max_examples=400)
+@given(near_valid_requests(), st.data())
+def test_defaults_left_out_or_spelt_out_give_the_same_answer(
+    kw: dict[str, Any], data: st.DataObject
+) -> None:
+    """A plain request (its other fields left at their defaults) skips most of the checks; the
+    same request with every field given takes all of them: same request or same error."""
+    fields = OrderRequest.model_fields
+    full = {n: f.default for n, f in fields.items() if not f.is_required()} | kw
+    defaults = sorted(n for n, v in kw.items() if n in fields and v == fields[n].default)
+    left_out = set(data.draw(st.lists(st.sampled_from(defaults or ["symbol"]), unique=True)))
+    short = {n: v for n, v in kw.items() if n not in left_out or n == "symbol"}
+
+    def outcome(values: dict[str, Any]) -> object:
+        try:
+            return OrderRequest(**values).model_dump()
+        except OrderValidationError as e:
+            return (type(e), e.field, e.value, str(e))
+
+    assert outcome(short) == outcome(full)
+
+
+def test_plain_requests_pass_every_check_and_others_are_still_refused() -> None:
+    from fillforge.orders import models
+
+    plain = [
+        OrderRequest(**BASE),
+        OrderRequest(**BASE, type="limit", limit_price="10", time_in_force="cls"),
+        OrderRequest(**BASE, type="limit", limit_price="10", client_order_id="c1"),
+    ]
+    for r in plain:
+        models._check_quantity(r)
+        models._check_prices(r)
+        models._check_class(r)
+    bad("limit_price", type="market", limit_price="10")
+    bad("limit_price", type="limit")
+    bad("qty", qty=None)
+    bad("stop_price", type="stop")
+    bad("qty", qty=None, notional=None)
+
+
+def test_direct_construction_is_what_init_does() -> None:
+    """The classes built without ``__init__`` (models._DIRECT) keep BaseModel's ``__init__``
+    and ``__new__``; positional arguments still take the ordinary path (and its TypeError)."""
+    from pydantic import BaseModel
+
+    from fillforge.orders import models
+
+    for cls in models._DIRECT:
+        init: object = cls.__init__  # type: ignore[misc]
+        new: object = cls.__new__
+        assert init is BaseModel.__init__, cls
+        assert new is object.__new__, cls
+    kw: dict[str, Any] = {**BASE, "type": "limit", "limit_price": "10"}
+    made = OrderRequest(**kw)
+    assert made == OrderRequest.model_validate(kw)
+    assert made.model_fields_set == {"symbol", "side", "qty", "type", "limit_price"}
+    assert made.__pydantic_extra__ is None
+    assert made.__pydantic_private__ is None
+    with pytest.raises(TypeError):
+        OrderRequest("AAPL", **kw)  # type: ignore[call-arg]
+    with pytest.raises(OrderValidationError) as info:
+        Fill(trade_id="t", order_id="o", price="-1", qty="1")
+    assert info.value.field == "price"

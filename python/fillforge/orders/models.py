@@ -109,9 +109,16 @@ class _Converting(ModelMetaclass):
 
         def __call__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (a metaclass)
             try:
-                return super().__call__(*args, **kwargs)
+                if args or cls not in _DIRECT:
+                    return super().__call__(*args, **kwargs)
+                # What BaseModel.__init__ does, without its frame or the instance made first.
+                return cls.__pydantic_validator__.validate_python(kwargs)
             except ValidationError as e:
                 raise _as_fillforge_error(e) from None
+
+
+# The classes whose call validates its keywords directly (filled in at the end of the module).
+_DIRECT: frozenset[type] = frozenset()
 
 
 class FrozenModel(BaseModel, metaclass=_Converting):
@@ -368,12 +375,17 @@ class OrderRequest(FrozenModel):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
+        # Most requests are a simple market or limit order by qty: every field outside
+        # _PLAIN_FIELDS keeps its default, so no rule can fail once qty is given and the limit
+        # price is there exactly when the type is limit. Anything else takes every check.
+        if self.__pydantic_fields_set__ <= _PLAIN_FIELDS and self.qty is not None:
+            t = self.type
+            if (t is _LIMIT) if self.limit_price is not None else (t is _MARKET):
+                return self
         _check_quantity(self)
         _check_prices(self)
         _check_class(self)
-        if self.extended_hours and (
-            self.type is not OrderType.LIMIT or self.time_in_force is not OrderTimeInForce.DAY
-        ):
+        if self.extended_hours and (self.type is not _LIMIT or self.time_in_force is not _DAY):
             raise _fail("extended_hours", True, "only for limit orders with time_in_force day")
         return self
 
@@ -382,13 +394,14 @@ def _check_quantity(r: OrderRequest) -> None:
     if (r.qty is None) == (r.notional is None):
         raise _fail("qty", r.qty, "give exactly one of qty and notional")
     if r.notional is not None:
-        if r.type is not OrderType.MARKET or r.time_in_force is not OrderTimeInForce.DAY:
+        if r.type is not _MARKET or r.time_in_force is not _DAY:
             raise _fail("notional", r.notional, "notional orders must be market orders for day")
         if r.extended_hours:
             raise _fail("extended_hours", True, "notional orders cannot trade extended hours")
 
 
-# Which price fields each type needs (all of them) and allows.
+# Which price fields each type needs (all of them) and allows; and so which it refuses, in
+# the order they are checked.
 _NEEDS = {
     OrderType.MARKET: (),
     OrderType.LIMIT: ("limit_price",),
@@ -397,35 +410,49 @@ _NEEDS = {
     OrderType.TRAILING_STOP: (),
 }
 _ALLOWS = {**_NEEDS, OrderType.TRAILING_STOP: ("trail_price", "trail_percent")}
+_PRICE_FIELDS = ("limit_price", "stop_price", "trail_price", "trail_percent")
+_REFUSES = {t: tuple(n for n in _PRICE_FIELDS if n not in a) for t, a in _ALLOWS.items()}
 
 
 # Read once (``OrderType.LIMIT`` goes through the enum metaclass's slow __getattr__ hook).
 _SIMPLE, _OCO = OrderClass.SIMPLE, OrderClass.OCO
-_TRAILING_STOP = OrderType.TRAILING_STOP
+_NEEDS_BOTH_LEGS = (OrderClass.BRACKET, OrderClass.OCO)
+_BUY = OrderSide.BUY
+_MARKET, _LIMIT, _TRAILING_STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.TRAILING_STOP
+_DAY = OrderTimeInForce.DAY
+_DAY_GTC = (OrderTimeInForce.DAY, OrderTimeInForce.GTC)
+# The fields a simple market or limit order may set (OrderRequest._rules): none of the others
+# (notional, stop and trail prices, extended hours, order class, legs) left at its default
+# can break a rule.
+_PLAIN_FIELDS = frozenset(
+    {"symbol", "side", "type", "time_in_force", "qty", "limit_price", "client_order_id"}
+)
 _AUCTION_TIF = (OrderTimeInForce.OPG, OrderTimeInForce.CLS)
 _PLAIN_TYPES = (OrderType.MARKET, OrderType.LIMIT)
 
 
 def _check_prices(r: OrderRequest) -> None:
-    needs = _NEEDS[r.type]
-    # An OCO's limit price may come from its take-profit leg.
-    oco_limit = r.order_class is _OCO and r.take_profit is not None
-    for name in needs:
-        if getattr(r, name) is None and not (name == "limit_price" and oco_limit):
-            raise _fail(name, None, f"a {r.type.value} order needs {name}")
-    for name in ("limit_price", "stop_price", "trail_price", "trail_percent"):
+    t = r.type
+    for name in _NEEDS[t]:
+        # An OCO's limit price may come from its take-profit leg.
+        if getattr(r, name) is None and not (
+            name == "limit_price" and r.order_class is _OCO and r.take_profit is not None
+        ):
+            raise _fail(name, None, f"a {t.value} order needs {name}")
+    for name in _REFUSES[t]:
         value = getattr(r, name)
-        if value is not None and name not in _ALLOWS[r.type]:
-            raise _fail(name, value, f"not allowed on a {r.type.value} order")
-    if r.type is _TRAILING_STOP:
+        if value is not None:
+            raise _fail(name, value, f"not allowed on a {t.value} order")
+    tif = r.time_in_force
+    if t is _TRAILING_STOP:
         if (r.trail_price is None) == (r.trail_percent is None):
             raise _fail(
                 "trail_price", r.trail_price, "give exactly one of trail_price and trail_percent"
             )
-        if r.time_in_force not in (OrderTimeInForce.DAY, OrderTimeInForce.GTC):
-            raise _fail("time_in_force", r.time_in_force.value, "trailing stops take day or gtc")
-    if r.time_in_force in _AUCTION_TIF and r.type not in _PLAIN_TYPES:
-        raise _fail("time_in_force", r.time_in_force.value, "opg/cls take market or limit orders")
+        if tif not in _DAY_GTC:
+            raise _fail("time_in_force", tif.value, "trailing stops take day or gtc")
+    if tif in _AUCTION_TIF and t not in _PLAIN_TYPES:
+        raise _fail("time_in_force", tif.value, "opg/cls take market or limit orders")
 
 
 def _check_class(r: OrderRequest) -> None:
@@ -435,26 +462,26 @@ def _check_class(r: OrderRequest) -> None:
             if getattr(r, name) is not None:
                 raise _fail(name, getattr(r, name), "only for bracket, oco and oto orders")
         return
-    if r.time_in_force not in (OrderTimeInForce.DAY, OrderTimeInForce.GTC):
+    if r.time_in_force not in _DAY_GTC:
         raise _fail("time_in_force", r.time_in_force.value, f"{cls.value} orders take day or gtc")
     if r.extended_hours:
         raise _fail("extended_hours", True, f"{cls.value} orders cannot trade extended hours")
     if r.notional is not None:
         raise _fail("notional", r.notional, f"{cls.value} orders need qty")
-    if r.type is OrderType.TRAILING_STOP:
+    if r.type is _TRAILING_STOP:
         raise _fail("type", r.type.value, "trailing stops are single orders only")
     tp, sl = r.take_profit, r.stop_loss
-    if cls in (OrderClass.BRACKET, OrderClass.OCO):
+    if cls in _NEEDS_BOTH_LEGS:
         if tp is None:
             raise _fail("take_profit", None, f"a {cls.value} order needs take_profit")
         if sl is None:
             raise _fail("stop_loss", None, f"a {cls.value} order needs stop_loss")
     elif tp is None and sl is None:
         raise _fail("take_profit", None, "an oto order needs take_profit or stop_loss")
-    if cls is OrderClass.OCO and r.type is not OrderType.LIMIT:
+    if cls is _OCO and r.type is not _LIMIT:
         raise _fail("type", r.type.value, "an oco order is type limit (its take-profit)")
     # The position the exits protect is long when a bracket/oto buys or an oco sells.
-    long = (r.side is OrderSide.BUY) != (cls is OrderClass.OCO)
+    long = (r.side is _BUY) != (cls is _OCO)
     if (
         tp is not None
         and sl is not None
@@ -466,7 +493,7 @@ def _check_class(r: OrderRequest) -> None:
             tp.limit_price,
             f"must be {rel} stop_loss.stop_price {sl.stop_price} for this {cls.value}",
         )
-    base = r.limit_price if cls is not OrderClass.OCO else (tp.limit_price if tp else None)
+    base = r.limit_price if cls is not _OCO else (tp.limit_price if tp else None)
     if (
         sl is not None
         and base is not None
@@ -562,3 +589,12 @@ class OrderEvent(FrozenModel):
     overfill: bool = False
     group_id: str | None = None
     related_id: str | None = None
+
+
+# Classes built by validating the call's keywords directly, as ``BaseModel.__init__`` would:
+# each keeps BaseModel's __init__ and __new__, and its model validators return the instance
+# they were given (BaseModel.__init__ only adds a warning when one does not). Exactly these
+# classes: a subclass elsewhere, which may change either, takes the ordinary path.
+_DIRECT = frozenset(
+    {Instrument, TakeProfit, StopLoss, OrderRequest, Fill, ReplaceTerms, VenueReport, OrderEvent}
+)
