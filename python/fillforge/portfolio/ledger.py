@@ -262,27 +262,30 @@ class Ledger:
 
     @property
     def gross_exposure(self) -> Decimal:
-        long, short = self.values()
-        with _localcontext(CTX):
-            return long + short
+        return self.exposure()[1]
 
     @property
     def equity(self) -> Decimal:
+        return self.exposure()[0]
+
+    def exposure(self) -> tuple[Decimal, Decimal]:
+        """(equity, gross exposure): ``cash + long - short`` and ``long + short`` (the market
+        values of :meth:`values`)."""
         long, short = self.values()
-        with _localcontext(CTX):
-            return self._cash + long - short
+        return _sub(_add(self._cash, long), short), _add(long, short)
 
     def values(self) -> tuple[Decimal, Decimal]:
         """(long market value, short market value as a positive amount), in one pass."""
         long = short = ZERO
         for s, b in self._books.items():
-            if b.qty:
+            q = b.qty
+            if q:
                 mark = self._mark(s, b)
                 assert mark is not None  # an open position has an entry price
-                if b.qty > ZERO:
-                    long = _add(long, _mul(b.qty, mark))
+                if q > ZERO:
+                    long = _add(long, _mul(q, mark))
                 else:
-                    short = _sub(short, _mul(b.qty, mark))
+                    short = _sub(short, _mul(q, mark))
         return long, short
 
     def qty(self, symbol: str) -> Decimal:

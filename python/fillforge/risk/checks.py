@@ -109,19 +109,35 @@ class RiskContext:
     book: ReservationBook
     leverage: Decimal = Decimal(1)
     orders: Callable[[str], Iterable[Order]] = field(default=_no_orders)
+    # While :meth:`run` runs its checks: the intent they check and its opening part.
+    _running: OrderIntent | None = field(default=None, init=False, repr=False, compare=False)
+    _running_opening: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
 
     @property
     def buying_power(self) -> Decimal:
         """``max(0, equity * leverage - gross_exposure - reserved)``."""
-        long, short = self.ledger.values()
-        equity = _sub(_add(self.ledger.cash, long), short)
-        bp = _sub(_sub(_mul(equity, self.leverage), _add(long, short)), self.book.reserved)
+        equity, gross = self.ledger.exposure()
+        bp = _sub(_sub(_mul(equity, self.leverage), gross), self.book.reserved)
         return max(bp, ZERO)
 
     def opening(self, intent: OrderIntent) -> Decimal:
         """The part of ``intent`` that would open or extend a position (see
         :meth:`~fillforge.risk.reservations.ReservationBook.opening`)."""
+        if intent is self._running:
+            return self._running_opening
         return self.book.opening(intent.symbol, intent.side, intent.qty)
+
+    def run(self, checks: RiskChecks, intent: OrderIntent) -> Decimal:
+        """Run ``checks`` on ``intent`` (:meth:`RiskChecks.check`) and return its opening part
+        (:meth:`opening`), computed once for all of them: checks change nothing."""
+        opening = self.book.opening(intent.symbol, intent.side, intent.qty)
+        outer, outer_opening = self._running, self._running_opening
+        self._running, self._running_opening = intent, opening
+        try:
+            checks.check(intent, self)
+        finally:
+            self._running, self._running_opening = outer, outer_opening
+        return opening
 
 
 @runtime_checkable

@@ -161,30 +161,52 @@ class ReservationBook:
         """``qty`` of the order filled (or was canceled): shrink its reservation and return what
         is left. Reaching zero (or overfilling) releases it."""
         r = self.get(order_id)
-        q = positive("qty", qty)
+        return self._shrink(order_id, r, positive("qty", qty))
+
+    def shrink(self, order_id: str, q: Decimal) -> Decimal:
+        """:meth:`release_partial` for a ``q`` its caller checked (a venue's fill: a Decimal
+        above 0) of an order that may hold no reservation (then nothing changes: 0)."""
+        r = self._res.get(order_id)
+        return ZERO if r is None else self._shrink(order_id, r, q)
+
+    def _shrink(self, order_id: str, r: Reservation, q: Decimal) -> Decimal:
         left = r.qty - q
         if left > ZERO:
             kept = self._res[order_id] = _adopt({**r.__dict__, "qty": left})
-            self._keyed[(r.symbol, r.side)][order_id] = kept  # keeps its place in line
-            self._forget(r, q)
+            key = (r.symbol, r.side)
+            keyed = self._keyed[key]
+            keyed[order_id] = kept  # keeps its place in line
+            self._forget(key, keyed, q, r.price)
             return left
-        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
-        self._forget(r, r.qty)
+        self._drop(order_id, r)
         return ZERO
 
     def release(self, order_id: str) -> Decimal:
         """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
         r = self.get(order_id)
-        del self._res[order_id], self._keyed[(r.symbol, r.side)][order_id]
-        self._forget(r, r.qty)
+        self._drop(order_id, r)
         return r.qty
 
-    def _forget(self, r: Reservation, qty: Decimal) -> None:
-        """``qty`` of ``r`` is no longer reserved."""
+    def discard(self, order_id: str) -> None:
+        """:meth:`release` the order's reservation if it holds one (else nothing changes)."""
+        r = self._res.get(order_id)
+        if r is not None:
+            self._drop(order_id, r)
+
+    def _drop(self, order_id: str, r: Reservation) -> None:
         key = (r.symbol, r.side)
+        keyed = self._keyed[key]
+        del self._res[order_id], keyed[order_id]
+        self._forget(key, keyed, r.qty, r.price)
+
+    def _forget(
+        self, key: _Key, keyed: dict[str, Reservation], qty: Decimal, price: Decimal
+    ) -> None:
+        """``qty`` at ``price`` of ``key`` (whose reservations are ``keyed``) is no longer
+        reserved."""
         left = _sub(self._open[key], qty)
-        value = _sub(self._value[key], _mul(qty, r.price))
-        if left > ZERO and self._keyed[key]:
+        value = _sub(self._value[key], _mul(qty, price))
+        if left > ZERO and keyed:
             self._open[key], self._value[key] = left, value
         else:
             del self._open[key], self._value[key], self._keyed[key]

@@ -199,11 +199,8 @@ class Account:
     ) -> Decimal:
         """What :meth:`reserve` would check, without reserving: return the buying power the order
         would take now, or raise as :meth:`reserve` does."""
-        return self._check(_intent(symbol, side, qty, price, request))
-
-    def _check(self, intent: OrderIntent) -> Decimal:
-        self.checks.check(intent, self.context)
-        return self.context.opening(intent) * intent.price
+        intent = _intent(symbol, side, qty, price, request)
+        return self.context.run(self.checks, intent) * intent.price
 
     def check_replace(self, order_id: str, qty: Decimal, price: Decimal) -> Decimal:
         """What replacing ``order_id``'s reservation with ``qty`` at ``price`` would take (the
@@ -234,11 +231,13 @@ class Account:
         """
         if not isinstance(order_id, str) or not order_id:
             raise OrderValidationError("order_id", order_id, "must be a non-empty string")
-        if self.book.reservation(order_id) is not None:
+        book = self.book
+        if book.reservation(order_id) is not None:
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
         intent = _intent(symbol, side, qty, price, request)
-        needed = self._check(intent)
-        self.book.put(order_id, intent.symbol, intent.side, intent.qty, intent.price)
+        p = intent.price
+        needed = self.context.run(self.checks, intent) * p
+        book.put(order_id, intent.symbol, intent.side, intent.qty, p)
         return needed
 
     def rekey(self, order_id: str, new_order_id: str) -> None:

@@ -75,17 +75,16 @@ class Funding:
 
     def release(self, order_id: str) -> None:
         """Free ``order_id``'s buying power, if it holds any."""
-        book = self.account.book  # the account's reservations, without its forwarding calls
-        if book.reservation(order_id) is not None:
-            book.release(order_id)
+        self.account.book.discard(order_id)  # the account's reservations, not its forwarding
 
     def filled(self, order_id: str, qty: Decimal, remaining: int) -> None:
-        """``qty`` of the order filled, ``remaining`` lots are left on the venue."""
+        """``qty`` of the order filled (the venue's: above 0), ``remaining`` lots are left on
+        the venue."""
         book = self.account.book
-        if book.reservation(order_id) is not None:
-            left = book.release_partial(order_id, qty)
-            if remaining == 0 and left:  # a notional order's estimate may leave some over
-                book.release(order_id)
+        # What is left of its reservation (0 without one); a notional order's estimate may
+        # leave some over when the venue has nothing left.
+        if book.shrink(order_id, qty) and remaining == 0:
+            book.release(order_id)
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
         """``new_order_id`` holds what ``order_id`` held."""
