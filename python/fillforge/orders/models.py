@@ -378,9 +378,10 @@ class OrderRequest(FrozenModel):
         # Most requests are a simple market or limit order by qty: every field outside
         # _PLAIN_FIELDS keeps its default, so no rule can fail once qty is given and the limit
         # price is there exactly when the type is limit. Anything else takes every check.
-        if self.__pydantic_fields_set__ <= _PLAIN_FIELDS and self.qty is not None:
-            t = self.type
-            if (t is _LIMIT) if self.limit_price is not None else (t is _MARKET):
+        d = self.__dict__  # (a dict read is cheaper than a model attribute's)
+        if self.__pydantic_fields_set__ <= _PLAIN_FIELDS and d["qty"] is not None:
+            t = d["type"]
+            if (t is _LIMIT) if d["limit_price"] is not None else (t is _MARKET):
                 return self
         _check_quantity(self)
         _check_prices(self)
