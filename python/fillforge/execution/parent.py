@@ -21,14 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fillforge.errors import ExecutionError
 from fillforge.execution.schedules import Policy, parse_policy
 from fillforge.orders.enums import OrderSide
-from fillforge.orders.machine import Row, table_events
-from fillforge.orders.models import (
+from fillforge.orders.ids import (
     MAX_PARENT_ID,
     PARENT_ID_CHARS,
-    Instrument,
     child_client_order_id,
     parent_of,
 )
+from fillforge.orders.machine import Row, table_events
+from fillforge.orders.models import Instrument
 from fillforge.time import NS_PER_SECOND
 
 __all__ = [

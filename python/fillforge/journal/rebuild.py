@@ -8,7 +8,7 @@ record for record, what the process saw before it died.
 
 For each order: the request and client order id (from its ``order.submit`` intent), the venue's
 order id once known, its status, the quantity filled and the fills by the venue's execution id,
-and the parent it is a child of (:func:`~fillforge.orders.models.parent_of`). Across orders: every
+and the parent it is a child of (:func:`~fillforge.orders.ids.parent_of`). Across orders: every
 fill by execution id (a fill journalled twice counts once), the signed position per symbol those
 fills make, the last fill's venue time (where reconciliation asks the broker's history from), and
 the cancels and replaces written ahead with no outcome yet.

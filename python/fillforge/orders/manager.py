@@ -12,10 +12,9 @@ can be (held legs) and queued in :attr:`outbox` for the venue otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
@@ -44,6 +43,7 @@ from fillforge.orders.models import (
     split_child_id,
 )
 from fillforge.orders.order import Order
+from fillforge.orders.streams import EventStream
 
 __all__ = ["EventStream", "OrderManager"]
 
@@ -56,59 +56,6 @@ _CREATED, _REPLACED, _DUPLICATE_FILL = (
 )
 _SIMPLE, _FILL = OrderClass.SIMPLE, EventKind.FILL
 _T = TypeVar("_T")
-
-
-def _settle(w: asyncio.Future[None]) -> None:
-    if not w.done():
-        w.set_result(None)
-
-
-class EventStream:
-    """A subscriber's buffer of events: iterate to drain what has arrived, or ``async for`` to
-    wait for more (until :meth:`close`)."""
-
-    def __init__(self) -> None:
-        self._buf: deque[OrderEvent] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self.closed = False
-
-    def push(self, event: OrderEvent) -> None:
-        self._buf.append(event)
-        if self._waiter is not None:  # someone may be waiting (async): wake them
-            self._wake()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        w = self._waiter
-        if w is None or w.done():
-            return
-        loop = w.get_loop()
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            w.set_result(None)
-        else:  # pushed from another thread (a broker's worker or stream): wake the loop safely
-            loop.call_soon_threadsafe(_settle, w)
-
-    def __iter__(self) -> Iterator[OrderEvent]:
-        while self._buf:
-            yield self._buf.popleft()
-
-    def __aiter__(self) -> AsyncIterator[OrderEvent]:
-        return self
-
-    async def __anext__(self) -> OrderEvent:
-        while not self._buf:
-            if self.closed:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-        return self._buf.popleft()
 
 
 class OrderManager:
@@ -201,7 +148,7 @@ class OrderManager:
 
     def children(self, parent_id: str) -> list[Order]:
         """A parent order's children: every order whose client order id names ``parent_id``
-        (:func:`~fillforge.orders.models.parent_of`), in the order of their child numbers (the
+        (:func:`~fillforge.orders.ids.parent_of`), in the order of their child numbers (the
         order they were made), each as its live order (the last of its replace chain); empty for
         an unknown parent."""
         maybe = self._maybe_children

@@ -117,7 +117,7 @@ class Order:
     @property
     def parent_id(self) -> str | None:
         """The parent order this order is a child of, read from its client order id
-        (``<parent>-c<n>``, :func:`~fillforge.orders.models.parent_of`); None for other orders.
+        (``<parent>-c<n>``, :func:`~fillforge.orders.ids.parent_of`); None for other orders.
         ``OrderManager.children(parent_id)`` lists a parent's children."""
         return parent_of(self._r.client_order_id)
 
