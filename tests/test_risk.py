@@ -248,6 +248,9 @@ def test_reservations_never_go_negative_and_free_up_exactly(
                 assert a.reservation(oid) is None
         assert a.reserved >= 0
         assert all(r.qty > 0 for r in a.reservations().values())
+        # What the book holds is what it hands out, id for id (built on each read).
+        assert all(a.book.holds(k) and a.book.get(k) == r for k, r in a.reservations().items())
+        assert not a.book.holds(f"o{n + 1}")
         # The cached figure equals a fresh book built from the same reservations.
         fresh = ReservationBook(a.ledger.qty)
         for r in a.reservations().values():

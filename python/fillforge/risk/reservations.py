@@ -49,6 +49,14 @@ class Reservation(FrozenModel):
 
 
 _adopt = Reservation.adopter()  # every field, declared order (valid by construction)
+# A reservation as the book holds it: (symbol, side, qty, price). The Reservation model is built
+# only for a caller who reads one (``get``, ``reservation``, ``reservations``): the simulator's
+# orders reserve and release without making one.
+_Held = tuple[str, OrderSide, Decimal, Decimal]
+
+
+def _reservation(order_id: str, h: _Held) -> Reservation:
+    return _adopt({"order_id": order_id, "symbol": h[0], "side": h[1], "qty": h[2], "price": h[3]})
 
 
 class ReservationBook:
@@ -58,8 +66,8 @@ class ReservationBook:
 
     def __init__(self, position: Callable[[str], Decimal]) -> None:
         self._position = position
-        self._res: dict[str, Reservation] = {}
-        self._keyed: dict[_Key, dict[str, Reservation]] = {}
+        self._res: dict[str, _Held] = {}
+        self._keyed: dict[_Key, dict[str, _Held]] = {}
         self._open: dict[_Key, Decimal] = {}
         self._value: dict[_Key, Decimal] = {}
         self._cache: dict[_Key, tuple[Decimal, Decimal, Decimal]] = {}
@@ -100,12 +108,12 @@ class ReservationBook:
         # Full value, less what the oldest orders take off it by reducing the position: only
         # those are walked.
         capacity, value = self.capacity(*key), self._value[key]
-        for r in self._keyed[key].values():
+        for _, _, qty, price in self._keyed[key].values():
             if not capacity:
                 break
-            reduces = min(capacity, r.qty)
+            reduces = min(capacity, qty)
             capacity = _sub(capacity, reduces)
-            value = _sub(value, _mul(reduces, r.price))
+            value = _sub(value, _mul(reduces, price))
         cached = self._cache[key] = (pos, capacity, value)
         return cached
 
@@ -121,20 +129,16 @@ class ReservationBook:
         if order_id in self._res:
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
         check_symbol(symbol)
-        return self.put(
-            order_id, symbol, side_of(side), positive("qty", qty), positive("price", price)
-        )
+        held = (symbol, side_of(side), positive("qty", qty), positive("price", price))
+        self.put(order_id, *held)
+        return _reservation(order_id, held)
 
-    def put(
-        self, order_id: str, symbol: str, side: OrderSide, q: Decimal, p: Decimal
-    ) -> Reservation:
+    def put(self, order_id: str, symbol: str, side: OrderSide, q: Decimal, p: Decimal) -> None:
         """:meth:`add` for arguments its caller has checked (an account's validated intent under
         an order id it has no reservation for yet): nothing is checked again."""
-        r = self._res[order_id] = _adopt(
-            {"order_id": order_id, "symbol": symbol, "side": side, "qty": q, "price": p}
-        )
+        h = self._res[order_id] = (symbol, side, q, p)
         key = (symbol, side)
-        self._keyed.setdefault(key, {})[order_id] = r
+        self._keyed.setdefault(key, {})[order_id] = h
         self._open[key] = _add(self._open.get(key, ZERO), q)
         self._value[key] = _add(self._value.get(key, ZERO), _mul(q, p))
         cached = self._cache.get(key)
@@ -142,66 +146,64 @@ class ReservationBook:
             pos, left, value = cached
             reduces = min(left, q)
             self._cache[key] = (pos, _sub(left, reduces), _add(value, _mul(_sub(q, reduces), p)))
-        return r
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
         """Move a reservation to another order id (one made before the order had its id)."""
-        r = self.get(order_id)
+        h = self._held(order_id)
         if new_order_id in self._res:
             raise OrderValidationError("order_id", new_order_id, "already has an open reservation")
-        keyed = self._keyed[(r.symbol, r.side)]
+        key = (h[0], h[1])
+        keyed = self._keyed[key]
         newest = next(reversed(keyed)) == order_id
         del self._res[order_id], keyed[order_id]
-        moved = _adopt({**r.__dict__, "order_id": new_order_id})  # the same claim, renamed
-        self._res[new_order_id] = keyed[new_order_id] = moved
+        self._res[new_order_id] = keyed[new_order_id] = h  # the same claim, renamed
         if not newest:  # it moved behind younger orders: their reducing order changed
-            self._cache.pop((r.symbol, r.side), None)
+            self._cache.pop(key, None)
 
     def release_partial(self, order_id: str, qty: Decimal) -> Decimal:
         """``qty`` of the order filled (or was canceled): shrink its reservation and return what
         is left. Reaching zero (or overfilling) releases it."""
-        r = self.get(order_id)
-        return self._shrink(order_id, r, positive("qty", qty))
+        h = self._held(order_id)
+        return self._shrink(order_id, h, positive("qty", qty))
 
     def shrink(self, order_id: str, q: Decimal) -> Decimal:
         """:meth:`release_partial` for a ``q`` its caller checked (a venue's fill: a Decimal
         above 0) of an order that may hold no reservation (then nothing changes: 0)."""
-        r = self._res.get(order_id)
-        return ZERO if r is None else self._shrink(order_id, r, q)
+        h = self._res.get(order_id)
+        return ZERO if h is None else self._shrink(order_id, h, q)
 
-    def _shrink(self, order_id: str, r: Reservation, q: Decimal) -> Decimal:
-        left = r.qty - q
+    def _shrink(self, order_id: str, h: _Held, q: Decimal) -> Decimal:
+        symbol, side, qty, price = h
+        left = qty - q
         if left > ZERO:
-            kept = self._res[order_id] = _adopt({**r.__dict__, "qty": left})
-            key = (r.symbol, r.side)
+            kept = self._res[order_id] = (symbol, side, left, price)
+            key = (symbol, side)
             keyed = self._keyed[key]
             keyed[order_id] = kept  # keeps its place in line
-            self._forget(key, keyed, q, r.price)
+            self._forget(key, keyed, q, price)
             return left
-        self._drop(order_id, r)
+        self._drop(order_id, h)
         return ZERO
 
     def release(self, order_id: str) -> Decimal:
         """Drop the order's reservation (it was canceled, rejected or filled); return its qty."""
-        r = self.get(order_id)
-        self._drop(order_id, r)
-        return r.qty
+        h = self._held(order_id)
+        self._drop(order_id, h)
+        return h[2]
 
     def discard(self, order_id: str) -> None:
         """:meth:`release` the order's reservation if it holds one (else nothing changes)."""
-        r = self._res.get(order_id)
-        if r is not None:
-            self._drop(order_id, r)
+        h = self._res.get(order_id)
+        if h is not None:
+            self._drop(order_id, h)
 
-    def _drop(self, order_id: str, r: Reservation) -> None:
-        key = (r.symbol, r.side)
+    def _drop(self, order_id: str, h: _Held) -> None:
+        key = (h[0], h[1])
         keyed = self._keyed[key]
         del self._res[order_id], keyed[order_id]
-        self._forget(key, keyed, r.qty, r.price)
+        self._forget(key, keyed, h[2], h[3])
 
-    def _forget(
-        self, key: _Key, keyed: dict[str, Reservation], qty: Decimal, price: Decimal
-    ) -> None:
+    def _forget(self, key: _Key, keyed: dict[str, _Held], qty: Decimal, price: Decimal) -> None:
         """``qty`` at ``price`` of ``key`` (whose reservations are ``keyed``) is no longer
         reserved."""
         left = _sub(self._open[key], qty)
@@ -237,18 +239,26 @@ class ReservationBook:
     def get(self, order_id: str) -> Reservation:
         """The order's open reservation; :class:`~fillforge.errors.OrderValidationError` if it
         has none."""
-        r = self._res.get(order_id)
-        if r is None:
+        return _reservation(order_id, self._held(order_id))
+
+    def _held(self, order_id: str) -> _Held:
+        h = self._res.get(order_id)
+        if h is None:
             raise OrderValidationError("order_id", order_id, "has no open reservation")
-        return r
+        return h
 
     def reservations(self) -> dict[str, Reservation]:
         """The open reservations by order id, oldest first."""
-        return dict(self._res)
+        return {oid: _reservation(oid, h) for oid, h in self._res.items()}
 
     def reservation(self, order_id: str) -> Reservation | None:
         """The order's open reservation, or None."""
-        return self._res.get(order_id)
+        h = self._res.get(order_id)
+        return None if h is None else _reservation(order_id, h)
+
+    def holds(self, order_id: str) -> bool:
+        """Whether the order holds a reservation (:meth:`reservation` without building it)."""
+        return order_id in self._res
 
     def __len__(self) -> int:
         return len(self._res)

@@ -232,7 +232,7 @@ class Account:
         if not isinstance(order_id, str) or not order_id:
             raise OrderValidationError("order_id", order_id, "must be a non-empty string")
         book = self.book
-        if book.reservation(order_id) is not None:
+        if book.holds(order_id):
             raise OrderValidationError("order_id", order_id, "already has an open reservation")
         intent = _intent(symbol, side, qty, price, request)
         p = intent.price

@@ -64,7 +64,7 @@ class Funding:
 
     def check_replacement(self, o: Order, qty: Decimal | None, limit_price: Decimal | None) -> None:
         """Raise as the account would if the replacement took ``o``'s place; change nothing."""
-        if self.account.reservation(o.id) is None:
+        if not self.account.book.holds(o.id):
             return
         leaves = (qty if qty is not None else o.order_qty) - o.cum_qty
         if leaves > 0:
@@ -88,5 +88,5 @@ class Funding:
 
     def rekey(self, order_id: str, new_order_id: str) -> None:
         """``new_order_id`` holds what ``order_id`` held."""
-        if self.account.reservation(order_id) is not None:
+        if self.account.book.holds(order_id):
             self.account.rekey(order_id, new_order_id)
