@@ -27,8 +27,10 @@ from fillforge.orders.enums import (
     OrderTimeInForce,
     OrderType,
 )
-from fillforge.orders.ids import (
+from fillforge.orders.ids import (  # re-exported: their home before orders.ids
     MAX_CLIENT_ORDER_ID,
+    MAX_PARENT_ID,
+    PARENT_ID_CHARS,
     child_client_order_id,
     parent_of,
     split_child_id,
@@ -36,6 +38,8 @@ from fillforge.orders.ids import (
 
 __all__ = [
     "MAX_CLIENT_ORDER_ID",
+    "MAX_PARENT_ID",
+    "PARENT_ID_CHARS",
     "Fill",
     "FrozenModel",
     "Instrument",
