@@ -46,36 +46,31 @@ _E: dict[str, FastEvent] = {name: order_machine().event(name) for name in order_
 _adopt = OrderEvent.adopter()  # every field below, in declared order (tested)
 
 # What one event says, before an OrderEvent is built: the record, the event's own fields (kind,
-# previous status, time, fill, reason, late, overfill, related id) and the record's status and
-# quantities at that moment (qty, cum, notional filled). Every trigger returns one; the manager
-# builds the public OrderEvent (event_of) only for someone who reads it (a subscriber, a stream,
-# the caller of a request): a simulation nobody listens to makes no event objects.
-Change = tuple[
-    "OrderRecord",
-    EventKind,
-    str,
-    int,
-    Fill | None,
-    str | None,
-    bool,
-    bool,
-    str | None,
-    str,
-    Decimal,
-    Decimal,
-    Decimal,
-]
+# previous status, time, fill, reason, late, overfill, related id), the record's status and
+# quantities at that moment (qty, cum, notional filled), and last the OrderEvent once built (None
+# until then). Every trigger returns one; the manager builds the public OrderEvent (event_of)
+# only for someone who reads it (a subscriber, a stream, the caller of a request), once however
+# many read it: a simulation nobody listens to makes no event objects. A list, not a tuple, for
+# that last slot.
+Change = list[Any]
+_BUILT = 13  # the slot of the built OrderEvent
+
+
+def _leaves(status: str, qty: Decimal, cum: Decimal, request: OrderRequest) -> Decimal:
+    """Open quantity: 0 once done (and for a day order done for the day), else qty - cum."""
+    if status in _ZERO_LEAVES or (status is _DONE_FOR_DAY and request.time_in_force is _DAY):
+        return ZERO
+    return qty - cum if qty > cum else ZERO
 
 
 def event_of(change: Change) -> OrderEvent:
-    """The :class:`~fillforge.orders.models.OrderEvent` a change describes."""
-    rec, kind, prev, ts, fill, reason, late, overfill, related, st, qty, cum, notional = change
-    # leaves_qty, as the record computed it at that moment
-    if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and rec.request.time_in_force is _DAY):
-        leaves = ZERO
-    else:
-        leaves = qty - cum if qty > cum else ZERO
-    return _adopt(
+    """The :class:`~fillforge.orders.models.OrderEvent` a change describes (built on the first
+    call, the same object on every later one)."""
+    built: OrderEvent | None = change[_BUILT]
+    if built is not None:
+        return built
+    rec, kind, prev, ts, fill, reason, late, overfill, related, st, qty, cum, notional, _ = change
+    built = change[_BUILT] = _adopt(
         {
             "kind": kind,
             "order_id": rec.id,
@@ -85,7 +80,7 @@ def event_of(change: Change) -> OrderEvent:
             "prev_status": prev,
             "order_qty": qty,
             "cum_qty": cum,
-            "leaves_qty": leaves,
+            "leaves_qty": _leaves(st, qty, cum, rec.request),
             "avg_price": notional / cum if cum else None,
             "fill": fill,
             "ts": ts,
@@ -96,6 +91,7 @@ def event_of(change: Change) -> OrderEvent:
             "related_id": related,
         }
     )
+    return built
 
 
 # An order's view, built without a Python-level __init__ (once per order, on the hot path).
@@ -172,10 +168,7 @@ class OrderRecord:
     @property
     def leaves_qty(self) -> Decimal:
         """Open quantity: 0 once done (and for a day order done for the day), else qty - cum."""
-        st, cum, qty = self.state, self.cum_qty, self.order_qty
-        if st in _ZERO_LEAVES or (st is _DONE_FOR_DAY and not self.is_good_till()):
-            return ZERO
-        return qty - cum if qty > cum else ZERO
+        return _leaves(self.state, self.order_qty, self.cum_qty, self.request)
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -241,7 +234,7 @@ class OrderRecord:
         self.updated_ts = ts
         if reason is not None:
             self.reason = reason
-        return (
+        return [
             self,
             kind,
             prev,
@@ -255,7 +248,8 @@ class OrderRecord:
             self.order_qty,
             self.cum_qty,
             self.notional_filled,
-        )
+            None,
+        ]
 
     def _simple(self, name: str, kind: EventKind, ts: int, reason: str | None = None) -> Change:
         # No check first: nothing changes before the trigger, which raises if not allowed.

@@ -176,7 +176,7 @@ class SimulatedBroker(TimerMethods, MarketDataMethods, ManagedOrders):
             shared = request.order_class is OrderClass.OCO
             for m in self.manager.groups[order.group_id].members:
                 if m.status is OrderStatus.PENDING_NEW and m.id not in self._ids.uid:
-                    if account.reservation(m.id) is None and not shared:
+                    if not account.book.holds(m.id) and not shared:
                         funding.reserve(m, m.limit_price or m.stop_price or price)
                     self._arrivals.send(m)
         self._sched.deliver_due()
